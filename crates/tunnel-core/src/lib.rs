@@ -1,0 +1,28 @@
+//! The sber-tunnel sync engine.
+//!
+//! Folders on several devices converge through one remote store (a Confluence page in
+//! production, see `tunnel-confluence`). This crate holds everything that is not HTTP and not
+//! GUI: the validated path type, the remote manifest format, the SQLite journal (the merge
+//! base), the local scanner, the pure reconciler and the executor that carries out its plan.
+//!
+//! Invariants kept across the crate:
+//! - only a [`rel_path::RelPath`] ever reaches a file-system write, so nothing is written
+//!   outside a synced folder;
+//! - every byte that arrives from the remote is checked against its SHA-256 before it is
+//!   renamed into place;
+//! - the journal's synced tree (the merge base) is written only after a file is verified on
+//!   both sides.
+#![warn(missing_docs)]
+
+pub mod chunk;
+pub mod config;
+pub mod error;
+pub mod hash;
+pub mod journal;
+pub mod manifest;
+pub mod paths;
+pub mod plan;
+pub mod rel_path;
+pub mod remote;
+pub mod scan;
+pub mod secrets;

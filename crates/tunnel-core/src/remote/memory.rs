@@ -1,0 +1,1 @@
+//! In-memory RemoteStore (being written).
