@@ -17,6 +17,7 @@
 pub mod chunk;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod hash;
 pub mod journal;
 pub mod manifest;

@@ -1,0 +1,168 @@
+//! `SyncEvent` and `SyncStatus`: what the engine reports, read by the CLI, the tray and the UI.
+//!
+//! These are plain serde values with no behaviour, so any front end can render them and the
+//! desktop shell can forward them to the webview unchanged (kebab-case tags, camelCase fields
+//! are not used: the UI reads snake_case).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The state of one folder or of the whole service, in the order a tray shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncState {
+    /// Up to date; nothing to do.
+    #[default]
+    Idle,
+    /// A sync is running.
+    Syncing,
+    /// Paused by the user.
+    Paused,
+    /// The last sync failed with an error that needs the user (password, permission, disk).
+    Error,
+    /// The server cannot be reached; the service retries by itself.
+    Offline,
+}
+
+/// Progress of the running transfer phase of a sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferProgress {
+    /// Files finished.
+    pub files_done: u64,
+    /// Files to transfer in all.
+    pub files_total: u64,
+    /// Bytes finished.
+    pub bytes_done: u64,
+    /// Bytes to transfer in all.
+    pub bytes_total: u64,
+}
+
+/// The state of one tracked folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FolderStatus {
+    /// Absolute path of the folder.
+    pub path: PathBuf,
+    /// The Confluence page that stores it.
+    pub page_id: String,
+    /// Its state.
+    pub state: SyncState,
+    /// Paused by the user.
+    pub paused: bool,
+    /// When it last finished a sync (unix seconds).
+    pub last_sync_at: Option<i64>,
+    /// The last error, if the last sync failed.
+    pub last_error: Option<String>,
+    /// Files waiting to be transferred.
+    pub pending_files: u64,
+    /// Bytes waiting to be transferred.
+    pub pending_bytes: u64,
+}
+
+/// The whole picture, published whenever it changes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// The overall state (the worst of the folders, or Syncing while any syncs).
+    pub state: SyncState,
+    /// One line for a tooltip ("Syncing 3 of 10 files", "Wrong password for …").
+    pub message: Option<String>,
+    /// Every tracked folder.
+    pub folders: Vec<FolderStatus>,
+    /// Progress of the running sync, if one runs.
+    pub transfer: Option<TransferProgress>,
+    /// When the next remote poll is due (unix seconds), when a service runs.
+    pub next_poll_at: Option<i64>,
+}
+
+/// What one sync did, for summaries and the activity list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSummary {
+    /// Files and folders sent.
+    pub uploaded: u64,
+    /// Files and folders received.
+    pub downloaded: u64,
+    /// Deleted here because they were deleted elsewhere.
+    pub deleted_local: u64,
+    /// Deletions published.
+    pub deleted_remote: u64,
+    /// Conflicts resolved with a conflict copy.
+    pub conflicts: u64,
+    /// Bytes sent (after de-duplication).
+    pub bytes_up: u64,
+    /// Bytes received.
+    pub bytes_down: u64,
+    /// Files that could not be read this time (retried next sync, never deleted remotely).
+    pub skipped_unreadable: u64,
+    /// Commit attempts lost to another device (re-planned).
+    pub commit_retries: u64,
+}
+
+/// Something that happened, pushed to listeners as it happens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SyncEvent {
+    /// A folder sync started.
+    Started {
+        /// The folder.
+        folder: PathBuf,
+    },
+    /// Transfer progress of a folder sync.
+    Progress {
+        /// The folder.
+        folder: PathBuf,
+        /// Where it stands.
+        progress: TransferProgress,
+    },
+    /// A file or folder was sent.
+    Uploaded {
+        /// The folder.
+        folder: PathBuf,
+        /// Path inside the folder.
+        path: String,
+        /// Size in bytes.
+        bytes: u64,
+    },
+    /// A file or folder was received.
+    Downloaded {
+        /// The folder.
+        folder: PathBuf,
+        /// Path inside the folder.
+        path: String,
+        /// Size in bytes.
+        bytes: u64,
+    },
+    /// A file was deleted here (remote deletion) or a local deletion was published.
+    Deleted {
+        /// The folder.
+        folder: PathBuf,
+        /// Path inside the folder.
+        path: String,
+        /// True when the deletion was published to the remote.
+        remote: bool,
+    },
+    /// Two devices changed one file; the loser was kept as `copy`.
+    Conflict {
+        /// The folder.
+        folder: PathBuf,
+        /// Path inside the folder.
+        path: String,
+        /// Where the losing version was kept.
+        copy: String,
+    },
+    /// A folder sync finished.
+    Finished {
+        /// The folder.
+        folder: PathBuf,
+        /// What it did.
+        summary: SyncSummary,
+    },
+    /// A folder sync failed.
+    Failed {
+        /// The folder.
+        folder: PathBuf,
+        /// The message for a person.
+        message: String,
+        /// A stable code (see `error::ErrorCode`).
+        code: String,
+    },
+}

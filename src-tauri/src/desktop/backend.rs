@@ -1,0 +1,169 @@
+//! The contract between the desktop shell and the sync service: everything the tray and the
+//! settings window may ask for. The real implementation wraps the same service the CLI runs
+//! (`crate::app`); tests use a fake. No business logic lives on the shell's side of this trait.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
+
+/// How the user authenticates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    /// User name + password (Basic).
+    Password,
+    /// User name + API token (Basic).
+    ApiToken,
+    /// Personal access token (Bearer).
+    Pat,
+}
+
+/// The connection form of the wizard and the Connection tab. `secret` and `p12_password` are
+/// write-only: they are never sent back to the UI.
+#[derive(Clone, Deserialize)]
+pub struct ConnectionForm {
+    /// Base URL, e.g. `https://wiki.example.com/confluence`.
+    pub url: String,
+    /// Auth kind.
+    pub auth: AuthKind,
+    /// User name (unused for a PAT).
+    pub username: Option<String>,
+    /// Password, API token or PAT. `None` keeps the stored one.
+    pub secret: Option<String>,
+    /// The page that stores folders by default.
+    pub page_id: String,
+    /// Optional client certificate (PKCS#12).
+    pub p12_path: Option<PathBuf>,
+    /// Its password. `None` keeps the stored one.
+    pub p12_password: Option<String>,
+    /// Optional extra CA bundle (PEM).
+    pub ca_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ConnectionForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionForm")
+            .field("url", &self.url)
+            .field("auth", &self.auth)
+            .field("username", &self.username)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("page_id", &self.page_id)
+            .field("p12_path", &self.p12_path)
+            .field("p12_password", &self.p12_password.as_ref().map(|_| "***"))
+            .field("ca_path", &self.ca_path)
+            .finish()
+    }
+}
+
+/// The saved connection as the UI may see it (no secrets).
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnectionView {
+    /// Base URL.
+    pub url: String,
+    /// Auth kind.
+    pub auth: AuthKind,
+    /// User name.
+    pub username: Option<String>,
+    /// Default page.
+    pub page_id: String,
+    /// Client certificate path.
+    pub p12_path: Option<PathBuf>,
+    /// CA bundle path.
+    pub ca_path: Option<PathBuf>,
+    /// Whether a secret is stored.
+    pub has_secret: bool,
+}
+
+/// Result of "Test connection".
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnectionCheck {
+    /// The authenticated user.
+    pub user: String,
+    /// Title of the page.
+    pub page_title: String,
+    /// Whether attachments may be added (checked for real).
+    pub can_write: bool,
+}
+
+/// The Settings tab.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SettingsView {
+    /// Start the app at login.
+    pub start_at_login: bool,
+    /// Seconds between remote polls.
+    pub poll_interval_secs: u64,
+    /// Parallel transfers.
+    pub parallel_transfers: usize,
+    /// Log level (error, warn, info, debug, trace).
+    pub log_level: String,
+}
+
+/// A closed set of error codes the UI can branch on (mirrored in ui/js/api.js).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// Wrong password, token, or locked account.
+    Auth,
+    /// Certificate problem.
+    Certificate,
+    /// No permission on the page.
+    Permission,
+    /// Page or folder not found.
+    NotFound,
+    /// Server unreachable.
+    Unreachable,
+    /// Input refused (bad URL, folder already tracked…).
+    Invalid,
+    /// Not configured yet.
+    NotConfigured,
+    /// Anything else.
+    Internal,
+}
+
+/// An error for the UI: a code and a message for a person.
+#[derive(Clone, Debug, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct BackendError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// The message to show.
+    pub message: String,
+}
+
+/// Everything the desktop shell needs from the service.
+#[async_trait]
+pub trait DesktopBackend: Send + Sync + 'static {
+    /// The saved connection, if any.
+    async fn connection(&self) -> Result<Option<ConnectionView>, BackendError>;
+    /// Check a connection form without saving it.
+    async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError>;
+    /// Check, then save (only what works is saved).
+    async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError>;
+    /// Tracked folders with their state.
+    async fn folders(&self) -> Result<Vec<FolderStatus>, BackendError>;
+    /// Track a folder (page defaults to the connection's page).
+    async fn add_folder(
+        &self,
+        path: PathBuf,
+        page_id: Option<String>,
+    ) -> Result<FolderStatus, BackendError>;
+    /// Stop tracking a folder (its files stay).
+    async fn remove_folder(&self, path: PathBuf) -> Result<(), BackendError>;
+    /// Pause or resume one folder, or all when `path` is None.
+    async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), BackendError>;
+    /// Sync one folder, or all, now.
+    async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), BackendError>;
+    /// The Settings tab values.
+    async fn settings(&self) -> Result<SettingsView, BackendError>;
+    /// Save the Settings tab.
+    async fn save_settings(&self, settings: SettingsView) -> Result<(), BackendError>;
+    /// Live events.
+    fn subscribe(&self) -> broadcast::Receiver<SyncEvent>;
+    /// Live status.
+    fn status(&self) -> watch::Receiver<SyncStatus>;
+    /// Where the logs are.
+    fn log_dir(&self) -> PathBuf;
+}
