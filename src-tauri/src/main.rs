@@ -3,6 +3,7 @@
 //! Started with `--cli` (or with a subcommand, or in a build without the `gui` feature) it runs
 //! the command line; otherwise it opens the tray app.
 
+#[path = "cli_stub.rs"]
 mod cli;
 
 #[cfg(feature = "gui")]

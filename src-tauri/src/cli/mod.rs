@@ -1,10 +1,158 @@
-//! The headless command line (`sber-tunnel --cli …`).
+//! The headless command line (`sber-tunnel --cli <command>`; the same commands also work
+//! without `--cli`). One file per command; errors are mapped to documented exit codes
+//! (see [`exit`]).
+
+mod add;
+mod demo;
+pub mod exit;
+mod init;
+mod log;
+mod output;
+mod status;
+mod sync;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Run the command line with the process arguments.
-pub fn main(_args: Vec<OsString>) -> ExitCode {
-    eprintln!("sber-tunnel: command line being written");
-    ExitCode::FAILURE
+use clap::{Parser, Subcommand};
+
+use crate::app::App;
+
+/// Keep folders in sync between your machines through a Confluence page.
+#[derive(Debug, Parser)]
+#[command(name = "sber-tunnel", version, about, long_about = None)]
+pub struct Cli {
+    /// Run without the desktop app (accepted for scripts; commands imply it).
+    #[arg(long, global = true)]
+    pub cli: bool,
+    /// Use this folder for configuration, journal and logs (also: SBER_TUNNEL_HOME).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More output on stderr (-v: info, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up the connection to Confluence (asks for what flags do not give).
+    Init(init::InitArgs),
+    /// Start syncing a folder.
+    Add(add::AddArgs),
+    /// Stop syncing a folder (its files stay where they are).
+    Remove(add::RemoveArgs),
+    /// Sync now, once: every folder, or the one given.
+    Sync(sync::SyncArgs),
+    /// Show the configuration and every folder's state.
+    Status,
+    /// List conflict copies kept in the synced folders.
+    Conflicts(status::ConflictsArgs),
+    /// See it work: a built-in Confluence emulator and two devices that sync.
+    Demo(demo::DemoArgs),
+    /// Where the logs are (or print the newest one).
+    Log(log::LogArgs),
+}
+
+/// Parse the process arguments and run.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().filter(|a| a != "--cli").collect();
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return ExitCode::from(exit::USAGE);
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sber-tunnel: cannot start: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let ctx = Context {
+        config_dir: cli.config_dir.clone(),
+        json: cli.json,
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
+    let result = runtime.block_on(run(&ctx, command));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let code = exit::code_for(&e);
+            if ctx.json {
+                let body = serde_json::json!({ "error": format!("{e:#}"), "exit_code": code });
+                println!("{body}");
+            } else {
+                eprintln!("sber-tunnel: {}", exit::describe(&e));
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// What every command gets besides its own arguments.
+pub struct Context {
+    pub config_dir: Option<PathBuf>,
+    pub json: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+impl Context {
+    fn stderr_level(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (false, 0) => "warn",
+            (false, 1) => "info",
+            (false, _) => "debug",
+        }
+    }
+
+    /// Open the configuration and install logging.
+    pub fn open(&self) -> anyhow::Result<(App, crate::logging::LogGuard)> {
+        let paths = App::resolve_paths(self.config_dir.as_deref())?;
+        let app = App::open(paths)?;
+        let guard = crate::logging::init(
+            Some(&app.paths.log_dir()),
+            &app.config.log.level,
+            app.config.log.keep_files,
+            self.stderr_level(),
+        );
+        Ok((app, guard))
+    }
+
+    /// Install terminal-only logging (commands that run before a configuration exists).
+    pub fn init_terminal_logging(&self) -> crate::logging::LogGuard {
+        crate::logging::init(None, "info", 1, self.stderr_level())
+    }
+}
+
+async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Init(a) => init::run(ctx, a).await,
+        Command::Add(a) => add::run_add(ctx, a).await,
+        Command::Remove(a) => add::run_remove(ctx, a).await,
+        Command::Sync(a) => sync::run(ctx, a).await,
+        Command::Status => status::run_status(ctx).await,
+        Command::Conflicts(a) => status::run_conflicts(ctx, a).await,
+        Command::Demo(a) => demo::run(ctx, a).await,
+        Command::Log(a) => log::run(ctx, a).await,
+    }
 }

@@ -1,0 +1,1016 @@
+//! One folder sync, start to finish: read the remote, scan the disk, reconcile against the
+//! journal's base, carry out the plan, and publish our changes with a compare-and-swap on
+//! the head. When another device wins the race, everything is re-read and re-planned
+//! (uploaded chunks are content-addressed, so nothing is sent twice).
+//!
+//! Safety rules kept here:
+//! - a missing folder root or marker is an error, never "everything was deleted";
+//! - files that could not be read are left out of the plan (neither uploaded nor deleted);
+//! - a plan that deletes more than the configured share stops unless confirmed;
+//! - downloads land through a verified temporary file (see [`download`]);
+//! - the base is updated only for what is verified on both sides: downloads after their
+//!   rename, our uploads after the head commit succeeded.
+
+mod download;
+mod hashing_writer;
+mod remote_state;
+mod upload;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use futures::stream::{self, StreamExt};
+use tokio::sync::broadcast;
+use tracing::{debug, info, instrument, warn};
+
+use crate::config::SyncSettings;
+use crate::error::SyncError;
+use crate::events::{SyncEvent, SyncSummary, TransferProgress};
+use crate::hash::Digest;
+use crate::journal::{FolderRecord, Journal};
+use crate::manifest::{
+    delta_blob_name, snapshot_blob_name, ChunkRef, Delta, DeltaRef, EntryKind, FileEntry, Head,
+    Limits, RemoteTree, SnapshotRef, FORMAT_VERSION,
+};
+use crate::plan::{reconcile, Action, LocalEntry, PlanInput};
+use crate::rel_path::RelPath;
+use crate::remote::{BlobName, RemoteError, RemoteStore};
+use crate::scan::{scan_folder, LocalScan, ScanOptions};
+
+use download::{DownloadError, PackCache};
+use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
+
+pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
+
+/// Name of the marker file kept in every synced folder's root. Its absence means the folder
+/// was unmounted, moved or replaced, and the sync refuses to run.
+pub const FOLDER_MARKER: &str = ".sber-tunnel-folder";
+
+/// How many times a sync re-plans after losing the commit race before giving up.
+const MAX_COMMIT_ATTEMPTS: u32 = 8;
+/// Tombstones older than this are dropped when the file list is compacted.
+const TOMBSTONE_KEEP_NS: i64 = 30 * 24 * 3600 * 1_000_000_000;
+/// Packs sent at once (each holds up to `pack_target` bytes in memory).
+const PACKS_IN_FLIGHT: usize = 2;
+
+/// Options of one sync run.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Carry out a plan even when it deletes more than the configured share of the folder.
+    pub confirm_deletions: bool,
+}
+
+/// Runs folder syncs for one configuration (one device).
+#[derive(Clone)]
+pub struct Syncer {
+    journal: Arc<Mutex<Journal>>,
+    settings: SyncSettings,
+    device: String,
+    events: broadcast::Sender<SyncEvent>,
+    limits: Limits,
+}
+
+impl Syncer {
+    /// A syncer over `journal` for device `device`.
+    pub fn new(journal: Arc<Mutex<Journal>>, settings: SyncSettings, device: String) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        let limits = Limits {
+            max_bytes: 256 << 20,
+            ..Limits::default()
+        };
+        Syncer {
+            journal,
+            settings,
+            device,
+            events,
+            limits,
+        }
+    }
+
+    /// Live events of every sync run by this syncer.
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.events.subscribe()
+    }
+
+    /// The shared journal.
+    pub fn journal(&self) -> Arc<Mutex<Journal>> {
+        self.journal.clone()
+    }
+
+    fn emit(&self, e: SyncEvent) {
+        let _ = self.events.send(e);
+    }
+
+    async fn with_journal<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Journal) -> Result<R, crate::journal::JournalError> + Send + 'static,
+    ) -> Result<R, SyncError> {
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = journal
+                .lock()
+                .map_err(|_| SyncError::Internal("journal lock poisoned".into()))?;
+            f(&mut guard).map_err(SyncError::from)
+        })
+        .await
+        .map_err(|e| SyncError::Internal(format!("journal task failed: {e}")))?
+    }
+
+    /// Mark a new folder's root so a vanished folder is never mistaken for an emptied one.
+    pub fn mark_folder(root: &Path, folder_uuid: &str) -> Result<(), SyncError> {
+        let marker = root.join(FOLDER_MARKER);
+        std::fs::write(&marker, format!("{folder_uuid}\n"))
+            .map_err(|e| SyncError::io(format!("writing {}", marker.display()), e))
+    }
+
+    /// Sync one folder with its remote store.
+    #[instrument(skip_all, fields(folder = folder_id), err)]
+    pub async fn sync_folder(
+        &self,
+        folder_id: i64,
+        store: &dyn RemoteStore,
+        opts: &SyncOptions,
+    ) -> Result<SyncSummary, SyncError> {
+        let folder = self
+            .with_journal(move |j| j.folder(folder_id))
+            .await?
+            .ok_or_else(|| SyncError::UnknownFolder(folder_id.to_string()))?;
+        self.emit(SyncEvent::Started {
+            folder: folder.path.clone(),
+        });
+        let result = self.sync_attempts(&folder, store, opts).await;
+        let now = unix_now();
+        let error_text = result.as_ref().err().map(|e| e.to_string());
+        let id = folder.id;
+        let et = error_text.clone();
+        self.with_journal(move |j| j.record_sync(id, now, et.as_deref()))
+            .await?;
+        match &result {
+            Ok(summary) => self.emit(SyncEvent::Finished {
+                folder: folder.path.clone(),
+                summary: summary.clone(),
+            }),
+            Err(e) => self.emit(SyncEvent::Failed {
+                folder: folder.path.clone(),
+                message: e.to_string(),
+                code: e.code().as_str().to_string(),
+            }),
+        }
+        result
+    }
+
+    async fn sync_attempts(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        opts: &SyncOptions,
+    ) -> Result<SyncSummary, SyncError> {
+        check_root(folder)?;
+        remove_stale_temp_files(&folder.path);
+        let mut summary = SyncSummary::default();
+        for attempt in 1..=MAX_COMMIT_ATTEMPTS {
+            match self.sync_once(folder, store, opts, &mut summary).await {
+                Ok(()) => return Ok(summary),
+                Err(SyncError::Remote(RemoteError::Conflict { .. })) => {
+                    summary.commit_retries += 1;
+                    let wait = backoff_ms(attempt);
+                    info!(attempt, wait_ms = wait, "another device committed first; re-planning");
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(SyncError::CommitContention(MAX_COMMIT_ATTEMPTS))
+    }
+
+    async fn sync_once(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        opts: &SyncOptions,
+        summary: &mut SyncSummary,
+    ) -> Result<(), SyncError> {
+        let id = folder.id;
+        // 1. The remote side.
+        let cached = self.with_journal(move |j| j.remote_cache(id)).await?;
+        let folder_now = self
+            .with_journal(move |j| j.folder(id))
+            .await?
+            .ok_or_else(|| SyncError::UnknownFolder(id.to_string()))?;
+        let view = remote_state::load_remote(store, &folder_now, cached, &self.limits).await?;
+        if view.fetched {
+            let tree = view.tree.clone();
+            self.with_journal(move |j| j.store_remote_cache(id, &tree)).await?;
+        }
+        if !view.base_trusted {
+            self.with_journal(move |j| j.reset_base(id)).await?;
+        }
+
+        // 2. The local side.
+        let scan = self.scan(folder).await?;
+        let base = self.with_journal(move |j| j.base(id)).await?;
+
+        // 3. The plan, without anything we could not read.
+        let unreadable: Vec<RelPath> = scan.unreadable.iter().map(|(p, _)| p.clone()).collect();
+        summary.skipped_unreadable = unreadable.len() as u64;
+        let local = without(&scan.entries, &unreadable);
+        let base = without(&base, &unreadable);
+        let remote = without(&view.tree.files, &unreadable);
+        let plan = reconcile(&PlanInput {
+            base: &base,
+            local: &local,
+            remote: &remote,
+            device: &self.device,
+            now_utc: time::OffsetDateTime::now_utc(),
+            base_trusted: view.base_trusted,
+        });
+        self.guard_deletions(folder, &plan.actions, &base, opts)?;
+        debug!(actions = plan.actions.len(), "plan");
+
+        // 4. Carry it out.
+        let mut exec = Execution::new(folder.path.clone());
+        self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
+            .await?;
+        self.download_all(folder, store, &plan.actions, &local, &mut exec)
+            .await?;
+        self.delete_local(folder, &plan.actions, &mut exec).await?;
+        let base_updates = exec.base_upserts.clone();
+        let base_removals = exec.base_removals.clone();
+        self.with_journal(move |j| j.apply_base(id, &base_updates, &base_removals))
+            .await?;
+        exec.base_upserts.clear();
+        exec.base_removals.clear();
+
+        let to_publish = self
+            .upload_all(folder, store, &plan.actions, &scan, &view.tree, &mut exec)
+            .await?;
+
+        // 5. Publish.
+        if !to_publish.is_empty() {
+            self.commit(folder, store, &view, to_publish, &mut exec).await?;
+        } else if view.head.is_some() {
+            let (g, s) = (view.tree.generation.clone(), view.tree.seq);
+            self.with_journal(move |j| j.set_remote_position(id, &g, s))
+                .await?;
+        }
+        summary.uploaded += exec.summary.uploaded;
+        summary.downloaded += exec.summary.downloaded;
+        summary.deleted_local += exec.summary.deleted_local;
+        summary.deleted_remote += exec.summary.deleted_remote;
+        summary.conflicts += exec.summary.conflicts;
+        summary.bytes_up += exec.summary.bytes_up;
+        summary.bytes_down += exec.summary.bytes_down;
+        summary.skipped_unreadable += exec.failed_files;
+        Ok(())
+    }
+
+    async fn scan(&self, folder: &FolderRecord) -> Result<LocalScan, SyncError> {
+        let id = folder.id;
+        let cache = self.with_journal(move |j| j.scan_cache(id)).await?;
+        let root = folder.path.clone();
+        let opts = ScanOptions {
+            chunk_size: self.settings.chunk_size,
+            extra_ignores: self.settings.ignore.clone(),
+        };
+        let scan = tokio::task::spawn_blocking(move || scan_folder(&root, &cache, &opts))
+            .await
+            .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))??;
+        let upserts: Vec<(RelPath, crate::journal::CachedHash)> = scan
+            .hashes
+            .iter()
+            .map(|(p, h)| (p.clone(), h.clone()))
+            .collect();
+        let present: HashSet<RelPath> = scan.entries.keys().cloned().collect();
+        self.with_journal(move |j| {
+            let stale: Vec<RelPath> = j
+                .scan_cache(id)?
+                .into_keys()
+                .filter(|p| !present.contains(p))
+                .collect();
+            j.update_scan_cache(id, &upserts, &stale)
+        })
+        .await?;
+        Ok(scan)
+    }
+
+    fn guard_deletions(
+        &self,
+        folder: &FolderRecord,
+        actions: &[Action],
+        base: &BTreeMap<RelPath, FileEntry>,
+        opts: &SyncOptions,
+    ) -> Result<(), SyncError> {
+        if opts.confirm_deletions {
+            return Ok(());
+        }
+        let count = actions
+            .iter()
+            .filter(|a| match a {
+                Action::DeleteLocal { expected, .. } => expected.kind == EntryKind::File,
+                Action::DeleteRemote { tombstone, .. } => tombstone.kind == EntryKind::File,
+                _ => false,
+            })
+            .count();
+        let total = base.values().filter(|e| e.kind == EntryKind::File).count();
+        let share_limit = (self.settings.max_delete_share * total as f64).floor() as usize;
+        if count > self.settings.max_delete_min_files && count > share_limit {
+            return Err(SyncError::MassDeletion {
+                folder: folder.path.clone(),
+                count,
+                total,
+            });
+        }
+        Ok(())
+    }
+
+    async fn apply_local_conflict_moves(
+        &self,
+        folder: &FolderRecord,
+        actions: &[Action],
+        scan: &LocalScan,
+        exec: &mut Execution,
+    ) -> Result<(), SyncError> {
+        for a in actions {
+            let Action::ConflictRemoteWins { path, copy, local, .. } = a else {
+                continue;
+            };
+            let from = path.to_native(&folder.path);
+            let to = copy.to_native(&folder.path);
+            if !download::matches_expected(&from, Some(local)).await
+                || !download::matches_expected(&to, None).await
+            {
+                exec.failed_files += 1;
+                warn!(path = %path, "changed while syncing; conflict resolved next time");
+                continue;
+            }
+            if let Err(e) = tokio::fs::rename(&from, &to).await {
+                exec.failed_files += 1;
+                warn!(path = %path, error = %e, "could not keep the local version aside");
+                continue;
+            }
+            exec.moved.insert(copy.clone(), path.clone());
+            exec.summary.conflicts += 1;
+            self.emit(SyncEvent::Conflict {
+                folder: folder.path.clone(),
+                path: path.to_string(),
+                copy: copy.to_string(),
+            });
+            // The scan's hashes of `path` now describe `copy`.
+            if let Some(h) = scan.hashes.get(path) {
+                exec.moved_hashes.insert(copy.clone(), h.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn download_all(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        actions: &[Action],
+        local: &BTreeMap<RelPath, LocalEntry>,
+        exec: &mut Execution,
+    ) -> Result<(), SyncError> {
+        // (destination, entry to fetch, what we expect to find at the destination)
+        let mut jobs: Vec<(RelPath, FileEntry, Option<LocalEntry>)> = Vec::new();
+        // Conflict copies of the remote version: their base is recorded only after the commit
+        // that publishes them, or a lost commit race would read them as deleted remotely.
+        let mut copies: HashSet<RelPath> = HashSet::new();
+        for a in actions {
+            match a {
+                Action::Download { path, entry } => match entry.kind {
+                    EntryKind::Dir => {
+                        let native = path.to_native(&folder.path);
+                        match tokio::fs::create_dir_all(&native).await {
+                            Ok(()) => {
+                                exec.base_upserts.push(entry.clone());
+                                exec.summary.downloaded += 1;
+                            }
+                            Err(e) => {
+                                exec.failed_files += 1;
+                                warn!(path = %path, error = %e, "could not create folder");
+                            }
+                        }
+                    }
+                    EntryKind::File => jobs.push((path.clone(), entry.clone(), local.get(path).cloned())),
+                },
+                Action::ConflictRemoteWins { path, copy, entry, .. } => {
+                    if exec.moved.contains_key(copy) {
+                        jobs.push((path.clone(), entry.clone(), None));
+                    }
+                }
+                Action::ConflictLocalWins { copy, entry, .. } => {
+                    let mut as_copy = entry.clone();
+                    as_copy.path = copy.clone();
+                    copies.insert(copy.clone());
+                    jobs.push((copy.clone(), as_copy, None));
+                }
+                Action::RecordBase { entry, .. } => exec.base_upserts.push(entry.clone()),
+                Action::ForgetBase { path } => exec.base_removals.push(path.clone()),
+                Action::Upload { .. } | Action::DeleteLocal { .. } | Action::DeleteRemote { .. } => {}
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let total_bytes: u64 = jobs.iter().map(|(_, e, _)| e.size).sum();
+        let mut progress = TransferProgress {
+            files_total: jobs.len() as u64,
+            bytes_total: total_bytes,
+            ..Default::default()
+        };
+        let packs = self
+            .prefetch_packs(folder, store, jobs.iter().map(|(_, e, _)| e))
+            .await;
+        let packs = match packs {
+            Ok(p) => p,
+            Err(e) => return Err(e),
+        };
+        let root = folder.path.clone();
+        let results: Vec<_> = stream::iter(jobs.into_iter())
+            .map(|(dest, entry, expected)| {
+                let packs = &packs;
+                let root = &root;
+                async move {
+                    let r = download::download_file(store, root, &dest, &entry, expected.as_ref(), packs).await;
+                    (dest, entry, r)
+                }
+            })
+            .buffer_unordered(self.settings.parallel_transfers.max(1))
+            .collect()
+            .await;
+        for pack in packs.values() {
+            let _ = tokio::fs::remove_file(&pack.file).await;
+        }
+        let mut fatal: Option<SyncError> = None;
+        for (dest, entry, r) in results {
+            match r {
+                Ok(()) => {
+                    progress.files_done += 1;
+                    progress.bytes_done += entry.size;
+                    exec.summary.downloaded += 1;
+                    exec.summary.bytes_down += entry.size;
+                    self.emit(SyncEvent::Downloaded {
+                        folder: folder.path.clone(),
+                        path: dest.to_string(),
+                        bytes: entry.size,
+                    });
+                    if !copies.contains(&dest) {
+                        exec.base_upserts.push(entry);
+                    }
+                }
+                Err(DownloadError::LocalChanged(p)) => {
+                    exec.failed_files += 1;
+                    info!(path = %p, "changed locally during the download; next sync");
+                }
+                Err(DownloadError::Remote(e)) if is_fatal(&e) => {
+                    fatal.get_or_insert(SyncError::Remote(e));
+                }
+                Err(e) => {
+                    exec.failed_files += 1;
+                    warn!(path = %dest, error = %e, "download failed; retried next sync");
+                }
+            }
+            self.emit(SyncEvent::Progress {
+                folder: folder.path.clone(),
+                progress: progress.clone(),
+            });
+        }
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn prefetch_packs<'a>(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        entries: impl Iterator<Item = &'a FileEntry>,
+    ) -> Result<HashMap<BlobName, Arc<PackCache>>, SyncError> {
+        let wanted = download::packs_to_prefetch(entries);
+        let root = folder.path.clone();
+        let fetched: Vec<_> = stream::iter(wanted.into_iter())
+            .map(|(blob, (start, end))| {
+                let root = &root;
+                async move {
+                    let r = download::prefetch_pack(store, root, &blob, start, end).await;
+                    (blob, r)
+                }
+            })
+            .buffer_unordered(PACKS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut out = HashMap::new();
+        for (blob, r) in fetched {
+            match r {
+                Ok(cache) => {
+                    out.insert(blob, Arc::new(cache));
+                }
+                Err(DownloadError::Remote(e)) if is_fatal(&e) => {
+                    for c in out.values() {
+                        let c: &Arc<PackCache> = c;
+                        let _ = std::fs::remove_file(&c.file);
+                    }
+                    return Err(SyncError::Remote(e));
+                }
+                // The files of this pack fall back to one ranged request each.
+                Err(e) => warn!(blob = %blob, error = %e, "could not prefetch a pack"),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_local(
+        &self,
+        folder: &FolderRecord,
+        actions: &[Action],
+        exec: &mut Execution,
+    ) -> Result<(), SyncError> {
+        for a in actions {
+            let Action::DeleteLocal { path, expected } = a else {
+                continue;
+            };
+            let native = path.to_native(&folder.path);
+            if !download::matches_expected(&native, Some(expected)).await {
+                exec.failed_files += 1;
+                info!(path = %path, "changed locally; not deleting it");
+                continue;
+            }
+            let r = match expected.kind {
+                EntryKind::File => tokio::fs::remove_file(&native).await,
+                EntryKind::Dir => tokio::fs::remove_dir(&native).await,
+            };
+            match r {
+                Ok(()) => {
+                    exec.base_removals.push(path.clone());
+                    exec.summary.deleted_local += 1;
+                    self.emit(SyncEvent::Deleted {
+                        folder: folder.path.clone(),
+                        path: path.to_string(),
+                        remote: false,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    exec.base_removals.push(path.clone());
+                }
+                Err(e) => {
+                    // A folder that still holds ignored files stays; nothing is lost.
+                    debug!(path = %path, error = %e, "not deleted");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Send what the plan publishes; returns the entries for the commit.
+    async fn upload_all(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        actions: &[Action],
+        scan: &LocalScan,
+        remote: &RemoteTree,
+        exec: &mut Execution,
+    ) -> Result<Vec<FileEntry>, SyncError> {
+        let now_ns = unix_now_ns();
+        let mut entries: Vec<FileEntry> = Vec::new();
+        let mut files: Vec<(FileToSend, FileEntry)> = Vec::new();
+        let mut add_upload = |path: &RelPath, local: &LocalEntry, version: u64, hashes: Option<&crate::journal::CachedHash>, entries: &mut Vec<FileEntry>, files: &mut Vec<(FileToSend, FileEntry)>| {
+            let entry = FileEntry {
+                path: path.clone(),
+                kind: local.kind,
+                deleted: false,
+                size: if local.kind == EntryKind::File { local.size } else { 0 },
+                mtime_ns: local.mtime_ns,
+                sha256: if local.kind == EntryKind::File { local.sha256 } else { None },
+                version,
+                device: self.device.clone(),
+                chunks: Vec::new(),
+            };
+            match (local.kind, local.sha256, hashes) {
+                (EntryKind::Dir, _, _) => entries.push(entry),
+                (EntryKind::File, Some(sha256), Some(h)) => files.push((
+                    FileToSend {
+                        path: path.clone(),
+                        size: local.size,
+                        sha256,
+                        chunks: h.chunks.clone(),
+                    },
+                    entry,
+                )),
+                (EntryKind::File, _, _) => {
+                    warn!(path = %path, "no hashes for a file to upload; next sync");
+                }
+            }
+        };
+        for a in actions {
+            match a {
+                Action::Upload { path, local, version } => {
+                    add_upload(path, local, *version, scan.hashes.get(path), &mut entries, &mut files)
+                }
+                Action::ConflictLocalWins { path, copy, entry, local, version } => {
+                    add_upload(path, local, *version, scan.hashes.get(path), &mut entries, &mut files);
+                    // The remote version lives on under `copy`, re-using its chunks.
+                    let mut kept = entry.clone();
+                    kept.path = copy.clone();
+                    kept.version = 1;
+                    entries.push(kept);
+                    exec.summary.conflicts += 1;
+                    self.emit(SyncEvent::Conflict {
+                        folder: folder.path.clone(),
+                        path: path.to_string(),
+                        copy: copy.to_string(),
+                    });
+                }
+                Action::ConflictRemoteWins { copy, local, .. } => {
+                    if exec.moved.contains_key(copy) {
+                        add_upload(copy, local, 1, exec.moved_hashes.get(copy), &mut entries, &mut files);
+                    }
+                }
+                Action::DeleteRemote { tombstone, .. } => {
+                    let mut t = tombstone.clone();
+                    t.mtime_ns = now_ns;
+                    entries.push(t);
+                    exec.summary.deleted_remote += 1;
+                }
+                Action::Download { .. }
+                | Action::DeleteLocal { .. }
+                | Action::RecordBase { .. }
+                | Action::ForgetBase { .. } => {}
+            }
+        }
+
+        // Where each chunk can already be found: the remote tree, then blobs this device sent
+        // in an earlier, interrupted sync.
+        let mut index: ChunkIndex = HashMap::new();
+        for e in remote.files.values().filter(|e| !e.deleted) {
+            for c in &e.chunks {
+                index.entry(c.sha256).or_insert_with(|| c.clone());
+            }
+        }
+        let id = folder.id;
+        let known = self.with_journal(move |j| j.known_blobs(id)).await?;
+        for (name, info) in &known {
+            if let Some(hex) = name.as_str().strip_prefix("c-") {
+                if let Ok(d) = Digest::from_hex(hex) {
+                    index.entry(d).or_insert_with(|| ChunkRef {
+                        sha256: d,
+                        size: info.size,
+                        blob: name.clone(),
+                        offset: 0,
+                    });
+                }
+            }
+        }
+
+        let total_bytes: u64 = files.iter().map(|(f, _)| f.size).sum();
+        let mut progress = TransferProgress {
+            files_total: files.len() as u64 + entries.len() as u64,
+            bytes_total: total_bytes,
+            ..Default::default()
+        };
+
+        // Big files: their missing chunks, in parallel.
+        let mut chunk_jobs: Vec<(usize, usize)> = Vec::new();
+        let mut pack_members: Vec<usize> = Vec::new();
+        let mut resolved: HashMap<usize, Vec<ChunkRef>> = HashMap::new();
+        for (i, (f, _)) in files.iter().enumerate() {
+            match upload::plan_send(f, &index, self.settings.pack_threshold) {
+                SendPlan::Ready(refs) => {
+                    resolved.insert(i, refs);
+                }
+                SendPlan::Pack => pack_members.push(i),
+                SendPlan::Chunks { missing } => {
+                    chunk_jobs.extend(missing.into_iter().map(|c| (i, c)));
+                }
+            }
+        }
+        let root = folder.path.clone();
+        let mut failed: HashSet<usize> = HashSet::new();
+        let mut fatal: Option<SyncError> = None;
+        {
+            let files_ref = &files;
+            let root_ref = &root;
+            let mut sent = stream::iter(chunk_jobs.into_iter())
+                .map(|(i, c)| async move {
+                    let r = upload::send_chunk(store, root_ref, &files_ref[i].0, c).await;
+                    (i, r)
+                })
+                .buffer_unordered(self.settings.parallel_transfers.max(1));
+            while let Some((i, r)) = sent.next().await {
+                match r {
+                    Ok((info, chunk)) => {
+                        progress.bytes_done += chunk.size;
+                        exec.summary.bytes_up += chunk.size;
+                        index.insert(chunk.sha256, chunk);
+                        let info2 = info.clone();
+                        self.with_journal(move |j| j.add_known_blobs(id, &[info2])).await?;
+                        self.emit(SyncEvent::Progress {
+                            folder: folder.path.clone(),
+                            progress: progress.clone(),
+                        });
+                    }
+                    Err(e) if is_fatal(&e) => {
+                        fatal.get_or_insert(SyncError::Remote(e));
+                    }
+                    Err(e) => {
+                        warn!(path = %files_ref[i].0.path, error = %e, "upload failed; retried next sync");
+                        failed.insert(i);
+                    }
+                }
+            }
+        }
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+
+        // Small files: packs.
+        let mut pack_refs: HashMap<RelPath, ChunkRef> = HashMap::new();
+        let mut builder = PackBuilder::default();
+        let mut pending_packs: Vec<PackBuilder> = Vec::new();
+        for &i in &pack_members {
+            let f = &files[i].0;
+            match builder.add(&root, f).await {
+                Ok(()) => {}
+                Err(e) => {
+                    info!(path = %f.path, error = %e, "not packed this time");
+                    failed.insert(i);
+                    continue;
+                }
+            }
+            if builder.len() >= self.settings.pack_target {
+                pending_packs.push(std::mem::take(&mut builder));
+                if pending_packs.len() >= PACKS_IN_FLIGHT {
+                    self.send_packs(store, &mut pending_packs, &mut pack_refs, exec, &mut progress, folder).await?;
+                }
+            }
+        }
+        if !builder.is_empty() {
+            pending_packs.push(builder);
+        }
+        self.send_packs(store, &mut pending_packs, &mut pack_refs, exec, &mut progress, folder)
+            .await?;
+
+        // Assemble the entries.
+        for (i, (f, mut entry)) in files.into_iter().enumerate() {
+            if failed.contains(&i) {
+                exec.failed_files += 1;
+                continue;
+            }
+            let refs = if let Some(r) = resolved.remove(&i) {
+                r
+            } else if let Some(r) = pack_refs.remove(&f.path) {
+                vec![r]
+            } else {
+                let refs: Option<Vec<ChunkRef>> = f.chunks.iter().map(|c| index.get(&c.sha256).cloned()).collect();
+                match refs {
+                    Some(r) => r,
+                    None => {
+                        exec.failed_files += 1;
+                        continue;
+                    }
+                }
+            };
+            entry.chunks = refs;
+            entries.push(entry);
+        }
+        for e in &entries {
+            if !e.deleted {
+                exec.summary.uploaded += 1;
+                progress.files_done += 1;
+                self.emit(SyncEvent::Uploaded {
+                    folder: folder.path.clone(),
+                    path: e.path.to_string(),
+                    bytes: e.size,
+                });
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(entries)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_packs(
+        &self,
+        store: &dyn RemoteStore,
+        pending: &mut Vec<PackBuilder>,
+        refs: &mut HashMap<RelPath, ChunkRef>,
+        exec: &mut Execution,
+        progress: &mut TransferProgress,
+        folder: &FolderRecord,
+    ) -> Result<(), SyncError> {
+        let batch: Vec<PackBuilder> = std::mem::take(pending);
+        let results: Vec<_> = stream::iter(batch.into_iter())
+            .map(|p| async move { p.send(store).await })
+            .buffer_unordered(PACKS_IN_FLIGHT)
+            .collect()
+            .await;
+        let id = folder.id;
+        for r in results {
+            let (info, members) = r.map_err(SyncError::Remote)?;
+            progress.bytes_done += info.size;
+            exec.summary.bytes_up += info.size;
+            self.with_journal(move |j| j.add_known_blobs(id, &[info])).await?;
+            refs.extend(members);
+            self.emit(SyncEvent::Progress {
+                folder: folder.path.clone(),
+                progress: progress.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Publish `entries` as the next delta and move the head with a compare-and-swap.
+    async fn commit(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        view: &remote_state::RemoteView,
+        entries: Vec<FileEntry>,
+        exec: &mut Execution,
+    ) -> Result<(), SyncError> {
+        let generation = view.tree.generation.clone();
+        let seq = view.tree.seq + 1;
+        let delta = Delta {
+            format: FORMAT_VERSION,
+            generation: generation.clone(),
+            seq,
+            device: self.device.clone(),
+            entries: entries.clone(),
+        };
+        let mut tree = view.tree.clone();
+        tree.apply_delta(delta.clone())?;
+
+        let mut head = match &view.head {
+            Some(h) => h.clone(),
+            None => Head {
+                format: FORMAT_VERSION,
+                generation: generation.clone(),
+                seq: 0,
+                snapshot: None,
+                deltas: Vec::new(),
+            },
+        };
+        head.seq = seq;
+        let bytes = delta.to_bytes();
+        let sha = Digest::of(&bytes);
+        let name = delta_blob_name(&sha);
+        let size = bytes.len() as u64;
+        store
+            .put_blob(&name, crate::remote::BlobSource::Bytes(bytes.into()))
+            .await?;
+        head.deltas.push(DeltaRef {
+            name,
+            sha256: sha,
+            size,
+            seq,
+        });
+        if head.snapshot.is_none() || head.needs_compaction() {
+            let snapshot = tree.to_snapshot(Some(unix_now_ns() - TOMBSTONE_KEEP_NS));
+            let bytes = snapshot.to_bytes();
+            let sha = Digest::of(&bytes);
+            let size = bytes.len() as u64;
+            let info = store.put_mutable(&snapshot_blob_name(), bytes.into()).await?;
+            head.snapshot = Some(SnapshotRef {
+                name: snapshot_blob_name(),
+                version: info.version,
+                sha256: sha,
+                size,
+                seq,
+            });
+            head.deltas.clear();
+            // Keep the last few versions of manifest.json for readers still fetching them.
+            for old in [info.version.saturating_sub(3), info.version.saturating_sub(4)] {
+                if old >= 1 {
+                    if let Err(e) = store.delete_blob_version(&info, old).await {
+                        debug!(version = old, error = %e, "old manifest version not deleted");
+                    }
+                }
+            }
+        }
+        store.write_head(&head.to_value(), view.head_version).await?;
+        info!(seq, entries = entries.len(), "committed");
+
+        let id = folder.id;
+        let upserts: Vec<FileEntry> = entries.iter().filter(|e| !e.deleted).cloned().collect();
+        let removals: Vec<RelPath> = entries.iter().filter(|e| e.deleted).map(|e| e.path.clone()).collect();
+        for e in entries.iter().filter(|e| e.deleted) {
+            self.emit(SyncEvent::Deleted {
+                folder: folder.path.clone(),
+                path: e.path.to_string(),
+                remote: true,
+            });
+        }
+        let g = generation.clone();
+        self.with_journal(move |j| {
+            j.apply_base(id, &upserts, &removals)?;
+            j.store_remote_cache(id, &tree)?;
+            j.set_remote_position(id, &g, seq)
+        })
+        .await?;
+        let _ = exec;
+        Ok(())
+    }
+}
+
+/// What one attempt did so far.
+struct Execution {
+    #[allow(dead_code)]
+    root: PathBuf,
+    summary: SyncSummary,
+    base_upserts: Vec<FileEntry>,
+    base_removals: Vec<RelPath>,
+    /// Conflict copies made by moving the local version aside: copy → original path.
+    moved: HashMap<RelPath, RelPath>,
+    moved_hashes: HashMap<RelPath, crate::journal::CachedHash>,
+    failed_files: u64,
+}
+
+impl Execution {
+    fn new(root: PathBuf) -> Self {
+        Execution {
+            root,
+            summary: SyncSummary::default(),
+            base_upserts: Vec::new(),
+            base_removals: Vec::new(),
+            moved: HashMap::new(),
+            moved_hashes: HashMap::new(),
+            failed_files: 0,
+        }
+    }
+}
+
+/// Errors that stop the whole sync rather than one file.
+fn is_fatal(e: &RemoteError) -> bool {
+    use crate::remote::RemoteErrorKind as K;
+    matches!(
+        e.kind(),
+        K::Auth
+            | K::Permission
+            | K::Certificate
+            | K::Unreachable
+            | K::RateLimited
+            | K::TooLarge
+            | K::Server
+            | K::Conflict
+    )
+}
+
+fn check_root(folder: &FolderRecord) -> Result<(), SyncError> {
+    let root = &folder.path;
+    let marker = root.join(FOLDER_MARKER);
+    if !root.is_dir() || !marker.is_file() {
+        return Err(SyncError::FolderMissing(root.clone()));
+    }
+    Ok(())
+}
+
+/// Remove temporary files left by a sync that was killed (they are ours by name).
+fn remove_stale_temp_files(root: &Path) {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() && !name.starts_with('.') {
+                stack.push(e.path());
+            } else if ft.is_file() && name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn without<V: Clone>(map: &BTreeMap<RelPath, V>, excluded: &[RelPath]) -> BTreeMap<RelPath, V> {
+    if excluded.is_empty() {
+        return map.clone();
+    }
+    map.iter()
+        .filter(|(p, _)| !excluded.iter().any(|x| x == *p || x.is_ancestor_of(p)))
+        .map(|(p, v)| (p.clone(), v.clone()))
+        .collect()
+}
+
+fn backoff_ms(attempt: u32) -> u64 {
+    use rand::Rng;
+    let cap = 100u64 << attempt.min(6);
+    rand::thread_rng().gen_range(cap / 2..=cap)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn unix_now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,158 @@
+//! Reading the remote side of a folder: the head pointer, then the file list, fetching only
+//! the deltas this device has not seen yet (the journal caches the tree at the last seen seq).
+//!
+//! Every manifest blob is checked against the size and SHA-256 the head names before it is
+//! parsed, and parsing is bounded by [`Limits`].
+
+use bytes::Bytes;
+use tracing::{debug, info, warn};
+
+use crate::error::SyncError;
+use crate::hash::Digest;
+use crate::journal::FolderRecord;
+use crate::manifest::{Delta, Head, Limits, RemoteTree, Snapshot};
+use crate::remote::{BlobName, RemoteError, RemoteStore};
+
+/// The remote as this sync sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteView {
+    /// The parsed head, `None` when the store was never initialised.
+    pub head: Option<Head>,
+    /// The property version to pass to the compare-and-swap.
+    pub head_version: Option<u64>,
+    /// The file list at `head.seq`.
+    pub tree: RemoteTree,
+    /// False when the remote generation changed or its seq went back in time: the journal's
+    /// base no longer describes this remote, so nothing may be deleted on its strength.
+    pub base_trusted: bool,
+    /// Whether `tree` was (partly) downloaded rather than taken from the cache.
+    pub fetched: bool,
+}
+
+/// Read the head and bring `cached` (the journal's copy) up to date.
+pub(crate) async fn load_remote(
+    store: &dyn RemoteStore,
+    folder: &FolderRecord,
+    cached: Option<RemoteTree>,
+    limits: &Limits,
+) -> Result<RemoteView, SyncError> {
+    let Some(state) = store.read_head().await? else {
+        // Never initialised, or wiped since we last synced.
+        let trusted = folder.generation.is_none();
+        if !trusted {
+            warn!(folder = %folder.path.display(), "the remote file list is gone; treating every difference as a conflict, deleting nothing");
+        }
+        return Ok(RemoteView {
+            head: None,
+            head_version: None,
+            tree: RemoteTree::empty(uuid::Uuid::new_v4().to_string()),
+            base_trusted: trusted,
+            fetched: false,
+        });
+    };
+    let head = Head::parse(&state.value, limits)?;
+    let mut base_trusted = true;
+    if let Some(generation) = &folder.generation {
+        if generation != &head.generation {
+            warn!(folder = %folder.path.display(), "the remote was replaced (new generation); no deletions this sync");
+            base_trusted = false;
+        } else if folder.seq.unwrap_or(0) > head.seq {
+            warn!(folder = %folder.path.display(), seen = folder.seq, now = head.seq, "the remote went back in time; no deletions this sync");
+            base_trusted = false;
+        }
+    }
+
+    let (tree, fetched) = match cached {
+        Some(c) if c.generation == head.generation && c.seq == head.seq => (c, false),
+        Some(c) if c.generation == head.generation && c.seq < head.seq && deltas_cover(&head, c.seq) => {
+            debug!(from = c.seq, to = head.seq, "fetching new deltas only");
+            (apply_deltas(store, c, &head, limits).await?, true)
+        }
+        _ => (fetch_full(store, &head, limits).await?, true),
+    };
+    if tree.seq != head.seq {
+        return Err(SyncError::Manifest(crate::manifest::ManifestError::SeqGap {
+            expected: head.seq,
+            found: tree.seq,
+        }));
+    }
+    Ok(RemoteView {
+        head: Some(head),
+        head_version: Some(state.version),
+        tree,
+        base_trusted,
+        fetched,
+    })
+}
+
+/// True when the head's delta list holds every delta after `seq`.
+fn deltas_cover(head: &Head, seq: u64) -> bool {
+    let snapshot_seq = head.snapshot.as_ref().map(|s| s.seq).unwrap_or(0);
+    snapshot_seq <= seq
+}
+
+async fn fetch_full(
+    store: &dyn RemoteStore,
+    head: &Head,
+    limits: &Limits,
+) -> Result<RemoteTree, SyncError> {
+    let tree = match &head.snapshot {
+        Some(s) => {
+            info!(seq = s.seq, bytes = s.size, "downloading the file list");
+            let bytes = fetch_verified(store, &s.name, Some(s.version), s.size, &s.sha256, limits).await?;
+            let snapshot = Snapshot::parse(&bytes, limits)?;
+            if snapshot.generation != head.generation || snapshot.seq != s.seq {
+                return Err(SyncError::Manifest(crate::manifest::ManifestError::GenerationMismatch));
+            }
+            RemoteTree::from_snapshot(snapshot)
+        }
+        None => RemoteTree::empty(head.generation.clone()),
+    };
+    apply_deltas(store, tree, head, limits).await
+}
+
+async fn apply_deltas(
+    store: &dyn RemoteStore,
+    mut tree: RemoteTree,
+    head: &Head,
+    limits: &Limits,
+) -> Result<RemoteTree, SyncError> {
+    for d in head.deltas.iter().filter(|d| d.seq > tree.seq) {
+        let bytes = fetch_verified(store, &d.name, None, d.size, &d.sha256, limits).await?;
+        let delta = Delta::parse(&bytes, limits)?;
+        tree.apply_delta(delta)?;
+    }
+    Ok(tree)
+}
+
+/// Download a whole manifest blob into memory, refusing anything larger than announced or
+/// than the limits, and checking its SHA-256.
+pub(crate) async fn fetch_verified(
+    store: &dyn RemoteStore,
+    name: &BlobName,
+    version: Option<u64>,
+    size: u64,
+    sha256: &Digest,
+    limits: &Limits,
+) -> Result<Bytes, SyncError> {
+    if size > limits.max_bytes {
+        return Err(SyncError::Manifest(crate::manifest::ManifestError::TooLarge {
+            size,
+            limit: limits.max_bytes,
+        }));
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(size.min(64 << 20) as usize);
+    let n = store.get_blob(name, version, None, &mut buf).await?;
+    if n != size || buf.len() as u64 != size {
+        return Err(RemoteError::Integrity(format!(
+            "{name}: expected {size} bytes, received {}",
+            buf.len()
+        ))
+        .into());
+    }
+    let got = Digest::of(&buf);
+    if &got != sha256 {
+        return Err(RemoteError::Integrity(format!("{name}: SHA-256 mismatch")).into());
+    }
+    Ok(Bytes::from(buf))
+}

@@ -1,0 +1,201 @@
+//! Sending local files: each file becomes a list of chunk references. A chunk the remote (or
+//! this device, in an earlier interrupted sync) already has is referenced, not sent again —
+//! this is what makes renames, copies and resumed uploads free. Large files go up chunk by
+//! chunk as `c-<sha256>` blobs, streamed from disk and re-hashed while they are sent; small
+//! files are packed together into `p-<sha256>` blobs so a folder of many small files costs a
+//! few requests.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+
+use crate::chunk::ChunkHash;
+use crate::hash::Digest;
+use crate::manifest::{chunk_blob_name, pack_blob_name, ChunkRef};
+use crate::rel_path::RelPath;
+use crate::remote::{BlobInfo, BlobSource, RemoteError, RemoteStore};
+
+/// Where each chunk hash can already be found remotely.
+pub(crate) type ChunkIndex = HashMap<Digest, ChunkRef>;
+
+/// One file to publish, with the chunk hashes the scanner computed.
+#[derive(Debug, Clone)]
+pub(crate) struct FileToSend {
+    pub path: RelPath,
+    pub size: u64,
+    pub sha256: Digest,
+    pub chunks: Vec<ChunkHash>,
+}
+
+/// How the chunks of one file will be obtained.
+#[derive(Debug)]
+pub(crate) enum SendPlan {
+    /// Every chunk is already on the remote.
+    Ready(Vec<ChunkRef>),
+    /// Small file: goes into a pack.
+    Pack,
+    /// Large file: these chunk indexes must be uploaded as chunk blobs.
+    Chunks { missing: Vec<usize> },
+}
+
+/// Decide how to send `f`.
+pub(crate) fn plan_send(f: &FileToSend, index: &ChunkIndex, pack_threshold: u64) -> SendPlan {
+    let refs: Option<Vec<ChunkRef>> = f.chunks.iter().map(|c| index.get(&c.sha256).cloned()).collect();
+    if let Some(refs) = refs {
+        return SendPlan::Ready(refs);
+    }
+    if f.size <= pack_threshold && f.chunks.len() == 1 {
+        return SendPlan::Pack;
+    }
+    let missing = f
+        .chunks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !index.contains_key(&c.sha256))
+        .map(|(i, _)| i)
+        .collect();
+    SendPlan::Chunks { missing }
+}
+
+/// Upload chunk `i` of `f` as its own blob. Returns the blob and the reference.
+pub(crate) async fn send_chunk(
+    store: &dyn RemoteStore,
+    root: &Path,
+    f: &FileToSend,
+    i: usize,
+) -> Result<(BlobInfo, ChunkRef), RemoteError> {
+    let c = &f.chunks[i];
+    let offset: u64 = f.chunks[..i].iter().map(|c| c.size).sum();
+    let name = chunk_blob_name(&c.sha256);
+    let info = store
+        .put_blob(
+            &name,
+            BlobSource::File {
+                path: f.path.to_native(root),
+                offset,
+                len: c.size,
+                sha256: c.sha256,
+            },
+        )
+        .await?;
+    Ok((
+        info,
+        ChunkRef {
+            sha256: c.sha256,
+            size: c.size,
+            blob: name,
+            offset: 0,
+        },
+    ))
+}
+
+/// Small files gathered into one pack blob.
+#[derive(Default)]
+pub(crate) struct PackBuilder {
+    buf: BytesMut,
+    members: Vec<(RelPath, Digest, u64, u64)>,
+}
+
+impl PackBuilder {
+    /// Bytes gathered so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.buf.len() as u64
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Read `f` (a single-chunk file) into the pack. Returns `SourceChanged` when its bytes no
+    /// longer hash to what the scan saw.
+    pub(crate) async fn add(&mut self, root: &Path, f: &FileToSend) -> Result<(), RemoteError> {
+        let native = f.path.to_native(root);
+        let mut file = tokio::fs::File::open(&native).await?;
+        let mut data = Vec::with_capacity(f.size as usize);
+        (&mut file).take(f.size.saturating_add(1)).read_to_end(&mut data).await?;
+        if data.len() as u64 != f.size || Digest::of(&data) != f.sha256 {
+            return Err(RemoteError::SourceChanged(native));
+        }
+        let offset = self.buf.len() as u64;
+        self.buf.extend_from_slice(&data);
+        self.members.push((f.path.clone(), f.sha256, offset, f.size));
+        Ok(())
+    }
+
+    /// Upload the pack; returns the blob and, per member path, its chunk reference.
+    pub(crate) async fn send(
+        self,
+        store: &dyn RemoteStore,
+    ) -> Result<(BlobInfo, Vec<(RelPath, ChunkRef)>), RemoteError> {
+        let bytes: Bytes = self.buf.freeze();
+        let name = pack_blob_name(&Digest::of(&bytes));
+        let info = store.put_blob(&name, BlobSource::Bytes(bytes)).await?;
+        let refs = self
+            .members
+            .into_iter()
+            .map(|(path, sha256, offset, size)| {
+                (
+                    path,
+                    ChunkRef {
+                        sha256,
+                        size,
+                        blob: name.clone(),
+                        offset,
+                    },
+                )
+            })
+            .collect();
+        Ok((info, refs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::BlobName;
+
+    fn file(size: u64, chunk_hashes: &[&[u8]]) -> FileToSend {
+        let chunks: Vec<ChunkHash> = chunk_hashes
+            .iter()
+            .map(|b| ChunkHash { sha256: Digest::of(b), size: b.len() as u64 })
+            .collect();
+        FileToSend {
+            path: RelPath::new("a.bin").unwrap(),
+            size,
+            sha256: Digest::of(b"whole"),
+            chunks,
+        }
+    }
+
+    #[test]
+    fn known_chunks_are_referenced_not_sent() {
+        let f = file(6, &[b"abc", b"def"]);
+        let mut index = ChunkIndex::new();
+        for (i, c) in f.chunks.iter().enumerate() {
+            index.insert(
+                c.sha256,
+                ChunkRef { sha256: c.sha256, size: c.size, blob: BlobName::new(format!("p-{i}")).unwrap(), offset: 7 },
+            );
+        }
+        match plan_send(&f, &index, 1 << 20) {
+            SendPlan::Ready(refs) => assert_eq!(refs.len(), 2, "both chunks come from the index"),
+            other => panic!("expected Ready, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn small_unknown_files_are_packed_and_big_ones_send_only_missing_chunks() {
+        let small = file(3, &[b"abc"]);
+        assert!(matches!(plan_send(&small, &ChunkIndex::new(), 1 << 20), SendPlan::Pack));
+        let big = file(6, &[b"abc", b"def"]);
+        let mut index = ChunkIndex::new();
+        let c0 = &big.chunks[0];
+        index.insert(c0.sha256, ChunkRef { sha256: c0.sha256, size: 3, blob: chunk_blob_name(&c0.sha256), offset: 0 });
+        match plan_send(&big, &index, 2) {
+            SendPlan::Chunks { missing } => assert_eq!(missing, vec![1], "only the changed chunk is sent"),
+            other => panic!("expected Chunks, got {other:?}"),
+        }
+    }
+}

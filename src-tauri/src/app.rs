@@ -1,0 +1,140 @@
+//! `App`: one opened configuration — its paths, config file, journal, secrets — and the ways
+//! to reach the remote from it. Both the command line and the desktop shell start here.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tunnel_confluence::{Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret};
+use tunnel_core::config::{AuthKind, Config};
+use tunnel_core::journal::{FolderRecord, Journal};
+use tunnel_core::paths::AppPaths;
+use tunnel_core::remote::RemoteError;
+use tunnel_core::secrets::{SecretKind, SecretStore};
+use tunnel_core::sync::Syncer;
+
+/// An opened configuration.
+pub struct App {
+    pub paths: AppPaths,
+    pub config: Config,
+    pub journal: Arc<Mutex<Journal>>,
+    pub secrets: SecretStore,
+}
+
+impl App {
+    /// Resolve where the configuration lives (flag > SBER_TUNNEL_HOME > ./.sber-tunnel > platform).
+    pub fn resolve_paths(flag: Option<&Path>) -> Result<AppPaths> {
+        let env_home = std::env::var_os("SBER_TUNNEL_HOME").map(PathBuf::from);
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        AppPaths::resolve(flag, env_home.as_deref(), &cwd).context("finding the configuration folder")
+    }
+
+    /// Open an initialised configuration.
+    pub fn open(paths: AppPaths) -> Result<App> {
+        let config_file = paths.config_file();
+        if !config_file.exists() {
+            anyhow::bail!(NotConfigured(config_file));
+        }
+        let config = Config::load(&config_file)
+            .with_context(|| format!("reading {}", config_file.display()))?;
+        Self::with_config(paths, config)
+    }
+
+    /// Open with a given config (used by `init` before the file exists).
+    pub fn with_config(paths: AppPaths, config: Config) -> Result<App> {
+        std::fs::create_dir_all(&paths.data_dir)
+            .with_context(|| format!("creating {}", paths.data_dir.display()))?;
+        let journal_file = paths.journal_file();
+        let journal = Journal::open(&journal_file)
+            .with_context(|| format!("opening the journal {}", journal_file.display()))?;
+        let secrets = SecretStore::new(&paths);
+        Ok(App {
+            paths,
+            config,
+            journal: Arc::new(Mutex::new(journal)),
+            secrets,
+        })
+    }
+
+    /// The connection settings of the saved configuration, secrets included.
+    pub fn connection_settings(&self) -> Result<ConnectionSettings, RemoteError> {
+        connection_settings(&self.config, &self.secrets)
+    }
+
+    /// A client for the saved configuration.
+    pub fn client(&self) -> Result<ConfluenceClient, RemoteError> {
+        ConfluenceClient::new(self.connection_settings()?)
+    }
+
+    /// A syncer over this configuration's journal.
+    pub fn syncer(&self) -> Syncer {
+        Syncer::new(
+            self.journal.clone(),
+            self.config.sync.clone(),
+            self.config.device.id.clone(),
+        )
+    }
+
+    /// Tracked folders.
+    pub fn folders(&self) -> Result<Vec<FolderRecord>> {
+        let j = self.journal.lock().map_err(|_| anyhow::anyhow!("journal lock poisoned"))?;
+        Ok(j.folders()?)
+    }
+
+    /// Run `f` with the journal.
+    pub fn with_journal<R>(&self, f: impl FnOnce(&mut Journal) -> Result<R>) -> Result<R> {
+        let mut j = self.journal.lock().map_err(|_| anyhow::anyhow!("journal lock poisoned"))?;
+        f(&mut j)
+    }
+}
+
+/// Build connection settings from a config and the secret store.
+pub fn connection_settings(
+    config: &Config,
+    secrets: &SecretStore,
+) -> Result<ConnectionSettings, RemoteError> {
+    let remote = &config.remote;
+    let auth = match remote.auth {
+        AuthKind::Pat => {
+            let token = secrets
+                .get(SecretKind::Token)
+                .ok_or_else(|| RemoteError::Auth("no personal access token is stored; run `sber-tunnel init` or set SBER_TUNNEL_TOKEN".into()))?;
+            Auth::Bearer { token: Secret::new(token.expose().to_string()) }
+        }
+        AuthKind::Password | AuthKind::ApiToken => {
+            let username = remote.username.clone().ok_or_else(|| {
+                RemoteError::Auth("no user name is configured; run `sber-tunnel init`".into())
+            })?;
+            let kind = if remote.auth == AuthKind::Password { SecretKind::Password } else { SecretKind::Token };
+            let password = secrets.get(kind).ok_or_else(|| {
+                RemoteError::Auth("no password or API token is stored; run `sber-tunnel init` or set SBER_TUNNEL_PASSWORD".into())
+            })?;
+            Auth::Basic { username, password: Secret::new(password.expose().to_string()) }
+        }
+    };
+    let client_identity = match &remote.p12 {
+        Some(p12) => {
+            let password = secrets
+                .get(SecretKind::P12Password)
+                .map(|s| s.expose().to_string())
+                .unwrap_or_default();
+            Some(ClientIdentity { p12_path: p12.clone(), password: Secret::new(password) })
+        }
+        None => None,
+    };
+    Ok(ConnectionSettings {
+        base_url: remote.url.clone(),
+        auth,
+        client_identity,
+        ca_file: remote.ca_file.clone(),
+        accept_invalid_certs: remote.accept_invalid_certs,
+        retry: RetryPolicy::default(),
+        timeout: Duration::from_secs(60),
+    })
+}
+
+/// The configuration does not exist yet.
+#[derive(Debug, thiserror::Error)]
+#[error("sber-tunnel is not set up here yet ({0} is missing): run `sber-tunnel init` first")]
+pub struct NotConfigured(pub PathBuf);

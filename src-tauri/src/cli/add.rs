@@ -1,0 +1,64 @@
+//! `add` and `remove`: start or stop syncing a folder.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use tunnel_core::remote::RemoteStore;
+use tunnel_core::sync::{Syncer, FOLDER_MARKER};
+
+use super::{exit, Context};
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The folder to sync (created when missing).
+    pub path: PathBuf,
+    /// The Confluence page that stores it (default: the page given to `init`). Each folder
+    /// may use its own page.
+    #[arg(long)]
+    pub page_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The folder to stop syncing. Its files stay; nothing is deleted anywhere.
+    pub path: PathBuf,
+}
+
+pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    let page_id = match args.page_id.or_else(|| app.config.remote.default_page_id.clone()) {
+        Some(p) => p,
+        None => bail!("no page ID: pass --page-id or run `sber-tunnel init`"),
+    };
+    std::fs::create_dir_all(&args.path).with_context(|| format!("creating {}", args.path.display()))?;
+    let path = std::fs::canonicalize(&args.path)
+        .with_context(|| format!("resolving {}", args.path.display()))?;
+    // The page must be reachable before we promise to sync into it.
+    let client = app.client()?;
+    let identity = client.store(&page_id).probe().await.with_context(|| format!("checking page {page_id}"))?;
+    let record = app.with_journal(|j| Ok(j.add_folder(&path, &page_id)?))?;
+    Syncer::mark_folder(&path, &record.folder_uuid)?;
+    if ctx.json {
+        println!("{}", serde_json::json!({"path": path, "page_id": page_id, "page_title": identity.title}));
+    } else {
+        println!("Syncing {} with page {} (\"{}\"). Run `sber-tunnel sync` to sync now.", path.display(), page_id, identity.title);
+    }
+    Ok(exit::OK)
+}
+
+pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    let path = std::fs::canonicalize(&args.path).unwrap_or(args.path.clone());
+    let record = app
+        .with_journal(|j| Ok(j.folder_by_path(&path)?))?
+        .with_context(|| format!("{} is not a synced folder", path.display()))?;
+    app.with_journal(|j| Ok(j.remove_folder(record.id)?))?;
+    let _ = std::fs::remove_file(path.join(FOLDER_MARKER));
+    if ctx.json {
+        println!("{}", serde_json::json!({"removed": path}));
+    } else {
+        println!("No longer syncing {}. Its files are untouched.", path.display());
+    }
+    Ok(exit::OK)
+}

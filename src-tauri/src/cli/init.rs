@@ -1,0 +1,275 @@
+//! `init`: ask for (or take from flags and the environment) the Confluence connection, check
+//! that it really works — authenticated as a real user, the page readable, attachments
+//! allowed — and only then save it. Secrets go to the secret store, never to the config file.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, ValueEnum};
+use tunnel_confluence::{Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret};
+use tunnel_core::config::{AuthKind, Config, DeviceConfig};
+use tunnel_core::remote::RemoteStore;
+use tunnel_core::secrets::{SecretKind, SecretStore};
+
+use super::{exit, Context};
+use crate::app::App;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthArg {
+    /// User name and password (Basic).
+    Password,
+    /// User name and API token (Basic).
+    ApiToken,
+    /// Personal access token (Bearer), Confluence Data Center 7.9+.
+    Pat,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Confluence base URL, e.g. https://wiki.example.com/confluence
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Your Confluence user name (not needed with a personal access token).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// How to authenticate. The secret itself comes from SBER_TUNNEL_PASSWORD or
+    /// SBER_TUNNEL_TOKEN, or is asked for.
+    #[arg(long, value_enum)]
+    pub auth: Option<AuthArg>,
+    /// ID of the Confluence page that stores your folders.
+    #[arg(long)]
+    pub page_id: Option<String>,
+    /// Client certificate (PKCS#12 .p12/.pfx); its password from SBER_TUNNEL_P12_PASSWORD or asked.
+    #[arg(long, value_name = "FILE")]
+    pub p12: Option<PathBuf>,
+    /// Extra CA certificates to trust (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Do not verify the server's certificate. Dangerous: anyone on the network could read
+    /// your files. Only for test servers.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Never ask; fail when something is missing.
+    #[arg(long)]
+    pub non_interactive: bool,
+}
+
+struct Answers {
+    url: String,
+    auth: AuthKind,
+    username: Option<String>,
+    secret: String,
+    page_id: String,
+    p12: Option<PathBuf>,
+    p12_password: Option<String>,
+}
+
+pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
+    let _log = ctx.init_terminal_logging();
+    let paths = App::resolve_paths(ctx.config_dir.as_deref())?;
+    let existing = Config::load(&paths.config_file()).ok();
+    let answers = collect(&args, existing.as_ref())?;
+
+    let settings = ConnectionSettings {
+        base_url: answers.url.clone(),
+        auth: match answers.auth {
+            AuthKind::Pat => Auth::Bearer { token: Secret::new(answers.secret.clone()) },
+            AuthKind::Password | AuthKind::ApiToken => Auth::Basic {
+                username: answers.username.clone().unwrap_or_default(),
+                password: Secret::new(answers.secret.clone()),
+            },
+        },
+        client_identity: answers.p12.as_ref().map(|p| ClientIdentity {
+            p12_path: p.clone(),
+            password: Secret::new(answers.p12_password.clone().unwrap_or_default()),
+        }),
+        ca_file: args.ca.clone(),
+        accept_invalid_certs: args.insecure,
+        retry: RetryPolicy::default(),
+        timeout: std::time::Duration::from_secs(30),
+    };
+    if args.insecure {
+        eprintln!("warning: server certificate verification is OFF (--insecure)");
+    }
+    if !ctx.json {
+        eprintln!("Checking {} …", answers.url);
+    }
+    let client = ConfluenceClient::new(settings).context("preparing the connection")?;
+    let store = client.store(&answers.page_id);
+    let identity = store.probe().await.context("checking the connection")?;
+    store
+        .probe_write()
+        .await
+        .with_context(|| format!("checking that {} may add attachments to page {}", identity.user, answers.page_id))?;
+
+    let mut config = existing.unwrap_or_default();
+    config.remote.url = answers.url.clone();
+    config.remote.auth = answers.auth;
+    config.remote.username = answers.username.clone();
+    config.remote.default_page_id = Some(answers.page_id.clone());
+    config.remote.p12 = answers.p12.clone();
+    config.remote.ca_file = args.ca.clone();
+    config.remote.accept_invalid_certs = args.insecure;
+    if config.device.id.is_empty() {
+        config.device = DeviceConfig::generate();
+    }
+    std::fs::create_dir_all(&paths.config_dir)
+        .with_context(|| format!("creating {}", paths.config_dir.display()))?;
+    let secrets = SecretStore::new(&paths);
+    let kind = match answers.auth {
+        AuthKind::Password => SecretKind::Password,
+        AuthKind::ApiToken | AuthKind::Pat => SecretKind::Token,
+    };
+    secrets.set(kind, &answers.secret).context("saving the secret")?;
+    if let Some(p) = &answers.p12_password {
+        secrets.set(SecretKind::P12Password, p).context("saving the certificate password")?;
+    }
+    config.save(&paths.config_file()).context("saving the configuration")?;
+    // Create the journal now so `status` works at once.
+    App::with_config(paths.clone(), config.clone())?;
+
+    if ctx.json {
+        let body = serde_json::json!({
+            "url": answers.url, "user": identity.user, "page_id": answers.page_id,
+            "page_title": identity.title, "device": config.device.id,
+            "config_dir": paths.config_dir,
+        });
+        println!("{body}");
+    } else {
+        println!(
+            "Connected to {} as {}. Page {} (\"{}\") accepts attachments.",
+            answers.url, identity.user, answers.page_id, identity.title
+        );
+        println!("This device is \"{}\". Configuration saved in {}.", config.device.id, paths.config_dir.display());
+        println!("Next: sber-tunnel add <folder>");
+    }
+    Ok(exit::OK)
+}
+
+fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
+    let mut p = Prompter::new(args.non_interactive);
+    let url = match &args.url {
+        Some(u) => u.clone(),
+        None => p.ask("Confluence base URL", existing.map(|c| c.remote.url.clone()).filter(|u| !u.is_empty()))?,
+    };
+    let url = url.trim().trim_end_matches('/').to_string();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        bail!("the URL must start with https:// (or http:// for a test server): {url}");
+    }
+    let auth = match args.auth {
+        Some(AuthArg::Password) => AuthKind::Password,
+        Some(AuthArg::ApiToken) => AuthKind::ApiToken,
+        Some(AuthArg::Pat) => AuthKind::Pat,
+        None if args.username.is_some() => {
+            if std::env::var_os("SBER_TUNNEL_PASSWORD").is_some() { AuthKind::Password } else { AuthKind::ApiToken }
+        }
+        None => AuthKind::Password,
+    };
+    let username = match (&args.username, auth, args.auth.is_some()) {
+        (Some(u), _, _) => Some(u.clone()),
+        (None, AuthKind::Pat, _) => None,
+        (None, _, _) => {
+            let u = p.ask_optional("User name (leave empty to use a personal access token)")?;
+            u.filter(|s| !s.is_empty())
+        }
+    };
+    let auth = if username.is_none() { AuthKind::Pat } else { auth };
+    let (env_name, label) = match auth {
+        AuthKind::Password => ("SBER_TUNNEL_PASSWORD", "Password (or API token)"),
+        AuthKind::ApiToken => ("SBER_TUNNEL_TOKEN", "API token"),
+        AuthKind::Pat => ("SBER_TUNNEL_TOKEN", "Personal access token"),
+    };
+    let secret = match std::env::var(env_name).ok().filter(|s| !s.is_empty()) {
+        Some(s) => s,
+        None if auth == AuthKind::Password => match std::env::var("SBER_TUNNEL_TOKEN").ok().filter(|s| !s.is_empty()) {
+            Some(s) => s,
+            None => p.ask_secret(label)?,
+        },
+        None => p.ask_secret(label)?,
+    };
+    let page_id = match &args.page_id {
+        Some(id) => id.clone(),
+        None => p.ask("Page ID for storing files", existing.and_then(|c| c.remote.default_page_id.clone()))?,
+    };
+    let page_id = page_id.trim().to_string();
+    if page_id.is_empty() || !page_id.chars().all(|c| c.is_ascii_digit()) {
+        bail!("the page ID is the number in the page's URL (…?pageId=12345), got {page_id:?}");
+    }
+    let p12 = match &args.p12 {
+        Some(p) => Some(p.clone()),
+        None if args.non_interactive || args.url.is_some() => None,
+        None => p.ask_optional("Client certificate .p12 file (leave empty for none)")?.filter(|s| !s.is_empty()).map(PathBuf::from),
+    };
+    let p12_password = match &p12 {
+        Some(_) => Some(match std::env::var("SBER_TUNNEL_P12_PASSWORD") {
+            Ok(s) => s,
+            Err(_) => p.ask_secret("Certificate password")?,
+        }),
+        None => None,
+    };
+    Ok(Answers { url, auth, username, secret, page_id, p12, p12_password })
+}
+
+/// Asks on the terminal, or reads answers line by line from piped standard input.
+struct Prompter {
+    never: bool,
+    tty: bool,
+    lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
+}
+
+impl Prompter {
+    fn new(never: bool) -> Self {
+        Prompter { never, tty: std::io::stdin().is_terminal(), lines: None }
+    }
+
+    fn read_line(&mut self, question: &str) -> Result<Option<String>> {
+        if self.never {
+            bail!("missing value for \"{question}\" (and --non-interactive was given)");
+        }
+        eprint!("{question}: ");
+        let _ = std::io::stderr().flush();
+        let lines = self.lines.get_or_insert_with(|| std::io::stdin().lock().lines());
+        match lines.next() {
+            Some(Ok(l)) => {
+                if !self.tty {
+                    eprintln!();
+                }
+                Ok(Some(l.trim().to_string()))
+            }
+            Some(Err(e)) => Err(e).context("reading standard input"),
+            None => Ok(None),
+        }
+    }
+
+    fn ask(&mut self, question: &str, default: Option<String>) -> Result<String> {
+        let q = match &default {
+            Some(d) => format!("{question} [{d}]"),
+            None => question.to_string(),
+        };
+        match (self.read_line(&q)?, default) {
+            (Some(a), _) if !a.is_empty() => Ok(a),
+            (_, Some(d)) => Ok(d),
+            _ => bail!("no answer for \"{question}\""),
+        }
+    }
+
+    fn ask_optional(&mut self, question: &str) -> Result<Option<String>> {
+        self.read_line(question)
+    }
+
+    fn ask_secret(&mut self, question: &str) -> Result<String> {
+        if self.never {
+            bail!("missing value for \"{question}\": set it in the environment (SBER_TUNNEL_PASSWORD, SBER_TUNNEL_TOKEN or SBER_TUNNEL_P12_PASSWORD)");
+        }
+        let answer = if self.tty {
+            rpassword::prompt_password(format!("{question}: ")).context("reading the secret")?
+        } else {
+            self.read_line(question)?.unwrap_or_default()
+        };
+        if answer.is_empty() {
+            bail!("no answer for \"{question}\"");
+        }
+        Ok(answer)
+    }
+}

@@ -1,0 +1,118 @@
+//! `sync`: sync every folder (or one) once, with progress on a terminal and a summary.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use tunnel_core::error::{ErrorCode, SyncError};
+use tunnel_core::events::SyncSummary;
+use tunnel_core::sync::SyncOptions;
+
+use super::output::{human_bytes, spawn_progress};
+use super::{exit, Context};
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this folder.
+    pub path: Option<PathBuf>,
+    /// Carry out the sync even if it deletes more than the configured share of a folder.
+    #[arg(long)]
+    pub confirm_deletions: bool,
+}
+
+pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    let mut folders = app.folders()?;
+    if let Some(p) = &args.path {
+        let p = std::fs::canonicalize(p).unwrap_or(p.clone());
+        folders.retain(|f| f.path == p);
+        if folders.is_empty() {
+            anyhow::bail!("{} is not a synced folder (see `sber-tunnel status`)", p.display());
+        }
+    } else {
+        folders.retain(|f| !f.paused);
+    }
+    if folders.is_empty() {
+        if !ctx.json {
+            println!("No folders to sync. Add one with `sber-tunnel add <folder>`.");
+        } else {
+            println!("{}", serde_json::json!({"folders": []}));
+        }
+        return Ok(exit::OK);
+    }
+    let client = app.client().context("preparing the connection")?;
+    let syncer = app.syncer();
+    let progress = spawn_progress(syncer.subscribe(), !ctx.json && !ctx.quiet);
+    let opts = SyncOptions { confirm_deletions: args.confirm_deletions };
+    let mut results: Vec<(PathBuf, Result<SyncSummary, SyncError>)> = Vec::new();
+    for f in &folders {
+        let store = client.store(&f.page_id);
+        let r = syncer.sync_folder(f.id, &store, &opts).await;
+        let stop = matches!(&r, Err(e) if matches!(e.code(), ErrorCode::Auth | ErrorCode::Certificate));
+        results.push((f.path.clone(), r));
+        if stop {
+            // Repeated bad logins lock the account behind a CAPTCHA: stop at once.
+            break;
+        }
+    }
+    progress.abort();
+
+    let mut code = exit::OK;
+    let mut json_rows = Vec::new();
+    for (path, r) in &results {
+        match r {
+            Ok(s) => {
+                if s.skipped_unreadable > 0 && code == exit::OK {
+                    code = exit::PARTIAL;
+                }
+                if ctx.json {
+                    json_rows.push(serde_json::json!({"path": path, "ok": true, "summary": s}));
+                } else if !ctx.quiet {
+                    println!("{}: {}", path.display(), describe_summary(s));
+                }
+            }
+            Err(e) => {
+                if code == exit::OK || code == exit::PARTIAL {
+                    code = exit::code_for_sync(e.code());
+                }
+                if ctx.json {
+                    json_rows.push(serde_json::json!({"path": path, "ok": false, "error": e.to_string(), "code": e.code()}));
+                } else {
+                    eprintln!("{}: {e}", path.display());
+                }
+            }
+        }
+    }
+    if ctx.json {
+        println!("{}", serde_json::json!({ "folders": json_rows }));
+    }
+    Ok(code)
+}
+
+/// "up to date" or "3 sent (1.2 MiB), 2 received, 1 conflict".
+pub fn describe_summary(s: &SyncSummary) -> String {
+    let mut parts = Vec::new();
+    if s.uploaded > 0 {
+        parts.push(format!("{} sent ({})", s.uploaded, human_bytes(s.bytes_up)));
+    }
+    if s.downloaded > 0 {
+        parts.push(format!("{} received ({})", s.downloaded, human_bytes(s.bytes_down)));
+    }
+    if s.deleted_local > 0 {
+        parts.push(format!("{} deleted here", s.deleted_local));
+    }
+    if s.deleted_remote > 0 {
+        parts.push(format!("{} deletions sent", s.deleted_remote));
+    }
+    if s.conflicts > 0 {
+        parts.push(format!("{} conflict(s) kept as copies", s.conflicts));
+    }
+    if s.skipped_unreadable > 0 {
+        parts.push(format!("{} file(s) skipped this time (unreadable or changing)", s.skipped_unreadable));
+    }
+    if parts.is_empty() {
+        "up to date".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
