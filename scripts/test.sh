@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs every check CI runs: formatting, clippy, the headless
+# build and all its tests (core, client, emulator, end-to-end CLI), then the desktop app's
+# build and tests. Set SKIP_GUI=1 to leave the desktop part out on a machine without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+start=$(date +%s)
+step() { echo; echo "==> [$(( $(date +%s) - start ))s] $*"; }
+
+step "system packages"
+ensure_pkgs "${CORE_PKGS[@]}"
+ensure_rust
+use_shared_target_dir
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "the sync core builds without any GUI library"
+if cargo tree -p tunnel-core -e normal --prefix none | grep -Eq '^(tauri|wry|webkit2gtk)'; then
+  echo "tunnel-core depends on a GUI crate" >&2
+  exit 1
+fi
+
+step "clippy (headless)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "tests (headless: core, client, emulator, CLI end to end)"
+cargo test --locked --workspace --all-targets
+
+if [ "${SKIP_GUI:-0}" != "1" ] && [ -x scripts/gui-test.sh ]; then
+  step "desktop app: build and tests"
+  scripts/gui-test.sh
+fi
+
+step "done in $(( $(date +%s) - start ))s"

@@ -1,0 +1,189 @@
+//! Test helpers: an emulator per test, devices that run the real binary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use confluence_emulator::{Emulator, EmulatorHandle};
+
+pub const USER: &str = "alice";
+pub const PASSWORD: &str = "s3cret-pw";
+pub const PAGE: &str = "12345";
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sber-tunnel"))
+}
+
+/// A tokio runtime for the emulator, alive for the whole test.
+pub struct Server {
+    pub rt: tokio::runtime::Runtime,
+    pub emu: Option<EmulatorHandle>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(|b| b)
+    }
+
+    pub fn start_with(f: impl FnOnce(confluence_emulator::EmulatorBuilder) -> confluence_emulator::EmulatorBuilder) -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        let builder = f(Emulator::builder().user(USER, PASSWORD).page(PAGE).page("777"));
+        let emu = rt.block_on(builder.spawn()).expect("emulator starts");
+        Server { rt, emu: Some(emu) }
+    }
+
+    pub fn emu(&self) -> &EmulatorHandle {
+        self.emu.as_ref().expect("emulator running")
+    }
+
+    pub fn url(&self) -> String {
+        self.emu().base_url()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(e) = self.emu.take() {
+            self.rt.block_on(e.shutdown());
+        }
+    }
+}
+
+/// One device: a configuration folder and a synced folder in a temp dir.
+pub struct Device {
+    pub _tmp: tempfile::TempDir,
+    pub config: PathBuf,
+    pub folder: PathBuf,
+}
+
+impl Device {
+    pub fn new() -> Device {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let config = tmp.path().join("config");
+        let folder = tmp.path().join("Sync");
+        Device { config, folder, _tmp: tmp }
+    }
+
+    /// A device that ran `init` and `add` against `server`.
+    pub fn ready(server: &Server) -> Device {
+        Self::ready_with(server, "")
+    }
+
+    /// Like `ready`, with extra `[sync]` settings written into config.toml before `add`.
+    pub fn ready_with(server: &Server, sync_settings: &str) -> Device {
+        let d = Device::new();
+        d.ok(&["init", "--url", &server.url(), "--username", USER, "--page-id", PAGE]);
+        if !sync_settings.is_empty() {
+            let cfg = d.config.join("config.toml");
+            let text = std::fs::read_to_string(&cfg).expect("config written by init");
+            let text = insert_into_section(&text, "sync", sync_settings);
+            std::fs::write(&cfg, text).expect("config rewritten");
+        }
+        d.ok(&["add", d.folder.to_str().expect("utf-8 path")]);
+        d
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--cli")
+            .arg("--config-dir")
+            .arg(&self.config)
+            .args(args)
+            .env("SBER_TUNNEL_PASSWORD", PASSWORD)
+            .env_remove("SBER_TUNNEL_TOKEN")
+            .env_remove("SBER_TUNNEL_HOME")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("binary runs")
+    }
+
+    /// Run and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "`sber-tunnel {}` failed with {:?}\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn sync(&self) -> String {
+        self.ok(&["sync"])
+    }
+
+    pub fn write(&self, rel: &str, bytes: &[u8]) {
+        let p = self.folder.join(rel);
+        std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(&p, bytes).expect("write");
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.folder.join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.folder.join(rel).exists()
+    }
+
+    /// Every visible file with its content (hidden names are not synced).
+    pub fn tree(&self) -> BTreeMap<String, Vec<u8>> {
+        tree_of(&self.folder)
+    }
+}
+
+pub fn tree_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("readable dir").flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let ft = e.file_type().expect("file type");
+            let rel = e.path().strip_prefix(root).expect("under root").to_string_lossy().to_string();
+            if ft.is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                stack.push(e.path());
+            } else {
+                out.insert(rel, std::fs::read(e.path()).expect("readable file"));
+            }
+        }
+    }
+    out
+}
+
+fn insert_into_section(toml: &str, section: &str, lines: &str) -> String {
+    let header = format!("[{section}]");
+    if let Some(pos) = toml.find(&header) {
+        let after = pos + header.len();
+        format!("{}\n{}\n{}", &toml[..after], lines, &toml[after..])
+    } else {
+        format!("{toml}\n{header}\n{lines}\n")
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
