@@ -27,4 +27,4 @@ pub mod rel_path;
 pub mod remote;
 pub mod scan;
 pub mod secrets;
-// pub mod sync; (lead: enabled at integration)
+// pub mod sync; pub mod engine; pub mod watch; (lead: enabled at integration)

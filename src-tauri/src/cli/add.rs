@@ -39,6 +39,7 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
     let identity = client.store(&page_id).probe().await.with_context(|| format!("checking page {page_id}"))?;
     let record = app.with_journal(|j| Ok(j.add_folder(&path, &page_id)?))?;
     Syncer::mark_folder(&path, &record.folder_uuid)?;
+    notify_service(&app).await;
     if ctx.json {
         println!("{}", serde_json::json!({"path": path, "page_id": page_id, "page_title": identity.title}));
     } else {
@@ -55,10 +56,16 @@ pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
         .with_context(|| format!("{} is not a synced folder", path.display()))?;
     app.with_journal(|j| Ok(j.remove_folder(record.id)?))?;
     let _ = std::fs::remove_file(path.join(FOLDER_MARKER));
+    notify_service(&app).await;
     if ctx.json {
         println!("{}", serde_json::json!({"removed": path}));
     } else {
         println!("No longer syncing {}. Its files are untouched.", path.display());
     }
     Ok(exit::OK)
+}
+
+/// Tell a running service that the folder list changed.
+async fn notify_service(app: &crate::app::App) {
+    let _ = crate::service::request(&app.paths.socket_path(), &crate::service::ControlRequest::Reload).await;
 }

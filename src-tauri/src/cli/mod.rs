@@ -8,6 +8,7 @@ pub mod exit;
 mod init;
 mod log;
 mod output;
+mod service;
 mod status;
 mod sync;
 
@@ -60,6 +61,16 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Where the logs are (or print the newest one).
     Log(log::LogArgs),
+    /// Start the sync service in the background (syncs on every change and every 30 s).
+    Start,
+    /// Run the sync service in the foreground (for systemd and containers).
+    Run,
+    /// Stop the background sync service.
+    Stop,
+    /// Pause syncing (one folder or all); remembered across restarts.
+    Pause(service::PauseArgs),
+    /// Resume syncing (one folder or all).
+    Resume(service::PauseArgs),
 }
 
 /// Parse the process arguments and run.
@@ -154,5 +165,10 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Conflicts(a) => status::run_conflicts(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Log(a) => log::run(ctx, a).await,
+        Command::Start => service::start(ctx).await,
+        Command::Run => service::run_foreground(ctx).await,
+        Command::Stop => service::stop(ctx).await,
+        Command::Pause(a) => service::pause(ctx, a, true).await,
+        Command::Resume(a) => service::pause(ctx, a, false).await,
     }
 }

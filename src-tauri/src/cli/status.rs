@@ -16,6 +16,11 @@ pub struct ConflictsArgs {
 pub async fn run_status(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let folders = app.folders()?;
+    let live = crate::service::request(&app.paths.socket_path(), &crate::service::ControlRequest::Status)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.status);
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -33,6 +38,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                 "url": app.config.remote.url, "user": app.config.remote.username,
                 "device": app.config.device.id, "config_dir": app.paths.config_dir,
                 "folders": rows,
+                "service": live,
             })
         );
         return Ok(exit::OK);
@@ -43,6 +49,14 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
     }
     println!("Device:     {}", app.config.device.id);
     println!("Config:     {}", app.paths.config_dir.display());
+    match &live {
+        Some(s) => println!(
+            "Service:    running ({}{})",
+            serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            s.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+        ),
+        None => println!("Service:    not running (start it with `sber-tunnel start`)"),
+    }
     if folders.is_empty() {
         println!("No folders yet. Add one with `sber-tunnel add <folder>`.");
     }

@@ -40,6 +40,22 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
+    // A running service owns the folders: ask it to sync instead of racing it.
+    let _lock = match crate::service::lock_instance(&app) {
+        Ok(lock) => lock,
+        Err(_) => {
+            let path = args.path.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()));
+            let req = crate::service::ControlRequest::Sync { path };
+            match crate::service::request(&app.paths.socket_path(), &req).await? {
+                Some(resp) if resp.ok => {
+                    println!("The running sync service is syncing now; see `sber-tunnel status`.");
+                    return Ok(exit::OK);
+                }
+                Some(resp) => anyhow::bail!(resp.error.unwrap_or_else(|| "the service refused".into())),
+                None => anyhow::bail!("another sber-tunnel is syncing this configuration; try again in a moment"),
+            }
+        }
+    };
     let client = app.client().context("preparing the connection")?;
     let syncer = app.syncer();
     let progress = spawn_progress(syncer.subscribe(), !ctx.json && !ctx.quiet);

@@ -1,0 +1,586 @@
+//! The sync service: one actor task that owns the schedule of every tracked folder and runs
+//! their syncs one at a time — on local changes (debounced), on a remote poll (cheap: the head
+//! property only), on request, and on a slow safety-net rescan. [`EngineHandle`] is how the
+//! CLI's service loop and the desktop app talk to it; status is published on a `watch`
+//! channel and events on a `broadcast` channel, so readers never wait for a running sync.
+//!
+//! Failures: retryable ones (server unreachable, rate limited) back off exponentially and
+//! recover by themselves; the others (wrong password, certificate, permission, mass
+//! deletion, missing folder) stop that folder until the user acts (`sync_now`, resume).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::error::SyncError;
+use crate::events::{FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary};
+use crate::journal::FolderRecord;
+use crate::manifest::{Head, Limits};
+use crate::remote::{RemoteError, RemoteStore};
+use crate::sync::{SyncOptions, Syncer};
+use crate::watch::{watch_folder, FolderWatcher};
+
+/// Builds the remote store of a folder (the Confluence page it uses).
+pub type StoreFactory =
+    Arc<dyn Fn(&FolderRecord) -> Result<Arc<dyn RemoteStore>, RemoteError> + Send + Sync>;
+
+/// Timing of the service.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How often the remote head is checked.
+    pub poll_interval: Duration,
+    /// Quiet period after the last local change before a sync starts.
+    pub debounce: Duration,
+    /// A folder that keeps changing is synced at least this often.
+    pub max_debounce: Duration,
+    /// Full rescan of every folder even without events (safety net).
+    pub rescan_interval: Duration,
+    /// Longest wait between retries while offline.
+    pub max_backoff: Duration,
+    /// Watch folders for local changes.
+    pub watch: bool,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            poll_interval: Duration::from_secs(30),
+            debounce: Duration::from_secs(2),
+            max_debounce: Duration::from_secs(30),
+            rescan_interval: Duration::from_secs(600),
+            max_backoff: Duration::from_secs(600),
+            watch: true,
+        }
+    }
+}
+
+/// Errors of the handle.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The service has stopped.
+    #[error("the sync service has stopped")]
+    Stopped,
+    /// No such folder.
+    #[error("{0} is not a synced folder")]
+    UnknownFolder(PathBuf),
+    /// A journal operation failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+enum Request {
+    SyncNow(Option<PathBuf>, oneshot::Sender<Result<(), EngineError>>),
+    SetPaused(Option<PathBuf>, bool, oneshot::Sender<Result<(), EngineError>>),
+    Reload(oneshot::Sender<Result<(), EngineError>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Talk to a running engine. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: mpsc::Sender<Request>,
+    status: watch::Receiver<SyncStatus>,
+    syncer: Syncer,
+}
+
+impl EngineHandle {
+    /// Start the engine on the current tokio runtime.
+    pub fn spawn(
+        syncer: Syncer,
+        stores: StoreFactory,
+        settings: EngineSettings,
+    ) -> (EngineHandle, JoinHandle<()>) {
+        // Requests are rare (user actions); a small bound is plenty.
+        let (tx, rx) = mpsc::channel(32);
+        let (status_tx, status_rx) = watch::channel(SyncStatus::default());
+        let (dirty_tx, dirty_rx) = mpsc::unbounded_channel();
+        let actor = Actor {
+            syncer: syncer.clone(),
+            stores,
+            settings,
+            folders: HashMap::new(),
+            status: status_tx,
+            dirty_tx,
+            paused_all: false,
+            running: None,
+        };
+        let task = tokio::spawn(actor.run(rx, dirty_rx));
+        (
+            EngineHandle {
+                tx,
+                status: status_rx,
+                syncer,
+            },
+            task,
+        )
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Request,
+    ) -> Result<T, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Sync one folder (or all) as soon as possible.
+    pub async fn sync_now(&self, folder: Option<PathBuf>) -> Result<(), EngineError> {
+        self.ask(|tx| Request::SyncNow(folder, tx)).await
+    }
+
+    /// Pause or resume one folder (or everything). Remembered across restarts.
+    pub async fn set_paused(&self, folder: Option<PathBuf>, paused: bool) -> Result<(), EngineError> {
+        self.ask(|tx| Request::SetPaused(folder, paused, tx)).await
+    }
+
+    /// Re-read the folder list from the journal (after add/remove).
+    pub async fn reload(&self) -> Result<(), EngineError> {
+        self.ask(Request::Reload).await
+    }
+
+    /// Live status.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.clone()
+    }
+
+    /// Live events.
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.syncer.subscribe()
+    }
+
+    /// Stop: the running folder sync gets `grace` to finish, then is dropped (every sync is
+    /// safe to interrupt: sent chunks are remembered, temporary files are cleaned next time).
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Request::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Per-folder schedule.
+struct FolderRuntime {
+    record: FolderRecord,
+    state: SyncState,
+    last_error: Option<String>,
+    dirty_since: Option<Instant>,
+    last_event: Option<Instant>,
+    next_poll: Instant,
+    next_rescan: Instant,
+    failures: u32,
+    blocked: bool,
+    wants_sync: bool,
+    _watcher: Option<FolderWatcher>,
+}
+
+type RunningSync = (i64, JoinHandle<Result<Option<SyncSummary>, SyncError>>);
+
+struct Actor {
+    syncer: Syncer,
+    stores: StoreFactory,
+    settings: EngineSettings,
+    folders: HashMap<i64, FolderRuntime>,
+    status: watch::Sender<SyncStatus>,
+    dirty_tx: mpsc::UnboundedSender<i64>,
+    paused_all: bool,
+    running: Option<RunningSync>,
+}
+
+const PAUSED_ALL_KEY: &str = "paused-all";
+/// How long a running sync may take to finish when the service stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>, mut dirty: mpsc::UnboundedReceiver<i64>) {
+        if let Err(e) = self.reload().await {
+            warn!(error = %e, "could not read the folder list");
+        }
+        self.publish();
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                req = rx.recv() => match req {
+                    Some(Request::Shutdown(reply)) => {
+                        self.finish_running().await;
+                        let _ = reply.send(());
+                        info!("sync service stopped");
+                        return;
+                    }
+                    None => {
+                        self.finish_running().await;
+                        return;
+                    }
+                    Some(req) => self.handle(req).await,
+                },
+                Some(id) = dirty.recv() => {
+                    let now = Instant::now();
+                    if let Some(f) = self.folders.get_mut(&id) {
+                        f.dirty_since.get_or_insert(now);
+                        f.last_event = Some(now);
+                    }
+                }
+                result = wait_running(&mut self.running), if self.running.is_some() => {
+                    let (id, _) = self.running.take().expect("checked above");
+                    self.on_finished(id, result);
+                    self.publish();
+                }
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            if self.running.is_none() {
+                self.start_due();
+            }
+        }
+    }
+
+    async fn finish_running(&mut self) {
+        if let Some((id, mut task)) = self.running.take() {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(r) => {
+                    let r = r.unwrap_or_else(|e| Err(SyncError::Internal(e.to_string())));
+                    self.on_finished(id, r);
+                }
+                Err(_) => {
+                    task.abort();
+                    info!("interrupted the running sync; it resumes next start");
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, req: Request) {
+        match req {
+            Request::SyncNow(path, reply) => {
+                let r = self.select(&path).map(|ids| {
+                    for id in ids {
+                        if let Some(f) = self.folders.get_mut(&id) {
+                            f.wants_sync = true;
+                            f.blocked = false;
+                        }
+                    }
+                });
+                let _ = reply.send(r);
+            }
+            Request::SetPaused(path, paused, reply) => {
+                let r = self.set_paused(path, paused).await;
+                self.publish();
+                let _ = reply.send(r);
+            }
+            Request::Reload(reply) => {
+                let r = self.reload().await;
+                self.publish();
+                let _ = reply.send(r);
+            }
+            Request::Shutdown(_) => unreachable!("handled in run"),
+        }
+    }
+
+    fn select(&self, path: &Option<PathBuf>) -> Result<Vec<i64>, EngineError> {
+        match path {
+            None => Ok(self.folders.keys().copied().collect()),
+            Some(p) => self
+                .folders
+                .values()
+                .find(|f| &f.record.path == p)
+                .map(|f| vec![f.record.id])
+                .ok_or_else(|| EngineError::UnknownFolder(p.clone())),
+        }
+    }
+
+    async fn set_paused(&mut self, path: Option<PathBuf>, paused: bool) -> Result<(), EngineError> {
+        let journal = self.syncer.journal();
+        match path {
+            None => {
+                self.paused_all = paused;
+                let value = if paused { "1" } else { "0" };
+                run_journal(journal, move |j| j.set_config(PAUSED_ALL_KEY, value)).await?;
+                if !paused {
+                    for f in self.folders.values_mut() {
+                        f.wants_sync = true;
+                    }
+                }
+            }
+            Some(p) => {
+                let ids = self.select(&Some(p))?;
+                for id in ids {
+                    run_journal(journal.clone(), move |j| j.set_paused(id, paused)).await?;
+                    if let Some(f) = self.folders.get_mut(&id) {
+                        f.record.paused = paused;
+                        f.wants_sync = !paused;
+                        f.blocked = false;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn reload(&mut self) -> Result<(), EngineError> {
+        let journal = self.syncer.journal();
+        let (records, paused_all) = run_journal(journal, |j| {
+            let folders = j.folders()?;
+            let paused = j.get_config(PAUSED_ALL_KEY)?;
+            Ok((folders, paused.as_deref() == Some("1")))
+        })
+        .await?;
+        self.paused_all = paused_all;
+        let now = Instant::now();
+        let mut next: HashMap<i64, FolderRuntime> = HashMap::new();
+        for record in records {
+            let id = record.id;
+            let rt = match self.folders.remove(&id) {
+                Some(mut existing) => {
+                    existing.record = record;
+                    existing
+                }
+                None => {
+                    let watcher = if self.settings.watch && record.path.is_dir() {
+                        match watch_folder(id, &record.path, self.dirty_tx.clone()) {
+                            Ok(w) => Some(w),
+                            Err(e) => {
+                                warn!(folder = %record.path.display(), error = %e, "not watching; relying on periodic rescans");
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    FolderRuntime {
+                        record,
+                        state: SyncState::Idle,
+                        last_error: None,
+                        dirty_since: None,
+                        last_event: None,
+                        next_poll: now,
+                        next_rescan: now + self.settings.rescan_interval,
+                        failures: 0,
+                        blocked: false,
+                        // Catch up with what changed while we were not running.
+                        wants_sync: true,
+                        _watcher: watcher,
+                    }
+                }
+            };
+            next.insert(id, rt);
+        }
+        self.folders = next;
+        Ok(())
+    }
+
+    fn next_wake(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        if self.running.is_some() || self.paused_all {
+            return far;
+        }
+        self.folders
+            .values()
+            .filter(|f| !f.record.paused && !f.blocked)
+            .map(|f| {
+                let mut t = f.next_poll.min(f.next_rescan);
+                if let (Some(since), Some(last)) = (f.dirty_since, f.last_event) {
+                    t = t.min((last + self.settings.debounce).min(since + self.settings.max_debounce));
+                }
+                if f.wants_sync {
+                    t = Instant::now();
+                }
+                t
+            })
+            .min()
+            .unwrap_or(far)
+    }
+
+    /// Start the most urgent due folder, if any.
+    fn start_due(&mut self) {
+        if self.paused_all {
+            return;
+        }
+        let now = Instant::now();
+        let debounce = self.settings.debounce;
+        let max_debounce = self.settings.max_debounce;
+        let due = self
+            .folders
+            .values()
+            .filter(|f| !f.record.paused && !f.blocked)
+            .find_map(|f| {
+                let dirty_due = match (f.dirty_since, f.last_event) {
+                    (Some(since), Some(last)) => now >= last + debounce || now >= since + max_debounce,
+                    _ => false,
+                };
+                if f.wants_sync || dirty_due || now >= f.next_rescan {
+                    Some((f.record.id, true))
+                } else if now >= f.next_poll {
+                    Some((f.record.id, false))
+                } else {
+                    None
+                }
+            });
+        let Some((id, full)) = due else { return };
+        let Some(f) = self.folders.get_mut(&id) else { return };
+        f.wants_sync = false;
+        f.dirty_since = None;
+        f.last_event = None;
+        f.next_poll = now + self.settings.poll_interval;
+        if full {
+            f.next_rescan = now + self.settings.rescan_interval;
+        }
+        f.state = SyncState::Syncing;
+        let record = f.record.clone();
+        let syncer = self.syncer.clone();
+        let store = (self.stores)(&record);
+        let limits = Limits::default();
+        let task = tokio::spawn(async move {
+            let store = store?;
+            if !full {
+                // Cheap poll: only the head property; sync when it moved.
+                let head = store.read_head().await?;
+                let seq = head
+                    .map(|h| Head::parse(&h.value, &limits).map(|h| (h.generation, h.seq)))
+                    .transpose()?;
+                let unchanged = match (&seq, &record.generation, record.seq) {
+                    (Some((g, s)), Some(rg), Some(rs)) => g == rg && *s == rs,
+                    (None, None, _) => true,
+                    _ => false,
+                };
+                if unchanged {
+                    debug!(folder = %record.path.display(), "remote unchanged");
+                    return Ok(None);
+                }
+            }
+            syncer
+                .sync_folder(record.id, store.as_ref(), &SyncOptions::default())
+                .await
+                .map(Some)
+        });
+        self.running = Some((id, task));
+        self.publish();
+    }
+
+    fn on_finished(&mut self, id: i64, result: Result<Option<SyncSummary>, SyncError>) {
+        let Some(f) = self.folders.get_mut(&id) else { return };
+        let now = Instant::now();
+        match result {
+            Ok(_) => {
+                f.state = SyncState::Idle;
+                f.last_error = None;
+                f.failures = 0;
+                if let Ok(Some(rec)) = refresh(&self.syncer, id) {
+                    f.record = rec;
+                }
+            }
+            Err(e) if e.is_retryable() => {
+                f.failures = f.failures.saturating_add(1);
+                let wait = self
+                    .settings
+                    .poll_interval
+                    .saturating_mul(1u32 << f.failures.min(6))
+                    .min(self.settings.max_backoff);
+                f.next_poll = now + wait;
+                f.next_rescan = f.next_rescan.max(now + wait);
+                f.state = SyncState::Offline;
+                f.last_error = Some(e.to_string());
+                warn!(folder = %f.record.path.display(), error = %e, retry_in_s = wait.as_secs(), "sync failed; will retry");
+            }
+            Err(e) => {
+                f.state = SyncState::Error;
+                f.blocked = true;
+                f.last_error = Some(e.to_string());
+                warn!(folder = %f.record.path.display(), error = %e, "sync stopped until you act");
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let mut folders: Vec<FolderStatus> = self
+            .folders
+            .values()
+            .map(|f| FolderStatus {
+                path: f.record.path.clone(),
+                page_id: f.record.page_id.clone(),
+                state: if f.record.paused || self.paused_all {
+                    SyncState::Paused
+                } else {
+                    f.state
+                },
+                paused: f.record.paused,
+                last_sync_at: f.record.last_sync_at,
+                last_error: f.last_error.clone().or_else(|| f.record.last_error.clone()),
+                pending_files: 0,
+                pending_bytes: 0,
+            })
+            .collect();
+        folders.sort_by(|a, b| a.path.cmp(&b.path));
+        let state = if self.paused_all {
+            SyncState::Paused
+        } else if folders.iter().any(|f| f.state == SyncState::Syncing) {
+            SyncState::Syncing
+        } else if folders.iter().any(|f| f.state == SyncState::Error) {
+            SyncState::Error
+        } else if folders.iter().any(|f| f.state == SyncState::Offline) {
+            SyncState::Offline
+        } else if !folders.is_empty() && folders.iter().all(|f| f.state == SyncState::Paused) {
+            SyncState::Paused
+        } else {
+            SyncState::Idle
+        };
+        let message = folders
+            .iter()
+            .find_map(|f| f.last_error.clone().filter(|_| f.state == SyncState::Error || f.state == SyncState::Offline));
+        let next_poll_at = self
+            .folders
+            .values()
+            .map(|f| f.next_poll)
+            .min()
+            .map(|t| unix_now() + t.saturating_duration_since(Instant::now()).as_secs() as i64);
+        self.status.send_replace(SyncStatus {
+            state,
+            message,
+            folders,
+            transfer: None,
+            next_poll_at,
+        });
+    }
+}
+
+async fn wait_running(running: &mut Option<RunningSync>) -> Result<Option<SyncSummary>, SyncError> {
+    match running {
+        Some((_, task)) => task
+            .await
+            .unwrap_or_else(|e| Err(SyncError::Internal(format!("sync task failed: {e}")))),
+        None => std::future::pending().await,
+    }
+}
+
+fn refresh(syncer: &Syncer, id: i64) -> Result<Option<FolderRecord>, SyncError> {
+    let journal = syncer.journal();
+    let guard = journal
+        .lock()
+        .map_err(|_| SyncError::Internal("journal lock poisoned".into()))?;
+    Ok(guard.folder(id)?)
+}
+
+async fn run_journal<R: Send + 'static>(
+    journal: Arc<std::sync::Mutex<crate::journal::Journal>>,
+    f: impl FnOnce(&mut crate::journal::Journal) -> Result<R, crate::journal::JournalError> + Send + 'static,
+) -> Result<R, EngineError> {
+    tokio::task::spawn_blocking(move || {
+        let mut guard = journal
+            .lock()
+            .map_err(|_| SyncError::Internal("journal lock poisoned".into()))?;
+        f(&mut guard).map_err(|e| EngineError::Sync(SyncError::from(e)))
+    })
+    .await
+    .map_err(|e| EngineError::Sync(SyncError::Internal(e.to_string())))?
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,125 @@
+//! Local change detection: notify events for a folder become "folder N is dirty" messages.
+//! Our own temporary files and hidden names are ignored. When the OS limit on watches is
+//! reached (inotify's `max_user_watches`), the folder falls back to polling and says so.
+//! Debouncing (a burst of writes → one sync after a quiet period) is the engine's job.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{Event, EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// How a folder is being watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchMode {
+    /// Native notifications (inotify, FSEvents, ReadDirectoryChangesW).
+    Native,
+    /// Periodic polling, because native watching was not possible.
+    Polling,
+}
+
+/// Keeps a folder watched while alive.
+pub struct FolderWatcher {
+    _watcher: Box<dyn Watcher + Send>,
+    /// How the folder is watched.
+    pub mode: WatchMode,
+}
+
+impl std::fmt::Debug for FolderWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FolderWatcher").field("mode", &self.mode).finish()
+    }
+}
+
+/// Interval of the polling fallback.
+pub const POLL_FALLBACK_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Whether an event path is worth a sync (not our temp files, not hidden names).
+pub fn is_relevant(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return false;
+    };
+    !rel.components().any(|c| {
+        let s = c.as_os_str().to_string_lossy();
+        s.starts_with('.')
+    })
+}
+
+/// Watch `root` recursively; each relevant change sends `id` on `tx`.
+pub fn watch_folder(
+    id: i64,
+    root: &Path,
+    tx: mpsc::UnboundedSender<i64>,
+) -> Result<FolderWatcher, notify::Error> {
+    let handler = make_handler(id, root.to_path_buf(), tx.clone());
+    match notify::recommended_watcher(handler) {
+        Ok(mut w) => match w.watch(root, RecursiveMode::Recursive) {
+            Ok(()) => {
+                return Ok(FolderWatcher {
+                    _watcher: Box::new(w),
+                    mode: WatchMode::Native,
+                })
+            }
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                warn!(folder = %root.display(), "the system's limit on watched folders is reached; polling this folder every {}s instead (raise fs.inotify.max_user_watches to avoid this)", POLL_FALLBACK_INTERVAL.as_secs());
+            }
+            Err(e) => {
+                warn!(folder = %root.display(), error = %e, "cannot watch this folder natively; polling it instead");
+            }
+        },
+        Err(e) => warn!(error = %e, "native file watching unavailable; polling instead"),
+    }
+    let handler = make_handler(id, root.to_path_buf(), tx);
+    let mut w = notify::PollWatcher::new(
+        handler,
+        notify::Config::default().with_poll_interval(POLL_FALLBACK_INTERVAL),
+    )?;
+    w.watch(root, RecursiveMode::Recursive)?;
+    Ok(FolderWatcher {
+        _watcher: Box::new(w),
+        mode: WatchMode::Polling,
+    })
+}
+
+fn make_handler(
+    id: i64,
+    root: PathBuf,
+    tx: mpsc::UnboundedSender<i64>,
+) -> impl FnMut(notify::Result<Event>) + Send + 'static {
+    move |res: notify::Result<Event>| match res {
+        Ok(event) => {
+            if matches!(event.kind, EventKind::Access(_)) {
+                return;
+            }
+            if event.paths.iter().any(|p| is_relevant(&root, p)) {
+                let _ = tx.send(id);
+            }
+        }
+        Err(e) => debug!(error = %e, "watch error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_and_temporary_names_are_not_relevant() {
+        let root = Path::new("/r");
+        assert!(is_relevant(root, Path::new("/r/a/b.txt")));
+        assert!(!is_relevant(root, Path::new("/r/.sbt-123.partial")), "our own temp files");
+        assert!(!is_relevant(root, Path::new("/r/.git/index")), "hidden folders");
+        assert!(!is_relevant(root, Path::new("/elsewhere/x")), "outside the root");
+    }
+
+    #[tokio::test]
+    async fn a_write_in_a_watched_folder_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _w = watch_folder(7, dir.path(), tx).unwrap();
+        std::fs::write(dir.path().join("new.txt"), b"x").unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await;
+        assert_eq!(got.ok().flatten(), Some(7), "the folder id arrives after a write");
+    }
+}

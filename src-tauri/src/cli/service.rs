@@ -1,0 +1,123 @@
+//! `start`, `run`, `stop`, `pause`, `resume`: the background sync service.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use super::{exit, Context};
+use crate::service::{request, ControlRequest};
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Only this folder (default: everything).
+    pub path: Option<PathBuf>,
+}
+
+/// `run`: the service in the foreground (for systemd units and `start`).
+pub async fn run_foreground(ctx: &Context) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    crate::service::run_foreground(&app).await?;
+    Ok(exit::OK)
+}
+
+/// `start`: launch the service in the background and return once it answers.
+pub async fn start(ctx: &Context) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    let socket = app.paths.socket_path();
+    if request(&socket, &ControlRequest::Status).await?.is_some() {
+        println!("The sync service is already running.");
+        return Ok(exit::OK);
+    }
+    let exe = std::env::current_exe().context("finding the sber-tunnel binary")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--cli")
+        .arg("--config-dir")
+        .arg(&app.paths.config_dir)
+        .arg("run")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    detach(&mut cmd);
+    let child = cmd.spawn().context("starting the sync service")?;
+    for _ in 0..100 {
+        if request(&socket, &ControlRequest::Status).await?.is_some() {
+            if ctx.json {
+                println!("{}", serde_json::json!({"started": true, "pid": child.id()}));
+            } else {
+                println!("Sync service started (pid {}). Logs: {}", child.id(), app.paths.log_dir().display());
+            }
+            return Ok(exit::OK);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the sync service did not come up; see the logs in {}", app.paths.log_dir().display())
+}
+
+#[cfg(unix)]
+fn detach(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // A new session: the service survives the terminal that started it.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn detach(_cmd: &mut std::process::Command) {}
+
+/// `stop`: ask the service to finish and wait until it is gone.
+pub async fn stop(ctx: &Context) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    let socket = app.paths.socket_path();
+    match request(&socket, &ControlRequest::Stop).await? {
+        None => {
+            println!("No sync service is running.");
+            Ok(exit::OK)
+        }
+        Some(_) => {
+            for _ in 0..300 {
+                if crate::service::lock_instance(&app).is_ok() {
+                    println!("Sync service stopped.");
+                    return Ok(exit::OK);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            bail!("the sync service is still finishing; it stops after the current transfer")
+        }
+    }
+}
+
+/// `pause` / `resume`.
+pub async fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    let path = args.path.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
+    let socket = app.paths.socket_path();
+    let req = ControlRequest::Pause { path: path.clone(), paused };
+    match request(&socket, &req).await? {
+        Some(resp) if !resp.ok => bail!(resp.error.unwrap_or_else(|| "the service refused".into())),
+        Some(_) => {}
+        None => {
+            // No service: remember it in the journal for the next start.
+            app.with_journal(|j| {
+                match &path {
+                    Some(p) => {
+                        let f = j.folder_by_path(p)?.with_context(|| format!("{} is not a synced folder", p.display()))?;
+                        j.set_paused(f.id, paused)?;
+                    }
+                    None => j.set_config("paused-all", if paused { "1" } else { "0" })?,
+                }
+                Ok(())
+            })?;
+        }
+    }
+    let what = path.map(|p| p.display().to_string()).unwrap_or_else(|| "all folders".into());
+    println!("{} {what}.", if paused { "Paused" } else { "Resumed" });
+    Ok(exit::OK)
+}
