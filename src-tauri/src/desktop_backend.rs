@@ -1,0 +1,340 @@
+//! The real [`DesktopBackend`]: the same configuration, journal and sync engine the command
+//! line uses, hosted in the desktop app's process. The shell stays a thin translation layer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, watch, Mutex};
+use tunnel_confluence::{Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, Secret};
+use tunnel_core::config::{AuthKind as CoreAuth, Config, DeviceConfig};
+use tunnel_core::engine::EngineHandle;
+use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
+use tunnel_core::paths::AppPaths;
+use tunnel_core::remote::{RemoteErrorKind, RemoteStore};
+use tunnel_core::secrets::{SecretKind, SecretStore};
+use tunnel_core::sync::Syncer;
+
+use crate::app::App;
+use crate::desktop::backend::{
+    AuthKind, BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend,
+    ErrorCode, SettingsView,
+};
+
+const START_AT_LOGIN_KEY: &str = "start-at-login";
+
+struct Running {
+    app: App,
+    engine: Option<EngineHandle>,
+}
+
+/// The desktop app's backend.
+pub struct RealBackend {
+    paths: AppPaths,
+    inner: Mutex<Option<Running>>,
+    status_tx: watch::Sender<SyncStatus>,
+    events_tx: broadcast::Sender<SyncEvent>,
+}
+
+impl RealBackend {
+    /// Open the configuration at `paths` (it may not exist yet: the wizard creates it).
+    pub async fn new(paths: AppPaths) -> Arc<RealBackend> {
+        let (status_tx, _) = watch::channel(SyncStatus::default());
+        let (events_tx, _) = broadcast::channel(1024);
+        let backend = Arc::new(RealBackend { paths: paths.clone(), inner: Mutex::new(None), status_tx, events_tx });
+        if let Ok(app) = App::open(paths) {
+            let mut guard = backend.inner.lock().await;
+            *guard = Some(Running { app, engine: None });
+            if let Some(r) = guard.as_mut() {
+                backend.start_engine(r);
+            }
+        }
+        backend
+    }
+
+    fn start_engine(&self, r: &mut Running) {
+        match crate::service::start_engine(&r.app) {
+            Ok((engine, _task)) => {
+                let mut status = engine.status();
+                let status_tx = self.status_tx.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let s = status.borrow_and_update().clone();
+                        status_tx.send_replace(s);
+                        if status.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut events = engine.subscribe();
+                let events_tx = self.events_tx.clone();
+                tokio::spawn(async move {
+                    loop {
+                        match events.recv().await {
+                            Ok(e) => {
+                                let _ = events_tx.send(e);
+                            }
+                            Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(broadcast::error::RecvError::Closed) => break,
+                        }
+                    }
+                });
+                r.engine = Some(engine);
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "the sync engine did not start"),
+        }
+    }
+
+    async fn engine(&self) -> Result<EngineHandle, BackendError> {
+        let guard = self.inner.lock().await;
+        guard
+            .as_ref()
+            .and_then(|r| r.engine.clone())
+            .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))
+    }
+
+    fn settings_from_form(&self, form: &ConnectionForm, stored: &SecretStore) -> Result<ConnectionSettings, BackendError> {
+        let secret = match &form.secret {
+            Some(s) if !s.is_empty() => s.clone(),
+            _ => {
+                let kind = match form.auth {
+                    AuthKind::Password => SecretKind::Password,
+                    AuthKind::ApiToken | AuthKind::Pat => SecretKind::Token,
+                };
+                stored
+                    .get(kind)
+                    .map(|s| s.expose().to_string())
+                    .ok_or_else(|| err(ErrorCode::Invalid, "enter the password or token"))?
+            }
+        };
+        let auth = match form.auth {
+            AuthKind::Pat => Auth::Bearer { token: Secret::new(secret) },
+            AuthKind::Password | AuthKind::ApiToken => Auth::Basic {
+                username: form.username.clone().filter(|u| !u.is_empty()).ok_or_else(|| err(ErrorCode::Invalid, "enter your user name"))?,
+                password: Secret::new(secret),
+            },
+        };
+        let p12_password = form
+            .p12_password
+            .clone()
+            .or_else(|| stored.get(SecretKind::P12Password).map(|s| s.expose().to_string()))
+            .unwrap_or_default();
+        Ok(ConnectionSettings {
+            base_url: form.url.trim().trim_end_matches('/').to_string(),
+            auth,
+            client_identity: form.p12_path.clone().map(|p| ClientIdentity { p12_path: p, password: Secret::new(p12_password) }),
+            ca_file: form.ca_path.clone(),
+            accept_invalid_certs: false,
+            retry: Default::default(),
+            timeout: std::time::Duration::from_secs(30),
+        })
+    }
+
+    async fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, BackendError> {
+        let stored = SecretStore::new(&self.paths);
+        let settings = self.settings_from_form(form, &stored)?;
+        let client = ConfluenceClient::new(settings).map_err(remote_err)?;
+        let store = client.store(form.page_id.trim());
+        let identity = store.probe().await.map_err(remote_err)?;
+        store.probe_write().await.map_err(remote_err)?;
+        Ok(ConnectionCheck { user: identity.user, page_title: identity.title, can_write: true })
+    }
+}
+
+fn err(code: ErrorCode, message: impl Into<String>) -> BackendError {
+    BackendError { code, message: message.into() }
+}
+
+fn remote_err(e: tunnel_core::remote::RemoteError) -> BackendError {
+    let code = match e.kind() {
+        RemoteErrorKind::Auth => ErrorCode::Auth,
+        RemoteErrorKind::Certificate => ErrorCode::Certificate,
+        RemoteErrorKind::Permission => ErrorCode::Permission,
+        RemoteErrorKind::NotFound => ErrorCode::NotFound,
+        RemoteErrorKind::Unreachable | RemoteErrorKind::RateLimited | RemoteErrorKind::Server => ErrorCode::Unreachable,
+        _ => ErrorCode::Internal,
+    };
+    err(code, e.to_string())
+}
+
+fn internal(e: impl std::fmt::Display) -> BackendError {
+    err(ErrorCode::Internal, e.to_string())
+}
+
+#[async_trait]
+impl DesktopBackend for RealBackend {
+    async fn connection(&self) -> Result<Option<ConnectionView>, BackendError> {
+        let guard = self.inner.lock().await;
+        Ok(guard.as_ref().map(|r| {
+            let c = &r.app.config.remote;
+            let kind = match c.auth {
+                CoreAuth::Password => SecretKind::Password,
+                CoreAuth::ApiToken | CoreAuth::Pat => SecretKind::Token,
+            };
+            ConnectionView {
+                url: c.url.clone(),
+                auth: match c.auth {
+                    CoreAuth::Password => AuthKind::Password,
+                    CoreAuth::ApiToken => AuthKind::ApiToken,
+                    CoreAuth::Pat => AuthKind::Pat,
+                },
+                username: c.username.clone(),
+                page_id: c.default_page_id.clone().unwrap_or_default(),
+                p12_path: c.p12.clone(),
+                ca_path: c.ca_file.clone(),
+                has_secret: r.app.secrets.get(kind).is_some(),
+            }
+        }))
+    }
+
+    async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError> {
+        self.check(&form).await
+    }
+
+    async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError> {
+        let check = self.check(&form).await?;
+        let mut guard = self.inner.lock().await;
+        if let Some(r) = guard.as_mut() {
+            if let Some(e) = r.engine.take() {
+                e.shutdown().await;
+            }
+        }
+        let mut config = Config::load(&self.paths.config_file()).unwrap_or_default();
+        config.remote.url = form.url.trim().trim_end_matches('/').to_string();
+        config.remote.auth = match form.auth {
+            AuthKind::Password => CoreAuth::Password,
+            AuthKind::ApiToken => CoreAuth::ApiToken,
+            AuthKind::Pat => CoreAuth::Pat,
+        };
+        config.remote.username = form.username.clone().filter(|u| !u.is_empty());
+        config.remote.default_page_id = Some(form.page_id.trim().to_string());
+        config.remote.p12 = form.p12_path.clone();
+        config.remote.ca_file = form.ca_path.clone();
+        if config.device.id.is_empty() {
+            config.device = DeviceConfig::generate();
+        }
+        std::fs::create_dir_all(&self.paths.config_dir).map_err(internal)?;
+        let secrets = SecretStore::new(&self.paths);
+        if let Some(s) = form.secret.as_ref().filter(|s| !s.is_empty()) {
+            let kind = match form.auth {
+                AuthKind::Password => SecretKind::Password,
+                AuthKind::ApiToken | AuthKind::Pat => SecretKind::Token,
+            };
+            secrets.set(kind, s).map_err(internal)?;
+        }
+        if let Some(p) = form.p12_password.as_ref() {
+            secrets.set(SecretKind::P12Password, p).map_err(internal)?;
+        }
+        config.save(&self.paths.config_file()).map_err(internal)?;
+        let app = App::with_config(self.paths.clone(), config).map_err(internal)?;
+        let mut running = Running { app, engine: None };
+        self.start_engine(&mut running);
+        *guard = Some(running);
+        Ok(check)
+    }
+
+    async fn folders(&self) -> Result<Vec<FolderStatus>, BackendError> {
+        Ok(self.status_tx.borrow().folders.clone())
+    }
+
+    async fn add_folder(&self, path: PathBuf, page_id: Option<String>) -> Result<FolderStatus, BackendError> {
+        let engine = self.engine().await?;
+        let path = {
+            let guard = self.inner.lock().await;
+            let r = guard.as_ref().ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
+            let page = page_id
+                .filter(|p| !p.is_empty())
+                .or_else(|| r.app.config.remote.default_page_id.clone())
+                .ok_or_else(|| err(ErrorCode::Invalid, "which page should store this folder?"))?;
+            std::fs::create_dir_all(&path).map_err(internal)?;
+            let path = std::fs::canonicalize(&path).map_err(internal)?;
+            let record = r
+                .app
+                .with_journal(|j| Ok(j.add_folder(&path, &page)?))
+                .map_err(|e| err(ErrorCode::Invalid, format!("{e:#}")))?;
+            Syncer::mark_folder(&path, &record.folder_uuid).map_err(internal)?;
+            path
+        };
+        engine.reload().await.map_err(internal)?;
+        let status = self.status_tx.borrow().folders.iter().find(|f| f.path == path).cloned();
+        status.ok_or_else(|| err(ErrorCode::Internal, "the folder was added but is not listed"))
+    }
+
+    async fn remove_folder(&self, path: PathBuf) -> Result<(), BackendError> {
+        let engine = self.engine().await?;
+        {
+            let guard = self.inner.lock().await;
+            let r = guard.as_ref().ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
+            let record = r
+                .app
+                .with_journal(|j| Ok(j.folder_by_path(&path)?))
+                .map_err(internal)?
+                .ok_or_else(|| err(ErrorCode::NotFound, format!("{} is not synced", path.display())))?;
+            r.app.with_journal(|j| Ok(j.remove_folder(record.id)?)).map_err(internal)?;
+            let _ = std::fs::remove_file(path.join(tunnel_core::sync::FOLDER_MARKER));
+        }
+        engine.reload().await.map_err(internal)
+    }
+
+    async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), BackendError> {
+        self.engine().await?.set_paused(path, paused).await.map_err(internal)
+    }
+
+    async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), BackendError> {
+        self.engine().await?.sync_now(path).await.map_err(internal)
+    }
+
+    async fn settings(&self) -> Result<SettingsView, BackendError> {
+        let guard = self.inner.lock().await;
+        let (config, start) = match guard.as_ref() {
+            Some(r) => (
+                r.app.config.clone(),
+                r.app.with_journal(|j| Ok(j.get_config(START_AT_LOGIN_KEY)?)).ok().flatten(),
+            ),
+            None => (Config::default(), None),
+        };
+        Ok(SettingsView {
+            start_at_login: start.as_deref() == Some("1"),
+            poll_interval_secs: config.sync.poll_interval_secs,
+            parallel_transfers: config.sync.parallel_transfers,
+            log_level: config.log.level.clone(),
+        })
+    }
+
+    async fn save_settings(&self, settings: SettingsView) -> Result<(), BackendError> {
+        let mut guard = self.inner.lock().await;
+        let r = guard.as_mut().ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
+        if !(5..=86_400).contains(&settings.poll_interval_secs) {
+            return Err(err(ErrorCode::Invalid, "the poll interval must be between 5 s and one day"));
+        }
+        if !(1..=16).contains(&settings.parallel_transfers) {
+            return Err(err(ErrorCode::Invalid, "parallel transfers must be between 1 and 16"));
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&settings.log_level.as_str()) {
+            return Err(err(ErrorCode::Invalid, "unknown log level"));
+        }
+        r.app.config.sync.poll_interval_secs = settings.poll_interval_secs;
+        r.app.config.sync.parallel_transfers = settings.parallel_transfers;
+        r.app.config.log.level = settings.log_level.clone();
+        r.app.config.save(&self.paths.config_file()).map_err(internal)?;
+        let v = if settings.start_at_login { "1" } else { "0" };
+        r.app.with_journal(|j| Ok(j.set_config(START_AT_LOGIN_KEY, v)?)).map_err(internal)?;
+        if let Some(e) = r.engine.take() {
+            e.shutdown().await;
+        }
+        self.start_engine(r);
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.events_tx.subscribe()
+    }
+
+    fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status_tx.subscribe()
+    }
+
+    fn log_dir(&self) -> PathBuf {
+        self.paths.log_dir()
+    }
+}
