@@ -1,1 +1,34 @@
-//! placeholder
+//! `tunnel-confluence`: the Confluence Server/Data Center REST client behind sber-tunnel.
+//!
+//! [`ConfluenceClient`] holds one configured HTTP client (authentication, client certificate,
+//! trusted roots, proxy, retries) for one server; [`ConfluenceClient::store`] gives the
+//! [`ConfluenceStore`] of one page, which implements [`tunnel_core::remote::RemoteStore`]:
+//! attachments are blobs, the content property [`HEAD_PROPERTY_KEY`] is the compare-and-swap
+//! head pointer.
+//!
+//! Modules: `client` (settings, the client, request machinery), `store` (the `RemoteStore`
+//! implementation), `auth` (secrets, Basic/Bearer, PKCS#12), `api` (wire types and URLs),
+//! `paging` (listings past 200, CONFSERVER-95396), `retry` (what is retried and how long we
+//! wait), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
+//! (streamed, hash-checked upload bodies).
+//!
+//! Behaviour follows `shared/confluence-api.md` §13b; every choice that real Confluence
+//! forces is explained where it is made.
+
+#![warn(missing_docs)]
+
+mod api;
+mod auth;
+mod client;
+mod error;
+mod paging;
+pub mod retry;
+mod store;
+mod upload;
+
+pub use auth::{Auth, ClientIdentity, Secret};
+pub use client::{ConfluenceClient, ConnectionSettings, USER_AGENT};
+pub use paging::{MAX_PAGES, PAGE_LIMIT};
+pub use retry::RetryPolicy;
+pub use store::{ConfluenceStore, HEAD_PROPERTY_KEY, MAX_HEAD_CHARS, PROBE_ATTACHMENT_NAME};
+pub use tunnel_core::remote::RemoteError;

@@ -1,0 +1,550 @@
+//! [`ConfluenceClient`]: one configured HTTP client for one Confluence server, and the request
+//! machinery every call goes through (one attempt, answer classification, retries).
+//!
+//! Invariants:
+//! - every request carries our own `User-Agent` (`sber-tunnel/<version>`, never a browser's),
+//!   `Accept: application/json` (downloads: `*/*`) and the `Authorization` header, which is
+//!   marked sensitive and never logged;
+//! - redirects are never followed: a 3xx (typically an SSO login page) becomes a
+//!   [`RemoteError::Protocol`], so a login page is never mistaken for content;
+//! - transient failures are retried per [`RetryPolicy`]; everything else is mapped once to a
+//!   [`RemoteError`] with a message for a person;
+//! - [`ConfluenceClient::request_count`] counts every request put on the wire.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::{RequestBuilder, StatusCode};
+use tracing::{instrument, warn};
+use tunnel_core::remote::RemoteError;
+use url::Url;
+
+use crate::api::{CurrentUser, Endpoints};
+use crate::auth::{load_ca_file, Auth, ClientIdentity};
+use crate::error::{
+    chain_text, describe_tls_failure, map_status, map_transport, shorten, Answer, Ctx,
+    TransportFailure, USERNAME_HEADER,
+};
+use crate::retry::{Retrier, RetryPolicy, Transient};
+use crate::store::ConfluenceStore;
+use crate::upload::SourceCheck;
+
+/// Our `User-Agent`. A browser-like one makes DC 7.19 refuse multipart POSTs (XSRF).
+pub const USER_AGENT: &str = concat!("sber-tunnel/", env!("CARGO_PKG_VERSION"));
+
+/// Largest non-streamed answer body we read (listings of 200 attachments are ~0.5 MB).
+const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+/// Largest error body read for its message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// How to reach and authenticate to one Confluence server.
+#[derive(Clone, Debug)]
+pub struct ConnectionSettings {
+    /// `https://host[/context]`; a trailing slash is tolerated.
+    pub base_url: String,
+    /// Basic (user + password, or e-mail + API token) or Bearer (personal access token).
+    pub auth: Auth,
+    /// Client certificate for mutual TLS (PKCS#12 read in memory, never written as PEM).
+    pub client_identity: Option<ClientIdentity>,
+    /// Extra trusted root certificate(s), PEM; added to the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Skip all server certificate checks. Off unless the user insists; logged loudly.
+    pub accept_invalid_certs: bool,
+    /// Retry discipline for transient failures.
+    pub retry: RetryPolicy,
+    /// Connect timeout and per-read timeout (not a total: big bodies may take longer).
+    pub timeout: Duration,
+}
+
+impl ConnectionSettings {
+    /// Settings with defaults: no client certificate, system roots only, certificate checks
+    /// on, default retries, 60 s timeouts.
+    pub fn new(base_url: impl Into<String>, auth: Auth) -> Self {
+        ConnectionSettings {
+            base_url: base_url.into(),
+            auth,
+            client_identity: None,
+            ca_file: None,
+            accept_invalid_certs: false,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A client for one Confluence server. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct ConfluenceClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    retry: RetryPolicy,
+    bearer: bool,
+    requests: AtomicU64,
+    /// `_links.base` learned from the server (same origin as the configured base).
+    links_base: RwLock<Option<String>>,
+    /// A foreign `_links.base` was already reported.
+    foreign_base_warned: AtomicBool,
+    /// Attachment size limit learned from a too-large answer (0 = unknown).
+    learned_limit: AtomicU64,
+}
+
+impl std::fmt::Debug for ConfluenceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfluenceClient")
+            .field("base", &self.inner.endpoints.base())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request ready to send, with the upload check when it streams a file.
+pub(crate) struct Prepared {
+    /// The request.
+    pub req: RequestBuilder,
+    /// For file uploads: the hash check of the streamed source and its path.
+    pub source: Option<(SourceCheck, PathBuf)>,
+}
+
+impl From<RequestBuilder> for Prepared {
+    fn from(req: RequestBuilder) -> Self {
+        Prepared { req, source: None }
+    }
+}
+
+/// A successful (2xx) answer with its body read.
+#[derive(Debug)]
+pub(crate) struct Success {
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl Success {
+    /// `X-AUSERNAME` when present.
+    pub(crate) fn username(&self) -> Option<String> {
+        self.headers
+            .get(USERNAME_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Parse the body as JSON of type `T`; an HTML page or other non-JSON body is a
+    /// [`RemoteError::Protocol`] naming `what`.
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+    ) -> Result<T, RemoteError> {
+        let ct = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let start: Vec<u8> = self
+            .body
+            .iter()
+            .skip_while(|b| b.is_ascii_whitespace())
+            .take(5)
+            .map(|b| b.to_ascii_lowercase())
+            .collect();
+        if ct.contains("html") || start.starts_with(b"<") {
+            return Err(RemoteError::Protocol(format!(
+                "the server answered {what} with an HTML page instead of JSON (a login page or \
+                 a proxy in front of Confluence?)"
+            )));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            RemoteError::Protocol(format!(
+                "the server's answer to {what} is not the expected JSON ({})",
+                shorten(&e.to_string())
+            ))
+        })
+    }
+}
+
+/// The outcome of a call that did not fail.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// 2xx.
+    Success(Success),
+    /// A non-success status the caller asked to handle itself.
+    Handled(Answer),
+}
+
+impl Reply {
+    /// The success, or a protocol error for a status nobody expected (only for calls that
+    /// handle no status themselves).
+    pub(crate) fn into_success(self) -> Result<Success, RemoteError> {
+        match self {
+            Reply::Success(ok) => Ok(ok),
+            Reply::Handled(ans) => Err(RemoteError::Protocol(format!(
+                "unexpected HTTP {} from the server",
+                ans.status
+            ))),
+        }
+    }
+}
+
+/// The outcome of one attempt.
+pub(crate) enum Step {
+    /// Finished (success or a status the caller handles).
+    Done(Reply),
+    /// Worth another attempt.
+    Retry(Transient),
+    /// Final failure.
+    Fail(RemoteError),
+}
+
+impl ConfluenceClient {
+    /// Build the client. A bad client certificate (unreadable, wrong password, expired) or CA
+    /// file gives [`RemoteError::Certificate`] with a clear message; no request is sent.
+    pub fn new(settings: ConnectionSettings) -> Result<Self, RemoteError> {
+        let endpoints = Endpoints::new(&settings.base_url)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(AUTHORIZATION, settings.auth.header_value()?);
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_native()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.timeout)
+            .read_timeout(settings.timeout);
+        if let Some(identity) = &settings.client_identity {
+            builder = builder.identity(identity.load()?);
+        }
+        if let Some(ca) = &settings.ca_file {
+            builder = builder.tls_certs_merge(load_ca_file(ca)?);
+        }
+        if settings.accept_invalid_certs {
+            warn!(
+                server = %endpoints.base(),
+                "!!! TLS CERTIFICATE CHECKS ARE OFF: the server's identity is NOT verified and \
+                 anyone on the network path can read and change the traffic, passwords \
+                 included. Use a CA file instead. !!!"
+            );
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| {
+            let chain = chain_text(&e);
+            let host = url::Url::parse(endpoints.base())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            RemoteError::Certificate(
+                describe_tls_failure(&chain, &host, true)
+                    .unwrap_or_else(|| format!("cannot set up TLS: {}", shorten(&chain))),
+            )
+        })?;
+        tracing::debug!(
+            server = %endpoints.base(),
+            auth = %settings.auth.describe(),
+            client_cert = settings.client_identity.is_some(),
+            "Confluence client ready"
+        );
+        Ok(ConfluenceClient {
+            inner: Arc::new(Inner {
+                http,
+                endpoints,
+                retry: settings.retry,
+                bearer: matches!(settings.auth, Auth::Bearer { .. }),
+                requests: AtomicU64::new(0),
+                links_base: RwLock::new(None),
+                foreign_base_warned: AtomicBool::new(false),
+                learned_limit: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The authenticated user's name (`GET /rest/api/user/current`). Fails with
+    /// [`RemoteError::Auth`] when the server served us as anonymous (an invalid or expired
+    /// personal access token is not refused, it is ignored).
+    #[instrument(skip_all, fields(server = %self.inner.endpoints.base()), err)]
+    pub async fn current_user(&self) -> Result<String, RemoteError> {
+        let url = self.endpoints().current_user();
+        let ctx = Ctx {
+            page_id: String::new(),
+            forbidden: Some("the server does not let this user use the REST API".into()),
+            not_found: Some(
+                "the server has no /rest/api/user/current: is the address really a Confluence \
+                 server (with its context path, e.g. /confluence)?"
+                    .into(),
+            ),
+            bearer: self.inner.bearer,
+        };
+        let ok = self
+            .call("current_user", &ctx, &url, &[], || {
+                Ok(self.get(&url).into())
+            })
+            .await?
+            .into_success()?;
+        let user: CurrentUser = ok.json("the current-user request")?;
+        user.name().ok_or_else(|| self.anonymous_error())
+    }
+
+    /// The store for one page (one synced folder).
+    pub fn store(&self, page_id: &str) -> ConfluenceStore {
+        ConfluenceStore::new(self.clone(), page_id)
+    }
+
+    /// Number of HTTP requests sent so far (for benchmarks and tests).
+    pub fn request_count(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    // ----- crate-internal machinery -------------------------------------------------------
+
+    pub(crate) fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    pub(crate) fn is_bearer(&self) -> bool {
+        self.inner.bearer
+    }
+
+    /// The error for an answer served to an anonymous user.
+    pub(crate) fn anonymous_error(&self) -> RemoteError {
+        if self.inner.bearer {
+            RemoteError::Auth(
+                "the server treated us as an anonymous user: the access token was not accepted \
+                 (wrong, expired or revoked token?)"
+                    .into(),
+            )
+        } else {
+            RemoteError::Auth(
+                "the server treated us as an anonymous user: the user name and password were not \
+                 accepted"
+                    .into(),
+            )
+        }
+    }
+
+    pub(crate) fn get(&self, url: &Url) -> RequestBuilder {
+        self.inner.http.get(url.clone())
+    }
+    pub(crate) fn post(&self, url: &Url) -> RequestBuilder {
+        self.inner.http.post(url.clone())
+    }
+    pub(crate) fn put(&self, url: &Url) -> RequestBuilder {
+        self.inner.http.put(url.clone())
+    }
+    pub(crate) fn delete(&self, url: &Url) -> RequestBuilder {
+        self.inner.http.delete(url.clone())
+    }
+
+    /// Remember `_links.base` when it is on the configured origin.
+    pub(crate) fn learn_links_base(&self, base: Option<&str>) {
+        let Some(base) = base
+            .map(|b| b.trim_end_matches('/'))
+            .filter(|b| !b.is_empty())
+        else {
+            return;
+        };
+        if self.inner.endpoints.same_origin(base) {
+            if let Ok(mut slot) = self.inner.links_base.write() {
+                if slot.as_deref() != Some(base) {
+                    *slot = Some(base.to_owned());
+                }
+            }
+        } else if !self.inner.foreign_base_warned.swap(true, Ordering::Relaxed) {
+            warn!(
+                configured = %self.inner.endpoints.base(),
+                reported = %base,
+                "the server reports a different base URL (its 'Server Base URL' setting); \
+                 using the configured one"
+            );
+        }
+    }
+
+    /// Base for download URLs: the learned `_links.base`, else the configured base.
+    pub(crate) fn download_base(&self) -> String {
+        self.inner
+            .links_base
+            .read()
+            .ok()
+            .and_then(|s| s.clone())
+            .unwrap_or_else(|| self.inner.endpoints.base().to_owned())
+    }
+
+    /// `_links.base` if learned (for resolving `next` links).
+    pub(crate) fn links_base(&self) -> Option<String> {
+        self.inner.links_base.read().ok().and_then(|s| s.clone())
+    }
+
+    /// Remember a size limit reported by the server.
+    pub(crate) fn learn_limit(&self, limit: Option<u64>) {
+        if let Some(n) = limit {
+            self.inner.learned_limit.store(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The size limit learned so far.
+    pub(crate) fn learned_limit(&self) -> Option<u64> {
+        match self.inner.learned_limit.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+
+    /// Send a request once (counts it) and return the response or a classified failure.
+    pub(crate) async fn send_once(
+        &self,
+        req: RequestBuilder,
+        url: &Url,
+    ) -> Result<reqwest::Response, TransportFailure> {
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        req.send().await.map_err(|e| map_transport(&e, url))
+    }
+
+    /// One attempt of a non-streaming call: send, read the body, classify.
+    pub(crate) async fn attempt(
+        &self,
+        ctx: &Ctx,
+        url: &Url,
+        handled: &[u16],
+        prepared: Prepared,
+    ) -> Step {
+        let source = prepared.source;
+        let changed = |source: &Option<(SourceCheck, PathBuf)>| {
+            source
+                .as_ref()
+                .filter(|(check, _)| check.changed())
+                .map(|(_, path)| RemoteError::SourceChanged(path.clone()))
+        };
+        let resp = match self.send_once(prepared.req, url).await {
+            Ok(r) => r,
+            Err(failure) => {
+                if let Some(e) = changed(&source) {
+                    return Step::Fail(e);
+                }
+                return match failure {
+                    TransportFailure::Transient(t) => Step::Retry(t),
+                    TransportFailure::Final(e) => Step::Fail(e),
+                };
+            }
+        };
+        if let Some(e) = changed(&source) {
+            // The server answered although the body was cut: it cannot have stored it.
+            return Step::Fail(e);
+        }
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if status.is_success() {
+            return match read_limited(resp, MAX_JSON_BODY).await {
+                Ok(body) => Step::Done(Reply::Success(Success { headers, body })),
+                Err(BodyError::TooBig) => Step::Fail(RemoteError::Protocol(format!(
+                    "the answer of {} is larger than {MAX_JSON_BODY} bytes",
+                    crate::error::display_url(url)
+                ))),
+                Err(BodyError::Transport(e)) => match map_transport(&e, url) {
+                    TransportFailure::Transient(t) => Step::Retry(t),
+                    TransportFailure::Final(e) => Step::Fail(e),
+                },
+            };
+        }
+        let answer = read_answer(status, &headers, resp).await;
+        if answer.is_too_large() {
+            let err = map_status(&answer, ctx);
+            if let RemoteError::TooLarge { limit, .. } = &err {
+                self.learn_limit(*limit);
+            }
+            return Step::Fail(err);
+        }
+        if answer.is_transient() {
+            return Step::Retry(answer.to_transient());
+        }
+        if handled.contains(&answer.status) {
+            return Step::Done(Reply::Handled(answer));
+        }
+        Step::Fail(map_status(&answer, ctx))
+    }
+
+    /// A non-streaming call with retries. `make` builds a fresh request for each attempt;
+    /// statuses in `handled` come back as [`Reply::Handled`] instead of errors.
+    pub(crate) async fn call(
+        &self,
+        op: &'static str,
+        ctx: &Ctx,
+        url: &Url,
+        handled: &[u16],
+        make: impl Fn() -> Result<Prepared, RemoteError>,
+    ) -> Result<Reply, RemoteError> {
+        self.call_counting(op, ctx, url, handled, make)
+            .await
+            .map(|(reply, _)| reply)
+    }
+
+    /// Like [`Self::call`], also returning how many attempts failed before the answer (a
+    /// non-zero count means an earlier attempt may have been carried out by the server).
+    pub(crate) async fn call_counting(
+        &self,
+        op: &'static str,
+        ctx: &Ctx,
+        url: &Url,
+        handled: &[u16],
+        make: impl Fn() -> Result<Prepared, RemoteError>,
+    ) -> Result<(Reply, u32), RemoteError> {
+        let mut retrier = Retrier::new(&self.inner.retry, op);
+        loop {
+            match self.attempt(ctx, url, handled, make()?).await {
+                Step::Done(reply) => return Ok((reply, retrier.failures())),
+                Step::Retry(t) => retrier.wait(t).await?,
+                Step::Fail(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Why a body could not be read.
+pub(crate) enum BodyError {
+    /// Larger than allowed.
+    TooBig,
+    /// The connection failed while reading.
+    Transport(reqwest::Error),
+}
+
+/// Read a whole body, refusing more than `limit` bytes.
+pub(crate) async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if out.len() + chunk.len() > limit {
+            return Err(BodyError::TooBig);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Read an error answer (first [`MAX_ERROR_BODY`] bytes; a failed read leaves the message
+/// empty).
+pub(crate) async fn read_answer(
+    status: StatusCode,
+    headers: &HeaderMap,
+    mut resp: reqwest::Response,
+) -> Answer {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BODY);
+    Answer::new(status.as_u16(), headers, &body)
+}

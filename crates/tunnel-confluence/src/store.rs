@@ -1,0 +1,937 @@
+//! [`ConfluenceStore`]: one Confluence page as a [`RemoteStore`] — attachments are blobs, the
+//! content property [`HEAD_PROPERTY_KEY`] is the compare-and-swap head.
+//!
+//! Invariants:
+//! - every upload is one file per request with `minorEdit=true` (watchers are not notified)
+//!   and the comment `sha256=<hex>`;
+//! - `put_blob` is idempotent: an existing attachment of that name and size is returned
+//!   without sending the bytes; after an ambiguous failure (transport error, timeout, 5xx) the
+//!   name is looked up before the upload is retried, because the first attempt may have
+//!   landed (confluence-api.md §4, §10);
+//! - a new version of an existing attachment is always uploaded under its exact current title
+//!   (Confluence renames the attachment to the uploaded filename otherwise);
+//! - `write_head` is a real CAS: create only when absent, update only from the expected
+//!   version (Confluence enforces `version == current + 1`);
+//! - downloads never accept an HTML page or a redirect as content, and resume a cut transfer
+//!   with a `Range` request from the first missing byte.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use reqwest::header::{ACCEPT, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use reqwest::multipart::Form;
+use tokio::io::AsyncWriteExt as _;
+use tracing::{debug, instrument, warn};
+use tunnel_core::hash::Digest;
+use tunnel_core::remote::{
+    BlobInfo, BlobName, BlobSink, BlobSource, HeadState, RemoteError, RemoteIdentity, RemoteStore,
+};
+
+use crate::api::{Attachment, AttachmentList, Content, Endpoints, Property};
+use crate::client::{read_answer, ConfluenceClient, Prepared, Reply, Step, Success};
+use crate::error::{map_status, redirect_error, Answer, Ctx, TransportFailure};
+use crate::paging::Pager;
+use crate::retry::{Retrier, Transient};
+use crate::upload::{file_part, source_digest};
+
+/// Key of the content property holding the head pointer.
+pub const HEAD_PROPERTY_KEY: &str = "sber-tunnel.head";
+
+/// Name of the small attachment `probe_write` uploads (reused, never listed as a blob).
+pub const PROBE_ATTACHMENT_NAME: &str = "sber-tunnel-probe.txt";
+
+/// Largest serialised head value Confluence accepts (characters of JSON).
+pub const MAX_HEAD_CHARS: usize = 32_768;
+
+/// Content of the probe attachment.
+const PROBE_TEXT: &str = "sber-tunnel checks with this file that it may add attachments to \
+                          this page. It is safe to ignore; please do not delete it.\n";
+
+/// One Confluence page used as a [`RemoteStore`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ConfluenceStore {
+    client: ConfluenceClient,
+    page_id: Arc<str>,
+}
+
+/// What to do when the attachment to create already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnExisting {
+    /// Immutable blob: same size (and same recorded hash, when recorded) means done;
+    /// otherwise replace the bytes.
+    KeepIfSame,
+    /// Mutable blob: always write a new version.
+    NewVersion,
+}
+
+impl ConfluenceStore {
+    pub(crate) fn new(client: ConfluenceClient, page_id: &str) -> Self {
+        ConfluenceStore {
+            client,
+            page_id: Arc::from(page_id.trim()),
+        }
+    }
+
+    /// The page this store works on.
+    pub fn page_id(&self) -> &str {
+        &self.page_id
+    }
+
+    /// The client this store uses.
+    pub fn client(&self) -> &ConfluenceClient {
+        &self.client
+    }
+
+    fn endpoints(&self) -> &Endpoints {
+        self.client.endpoints()
+    }
+
+    fn ctx(&self, forbidden: impl Into<String>) -> Ctx {
+        Ctx {
+            page_id: self.page_id.to_string(),
+            forbidden: Some(forbidden.into()),
+            not_found: None,
+            bearer: self.client.is_bearer(),
+        }
+    }
+
+    fn read_ctx(&self) -> Ctx {
+        self.ctx(format!("no permission to view page {}", self.page_id))
+    }
+
+    fn upload_ctx(&self) -> Ctx {
+        self.ctx(format!(
+            "no permission to add attachments to page {}",
+            self.page_id
+        ))
+    }
+
+    fn head_ctx(&self) -> Ctx {
+        self.ctx(format!(
+            "no permission to edit page {} (needed to write the sync head property)",
+            self.page_id
+        ))
+    }
+
+    /// Convert an attachment to a [`BlobInfo`]. `name` is the name asked for (when the title
+    /// is not a valid blob name, e.g. different case); `None` when neither gives a name.
+    fn blob_info(
+        att: &Attachment,
+        name: Option<&BlobName>,
+    ) -> Result<Option<BlobInfo>, RemoteError> {
+        let name = match BlobName::new(att.title.to_ascii_lowercase()) {
+            Ok(n) => n,
+            Err(_) => match name {
+                Some(n) => n.clone(),
+                None => return Ok(None),
+            },
+        };
+        let size = att.extensions.file_size.ok_or_else(|| {
+            RemoteError::Protocol(format!(
+                "the server did not say the size of attachment {} ({})",
+                att.title, att.id
+            ))
+        })?;
+        let version = att.version.as_ref().and_then(|v| v.number).ok_or_else(|| {
+            RemoteError::Protocol(format!(
+                "the server did not say the version of attachment {} ({})",
+                att.title, att.id
+            ))
+        })?;
+        Ok(Some(BlobInfo {
+            name,
+            id: att.id.clone(),
+            size,
+            version,
+        }))
+    }
+
+    fn required_info(att: &Attachment, name: &BlobName) -> Result<BlobInfo, RemoteError> {
+        Self::blob_info(att, Some(name))?.ok_or_else(|| {
+            RemoteError::Protocol(format!("attachment {} has no usable name", att.id))
+        })
+    }
+
+    /// Look an attachment up by name (`filename=`, case-insensitive).
+    async fn find_attachment(&self, name: &str) -> Result<Option<Attachment>, RemoteError> {
+        let url = self.endpoints().attachment_by_name(&self.page_id, name);
+        let ctx = self.read_ctx();
+        let ok = self
+            .client
+            .call("find_blob", &ctx, &url, &[], || {
+                Ok(self.client.get(&url).into())
+            })
+            .await?
+            .into_success()?;
+        let list: AttachmentList = ok.json("the attachment lookup")?;
+        self.client.learn_links_base(list.links.base.as_deref());
+        Ok(list
+            .results
+            .into_iter()
+            .find(|a| a.title.eq_ignore_ascii_case(name)))
+    }
+
+    /// A multipart upload request (`file`, `comment`, `minorEdit=true`) to `url`.
+    fn upload_request(
+        &self,
+        url: &url::Url,
+        filename: &str,
+        source: &BlobSource,
+        digest: &Digest,
+    ) -> Result<Prepared, RemoteError> {
+        let (part, check) = file_part(source, filename)?;
+        let form = Form::new()
+            .part("file", part)
+            .text("comment", format!("sha256={}", digest.to_hex()))
+            .text("minorEdit", "true");
+        let req = self
+            .client
+            .post(url)
+            .header("X-Atlassian-Token", "no-check")
+            .multipart(form);
+        let source = match source {
+            BlobSource::File { path, .. } => Some((check, path.clone())),
+            BlobSource::Bytes(_) => None,
+        };
+        Ok(Prepared { req, source })
+    }
+
+    /// Upload a new version of an existing attachment (`POST …/{attId}/data`) under its
+    /// exact current title.
+    async fn upload_data(
+        &self,
+        att: &Attachment,
+        name: &BlobName,
+        source: &BlobSource,
+    ) -> Result<BlobInfo, RemoteError> {
+        let url = self.endpoints().attachment_data(&self.page_id, &att.id);
+        let digest = source_digest(source);
+        let ctx = Ctx {
+            not_found: Some(format!(
+                "attachment {} ({}) disappeared from page {}",
+                att.title, att.id, self.page_id
+            )),
+            ..self.upload_ctx()
+        };
+        let ok = self
+            .client
+            .call("upload_data", &ctx, &url, &[], || {
+                self.upload_request(&url, &att.title, source, &digest)
+            })
+            .await?
+            .into_success()?;
+        let updated: Attachment = ok.json("the attachment update")?;
+        Self::required_info(&updated, name)
+    }
+
+    /// Whether an existing attachment already holds `source` (same size; same hash when the
+    /// comment records one).
+    fn holds(att: &Attachment, source: &BlobSource, digest: &Digest) -> bool {
+        let size_ok = att.extensions.file_size == Some(source.len());
+        let hash_ok = match att
+            .extensions
+            .comment
+            .as_deref()
+            .and_then(|c| c.trim().strip_prefix("sha256="))
+        {
+            Some(hex) => hex.eq_ignore_ascii_case(&digest.to_hex()),
+            None => true,
+        };
+        size_ok && hash_ok
+    }
+
+    /// Finish an upload whose name turned out to exist already.
+    async fn settle_existing(
+        &self,
+        att: Attachment,
+        name: &BlobName,
+        source: &BlobSource,
+        digest: &Digest,
+        on_existing: OnExisting,
+    ) -> Result<BlobInfo, RemoteError> {
+        if on_existing == OnExisting::KeepIfSame && Self::holds(&att, source, digest) {
+            debug!(id = %att.id, "blob already on the page; not sending it again");
+            return Self::required_info(&att, name);
+        }
+        if on_existing == OnExisting::KeepIfSame {
+            warn!(
+                id = %att.id,
+                remote_size = ?att.extensions.file_size,
+                local_size = source.len(),
+                "an attachment of that name holds other bytes (a broken earlier upload?); \
+                 replacing them"
+            );
+        }
+        self.upload_data(&att, name, source).await
+    }
+
+    /// Create an attachment (`POST …/child/attachment`), reconciling with what is already on
+    /// the page when the name exists or an earlier attempt may have landed.
+    async fn create_attachment(
+        &self,
+        name: &BlobName,
+        source: &BlobSource,
+        on_existing: OnExisting,
+    ) -> Result<BlobInfo, RemoteError> {
+        let url = self.endpoints().attachments(&self.page_id);
+        let digest = source_digest(source);
+        let ctx = self.upload_ctx();
+        let mut retrier = Retrier::new(self.client.retry_policy(), "put_blob");
+        let mut maybe_landed = false;
+        loop {
+            if maybe_landed {
+                if let Some(att) = self.find_attachment(name.as_str()).await? {
+                    if Self::holds(&att, source, &digest) {
+                        debug!(id = %att.id, "the interrupted upload did land");
+                        return Self::required_info(&att, name);
+                    }
+                    return self
+                        .settle_existing(att, name, source, &digest, on_existing)
+                        .await;
+                }
+            }
+            let prepared = self.upload_request(&url, name.as_str(), source, &digest)?;
+            match self.client.attempt(&ctx, &url, &[400], prepared).await {
+                Step::Done(Reply::Success(ok)) => {
+                    let list: AttachmentList = ok.json("the attachment upload")?;
+                    let att = list.results.first().ok_or_else(|| {
+                        RemoteError::Protocol(
+                            "the server accepted the upload but returned no attachment".into(),
+                        )
+                    })?;
+                    return Self::required_info(att, name);
+                }
+                Step::Done(Reply::Handled(ans)) => {
+                    if !ans.message.to_ascii_lowercase().contains("same file name") {
+                        return Err(map_status(&ans, &ctx));
+                    }
+                    let att = self.find_attachment(name.as_str()).await?.ok_or_else(|| {
+                        RemoteError::Protocol(format!(
+                            "the server says {name} already exists on page {} but does not list \
+                             it",
+                            self.page_id
+                        ))
+                    })?;
+                    return self
+                        .settle_existing(att, name, source, &digest, on_existing)
+                        .await;
+                }
+                Step::Retry(t) => {
+                    maybe_landed |= matches!(
+                        t,
+                        Transient::Transport { .. }
+                            | Transient::Status {
+                                status: 500..=599,
+                                ..
+                            }
+                    );
+                    retrier.wait(t).await?;
+                }
+                Step::Fail(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Read the head property; `Ok(None)` when it does not exist.
+    async fn fetch_head(&self) -> Result<Option<HeadState>, RemoteError> {
+        let mut url = self.endpoints().property(&self.page_id, HEAD_PROPERTY_KEY);
+        url.query_pairs_mut().append_pair("expand", "version");
+        let ctx = self.read_ctx();
+        let reply = self
+            .client
+            .call("read_head", &ctx, &url, &[404], || {
+                Ok(self.client.get(&url).into())
+            })
+            .await?;
+        match reply {
+            Reply::Success(ok) => {
+                let prop: Property = ok.json("the head property request")?;
+                let version = prop.version.and_then(|v| v.number).ok_or_else(|| {
+                    RemoteError::Protocol("the head property has no version number".into())
+                })?;
+                Ok(Some(HeadState {
+                    value: prop.value,
+                    version,
+                }))
+            }
+            Reply::Handled(ans) if is_missing_page(&ans) => Err(map_status(&ans, &ctx)),
+            Reply::Handled(_) => Ok(None),
+        }
+    }
+
+    /// After a 409 on a head write that was retried, check whether our own earlier attempt
+    /// is what the server now holds.
+    async fn head_written_by_us(
+        &self,
+        value: &serde_json::Value,
+        expected_new: u64,
+    ) -> Result<Option<u64>, RemoteError> {
+        Ok(self
+            .fetch_head()
+            .await?
+            .filter(|h| h.value == *value && h.version == expected_new)
+            .map(|h| h.version))
+    }
+
+    /// Stream one download attempt's body into the sink. Returns how many bytes were
+    /// written; a transport error mid-body is returned with the count so far.
+    async fn stream_body(
+        resp: &mut reqwest::Response,
+        sink: &mut BlobSink<'_>,
+        mut skip: u64,
+        mut remaining: Option<u64>,
+        written: &mut u64,
+    ) -> Result<(), BodyFailure> {
+        loop {
+            if remaining == Some(0) {
+                return Ok(());
+            }
+            let Some(mut chunk) = resp.chunk().await.map_err(BodyFailure::Transport)? else {
+                return Ok(());
+            };
+            if skip > 0 {
+                let drop = usize::try_from(skip.min(chunk.len() as u64)).unwrap_or(chunk.len());
+                let _ = chunk.split_to(drop);
+                skip -= drop as u64;
+            }
+            if let Some(rem) = remaining.as_mut() {
+                if chunk.len() as u64 > *rem {
+                    chunk.truncate(usize::try_from(*rem).unwrap_or(chunk.len()));
+                }
+                *rem -= chunk.len() as u64;
+            }
+            if !chunk.is_empty() {
+                sink.write_all(&chunk).await.map_err(BodyFailure::Sink)?;
+                *written += chunk.len() as u64;
+            }
+        }
+    }
+}
+
+/// How streaming a download body failed.
+enum BodyFailure {
+    /// The connection broke (resumable).
+    Transport(reqwest::Error),
+    /// Writing to the sink failed (final).
+    Sink(std::io::Error),
+}
+
+/// A 404 that is about the page, not the property.
+fn is_missing_page(ans: &Answer) -> bool {
+    let m = ans.message.to_ascii_lowercase();
+    !m.contains("property") && (m.contains("no content found") || m.contains("contentid"))
+}
+
+/// Parse `Content-Range: bytes a-b/total` (total may be `*`).
+fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?, total))
+}
+
+#[async_trait]
+impl RemoteStore for ConfluenceStore {
+    #[instrument(skip_all, fields(page = %self.page_id), err)]
+    async fn probe(&self) -> Result<RemoteIdentity, RemoteError> {
+        let url = self.endpoints().page(&self.page_id);
+        let ctx = self.read_ctx();
+        let ok = self
+            .client
+            .call("probe", &ctx, &url, &[], || {
+                Ok(self.client.get(&url).into())
+            })
+            .await?
+            .into_success()?;
+        let content: Content = ok.json("the page request")?;
+        self.client.learn_links_base(content.links.base.as_deref());
+        let user = match ok.username() {
+            Some(u) => u,
+            // No X-AUSERNAME: anonymous, or a proxy dropped the header. Ask who we are.
+            None => self.client.current_user().await?,
+        };
+        Ok(RemoteIdentity {
+            user,
+            title: content.title,
+            max_blob_size: self.client.learned_limit(),
+        })
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id), err)]
+    async fn probe_write(&self) -> Result<(), RemoteError> {
+        let name = BlobName::new(PROBE_ATTACHMENT_NAME)
+            .map_err(|e| RemoteError::Protocol(e.to_string()))?;
+        let source = BlobSource::Bytes(Bytes::from_static(PROBE_TEXT.as_bytes()));
+        match self.find_attachment(PROBE_ATTACHMENT_NAME).await? {
+            None => {
+                self.create_attachment(&name, &source, OnExisting::NewVersion)
+                    .await?;
+            }
+            Some(att) => {
+                let old = att.version.as_ref().and_then(|v| v.number);
+                let new = self.upload_data(&att, &name, &source).await?;
+                if let Some(old) = old.filter(|&o| o < new.version) {
+                    if let Err(e) = self.delete_blob_version(&new, old).await {
+                        warn!(error = %e, "could not delete the previous probe version");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id), err)]
+    async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
+        self.fetch_head().await
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id, expected = ?expected), err)]
+    async fn write_head(
+        &self,
+        value: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<u64, RemoteError> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| RemoteError::Protocol(format!("cannot serialise the head: {e}")))?;
+        let chars = text.chars().count();
+        if chars > MAX_HEAD_CHARS {
+            return Err(RemoteError::TooLarge {
+                limit: Some(MAX_HEAD_CHARS as u64),
+                message: format!(
+                    "the head value is {chars} characters of JSON; Confluence stores at most \
+                     {MAX_HEAD_CHARS} in a content property"
+                ),
+            });
+        }
+        let ctx = self.head_ctx();
+        match expected {
+            None => {
+                let url = self.endpoints().properties(&self.page_id);
+                let body = serde_json::json!({ "key": HEAD_PROPERTY_KEY, "value": value });
+                let (reply, failures) = self
+                    .client
+                    .call_counting("write_head", &ctx, &url, &[409], || {
+                        Ok(self.client.post(&url).json(&body).into())
+                    })
+                    .await?;
+                match reply {
+                    Reply::Success(ok) => {
+                        let prop: Property = ok.json("the head creation")?;
+                        Ok(prop.version.and_then(|v| v.number).unwrap_or(1))
+                    }
+                    Reply::Handled(ans) => {
+                        if failures > 0 {
+                            if let Some(v) = self.head_written_by_us(value, 1).await? {
+                                return Ok(v);
+                            }
+                        }
+                        Err(RemoteError::Conflict {
+                            current: crate::error::parse_current_version(&ans.message),
+                        })
+                    }
+                }
+            }
+            Some(current) => {
+                let next = current + 1;
+                let url = self.endpoints().property(&self.page_id, HEAD_PROPERTY_KEY);
+                let body = serde_json::json!({
+                    "key": HEAD_PROPERTY_KEY,
+                    "value": value,
+                    "version": { "number": next, "minorEdit": true },
+                });
+                let (reply, failures) = self
+                    .client
+                    .call_counting("write_head", &ctx, &url, &[404, 409], || {
+                        Ok(self.client.put(&url).json(&body).into())
+                    })
+                    .await?;
+                match reply {
+                    Reply::Success(ok) => {
+                        let prop: Property = ok.json("the head update")?;
+                        Ok(prop.version.and_then(|v| v.number).unwrap_or(next))
+                    }
+                    Reply::Handled(ans) if ans.status == 404 && is_missing_page(&ans) => {
+                        Err(map_status(&ans, &ctx))
+                    }
+                    Reply::Handled(ans) => {
+                        if failures > 0 {
+                            if let Some(v) = self.head_written_by_us(value, next).await? {
+                                return Ok(v);
+                            }
+                        }
+                        // 404: the property was deleted meanwhile; 409: someone wrote first.
+                        Err(RemoteError::Conflict {
+                            current: crate::error::parse_current_version(&ans.message),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, size = source.len()), err)]
+    async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
+        self.create_attachment(name, &source, OnExisting::KeepIfSame)
+            .await
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, size = data.len()), err)]
+    async fn put_mutable(&self, name: &BlobName, data: Bytes) -> Result<BlobInfo, RemoteError> {
+        let source = BlobSource::Bytes(data);
+        match self.find_attachment(name.as_str()).await? {
+            Some(att) => self.upload_data(&att, name, &source).await,
+            None => {
+                self.create_attachment(name, &source, OnExisting::NewVersion)
+                    .await
+            }
+        }
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, version = ?version, range = ?range), err)]
+    async fn get_blob(
+        &self,
+        name: &BlobName,
+        version: Option<u64>,
+        range: Option<Range<u64>>,
+        mut sink: BlobSink<'_>,
+    ) -> Result<u64, RemoteError> {
+        if let Some(r) = &range {
+            if r.end < r.start {
+                return Err(RemoteError::Protocol(format!(
+                    "invalid byte range {}..{}",
+                    r.start, r.end
+                )));
+            }
+            if r.end == r.start {
+                return Ok(0);
+            }
+        }
+        let start = range.as_ref().map_or(0, |r| r.start);
+        // Exclusive end; learned from the first answer when downloading the whole blob.
+        let mut end = range.as_ref().map(|r| r.end);
+        let url = Endpoints::download(
+            &self.client.download_base(),
+            &self.page_id,
+            name.as_str(),
+            version,
+        )?;
+        let what = match version {
+            Some(v) => format!("attachment {name} (version {v})"),
+            None => format!("attachment {name}"),
+        };
+        let ctx = Ctx {
+            not_found: Some(format!("{what} is not on page {}", self.page_id)),
+            ..self.read_ctx()
+        };
+        let policy = self.client.retry_policy();
+        let mut retrier = Retrier::new(policy, "get_blob");
+        let mut written = 0u64;
+        loop {
+            let from = start + written;
+            let ranged = range.is_some() || written > 0;
+            let mut req = self.client.get(&url).header(ACCEPT, "*/*");
+            if ranged {
+                let spec = match end {
+                    Some(e) => format!("bytes={from}-{}", e - 1),
+                    None => format!("bytes={from}-"),
+                };
+                req = req.header(RANGE, spec);
+            }
+            let mut resp = match self.client.send_once(req, &url).await {
+                Ok(r) => r,
+                Err(TransportFailure::Transient(t)) => {
+                    retrier.wait(t).await?;
+                    continue;
+                }
+                Err(TransportFailure::Final(e)) => return Err(e),
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let skip = match status.as_u16() {
+                206 => {
+                    let cr = headers
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_content_range)
+                        .ok_or_else(|| {
+                            RemoteError::Protocol(format!(
+                                "the server sent part of {what} without a valid Content-Range"
+                            ))
+                        })?;
+                    let (first, last, total) = cr;
+                    if first != from {
+                        return Err(RemoteError::Protocol(format!(
+                            "asked for {what} from byte {from}, the server sent from byte {first}"
+                        )));
+                    }
+                    if let (Some(e), Some(t)) = (end, total) {
+                        if e > t {
+                            return Err(RemoteError::Protocol(format!(
+                                "asked for bytes {start}..{e} of {what}, which has only {t} bytes"
+                            )));
+                        }
+                    }
+                    if end.is_none() {
+                        end = Some(total.unwrap_or(last + 1));
+                    }
+                    0
+                }
+                200 => {
+                    let length = resp.content_length();
+                    if end.is_none() {
+                        end = length;
+                    }
+                    if ranged {
+                        // The server ignored Range: drop the bytes we already have.
+                        debug!("the server ignored the Range header; skipping {from} bytes");
+                        from
+                    } else {
+                        0
+                    }
+                }
+                _ => {
+                    let ans = read_answer(status, &headers, resp).await;
+                    if (300..400).contains(&ans.status) {
+                        return Err(redirect_error(&ans));
+                    }
+                    if ans.is_transient() {
+                        retrier.wait(ans.to_transient()).await?;
+                        continue;
+                    }
+                    if ans.status == 416 {
+                        return Err(RemoteError::Protocol(format!(
+                            "the server cannot serve bytes from {from} of {what} (HTTP 416: \
+                             beyond its end?)"
+                        )));
+                    }
+                    return Err(map_status(&ans, &ctx));
+                }
+            };
+            let ct = headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if ct.starts_with("text/html") {
+                return Err(RemoteError::Protocol(format!(
+                    "the download of {what} returned an HTML page instead of the file (a login \
+                     page of a single sign-on proxy?); nothing was saved"
+                )));
+            }
+            let before = written;
+            let remaining = end.map(|e| e.saturating_sub(from));
+            let outcome =
+                Self::stream_body(&mut resp, &mut sink, skip, remaining, &mut written).await;
+            if written > before {
+                // Progress was made: the next failure starts a fresh count.
+                retrier = Retrier::new(policy, "get_blob");
+            }
+            let cause = match outcome {
+                Err(BodyFailure::Sink(e)) => return Err(RemoteError::Io(e)),
+                Err(BodyFailure::Transport(e)) => match crate::error::map_transport(&e, &url) {
+                    TransportFailure::Transient(t) => t,
+                    TransportFailure::Final(e) => return Err(e),
+                },
+                Ok(()) => match end {
+                    Some(e) if start + written < e => Transient::Transport {
+                        url: crate::error::display_url(&url),
+                        detail: format!(
+                            "the connection closed after {} of {} bytes",
+                            written,
+                            e - start
+                        ),
+                        timeout: false,
+                    },
+                    _ => {
+                        sink.flush().await?;
+                        return Ok(written);
+                    }
+                },
+            };
+            debug!(
+                written,
+                "download interrupted; resuming with a Range request"
+            );
+            retrier.wait(cause).await?;
+        }
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name), err)]
+    async fn find_blob(&self, name: &BlobName) -> Result<Option<BlobInfo>, RemoteError> {
+        match self.find_attachment(name.as_str()).await? {
+            Some(att) => Ok(Some(Self::required_info(&att, name)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every blob on the page, except the `probe_write` attachment and attachments whose
+    /// names are not blob names (files people attached by hand).
+    #[instrument(skip_all, fields(page = %self.page_id), err)]
+    async fn list_blobs(&self) -> Result<Vec<BlobInfo>, RemoteError> {
+        let ctx = self.read_ctx();
+        let mut pager = Pager::new();
+        let mut url = self.endpoints().attachment_listing(&self.page_id);
+        let mut out = Vec::new();
+        loop {
+            let ok: Success = self
+                .client
+                .call("list_blobs", &ctx, &url, &[], || {
+                    Ok(self.client.get(&url).into())
+                })
+                .await?
+                .into_success()?;
+            let list: AttachmentList = ok.json("the attachment listing")?;
+            self.client.learn_links_base(list.links.base.as_deref());
+            let next = list.links.next.clone();
+            let (fresh, more) = pager.accept(list.results, |a| a.id.as_str(), next.is_some());
+            for att in &fresh {
+                if att.title.eq_ignore_ascii_case(PROBE_ATTACHMENT_NAME) {
+                    continue;
+                }
+                match Self::blob_info(att, None)? {
+                    Some(info) => out.push(info),
+                    None => debug!(title = %att.title, "ignoring an attachment that is not a blob"),
+                }
+            }
+            match next.filter(|_| more) {
+                Some(next) => {
+                    url = self.endpoints().resolve_next(
+                        list.links
+                            .base
+                            .as_deref()
+                            .or(self.client.links_base().as_deref()),
+                        &next,
+                    )?;
+                }
+                None => break,
+            }
+        }
+        debug!(
+            count = out.len(),
+            distinct = pager.distinct(),
+            "listed blobs"
+        );
+        Ok(out)
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %blob.name, id = %blob.id), err)]
+    async fn delete_blob(&self, blob: &BlobInfo) -> Result<(), RemoteError> {
+        let url = self.endpoints().content(&blob.id);
+        let ctx = self.ctx(format!(
+            "no permission to delete attachments on page {}",
+            self.page_id
+        ));
+        match self
+            .client
+            .call("delete_blob", &ctx, &url, &[404], || {
+                Ok(self.client.delete(&url).into())
+            })
+            .await?
+        {
+            Reply::Success(_) => Ok(()),
+            Reply::Handled(_) => {
+                debug!("attachment already gone");
+                Ok(())
+            }
+        }
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %blob.name, id = %blob.id, version), err)]
+    async fn delete_blob_version(&self, blob: &BlobInfo, version: u64) -> Result<(), RemoteError> {
+        let url = self.endpoints().attachment_version(&blob.id, version);
+        let ctx = self.ctx(format!(
+            "no permission to delete attachment versions on page {}",
+            self.page_id
+        ));
+        match self
+            .client
+            .call("delete_blob_version", &ctx, &url, &[404], || {
+                Ok(self.client.delete(&url).into())
+            })
+            .await?
+        {
+            Reply::Success(_) => Ok(()),
+            Reply::Handled(ans) if ans.html || ans.message.is_empty() => {
+                Err(RemoteError::NotFound(format!(
+                    "this server does not offer deleting attachment versions \
+                     (/rest/experimental/content/{{id}}/version/{{n}} answered 404); old \
+                     versions of {} stay on page {}",
+                    blob.name, self.page_id
+                )))
+            }
+            Reply::Handled(_) => {
+                debug!("version already gone");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_is_parsed() {
+        assert_eq!(
+            parse_content_range("bytes 0-99/1000"),
+            Some((0, 99, Some(1000)))
+        );
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, 9, None)));
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+        assert_eq!(parse_content_range("bytes x-1/2"), None);
+    }
+
+    #[test]
+    fn holds_checks_size_and_recorded_hash() {
+        let data = BlobSource::Bytes(Bytes::from_static(b"hello"));
+        let digest = source_digest(&data);
+        let att = |size: u64, comment: Option<String>| Attachment {
+            id: "att1".into(),
+            title: "x".into(),
+            version: None,
+            extensions: crate::api::AttachmentExtensions {
+                file_size: Some(size),
+                comment,
+            },
+        };
+        assert!(ConfluenceStore::holds(&att(5, None), &data, &digest));
+        assert!(ConfluenceStore::holds(
+            &att(5, Some(format!("sha256={}", digest.to_hex()))),
+            &data,
+            &digest
+        ));
+        assert!(!ConfluenceStore::holds(&att(4, None), &data, &digest));
+        assert!(!ConfluenceStore::holds(
+            &att(5, Some(format!("sha256={}", "0".repeat(64)))),
+            &data,
+            &digest
+        ));
+    }
+
+    #[test]
+    fn missing_page_is_told_apart_from_missing_property() {
+        let ans = |m: &str| Answer {
+            status: 404,
+            username: Some("svc".into()),
+            login_reason: None,
+            location: None,
+            retry_after: None,
+            message: m.into(),
+            html: false,
+        };
+        assert!(is_missing_page(&ans(
+            "No content found with id: ContentId{id=5}"
+        )));
+        assert!(!is_missing_page(&ans(
+            "No content property found with key: sber-tunnel.head"
+        )));
+        assert!(!is_missing_page(&ans("")));
+    }
+}

@@ -1,0 +1,248 @@
+//! Upload bodies: the multipart `file` part built from a [`BlobSource`], streamed from disk
+//! and hashed on the fly.
+//!
+//! Invariant: for a file source, the **last** chunk is released to the HTTP body only after
+//! the SHA-256 of all bytes matched the expected digest. On a mismatch (or a file that became
+//! shorter) the stream fails before the body is complete, so the server receives a truncated
+//! request and stores nothing; the shared [`SourceCheck`] flag tells the caller to report
+//! [`RemoteError::SourceChanged`] instead of retrying.
+//!
+//! Reading and hashing run on a blocking thread (never on the reactor) and hand chunks over a
+//! small bounded channel, so memory stays at a few chunks whatever the file size.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use reqwest::multipart::Part;
+use tokio::sync::mpsc;
+use tunnel_core::hash::{Digest, Hasher};
+use tunnel_core::remote::{BlobSource, RemoteError};
+
+/// Bytes read from disk per chunk.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Chunks buffered between the reading thread and the HTTP body (memory ≤ 4 × 256 KiB).
+const CHANNEL_CHUNKS: usize = 4;
+
+/// Set when the file no longer matches its expected hash; shared by the stream and the caller.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SourceCheck(Arc<AtomicBool>);
+
+impl SourceCheck {
+    /// Whether the stream found the source changed.
+    pub(crate) fn changed(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+    fn mark_changed(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The SHA-256 the upload is expected to have: given for files, computed for in-memory bytes.
+pub(crate) fn source_digest(source: &BlobSource) -> Digest {
+    match source {
+        BlobSource::File { sha256, .. } => *sha256,
+        BlobSource::Bytes(b) => Digest::of(b),
+    }
+}
+
+/// The multipart `file` part for `source`, named `filename`. For a file source, the file is
+/// opened here (so a missing file is an immediate [`RemoteError::Io`]), read on a blocking
+/// thread and verified while streaming.
+pub(crate) fn file_part(
+    source: &BlobSource,
+    filename: &str,
+) -> Result<(Part, SourceCheck), RemoteError> {
+    let check = SourceCheck::default();
+    let part = match source {
+        BlobSource::Bytes(bytes) => {
+            Part::stream_with_length(reqwest::Body::from(bytes.clone()), bytes.len() as u64)
+        }
+        BlobSource::File {
+            path,
+            offset,
+            len,
+            sha256,
+        } => {
+            let mut file = std::fs::File::open(path)?;
+            file.seek(SeekFrom::Start(*offset))?;
+            let rx = spawn_reader(file, path.clone(), *len, *sha256, check.clone());
+            let stream = futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            });
+            Part::stream_with_length(reqwest::Body::wrap_stream(stream), *len)
+        }
+    };
+    let part = part
+        .file_name(filename.to_owned())
+        .mime_str("application/octet-stream")
+        .map_err(|e| RemoteError::Protocol(format!("cannot build the upload: {e}")))?;
+    Ok((part, check))
+}
+
+type ChunkResult = Result<Bytes, std::io::Error>;
+
+/// Start the blocking reader. It stops on its own when the receiver is dropped (the request
+/// ended or was cancelled).
+fn spawn_reader(
+    file: std::fs::File,
+    path: PathBuf,
+    len: u64,
+    expected: Digest,
+    check: SourceCheck,
+) -> mpsc::Receiver<ChunkResult> {
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = read_verified(file, &path, len, expected, &check, &tx) {
+            // The receiver may be gone already; then nobody needs the error.
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    rx
+}
+
+/// Read `len` bytes, send them in chunks, and hold back the last chunk until the digest is
+/// checked. Returns an error (after marking `check`) when the bytes differ.
+fn read_verified(
+    mut file: std::fs::File,
+    path: &Path,
+    len: u64,
+    expected: Digest,
+    check: &SourceCheck,
+    tx: &mpsc::Sender<ChunkResult>,
+) -> Result<(), std::io::Error> {
+    let mut hasher = Hasher::new();
+    let mut remaining = len;
+    let changed = |why: &str| {
+        check.mark_changed();
+        std::io::Error::other(format!("{} changed while uploading: {why}", path.display()))
+    };
+    loop {
+        let want = usize::try_from(remaining.min(CHUNK_BYTES as u64)).unwrap_or(CHUNK_BYTES);
+        let mut buf = vec![0u8; want];
+        let mut filled = 0;
+        while filled < want {
+            let n = file.read(&mut buf[filled..])?;
+            if n == 0 {
+                return Err(changed("the file became shorter"));
+            }
+            filled += n;
+        }
+        hasher.update(&buf);
+        remaining -= want as u64;
+        if remaining == 0 {
+            if hasher.finish() != expected {
+                return Err(changed(
+                    "its content no longer matches the expected SHA-256",
+                ));
+            }
+            if want > 0 {
+                let _ = tx.blocking_send(Ok(Bytes::from(buf)));
+            }
+            return Ok(());
+        }
+        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            // The request is gone; stop reading.
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt as _;
+
+    async fn collect(rx: mpsc::Receiver<ChunkResult>) -> (Vec<u8>, Option<std::io::Error>) {
+        let mut out = Vec::new();
+        let mut stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+        (out, None)
+    }
+
+    #[tokio::test]
+    async fn a_matching_slice_streams_completely() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..(CHUNK_BYTES * 2 + 17))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let slice = &data[5..5 + CHUNK_BYTES + 3];
+        let mut f = std::fs::File::open(&path).unwrap();
+        f.seek(SeekFrom::Start(5)).unwrap();
+        let check = SourceCheck::default();
+        let rx = spawn_reader(
+            f,
+            path.clone(),
+            slice.len() as u64,
+            Digest::of(slice),
+            check.clone(),
+        );
+        let (got, err) = collect(rx).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(got, slice, "exactly the slice, in order");
+        assert!(!check.changed());
+    }
+
+    #[tokio::test]
+    async fn a_changed_file_never_releases_its_last_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data = vec![7u8; CHUNK_BYTES + 10];
+        std::fs::write(&path, &data).unwrap();
+        let check = SourceCheck::default();
+        let wrong = Digest::of(b"something else");
+        let f = std::fs::File::open(&path).unwrap();
+        let rx = spawn_reader(f, path.clone(), data.len() as u64, wrong, check.clone());
+        let (got, err) = collect(rx).await;
+        assert!(err.is_some(), "the stream must fail");
+        assert!(got.len() < data.len(), "the body stays incomplete");
+        assert!(check.changed());
+    }
+
+    #[tokio::test]
+    async fn a_shorter_file_is_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let check = SourceCheck::default();
+        let f = std::fs::File::open(&path).unwrap();
+        let rx = spawn_reader(
+            f,
+            path.clone(),
+            10,
+            Digest::of(b"abcdefghij"),
+            check.clone(),
+        );
+        let (_, err) = collect(rx).await;
+        assert!(err.is_some());
+        assert!(check.changed());
+    }
+
+    #[tokio::test]
+    async fn an_empty_slice_is_checked_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let check = SourceCheck::default();
+        let f = std::fs::File::open(&path).unwrap();
+        let rx = spawn_reader(f, path.clone(), 0, Digest::of(b""), check.clone());
+        let (got, err) = collect(rx).await;
+        assert!(got.is_empty() && err.is_none());
+        let f = std::fs::File::open(&path).unwrap();
+        let rx = spawn_reader(f, path.clone(), 0, Digest::of(b"x"), check.clone());
+        let (_, err) = collect(rx).await;
+        assert!(err.is_some() && check.changed());
+    }
+}
