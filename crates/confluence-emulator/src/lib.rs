@@ -1,1 +1,27 @@
-//! placeholder
+//! A Confluence Server/Data Center compatible REST server for tests and demos.
+//!
+//! It reproduces the behaviour the sber-tunnel client depends on, as documented in
+//! `confluence-api.md`: pages, attachments (multipart create, `/data` versions, metadata PUT,
+//! trash and purge, version history), the download servlet with ranges, content properties with
+//! compare-and-swap, Basic/Bearer authentication with Confluence's failure modes, XSRF rules,
+//! size limits, DC rate limiting, mutual TLS and deterministic fault injection.
+//!
+//! Tests start it with [`Emulator::builder`] on `127.0.0.1:0` and talk to it over a real socket.
+//! It shares no types with the client crate: its wire shapes come from the documentation.
+
+pub mod auth;
+pub mod faults;
+pub mod model;
+pub mod render;
+mod routes;
+pub mod spawn;
+pub mod store;
+pub mod testcerts;
+pub mod tls;
+
+pub use faults::{FaultConfig, FaultKind, RateLimit, ScriptedFault};
+pub use spawn::{
+    AttachmentSnapshot, Emulator, EmulatorBuilder, EmulatorError, EmulatorHandle, LoggedRequest,
+    Notification, NotificationKind, VersionSnapshot,
+};
+pub use tls::TlsConfig;

@@ -1,0 +1,223 @@
+//! Who is calling: Basic and Bearer (personal access token) authentication as Confluence's
+//! Seraph filter does it, plus the XSRF and User-Agent rules of multipart POSTs.
+//!
+//! Invariants: a wrong Basic login is a 401 (never anonymous); an unknown Bearer token is
+//! *anonymous* (Confluence does not answer 401 for it); CAPTCHA users are refused with 401 even
+//! with the right password. Secrets never appear in `Debug` output.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine;
+
+/// Accounts, tokens and roles of the emulated instance.
+#[derive(Clone, Default)]
+pub struct Users {
+    passwords: BTreeMap<String, String>,
+    read_only: BTreeSet<String>,
+    tokens: BTreeMap<String, String>,
+    space_admins: BTreeSet<String>,
+    captcha: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Users")
+            .field("users", &self.passwords.keys().collect::<Vec<_>>())
+            .field("read_only", &self.read_only)
+            .field("tokens", &self.tokens.len())
+            .field("space_admins", &self.space_admins)
+            .field("captcha", &self.captcha)
+            .finish()
+    }
+}
+
+impl Users {
+    /// Adds a user who may read and write.
+    pub fn add_user(&mut self, name: &str, password: &str) {
+        self.passwords
+            .insert(name.to_string(), password.to_string());
+        self.read_only.remove(name);
+    }
+
+    /// Adds a user who may only read.
+    pub fn add_read_only_user(&mut self, name: &str, password: &str) {
+        self.passwords
+            .insert(name.to_string(), password.to_string());
+        self.read_only.insert(name.to_string());
+    }
+
+    /// Adds a personal access token for `user`.
+    pub fn add_token(&mut self, user: &str, token: &str) {
+        self.tokens.insert(token.to_string(), user.to_string());
+    }
+
+    /// Makes `user` a space admin (may purge the trash, restore).
+    pub fn add_space_admin(&mut self, user: &str) {
+        self.space_admins.insert(user.to_string());
+    }
+
+    /// Makes every Basic login of `user` fail with the CAPTCHA 401.
+    pub fn add_captcha_user(&mut self, user: &str) {
+        self.captcha.insert(user.to_string());
+    }
+
+    /// Decides who sent a request from its `Authorization` header.
+    pub fn authenticate(&self, authorization: Option<&str>) -> AuthOutcome {
+        let Some(header) = authorization.map(str::trim) else {
+            return AuthOutcome::Identified(Identity::Anonymous);
+        };
+        let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+                return AuthOutcome::Failed;
+            };
+            if self.captcha.contains(user) {
+                return AuthOutcome::Captcha;
+            }
+            match self.passwords.get(user) {
+                Some(p) if p == password => AuthOutcome::Identified(self.identity(user)),
+                _ => AuthOutcome::Failed,
+            }
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            match self.tokens.get(rest.trim()) {
+                Some(user) => AuthOutcome::Identified(self.identity(user)),
+                None => AuthOutcome::Identified(Identity::Anonymous),
+            }
+        } else {
+            AuthOutcome::Identified(Identity::Anonymous)
+        }
+    }
+
+    fn identity(&self, user: &str) -> Identity {
+        Identity::User {
+            name: user.to_string(),
+            can_write: !self.read_only.contains(user),
+            space_admin: self.space_admins.contains(user),
+        }
+    }
+}
+
+/// The caller of a request that passed authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// No (or an unknown Bearer) credential.
+    Anonymous,
+    /// A known user.
+    User {
+        /// User name.
+        name: String,
+        /// May add attachments, properties and edit pages.
+        can_write: bool,
+        /// Space admin: may purge the trash and restore.
+        space_admin: bool,
+    },
+}
+
+impl Identity {
+    /// User name, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::User { name, .. } => Some(name),
+        }
+    }
+
+    /// Whether the caller may write.
+    pub fn can_write(&self) -> bool {
+        matches!(
+            self,
+            Identity::User {
+                can_write: true,
+                ..
+            }
+        )
+    }
+
+    /// Whether the caller is a space admin.
+    pub fn is_space_admin(&self) -> bool {
+        matches!(
+            self,
+            Identity::User {
+                space_admin: true,
+                ..
+            }
+        )
+    }
+}
+
+/// Result of authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Proceed as this identity.
+    Identified(Identity),
+    /// Wrong Basic credentials → 401 `AUTHENTICATION_FAILED`.
+    Failed,
+    /// CAPTCHA required → 401 `AUTHENTICATION_DENIED` (HTML).
+    Captcha,
+}
+
+/// Whether the `X-Atlassian-Token` value disables the XSRF check (`no-check` or `nocheck`).
+pub fn xsrf_header_ok(value: Option<&str>) -> bool {
+    matches!(value.map(str::trim), Some("no-check") | Some("nocheck"))
+}
+
+/// Whether a User-Agent looks like a browser (DC 7.19.6 rejects their POSTs as XSRF).
+pub fn is_browser_agent(ua: Option<&str>) -> bool {
+    ua.is_some_and(|u| u.trim_start().starts_with("Mozilla/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(u: &str, p: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    }
+
+    #[test]
+    fn basic_bearer_and_captcha() {
+        let mut users = Users::default();
+        users.add_user("alice", "secret");
+        users.add_read_only_user("bob", "pw");
+        users.add_token("alice", "PAT");
+        users.add_captcha_user("carol");
+        users.add_user("carol", "pw");
+        let alice = users.authenticate(Some(&basic("alice", "secret")));
+        assert!(matches!(alice, AuthOutcome::Identified(ref i) if i.can_write()));
+        assert_eq!(
+            users.authenticate(Some(&basic("alice", "x"))),
+            AuthOutcome::Failed
+        );
+        assert_eq!(
+            users.authenticate(Some(&basic("carol", "pw"))),
+            AuthOutcome::Captcha
+        );
+        assert!(
+            matches!(users.authenticate(Some(&basic("bob", "pw"))), AuthOutcome::Identified(ref i) if !i.can_write())
+        );
+        assert!(
+            matches!(users.authenticate(Some("Bearer PAT")), AuthOutcome::Identified(ref i) if i.name() == Some("alice"))
+        );
+        assert_eq!(
+            users.authenticate(Some("Bearer nope")),
+            AuthOutcome::Identified(Identity::Anonymous),
+            "unknown tokens are anonymous, not 401"
+        );
+        assert!(!format!("{users:?}").contains("secret"));
+    }
+
+    #[test]
+    fn xsrf_and_agent() {
+        assert!(xsrf_header_ok(Some("no-check")) && xsrf_header_ok(Some("nocheck")));
+        assert!(!xsrf_header_ok(Some("check")) && !xsrf_header_ok(None));
+        assert!(is_browser_agent(Some("Mozilla/5.0 (X11)")));
+        assert!(!is_browser_agent(Some("sber-tunnel/0.1")));
+    }
+}
