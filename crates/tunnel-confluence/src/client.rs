@@ -31,6 +31,7 @@ use crate::error::{
 };
 use crate::retry::{Retrier, RetryPolicy, Transient};
 use crate::store::ConfluenceStore;
+use crate::tls::TlsDiagnosis;
 use crate::upload::SourceCheck;
 
 /// Our `User-Agent`. A browser-like one makes DC 7.19 refuse multipart POSTs (XSRF).
@@ -84,6 +85,10 @@ pub struct ConfluenceClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// Direct TLS diagnosis for resets before any answer (https only).
+    diagnosis: Option<TlsDiagnosis>,
+    /// Some request got an answer (so the TLS identity is accepted).
+    connected: AtomicBool,
     endpoints: Endpoints,
     retry: RetryPolicy,
     bearer: bool,
@@ -219,11 +224,17 @@ impl ConfluenceClient {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.timeout)
             .read_timeout(settings.timeout);
+        let mut diagnosis_identity = None;
+        let mut diagnosis_roots = Vec::new();
         if let Some(identity) = &settings.client_identity {
-            builder = builder.identity(identity.load()?);
+            let loaded = identity.load()?;
+            builder = builder.identity(loaded.for_http);
+            diagnosis_identity = loaded.for_diagnosis;
         }
         if let Some(ca) = &settings.ca_file {
-            builder = builder.tls_certs_merge(load_ca_file(ca)?);
+            let (certs, native) = load_ca_file(ca)?;
+            builder = builder.tls_certs_merge(certs);
+            diagnosis_roots = native;
         }
         if settings.accept_invalid_certs {
             warn!(
@@ -251,9 +262,21 @@ impl ConfluenceClient {
             client_cert = settings.client_identity.is_some(),
             "Confluence client ready"
         );
+        let diagnosis = if endpoints.base().starts_with("https://") {
+            TlsDiagnosis::new(
+                diagnosis_identity,
+                &diagnosis_roots,
+                settings.accept_invalid_certs,
+                settings.timeout,
+            )
+        } else {
+            None
+        };
         Ok(ConfluenceClient {
             inner: Arc::new(Inner {
                 http,
+                diagnosis,
+                connected: AtomicBool::new(false),
                 endpoints,
                 retry: settings.retry,
                 bearer: matches!(settings.auth, Auth::Bearer { .. }),
@@ -400,13 +423,37 @@ impl ConfluenceClient {
     }
 
     /// Send a request once (counts it) and return the response or a classified failure.
+    ///
+    /// A connection cut before the first answer this client ever got, on `https`, may be a
+    /// TLS 1.3 server refusing our certificate: then the server is asked directly (see
+    /// [`crate::tls`]) and a refusal becomes a final [`RemoteError::Certificate`].
     pub(crate) async fn send_once(
         &self,
         req: RequestBuilder,
         url: &Url,
     ) -> Result<reqwest::Response, TransportFailure> {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        req.send().await.map_err(|e| map_transport(&e, url))
+        match req.send().await {
+            Ok(resp) => {
+                self.inner.connected.store(true, Ordering::Relaxed);
+                Ok(resp)
+            }
+            Err(e) => {
+                let failure = map_transport(&e, url);
+                let cut = matches!(
+                    failure,
+                    TransportFailure::Transient(Transient::Transport { timeout: false, .. })
+                );
+                if cut && !self.inner.connected.load(Ordering::Relaxed) {
+                    if let Some(diagnosis) = &self.inner.diagnosis {
+                        if let Some(msg) = diagnosis.diagnose(url).await {
+                            return Err(TransportFailure::Final(RemoteError::Certificate(msg)));
+                        }
+                    }
+                }
+                Err(failure)
+            }
+        }
     }
 
     /// One attempt of a non-streaming call: send, read the body, classify.

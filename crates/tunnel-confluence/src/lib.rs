@@ -9,7 +9,7 @@
 //! Modules: `client` (settings, the client, request machinery), `store` (the `RemoteStore`
 //! implementation), `auth` (secrets, Basic/Bearer, PKCS#12), `api` (wire types and URLs),
 //! `paging` (listings past 200, CONFSERVER-95396), `retry` (what is retried and how long we
-//! wait), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
+//! wait), `tls` (naming TLS refusals that arrive as resets), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
 //! (streamed, hash-checked upload bodies).
 //!
 //! Behaviour follows `shared/confluence-api.md` §13b; every choice that real Confluence
@@ -24,6 +24,7 @@ mod error;
 mod paging;
 pub mod retry;
 mod store;
+mod tls;
 mod upload;
 
 pub use auth::{Auth, ClientIdentity, Secret};

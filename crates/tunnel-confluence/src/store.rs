@@ -5,7 +5,7 @@
 //! - every upload is one file per request with `minorEdit=true` (watchers are not notified)
 //!   and the comment `sha256=<hex>`;
 //! - `put_blob` is idempotent: an existing attachment of that name and size is returned
-//!   without sending the bytes; after an ambiguous failure (transport error, timeout, 5xx) the
+//!   (blobs above 256 KiB are looked up first, so their bytes are not sent again); after an ambiguous failure (transport error, timeout, 5xx) the
 //!   name is looked up before the upload is retried, because the first attempt may have
 //!   landed (confluence-api.md §4, §10);
 //! - a new version of an existing attachment is always uploaded under its exact current title
@@ -44,6 +44,11 @@ pub const PROBE_ATTACHMENT_NAME: &str = "sber-tunnel-probe.txt";
 
 /// Largest serialised head value Confluence accepts (characters of JSON).
 pub const MAX_HEAD_CHARS: usize = 32_768;
+
+/// Immutable uploads larger than this are looked up by name before they are sent, so that an
+/// existing blob costs one small GET instead of re-sending its bytes just to learn (400) that
+/// it exists. Smaller ones are sent directly: the 400 answer costs no more than the lookup.
+const LOOKUP_FIRST_ABOVE: u64 = 256 * 1024;
 
 /// Content of the probe attachment.
 const PROBE_TEXT: &str = "sber-tunnel checks with this file that it may add attachments to \
@@ -279,12 +284,14 @@ impl ConfluenceStore {
         let digest = source_digest(source);
         let ctx = self.upload_ctx();
         let mut retrier = Retrier::new(self.client.retry_policy(), "put_blob");
-        let mut maybe_landed = false;
+        // "Look before sending": for big immutable blobs, and after an ambiguous failure.
+        let mut maybe_landed =
+            on_existing == OnExisting::KeepIfSame && source.len() > LOOKUP_FIRST_ABOVE;
         loop {
             if maybe_landed {
                 if let Some(att) = self.find_attachment(name.as_str()).await? {
                     if Self::holds(&att, source, &digest) {
-                        debug!(id = %att.id, "the interrupted upload did land");
+                        debug!(id = %att.id, "the blob is already on the page");
                         return Self::required_info(&att, name);
                     }
                     return self
@@ -442,13 +449,23 @@ impl RemoteStore for ConfluenceStore {
     async fn probe(&self) -> Result<RemoteIdentity, RemoteError> {
         let url = self.endpoints().page(&self.page_id);
         let ctx = self.read_ctx();
-        let ok = self
+        let reply = self
             .client
-            .call("probe", &ctx, &url, &[], || {
+            .call("probe", &ctx, &url, &[403, 404], || {
                 Ok(self.client.get(&url).into())
             })
-            .await?
-            .into_success()?;
+            .await?;
+        let ok = match reply {
+            Reply::Success(ok) => ok,
+            Reply::Handled(ans) => {
+                // Served as anonymous (an invalid token is ignored, not refused), the page is
+                // hidden: say that the credentials are the problem, not the page.
+                if ans.username.is_none() {
+                    self.client.current_user().await?;
+                }
+                return Err(map_status(&ans, &ctx));
+            }
+        };
         let content: Content = ok.json("the page request")?;
         self.client.learn_links_base(content.links.base.as_deref());
         let user = match ok.username() {
