@@ -322,6 +322,7 @@ impl Model {
     }
 
     /// Page update with the strict "+1" rule.
+    #[allow(clippy::too_many_arguments)]
     pub fn update_page(
         &mut self,
         id: &str,

@@ -7,6 +7,9 @@
 //! the answer so clients see the status instead of a reset; the model lock is never held
 //! across an `.await`.
 
+// Handlers return a complete HTTP answer as their error; it is built once per request, so
+// boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -44,6 +47,8 @@ const TEXT_PART_MAX: usize = 64 * 1024;
 /// At most this many unread request bytes are drained before answering; beyond, the
 /// connection is closed after the answer.
 const DRAIN_MAX: u64 = 4 * 1024 * 1024 * 1024;
+/// Pause between the last bytes sent and an injected mid-body reset.
+const RESET_GRACE: Duration = Duration::from_millis(50);
 /// Write buffer of uploads and read chunk of downloads.
 const IO_BUF: usize = 1 << 20;
 
@@ -1628,6 +1633,11 @@ impl Body for CountingBody {
                         let secs = n as f64 / bw as f64;
                         this.sleep =
                             Some(Box::pin(tokio::time::sleep(Duration::from_secs_f64(secs))));
+                    }
+                    if this.reset && this.remaining == Some(0) {
+                        // Let hyper flush the headers and the first half before the cut, so the
+                        // client sees a response whose body breaks, not a refused request.
+                        this.sleep = Some(Box::pin(tokio::time::sleep(RESET_GRACE)));
                     }
                     Poll::Ready(Some(Ok(Frame::data(data))))
                 }

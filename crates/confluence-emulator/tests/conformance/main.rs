@@ -1,1 +1,11 @@
-//! placeholder
+//! Conformance tests of the Confluence emulator: every endpoint's status codes, JSON shapes and
+//! texts as `confluence-api.md` gives them, exercised over a real socket with reqwest.
+
+mod attachments;
+mod auth;
+mod faults;
+mod pages;
+mod properties;
+mod storage;
+mod tls;
+mod util;
