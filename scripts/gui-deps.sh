@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages the desktop app needs to build (and, with --test, to be
+# tested headless: Xvfb, WebKitWebDriver, a D-Bus session, xdotool, ImageMagick).
+# Idempotent: only packages that are missing are installed; nothing happens when all are there.
+set -euo pipefail
+
+build_pkgs=(
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev
+  libxdo-dev libssl-dev pkg-config build-essential file
+)
+test_pkgs=(xvfb xauth webkit2gtk-driver dbus-x11 xdotool imagemagick x11-utils)
+tray_pkgs=(haskell-gtk-sni-tray-utils)
+
+want=("${build_pkgs[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test_pkgs[@]}") ;;
+    --tray) want+=("${test_pkgs[@]}" "${tray_pkgs[@]}") ;;
+    -h|--help) echo "usage: $0 [--test] [--tray]"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "gui-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "gui-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

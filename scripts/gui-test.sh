@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Desktop app tests, all headless (CI runs this):
+#   1. installs what is missing (scripts/gui-deps.sh --test, tauri-driver 2.1.0);
+#   2. the shell without a window: `cargo test --features ipc-test` (mock runtime, fake backend);
+#   3. the real app under Xvfb over WebDriver (tests/e2e/webdriver.mjs), screenshots kept in
+#      target/e2e-screenshots;
+#   4. the tray under a StatusNotifier host (tests/e2e/tray.sh), when gtk-sni-tray-standalone is
+#      installed (scripts/gui-deps.sh --tray) — skipped otherwise, and said so.
+# Options: --no-deps (skip installs), --no-tray.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deps=1 tray=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-deps) deps=0 ;;
+    --no-tray) tray=0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+target="${CARGO_TARGET_DIR:-target}"
+export E2E_SCREENSHOTS="${E2E_SCREENSHOTS:-$PWD/target/e2e-screenshots}"
+
+if [ "$deps" = 1 ]; then
+  scripts/gui-deps.sh --test
+  if ! tauri-driver --help 2>/dev/null | grep -q . || [ "$(cargo install --list | grep -c '^tauri-driver v2.1.0')" = 0 ]; then
+    cargo install tauri-driver --version 2.1.0 --locked
+  fi
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== shell tests (mock runtime)"
+cargo test --locked --features ipc-test --bin sber-tunnel desktop::
+
+echo "== desktop build"
+cargo build --locked --features gui
+app="$(realpath "$target/debug/sber-tunnel")"
+
+echo "== WebDriver e2e under Xvfb"
+rm -rf "$E2E_SCREENSHOTS"
+xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- tests/e2e/run-webdriver.sh "$app"
+
+if [ "$tray" = 1 ]; then
+  if command -v gtk-sni-tray-standalone > /dev/null; then
+    echo "== tray under a StatusNotifier host"
+    xvfb-run -a -s "-screen 0 1024x768x24 -nolisten tcp" dbus-run-session -- tests/e2e/tray.sh "$app"
+  else
+    echo "== tray test skipped: gtk-sni-tray-standalone is not installed (scripts/gui-deps.sh --tray)"
+  fi
+fi

@@ -1,0 +1,278 @@
+//! The commands the settings window calls: each is one translation step from IPC arguments to a
+//! [`DesktopBackend`] call (or to a desktop integration: file picker, file manager, autostart),
+//! with errors mapped to [`IpcError`]. No business logic lives here.
+//!
+//! Every command is `async` (nothing blocks the main thread), takes snake_case arguments
+//! (`rename_all = "snake_case"`, so the JS side and the Rust side spell fields the same), is listed
+//! once in [`super::handler`], and is granted by name in `src-tauri/capabilities/default.json`
+//! (the list in `src-tauri/build.rs` generates the `allow-*` permissions).
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+use tauri::{AppHandle, Manager, Runtime, State};
+use tunnel_core::events::{FolderStatus, SyncStatus};
+
+use super::backend::{ConnectionCheck, ConnectionForm, ConnectionView, SettingsView};
+use super::ipc_error::IpcError;
+use super::state::AppState;
+
+/// The About box.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppInfo {
+    /// Product name.
+    pub name: String,
+    /// Version of this build.
+    pub version: String,
+    /// Licence (SPDX).
+    pub license: String,
+    /// Where the logs are.
+    pub log_dir: PathBuf,
+}
+
+/// The saved connection (no secrets), or `null` before the first-run wizard.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn get_connection(
+    state: State<'_, AppState>,
+) -> Result<Option<ConnectionView>, IpcError> {
+    Ok(state.backend.connection().await?)
+}
+
+/// Check a connection form without saving it.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn test_connection(
+    state: State<'_, AppState>,
+    form: ConnectionForm,
+) -> Result<ConnectionCheck, IpcError> {
+    Ok(state.backend.test_connection(form).await?)
+}
+
+/// Check a connection form and save it if it works.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_connection(
+    state: State<'_, AppState>,
+    form: ConnectionForm,
+) -> Result<ConnectionCheck, IpcError> {
+    Ok(state.backend.save_connection(form).await?)
+}
+
+/// Tracked folders with their state.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn list_folders(state: State<'_, AppState>) -> Result<Vec<FolderStatus>, IpcError> {
+    Ok(state.backend.folders().await?)
+}
+
+/// Track a folder; `page_id` defaults to the connection's page.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn add_folder(
+    state: State<'_, AppState>,
+    path: PathBuf,
+    page_id: Option<String>,
+) -> Result<FolderStatus, IpcError> {
+    Ok(state.backend.add_folder(path, page_id).await?)
+}
+
+/// Stop tracking a folder (its files stay where they are).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), IpcError> {
+    Ok(state.backend.remove_folder(path).await?)
+}
+
+/// Pause or resume one folder, or every folder when `path` is null.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_paused(
+    state: State<'_, AppState>,
+    path: Option<PathBuf>,
+    paused: bool,
+) -> Result<(), IpcError> {
+    Ok(state.backend.set_paused(path, paused).await?)
+}
+
+/// Sync one folder, or every folder when `path` is null, now.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn sync_now(state: State<'_, AppState>, path: Option<PathBuf>) -> Result<(), IpcError> {
+    Ok(state.backend.sync_now(path).await?)
+}
+
+/// The Settings tab values.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> {
+    Ok(state.backend.settings().await?)
+}
+
+/// Save the Settings tab, then make "start at login" true of the desktop session.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: SettingsView,
+) -> Result<(), IpcError> {
+    let start_at_login = settings.start_at_login;
+    state.backend.save_settings(settings).await?;
+    // The autostart plugin is registered by `run`; the mock-runtime tests run without it.
+    if let Some(autostart) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() {
+        let applied = if start_at_login {
+            autostart.enable()
+        } else {
+            autostart.disable()
+        };
+        applied.map_err(|e| IpcError::internal(format!("Could not change start at login: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The current status (the UI's first picture; later ones arrive as `sync://status` events).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn get_status(state: State<'_, AppState>) -> Result<SyncStatus, IpcError> {
+    let status = state.backend.status().borrow().clone();
+    Ok(status)
+}
+
+/// Version, licence and log folder for the About box.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn app_info<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<AppInfo, IpcError> {
+    let package = app.package_info();
+    Ok(AppInfo {
+        name: package.name.clone(),
+        version: package.version.to_string(),
+        license: env!("CARGO_PKG_LICENSE").to_owned(),
+        log_dir: state.backend.log_dir(),
+    })
+}
+
+/// The native folder picker; `null` when the person cancels.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn pick_folder<R: Runtime>(app: AppHandle<R>) -> Result<Option<PathBuf>, IpcError> {
+    let dialog = file_dialog(&app)?.set_title("Choose a folder to sync");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    dialog.pick_folder(move |picked| {
+        let _ = tx.send(picked);
+    });
+    picked_path(rx.await)
+}
+
+/// The native file picker for a client certificate (`kind` = "p12") or a CA bundle ("ca").
+#[tauri::command(rename_all = "snake_case")]
+pub async fn pick_file<R: Runtime>(
+    app: AppHandle<R>,
+    kind: String,
+) -> Result<Option<PathBuf>, IpcError> {
+    let dialog = file_dialog(&app)?;
+    let dialog = match kind.as_str() {
+        "p12" => dialog
+            .set_title("Choose the client certificate")
+            .add_filter("PKCS#12 certificate", &["p12", "pfx"]),
+        "ca" => dialog
+            .set_title("Choose the CA certificate")
+            .add_filter("PEM certificates", &["pem", "crt", "cer"]),
+        other => return Err(IpcError::invalid(format!("unknown file kind “{other}”"))),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    dialog.pick_file(move |picked| {
+        let _ = tx.send(picked);
+    });
+    picked_path(rx.await)
+}
+
+/// Open a tracked folder in the file manager. Only tracked folders may be opened.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), IpcError> {
+    let folder = tracked_folder(&state, &path).await?;
+    tauri_plugin_opener::open_path(&folder, None::<&str>)
+        .map_err(|e| IpcError::internal(format!("Could not open {}: {e}", folder.display())))
+}
+
+/// Show a file of a tracked folder (a conflict copy, a recent change) in the file manager.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn reveal_file(
+    state: State<'_, AppState>,
+    folder: PathBuf,
+    path: String,
+) -> Result<(), IpcError> {
+    let folder = tracked_folder(&state, &folder).await?;
+    let target = folder.join(relative_inside(&path)?);
+    let shown = if target.exists() { target } else { folder };
+    tauri_plugin_opener::reveal_item_in_dir(&shown)
+        .map_err(|e| IpcError::internal(format!("Could not show {}: {e}", shown.display())))
+}
+
+/// Open the log folder in the file manager.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn open_log_folder(state: State<'_, AppState>) -> Result<(), IpcError> {
+    let dir = state.backend.log_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| IpcError::internal(format!("Could not create {}: {e}", dir.display())))?;
+    tauri_plugin_opener::open_path(&dir, None::<&str>)
+        .map_err(|e| IpcError::internal(format!("Could not open {}: {e}", dir.display())))
+}
+
+fn file_dialog<R: Runtime>(
+    app: &AppHandle<R>,
+) -> Result<tauri_plugin_dialog::FileDialogBuilder<R>, IpcError> {
+    // The dialog plugin is registered by `run`; without it there is no picker to show.
+    let dialog = app
+        .try_state::<tauri_plugin_dialog::Dialog<R>>()
+        .ok_or_else(|| IpcError::internal("The file picker is not available."))?;
+    Ok(dialog.file())
+}
+
+fn picked_path(
+    picked: Result<Option<tauri_plugin_dialog::FilePath>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<Option<PathBuf>, IpcError> {
+    let picked = picked.map_err(|_| IpcError::internal("The file picker closed unexpectedly."))?;
+    picked
+        .map(|p| {
+            p.into_path()
+                .map_err(|e| IpcError::internal(format!("Not a local path: {e}")))
+        })
+        .transpose()
+}
+
+/// The tracked folder equal to `path`, or an `invalid` error.
+async fn tracked_folder(state: &State<'_, AppState>, path: &Path) -> Result<PathBuf, IpcError> {
+    let folders = state.backend.folders().await?;
+    folders
+        .into_iter()
+        .map(|f| f.path)
+        .find(|p| p == path)
+        .ok_or_else(|| IpcError::invalid(format!("{} is not a tracked folder.", path.display())))
+}
+
+/// `path` as a relative path that stays inside its folder (no root, no `..`).
+fn relative_inside(path: &str) -> Result<PathBuf, IpcError> {
+    let rel = PathBuf::from(path);
+    let stays_inside = rel
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if stays_inside {
+        Ok(rel)
+    } else {
+        Err(IpcError::invalid(format!(
+            "“{path}” is not a path inside the folder."
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_inside;
+
+    #[test]
+    fn reveal_refuses_paths_that_leave_the_folder() {
+        assert!(
+            relative_inside("docs/a.txt").is_ok(),
+            "a nested file stays inside"
+        );
+        assert!(
+            relative_inside("../etc/passwd").is_err(),
+            "`..` leaves the folder"
+        );
+        assert!(
+            relative_inside("/etc/passwd").is_err(),
+            "an absolute path is not inside"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! The event bridge: the one task that listens to the backend and tells everyone else. Each
+//! [`SyncEvent`] is emitted to the webview as [`SYNC_EVENT`], each new [`SyncStatus`] as
+//! [`SYNC_STATUS`], and both refresh the tray; conflicts and errors that need the person raise a
+//! desktop notification (routine syncs do not).
+//!
+//! Invariants: one bridge per app; it never polls (it awaits the broadcast and watch channels);
+//! a lagging receiver skips events and says so in the log, it never blocks the backend.
+
+use std::sync::Arc;
+
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokio::sync::broadcast::error::RecvError;
+use tunnel_core::events::{SyncEvent, SyncStatus};
+
+use super::backend::DesktopBackend;
+use super::tray::{self, TrayView};
+
+/// Webview event carrying one [`SyncEvent`]. Mirrored in ui/js/events.js.
+pub const SYNC_EVENT: &str = "sync://event";
+/// Webview event carrying the latest [`SyncStatus`]. Mirrored in ui/js/events.js.
+pub const SYNC_STATUS: &str = "sync://status";
+
+/// Error codes (from `tunnel_core::error::ErrorCode`) that a person must act on: these get a
+/// desktop notification; transient ones (unreachable, retried) do not.
+const CODES_THAT_NEED_THE_USER: &[&str] = &[
+    "auth",
+    "certificate",
+    "permission",
+    "folder-missing",
+    "local",
+    "mass-deletion",
+];
+
+/// Start the bridge on Tauri's async runtime. It ends when the backend's channels close.
+pub fn spawn<R: Runtime>(app: AppHandle<R>, backend: Arc<dyn DesktopBackend>) {
+    let mut events = backend.subscribe();
+    let mut status = backend.status();
+    tauri::async_runtime::spawn(async move {
+        let mut recent: Option<String> = None;
+        let first = status.borrow_and_update().clone();
+        publish_status(&app, &first, recent.as_deref());
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        if let Some(line) = activity_line(&event) {
+                            recent = Some(line);
+                        }
+                        forward_event(&app, &event);
+                        let current = status.borrow().clone();
+                        refresh_tray(&app, &current, recent.as_deref());
+                    }
+                    Err(RecvError::Lagged(skipped)) => {
+                        tracing::warn!(skipped, "the event bridge fell behind; events skipped");
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                changed = status.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let current = status.borrow_and_update().clone();
+                    publish_status(&app, &current, recent.as_deref());
+                }
+            }
+        }
+        tracing::info!("event bridge stopped: the backend closed its channels");
+    });
+}
+
+fn forward_event<R: Runtime>(app: &AppHandle<R>, event: &SyncEvent) {
+    if let Err(e) = app.emit(SYNC_EVENT, event) {
+        tracing::warn!(error = %e, "could not forward a sync event to the window");
+    }
+    if let Some((title, body)) = notification_for(event) {
+        notify(app, &title, &body);
+    }
+}
+
+fn publish_status<R: Runtime>(app: &AppHandle<R>, status: &SyncStatus, recent: Option<&str>) {
+    if let Err(e) = app.emit(SYNC_STATUS, status) {
+        tracing::warn!(error = %e, "could not send the status to the window");
+    }
+    refresh_tray(app, status, recent);
+}
+
+fn refresh_tray<R: Runtime>(app: &AppHandle<R>, status: &SyncStatus, recent: Option<&str>) {
+    let view = TrayView::from_status(status, recent);
+    // Tray calls must run on the main thread on some platforms.
+    let handle = app.clone();
+    let queued = app.run_on_main_thread(move || {
+        if let Err(e) = tray::apply(&handle, view) {
+            tracing::warn!(error = %e, "could not update the tray");
+        }
+    });
+    if let Err(e) = queued {
+        tracing::warn!(error = %e, "could not reach the main thread to update the tray");
+    }
+}
+
+/// One line for the tray's "recent activity" entry.
+fn activity_line(event: &SyncEvent) -> Option<String> {
+    match event {
+        SyncEvent::Uploaded { path, .. } => Some(format!("Sent {path}")),
+        SyncEvent::Downloaded { path, .. } => Some(format!("Received {path}")),
+        SyncEvent::Deleted { path, .. } => Some(format!("Deleted {path}")),
+        SyncEvent::Conflict { path, .. } => Some(format!("Conflict in {path}")),
+        SyncEvent::Failed { message, .. } => Some(format!("Failed: {message}")),
+        SyncEvent::Started { .. } | SyncEvent::Progress { .. } | SyncEvent::Finished { .. } => None,
+    }
+}
+
+/// The notification an event deserves, if any: conflicts and failures the person must fix.
+fn notification_for(event: &SyncEvent) -> Option<(String, String)> {
+    match event {
+        SyncEvent::Conflict { folder, path, copy } => Some((
+            "Conflict kept as a copy".to_owned(),
+            format!(
+                "{path} in {} changed on two computers; the other version is {copy}.",
+                folder.display()
+            ),
+        )),
+        SyncEvent::Failed {
+            folder,
+            message,
+            code,
+        } if CODES_THAT_NEED_THE_USER.contains(&code.as_str()) => Some((
+            format!("Sync of {} stopped", folder.display()),
+            message.clone(),
+        )),
+        _ => None,
+    }
+}
+
+fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    // Registered by `run`; the mock-runtime tests run without it.
+    if app
+        .try_state::<tauri_plugin_notification::Notification<R>>()
+        .is_none()
+    {
+        return;
+    }
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+        tracing::warn!(error = %e, "could not show a notification");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use tunnel_core::events::SyncSummary;
+
+    #[test]
+    fn only_conflicts_and_errors_that_need_the_user_notify() {
+        let folder = PathBuf::from("/f");
+        let failed = |code: &str| SyncEvent::Failed {
+            folder: folder.clone(),
+            message: "m".to_owned(),
+            code: code.to_owned(),
+        };
+        assert!(
+            notification_for(&failed("auth")).is_some(),
+            "a refused password needs the user"
+        );
+        assert!(
+            notification_for(&failed("unreachable")).is_none(),
+            "offline is retried silently"
+        );
+        let conflict = SyncEvent::Conflict {
+            folder: folder.clone(),
+            path: "a".to_owned(),
+            copy: "b".to_owned(),
+        };
+        assert!(notification_for(&conflict).is_some(), "conflicts notify");
+        let finished = SyncEvent::Finished {
+            folder,
+            summary: SyncSummary::default(),
+        };
+        assert!(
+            notification_for(&finished).is_none(),
+            "routine syncs do not notify"
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! The shell without a window: Tauri's mock runtime runs the real commands, capabilities and
+//! event bridge over a [`FakeBackend`]. Each test builds its own app; requests go through the
+//! same IPC path (and ACL check) as the webview's.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
+
+use super::event_bridge::{SYNC_EVENT, SYNC_STATUS};
+use super::fake::FakeBackend;
+
+/// How long a test waits for an event before it fails (an event, not a sleep, ends the wait).
+const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Harness {
+    app: App<MockRuntime>,
+    webview: WebviewWindow<MockRuntime>,
+}
+
+fn harness() -> Harness {
+    let backend = Arc::new(FakeBackend::with_step(Duration::ZERO));
+    let app = super::configure(mock_builder(), backend.clone(), false)
+        .build(tauri::generate_context!(test = true))
+        .expect("the mock app builds");
+    // What `setup` does in the real app (the mock event loop never runs it).
+    super::start(app.handle(), backend, false).expect("the shell starts");
+    let webview = WebviewWindowBuilder::new(&app, super::window::MAIN_WINDOW, Default::default())
+        .build()
+        .expect("the main webview builds");
+    Harness { app, webview }
+}
+
+impl Harness {
+    fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
+        self.invoke_from(&self.webview, cmd, body)
+    }
+
+    fn invoke_from(
+        &self,
+        webview: &WebviewWindow<MockRuntime>,
+        cmd: &str,
+        body: Value,
+    ) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.to_owned(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().expect("a valid URL"),
+            body: InvokeBody::Json(body),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_owned(),
+        };
+        get_ipc_response(webview, request)
+            .map(|body| body.deserialize::<Value>().expect("responses are JSON"))
+    }
+
+    fn ok(&self, cmd: &str, body: Value) -> Value {
+        self.invoke(cmd, body)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    fn connect(&self) {
+        self.ok("save_connection", json!({"form": good_form()}));
+    }
+
+    /// Collect `event` payloads until `done` says so, or fail after [`EVENT_TIMEOUT`].
+    fn wait_for(&self, event: &str, mut done: impl FnMut(&Value) -> bool, trigger: impl FnOnce()) {
+        let (tx, rx) = mpsc::channel::<Value>();
+        let id = self.app.listen_any(event, move |e| {
+            let payload = serde_json::from_str(e.payload()).expect("event payloads are JSON");
+            let _ = tx.send(payload);
+        });
+        trigger();
+        loop {
+            let payload = rx
+                .recv_timeout(EVENT_TIMEOUT)
+                .unwrap_or_else(|_| panic!("no matching {event} within {EVENT_TIMEOUT:?}"));
+            if done(&payload) {
+                break;
+            }
+        }
+        self.app.unlisten(id);
+    }
+}
+
+fn good_form() -> Value {
+    json!({
+        "url": "https://wiki.example.com/confluence",
+        "auth": "password",
+        "username": "alice",
+        "secret": "s3cret",
+        "page_id": "4242",
+        "p12_path": null,
+        "p12_password": null,
+        "ca_path": null
+    })
+}
+
+fn folder_with_files(dir: &Path) {
+    std::fs::write(dir.join("report.txt"), b"quarterly numbers").expect("write a file");
+    std::fs::create_dir(dir.join("sub")).expect("make a sub-folder");
+    std::fs::write(dir.join("sub").join("notes.md"), b"# notes").expect("write a file");
+}
+
+#[test]
+fn connection_commands_round_trip_and_keep_secrets_out() {
+    let h = harness();
+    assert_eq!(
+        h.ok("get_connection", json!({})),
+        Value::Null,
+        "nothing saved at first"
+    );
+    let check = h.ok("test_connection", json!({"form": good_form()}));
+    assert_eq!(check["user"], "alice", "the check names the user: {check}");
+    assert_eq!(
+        h.ok("get_connection", json!({})),
+        Value::Null,
+        "testing saves nothing"
+    );
+
+    h.connect();
+    let saved = h.ok("get_connection", json!({}));
+    assert_eq!(saved["url"], "https://wiki.example.com/confluence");
+    assert_eq!(saved["auth"], "password");
+    assert_eq!(saved["page_id"], "4242");
+    assert_eq!(saved["has_secret"], true);
+    assert!(
+        !saved.to_string().contains("s3cret"),
+        "the secret never comes back: {saved}"
+    );
+}
+
+#[test]
+fn errors_arrive_as_code_and_message() {
+    let h = harness();
+    let mut form = good_form();
+    form["secret"] = json!("wrong");
+    let err = h
+        .invoke("save_connection", json!({"form": form}))
+        .expect_err("a wrong password fails");
+    assert_eq!(err["code"], "auth", "the UI branches on the code: {err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("password")),
+        "{err}"
+    );
+    assert_eq!(
+        h.ok("get_connection", json!({})),
+        Value::Null,
+        "a failing form is not saved"
+    );
+
+    let err = h
+        .invoke("add_folder", json!({"path": "/tmp", "page_id": null}))
+        .expect_err("no folder before a connection");
+    assert_eq!(err["code"], "not-configured", "{err}");
+
+    h.connect();
+    let err = h
+        .invoke("open_folder", json!({"path": "/etc"}))
+        .expect_err("only tracked folders open");
+    assert_eq!(err["code"], "invalid", "{err}");
+    let err = h
+        .invoke("pick_file", json!({"kind": "exe"}))
+        .expect_err("unknown kind");
+    assert_eq!(
+        err["code"], "internal",
+        "no picker in the mock app is an internal error: {err}"
+    );
+}
+
+#[test]
+fn folder_commands_round_trip() {
+    let h = harness();
+    h.connect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
+
+    let added = h.ok("add_folder", json!({"path": path, "page_id": "777"}));
+    assert_eq!(added["path"], path.as_str());
+    assert_eq!(
+        added["page_id"], "777",
+        "an explicit page wins over the default"
+    );
+    let listed = h.ok("list_folders", json!({}));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+
+    h.ok("set_paused", json!({"path": path, "paused": true}));
+    assert_eq!(
+        h.ok("list_folders", json!({}))[0]["paused"],
+        true,
+        "pause sticks"
+    );
+    h.ok("set_paused", json!({"path": null, "paused": false}));
+    assert_eq!(
+        h.ok("list_folders", json!({}))[0]["paused"],
+        false,
+        "resume-all resumes it"
+    );
+    h.ok("sync_now", json!({"path": path}));
+    let status = h.ok("get_status", json!({}));
+    assert_eq!(
+        status["folders"][0]["path"],
+        path.as_str(),
+        "the status lists it: {status}"
+    );
+
+    let err = h
+        .invoke("add_folder", json!({"path": path, "page_id": null}))
+        .expect_err("twice");
+    assert_eq!(err["code"], "invalid", "{err}");
+    h.ok("remove_folder", json!({"path": path}));
+    assert_eq!(h.ok("list_folders", json!({})), json!([]), "removed");
+}
+
+#[test]
+fn settings_and_about_round_trip() {
+    let h = harness();
+    let mut settings = h.ok("get_settings", json!({}));
+    settings["poll_interval_secs"] = json!(120);
+    settings["log_level"] = json!("debug");
+    h.ok("save_settings", json!({"settings": settings}));
+    let again = h.ok("get_settings", json!({}));
+    assert_eq!(again["poll_interval_secs"], 120);
+    assert_eq!(again["log_level"], "debug");
+
+    settings["parallel_transfers"] = json!(0);
+    let err = h
+        .invoke("save_settings", json!({"settings": settings}))
+        .expect_err("refused");
+    assert_eq!(err["code"], "invalid", "{err}");
+
+    let about = h.ok("app_info", json!({}));
+    assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(about["license"], "MIT");
+}
+
+#[test]
+fn the_bridge_forwards_events_and_status() {
+    let h = harness();
+    h.connect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    folder_with_files(dir.path());
+    let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
+
+    let mut uploaded = Vec::new();
+    h.wait_for(
+        SYNC_EVENT,
+        |event| {
+            if event["type"] == "uploaded" {
+                uploaded.push(event["path"].as_str().unwrap_or_default().to_owned());
+            }
+            event["type"] == "finished"
+        },
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
+    );
+    uploaded.sort();
+    assert_eq!(
+        uploaded,
+        ["report.txt", "sub/notes.md"],
+        "each file is reported once"
+    );
+
+    h.wait_for(
+        SYNC_STATUS,
+        |status| status["state"] == "paused",
+        || {
+            h.ok("set_paused", json!({"path": null, "paused": true}));
+        },
+    );
+}
+
+#[test]
+fn a_window_the_capability_does_not_name_is_refused() {
+    let h = harness();
+    let other = WebviewWindowBuilder::new(&h.app, "other", Default::default())
+        .build()
+        .expect("a second webview builds");
+    let refused = h.invoke_from(&other, "get_connection", json!({}));
+    let message = refused
+        .expect_err("commands are granted to the main window only")
+        .to_string();
+    assert!(
+        message.contains("not allowed"),
+        "the ACL refuses it: {message}"
+    );
+}

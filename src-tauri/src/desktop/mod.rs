@@ -1,0 +1,113 @@
+//! The desktop shell: a Tauri v2 tray app with a settings window, kept thin over a
+//! [`DesktopBackend`]. Commands translate IPC calls to backend calls ([`commands`]), one event
+//! bridge pushes backend events and status to the webview and the tray ([`event_bridge`]), the
+//! tray follows the sync state ([`tray`]), and closing the window hides it ([`window`]).
+//!
+//! Invariants: no business logic here or in ui/; the UI reaches Rust only through the commands
+//! listed once in [`handler`] and granted in `src-tauri/capabilities/default.json`; the app
+//! opens no network port and the webview loads nothing remote.
+
+pub mod backend;
+pub mod commands;
+pub mod event_bridge;
+pub mod fake;
+pub mod ipc_error;
+pub mod state;
+pub mod tray;
+pub mod window;
+
+#[cfg(all(test, feature = "ipc-test"))]
+mod ipc_tests;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tauri::{Builder, Manager, Runtime};
+
+use backend::DesktopBackend;
+use state::AppState;
+
+/// Run the desktop app until the person quits it. Blocks the calling (main) thread.
+///
+/// Uses Tauri's async runtime for the commands and the event bridge; a caller that owns a tokio
+/// runtime may hand it over first with `tauri::async_runtime::set(handle)`.
+pub fn run(backend: Arc<dyn DesktopBackend>) -> anyhow::Result<()> {
+    let builder = tauri::Builder::default()
+        // First, so a second launch is stopped before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            window::show_main(app, None);
+        }))
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ));
+    let app = configure(builder, backend, true)
+        .build(tauri::generate_context!())
+        .context("starting the desktop app")?;
+    app.run(|_, _| {});
+    Ok(())
+}
+
+/// Everything the app needs on any runtime (the real one, or the mock one in tests): state,
+/// commands and window behaviour; [`start`] runs from `setup` once the event loop is up.
+pub fn configure<R: Runtime>(
+    builder: Builder<R>,
+    backend: Arc<dyn DesktopBackend>,
+    with_tray: bool,
+) -> Builder<R> {
+    builder
+        .manage(AppState {
+            backend: backend.clone(),
+        })
+        .manage(tray::TrayCache::default())
+        .invoke_handler(handler())
+        .on_window_event(window::on_window_event)
+        .setup(move |app| {
+            start(app.handle(), backend, with_tray)?;
+            Ok(())
+        })
+}
+
+/// Bring the app to life: the tray (when `with_tray`), the event bridge, and the settings window
+/// in front. Called from `setup` (the mock runtime's tests call it themselves, as the mock event
+/// loop does not run).
+pub fn start<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    backend: Arc<dyn DesktopBackend>,
+    with_tray: bool,
+) -> tauri::Result<()> {
+    if with_tray {
+        tray::create(app)?;
+    }
+    event_bridge::spawn(app.clone(), backend);
+    // The window opens at launch: some desktops show no tray, and the wizard lives here.
+    if let Some(window) = app.get_webview_window(window::MAIN_WINDOW) {
+        window.show()?;
+    }
+    Ok(())
+}
+
+/// The one list of commands the webview may call.
+pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::get_connection,
+        commands::test_connection,
+        commands::save_connection,
+        commands::list_folders,
+        commands::add_folder,
+        commands::remove_folder,
+        commands::set_paused,
+        commands::sync_now,
+        commands::get_settings,
+        commands::save_settings,
+        commands::get_status,
+        commands::app_info,
+        commands::pick_folder,
+        commands::pick_file,
+        commands::open_folder,
+        commands::reveal_file,
+        commands::open_log_folder,
+    ]
+}

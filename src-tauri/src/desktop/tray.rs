@@ -1,0 +1,399 @@
+//! The tray icon: a fixed id ([`TRAY_ID`]), a closed set of menu actions ([`TrayAction`], each
+//! with a stable menu id), and a [`TrayView`] computed purely from the [`SyncStatus`] — icon,
+//! tooltip, menu labels — which [`apply`] pushes to the real tray only where it changed.
+//!
+//! Invariants: the icon always matches `status.state`; the menu has one "Open folder" entry per
+//! tracked folder, in the status' order; the tray is updated from the event bridge (no polling).
+//! On Linux (AppIndicator) tooltips are not shown, so the status line is also the first, disabled
+//! menu item.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Manager, Runtime};
+use tunnel_core::events::{SyncState, SyncStatus};
+
+use super::state::AppState;
+
+/// The one tray icon's id.
+pub const TRAY_ID: &str = "sber-tunnel";
+
+const ICON_IDLE: &[u8] = include_bytes!("../../../icons/tray-idle.png");
+const ICON_SYNCING: &[u8] = include_bytes!("../../../icons/tray-syncing.png");
+const ICON_PAUSED: &[u8] = include_bytes!("../../../icons/tray-paused.png");
+const ICON_ERROR: &[u8] = include_bytes!("../../../icons/tray-error.png");
+const ICON_OFFLINE: &[u8] = include_bytes!("../../../icons/tray-offline.png");
+
+/// Longest folder label or status line shown in the menu.
+const MAX_LABEL_CHARS: usize = 60;
+
+/// What a tray menu item does. `id()` and `from_id()` are inverse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrayAction {
+    /// Show and focus the settings window.
+    Open,
+    /// Sync every folder now.
+    SyncNow,
+    /// Pause every folder.
+    Pause,
+    /// Resume every folder.
+    Resume,
+    /// Open a tracked folder in the file manager.
+    OpenFolder(PathBuf),
+    /// Show the Activity tab (the recent-activity / last-error line).
+    ShowActivity,
+    /// Quit the app.
+    Quit,
+}
+
+const FOLDER_PREFIX: &str = "folder:";
+
+impl TrayAction {
+    /// The menu id of this action.
+    pub fn id(&self) -> String {
+        match self {
+            Self::Open => "open".to_owned(),
+            Self::SyncNow => "sync-now".to_owned(),
+            Self::Pause => "pause".to_owned(),
+            Self::Resume => "resume".to_owned(),
+            Self::OpenFolder(path) => format!("{FOLDER_PREFIX}{}", path.display()),
+            Self::ShowActivity => "activity".to_owned(),
+            Self::Quit => "quit".to_owned(),
+        }
+    }
+
+    /// The action of a menu id, if it is one of ours.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Some(match id {
+            "open" => Self::Open,
+            "sync-now" => Self::SyncNow,
+            "pause" => Self::Pause,
+            "resume" => Self::Resume,
+            "activity" => Self::ShowActivity,
+            "quit" => Self::Quit,
+            other => Self::OpenFolder(PathBuf::from(other.strip_prefix(FOLDER_PREFIX)?)),
+        })
+    }
+}
+
+/// Everything the tray shows, as plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrayView {
+    /// Which icon.
+    pub state: SyncState,
+    /// Tooltip (and the first menu line).
+    pub tooltip: String,
+    /// Pause or Resume.
+    pub pause_action: TrayAction,
+    /// (label, path) per tracked folder.
+    pub folders: Vec<(String, PathBuf)>,
+    /// The last error, or the most recent activity, if any.
+    pub activity: Option<String>,
+}
+
+impl TrayView {
+    /// The tray for `status`; `recent` is the bridge's one-line summary of the last activity.
+    pub fn from_status(status: &SyncStatus, recent: Option<&str>) -> Self {
+        let headline = match status.state {
+            SyncState::Idle if status.folders.is_empty() => "No folders yet".to_owned(),
+            SyncState::Idle => "Up to date".to_owned(),
+            SyncState::Syncing => match &status.transfer {
+                Some(t) if t.files_total > 0 => {
+                    let percent = if t.bytes_total > 0 {
+                        t.bytes_done.saturating_mul(100) / t.bytes_total
+                    } else {
+                        t.files_done.saturating_mul(100) / t.files_total
+                    };
+                    format!(
+                        "Syncing {} of {} files ({percent}%)",
+                        t.files_done, t.files_total
+                    )
+                }
+                _ => "Syncing…".to_owned(),
+            },
+            SyncState::Paused => "Paused".to_owned(),
+            SyncState::Error => "Needs attention".to_owned(),
+            SyncState::Offline => "Offline — will retry".to_owned(),
+        };
+        let all_paused = !status.folders.is_empty() && status.folders.iter().all(|f| f.paused);
+        let error = status.folders.iter().find_map(|f| f.last_error.as_deref());
+        let activity = match (status.state, error) {
+            (SyncState::Error, Some(e)) => Some(format!("Error: {e}")),
+            _ => recent.map(str::to_owned),
+        };
+        Self {
+            state: status.state,
+            tooltip: shorten(&format!("sber-tunnel — {headline}")),
+            pause_action: if all_paused || status.state == SyncState::Paused {
+                TrayAction::Resume
+            } else {
+                TrayAction::Pause
+            },
+            folders: status
+                .folders
+                .iter()
+                .map(|f| {
+                    (
+                        shorten(&format!("Open {}", f.path.display())),
+                        f.path.clone(),
+                    )
+                })
+                .collect(),
+            activity: activity.map(|a| shorten(&a)),
+        }
+    }
+}
+
+/// The last view pushed to the tray, so unchanged parts are not rebuilt.
+#[derive(Default)]
+pub struct TrayCache(Mutex<Option<TrayView>>);
+
+/// Create the tray icon with its first view. Called once from `setup`.
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
+    let view = TrayView::from_status(&SyncStatus::default(), None);
+    let tray = TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(view.state)?)
+        .tooltip(&view.tooltip)
+        .menu(&menu(app, &view)?)
+        .show_menu_on_left_click(true)
+        .on_menu_event(|app, event| on_action(app, event.id.as_ref()))
+        .build(app)?;
+    if let Some(cache) = app.try_state::<TrayCache>() {
+        *cache.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(view);
+    }
+    Ok(tray)
+}
+
+/// Push `view` to the tray, touching only what changed. A missing tray (tests, or no tray
+/// support) is not an error: there is nothing to update.
+pub fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView) -> tauri::Result<()> {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return Ok(());
+    };
+    let Some(cache) = app.try_state::<TrayCache>() else {
+        return Ok(());
+    };
+    let previous = cache.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if previous.as_ref() == Some(&view) {
+        return Ok(());
+    }
+    if previous.as_ref().map(|p| p.state) != Some(view.state) {
+        tray.set_icon(Some(icon(view.state)?))?;
+    }
+    if previous.as_ref().map(|p| &p.tooltip) != Some(&view.tooltip) {
+        tray.set_tooltip(Some(&view.tooltip))?;
+    }
+    tray.set_menu(Some(menu(app, &view)?))?;
+    *cache.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(view);
+    Ok(())
+}
+
+/// The picture for a state.
+pub fn icon(state: SyncState) -> tauri::Result<Image<'static>> {
+    let bytes = match state {
+        SyncState::Idle => ICON_IDLE,
+        SyncState::Syncing => ICON_SYNCING,
+        SyncState::Paused => ICON_PAUSED,
+        SyncState::Error => ICON_ERROR,
+        SyncState::Offline => ICON_OFFLINE,
+    };
+    Image::from_bytes(bytes)
+}
+
+fn menu<R: Runtime>(app: &AppHandle<R>, view: &TrayView) -> tauri::Result<Menu<R>> {
+    let menu = Menu::new(app)?;
+    let status_line = view.tooltip.trim_start_matches("sber-tunnel — ");
+    menu.append(&MenuItem::with_id(
+        app,
+        "status",
+        status_line,
+        false,
+        None::<&str>,
+    )?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    let item = |action: TrayAction, label: &str| {
+        MenuItem::with_id(app, action.id(), label, true, None::<&str>)
+    };
+    menu.append(&item(TrayAction::Open, "Open sber-tunnel")?)?;
+    menu.append(&item(TrayAction::SyncNow, "Sync now")?)?;
+    let pause_label = match view.pause_action {
+        TrayAction::Resume => "Resume",
+        _ => "Pause",
+    };
+    menu.append(&item(view.pause_action.clone(), pause_label)?)?;
+    if !view.folders.is_empty() {
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+        for (label, path) in &view.folders {
+            menu.append(&item(TrayAction::OpenFolder(path.clone()), label)?)?;
+        }
+    }
+    if let Some(activity) = &view.activity {
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+        menu.append(&item(TrayAction::ShowActivity, activity)?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&item(TrayAction::Quit, "Quit")?)?;
+    Ok(menu)
+}
+
+/// Carry out a tray menu click.
+pub fn on_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let Some(action) = TrayAction::from_id(id) else {
+        return;
+    };
+    tracing::info!(?action, "tray action");
+    let backend = app.state::<AppState>().backend.clone();
+    match action {
+        TrayAction::Open => super::window::show_main(app, None),
+        TrayAction::ShowActivity => super::window::show_main(app, Some("activity")),
+        TrayAction::Quit => app.exit(0),
+        TrayAction::SyncNow => {
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = backend.sync_now(None).await {
+                    tracing::warn!(error = %e, "sync now from the tray failed");
+                }
+            });
+        }
+        TrayAction::Pause | TrayAction::Resume => {
+            let paused = action == TrayAction::Pause;
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = backend.set_paused(None, paused).await {
+                    tracing::warn!(error = %e, "pause/resume from the tray failed");
+                }
+            });
+        }
+        TrayAction::OpenFolder(path) => {
+            if let Err(e) = tauri_plugin_opener::open_path(&path, None::<&str>) {
+                tracing::warn!(error = %e, folder = %path.display(), "could not open the folder");
+            }
+        }
+    }
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= MAX_LABEL_CHARS {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(MAX_LABEL_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tunnel_core::events::{FolderStatus, TransferProgress};
+
+    fn folder(path: &str, paused: bool, error: Option<&str>) -> FolderStatus {
+        FolderStatus {
+            path: PathBuf::from(path),
+            page_id: "1".to_owned(),
+            state: SyncState::Idle,
+            paused,
+            last_sync_at: None,
+            last_error: error.map(str::to_owned),
+            pending_files: 0,
+            pending_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn menu_ids_round_trip() {
+        for action in [
+            TrayAction::Open,
+            TrayAction::SyncNow,
+            TrayAction::Pause,
+            TrayAction::Resume,
+            TrayAction::OpenFolder(PathBuf::from("/home/a/My Docs")),
+            TrayAction::ShowActivity,
+            TrayAction::Quit,
+        ] {
+            assert_eq!(
+                TrayAction::from_id(&action.id()),
+                Some(action.clone()),
+                "{action:?}"
+            );
+        }
+        assert_eq!(
+            TrayAction::from_id("status"),
+            None,
+            "the status line does nothing"
+        );
+    }
+
+    #[test]
+    fn syncing_shows_progress_in_the_tooltip() {
+        let status = SyncStatus {
+            state: SyncState::Syncing,
+            folders: vec![folder("/a", false, None)],
+            transfer: Some(TransferProgress {
+                files_done: 3,
+                files_total: 10,
+                bytes_done: 50,
+                bytes_total: 200,
+            }),
+            ..SyncStatus::default()
+        };
+        let view = TrayView::from_status(&status, None);
+        assert_eq!(view.state, SyncState::Syncing);
+        assert_eq!(
+            view.tooltip, "sber-tunnel — Syncing 3 of 10 files (25%)",
+            "bytes give the percent"
+        );
+        assert_eq!(view.pause_action, TrayAction::Pause);
+        assert_eq!(
+            view.folders,
+            vec![("Open /a".to_owned(), PathBuf::from("/a"))]
+        );
+    }
+
+    #[test]
+    fn paused_offers_resume_and_error_shows_the_error() {
+        let paused = SyncStatus {
+            state: SyncState::Paused,
+            folders: vec![folder("/a", true, None)],
+            ..SyncStatus::default()
+        };
+        let view = TrayView::from_status(&paused, Some("Uploaded a.txt"));
+        assert_eq!(
+            view.pause_action,
+            TrayAction::Resume,
+            "all folders paused → Resume"
+        );
+        assert_eq!(
+            view.activity.as_deref(),
+            Some("Uploaded a.txt"),
+            "recent activity is shown"
+        );
+
+        let failed = SyncStatus {
+            state: SyncState::Error,
+            folders: vec![folder("/a", false, Some("Wrong password"))],
+            ..SyncStatus::default()
+        };
+        let view = TrayView::from_status(&failed, Some("Uploaded a.txt"));
+        assert_eq!(
+            view.activity.as_deref(),
+            Some("Error: Wrong password"),
+            "the error wins"
+        );
+        assert_eq!(view.tooltip, "sber-tunnel — Needs attention");
+    }
+
+    #[test]
+    fn every_state_has_a_decodable_icon() {
+        for state in [
+            SyncState::Idle,
+            SyncState::Syncing,
+            SyncState::Paused,
+            SyncState::Error,
+            SyncState::Offline,
+        ] {
+            let image = icon(state).expect("the embedded PNG decodes");
+            assert_eq!((image.width(), image.height()), (64, 64), "{state:?}");
+        }
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs tests/e2e/webdriver.mjs against a built app: starts tauri-driver (which starts
+# WebKitWebDriver and the app), waits for it, runs the scenario, stops the driver.
+# Needs a display (use xvfb-run) and a D-Bus session (dbus-run-session). The app runs with the
+# fake backend and a throwaway HOME so the person's own setup is never touched.
+# usage: tests/e2e/run-webdriver.sh target/debug/sber-tunnel
+set -euo pipefail
+app="$(realpath "$1")"
+here="$(cd "$(dirname "$0")" && pwd)"
+port="${WEBDRIVER_PORT:-4444}"
+
+export SBER_TUNNEL_FAKE_BACKEND=1
+HOME="$(mktemp -d)"
+export HOME
+export XDG_CONFIG_HOME="$HOME/.config" XDG_DATA_HOME="$HOME/.local/share" XDG_CACHE_HOME="$HOME/.cache"
+
+tauri-driver --port "$port" > "${E2E_DRIVER_LOG:-/tmp/tauri-driver.log}" 2>&1 &
+driver=$!
+trap 'kill "$driver" 2>/dev/null || true; wait "$driver" 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 100); do
+  if curl -fsS "http://127.0.0.1:$port/status" > /dev/null 2>&1; then break; fi
+  if ! kill -0 "$driver" 2>/dev/null; then echo "tauri-driver exited; see its log" >&2; exit 1; fi
+  sleep 0.1
+done
+
+WEBDRIVER_URL="http://127.0.0.1:$port" node "$here/webdriver.mjs" "$app"

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The tray under a real StatusNotifier host: gtk-sni-tray-standalone draws a bar at the bottom
+# of the (Xvfb) screen, the app registers its icon there, and xdotool opens the menu and picks
+# items with the keyboard. Checks that the icon follows the state (idle → syncing → paused →
+# idle → error) within the wait below, and that Quit ends the app with status 0.
+# Needs a display and a D-Bus session: xvfb-run -a dbus-run-session -- tests/e2e/tray.sh APP
+# Prints "N passed, M failed". Screenshots go to $E2E_SCREENSHOTS/tray-*.png.
+set -uo pipefail
+app="$(realpath "$1")"
+here="$(cd "$(dirname "$0")" && pwd)"
+shots="${E2E_SCREENSHOTS:-$PWD/target/e2e-screenshots}"
+mkdir -p "$shots"
+wait_s="${TRAY_WAIT_SECONDS:-10}"  # the longest one check waits for the icon to change
+
+work="$(mktemp -d)"
+export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share"
+mkdir -p "$HOME" "$work/folder"
+for i in 1 2 3 4 5 6; do head -c 20000 /dev/zero > "$work/folder/file-$i.bin"; done
+
+passed=0 failed=0
+check() { # name, command...
+  local name="$1"; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+
+gtk-sni-tray-standalone --watcher --bottom -s 40 > "$work/host.log" 2>&1 &
+host=$!
+SBER_TUNNEL_FAKE_BACKEND=1 SBER_TUNNEL_FAKE_FOLDERS="$work/folder" "$app" > "$work/app.log" 2>&1 &
+app_pid=$!
+cleanup() {
+  kill "$app_pid" "$host" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+icon_x="" icon_y=""
+# Wait until the icon shows `state`; remembers where it is.
+wait_state() {
+  local want="$1" deadline=$((SECONDS + wait_s)) out
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    out="$(python3 "$here/tray_probe.py" 60 "$shots/tray-$want.png")"
+    set -- $out
+    if [ "${1:-none}" = "$want" ]; then icon_x="$2" icon_y="$3"; return 0; fi
+    sleep 0.2
+  done
+  echo "  the icon shows '${out:-nothing}', not '$want'" >&2
+  return 1
+}
+# Open the tray menu and choose with keys, e.g. `menu Down Down Return`.
+menu() {
+  xdotool mousemove "$icon_x" "$icon_y" click 3
+  sleep 0.7 # the menu is a new X window; give it time to map before typing into it
+  xdotool key --delay 120 "$@"
+}
+
+check "the icon appears idle" wait_state idle
+# Menu: [status line (disabled)] Open · Sync now · Pause · folder · Quit
+menu Down Down Return
+check "Sync now turns the icon to syncing" wait_state syncing
+menu Down Down Down Return
+check "Pause turns it to paused" wait_state paused
+menu Down Down Down Return
+check "Resume syncs again and ends idle" wait_state idle
+touch "$work/folder/FAIL"
+menu Down Down Return
+check "a failing sync shows the error icon" wait_state error
+python3 "$here/tray_probe.py" 60 "$shots/tray-menu-before-quit.png" > /dev/null
+menu Up Return
+quit_ok() {
+  local deadline=$((SECONDS + wait_s))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if ! kill -0 "$app_pid" 2>/dev/null; then wait "$app_pid"; return $?; fi
+    sleep 0.2
+  done
+  return 1
+}
+check "Quit ends the app with status 0" quit_ok
+
+if [ "$failed" -gt 0 ]; then
+  echo "--- app log"; tail -20 "$work/app.log"; echo "--- host log"; tail -5 "$work/host.log"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,236 @@
+// End-to-end test of the real desktop app over WebDriver (tauri-driver + WebKitWebDriver), with
+// the fake backend: first-run wizard, add a folder, watch the folder and activity lists update,
+// pause and resume, visit every tab. Plain `fetch`, no npm dependency. Screenshots of each
+// screen go to $E2E_SCREENSHOTS (default target/e2e-screenshots). Prints "N passed, M failed".
+//
+// usage: node tests/e2e/webdriver.mjs /abs/path/to/sber-tunnel
+
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
+const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
+const SHOTS = resolve(process.env.E2E_SCREENSHOTS || 'target/e2e-screenshots');
+const WAIT_MS = 15000; // the longest a step may take before it fails
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+
+mkdirSync(SHOTS, { recursive: true });
+
+async function wd(method, path, body) {
+  const response = await fetch(`${DRIVER}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const v = json.value || {};
+    throw new Error(`${method} ${path}: ${v.error || response.status} ${v.message || ''}`);
+  }
+  return json.value;
+}
+
+let session;
+const s = (path) => `/session/${session}${path}`;
+
+async function find(css) {
+  const el = await wd('POST', s('/element'), { using: 'css selector', value: css });
+  if (!el[ELEMENT]) throw new Error(`no element id in ${JSON.stringify(el)}`);
+  return el[ELEMENT];
+}
+async function findAll(css) {
+  const els = await wd('POST', s('/elements'), { using: 'css selector', value: css });
+  return els.map((e) => e[ELEMENT]);
+}
+async function click(css) { await wd('POST', s(`/element/${await find(css)}/click`), {}); }
+async function type(css, text) {
+  const id = await find(css);
+  await wd('POST', s(`/element/${id}/clear`), {});
+  await wd('POST', s(`/element/${id}/value`), { text });
+}
+// textContent through script: WebKitWebDriver's rendered-text atom returns "" for elements with
+// `overflow: hidden` + ellipsis, which the UI uses for long names.
+async function text(css) {
+  await find(css); // fails clearly when the element is missing
+  return js('return document.querySelector(arguments[0]).textContent.trim()', css);
+}
+async function texts(css) {
+  return js('return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent.trim())', css);
+}
+async function js(script, ...args) { return wd('POST', s('/execute/sync'), { script, args }); }
+async function select(css, value) {
+  await js('const e = document.querySelector(arguments[0]); e.value = arguments[1]; e.dispatchEvent(new Event("change"));', css, value);
+}
+
+/** Poll `probe` until it returns a truthy value; fail with `what` after WAIT_MS. */
+async function until(what, probe) {
+  const deadline = Date.now() + WAIT_MS;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+async function visible(css) {
+  return js('const e = document.querySelector(arguments[0]); return !!e && e.offsetParent !== null;', css);
+}
+
+let shot = 0;
+async function screenshot(name) {
+  // The compositor may lag the DOM by a frame or two; give it a moment before the picture.
+  await new Promise((r) => setTimeout(r, 400));
+  shot += 1;
+  const png = await wd('GET', s('/screenshot'));
+  const file = join(SHOTS, `${String(shot).padStart(2, '0')}-${name}.png`);
+  writeFileSync(file, Buffer.from(png, 'base64'));
+}
+
+// ---- the scenario --------------------------------------------------------------------------
+
+const folder = mkdtempSync(join(tmpdir(), 'sber-tunnel-e2e-'));
+writeFileSync(join(folder, 'report.txt'), 'quarterly numbers\n');
+writeFileSync(join(folder, 'photo.jpg'), Buffer.alloc(48 * 1024, 7));
+writeFileSync(join(folder, 'plan conflict.md'), '# plan\n');
+
+const results = [];
+async function step(name, fn) {
+  try {
+    await fn();
+    results.push([name, null]);
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    results.push([name, e]);
+    console.log(`FAIL ${name}: ${e.message}`);
+    try { await screenshot(`failed-${name.replace(/\W+/g, '-')}`); } catch { /* no picture */ }
+  }
+}
+
+async function run() {
+  session = (await wd('POST', '/session', {
+    capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } },
+  })).sessionId;
+
+  await step('the first run opens the wizard', async () => {
+    await until('the window to be ready', () => js('return document.body.dataset.ready === "true"'));
+    await until('the wizard', () => visible('#wizard'));
+    await screenshot('wizard-welcome');
+  });
+
+  await step('a wrong password shows the precise error', async () => {
+    await click('#wizard-start');
+    const form = '#wizard .connection-form';
+    await type(`${form} [name=url]`, 'https://wiki.example.com/confluence');
+    await select(`${form} [name=auth]`, 'password');
+    await type(`${form} [name=username]`, 'alice');
+    await type(`${form} [name=secret]`, 'wrong');
+    await type(`${form} [name=page_id]`, '4242');
+    await click(`${form} .test`);
+    const shown = await until('an error', async () => {
+      const t = await text(`${form} .result`);
+      return t.includes('refused') ? t : null;
+    });
+    if (!/password/i.test(shown)) throw new Error(`the error does not name the password: ${shown}`);
+    await screenshot('wizard-wrong-password');
+  });
+
+  await step('a working connection is saved and the wizard moves on', async () => {
+    const form = '#wizard .connection-form';
+    await type(`${form} [name=secret]`, 'correct horse');
+    await click(`${form} .save`);
+    await until('the folder step', () => visible('#wizard .folder-form'));
+    await screenshot('wizard-folder-step');
+  });
+
+  await step('adding a folder opens the main window with it', async () => {
+    await type('#wizard [name=folder-path]', folder);
+    await click('#wizard .folder-form .add');
+    await until('the folder list', () => visible(`#folder-list .folder[data-path="${folder}"]`));
+  });
+
+  await step('the folder finishes its first sync', async () => {
+    await until('the folder to be up to date', async () => {
+      const last = await text(`#folder-list .folder[data-path="${folder}"] .last-sync`);
+      const state = await js(`return document.querySelector('#folder-list .folder').dataset.state`);
+      return state === 'idle' && !last.includes('never');
+    });
+    await until('the status pill to say so', async () => (await text('#status-text')).includes('Up to date'));
+    await screenshot('folders');
+  });
+
+  await step('the activity list shows the sent files and the conflict', async () => {
+    await click('.tab[data-tab=activity]');
+    const paths = await until('three entries', async () => {
+      const all = await texts('#activity-list li .path');
+      return all.length >= 3 ? all : null;
+    });
+    for (const want of ['report.txt', 'photo.jpg', 'plan conflict.md']) {
+      if (!paths.includes(want)) throw new Error(`${want} is not in the activity list: ${paths}`);
+    }
+    const conflicts = await findAll('#conflict-list .conflict-item');
+    if (conflicts.length !== 1) throw new Error(`expected one conflict, saw ${conflicts.length}`);
+    await screenshot('activity');
+  });
+
+  await step('pause and resume a folder', async () => {
+    await click('.tab[data-tab=folders]');
+    const card = `#folder-list .folder[data-path="${folder}"]`;
+    await click(`${card} .pause`);
+    await until('the paused badge', async () => (await text(`${card} .state`)) === 'Paused');
+    await until('the pill to say paused', async () => (await js('return document.querySelector("#status-pill").dataset.state')) === 'paused');
+    await until('the resume button', async () => (await text(`${card} .pause`)) === 'Resume');
+    await screenshot('folder-paused');
+    await click(`${card} .pause`);
+    await until('the folder to run again', async () => {
+      const state = await js(`return document.querySelector(arguments[0]).dataset.state`, card);
+      return state === 'idle' || state === 'syncing';
+    });
+    await until('the pause button', async () => (await text(`${card} .pause`)) === 'Pause');
+  });
+
+  await step('a new file syncs after Sync now', async () => {
+    writeFileSync(join(folder, 'later.txt'), 'written after the first sync\n');
+    await click('#sync-all');
+    await click('.tab[data-tab=activity]');
+    await until('later.txt in the activity list', async () => (await texts('#activity-list li .path')).includes('later.txt'));
+  });
+
+  await step('the connection tab shows the saved connection without its secret', async () => {
+    await click('.tab[data-tab=connection]');
+    const url = await js('return document.querySelector("#connection-slot [name=url]").value');
+    if (url !== 'https://wiki.example.com/confluence') throw new Error(`url is ${url}`);
+    const secret = await js('return document.querySelector("#connection-slot [name=secret]").value');
+    if (secret !== '') throw new Error('the secret came back to the UI');
+    await screenshot('connection');
+  });
+
+  await step('settings save and the about box shows the version', async () => {
+    await click('.tab[data-tab=settings]');
+    await type('#settings-form [name=poll_interval_secs]', '90');
+    await click('#settings-save');
+    await until('saved', async () => (await text('#settings-result')) === 'Saved.');
+    const about = await text('#about-version');
+    if (!/\d+\.\d+\.\d+/.test(about) || !about.includes('MIT')) throw new Error(`about says ${about}`);
+    await screenshot('settings');
+  });
+}
+
+try {
+  await run();
+} catch (e) {
+  results.push(['session', e]);
+  console.log(`FAIL session: ${e.message}`);
+} finally {
+  if (session) await wd('DELETE', `/session/${session}`).catch(() => {});
+}
+const failed = results.filter(([, e]) => e).length;
+console.log(`screenshots in ${SHOTS}`);
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

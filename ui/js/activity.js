@@ -1,0 +1,123 @@
+// The Activity tab: live transfers (from `progress` events), conflicts and recent changes, all
+// built from the sync events pushed by Rust while the window runs.
+
+import { api } from './api.js';
+import { baseName, formatBytes, formatTime, h } from './dom.js';
+
+const MAX_RECENT = 200;
+
+export class Activity {
+  constructor({ transfers, conflicts, recent, recentEmpty, conflictCount, onError }) {
+    this.el = { transfers, conflicts, recent, recentEmpty, conflictCount };
+    this.onError = onError;
+    this.running = new Map(); // folder -> TransferProgress
+    this.conflictItems = [];
+  }
+
+  /** Take one SyncEvent. */
+  add(event) {
+    switch (event.type) {
+      case 'started':
+        this.running.set(event.folder, null);
+        this.drawTransfers();
+        break;
+      case 'progress':
+        this.running.set(event.folder, event.progress);
+        this.drawTransfers();
+        break;
+      case 'finished':
+        this.running.delete(event.folder);
+        this.drawTransfers();
+        break;
+      case 'uploaded':
+        this.prepend('↑', 'up', event.path, `Sent · ${formatBytes(event.bytes)}`, event);
+        break;
+      case 'downloaded':
+        this.prepend('↓', 'down', event.path, `Received · ${formatBytes(event.bytes)}`, event);
+        break;
+      case 'deleted':
+        this.prepend('×', 'del', event.path, event.remote ? 'Deletion sent' : 'Deleted here', event);
+        break;
+      case 'conflict':
+        this.conflictItems.unshift(event);
+        this.prepend('!', 'conflict', event.path, `Conflict · other version kept as ${event.copy}`, event);
+        this.drawConflicts();
+        break;
+      case 'failed':
+        this.running.delete(event.folder);
+        this.drawTransfers();
+        this.prepend('!', 'bad', `Sync of ${baseName(event.folder)} failed`, event.message, null);
+        break;
+      default:
+        break;
+    }
+  }
+
+  reveal(folder, path) {
+    return async () => {
+      try {
+        await api.revealFile(folder, path);
+      } catch (e) {
+        this.onError(e.message);
+      }
+    };
+  }
+
+  prepend(icon, kind, title, detail, event) {
+    const item = h(
+      'li',
+      { class: `event ${kind}` },
+      h('span', { class: `icon ${kind}` }, icon),
+      h('div', { class: 'what' },
+        h('div', { class: 'path' }, title),
+        h('div', { class: 'sub' }, detail, event ? ` · ${baseName(event.folder)}` : '')),
+      h('span', { class: 'when' }, formatTime(new Date())),
+    );
+    if (event && event.type !== 'deleted') {
+      item.addEventListener('dblclick', this.reveal(event.folder, event.path));
+      item.title = 'Double-click to show in its folder';
+    }
+    this.el.recent.prepend(item);
+    while (this.el.recent.children.length > MAX_RECENT) this.el.recent.lastChild.remove();
+    this.el.recentEmpty.hidden = true;
+  }
+
+  drawTransfers() {
+    if (!this.running.size) {
+      this.el.transfers.replaceChildren(h('p', { class: 'empty' }, 'Nothing is transferring.'));
+      return;
+    }
+    this.el.transfers.replaceChildren(
+      ...[...this.running.entries()].map(([folder, p]) => {
+        const fraction = p && p.bytes_total ? p.bytes_done / p.bytes_total
+          : p && p.files_total ? p.files_done / p.files_total : 0;
+        const bar = h('span');
+        bar.style.width = `${Math.round(fraction * 100)}%`;
+        const text = p
+          ? `${p.files_done} of ${p.files_total} files · ${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes_total)}`
+          : 'Looking for changes…';
+        return h('div', { class: 'transfer', dataset: { folder } },
+          h('div', { class: 'transfer-head' }, h('strong', {}, baseName(folder)), h('span', { class: 'muted' }, text)),
+          h('div', { class: 'bar' }, bar));
+      }),
+    );
+  }
+
+  drawConflicts() {
+    const count = this.conflictItems.length;
+    this.el.conflictCount.hidden = count === 0;
+    this.el.conflictCount.textContent = String(count);
+    if (!count) return;
+    this.el.conflicts.replaceChildren(
+      h('ul', { class: 'event-list' },
+        ...this.conflictItems.map((c) => h('li', { class: 'conflict-item' },
+          h('span', { class: 'icon conflict' }, '!'),
+          h('div', { class: 'what' },
+            h('div', {}, c.path),
+            h('div', { class: 'sub' }, `Other version: ${c.copy} · ${baseName(c.folder)}`)),
+          h('span', { class: 'folder-actions' },
+            h('button', { class: 'small', onclick: this.reveal(c.folder, c.path) }, 'Show file'),
+            h('button', { class: 'small', onclick: this.reveal(c.folder, c.copy) }, 'Show copy'))))),
+    );
+  }
+}

@@ -1,0 +1,55 @@
+// The only file that talks to Rust: one function per command, errors turned into ApiError
+// {code, message}. The codes mirror `ErrorCode` in src-tauri/src/desktop/backend.rs.
+
+const { invoke } = window.__TAURI__.core;
+
+/** The closed set of error codes the UI may branch on. */
+export const ErrorCode = Object.freeze({
+  AUTH: 'auth',
+  CERTIFICATE: 'certificate',
+  PERMISSION: 'permission',
+  NOT_FOUND: 'not-found',
+  UNREACHABLE: 'unreachable',
+  INVALID: 'invalid',
+  NOT_CONFIGURED: 'not-configured',
+  INTERNAL: 'internal',
+});
+
+/** An error from a command: `code` is one of ErrorCode, `message` is for a person. */
+export class ApiError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+async function call(cmd, args = {}) {
+  try {
+    return await invoke(cmd, args);
+  } catch (e) {
+    if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+      throw new ApiError(e.code, e.message);
+    }
+    throw new ApiError(ErrorCode.INTERNAL, String(e));
+  }
+}
+
+export const api = {
+  getConnection: () => call('get_connection'),
+  testConnection: (form) => call('test_connection', { form }),
+  saveConnection: (form) => call('save_connection', { form }),
+  listFolders: () => call('list_folders'),
+  addFolder: (path, pageId) => call('add_folder', { path, page_id: pageId || null }),
+  removeFolder: (path) => call('remove_folder', { path }),
+  setPaused: (path, paused) => call('set_paused', { path, paused }),
+  syncNow: (path) => call('sync_now', { path }),
+  getSettings: () => call('get_settings'),
+  saveSettings: (settings) => call('save_settings', { settings }),
+  getStatus: () => call('get_status'),
+  appInfo: () => call('app_info'),
+  pickFolder: () => call('pick_folder'),
+  pickFile: (kind) => call('pick_file', { kind }),
+  openFolder: (path) => call('open_folder', { path }),
+  revealFile: (folder, path) => call('reveal_file', { folder, path }),
+  openLogFolder: () => call('open_log_folder'),
+};

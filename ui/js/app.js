@@ -1,0 +1,183 @@
+// Entry point: decides between the first-run wizard and the main window, switches tabs, and
+// keeps the screen in step with the status and events pushed by Rust. No business logic: every
+// decision is the backend's; this file only shows it.
+
+import { api } from './api.js';
+import { Activity } from './activity.js';
+import { mountConnectionForm } from './connection.js';
+import { h, STATE_LABEL, showResult } from './dom.js';
+import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
+import { mountFolderForm, renderFolders } from './folders.js';
+
+const $ = (selector) => document.querySelector(selector);
+const TABS = ['folders', 'activity', 'connection', 'settings'];
+
+const ui = {
+  connection: null,
+  status: null,
+  activity: null,
+  tabForm: null,
+  folderForm: null,
+};
+
+function toast(message) {
+  const el = h('div', { class: 'toast', role: 'alert' }, message);
+  document.body.append(el);
+  setTimeout(() => el.remove(), 6000);
+}
+
+// ---- tabs ---------------------------------------------------------------------------------
+
+function showTab(name) {
+  if (!TABS.includes(name)) return;
+  document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.tab === name));
+  document.querySelectorAll('.view').forEach((v) => { v.hidden = v.dataset.view !== name; });
+  document.body.dataset.tab = name;
+}
+
+// ---- status ---------------------------------------------------------------------------------
+
+function applyStatus(status) {
+  ui.status = status;
+  const pill = $('#status-pill');
+  pill.dataset.state = status.state;
+  const fallback = status.folders.length ? STATE_LABEL[status.state] : 'No folders yet';
+  $('#status-text').textContent = status.message || fallback;
+  const allPaused = status.folders.length > 0 && status.folders.every((f) => f.paused);
+  const pauseAll = $('#pause-all');
+  pauseAll.textContent = allPaused ? 'Resume all' : 'Pause all';
+  pauseAll.dataset.paused = String(allPaused);
+  pauseAll.disabled = status.folders.length === 0;
+  $('#sync-all').disabled = status.folders.length === 0;
+  renderFolders($('#folder-list'), status.folders, toast);
+}
+
+// ---- wizard ---------------------------------------------------------------------------------
+
+function wizardStep(step) {
+  const order = ['welcome', 'connection', 'folder'];
+  const at = order.indexOf(step);
+  document.querySelectorAll('.steps li').forEach((li) => {
+    const i = order.indexOf(li.dataset.step);
+    li.classList.toggle('done', i < at);
+    li.classList.toggle('current', i === at);
+  });
+  document.querySelectorAll('.wizard-step').forEach((s) => { s.hidden = s.dataset.step !== step; });
+  $('#wizard').dataset.step = step;
+}
+
+function startWizard() {
+  $('#shell').hidden = true;
+  $('#wizard').hidden = false;
+  wizardStep('welcome');
+  $('#wizard-start').onclick = () => wizardStep('connection');
+  mountConnectionForm($('.wizard-step[data-step="connection"]'), {
+    saveLabel: 'Save and continue',
+    onSaved: async () => {
+      ui.connection = await api.getConnection();
+      wizardStep('folder');
+    },
+  });
+  mountFolderForm($('#wizard .folder-form-slot'), {
+    defaultPage: () => (ui.connection ? ui.connection.page_id : ''),
+    onAdded: () => finishWizard('folders'),
+  });
+  $('#wizard-skip').onclick = () => finishWizard('folders');
+}
+
+async function finishWizard(tab) {
+  $('#wizard').hidden = true;
+  await startShell(tab);
+}
+
+// ---- main window ----------------------------------------------------------------------------
+
+async function loadSettings() {
+  const form = $('#settings-form');
+  const s = await api.getSettings();
+  form.elements.namedItem('start_at_login').checked = s.start_at_login;
+  form.elements.namedItem('poll_interval_secs').value = s.poll_interval_secs;
+  form.elements.namedItem('parallel_transfers').value = s.parallel_transfers;
+  form.elements.namedItem('log_level').value = s.log_level;
+}
+
+function wireSettings() {
+  const form = $('#settings-form');
+  const result = $('#settings-result');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    const settings = {
+      start_at_login: form.elements.namedItem('start_at_login').checked,
+      poll_interval_secs: Number(form.elements.namedItem('poll_interval_secs').value),
+      parallel_transfers: Number(form.elements.namedItem('parallel_transfers').value),
+      log_level: form.elements.namedItem('log_level').value,
+    };
+    try {
+      await api.saveSettings(settings);
+      showResult(result, 'ok', 'Saved.');
+    } catch (e) {
+      showResult(result, 'error', e.message);
+    }
+  });
+  $('#open-logs').addEventListener('click', () => api.openLogFolder().catch((e) => toast(e.message)));
+}
+
+async function startShell(tab = 'folders') {
+  $('#shell').hidden = false;
+  ui.connection = await api.getConnection();
+  ui.tabForm.fill(ui.connection);
+  ui.folderForm.refreshPlaceholder();
+  applyStatus(await api.getStatus());
+  await loadSettings();
+  showTab(tab);
+}
+
+async function main() {
+  ui.activity = new Activity({
+    transfers: $('#transfer-list'),
+    conflicts: $('#conflict-list'),
+    recent: $('#activity-list'),
+    recentEmpty: $('#activity-empty'),
+    conflictCount: $('#conflict-count'),
+    onError: toast,
+  });
+  await on(SYNC_EVENT, (event) => ui.activity.add(event));
+  await on(SYNC_STATUS, (status) => applyStatus(status));
+  await on(NAVIGATE, (tab) => { if (!$('#shell').hidden) showTab(tab); });
+
+  document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => showTab(t.dataset.tab)));
+  $('#sync-all').addEventListener('click', () => api.syncNow(null).catch((e) => toast(e.message)));
+  $('#pause-all').addEventListener('click', () => {
+    const paused = $('#pause-all').dataset.paused === 'true';
+    api.setPaused(null, !paused).catch((e) => toast(e.message));
+  });
+  ui.tabForm = mountConnectionForm($('#connection-slot'), {
+    saveLabel: 'Save',
+    onSaved: async () => { ui.connection = await api.getConnection(); ui.folderForm.refreshPlaceholder(); },
+  });
+  ui.folderForm = mountFolderForm($('#folders-add-slot'), {
+    defaultPage: () => (ui.connection ? ui.connection.page_id : ''),
+  });
+  wireSettings();
+
+  const info = await api.appInfo();
+  $('#version-line').textContent = `Version ${info.version}`;
+  $('#about-name').textContent = info.name;
+  $('#about-version').textContent = `version ${info.version} · ${info.license}`;
+  $('#about-logs').textContent = info.log_dir;
+
+  const connection = await api.getConnection();
+  $('#loading').hidden = true;
+  if (connection) {
+    await startShell('folders');
+  } else {
+    startWizard();
+  }
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((e) => {
+  $('#loading').hidden = false;
+  $('#loading').textContent = `sber-tunnel could not start its window: ${e.message || e}`;
+});

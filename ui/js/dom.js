@@ -1,0 +1,68 @@
+// Small DOM and formatting helpers. Text always goes in through textContent (file names come
+// from disk and must never be parsed as HTML).
+
+/** Create an element: h('div', {class: 'x', onclick: fn}, child, 'text', ...). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === 'dataset') {
+      Object.assign(el.dataset, value);
+    } else {
+      el.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Show a result line: kind is 'ok', 'error', 'busy' or '' (clears it). */
+export function showResult(el, kind, text) {
+  el.className = `result ${kind}`.trim();
+  el.textContent = kind ? text : '';
+}
+
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
+
+export function formatBytes(n) {
+  let value = Number(n) || 0;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
+}
+
+/** "just now", "5 min ago", or a date, for a unix time in seconds. */
+export function formatAgo(unixSeconds) {
+  if (!unixSeconds) return 'never';
+  const seconds = Math.max(0, Date.now() / 1000 - unixSeconds);
+  if (seconds < 45) return 'just now';
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  return new Date(unixSeconds * 1000).toLocaleString();
+}
+
+export function formatTime(date) {
+  return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** The last component of a path, for a folder's display name. */
+export function baseName(path) {
+  const parts = String(path).split(/[\\/]/).filter(Boolean);
+  return parts.length ? parts[parts.length - 1] : String(path);
+}
+
+export const STATE_LABEL = Object.freeze({
+  idle: 'Up to date',
+  syncing: 'Syncing',
+  paused: 'Paused',
+  error: 'Error',
+  offline: 'Offline',
+});

@@ -1,0 +1,120 @@
+// The Folders tab: the add-folder form (also used by the wizard) and one card per tracked
+// folder, drawn from the latest status. Buttons call commands; the status event redraws.
+
+import { api } from './api.js';
+import { baseName, formatAgo, formatBytes, h, showResult, STATE_LABEL } from './dom.js';
+
+/** Render the add-folder form into `slot`; `onAdded(folder)` runs after a success. */
+export function mountFolderForm(slot, { defaultPage = () => '', onAdded = () => {} } = {}) {
+  const template = document.getElementById('folder-form-template');
+  slot.replaceChildren(template.content.cloneNode(true));
+  const form = slot.querySelector('form');
+  const path = form.elements.namedItem('folder-path');
+  const page = form.elements.namedItem('folder-page');
+  const result = form.querySelector('.result');
+  const add = form.querySelector('.add');
+
+  const refreshPlaceholder = () => {
+    const fallback = defaultPage();
+    page.placeholder = fallback ? `${fallback} (default)` : '';
+  };
+  refreshPlaceholder();
+
+  form.querySelector('.browse').addEventListener('click', async () => {
+    try {
+      const picked = await api.pickFolder();
+      if (picked) path.value = picked;
+    } catch (e) {
+      showResult(result, 'error', e.message);
+    }
+  });
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    add.disabled = true;
+    showResult(result, 'busy', 'Adding…');
+    try {
+      const folder = await api.addFolder(path.value.trim(), page.value.trim());
+      showResult(result, 'ok', `Added ${folder.path}. Its first sync has started.`);
+      path.value = '';
+      page.value = '';
+      onAdded(folder);
+    } catch (e) {
+      showResult(result, 'error', e.message);
+    } finally {
+      add.disabled = false;
+    }
+  });
+  return { refreshPlaceholder };
+}
+
+/** Redraw the folder cards from `folders` (FolderStatus[]). */
+export function renderFolders(list, folders, onError) {
+  if (!folders.length) {
+    list.replaceChildren(
+      h('div', { class: 'card empty' }, 'No folders yet. Add one above to start syncing.'),
+    );
+    return;
+  }
+  const act = (fn) => async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      await fn();
+    } catch (e) {
+      onError(e.message);
+    } finally {
+      button.disabled = false;
+    }
+  };
+  list.replaceChildren(
+    ...folders.map((f) => {
+      const state = f.paused && f.state !== 'syncing' ? 'paused' : f.state;
+      const pending = f.pending_files
+        ? `${f.pending_files} files, ${formatBytes(f.pending_bytes)}`
+        : 'nothing';
+      let removeArmed = false;
+      const remove = h('button', { class: 'small danger remove' }, 'Remove');
+      remove.addEventListener('click', act(async () => {
+        if (!removeArmed) {
+          removeArmed = true;
+          remove.textContent = 'Really stop syncing?';
+          return;
+        }
+        await api.removeFolder(f.path);
+      }));
+      return h(
+        'article',
+        { class: 'folder', dataset: { path: f.path, state } },
+        h(
+          'div',
+          {},
+          h('div', { class: 'folder-name' }, baseName(f.path),
+            h('span', { class: 'badge state', dataset: { state } }, STATE_LABEL[state] || state)),
+          h('div', { class: 'folder-path' }, f.path),
+        ),
+        h(
+          'div',
+          { class: 'folder-actions' },
+          h('button', { class: 'small sync', onclick: act(() => api.syncNow(f.path)) }, 'Sync now'),
+          h(
+            'button',
+            { class: 'small pause', onclick: act(() => api.setPaused(f.path, !f.paused)) },
+            f.paused ? 'Resume' : 'Pause',
+          ),
+          h('button', { class: 'small open', onclick: act(() => api.openFolder(f.path)) }, 'Open'),
+          remove,
+        ),
+        h(
+          'div',
+          { class: 'folder-facts' },
+          h('span', {}, 'Page ', h('b', {}, f.page_id)),
+          h('span', { class: 'last-sync' }, 'Last sync ', h('b', {}, formatAgo(f.last_sync_at))),
+          h('span', { class: 'pending' }, 'Pending ', h('b', {}, pending)),
+        ),
+        f.last_error ? h('div', { class: 'folder-error' }, f.last_error) : null,
+      );
+    }),
+  );
+}
