@@ -46,6 +46,13 @@ pub struct FaultConfig {
 pub enum FaultKind {
     /// Answer with this status before processing (500 has a JSON body, others a proxy page).
     Status5xx(u16),
+    /// Answer 503 from a proxy page with this `Retry-After` (seconds).
+    Unavailable {
+        /// Seconds in `Retry-After`.
+        retry_after: u64,
+    },
+    /// Answer 409 with DC's retryable optimistic-lock message (a concurrent DB write).
+    OptimisticLock,
     /// Answer 429 with DC rate-limit headers and this `Retry-After`.
     RateLimited {
         /// Seconds in `Retry-After`.
@@ -244,6 +251,8 @@ fn apply(plan: &mut FaultPlan, kind: FaultKind) {
         FaultKind::TruncateBody => plan.truncate_body = true,
         FaultKind::DropAfterStore => plan.drop_after_store = true,
         other @ (FaultKind::Status5xx(_)
+        | FaultKind::Unavailable { .. }
+        | FaultKind::OptimisticLock
         | FaultKind::RateLimited { .. }
         | FaultKind::HtmlLoginPage
         | FaultKind::RedirectToSso) => plan.replace = Some(other),

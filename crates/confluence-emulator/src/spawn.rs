@@ -39,6 +39,7 @@ impl Emulator {
             context_path: String::new(),
             max_attachment_size: limits::DEFAULT_MAX_ATTACHMENT_SIZE,
             too_large_as_404: false,
+            listing_bug_past_200: false,
             data_dir: None,
             tls: None,
             faults: FaultConfig::default(),
@@ -56,6 +57,7 @@ pub struct EmulatorBuilder {
     context_path: String,
     max_attachment_size: u64,
     too_large_as_404: bool,
+    listing_bug_past_200: bool,
     data_dir: Option<PathBuf>,
     tls: Option<TlsConfig>,
     faults: FaultConfig,
@@ -149,6 +151,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Reproduce CONFSERVER-95396: listings with `start >= 200` on a page with more than 200
+    /// attachments report a full page (repeating items) and always carry `_links.next`.
+    pub fn listing_bug_past_200(mut self, yes: bool) -> Self {
+        self.listing_bug_past_200 = yes;
+        self
+    }
+
     /// Persist state in `dir` (default: ephemeral).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
@@ -222,6 +231,7 @@ impl EmulatorBuilder {
             store,
             max_attachment_size: self.max_attachment_size,
             too_large_as_404: self.too_large_as_404,
+            listing_bug_past_200: self.listing_bug_past_200,
             faults: Mutex::new(Faults::new(self.faults)),
             rate: self.rate_limit.map(|r| Mutex::new(RateLimiter::new(r))),
             log: Mutex::new(RequestLog::default()),
@@ -261,6 +271,7 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) max_attachment_size: u64,
     pub(crate) too_large_as_404: bool,
+    pub(crate) listing_bug_past_200: bool,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) rate: Option<Mutex<RateLimiter>>,
     pub(crate) log: Mutex<RequestLog>,

@@ -567,3 +567,50 @@ async fn request_log_records_multipart_fields_and_sizes() {
     let down = &log[1];
     assert_eq!((down.query.as_str(), down.bytes_out), ("version=1", 5));
 }
+
+#[tokio::test]
+async fn listing_bug_past_200_can_be_reproduced() {
+    let emu = util::builder()
+        .listing_bug_past_200(true)
+        .spawn()
+        .await
+        .unwrap();
+    let c = C::alice(&emu);
+    upload_many(&c, 228).await;
+    let (_, v) = c
+        .get_json(&format!("{}?start=200&limit=50", list_path()))
+        .await;
+    assert_eq!(v["size"], 50, "CONFSERVER-95396 reports a full page");
+    assert!(v["_links"]["next"].is_string(), "…and keeps emitting next");
+    let (_, v) = c
+        .get_json(&format!("{}?start=1000&limit=50", list_path()))
+        .await;
+    assert!(v["_links"]["next"].is_string(), "forever");
+    let (_, v) = c
+        .get_json(&format!("{}?start=150&limit=50", list_path()))
+        .await;
+    assert_eq!(v["size"], 50, "below 200 paging is correct");
+}
+
+#[tokio::test]
+async fn metadata_put_restores_trashed_attachment_for_space_admins() {
+    let emu = util::start().await;
+    let alice = C::alice(&emu);
+    let id = alice.upload_one("r.bin", b"r").await;
+    let r = alice
+        .req(reqwest::Method::DELETE, &format!("/rest/api/content/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let path = format!("/rest/api/content/{PAGE}/child/attachment/{id}");
+    let body = json!({"id": id, "type": "attachment", "title": "r.bin", "version": {"number": 2}});
+    let (s, _) = alice.put_json(&path, &body).await;
+    assert_eq!(s, 403, "restoring needs space admin");
+    let (s, v) = C::new(&emu, "admin", "adminpw")
+        .put_json(&path, &body)
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("current")));
+    let (_, v) = alice.get_json(&list_path()).await;
+    assert_eq!(v["size"], 1, "listed again after restore");
+}

@@ -264,3 +264,72 @@ async fn dc_rate_limit_token_bucket_and_blocked_mode() {
     assert_eq!(r.headers()["x-ratelimit-limit"], "0");
     assert_eq!(r.headers()["x-ratelimit-fillrate"], "0");
 }
+
+#[tokio::test]
+async fn unavailable_optimistic_lock_latency_and_bandwidth() {
+    let emu = util::start().await;
+    let c = C::alice(&emu);
+    emu.fail_next(ScriptedFault::new(
+        None,
+        "/rest/",
+        FaultKind::Unavailable { retry_after: 3 },
+        1,
+    ));
+    let r = c.get(&page_path()).await;
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["retry-after"].to_str().unwrap()
+        ),
+        (503, "3")
+    );
+
+    emu.fail_next(ScriptedFault::new(
+        Some("PUT"),
+        "/property/",
+        FaultKind::OptimisticLock,
+        1,
+    ));
+    let (s, v) = c
+        .put_json(
+            &format!("{}/property/k", page_path()),
+            &serde_json::json!({"value": 1, "version": {"number": 1}}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("OptimisticLockException"),
+        "{v}"
+    );
+    let (s, _) = c
+        .put_json(
+            &format!("{}/property/k", page_path()),
+            &serde_json::json!({"value": 1, "version": {"number": 1}}),
+        )
+        .await;
+    assert_eq!(
+        s, 200,
+        "the faulted write changed nothing, the retry creates"
+    );
+
+    // Latency and a throttle delay answers but do not change them.
+    emu.fail_next(ScriptedFault::new(
+        None,
+        "/rest/",
+        FaultKind::Latency(20),
+        1,
+    ));
+    assert_eq!(c.get(&page_path()).await.status(), 200);
+    c.upload_one("bw.bin", &[3u8; 64 * 1024]).await;
+    emu.set_faults(FaultConfig {
+        bandwidth_bytes_per_sec: Some(4 * 1024 * 1024),
+        latency_ms: 1,
+        ..FaultConfig::default()
+    });
+    let r = c.get(&format!("/download/attachments/{PAGE}/bw.bin")).await;
+    assert_eq!(r.bytes().await.unwrap().len(), 64 * 1024);
+    assert_eq!(emu.faults_injected(), 3);
+}

@@ -3,6 +3,7 @@
 
 mod attachments;
 mod auth;
+mod binary;
 mod faults;
 mod pages;
 mod properties;
