@@ -32,7 +32,7 @@ use crate::error::{
 use crate::retry::{Retrier, RetryPolicy, Transient};
 use crate::store::ConfluenceStore;
 use crate::tls::TlsDiagnosis;
-use crate::upload::SourceCheck;
+use crate::upload::{Progress, SourceCheck};
 
 /// Our `User-Agent`. A browser-like one makes DC 7.19 refuse multipart POSTs (XSRF).
 pub const USER_AGENT: &str = concat!("sber-tunnel/", env!("CARGO_PKG_VERSION"));
@@ -84,7 +84,12 @@ pub struct ConfluenceClient {
 }
 
 struct Inner {
+    /// For everything but uploads: connect and read timeouts.
     http: reqwest::Client,
+    /// For uploads: connect timeout only; stalls are detected through [`Progress`].
+    upload_http: reqwest::Client,
+    /// The stall timeout of uploads.
+    timeout: Duration,
     /// Direct TLS diagnosis for resets before any answer (https only).
     diagnosis: Option<TlsDiagnosis>,
     /// Some request got an answer (so the TLS identity is accepted).
@@ -115,11 +120,17 @@ pub(crate) struct Prepared {
     pub req: RequestBuilder,
     /// For file uploads: the hash check of the streamed source and its path.
     pub source: Option<(SourceCheck, PathBuf)>,
+    /// For uploads: the body's progress clock (stall timeout instead of read timeout).
+    pub progress: Option<Progress>,
 }
 
 impl From<RequestBuilder> for Prepared {
     fn from(req: RequestBuilder) -> Self {
-        Prepared { req, source: None }
+        Prepared {
+            req,
+            source: None,
+            progress: None,
+        }
     }
 }
 
@@ -217,25 +228,17 @@ impl ConfluenceClient {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(AUTHORIZATION, settings.auth.header_value()?);
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_native()
-            .user_agent(USER_AGENT)
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.timeout)
-            .read_timeout(settings.timeout);
+        let mut identity = None;
         let mut diagnosis_identity = None;
-        let mut diagnosis_roots = Vec::new();
-        if let Some(identity) = &settings.client_identity {
-            let loaded = identity.load()?;
-            builder = builder.identity(loaded.for_http);
+        if let Some(id) = &settings.client_identity {
+            let loaded = id.load()?;
+            identity = Some(loaded.for_http);
             diagnosis_identity = loaded.for_diagnosis;
         }
-        if let Some(ca) = &settings.ca_file {
-            let (certs, native) = load_ca_file(ca)?;
-            builder = builder.tls_certs_merge(certs);
-            diagnosis_roots = native;
-        }
+        let (roots, diagnosis_roots) = match &settings.ca_file {
+            Some(ca) => load_ca_file(ca)?,
+            None => (Vec::new(), Vec::new()),
+        };
         if settings.accept_invalid_certs {
             warn!(
                 server = %endpoints.base(),
@@ -243,19 +246,38 @@ impl ConfluenceClient {
                  anyone on the network path can read and change the traffic, passwords \
                  included. Use a CA file instead. !!!"
             );
-            builder = builder.tls_danger_accept_invalid_certs(true);
         }
-        let http = builder.build().map_err(|e| {
-            let chain = chain_text(&e);
-            let host = url::Url::parse(endpoints.base())
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_default();
-            RemoteError::Certificate(
-                describe_tls_failure(&chain, &host, true)
-                    .unwrap_or_else(|| format!("cannot set up TLS: {}", shorten(&chain))),
-            )
-        })?;
+        // Two clients from the same material: uploads get no read timeout (it would run from
+        // the start of the request and cut slow big uploads), they are watched for stalls.
+        let build = |read_timeout: Option<Duration>| {
+            let mut b = reqwest::Client::builder()
+                .tls_backend_native()
+                .user_agent(USER_AGENT)
+                .default_headers(headers.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(settings.timeout)
+                .tls_certs_merge(roots.clone())
+                .tls_danger_accept_invalid_certs(settings.accept_invalid_certs);
+            if let Some(t) = read_timeout {
+                b = b.read_timeout(t);
+            }
+            if let Some(id) = &identity {
+                b = b.identity(id.clone());
+            }
+            b.build().map_err(|e| {
+                let chain = chain_text(&e);
+                let host = url::Url::parse(endpoints.base())
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_default();
+                RemoteError::Certificate(
+                    describe_tls_failure(&chain, &host, true)
+                        .unwrap_or_else(|| format!("cannot set up TLS: {}", shorten(&chain))),
+                )
+            })
+        };
+        let http = build(Some(settings.timeout))?;
+        let upload_http = build(None)?;
         tracing::debug!(
             server = %endpoints.base(),
             auth = %settings.auth.describe(),
@@ -275,6 +297,8 @@ impl ConfluenceClient {
         Ok(ConfluenceClient {
             inner: Arc::new(Inner {
                 http,
+                upload_http,
+                timeout: settings.timeout,
                 diagnosis,
                 connected: AtomicBool::new(false),
                 endpoints,
@@ -361,6 +385,10 @@ impl ConfluenceClient {
     pub(crate) fn post(&self, url: &Url) -> RequestBuilder {
         self.inner.http.post(url.clone())
     }
+    /// A POST on the upload client (no read timeout; send it with a [`Progress`]).
+    pub(crate) fn post_upload(&self, url: &Url) -> RequestBuilder {
+        self.inner.upload_http.post(url.clone())
+    }
     pub(crate) fn put(&self, url: &Url) -> RequestBuilder {
         self.inner.http.put(url.clone())
     }
@@ -431,9 +459,26 @@ impl ConfluenceClient {
         &self,
         req: RequestBuilder,
         url: &Url,
+        progress: Option<&Progress>,
     ) -> Result<reqwest::Response, TransportFailure> {
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        match req.send().await {
+        let sent = match progress {
+            None => req.send().await,
+            Some(progress) => match self.send_watched(req, progress).await {
+                Some(r) => r,
+                None => {
+                    return Err(TransportFailure::Transient(Transient::Transport {
+                        url: crate::error::display_url(url),
+                        detail: format!(
+                            "the upload made no progress for {} s",
+                            self.inner.timeout.as_secs_f32()
+                        ),
+                        timeout: true,
+                    }))
+                }
+            },
+        };
+        match sent {
             Ok(resp) => {
                 self.inner.connected.store(true, Ordering::Relaxed);
                 Ok(resp)
@@ -456,6 +501,28 @@ impl ConfluenceClient {
         }
     }
 
+    /// Send an upload, giving up (`None`, which drops and so aborts the request) when its
+    /// body made no progress, or the answer did not come, for the configured timeout.
+    async fn send_watched(
+        &self,
+        req: RequestBuilder,
+        progress: &Progress,
+    ) -> Option<Result<reqwest::Response, reqwest::Error>> {
+        let timeout = self.inner.timeout;
+        let send = req.send();
+        tokio::pin!(send);
+        loop {
+            let wait = timeout.saturating_sub(progress.idle());
+            if wait.is_zero() {
+                return None;
+            }
+            tokio::select! {
+                r = &mut send => return Some(r),
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
     /// One attempt of a non-streaming call: send, read the body, classify.
     pub(crate) async fn attempt(
         &self,
@@ -471,7 +538,10 @@ impl ConfluenceClient {
                 .filter(|(check, _)| check.changed())
                 .map(|(_, path)| RemoteError::SourceChanged(path.clone()))
         };
-        let resp = match self.send_once(prepared.req, url).await {
+        let resp = match self
+            .send_once(prepared.req, url, prepared.progress.as_ref())
+            .await
+        {
             Ok(r) => r,
             Err(failure) => {
                 if let Some(e) = changed(&source) {

@@ -186,21 +186,25 @@ impl ConfluenceStore {
         source: &BlobSource,
         digest: &Digest,
     ) -> Result<Prepared, RemoteError> {
-        let (part, check) = file_part(source, filename)?;
+        let (part, check, progress) = file_part(source, filename)?;
         let form = Form::new()
             .part("file", part)
             .text("comment", format!("sha256={}", digest.to_hex()))
             .text("minorEdit", "true");
         let req = self
             .client
-            .post(url)
+            .post_upload(url)
             .header("X-Atlassian-Token", "no-check")
             .multipart(form);
         let source = match source {
             BlobSource::File { path, .. } => Some((check, path.clone())),
             BlobSource::Bytes(_) => None,
         };
-        Ok(Prepared { req, source })
+        Ok(Prepared {
+            req,
+            source,
+            progress: Some(progress),
+        })
     }
 
     /// Upload a new version of an existing attachment (`POST …/{attId}/data`) under its
@@ -660,7 +664,7 @@ impl RemoteStore for ConfluenceStore {
                 };
                 req = req.header(RANGE, spec);
             }
-            let mut resp = match self.client.send_once(req, &url).await {
+            let mut resp = match self.client.send_once(req, &url, None).await {
                 Ok(r) => r,
                 Err(TransportFailure::Transient(t)) => {
                     retrier.wait(t).await?;

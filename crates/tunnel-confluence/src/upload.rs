@@ -9,13 +9,19 @@
 //!
 //! Reading and hashing run on a blocking thread (never on the reactor) and hand chunks over a
 //! small bounded channel, so memory stays at a few chunks whatever the file size.
+//!
+//! Every chunk taken by the HTTP stack touches a [`Progress`] clock: reqwest's read timeout
+//! runs from the start of the request to the answer, which a big upload on a slow link would
+//! exceed; uploads instead use a stall timeout measured from the last chunk sent.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::StreamExt as _;
 use reqwest::multipart::Part;
 use tokio::sync::mpsc;
 use tunnel_core::hash::{Digest, Hasher};
@@ -40,6 +46,33 @@ impl SourceCheck {
     }
 }
 
+/// When the upload body last made progress (a chunk was taken by the HTTP stack).
+#[derive(Clone, Debug)]
+pub(crate) struct Progress {
+    start: Instant,
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            start: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Time since the last progress (or since the upload was prepared).
+    pub(crate) fn idle(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
 /// The SHA-256 the upload is expected to have: given for files, computed for in-memory bytes.
 pub(crate) fn source_digest(source: &BlobSource) -> Digest {
     match source {
@@ -48,17 +81,28 @@ pub(crate) fn source_digest(source: &BlobSource) -> Digest {
     }
 }
 
-/// The multipart `file` part for `source`, named `filename`. For a file source, the file is
-/// opened here (so a missing file is an immediate [`RemoteError::Io`]), read on a blocking
-/// thread and verified while streaming.
+/// The multipart `file` part for `source`, named `filename`, with its hash check and progress
+/// clock. For a file source, the file is opened here (so a missing file is an immediate
+/// [`RemoteError::Io`]), read on a blocking thread and verified while streaming.
 pub(crate) fn file_part(
     source: &BlobSource,
     filename: &str,
-) -> Result<(Part, SourceCheck), RemoteError> {
+) -> Result<(Part, SourceCheck, Progress), RemoteError> {
     let check = SourceCheck::default();
+    let progress = Progress::new();
     let part = match source {
         BlobSource::Bytes(bytes) => {
-            Part::stream_with_length(reqwest::Body::from(bytes.clone()), bytes.len() as u64)
+            // Slices of the same buffer (no copy), so that progress is seen per chunk.
+            let slices: Vec<Bytes> = (0..bytes.len())
+                .step_by(CHUNK_BYTES)
+                .map(|at| bytes.slice(at..(at + CHUNK_BYTES).min(bytes.len())))
+                .collect();
+            let clock = progress.clone();
+            let stream = futures::stream::iter(slices).map(move |chunk| {
+                clock.touch();
+                Ok::<Bytes, std::io::Error>(chunk)
+            });
+            Part::stream_with_length(reqwest::Body::wrap_stream(stream), bytes.len() as u64)
         }
         BlobSource::File {
             path,
@@ -69,8 +113,13 @@ pub(crate) fn file_part(
             let mut file = std::fs::File::open(path)?;
             file.seek(SeekFrom::Start(*offset))?;
             let rx = spawn_reader(file, path.clone(), *len, *sha256, check.clone());
+            let clock = progress.clone();
             let stream = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|item| (item, rx))
+            })
+            .map(move |item| {
+                clock.touch();
+                item
             });
             Part::stream_with_length(reqwest::Body::wrap_stream(stream), *len)
         }
@@ -79,7 +128,7 @@ pub(crate) fn file_part(
         .file_name(filename.to_owned())
         .mime_str("application/octet-stream")
         .map_err(|e| RemoteError::Protocol(format!("cannot build the upload: {e}")))?;
-    Ok((part, check))
+    Ok((part, check, progress))
 }
 
 type ChunkResult = Result<Bytes, std::io::Error>;
@@ -153,7 +202,6 @@ fn read_verified(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::StreamExt as _;
 
     async fn collect(rx: mpsc::Receiver<ChunkResult>) -> (Vec<u8>, Option<std::io::Error>) {
         let mut out = Vec::new();

@@ -2,12 +2,15 @@
 //! on `127.0.0.1:0` (plain HTTP and mutual TLS). One test binary; areas are modules:
 //! `store` (every `RemoteStore` method), `errors` (messages and kinds of failures), `faults`
 //! (scripted server faults and the retry discipline), `tls` (client certificates and trust),
-//! `big` (a large streamed upload and download).
+//! `big` (a large streamed upload and download), `quirks` (DC bugs and slow servers through
+//! the scripted `stub` server).
 
 mod big;
 mod errors;
 mod faults;
+mod quirks;
 mod store;
+mod stub;
 mod tls;
 
 use std::time::Duration;
