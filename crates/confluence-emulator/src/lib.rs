@@ -9,6 +9,8 @@
 //! Tests start it with [`Emulator::builder`] on `127.0.0.1:0` and talk to it over a real socket.
 //! It shares no types with the client crate: its wire shapes come from the documentation.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod faults;
 pub mod model;

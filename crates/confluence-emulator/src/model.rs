@@ -307,6 +307,23 @@ impl Model {
         );
     }
 
+    /// Restores the invariants on a model read from disk: versions sorted, attachments without
+    /// versions dropped, the id counter above every id in use. Returns how many were dropped.
+    pub fn repair(&mut self) -> usize {
+        let before = self.attachments.len();
+        self.attachments.retain(|_, a| !a.versions.is_empty());
+        let mut max_id = self.last_id;
+        for a in self.attachments.values_mut() {
+            a.versions.sort_by_key(|v| v.number);
+            max_id = max_id.max(id_number(&a.id).min(u64::MAX - 1));
+        }
+        for p in self.properties.values().flat_map(|m| m.values()) {
+            max_id = max_id.max(p.id.parse().unwrap_or(0));
+        }
+        self.last_id = max_id;
+        before - self.attachments.len()
+    }
+
     fn next_id(&mut self) -> u64 {
         // Start in the range real instances use so ids look familiar.
         if self.last_id < 4_065_729 {
@@ -1130,6 +1147,27 @@ mod tests {
         );
         m.delete_property("1", "k").unwrap();
         assert_eq!(m.delete_property("1", "k").unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn repair_drops_versionless_attachments_and_lifts_the_counter() {
+        let mut m = model();
+        let id = m.store_file("1", file("a", "b1"), "alice", 0).id;
+        m.attachments.get_mut(&id).unwrap().id = "att9000000".into();
+        let broken = Attachment {
+            id: "att5".into(),
+            page_id: "1".into(),
+            title: "x".into(),
+            status: Status::Current,
+            versions: vec![],
+        };
+        m.attachments.insert("att5".into(), broken);
+        m.last_id = 0;
+        assert_eq!(m.repair(), 1);
+        assert!(
+            m.last_id >= 9_000_000,
+            "new ids cannot collide with loaded ones"
+        );
     }
 
     #[test]

@@ -320,11 +320,16 @@ struct Upload {
     files: Vec<UploadedFile>,
     comments: Vec<String>,
     minor_edits: Vec<bool>,
+    hidden: Vec<bool>,
 }
 
 impl Upload {
     fn minor(&self, i: usize) -> bool {
         self.minor_edits.get(i).copied().unwrap_or(false)
+    }
+    /// Whether watchers hear about file `i` (DC's listener skips minor and hidden uploads).
+    fn notifies(&self, i: usize) -> bool {
+        !self.minor(i) && !self.hidden.get(i).copied().unwrap_or(false)
     }
     fn comment(&self, i: usize) -> String {
         self.comments.get(i).cloned().unwrap_or_default()
@@ -482,6 +487,7 @@ async fn read_multipart(sh: &Shared, r: &mut Req) -> Result<Upload, Response<Out
                     "minorEdit" => up
                         .minor_edits
                         .push(text.trim().eq_ignore_ascii_case("true")),
+                    "hidden" => up.hidden.push(text.trim().eq_ignore_ascii_case("true")),
                     _ => {}
                 }
             }
@@ -1080,7 +1086,7 @@ async fn create_attachments(sh: &Shared, r: &mut Req, page_id: &str) -> Response
             now,
         );
         tracing::debug!(id = %s.id, sent = %f.sent_name, size = f.size, created = s.created, "attachment stored");
-        if !minor {
+        if up.notifies(i) {
             let kind = if s.created {
                 NotificationKind::AttachmentCreated
             } else {
@@ -1184,7 +1190,7 @@ async fn post_data(sh: &Shared, r: &mut Req, page_id: &str, att_id: &str) -> Res
         .map(|a| a.page_id.clone())
         .unwrap_or_default();
     drop(model);
-    if !minor {
+    if up.notifies(0) {
         sh.notify(upload_notification(
             NotificationKind::AttachmentUpdated,
             &page,

@@ -77,12 +77,16 @@ impl Store {
         let model = match &metadata {
             Some(m) if m.exists() => {
                 let bytes = std::fs::read(m).map_err(io("read", m))?;
-                Some(
+                let mut model: Model =
                     serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
                         path: m.clone(),
                         source,
-                    })?,
-                )
+                    })?;
+                let dropped = model.repair();
+                if dropped > 0 {
+                    tracing::warn!(dropped, "metadata held attachments without versions");
+                }
+                Some(model)
             }
             _ => None,
         };

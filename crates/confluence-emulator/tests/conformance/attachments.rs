@@ -519,6 +519,14 @@ async fn uploads_without_minor_edit_notify_watchers() {
         .upload_to(&list_path(), &[("q.bin", b"q")], &[("minorEdit", "true")])
         .await;
     assert_eq!(r.status(), 200);
+    let r = c
+        .upload_to(&list_path(), &[("h.bin", b"h")], &[("hidden", "true")])
+        .await;
+    assert_eq!(
+        r.status(),
+        200,
+        "hidden uploads are stored but do not notify"
+    );
     let n = emu.notifications();
     assert_eq!(
         n.len(),
