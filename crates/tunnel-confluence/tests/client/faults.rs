@@ -34,6 +34,64 @@ async fn a_503_then_success_is_retried_transparently() {
 }
 
 #[tokio::test]
+async fn an_optimistic_lock_collision_on_the_head_is_retried() {
+    let emu = emulator().await;
+    let s = store(&emu);
+    let v1 = s.write_head(&json!({"g": 1}), None).await.unwrap();
+    emu.fail_next(fault("PUT", "/property/", FaultKind::OptimisticLock, 1));
+    let v2 = s.write_head(&json!({"g": 2}), Some(v1)).await.unwrap();
+    assert_eq!(v2, v1 + 1, "a lock collision is not a lost CAS");
+    let puts = requests_to(&emu, Some("PUT"), "/property/");
+    assert_eq!(
+        puts.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![409, 200]
+    );
+}
+
+#[tokio::test]
+async fn a_503_with_retry_after_is_waited_out() {
+    let emu = emulator().await;
+    let client = client(&emu);
+    emu.fail_next(fault(
+        "GET",
+        "/content/",
+        FaultKind::Unavailable { retry_after: 1 },
+        1,
+    ));
+    assert_eq!(client.store(PAGE).probe().await.unwrap().user, USER);
+    assert_eq!(client.request_count(), 2);
+}
+
+#[tokio::test]
+async fn failed_uploads_are_checked_then_sent_again_without_duplicates() {
+    let emu = emulator().await;
+    let s = store(&emu);
+    let cases = [
+        ("five-hundred.bin", FaultKind::Status5xx(500)),
+        ("gateway.bin", FaultKind::Status5xx(502)),
+        ("cut.bin", FaultKind::ResetMidBody),
+    ];
+    for (blob, kind) in &cases {
+        let b = name(blob);
+        let data = bytes_of(400_000, 6);
+        emu.fail_next(fault("POST", "/child/attachment", kind.clone(), 1));
+        let info = s
+            .put_blob(&b, BlobSource::Bytes(data.clone()))
+            .await
+            .unwrap();
+        assert_eq!(info.size, data.len() as u64, "{kind:?}");
+        assert_eq!(
+            download(&s, &b, None, None).await.unwrap(),
+            data,
+            "{kind:?}"
+        );
+    }
+    let atts = emu.attachments(PAGE);
+    assert_eq!(atts.len(), cases.len(), "{atts:?}");
+    assert!(atts.iter().all(|a| a.versions.len() == 1), "{atts:?}");
+}
+
+#[tokio::test]
 async fn persistent_5xx_ends_as_a_server_error_after_max_attempts() {
     let emu = emulator().await;
     let client = client(&emu);
