@@ -61,7 +61,7 @@ pub fn configure<R: Runtime>(
         .manage(AppState {
             backend: backend.clone(),
         })
-        .manage(tray::TrayCache::default())
+        .manage(tray::TrayCache::<R>::default())
         .invoke_handler(handler())
         .on_window_event(window::on_window_event)
         .setup(move |app| {

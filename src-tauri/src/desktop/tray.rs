@@ -147,22 +147,50 @@ impl TrayView {
     }
 }
 
-/// The last view pushed to the tray, so unchanged parts are not rebuilt.
-#[derive(Default)]
-pub struct TrayCache(Mutex<Option<TrayView>>);
+/// What the tray shows now, with the menu items whose text changes in place.
+struct Shown<R: Runtime> {
+    view: TrayView,
+    status_item: MenuItem<R>,
+    activity_item: Option<MenuItem<R>>,
+}
+
+/// The last view pushed to the tray. Text changes (progress, latest activity) are applied to the
+/// existing menu items: rebuilding the menu would close it under the person's pointer while a
+/// sync reports progress. The menu is rebuilt only when its shape changes.
+pub struct TrayCache<R: Runtime>(Mutex<Option<Shown<R>>>);
+
+impl<R: Runtime> Default for TrayCache<R> {
+    fn default() -> Self {
+        Self(Mutex::new(None))
+    }
+}
+
+impl TrayView {
+    /// Whether `other` needs the same menu entries (only their texts may differ).
+    fn same_shape(&self, other: &TrayView) -> bool {
+        self.pause_action == other.pause_action
+            && self.folders == other.folders
+            && self.activity.is_some() == other.activity.is_some()
+    }
+}
 
 /// Create the tray icon with its first view. Called once from `setup`.
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
     let view = TrayView::from_status(&SyncStatus::default(), None);
+    let (menu, status_item, activity_item) = menu(app, &view)?;
     let tray = TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(view.state)?)
         .tooltip(&view.tooltip)
-        .menu(&menu(app, &view)?)
+        .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(|app, event| on_action(app, event.id.as_ref()))
         .build(app)?;
-    if let Some(cache) = app.try_state::<TrayCache>() {
-        *cache.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(view);
+    if let Some(cache) = app.try_state::<TrayCache<R>>() {
+        *cache.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Shown {
+            view,
+            status_item,
+            activity_item,
+        });
     }
     Ok(tray)
 }
@@ -173,21 +201,38 @@ pub fn apply<R: Runtime>(app: &AppHandle<R>, view: TrayView) -> tauri::Result<()
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return Ok(());
     };
-    let Some(cache) = app.try_state::<TrayCache>() else {
+    let Some(cache) = app.try_state::<TrayCache<R>>() else {
         return Ok(());
     };
-    let previous = cache.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if previous.as_ref() == Some(&view) {
+    let mut shown = cache.0.lock().unwrap_or_else(|p| p.into_inner());
+    let previous = shown.as_ref().map(|s| &s.view);
+    if previous == Some(&view) {
         return Ok(());
     }
-    if previous.as_ref().map(|p| p.state) != Some(view.state) {
+    if previous.map(|p| p.state) != Some(view.state) {
         tray.set_icon(Some(icon(view.state)?))?;
     }
-    if previous.as_ref().map(|p| &p.tooltip) != Some(&view.tooltip) {
+    if previous.map(|p| &p.tooltip) != Some(&view.tooltip) {
         tray.set_tooltip(Some(&view.tooltip))?;
     }
-    tray.set_menu(Some(menu(app, &view)?))?;
-    *cache.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(view);
+    match shown.as_mut() {
+        Some(current) if current.view.same_shape(&view) => {
+            current.status_item.set_text(status_line(&view))?;
+            if let (Some(item), Some(text)) = (&current.activity_item, &view.activity) {
+                item.set_text(text)?;
+            }
+            current.view = view;
+        }
+        _ => {
+            let (menu, status_item, activity_item) = menu(app, &view)?;
+            tray.set_menu(Some(menu))?;
+            *shown = Some(Shown {
+                view,
+                status_item,
+                activity_item,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -203,16 +248,20 @@ pub fn icon(state: SyncState) -> tauri::Result<Image<'static>> {
     Image::from_bytes(bytes)
 }
 
-fn menu<R: Runtime>(app: &AppHandle<R>, view: &TrayView) -> tauri::Result<Menu<R>> {
+/// The first, disabled menu line: the tooltip without the product name.
+fn status_line(view: &TrayView) -> &str {
+    view.tooltip.trim_start_matches("sber-tunnel — ")
+}
+
+/// The menu for `view`, with its status item and its activity item (when there is one).
+#[allow(clippy::type_complexity)]
+fn menu<R: Runtime>(
+    app: &AppHandle<R>,
+    view: &TrayView,
+) -> tauri::Result<(Menu<R>, MenuItem<R>, Option<MenuItem<R>>)> {
     let menu = Menu::new(app)?;
-    let status_line = view.tooltip.trim_start_matches("sber-tunnel — ");
-    menu.append(&MenuItem::with_id(
-        app,
-        "status",
-        status_line,
-        false,
-        None::<&str>,
-    )?)?;
+    let status_item = MenuItem::with_id(app, "status", status_line(view), false, None::<&str>)?;
+    menu.append(&status_item)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     let item = |action: TrayAction, label: &str| {
         MenuItem::with_id(app, action.id(), label, true, None::<&str>)
@@ -230,13 +279,18 @@ fn menu<R: Runtime>(app: &AppHandle<R>, view: &TrayView) -> tauri::Result<Menu<R
             menu.append(&item(TrayAction::OpenFolder(path.clone()), label)?)?;
         }
     }
-    if let Some(activity) = &view.activity {
-        menu.append(&PredefinedMenuItem::separator(app)?)?;
-        menu.append(&item(TrayAction::ShowActivity, activity)?)?;
-    }
+    let activity_item = match &view.activity {
+        Some(activity) => {
+            menu.append(&PredefinedMenuItem::separator(app)?)?;
+            let activity_item = item(TrayAction::ShowActivity, activity)?;
+            menu.append(&activity_item)?;
+            Some(activity_item)
+        }
+        None => None,
+    };
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&item(TrayAction::Quit, "Quit")?)?;
-    Ok(menu)
+    Ok((menu, status_item, activity_item))
 }
 
 /// Carry out a tray menu click.
