@@ -8,6 +8,24 @@
 //!
 //! Tests start it with [`Emulator::builder`] on `127.0.0.1:0` and talk to it over a real socket.
 //! It shares no types with the client crate: its wire shapes come from the documentation.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), confluence_emulator::EmulatorError> {
+//! use confluence_emulator::{Emulator, FaultKind, ScriptedFault};
+//! let emu = Emulator::builder()
+//!     .user("alice", "secret")
+//!     .page("12345")
+//!     .context_path("/confluence")
+//!     .spawn()
+//!     .await?;
+//! // e.g. http://127.0.0.1:41234/confluence
+//! let base = emu.base_url();
+//! emu.fail_next(ScriptedFault::new(Some("POST"), "/child/attachment", FaultKind::DropAfterStore, 1));
+//! # let _ = base;
+//! emu.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 

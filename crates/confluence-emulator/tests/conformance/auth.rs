@@ -164,3 +164,27 @@ async fn multipart_post_needs_xsrf_header_and_a_non_browser_agent() {
     assert_eq!(r.status(), 200, "the old `nocheck` spelling is accepted");
     assert_eq!(emu.attachments(PAGE).len(), 1);
 }
+
+#[tokio::test]
+async fn refused_upload_waiting_for_100_continue_is_answered_without_the_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let emu = util::start().await;
+    let mut s = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
+    let head = format!(
+        "POST /rest/api/content/{PAGE}/child/attachment HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 403"),
+        "XSRF refusal without waiting for 1 GB: {text}"
+    );
+    assert!(
+        !text.contains("100 Continue"),
+        "the body was never requested"
+    );
+    assert!(text.ends_with("XSRF check failed"));
+}
