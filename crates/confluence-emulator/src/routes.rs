@@ -629,7 +629,7 @@ pub(crate) async fn serve(
             reset = true;
         }
     }
-    let body = if parts_is_head(&r.method) {
+    let body = if r.method == Method::HEAD {
         Empty::new().map_err(|e| match e {}).boxed()
     } else {
         body
@@ -647,10 +647,6 @@ pub(crate) async fn serve(
             done: false,
         },
     ))
-}
-
-fn parts_is_head(m: &Method) -> bool {
-    *m == Method::HEAD
 }
 
 async fn handle(sh: &Shared, r: &mut Req) -> Response<OutBody> {
@@ -1168,7 +1164,7 @@ async fn post_data(sh: &Shared, r: &mut Req, page_id: &str, att_id: &str) -> Res
     let out = match model.add_data_version(att_id, file, &user, now_ms()) {
         Ok(a) => {
             let a = a.clone();
-            let page = lock_free_page(&model, &a.page_id);
+            let page = page_snapshot(&model, &a.page_id);
             render::attachment(
                 &sh.links,
                 &a,
@@ -1202,7 +1198,8 @@ async fn post_data(sh: &Shared, r: &mut Req, page_id: &str, att_id: &str) -> Res
     json_resp(200, &out)
 }
 
-fn lock_free_page(model: &crate::model::Model, id: &str) -> Option<crate::model::Page> {
+/// A copy of a page, so it can be rendered next to a mutably borrowed attachment.
+fn page_snapshot(model: &crate::model::Model, id: &str) -> Option<crate::model::Page> {
     model.pages.get(id).cloned()
 }
 
@@ -1233,7 +1230,7 @@ async fn put_attachment_metadata(sh: &Shared, r: &mut Req, att_id: &str) -> Resp
     let out = match model.update_metadata(upd, r.who.is_space_admin(), r.user(), now_ms()) {
         Ok(a) => {
             let a = a.clone();
-            let page = lock_free_page(&model, &a.page_id);
+            let page = page_snapshot(&model, &a.page_id);
             render::attachment(
                 &sh.links,
                 &a,
