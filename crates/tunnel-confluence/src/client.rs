@@ -57,7 +57,9 @@ pub struct ConnectionSettings {
     pub accept_invalid_certs: bool,
     /// Retry discipline for transient failures.
     pub retry: RetryPolicy,
-    /// Connect timeout and per-read timeout (not a total: big bodies may take longer).
+    /// Connect timeout, read timeout of answers (until the headers, then per chunk of body)
+    /// and stall timeout of uploads (time without sending a chunk). Never a total: big bodies
+    /// may take as long as they need while they progress.
     pub timeout: Duration,
 }
 
