@@ -1,1 +1,384 @@
-//! (secrets: being written)
+//! Secrets: the Confluence password or token and the client-certificate passphrase.
+//!
+//! Lookup order for [`SecretStore::get`]:
+//! 1. the environment (`SBER_TUNNEL_PASSWORD`, `SBER_TUNNEL_TOKEN`,
+//!    `SBER_TUNNEL_P12_PASSWORD`) — for services and CI;
+//! 2. `secrets.toml` in the configuration folder.
+//!
+//! Invariants:
+//! - the file is created with mode 0600 and written atomically; a file that group or others
+//!   can read is refused (never read) with a message telling how to fix it;
+//! - secret values are held in [`SecretString`], whose `Debug`/`Display` print `[redacted]`,
+//!   and are never logged.
+//!
+//! An OS keyring is not used: on Linux it needs a D-Bus Secret Service (gnome-keyring, KWallet)
+//! that headless servers lack, so the private file is the one dependable store.
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use crate::paths::AppPaths;
+
+/// Which secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SecretKind {
+    /// Password for basic auth.
+    Password,
+    /// API token or personal access token.
+    Token,
+    /// Passphrase of the PKCS#12 client certificate.
+    P12Password,
+}
+
+impl SecretKind {
+    /// The environment variable that overrides this secret.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            SecretKind::Password => "SBER_TUNNEL_PASSWORD",
+            SecretKind::Token => "SBER_TUNNEL_TOKEN",
+            SecretKind::P12Password => "SBER_TUNNEL_P12_PASSWORD",
+        }
+    }
+    /// The key in `secrets.toml`.
+    pub fn file_key(self) -> &'static str {
+        match self {
+            SecretKind::Password => "password",
+            SecretKind::Token => "token",
+            SecretKind::P12Password => "p12-password",
+        }
+    }
+}
+
+/// A secret value. `Debug` and `Display` never show it; call [`SecretString::expose`].
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wrap a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretString(value.into())
+    }
+    /// The value, for the one place that needs it (building an auth header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString([redacted])")
+    }
+}
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Errors of the secret store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// The file can be read by group or others.
+    #[error(
+        "{} can be read by other users (mode {mode:o}); refusing to use it. Run `chmod 600 {}` or delete it and run init again",
+        path.display(),
+        path.display()
+    )]
+    TooOpen {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("{} is not a valid secrets file: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Parser message (never contains values).
+        message: String,
+    },
+}
+
+/// Where the environment comes from (the process, or a fixed map in tests).
+#[derive(Clone)]
+enum EnvSource {
+    Process,
+    Fixed(HashMap<String, String>),
+}
+
+/// Reads and writes the secrets of one installation.
+#[derive(Clone)]
+pub struct SecretStore {
+    file: PathBuf,
+    env: EnvSource,
+}
+
+impl fmt::Debug for SecretStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretStore")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// On-disk form of `secrets.toml`.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(transparent)]
+struct SecretFile(BTreeMap<String, String>);
+
+impl SecretStore {
+    /// The store of `paths`, reading the process environment.
+    pub fn new(paths: &AppPaths) -> Self {
+        SecretStore {
+            file: paths.secrets_file(),
+            env: EnvSource::Process,
+        }
+    }
+
+    /// The store of `paths` with a fixed environment (tests).
+    pub fn with_env(paths: &AppPaths, env: HashMap<String, String>) -> Self {
+        SecretStore {
+            file: paths.secrets_file(),
+            env: EnvSource::Fixed(env),
+        }
+    }
+
+    /// The secrets file.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    fn env_value(&self, kind: SecretKind) -> Option<String> {
+        let v = match &self.env {
+            EnvSource::Process => std::env::var(kind.env_var()).ok(),
+            EnvSource::Fixed(m) => m.get(kind.env_var()).cloned(),
+        };
+        v.filter(|v| !v.is_empty())
+    }
+
+    /// The secret, or `None` when it is set nowhere or the file cannot be used (the reason is
+    /// logged as a warning; use [`SecretStore::try_get`] to get it as an error).
+    pub fn get(&self, kind: SecretKind) -> Option<SecretString> {
+        match self.try_get(kind) {
+            Ok(v) => v,
+            Err(e) => {
+                warn!(kind = ?kind, "cannot read the secret: {e}");
+                None
+            }
+        }
+    }
+
+    /// The secret: environment first, then the file.
+    pub fn try_get(&self, kind: SecretKind) -> Result<Option<SecretString>, SecretError> {
+        if let Some(v) = self.env_value(kind) {
+            return Ok(Some(SecretString(v)));
+        }
+        Ok(self
+            .read_file()?
+            .0
+            .remove(kind.file_key())
+            .filter(|v| !v.is_empty())
+            .map(SecretString))
+    }
+
+    /// Store a secret in the file (mode 0600, atomic replace). An environment variable of
+    /// the same kind still takes precedence on [`SecretStore::get`].
+    pub fn set(&self, kind: SecretKind, value: &str) -> Result<(), SecretError> {
+        let mut file = self.read_file()?;
+        file.0
+            .insert(kind.file_key().to_string(), value.to_string());
+        self.write_file(&file)
+    }
+
+    /// Remove a secret from the file (no error when it was not there).
+    pub fn delete(&self, kind: SecretKind) -> Result<(), SecretError> {
+        let mut file = self.read_file()?;
+        if file.0.remove(kind.file_key()).is_some() {
+            self.write_file(&file)?;
+        }
+        Ok(())
+    }
+
+    fn io_err(&self, source: std::io::Error) -> SecretError {
+        SecretError::Io {
+            path: self.file.clone(),
+            source,
+        }
+    }
+
+    fn read_file(&self) -> Result<SecretFile, SecretError> {
+        let meta = match std::fs::metadata(&self.file) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SecretFile::default()),
+            Err(e) => return Err(self.io_err(e)),
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(SecretError::TooOpen {
+                    path: self.file.clone(),
+                    mode,
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = meta;
+        let text = std::fs::read_to_string(&self.file).map_err(|e| self.io_err(e))?;
+        toml::from_str::<SecretFile>(&text).map_err(|e| SecretError::Parse {
+            path: self.file.clone(),
+            // The toml message quotes the offending line, which may hold a secret: keep only
+            // the position.
+            message: e
+                .span()
+                .map(|s| format!("syntax error at byte {}", s.start))
+                .unwrap_or_else(|| "syntax error".into()),
+        })
+    }
+
+    fn write_file(&self, file: &SecretFile) -> Result<(), SecretError> {
+        let mut text = String::from("# sber-tunnel secrets. Keep this file private (mode 0600).\n");
+        text.push_str(&toml::to_string(file).map_err(|e| SecretError::Parse {
+            path: self.file.clone(),
+            message: e.to_string(),
+        })?);
+        crate::config::write_atomic_with_mode(&self.file, text.as_bytes(), 0o600)
+            .map_err(|e| self.io_err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path, env: &[(&str, &str)]) -> SecretStore {
+        SecretStore::with_env(
+            &AppPaths::under(dir),
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn round_trip_and_delete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path(), &[]);
+        assert_eq!(s.get(SecretKind::Password), None, "nothing stored yet");
+        s.set(SecretKind::Password, "pa ss\"word'\n").expect("set");
+        s.set(SecretKind::P12Password, "p12").expect("set");
+        assert_eq!(
+            s.get(SecretKind::Password).expect("stored").expose(),
+            "pa ss\"word'\n",
+            "quotes and newlines survive TOML"
+        );
+        assert_eq!(
+            s.get(SecretKind::P12Password).expect("stored").expose(),
+            "p12"
+        );
+        assert_eq!(s.get(SecretKind::Token), None);
+        s.delete(SecretKind::Password).expect("delete");
+        assert_eq!(s.get(SecretKind::Password), None);
+        assert_eq!(
+            s.get(SecretKind::P12Password).expect("kept").expose(),
+            "p12"
+        );
+        s.delete(SecretKind::Token)
+            .expect("deleting a missing secret is fine");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_is_created_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path(), &[]);
+        s.set(SecretKind::Token, "t").expect("set");
+        let mode = std::fs::metadata(s.file())
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn readable_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path(), &[]);
+        s.set(SecretKind::Token, "t").expect("set");
+        std::fs::set_permissions(s.file(), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = s
+            .try_get(SecretKind::Token)
+            .expect_err("world-readable file");
+        assert!(
+            matches!(err, SecretError::TooOpen { mode: 0o644, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("chmod 600"),
+            "the message tells the fix: {err}"
+        );
+        assert_eq!(
+            s.get(SecretKind::Token),
+            None,
+            "get hides the value of an open file"
+        );
+        assert!(
+            s.set(SecretKind::Token, "x").is_err(),
+            "nor is it rewritten silently"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path(), &[("SBER_TUNNEL_TOKEN", "from-env")]);
+        s.set(SecretKind::Token, "from-file").expect("set");
+        assert_eq!(s.get(SecretKind::Token).expect("set").expose(), "from-env");
+        let s2 = store(dir.path(), &[("SBER_TUNNEL_TOKEN", "")]);
+        assert_eq!(
+            s2.get(SecretKind::Token).expect("set").expose(),
+            "from-file",
+            "an empty variable does not hide the file"
+        );
+    }
+
+    #[test]
+    fn secret_string_is_redacted() {
+        let s = SecretString::new("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{s}").contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn parse_errors_do_not_echo_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path(), &[]);
+        s.set(SecretKind::Token, "x").expect("set");
+        // Corrupt it while keeping the mode.
+        std::fs::write(s.file(), "token = \"hunter2").expect("write");
+        let err = s.try_get(SecretKind::Token).expect_err("bad toml");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}
