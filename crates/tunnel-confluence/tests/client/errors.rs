@@ -161,3 +161,63 @@ async fn bad_settings_fail_before_any_request() {
         );
     }
 }
+
+/// A `Write` into a shared buffer, for capturing logs.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    let emu = emulator().await;
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runs on one thread (current-thread runtime): the default applies to it all.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let good = client(&emu);
+    let s = good.store(PAGE);
+    s.probe().await.unwrap();
+    s.put_blob(
+        &name("log.bin"),
+        BlobSource::Bytes(Bytes::from_static(b"x")),
+    )
+    .await
+    .unwrap();
+    let bad =
+        ConfluenceClient::new(settings(&emu.base_url(), basic(USER, "hunter2-wrong"))).unwrap();
+    bad.store(PAGE).probe().await.unwrap_err();
+    let token = ConfluenceClient::new(settings(
+        &emu.base_url(),
+        Auth::Bearer {
+            token: Secret::new("tok-should-not-leak"),
+        },
+    ))
+    .unwrap();
+    token.store(PAGE).probe().await.unwrap_err();
+
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("probe"), "the capture works: {logs}");
+    for secret in [
+        PASSWORD,
+        "hunter2-wrong",
+        "tok-should-not-leak",
+        "Basic ",
+        "Bearer ",
+    ] {
+        assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
+    }
+}
