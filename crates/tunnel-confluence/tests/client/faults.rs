@@ -1,7 +1,7 @@
 //! Scripted server faults: transient errors are retried, rate limits honoured, cut transfers
 //! resumed, ambiguous uploads reconciled, login pages and SSO redirects refused.
 
-use confluence_emulator::{FaultConfig, FaultKind, ScriptedFault};
+use confluence_emulator::{FaultConfig, FaultKind, RateLimit, ScriptedFault};
 use serde_json::json;
 use tunnel_confluence::ConfluenceClient;
 use tunnel_core::remote::{BlobSource, RemoteError, RemoteStore};
@@ -307,4 +307,41 @@ async fn a_server_slower_than_the_timeout_is_retried_then_unreachable() {
         matches!(&err, RemoteError::Unreachable(m) if m.contains("timed out")),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn dc_rate_limiting_is_ridden_out_with_retry_after() {
+    let emu = builder()
+        .rate_limit(RateLimit::per_second(5))
+        .spawn()
+        .await
+        .unwrap();
+    let client = client(&emu);
+    let s = client.store(PAGE);
+    for _ in 0..12 {
+        assert_eq!(s.find_blob(&name("none.bin")).await.unwrap(), None);
+    }
+    let limited = emu.requests().iter().filter(|r| r.status == 429).count();
+    assert!(limited > 0, "precondition: the bucket ran dry");
+    assert_eq!(
+        client.request_count(),
+        12 + limited as u64,
+        "one extra request per 429, nothing else"
+    );
+}
+
+#[tokio::test]
+async fn a_user_blocked_by_the_admin_is_told_so_at_once() {
+    let emu = builder()
+        .rate_limit(RateLimit::blocked())
+        .spawn()
+        .await
+        .unwrap();
+    let client = client(&emu);
+    let err = client.store(PAGE).probe().await.unwrap_err();
+    assert!(
+        matches!(&err, RemoteError::RateLimited { message, .. } if message.contains("administrator")),
+        "{err}"
+    );
+    assert_eq!(client.request_count(), 1);
 }
