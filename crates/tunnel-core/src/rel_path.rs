@@ -2,21 +2,27 @@
 //!
 //! Invariants (checked by [`RelPath::new`], the only constructor):
 //! - POSIX separators `/`, no leading or trailing `/`, no empty, `.` or `..` component;
-//! - no NUL, no backslash, no `:` in the first component that would make a drive letter
-//!   (`C:`), no control characters;
+//! - no NUL, no control characters, no backslash, no `:` in the first component (a Windows
+//!   drive letter such as `C:`);
 //! - Unicode NFC;
 //! - each component at most 255 bytes, the whole path at most 4096 bytes.
 //!
 //! So [`RelPath::to_native`] can never name anything outside the root.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+/// Longest accepted path in bytes.
+pub const MAX_PATH_BYTES: usize = 4096;
+/// Longest accepted component in bytes.
+pub const MAX_COMPONENT_BYTES: usize = 255;
 
 /// Why a path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
-    /// Placeholder until the module is implemented.
+    /// The path breaks one of the rules.
     #[error("invalid path {path:?}: {reason}")]
     Invalid {
         /// The offending path (truncated for display).
@@ -24,6 +30,16 @@ pub enum PathError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A native path is not under the folder's root.
+    #[error("{0} is not inside the synced folder")]
+    OutsideRoot(PathBuf),
+}
+
+fn invalid(path: &str, reason: &'static str) -> PathError {
+    PathError::Invalid {
+        path: path.chars().take(120).collect(),
+        reason,
+    }
 }
 
 /// A validated relative path; see the module docs for its invariants.
@@ -56,16 +72,213 @@ impl std::fmt::Display for RelPath {
 impl RelPath {
     /// Validate and NFC-normalise `s`.
     pub fn new(s: &str) -> Result<Self, PathError> {
-        let _ = s;
-        unimplemented!("rel_path: implemented by the core helper")
+        if s.is_empty() {
+            return Err(invalid(s, "empty path"));
+        }
+        if s.len() > MAX_PATH_BYTES * 4 {
+            return Err(invalid(s, "longer than 4096 bytes"));
+        }
+        let s: String = s.nfc().collect();
+        if s.len() > MAX_PATH_BYTES {
+            return Err(invalid(&s, "longer than 4096 bytes"));
+        }
+        if s.starts_with('/') {
+            return Err(invalid(&s, "absolute path"));
+        }
+        if s.contains('\\') {
+            return Err(invalid(&s, "backslash in path"));
+        }
+        if s.chars().any(|c| c == '\0' || c.is_control()) {
+            return Err(invalid(&s, "NUL or control character in path"));
+        }
+        for (i, part) in s.split('/').enumerate() {
+            match part {
+                "" => {
+                    return Err(invalid(
+                        &s,
+                        "empty component (leading, trailing or double '/')",
+                    ))
+                }
+                "." | ".." => return Err(invalid(&s, "'.' or '..' component")),
+                _ => {}
+            }
+            if part.len() > MAX_COMPONENT_BYTES {
+                return Err(invalid(&s, "a component is longer than 255 bytes"));
+            }
+            if i == 0 && part.contains(':') {
+                return Err(invalid(&s, "drive letter or ':' in the first component"));
+            }
+        }
+        Ok(RelPath(s))
     }
+
     /// The path text (`a/b/c.txt`).
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The native path under `root`.
+    pub fn to_native(&self, root: &Path) -> PathBuf {
+        let mut p = root.to_path_buf();
+        for part in self.0.split('/') {
+            p.push(part);
+        }
+        p
+    }
+
+    /// The relative path of `full`, which must be under `root`.
+    pub fn from_native(root: &Path, full: &Path) -> Result<Self, PathError> {
+        let rel = full
+            .strip_prefix(root)
+            .map_err(|_| PathError::OutsideRoot(full.to_path_buf()))?;
+        let mut parts: Vec<&str> = Vec::new();
+        for c in rel.components() {
+            match c {
+                Component::Normal(os) => parts.push(
+                    os.to_str()
+                        .ok_or_else(|| invalid(&os.to_string_lossy(), "not valid UTF-8"))?,
+                ),
+                _ => return Err(PathError::OutsideRoot(full.to_path_buf())),
+            }
+        }
+        RelPath::new(&parts.join("/"))
+    }
+
+    /// The containing folder, `None` at the top level.
+    pub fn parent(&self) -> Option<RelPath> {
+        self.0.rfind('/').map(|i| RelPath(self.0[..i].to_string()))
+    }
+
+    /// The last component.
+    pub fn file_name(&self) -> &str {
+        match self.0.rfind('/') {
+            Some(i) => &self.0[i + 1..],
+            None => &self.0,
+        }
+    }
+
+    /// `self/name`, validated.
+    pub fn join(&self, name: &str) -> Result<RelPath, PathError> {
+        RelPath::new(&format!("{}/{}", self.0, name))
+    }
+
+    /// The components.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+
+    /// Number of components.
+    pub fn depth(&self) -> usize {
+        self.0.split('/').count()
+    }
+
+    /// True when `other` is strictly inside `self`.
+    pub fn is_ancestor_of(&self, other: &RelPath) -> bool {
+        other.0.len() > self.0.len()
+            && other.0.starts_with(&self.0)
+            && other.0.as_bytes()[self.0.len()] == b'/'
+    }
+
+    /// Lower-cased form, for case-insensitive comparisons.
+    pub fn to_lowercase_key(&self) -> String {
+        self.0.to_lowercase()
+    }
 }
 
-#[allow(dead_code)]
-fn _assert_api(p: &RelPath, root: &Path) -> PathBuf {
-    root.join(p.as_str())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_ordinary_paths_and_normalises_to_nfc() {
+        assert_eq!(RelPath::new("a/b/c.txt").unwrap().as_str(), "a/b/c.txt");
+        let decomposed = "e\u{301}.txt";
+        assert_eq!(
+            RelPath::new(decomposed).unwrap().as_str(),
+            "\u{e9}.txt",
+            "NFC"
+        );
+        assert_eq!(RelPath::new("отчёт/файл 1.docx").unwrap().depth(), 2);
+    }
+
+    #[test]
+    fn refuses_every_escape() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "a//b",
+            "a/",
+            "C:/x",
+            "C:",
+            "a\\b",
+            "..\\x",
+            "a\0b",
+            "a\nb",
+            ".",
+            "..",
+        ] {
+            assert!(RelPath::new(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(
+            RelPath::new(&"x".repeat(256)).is_err(),
+            "component over 255 bytes"
+        );
+        assert!(
+            RelPath::new(&vec!["abc"; 1100].join("/")).is_err(),
+            "path over 4096 bytes"
+        );
+        assert!(
+            serde_json::from_str::<RelPath>("\"../x\"").is_err(),
+            "deserialising validates too"
+        );
+    }
+
+    #[test]
+    fn parents_names_and_ancestry() {
+        let p = RelPath::new("a/b/c.txt").unwrap();
+        assert_eq!(p.parent().unwrap().as_str(), "a/b");
+        assert_eq!(p.file_name(), "c.txt");
+        assert!(RelPath::new("a").unwrap().is_ancestor_of(&p));
+        assert!(!RelPath::new("a/b/c")
+            .unwrap()
+            .is_ancestor_of(&RelPath::new("a/b/cd").unwrap()));
+        assert!(!p.is_ancestor_of(&p), "strict");
+        assert_eq!(
+            p.to_native(Path::new("/root")),
+            PathBuf::from("/root/a/b/c.txt")
+        );
+        assert_eq!(
+            RelPath::from_native(Path::new("/root"), Path::new("/root/a/b/c.txt")).unwrap(),
+            p
+        );
+        assert!(RelPath::from_native(Path::new("/root"), Path::new("/other/x")).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_accepted_paths_stay_under_the_root(s in "\\PC{0,64}") {
+            if let Ok(p) = RelPath::new(&s) {
+                let root = Path::new("/sync/root");
+                let native = p.to_native(root);
+                prop_assert!(native.starts_with(root));
+                prop_assert!(native.components().all(|c| matches!(c, Component::Normal(_) | Component::RootDir)));
+                let again = RelPath::new(p.as_str()).unwrap();
+                prop_assert_eq!(&again, &p, "NFC normalisation is idempotent");
+                let json = serde_json::to_string(&p).unwrap();
+                prop_assert_eq!(serde_json::from_str::<RelPath>(&json).unwrap(), p);
+            }
+        }
+
+        #[test]
+        fn paths_made_of_dots_and_slashes_are_handled(parts in proptest::collection::vec(prop_oneof![Just(".."), Just("."), Just(""), Just("a"), Just("b.c")], 1..6)) {
+            let s = parts.join("/");
+            let r = RelPath::new(&s);
+            let bad = parts.iter().any(|p| matches!(*p, ".." | "." | ""));
+            prop_assert_eq!(r.is_err(), bad);
+        }
+    }
 }
