@@ -262,9 +262,8 @@ impl Config {
                 ),
             );
         }
-        if !self.remote.url.is_empty()
-            && !(self.remote.url.starts_with("https://") || self.remote.url.starts_with("http://"))
-        {
+        let url = &self.remote.url;
+        if !url.is_empty() && !url.starts_with("https://") && !url.starts_with("http://") {
             return invalid(
                 "remote.url",
                 format!("{:?} must start with https:// or http://", self.remote.url),

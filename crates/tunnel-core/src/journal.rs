@@ -295,7 +295,7 @@ fn to_i64(what: &'static str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| JournalError::TooLarge { what, value })
 }
 
-fn path_text<'a>(path: &'a Path) -> Result<&'a str> {
+fn path_text(path: &Path) -> Result<&str> {
     if !path.is_absolute() {
         return Err(JournalError::BadFolderPath {
             path: path.to_owned(),
@@ -492,7 +492,7 @@ impl Journal {
 
     /// Every tracked folder, by id.
     pub fn folders(&self) -> Result<Vec<FolderRecord>> {
-        self.read("listing folders", |c| folders_in(c))
+        self.read("listing folders", folders_in)
     }
 
     /// One folder by id.
