@@ -1,1 +1,925 @@
-//! (plan: being written)
+//! The pure three-way reconciler: from the last synced state (base), the local scan and the
+//! remote file list, decide what to do. No I/O, no clock (the time is passed in), the same
+//! inputs always give the same plan.
+//!
+//! Rules (see the README's SEMANTICS): sides are compared with the base by content (kind and
+//! SHA-256), never by size or mtime alone; a change on one side wins; both changed to the same
+//! content is already in sync; both changed differently → the later mtime wins (ties: the
+//! greater device id) and the loser is kept as a conflict copy; an edit beats a concurrent
+//! delete; a deletion propagates only when the other side is unchanged; a folder is only
+//! deleted when nothing survives inside it; a file/folder clash keeps the folder at the path
+//! and the file as a conflict copy; with an untrusted base (the remote was replaced or went
+//! back in time) nothing is deleted at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+use crate::hash::Digest;
+use crate::manifest::{EntryKind, FileEntry};
+use crate::rel_path::RelPath;
+
+/// What the scanner saw at a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalEntry {
+    /// File or folder.
+    pub kind: EntryKind,
+    /// Size (0 for folders).
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Content hash (files only).
+    pub sha256: Option<Digest>,
+}
+
+/// Everything the reconciler looks at.
+pub struct PlanInput<'a> {
+    /// Last synced state (live entries only).
+    pub base: &'a BTreeMap<RelPath, FileEntry>,
+    /// The local scan (unreadable paths are left out by the caller).
+    pub local: &'a BTreeMap<RelPath, LocalEntry>,
+    /// The remote file list, tombstones included.
+    pub remote: &'a BTreeMap<RelPath, FileEntry>,
+    /// This device's id.
+    pub device: &'a str,
+    /// Now, for conflict-copy names.
+    pub now_utc: OffsetDateTime,
+    /// False when the base no longer describes this remote: never delete.
+    pub base_trusted: bool,
+}
+
+/// One step of a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Publish the local file or folder at `path` with this version.
+    Upload {
+        /// Path.
+        path: RelPath,
+        /// What is there.
+        local: LocalEntry,
+        /// The new version counter.
+        version: u64,
+    },
+    /// Bring the remote file or folder here.
+    Download {
+        /// Path.
+        path: RelPath,
+        /// The remote state.
+        entry: FileEntry,
+    },
+    /// Delete the local file or folder (it was deleted remotely; unchanged here).
+    DeleteLocal {
+        /// Path.
+        path: RelPath,
+        /// What must still be there for the deletion to go ahead.
+        expected: LocalEntry,
+    },
+    /// Publish a deletion.
+    DeleteRemote {
+        /// Path.
+        path: RelPath,
+        /// The tombstone to publish.
+        tombstone: FileEntry,
+    },
+    /// Both changed, the remote wins: move the local file to `copy` (then upload it there)
+    /// and download `entry` into `path`.
+    ConflictRemoteWins {
+        /// Path.
+        path: RelPath,
+        /// Where the local version is kept.
+        copy: RelPath,
+        /// The winning remote state.
+        entry: FileEntry,
+        /// The losing local state.
+        local: LocalEntry,
+    },
+    /// Both changed, the local wins: keep the remote version at `copy` (published re-using
+    /// its chunks, downloaded here) and upload the local one at `path`.
+    ConflictLocalWins {
+        /// Path.
+        path: RelPath,
+        /// Where the remote version is kept.
+        copy: RelPath,
+        /// The losing remote state.
+        entry: FileEntry,
+        /// The winning local state.
+        local: LocalEntry,
+        /// Version for the upload at `path`.
+        version: u64,
+    },
+    /// Both sides already hold the same content: the base becomes `entry`.
+    RecordBase {
+        /// Path.
+        path: RelPath,
+        /// The synced state.
+        entry: FileEntry,
+    },
+    /// Gone on both sides: forget the base.
+    ForgetBase {
+        /// Path.
+        path: RelPath,
+    },
+}
+
+impl Action {
+    /// The path the action is about.
+    pub fn path(&self) -> &RelPath {
+        match self {
+            Action::Upload { path, .. }
+            | Action::Download { path, .. }
+            | Action::DeleteLocal { path, .. }
+            | Action::DeleteRemote { path, .. }
+            | Action::ConflictRemoteWins { path, .. }
+            | Action::ConflictLocalWins { path, .. }
+            | Action::RecordBase { path, .. }
+            | Action::ForgetBase { path } => path,
+        }
+    }
+
+    fn phase(&self) -> u8 {
+        match self {
+            Action::ConflictRemoteWins { .. } | Action::ConflictLocalWins { .. } => 0,
+            Action::DeleteLocal { .. } | Action::DeleteRemote { .. } => 1,
+            Action::Download { entry, .. } if entry.kind == EntryKind::Dir => 2,
+            Action::Upload { local, .. } if local.kind == EntryKind::Dir => 2,
+            Action::Download { .. } | Action::Upload { .. } => 3,
+            Action::RecordBase { .. } | Action::ForgetBase { .. } => 4,
+        }
+    }
+}
+
+/// An ordered list of actions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// In execution order: conflicts, deletions (children first), folder creations (parents
+    /// first), file transfers by path, base bookkeeping.
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    /// Nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+    /// Local deletions.
+    pub fn deletions_local(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a, Action::DeleteLocal { .. }))
+            .count()
+    }
+    /// Remote deletions.
+    pub fn deletions_remote(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a, Action::DeleteRemote { .. }))
+            .count()
+    }
+}
+
+fn same_local(l: &LocalEntry, e: &FileEntry) -> bool {
+    !e.deleted && l.kind == e.kind && (l.kind == EntryKind::Dir || l.sha256 == e.sha256)
+}
+
+fn same_entry(a: &FileEntry, b: &FileEntry) -> bool {
+    a.deleted == b.deleted && a.kind == b.kind && (a.kind == EntryKind::Dir || a.sha256 == b.sha256)
+}
+
+fn version_of(e: Option<&FileEntry>) -> u64 {
+    e.map(|e| e.version).unwrap_or(0)
+}
+
+/// Name of a conflict copy: `name (conflict from DEVICE YYYY-MM-DD HHMMSS).ext`, with ` 2`,
+/// ` 3`, … added before the extension while `taken` says the name is used.
+pub fn conflict_copy_name(
+    path: &RelPath,
+    loser_device: &str,
+    when: OffsetDateTime,
+    taken: impl Fn(&RelPath) -> bool,
+) -> RelPath {
+    let name = path.file_name();
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    let stamp = format!(
+        "{:04}-{:02}-{:02} {:02}{:02}{:02}",
+        when.year(),
+        u8::from(when.month()),
+        when.day(),
+        when.hour(),
+        when.minute(),
+        when.second()
+    );
+    let device: String = loser_device
+        .chars()
+        .filter(|c| !matches!(c, '/' | '\\' | '\0') && !c.is_control())
+        .take(60)
+        .collect();
+    for n in 1u32.. {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!(" {n}")
+        };
+        let candidate = format!("{stem} (conflict from {device} {stamp}){suffix}{ext}");
+        let candidate = match path.parent() {
+            Some(p) => p.join(&candidate),
+            None => RelPath::new(&candidate),
+        };
+        // A name that cannot be a path (too long) falls back to a short form.
+        let candidate = match candidate {
+            Ok(c) => c,
+            Err(_) => {
+                let short = format!("conflict {stamp}{suffix}{ext}");
+                match path.parent() {
+                    Some(p) => p.join(&short),
+                    None => RelPath::new(&short),
+                }
+                .unwrap_or_else(|_| path.clone())
+            }
+        };
+        if !taken(&candidate) {
+            return candidate;
+        }
+    }
+    unreachable!("some suffix is always free")
+}
+
+/// Decide what to do. See the module docs for the rules.
+pub fn reconcile(input: &PlanInput) -> Plan {
+    let empty = BTreeMap::new();
+    let base = if input.base_trusted {
+        input.base
+    } else {
+        &empty
+    };
+    let mut paths: BTreeSet<&RelPath> = BTreeSet::new();
+    paths.extend(base.keys());
+    paths.extend(input.local.keys());
+    paths.extend(
+        input
+            .remote
+            .iter()
+            .filter(|(_, e)| !e.deleted)
+            .map(|(p, _)| p),
+    );
+
+    let mut taken: BTreeSet<RelPath> = BTreeSet::new();
+    taken.extend(base.keys().cloned());
+    taken.extend(input.local.keys().cloned());
+    taken.extend(input.remote.keys().cloned());
+
+    let mut actions: Vec<Action> = Vec::new();
+    for &path in &paths {
+        let b = base.get(path);
+        let l = input.local.get(path);
+        let r_any = input.remote.get(path);
+        let r = r_any.filter(|e| !e.deleted);
+        let local_changed = match (b, l) {
+            (None, None) => false,
+            (Some(b), Some(l)) => !same_local(l, b),
+            _ => true,
+        };
+        let remote_changed = match (b, r) {
+            (None, None) => false,
+            (Some(b), Some(r)) => !same_entry(r, b),
+            _ => true,
+        };
+        let next_version = version_of(b).max(version_of(r_any)) + 1;
+        let action = match (local_changed, remote_changed) {
+            (false, false) => match (b, r) {
+                (Some(b), Some(r)) if r != b => Some(Action::RecordBase {
+                    path: path.clone(),
+                    entry: r.clone(),
+                }),
+                _ => None,
+            },
+            (true, false) => match l {
+                Some(l) => match r {
+                    Some(r) if same_local(l, r) => Some(Action::RecordBase {
+                        path: path.clone(),
+                        entry: r.clone(),
+                    }),
+                    _ => Some(Action::Upload {
+                        path: path.clone(),
+                        local: l.clone(),
+                        version: next_version,
+                    }),
+                },
+                None => match r {
+                    Some(r) if input.base_trusted => Some(Action::DeleteRemote {
+                        path: path.clone(),
+                        tombstone: tombstone(r, input.device),
+                    }),
+                    Some(r) => Some(Action::Download {
+                        path: path.clone(),
+                        entry: r.clone(),
+                    }),
+                    None => Some(Action::ForgetBase { path: path.clone() }),
+                },
+            },
+            (false, true) => match r {
+                Some(r) => match l {
+                    Some(l) if same_local(l, r) => Some(Action::RecordBase {
+                        path: path.clone(),
+                        entry: r.clone(),
+                    }),
+                    _ => Some(Action::Download {
+                        path: path.clone(),
+                        entry: r.clone(),
+                    }),
+                },
+                None => match l {
+                    Some(l) if input.base_trusted => Some(Action::DeleteLocal {
+                        path: path.clone(),
+                        expected: l.clone(),
+                    }),
+                    Some(l) => Some(Action::Upload {
+                        path: path.clone(),
+                        local: l.clone(),
+                        version: next_version,
+                    }),
+                    None => Some(Action::ForgetBase { path: path.clone() }),
+                },
+            },
+            (true, true) => match (l, r) {
+                (None, None) => b.map(|_| Action::ForgetBase { path: path.clone() }),
+                (None, Some(r)) => Some(Action::Download {
+                    path: path.clone(),
+                    entry: r.clone(),
+                }),
+                (Some(l), None) => Some(Action::Upload {
+                    path: path.clone(),
+                    local: l.clone(),
+                    version: next_version,
+                }),
+                (Some(l), Some(r)) if same_local(l, r) => Some(Action::RecordBase {
+                    path: path.clone(),
+                    entry: r.clone(),
+                }),
+                (Some(l), Some(r)) => Some(conflict(path, l, r, input, next_version, &mut taken)),
+            },
+        };
+        if let Some(a) = action {
+            actions.push(a);
+        }
+    }
+    keep_folders_with_survivors(&mut actions, input);
+    actions.sort_by(|a, b| {
+        a.phase().cmp(&b.phase()).then_with(|| {
+            if a.phase() == 1 {
+                b.path().cmp(a.path()) // children before their folders
+            } else {
+                a.path().cmp(b.path())
+            }
+        })
+    });
+    Plan { actions }
+}
+
+fn tombstone(r: &FileEntry, device: &str) -> FileEntry {
+    FileEntry {
+        path: r.path.clone(),
+        kind: r.kind,
+        deleted: true,
+        size: 0,
+        mtime_ns: r.mtime_ns,
+        sha256: None,
+        version: r.version + 1,
+        device: device.to_string(),
+        chunks: Vec::new(),
+    }
+}
+
+fn conflict(
+    path: &RelPath,
+    l: &LocalEntry,
+    r: &FileEntry,
+    input: &PlanInput,
+    version: u64,
+    taken: &mut BTreeSet<RelPath>,
+) -> Action {
+    // A file/folder clash keeps the folder at the path and the file as a copy.
+    let local_wins = match (l.kind, r.kind) {
+        (EntryKind::Dir, EntryKind::File) => true,
+        (EntryKind::File, EntryKind::Dir) => false,
+        (EntryKind::Dir, EntryKind::Dir) => true,
+        (EntryKind::File, EntryKind::File) => {
+            l.mtime_ns > r.mtime_ns
+                || (l.mtime_ns == r.mtime_ns && input.device > r.device.as_str())
+        }
+    };
+    let loser_device = if local_wins {
+        r.device.as_str()
+    } else {
+        input.device
+    };
+    let copy = conflict_copy_name(path, loser_device, input.now_utc, |c| taken.contains(c));
+    taken.insert(copy.clone());
+    if local_wins {
+        Action::ConflictLocalWins {
+            path: path.clone(),
+            copy,
+            entry: r.clone(),
+            local: l.clone(),
+            version,
+        }
+    } else {
+        Action::ConflictRemoteWins {
+            path: path.clone(),
+            copy,
+            entry: r.clone(),
+            local: l.clone(),
+        }
+    }
+}
+
+/// A folder deletion whose folder still has something inside after the plan is turned into
+/// keeping the folder: a local folder deletion becomes an upload of the folder (it is alive
+/// here), a remote one a download (it is alive there).
+fn keep_folders_with_survivors(actions: &mut [Action], input: &PlanInput) {
+    let mut survivors: BTreeSet<RelPath> = BTreeSet::new();
+    let deleted: BTreeSet<RelPath> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::DeleteLocal { path, .. }
+            | Action::DeleteRemote { path, .. }
+            | Action::ForgetBase { path } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    for p in input.local.keys().chain(
+        input
+            .remote
+            .iter()
+            .filter(|(_, e)| !e.deleted)
+            .map(|(p, _)| p),
+    ) {
+        if !deleted.contains(p) {
+            survivors.insert(p.clone());
+        }
+    }
+    for a in actions.iter_mut() {
+        let path = a.path().clone();
+        let has_survivor = || survivors.iter().any(|s| path.is_ancestor_of(s));
+        match a {
+            Action::DeleteLocal { expected, .. }
+                if expected.kind == EntryKind::Dir && has_survivor() =>
+            {
+                let version = input.remote.get(&path).map(|e| e.version).unwrap_or(0) + 1;
+                *a = Action::Upload {
+                    path: path.clone(),
+                    local: expected.clone(),
+                    version,
+                };
+            }
+            Action::DeleteRemote { tombstone, .. }
+                if tombstone.kind == EntryKind::Dir && has_survivor() =>
+            {
+                if let Some(r) = input.remote.get(&path) {
+                    *a = Action::Download {
+                        path: path.clone(),
+                        entry: r.clone(),
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const ME: &str = "me-0001";
+    const OTHER: &str = "other-0002";
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap()
+    }
+
+    /// Content is identified by a small number; mtime doubles as the "when" of a write.
+    fn remote_file(path: &str, content: u8, mtime: i64, version: u64, device: &str) -> FileEntry {
+        FileEntry {
+            path: p(path),
+            kind: EntryKind::File,
+            deleted: false,
+            size: 1,
+            mtime_ns: mtime,
+            sha256: Some(Digest::of(&[content])),
+            version,
+            device: device.into(),
+            chunks: Vec::new(),
+        }
+    }
+
+    fn remote_dir(path: &str, version: u64) -> FileEntry {
+        FileEntry {
+            path: p(path),
+            kind: EntryKind::Dir,
+            deleted: false,
+            size: 0,
+            mtime_ns: 0,
+            sha256: None,
+            version,
+            device: OTHER.into(),
+            chunks: Vec::new(),
+        }
+    }
+
+    fn gone(e: &FileEntry) -> FileEntry {
+        let mut t = e.clone();
+        t.deleted = true;
+        t.sha256 = None;
+        t.size = 0;
+        t.version += 1;
+        t
+    }
+
+    fn local_file(content: u8, mtime: i64) -> LocalEntry {
+        LocalEntry { kind: EntryKind::File, size: 1, mtime_ns: mtime, sha256: Some(Digest::of(&[content])) }
+    }
+
+    fn local_dir() -> LocalEntry {
+        LocalEntry { kind: EntryKind::Dir, size: 0, mtime_ns: 0, sha256: None }
+    }
+
+    struct Case {
+        base: BTreeMap<RelPath, FileEntry>,
+        local: BTreeMap<RelPath, LocalEntry>,
+        remote: BTreeMap<RelPath, FileEntry>,
+        trusted: bool,
+    }
+
+    impl Case {
+        fn new() -> Self {
+            Case { base: BTreeMap::new(), local: BTreeMap::new(), remote: BTreeMap::new(), trusted: true }
+        }
+        fn base(mut self, e: FileEntry) -> Self {
+            self.base.insert(e.path.clone(), e);
+            self
+        }
+        fn local(mut self, path: &str, l: LocalEntry) -> Self {
+            self.local.insert(p(path), l);
+            self
+        }
+        fn remote(mut self, e: FileEntry) -> Self {
+            self.remote.insert(e.path.clone(), e);
+            self
+        }
+        fn plan(&self) -> Plan {
+            reconcile(&PlanInput {
+                base: &self.base,
+                local: &self.local,
+                remote: &self.remote,
+                device: ME,
+                now_utc: now(),
+                base_trusted: self.trusted,
+            })
+        }
+    }
+
+    fn kinds(plan: &Plan) -> Vec<&'static str> {
+        plan.actions
+            .iter()
+            .map(|a| match a {
+                Action::Upload { .. } => "upload",
+                Action::Download { .. } => "download",
+                Action::DeleteLocal { .. } => "delete-local",
+                Action::DeleteRemote { .. } => "delete-remote",
+                Action::ConflictRemoteWins { .. } => "conflict-remote-wins",
+                Action::ConflictLocalWins { .. } => "conflict-local-wins",
+                Action::RecordBase { .. } => "record-base",
+                Action::ForgetBase { .. } => "forget-base",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn table_of_single_file_cases() {
+        let x = remote_file("f", 1, 10, 1, OTHER);
+        let y = remote_file("f", 2, 20, 2, OTHER);
+        let cases: Vec<(&str, Case, Vec<&str>)> = vec![
+            ("nothing anywhere", Case::new(), vec![]),
+            ("in sync", Case::new().base(x.clone()).local("f", local_file(1, 10)).remote(x.clone()), vec![]),
+            ("created locally", Case::new().local("f", local_file(1, 10)), vec!["upload"]),
+            ("created remotely", Case::new().remote(x.clone()), vec!["download"]),
+            ("created on both, same content", Case::new().local("f", local_file(1, 99)).remote(x.clone()), vec!["record-base"]),
+            ("created on both, different", Case::new().local("f", local_file(2, 99)).remote(x.clone()), vec!["conflict-local-wins"]),
+            ("modified locally", Case::new().base(x.clone()).local("f", local_file(2, 20)).remote(x.clone()), vec!["upload"]),
+            ("modified remotely", Case::new().base(x.clone()).local("f", local_file(1, 10)).remote(y.clone()), vec!["download"]),
+            ("modified both, same", Case::new().base(x.clone()).local("f", local_file(2, 30)).remote(y.clone()), vec!["record-base"]),
+            ("modified both, local later", Case::new().base(x.clone()).local("f", local_file(3, 30)).remote(y.clone()), vec!["conflict-local-wins"]),
+            ("modified both, remote later", Case::new().base(x.clone()).local("f", local_file(3, 15)).remote(y.clone()), vec!["conflict-remote-wins"]),
+            ("deleted locally", Case::new().base(x.clone()).remote(x.clone()), vec!["delete-remote"]),
+            ("deleted remotely", Case::new().base(x.clone()).local("f", local_file(1, 10)).remote(gone(&x)), vec!["delete-local"]),
+            ("deleted remotely, entry pruned", Case::new().base(x.clone()).local("f", local_file(1, 10)), vec!["delete-local"]),
+            ("deleted on both", Case::new().base(x.clone()).remote(gone(&x)), vec!["forget-base"]),
+            ("edited here, deleted there", Case::new().base(x.clone()).local("f", local_file(2, 20)).remote(gone(&x)), vec!["upload"]),
+            ("deleted here, edited there", Case::new().base(x.clone()).remote(y.clone()), vec!["download"]),
+            ("tombstone only", Case::new().remote(gone(&x)), vec![]),
+            ("created here over an old tombstone", Case::new().local("f", local_file(5, 50)).remote(gone(&x)), vec!["upload"]),
+            ("metadata-only remote change", Case::new().base(x.clone()).local("f", local_file(1, 10)).remote(remote_file("f", 1, 77, 3, OTHER)), vec!["record-base"]),
+        ];
+        for (name, case, expected) in cases {
+            assert_eq!(kinds(&case.plan()), expected, "case: {name}");
+        }
+    }
+
+    #[test]
+    fn versions_move_past_both_sides() {
+        let x = remote_file("f", 1, 10, 4, OTHER);
+        let plan = Case::new().base(remote_file("f", 1, 10, 2, OTHER)).local("f", local_file(2, 20)).remote(x).plan();
+        match &plan.actions[0] {
+            Action::Upload { version, .. } => assert_eq!(*version, 5, "max(base 2, remote 4) + 1"),
+            a => panic!("unexpected {a:?}"),
+        }
+        let t = gone(&remote_file("f", 1, 10, 7, OTHER));
+        let plan = Case::new().local("f", local_file(2, 20)).remote(t).plan();
+        assert!(matches!(&plan.actions[0], Action::Upload { version: 9, .. }), "past the tombstone: {plan:?}");
+    }
+
+    #[test]
+    fn ties_are_broken_by_device_id() {
+        let base = remote_file("f", 1, 10, 1, OTHER);
+        // Same mtime on both sides: the greater device id wins ("other-…" > "me-…").
+        let plan = Case::new().base(base).local("f", local_file(2, 20)).remote(remote_file("f", 3, 20, 2, OTHER)).plan();
+        assert!(matches!(plan.actions[0], Action::ConflictRemoteWins { .. }), "{plan:?}");
+    }
+
+    #[test]
+    fn conflict_copies_are_named_after_the_loser_and_never_collide() {
+        let when = now();
+        let name = conflict_copy_name(&p("docs/report.final.docx"), "laptop-1a2b", when, |_| false);
+        assert_eq!(name.as_str(), "docs/report.final (conflict from laptop-1a2b 2026-11-18 110640).docx");
+        let dotless = conflict_copy_name(&p("Makefile"), "pc", when, |_| false);
+        assert_eq!(dotless.as_str(), "Makefile (conflict from pc 2026-11-18 110640)");
+        let first = conflict_copy_name(&p("a.txt"), "pc", when, |_| false);
+        let second = conflict_copy_name(&p("a.txt"), "pc", when, |c| c == &first);
+        assert_eq!(second.as_str(), "a (conflict from pc 2026-11-18 110640) 2.txt");
+        let hostile = conflict_copy_name(&p("a.txt"), "ev/il\\dev", when, |_| false);
+        assert!(RelPath::new(hostile.as_str()).is_ok() && hostile.parent().is_none(), "device text cannot add folders: {hostile}");
+    }
+
+    #[test]
+    fn a_remote_win_keeps_the_local_version_under_this_devices_name() {
+        let base = remote_file("f.txt", 1, 10, 1, OTHER);
+        let mut c = Case::new().base(base).local("f.txt", local_file(2, 15)).remote(remote_file("f.txt", 3, 20, 2, OTHER));
+        c.base = c.base.into_iter().map(|(_, mut e)| { e.path = p("f.txt"); (e.path.clone(), e) }).collect();
+        let plan = c.plan();
+        match &plan.actions[0] {
+            Action::ConflictRemoteWins { copy, .. } => assert!(copy.as_str().contains(ME), "{copy}"),
+            a => panic!("unexpected {a:?}"),
+        }
+    }
+
+    #[test]
+    fn folders_are_created_parents_first_and_deleted_children_first() {
+        let c = Case::new()
+            .remote(remote_dir("a", 1))
+            .remote(remote_dir("a/b", 1))
+            .remote(remote_file("a/b/f", 1, 1, 1, OTHER));
+        let order: Vec<String> = c.plan().actions.iter().map(|a| a.path().to_string()).collect();
+        assert_eq!(order, vec!["a", "a/b", "a/b/f"]);
+
+        let mut c = Case::new();
+        for e in [remote_dir("a", 1), remote_dir("a/b", 1), remote_file("a/b/f", 1, 1, 1, OTHER)] {
+            c = c.base(e.clone()).remote(gone(&e));
+        }
+        c = c.local("a", local_dir()).local("a/b", local_dir()).local("a/b/f", local_file(1, 1));
+        let order: Vec<String> = c.plan().actions.iter().map(|a| a.path().to_string()).collect();
+        assert_eq!(order, vec!["a/b/f", "a/b", "a"], "children before their folder");
+    }
+
+    #[test]
+    fn a_folder_deleted_remotely_stays_while_new_local_files_live_in_it() {
+        let d = remote_dir("d", 1);
+        let plan = Case::new()
+            .base(d.clone())
+            .remote(gone(&d))
+            .local("d", local_dir())
+            .local("d/new.txt", local_file(9, 9))
+            .plan();
+        let k = kinds(&plan);
+        assert!(!k.contains(&"delete-local"), "the folder is not deleted: {plan:?}");
+        assert_eq!(k, vec!["upload", "upload"], "folder and new file are published: {plan:?}");
+    }
+
+    #[test]
+    fn a_file_folder_clash_keeps_the_folder_at_the_path() {
+        let plan = Case::new().local("x", local_dir()).remote(remote_file("x", 1, 1, 1, OTHER)).plan();
+        assert!(matches!(&plan.actions[0], Action::ConflictLocalWins { local, .. } if local.kind == EntryKind::Dir));
+        let plan = Case::new().local("x", local_file(1, 99)).remote(remote_dir("x", 1)).plan();
+        assert!(matches!(&plan.actions[0], Action::ConflictRemoteWins { entry, .. } if entry.kind == EntryKind::Dir));
+    }
+
+    #[test]
+    fn an_untrusted_base_never_deletes() {
+        let x = remote_file("f", 1, 10, 1, OTHER);
+        let mut c = Case::new().base(x.clone()).base(remote_file("g", 2, 10, 1, OTHER)).remote(x.clone()).local("g", local_file(2, 10));
+        c.trusted = false;
+        let k = kinds(&c.plan());
+        assert!(!k.contains(&"delete-local") && !k.contains(&"delete-remote"), "{k:?}");
+        assert_eq!(k, vec!["download", "upload"], "each side's file goes to the other");
+    }
+
+    #[test]
+    fn case_only_rename_is_a_delete_and_a_create_that_keeps_the_content() {
+        let a = remote_file("Report.txt", 1, 10, 1, OTHER);
+        let plan = Case::new().base(a.clone()).remote(a.clone()).local("report.txt", local_file(1, 10)).plan();
+        let k = kinds(&plan);
+        assert_eq!(k, vec!["delete-remote", "upload"], "{plan:?}");
+    }
+
+    // ---- simulation: apply a plan to both sides, check convergence and no loss ----
+
+    type Tree = BTreeMap<RelPath, (EntryKind, Option<Digest>)>;
+
+    fn apply(input: &PlanInput, plan: &Plan) -> (Tree, Tree) {
+        let mut local: Tree = input.local.iter().map(|(p, l)| (p.clone(), (l.kind, l.sha256))).collect();
+        let mut remote: Tree = input
+            .remote
+            .iter()
+            .filter(|(_, e)| !e.deleted)
+            .map(|(p, e)| (p.clone(), (e.kind, e.sha256)))
+            .collect();
+        for a in &plan.actions {
+            match a {
+                Action::Upload { path, local: l, .. } => {
+                    remote.insert(path.clone(), (l.kind, l.sha256));
+                }
+                Action::Download { path, entry } => {
+                    local.insert(path.clone(), (entry.kind, entry.sha256));
+                }
+                Action::DeleteLocal { path, .. } => {
+                    local.remove(path);
+                }
+                Action::DeleteRemote { path, .. } => {
+                    remote.remove(path);
+                }
+                Action::ConflictRemoteWins { path, copy, entry, local: l } => {
+                    local.insert(copy.clone(), (l.kind, l.sha256));
+                    remote.insert(copy.clone(), (l.kind, l.sha256));
+                    local.insert(path.clone(), (entry.kind, entry.sha256));
+                }
+                Action::ConflictLocalWins { path, copy, entry, local: l, .. } => {
+                    local.insert(copy.clone(), (entry.kind, entry.sha256));
+                    remote.insert(copy.clone(), (entry.kind, entry.sha256));
+                    remote.insert(path.clone(), (l.kind, l.sha256));
+                }
+                Action::RecordBase { .. } | Action::ForgetBase { .. } => {}
+            }
+        }
+        (local, remote)
+    }
+
+    fn check(base: BTreeMap<RelPath, FileEntry>, local: BTreeMap<RelPath, LocalEntry>, remote: BTreeMap<RelPath, FileEntry>, trusted: bool) {
+        let input = PlanInput { base: &base, local: &local, remote: &remote, device: ME, now_utc: now(), base_trusted: trusted };
+        let plan = reconcile(&input);
+        let again = reconcile(&input);
+        assert_eq!(plan, again, "deterministic");
+        let (l2, r2) = apply(&input, &plan);
+        assert_eq!(l2, r2, "both sides converge\nbase {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}");
+        // No content written on either side is lost. The only content allowed to go is a
+        // side's version that is unchanged since the base while the other side changed or
+        // deleted it (the newer change wins) — and with an untrusted base, nothing at all.
+        let final_contents: BTreeSet<Option<Digest>> = l2.values().map(|(_, d)| *d).collect();
+        let remote_live = |path: &RelPath| remote.get(path).filter(|r| !r.deleted);
+        for (path, l) in &local {
+            if l.kind != EntryKind::File {
+                continue;
+            }
+            let b = base.get(path);
+            let unchanged_here = trusted && b.is_some_and(|b| same_local(l, b));
+            let changed_there = match (b, remote_live(path)) {
+                (Some(b), Some(r)) => !same_entry(r, b),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if unchanged_here && changed_there {
+                continue;
+            }
+            assert!(final_contents.contains(&l.sha256), "local content of {path} survives: {plan:?}");
+        }
+        for (path, r) in remote.iter().filter(|(_, r)| !r.deleted && r.kind == EntryKind::File) {
+            let b = base.get(path);
+            let unchanged_there = trusted && b.is_some_and(|b| same_entry(r, b));
+            let changed_here = match (b, local.get(path)) {
+                (Some(b), Some(l)) => !same_local(l, b),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if unchanged_there && changed_here {
+                continue;
+            }
+            assert!(final_contents.contains(&r.sha256), "remote content of {path} survives: {plan:?}");
+        }
+        // A second round on the converged state has nothing left to transfer.
+        let new_base: BTreeMap<RelPath, FileEntry> = l2
+            .iter()
+            .map(|(p, (k, d))| {
+                let e = FileEntry { path: p.clone(), kind: *k, deleted: false, size: 0, mtime_ns: 0, sha256: *d, version: 1, device: ME.into(), chunks: vec![] };
+                (p.clone(), e)
+            })
+            .collect();
+        let new_local: BTreeMap<RelPath, LocalEntry> = l2.iter().map(|(p, (k, d))| (p.clone(), LocalEntry { kind: *k, size: 0, mtime_ns: 0, sha256: *d })).collect();
+        let second = reconcile(&PlanInput { base: &new_base, local: &new_local, remote: &new_base, device: ME, now_utc: now(), base_trusted: true });
+        assert!(second.is_empty(), "stable after one round: {second:?}");
+    }
+
+    /// Every combination for one file: base ∈ {none, A}; local ∈ {none, A, B, C, dir};
+    /// remote ∈ {none, tombstone, A, B, C, dir}; with both mtime orders; trusted or not.
+    #[test]
+    fn exhaustive_single_path_combinations_converge_without_loss() {
+        let contents = [1u8, 2, 3];
+        let mut locals: Vec<Option<LocalEntry>> = vec![None, Some(local_dir())];
+        let mut remotes: Vec<Option<FileEntry>> = vec![None, Some(gone(&remote_file("f", 1, 5, 1, OTHER))), Some(remote_dir("f", 2))];
+        for (i, &c) in contents.iter().enumerate() {
+            locals.push(Some(local_file(c, 10 + i as i64 * 10)));
+            remotes.push(Some(remote_file("f", c, 15 + i as i64 * 10, 2, OTHER)));
+        }
+        let bases = [None, Some(remote_file("f", 1, 5, 1, OTHER)), Some(remote_dir("f", 1))];
+        for trusted in [true, false] {
+            for b in &bases {
+                for l in &locals {
+                    for r in &remotes {
+                        let base: BTreeMap<_, _> = b.iter().map(|e| (e.path.clone(), e.clone())).collect();
+                        let local: BTreeMap<_, _> = l.iter().map(|e| (p("f"), e.clone())).collect();
+                        let remote: BTreeMap<_, _> = r.iter().map(|e| (e.path.clone(), e.clone())).collect();
+                        check(base, local, remote, trusted);
+                    }
+                }
+            }
+        }
+    }
+
+    fn arb_tree() -> impl Strategy<Value = (BTreeMap<RelPath, FileEntry>, BTreeMap<RelPath, LocalEntry>, BTreeMap<RelPath, FileEntry>)> {
+        let files = ["a", "b", "d/x", "d/y", "d/e/z"];
+        let n = files.len();
+        (
+            proptest::collection::vec(0u8..4, n),
+            proptest::collection::vec(0u8..5, n),
+            proptest::collection::vec(0u8..6, n),
+            proptest::collection::vec(0i64..3, n),
+        )
+            .prop_map(move |(bs, ls, rs, times)| {
+                let mut base = BTreeMap::new();
+                let mut local = BTreeMap::new();
+                let mut remote = BTreeMap::new();
+                for (i, f) in files.iter().enumerate() {
+                    let parents: Vec<RelPath> = {
+                        let mut v = vec![];
+                        let mut cur = p(f).parent();
+                        while let Some(c) = cur {
+                            cur = c.parent();
+                            v.push(c);
+                        }
+                        v
+                    };
+                    if bs[i] > 0 {
+                        base.insert(p(f), remote_file(f, bs[i], 1, 1, OTHER));
+                        for d in &parents {
+                            base.insert(d.clone(), remote_dir(d.as_str(), 1));
+                        }
+                    }
+                    if ls[i] > 0 && ls[i] < 4 {
+                        local.insert(p(f), local_file(ls[i], 10 + times[i]));
+                        for d in &parents {
+                            local.insert(d.clone(), local_dir());
+                        }
+                    }
+                    match rs[i] {
+                        0 => {}
+                        4 | 5 => {
+                            if bs[i] > 0 {
+                                remote.insert(p(f), gone(&remote_file(f, bs[i], 1, 1, OTHER)));
+                            }
+                        }
+                        c => {
+                            remote.insert(p(f), remote_file(f, c, 10 + (2 - times[i]), 2, OTHER));
+                            for d in &parents {
+                                remote.insert(d.clone(), remote_dir(d.as_str(), 1));
+                            }
+                        }
+                    }
+                }
+                (base, local, remote)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn random_trees_converge_without_loss((base, local, remote) in arb_tree(), trusted in any::<bool>()) {
+            check(base, local, remote, trusted);
+        }
+    }
+}
