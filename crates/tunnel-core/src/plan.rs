@@ -175,6 +175,40 @@ impl Plan {
             .filter(|a| matches!(a, Action::DeleteRemote { .. }))
             .count()
     }
+    /// How many actions of each sort the plan holds.
+    pub fn summary(&self) -> PlanSummary {
+        let mut s = PlanSummary::default();
+        for a in &self.actions {
+            match a {
+                Action::Upload { .. } => s.uploads += 1,
+                Action::Download { .. } => s.downloads += 1,
+                Action::DeleteLocal { .. } => s.deletions_local += 1,
+                Action::DeleteRemote { .. } => s.deletions_remote += 1,
+                Action::ConflictRemoteWins { .. } | Action::ConflictLocalWins { .. } => {
+                    s.conflicts += 1
+                }
+                Action::RecordBase { .. } | Action::ForgetBase { .. } => s.bookkeeping += 1,
+            }
+        }
+        s
+    }
+}
+
+/// Counts of a plan's actions by sort.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanSummary {
+    /// Uploads of files and folders.
+    pub uploads: usize,
+    /// Downloads of files and folders.
+    pub downloads: usize,
+    /// Local deletions.
+    pub deletions_local: usize,
+    /// Remote deletions (tombstones).
+    pub deletions_remote: usize,
+    /// Conflicts (either side winning).
+    pub conflicts: usize,
+    /// Base-only updates (`RecordBase`, `ForgetBase`).
+    pub bookkeeping: usize,
 }
 
 fn same_local(l: &LocalEntry, e: &FileEntry) -> bool {
@@ -189,17 +223,34 @@ fn version_of(e: Option<&FileEntry>) -> u64 {
     e.map(|e| e.version).unwrap_or(0)
 }
 
-/// Name of a conflict copy: `name (conflict from DEVICE YYYY-MM-DD HHMMSS).ext`, with ` 2`,
-/// ` 3`, … added before the extension while `taken` says the name is used.
+/// Longest prefix of `s` that is at most `max` bytes and ends on a character boundary.
+fn truncate_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Name of a conflict copy: `name (conflict from DEVICE YYYY-MM-DD HHMMSS).ext` beside
+/// `path` (DEVICE = the loser's device id, time in UTC; the extension is what follows the
+/// last dot of the file name, none for dotless and dot-files), with ` 2`, ` 3`, … added
+/// before the extension while `taken` says the name is used. Over-long names are shortened
+/// (the stem first, then the extension is folded into it) so the result is always a valid
+/// path; a parent so deep that no name fits puts the copy at the top level.
 pub fn conflict_copy_name(
     path: &RelPath,
     loser_device: &str,
     when: OffsetDateTime,
     taken: impl Fn(&RelPath) -> bool,
 ) -> RelPath {
+    let when = when.to_offset(time::UtcOffset::UTC);
     let name = path.file_name();
     let (stem, ext) = match name.rfind('.') {
-        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        Some(i) if i > 0 && name.len() - i <= 32 => (&name[..i], &name[i..]),
         _ => (name, ""),
     };
     let stamp = format!(
@@ -213,37 +264,43 @@ pub fn conflict_copy_name(
     );
     let device: String = loser_device
         .chars()
-        .filter(|c| !matches!(c, '/' | '\\' | '\0') && !c.is_control())
-        .take(60)
+        .filter(|c| !matches!(c, '/' | '\\' | ':') && !c.is_control())
         .collect();
-    for n in 1u32.. {
+    let device = truncate_bytes(&device, 64);
+    let parent = path.parent();
+    // Bytes left for the file name under this parent.
+    let budget = |parent: Option<&RelPath>| {
+        let used = parent.map_or(0, |p| p.as_str().len() + 1);
+        crate::rel_path::MAX_COMPONENT_BYTES
+            .min(crate::rel_path::MAX_PATH_BYTES.saturating_sub(used))
+    };
+    for n in 1u64.. {
         let suffix = if n == 1 {
             String::new()
         } else {
             format!(" {n}")
         };
-        let candidate = format!("{stem} (conflict from {device} {stamp}){suffix}{ext}");
-        let candidate = match path.parent() {
+        let middle = format!(" (conflict from {device} {stamp}){suffix}");
+        let mut dir = parent.as_ref();
+        if budget(dir) < middle.len() + ext.len() + 1 {
+            dir = None; // absurdly deep parent: fall back to the top level
+        }
+        let room = budget(dir).saturating_sub(middle.len() + ext.len());
+        let candidate = format!("{}{middle}{ext}", truncate_bytes(stem, room));
+        let candidate = match dir {
             Some(p) => p.join(&candidate),
             None => RelPath::new(&candidate),
         };
-        // A name that cannot be a path (too long) falls back to a short form.
-        let candidate = match candidate {
-            Ok(c) => c,
-            Err(_) => {
-                let short = format!("conflict {stamp}{suffix}{ext}");
-                match path.parent() {
-                    Some(p) => p.join(&short),
-                    None => RelPath::new(&short),
-                }
-                .unwrap_or_else(|_| path.clone())
+        match candidate {
+            Ok(c) if !taken(&c) && &c != path => return c,
+            Ok(_) => {}
+            Err(e) => {
+                // Cannot happen (every piece is valid and fits); try the next number anyway.
+                tracing::warn!(%path, error = %e, "conflict copy name refused");
             }
-        };
-        if !taken(&candidate) {
-            return candidate;
         }
     }
-    unreachable!("some suffix is always free")
+    unreachable!("some numbered name is always free")
 }
 
 /// Decide what to do. See the module docs for the rules.
@@ -266,7 +323,7 @@ pub fn reconcile(input: &PlanInput) -> Plan {
     );
 
     let mut taken: BTreeSet<RelPath> = BTreeSet::new();
-    taken.extend(base.keys().cloned());
+    taken.extend(input.base.keys().cloned());
     taken.extend(input.local.keys().cloned());
     taken.extend(input.remote.keys().cloned());
 
@@ -310,7 +367,7 @@ pub fn reconcile(input: &PlanInput) -> Plan {
                 None => match r {
                     Some(r) if input.base_trusted => Some(Action::DeleteRemote {
                         path: path.clone(),
-                        tombstone: tombstone(r, input.device),
+                        tombstone: tombstone(r, input.device, input.now_utc),
                     }),
                     Some(r) => Some(Action::Download {
                         path: path.clone(),
@@ -378,13 +435,15 @@ pub fn reconcile(input: &PlanInput) -> Plan {
     Plan { actions }
 }
 
-fn tombstone(r: &FileEntry, device: &str) -> FileEntry {
+/// The tombstone that deletes `r`: next version, this device, stamped with the deletion time.
+fn tombstone(r: &FileEntry, device: &str, now: OffsetDateTime) -> FileEntry {
+    let now_ns = i64::try_from(now.unix_timestamp_nanos()).unwrap_or(i64::MAX);
     FileEntry {
         path: r.path.clone(),
         kind: r.kind,
         deleted: true,
         size: 0,
-        mtime_ns: r.mtime_ns,
+        mtime_ns: now_ns,
         sha256: None,
         version: r.version + 1,
         device: device.to_string(),
@@ -545,11 +604,21 @@ mod tests {
     }
 
     fn local_file(content: u8, mtime: i64) -> LocalEntry {
-        LocalEntry { kind: EntryKind::File, size: 1, mtime_ns: mtime, sha256: Some(Digest::of(&[content])) }
+        LocalEntry {
+            kind: EntryKind::File,
+            size: 1,
+            mtime_ns: mtime,
+            sha256: Some(Digest::of(&[content])),
+        }
     }
 
     fn local_dir() -> LocalEntry {
-        LocalEntry { kind: EntryKind::Dir, size: 0, mtime_ns: 0, sha256: None }
+        LocalEntry {
+            kind: EntryKind::Dir,
+            size: 0,
+            mtime_ns: 0,
+            sha256: None,
+        }
     }
 
     struct Case {
@@ -561,7 +630,12 @@ mod tests {
 
     impl Case {
         fn new() -> Self {
-            Case { base: BTreeMap::new(), local: BTreeMap::new(), remote: BTreeMap::new(), trusted: true }
+            Case {
+                base: BTreeMap::new(),
+                local: BTreeMap::new(),
+                remote: BTreeMap::new(),
+                trusted: true,
+            }
         }
         fn base(mut self, e: FileEntry) -> Self {
             self.base.insert(e.path.clone(), e);
@@ -609,25 +683,124 @@ mod tests {
         let y = remote_file("f", 2, 20, 2, OTHER);
         let cases: Vec<(&str, Case, Vec<&str>)> = vec![
             ("nothing anywhere", Case::new(), vec![]),
-            ("in sync", Case::new().base(x.clone()).local("f", local_file(1, 10)).remote(x.clone()), vec![]),
-            ("created locally", Case::new().local("f", local_file(1, 10)), vec!["upload"]),
-            ("created remotely", Case::new().remote(x.clone()), vec!["download"]),
-            ("created on both, same content", Case::new().local("f", local_file(1, 99)).remote(x.clone()), vec!["record-base"]),
-            ("created on both, different", Case::new().local("f", local_file(2, 99)).remote(x.clone()), vec!["conflict-local-wins"]),
-            ("modified locally", Case::new().base(x.clone()).local("f", local_file(2, 20)).remote(x.clone()), vec!["upload"]),
-            ("modified remotely", Case::new().base(x.clone()).local("f", local_file(1, 10)).remote(y.clone()), vec!["download"]),
-            ("modified both, same", Case::new().base(x.clone()).local("f", local_file(2, 30)).remote(y.clone()), vec!["record-base"]),
-            ("modified both, local later", Case::new().base(x.clone()).local("f", local_file(3, 30)).remote(y.clone()), vec!["conflict-local-wins"]),
-            ("modified both, remote later", Case::new().base(x.clone()).local("f", local_file(3, 15)).remote(y.clone()), vec!["conflict-remote-wins"]),
-            ("deleted locally", Case::new().base(x.clone()).remote(x.clone()), vec!["delete-remote"]),
-            ("deleted remotely", Case::new().base(x.clone()).local("f", local_file(1, 10)).remote(gone(&x)), vec!["delete-local"]),
-            ("deleted remotely, entry pruned", Case::new().base(x.clone()).local("f", local_file(1, 10)), vec!["delete-local"]),
-            ("deleted on both", Case::new().base(x.clone()).remote(gone(&x)), vec!["forget-base"]),
-            ("edited here, deleted there", Case::new().base(x.clone()).local("f", local_file(2, 20)).remote(gone(&x)), vec!["upload"]),
-            ("deleted here, edited there", Case::new().base(x.clone()).remote(y.clone()), vec!["download"]),
+            (
+                "in sync",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(1, 10))
+                    .remote(x.clone()),
+                vec![],
+            ),
+            (
+                "created locally",
+                Case::new().local("f", local_file(1, 10)),
+                vec!["upload"],
+            ),
+            (
+                "created remotely",
+                Case::new().remote(x.clone()),
+                vec!["download"],
+            ),
+            (
+                "created on both, same content",
+                Case::new().local("f", local_file(1, 99)).remote(x.clone()),
+                vec!["record-base"],
+            ),
+            (
+                "created on both, different",
+                Case::new().local("f", local_file(2, 99)).remote(x.clone()),
+                vec!["conflict-local-wins"],
+            ),
+            (
+                "modified locally",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(2, 20))
+                    .remote(x.clone()),
+                vec!["upload"],
+            ),
+            (
+                "modified remotely",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(1, 10))
+                    .remote(y.clone()),
+                vec!["download"],
+            ),
+            (
+                "modified both, same",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(2, 30))
+                    .remote(y.clone()),
+                vec!["record-base"],
+            ),
+            (
+                "modified both, local later",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(3, 30))
+                    .remote(y.clone()),
+                vec!["conflict-local-wins"],
+            ),
+            (
+                "modified both, remote later",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(3, 15))
+                    .remote(y.clone()),
+                vec!["conflict-remote-wins"],
+            ),
+            (
+                "deleted locally",
+                Case::new().base(x.clone()).remote(x.clone()),
+                vec!["delete-remote"],
+            ),
+            (
+                "deleted remotely",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(1, 10))
+                    .remote(gone(&x)),
+                vec!["delete-local"],
+            ),
+            (
+                "deleted remotely, entry pruned",
+                Case::new().base(x.clone()).local("f", local_file(1, 10)),
+                vec!["delete-local"],
+            ),
+            (
+                "deleted on both",
+                Case::new().base(x.clone()).remote(gone(&x)),
+                vec!["forget-base"],
+            ),
+            (
+                "edited here, deleted there",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(2, 20))
+                    .remote(gone(&x)),
+                vec!["upload"],
+            ),
+            (
+                "deleted here, edited there",
+                Case::new().base(x.clone()).remote(y.clone()),
+                vec!["download"],
+            ),
             ("tombstone only", Case::new().remote(gone(&x)), vec![]),
-            ("created here over an old tombstone", Case::new().local("f", local_file(5, 50)).remote(gone(&x)), vec!["upload"]),
-            ("metadata-only remote change", Case::new().base(x.clone()).local("f", local_file(1, 10)).remote(remote_file("f", 1, 77, 3, OTHER)), vec!["record-base"]),
+            (
+                "created here over an old tombstone",
+                Case::new().local("f", local_file(5, 50)).remote(gone(&x)),
+                vec!["upload"],
+            ),
+            (
+                "metadata-only remote change",
+                Case::new()
+                    .base(x.clone())
+                    .local("f", local_file(1, 10))
+                    .remote(remote_file("f", 1, 77, 3, OTHER)),
+                vec!["record-base"],
+            ),
         ];
         for (name, case, expected) in cases {
             assert_eq!(kinds(&case.plan()), expected, "case: {name}");
@@ -637,46 +810,84 @@ mod tests {
     #[test]
     fn versions_move_past_both_sides() {
         let x = remote_file("f", 1, 10, 4, OTHER);
-        let plan = Case::new().base(remote_file("f", 1, 10, 2, OTHER)).local("f", local_file(2, 20)).remote(x).plan();
+        let plan = Case::new()
+            .base(remote_file("f", 1, 10, 2, OTHER))
+            .local("f", local_file(2, 20))
+            .remote(x)
+            .plan();
         match &plan.actions[0] {
             Action::Upload { version, .. } => assert_eq!(*version, 5, "max(base 2, remote 4) + 1"),
             a => panic!("unexpected {a:?}"),
         }
         let t = gone(&remote_file("f", 1, 10, 7, OTHER));
         let plan = Case::new().local("f", local_file(2, 20)).remote(t).plan();
-        assert!(matches!(&plan.actions[0], Action::Upload { version: 9, .. }), "past the tombstone: {plan:?}");
+        assert!(
+            matches!(&plan.actions[0], Action::Upload { version: 9, .. }),
+            "past the tombstone: {plan:?}"
+        );
     }
 
     #[test]
     fn ties_are_broken_by_device_id() {
         let base = remote_file("f", 1, 10, 1, OTHER);
         // Same mtime on both sides: the greater device id wins ("other-…" > "me-…").
-        let plan = Case::new().base(base).local("f", local_file(2, 20)).remote(remote_file("f", 3, 20, 2, OTHER)).plan();
-        assert!(matches!(plan.actions[0], Action::ConflictRemoteWins { .. }), "{plan:?}");
+        let plan = Case::new()
+            .base(base)
+            .local("f", local_file(2, 20))
+            .remote(remote_file("f", 3, 20, 2, OTHER))
+            .plan();
+        assert!(
+            matches!(plan.actions[0], Action::ConflictRemoteWins { .. }),
+            "{plan:?}"
+        );
     }
 
     #[test]
     fn conflict_copies_are_named_after_the_loser_and_never_collide() {
         let when = now();
         let name = conflict_copy_name(&p("docs/report.final.docx"), "laptop-1a2b", when, |_| false);
-        assert_eq!(name.as_str(), "docs/report.final (conflict from laptop-1a2b 2026-11-18 110640).docx");
+        assert_eq!(
+            name.as_str(),
+            "docs/report.final (conflict from laptop-1a2b 2026-11-18 110640).docx"
+        );
         let dotless = conflict_copy_name(&p("Makefile"), "pc", when, |_| false);
-        assert_eq!(dotless.as_str(), "Makefile (conflict from pc 2026-11-18 110640)");
+        assert_eq!(
+            dotless.as_str(),
+            "Makefile (conflict from pc 2026-11-18 110640)"
+        );
         let first = conflict_copy_name(&p("a.txt"), "pc", when, |_| false);
         let second = conflict_copy_name(&p("a.txt"), "pc", when, |c| c == &first);
-        assert_eq!(second.as_str(), "a (conflict from pc 2026-11-18 110640) 2.txt");
+        assert_eq!(
+            second.as_str(),
+            "a (conflict from pc 2026-11-18 110640) 2.txt"
+        );
         let hostile = conflict_copy_name(&p("a.txt"), "ev/il\\dev", when, |_| false);
-        assert!(RelPath::new(hostile.as_str()).is_ok() && hostile.parent().is_none(), "device text cannot add folders: {hostile}");
+        assert!(
+            RelPath::new(hostile.as_str()).is_ok() && hostile.parent().is_none(),
+            "device text cannot add folders: {hostile}"
+        );
     }
 
     #[test]
     fn a_remote_win_keeps_the_local_version_under_this_devices_name() {
         let base = remote_file("f.txt", 1, 10, 1, OTHER);
-        let mut c = Case::new().base(base).local("f.txt", local_file(2, 15)).remote(remote_file("f.txt", 3, 20, 2, OTHER));
-        c.base = c.base.into_iter().map(|(_, mut e)| { e.path = p("f.txt"); (e.path.clone(), e) }).collect();
+        let mut c = Case::new()
+            .base(base)
+            .local("f.txt", local_file(2, 15))
+            .remote(remote_file("f.txt", 3, 20, 2, OTHER));
+        c.base = c
+            .base
+            .into_iter()
+            .map(|(_, mut e)| {
+                e.path = p("f.txt");
+                (e.path.clone(), e)
+            })
+            .collect();
         let plan = c.plan();
         match &plan.actions[0] {
-            Action::ConflictRemoteWins { copy, .. } => assert!(copy.as_str().contains(ME), "{copy}"),
+            Action::ConflictRemoteWins { copy, .. } => {
+                assert!(copy.as_str().contains(ME), "{copy}")
+            }
             a => panic!("unexpected {a:?}"),
         }
     }
@@ -687,16 +898,37 @@ mod tests {
             .remote(remote_dir("a", 1))
             .remote(remote_dir("a/b", 1))
             .remote(remote_file("a/b/f", 1, 1, 1, OTHER));
-        let order: Vec<String> = c.plan().actions.iter().map(|a| a.path().to_string()).collect();
+        let order: Vec<String> = c
+            .plan()
+            .actions
+            .iter()
+            .map(|a| a.path().to_string())
+            .collect();
         assert_eq!(order, vec!["a", "a/b", "a/b/f"]);
 
         let mut c = Case::new();
-        for e in [remote_dir("a", 1), remote_dir("a/b", 1), remote_file("a/b/f", 1, 1, 1, OTHER)] {
+        for e in [
+            remote_dir("a", 1),
+            remote_dir("a/b", 1),
+            remote_file("a/b/f", 1, 1, 1, OTHER),
+        ] {
             c = c.base(e.clone()).remote(gone(&e));
         }
-        c = c.local("a", local_dir()).local("a/b", local_dir()).local("a/b/f", local_file(1, 1));
-        let order: Vec<String> = c.plan().actions.iter().map(|a| a.path().to_string()).collect();
-        assert_eq!(order, vec!["a/b/f", "a/b", "a"], "children before their folder");
+        c = c
+            .local("a", local_dir())
+            .local("a/b", local_dir())
+            .local("a/b/f", local_file(1, 1));
+        let order: Vec<String> = c
+            .plan()
+            .actions
+            .iter()
+            .map(|a| a.path().to_string())
+            .collect();
+        assert_eq!(
+            order,
+            vec!["a/b/f", "a/b", "a"],
+            "children before their folder"
+        );
     }
 
     #[test]
@@ -709,34 +941,315 @@ mod tests {
             .local("d/new.txt", local_file(9, 9))
             .plan();
         let k = kinds(&plan);
-        assert!(!k.contains(&"delete-local"), "the folder is not deleted: {plan:?}");
-        assert_eq!(k, vec!["upload", "upload"], "folder and new file are published: {plan:?}");
+        assert!(
+            !k.contains(&"delete-local"),
+            "the folder is not deleted: {plan:?}"
+        );
+        assert_eq!(
+            k,
+            vec!["upload", "upload"],
+            "folder and new file are published: {plan:?}"
+        );
     }
 
     #[test]
     fn a_file_folder_clash_keeps_the_folder_at_the_path() {
-        let plan = Case::new().local("x", local_dir()).remote(remote_file("x", 1, 1, 1, OTHER)).plan();
-        assert!(matches!(&plan.actions[0], Action::ConflictLocalWins { local, .. } if local.kind == EntryKind::Dir));
-        let plan = Case::new().local("x", local_file(1, 99)).remote(remote_dir("x", 1)).plan();
-        assert!(matches!(&plan.actions[0], Action::ConflictRemoteWins { entry, .. } if entry.kind == EntryKind::Dir));
+        let plan = Case::new()
+            .local("x", local_dir())
+            .remote(remote_file("x", 1, 1, 1, OTHER))
+            .plan();
+        assert!(
+            matches!(&plan.actions[0], Action::ConflictLocalWins { local, .. } if local.kind == EntryKind::Dir)
+        );
+        let plan = Case::new()
+            .local("x", local_file(1, 99))
+            .remote(remote_dir("x", 1))
+            .plan();
+        assert!(
+            matches!(&plan.actions[0], Action::ConflictRemoteWins { entry, .. } if entry.kind == EntryKind::Dir)
+        );
     }
 
     #[test]
     fn an_untrusted_base_never_deletes() {
         let x = remote_file("f", 1, 10, 1, OTHER);
-        let mut c = Case::new().base(x.clone()).base(remote_file("g", 2, 10, 1, OTHER)).remote(x.clone()).local("g", local_file(2, 10));
+        let mut c = Case::new()
+            .base(x.clone())
+            .base(remote_file("g", 2, 10, 1, OTHER))
+            .remote(x.clone())
+            .local("g", local_file(2, 10));
         c.trusted = false;
         let k = kinds(&c.plan());
-        assert!(!k.contains(&"delete-local") && !k.contains(&"delete-remote"), "{k:?}");
-        assert_eq!(k, vec!["download", "upload"], "each side's file goes to the other");
+        assert!(
+            !k.contains(&"delete-local") && !k.contains(&"delete-remote"),
+            "{k:?}"
+        );
+        assert_eq!(
+            k,
+            vec!["download", "upload"],
+            "each side's file goes to the other"
+        );
     }
 
     #[test]
     fn case_only_rename_is_a_delete_and_a_create_that_keeps_the_content() {
         let a = remote_file("Report.txt", 1, 10, 1, OTHER);
-        let plan = Case::new().base(a.clone()).remote(a.clone()).local("report.txt", local_file(1, 10)).plan();
+        let plan = Case::new()
+            .base(a.clone())
+            .remote(a.clone())
+            .local("report.txt", local_file(1, 10))
+            .plan();
         let k = kinds(&plan);
         assert_eq!(k, vec!["delete-remote", "upload"], "{plan:?}");
+    }
+
+    #[test]
+    fn table_of_single_folder_cases() {
+        let d = remote_dir("d", 1);
+        let f = remote_file("d", 1, 10, 1, OTHER);
+        let cases: Vec<(&str, Case, Vec<&str>)> = vec![
+            (
+                "in sync",
+                Case::new()
+                    .base(d.clone())
+                    .local("d", local_dir())
+                    .remote(d.clone()),
+                vec![],
+            ),
+            (
+                "created locally",
+                Case::new().local("d", local_dir()),
+                vec!["upload"],
+            ),
+            (
+                "created remotely",
+                Case::new().remote(d.clone()),
+                vec!["download"],
+            ),
+            (
+                "created on both",
+                Case::new().local("d", local_dir()).remote(d.clone()),
+                vec!["record-base"],
+            ),
+            (
+                "deleted locally",
+                Case::new().base(d.clone()).remote(d.clone()),
+                vec!["delete-remote"],
+            ),
+            (
+                "deleted remotely",
+                Case::new()
+                    .base(d.clone())
+                    .local("d", local_dir())
+                    .remote(gone(&d)),
+                vec!["delete-local"],
+            ),
+            (
+                "deleted on both",
+                Case::new().base(d.clone()).remote(gone(&d)),
+                vec!["forget-base"],
+            ),
+            ("tombstone only", Case::new().remote(gone(&d)), vec![]),
+            (
+                "folder became a file here",
+                Case::new()
+                    .base(d.clone())
+                    .local("d", local_file(1, 10))
+                    .remote(d.clone()),
+                vec!["upload"],
+            ),
+            (
+                "folder became a file there",
+                Case::new()
+                    .base(d.clone())
+                    .local("d", local_dir())
+                    .remote(f.clone()),
+                vec!["download"],
+            ),
+            (
+                "file became a folder here",
+                Case::new()
+                    .base(f.clone())
+                    .local("d", local_dir())
+                    .remote(f.clone()),
+                vec!["upload"],
+            ),
+            (
+                "file became a folder there",
+                Case::new()
+                    .base(f.clone())
+                    .local("d", local_file(1, 10))
+                    .remote(d.clone()),
+                vec!["download"],
+            ),
+            (
+                "file became a folder here, edited there",
+                Case::new()
+                    .base(f.clone())
+                    .local("d", local_dir())
+                    .remote(remote_file("d", 2, 20, 2, OTHER)),
+                vec!["conflict-local-wins"],
+            ),
+            (
+                "folder became a file on both",
+                Case::new()
+                    .base(d.clone())
+                    .local("d", local_file(1, 10))
+                    .remote(f.clone()),
+                vec!["record-base"],
+            ),
+            (
+                "folder deleted here, became a file there",
+                Case::new().base(d.clone()).remote(f.clone()),
+                vec!["download"],
+            ),
+        ];
+        for (name, case, expected) in cases {
+            assert_eq!(kinds(&case.plan()), expected, "case: {name}");
+        }
+    }
+
+    #[test]
+    fn a_folder_replaced_by_a_file_deletes_its_children_on_the_other_side() {
+        let d = remote_dir("d", 1);
+        let child = remote_file("d/x", 1, 10, 1, OTHER);
+        let plan = Case::new()
+            .base(d.clone())
+            .base(child.clone())
+            .remote(d.clone())
+            .remote(child.clone())
+            .local("d", local_file(2, 20))
+            .plan();
+        assert_eq!(kinds(&plan), vec!["delete-remote", "upload"], "{plan:?}");
+        assert_eq!(plan.actions[0].path().as_str(), "d/x");
+        assert_eq!(plan.actions[1].path().as_str(), "d");
+    }
+
+    #[test]
+    fn an_untrusted_base_turns_differences_into_conflicts_not_deletions() {
+        let x = remote_file("f", 1, 10, 1, OTHER);
+        let mut c = Case::new()
+            .base(x.clone())
+            .local("f", local_file(2, 5))
+            .remote(x.clone());
+        c.trusted = false;
+        let plan = c.plan();
+        assert_eq!(
+            kinds(&plan),
+            vec!["conflict-remote-wins"],
+            "no 'modified here' without a base"
+        );
+        let mut c = Case::new()
+            .base(x.clone())
+            .local("f", local_file(1, 10))
+            .remote(x.clone());
+        c.trusted = false;
+        assert_eq!(kinds(&c.plan()), vec!["record-base"]);
+        let mut c = Case::new()
+            .base(x.clone())
+            .local("f", local_file(1, 10))
+            .remote(gone(&x));
+        c.trusted = false;
+        assert_eq!(
+            kinds(&c.plan()),
+            vec!["upload"],
+            "a remote tombstone deletes nothing"
+        );
+    }
+
+    #[test]
+    fn a_remote_case_only_rename_keeps_the_content_here() {
+        let old = remote_file("Report.txt", 1, 10, 1, OTHER);
+        let new = remote_file("report.txt", 1, 20, 1, OTHER);
+        let plan = Case::new()
+            .base(old.clone())
+            .local("Report.txt", local_file(1, 10))
+            .remote(gone(&old))
+            .remote(new.clone())
+            .plan();
+        assert_eq!(kinds(&plan), vec!["delete-local", "download"], "{plan:?}");
+        assert!(
+            matches!(&plan.actions[1], Action::Download { entry, .. } if entry.sha256 == old.sha256)
+        );
+        assert_eq!(
+            plan.actions[0].path().to_lowercase_key(),
+            plan.actions[1].path().to_lowercase_key()
+        );
+    }
+
+    #[test]
+    fn tombstones_carry_the_next_version_this_device_and_the_deletion_time() {
+        let x = remote_file("f", 1, 10, 4, OTHER);
+        let plan = Case::new().base(x.clone()).remote(x).plan();
+        match &plan.actions[0] {
+            Action::DeleteRemote { tombstone, .. } => {
+                assert!(
+                    tombstone.deleted && tombstone.sha256.is_none() && tombstone.chunks.is_empty()
+                );
+                assert_eq!(tombstone.version, 5);
+                assert_eq!(tombstone.device, ME);
+                assert_eq!(i128::from(tombstone.mtime_ns), now().unix_timestamp_nanos());
+            }
+            a => panic!("unexpected {a:?}"),
+        }
+        assert_eq!(
+            plan.summary(),
+            PlanSummary {
+                deletions_remote: 1,
+                ..PlanSummary::default()
+            }
+        );
+        assert_eq!(plan.deletions_remote(), 1);
+        assert_eq!(plan.deletions_local(), 0);
+    }
+
+    #[test]
+    fn conflict_names_skip_every_taken_path_and_stay_valid_when_long() {
+        let when = now();
+        // Nested, dotted, numbered past names taken on any side (base included even untrusted).
+        let taken_copy = p("a/b/x (conflict from me-0001 2026-11-18 110640).txt");
+        let base = remote_file(taken_copy.as_str(), 7, 1, 1, OTHER);
+        let mut c = Case::new()
+            .base(base)
+            .local("a/b/x.txt", local_file(2, 5))
+            .remote(remote_file("a/b/x.txt", 3, 20, 1, OTHER));
+        c.trusted = false;
+        match &c.plan().actions[0] {
+            Action::ConflictRemoteWins { copy, .. } => {
+                assert_eq!(
+                    copy.as_str(),
+                    "a/b/x (conflict from me-0001 2026-11-18 110640) 2.txt"
+                )
+            }
+            a => panic!("unexpected {a:?}"),
+        }
+        // Times are shown in UTC whatever the offset given.
+        let shifted = when.to_offset(time::UtcOffset::from_hms(3, 0, 0).unwrap());
+        assert_eq!(
+            conflict_copy_name(&p("n.md"), "pc", shifted, |_| false).as_str(),
+            "n (conflict from pc 2026-11-18 110640).md"
+        );
+        // A 255-byte name still gets a valid copy name, keeping the marker and extension.
+        let long = format!("{}.txt", "я".repeat(125));
+        let copy = conflict_copy_name(&p(&long), &"d".repeat(300), when, |_| false);
+        assert!(
+            copy.as_str().len() <= 255 && copy.as_str().ends_with(").txt"),
+            "{copy}"
+        );
+        assert!(copy.as_str().contains("(conflict from ddd"), "{copy}");
+        let dot = conflict_copy_name(&p(".bashrc"), "pc", when, |_| false);
+        assert_eq!(dot.as_str(), ".bashrc (conflict from pc 2026-11-18 110640)");
+        // A parent so deep that no name fits under it: the copy goes to the top level.
+        let deep = p(&format!(
+            "{}/{}/f.txt",
+            vec!["x".repeat(200); 20].join("/"),
+            "y".repeat(40)
+        ));
+        let copy = conflict_copy_name(&deep, "pc", when, |_| false);
+        assert_eq!(copy.as_str(), "f (conflict from pc 2026-11-18 110640).txt");
+        // Many taken numbers: keeps counting.
+        let copy = conflict_copy_name(&p("a"), "pc", when, |c| !c.as_str().ends_with(" 40"));
+        assert_eq!(copy.as_str(), "a (conflict from pc 2026-11-18 110640) 40");
     }
 
     // ---- simulation: apply a plan to both sides, check convergence and no loss ----
@@ -744,7 +1257,11 @@ mod tests {
     type Tree = BTreeMap<RelPath, (EntryKind, Option<Digest>)>;
 
     fn apply(input: &PlanInput, plan: &Plan) -> (Tree, Tree) {
-        let mut local: Tree = input.local.iter().map(|(p, l)| (p.clone(), (l.kind, l.sha256))).collect();
+        let mut local: Tree = input
+            .local
+            .iter()
+            .map(|(p, l)| (p.clone(), (l.kind, l.sha256)))
+            .collect();
         let mut remote: Tree = input
             .remote
             .iter()
@@ -765,12 +1282,23 @@ mod tests {
                 Action::DeleteRemote { path, .. } => {
                     remote.remove(path);
                 }
-                Action::ConflictRemoteWins { path, copy, entry, local: l } => {
+                Action::ConflictRemoteWins {
+                    path,
+                    copy,
+                    entry,
+                    local: l,
+                } => {
                     local.insert(copy.clone(), (l.kind, l.sha256));
                     remote.insert(copy.clone(), (l.kind, l.sha256));
                     local.insert(path.clone(), (entry.kind, entry.sha256));
                 }
-                Action::ConflictLocalWins { path, copy, entry, local: l, .. } => {
+                Action::ConflictLocalWins {
+                    path,
+                    copy,
+                    entry,
+                    local: l,
+                    ..
+                } => {
                     local.insert(copy.clone(), (entry.kind, entry.sha256));
                     remote.insert(copy.clone(), (entry.kind, entry.sha256));
                     remote.insert(path.clone(), (l.kind, l.sha256));
@@ -781,13 +1309,28 @@ mod tests {
         (local, remote)
     }
 
-    fn check(base: BTreeMap<RelPath, FileEntry>, local: BTreeMap<RelPath, LocalEntry>, remote: BTreeMap<RelPath, FileEntry>, trusted: bool) {
-        let input = PlanInput { base: &base, local: &local, remote: &remote, device: ME, now_utc: now(), base_trusted: trusted };
+    fn check(
+        base: BTreeMap<RelPath, FileEntry>,
+        local: BTreeMap<RelPath, LocalEntry>,
+        remote: BTreeMap<RelPath, FileEntry>,
+        trusted: bool,
+    ) {
+        let input = PlanInput {
+            base: &base,
+            local: &local,
+            remote: &remote,
+            device: ME,
+            now_utc: now(),
+            base_trusted: trusted,
+        };
         let plan = reconcile(&input);
         let again = reconcile(&input);
         assert_eq!(plan, again, "deterministic");
         let (l2, r2) = apply(&input, &plan);
-        assert_eq!(l2, r2, "both sides converge\nbase {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}");
+        assert_eq!(
+            l2, r2,
+            "both sides converge\nbase {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}"
+        );
         // No content written on either side is lost. The only content allowed to go is a
         // side's version that is unchanged since the base while the other side changed or
         // deleted it (the newer change wins) — and with an untrusted base, nothing at all.
@@ -807,9 +1350,15 @@ mod tests {
             if unchanged_here && changed_there {
                 continue;
             }
-            assert!(final_contents.contains(&l.sha256), "local content of {path} survives: {plan:?}");
+            assert!(
+                final_contents.contains(&l.sha256),
+                "local content of {path} survives: {plan:?}"
+            );
         }
-        for (path, r) in remote.iter().filter(|(_, r)| !r.deleted && r.kind == EntryKind::File) {
+        for (path, r) in remote
+            .iter()
+            .filter(|(_, r)| !r.deleted && r.kind == EntryKind::File)
+        {
             let b = base.get(path);
             let unchanged_there = trusted && b.is_some_and(|b| same_entry(r, b));
             let changed_here = match (b, local.get(path)) {
@@ -820,18 +1369,51 @@ mod tests {
             if unchanged_there && changed_here {
                 continue;
             }
-            assert!(final_contents.contains(&r.sha256), "remote content of {path} survives: {plan:?}");
+            assert!(
+                final_contents.contains(&r.sha256),
+                "remote content of {path} survives: {plan:?}"
+            );
         }
         // A second round on the converged state has nothing left to transfer.
         let new_base: BTreeMap<RelPath, FileEntry> = l2
             .iter()
             .map(|(p, (k, d))| {
-                let e = FileEntry { path: p.clone(), kind: *k, deleted: false, size: 0, mtime_ns: 0, sha256: *d, version: 1, device: ME.into(), chunks: vec![] };
+                let e = FileEntry {
+                    path: p.clone(),
+                    kind: *k,
+                    deleted: false,
+                    size: 0,
+                    mtime_ns: 0,
+                    sha256: *d,
+                    version: 1,
+                    device: ME.into(),
+                    chunks: vec![],
+                };
                 (p.clone(), e)
             })
             .collect();
-        let new_local: BTreeMap<RelPath, LocalEntry> = l2.iter().map(|(p, (k, d))| (p.clone(), LocalEntry { kind: *k, size: 0, mtime_ns: 0, sha256: *d })).collect();
-        let second = reconcile(&PlanInput { base: &new_base, local: &new_local, remote: &new_base, device: ME, now_utc: now(), base_trusted: true });
+        let new_local: BTreeMap<RelPath, LocalEntry> = l2
+            .iter()
+            .map(|(p, (k, d))| {
+                (
+                    p.clone(),
+                    LocalEntry {
+                        kind: *k,
+                        size: 0,
+                        mtime_ns: 0,
+                        sha256: *d,
+                    },
+                )
+            })
+            .collect();
+        let second = reconcile(&PlanInput {
+            base: &new_base,
+            local: &new_local,
+            remote: &new_base,
+            device: ME,
+            now_utc: now(),
+            base_trusted: true,
+        });
         assert!(second.is_empty(), "stable after one round: {second:?}");
     }
 
@@ -841,19 +1423,29 @@ mod tests {
     fn exhaustive_single_path_combinations_converge_without_loss() {
         let contents = [1u8, 2, 3];
         let mut locals: Vec<Option<LocalEntry>> = vec![None, Some(local_dir())];
-        let mut remotes: Vec<Option<FileEntry>> = vec![None, Some(gone(&remote_file("f", 1, 5, 1, OTHER))), Some(remote_dir("f", 2))];
+        let mut remotes: Vec<Option<FileEntry>> = vec![
+            None,
+            Some(gone(&remote_file("f", 1, 5, 1, OTHER))),
+            Some(remote_dir("f", 2)),
+        ];
         for (i, &c) in contents.iter().enumerate() {
             locals.push(Some(local_file(c, 10 + i as i64 * 10)));
             remotes.push(Some(remote_file("f", c, 15 + i as i64 * 10, 2, OTHER)));
         }
-        let bases = [None, Some(remote_file("f", 1, 5, 1, OTHER)), Some(remote_dir("f", 1))];
+        let bases = [
+            None,
+            Some(remote_file("f", 1, 5, 1, OTHER)),
+            Some(remote_dir("f", 1)),
+        ];
         for trusted in [true, false] {
             for b in &bases {
                 for l in &locals {
                     for r in &remotes {
-                        let base: BTreeMap<_, _> = b.iter().map(|e| (e.path.clone(), e.clone())).collect();
+                        let base: BTreeMap<_, _> =
+                            b.iter().map(|e| (e.path.clone(), e.clone())).collect();
                         let local: BTreeMap<_, _> = l.iter().map(|e| (p("f"), e.clone())).collect();
-                        let remote: BTreeMap<_, _> = r.iter().map(|e| (e.path.clone(), e.clone())).collect();
+                        let remote: BTreeMap<_, _> =
+                            r.iter().map(|e| (e.path.clone(), e.clone())).collect();
                         check(base, local, remote, trusted);
                     }
                 }
@@ -861,7 +1453,13 @@ mod tests {
         }
     }
 
-    fn arb_tree() -> impl Strategy<Value = (BTreeMap<RelPath, FileEntry>, BTreeMap<RelPath, LocalEntry>, BTreeMap<RelPath, FileEntry>)> {
+    fn arb_tree() -> impl Strategy<
+        Value = (
+            BTreeMap<RelPath, FileEntry>,
+            BTreeMap<RelPath, LocalEntry>,
+            BTreeMap<RelPath, FileEntry>,
+        ),
+    > {
         let files = ["a", "b", "d/x", "d/y", "d/e/z"];
         let n = files.len();
         (
