@@ -3,7 +3,14 @@
 //! Lookup order for [`SecretStore::get`]:
 //! 1. the environment (`SBER_TUNNEL_PASSWORD`, `SBER_TUNNEL_TOKEN`,
 //!    `SBER_TUNNEL_P12_PASSWORD`) — for services and CI;
-//! 2. `secrets.toml` in the configuration folder.
+//! 2. with the `keyring` cargo feature: the OS keyring (macOS Keychain, Windows Credential
+//!    Manager, the D-Bus Secret Service on Linux), under service `sber-tunnel` and an account
+//!    naming the secret and the configuration folder;
+//! 3. `secrets.toml` in the configuration folder.
+//!
+//! [`SecretStore::set`] writes to the keyring when one answers, else to the file; when no
+//! keyring answers (a headless Linux server has no Secret Service) the store stops asking it
+//! and uses the file only.
 //!
 //! Invariants:
 //! - the file is created with mode 0600 and written atomically; a file that group or others
@@ -11,8 +18,8 @@
 //! - secret values are held in [`SecretString`], whose `Debug`/`Display` print `[redacted]`,
 //!   and are never logged.
 //!
-//! An OS keyring is not used: on Linux it needs a D-Bus Secret Service (gnome-keyring, KWallet)
-//! that headless servers lack, so the private file is the one dependable store.
+//! The keyring is optional because on Linux it needs a running Secret Service (gnome-keyring,
+//! KWallet) that servers lack; the private file is the store that always works.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -127,6 +134,9 @@ enum EnvSource {
 pub struct SecretStore {
     file: PathBuf,
     env: EnvSource,
+    /// The OS keyring, when the `keyring` feature is on and this store may use it.
+    #[cfg(feature = "keyring")]
+    keyring: Option<os_keyring::OsKeyring>,
 }
 
 impl fmt::Debug for SecretStore {
@@ -144,18 +154,24 @@ struct SecretFile(BTreeMap<String, String>);
 
 impl SecretStore {
     /// The store of `paths`, reading the process environment.
+    /// With the `keyring` feature it also uses the OS keyring.
     pub fn new(paths: &AppPaths) -> Self {
         SecretStore {
             file: paths.secrets_file(),
             env: EnvSource::Process,
+            #[cfg(feature = "keyring")]
+            keyring: Some(os_keyring::OsKeyring::new(&paths.config_dir)),
         }
     }
 
-    /// The store of `paths` with a fixed environment (tests).
+    /// The store of `paths` with a fixed environment and the file only, never the OS keyring
+    /// (tests must not touch the user's keyring).
     pub fn with_env(paths: &AppPaths, env: HashMap<String, String>) -> Self {
         SecretStore {
             file: paths.secrets_file(),
             env: EnvSource::Fixed(env),
+            #[cfg(feature = "keyring")]
+            keyring: None,
         }
     }
 
@@ -189,6 +205,12 @@ impl SecretStore {
         if let Some(v) = self.env_value(kind) {
             return Ok(Some(SecretString(v)));
         }
+        #[cfg(feature = "keyring")]
+        if let Some(k) = &self.keyring {
+            if let Some(v) = k.get(kind) {
+                return Ok(Some(SecretString(v)));
+            }
+        }
         Ok(self
             .read_file()?
             .0
@@ -200,6 +222,18 @@ impl SecretStore {
     /// Store a secret in the file (mode 0600, atomic replace). An environment variable of
     /// the same kind still takes precedence on [`SecretStore::get`].
     pub fn set(&self, kind: SecretKind, value: &str) -> Result<(), SecretError> {
+        #[cfg(feature = "keyring")]
+        if let Some(k) = &self.keyring {
+            if k.set(kind, value) {
+                // A stale copy in the file must not outlive the new value.
+                if let Ok(mut file) = self.read_file() {
+                    if file.0.remove(kind.file_key()).is_some() {
+                        self.write_file(&file)?;
+                    }
+                }
+                return Ok(());
+            }
+        }
         let mut file = self.read_file()?;
         file.0
             .insert(kind.file_key().to_string(), value.to_string());
@@ -208,6 +242,10 @@ impl SecretStore {
 
     /// Remove a secret from the file (no error when it was not there).
     pub fn delete(&self, kind: SecretKind) -> Result<(), SecretError> {
+        #[cfg(feature = "keyring")]
+        if let Some(k) = &self.keyring {
+            k.delete(kind);
+        }
         let mut file = self.read_file()?;
         if file.0.remove(kind.file_key()).is_some() {
             self.write_file(&file)?;
@@ -261,6 +299,94 @@ impl SecretStore {
         })?);
         crate::config::write_atomic_with_mode(&self.file, text.as_bytes(), 0o600)
             .map_err(|e| self.io_err(e))
+    }
+}
+
+/// The OS keyring behind the `keyring` feature. Failures are never errors: a keyring that
+/// does not answer is switched off for this store and the file takes over.
+#[cfg(feature = "keyring")]
+mod os_keyring {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use tracing::{debug, warn};
+
+    use super::SecretKind;
+
+    /// Service name of every entry.
+    const SERVICE: &str = "sber-tunnel";
+
+    #[derive(Clone)]
+    pub(super) struct OsKeyring {
+        /// Distinguishes installations (several config folders on one machine).
+        scope: String,
+        /// False once the keyring failed to answer.
+        available: Arc<AtomicBool>,
+    }
+
+    impl OsKeyring {
+        pub(super) fn new(config_dir: &Path) -> Self {
+            OsKeyring {
+                scope: config_dir.display().to_string(),
+                available: Arc::new(AtomicBool::new(true)),
+            }
+        }
+
+        fn entry(&self, kind: SecretKind) -> Option<keyring::Entry> {
+            if !self.available.load(Ordering::Relaxed) {
+                return None;
+            }
+            let account = format!("{}@{}", kind.file_key(), self.scope);
+            match keyring::Entry::new(SERVICE, &account) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    self.give_up(&e);
+                    None
+                }
+            }
+        }
+
+        fn give_up(&self, e: &keyring::Error) {
+            if self.available.swap(false, Ordering::Relaxed) {
+                debug!("OS keyring not available, using the secrets file: {e}");
+            }
+        }
+
+        pub(super) fn get(&self, kind: SecretKind) -> Option<String> {
+            match self.entry(kind)?.get_password() {
+                Ok(v) => Some(v),
+                Err(keyring::Error::NoEntry) => None,
+                Err(e) => {
+                    self.give_up(&e);
+                    None
+                }
+            }
+        }
+
+        /// True when the keyring stored it.
+        pub(super) fn set(&self, kind: SecretKind, value: &str) -> bool {
+            let Some(entry) = self.entry(kind) else {
+                return false;
+            };
+            match entry.set_password(value) {
+                Ok(()) => true,
+                Err(e) => {
+                    warn!(kind = ?kind, "could not store the secret in the OS keyring, using the secrets file: {e}");
+                    self.give_up(&e);
+                    false
+                }
+            }
+        }
+
+        pub(super) fn delete(&self, kind: SecretKind) {
+            if let Some(entry) = self.entry(kind) {
+                match entry.delete_credential() {
+                    Ok(()) | Err(keyring::Error::NoEntry) => {}
+                    Err(e) => self.give_up(&e),
+                }
+            }
+        }
     }
 }
 
@@ -361,6 +487,34 @@ mod tests {
             "from-file",
             "an empty variable does not hide the file"
         );
+    }
+
+    #[cfg(feature = "keyring")]
+    #[test]
+    fn without_a_keyring_the_file_takes_over() {
+        // Point the D-Bus client at nothing so this test never touches a real keyring.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let k = os_keyring::OsKeyring::new(dir.path());
+        let session_bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+            || std::env::var_os("XDG_RUNTIME_DIR")
+                .is_some_and(|d| Path::new(&d).join("bus").exists());
+        if session_bus || cfg!(not(target_os = "linux")) {
+            return;
+        }
+        assert!(
+            !k.set(SecretKind::Token, "t"),
+            "no Secret Service answers here"
+        );
+        assert_eq!(k.get(SecretKind::Token), None);
+        let mut s = store(dir.path(), &[]);
+        s.keyring = Some(k);
+        s.set(SecretKind::Token, "from-file")
+            .expect("falls back to the file");
+        assert_eq!(
+            s.get(SecretKind::Token).expect("stored").expose(),
+            "from-file"
+        );
+        assert!(s.file().exists());
     }
 
     #[test]
