@@ -375,4 +375,29 @@ mod tests {
         let err = v.finish().expect_err("different bytes");
         assert!(err.to_string().contains("a.txt chunk 1"), "{err}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever the sizes, the chunks are the file cut at multiples of the chunk size,
+        /// each hashed on its own, and they add up to the file.
+        #[test]
+        fn chunks_are_the_file_cut_in_pieces(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+            chunk_size in 1u64..700,
+        ) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let p = write(dir.path(), "p", &data);
+            let h = hash_file(&p, chunk_size).expect("hash");
+            let expected: Vec<ChunkHash> = data
+                .chunks(chunk_size as usize)
+                .map(|c| ChunkHash { sha256: Digest::of(c), size: c.len() as u64 })
+                .collect();
+            proptest::prop_assert_eq!(&h.chunks, &expected);
+            proptest::prop_assert_eq!(h.sha256, Digest::of(&data));
+            proptest::prop_assert_eq!(h.size, data.len() as u64);
+            if !data.is_empty() && data.len() as u64 <= chunk_size {
+                proptest::prop_assert_eq!(h.chunks[0].sha256, h.sha256);
+            }
+        }
+    }
 }

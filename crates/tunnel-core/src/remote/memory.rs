@@ -182,6 +182,20 @@ impl MemoryStore {
         self.lock().head.clone()
     }
 
+    /// Replace the head as another writer would (its version moves on), bypassing the
+    /// compare-and-swap; returns the new version.
+    pub fn force_head(&self, value: serde_json::Value) -> u64 {
+        let mut st = self.lock();
+        let version = st.head.as_ref().map_or(1, |h| h.version + 1);
+        st.head = Some(HeadState { value, version });
+        version
+    }
+
+    /// Remove a blob without a trace (simulates an attachment deleted by someone else).
+    pub fn remove_blob(&self, name: &BlobName) -> bool {
+        self.lock().blobs.remove(&key(name)).is_some()
+    }
+
     /// Overwrite a blob's latest bytes without any check (simulates corruption on the server).
     pub fn corrupt_blob(&self, name: &BlobName, bytes: Bytes) -> bool {
         let mut st = self.lock();
@@ -680,6 +694,29 @@ mod tests {
             .await
             .is_err());
         assert!(s.blob_names().is_empty(), "a failed call changes nothing");
+    }
+
+    #[tokio::test]
+    async fn foreign_writes_are_visible_to_cas() {
+        let s = MemoryStore::new();
+        let v = s
+            .write_head(&serde_json::json!(1), None)
+            .await
+            .expect("create");
+        assert_eq!(s.force_head(serde_json::json!(2)), v + 1);
+        assert!(
+            matches!(
+                s.write_head(&serde_json::json!(3), Some(v)).await,
+                Err(RemoteError::Conflict { .. })
+            ),
+            "a forced head makes our stale CAS lose"
+        );
+        s.put_blob(&name("gone"), BlobSource::Bytes(Bytes::from_static(b"g")))
+            .await
+            .expect("put");
+        assert!(s.remove_blob(&name("gone")));
+        assert!(s.find_blob(&name("gone")).await.expect("find").is_none());
+        assert!(s.trashed_names().is_empty(), "removed without a trace");
     }
 
     #[tokio::test]
