@@ -871,18 +871,10 @@ mod tests {
     #[test]
     fn a_remote_win_keeps_the_local_version_under_this_devices_name() {
         let base = remote_file("f.txt", 1, 10, 1, OTHER);
-        let mut c = Case::new()
+        let c = Case::new()
             .base(base)
             .local("f.txt", local_file(2, 15))
             .remote(remote_file("f.txt", 3, 20, 2, OTHER));
-        c.base = c
-            .base
-            .into_iter()
-            .map(|(_, mut e)| {
-                e.path = p("f.txt");
-                (e.path.clone(), e)
-            })
-            .collect();
         let plan = c.plan();
         match &plan.actions[0] {
             Action::ConflictRemoteWins { copy, .. } => {
