@@ -601,6 +601,27 @@ mod tests {
     }
 
     #[test]
+    fn cache_rows_survive_the_journal_round_trip() {
+        // What the engine does between two syncs: store the hashes, read them back, rescan.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        put(root, "a/b.txt", b"bytes");
+        put(root, "c", b"");
+        let j = crate::journal::Journal::open_in_memory().expect("journal");
+        let f = j.add_folder(Path::new("/synced"), "1").expect("folder");
+        let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+        let rows: Vec<(RelPath, CachedHash)> = first.hashes.clone().into_iter().collect();
+        j.update_scan_cache(f.id, &rows, &[]).expect("store");
+        let cache = j.scan_cache(f.id).expect("load");
+        let second = scan_folder(root, &cache, &opts()).expect("scan");
+        assert_eq!(
+            second.hashed, 0,
+            "rows read back from SQLite still match the files"
+        );
+        assert_eq!(second.entries, first.entries);
+    }
+
+    #[test]
     fn stale_cache_with_same_size_is_rehashed_when_mtime_differs() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
