@@ -3,8 +3,13 @@
 //! Started with `--cli` (or with a subcommand, or in a build without the `gui` feature) it runs
 //! the command line; otherwise it opens the tray app.
 
-#[path = "cli_stub.rs"]
+mod app;
 mod cli;
+mod logging;
+mod service;
+
+#[cfg(feature = "gui")]
+mod desktop_backend;
 
 #[cfg(feature = "gui")]
 mod desktop;

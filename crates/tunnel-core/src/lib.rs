@@ -16,7 +16,8 @@
 
 pub mod chunk;
 pub mod config;
-// pub mod error; (lead: enabled at integration)
+pub mod engine;
+pub mod error;
 pub mod events;
 pub mod hash;
 pub mod journal;
@@ -27,4 +28,5 @@ pub mod rel_path;
 pub mod remote;
 pub mod scan;
 pub mod secrets;
-// pub mod sync; pub mod engine; pub mod watch; (lead: enabled at integration)
+pub mod sync;
+pub mod watch;

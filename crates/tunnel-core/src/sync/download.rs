@@ -23,9 +23,9 @@ use crate::remote::{BlobName, RemoteError, RemoteStore};
 use super::hashing_writer::HashingWriter;
 
 /// Prefix of every temporary file we create in a synced folder (hidden, so never synced).
-pub(crate) const TEMP_PREFIX: &str = ".sbt-";
+pub const TEMP_PREFIX: &str = ".sbt-";
 /// Suffix of every temporary file we create in a synced folder.
-pub(crate) const TEMP_SUFFIX: &str = ".partial";
+pub const TEMP_SUFFIX: &str = ".partial";
 
 /// Why one file could not be downloaded. The sync goes on with the other files.
 #[derive(Debug, thiserror::Error)]

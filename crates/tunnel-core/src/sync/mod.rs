@@ -577,7 +577,7 @@ impl Syncer {
         let now_ns = unix_now_ns();
         let mut entries: Vec<FileEntry> = Vec::new();
         let mut files: Vec<(FileToSend, FileEntry)> = Vec::new();
-        let mut add_upload = |path: &RelPath, local: &LocalEntry, version: u64, hashes: Option<&crate::journal::CachedHash>, entries: &mut Vec<FileEntry>, files: &mut Vec<(FileToSend, FileEntry)>| {
+        let add_upload = |path: &RelPath, local: &LocalEntry, version: u64, hashes: Option<&crate::journal::CachedHash>, entries: &mut Vec<FileEntry>, files: &mut Vec<(FileToSend, FileEntry)>| {
             let entry = FileEntry {
                 path: path.clone(),
                 kind: local.kind,
@@ -779,7 +779,6 @@ impl Syncer {
         for e in &entries {
             if !e.deleted {
                 exec.summary.uploaded += 1;
-                progress.files_done += 1;
                 self.emit(SyncEvent::Uploaded {
                     folder: folder.path.clone(),
                     path: e.path.to_string(),

@@ -117,7 +117,8 @@ async fn apply_deltas(
     head: &Head,
     limits: &Limits,
 ) -> Result<RemoteTree, SyncError> {
-    for d in head.deltas.iter().filter(|d| d.seq > tree.seq) {
+    let from = tree.seq;
+    for d in head.deltas.iter().filter(|d| d.seq > from) {
         let bytes = fetch_verified(store, &d.name, None, d.size, &d.sha256, limits).await?;
         let delta = Delta::parse(&bytes, limits)?;
         tree.apply_delta(delta)?;
