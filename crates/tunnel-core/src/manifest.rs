@@ -280,7 +280,7 @@ fn check_generation(g: &str) -> Result<(), ManifestError> {
     if g.is_empty() || g.len() > 100 || !g.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(invalid(
             "generation",
-            "must be 1 to 100 characters of a-z, 0-9, -",
+            "must be 1 to 100 characters of letters, digits and -",
         ));
     }
     Ok(())

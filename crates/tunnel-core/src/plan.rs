@@ -9,7 +9,14 @@
 //! delete; a deletion propagates only when the other side is unchanged; a folder is only
 //! deleted when nothing survives inside it; a file/folder clash keeps the folder at the path
 //! and the file as a conflict copy; with an untrusted base (the remote was replaced or went
-//! back in time) nothing is deleted at all.
+//! back in time) nothing is deleted at all; a case-only rename (`A.txt` → `a.txt`) is a
+//! deletion plus a creation of the same content, so the content is never lost.
+//!
+//! Order of [`Plan::actions`]: conflicts, then deletions children-first, then folder
+//! creations parents-first, then files by path, then base bookkeeping. Deletions come before
+//! creations on purpose: a type change (a folder replaced by a file of the same name) and a
+//! case-only rename on a case-insensitive file system both need the old entry gone before
+//! the new one is written. Executors that run the plan in passes must keep that order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
