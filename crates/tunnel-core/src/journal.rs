@@ -1413,6 +1413,30 @@ mod tests {
     }
 
     #[test]
+    fn busy_retries_are_bounded_and_name_the_operation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.db");
+        let holder = Journal::open(&path).expect("open one");
+        let waiter = Journal::open(&path).expect("open two");
+        // No SQLite-level wait, so only our own bounded retry loop runs.
+        waiter
+            .conn
+            .busy_timeout(Duration::ZERO)
+            .expect("busy timeout");
+        let tx = Transaction::new_unchecked(&holder.conn, TransactionBehavior::Immediate)
+            .expect("hold the write lock");
+        let err = waiter
+            .set_config("k", "v")
+            .expect_err("the lock is never released");
+        assert!(err.is_busy(), "{err}");
+        assert!(err.to_string().contains("writing setting k"), "{err}");
+        drop(tx);
+        waiter
+            .set_config("k", "v")
+            .expect("works once the lock is gone");
+    }
+
+    #[test]
     fn busy_errors_are_classified() {
         let busy = JournalError::Sqlite {
             context: "x".into(),
