@@ -19,6 +19,7 @@
 //! the new one is written. Executors that run the plan in passes must keep that order.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use time::OffsetDateTime;
 
@@ -528,7 +529,15 @@ fn keep_folders_with_survivors(actions: &mut [Action], input: &PlanInput) {
     }
     for a in actions.iter_mut() {
         let path = a.path().clone();
-        let has_survivor = || survivors.iter().any(|s| path.is_ancestor_of(s));
+        // Descendants of `path` sort right after it, after only its "siblings" that share
+        // the prefix and continue with a byte below '/' ("a b", "a-c", "a.txt").
+        let has_survivor = || {
+            let prefix = format!("{}/", path.as_str());
+            survivors
+                .range::<RelPath, _>((Bound::Excluded(&path), Bound::Unbounded))
+                .take_while(|s| s.as_str() < prefix.as_str() || s.as_str().starts_with(&prefix))
+                .any(|s| path.is_ancestor_of(s))
+        };
         match a {
             Action::DeleteLocal { expected, .. }
                 if expected.kind == EntryKind::Dir && has_survivor() =>
@@ -949,6 +958,32 @@ mod tests {
             vec!["upload", "upload"],
             "folder and new file are published: {plan:?}"
         );
+    }
+
+    #[test]
+    fn only_real_children_keep_a_deleted_folder() {
+        let d = remote_dir("d", 1);
+        // "d b" and "d.txt" sort between "d" and "d/…" but are not inside it.
+        let plan = Case::new()
+            .base(d.clone())
+            .remote(gone(&d))
+            .local("d", local_dir())
+            .local("d b", local_file(1, 1))
+            .local("d.txt", local_file(2, 1))
+            .plan();
+        assert!(
+            matches!(&plan.actions[0], Action::DeleteLocal { path, .. } if path.as_str() == "d"),
+            "{plan:?}"
+        );
+        let plan = Case::new()
+            .base(d.clone())
+            .remote(gone(&d))
+            .local("d", local_dir())
+            .local("d b", local_file(1, 1))
+            .local("d/z/new", local_file(2, 1))
+            .local("d/z", local_dir())
+            .plan();
+        assert_eq!(plan.deletions_local(), 0, "{plan:?}");
     }
 
     #[test]

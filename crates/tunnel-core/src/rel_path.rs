@@ -274,6 +274,15 @@ mod tests {
         }
 
         #[test]
+        fn never_panics_on_any_string(s in any::<String>()) {
+            if let Ok(p) = RelPath::new(&s) {
+                prop_assert!(p.as_str().len() <= MAX_PATH_BYTES);
+                prop_assert!(!p.as_str().chars().any(|c| c.is_control() || c == '\\'));
+                prop_assert!(p.to_native(Path::new("/r")).starts_with("/r"));
+            }
+        }
+
+        #[test]
         fn paths_made_of_dots_and_slashes_are_handled(parts in proptest::collection::vec(prop_oneof![Just(".."), Just("."), Just(""), Just("a"), Just("b.c")], 1..6)) {
             let s = parts.join("/");
             let r = RelPath::new(&s);
