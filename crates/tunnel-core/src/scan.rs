@@ -76,6 +76,12 @@ pub struct LocalScan {
     pub unreadable: Vec<(RelPath, String)>,
     /// Paths left out on purpose.
     pub skipped: Vec<(PathBuf, SkipReason)>,
+    /// The skipped paths that are valid [`RelPath`]s (ignored, hidden, temporary, links,
+    /// special files), sorted. They exist locally but are not synced: the engine should leave
+    /// them (and everything below them) out of the plan on every side, like `unreadable`, so
+    /// that ignoring a synced file never deletes it elsewhere and a remote file never
+    /// overwrites a local link or ignored file.
+    pub excluded: Vec<RelPath>,
     /// How many files were actually read and hashed (the rest came from the cache).
     pub hashed: u64,
 }
@@ -248,28 +254,33 @@ pub(crate) fn scan_folder_observed(
                 ));
                 continue;
             };
-            if name.starts_with('.') {
-                scan.skipped.push((native, SkipReason::Hidden));
-                continue;
-            }
-            if is_temporary_name(name) {
-                scan.skipped.push((native, SkipReason::Temporary));
-                continue;
-            }
+            let candidate = match &frame.rel {
+                Some(parent) => RelPath::new(&format!("{}/{name}", parent.as_str())),
+                None => RelPath::new(name),
+            };
             let ft = meta.file_type();
-            if ft.is_symlink() {
+            let reason = if name.starts_with('.') {
+                Some(SkipReason::Hidden)
+            } else if is_temporary_name(name) {
+                Some(SkipReason::Temporary)
+            } else if ft.is_symlink() {
                 warn!(path = %native.display(), "skipping a symbolic link (links are not synced)");
-                scan.skipped.push((native, SkipReason::Symlink));
+                Some(SkipReason::Symlink)
+            } else if !ft.is_file() && !ft.is_dir() {
+                Some(SkipReason::Special)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                if let Ok(rel) = candidate {
+                    if rel.file_name() == name {
+                        scan.excluded.push(rel);
+                    }
+                }
+                scan.skipped.push((native, reason));
                 continue;
             }
-            if !ft.is_file() && !ft.is_dir() {
-                scan.skipped.push((native, SkipReason::Special));
-                continue;
-            }
-            let rel = match frame.rel.as_ref().map_or_else(
-                || RelPath::new(name),
-                |parent| RelPath::new(&format!("{}/{name}", parent.as_str())),
-            ) {
+            let rel = match candidate {
                 Ok(r) => r,
                 Err(e) => {
                     scan.skipped
@@ -289,6 +300,7 @@ pub(crate) fn scan_folder_observed(
             let is_dir = ft.is_dir();
             if is_ignored(&native, is_dir, &matchers, extra.as_ref()) {
                 debug!(path = %rel, "ignored");
+                scan.excluded.push(rel);
                 scan.skipped.push((native, SkipReason::Ignored));
                 continue;
             }
@@ -351,6 +363,7 @@ pub(crate) fn scan_folder_observed(
     }
     scan.unreadable.sort_by(|a, b| a.0.cmp(&b.0));
     scan.skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    scan.excluded.sort();
     Ok(scan)
 }
 
@@ -696,6 +709,10 @@ mod tests {
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
         assert_eq!(keys(&scan), vec!["real.txt"], "links are never followed");
+        assert!(
+            scan.excluded.contains(&rel("link-file")),
+            "a local link is kept out of the plan, so no download replaces it"
+        );
         let r = reasons(&scan, root);
         assert!(r.contains(&("link-dir".into(), SkipReason::Symlink)));
         assert!(r.contains(&("link-file".into(), SkipReason::Symlink)));
