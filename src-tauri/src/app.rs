@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tunnel_confluence::{Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret};
+use tunnel_confluence::{
+    Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret,
+};
 use tunnel_core::config::{AuthKind, Config};
 use tunnel_core::journal::{FolderRecord, Journal};
 use tunnel_core::paths::AppPaths;
@@ -27,7 +29,8 @@ impl App {
     pub fn resolve_paths(flag: Option<&Path>) -> Result<AppPaths> {
         let env_home = std::env::var_os("SBER_TUNNEL_HOME").map(PathBuf::from);
         let cwd = std::env::current_dir().context("reading the current directory")?;
-        AppPaths::resolve(flag, env_home.as_deref(), &cwd).context("finding the configuration folder")
+        AppPaths::resolve(flag, env_home.as_deref(), &cwd)
+            .context("finding the configuration folder")
     }
 
     /// Open an initialised configuration.
@@ -78,13 +81,19 @@ impl App {
 
     /// Tracked folders.
     pub fn folders(&self) -> Result<Vec<FolderRecord>> {
-        let j = self.journal.lock().map_err(|_| anyhow::anyhow!("journal lock poisoned"))?;
+        let j = self
+            .journal
+            .lock()
+            .map_err(|_| anyhow::anyhow!("journal lock poisoned"))?;
         Ok(j.folders()?)
     }
 
     /// Run `f` with the journal.
     pub fn with_journal<R>(&self, f: impl FnOnce(&mut Journal) -> Result<R>) -> Result<R> {
-        let mut j = self.journal.lock().map_err(|_| anyhow::anyhow!("journal lock poisoned"))?;
+        let mut j = self
+            .journal
+            .lock()
+            .map_err(|_| anyhow::anyhow!("journal lock poisoned"))?;
         f(&mut j)
     }
 }
@@ -100,17 +109,26 @@ pub fn connection_settings(
             let token = secrets
                 .get(SecretKind::Token)
                 .ok_or_else(|| RemoteError::Auth("no personal access token is stored; run `sber-tunnel init` or set SBER_TUNNEL_TOKEN".into()))?;
-            Auth::Bearer { token: Secret::new(token.expose().to_string()) }
+            Auth::Bearer {
+                token: Secret::new(token.expose().to_string()),
+            }
         }
         AuthKind::Password | AuthKind::ApiToken => {
             let username = remote.username.clone().ok_or_else(|| {
                 RemoteError::Auth("no user name is configured; run `sber-tunnel init`".into())
             })?;
-            let kind = if remote.auth == AuthKind::Password { SecretKind::Password } else { SecretKind::Token };
+            let kind = if remote.auth == AuthKind::Password {
+                SecretKind::Password
+            } else {
+                SecretKind::Token
+            };
             let password = secrets.get(kind).ok_or_else(|| {
                 RemoteError::Auth("no password or API token is stored; run `sber-tunnel init` or set SBER_TUNNEL_PASSWORD".into())
             })?;
-            Auth::Basic { username, password: Secret::new(password.expose().to_string()) }
+            Auth::Basic {
+                username,
+                password: Secret::new(password.expose().to_string()),
+            }
         }
     };
     let client_identity = match &remote.p12 {
@@ -119,7 +137,10 @@ pub fn connection_settings(
                 .get(SecretKind::P12Password)
                 .map(|s| s.expose().to_string())
                 .unwrap_or_default();
-            Some(ClientIdentity { p12_path: p12.clone(), password: Secret::new(password) })
+            Some(ClientIdentity {
+                p12_path: p12.clone(),
+                password: Secret::new(password),
+            })
         }
         None => None,
     };

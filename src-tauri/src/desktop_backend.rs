@@ -41,7 +41,12 @@ impl RealBackend {
     pub async fn new(paths: AppPaths) -> Arc<RealBackend> {
         let (status_tx, _) = watch::channel(SyncStatus::default());
         let (events_tx, _) = broadcast::channel(1024);
-        let backend = Arc::new(RealBackend { paths: paths.clone(), inner: Mutex::new(None), status_tx, events_tx });
+        let backend = Arc::new(RealBackend {
+            paths: paths.clone(),
+            inner: Mutex::new(None),
+            status_tx,
+            events_tx,
+        });
         if let Ok(app) = App::open(paths) {
             let mut guard = backend.inner.lock().await;
             *guard = Some(Running { app, engine: None });
@@ -93,7 +98,11 @@ impl RealBackend {
             .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))
     }
 
-    fn settings_from_form(&self, form: &ConnectionForm, stored: &SecretStore) -> Result<ConnectionSettings, BackendError> {
+    fn settings_from_form(
+        &self,
+        form: &ConnectionForm,
+        stored: &SecretStore,
+    ) -> Result<ConnectionSettings, BackendError> {
         let secret = match &form.secret {
             Some(s) if !s.is_empty() => s.clone(),
             _ => {
@@ -108,21 +117,34 @@ impl RealBackend {
             }
         };
         let auth = match form.auth {
-            AuthKind::Pat => Auth::Bearer { token: Secret::new(secret) },
+            AuthKind::Pat => Auth::Bearer {
+                token: Secret::new(secret),
+            },
             AuthKind::Password | AuthKind::ApiToken => Auth::Basic {
-                username: form.username.clone().filter(|u| !u.is_empty()).ok_or_else(|| err(ErrorCode::Invalid, "enter your user name"))?,
+                username: form
+                    .username
+                    .clone()
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| err(ErrorCode::Invalid, "enter your user name"))?,
                 password: Secret::new(secret),
             },
         };
         let p12_password = form
             .p12_password
             .clone()
-            .or_else(|| stored.get(SecretKind::P12Password).map(|s| s.expose().to_string()))
+            .or_else(|| {
+                stored
+                    .get(SecretKind::P12Password)
+                    .map(|s| s.expose().to_string())
+            })
             .unwrap_or_default();
         Ok(ConnectionSettings {
             base_url: form.url.trim().trim_end_matches('/').to_string(),
             auth,
-            client_identity: form.p12_path.clone().map(|p| ClientIdentity { p12_path: p, password: Secret::new(p12_password) }),
+            client_identity: form.p12_path.clone().map(|p| ClientIdentity {
+                p12_path: p,
+                password: Secret::new(p12_password),
+            }),
             ca_file: form.ca_path.clone(),
             accept_invalid_certs: false,
             retry: Default::default(),
@@ -137,12 +159,19 @@ impl RealBackend {
         let store = client.store(form.page_id.trim());
         let identity = store.probe().await.map_err(remote_err)?;
         store.probe_write().await.map_err(remote_err)?;
-        Ok(ConnectionCheck { user: identity.user, page_title: identity.title, can_write: true })
+        Ok(ConnectionCheck {
+            user: identity.user,
+            page_title: identity.title,
+            can_write: true,
+        })
     }
 }
 
 fn err(code: ErrorCode, message: impl Into<String>) -> BackendError {
-    BackendError { code, message: message.into() }
+    BackendError {
+        code,
+        message: message.into(),
+    }
 }
 
 fn remote_err(e: tunnel_core::remote::RemoteError) -> BackendError {
@@ -151,7 +180,9 @@ fn remote_err(e: tunnel_core::remote::RemoteError) -> BackendError {
         RemoteErrorKind::Certificate => ErrorCode::Certificate,
         RemoteErrorKind::Permission => ErrorCode::Permission,
         RemoteErrorKind::NotFound => ErrorCode::NotFound,
-        RemoteErrorKind::Unreachable | RemoteErrorKind::RateLimited | RemoteErrorKind::Server => ErrorCode::Unreachable,
+        RemoteErrorKind::Unreachable | RemoteErrorKind::RateLimited | RemoteErrorKind::Server => {
+            ErrorCode::Unreachable
+        }
         _ => ErrorCode::Internal,
     };
     err(code, e.to_string())
@@ -237,11 +268,17 @@ impl DesktopBackend for RealBackend {
         Ok(self.status_tx.borrow().folders.clone())
     }
 
-    async fn add_folder(&self, path: PathBuf, page_id: Option<String>) -> Result<FolderStatus, BackendError> {
+    async fn add_folder(
+        &self,
+        path: PathBuf,
+        page_id: Option<String>,
+    ) -> Result<FolderStatus, BackendError> {
         let engine = self.engine().await?;
         let path = {
             let guard = self.inner.lock().await;
-            let r = guard.as_ref().ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
+            let r = guard
+                .as_ref()
+                .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
             let page = page_id
                 .filter(|p| !p.is_empty())
                 .or_else(|| r.app.config.remote.default_page_id.clone())
@@ -256,28 +293,52 @@ impl DesktopBackend for RealBackend {
             path
         };
         engine.reload().await.map_err(internal)?;
-        let status = self.status_tx.borrow().folders.iter().find(|f| f.path == path).cloned();
-        status.ok_or_else(|| err(ErrorCode::Internal, "the folder was added but is not listed"))
+        let status = self
+            .status_tx
+            .borrow()
+            .folders
+            .iter()
+            .find(|f| f.path == path)
+            .cloned();
+        status.ok_or_else(|| {
+            err(
+                ErrorCode::Internal,
+                "the folder was added but is not listed",
+            )
+        })
     }
 
     async fn remove_folder(&self, path: PathBuf) -> Result<(), BackendError> {
         let engine = self.engine().await?;
         {
             let guard = self.inner.lock().await;
-            let r = guard.as_ref().ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
+            let r = guard
+                .as_ref()
+                .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
             let record = r
                 .app
                 .with_journal(|j| Ok(j.folder_by_path(&path)?))
                 .map_err(internal)?
-                .ok_or_else(|| err(ErrorCode::NotFound, format!("{} is not synced", path.display())))?;
-            r.app.with_journal(|j| Ok(j.remove_folder(record.id)?)).map_err(internal)?;
+                .ok_or_else(|| {
+                    err(
+                        ErrorCode::NotFound,
+                        format!("{} is not synced", path.display()),
+                    )
+                })?;
+            r.app
+                .with_journal(|j| Ok(j.remove_folder(record.id)?))
+                .map_err(internal)?;
             let _ = std::fs::remove_file(path.join(tunnel_core::sync::FOLDER_MARKER));
         }
         engine.reload().await.map_err(internal)
     }
 
     async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), BackendError> {
-        self.engine().await?.set_paused(path, paused).await.map_err(internal)
+        self.engine()
+            .await?
+            .set_paused(path, paused)
+            .await
+            .map_err(internal)
     }
 
     async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), BackendError> {
@@ -289,7 +350,10 @@ impl DesktopBackend for RealBackend {
         let (config, start) = match guard.as_ref() {
             Some(r) => (
                 r.app.config.clone(),
-                r.app.with_journal(|j| Ok(j.get_config(START_AT_LOGIN_KEY)?)).ok().flatten(),
+                r.app
+                    .with_journal(|j| Ok(j.get_config(START_AT_LOGIN_KEY)?))
+                    .ok()
+                    .flatten(),
             ),
             None => (Config::default(), None),
         };
@@ -303,12 +367,20 @@ impl DesktopBackend for RealBackend {
 
     async fn save_settings(&self, settings: SettingsView) -> Result<(), BackendError> {
         let mut guard = self.inner.lock().await;
-        let r = guard.as_mut().ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
+        let r = guard
+            .as_mut()
+            .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
         if !(5..=86_400).contains(&settings.poll_interval_secs) {
-            return Err(err(ErrorCode::Invalid, "the poll interval must be between 5 s and one day"));
+            return Err(err(
+                ErrorCode::Invalid,
+                "the poll interval must be between 5 s and one day",
+            ));
         }
         if !(1..=16).contains(&settings.parallel_transfers) {
-            return Err(err(ErrorCode::Invalid, "parallel transfers must be between 1 and 16"));
+            return Err(err(
+                ErrorCode::Invalid,
+                "parallel transfers must be between 1 and 16",
+            ));
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&settings.log_level.as_str()) {
             return Err(err(ErrorCode::Invalid, "unknown log level"));
@@ -316,9 +388,14 @@ impl DesktopBackend for RealBackend {
         r.app.config.sync.poll_interval_secs = settings.poll_interval_secs;
         r.app.config.sync.parallel_transfers = settings.parallel_transfers;
         r.app.config.log.level = settings.log_level.clone();
-        r.app.config.save(&self.paths.config_file()).map_err(internal)?;
+        r.app
+            .config
+            .save(&self.paths.config_file())
+            .map_err(internal)?;
         let v = if settings.start_at_login { "1" } else { "0" };
-        r.app.with_journal(|j| Ok(j.set_config(START_AT_LOGIN_KEY, v)?)).map_err(internal)?;
+        r.app
+            .with_journal(|j| Ok(j.set_config(START_AT_LOGIN_KEY, v)?))
+            .map_err(internal)?;
         if let Some(e) = r.engine.take() {
             e.shutdown().await;
         }

@@ -12,13 +12,20 @@ pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
 
 /// Install logging. `stderr_level` is what the terminal shows (warn by default); the file gets
 /// `file_level` or the environment's filter.
-pub fn init(log_dir: Option<&Path>, file_level: &str, keep_files: usize, stderr_level: &str) -> LogGuard {
+pub fn init(
+    log_dir: Option<&Path>,
+    file_level: &str,
+    keep_files: usize,
+    stderr_level: &str,
+) -> LogGuard {
     let env_filter = std::env::var("SBER_TUNNEL_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok();
-    let stderr_filter = EnvFilter::try_new(env_filter.clone().unwrap_or_else(|| {
-        format!("{stderr_level},hyper=warn,reqwest=warn,hyper_util=warn")
-    }))
+    let stderr_filter = EnvFilter::try_new(
+        env_filter
+            .clone()
+            .unwrap_or_else(|| format!("{stderr_level},hyper=warn,reqwest=warn,hyper_util=warn")),
+    )
     .unwrap_or_else(|_| EnvFilter::new("warn"));
     let stderr_layer = fmt::layer()
         .with_writer(std::io::stderr)
@@ -38,13 +45,17 @@ pub fn init(log_dir: Option<&Path>, file_level: &str, keep_files: usize, stderr_
             .ok()?;
         let (writer, g) = tracing_appender::non_blocking(appender);
         guard = Some(g);
-        let filter = EnvFilter::try_new(
-            env_filter
-                .clone()
-                .unwrap_or_else(|| format!("{file_level},hyper=warn,reqwest=warn,hyper_util=warn")),
+        let filter =
+            EnvFilter::try_new(env_filter.clone().unwrap_or_else(|| {
+                format!("{file_level},hyper=warn,reqwest=warn,hyper_util=warn")
+            }))
+            .unwrap_or_else(|_| EnvFilter::new("info"));
+        Some(
+            fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .with_filter(filter),
         )
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-        Some(fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter))
     });
     let _ = tracing_subscriber::registry()
         .with(stderr_layer)

@@ -76,8 +76,12 @@ pub fn lock_instance(app: &App) -> Result<InstanceLock> {
         .with_context(|| format!("opening {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(InstanceLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(AlreadyRunning(app.paths.config_dir.clone())),
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!(AlreadyRunning(app.paths.config_dir.clone()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
     }
 }
 
@@ -101,7 +105,11 @@ pub fn start_engine(app: &App) -> Result<(EngineHandle, tokio::task::JoinHandle<
         let store: Arc<dyn RemoteStore> = Arc::new(client.store(&f.page_id));
         Ok(store)
     });
-    Ok(EngineHandle::spawn(app.syncer(), stores, engine_settings(app)))
+    Ok(EngineHandle::spawn(
+        app.syncer(),
+        stores,
+        engine_settings(app),
+    ))
 }
 
 /// Run the service in the foreground until Ctrl-C, SIGTERM or a `stop` request.
@@ -114,7 +122,8 @@ pub async fn run_foreground(app: &App) -> Result<()> {
     let (engine, task) = start_engine(app)?;
     let socket = app.paths.socket_path();
     let _ = std::fs::remove_file(&socket); // stale: we hold the lock
-    let listener = UnixListener::bind(&socket).with_context(|| format!("listening on {}", socket.display()))?;
+    let listener = UnixListener::bind(&socket)
+        .with_context(|| format!("listening on {}", socket.display()))?;
     set_owner_only(&socket)?;
     tracing::info!(socket = %socket.display(), "sync service running");
 
@@ -175,14 +184,22 @@ async fn answer(engine: &EngineHandle, line: &str) -> (ControlResponse, bool) {
         ControlRequest::Reload => engine.reload().await,
     };
     let resp = match result {
-        Ok(()) => ControlResponse { ok: true, status: Some(engine.status().borrow().clone()), error: None },
+        Ok(()) => ControlResponse {
+            ok: true,
+            status: Some(engine.status().borrow().clone()),
+            error: None,
+        },
         Err(e) => failure(e.to_string()),
     };
     (resp, stop)
 }
 
 fn failure(error: String) -> ControlResponse {
-    ControlResponse { ok: false, status: None, error: Some(error) }
+    ControlResponse {
+        ok: false,
+        status: None,
+        error: Some(error),
+    }
 }
 
 /// Send one request to a running service; `Ok(None)` when none runs.
@@ -202,7 +219,9 @@ pub async fn request(socket: &Path, req: &ControlRequest) -> Result<Option<Contr
         .await
         .context("the service did not answer")??
         .context("the service closed the connection")?;
-    Ok(Some(serde_json::from_str(&line).context("reading the service's answer")?))
+    Ok(Some(
+        serde_json::from_str(&line).context("reading the service's answer")?,
+    ))
 }
 
 /// Non-Unix systems have no control socket yet.

@@ -14,18 +14,37 @@ fn two_devices_exchange_creates_edits_deletes_and_renames() {
     std::fs::create_dir_all(a.folder.join("empty-folder")).unwrap();
     a.sync();
     b.sync();
-    assert_eq!(a.tree(), b.tree(), "B receives every file and folder A created");
+    assert_eq!(
+        a.tree(),
+        b.tree(),
+        "B receives every file and folder A created"
+    );
 
     // B edits, deletes and renames; A receives all three.
     b.write("hello.txt", b"hello, edited on B");
     std::fs::remove_file(b.folder.join("docs/report.md")).unwrap();
-    std::fs::rename(b.folder.join("docs/deep/nested/file.bin"), b.folder.join("moved.bin")).unwrap();
+    std::fs::rename(
+        b.folder.join("docs/deep/nested/file.bin"),
+        b.folder.join("moved.bin"),
+    )
+    .unwrap();
     b.sync();
     a.sync();
-    assert_eq!(a.read("hello.txt"), b"hello, edited on B", "the edit arrives");
+    assert_eq!(
+        a.read("hello.txt"),
+        b"hello, edited on B",
+        "the edit arrives"
+    );
     assert!(!a.exists("docs/report.md"), "the deletion arrives");
-    assert!(!a.exists("docs/deep/nested/file.bin"), "the rename removes the old name");
-    assert_eq!(a.read("moved.bin"), bytes(1, 50_000), "the rename keeps the content");
+    assert!(
+        !a.exists("docs/deep/nested/file.bin"),
+        "the rename removes the old name"
+    );
+    assert_eq!(
+        a.read("moved.bin"),
+        bytes(1, 50_000),
+        "the rename keeps the content"
+    );
     assert_eq!(a.tree(), b.tree(), "both devices hold the same tree");
 
     // A rename re-uses the uploaded chunks: no new chunk or pack was sent for it.
@@ -38,7 +57,10 @@ fn two_devices_exchange_creates_edits_deletes_and_renames() {
         .filter(|n| n.starts_with("c-") || n.starts_with("p-"))
         .count();
     // hello (A), report, file.bin, then hello edited (B) — at most one pack per sync that had new content.
-    assert!(uploads_for_rename <= 3, "renames send no content again (saw {uploads_for_rename} content uploads)");
+    assert!(
+        uploads_for_rename <= 3,
+        "renames send no content again (saw {uploads_for_rename} content uploads)"
+    );
 
     // A second sync with nothing changed does nothing.
     let out = a.sync();
@@ -59,7 +81,12 @@ fn three_devices_converge() {
         }
     }
     let t0 = devices[0].tree();
-    assert_eq!(t0.len(), 5, "three own files, the shared folder and its file: {:?}", t0.keys());
+    assert_eq!(
+        t0.len(),
+        5,
+        "three own files, the shared folder and its file: {:?}",
+        t0.keys()
+    );
     for d in &devices[1..] {
         assert_eq!(d.tree(), t0, "every device ends with the same tree");
     }
@@ -81,15 +108,35 @@ fn concurrent_edits_keep_the_loser_as_a_conflict_copy() {
     b.sync();
     a.sync();
 
-    assert_eq!(a.read("plan.txt"), b"B's later edit", "the later write wins");
+    assert_eq!(
+        a.read("plan.txt"),
+        b"B's later edit",
+        "the later write wins"
+    );
     assert_eq!(a.tree(), b.tree(), "both devices converge");
-    let copies: Vec<String> = a.tree().keys().filter(|k| k.contains("(conflict from ")).cloned().collect();
+    let copies: Vec<String> = a
+        .tree()
+        .keys()
+        .filter(|k| k.contains("(conflict from "))
+        .cloned()
+        .collect();
     assert_eq!(copies.len(), 1, "exactly one conflict copy: {copies:?}");
-    assert!(copies[0].starts_with("plan (conflict from ") && copies[0].ends_with(".txt"), "named after the file: {}", copies[0]);
-    assert_eq!(a.tree()[&copies[0]], b"A's edit", "the losing edit is kept, not lost");
+    assert!(
+        copies[0].starts_with("plan (conflict from ") && copies[0].ends_with(".txt"),
+        "named after the file: {}",
+        copies[0]
+    );
+    assert_eq!(
+        a.tree()[&copies[0]],
+        b"A's edit",
+        "the losing edit is kept, not lost"
+    );
 
     let listed = a.ok(&["conflicts"]);
-    assert!(listed.contains("conflict from"), "`conflicts` lists it: {listed}");
+    assert!(
+        listed.contains("conflict from"),
+        "`conflicts` lists it: {listed}"
+    );
 }
 
 #[test]
@@ -104,7 +151,11 @@ fn an_edit_beats_a_concurrent_delete() {
     b.write("keep.txt", b"edited on B");
     b.sync();
     a.sync();
-    assert_eq!(a.read("keep.txt"), b"edited on B", "the edit survives the delete");
+    assert_eq!(
+        a.read("keep.txt"),
+        b"edited on B",
+        "the edit survives the delete"
+    );
     b.sync();
     assert_eq!(a.tree(), b.tree());
 }
@@ -118,12 +169,20 @@ fn folders_can_use_their_own_pages_and_status_reports_them() {
     std::fs::write(other.join("x.txt"), b"on page 777").unwrap();
     a.sync();
     assert!(
-        server.emu().attachments("777").iter().any(|att| att.title == "manifest.json"),
+        server
+            .emu()
+            .attachments("777")
+            .iter()
+            .any(|att| att.title == "manifest.json"),
         "the second folder's files live on its own page"
     );
     let status = a.ok(&["--json", "status"]);
     let v: serde_json::Value = serde_json::from_str(&status).expect("status --json is JSON");
-    assert_eq!(v["folders"].as_array().map(|f| f.len()), Some(2), "both folders listed: {status}");
+    assert_eq!(
+        v["folders"].as_array().map(|f| f.len()),
+        Some(2),
+        "both folders listed: {status}"
+    );
 }
 
 #[test]
@@ -134,15 +193,24 @@ fn uploads_are_minor_edits_and_notify_nobody() {
     a.write("big.bin", &bytes(7, 5_000_000));
     a.sync();
     let reqs = server.emu().requests();
-    let uploads: Vec<_> = reqs.iter().filter(|r| r.method == "POST" && !r.file_names.is_empty()).collect();
+    let uploads: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.method == "POST" && !r.file_names.is_empty())
+        .collect();
     assert!(!uploads.is_empty(), "something was uploaded");
     for r in &uploads {
         assert!(
-            r.multipart_fields.iter().any(|(k, v)| k == "minorEdit" && v == "true"),
+            r.multipart_fields
+                .iter()
+                .any(|(k, v)| k == "minorEdit" && v == "true"),
             "every upload is a minor edit: {} {}",
             r.method,
             r.path
         );
     }
-    assert!(server.emu().notifications().is_empty(), "no watcher is notified: {:?}", server.emu().notifications());
+    assert!(
+        server.emu().notifications().is_empty(),
+        "no watcher is notified: {:?}",
+        server.emu().notifications()
+    );
 }

@@ -11,14 +11,37 @@ fn init_with_a_wrong_password_saves_nothing_and_says_why() {
     let server = Server::start();
     let d = Device::new();
     let out = d
-        .cmd(&["init", "--url", &server.url(), "--username", USER, "--page-id", PAGE])
-        .env("SBER_TUNNEL_PASSWORD", "wrong")
+        .cmd(&[
+            "init",
+            "--url",
+            &server.url(),
+            "--username",
+            USER,
+            "--page-id",
+            PAGE,
+        ])
+        .env("SBER_TUNNEL_PASSWORD", "Wr0ng-Pa55-93412")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "exit code 3 = fix the configuration; stderr: {}", stderr(&out));
-    assert!(stderr(&out).to_lowercase().contains("password"), "the message names the password: {}", stderr(&out));
-    assert!(!d.config.join("config.toml").exists(), "nothing is saved when the check fails");
-    assert!(!stderr(&out).contains("wrong"), "the secret never appears in messages");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "exit code 3 = fix the configuration; stderr: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).to_lowercase().contains("password"),
+        "the message names the password: {}",
+        stderr(&out)
+    );
+    assert!(
+        !d.config.join("config.toml").exists(),
+        "nothing is saved when the check fails"
+    );
+    assert!(
+        !stderr(&out).contains("Wr0ng-Pa55-93412"),
+        "the secret never appears in messages"
+    );
 }
 
 #[test]
@@ -26,16 +49,36 @@ fn init_with_an_invalid_token_is_caught_although_the_server_serves_it_as_anonymo
     let server = Server::start_with(|b| b.token(USER, "good-token"));
     let d = Device::new();
     let out = d
-        .cmd(&["init", "--url", &server.url(), "--auth", "pat", "--page-id", PAGE])
+        .cmd(&[
+            "init",
+            "--url",
+            &server.url(),
+            "--auth",
+            "pat",
+            "--page-id",
+            PAGE,
+        ])
         .env("SBER_TUNNEL_TOKEN", "bad-token")
         .env_remove("SBER_TUNNEL_PASSWORD")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).to_lowercase().contains("token"), "the message names the token: {}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("token"),
+        "the message names the token: {}",
+        stderr(&out)
+    );
 
     let ok = d
-        .cmd(&["init", "--url", &server.url(), "--auth", "pat", "--page-id", PAGE])
+        .cmd(&[
+            "init",
+            "--url",
+            &server.url(),
+            "--auth",
+            "pat",
+            "--page-id",
+            PAGE,
+        ])
         .env("SBER_TUNNEL_TOKEN", "good-token")
         .env_remove("SBER_TUNNEL_PASSWORD")
         .output()
@@ -47,24 +90,59 @@ fn init_with_an_invalid_token_is_caught_although_the_server_serves_it_as_anonymo
 fn init_on_a_missing_page_or_without_write_permission_fails_clearly() {
     let server = Server::start_with(|b| b.read_only_user("reader", "pw"));
     let d = Device::new();
-    let out = d.cmd(&["init", "--url", &server.url(), "--username", USER, "--page-id", "999"]).output().unwrap();
+    let out = d
+        .cmd(&[
+            "init",
+            "--url",
+            &server.url(),
+            "--username",
+            USER,
+            "--page-id",
+            "999",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("999"), "names the page: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("999"),
+        "names the page: {}",
+        stderr(&out)
+    );
 
     let out = d
-        .cmd(&["init", "--url", &server.url(), "--username", "reader", "--page-id", PAGE])
+        .cmd(&[
+            "init",
+            "--url",
+            &server.url(),
+            "--username",
+            "reader",
+            "--page-id",
+            PAGE,
+        ])
         .env("SBER_TUNNEL_PASSWORD", "pw")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).to_lowercase().contains("permission"), "says it is a permission problem: {}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("permission"),
+        "says it is a permission problem: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn unreachable_server_is_exit_code_4() {
     let d = Device::new();
     let out = d
-        .cmd(&["init", "--url", "http://127.0.0.1:9", "--username", USER, "--page-id", PAGE])
+        .cmd(&[
+            "init",
+            "--url",
+            "http://127.0.0.1:9",
+            "--username",
+            USER,
+            "--page-id",
+            PAGE,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "stderr: {}", stderr(&out));
@@ -84,8 +162,17 @@ fn deleting_most_of_a_folder_needs_confirmation() {
         std::fs::remove_file(a.folder.join(format!("f{i}.txt"))).unwrap();
     }
     let out = a.run(&["sync"]);
-    assert_eq!(out.status.code(), Some(5), "a mass deletion stops: {}", stderr(&out));
-    assert!(stderr(&out).contains("--confirm-deletions"), "and says how to go on: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "a mass deletion stops: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("--confirm-deletions"),
+        "and says how to go on: {}",
+        stderr(&out)
+    );
     b.sync();
     assert_eq!(b.tree().len(), 30, "nothing was deleted elsewhere");
     a.ok(&["sync", "--confirm-deletions"]);
@@ -105,15 +192,33 @@ fn a_vanished_folder_is_not_read_as_everything_deleted() {
     std::fs::rename(&a.folder, &moved).unwrap();
     std::fs::create_dir_all(&a.folder).unwrap(); // an empty mount point
     let out = a.run(&["sync"]);
-    assert_eq!(out.status.code(), Some(6), "missing marker = folder missing: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "missing marker = folder missing: {}",
+        stderr(&out)
+    );
     b.sync();
-    assert_eq!(b.read("precious.txt"), b"keep me", "nothing was deleted remotely");
+    assert_eq!(
+        b.read("precious.txt"),
+        b"keep me",
+        "nothing was deleted remotely"
+    );
 }
 
 #[test]
 fn commands_before_init_say_what_to_do() {
     let d = Device::new();
     let out = d.run(&["status"]);
-    assert_eq!(out.status.code(), Some(8), "exit 8 = not set up: {}", stderr(&out));
-    assert!(stderr(&out).contains("init"), "points to init: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "exit 8 = not set up: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("init"),
+        "points to init: {}",
+        stderr(&out)
+    );
 }

@@ -32,7 +32,11 @@ fn a_multi_chunk_file_syncs_and_a_small_edit_resends_one_chunk() {
         .flat_map(|r| r.file_names.clone())
         .filter(|n| n.starts_with("c-"))
         .collect();
-    assert_eq!(chunk_uploads.len(), 1, "only the changed chunk is sent again: {chunk_uploads:?}");
+    assert_eq!(
+        chunk_uploads.len(),
+        1,
+        "only the changed chunk is sent again: {chunk_uploads:?}"
+    );
     b.sync();
     assert_eq!(b.read("video.bin"), data, "the edit arrives");
 }
@@ -43,22 +47,45 @@ fn thousands_of_small_files_cost_a_few_requests() {
     let a = Device::ready(&server);
     let b = Device::ready(&server);
     for i in 0..2000 {
-        a.write(&format!("d{}/file-{i}.txt", i % 20), format!("small file number {i}\n").as_bytes());
+        a.write(
+            &format!("d{}/file-{i}.txt", i % 20),
+            format!("small file number {i}\n").as_bytes(),
+        );
     }
     server.emu().clear_requests();
     a.sync();
-    let posts = server.emu().requests().iter().filter(|r| r.method == "POST").count();
-    assert!(posts < 20, "2000 small files are packed: {posts} POST requests");
+    let posts = server
+        .emu()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert!(
+        posts < 20,
+        "2000 small files are packed: {posts} POST requests"
+    );
     server.emu().clear_requests();
     b.sync();
-    let gets = server.emu().requests().iter().filter(|r| r.method == "GET").count();
-    assert!(gets < 30, "and downloaded a pack at a time: {gets} GET requests");
+    let gets = server
+        .emu()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert!(
+        gets < 30,
+        "and downloaded a pack at a time: {gets} GET requests"
+    );
     assert_eq!(a.tree(), b.tree());
     let listings = server
         .emu()
         .requests()
         .iter()
-        .filter(|r| r.method == "GET" && r.path.ends_with("/child/attachment") && !r.query.contains("filename="))
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.ends_with("/child/attachment")
+                && !r.query.contains("filename=")
+        })
         .count();
     assert_eq!(listings, 0, "no full attachment listing per sync");
 }
@@ -88,13 +115,21 @@ fn a_sync_killed_half_way_resumes_without_resending_chunks() {
     let a = Device::ready_with(&server, SMALL_CHUNKS);
     let data = bytes(9, 12 * 1024 * 1024);
     a.write("large.bin", &data);
-    server.emu().set_faults(FaultConfig { latency_ms: 150, ..FaultConfig::default() });
+    server.emu().set_faults(FaultConfig {
+        latency_ms: 150,
+        ..FaultConfig::default()
+    });
     server.emu().clear_requests();
     let mut child = a.cmd(&["sync"]).spawn().unwrap();
     // Kill it once a few chunks are stored.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let stored = server.emu().requests().iter().filter(|r| r.method == "POST" && r.status == 200).count();
+        let stored = server
+            .emu()
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.status == 200)
+            .count();
         if stored >= 3 || std::time::Instant::now() > deadline {
             break;
         }
@@ -106,19 +141,31 @@ fn a_sync_killed_half_way_resumes_without_resending_chunks() {
 
     a.sync();
     let mut posted: HashMap<String, usize> = HashMap::new();
-    for r in server.emu().requests().iter().filter(|r| r.method == "POST" && r.status == 200) {
+    for r in server
+        .emu()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.status == 200)
+    {
         for n in &r.file_names {
             *posted.entry(n.clone()).or_default() += 1;
         }
     }
     for (name, n) in &posted {
         if name.starts_with("c-") {
-            assert_eq!(*n, 1, "chunk {name} stored once, not re-sent after the kill");
+            assert_eq!(
+                *n, 1,
+                "chunk {name} stored once, not re-sent after the kill"
+            );
         }
     }
     let b = Device::ready_with(&server, SMALL_CHUNKS);
     b.sync();
-    assert_eq!(b.read("large.bin"), data, "the resumed upload is complete and correct");
+    assert_eq!(
+        b.read("large.bin"),
+        data,
+        "the resumed upload is complete and correct"
+    );
 }
 
 #[test]
@@ -130,7 +177,10 @@ fn a_file_over_100_mb_uses_the_default_chunk_size() {
     a.write("disk.img", &data);
     a.sync();
     b.sync();
-    assert!(b.read("disk.img") == data, "a file over 100 MB arrives intact");
+    assert!(
+        b.read("disk.img") == data,
+        "a file over 100 MB arrives intact"
+    );
     let chunks = server
         .emu()
         .attachments(crate::util::PAGE)

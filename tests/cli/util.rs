@@ -25,13 +25,18 @@ impl Server {
         Self::start_with(|b| b)
     }
 
-    pub fn start_with(f: impl FnOnce(confluence_emulator::EmulatorBuilder) -> confluence_emulator::EmulatorBuilder) -> Server {
+    pub fn start_with(
+        f: impl FnOnce(confluence_emulator::EmulatorBuilder) -> confluence_emulator::EmulatorBuilder,
+    ) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("test runtime");
-        let builder = f(Emulator::builder().user(USER, PASSWORD).page(PAGE).page("777"));
+        let builder = f(Emulator::builder()
+            .user(USER, PASSWORD)
+            .page(PAGE)
+            .page("777"));
         let emu = rt.block_on(builder.spawn()).expect("emulator starts");
         Server { rt, emu: Some(emu) }
     }
@@ -65,7 +70,11 @@ impl Device {
         let tmp = tempfile::tempdir().expect("temp dir");
         let config = tmp.path().join("config");
         let folder = tmp.path().join("Sync");
-        Device { config, folder, _tmp: tmp }
+        Device {
+            config,
+            folder,
+            _tmp: tmp,
+        }
     }
 
     /// A device that ran `init` and `add` against `server`.
@@ -76,7 +85,15 @@ impl Device {
     /// Like `ready`, with extra `[sync]` settings written into config.toml before `add`.
     pub fn ready_with(server: &Server, sync_settings: &str) -> Device {
         let d = Device::new();
-        d.ok(&["init", "--url", &server.url(), "--username", USER, "--page-id", PAGE]);
+        d.ok(&[
+            "init",
+            "--url",
+            &server.url(),
+            "--username",
+            USER,
+            "--page-id",
+            PAGE,
+        ]);
         if !sync_settings.is_empty() {
             let cfg = d.config.join("config.toml");
             let text = std::fs::read_to_string(&cfg).expect("config written by init");
@@ -153,7 +170,12 @@ pub fn tree_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
                 continue;
             }
             let ft = e.file_type().expect("file type");
-            let rel = e.path().strip_prefix(root).expect("under root").to_string_lossy().to_string();
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .to_string();
             if ft.is_dir() {
                 out.insert(format!("{rel}/"), Vec::new());
                 stack.push(e.path());
@@ -165,19 +187,40 @@ pub fn tree_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Set `key = value` lines in `[section]`, replacing keys that are already there.
 fn insert_into_section(toml: &str, section: &str, lines: &str) -> String {
     let header = format!("[{section}]");
-    if let Some(pos) = toml.find(&header) {
-        let after = pos + header.len();
-        format!("{}\n{}\n{}", &toml[..after], lines, &toml[after..])
-    } else {
-        format!("{toml}\n{header}\n{lines}\n")
+    let mut out: Vec<String> = toml.lines().map(String::from).collect();
+    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
+        let key = line.split('=').next().unwrap_or("").trim().to_string();
+        let start = out.iter().position(|l| l.trim() == header);
+        let Some(start) = start else {
+            out.push(header.clone());
+            out.push(line.to_string());
+            continue;
+        };
+        let end = out[start + 1..]
+            .iter()
+            .position(|l| l.trim_start().starts_with('['))
+            .map(|i| start + 1 + i)
+            .unwrap_or(out.len());
+        match out[start + 1..end]
+            .iter()
+            .position(|l| l.split('=').next().map(str::trim) == Some(key.as_str()))
+        {
+            Some(i) => out[start + 1 + i] = line.to_string(),
+            None => out.insert(start + 1, line.to_string()),
+        }
     }
+    out.join("\n") + "\n"
 }
 
 /// Deterministic pseudo-random bytes.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;

@@ -76,7 +76,11 @@ pub enum EngineError {
 
 enum Request {
     SyncNow(Option<PathBuf>, oneshot::Sender<Result<(), EngineError>>),
-    SetPaused(Option<PathBuf>, bool, oneshot::Sender<Result<(), EngineError>>),
+    SetPaused(
+        Option<PathBuf>,
+        bool,
+        oneshot::Sender<Result<(), EngineError>>,
+    ),
     Reload(oneshot::Sender<Result<(), EngineError>>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -126,7 +130,10 @@ impl EngineHandle {
         make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Request,
     ) -> Result<T, EngineError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(make(tx)).await.map_err(|_| EngineError::Stopped)?;
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
         rx.await.map_err(|_| EngineError::Stopped)?
     }
 
@@ -136,7 +143,11 @@ impl EngineHandle {
     }
 
     /// Pause or resume one folder (or everything). Remembered across restarts.
-    pub async fn set_paused(&self, folder: Option<PathBuf>, paused: bool) -> Result<(), EngineError> {
+    pub async fn set_paused(
+        &self,
+        folder: Option<PathBuf>,
+        paused: bool,
+    ) -> Result<(), EngineError> {
         self.ask(|tx| Request::SetPaused(folder, paused, tx)).await
     }
 
@@ -198,7 +209,11 @@ const PAUSED_ALL_KEY: &str = "paused-all";
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 impl Actor {
-    async fn run(mut self, mut rx: mpsc::Receiver<Request>, mut dirty: mpsc::UnboundedReceiver<i64>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Request>,
+        mut dirty: mpsc::UnboundedReceiver<i64>,
+    ) {
         if let Err(e) = self.reload().await {
             warn!(error = %e, "could not read the folder list");
         }
@@ -384,7 +399,9 @@ impl Actor {
             .map(|f| {
                 let mut t = f.next_poll.min(f.next_rescan);
                 if let (Some(since), Some(last)) = (f.dirty_since, f.last_event) {
-                    t = t.min((last + self.settings.debounce).min(since + self.settings.max_debounce));
+                    t = t.min(
+                        (last + self.settings.debounce).min(since + self.settings.max_debounce),
+                    );
                 }
                 if f.wants_sync {
                     t = Instant::now();
@@ -409,7 +426,9 @@ impl Actor {
             .filter(|f| !f.record.paused && !f.blocked)
             .find_map(|f| {
                 let dirty_due = match (f.dirty_since, f.last_event) {
-                    (Some(since), Some(last)) => now >= last + debounce || now >= since + max_debounce,
+                    (Some(since), Some(last)) => {
+                        now >= last + debounce || now >= since + max_debounce
+                    }
                     _ => false,
                 };
                 if f.wants_sync || dirty_due || now >= f.next_rescan {
@@ -421,7 +440,9 @@ impl Actor {
                 }
             });
         let Some((id, full)) = due else { return };
-        let Some(f) = self.folders.get_mut(&id) else { return };
+        let Some(f) = self.folders.get_mut(&id) else {
+            return;
+        };
         f.wants_sync = false;
         f.dirty_since = None;
         f.last_event = None;
@@ -462,7 +483,9 @@ impl Actor {
     }
 
     fn on_finished(&mut self, id: i64, result: Result<Option<SyncSummary>, SyncError>) {
-        let Some(f) = self.folders.get_mut(&id) else { return };
+        let Some(f) = self.folders.get_mut(&id) else {
+            return;
+        };
         let now = Instant::now();
         match result {
             Ok(_) => {
@@ -528,9 +551,11 @@ impl Actor {
         } else {
             SyncState::Idle
         };
-        let message = folders
-            .iter()
-            .find_map(|f| f.last_error.clone().filter(|_| f.state == SyncState::Error || f.state == SyncState::Offline));
+        let message = folders.iter().find_map(|f| {
+            f.last_error
+                .clone()
+                .filter(|_| f.state == SyncState::Error || f.state == SyncState::Offline)
+        });
         let next_poll_at = self
             .folders
             .values()
@@ -566,7 +591,9 @@ fn refresh(syncer: &Syncer, id: i64) -> Result<Option<FolderRecord>, SyncError> 
 
 async fn run_journal<R: Send + 'static>(
     journal: Arc<std::sync::Mutex<crate::journal::Journal>>,
-    f: impl FnOnce(&mut crate::journal::Journal) -> Result<R, crate::journal::JournalError> + Send + 'static,
+    f: impl FnOnce(&mut crate::journal::Journal) -> Result<R, crate::journal::JournalError>
+        + Send
+        + 'static,
 ) -> Result<R, EngineError> {
     tokio::task::spawn_blocking(move || {
         let mut guard = journal

@@ -68,12 +68,16 @@ pub enum SyncError {
     #[error("{0}")]
     Scan(#[from] crate::scan::ScanError),
     /// The folder root is gone (unmounted, renamed): refusing to read that as "all deleted".
-    #[error("the folder {0} is missing or no longer the synced folder (its marker file is gone); \
-             if it was moved, remove and add it again; nothing was deleted")]
+    #[error(
+        "the folder {0} is missing or no longer the synced folder (its marker file is gone); \
+             if it was moved, remove and add it again; nothing was deleted"
+    )]
     FolderMissing(PathBuf),
     /// The plan deletes more than the configured share of the folder.
-    #[error("this sync would delete {count} of {total} files in {folder}; nothing was changed. \
-             If that is intended, run `sber-tunnel sync --confirm-deletions`")]
+    #[error(
+        "this sync would delete {count} of {total} files in {folder}; nothing was changed. \
+             If that is intended, run `sber-tunnel sync --confirm-deletions`"
+    )]
     MassDeletion {
         /// The folder.
         folder: PathBuf,
@@ -83,7 +87,9 @@ pub enum SyncError {
         total: usize,
     },
     /// Another device kept winning the commit race.
-    #[error("gave up after {0} attempts to commit: other devices kept changing the folder; try again")]
+    #[error(
+        "gave up after {0} attempts to commit: other devices kept changing the folder; try again"
+    )]
     CommitContention(u32),
     /// Local I/O failed.
     #[error("{context}: {source}")]

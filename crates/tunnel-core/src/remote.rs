@@ -45,7 +45,8 @@ impl BlobName {
         let ok = !s.is_empty()
             && s.len() <= 200
             && !s.starts_with('.')
-            && s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
+            && s.bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
         if ok {
             Ok(BlobName(s))
         } else {

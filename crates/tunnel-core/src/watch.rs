@@ -28,7 +28,9 @@ pub struct FolderWatcher {
 
 impl std::fmt::Debug for FolderWatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FolderWatcher").field("mode", &self.mode).finish()
+        f.debug_struct("FolderWatcher")
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
@@ -108,9 +110,18 @@ mod tests {
     fn hidden_and_temporary_names_are_not_relevant() {
         let root = Path::new("/r");
         assert!(is_relevant(root, Path::new("/r/a/b.txt")));
-        assert!(!is_relevant(root, Path::new("/r/.sbt-123.partial")), "our own temp files");
-        assert!(!is_relevant(root, Path::new("/r/.git/index")), "hidden folders");
-        assert!(!is_relevant(root, Path::new("/elsewhere/x")), "outside the root");
+        assert!(
+            !is_relevant(root, Path::new("/r/.sbt-123.partial")),
+            "our own temp files"
+        );
+        assert!(
+            !is_relevant(root, Path::new("/r/.git/index")),
+            "hidden folders"
+        );
+        assert!(
+            !is_relevant(root, Path::new("/elsewhere/x")),
+            "outside the root"
+        );
     }
 
     #[tokio::test]
@@ -120,6 +131,10 @@ mod tests {
         let _w = watch_folder(7, dir.path(), tx).unwrap();
         std::fs::write(dir.path().join("new.txt"), b"x").unwrap();
         let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await;
-        assert_eq!(got.ok().flatten(), Some(7), "the folder id arrives after a write");
+        assert_eq!(
+            got.ok().flatten(),
+            Some(7),
+            "the folder id arrives after a write"
+        );
     }
 }

@@ -27,23 +27,39 @@ pub struct RemoveArgs {
 
 pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
-    let page_id = match args.page_id.or_else(|| app.config.remote.default_page_id.clone()) {
+    let page_id = match args
+        .page_id
+        .or_else(|| app.config.remote.default_page_id.clone())
+    {
         Some(p) => p,
         None => bail!("no page ID: pass --page-id or run `sber-tunnel init`"),
     };
-    std::fs::create_dir_all(&args.path).with_context(|| format!("creating {}", args.path.display()))?;
+    std::fs::create_dir_all(&args.path)
+        .with_context(|| format!("creating {}", args.path.display()))?;
     let path = std::fs::canonicalize(&args.path)
         .with_context(|| format!("resolving {}", args.path.display()))?;
     // The page must be reachable before we promise to sync into it.
     let client = app.client()?;
-    let identity = client.store(&page_id).probe().await.with_context(|| format!("checking page {page_id}"))?;
+    let identity = client
+        .store(&page_id)
+        .probe()
+        .await
+        .with_context(|| format!("checking page {page_id}"))?;
     let record = app.with_journal(|j| Ok(j.add_folder(&path, &page_id)?))?;
     Syncer::mark_folder(&path, &record.folder_uuid)?;
     notify_service(&app).await;
     if ctx.json {
-        println!("{}", serde_json::json!({"path": path, "page_id": page_id, "page_title": identity.title}));
+        println!(
+            "{}",
+            serde_json::json!({"path": path, "page_id": page_id, "page_title": identity.title})
+        );
     } else {
-        println!("Syncing {} with page {} (\"{}\"). Run `sber-tunnel sync` to sync now.", path.display(), page_id, identity.title);
+        println!(
+            "Syncing {} with page {} (\"{}\"). Run `sber-tunnel sync` to sync now.",
+            path.display(),
+            page_id,
+            identity.title
+        );
     }
     Ok(exit::OK)
 }
@@ -60,12 +76,19 @@ pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
     if ctx.json {
         println!("{}", serde_json::json!({"removed": path}));
     } else {
-        println!("No longer syncing {}. Its files are untouched.", path.display());
+        println!(
+            "No longer syncing {}. Its files are untouched.",
+            path.display()
+        );
     }
     Ok(exit::OK)
 }
 
 /// Tell a running service that the folder list changed.
 async fn notify_service(app: &crate::app::App) {
-    let _ = crate::service::request(&app.paths.socket_path(), &crate::service::ControlRequest::Reload).await;
+    let _ = crate::service::request(
+        &app.paths.socket_path(),
+        &crate::service::ControlRequest::Reload,
+    )
+    .await;
 }

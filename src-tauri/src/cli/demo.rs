@@ -69,8 +69,14 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     say("1. The laptop has a few files; it syncs them up to the page.");
     write(&laptop.folder, "README.txt", b"Hello from the laptop.\n")?;
     write(&laptop.folder, "notes/todo.md", b"- try sber-tunnel\n")?;
-    write(&laptop.folder, "notes/ideas.md", b"- sync through Confluence\n")?;
-    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    write(
+        &laptop.folder,
+        "notes/ideas.md",
+        b"- sync through Confluence\n",
+    )?;
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     write(&laptop.folder, "photos/holiday.raw", &big)?;
     sync(&laptop, &store).await?;
     say("2. The desktop syncs and receives them.");
@@ -78,7 +84,11 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     show_tree(&desktop.folder)?;
 
     say("3. The desktop edits a note and deletes another; the laptop receives both changes.");
-    write(&desktop.folder, "notes/todo.md", b"- try sber-tunnel\n- done!\n")?;
+    write(
+        &desktop.folder,
+        "notes/todo.md",
+        b"- try sber-tunnel\n- done!\n",
+    )?;
     std::fs::remove_file(desktop.folder.join("notes/ideas.md"))?;
     sync(&desktop, &store).await?;
     sync(&laptop, &store).await?;
@@ -87,7 +97,11 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     say("4. Both edit README.txt before syncing: the later edit wins, the other is kept as a conflict copy.");
     write(&laptop.folder, "README.txt", b"Laptop's version.\n")?;
     std::thread::sleep(std::time::Duration::from_millis(20));
-    write(&desktop.folder, "README.txt", b"Desktop's version (written last).\n")?;
+    write(
+        &desktop.folder,
+        "README.txt",
+        b"Desktop's version (written last).\n",
+    )?;
     sync(&laptop, &store).await?;
     sync(&desktop, &store).await?;
     sync(&laptop, &store).await?;
@@ -101,7 +115,9 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     ));
     if args.serve {
         say("The emulator keeps running; press Ctrl-C to stop it.");
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
     }
     emulator.shutdown().await;
     let _ = desktop.name;
@@ -121,7 +137,10 @@ fn device(work: &Path, name: &'static str, url: &str) -> Result<Device> {
     config.remote.username = Some(DEMO_USER.into());
     config.remote.default_page_id = Some(DEMO_PAGE.into());
     config.device = DeviceConfig::generate();
-    config.device.id = format!("{name}-{}", &config.device.id[config.device.id.len().saturating_sub(4)..]);
+    config.device.id = format!(
+        "{name}-{}",
+        &config.device.id[config.device.id.len().saturating_sub(4)..]
+    );
     config.device.name = name.into();
     std::fs::create_dir_all(&paths.config_dir)?;
     config.save(&paths.config_file())?;
@@ -136,7 +155,12 @@ fn device(work: &Path, name: &'static str, url: &str) -> Result<Device> {
         None => app.with_journal(|j| Ok(j.add_folder(&folder, DEMO_PAGE)?))?,
     };
     Syncer::mark_folder(&folder, &record.folder_uuid)?;
-    Ok(Device { name, app, folder, folder_id: record.id })
+    Ok(Device {
+        name,
+        app,
+        folder,
+        folder_id: record.id,
+    })
 }
 
 async fn sync(d: &Device, store: &tunnel_confluence::ConfluenceStore) -> Result<()> {
@@ -169,7 +193,11 @@ fn show_tree(root: &Path) -> Result<()> {
             if e.file_type()?.is_dir() {
                 stack.push(e.path());
             } else {
-                let rel = e.path().strip_prefix(root).map(Path::to_path_buf).unwrap_or_default();
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
                 files.push((rel, e.metadata()?.len()));
             }
         }

@@ -46,7 +46,9 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
 /// The exit code for a sync error code.
 pub fn code_for_sync(code: ErrorCode) -> u8 {
     match code {
-        ErrorCode::Auth | ErrorCode::Certificate | ErrorCode::Permission | ErrorCode::NotFound => CONFIG,
+        ErrorCode::Auth | ErrorCode::Certificate | ErrorCode::Permission | ErrorCode::NotFound => {
+            CONFIG
+        }
         ErrorCode::Unreachable => UNREACHABLE,
         ErrorCode::MassDeletion => MASS_DELETION,
         ErrorCode::FolderMissing => FOLDER_MISSING,

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
-use tunnel_confluence::{Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret};
+use tunnel_confluence::{
+    Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret,
+};
 use tunnel_core::config::{AuthKind, Config, DeviceConfig};
 use tunnel_core::remote::RemoteStore;
 use tunnel_core::secrets::{SecretKind, SecretStore};
@@ -74,7 +76,9 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
     let settings = ConnectionSettings {
         base_url: answers.url.clone(),
         auth: match answers.auth {
-            AuthKind::Pat => Auth::Bearer { token: Secret::new(answers.secret.clone()) },
+            AuthKind::Pat => Auth::Bearer {
+                token: Secret::new(answers.secret.clone()),
+            },
             AuthKind::Password | AuthKind::ApiToken => Auth::Basic {
                 username: answers.username.clone().unwrap_or_default(),
                 password: Secret::new(answers.secret.clone()),
@@ -98,10 +102,12 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
     let client = ConfluenceClient::new(settings).context("preparing the connection")?;
     let store = client.store(&answers.page_id);
     let identity = store.probe().await.context("checking the connection")?;
-    store
-        .probe_write()
-        .await
-        .with_context(|| format!("checking that {} may add attachments to page {}", identity.user, answers.page_id))?;
+    store.probe_write().await.with_context(|| {
+        format!(
+            "checking that {} may add attachments to page {}",
+            identity.user, answers.page_id
+        )
+    })?;
 
     let mut config = existing.unwrap_or_default();
     config.remote.url = answers.url.clone();
@@ -121,11 +127,17 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
         AuthKind::Password => SecretKind::Password,
         AuthKind::ApiToken | AuthKind::Pat => SecretKind::Token,
     };
-    secrets.set(kind, &answers.secret).context("saving the secret")?;
+    secrets
+        .set(kind, &answers.secret)
+        .context("saving the secret")?;
     if let Some(p) = &answers.p12_password {
-        secrets.set(SecretKind::P12Password, p).context("saving the certificate password")?;
+        secrets
+            .set(SecretKind::P12Password, p)
+            .context("saving the certificate password")?;
     }
-    config.save(&paths.config_file()).context("saving the configuration")?;
+    config
+        .save(&paths.config_file())
+        .context("saving the configuration")?;
     // Create the journal now so `status` works at once.
     App::with_config(paths.clone(), config.clone())?;
 
@@ -141,7 +153,11 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
             "Connected to {} as {}. Page {} (\"{}\") accepts attachments.",
             answers.url, identity.user, answers.page_id, identity.title
         );
-        println!("This device is \"{}\". Configuration saved in {}.", config.device.id, paths.config_dir.display());
+        println!(
+            "This device is \"{}\". Configuration saved in {}.",
+            config.device.id,
+            paths.config_dir.display()
+        );
         println!("Next: sber-tunnel add <folder>");
     }
     Ok(exit::OK)
@@ -151,7 +167,12 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     let mut p = Prompter::new(args.non_interactive);
     let url = match &args.url {
         Some(u) => u.clone(),
-        None => p.ask("Confluence base URL", existing.map(|c| c.remote.url.clone()).filter(|u| !u.is_empty()))?,
+        None => p.ask(
+            "Confluence base URL",
+            existing
+                .map(|c| c.remote.url.clone())
+                .filter(|u| !u.is_empty()),
+        )?,
     };
     let url = url.trim().trim_end_matches('/').to_string();
     if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -162,7 +183,11 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
         Some(AuthArg::ApiToken) => AuthKind::ApiToken,
         Some(AuthArg::Pat) => AuthKind::Pat,
         None if args.username.is_some() => {
-            if std::env::var_os("SBER_TUNNEL_PASSWORD").is_some() { AuthKind::Password } else { AuthKind::ApiToken }
+            if std::env::var_os("SBER_TUNNEL_PASSWORD").is_some() {
+                AuthKind::Password
+            } else {
+                AuthKind::ApiToken
+            }
         }
         None => AuthKind::Password,
     };
@@ -174,7 +199,11 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
             u.filter(|s| !s.is_empty())
         }
     };
-    let auth = if username.is_none() { AuthKind::Pat } else { auth };
+    let auth = if username.is_none() {
+        AuthKind::Pat
+    } else {
+        auth
+    };
     let (env_name, label) = match auth {
         AuthKind::Password => ("SBER_TUNNEL_PASSWORD", "Password (or API token)"),
         AuthKind::ApiToken => ("SBER_TUNNEL_TOKEN", "API token"),
@@ -182,7 +211,10 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     };
     let secret = match std::env::var(env_name).ok().filter(|s| !s.is_empty()) {
         Some(s) => s,
-        None if auth == AuthKind::Password => match std::env::var("SBER_TUNNEL_TOKEN").ok().filter(|s| !s.is_empty()) {
+        None if auth == AuthKind::Password => match std::env::var("SBER_TUNNEL_TOKEN")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
             Some(s) => s,
             None => p.ask_secret(label)?,
         },
@@ -190,7 +222,10 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     };
     let page_id = match &args.page_id {
         Some(id) => id.clone(),
-        None => p.ask("Page ID for storing files", existing.and_then(|c| c.remote.default_page_id.clone()))?,
+        None => p.ask(
+            "Page ID for storing files",
+            existing.and_then(|c| c.remote.default_page_id.clone()),
+        )?,
     };
     let page_id = page_id.trim().to_string();
     if page_id.is_empty() || !page_id.chars().all(|c| c.is_ascii_digit()) {
@@ -199,7 +234,10 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     let p12 = match &args.p12 {
         Some(p) => Some(p.clone()),
         None if args.non_interactive || args.url.is_some() => None,
-        None => p.ask_optional("Client certificate .p12 file (leave empty for none)")?.filter(|s| !s.is_empty()).map(PathBuf::from),
+        None => p
+            .ask_optional("Client certificate .p12 file (leave empty for none)")?
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from),
     };
     let p12_password = match &p12 {
         Some(_) => Some(match std::env::var("SBER_TUNNEL_P12_PASSWORD") {
@@ -208,7 +246,15 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
         }),
         None => None,
     };
-    Ok(Answers { url, auth, username, secret, page_id, p12, p12_password })
+    Ok(Answers {
+        url,
+        auth,
+        username,
+        secret,
+        page_id,
+        p12,
+        p12_password,
+    })
 }
 
 /// Asks on the terminal, or reads answers line by line from piped standard input.
@@ -220,7 +266,11 @@ struct Prompter {
 
 impl Prompter {
     fn new(never: bool) -> Self {
-        Prompter { never, tty: std::io::stdin().is_terminal(), lines: None }
+        Prompter {
+            never,
+            tty: std::io::stdin().is_terminal(),
+            lines: None,
+        }
     }
 
     fn read_line(&mut self, question: &str) -> Result<Option<String>> {
@@ -229,7 +279,9 @@ impl Prompter {
         }
         eprint!("{question}: ");
         let _ = std::io::stderr().flush();
-        let lines = self.lines.get_or_insert_with(|| std::io::stdin().lock().lines());
+        let lines = self
+            .lines
+            .get_or_insert_with(|| std::io::stdin().lock().lines());
         match lines.next() {
             Some(Ok(l)) => {
                 if !self.tty {

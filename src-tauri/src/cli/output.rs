@@ -8,7 +8,10 @@ use tunnel_core::events::SyncEvent;
 
 /// Show sync progress on stderr while events arrive (only on a terminal). Returns a task
 /// handle; abort it when the sync is over.
-pub fn spawn_progress(mut rx: broadcast::Receiver<SyncEvent>, enabled: bool) -> tokio::task::JoinHandle<()> {
+pub fn spawn_progress(
+    mut rx: broadcast::Receiver<SyncEvent>,
+    enabled: bool,
+) -> tokio::task::JoinHandle<()> {
     let enabled = enabled && std::io::stderr().is_terminal();
     tokio::spawn(async move {
         if !enabled {
@@ -32,9 +35,14 @@ pub fn spawn_progress(mut rx: broadcast::Receiver<SyncEvent>, enabled: bool) -> 
                 Ok(SyncEvent::Progress { progress, .. }) => {
                     bar.set_length(progress.bytes_total.max(1));
                     bar.set_position(progress.bytes_done);
-                    bar.set_message(format!("{} of {} files", progress.files_done, progress.files_total));
+                    bar.set_message(format!(
+                        "{} of {} files",
+                        progress.files_done, progress.files_total
+                    ));
                 }
-                Ok(SyncEvent::Finished { .. }) | Ok(SyncEvent::Failed { .. }) => bar.finish_and_clear(),
+                Ok(SyncEvent::Finished { .. }) | Ok(SyncEvent::Failed { .. }) => {
+                    bar.finish_and_clear()
+                }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break,

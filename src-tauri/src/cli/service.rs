@@ -44,15 +44,25 @@ pub async fn start(ctx: &Context) -> Result<u8> {
     for _ in 0..100 {
         if request(&socket, &ControlRequest::Status).await?.is_some() {
             if ctx.json {
-                println!("{}", serde_json::json!({"started": true, "pid": child.id()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"started": true, "pid": child.id()})
+                );
             } else {
-                println!("Sync service started (pid {}). Logs: {}", child.id(), app.paths.log_dir().display());
+                println!(
+                    "Sync service started (pid {}). Logs: {}",
+                    child.id(),
+                    app.paths.log_dir().display()
+                );
             }
             return Ok(exit::OK);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("the sync service did not come up; see the logs in {}", app.paths.log_dir().display())
+    bail!(
+        "the sync service did not come up; see the logs in {}",
+        app.paths.log_dir().display()
+    )
 }
 
 #[cfg(unix)]
@@ -99,7 +109,10 @@ pub async fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let path = args.path.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
     let socket = app.paths.socket_path();
-    let req = ControlRequest::Pause { path: path.clone(), paused };
+    let req = ControlRequest::Pause {
+        path: path.clone(),
+        paused,
+    };
     match request(&socket, &req).await? {
         Some(resp) if !resp.ok => bail!(resp.error.unwrap_or_else(|| "the service refused".into())),
         Some(_) => {}
@@ -108,7 +121,9 @@ pub async fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<u8> {
             app.with_journal(|j| {
                 match &path {
                     Some(p) => {
-                        let f = j.folder_by_path(p)?.with_context(|| format!("{} is not a synced folder", p.display()))?;
+                        let f = j
+                            .folder_by_path(p)?
+                            .with_context(|| format!("{} is not a synced folder", p.display()))?;
                         j.set_paused(f.id, paused)?;
                     }
                     None => j.set_config("paused-all", if paused { "1" } else { "0" })?,
@@ -117,7 +132,9 @@ pub async fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<u8> {
             })?;
         }
     }
-    let what = path.map(|p| p.display().to_string()).unwrap_or_else(|| "all folders".into());
+    let what = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "all folders".into());
     println!("{} {what}.", if paused { "Paused" } else { "Resumed" });
     Ok(exit::OK)
 }

@@ -16,11 +16,14 @@ pub struct ConflictsArgs {
 pub async fn run_status(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let folders = app.folders()?;
-    let live = crate::service::request(&app.paths.socket_path(), &crate::service::ControlRequest::Status)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|r| r.status);
+    let live = crate::service::request(
+        &app.paths.socket_path(),
+        &crate::service::ControlRequest::Status,
+    )
+    .await
+    .ok()
+    .flatten()
+    .and_then(|r| r.status);
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -52,8 +55,14 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
     match &live {
         Some(s) => println!(
             "Service:    running ({}{})",
-            serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-            s.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+            serde_json::to_value(s.state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            s.message
+                .as_ref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
         ),
         None => println!("Service:    not running (start it with `sber-tunnel start`)"),
     }

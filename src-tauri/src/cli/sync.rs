@@ -27,7 +27,10 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
         let p = std::fs::canonicalize(p).unwrap_or(p.clone());
         folders.retain(|f| f.path == p);
         if folders.is_empty() {
-            anyhow::bail!("{} is not a synced folder (see `sber-tunnel status`)", p.display());
+            anyhow::bail!(
+                "{} is not a synced folder (see `sber-tunnel status`)",
+                p.display()
+            );
         }
     } else {
         folders.retain(|f| !f.paused);
@@ -44,27 +47,37 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     let _lock = match crate::service::lock_instance(&app) {
         Ok(lock) => lock,
         Err(_) => {
-            let path = args.path.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()));
+            let path = args
+                .path
+                .as_ref()
+                .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()));
             let req = crate::service::ControlRequest::Sync { path };
             match crate::service::request(&app.paths.socket_path(), &req).await? {
                 Some(resp) if resp.ok => {
                     println!("The running sync service is syncing now; see `sber-tunnel status`.");
                     return Ok(exit::OK);
                 }
-                Some(resp) => anyhow::bail!(resp.error.unwrap_or_else(|| "the service refused".into())),
-                None => anyhow::bail!("another sber-tunnel is syncing this configuration; try again in a moment"),
+                Some(resp) => {
+                    anyhow::bail!(resp.error.unwrap_or_else(|| "the service refused".into()))
+                }
+                None => anyhow::bail!(
+                    "another sber-tunnel is syncing this configuration; try again in a moment"
+                ),
             }
         }
     };
     let client = app.client().context("preparing the connection")?;
     let syncer = app.syncer();
     let progress = spawn_progress(syncer.subscribe(), !ctx.json && !ctx.quiet);
-    let opts = SyncOptions { confirm_deletions: args.confirm_deletions };
+    let opts = SyncOptions {
+        confirm_deletions: args.confirm_deletions,
+    };
     let mut results: Vec<(PathBuf, Result<SyncSummary, SyncError>)> = Vec::new();
     for f in &folders {
         let store = client.store(&f.page_id);
         let r = syncer.sync_folder(f.id, &store, &opts).await;
-        let stop = matches!(&r, Err(e) if matches!(e.code(), ErrorCode::Auth | ErrorCode::Certificate));
+        let stop =
+            matches!(&r, Err(e) if matches!(e.code(), ErrorCode::Auth | ErrorCode::Certificate));
         results.push((f.path.clone(), r));
         if stop {
             // Repeated bad logins lock the account behind a CAPTCHA: stop at once.
@@ -112,7 +125,11 @@ pub fn describe_summary(s: &SyncSummary) -> String {
         parts.push(format!("{} sent ({})", s.uploaded, human_bytes(s.bytes_up)));
     }
     if s.downloaded > 0 {
-        parts.push(format!("{} received ({})", s.downloaded, human_bytes(s.bytes_down)));
+        parts.push(format!(
+            "{} received ({})",
+            s.downloaded,
+            human_bytes(s.bytes_down)
+        ));
     }
     if s.deleted_local > 0 {
         parts.push(format!("{} deleted here", s.deleted_local));
@@ -124,7 +141,10 @@ pub fn describe_summary(s: &SyncSummary) -> String {
         parts.push(format!("{} conflict(s) kept as copies", s.conflicts));
     }
     if s.skipped_unreadable > 0 {
-        parts.push(format!("{} file(s) skipped this time (unreadable or changing)", s.skipped_unreadable));
+        parts.push(format!(
+            "{} file(s) skipped this time (unreadable or changing)",
+            s.skipped_unreadable
+        ));
     }
     if parts.is_empty() {
         "up to date".to_string()

@@ -74,7 +74,10 @@ pub(crate) async fn prefetch_pack(
     start: u64,
     end: u64,
 ) -> Result<PackCache, DownloadError> {
-    let file = root.join(format!("{TEMP_PREFIX}pack-{}{TEMP_SUFFIX}", uuid::Uuid::new_v4().simple()));
+    let file = root.join(format!(
+        "{TEMP_PREFIX}pack-{}{TEMP_SUFFIX}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let mut f = tokio::fs::File::create(&file).await?;
     let n = store.get_blob(blob, None, Some(start..end), &mut f).await;
     let n = match n {
@@ -126,6 +129,13 @@ pub(crate) async fn download_file(
         let _ = tokio::fs::remove_file(&temp).await;
         return Err(DownloadError::LocalChanged(dest.clone()));
     }
+    // A folder replaced by a file remotely: the (now empty) folder makes way.
+    if expected.is_some_and(|e| e.kind == crate::manifest::EntryKind::Dir) {
+        if let Err(e) = tokio::fs::remove_dir(&target).await {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(e.into());
+        }
+    }
     if let Err(e) = tokio::fs::rename(&temp, &target).await {
         let _ = tokio::fs::remove_file(&temp).await;
         return Err(e.into());
@@ -152,8 +162,8 @@ async fn write_verified(
                 let mut w = HashingWriter::new(&mut file, &mut whole);
                 // A chunk blob holds exactly one chunk: fetch it whole. Pack members: a range.
                 let whole_blob = chunk.offset == 0 && chunk.blob.as_str().starts_with("c-");
-                let range = (!whole_blob)
-                    .then(|| chunk.offset..chunk.offset.saturating_add(chunk.size));
+                let range =
+                    (!whole_blob).then(|| chunk.offset..chunk.offset.saturating_add(chunk.size));
                 store.get_blob(&chunk.blob, None, range, &mut w).await?;
                 w.finish()
             }
@@ -200,10 +210,15 @@ async fn copy_from_cache(
 ) -> Result<(u64, Digest), DownloadError> {
     let end = chunk.offset.saturating_add(chunk.size);
     if chunk.offset < cache.start || end > cache.end {
-        return Err(RemoteError::Integrity(format!("{}: chunk outside the fetched range", chunk.blob)).into());
+        return Err(RemoteError::Integrity(format!(
+            "{}: chunk outside the fetched range",
+            chunk.blob
+        ))
+        .into());
     }
     let mut src = tokio::fs::File::open(&cache.file).await?;
-    src.seek(std::io::SeekFrom::Start(chunk.offset - cache.start)).await?;
+    src.seek(std::io::SeekFrom::Start(chunk.offset - cache.start))
+        .await?;
     let mut limited = src.take(chunk.size);
     let mut w = HashingWriter::new(out, whole);
     tokio::io::copy(&mut limited, &mut w).await?;

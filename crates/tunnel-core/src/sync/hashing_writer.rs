@@ -73,7 +73,11 @@ mod tests {
         w.write_all(b"world").await.unwrap();
         let (n, d) = w.finish();
         assert_eq!(n, 11, "every byte written is counted");
-        assert_eq!(d, Digest::of(b"hello world"), "the chunk digest covers all writes");
+        assert_eq!(
+            d,
+            Digest::of(b"hello world"),
+            "the chunk digest covers all writes"
+        );
         assert_eq!(whole.finish(), Digest::of(b"hello world"));
         assert_eq!(out, b"hello world", "bytes pass through unchanged");
     }

@@ -175,7 +175,11 @@ impl Syncer {
                 Err(SyncError::Remote(RemoteError::Conflict { .. })) => {
                     summary.commit_retries += 1;
                     let wait = backoff_ms(attempt);
-                    info!(attempt, wait_ms = wait, "another device committed first; re-planning");
+                    info!(
+                        attempt,
+                        wait_ms = wait,
+                        "another device committed first; re-planning"
+                    );
                     tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                 }
                 Err(e) => return Err(e),
@@ -201,7 +205,8 @@ impl Syncer {
         let view = remote_state::load_remote(store, &folder_now, cached, &self.limits).await?;
         if view.fetched {
             let tree = view.tree.clone();
-            self.with_journal(move |j| j.store_remote_cache(id, &tree)).await?;
+            self.with_journal(move |j| j.store_remote_cache(id, &tree))
+                .await?;
         }
         if !view.base_trusted {
             self.with_journal(move |j| j.reset_base(id)).await?;
@@ -212,8 +217,11 @@ impl Syncer {
         let base = self.with_journal(move |j| j.base(id)).await?;
 
         // 3. The plan, without anything we could not read.
-        let unreadable: Vec<RelPath> = scan.unreadable.iter().map(|(p, _)| p.clone()).collect();
+        let mut unreadable: Vec<RelPath> = scan.unreadable.iter().map(|(p, _)| p.clone()).collect();
         summary.skipped_unreadable = unreadable.len() as u64;
+        // Ignored, hidden and temporary paths and symlinks are neither ours to delete
+        // remotely nor to overwrite locally.
+        unreadable.extend(scan.excluded.iter().cloned());
         let local = without(&scan.entries, &unreadable);
         let base = without(&base, &unreadable);
         let remote = without(&view.tree.files, &unreadable);
@@ -232,9 +240,11 @@ impl Syncer {
         let mut exec = Execution::new(folder.path.clone());
         self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
             .await?;
+        // Deletions first: a folder replaced by a file (or a case-only rename on a
+        // case-insensitive disk) needs the old entry gone before the new one lands.
+        self.delete_local(folder, &plan.actions, &mut exec).await?;
         self.download_all(folder, store, &plan.actions, &local, &mut exec)
             .await?;
-        self.delete_local(folder, &plan.actions, &mut exec).await?;
         let base_updates = exec.base_upserts.clone();
         let base_removals = exec.base_removals.clone();
         self.with_journal(move |j| j.apply_base(id, &base_updates, &base_removals))
@@ -248,7 +258,8 @@ impl Syncer {
 
         // 5. Publish.
         if !to_publish.is_empty() {
-            self.commit(folder, store, &view, to_publish, &mut exec).await?;
+            self.commit(folder, store, &view, to_publish, &mut exec)
+                .await?;
         } else if view.head.is_some() {
             let (g, s) = (view.tree.generation.clone(), view.tree.seq);
             self.with_journal(move |j| j.set_remote_position(id, &g, s))
@@ -304,10 +315,11 @@ impl Syncer {
         if opts.confirm_deletions {
             return Ok(());
         }
+        // Only deletions this device would publish count: deletions arriving from the remote
+        // were published by a device that passed this same guard (or whose user confirmed).
         let count = actions
             .iter()
             .filter(|a| match a {
-                Action::DeleteLocal { expected, .. } => expected.kind == EntryKind::File,
                 Action::DeleteRemote { tombstone, .. } => tombstone.kind == EntryKind::File,
                 _ => false,
             })
@@ -332,7 +344,10 @@ impl Syncer {
         exec: &mut Execution,
     ) -> Result<(), SyncError> {
         for a in actions {
-            let Action::ConflictRemoteWins { path, copy, local, .. } = a else {
+            let Action::ConflictRemoteWins {
+                path, copy, local, ..
+            } = a
+            else {
                 continue;
             };
             let from = path.to_native(&folder.path);
@@ -382,6 +397,13 @@ impl Syncer {
                 Action::Download { path, entry } => match entry.kind {
                     EntryKind::Dir => {
                         let native = path.to_native(&folder.path);
+                        // A file replaced by a folder remotely: the plan saw the file
+                        // unchanged since the base, so it may go.
+                        if let Some(l) = local.get(path).filter(|l| l.kind == EntryKind::File) {
+                            if download::matches_expected(&native, Some(l)).await {
+                                let _ = tokio::fs::remove_file(&native).await;
+                            }
+                        }
                         match tokio::fs::create_dir_all(&native).await {
                             Ok(()) => {
                                 exec.base_upserts.push(entry.clone());
@@ -393,9 +415,13 @@ impl Syncer {
                             }
                         }
                     }
-                    EntryKind::File => jobs.push((path.clone(), entry.clone(), local.get(path).cloned())),
+                    EntryKind::File => {
+                        jobs.push((path.clone(), entry.clone(), local.get(path).cloned()))
+                    }
                 },
-                Action::ConflictRemoteWins { path, copy, entry, .. } => {
+                Action::ConflictRemoteWins {
+                    path, copy, entry, ..
+                } => {
                     if exec.moved.contains_key(copy) {
                         jobs.push((path.clone(), entry.clone(), None));
                     }
@@ -408,7 +434,9 @@ impl Syncer {
                 }
                 Action::RecordBase { entry, .. } => exec.base_upserts.push(entry.clone()),
                 Action::ForgetBase { path } => exec.base_removals.push(path.clone()),
-                Action::Upload { .. } | Action::DeleteLocal { .. } | Action::DeleteRemote { .. } => {}
+                Action::Upload { .. }
+                | Action::DeleteLocal { .. }
+                | Action::DeleteRemote { .. } => {}
             }
         }
         if jobs.is_empty() {
@@ -428,12 +456,20 @@ impl Syncer {
             Err(e) => return Err(e),
         };
         let root = folder.path.clone();
-        let results: Vec<_> = stream::iter(jobs.into_iter())
+        let results: Vec<_> = stream::iter(jobs)
             .map(|(dest, entry, expected)| {
                 let packs = &packs;
                 let root = &root;
                 async move {
-                    let r = download::download_file(store, root, &dest, &entry, expected.as_ref(), packs).await;
+                    let r = download::download_file(
+                        store,
+                        root,
+                        &dest,
+                        &entry,
+                        expected.as_ref(),
+                        packs,
+                    )
+                    .await;
                     (dest, entry, r)
                 }
             })
@@ -491,7 +527,7 @@ impl Syncer {
     ) -> Result<HashMap<BlobName, Arc<PackCache>>, SyncError> {
         let wanted = download::packs_to_prefetch(entries);
         let root = folder.path.clone();
-        let fetched: Vec<_> = stream::iter(wanted.into_iter())
+        let fetched: Vec<_> = stream::iter(wanted)
             .map(|(blob, (start, end))| {
                 let root = &root;
                 async move {
@@ -577,14 +613,27 @@ impl Syncer {
         let now_ns = unix_now_ns();
         let mut entries: Vec<FileEntry> = Vec::new();
         let mut files: Vec<(FileToSend, FileEntry)> = Vec::new();
-        let add_upload = |path: &RelPath, local: &LocalEntry, version: u64, hashes: Option<&crate::journal::CachedHash>, entries: &mut Vec<FileEntry>, files: &mut Vec<(FileToSend, FileEntry)>| {
+        let add_upload = |path: &RelPath,
+                          local: &LocalEntry,
+                          version: u64,
+                          hashes: Option<&crate::journal::CachedHash>,
+                          entries: &mut Vec<FileEntry>,
+                          files: &mut Vec<(FileToSend, FileEntry)>| {
             let entry = FileEntry {
                 path: path.clone(),
                 kind: local.kind,
                 deleted: false,
-                size: if local.kind == EntryKind::File { local.size } else { 0 },
+                size: if local.kind == EntryKind::File {
+                    local.size
+                } else {
+                    0
+                },
                 mtime_ns: local.mtime_ns,
-                sha256: if local.kind == EntryKind::File { local.sha256 } else { None },
+                sha256: if local.kind == EntryKind::File {
+                    local.sha256
+                } else {
+                    None
+                },
                 version,
                 device: self.device.clone(),
                 chunks: Vec::new(),
@@ -607,11 +656,33 @@ impl Syncer {
         };
         for a in actions {
             match a {
-                Action::Upload { path, local, version } => {
-                    add_upload(path, local, *version, scan.hashes.get(path), &mut entries, &mut files)
-                }
-                Action::ConflictLocalWins { path, copy, entry, local, version } => {
-                    add_upload(path, local, *version, scan.hashes.get(path), &mut entries, &mut files);
+                Action::Upload {
+                    path,
+                    local,
+                    version,
+                } => add_upload(
+                    path,
+                    local,
+                    *version,
+                    scan.hashes.get(path),
+                    &mut entries,
+                    &mut files,
+                ),
+                Action::ConflictLocalWins {
+                    path,
+                    copy,
+                    entry,
+                    local,
+                    version,
+                } => {
+                    add_upload(
+                        path,
+                        local,
+                        *version,
+                        scan.hashes.get(path),
+                        &mut entries,
+                        &mut files,
+                    );
                     // The remote version lives on under `copy`, re-using its chunks.
                     let mut kept = entry.clone();
                     kept.path = copy.clone();
@@ -626,7 +697,14 @@ impl Syncer {
                 }
                 Action::ConflictRemoteWins { copy, local, .. } => {
                     if exec.moved.contains_key(copy) {
-                        add_upload(copy, local, 1, exec.moved_hashes.get(copy), &mut entries, &mut files);
+                        add_upload(
+                            copy,
+                            local,
+                            1,
+                            exec.moved_hashes.get(copy),
+                            &mut entries,
+                            &mut files,
+                        );
                     }
                 }
                 Action::DeleteRemote { tombstone, .. } => {
@@ -693,7 +771,7 @@ impl Syncer {
         {
             let files_ref = &files;
             let root_ref = &root;
-            let mut sent = stream::iter(chunk_jobs.into_iter())
+            let mut sent = stream::iter(chunk_jobs)
                 .map(|(i, c)| async move {
                     let r = upload::send_chunk(store, root_ref, &files_ref[i].0, c).await;
                     (i, r)
@@ -706,7 +784,8 @@ impl Syncer {
                         exec.summary.bytes_up += chunk.size;
                         index.insert(chunk.sha256, chunk);
                         let info2 = info.clone();
-                        self.with_journal(move |j| j.add_known_blobs(id, &[info2])).await?;
+                        self.with_journal(move |j| j.add_known_blobs(id, &[info2]))
+                            .await?;
                         self.emit(SyncEvent::Progress {
                             folder: folder.path.clone(),
                             progress: progress.clone(),
@@ -743,15 +822,30 @@ impl Syncer {
             if builder.len() >= self.settings.pack_target {
                 pending_packs.push(std::mem::take(&mut builder));
                 if pending_packs.len() >= PACKS_IN_FLIGHT {
-                    self.send_packs(store, &mut pending_packs, &mut pack_refs, exec, &mut progress, folder).await?;
+                    self.send_packs(
+                        store,
+                        &mut pending_packs,
+                        &mut pack_refs,
+                        exec,
+                        &mut progress,
+                        folder,
+                    )
+                    .await?;
                 }
             }
         }
         if !builder.is_empty() {
             pending_packs.push(builder);
         }
-        self.send_packs(store, &mut pending_packs, &mut pack_refs, exec, &mut progress, folder)
-            .await?;
+        self.send_packs(
+            store,
+            &mut pending_packs,
+            &mut pack_refs,
+            exec,
+            &mut progress,
+            folder,
+        )
+        .await?;
 
         // Assemble the entries.
         for (i, (f, mut entry)) in files.into_iter().enumerate() {
@@ -764,7 +858,11 @@ impl Syncer {
             } else if let Some(r) = pack_refs.remove(&f.path) {
                 vec![r]
             } else {
-                let refs: Option<Vec<ChunkRef>> = f.chunks.iter().map(|c| index.get(&c.sha256).cloned()).collect();
+                let refs: Option<Vec<ChunkRef>> = f
+                    .chunks
+                    .iter()
+                    .map(|c| index.get(&c.sha256).cloned())
+                    .collect();
                 match refs {
                     Some(r) => r,
                     None => {
@@ -801,7 +899,7 @@ impl Syncer {
         folder: &FolderRecord,
     ) -> Result<(), SyncError> {
         let batch: Vec<PackBuilder> = std::mem::take(pending);
-        let results: Vec<_> = stream::iter(batch.into_iter())
+        let results: Vec<_> = stream::iter(batch)
             .map(|p| async move { p.send(store).await })
             .buffer_unordered(PACKS_IN_FLIGHT)
             .collect()
@@ -811,7 +909,8 @@ impl Syncer {
             let (info, members) = r.map_err(SyncError::Remote)?;
             progress.bytes_done += info.size;
             exec.summary.bytes_up += info.size;
-            self.with_journal(move |j| j.add_known_blobs(id, &[info])).await?;
+            self.with_journal(move |j| j.add_known_blobs(id, &[info]))
+                .await?;
             refs.extend(members);
             self.emit(SyncEvent::Progress {
                 folder: folder.path.clone(),
@@ -871,7 +970,9 @@ impl Syncer {
             let bytes = snapshot.to_bytes();
             let sha = Digest::of(&bytes);
             let size = bytes.len() as u64;
-            let info = store.put_mutable(&snapshot_blob_name(), bytes.into()).await?;
+            let info = store
+                .put_mutable(&snapshot_blob_name(), bytes.into())
+                .await?;
             head.snapshot = Some(SnapshotRef {
                 name: snapshot_blob_name(),
                 version: info.version,
@@ -881,7 +982,10 @@ impl Syncer {
             });
             head.deltas.clear();
             // Keep the last few versions of manifest.json for readers still fetching them.
-            for old in [info.version.saturating_sub(3), info.version.saturating_sub(4)] {
+            for old in [
+                info.version.saturating_sub(3),
+                info.version.saturating_sub(4),
+            ] {
                 if old >= 1 {
                     if let Err(e) = store.delete_blob_version(&info, old).await {
                         debug!(version = old, error = %e, "old manifest version not deleted");
@@ -889,12 +993,18 @@ impl Syncer {
                 }
             }
         }
-        store.write_head(&head.to_value(), view.head_version).await?;
+        store
+            .write_head(&head.to_value(), view.head_version)
+            .await?;
         info!(seq, entries = entries.len(), "committed");
 
         let id = folder.id;
         let upserts: Vec<FileEntry> = entries.iter().filter(|e| !e.deleted).cloned().collect();
-        let removals: Vec<RelPath> = entries.iter().filter(|e| e.deleted).map(|e| e.path.clone()).collect();
+        let removals: Vec<RelPath> = entries
+            .iter()
+            .filter(|e| e.deleted)
+            .map(|e| e.path.clone())
+            .collect();
         for e in entries.iter().filter(|e| e.deleted) {
             self.emit(SyncEvent::Deleted {
                 folder: folder.path.clone(),
@@ -970,7 +1080,9 @@ fn check_root(folder: &FolderRecord) -> Result<(), SyncError> {
 fn remove_stale_temp_files(root: &Path) {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();

@@ -64,17 +64,23 @@ pub(crate) async fn load_remote(
 
     let (tree, fetched) = match cached {
         Some(c) if c.generation == head.generation && c.seq == head.seq => (c, false),
-        Some(c) if c.generation == head.generation && c.seq < head.seq && deltas_cover(&head, c.seq) => {
+        Some(c)
+            if c.generation == head.generation
+                && c.seq < head.seq
+                && deltas_cover(&head, c.seq) =>
+        {
             debug!(from = c.seq, to = head.seq, "fetching new deltas only");
             (apply_deltas(store, c, &head, limits).await?, true)
         }
         _ => (fetch_full(store, &head, limits).await?, true),
     };
     if tree.seq != head.seq {
-        return Err(SyncError::Manifest(crate::manifest::ManifestError::SeqGap {
-            expected: head.seq,
-            found: tree.seq,
-        }));
+        return Err(SyncError::Manifest(
+            crate::manifest::ManifestError::SeqGap {
+                expected: head.seq,
+                found: tree.seq,
+            },
+        ));
     }
     Ok(RemoteView {
         head: Some(head),
@@ -99,10 +105,13 @@ async fn fetch_full(
     let tree = match &head.snapshot {
         Some(s) => {
             info!(seq = s.seq, bytes = s.size, "downloading the file list");
-            let bytes = fetch_verified(store, &s.name, Some(s.version), s.size, &s.sha256, limits).await?;
+            let bytes =
+                fetch_verified(store, &s.name, Some(s.version), s.size, &s.sha256, limits).await?;
             let snapshot = Snapshot::parse(&bytes, limits)?;
             if snapshot.generation != head.generation || snapshot.seq != s.seq {
-                return Err(SyncError::Manifest(crate::manifest::ManifestError::GenerationMismatch));
+                return Err(SyncError::Manifest(
+                    crate::manifest::ManifestError::GenerationMismatch,
+                ));
             }
             RemoteTree::from_snapshot(snapshot)
         }
@@ -137,10 +146,12 @@ pub(crate) async fn fetch_verified(
     limits: &Limits,
 ) -> Result<Bytes, SyncError> {
     if size > limits.max_bytes {
-        return Err(SyncError::Manifest(crate::manifest::ManifestError::TooLarge {
-            size,
-            limit: limits.max_bytes,
-        }));
+        return Err(SyncError::Manifest(
+            crate::manifest::ManifestError::TooLarge {
+                size,
+                limit: limits.max_bytes,
+            },
+        ));
     }
     let mut buf: Vec<u8> = Vec::with_capacity(size.min(64 << 20) as usize);
     let n = store.get_blob(name, version, None, &mut buf).await?;

@@ -42,7 +42,11 @@ pub(crate) enum SendPlan {
 
 /// Decide how to send `f`.
 pub(crate) fn plan_send(f: &FileToSend, index: &ChunkIndex, pack_threshold: u64) -> SendPlan {
-    let refs: Option<Vec<ChunkRef>> = f.chunks.iter().map(|c| index.get(&c.sha256).cloned()).collect();
+    let refs: Option<Vec<ChunkRef>> = f
+        .chunks
+        .iter()
+        .map(|c| index.get(&c.sha256).cloned())
+        .collect();
     if let Some(refs) = refs {
         return SendPlan::Ready(refs);
     }
@@ -114,13 +118,17 @@ impl PackBuilder {
         let native = f.path.to_native(root);
         let mut file = tokio::fs::File::open(&native).await?;
         let mut data = Vec::with_capacity(f.size as usize);
-        (&mut file).take(f.size.saturating_add(1)).read_to_end(&mut data).await?;
+        (&mut file)
+            .take(f.size.saturating_add(1))
+            .read_to_end(&mut data)
+            .await?;
         if data.len() as u64 != f.size || Digest::of(&data) != f.sha256 {
             return Err(RemoteError::SourceChanged(native));
         }
         let offset = self.buf.len() as u64;
         self.buf.extend_from_slice(&data);
-        self.members.push((f.path.clone(), f.sha256, offset, f.size));
+        self.members
+            .push((f.path.clone(), f.sha256, offset, f.size));
         Ok(())
     }
 
@@ -159,7 +167,10 @@ mod tests {
     fn file(size: u64, chunk_hashes: &[&[u8]]) -> FileToSend {
         let chunks: Vec<ChunkHash> = chunk_hashes
             .iter()
-            .map(|b| ChunkHash { sha256: Digest::of(b), size: b.len() as u64 })
+            .map(|b| ChunkHash {
+                sha256: Digest::of(b),
+                size: b.len() as u64,
+            })
             .collect();
         FileToSend {
             path: RelPath::new("a.bin").unwrap(),
@@ -176,7 +187,12 @@ mod tests {
         for (i, c) in f.chunks.iter().enumerate() {
             index.insert(
                 c.sha256,
-                ChunkRef { sha256: c.sha256, size: c.size, blob: BlobName::new(format!("p-{i}")).unwrap(), offset: 7 },
+                ChunkRef {
+                    sha256: c.sha256,
+                    size: c.size,
+                    blob: BlobName::new(format!("p-{i}")).unwrap(),
+                    offset: 7,
+                },
             );
         }
         match plan_send(&f, &index, 1 << 20) {
@@ -188,13 +204,26 @@ mod tests {
     #[test]
     fn small_unknown_files_are_packed_and_big_ones_send_only_missing_chunks() {
         let small = file(3, &[b"abc"]);
-        assert!(matches!(plan_send(&small, &ChunkIndex::new(), 1 << 20), SendPlan::Pack));
+        assert!(matches!(
+            plan_send(&small, &ChunkIndex::new(), 1 << 20),
+            SendPlan::Pack
+        ));
         let big = file(6, &[b"abc", b"def"]);
         let mut index = ChunkIndex::new();
         let c0 = &big.chunks[0];
-        index.insert(c0.sha256, ChunkRef { sha256: c0.sha256, size: 3, blob: chunk_blob_name(&c0.sha256), offset: 0 });
+        index.insert(
+            c0.sha256,
+            ChunkRef {
+                sha256: c0.sha256,
+                size: 3,
+                blob: chunk_blob_name(&c0.sha256),
+                offset: 0,
+            },
+        );
         match plan_send(&big, &index, 2) {
-            SendPlan::Chunks { missing } => assert_eq!(missing, vec![1], "only the changed chunk is sent"),
+            SendPlan::Chunks { missing } => {
+                assert_eq!(missing, vec![1], "only the changed chunk is sent")
+            }
             other => panic!("expected Chunks, got {other:?}"),
         }
     }
