@@ -113,7 +113,10 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
         }
     }
     if ctx.json {
-        println!("{}", serde_json::json!({ "folders": json_rows }));
+        println!(
+            "{}",
+            serde_json::json!({ "folders": json_rows, "requests": client.request_count() })
+        );
     }
     Ok(code)
 }
