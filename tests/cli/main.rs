@@ -7,3 +7,4 @@ mod util;
 mod basics;
 mod errors;
 mod scale;
+mod service;

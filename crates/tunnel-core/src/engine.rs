@@ -443,11 +443,12 @@ impl Actor {
         let Some(f) = self.folders.get_mut(&id) else {
             return;
         };
-        f.wants_sync = false;
-        f.dirty_since = None;
-        f.last_event = None;
         f.next_poll = now + self.settings.poll_interval;
         if full {
+            // A full sync covers every local change seen so far; a cheap poll covers none.
+            f.wants_sync = false;
+            f.dirty_since = None;
+            f.last_event = None;
             f.next_rescan = now + self.settings.rescan_interval;
         }
         f.state = SyncState::Syncing;
