@@ -17,7 +17,10 @@ struct Running<'a>(&'a Device);
 impl<'a> Running<'a> {
     fn start(d: &'a Device) -> Running<'a> {
         let out = d.ok(&["start"]);
-        assert!(out.contains("started") || out.contains("already running"), "{out}");
+        assert!(
+            out.contains("started") || out.contains("already running"),
+            "{out}"
+        );
         Running(d)
     }
 }
@@ -48,11 +51,15 @@ fn two_running_services_exchange_changes_by_themselves() {
     let _sb = Running::start(&b);
 
     a.write("from-a.txt", b"hello from A");
-    wait_for("A's new file on B", WAIT, || b.exists("from-a.txt") && b.read("from-a.txt") == b"hello from A");
+    wait_for("A's new file on B", WAIT, || {
+        b.exists("from-a.txt") && b.read("from-a.txt") == b"hello from A"
+    });
 
     b.write("from-a.txt", b"edited on B");
     b.write("docs/new.md", b"# new");
-    wait_for("B's edit on A", WAIT, || a.exists("docs/new.md") && a.read("from-a.txt") == b"edited on B");
+    wait_for("B's edit on A", WAIT, || {
+        a.exists("docs/new.md") && a.read("from-a.txt") == b"edited on B"
+    });
 
     std::fs::remove_file(a.folder.join("docs/new.md")).unwrap();
     wait_for("A's deletion on B", WAIT, || !b.exists("docs/new.md"));
@@ -68,13 +75,22 @@ fn status_comes_from_the_running_service_and_a_second_one_is_refused() {
     let _s = Running::start(&a);
     let out = a.ok(&["--json", "status"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(v["service"].is_object(), "live status over the socket: {out}");
+    assert!(
+        v["service"].is_object(),
+        "live status over the socket: {out}"
+    );
     assert_eq!(v["service"]["folders"].as_array().map(|f| f.len()), Some(1));
 
     let second = a.run(&["run"]);
-    assert!(!second.status.success(), "a second service on the same configuration is refused");
+    assert!(
+        !second.status.success(),
+        "a second service on the same configuration is refused"
+    );
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains("already running"), "with a clear message: {err}");
+    assert!(
+        err.contains("already running"),
+        "with a clear message: {err}"
+    );
 
     // `sync` while the service runs is handed to the service instead of racing it.
     let out = a.ok(&["sync"]);
@@ -98,10 +114,17 @@ fn pause_and_resume_are_obeyed_and_remembered() {
     let _sa = Running::start(&a);
     let out = a.ok(&["--json", "status"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["service"]["state"], "paused", "pause survives a restart: {out}");
+    assert_eq!(
+        v["service"]["state"], "paused",
+        "pause survives a restart: {out}"
+    );
     a.write("while-paused.txt", b"waiting");
     a.ok(&["resume"]);
-    wait_for("the file written while paused reaches B after resume", WAIT, || b.exists("while-paused.txt"));
+    wait_for(
+        "the file written while paused reaches B after resume",
+        WAIT,
+        || b.exists("while-paused.txt"),
+    );
 }
 
 #[test]
@@ -110,17 +133,26 @@ fn a_service_stopped_mid_upload_finishes_after_a_restart() {
     let a = Device::ready_with(&server, &format!("{FAST}\nchunk-size = 1048576"));
     let b = Device::ready_with(&server, FAST);
     let data = bytes(77, 8 * 1024 * 1024);
-    server.emu().set_faults(FaultConfig { latency_ms: 200, ..FaultConfig::default() });
+    server.emu().set_faults(FaultConfig {
+        latency_ms: 200,
+        ..FaultConfig::default()
+    });
     {
         let _sa = Running::start(&a);
         a.write("big.bin", &data);
         wait_for("a chunk upload to begin", WAIT, || {
-            server.emu().requests().iter().any(|r| r.method == "POST" && r.file_names.iter().any(|n| n.starts_with("c-")))
+            server
+                .emu()
+                .requests()
+                .iter()
+                .any(|r| r.method == "POST" && r.file_names.iter().any(|n| n.starts_with("c-")))
         });
         // Dropping the guard runs `stop` in the middle of the upload.
     }
     server.emu().set_faults(FaultConfig::default());
     let _sa = Running::start(&a);
     let _sb = Running::start(&b);
-    wait_for("the whole file on B", WAIT, || b.exists("big.bin") && b.read("big.bin") == data);
+    wait_for("the whole file on B", WAIT, || {
+        b.exists("big.bin") && b.read("big.bin") == data
+    });
 }
