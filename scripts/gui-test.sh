@@ -4,8 +4,8 @@
 #   2. the shell without a window: `cargo test --features ipc-test` (mock runtime, fake backend);
 #   3. the real app under Xvfb over WebDriver (tests/e2e/webdriver.mjs), screenshots kept in
 #      target/e2e-screenshots;
-#   4. the tray under a StatusNotifier host (tests/e2e/tray.sh), when gtk-sni-tray-standalone is
-#      installed (scripts/gui-deps.sh --tray) — skipped otherwise, and said so.
+#   4. the tray under a StatusNotifier host (tests/e2e/tray.sh, gtk-sni-tray-standalone from
+#      scripts/gui-deps.sh --tray); with --no-deps and no host installed it is skipped, and said so.
 # Options: --no-deps (skip installs), --no-tray.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +23,9 @@ target="${CARGO_TARGET_DIR:-target}"
 export E2E_SCREENSHOTS="${E2E_SCREENSHOTS:-$PWD/target/e2e-screenshots}"
 
 if [ "$deps" = 1 ]; then
-  scripts/gui-deps.sh --test
-  if ! tauri-driver --help 2>/dev/null | grep -q . || [ "$(cargo install --list | grep -c '^tauri-driver v2.1.0')" = 0 ]; then
+  if [ "$tray" = 1 ]; then scripts/gui-deps.sh --tray; else scripts/gui-deps.sh --test; fi
+  # Plain `cargo install tauri-driver` would pick a 3.0 alpha; 2.1.0 is the measured one.
+  if ! cargo install --list | grep -q '^tauri-driver v2\.1\.0:'; then
     cargo install tauri-driver --version 2.1.0 --locked
   fi
 fi

@@ -19,7 +19,7 @@ driver=$!
 trap 'kill "$driver" 2>/dev/null || true; wait "$driver" 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 100); do
-  if curl -fsS "http://127.0.0.1:$port/status" > /dev/null 2>&1; then break; fi
+  if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then break; fi
   if ! kill -0 "$driver" 2>/dev/null; then echo "tauri-driver exited; see its log" >&2; exit 1; fi
   sleep 0.1
 done

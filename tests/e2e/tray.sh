@@ -54,6 +54,11 @@ menu() {
 }
 
 check "the icon appears idle" wait_state idle
+second_launch_exits() { # single instance: the second process hands over to the first and ends
+  SBER_TUNNEL_FAKE_BACKEND=1 timeout "$wait_s" "$app" > "$work/second.log" 2>&1
+}
+check "a second launch hands over to the running app and exits" second_launch_exits
+check "  … and the running app is still there" kill -0 "$app_pid"
 # Menu: [status line (disabled)] Open · Sync now · Pause · folder · Quit
 menu Down Down Return
 check "Sync now turns the icon to syncing" wait_state syncing

@@ -7,10 +7,11 @@ import { Activity } from './activity.js';
 import { mountConnectionForm } from './connection.js';
 import { h, STATE_LABEL, showResult } from './dom.js';
 import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
-import { mountFolderForm, renderFolders } from './folders.js';
+import { mountFolderForm, refreshTimes, renderFolders } from './folders.js';
 
 const $ = (selector) => document.querySelector(selector);
 const TABS = ['folders', 'activity', 'connection', 'settings'];
+const TIME_REFRESH_MS = 30000; // how often "5 min ago" texts are re-worded (display only)
 
 const ui = {
   connection: null,
@@ -160,6 +161,7 @@ async function main() {
     defaultPage: () => (ui.connection ? ui.connection.page_id : ''),
   });
   wireSettings();
+  setInterval(() => refreshTimes($('#folder-list')), TIME_REFRESH_MS);
 
   const info = await api.appInfo();
   $('#version-line').textContent = `Version ${info.version}`;

@@ -49,7 +49,10 @@ export function mountFolderForm(slot, { defaultPage = () => '', onAdded = () => 
   return { refreshPlaceholder };
 }
 
-/** Redraw the folder cards from `folders` (FolderStatus[]). */
+/**
+ * Redraw the folder cards from `folders` (FolderStatus[]). A card whose folder did not change is
+ * kept as it is (so a half-confirmed Remove or a focused button survives progress updates).
+ */
 export function renderFolders(list, folders, onError) {
   if (!folders.length) {
     list.replaceChildren(
@@ -57,6 +60,22 @@ export function renderFolders(list, folders, onError) {
     );
     return;
   }
+  const existing = new Map(
+    [...list.querySelectorAll('.folder')].map((card) => [card.dataset.path, card]),
+  );
+  list.replaceChildren(
+    ...folders.map((f) => {
+      const signature = JSON.stringify(f);
+      const card = existing.get(f.path);
+      if (card && card.dataset.signature === signature) return card;
+      const fresh = folderCard(f, onError);
+      fresh.dataset.signature = signature;
+      return fresh;
+    }),
+  );
+}
+
+function folderCard(f, onError) {
   const act = (fn) => async (event) => {
     const button = event.currentTarget;
     button.disabled = true;
@@ -68,53 +87,57 @@ export function renderFolders(list, folders, onError) {
       button.disabled = false;
     }
   };
-  list.replaceChildren(
-    ...folders.map((f) => {
-      const state = f.paused && f.state !== 'syncing' ? 'paused' : f.state;
-      const pending = f.pending_files
-        ? `${f.pending_files} files, ${formatBytes(f.pending_bytes)}`
-        : 'nothing';
-      let removeArmed = false;
-      const remove = h('button', { class: 'small danger remove' }, 'Remove');
-      remove.addEventListener('click', act(async () => {
-        if (!removeArmed) {
-          removeArmed = true;
-          remove.textContent = 'Really stop syncing?';
-          return;
-        }
-        await api.removeFolder(f.path);
-      }));
-      return h(
-        'article',
-        { class: 'folder', dataset: { path: f.path, state } },
-        h(
-          'div',
-          {},
-          h('div', { class: 'folder-name' }, baseName(f.path),
-            h('span', { class: 'badge state', dataset: { state } }, STATE_LABEL[state] || state)),
-          h('div', { class: 'folder-path' }, f.path),
-        ),
-        h(
-          'div',
-          { class: 'folder-actions' },
-          h('button', { class: 'small sync', onclick: act(() => api.syncNow(f.path)) }, 'Sync now'),
-          h(
-            'button',
-            { class: 'small pause', onclick: act(() => api.setPaused(f.path, !f.paused)) },
-            f.paused ? 'Resume' : 'Pause',
-          ),
-          h('button', { class: 'small open', onclick: act(() => api.openFolder(f.path)) }, 'Open'),
-          remove,
-        ),
-        h(
-          'div',
-          { class: 'folder-facts' },
-          h('span', {}, 'Page ', h('b', {}, f.page_id)),
-          h('span', { class: 'last-sync' }, 'Last sync ', h('b', {}, formatAgo(f.last_sync_at))),
-          h('span', { class: 'pending' }, 'Pending ', h('b', {}, pending)),
-        ),
-        f.last_error ? h('div', { class: 'folder-error' }, f.last_error) : null,
-      );
-    }),
+  const state = f.paused && f.state !== 'syncing' ? 'paused' : f.state;
+  const pending = f.pending_files
+    ? `${f.pending_files} files, ${formatBytes(f.pending_bytes)}`
+    : 'nothing';
+  let removeArmed = false;
+  const remove = h('button', { class: 'small danger remove' }, 'Remove');
+  remove.addEventListener('click', act(async () => {
+    if (!removeArmed) {
+      removeArmed = true;
+      remove.textContent = 'Really stop syncing?';
+      return;
+    }
+    await api.removeFolder(f.path);
+  }));
+  return h(
+    'article',
+    { class: 'folder', dataset: { path: f.path, state } },
+    h(
+      'div',
+      {},
+      h('div', { class: 'folder-name' }, baseName(f.path),
+        h('span', { class: 'badge state', dataset: { state } }, STATE_LABEL[state] || state)),
+      h('div', { class: 'folder-path' }, f.path),
+    ),
+    h(
+      'div',
+      { class: 'folder-actions' },
+      h('button', { class: 'small sync', onclick: act(() => api.syncNow(f.path)) }, 'Sync now'),
+      h(
+        'button',
+        { class: 'small pause', onclick: act(() => api.setPaused(f.path, !f.paused)) },
+        f.paused ? 'Resume' : 'Pause',
+      ),
+      h('button', { class: 'small open', onclick: act(() => api.openFolder(f.path)) }, 'Open'),
+      remove,
+    ),
+    h(
+      'div',
+      { class: 'folder-facts' },
+      h('span', {}, 'Page ', h('b', {}, f.page_id)),
+      h('span', { class: 'last-sync' }, 'Last sync ',
+        h('b', { dataset: { at: f.last_sync_at || '' } }, formatAgo(f.last_sync_at))),
+      h('span', { class: 'pending' }, 'Pending ', h('b', {}, pending)),
+    ),
+    f.last_error ? h('div', { class: 'folder-error' }, f.last_error) : null,
   );
+}
+
+/** Re-word the "Last sync … ago" texts (the clock moves on while the data does not). */
+export function refreshTimes(list) {
+  list.querySelectorAll('.last-sync b').forEach((b) => {
+    b.textContent = formatAgo(Number(b.dataset.at) || null);
+  });
 }

@@ -102,11 +102,12 @@ impl TrayView {
             SyncState::Idle => "Up to date".to_owned(),
             SyncState::Syncing => match &status.transfer {
                 Some(t) if t.files_total > 0 => {
-                    let percent = if t.bytes_total > 0 {
-                        t.bytes_done.saturating_mul(100) / t.bytes_total
-                    } else {
-                        t.files_done.saturating_mul(100) / t.files_total
-                    };
+                    // By bytes when there are any; by files for a batch of empty files.
+                    let percent = t
+                        .bytes_done
+                        .saturating_mul(100)
+                        .checked_div(t.bytes_total)
+                        .unwrap_or(t.files_done.saturating_mul(100) / t.files_total);
                     format!(
                         "Syncing {} of {} files ({percent}%)",
                         t.files_done, t.files_total
