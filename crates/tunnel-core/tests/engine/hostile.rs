@@ -1,0 +1,1 @@
+//! Hostile or broken remote data (filled in below).

@@ -1,0 +1,12 @@
+//! Engine-level reliability tests (issue 6): in-process devices (`Syncer` + journal + a
+//! temporary folder) over one shared [`MemoryStore`].
+//!
+//! - `model`: the seeded three-device model test (random edits, renames, deletes, conflicts,
+//!   concurrent syncs) with its convergence, rule and no-loss checks;
+//! - `hostile`: broken or malicious remote data written straight into the store.
+//!
+//! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
+
+mod hostile;
+mod model;
+mod util;

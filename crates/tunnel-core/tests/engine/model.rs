@@ -1,0 +1,402 @@
+//! The seeded three-device model test.
+//!
+//! Three devices share one [`MemoryStore`]. Between syncs they create, edit, delete and rename
+//! files and make conflicting edits of the same file; some syncs run concurrently. Every
+//! written content is unique (it starts with a `<device#n>` tag), so the test knows who wrote
+//! every byte. Checked:
+//! - at every checkpoint and at the end, all devices hold the same tree, with no leftover
+//!   temporary file;
+//! - every file holds, byte for byte, content that some device wrote;
+//! - no content is lost: every written content that no user overwrote or deleted on some
+//!   device is still somewhere in the final tree (conflict copies included);
+//! - the rules, at checkpoints with controlled modification times: the later write wins and
+//!   the loser is kept as `… (conflict from LOSER …)`; an edit beats a concurrent delete;
+//! - once converged, another round of syncs changes nothing, and a new device receives the
+//!   same tree.
+//!
+//! `SBER_TUNNEL_MODEL_OPS` sets the number of user operations (default 1,000);
+//! `SBER_TUNNEL_SEED` replays a seed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use tunnel_core::remote::memory::MemoryStore;
+
+use crate::util::{env_num, runtime, seed, stray_hidden, Device};
+
+const POOL: &[&str] = &[
+    "a.txt",
+    "b.txt",
+    "c.bin",
+    "g.md",
+    "h.txt",
+    "docs/d.txt",
+    "docs/e.txt",
+    "docs/deep/f.txt",
+];
+
+/// Prints the seed when the test panics.
+struct SeedGuard(u64);
+impl Drop for SeedGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("model test failed; replay with SBER_TUNNEL_SEED={}", self.0);
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Stats {
+    ops: u64,
+    syncs: u64,
+    concurrent_syncs: u64,
+    conflicts: u64,
+    commit_retries: u64,
+    rule_checks: u64,
+}
+
+struct Model {
+    rng: StdRng,
+    store: MemoryStore,
+    devs: Vec<Device>,
+    /// Tag → the exact bytes written.
+    written: BTreeMap<String, Vec<u8>>,
+    /// Tags a user overwrote or deleted on some device.
+    discarded: BTreeSet<String>,
+    counter: u64,
+    stats: Stats,
+}
+
+/// The `<device#n>` tag at the start of `bytes`.
+fn tag_of(bytes: &[u8]) -> Option<String> {
+    let end = bytes.iter().position(|&b| b == b'>')?;
+    if bytes.first() != Some(&b'<') {
+        return None;
+    }
+    String::from_utf8(bytes[..=end].to_vec()).ok()
+}
+
+impl Model {
+    fn content(&mut self, dev: usize) -> Vec<u8> {
+        self.counter += 1;
+        let tag = format!("<{}#{}>", self.devs[dev].id, self.counter);
+        let len = match self.rng.gen_range(0..10) {
+            // Same size as most other writes: an edit the scan can only see by mtime or hash.
+            0..=4 => 64,
+            5..=8 => self.rng.gen_range(tag.len()..700),
+            _ => self.rng.gen_range(5_000..13_000),
+        };
+        let mut bytes = tag.clone().into_bytes();
+        while bytes.len() < len {
+            bytes.push(self.rng.gen_range(b'a'..=b'z'));
+        }
+        self.written.insert(tag, bytes.clone());
+        bytes
+    }
+
+    fn files(&self, dev: usize) -> Vec<String> {
+        self.devs[dev].tree().into_keys().collect()
+    }
+
+    fn discard(&mut self, dev: usize, rel: &str) {
+        if let Ok(bytes) = std::fs::read(self.devs[dev].path(rel)) {
+            if let Some(t) = tag_of(&bytes) {
+                self.discarded.insert(t);
+            }
+        }
+    }
+
+    fn write(&mut self, dev: usize, rel: &str) {
+        self.discard(dev, rel);
+        let bytes = self.content(dev);
+        self.devs[dev].write(rel, &bytes);
+        self.stats.ops += 1;
+    }
+
+    /// One random user operation on a random device.
+    fn user_op(&mut self) {
+        let dev = self.rng.gen_range(0..self.devs.len());
+        let files = self.files(dev);
+        let choice = self.rng.gen_range(0..100);
+        if files.is_empty() || choice < 35 {
+            let rel = if !files.is_empty() && self.rng.gen_bool(0.6) {
+                files.choose(&mut self.rng).expect("non-empty").clone()
+            } else {
+                POOL.choose(&mut self.rng).expect("pool").to_string()
+            };
+            self.write(dev, &rel);
+        } else if choice < 55 || files.len() > 40 {
+            let rel = files.choose(&mut self.rng).expect("non-empty").clone();
+            self.discard(dev, &rel);
+            std::fs::remove_file(self.devs[dev].path(&rel)).expect("delete");
+            self.stats.ops += 1;
+        } else if choice < 75 {
+            let from = files.choose(&mut self.rng).expect("non-empty").clone();
+            self.counter += 1;
+            let to = match self.rng.gen_bool(0.5) {
+                true => POOL.choose(&mut self.rng).expect("pool").to_string(),
+                false => format!("moved/m{}.txt", self.counter),
+            };
+            if to == from || self.devs[dev].path(&to).exists() {
+                return;
+            }
+            let target = self.devs[dev].path(&to);
+            std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+            std::fs::rename(self.devs[dev].path(&from), target).expect("rename");
+            self.stats.ops += 1;
+        } else {
+            // A conflicting edit: the same file changed on two devices before either syncs.
+            let other = (dev + self.rng.gen_range(1..self.devs.len())) % self.devs.len();
+            let theirs: BTreeSet<String> = self.files(other).into_iter().collect();
+            let shared: Vec<&String> = files.iter().filter(|f| theirs.contains(*f)).collect();
+            let Some(rel) = shared.choose(&mut self.rng).map(|s| s.to_string()) else {
+                return;
+            };
+            self.write(dev, &rel);
+            self.write(other, &rel);
+        }
+    }
+
+    async fn sync(&mut self, dev: usize) {
+        let s = self.devs[dev]
+            .sync(&self.store)
+            .await
+            .unwrap_or_else(|e| panic!("sync of {} failed: {e}", self.devs[dev].id));
+        self.stats.syncs += 1;
+        self.stats.conflicts += s.conflicts;
+        self.stats.commit_retries += s.commit_retries;
+    }
+
+    /// Two or three devices sync at the same time.
+    async fn sync_concurrently(&mut self) {
+        let mut order: Vec<usize> = (0..self.devs.len()).collect();
+        order.shuffle(&mut self.rng);
+        let n = self.rng.gen_range(2..=self.devs.len());
+        let futs = order[..n].iter().map(|&i| {
+            let d = &self.devs[i];
+            let store = &self.store;
+            async move { (d.id.clone(), d.sync(store).await) }
+        });
+        for (id, r) in futures::future::join_all(futs).await {
+            let s = r.unwrap_or_else(|e| panic!("concurrent sync of {id} failed: {e}"));
+            self.stats.syncs += 1;
+            self.stats.conflicts += s.conflicts;
+            self.stats.commit_retries += s.commit_retries;
+        }
+        self.stats.concurrent_syncs += 1;
+    }
+
+    /// Sync every device until all have seen everything; assert they agree.
+    async fn converge(&mut self) -> BTreeMap<String, Vec<u8>> {
+        for _ in 0..2 {
+            for d in 0..self.devs.len() {
+                self.sync(d).await;
+            }
+        }
+        let first = self.devs[0].tree();
+        for d in &self.devs[1..] {
+            let t = d.tree();
+            if t != first {
+                let a: BTreeSet<_> = first.iter().map(|(k, v)| (k, tag_of(v))).collect();
+                let b: BTreeSet<_> = t.iter().map(|(k, v)| (k, tag_of(v))).collect();
+                panic!(
+                    "devices {} and {} disagree after converging:\nonly on {}: {:?}\nonly on {}: {:?}",
+                    self.devs[0].id,
+                    d.id,
+                    self.devs[0].id,
+                    a.difference(&b).collect::<Vec<_>>(),
+                    d.id,
+                    b.difference(&a).collect::<Vec<_>>()
+                );
+            }
+        }
+        for d in &self.devs {
+            let stray = stray_hidden(&d.root);
+            assert!(
+                stray.is_empty(),
+                "leftover temporary files on {}: {stray:?}",
+                d.id
+            );
+        }
+        first
+    }
+
+    /// Last write wins and the loser is kept as a conflict copy named after the loser.
+    async fn check_last_write_wins(&mut self) {
+        let rel = format!("rules/lww{}.txt", self.counter);
+        self.write(0, &rel);
+        self.converge().await;
+        let (a, b) = {
+            let mut idx: Vec<usize> = (0..self.devs.len()).collect();
+            idx.shuffle(&mut self.rng);
+            (idx[0], idx[1])
+        };
+        self.discard(a, &rel);
+        let ca = self.content(a);
+        let cb = self.content(b);
+        self.devs[a].write(&rel, &ca);
+        self.devs[b].write(&rel, &cb);
+        // b writes later (by modification time) whatever the sync order.
+        let now = SystemTime::now();
+        set_mtime(&self.devs[a].path(&rel), now - Duration::from_secs(20));
+        set_mtime(&self.devs[b].path(&rel), now - Duration::from_secs(10));
+        if self.rng.gen_bool(0.5) {
+            self.sync(a).await;
+            self.sync(b).await;
+        } else {
+            self.sync(b).await;
+            self.sync(a).await;
+        }
+        let tree = self.converge().await;
+        assert_eq!(
+            tree.get(&rel).and_then(|v| tag_of(v)),
+            tag_of(&cb),
+            "the later write (by {}) must win at {rel}",
+            self.devs[b].id
+        );
+        let loser = format!("(conflict from {} ", self.devs[a].id);
+        let copies: Vec<_> = tree
+            .iter()
+            .filter(|(k, v)| k.starts_with("rules/lww") && k.contains(&loser) && **v == ca)
+            .collect();
+        assert_eq!(
+            copies.len(),
+            1,
+            "the loser's version must be kept once as a conflict copy named after {}; tree: {:?}",
+            self.devs[a].id,
+            tree.keys().collect::<Vec<_>>()
+        );
+        self.stats.rule_checks += 1;
+    }
+
+    /// An edit beats a concurrent delete, whichever syncs first.
+    async fn check_edit_beats_delete(&mut self) {
+        let rel = format!("rules/ebd{}.txt", self.counter);
+        self.write(0, &rel);
+        self.converge().await;
+        let mut idx: Vec<usize> = (0..self.devs.len()).collect();
+        idx.shuffle(&mut self.rng);
+        let (del, edit) = (idx[0], idx[1]);
+        self.discard(del, &rel);
+        std::fs::remove_file(self.devs[del].path(&rel)).expect("delete");
+        self.write(edit, &rel);
+        let edited = std::fs::read(self.devs[edit].path(&rel)).expect("just written");
+        if self.rng.gen_bool(0.5) {
+            self.sync(del).await;
+            self.sync(edit).await;
+        } else {
+            self.sync(edit).await;
+            self.sync(del).await;
+        }
+        let tree = self.converge().await;
+        assert_eq!(
+            tree.get(&rel),
+            Some(&edited),
+            "the edit by {} must beat the delete by {}",
+            self.devs[edit].id,
+            self.devs[del].id
+        );
+        self.stats.rule_checks += 1;
+    }
+
+    /// Every file is intact content some device wrote; nothing not discarded is missing.
+    fn check_contents(&self, tree: &BTreeMap<String, Vec<u8>>) {
+        let mut present = BTreeSet::new();
+        for (path, bytes) in tree {
+            let tag = tag_of(bytes).unwrap_or_else(|| panic!("{path} holds foreign bytes"));
+            let orig = self
+                .written
+                .get(&tag)
+                .unwrap_or_else(|| panic!("{path} holds unknown tag {tag}"));
+            assert!(orig == bytes, "{path}: content {tag} is corrupted");
+            present.insert(tag);
+        }
+        let lost: Vec<&String> = self
+            .written
+            .keys()
+            .filter(|t| !self.discarded.contains(*t) && !present.contains(*t))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "content written and never overwritten or deleted by a user is gone: {lost:?}"
+        );
+    }
+}
+
+fn set_mtime(path: &std::path::Path, t: SystemTime) {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open for mtime");
+    f.set_modified(t).expect("set mtime");
+}
+
+#[test]
+fn three_devices_converge_without_losing_content() {
+    let seed = seed();
+    let _guard = SeedGuard(seed);
+    let target_ops = env_num("SBER_TUNNEL_MODEL_OPS", 1_000);
+    let rt = runtime();
+    rt.block_on(async move {
+        let mut m = Model {
+            rng: StdRng::seed_from_u64(seed),
+            store: MemoryStore::new(),
+            devs: vec![
+                Device::new("dev-a"),
+                Device::new("dev-b"),
+                Device::new("dev-c"),
+            ],
+            written: BTreeMap::new(),
+            discarded: BTreeSet::new(),
+            counter: 0,
+            stats: Stats::default(),
+        };
+        let mut next_checkpoint = 150;
+        while m.stats.ops < target_ops {
+            match m.rng.gen_range(0..100) {
+                0..=77 => m.user_op(),
+                78..=92 => {
+                    let d = m.rng.gen_range(0..m.devs.len());
+                    m.sync(d).await;
+                }
+                _ => m.sync_concurrently().await,
+            }
+            if m.stats.ops >= next_checkpoint {
+                next_checkpoint += 150;
+                let tree = m.converge().await;
+                m.check_contents(&tree);
+                if m.rng.gen_bool(0.5) {
+                    m.check_last_write_wins().await;
+                } else {
+                    m.check_edit_beats_delete().await;
+                }
+            }
+        }
+        let tree = m.converge().await;
+        m.check_contents(&tree);
+        // Stable: nothing moves any more.
+        for d in 0..m.devs.len() {
+            let s = m.devs[d].sync(&m.store).await.expect("quiet sync");
+            assert_eq!(
+                (s.uploaded, s.downloaded, s.deleted_local, s.deleted_remote, s.conflicts),
+                (0, 0, 0, 0, 0),
+                "a converged device {} still changes things: {s:?}",
+                m.devs[d].id
+            );
+        }
+        // A new device receives the same tree.
+        let newcomer = Device::new("dev-new");
+        newcomer.sync(&m.store).await.expect("newcomer sync");
+        assert!(newcomer.tree() == tree, "a new device gets another tree");
+        eprintln!(
+            "model seed {seed}: {:?}; {} files at the end, {} contents written, {} discarded, files lost: 0",
+            m.stats,
+            tree.len(),
+            m.written.len(),
+            m.discarded.len()
+        );
+    });
+}

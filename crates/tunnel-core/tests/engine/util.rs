@@ -1,0 +1,156 @@
+//! Shared helpers: a [`Device`] is one journal, one syncer and one synced folder.
+//!
+//! Invariant: every device of a test shares the same [`MemoryStore`] (one page).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tunnel_core::config::SyncSettings;
+use tunnel_core::error::SyncError;
+use tunnel_core::events::SyncSummary;
+use tunnel_core::journal::Journal;
+use tunnel_core::remote::memory::MemoryStore;
+use tunnel_core::sync::{SyncOptions, Syncer};
+
+/// Small chunks and packs so that a few KiB exercise chunking and packing.
+pub fn settings() -> SyncSettings {
+    SyncSettings {
+        chunk_size: 4096,
+        pack_threshold: 1024,
+        pack_target: 16 * 1024,
+        parallel_transfers: 3,
+        max_delete_share: 1.0,
+        max_delete_min_files: usize::MAX,
+        ..SyncSettings::default()
+    }
+}
+
+/// One device: its own journal and folder.
+pub struct Device {
+    /// Device id as written in the manifest.
+    pub id: String,
+    _tmp: tempfile::TempDir,
+    /// The synced folder.
+    pub root: PathBuf,
+    /// The syncer.
+    pub syncer: Syncer,
+    /// The journal's folder id.
+    pub folder: i64,
+}
+
+impl Device {
+    /// A fresh device `id` with an empty, tracked, marked folder.
+    pub fn new(id: &str) -> Device {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let root = tmp.path().join("Sync");
+        std::fs::create_dir_all(&root).expect("mkdir root");
+        let journal = Journal::open(&tmp.path().join("journal.db")).expect("journal opens");
+        let rec = journal.add_folder(&root, "12345").expect("folder added");
+        Syncer::mark_folder(&root, &rec.folder_uuid).expect("marker");
+        let syncer = Syncer::new(Arc::new(Mutex::new(journal)), settings(), id.to_string());
+        Device {
+            id: id.to_string(),
+            _tmp: tmp,
+            root,
+            syncer,
+            folder: rec.id,
+        }
+    }
+
+    /// Sync with `store`.
+    pub async fn sync(&self, store: &MemoryStore) -> Result<SyncSummary, SyncError> {
+        self.syncer
+            .sync_folder(self.folder, store, &SyncOptions::default())
+            .await
+    }
+
+    /// Absolute path of `rel`.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Write `bytes` to `rel`, creating parents.
+    pub fn write(&self, rel: &str, bytes: &[u8]) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(&p, bytes).expect("write");
+    }
+
+    /// Every visible file with its content.
+    pub fn tree(&self) -> BTreeMap<String, Vec<u8>> {
+        tree_of(&self.root)
+    }
+}
+
+/// Every visible (not hidden) file under `root`, by `/`-separated relative path.
+pub fn tree_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("readable dir").flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let ft = e.file_type().expect("file type");
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(e.path()).expect("readable file"));
+            }
+        }
+    }
+    out
+}
+
+/// Every hidden entry under `root` other than our marker (leftover temporary files).
+pub fn stray_hidden(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("readable dir").flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(e.path());
+            } else if name.starts_with('.') && name != tunnel_core::sync::FOLDER_MARKER {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// The seed of a randomised test: `SBER_TUNNEL_SEED` or a fresh one.
+pub fn seed() -> u64 {
+    match std::env::var("SBER_TUNNEL_SEED") {
+        Ok(s) => s.parse().expect("SBER_TUNNEL_SEED is a number"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1),
+    }
+}
+
+/// A number from the environment, or `default`.
+pub fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A multi-threaded runtime for one test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
