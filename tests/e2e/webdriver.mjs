@@ -195,11 +195,16 @@ async function run() {
     await until('the pause button', async () => (await text(`${card} .pause`)) === 'Pause');
   });
 
-  await step('a new file syncs after Sync now', async () => {
+  await step('new files sync after Sync now, with live progress', async () => {
     writeFileSync(join(folder, 'later.txt'), 'written after the first sync\n');
-    await click('#sync-all');
+    for (let i = 1; i <= 4; i += 1) writeFileSync(join(folder, `batch-${i}.dat`), Buffer.alloc(64 * 1024, i));
     await click('.tab[data-tab=activity]');
+    await click('#sync-all');
+    await until('a live transfer with a progress bar', () => visible('#transfer-list .transfer .bar'));
+    await until('some progress', async () => (await text('#transfer-list .transfer-head .muted')).match(/^[1-9]\d* of 5 files/));
+    await screenshot('activity-transfer');
     await until('later.txt in the activity list', async () => (await texts('#activity-list li .path')).includes('later.txt'));
+    await until('the transfer to end', async () => (await texts('#transfer-list .transfer')).length === 0);
   });
 
   await step('the connection tab shows the saved connection without its secret', async () => {

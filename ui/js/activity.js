@@ -14,6 +14,14 @@ export class Activity {
     this.conflictItems = [];
   }
 
+  /** Show the syncs already running when the window opens (their events came before it). */
+  seed(status) {
+    for (const f of status.folders) {
+      if (f.state === 'syncing' && !this.running.has(f.path)) this.running.set(f.path, null);
+    }
+    this.drawTransfers();
+  }
+
   /** Take one SyncEvent. */
   add(event) {
     switch (event.type) {

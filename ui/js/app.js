@@ -129,7 +129,9 @@ async function startShell(tab = 'folders') {
   ui.connection = await api.getConnection();
   ui.tabForm.fill(ui.connection);
   ui.folderForm.refreshPlaceholder();
-  applyStatus(await api.getStatus());
+  const status = await api.getStatus();
+  applyStatus(status);
+  ui.activity.seed(status);
   await loadSettings();
   showTab(tab);
 }
