@@ -27,7 +27,7 @@ use tauri::{Builder, Manager, Runtime};
 use backend::DesktopBackend;
 use state::AppState;
 
-/// Run the desktop app until the person quits it. Blocks the calling (main) thread.
+/// Run the desktop app until the person quits it, then return. Blocks the calling (main) thread.
 ///
 /// Uses Tauri's async runtime for the commands and the event bridge; a caller that owns a tokio
 /// runtime may hand it over first with `tauri::async_runtime::set(handle)`.
@@ -46,7 +46,11 @@ pub fn run(backend: Arc<dyn DesktopBackend>) -> anyhow::Result<()> {
     let app = configure(builder, backend, true)
         .build(tauri::generate_context!())
         .context("starting the desktop app")?;
-    app.run(|_, _| {});
+    // `run_return` (not `run`, which ends the process) so the caller's clean-up runs after Quit.
+    let code = app.run_return(|_, _| {});
+    if code != 0 {
+        anyhow::bail!("the desktop app stopped with exit code {code}");
+    }
     Ok(())
 }
 
