@@ -189,3 +189,50 @@ fn a_file_over_100_mb_uses_the_default_chunk_size() {
         .count();
     assert_eq!(chunks, 2, "split into two chunk attachments");
 }
+
+#[test]
+fn unreferenced_attachments_go_to_the_trash_only_after_the_grace_period() {
+    let server = Server::start();
+    let patient = Device::ready(&server); // default grace: a day
+    patient.write("big.bin", &bytes(3, 5_000_000));
+    patient.sync();
+    std::fs::remove_file(patient.folder.join("big.bin")).unwrap();
+    patient.sync();
+    let chunks = |status: &str| {
+        server
+            .emu()
+            .attachments(crate::util::PAGE)
+            .into_iter()
+            .filter(|a| a.title.starts_with("c-") && a.status == status)
+            .count()
+    };
+    assert_eq!(
+        chunks("current"),
+        1,
+        "within the grace period the chunk stays"
+    );
+
+    let eager = Device::ready_with(&server, "gc-grace-secs = 0");
+    eager.write("other.bin", &bytes(4, 5_000_000));
+    eager.sync();
+    std::fs::remove_file(eager.folder.join("other.bin")).unwrap();
+    eager.sync();
+    assert_eq!(
+        chunks("current"),
+        0,
+        "after the grace period unreferenced chunks are trashed"
+    );
+    assert_eq!(
+        chunks("trashed"),
+        2,
+        "to the trash, where an admin can still restore them"
+    );
+    assert!(
+        server
+            .emu()
+            .attachments(crate::util::PAGE)
+            .iter()
+            .any(|a| a.title == "manifest.json" && a.status == "current"),
+        "the file list itself is never collected"
+    );
+}

@@ -125,6 +125,9 @@ pub struct SyncSettings {
     pub max_delete_min_files: usize,
     /// Extra ignore patterns (gitignore syntax) for every folder.
     pub ignore: Vec<String>,
+    /// Unreferenced blobs are trashed only after staying unreferenced this long (seconds), so
+    /// a device still committing what it just uploaded never loses its chunks.
+    pub gc_grace_secs: u64,
 }
 
 impl Default for SyncSettings {
@@ -132,12 +135,13 @@ impl Default for SyncSettings {
         SyncSettings {
             chunk_size: 100_000_000,
             pack_threshold: 4 * 1024 * 1024,
-            pack_target: 32 * 1024 * 1024,
+            pack_target: 16 * 1024 * 1024,
             parallel_transfers: 4,
             poll_interval_secs: 30,
             max_delete_share: 0.5,
             max_delete_min_files: 10,
             ignore: Vec::new(),
+            gc_grace_secs: 24 * 3600,
         }
     }
 }
@@ -407,7 +411,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.sync.chunk_size, 100_000_000);
         assert_eq!(c.sync.pack_threshold, 4 * 1024 * 1024);
-        assert_eq!(c.sync.pack_target, 32 * 1024 * 1024);
+        assert_eq!(c.sync.pack_target, 16 * 1024 * 1024);
         assert_eq!(c.sync.parallel_transfers, 4);
         assert_eq!(c.sync.poll_interval_secs, 30);
         assert_eq!(c.sync.max_delete_min_files, 10);

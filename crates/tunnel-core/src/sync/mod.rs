@@ -12,6 +12,7 @@
 //!   rename, our uploads after the head commit succeeded.
 
 mod download;
+mod gc;
 mod hashing_writer;
 mod remote_state;
 mod upload;
@@ -730,9 +731,27 @@ impl Syncer {
         }
         let id = folder.id;
         let known = self.with_journal(move |j| j.known_blobs(id)).await?;
+        let wanted: HashSet<Digest> = files
+            .iter()
+            .flat_map(|(f, _)| f.chunks.iter().map(|c| c.sha256))
+            .filter(|d| !index.contains_key(d))
+            .collect();
+        let mut gone: Vec<BlobName> = Vec::new();
         for (name, info) in &known {
-            if let Some(hex) = name.as_str().strip_prefix("c-") {
-                if let Ok(d) = Digest::from_hex(hex) {
+            let Some(d) = name
+                .as_str()
+                .strip_prefix("c-")
+                .and_then(|h| Digest::from_hex(h).ok())
+            else {
+                continue;
+            };
+            if !wanted.contains(&d) {
+                continue;
+            }
+            // Sent in an earlier, interrupted sync: still there? (It may have been garbage
+            // collected since; then it is simply sent again.)
+            match store.find_blob(name).await {
+                Ok(Some(found)) if found.size == info.size => {
                     index.entry(d).or_insert_with(|| ChunkRef {
                         sha256: d,
                         size: info.size,
@@ -740,7 +759,14 @@ impl Syncer {
                         offset: 0,
                     });
                 }
+                Ok(_) => gone.push(name.clone()),
+                Err(e) if is_fatal(&e) => return Err(SyncError::Remote(e)),
+                Err(e) => debug!(blob = %name, error = %e, "could not check a blob sent earlier"),
             }
+        }
+        if !gone.is_empty() {
+            self.with_journal(move |j| j.forget_blobs(id, &gone))
+                .await?;
         }
 
         let total_bytes: u64 = files.iter().map(|(f, _)| f.size).sum();
@@ -965,7 +991,14 @@ impl Syncer {
             size,
             seq,
         });
-        if head.snapshot.is_none() || head.needs_compaction() {
+        let removes_references = entries.iter().any(|e| {
+            view.tree
+                .files
+                .get(&e.path)
+                .is_some_and(|old| !old.chunks.is_empty() && old.chunks != e.chunks)
+        });
+        let compacting = head.snapshot.is_none() || head.needs_compaction();
+        if compacting {
             let snapshot = tree.to_snapshot(Some(unix_now_ns() - TOMBSTONE_KEEP_NS));
             let bytes = snapshot.to_bytes();
             let sha = Digest::of(&bytes);
@@ -1013,6 +1046,7 @@ impl Syncer {
             });
         }
         let g = generation.clone();
+        let tree_for_gc = tree.clone();
         self.with_journal(move |j| {
             j.apply_base(id, &upserts, &removals)?;
             j.store_remote_cache(id, &tree)?;
@@ -1020,7 +1054,54 @@ impl Syncer {
         })
         .await?;
         let _ = exec;
+        if compacting || removes_references {
+            self.maybe_collect_garbage(folder, store, &head, &tree_for_gc)
+                .await;
+        }
         Ok(())
+    }
+
+    /// Garbage collection, at most once per `min(grace, 1 h)` per folder. Failures are
+    /// logged, never fatal: nothing is lost by collecting later.
+    async fn maybe_collect_garbage(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        head: &Head,
+        tree: &RemoteTree,
+    ) {
+        let id = folder.id;
+        let now = unix_now();
+        let grace = self.settings.gc_grace_secs;
+        let every = grace.min(3600) as i64;
+        let key = gc::seen_key(id);
+        let last_key = format!("gc-last-run:{id}");
+        let (k, lk) = (key.clone(), last_key.clone());
+        let stored = self
+            .with_journal(move |j| Ok((j.get_config(&k)?, j.get_config(&lk)?)))
+            .await;
+        let Ok((seen_json, last)) = stored else {
+            return;
+        };
+        let last: i64 = last.and_then(|s| s.parse().ok()).unwrap_or(0);
+        if now.saturating_sub(last) < every {
+            return;
+        }
+        let mut seen: HashMap<String, i64> = seen_json
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        match gc::collect(store, head, tree, &mut seen, now, grace).await {
+            Ok(_) => {
+                let text = serde_json::to_string(&seen).unwrap_or_else(|_| "{}".into());
+                let _ = self
+                    .with_journal(move |j| {
+                        j.set_config(&key, &text)?;
+                        j.set_config(&last_key, &now.to_string())
+                    })
+                    .await;
+            }
+            Err(e) => warn!(error = %e, "garbage collection skipped"),
+        }
     }
 }
 
