@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "pick_folder",
     "pick_file",
     "open_folder",
+    "open_file",
     "reveal_file",
     "open_log_folder",
 ];

@@ -62,9 +62,17 @@ export class Activity {
   }
 
   reveal(folder, path) {
+    return this.guard(() => api.revealFile(folder, path));
+  }
+
+  open(folder, path) {
+    return this.guard(() => api.openFile(folder, path));
+  }
+
+  guard(action) {
     return async () => {
       try {
-        await api.revealFile(folder, path);
+        await action();
       } catch (e) {
         this.onError(e.message);
       }
@@ -124,8 +132,9 @@ export class Activity {
             h('div', {}, c.path),
             h('div', { class: 'sub' }, `Other version: ${c.copy} · ${baseName(c.folder)}`)),
           h('span', { class: 'folder-actions' },
-            h('button', { class: 'small', onclick: this.reveal(c.folder, c.path) }, 'Show file'),
-            h('button', { class: 'small', onclick: this.reveal(c.folder, c.copy) }, 'Show copy'))))),
+            h('button', { class: 'small', onclick: this.open(c.folder, c.path) }, 'Open'),
+            h('button', { class: 'small', onclick: this.open(c.folder, c.copy) }, 'Open other version'),
+            h('button', { class: 'small', onclick: this.reveal(c.folder, c.path) }, 'Show in folder'))))),
     );
   }
 }

@@ -50,6 +50,7 @@ export const api = {
   pickFolder: () => call('pick_folder'),
   pickFile: (kind) => call('pick_file', { kind }),
   openFolder: (path) => call('open_folder', { path }),
+  openFile: (folder, path) => call('open_file', { folder, path }),
   revealFile: (folder, path) => call('reveal_file', { folder, path }),
   openLogFolder: () => call('open_log_folder'),
 };

@@ -185,6 +185,25 @@ pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<()
         .map_err(|e| IpcError::internal(format!("Could not open {}: {e}", folder.display())))
 }
 
+/// Open a file of a tracked folder (e.g. both sides of a conflict) with its default application.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn open_file(
+    state: State<'_, AppState>,
+    folder: PathBuf,
+    path: String,
+) -> Result<(), IpcError> {
+    let folder = tracked_folder(&state, &folder).await?;
+    let target = folder.join(relative_inside(&path)?);
+    if !target.is_file() {
+        return Err(IpcError::invalid(format!(
+            "{} is no longer there.",
+            target.display()
+        )));
+    }
+    tauri_plugin_opener::open_path(&target, None::<&str>)
+        .map_err(|e| IpcError::internal(format!("Could not open {}: {e}", target.display())))
+}
+
 /// Show a file of a tracked folder (a conflict copy, a recent change) in the file manager.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn reveal_file(

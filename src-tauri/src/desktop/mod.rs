@@ -111,6 +111,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::pick_folder,
         commands::pick_file,
         commands::open_folder,
+        commands::open_file,
         commands::reveal_file,
         commands::open_log_folder,
     ]
