@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs tests/e2e/webdriver.mjs against a built app: starts tauri-driver (which starts
 # WebKitWebDriver and the app), waits for it, runs the scenario, stops the driver.
-# Needs a display (use xvfb-run) and a D-Bus session (dbus-run-session). The app runs with the
-# fake backend and a throwaway HOME so the person's own setup is never touched.
+# Needs a display (use xvfb-run) and a D-Bus session (dbus-run-session). The app runs with a
+# throwaway HOME so the person's own setup is never touched, and with the fake backend unless
+# SBER_TUNNEL_FAKE_BACKEND=0 (see webdriver.mjs for pointing it at the emulator).
 # usage: tests/e2e/run-webdriver.sh target/debug/sber-tunnel
 set -euo pipefail
 app="$(realpath "$1")"
 here="$(cd "$(dirname "$0")" && pwd)"
 port="${WEBDRIVER_PORT:-4444}"
 
-export SBER_TUNNEL_FAKE_BACKEND=1
+# The fake backend unless the caller chose the real one (SBER_TUNNEL_FAKE_BACKEND=0, E2E_FAKE=0).
+export SBER_TUNNEL_FAKE_BACKEND="${SBER_TUNNEL_FAKE_BACKEND-1}"
 HOME="$(mktemp -d)"
 export HOME
 export XDG_CONFIG_HOME="$HOME/.config" XDG_DATA_HOME="$HOME/.local/share" XDG_CACHE_HOME="$HOME/.cache"
