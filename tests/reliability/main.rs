@@ -14,3 +14,4 @@ mod util;
 
 mod common;
 mod crash;
+mod faults;
