@@ -215,9 +215,13 @@ async function run() {
     for (let i = 1; i <= 4; i += 1) writeFileSync(join(folder, `batch-${i}.dat`), Buffer.alloc(64 * 1024, i));
     await click('.tab[data-tab=activity]');
     await click('#sync-all');
-    await until('a live transfer with a progress bar', () => visible('#transfer-list .transfer .bar'));
-    await until('some progress', async () => (await text('#transfer-list .transfer-head .muted')).match(/^[1-9]\d* of 5 files/));
-    await screenshot('activity-transfer');
+    if (FAKE) {
+      // The fake paces its transfers, so the live view can be caught; a real sync of 5 small
+      // files may finish before any poll sees it.
+      await until('a live transfer with a progress bar', () => visible('#transfer-list .transfer .bar'));
+      await until('some progress', async () => (await text('#transfer-list .transfer-head .muted')).match(/^[1-9]\d* of 5 files/));
+      await screenshot('activity-transfer');
+    }
     await until('later.txt in the activity list', async () => (await texts('#activity-list li .path')).includes('later.txt'));
     await until('the transfer to end', async () => (await texts('#transfer-list .transfer')).length === 0);
   });
