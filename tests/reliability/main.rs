@@ -15,3 +15,4 @@ mod util;
 mod common;
 mod crash;
 mod faults;
+mod secrets;
