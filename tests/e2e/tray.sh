@@ -2,7 +2,7 @@
 # The tray under a real StatusNotifier host: gtk-sni-tray-standalone draws a bar at the bottom
 # of the (Xvfb) screen, the app registers its icon there, and xdotool opens the menu and picks
 # items with the keyboard. Checks that the icon follows the state (idle → syncing → paused →
-# idle → error) within the wait below, and that Quit ends the app with status 0.
+# idle → error → offline) within the wait below, and that Quit ends the app with status 0.
 # Needs a display and a D-Bus session: xvfb-run -a dbus-run-session -- tests/e2e/tray.sh APP
 # Prints "N passed, M failed". Screenshots go to $E2E_SCREENSHOTS/tray-*.png.
 set -uo pipefail
@@ -77,6 +77,9 @@ check "Pause turns it to paused" act paused Down Down Down Return
 check "Resume syncs again and ends idle" act idle Down Down Down Return
 touch "$work/folder/FAIL"
 check "a failing sync shows the error icon" act error Down Down Return
+rm "$work/folder/FAIL"
+touch "$work/folder/OFFLINE"
+check "an unreachable server shows the offline icon" act offline Down Down Return
 # A picture of the open menu (with the error line), then close it and quit.
 xdotool mousemove "$icon_x" "$icon_y" click 3
 sleep 0.7

@@ -16,8 +16,9 @@ COLOURS = {
     "syncing": (0x09, 0x69, 0xDA),
     "paused": (0x6E, 0x77, 0x81),
     "error": (0xCF, 0x22, 0x2E),
+    "offline": (0x57, 0x60, 0x6A),
 }
-TOLERANCE = 24  # per channel; the host may scale the icon (anti-aliased edges are ignored)
+TOLERANCE = 12  # per channel; the host may scale the icon (anti-aliased edges are ignored)
 MIN_PIXELS = 30  # fewer matching pixels than this is noise, not an icon
 
 

@@ -12,7 +12,8 @@
 //!   `unreachable`; the secret `wrong` is `auth`; a page ID that is not all digits is `invalid`;
 //!   page `404` is `not-found`; page `403` is `permission` (cannot add attachments); a p12 or CA
 //!   path that does not exist is `certificate`;
-//! - sync: a file named `FAIL` in a folder makes its sync fail with code `permission`; a file whose
+//! - sync: a file named `FAIL` in a folder makes its sync fail with code `permission`; a file
+//!   named `OFFLINE` makes the folder Offline (code `unreachable`); a file whose
 //!   name contains `conflict` is reported as a conflict (its copy named `… (conflict).ext`).
 //!
 //! Invariants: the status published on the watch channel is always recomputed from the folder
@@ -234,6 +235,13 @@ impl FakeBackend {
             }
             Err(e) => return self.fail(path, "internal", format!("The folder scan stopped: {e}")),
         };
+        if files.iter().any(|(rel, _, _)| rel == "OFFLINE") {
+            return self.fail(
+                path,
+                "unreachable",
+                "Cannot reach wiki.example.com; retrying.".to_owned(),
+            );
+        }
         if files.iter().any(|(rel, _, _)| rel == "FAIL") {
             let page = self
                 .lock()
@@ -330,8 +338,15 @@ impl FakeBackend {
     fn fail(&self, path: &Path, code: &str, message: String) {
         tracing::warn!(folder = %path.display(), code, "fake sync failed");
         let shown = message.clone();
+        // Like the real service: an unreachable server is a state that retries by itself, not
+        // an error for the person.
+        let state = if code == "unreachable" {
+            SyncState::Offline
+        } else {
+            SyncState::Error
+        };
         self.update_folder(path, |f| {
-            f.state = SyncState::Error;
+            f.state = state;
             f.last_error = Some(shown);
         });
         self.emit(SyncEvent::Failed {
