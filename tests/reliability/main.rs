@@ -15,4 +15,5 @@ mod util;
 mod common;
 mod crash;
 mod faults;
+mod local;
 mod secrets;

@@ -118,6 +118,7 @@ fn password_is_in_no_log_output_or_config() {
         "sync with the stored password: {outs:?}"
     );
     assert_eq!(d.read("from-other.txt"), b"hi");
+    assert_eq!(base64(b"alice:s3cret-pw"), "YWxpY2U6czNjcmV0LXB3");
     let secrets = vec![
         PASSWORD.to_string(),
         base64(format!("{USER}:{PASSWORD}").as_bytes()),
