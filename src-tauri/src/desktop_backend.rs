@@ -26,6 +26,8 @@ const START_AT_LOGIN_KEY: &str = "start-at-login";
 struct Running {
     app: App,
     engine: Option<EngineHandle>,
+    /// The app runs the sync service in-process: one per configuration.
+    lock: Option<crate::service::InstanceLock>,
 }
 
 /// The desktop app's backend.
@@ -49,7 +51,11 @@ impl RealBackend {
         });
         if let Ok(app) = App::open(paths) {
             let mut guard = backend.inner.lock().await;
-            *guard = Some(Running { app, engine: None });
+            *guard = Some(Running {
+                app,
+                engine: None,
+                lock: None,
+            });
             if let Some(r) = guard.as_mut() {
                 backend.start_engine(r);
             }
@@ -58,6 +64,19 @@ impl RealBackend {
     }
 
     fn start_engine(&self, r: &mut Running) {
+        if r.lock.is_none() {
+            match crate::service::lock_instance(&r.app) {
+                Ok(lock) => r.lock = Some(lock),
+                Err(e) => {
+                    self.status_tx.send_replace(SyncStatus {
+                        state: tunnel_core::events::SyncState::Error,
+                        message: Some(format!("{e:#}")),
+                        ..SyncStatus::default()
+                    });
+                    return;
+                }
+            }
+        }
         match crate::service::start_engine(&r.app) {
             Ok((engine, _task)) => {
                 let mut status = engine.status();
@@ -258,7 +277,12 @@ impl DesktopBackend for RealBackend {
         }
         config.save(&self.paths.config_file()).map_err(internal)?;
         let app = App::with_config(self.paths.clone(), config).map_err(internal)?;
-        let mut running = Running { app, engine: None };
+        let lock = guard.as_mut().and_then(|r| r.lock.take());
+        let mut running = Running {
+            app,
+            engine: None,
+            lock,
+        };
         self.start_engine(&mut running);
         *guard = Some(running);
         Ok(check)

@@ -29,19 +29,39 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn desktop_main() -> ExitCode {
-    match std::env::var("SBER_TUNNEL_FAKE_BACKEND").as_deref() {
-        Ok("1") => {
-            let backend = std::sync::Arc::new(desktop::fake::FakeBackend::new());
-            match desktop::run(backend) {
-                Ok(()) => ExitCode::SUCCESS,
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sber-tunnel: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tauri::async_runtime::set(runtime.handle().clone());
+    let mut log_guard = None;
+    let backend: std::sync::Arc<dyn desktop::backend::DesktopBackend> =
+        if std::env::var("SBER_TUNNEL_FAKE_BACKEND").as_deref() == Ok("1") {
+            std::sync::Arc::new(desktop::fake::FakeBackend::new())
+        } else {
+            let paths = match app::App::resolve_paths(None) {
+                Ok(p) => p,
                 Err(e) => {
                     eprintln!("sber-tunnel: {e:#}");
-                    ExitCode::FAILURE
+                    return ExitCode::FAILURE;
                 }
-            }
-        }
-        _ => {
-            eprintln!("sber-tunnel: the desktop backend is not wired yet; run with --cli");
+            };
+            log_guard = Some(logging::init(Some(&paths.log_dir()), "info", 7, "warn"));
+            runtime.block_on(desktop_backend::RealBackend::new(paths))
+        };
+    let result = desktop::run(backend);
+    drop(runtime);
+    drop(log_guard);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sber-tunnel: {e:#}");
             ExitCode::FAILURE
         }
     }
