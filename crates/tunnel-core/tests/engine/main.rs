@@ -3,10 +3,12 @@
 //!
 //! - `model`: the seeded three-device model test (random edits, renames, deletes, conflicts,
 //!   concurrent syncs) with its convergence, rule and no-loss checks;
-//! - `hostile`: broken or malicious remote data written straight into the store.
+//! - `hostile`: broken or malicious remote data written straight into the store;
+//! - `local`: local files that change while read or cannot be read.
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
 mod hostile;
+mod local;
 mod model;
 mod util;

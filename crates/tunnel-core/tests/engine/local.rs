@@ -1,0 +1,133 @@
+//! Local trouble at the engine level: a file rewritten again and again while the sync reads
+//! it, and a synced file replaced by a FIFO (which would block a reader forever). The rest of
+//! the folder syncs, nothing torn is uploaded, and nothing is deleted remotely because a
+//! local file could not be read.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tunnel_core::remote::memory::MemoryStore;
+
+use crate::util::{runtime, Device};
+
+/// A guard against a hang (a FIFO opened for reading blocks); not a timing assertion.
+const HANG: Duration = Duration::from_secs(120);
+
+#[test]
+fn a_file_rewritten_during_the_sync_is_never_uploaded_torn() {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        let b = Device::new("dev-b");
+        a.write("stable.txt", b"<v0>stable");
+        a.write("busy.bin", b"<v0>busy");
+        a.sync(&store).await.expect("a");
+        b.sync(&store).await.expect("b");
+        let mut versions: BTreeMap<Vec<u8>, ()> = BTreeMap::new();
+        versions.insert(b"<v0>busy".to_vec(), ());
+        // `fs::write` truncates before it writes: a scan may really see the file empty.
+        versions.insert(Vec::new(), ());
+        let versions = Arc::new(Mutex::new(versions));
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicU64::new(0));
+        let path = a.path("busy.bin");
+        let writer = {
+            let (stop, versions, count) = (stop.clone(), versions.clone(), count.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let len = 300_000 + (n as usize % 7) * 150_000;
+                    let mut bytes = format!("<w{n}>").into_bytes();
+                    bytes.resize(len, b'a' + (n % 26) as u8);
+                    versions.lock().expect("lock").insert(bytes.clone(), ());
+                    if std::fs::write(&path, &bytes).is_err() {
+                        break; // the test failed and its folder is gone
+                    }
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                n
+            })
+        };
+        // Wait until the writer is busy.
+        while count.load(Ordering::Relaxed) < 3 {
+            tokio::task::yield_now().await;
+        }
+        a.write("other.txt", b"<v1>other");
+        a.write("stable.txt", b"<v1>stable edited");
+        let mut unreadable = 0;
+        for round in 0..3 {
+            let r = tokio::time::timeout(HANG, a.sync(&store))
+                .await
+                .expect("no hang");
+            let summary = r.expect("the sync completes despite the busy file");
+            unreadable += summary.skipped_unreadable;
+            b.sync(&store).await.expect("b");
+            let tree = b.tree();
+            assert_eq!(
+                tree.get("other.txt").map(Vec::as_slice),
+                Some(&b"<v1>other"[..])
+            );
+            assert_eq!(
+                tree.get("stable.txt").map(Vec::as_slice),
+                Some(&b"<v1>stable edited"[..])
+            );
+            let busy = tree.get("busy.bin").expect("busy.bin was deleted remotely");
+            assert!(
+                versions.lock().expect("lock").contains_key(busy),
+                "round {round}: busy.bin on b is torn ({} bytes); {summary:?}",
+                busy.len()
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        let rewrites = writer.join().expect("writer");
+        // Once quiet, the last version goes through.
+        a.sync(&store).await.expect("a again");
+        b.sync(&store).await.expect("b again");
+        assert_eq!(a.tree(), b.tree());
+        eprintln!(
+            "busy file: {rewrites} rewrites during 3 syncs, {unreadable} reported unreadable"
+        );
+    });
+}
+
+#[test]
+fn a_file_replaced_by_a_fifo_is_not_deleted_remotely() {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        let b = Device::new("dev-b");
+        a.write("pipe.txt", b"<v0>was a file");
+        a.write("x.txt", b"<v0>x");
+        a.sync(&store).await.expect("a");
+        b.sync(&store).await.expect("b");
+        std::fs::remove_file(a.path("pipe.txt")).expect("rm");
+        let status = std::process::Command::new("mkfifo")
+            .arg(a.path("pipe.txt"))
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success(), "mkfifo");
+        a.write("x.txt", b"<v1>x edited");
+        tokio::time::timeout(HANG, a.sync(&store))
+            .await
+            .expect("a FIFO must not block the sync")
+            .expect("the sync completes");
+        b.sync(&store).await.expect("b");
+        assert_eq!(
+            b.tree().get("pipe.txt").map(Vec::as_slice),
+            Some(&b"<v0>was a file"[..]),
+            "an unreadable local path deleted the file remotely"
+        );
+        assert_eq!(
+            b.tree().get("x.txt").map(Vec::as_slice),
+            Some(&b"<v1>x edited"[..])
+        );
+        // And the FIFO on a is left alone, not overwritten by the remote file.
+        let ft = std::fs::symlink_metadata(a.path("pipe.txt")).expect("still there");
+        assert!(!ft.is_file(), "the FIFO was replaced");
+    });
+}
