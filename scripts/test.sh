@@ -31,7 +31,7 @@ cargo test --locked --workspace --all-targets
 
 if [ "${SKIP_GUI:-0}" != "1" ] && [ -x scripts/gui-test.sh ]; then
   step "desktop app: build and tests"
-  scripts/gui-test.sh
+  scripts/gui-test.sh --emulator
 fi
 
 step "done in $(( $(date +%s) - start ))s"
