@@ -3,11 +3,13 @@
 //!
 //! - `model`: the seeded three-device model test (random edits, renames, deletes, conflicts,
 //!   concurrent syncs) with its convergence, rule and no-loss checks;
+//! - `fuzz`: bounded-time mutation fuzzing of whole snapshot, delta and head documents;
 //! - `hostile`: broken or malicious remote data written straight into the store;
 //! - `local`: local files that change while read or cannot be read.
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
+mod fuzz;
 mod hostile;
 mod local;
 mod model;
