@@ -227,3 +227,30 @@ fn secrets_are_never_taken_from_the_command_line() {
         );
     }
 }
+
+#[test]
+fn switching_certificate_checks_off_is_never_silent() {
+    let server = Server::start();
+    let d = Device::ready(&server);
+    let cfg = d.config.join("config.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("accept-invalid-certs"))
+        .map(String::from)
+        .collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == "[remote]")
+        .expect("a [remote] section");
+    lines.insert(at + 1, "accept-invalid-certs = true".into());
+    std::fs::write(&cfg, lines.join("\n") + "\n").expect("config");
+    d.write("a.txt", b"x");
+    let out = d.cmd(&["sync"]).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(
+        stderr.contains("certificate")
+            && (stderr.contains("off") || stderr.contains("not verified")),
+        "a sync with certificate checks off says nothing on stderr: {stderr:?}"
+    );
+}
