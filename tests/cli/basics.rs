@@ -36,6 +36,14 @@ fn two_devices_exchange_creates_edits_deletes_and_renames() {
         "the edit arrives"
     );
     assert!(!a.exists("docs/report.md"), "the deletion arrives");
+    let trashed = crate::util::tree_of(&a.folder.join(".sber-tunnel-trash"));
+    assert!(
+        trashed
+            .iter()
+            .any(|(k, v)| k.ends_with("docs/report.md") && v == b"# report\n"),
+        "a file deleted by another device is kept in the hidden trash: {:?}",
+        trashed.keys()
+    );
     assert!(
         !a.exists("docs/deep/nested/file.bin"),
         "the rename removes the old name"

@@ -169,6 +169,7 @@ impl Syncer {
     ) -> Result<SyncSummary, SyncError> {
         check_root(folder)?;
         remove_stale_temp_files(&folder.path);
+        prune_trash(&folder.path, TRASH_KEEP_DAYS);
         let mut summary = SyncSummary::default();
         for attempt in 1..=MAX_COMMIT_ATTEMPTS {
             match self.sync_once(folder, store, opts, &mut summary).await {
@@ -576,7 +577,7 @@ impl Syncer {
                 continue;
             }
             let r = match expected.kind {
-                EntryKind::File => tokio::fs::remove_file(&native).await,
+                EntryKind::File => move_to_trash(&folder.path, path, &native).await,
                 EntryKind::Dir => tokio::fs::remove_dir(&native).await,
             };
             match r {
@@ -1128,6 +1129,62 @@ impl Execution {
             moved: HashMap::new(),
             moved_hashes: HashMap::new(),
             failed_files: 0,
+        }
+    }
+}
+
+/// Hidden folder in each synced folder where files deleted by another device are kept.
+pub const TRASH_DIR: &str = ".sber-tunnel-trash";
+/// Days a file stays in [`TRASH_DIR`].
+const TRASH_KEEP_DAYS: i64 = 30;
+
+/// Move a file that another device deleted into `root/.sber-tunnel-trash/<date>/<path>`, so a
+/// deletion that was a mistake can be undone by hand. Falls back to deleting when it cannot be
+/// moved (the content is still in the remote's history until garbage collection).
+async fn move_to_trash(root: &Path, rel: &RelPath, native: &Path) -> std::io::Result<()> {
+    let day = time::OffsetDateTime::now_utc().date();
+    let dest = rel.to_native(&root.join(TRASH_DIR).join(day.to_string()));
+    let moved = async {
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let dest = if tokio::fs::symlink_metadata(&dest).await.is_ok() {
+            dest.with_file_name(format!(
+                "{} ({})",
+                rel.file_name(),
+                uuid::Uuid::new_v4().simple()
+            ))
+        } else {
+            dest
+        };
+        tokio::fs::rename(native, &dest).await
+    }
+    .await;
+    match moved {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(e),
+        Err(e) => {
+            debug!(path = %rel, error = %e, "could not keep a copy in the trash; deleting");
+            tokio::fs::remove_file(native).await
+        }
+    }
+}
+
+/// Remove day folders of the trash older than `keep_days`.
+fn prune_trash(root: &Path, keep_days: i64) {
+    let trash = root.join(TRASH_DIR);
+    let Ok(rd) = std::fs::read_dir(&trash) else {
+        return;
+    };
+    let today = time::OffsetDateTime::now_utc().date();
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Ok(day) = time::Date::parse(&name.to_string_lossy(), &format) else {
+            continue;
+        };
+        if (today - day).whole_days() > keep_days {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
