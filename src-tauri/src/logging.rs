@@ -29,6 +29,7 @@ pub fn init(
     .unwrap_or_else(|_| EnvFilter::new("warn"));
     let stderr_layer = fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
         .with_filter(stderr_filter);
