@@ -217,3 +217,45 @@ fn names_equal_after_normalisation_lose_nothing() {
         );
     });
 }
+
+/// One device turns a file into a folder while another edits the file: both the edit and the
+/// folder's content must survive on every device.
+#[test]
+fn file_turned_folder_against_a_concurrent_edit_loses_nothing() {
+    let rt = runtime();
+    for b_first in [false, true] {
+        rt.block_on(one_order(b_first));
+    }
+}
+
+/// One run of the file-to-folder race; `b_first`: the editing device commits first.
+async fn one_order(b_first: bool) {
+    {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        let b = Device::new("dev-b");
+        a.write("x", b"<a1>file x");
+        a.sync(&store).await.expect("a");
+        b.sync(&store).await.expect("b");
+        std::fs::remove_file(a.path("x")).expect("rm");
+        a.write("x/inner.txt", b"<a2>inside the new folder");
+        b.write("x", b"<b1>edited file x");
+        if b_first {
+            b.sync(&store).await.expect("b");
+        }
+        a.sync(&store).await.expect("a");
+        b.sync(&store).await.expect("b");
+        a.sync(&store).await.expect("a again");
+        b.sync(&store).await.expect("b again");
+        assert_eq!(a.tree(), b.tree(), "devices disagree");
+        let all: Vec<Vec<u8>> = a.tree().into_values().collect();
+        for want in [&b"<a2>inside the new folder"[..], &b"<b1>edited file x"[..]] {
+            assert!(
+                all.iter().any(|c| c == want),
+                "{:?} lost (b first: {b_first}); tree {:?}",
+                String::from_utf8_lossy(want),
+                a.tree().keys().collect::<Vec<_>>()
+            );
+        }
+    }
+}
