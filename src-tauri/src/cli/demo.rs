@@ -120,7 +120,6 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
             .context("waiting for Ctrl-C")?;
     }
     emulator.shutdown().await;
-    let _ = desktop.name;
     Ok(exit::OK)
 }
 

@@ -18,7 +18,7 @@ mod remote_state;
 mod upload;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
@@ -239,7 +239,7 @@ impl Syncer {
         debug!(actions = plan.actions.len(), "plan");
 
         // 4. Carry it out.
-        let mut exec = Execution::new(folder.path.clone());
+        let mut exec = Execution::new();
         self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
             .await?;
         // Deletions first: a folder replaced by a file (or a case-only rename on a
@@ -260,8 +260,7 @@ impl Syncer {
 
         // 5. Publish.
         if !to_publish.is_empty() {
-            self.commit(folder, store, &view, to_publish, &mut exec)
-                .await?;
+            self.commit(folder, store, &view, to_publish).await?;
         } else if view.head.is_some() {
             let (g, s) = (view.tree.generation.clone(), view.tree.seq);
             self.with_journal(move |j| j.set_remote_position(id, &g, s))
@@ -954,7 +953,6 @@ impl Syncer {
         store: &dyn RemoteStore,
         view: &remote_state::RemoteView,
         entries: Vec<FileEntry>,
-        exec: &mut Execution,
     ) -> Result<(), SyncError> {
         let generation = view.tree.generation.clone();
         let seq = view.tree.seq + 1;
@@ -1054,7 +1052,6 @@ impl Syncer {
             j.set_remote_position(id, &g, seq)
         })
         .await?;
-        let _ = exec;
         if compacting || removes_references {
             self.maybe_collect_garbage(folder, store, &head, &tree_for_gc)
                 .await;
@@ -1108,8 +1105,6 @@ impl Syncer {
 
 /// What one attempt did so far.
 struct Execution {
-    #[allow(dead_code)]
-    root: PathBuf,
     summary: SyncSummary,
     base_upserts: Vec<FileEntry>,
     base_removals: Vec<RelPath>,
@@ -1120,9 +1115,8 @@ struct Execution {
 }
 
 impl Execution {
-    fn new(root: PathBuf) -> Self {
+    fn new() -> Self {
         Execution {
-            root,
             summary: SyncSummary::default(),
             base_upserts: Vec::new(),
             base_removals: Vec::new(),
