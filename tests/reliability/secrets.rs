@@ -254,3 +254,66 @@ fn switching_certificate_checks_off_is_never_silent() {
         "a sync with certificate checks off says nothing on stderr: {stderr:?}"
     );
 }
+
+/// Inodes of the TCP sockets in LISTEN state on this machine.
+fn listening_tcp_inodes() -> Vec<String> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // st == 0A is LISTEN; column 9 is the inode.
+            if cols.len() > 9 && cols[3] == "0A" {
+                out.push(cols[9].to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The background service talks to its clients over a local socket only: none of its
+/// sockets listens on TCP.
+#[test]
+fn the_service_opens_no_network_port() {
+    let server = Server::start();
+    let d = Device::ready(&server);
+    d.ok(&["start"]);
+    let config = d.config.to_string_lossy().to_string();
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().to_string();
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (pid.chars().all(|c| c.is_ascii_digit()) && cmd.contains(&config)).then_some(pid)
+        })
+        .collect();
+    let listening = listening_tcp_inodes();
+    let mut sockets = 0;
+    for pid in &pids {
+        for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let t = target.to_string_lossy().to_string();
+            if let Some(inode) = t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
+                sockets += 1;
+                assert!(
+                    !listening.iter().any(|l| l == inode),
+                    "process {pid} of the service listens on a TCP port"
+                );
+            }
+        }
+    }
+    let _ = d.run(&["stop"]);
+    assert!(!pids.is_empty(), "the service process was not found");
+    assert!(
+        sockets > 0,
+        "the service holds no socket at all (control socket expected)"
+    );
+}
