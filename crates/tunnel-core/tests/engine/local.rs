@@ -137,8 +137,6 @@ fn a_file_replaced_by_a_fifo_is_not_deleted_remotely() {
 /// file systems with 1–2 s timestamps and possible within one kernel clock tick elsewhere.
 /// The scan cache must not hide it, or a remote edit silently overwrites it.
 #[test]
-#[ignore = "bug: scan.rs cache_fits trusts (size, mtime, inode) even when the mtime is not older \
-            than the scan (racy timestamps); the edit is missed and the remote version overwrites it"]
 fn an_edit_within_the_timestamp_granularity_is_not_lost() {
     let rt = runtime();
     rt.block_on(async {
@@ -258,4 +256,58 @@ async fn one_order(b_first: bool) {
             );
         }
     }
+}
+
+/// The user edits a file on this device while the sync downloads the other device's version
+/// of it: the local edit must not be overwritten, and must reach the other device.
+#[test]
+fn an_edit_during_its_download_is_left_alone() {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        let b = Device::new("dev-b");
+        a.write("f.txt", b"<a1>first");
+        a.sync(&store).await.expect("a");
+        b.sync(&store).await.expect("b");
+        a.write("f.txt", b"<a2>edited on a, bigger than before");
+        a.sync(&store).await.expect("a");
+        let target = b.path("f.txt");
+        let done = Arc::new(AtomicBool::new(false));
+        let fired = done.clone();
+        let hooked = crate::util::Intercept {
+            inner: store.clone(),
+            on_get: Box::new(move |name| {
+                let content = name.as_str().starts_with("p-") || name.as_str().starts_with("c-");
+                if content && !done.swap(true, Ordering::SeqCst) {
+                    std::fs::write(&target, b"<b1>typed on b during the download")
+                        .expect("user edit");
+                }
+            }),
+        };
+        let r = b.sync(&hooked).await;
+        assert!(fired.load(Ordering::SeqCst), "no content download happened");
+        assert_eq!(
+            b.tree().get("f.txt").map(Vec::as_slice),
+            Some(&b"<b1>typed on b during the download"[..]),
+            "the edit made during the download was overwritten ({r:?})"
+        );
+        for _ in 0..2 {
+            b.sync(&store).await.expect("b");
+            a.sync(&store).await.expect("a");
+        }
+        assert_eq!(a.tree(), b.tree(), "devices disagree");
+        let all: Vec<Vec<u8>> = a.tree().into_values().collect();
+        for want in [
+            &b"<a2>edited on a, bigger than before"[..],
+            &b"<b1>typed on b during the download"[..],
+        ] {
+            assert!(
+                all.iter().any(|c| c == want),
+                "{:?} lost: {:?}",
+                String::from_utf8_lossy(want),
+                a.tree().keys().collect::<Vec<_>>()
+            );
+        }
+    });
 }

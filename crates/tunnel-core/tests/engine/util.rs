@@ -11,6 +11,9 @@ use tunnel_core::error::SyncError;
 use tunnel_core::events::SyncSummary;
 use tunnel_core::journal::Journal;
 use tunnel_core::remote::memory::MemoryStore;
+use tunnel_core::remote::{
+    BlobInfo, BlobName, BlobSink, BlobSource, HeadState, RemoteError, RemoteIdentity, RemoteStore,
+};
 use tunnel_core::sync::{SyncOptions, Syncer};
 
 /// Small chunks and packs so that a few KiB exercise chunking and packing.
@@ -59,7 +62,7 @@ impl Device {
     }
 
     /// Sync with `store`.
-    pub async fn sync(&self, store: &MemoryStore) -> Result<SyncSummary, SyncError> {
+    pub async fn sync(&self, store: &dyn RemoteStore) -> Result<SyncSummary, SyncError> {
         self.syncer
             .sync_folder(self.folder, store, &SyncOptions::default())
             .await
@@ -153,4 +156,65 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// A [`MemoryStore`] that runs `on_get` before serving every blob download: a deterministic
+/// way to make something happen in the middle of a sync (a user editing a file).
+pub struct Intercept {
+    /// The store served.
+    pub inner: MemoryStore,
+    /// Called with the blob's name before each `get_blob`.
+    pub on_get: Box<dyn Fn(&BlobName) + Send + Sync>,
+}
+
+#[async_trait::async_trait]
+impl RemoteStore for Intercept {
+    async fn probe(&self) -> Result<RemoteIdentity, RemoteError> {
+        self.inner.probe().await
+    }
+    async fn probe_write(&self) -> Result<(), RemoteError> {
+        self.inner.probe_write().await
+    }
+    async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
+        self.inner.read_head().await
+    }
+    async fn write_head(
+        &self,
+        value: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<u64, RemoteError> {
+        self.inner.write_head(value, expected).await
+    }
+    async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
+        self.inner.put_blob(name, source).await
+    }
+    async fn put_mutable(
+        &self,
+        name: &BlobName,
+        data: bytes::Bytes,
+    ) -> Result<BlobInfo, RemoteError> {
+        self.inner.put_mutable(name, data).await
+    }
+    async fn get_blob(
+        &self,
+        name: &BlobName,
+        version: Option<u64>,
+        range: Option<std::ops::Range<u64>>,
+        sink: BlobSink<'_>,
+    ) -> Result<u64, RemoteError> {
+        (self.on_get)(name);
+        self.inner.get_blob(name, version, range, sink).await
+    }
+    async fn find_blob(&self, name: &BlobName) -> Result<Option<BlobInfo>, RemoteError> {
+        self.inner.find_blob(name).await
+    }
+    async fn list_blobs(&self) -> Result<Vec<BlobInfo>, RemoteError> {
+        self.inner.list_blobs().await
+    }
+    async fn delete_blob(&self, blob: &BlobInfo) -> Result<(), RemoteError> {
+        self.inner.delete_blob(blob).await
+    }
+    async fn delete_blob_version(&self, blob: &BlobInfo, version: u64) -> Result<(), RemoteError> {
+        self.inner.delete_blob_version(blob, version).await
+    }
 }
