@@ -520,3 +520,32 @@ fn a_remote_gone_back_in_time_deletes_nothing() {
         assert_eq!(a.tree(), b.tree(), "devices disagree after the restore");
     });
 }
+
+/// Remote entries named like our own bookkeeping files (the folder marker, a partial
+/// download) are never written over the local ones, and the folder keeps syncing.
+#[test]
+fn remote_entries_cannot_overwrite_our_own_files() {
+    let rt = runtime();
+    rt.block_on(async {
+        for name in [tunnel_core::sync::FOLDER_MARKER, ".sbt-evil.partial"] {
+            let s = setup().await;
+            let marker = s.victim.root.join(tunnel_core::sync::FOLDER_MARKER);
+            let before = std::fs::read(&marker).expect("marker");
+            let entry = file_entry(&s.store, name, b"mallory was here").await;
+            let doc = delta_doc(&s.store, vec![entry]);
+            append_delta(&s.store, doc).await;
+            let _ = s.victim.sync(&s.store).await;
+            assert_eq!(
+                std::fs::read(&marker).expect("marker still there"),
+                before,
+                "{name}: the folder marker was overwritten"
+            );
+            s.victim.write("later.txt", b"still syncing");
+            let r = s.victim.sync(&s.store).await;
+            assert!(
+                r.is_ok() || !format!("{r:?}").contains("marker"),
+                "{name}: the folder no longer syncs: {r:?}"
+            );
+        }
+    });
+}
