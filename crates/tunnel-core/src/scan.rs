@@ -345,6 +345,14 @@ pub(crate) fn scan_folder_observed(
                     chunks: h.chunks,
                 };
                 scan.entries.insert(rel.clone(), file_entry(&cached));
+                // Racy timestamps (as in git): a file modified within the file system's
+                // timestamp granularity of this hash could change again without its (size,
+                // mtime) changing. Such a cache row never matches, so it is hashed again
+                // next time, until its mtime is safely in the past.
+                let mut cached = cached;
+                if is_racy(cached.mtime_ns) {
+                    cached.mtime_ns = RACY_MTIME;
+                }
                 scan.hashes.insert(rel, cached);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -385,6 +393,19 @@ fn file_entry(c: &CachedHash) -> LocalEntry {
 }
 
 /// The cache row still describes this file, and its chunks were cut with `chunk_size`.
+/// A cache row with this mtime never matches a file (see the racy-timestamp rule above).
+const RACY_MTIME: i64 = i64::MIN;
+/// How close to "now" an mtime must be to count as racy (covers 1–2 s timestamp granularity).
+const RACY_WINDOW_NS: i64 = 3_000_000_000;
+
+fn is_racy(mtime_ns: i64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(i64::MAX);
+    now.saturating_sub(mtime_ns) < RACY_WINDOW_NS
+}
+
 fn cache_fits(c: &CachedHash, meta: &Metadata, chunk_size: u64) -> bool {
     if c.size != meta.len() || c.mtime_ns != chunk::mtime_ns(meta) || c.inode != chunk::inode(meta)
     {
@@ -531,10 +552,31 @@ mod tests {
         }
     }
 
+    /// Write a file with an mtime safely in the past (not "racy"), as files are between syncs.
     fn put(root: &Path, path: &str, bytes: &[u8]) {
         let p = root.join(path);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, bytes).expect("write");
+        std::fs::write(&p, bytes).expect("write");
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .expect("open");
+        f.set_modified(past).expect("backdate");
+    }
+
+    #[test]
+    fn a_file_modified_just_now_is_hashed_again_next_time() {
+        // Racy timestamps: within the file system's granularity an edit may keep (size, mtime).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::write(root.join("fresh"), b"1111").expect("write");
+        let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+        let second = scan_folder(root, &first.hashes, &opts()).expect("scan");
+        assert_eq!(
+            second.hashed, 1,
+            "a just-modified file is not trusted from the cache"
+        );
     }
 
     fn keys(scan: &LocalScan) -> Vec<String> {

@@ -153,8 +153,21 @@ pub(crate) async fn fetch_verified(
             },
         ));
     }
-    let mut buf: Vec<u8> = Vec::with_capacity(size.min(64 << 20) as usize);
-    let n = store.get_blob(name, version, None, &mut buf).await?;
+    let mut sink = BoundedSink {
+        buf: Vec::with_capacity(size.min(64 << 20) as usize),
+        limit: size,
+    };
+    let n = match store.get_blob(name, version, None, &mut sink).await {
+        Ok(n) => n,
+        Err(_) if sink.buf.len() as u64 >= size && sink.overflowed() => {
+            return Err(RemoteError::Integrity(format!(
+                "{name}: the server sent more than the announced {size} bytes"
+            ))
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let buf = sink.buf;
     if n != size || buf.len() as u64 != size {
         return Err(RemoteError::Integrity(format!(
             "{name}: expected {size} bytes, received {}",
@@ -167,4 +180,49 @@ pub(crate) async fn fetch_verified(
         return Err(RemoteError::Integrity(format!("{name}: SHA-256 mismatch")).into());
     }
     Ok(Bytes::from(buf))
+}
+
+/// Collects at most `limit` bytes; one byte more fails the write, so a hostile or broken
+/// server cannot make us hold more than the head announced.
+struct BoundedSink {
+    buf: Vec<u8>,
+    limit: u64,
+}
+
+impl BoundedSink {
+    fn overflowed(&self) -> bool {
+        self.buf.len() as u64 >= self.limit
+    }
+}
+
+impl tokio::io::AsyncWrite for BoundedSink {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let room = this.limit.saturating_sub(this.buf.len() as u64);
+        if data.len() as u64 > room {
+            return std::task::Poll::Ready(Err(std::io::Error::other(
+                "more bytes than the file list announced",
+            )));
+        }
+        this.buf.extend_from_slice(data);
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
