@@ -472,9 +472,6 @@ fn an_endless_manifest_body_is_cut_at_the_announced_size() {
 /// The page was restored to an older version (the head went back in time): differences become
 /// conflicts or downloads, never deletions, on either device.
 #[test]
-#[ignore = "bug: sync/remote_state.rs trusts its cached tree by (generation, seq); after a head \
-            rollback the next commit reuses a seq another device already saw, so that device \
-            never sees the commit and the devices diverge for good"]
 fn a_remote_gone_back_in_time_deletes_nothing() {
     let rt = runtime();
     rt.block_on(async {
