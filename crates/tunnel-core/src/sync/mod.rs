@@ -204,7 +204,15 @@ impl Syncer {
             .with_journal(move |j| j.folder(id))
             .await?
             .ok_or_else(|| SyncError::UnknownFolder(id.to_string()))?;
-        let view = remote_state::load_remote(store, &folder_now, cached, &self.limits).await?;
+        let seen_key = format!("seen-head:{id}");
+        let sk = seen_key.clone();
+        let seen: Option<serde_json::Value> = self
+            .with_journal(move |j| j.get_config(&sk))
+            .await?
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let view =
+            remote_state::load_remote(store, &folder_now, cached, seen.as_ref(), &self.limits)
+                .await?;
         if view.fetched {
             let tree = view.tree.clone();
             self.with_journal(move |j| j.store_remote_cache(id, &tree))
@@ -261,10 +269,14 @@ impl Syncer {
         // 5. Publish.
         if !to_publish.is_empty() {
             self.commit(folder, store, &view, to_publish).await?;
-        } else if view.head.is_some() {
+        } else if let Some(head) = &view.head {
             let (g, s) = (view.tree.generation.clone(), view.tree.seq);
-            self.with_journal(move |j| j.set_remote_position(id, &g, s))
-                .await?;
+            let text = head.to_value().to_string();
+            self.with_journal(move |j| {
+                j.set_remote_position(id, &g, s)?;
+                j.set_config(&seen_key, &text)
+            })
+            .await?;
         }
         summary.uploaded += exec.summary.uploaded;
         summary.downloaded += exec.summary.downloaded;
@@ -954,7 +966,16 @@ impl Syncer {
         view: &remote_state::RemoteView,
         entries: Vec<FileEntry>,
     ) -> Result<(), SyncError> {
-        let generation = view.tree.generation.clone();
+        // Committing on a history we could not trust (restored page, rewritten history):
+        // start a new generation with a full snapshot, so every other device notices and
+        // re-reads instead of applying our delta on top of a different past.
+        let fresh_generation = view.head.is_some() && !view.base_trusted;
+        let mut base_tree = view.tree.clone();
+        if fresh_generation {
+            base_tree.generation = uuid::Uuid::new_v4().to_string();
+            info!("starting a new remote generation after a rewritten history");
+        }
+        let generation = base_tree.generation.clone();
         let seq = view.tree.seq + 1;
         let delta = Delta {
             format: FORMAT_VERSION,
@@ -963,12 +984,12 @@ impl Syncer {
             device: self.device.clone(),
             entries: entries.clone(),
         };
-        let mut tree = view.tree.clone();
+        let mut tree = base_tree;
         tree.apply_delta(delta.clone())?;
 
         let mut head = match &view.head {
-            Some(h) => h.clone(),
-            None => Head {
+            Some(h) if !fresh_generation => h.clone(),
+            _ => Head {
                 format: FORMAT_VERSION,
                 generation: generation.clone(),
                 seq: 0,
@@ -1046,10 +1067,12 @@ impl Syncer {
         }
         let g = generation.clone();
         let tree_for_gc = tree.clone();
+        let seen_text = head.to_value().to_string();
         self.with_journal(move |j| {
             j.apply_base(id, &upserts, &removals)?;
             j.store_remote_cache(id, &tree)?;
-            j.set_remote_position(id, &g, seq)
+            j.set_remote_position(id, &g, seq)?;
+            j.set_config(&format!("seen-head:{id}"), &seen_text)
         })
         .await?;
         if compacting || removes_references {

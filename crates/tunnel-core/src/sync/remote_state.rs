@@ -34,6 +34,7 @@ pub(crate) async fn load_remote(
     store: &dyn RemoteStore,
     folder: &FolderRecord,
     cached: Option<RemoteTree>,
+    seen: Option<&serde_json::Value>,
     limits: &Limits,
 ) -> Result<RemoteView, SyncError> {
     let Some(state) = store.read_head().await? else {
@@ -62,6 +63,19 @@ pub(crate) async fn load_remote(
         }
     }
 
+    // The head we synced to last time must still be part of this head's history: a page
+    // restored to an older version and committed on again re-uses seq numbers, and a cache
+    // keyed by (generation, seq) alone would then silently diverge.
+    let seen = seen.and_then(|v| Head::parse(v, limits).ok());
+    let mut forked = false;
+    if let Some(seen) = seen.as_ref().filter(|s| s.generation == head.generation) {
+        if !same_history(seen, &head) {
+            warn!(folder = %folder.path.display(), "the remote history was rewritten (page restored?); re-reading it, no deletions this sync");
+            base_trusted = false;
+            forked = true;
+        }
+    }
+    let cached = if forked { None } else { cached };
     let (tree, fetched) = match cached {
         Some(c) if c.generation == head.generation && c.seq == head.seq => (c, false),
         Some(c)
@@ -89,6 +103,29 @@ pub(crate) async fn load_remote(
         base_trusted,
         fetched,
     })
+}
+
+/// The digest naming commit `seq` in `head`, when the head still lists it.
+fn commit_id(head: &Head, seq: u64) -> Option<Digest> {
+    if let Some(d) = head.deltas.iter().find(|d| d.seq == seq) {
+        return Some(d.sha256);
+    }
+    head.snapshot
+        .as_ref()
+        .filter(|s| s.seq == seq)
+        .map(|s| s.sha256)
+}
+
+/// Whether `head` continues the history `seen` was part of. Unknown (compacted away) counts
+/// as continuing; a head behind `seen` is handled by the seq check.
+fn same_history(seen: &Head, head: &Head) -> bool {
+    if head.seq < seen.seq {
+        return true;
+    }
+    match (commit_id(seen, seen.seq), commit_id(head, seen.seq)) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
 }
 
 /// True when the head's delta list holds every delta after `seq`.
