@@ -11,10 +11,6 @@ use crate::common::{converge, seed, stray_hidden, Ledger, Rng, SeedGuard, SMALL_
 use crate::util::{Device, Server};
 
 #[test]
-#[ignore = "bug: the folder root and marker are checked only before the scan (tunnel-core \
-            sync/mod.rs check_root); a folder removed during the scan publishes deletions. \
-            Timing-dependent here; engine test local::a_folder_removed_during_the_sync_… \
-            reproduces it deterministically"]
 fn folder_removed_while_syncing_deletes_nothing_remotely() {
     let seed = seed();
     let _guard = SeedGuard("folder removal test", seed);

@@ -222,8 +222,10 @@ impl Syncer {
             self.with_journal(move |j| j.reset_base(id)).await?;
         }
 
-        // 2. The local side.
+        // 2. The local side. The root is checked again after the scan: a folder removed or
+        // unmounted while it was being read looks exactly like "every file deleted".
         let scan = self.scan(folder).await?;
+        check_root(folder)?;
         let base = self.with_journal(move |j| j.base(id)).await?;
 
         // 3. The plan, without anything we could not read.
@@ -266,7 +268,9 @@ impl Syncer {
             .upload_all(folder, store, &plan.actions, &scan, &view.tree, &mut exec)
             .await?;
 
-        // 5. Publish.
+        // 5. Publish (the root checked once more: deletions are only published for a folder
+        // that is still there).
+        check_root(folder)?;
         if !to_publish.is_empty() {
             self.commit(folder, store, &view, to_publish).await?;
         } else if let Some(head) = &view.head {

@@ -317,8 +317,6 @@ fn an_edit_during_its_download_is_left_alone() {
 /// The vanished folder must be reported, not published as deletions. Deterministic: the
 /// removal is done from store hooks, half before the scan and the rest before the commit.
 #[test]
-#[ignore = "bug: sync/mod.rs checks the folder root and marker only before the scan \
-            (check_root in sync_attempts); a folder removed during the sync publishes deletions"]
 fn a_folder_removed_during_the_sync_deletes_nothing_remotely() {
     let rt = runtime();
     rt.block_on(async {
