@@ -478,15 +478,21 @@ impl Syncer {
                 let packs = &packs;
                 let root = &root;
                 async move {
-                    let r = download::download_file(
-                        store,
-                        root,
-                        &dest,
-                        &entry,
-                        expected.as_ref(),
-                        packs,
-                    )
-                    .await;
+                    let fetch = || {
+                        download::download_file(
+                            store,
+                            root,
+                            &dest,
+                            &entry,
+                            expected.as_ref(),
+                            packs,
+                        )
+                    };
+                    let mut r = fetch().await;
+                    // A damaged body (truncated by a proxy, corrupted) is fetched once more.
+                    if matches!(&r, Err(DownloadError::Remote(RemoteError::Integrity(_)))) {
+                        r = fetch().await;
+                    }
                     (dest, entry, r)
                 }
             })

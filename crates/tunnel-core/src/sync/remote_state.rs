@@ -173,8 +173,26 @@ async fn apply_deltas(
 }
 
 /// Download a whole manifest blob into memory, refusing anything larger than announced or
-/// than the limits, and checking its SHA-256.
+/// than the limits, and checking its SHA-256. A body that arrives damaged (truncated by a
+/// proxy, corrupted) is fetched once more before the sync gives up.
 pub(crate) async fn fetch_verified(
+    store: &dyn RemoteStore,
+    name: &BlobName,
+    version: Option<u64>,
+    size: u64,
+    sha256: &Digest,
+    limits: &Limits,
+) -> Result<Bytes, SyncError> {
+    match fetch_verified_once(store, name, version, size, sha256, limits).await {
+        Err(SyncError::Remote(RemoteError::Integrity(why))) => {
+            warn!(blob = %name, %why, "damaged file list download; fetching it again");
+            fetch_verified_once(store, name, version, size, sha256, limits).await
+        }
+        other => other,
+    }
+}
+
+async fn fetch_verified_once(
     store: &dyn RemoteStore,
     name: &BlobName,
     version: Option<u64>,
