@@ -107,8 +107,11 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
     sync(&laptop, &store).await?;
     show_tree(&laptop.folder)?;
 
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "sber-tunnel".into());
     say(&format!(
-        "Done. The two devices live in {}:\n  sber-tunnel --config-dir {} status\n  sber-tunnel --config-dir {} sync",
+        "Done. The two devices live in {}:\n  {exe} --config-dir {} status\n  {exe} --config-dir {} sync",
         work.display(),
         laptop.app.paths.config_dir.display(),
         desktop.app.paths.config_dir.display()
