@@ -18,7 +18,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let wants_cli = args.iter().skip(1).any(|a| a == "--cli") || args.len() > 1;
+    // `--minimized` alone is the desktop app started at login; anything else is the CLI.
+    let wants_cli = args.iter().skip(1).any(|a| a == "--cli")
+        || args.iter().skip(1).any(|a| a != "--minimized");
     #[cfg(feature = "gui")]
     if !wants_cli {
         return desktop_main();

@@ -41,7 +41,8 @@ pub fn run(backend: Arc<dyn DesktopBackend>) -> anyhow::Result<()> {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
+            // Started at login: straight to the tray, no window in the person's face.
+            Some(vec![MINIMIZED_FLAG]),
         ));
     let app = configure(builder, backend, true)
         .build(tauri::generate_context!())
@@ -86,12 +87,19 @@ pub fn start<R: Runtime>(
         tray::create(app)?;
     }
     event_bridge::spawn(app.clone(), backend);
-    // The window opens at launch: some desktops show no tray, and the wizard lives here.
-    if let Some(window) = app.get_webview_window(window::MAIN_WINDOW) {
-        window.show()?;
+    // The window opens at launch (some desktops show no tray, and the wizard lives here),
+    // except when started at login with `--minimized`.
+    let minimized = std::env::args().any(|a| a == MINIMIZED_FLAG);
+    if !minimized {
+        if let Some(window) = app.get_webview_window(window::MAIN_WINDOW) {
+            window.show()?;
+        }
     }
     Ok(())
 }
+
+/// Argument the login item passes: start in the tray without opening the window.
+pub const MINIMIZED_FLAG: &str = "--minimized";
 
 /// The one list of commands the webview may call.
 pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
