@@ -188,6 +188,9 @@ struct FolderRuntime {
     failures: u32,
     blocked: bool,
     wants_sync: bool,
+    /// Until then the remote is polled every [`FAST_POLL`]: someone is working in this
+    /// folder, so an answer from another device is likely soon.
+    fast_until: Option<Instant>,
     _watcher: Option<FolderWatcher>,
 }
 
@@ -205,6 +208,10 @@ struct Actor {
 }
 
 const PAUSED_ALL_KEY: &str = "paused-all";
+/// Poll interval while a folder is active (see `FolderRuntime::fast_until`).
+const FAST_POLL: Duration = Duration::from_secs(3);
+/// How long a folder counts as active after a local change or a sync that moved something.
+const FAST_WINDOW: Duration = Duration::from_secs(120);
 /// How long a running sync may take to finish when the service stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -239,6 +246,7 @@ impl Actor {
                     if let Some(f) = self.folders.get_mut(&id) {
                         f.dirty_since.get_or_insert(now);
                         f.last_event = Some(now);
+                        f.fast_until = Some(now + FAST_WINDOW);
                     }
                 }
                 result = wait_running(&mut self.running), if self.running.is_some() => {
@@ -378,6 +386,7 @@ impl Actor {
                         blocked: false,
                         // Catch up with what changed while we were not running.
                         wants_sync: true,
+                        fast_until: None,
                         _watcher: watcher,
                     }
                 }
@@ -443,7 +452,13 @@ impl Actor {
         let Some(f) = self.folders.get_mut(&id) else {
             return;
         };
-        f.next_poll = now + self.settings.poll_interval;
+        let active = f.fast_until.is_some_and(|t| t > now);
+        f.next_poll = now
+            + if active {
+                FAST_POLL.min(self.settings.poll_interval)
+            } else {
+                self.settings.poll_interval
+            };
         if full {
             // A full sync covers every local change seen so far; a cheap poll covers none.
             f.wants_sync = false;
@@ -489,7 +504,14 @@ impl Actor {
         };
         let now = Instant::now();
         match result {
-            Ok(_) => {
+            Ok(summary) => {
+                let moved = summary.is_some_and(|s| {
+                    s.uploaded + s.downloaded + s.deleted_local + s.deleted_remote > 0
+                });
+                if moved {
+                    f.fast_until = Some(now + FAST_WINDOW);
+                    f.next_poll = f.next_poll.min(now + FAST_POLL);
+                }
                 f.state = SyncState::Idle;
                 f.last_error = None;
                 f.failures = 0;
