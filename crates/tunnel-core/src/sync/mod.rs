@@ -301,24 +301,30 @@ impl Syncer {
             chunk_size: self.settings.chunk_size,
             extra_ignores: self.settings.ignore.clone(),
         };
-        let scan = tokio::task::spawn_blocking(move || scan_folder(&root, &cache, &opts))
-            .await
-            .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))??;
+        let (scan, cache) = tokio::task::spawn_blocking(move || {
+            let scan = scan_folder(&root, &cache, &opts);
+            (scan, cache)
+        })
+        .await
+        .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))?;
+        let scan = scan?;
+        // Only rows that changed are written back: an unchanged folder of 100,000 files costs
+        // no journal writes.
         let upserts: Vec<(RelPath, crate::journal::CachedHash)> = scan
             .hashes
             .iter()
+            .filter(|(p, h)| cache.get(*p) != Some(*h))
             .map(|(p, h)| (p.clone(), h.clone()))
             .collect();
-        let present: HashSet<RelPath> = scan.entries.keys().cloned().collect();
-        self.with_journal(move |j| {
-            let stale: Vec<RelPath> = j
-                .scan_cache(id)?
-                .into_keys()
-                .filter(|p| !present.contains(p))
-                .collect();
-            j.update_scan_cache(id, &upserts, &stale)
-        })
-        .await?;
+        let stale: Vec<RelPath> = cache
+            .keys()
+            .filter(|p| !scan.hashes.contains_key(*p))
+            .cloned()
+            .collect();
+        if !upserts.is_empty() || !stale.is_empty() {
+            self.with_journal(move |j| j.update_scan_cache(id, &upserts, &stale))
+                .await?;
+        }
         Ok(scan)
     }
 
@@ -1261,14 +1267,26 @@ fn remove_stale_temp_files(root: &Path) {
     }
 }
 
-fn without<V: Clone>(map: &BTreeMap<RelPath, V>, excluded: &[RelPath]) -> BTreeMap<RelPath, V> {
-    if excluded.is_empty() {
-        return map.clone();
+/// `map` without the excluded paths and everything below them; borrowed (no copy of a
+/// large tree) when none of them is in it.
+fn without<'a, V: Clone>(
+    map: &'a BTreeMap<RelPath, V>,
+    excluded: &[RelPath],
+) -> std::borrow::Cow<'a, BTreeMap<RelPath, V>> {
+    let hit = |p: &RelPath| excluded.iter().any(|x| x == p || x.is_ancestor_of(p));
+    let relevant: Vec<&RelPath> = excluded
+        .iter()
+        .filter(|x| map.contains_key(*x) || map.keys().any(|p| x.is_ancestor_of(p)))
+        .collect();
+    if relevant.is_empty() {
+        return std::borrow::Cow::Borrowed(map);
     }
-    map.iter()
-        .filter(|(p, _)| !excluded.iter().any(|x| x == *p || x.is_ancestor_of(p)))
-        .map(|(p, v)| (p.clone(), v.clone()))
-        .collect()
+    std::borrow::Cow::Owned(
+        map.iter()
+            .filter(|(p, _)| !hit(p))
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect(),
+    )
 }
 
 fn backoff_ms(attempt: u32) -> u64 {
