@@ -29,6 +29,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "tests (headless: core, client, emulator, CLI end to end)"
 cargo test --locked --workspace --all-targets
 
+step "benchmark at a small size (figures only, never pass/fail on speed)"
+python3 scripts/bench --small --profile debug --no-write
+
 if [ "${SKIP_GUI:-0}" != "1" ] && [ -x scripts/gui-test.sh ]; then
   step "desktop app: build and tests"
   scripts/gui-test.sh --emulator

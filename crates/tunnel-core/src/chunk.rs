@@ -132,6 +132,8 @@ pub(crate) fn hash_file_observed(
     let size = before.len();
     let mtime = mtime_ns(&before);
 
+    // A file of one chunk has the chunk's digest as its own: hash its bytes once, not twice.
+    let single = size <= chunk_size;
     let mut whole = Hasher::new();
     let mut piece = Hasher::new();
     let mut piece_len: u64 = 0;
@@ -151,7 +153,9 @@ pub(crate) fn hash_file_observed(
             after_first_read(path);
         }
         let data = &buf[..n];
-        whole.update(data);
+        if !single {
+            whole.update(data);
+        }
         total += n as u64;
         let mut rest = data;
         while !rest.is_empty() {
@@ -182,11 +186,16 @@ pub(crate) fn hash_file_observed(
             path: path.to_owned(),
         }));
     }
+    let sha256 = match (single, chunks.as_slice()) {
+        (true, [only]) => only.sha256,
+        (true, _) => Hasher::new().finish(), // empty file: no chunk
+        (false, _) => whole.finish(),
+    };
     Ok(FileHashes {
         size,
         mtime_ns: mtime,
         inode: inode(&before),
-        sha256: whole.finish(),
+        sha256,
         chunks,
     })
 }
