@@ -499,17 +499,31 @@ impl Syncer {
                     if matches!(&r, Err(DownloadError::Remote(RemoteError::Integrity(_)))) {
                         r = fetch().await;
                     }
-                    (dest, entry, r)
+                    (dest, entry, expected, r)
                 }
             })
             .buffer_unordered(self.settings.parallel_transfers.max(1))
             .collect()
             .await;
+        // Local I/O failures (a disk filled up by a big file in parallel, say) are tried once
+        // more one at a time, smallest first, once the failed transfers' temporary files are
+        // gone: what fits still lands.
+        let mut results = results;
+        let mut again: Vec<usize> = (0..results.len())
+            .filter(|&i| matches!(results[i].3, Err(DownloadError::Io(_))))
+            .collect();
+        again.sort_by_key(|&i| results[i].1.size);
+        for i in again {
+            let (dest, entry, expected, _) = &results[i];
+            let r =
+                download::download_file(store, &root, dest, entry, expected.as_ref(), &packs).await;
+            results[i].3 = r;
+        }
         for pack in packs.values() {
             let _ = tokio::fs::remove_file(&pack.file).await;
         }
         let mut fatal: Option<SyncError> = None;
-        for (dest, entry, r) in results {
+        for (dest, entry, _, r) in results {
             match r {
                 Ok(()) => {
                     progress.files_done += 1;
