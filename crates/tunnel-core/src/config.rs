@@ -22,6 +22,9 @@ pub const MAX_CHUNK_SIZE: u64 = 2 * 1024 * 1024 * 1024;
 pub const MAX_PARALLEL_TRANSFERS: usize = 32;
 /// Longest device id.
 pub const MAX_DEVICE_ID_LEN: usize = 40;
+/// Largest accepted bandwidth limit, KiB/s (10 GiB/s): no link this tool meets is faster, so a
+/// larger value is a typo; it also keeps the limit in bytes per second far from overflow.
+pub const MAX_RATE_LIMIT_KIB_PER_SEC: u64 = 10 * 1024 * 1024;
 
 /// Errors of loading, saving and validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +131,12 @@ pub struct SyncSettings {
     /// Unreferenced blobs are trashed only after staying unreferenced this long (seconds), so
     /// a device still committing what it just uploaded never loses its chunks.
     pub gc_grace_secs: u64,
+    /// Upload bandwidth cap in KiB/s for all folders and parallel transfers together
+    /// (0 = unlimited, at most [`MAX_RATE_LIMIT_KIB_PER_SEC`]). Read when the service starts.
+    pub upload_limit_kib_per_sec: u64,
+    /// Download bandwidth cap in KiB/s for all folders and parallel transfers together
+    /// (0 = unlimited, at most [`MAX_RATE_LIMIT_KIB_PER_SEC`]). Read when the service starts.
+    pub download_limit_kib_per_sec: u64,
 }
 
 impl Default for SyncSettings {
@@ -142,6 +151,8 @@ impl Default for SyncSettings {
             max_delete_min_files: 10,
             ignore: Vec::new(),
             gc_grace_secs: 24 * 3600,
+            upload_limit_kib_per_sec: 0,
+            download_limit_kib_per_sec: 0,
         }
     }
 }
@@ -251,6 +262,20 @@ impl Config {
                 "sync.max-delete-share",
                 format!("{} is outside 0..=1", s.max_delete_share),
             );
+        }
+        for (key, value) in [
+            ("sync.upload-limit-kib-per-sec", s.upload_limit_kib_per_sec),
+            (
+                "sync.download-limit-kib-per-sec",
+                s.download_limit_kib_per_sec,
+            ),
+        ] {
+            if value > MAX_RATE_LIMIT_KIB_PER_SEC {
+                return invalid(
+                    key,
+                    format!("{value} is above {MAX_RATE_LIMIT_KIB_PER_SEC} KiB/s (0 = unlimited)"),
+                );
+            }
         }
         for pattern in &s.ignore {
             if let Err(e) = ignore::gitignore::GitignoreBuilder::new("/").add_line(None, pattern) {
@@ -415,6 +440,8 @@ mod tests {
         assert_eq!(c.sync.parallel_transfers, 4);
         assert_eq!(c.sync.poll_interval_secs, 30);
         assert_eq!(c.sync.max_delete_min_files, 10);
+        assert_eq!(c.sync.upload_limit_kib_per_sec, 0, "unlimited");
+        assert_eq!(c.sync.download_limit_kib_per_sec, 0, "unlimited");
         assert_eq!(c.log.level, "info");
         assert_eq!(c.log.keep_files, 7);
         c.validate().expect("defaults are valid");
@@ -452,6 +479,50 @@ mod tests {
         assert_eq!(c.remote.auth, AuthKind::ApiToken);
         assert_eq!(c.sync, SyncSettings::default());
         c.validate().expect("valid");
+    }
+
+    #[test]
+    fn bandwidth_limits_parse_and_old_files_without_them_load() {
+        let old = Config::parse("[sync]\npoll-interval-secs = 60\nparallel-transfers = 2\n")
+            .expect("a file from before the limits existed");
+        assert_eq!(old.sync.upload_limit_kib_per_sec, 0);
+        assert_eq!(old.sync.download_limit_kib_per_sec, 0);
+        old.validate().expect("valid");
+        let c = Config::parse(
+            "[sync]\nupload-limit-kib-per-sec = 512\ndownload-limit-kib-per-sec = 2048\n",
+        )
+        .expect("parse");
+        assert_eq!(c.sync.upload_limit_kib_per_sec, 512);
+        assert_eq!(c.sync.download_limit_kib_per_sec, 2048);
+        c.validate().expect("valid");
+        let text = toml::to_string_pretty(&c).expect("serialise");
+        assert!(text.contains("upload-limit-kib-per-sec = 512"), "{text}");
+        assert_eq!(Config::parse(&text).expect("round trip"), c);
+    }
+
+    #[test]
+    fn bandwidth_limits_are_bounded() {
+        let mut c = Config::default();
+        c.sync.upload_limit_kib_per_sec = MAX_RATE_LIMIT_KIB_PER_SEC;
+        c.sync.download_limit_kib_per_sec = MAX_RATE_LIMIT_KIB_PER_SEC;
+        c.validate().expect("the bound itself is accepted");
+        c.sync.upload_limit_kib_per_sec = MAX_RATE_LIMIT_KIB_PER_SEC + 1;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "sync.upload-limit-kib-per-sec",
+                ..
+            })
+        ));
+        let mut c = Config::default();
+        c.sync.download_limit_kib_per_sec = u64::MAX;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "sync.download-limit-kib-per-sec",
+                ..
+            })
+        ));
     }
 
     #[test]
