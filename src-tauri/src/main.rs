@@ -6,6 +6,7 @@
 mod app;
 mod cli;
 mod logging;
+mod memory;
 mod service;
 
 #[cfg(feature = "gui")]
@@ -17,6 +18,7 @@ mod desktop;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    memory::limit_arenas();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `--minimized` alone is the desktop app started at login; anything else is the CLI.
     let wants_cli = args.iter().skip(1).any(|a| a == "--cli")

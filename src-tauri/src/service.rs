@@ -94,6 +94,7 @@ pub struct AlreadyRunning(pub PathBuf);
 pub fn engine_settings(app: &App) -> EngineSettings {
     EngineSettings {
         poll_interval: Duration::from_secs(app.config.sync.poll_interval_secs.max(1)),
+        after_sync: Some(crate::memory::release_freed),
         ..EngineSettings::default()
     }
 }

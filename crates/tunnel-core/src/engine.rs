@@ -33,8 +33,14 @@ pub type StoreFactory =
 /// Timing of the service.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
-    /// How often the remote head is checked.
+    /// How often the remote head is checked while nothing happens (the configured
+    /// `poll-interval-secs`; 30 s by default, gentle on a shared server).
     pub poll_interval: Duration,
+    /// How often it is checked while the folder is active (see `active_window`): someone is
+    /// working, so a change from another device is likely and should arrive in seconds.
+    pub active_poll_interval: Duration,
+    /// How long a folder stays active after a local change or a sync that moved something.
+    pub active_window: Duration,
     /// Quiet period after the last local change before a sync starts.
     pub debounce: Duration,
     /// A folder that keeps changing is synced at least this often.
@@ -45,17 +51,24 @@ pub struct EngineSettings {
     pub max_backoff: Duration,
     /// Watch folders for local changes.
     pub watch: bool,
+    /// Called on a blocking thread after every sync (not after a cheap poll). The app uses
+    /// it to hand the memory a sync used back to the operating system, so an idle service
+    /// stays small.
+    pub after_sync: Option<fn()>,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             poll_interval: Duration::from_secs(30),
+            active_poll_interval: Duration::from_secs(2),
+            active_window: Duration::from_secs(600),
             debounce: Duration::from_secs(2),
             max_debounce: Duration::from_secs(30),
             rescan_interval: Duration::from_secs(600),
             max_backoff: Duration::from_secs(600),
             watch: true,
+            after_sync: None,
         }
     }
 }
@@ -188,8 +201,8 @@ struct FolderRuntime {
     failures: u32,
     blocked: bool,
     wants_sync: bool,
-    /// Until then the remote is polled every [`FAST_POLL`]: someone is working in this
-    /// folder, so an answer from another device is likely soon.
+    /// Until then the remote is polled every `active_poll_interval`: someone is working in
+    /// this folder, so an answer from another device is likely soon.
     fast_until: Option<Instant>,
     _watcher: Option<FolderWatcher>,
 }
@@ -208,10 +221,6 @@ struct Actor {
 }
 
 const PAUSED_ALL_KEY: &str = "paused-all";
-/// Poll interval while a folder is active (see `FolderRuntime::fast_until`).
-const FAST_POLL: Duration = Duration::from_secs(3);
-/// How long a folder counts as active after a local change or a sync that moved something.
-const FAST_WINDOW: Duration = Duration::from_secs(120);
 /// How long a running sync may take to finish when the service stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -246,7 +255,7 @@ impl Actor {
                     if let Some(f) = self.folders.get_mut(&id) {
                         f.dirty_since.get_or_insert(now);
                         f.last_event = Some(now);
-                        f.fast_until = Some(now + FAST_WINDOW);
+                        f.fast_until = Some(now + self.settings.active_window);
                     }
                 }
                 result = wait_running(&mut self.running), if self.running.is_some() => {
@@ -455,7 +464,9 @@ impl Actor {
         let active = f.fast_until.is_some_and(|t| t > now);
         f.next_poll = now
             + if active {
-                FAST_POLL.min(self.settings.poll_interval)
+                self.settings
+                    .active_poll_interval
+                    .min(self.settings.poll_interval)
             } else {
                 self.settings.poll_interval
             };
@@ -499,6 +510,10 @@ impl Actor {
     }
 
     fn on_finished(&mut self, id: i64, result: Result<Option<SyncSummary>, SyncError>) {
+        if let (Some(hook), false) = (self.settings.after_sync, matches!(result, Ok(None))) {
+            // A sync ran (a cheap poll that found nothing allocates next to nothing).
+            drop(tokio::task::spawn_blocking(hook));
+        }
         let Some(f) = self.folders.get_mut(&id) else {
             return;
         };
@@ -509,8 +524,8 @@ impl Actor {
                     s.uploaded + s.downloaded + s.deleted_local + s.deleted_remote > 0
                 });
                 if moved {
-                    f.fast_until = Some(now + FAST_WINDOW);
-                    f.next_poll = f.next_poll.min(now + FAST_POLL);
+                    f.fast_until = Some(now + self.settings.active_window);
+                    f.next_poll = f.next_poll.min(now + self.settings.active_poll_interval);
                 }
                 f.state = SyncState::Idle;
                 f.last_error = None;
