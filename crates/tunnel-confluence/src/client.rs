@@ -9,7 +9,10 @@
 //!   [`RemoteError::Protocol`], so a login page is never mistaken for content;
 //! - transient failures are retried per [`RetryPolicy`]; everything else is mapped once to a
 //!   [`RemoteError`] with a message for a person;
-//! - [`ConfluenceClient::request_count`] counts every request put on the wire.
+//! - [`ConfluenceClient::request_count`] counts every request put on the wire;
+//! - attachment bodies (uploads and downloads) pass through one bandwidth limiter per
+//!   direction, shared by all clones of the client and so by every folder and parallel
+//!   transfer using it ([`ConfluenceClient::set_bandwidth_limits`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +34,7 @@ use crate::error::{
 };
 use crate::retry::{Retrier, RetryPolicy, Transient};
 use crate::store::ConfluenceStore;
+use crate::throttle::{Throttle, ThrottleStats};
 use crate::tls::TlsDiagnosis;
 use crate::upload::{Progress, SourceCheck};
 
@@ -79,6 +83,45 @@ impl ConnectionSettings {
     }
 }
 
+/// Bandwidth caps of one client, bytes per second; 0 = unlimited.
+///
+/// They apply to attachment bodies only (the file bytes of uploads, the bytes of downloads,
+/// retried bytes included), not to the small JSON requests around them, and are shared by
+/// every transfer of the client and its clones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BandwidthLimits {
+    /// Upload cap, bytes per second (0 = unlimited).
+    pub upload_bytes_per_sec: u64,
+    /// Download cap, bytes per second (0 = unlimited).
+    pub download_bytes_per_sec: u64,
+}
+
+impl BandwidthLimits {
+    /// No limit in either direction.
+    pub const UNLIMITED: BandwidthLimits = BandwidthLimits {
+        upload_bytes_per_sec: 0,
+        download_bytes_per_sec: 0,
+    };
+
+    /// Limits given in KiB/s (as in the configuration file), 0 = unlimited.
+    pub fn from_kib_per_sec(upload: u64, download: u64) -> Self {
+        BandwidthLimits {
+            upload_bytes_per_sec: upload.saturating_mul(1024),
+            download_bytes_per_sec: download.saturating_mul(1024),
+        }
+    }
+}
+
+impl From<&tunnel_core::config::SyncSettings> for BandwidthLimits {
+    /// `sync.upload-limit-kib-per-sec` and `sync.download-limit-kib-per-sec`.
+    fn from(sync: &tunnel_core::config::SyncSettings) -> Self {
+        BandwidthLimits::from_kib_per_sec(
+            sync.upload_limit_kib_per_sec,
+            sync.download_limit_kib_per_sec,
+        )
+    }
+}
+
 /// A client for one Confluence server. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]
 pub struct ConfluenceClient {
@@ -86,11 +129,12 @@ pub struct ConfluenceClient {
 }
 
 struct Inner {
-    /// For everything but uploads: connect and read timeouts.
+    /// For JSON calls (everything but attachment bodies): connect and read timeouts.
     http: reqwest::Client,
-    /// For uploads: connect timeout only; stalls are detected through [`Progress`].
-    upload_http: reqwest::Client,
-    /// The stall timeout of uploads.
+    /// For uploads and downloads: connect timeout only; upload stalls are detected through
+    /// [`Progress`], download stalls by timing each body read.
+    stream_http: reqwest::Client,
+    /// The stall timeout of uploads, the read timeout of downloads.
     timeout: Duration,
     /// Direct TLS diagnosis for resets before any answer (https only).
     diagnosis: Option<TlsDiagnosis>,
@@ -106,6 +150,10 @@ struct Inner {
     foreign_base_warned: AtomicBool,
     /// Attachment size limit learned from a too-large answer (0 = unknown).
     learned_limit: AtomicU64,
+    /// Upload bandwidth limiter (file bytes of uploads).
+    upload_throttle: Arc<Throttle>,
+    /// Download bandwidth limiter (attachment bytes received).
+    download_throttle: Arc<Throttle>,
 }
 
 impl std::fmt::Debug for ConfluenceClient {
@@ -249,8 +297,10 @@ impl ConfluenceClient {
                  included. Use a CA file instead. !!!"
             );
         }
-        // Two clients from the same material: uploads get no read timeout (it would run from
-        // the start of the request and cut slow big uploads), they are watched for stalls.
+        // Two clients from the same material: attachment bodies get no read timeout. For
+        // uploads it would run from the start of the request and cut slow big uploads (they
+        // are watched for stalls instead); for downloads it would also run while we wait in
+        // the bandwidth limiter between reads (the download times its own reads instead).
         let build = |read_timeout: Option<Duration>| {
             let mut b = reqwest::Client::builder()
                 .tls_backend_native()
@@ -279,7 +329,7 @@ impl ConfluenceClient {
             })
         };
         let http = build(Some(settings.timeout))?;
-        let upload_http = build(None)?;
+        let stream_http = build(None)?;
         tracing::debug!(
             server = %endpoints.base(),
             auth = %settings.auth.describe(),
@@ -299,7 +349,7 @@ impl ConfluenceClient {
         Ok(ConfluenceClient {
             inner: Arc::new(Inner {
                 http,
-                upload_http,
+                stream_http,
                 timeout: settings.timeout,
                 diagnosis,
                 connected: AtomicBool::new(false),
@@ -310,6 +360,8 @@ impl ConfluenceClient {
                 links_base: RwLock::new(None),
                 foreign_base_warned: AtomicBool::new(false),
                 learned_limit: AtomicU64::new(0),
+                upload_throttle: Arc::new(Throttle::new(0)),
+                download_throttle: Arc::new(Throttle::new(0)),
             }),
         })
     }
@@ -350,6 +402,40 @@ impl ConfluenceClient {
         self.inner.requests.load(Ordering::Relaxed)
     }
 
+    /// Cap the bandwidth of attachment transfers (0 = unlimited), for this client and all
+    /// its clones. Takes effect for the next bytes of transfers already running.
+    pub fn set_bandwidth_limits(&self, limits: BandwidthLimits) {
+        self.inner
+            .upload_throttle
+            .set_rate(limits.upload_bytes_per_sec);
+        self.inner
+            .download_throttle
+            .set_rate(limits.download_bytes_per_sec);
+        tracing::debug!(
+            upload_bytes_per_sec = limits.upload_bytes_per_sec,
+            download_bytes_per_sec = limits.download_bytes_per_sec,
+            "bandwidth limits set (0 = unlimited)"
+        );
+    }
+
+    /// The current bandwidth caps.
+    pub fn bandwidth_limits(&self) -> BandwidthLimits {
+        BandwidthLimits {
+            upload_bytes_per_sec: self.inner.upload_throttle.rate(),
+            download_bytes_per_sec: self.inner.download_throttle.rate(),
+        }
+    }
+
+    /// What the upload limiter counted and delayed so far (only while a limit was set).
+    pub fn upload_throttle_stats(&self) -> ThrottleStats {
+        self.inner.upload_throttle.stats()
+    }
+
+    /// What the download limiter counted and delayed so far (only while a limit was set).
+    pub fn download_throttle_stats(&self) -> ThrottleStats {
+        self.inner.download_throttle.stats()
+    }
+
     // ----- crate-internal machinery -------------------------------------------------------
 
     pub(crate) fn endpoints(&self) -> &Endpoints {
@@ -362,6 +448,21 @@ impl ConfluenceClient {
 
     pub(crate) fn is_bearer(&self) -> bool {
         self.inner.bearer
+    }
+
+    /// Connect/read/stall timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// The shared upload limiter.
+    pub(crate) fn upload_throttle(&self) -> &Arc<Throttle> {
+        &self.inner.upload_throttle
+    }
+
+    /// The shared download limiter.
+    pub(crate) fn download_throttle(&self) -> &Arc<Throttle> {
+        &self.inner.download_throttle
     }
 
     /// The error for an answer served to an anonymous user.
@@ -384,12 +485,18 @@ impl ConfluenceClient {
     pub(crate) fn get(&self, url: &Url) -> RequestBuilder {
         self.inner.http.get(url.clone())
     }
+    /// A GET on the streaming client (no read timeout): the caller times the wait for the
+    /// answer and every body read itself, so time spent in the download limiter between
+    /// reads is never mistaken for a silent server.
+    pub(crate) fn get_stream(&self, url: &Url) -> RequestBuilder {
+        self.inner.stream_http.get(url.clone())
+    }
     pub(crate) fn post(&self, url: &Url) -> RequestBuilder {
         self.inner.http.post(url.clone())
     }
-    /// A POST on the upload client (no read timeout; send it with a [`Progress`]).
+    /// A POST on the streaming client (no read timeout; send it with a [`Progress`]).
     pub(crate) fn post_upload(&self, url: &Url) -> RequestBuilder {
-        self.inner.upload_http.post(url.clone())
+        self.inner.stream_http.post(url.clone())
     }
     pub(crate) fn put(&self, url: &Url) -> RequestBuilder {
         self.inner.http.put(url.clone())

@@ -10,7 +10,8 @@
 //! implementation), `auth` (secrets, Basic/Bearer, PKCS#12), `api` (wire types and URLs),
 //! `paging` (listings past 200, CONFSERVER-95396), `retry` (what is retried and how long we
 //! wait), `tls` (naming TLS refusals that arrive as resets), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
-//! (streamed, hash-checked upload bodies).
+//! (streamed, hash-checked upload bodies), `throttle` (the bandwidth limiter shared by all
+//! transfers of a client).
 //!
 //! Behaviour follows `shared/confluence-api.md` §13b; every choice that real Confluence
 //! forces is explained where it is made.
@@ -24,12 +25,14 @@ mod error;
 mod paging;
 pub mod retry;
 mod store;
+mod throttle;
 mod tls;
 mod upload;
 
 pub use auth::{Auth, ClientIdentity, Secret};
-pub use client::{ConfluenceClient, ConnectionSettings, USER_AGENT};
+pub use client::{BandwidthLimits, ConfluenceClient, ConnectionSettings, USER_AGENT};
 pub use paging::{MAX_PAGES, PAGE_LIMIT};
 pub use retry::RetryPolicy;
 pub use store::{ConfluenceStore, HEAD_PROPERTY_KEY, MAX_HEAD_CHARS, PROBE_ATTACHMENT_NAME};
+pub use throttle::ThrottleStats;
 pub use tunnel_core::remote::RemoteError;

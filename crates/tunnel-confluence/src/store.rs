@@ -13,10 +13,14 @@
 //! - `write_head` is a real CAS: create only when absent, update only from the expected
 //!   version (Confluence enforces `version == current + 1`);
 //! - downloads never accept an HTML page or a redirect as content, and resume a cut transfer
-//!   with a `Range` request from the first missing byte.
+//!   with a `Range` request from the first missing byte;
+//! - download bodies are counted in the client's download limiter as they arrive (a resumed
+//!   or repeated download counts again); the answer and every body read are timed by us, not
+//!   by the HTTP client, so waiting in the limiter is never taken for a silent server.
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -34,6 +38,7 @@ use crate::client::{read_answer, ConfluenceClient, Prepared, Reply, Step, Succes
 use crate::error::{map_status, redirect_error, Answer, Ctx, TransportFailure};
 use crate::paging::Pager;
 use crate::retry::{Retrier, Transient};
+use crate::throttle::Throttle;
 use crate::upload::{file_part, source_digest};
 
 /// Key of the content property holding the head pointer.
@@ -186,7 +191,7 @@ impl ConfluenceStore {
         source: &BlobSource,
         digest: &Digest,
     ) -> Result<Prepared, RemoteError> {
-        let (part, check, progress) = file_part(source, filename)?;
+        let (part, check, progress) = file_part(source, filename, self.client.upload_throttle())?;
         let form = Form::new()
             .part("file", part)
             .text("comment", format!("sha256={}", digest.to_hex()))
@@ -385,10 +390,24 @@ impl ConfluenceStore {
             .filter(|h| h.value == *value && h.version == expected_new)
             .map(|h| h.version))
     }
+}
 
-    /// Stream one download attempt's body into the sink. Returns how many bytes were
-    /// written; a transport error mid-body is returned with the count so far.
-    async fn stream_body(
+/// How one download attempt's body is read: counted in the download limiter, each read
+/// timed.
+struct BodyRead<'a> {
+    /// The client's download limiter.
+    throttle: &'a Throttle,
+    /// Longest wait for the next piece of body.
+    timeout: Duration,
+}
+
+impl BodyRead<'_> {
+    /// Stream one download attempt's body into the sink. Counts what was written in
+    /// `written`; a transport error mid-body is returned with the count so far. Every piece
+    /// received is charged to the limiter (including bytes skipped because the server ignored
+    /// `Range`: they crossed the wire) and the limiter's wait happens before the next read.
+    async fn stream(
+        &self,
         resp: &mut reqwest::Response,
         sink: &mut BlobSink<'_>,
         mut skip: u64,
@@ -399,9 +418,13 @@ impl ConfluenceStore {
             if remaining == Some(0) {
                 return Ok(());
             }
-            let Some(mut chunk) = resp.chunk().await.map_err(BodyFailure::Transport)? else {
+            let next = tokio::time::timeout(self.timeout, resp.chunk())
+                .await
+                .map_err(|_| BodyFailure::Silent)?;
+            let Some(mut chunk) = next.map_err(BodyFailure::Transport)? else {
                 return Ok(());
             };
+            self.throttle.acquire(chunk.len() as u64).await;
             if skip > 0 {
                 let drop = usize::try_from(skip.min(chunk.len() as u64)).unwrap_or(chunk.len());
                 let _ = chunk.split_to(drop);
@@ -421,12 +444,24 @@ impl ConfluenceStore {
     }
 }
 
+/// The transient failure of a server that sent nothing for `timeout` while we waited for
+/// `what`.
+fn silent_server(url: &url::Url, timeout: Duration, what: &str) -> Transient {
+    Transient::Transport {
+        url: crate::error::display_url(url),
+        detail: format!("{what} from the server for {} s", timeout.as_secs_f32()),
+        timeout: true,
+    }
+}
+
 /// How streaming a download body failed.
 enum BodyFailure {
     /// The connection broke (resumable).
     Transport(reqwest::Error),
     /// Writing to the sink failed (final).
     Sink(std::io::Error),
+    /// Nothing arrived for the timeout (resumable).
+    Silent,
 }
 
 /// A 404 that is about the page, not the property.
@@ -656,7 +691,7 @@ impl RemoteStore for ConfluenceStore {
         loop {
             let from = start + written;
             let ranged = range.is_some() || written > 0;
-            let mut req = self.client.get(&url).header(ACCEPT, "*/*");
+            let mut req = self.client.get_stream(&url).header(ACCEPT, "*/*");
             if ranged {
                 let spec = match end {
                     Some(e) => format!("bytes={from}-{}", e - 1),
@@ -664,13 +699,21 @@ impl RemoteStore for ConfluenceStore {
                 };
                 req = req.header(RANGE, spec);
             }
-            let mut resp = match self.client.send_once(req, &url, None).await {
-                Ok(r) => r,
-                Err(TransportFailure::Transient(t)) => {
+            let timeout = self.client.timeout();
+            let sent = tokio::time::timeout(timeout, self.client.send_once(req, &url, None)).await;
+            let mut resp = match sent {
+                Ok(Ok(r)) => r,
+                Ok(Err(TransportFailure::Transient(t))) => {
                     retrier.wait(t).await?;
                     continue;
                 }
-                Err(TransportFailure::Final(e)) => return Err(e),
+                Ok(Err(TransportFailure::Final(e))) => return Err(e),
+                Err(_) => {
+                    retrier
+                        .wait(silent_server(&url, timeout, "no answer"))
+                        .await?;
+                    continue;
+                }
             };
             let status = resp.status();
             let headers = resp.headers().clone();
@@ -717,7 +760,14 @@ impl RemoteStore for ConfluenceStore {
                     }
                 }
                 _ => {
-                    let ans = read_answer(status, &headers, resp).await;
+                    let Ok(ans) =
+                        tokio::time::timeout(timeout, read_answer(status, &headers, resp)).await
+                    else {
+                        retrier
+                            .wait(silent_server(&url, timeout, "an unfinished error answer"))
+                            .await?;
+                        continue;
+                    };
                     if (300..400).contains(&ans.status) {
                         return Err(redirect_error(&ans));
                     }
@@ -747,14 +797,20 @@ impl RemoteStore for ConfluenceStore {
             }
             let before = written;
             let remaining = end.map(|e| e.saturating_sub(from));
-            let outcome =
-                Self::stream_body(&mut resp, &mut sink, skip, remaining, &mut written).await;
+            let body = BodyRead {
+                throttle: self.client.download_throttle(),
+                timeout,
+            };
+            let outcome = body
+                .stream(&mut resp, &mut sink, skip, remaining, &mut written)
+                .await;
             if written > before {
                 // Progress was made: the next failure starts a fresh count.
                 retrier = Retrier::new(policy, "get_blob");
             }
             let cause = match outcome {
                 Err(BodyFailure::Sink(e)) => return Err(RemoteError::Io(e)),
+                Err(BodyFailure::Silent) => silent_server(&url, timeout, "no data"),
                 Err(BodyFailure::Transport(e)) => match crate::error::map_transport(&e, &url) {
                     TransportFailure::Transient(t) => t,
                     TransportFailure::Final(e) => return Err(e),

@@ -13,6 +13,11 @@
 //! Every chunk taken by the HTTP stack touches a [`Progress`] clock: reqwest's read timeout
 //! runs from the start of the request to the answer, which a big upload on a slow link would
 //! exceed; uploads instead use a stall timeout measured from the last chunk sent.
+//!
+//! Under an upload limit the body passes through the client's shared [`Throttle`]: chunks
+//! are cut into slices of at most one burst and each slice waits for its tokens before the
+//! HTTP stack gets it. Time spent waiting in our own limiter is not a stall (the [`Progress`]
+//! clock is held while waiting). Every attempt builds a new body, so retried bytes count again.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -21,11 +26,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::StreamExt as _;
+use futures::{Stream, StreamExt as _};
 use reqwest::multipart::Part;
 use tokio::sync::mpsc;
 use tunnel_core::hash::{Digest, Hasher};
 use tunnel_core::remote::{BlobSource, RemoteError};
+
+use crate::throttle::Throttle;
 
 /// Bytes read from disk per chunk.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -51,6 +58,8 @@ impl SourceCheck {
 pub(crate) struct Progress {
     start: Instant,
     last_ms: Arc<AtomicU64>,
+    /// The body is waiting in our bandwidth limiter (not stalled).
+    throttled: Arc<AtomicBool>,
 }
 
 impl Progress {
@@ -58,6 +67,7 @@ impl Progress {
         Progress {
             start: Instant::now(),
             last_ms: Arc::new(AtomicU64::new(0)),
+            throttled: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -66,11 +76,55 @@ impl Progress {
         self.last_ms.store(ms, Ordering::Relaxed);
     }
 
-    /// Time since the last progress (or since the upload was prepared).
+    /// Time since the last progress (or since the upload was prepared); zero while the body
+    /// waits in the bandwidth limiter.
     pub(crate) fn idle(&self) -> Duration {
+        if self.throttled.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
         let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
         self.start.elapsed().saturating_sub(last)
     }
+
+    /// Wait for `bytes` of upload bandwidth without the wait counting as a stall.
+    async fn throttle(&self, throttle: &Throttle, bytes: u64) {
+        let wait = throttle.reserve(bytes);
+        if !wait.is_zero() {
+            self.throttled.store(true, Ordering::Relaxed);
+            tokio::time::sleep(wait).await;
+            self.touch();
+            self.throttled.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `chunks` as an upload body stream: cut to the throttle's slice length, each slice
+/// reserved in `throttle` (waiting when over the limit), each one touching `clock`.
+fn throttled_body<S>(
+    chunks: S,
+    throttle: Arc<Throttle>,
+    clock: Progress,
+) -> impl Stream<Item = ChunkResult> + Send + 'static
+where
+    S: Stream<Item = ChunkResult> + Send + Unpin + 'static,
+{
+    futures::stream::unfold(
+        (chunks, Bytes::new(), throttle, clock),
+        |(mut chunks, mut pending, throttle, clock)| async move {
+            if pending.is_empty() {
+                match chunks.next().await? {
+                    Ok(chunk) => pending = chunk,
+                    Err(e) => return Some((Err(e), (chunks, pending, throttle, clock))),
+                }
+            }
+            let take = pending.len().min(throttle.slice_len());
+            let slice = pending.split_to(take);
+            clock.throttle(&throttle, slice.len() as u64).await;
+            clock.touch();
+            Some((Ok(slice), (chunks, pending, throttle, clock)))
+        },
+    )
+    .fuse()
 }
 
 /// The SHA-256 the upload is expected to have: given for files, computed for in-memory bytes.
@@ -87,6 +141,7 @@ pub(crate) fn source_digest(source: &BlobSource) -> Digest {
 pub(crate) fn file_part(
     source: &BlobSource,
     filename: &str,
+    throttle: &Arc<Throttle>,
 ) -> Result<(Part, SourceCheck, Progress), RemoteError> {
     let check = SourceCheck::default();
     let progress = Progress::new();
@@ -97,12 +152,9 @@ pub(crate) fn file_part(
                 .step_by(CHUNK_BYTES)
                 .map(|at| bytes.slice(at..(at + CHUNK_BYTES).min(bytes.len())))
                 .collect();
-            let clock = progress.clone();
-            let stream = futures::stream::iter(slices).map(move |chunk| {
-                clock.touch();
-                Ok::<Bytes, std::io::Error>(chunk)
-            });
-            Part::stream_with_length(reqwest::Body::wrap_stream(stream), bytes.len() as u64)
+            let stream = futures::stream::iter(slices.into_iter().map(Ok));
+            let body = throttled_body(stream, Arc::clone(throttle), progress.clone());
+            Part::stream_with_length(reqwest::Body::wrap_stream(body), bytes.len() as u64)
         }
         BlobSource::File {
             path,
@@ -113,15 +165,12 @@ pub(crate) fn file_part(
             let mut file = std::fs::File::open(path)?;
             file.seek(SeekFrom::Start(*offset))?;
             let rx = spawn_reader(file, path.clone(), *len, *sha256, check.clone());
-            let clock = progress.clone();
             let stream = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|item| (item, rx))
             })
-            .map(move |item| {
-                clock.touch();
-                item
-            });
-            Part::stream_with_length(reqwest::Body::wrap_stream(stream), *len)
+            .boxed();
+            let body = throttled_body(stream, Arc::clone(throttle), progress.clone());
+            Part::stream_with_length(reqwest::Body::wrap_stream(body), *len)
         }
     };
     let part = part
@@ -257,6 +306,60 @@ mod tests {
         assert!(err.is_some(), "the stream must fail");
         assert!(got.len() < data.len(), "the body stays incomplete");
         assert!(check.changed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limited_body_is_sliced_paced_and_never_seen_as_stalled() {
+        let rate = 1_000_000u64;
+        let throttle = Arc::new(Throttle::new(rate));
+        let data: Vec<u8> = (0..3 * rate as usize).map(|i| (i % 253) as u8).collect();
+        let chunks: Vec<ChunkResult> = data
+            .chunks(CHUNK_BYTES * 5)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let clock = Progress::new();
+        let mut body = throttled_body(
+            futures::stream::iter(chunks),
+            Arc::clone(&throttle),
+            clock.clone(),
+        )
+        .boxed();
+        let start = tokio::time::Instant::now();
+        let mut got = Vec::new();
+        let mut waited_once = false;
+        loop {
+            let mut next = body.next();
+            let item = match futures::poll!(&mut next) {
+                std::task::Poll::Ready(item) => item,
+                std::task::Poll::Pending => {
+                    // Sleeping in the limiter: the stall clock must not run.
+                    assert!(clock.throttled.load(Ordering::Relaxed));
+                    assert_eq!(clock.idle(), Duration::ZERO, "waiting is not a stall");
+                    waited_once = true;
+                    next.await
+                }
+            };
+            let Some(item) = item else { break };
+            let slice = item.expect("no error in the source");
+            assert!(slice.len() as u64 <= rate, "slices of at most one burst");
+            got.extend_from_slice(&slice);
+        }
+        assert!(waited_once, "the limit made the body wait");
+        assert!(got == data, "the bytes, complete and in order");
+        // 3 MB at 1 MB/s with a 1 MB burst.
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        assert_eq!(throttle.stats().bytes, 3 * rate);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unlimited_body_passes_chunks_unchanged() {
+        let throttle = Arc::new(Throttle::new(0));
+        let chunks: Vec<ChunkResult> = (0..3)
+            .map(|_| Ok(Bytes::from(vec![1u8; 1 << 20])))
+            .collect();
+        let body = throttled_body(futures::stream::iter(chunks), throttle, Progress::new());
+        let lens: Vec<usize> = body.map(|c| c.expect("ok").len()).collect().await;
+        assert_eq!(lens, vec![1 << 20; 3]);
     }
 
     #[tokio::test]

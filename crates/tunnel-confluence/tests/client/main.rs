@@ -3,7 +3,7 @@
 //! `store` (every `RemoteStore` method), `errors` (messages and kinds of failures), `faults`
 //! (scripted server faults and the retry discipline), `tls` (client certificates and trust),
 //! `big` (a large streamed upload and download), `quirks` (DC bugs and slow servers through
-//! the scripted `stub` server).
+//! the scripted `stub` server), `throttle` (bandwidth limits).
 
 mod big;
 mod errors;
@@ -11,6 +11,7 @@ mod faults;
 mod quirks;
 mod store;
 mod stub;
+mod throttle;
 mod tls;
 
 use std::time::Duration;
