@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tunnel_confluence::{
-    Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret,
+    Auth, BandwidthLimits, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy,
+    Secret,
 };
 use tunnel_core::config::{AuthKind, Config};
 use tunnel_core::journal::{FolderRecord, Journal};
@@ -65,9 +66,12 @@ impl App {
         connection_settings(&self.config, &self.secrets)
     }
 
-    /// A client for the saved configuration.
+    /// A client for the saved configuration, with its bandwidth limits
+    /// (`sync.upload-limit-kib-per-sec`, `sync.download-limit-kib-per-sec`).
     pub fn client(&self) -> Result<ConfluenceClient, RemoteError> {
-        ConfluenceClient::new(self.connection_settings()?)
+        let client = ConfluenceClient::new(self.connection_settings()?)?;
+        client.set_bandwidth_limits(BandwidthLimits::from(&self.config.sync));
+        Ok(client)
     }
 
     /// A syncer over this configuration's journal.
