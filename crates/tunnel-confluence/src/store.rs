@@ -444,12 +444,12 @@ impl BodyRead<'_> {
     }
 }
 
-/// The transient failure of a server that sent nothing for `timeout` while we waited for
-/// `what`.
+/// The transient failure of a server that sent nothing for `timeout` (`what`: what was
+/// missing).
 fn silent_server(url: &url::Url, timeout: Duration, what: &str) -> Transient {
     Transient::Transport {
         url: crate::error::display_url(url),
-        detail: format!("{what} from the server for {} s", timeout.as_secs_f32()),
+        detail: format!("{what} for {} s", timeout.as_secs_f32()),
         timeout: true,
     }
 }
@@ -710,7 +710,7 @@ impl RemoteStore for ConfluenceStore {
                 Ok(Err(TransportFailure::Final(e))) => return Err(e),
                 Err(_) => {
                     retrier
-                        .wait(silent_server(&url, timeout, "no answer"))
+                        .wait(silent_server(&url, timeout, "no answer from the server"))
                         .await?;
                     continue;
                 }
@@ -764,7 +764,7 @@ impl RemoteStore for ConfluenceStore {
                         tokio::time::timeout(timeout, read_answer(status, &headers, resp)).await
                     else {
                         retrier
-                            .wait(silent_server(&url, timeout, "an unfinished error answer"))
+                            .wait(silent_server(&url, timeout, "the error answer stalled"))
                             .await?;
                         continue;
                     };
@@ -810,7 +810,7 @@ impl RemoteStore for ConfluenceStore {
             }
             let cause = match outcome {
                 Err(BodyFailure::Sink(e)) => return Err(RemoteError::Io(e)),
-                Err(BodyFailure::Silent) => silent_server(&url, timeout, "no data"),
+                Err(BodyFailure::Silent) => silent_server(&url, timeout, "no data from the server"),
                 Err(BodyFailure::Transport(e)) => match crate::error::map_transport(&e, &url) {
                     TransportFailure::Transient(t) => t,
                     TransportFailure::Final(e) => return Err(e),
