@@ -1,6 +1,7 @@
 //! A scripted HTTP/1.1 server for the few behaviours the emulator does not reproduce: DC's
 //! listing bug past 200 attachments (CONFSERVER-95396) and a server that reads uploads slowly
-//! or not at all. One request per connection (`Connection: close`).
+//! or not at all, and a server that stops sending in the middle of an answer. One request
+//! per connection (`Connection: close`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct StubRequest {
     pub target: String,
     /// Request body bytes read.
     pub body_len: u64,
+    /// The `Range` header, when sent.
+    pub range: Option<String>,
 }
 
 /// How the stub treats the request body and what it answers.
@@ -25,6 +28,9 @@ pub struct StubReply {
     pub read_rate: Option<u64>,
     /// Never read the body nor answer (a stalled server).
     pub stall: bool,
+    /// Announce the whole answer body but send only this many bytes of it, then hold the
+    /// connection silently (a server stalled mid-download).
+    pub stall_after: Option<usize>,
     /// Status code.
     pub status: u16,
     /// JSON body.
@@ -37,6 +43,7 @@ impl StubReply {
         StubReply {
             read_rate: None,
             stall: false,
+            stall_after: None,
             status: 200,
             body,
         }
@@ -114,15 +121,22 @@ async fn serve(
     let mut first = lines.next().unwrap_or("").split_whitespace();
     let method = first.next().unwrap_or("").to_owned();
     let target = first.next().unwrap_or("").to_owned();
-    let content_length: u64 = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
+    let header = |name: &str| {
+        lines
+            .clone()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let content_length: u64 = header("content-length")
+        .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let range = header("range");
     let mut req = StubRequest {
         method,
         target,
         body_len: 0,
+        range,
     };
     let reply = handler(&req, base);
     if reply.stall {
@@ -153,6 +167,13 @@ async fn serve(
         reply.body.len(),
         reply.body
     );
+    if let Some(sent) = reply.stall_after {
+        let cut = answer.len() - reply.body.len() + sent.min(reply.body.len());
+        tcp.write_all(&answer.as_bytes()[..cut]).await?;
+        tcp.flush().await?;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return Ok(());
+    }
     tcp.write_all(answer.as_bytes()).await?;
     tcp.shutdown().await
 }

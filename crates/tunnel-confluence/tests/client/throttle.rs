@@ -1,6 +1,8 @@
 //! Bandwidth limits against the emulator: limited uploads and downloads round-trip intact, go
 //! through the client's shared limiter (its counters prove it), cannot beat the limit (a lower
 //! bound on elapsed time that no slow machine can break), and retried bytes count again.
+//! Downloads time their own reads (so the limiter's waits are no timeout): a server that goes
+//! silent before or during an answer is still given up on.
 
 use std::time::{Duration, Instant};
 
@@ -193,5 +195,42 @@ async fn a_silent_server_still_times_out_a_download() {
     assert!(
         matches!(&err, tunnel_core::remote::RemoteError::Unreachable(m) if m.contains("timed out")),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_download_stalled_mid_body_times_out_and_resumes_from_where_it_stopped() {
+    let body = "x".repeat(100_000);
+    let answer = body.clone();
+    let stub = crate::stub::Stub::spawn(move |_, _| crate::stub::StubReply {
+        stall_after: Some(40_000),
+        ..crate::stub::StubReply::json(answer.clone())
+    })
+    .await;
+    let mut cfg = settings(&stub.base, basic(USER, PASSWORD));
+    cfg.timeout = Duration::from_millis(300);
+    cfg.retry = tunnel_confluence::RetryPolicy {
+        max_attempts: 2,
+        ..fast_retry()
+    };
+    let client = ConfluenceClient::new(cfg).unwrap();
+    let err = download(&client.store(PAGE), &name("stalls.bin"), None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, tunnel_core::remote::RemoteError::Unreachable(m) if m.contains("timed out")),
+        "{err}"
+    );
+    let gets = stub.requests();
+    assert_eq!(
+        gets.len(),
+        2,
+        "the stalled answer was retried once: {gets:?}"
+    );
+    assert_eq!(gets[0].range, None);
+    assert_eq!(
+        gets[1].range.as_deref(),
+        Some("bytes=40000-99999"),
+        "the retry asks only for what is missing"
     );
 }
