@@ -7,6 +7,9 @@ use std::path::Path;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
+/// Lines the background log writer may hold before a logging thread waits for it.
+const LOG_QUEUE_LINES: usize = 4096;
+
 /// Keeps the file writer alive; drop it last.
 pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
 
@@ -44,7 +47,13 @@ pub fn init(
             .max_log_files(keep_files.max(1))
             .build(dir)
             .ok()?;
-        let (writer, g) = tracing_appender::non_blocking(appender);
+        // The default queue (128,000 lines) is allocated up front: 4 MB resident for ever in
+        // a service that logs a few lines a minute. A full queue makes the logger wait
+        // (lossy = false) rather than drop lines.
+        let (writer, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .buffered_lines_limit(LOG_QUEUE_LINES)
+            .lossy(false)
+            .finish(appender);
         guard = Some(g);
         let filter =
             EnvFilter::try_new(env_filter.clone().unwrap_or_else(|| {

@@ -147,6 +147,16 @@ fn a_service_stopped_mid_upload_finishes_after_a_restart() {
                 .iter()
                 .any(|r| r.method == "POST" && r.file_names.iter().any(|n| n.starts_with("c-")))
         });
+        // The live status shows the transfer while it runs.
+        wait_for("progress in the live status", WAIT, || {
+            let out = a.ok(&["--json", "status"]);
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+            let live = &v["service"];
+            live["state"] == "syncing"
+                && live["transfer"]["bytes_total"].as_u64() == Some(data.len() as u64)
+                && live["transfer"]["files_total"].as_u64() == Some(1)
+                && live["folders"][0]["pending_bytes"].as_u64().is_some_and(|p| p > 0)
+        });
         // Dropping the guard runs `stop` in the middle of the upload.
     }
     server.emu().set_faults(FaultConfig::default());

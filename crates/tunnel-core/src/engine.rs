@@ -19,10 +19,13 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::error::SyncError;
-use crate::events::{FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary};
+use crate::events::{
+    FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress,
+};
 use crate::journal::FolderRecord;
 use crate::manifest::{Head, Limits};
 use crate::remote::{RemoteError, RemoteStore};
+use crate::schedule::{Due, Schedule};
 use crate::sync::{SyncOptions, Syncer};
 use crate::watch::{watch_folder, FolderWatcher};
 
@@ -194,16 +197,9 @@ struct FolderRuntime {
     record: FolderRecord,
     state: SyncState,
     last_error: Option<String>,
-    dirty_since: Option<Instant>,
-    last_event: Option<Instant>,
-    next_poll: Instant,
-    next_rescan: Instant,
-    failures: u32,
-    blocked: bool,
-    wants_sync: bool,
-    /// Until then the remote is polled every `active_poll_interval`: someone is working in
-    /// this folder, so an answer from another device is likely soon.
-    fast_until: Option<Instant>,
+    schedule: Schedule,
+    /// Progress of this folder's running sync, from the syncer's events.
+    progress: Option<TransferProgress>,
     _watcher: Option<FolderWatcher>,
 }
 
@@ -221,6 +217,8 @@ struct Actor {
 }
 
 const PAUSED_ALL_KEY: &str = "paused-all";
+/// Least time between two status updates for transfer progress alone.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// How long a running sync may take to finish when the service stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -234,8 +232,13 @@ impl Actor {
             warn!(error = %e, "could not read the folder list");
         }
         self.publish();
+        let mut events = self.syncer.subscribe();
+        let mut events_open = true;
+        // Progress is folded into the published status at most every PROGRESS_EVERY.
+        let mut progress_publish: Option<Instant> = None;
         loop {
             let wake = self.next_wake();
+            let progress_at = progress_publish.unwrap_or(wake);
             tokio::select! {
                 req = rx.recv() => match req {
                     Some(Request::Shutdown(reply)) => {
@@ -253,14 +256,26 @@ impl Actor {
                 Some(id) = dirty.recv() => {
                     let now = Instant::now();
                     if let Some(f) = self.folders.get_mut(&id) {
-                        f.dirty_since.get_or_insert(now);
-                        f.last_event = Some(now);
-                        f.fast_until = Some(now + self.settings.active_window);
+                        f.schedule.local_change(now, &self.settings);
                     }
                 }
                 result = wait_running(&mut self.running), if self.running.is_some() => {
                     let (id, _) = self.running.take().expect("checked above");
                     self.on_finished(id, result);
+                    self.publish();
+                }
+                ev = events.recv(), if events_open => match ev {
+                    Ok(SyncEvent::Progress { folder, progress }) => {
+                        if let Some(f) = self.folders.values_mut().find(|f| f.record.path == folder) {
+                            f.progress = Some(progress);
+                            progress_publish.get_or_insert(Instant::now() + PROGRESS_EVERY);
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => events_open = false,
+                },
+                _ = tokio::time::sleep_until(progress_at), if progress_publish.is_some() => {
+                    progress_publish = None;
                     self.publish();
                 }
                 _ = tokio::time::sleep_until(wake) => {}
@@ -292,8 +307,7 @@ impl Actor {
                 let r = self.select(&path).map(|ids| {
                     for id in ids {
                         if let Some(f) = self.folders.get_mut(&id) {
-                            f.wants_sync = true;
-                            f.blocked = false;
+                            f.schedule.request_sync();
                         }
                     }
                 });
@@ -334,7 +348,7 @@ impl Actor {
                 run_journal(journal, move |j| j.set_config(PAUSED_ALL_KEY, value)).await?;
                 if !paused {
                     for f in self.folders.values_mut() {
-                        f.wants_sync = true;
+                        f.schedule.request_sync();
                     }
                 }
             }
@@ -344,8 +358,9 @@ impl Actor {
                     run_journal(journal.clone(), move |j| j.set_paused(id, paused)).await?;
                     if let Some(f) = self.folders.get_mut(&id) {
                         f.record.paused = paused;
-                        f.wants_sync = !paused;
-                        f.blocked = false;
+                        if !paused {
+                            f.schedule.request_sync();
+                        }
                     }
                 }
             }
@@ -387,15 +402,9 @@ impl Actor {
                         record,
                         state: SyncState::Idle,
                         last_error: None,
-                        dirty_since: None,
-                        last_event: None,
-                        next_poll: now,
-                        next_rescan: now + self.settings.rescan_interval,
-                        failures: 0,
-                        blocked: false,
-                        // Catch up with what changed while we were not running.
-                        wants_sync: true,
-                        fast_until: None,
+                        // Catches up at once with what changed while nothing watched.
+                        schedule: Schedule::new(now, &self.settings),
+                        progress: None,
                         _watcher: watcher,
                     }
                 }
@@ -407,76 +416,39 @@ impl Actor {
     }
 
     fn next_wake(&self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(3600);
+        let now = Instant::now();
+        let far = now + Duration::from_secs(3600);
         if self.running.is_some() || self.paused_all {
             return far;
         }
         self.folders
             .values()
-            .filter(|f| !f.record.paused && !f.blocked)
-            .map(|f| {
-                let mut t = f.next_poll.min(f.next_rescan);
-                if let (Some(since), Some(last)) = (f.dirty_since, f.last_event) {
-                    t = t.min(
-                        (last + self.settings.debounce).min(since + self.settings.max_debounce),
-                    );
-                }
-                if f.wants_sync {
-                    t = Instant::now();
-                }
-                t
-            })
+            .filter(|f| !f.record.paused)
+            .filter_map(|f| f.schedule.wake_at(now, &self.settings))
             .min()
             .unwrap_or(far)
     }
 
-    /// Start the most urgent due folder, if any.
+    /// Start the most urgent due folder, if any: a full sync before a poll.
     fn start_due(&mut self) {
         if self.paused_all {
             return;
         }
         let now = Instant::now();
-        let debounce = self.settings.debounce;
-        let max_debounce = self.settings.max_debounce;
+        let settings = &self.settings;
         let due = self
             .folders
             .values()
-            .filter(|f| !f.record.paused && !f.blocked)
-            .find_map(|f| {
-                let dirty_due = match (f.dirty_since, f.last_event) {
-                    (Some(since), Some(last)) => {
-                        now >= last + debounce || now >= since + max_debounce
-                    }
-                    _ => false,
-                };
-                if f.wants_sync || dirty_due || now >= f.next_rescan {
-                    Some((f.record.id, true))
-                } else if now >= f.next_poll {
-                    Some((f.record.id, false))
-                } else {
-                    None
-                }
-            });
-        let Some((id, full)) = due else { return };
+            .filter(|f| !f.record.paused)
+            .filter_map(|f| f.schedule.due(now, settings).map(|d| (d, f.record.id)))
+            .min_by_key(|(d, id)| (*d != Due::Full, *id));
+        let Some((due, id)) = due else { return };
+        let full = due == Due::Full;
         let Some(f) = self.folders.get_mut(&id) else {
             return;
         };
-        let active = f.fast_until.is_some_and(|t| t > now);
-        f.next_poll = now
-            + if active {
-                self.settings
-                    .active_poll_interval
-                    .min(self.settings.poll_interval)
-            } else {
-                self.settings.poll_interval
-            };
-        if full {
-            // A full sync covers every local change seen so far; a cheap poll covers none.
-            f.wants_sync = false;
-            f.dirty_since = None;
-            f.last_event = None;
-            f.next_rescan = now + self.settings.rescan_interval;
-        }
+        f.schedule.started(now, due, &self.settings);
+        f.progress = None;
         f.state = SyncState::Syncing;
         let record = f.record.clone();
         let syncer = self.syncer.clone();
@@ -518,38 +490,28 @@ impl Actor {
             return;
         };
         let now = Instant::now();
+        f.progress = None;
         match result {
             Ok(summary) => {
                 let moved = summary.is_some_and(|s| {
                     s.uploaded + s.downloaded + s.deleted_local + s.deleted_remote > 0
                 });
-                if moved {
-                    f.fast_until = Some(now + self.settings.active_window);
-                    f.next_poll = f.next_poll.min(now + self.settings.active_poll_interval);
-                }
+                f.schedule.succeeded(now, moved, &self.settings);
                 f.state = SyncState::Idle;
                 f.last_error = None;
-                f.failures = 0;
                 if let Ok(Some(rec)) = refresh(&self.syncer, id) {
                     f.record = rec;
                 }
             }
             Err(e) if e.is_retryable() => {
-                f.failures = f.failures.saturating_add(1);
-                let wait = self
-                    .settings
-                    .poll_interval
-                    .saturating_mul(1u32 << f.failures.min(6))
-                    .min(self.settings.max_backoff);
-                f.next_poll = now + wait;
-                f.next_rescan = f.next_rescan.max(now + wait);
+                let wait = f.schedule.failed_retryable(now, &self.settings);
                 f.state = SyncState::Offline;
                 f.last_error = Some(e.to_string());
-                warn!(folder = %f.record.path.display(), error = %e, retry_in_s = wait.as_secs(), "sync failed; will retry");
+                warn!(folder = %f.record.path.display(), error = %e, retry_in_s = wait.as_secs(), failures = f.schedule.failures(), "sync failed; will retry");
             }
             Err(e) => {
+                f.schedule.failed_blocking();
                 f.state = SyncState::Error;
-                f.blocked = true;
                 f.last_error = Some(e.to_string());
                 warn!(folder = %f.record.path.display(), error = %e, "sync stopped until you act");
             }
@@ -571,8 +533,14 @@ impl Actor {
                 paused: f.record.paused,
                 last_sync_at: f.record.last_sync_at,
                 last_error: f.last_error.clone().or_else(|| f.record.last_error.clone()),
-                pending_files: 0,
-                pending_bytes: 0,
+                pending_files: f
+                    .progress
+                    .as_ref()
+                    .map_or(0, |p| p.files_total.saturating_sub(p.files_done)),
+                pending_bytes: f
+                    .progress
+                    .as_ref()
+                    .map_or(0, |p| p.bytes_total.saturating_sub(p.bytes_done)),
             })
             .collect();
         folders.sort_by(|a, b| a.path.cmp(&b.path));
@@ -597,14 +565,19 @@ impl Actor {
         let next_poll_at = self
             .folders
             .values()
-            .map(|f| f.next_poll)
+            .filter(|f| !f.record.paused && !f.schedule.is_blocked())
+            .map(|f| f.schedule.next_poll())
             .min()
             .map(|t| unix_now() + t.saturating_duration_since(Instant::now()).as_secs() as i64);
         self.status.send_replace(SyncStatus {
             state,
             message,
             folders,
-            transfer: None,
+            transfer: self
+                .running
+                .as_ref()
+                .and_then(|(id, _)| self.folders.get(id))
+                .and_then(|f| f.progress.clone()),
             next_poll_at,
         });
     }

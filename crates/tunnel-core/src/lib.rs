@@ -27,6 +27,7 @@ pub mod plan;
 pub mod rel_path;
 pub mod remote;
 pub mod scan;
+pub mod schedule;
 pub mod secrets;
 pub mod sync;
 pub mod watch;
