@@ -31,6 +31,8 @@ cargo test --locked --workspace --all-targets
 
 step "benchmark at a small size (figures only, never pass/fail on speed)"
 python3 scripts/bench --small --profile debug --no-write
+step "service benchmark at a small size (latency between two running services, idle cost)"
+python3 scripts/bench-service --small --profile debug --no-write
 
 if [ "${SKIP_GUI:-0}" != "1" ] && [ -x scripts/gui-test.sh ]; then
   step "desktop app: build and tests"
