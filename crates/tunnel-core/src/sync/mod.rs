@@ -18,7 +18,7 @@ mod remote_state;
 mod upload;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
@@ -37,7 +37,7 @@ use crate::manifest::{
 use crate::plan::{reconcile, Action, LocalEntry, PlanInput};
 use crate::rel_path::RelPath;
 use crate::remote::{BlobName, RemoteError, RemoteStore};
-use crate::scan::{scan_folder, LocalScan, ScanOptions};
+use crate::scan::{scan_folder, LocalScan, ScanOptions, SkipReason};
 
 use download::{DownloadError, PackCache};
 use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
@@ -168,7 +168,6 @@ impl Syncer {
         opts: &SyncOptions,
     ) -> Result<SyncSummary, SyncError> {
         check_root(folder)?;
-        remove_stale_temp_files(&folder.path);
         prune_trash(&folder.path, TRASH_KEEP_DAYS);
         let mut summary = SyncSummary::default();
         for attempt in 1..=MAX_COMMIT_ATTEMPTS {
@@ -226,6 +225,13 @@ impl Syncer {
         // unmounted while it was being read looks exactly like "every file deleted".
         let scan = self.scan(folder).await?;
         check_root(folder)?;
+        // The scan passed our own leftovers (hidden names) by; no download runs now.
+        remove_stale_temp_files(&scan.skipped);
+        for (path, reason) in &scan.skipped {
+            if let SkipReason::InvalidName(why) = reason {
+                warn!(path = %path.display(), "not synced: {why}; rename it to sync it");
+            }
+        }
         let base = self.with_journal(move |j| j.base(id)).await?;
 
         // 3. The plan, without anything we could not read.
@@ -1262,20 +1268,23 @@ fn check_root(folder: &FolderRecord) -> Result<(), SyncError> {
 }
 
 /// Remove temporary files left by a sync that was killed (they are ours by name).
-fn remove_stale_temp_files(root: &Path) {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
+fn remove_stale_temp_files(skipped: &[(PathBuf, SkipReason)]) {
+    for (path, reason) in skipped {
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX));
+        if !ours || !matches!(reason, SkipReason::Hidden) {
             continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() && !name.starts_with('.') {
-                stack.push(e.path());
-            } else if ft.is_file() && name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
-                let _ = std::fs::remove_file(e.path());
+        }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            match std::fs::remove_file(path) {
+                Ok(()) => {
+                    debug!(path = %path.display(), "removed a download left by an interrupted sync")
+                }
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "cannot remove a stale temporary file")
+                }
             }
         }
     }
