@@ -80,6 +80,11 @@ fn status_comes_from_the_running_service_and_a_second_one_is_refused() {
         "live status over the socket: {out}"
     );
     assert_eq!(v["service"]["folders"].as_array().map(|f| f.len()), Some(1));
+    let out = a.ok(&["status"]);
+    assert!(
+        out.contains("Service:    running") && out.contains("Next check: "),
+        "the live state for a person: {out}"
+    );
 
     let second = a.run(&["run"]);
     assert!(
@@ -147,16 +152,6 @@ fn a_service_stopped_mid_upload_finishes_after_a_restart() {
                 .iter()
                 .any(|r| r.method == "POST" && r.file_names.iter().any(|n| n.starts_with("c-")))
         });
-        // The live status shows the transfer while it runs.
-        wait_for("progress in the live status", WAIT, || {
-            let out = a.ok(&["--json", "status"]);
-            let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-            let live = &v["service"];
-            live["state"] == "syncing"
-                && live["transfer"]["bytes_total"].as_u64() == Some(data.len() as u64)
-                && live["transfer"]["files_total"].as_u64() == Some(1)
-                && live["folders"][0]["pending_bytes"].as_u64().is_some_and(|p| p > 0)
-        });
         // Dropping the guard runs `stop` in the middle of the upload.
     }
     server.emu().set_faults(FaultConfig::default());
@@ -164,5 +159,40 @@ fn a_service_stopped_mid_upload_finishes_after_a_restart() {
     let _sb = Running::start(&b);
     wait_for("the whole file on B", WAIT, || {
         b.exists("big.bin") && b.read("big.bin") == data
+    });
+}
+
+#[test]
+fn the_live_status_shows_a_transfer_while_it_runs() {
+    let server = Server::start();
+    let a = Device::ready_with(&server, &format!("{FAST}\nchunk-size = 1048576"));
+    let data = bytes(78, 16 * 1024 * 1024);
+    // Slow requests: sixteen chunk uploads take a few seconds.
+    server.emu().set_faults(FaultConfig {
+        latency_ms: 300,
+        ..FaultConfig::default()
+    });
+    let _sa = Running::start(&a);
+    a.write("big.bin", &data);
+    wait_for("progress in the live status", WAIT, || {
+        let out = a.ok(&["--json", "status"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        let live = &v["service"];
+        live["state"] == "syncing"
+            && live["transfer"]["bytes_total"].as_u64() == Some(data.len() as u64)
+            && live["transfer"]["files_total"].as_u64() == Some(1)
+            && live["folders"][0]["pending_bytes"]
+                .as_u64()
+                .is_some_and(|p| p > 0)
+    });
+    wait_for("progress for a person", WAIT, || {
+        let out = a.ok(&["status"]);
+        out.contains("Transfer:   ") && out.contains(" of 1 files") && out.contains("syncing (")
+    });
+    server.emu().set_faults(FaultConfig::default());
+    wait_for("the upload to finish", WAIT, || {
+        let out = a.ok(&["--json", "status"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        v["service"]["state"] == "idle" && v["service"]["transfer"].is_null()
     });
 }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use tunnel_core::events::SyncState;
+
+use super::output::human_bytes;
 use super::{exit, Context};
 
 #[derive(Debug, Args)]
@@ -66,12 +69,46 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         ),
         None => println!("Service:    not running (start it with `sber-tunnel start`)"),
     }
+    if let Some(t) = live.as_ref().and_then(|s| s.transfer.as_ref()) {
+        println!(
+            "Transfer:   {} of {} files, {} of {}",
+            t.files_done,
+            t.files_total,
+            human_bytes(t.bytes_done),
+            human_bytes(t.bytes_total)
+        );
+    }
+    if let Some(at) = live.as_ref().and_then(|s| s.next_poll_at) {
+        println!("Next check: {}", until(at));
+    }
+    let sync = &app.config.sync;
+    if sync.upload_limit_kib_per_sec > 0 || sync.download_limit_kib_per_sec > 0 {
+        let rate = |kib: u64| match kib {
+            0 => "unlimited".to_string(),
+            k => format!("{k} KiB/s"),
+        };
+        println!(
+            "Limits:     upload {}, download {}",
+            rate(sync.upload_limit_kib_per_sec),
+            rate(sync.download_limit_kib_per_sec)
+        );
+    }
     if folders.is_empty() {
         println!("No folders yet. Add one with `sber-tunnel add <folder>`.");
     }
     for f in &folders {
+        let running = live
+            .as_ref()
+            .and_then(|s| s.folders.iter().find(|l| l.path == f.path));
         let state = if !f.path.is_dir() {
             "MISSING".to_string()
+        } else if let Some(l) = running.filter(|l| l.state == SyncState::Syncing) {
+            match (l.pending_files, l.pending_bytes) {
+                (0, 0) => "syncing".to_string(),
+                (n, b) => format!("syncing ({n} files, {} to go)", human_bytes(b)),
+            }
+        } else if let Some(e) = running.and_then(|l| l.last_error.as_ref()) {
+            format!("error: {e}")
         } else if f.paused {
             "paused".to_string()
         } else if let Some(e) = &f.last_error {
@@ -115,16 +152,41 @@ pub async fn run_conflicts(ctx: &Context, args: ConflictsArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn ago(unix: i64) -> String {
-    let now = std::time::SystemTime::now()
+fn unix_now() -> Option<i64> {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
+        .ok()
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(unix);
+}
+
+fn until(unix: i64) -> String {
+    match unix - unix_now().unwrap_or(unix) {
+        ..=0 => "now".to_string(),
+        s @ 1..=119 => format!("in {s} s"),
+        s => format!("in {} min", s / 60),
+    }
+}
+
+fn ago(unix: i64) -> String {
+    let now = unix_now().unwrap_or(unix);
     let s = (now - unix).max(0);
     match s {
         0..=59 => format!("{s} s ago"),
         60..=3599 => format!("{} min ago", s / 60),
         3600..=86399 => format!("{} h ago", s / 3600),
         _ => format!("{} days ago", s / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_to_come_read_naturally() {
+        let now = unix_now().expect("clock");
+        assert_eq!(until(now - 5), "now");
+        assert!(until(now + 30).starts_with("in "), "{}", until(now + 30));
+        assert_eq!(until(now + 600), "in 10 min");
     }
 }
