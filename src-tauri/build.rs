@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "save_settings",
     "get_status",
+    "recent_activity",
     "app_info",
     "pick_folder",
     "pick_file",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{broadcast, watch, Mutex};
 use tunnel_confluence::{Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, Secret};
+use tunnel_core::activity::ActivityEntry;
 use tunnel_core::config::{AuthKind as CoreAuth, Config, DeviceConfig};
 use tunnel_core::engine::EngineHandle;
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
@@ -386,6 +387,8 @@ impl DesktopBackend for RealBackend {
             poll_interval_secs: config.sync.poll_interval_secs,
             parallel_transfers: config.sync.parallel_transfers,
             log_level: config.log.level.clone(),
+            upload_limit_kib_per_sec: config.sync.upload_limit_kib_per_sec,
+            download_limit_kib_per_sec: config.sync.download_limit_kib_per_sec,
         })
     }
 
@@ -394,24 +397,12 @@ impl DesktopBackend for RealBackend {
         let r = guard
             .as_mut()
             .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
-        if !(5..=86_400).contains(&settings.poll_interval_secs) {
-            return Err(err(
-                ErrorCode::Invalid,
-                "the poll interval must be between 5 s and one day",
-            ));
-        }
-        if !(1..=16).contains(&settings.parallel_transfers) {
-            return Err(err(
-                ErrorCode::Invalid,
-                "parallel transfers must be between 1 and 16",
-            ));
-        }
-        if !["error", "warn", "info", "debug", "trace"].contains(&settings.log_level.as_str()) {
-            return Err(err(ErrorCode::Invalid, "unknown log level"));
-        }
+        settings.validate()?;
         r.app.config.sync.poll_interval_secs = settings.poll_interval_secs;
         r.app.config.sync.parallel_transfers = settings.parallel_transfers;
         r.app.config.log.level = settings.log_level.clone();
+        r.app.config.sync.upload_limit_kib_per_sec = settings.upload_limit_kib_per_sec;
+        r.app.config.sync.download_limit_kib_per_sec = settings.download_limit_kib_per_sec;
         r.app
             .config
             .save(&self.paths.config_file())
@@ -425,6 +416,16 @@ impl DesktopBackend for RealBackend {
         }
         self.start_engine(r);
         Ok(())
+    }
+
+    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, BackendError> {
+        let guard = self.inner.lock().await;
+        let Some(r) = guard.as_ref() else {
+            return Ok(Vec::new());
+        };
+        r.app
+            .with_journal(|j| Ok(tunnel_core::activity::recent(j, limit)?))
+            .map_err(internal)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {

@@ -106,11 +106,10 @@ pub fn start_engine(app: &App) -> Result<(EngineHandle, tokio::task::JoinHandle<
         let store: Arc<dyn RemoteStore> = Arc::new(client.store(&f.page_id));
         Ok(store)
     });
-    Ok(EngineHandle::spawn(
-        app.syncer(),
-        stores,
-        engine_settings(app),
-    ))
+    let (engine, task) = EngineHandle::spawn(app.syncer(), stores, engine_settings(app));
+    // The history the desktop app's Activity tab shows, whoever ran the syncs.
+    tunnel_core::activity::spawn_recorder(app.journal.clone(), engine.subscribe());
+    Ok((engine, task))
 }
 
 /// Run the service in the foreground until Ctrl-C, SIGTERM or a `stop` request.

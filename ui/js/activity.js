@@ -1,8 +1,16 @@
-// The Activity tab: live transfers (from `progress` events), conflicts and recent changes, all
-// built from the sync events pushed by Rust while the window runs.
+// The Activity tab: live transfers (from `progress` events), conflicts and recent changes,
+// built from the sync events pushed by Rust while the window runs and, below them, the
+// history kept in the journal across restarts (`recent_activity`).
 
 import { api } from './api.js';
 import { baseName, formatBytes, formatTime, h } from './dom.js';
+
+/** The time of an entry; with the date when it is not today. */
+function formatWhen(date) {
+  const today = new Date();
+  if (date.toDateString() === today.toDateString()) return formatTime(date);
+  return `${date.toLocaleDateString()} ${formatTime(date)}`;
+}
 
 const MAX_RECENT = 200;
 
@@ -22,39 +30,57 @@ export class Activity {
     this.drawTransfers();
   }
 
-  /** Take one SyncEvent. */
+  /** Take one live SyncEvent. */
   add(event) {
+    this.take(event, new Date(), true);
+  }
+
+  /**
+   * Show the history kept across restarts ({at, event} entries, newest first) below what
+   * arrived live since the window opened.
+   */
+  addHistory(entries) {
+    for (const { at, event } of entries) this.take(event, new Date(at * 1000), false);
+  }
+
+  take(event, when, live) {
     switch (event.type) {
       case 'started':
+        if (!live) break;
         this.running.set(event.folder, null);
         this.drawTransfers();
         break;
       case 'progress':
+        if (!live) break;
         this.running.set(event.folder, event.progress);
         this.drawTransfers();
         break;
       case 'finished':
+        if (!live) break;
         this.running.delete(event.folder);
         this.drawTransfers();
         break;
       case 'uploaded':
-        this.prepend('↑', 'up', event.path, `Sent · ${formatBytes(event.bytes)}`, event);
+        this.entry('↑', 'up', event.path, `Sent · ${formatBytes(event.bytes)}`, event, when, live);
         break;
       case 'downloaded':
-        this.prepend('↓', 'down', event.path, `Received · ${formatBytes(event.bytes)}`, event);
+        this.entry('↓', 'down', event.path, `Received · ${formatBytes(event.bytes)}`, event, when, live);
         break;
       case 'deleted':
-        this.prepend('×', 'del', event.path, event.remote ? 'Deletion sent' : 'Deleted here', event);
+        this.entry('×', 'del', event.path, event.remote ? 'Deletion sent' : 'Deleted here', event, when, live);
         break;
       case 'conflict':
-        this.conflictItems.unshift(event);
-        this.prepend('!', 'conflict', event.path, `Conflict · other version kept as ${event.copy}`, event);
+        if (live) this.conflictItems.unshift(event);
+        else this.conflictItems.push(event);
+        this.entry('!', 'conflict', event.path, `Conflict · other version kept as ${event.copy}`, event, when, live);
         this.drawConflicts();
         break;
       case 'failed':
-        this.running.delete(event.folder);
-        this.drawTransfers();
-        this.prepend('!', 'bad', `Sync of ${baseName(event.folder)} failed`, event.message, null);
+        if (live) {
+          this.running.delete(event.folder);
+          this.drawTransfers();
+        }
+        this.entry('!', 'bad', `Sync of ${baseName(event.folder)} failed`, event.message, null, when, live);
         break;
       default:
         break;
@@ -79,7 +105,10 @@ export class Activity {
     };
   }
 
-  prepend(icon, kind, title, detail, event) {
+  /** One line of the list: on top when live, else below the others (older history). */
+  entry(icon, kind, title, detail, event, when, live) {
+    const list = this.el.recent;
+    if (!live && list.children.length >= MAX_RECENT) return;
     const item = h(
       'li',
       { class: `event ${kind}` },
@@ -87,14 +116,18 @@ export class Activity {
       h('div', { class: 'what' },
         h('div', { class: 'path' }, title),
         h('div', { class: 'sub' }, detail, event ? ` · ${baseName(event.folder)}` : '')),
-      h('span', { class: 'when' }, formatTime(new Date())),
+      h('span', { class: 'when' }, formatWhen(when)),
     );
     if (event && event.type !== 'deleted') {
       item.addEventListener('dblclick', this.reveal(event.folder, event.path));
       item.title = 'Double-click to show in its folder';
     }
-    this.el.recent.prepend(item);
-    while (this.el.recent.children.length > MAX_RECENT) this.el.recent.lastChild.remove();
+    if (live) {
+      list.prepend(item);
+      while (list.children.length > MAX_RECENT) list.lastChild.remove();
+    } else {
+      list.append(item);
+    }
     this.el.recentEmpty.hidden = true;
   }
 

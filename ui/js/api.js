@@ -46,6 +46,7 @@ export const api = {
   getSettings: () => call('get_settings'),
   saveSettings: (settings) => call('save_settings', { settings }),
   getStatus: () => call('get_status'),
+  recentActivity: () => call('recent_activity'),
   appInfo: () => call('app_info'),
   pickFolder: () => call('pick_folder'),
   pickFile: (kind) => call('pick_file', { kind }),

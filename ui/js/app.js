@@ -100,6 +100,9 @@ async function loadSettings() {
   form.elements.namedItem('poll_interval_secs').value = s.poll_interval_secs;
   form.elements.namedItem('parallel_transfers').value = s.parallel_transfers;
   form.elements.namedItem('log_level').value = s.log_level;
+  // 0 is "unlimited": shown as the empty field with its placeholder.
+  form.elements.namedItem('upload_limit_kib_per_sec').value = s.upload_limit_kib_per_sec || '';
+  form.elements.namedItem('download_limit_kib_per_sec').value = s.download_limit_kib_per_sec || '';
 }
 
 function wireSettings() {
@@ -113,6 +116,8 @@ function wireSettings() {
       poll_interval_secs: Number(form.elements.namedItem('poll_interval_secs').value),
       parallel_transfers: Number(form.elements.namedItem('parallel_transfers').value),
       log_level: form.elements.namedItem('log_level').value,
+      upload_limit_kib_per_sec: Number(form.elements.namedItem('upload_limit_kib_per_sec').value || 0),
+      download_limit_kib_per_sec: Number(form.elements.namedItem('download_limit_kib_per_sec').value || 0),
     };
     try {
       await api.saveSettings(settings);
@@ -132,6 +137,11 @@ async function startShell(tab = 'folders') {
   const status = await api.getStatus();
   applyStatus(status);
   ui.activity.seed(status);
+  try {
+    ui.activity.addHistory(await api.recentActivity());
+  } catch (e) {
+    toast(e.message);
+  }
   await loadSettings();
   showTab(tab);
 }

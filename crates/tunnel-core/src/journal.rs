@@ -10,7 +10,8 @@
 //!   never re-read;
 //! - `known_blobs`: blobs uploaded or seen, so a resumed sync never sends them twice;
 //! - `ops`: pending work that must survive a crash;
-//! - `config`: small key/value settings.
+//! - `config`: small key/value settings;
+//! - `activity`: the newest [`ACTIVITY_KEEP`] history events, as JSON (see `crate::activity`).
 //!
 //! Invariants:
 //! - WAL, `synchronous=NORMAL`, `foreign_keys=ON`, a busy timeout, and `SQLITE_BUSY` retried
@@ -36,6 +37,9 @@ use crate::hash::Digest;
 use crate::manifest::{FileEntry, RemoteTree};
 use crate::rel_path::RelPath;
 use crate::remote::{BlobInfo, BlobName};
+
+/// History rows kept in the `activity` table.
+pub const ACTIVITY_KEEP: usize = 1000;
 
 /// SQLite's own wait for a lock before it reports `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -108,6 +112,15 @@ const MIGRATIONS: &[&str] = &[
         key    TEXT PRIMARY KEY,
         value  TEXT NOT NULL
     ) WITHOUT ROWID;
+    "#,
+    // 2: activity history (what was sent, received, deleted, in conflict or failed), newest
+    // rows kept; not tied to `dirs`, so the history of a removed folder stays readable.
+    r#"
+    CREATE TABLE activity (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        event  TEXT NOT NULL
+    );
     "#,
 ];
 
@@ -881,6 +894,37 @@ impl Journal {
             Ok(())
         })
     }
+
+    /// Append history rows `(unix seconds, event JSON)` in one transaction and drop all but
+    /// the newest [`ACTIVITY_KEEP`].
+    pub fn record_activity(&self, rows: &[(i64, String)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.write("recording activity", |tx| {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO activity (at, event) VALUES (?1, ?2)")?;
+            for (at, event) in rows {
+                insert.execute(params![at, event])?;
+            }
+            tx.execute(
+                "DELETE FROM activity WHERE id <= (SELECT MAX(id) FROM activity) - ?1",
+                [ACTIVITY_KEEP as i64],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The newest `limit` history rows `(unix seconds, event JSON)`, newest first.
+    pub fn recent_activity(&self, limit: usize) -> Result<Vec<(i64, String)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read("reading activity", |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT at, event FROM activity ORDER BY id DESC LIMIT ?1")?;
+            let rows = stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
 }
 
 fn ensure_folder(c: &Connection, folder: i64) -> Result<()> {
@@ -1010,6 +1054,55 @@ mod tests {
     }
 
     #[test]
+    fn activity_is_newest_first_and_bounded() {
+        let j = Journal::open_in_memory().expect("open");
+        assert!(j.recent_activity(10).expect("empty").is_empty());
+        j.record_activity(&[]).expect("nothing to record");
+        // Several batches, more rows in all than are kept.
+        let all: Vec<(i64, String)> = (0..ACTIVITY_KEEP as i64 + 250)
+            .map(|i| (1_700_000_000 + i, format!("{{\"n\":{i}}}")))
+            .collect();
+        for batch in all.chunks(97) {
+            j.record_activity(batch).expect("record");
+        }
+        let kept = j.recent_activity(usize::MAX).expect("read");
+        assert_eq!(kept.len(), ACTIVITY_KEEP);
+        let newest: Vec<_> = all.iter().rev().take(ACTIVITY_KEEP).cloned().collect();
+        assert_eq!(kept, newest, "the newest rows, newest first");
+        assert_eq!(j.recent_activity(3).expect("read"), newest[..3].to_vec());
+    }
+
+    #[test]
+    fn a_journal_of_the_first_schema_gains_the_activity_table_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.db");
+        {
+            // What the previous release wrote: schema 1 only, with a folder in it.
+            let c = Connection::open(&path).expect("create");
+            c.execute_batch(MIGRATIONS[0]).expect("schema 1");
+            c.pragma_update(None, "user_version", 1).expect("version");
+            c.execute(
+                "INSERT INTO dirs (path, page_id, folder_uuid, created_at) \
+                 VALUES ('/data/Docs', '42', 'uuid-1', 0)",
+                [],
+            )
+            .expect("folder");
+        }
+        let j = Journal::open(&path).expect("upgrade");
+        assert_eq!(
+            j.schema_version().expect("version"),
+            MIGRATIONS.len() as i64
+        );
+        assert_eq!(j.folders().expect("folders").len(), 1, "old rows kept");
+        j.record_activity(&[(1, "{}".into())])
+            .expect("the new table works");
+        assert_eq!(
+            j.recent_activity(5).expect("read"),
+            vec![(1, "{}".to_string())]
+        );
+    }
+
+    #[test]
     fn migrations_from_empty_set_user_version() {
         let j = Journal::open_in_memory().expect("open");
         assert_eq!(
@@ -1032,6 +1125,7 @@ mod tests {
             "ops",
             "remote_files",
             "scan_cache",
+            "activity",
         ] {
             assert!(
                 tables.iter().any(|n| n == t),

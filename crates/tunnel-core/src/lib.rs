@@ -14,6 +14,7 @@
 //!   both sides.
 #![warn(missing_docs)]
 
+pub mod activity;
 pub mod chunk;
 pub mod config;
 pub mod engine;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
+use tunnel_core::activity::ActivityEntry;
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
 
 /// How the user authenticates.
@@ -99,6 +100,42 @@ pub struct SettingsView {
     pub parallel_transfers: usize,
     /// Log level (error, warn, info, debug, trace).
     pub log_level: String,
+    /// Upload cap in KiB/s, 0 = unlimited.
+    #[serde(default)]
+    pub upload_limit_kib_per_sec: u64,
+    /// Download cap in KiB/s, 0 = unlimited.
+    #[serde(default)]
+    pub download_limit_kib_per_sec: u64,
+}
+
+impl SettingsView {
+    /// The settings a backend accepts; a message for a person otherwise.
+    pub fn validate(&self) -> Result<(), BackendError> {
+        let invalid = |message: String| BackendError {
+            code: ErrorCode::Invalid,
+            message,
+        };
+        if !(5..=86_400).contains(&self.poll_interval_secs) {
+            return Err(invalid(
+                "The poll interval must be between 5 seconds and a day.".into(),
+            ));
+        }
+        if !(1..=16).contains(&self.parallel_transfers) {
+            return Err(invalid(
+                "Parallel transfers must be between 1 and 16.".into(),
+            ));
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log_level.as_str()) {
+            return Err(invalid("Unknown log level.".into()));
+        }
+        let max = tunnel_core::config::MAX_RATE_LIMIT_KIB_PER_SEC;
+        if self.upload_limit_kib_per_sec > max || self.download_limit_kib_per_sec > max {
+            return Err(invalid(format!(
+                "A bandwidth limit must be at most {max} KiB/s (0 = unlimited)."
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A closed set of error codes the UI can branch on (mirrored in ui/js/api.js).
@@ -160,6 +197,8 @@ pub trait DesktopBackend: Send + Sync + 'static {
     async fn settings(&self) -> Result<SettingsView, BackendError>;
     /// Save the Settings tab.
     async fn save_settings(&self, settings: SettingsView) -> Result<(), BackendError>;
+    /// The newest `limit` activity history entries, newest first (empty when not set up).
+    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, BackendError>;
     /// Live events.
     fn subscribe(&self) -> broadcast::Receiver<SyncEvent>;
     /// Live status.

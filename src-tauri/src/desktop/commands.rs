@@ -121,6 +121,17 @@ pub async fn save_settings<R: Runtime>(
     Ok(())
 }
 
+/// How many history entries the Activity tab shows at most.
+const ACTIVITY_SHOWN: usize = 200;
+
+/// The activity history, newest first (kept in the journal across restarts).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn recent_activity(
+    state: State<'_, AppState>,
+) -> Result<Vec<tunnel_core::activity::ActivityEntry>, IpcError> {
+    Ok(state.backend.recent_activity(ACTIVITY_SHOWN).await?)
+}
+
 /// The current status (the UI's first picture; later ones arrive as `sync://status` events).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn get_status(state: State<'_, AppState>) -> Result<SyncStatus, IpcError> {

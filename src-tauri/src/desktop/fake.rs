@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, watch};
+use tunnel_core::activity::ActivityEntry;
 use tunnel_core::events::{
     FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress,
 };
@@ -72,6 +73,8 @@ struct FakeState {
     running: HashSet<PathBuf>,
     /// Transfer progress of the running syncs.
     transfers: HashMap<PathBuf, TransferProgress>,
+    /// Activity history, oldest first (the real backend keeps it in the journal).
+    history: Vec<ActivityEntry>,
 }
 
 impl Default for FakeBackend {
@@ -140,10 +143,13 @@ impl FakeBackend {
                         poll_interval_secs: 30,
                         parallel_transfers: 4,
                         log_level: "info".to_owned(),
+                        upload_limit_kib_per_sec: 0,
+                        download_limit_kib_per_sec: 0,
                     },
                     synced: HashMap::new(),
                     running: HashSet::new(),
                     transfers: HashMap::new(),
+                    history: Vec::new(),
                 }),
                 events,
                 status,
@@ -162,6 +168,21 @@ impl FakeBackend {
     }
 
     fn emit(&self, event: SyncEvent) {
+        if tunnel_core::activity::is_history(&event) {
+            let at = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let mut state = self.lock();
+            state.history.push(ActivityEntry {
+                at,
+                event: event.clone(),
+            });
+            let excess = state
+                .history
+                .len()
+                .saturating_sub(tunnel_core::journal::ACTIVITY_KEEP);
+            state.history.drain(..excess);
+        }
         // No listener is fine: the event is simply not seen.
         let _ = self.inner.events.send(event);
     }
@@ -650,23 +671,20 @@ impl DesktopBackend for FakeBackend {
     }
 
     async fn save_settings(&self, settings: SettingsView) -> Result<(), BackendError> {
-        let invalid = |message: &str| BackendError {
-            code: ErrorCode::Invalid,
-            message: message.to_owned(),
-        };
-        if !(5..=86_400).contains(&settings.poll_interval_secs) {
-            return Err(invalid(
-                "The poll interval must be between 5 seconds and a day.",
-            ));
-        }
-        if !(1..=16).contains(&settings.parallel_transfers) {
-            return Err(invalid("Parallel transfers must be between 1 and 16."));
-        }
-        if !["error", "warn", "info", "debug", "trace"].contains(&settings.log_level.as_str()) {
-            return Err(invalid("Unknown log level."));
-        }
+        settings.validate()?;
         self.lock().settings = settings;
         Ok(())
+    }
+
+    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, BackendError> {
+        Ok(self
+            .lock()
+            .history
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {

@@ -232,6 +232,21 @@ fn settings_and_about_round_trip() {
     assert_eq!(again["poll_interval_secs"], 120);
     assert_eq!(again["log_level"], "debug");
 
+    assert_eq!(again["upload_limit_kib_per_sec"], 0, "unlimited by default");
+    settings["upload_limit_kib_per_sec"] = json!(512);
+    settings["download_limit_kib_per_sec"] = json!(2048);
+    h.ok("save_settings", json!({"settings": settings}));
+    let again = h.ok("get_settings", json!({}));
+    assert_eq!(again["upload_limit_kib_per_sec"], 512);
+    assert_eq!(again["download_limit_kib_per_sec"], 2048);
+
+    let mut too_fast = settings.clone();
+    too_fast["download_limit_kib_per_sec"] = json!(u64::MAX);
+    let err = h
+        .invoke("save_settings", json!({"settings": too_fast}))
+        .expect_err("refused");
+    assert_eq!(err["code"], "invalid", "{err}");
+
     settings["parallel_transfers"] = json!(0);
     let err = h
         .invoke("save_settings", json!({"settings": settings}))
@@ -270,6 +285,20 @@ fn the_bridge_forwards_events_and_status() {
         ["report.txt", "sub/notes.md"],
         "each file is reported once"
     );
+    // What the Activity tab lists after a restart: the same files, newest first, with times.
+    let history = h.ok("recent_activity", json!({}));
+    let mut listed: Vec<&str> = history
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| {
+            assert!(e["at"].as_i64().is_some_and(|t| t > 0), "{e}");
+            assert_eq!(e["event"]["type"], "uploaded", "{e}");
+            e["event"]["path"].as_str().unwrap_or_default()
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["report.txt", "sub/notes.md"], "{history}");
 
     h.wait_for(
         SYNC_STATUS,

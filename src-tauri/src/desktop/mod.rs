@@ -115,6 +115,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::get_settings,
         commands::save_settings,
         commands::get_status,
+        commands::recent_activity,
         commands::app_info,
         commands::pick_folder,
         commands::pick_file,

@@ -1,0 +1,237 @@
+//! Activity history: the sync events a person wants to look back at (files sent, received,
+//! deleted, conflicts, failed syncs), kept in the journal so the desktop app's Activity tab
+//! and the tray show them after a restart, whichever ran the syncs (the desktop app or the
+//! headless service).
+//!
+//! The recorder subscribes to the engine's events and writes the history ones in small
+//! batches (one transaction per batch); the journal keeps the newest
+//! [`crate::journal::ACTIVITY_KEEP`]. Progress, start and finish events are not history.
+//! A row that cannot be decoded (written by a newer version, damaged) is skipped on reading.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::events::SyncEvent;
+use crate::journal::{Journal, JournalError};
+
+/// One history entry: when, and what happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActivityEntry {
+    /// Unix seconds.
+    pub at: i64,
+    /// The event (only the kinds [`is_history`] accepts).
+    pub event: SyncEvent,
+}
+
+/// Most rows written in one transaction.
+const BATCH: usize = 256;
+
+/// True for the events that belong in the history.
+pub fn is_history(event: &SyncEvent) -> bool {
+    matches!(
+        event,
+        SyncEvent::Uploaded { .. }
+            | SyncEvent::Downloaded { .. }
+            | SyncEvent::Deleted { .. }
+            | SyncEvent::Conflict { .. }
+            | SyncEvent::Failed { .. }
+    )
+}
+
+/// The journal row of `event` at `at`, or `None` when it is not history.
+pub fn to_row(event: &SyncEvent, at: i64) -> Option<(i64, String)> {
+    if !is_history(event) {
+        return None;
+    }
+    serde_json::to_string(event).ok().map(|json| (at, json))
+}
+
+/// The newest `limit` entries, newest first; undecodable rows are skipped.
+pub fn recent(journal: &Journal, limit: usize) -> Result<Vec<ActivityEntry>, JournalError> {
+    Ok(journal
+        .recent_activity(limit)?
+        .into_iter()
+        .filter_map(|(at, json)| match serde_json::from_str(&json) {
+            Ok(event) => Some(ActivityEntry { at, event }),
+            Err(e) => {
+                debug!(error = %e, "skipping an activity row this version cannot read");
+                None
+            }
+        })
+        .collect())
+}
+
+/// Record every history event received on `events` into `journal`, until the channel closes.
+pub fn spawn_recorder(
+    journal: Arc<Mutex<Journal>>,
+    mut events: broadcast::Receiver<SyncEvent>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let first = match events.recv().await {
+                Ok(e) => e,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(
+                        missed = n,
+                        "activity history missed events (a very busy sync)"
+                    );
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            // Whatever else is already waiting goes into the same transaction.
+            let now = unix_now();
+            let mut rows: Vec<(i64, String)> = to_row(&first, now).into_iter().collect();
+            while rows.len() < BATCH {
+                match events.try_recv() {
+                    Ok(e) => rows.extend(to_row(&e, now)),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        warn!(
+                            missed = n,
+                            "activity history missed events (a very busy sync)"
+                        );
+                    }
+                    Err(_) => break,
+                }
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            let journal = journal.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                let guard = journal
+                    .lock()
+                    .map_err(|_| "the journal lock is poisoned".to_string())?;
+                guard.record_activity(&rows).map_err(|e| e.to_string())
+            })
+            .await;
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "could not record activity"),
+                Err(e) => warn!(error = %e, "could not record activity"),
+            }
+        }
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::events::{SyncSummary, TransferProgress};
+
+    fn folder() -> PathBuf {
+        PathBuf::from("/home/u/Docs")
+    }
+
+    fn history_events() -> Vec<SyncEvent> {
+        vec![
+            SyncEvent::Uploaded {
+                folder: folder(),
+                path: "a.txt".into(),
+                bytes: 3,
+            },
+            SyncEvent::Downloaded {
+                folder: folder(),
+                path: "b/c.txt".into(),
+                bytes: 5,
+            },
+            SyncEvent::Deleted {
+                folder: folder(),
+                path: "old.txt".into(),
+                remote: true,
+            },
+            SyncEvent::Conflict {
+                folder: folder(),
+                path: "x.txt".into(),
+                copy: "x (conflict from laptop 2026-11-23 101500).txt".into(),
+            },
+            SyncEvent::Failed {
+                folder: folder(),
+                message: "Wrong password".into(),
+                code: "auth".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn only_what_a_person_looks_back_at_is_history() {
+        for e in history_events() {
+            assert!(is_history(&e), "{e:?}");
+            let (at, json) = to_row(&e, 7).expect("a row");
+            assert_eq!(at, 7);
+            assert_eq!(
+                serde_json::from_str::<SyncEvent>(&json).expect("decodes"),
+                e
+            );
+        }
+        let not = [
+            SyncEvent::Started { folder: folder() },
+            SyncEvent::Progress {
+                folder: folder(),
+                progress: TransferProgress::default(),
+            },
+            SyncEvent::Finished {
+                folder: folder(),
+                summary: SyncSummary::default(),
+            },
+        ];
+        for e in not {
+            assert!(!is_history(&e) && to_row(&e, 1).is_none(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn undecodable_rows_are_skipped_not_fatal() {
+        let j = Journal::open_in_memory().expect("journal");
+        let good = to_row(&history_events()[0], 5).expect("row");
+        j.record_activity(&[
+            good.clone(),
+            (6, "{\"type\":\"from-the-future\"}".into()),
+            (7, "not json".into()),
+        ])
+        .expect("record");
+        let got = recent(&j, 10).expect("read");
+        assert_eq!(
+            got,
+            vec![ActivityEntry {
+                at: 5,
+                event: history_events()[0].clone()
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_recorder_writes_history_events_and_stops_with_the_channel() {
+        let journal = Arc::new(Mutex::new(Journal::open_in_memory().expect("journal")));
+        let (tx, rx) = broadcast::channel(64);
+        let task = spawn_recorder(journal.clone(), rx);
+        tx.send(SyncEvent::Started { folder: folder() })
+            .expect("send");
+        for e in history_events() {
+            tx.send(e).expect("send");
+        }
+        drop(tx);
+        task.await
+            .expect("the recorder ends when the channel closes");
+        let got = recent(&journal.lock().expect("lock"), 100).expect("read");
+        let events: Vec<SyncEvent> = got.into_iter().rev().map(|e| e.event).collect();
+        assert_eq!(
+            events,
+            history_events(),
+            "in order, without the start event"
+        );
+    }
+}
