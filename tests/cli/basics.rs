@@ -191,6 +191,19 @@ fn folders_can_use_their_own_pages_and_status_reports_them() {
         Some(2),
         "both folders listed: {status}"
     );
+    // The history of what was sent, kept across runs.
+    let recent = v["recent"].as_array().expect("recent activity");
+    assert!(
+        recent
+            .iter()
+            .any(|e| e["event"]["type"] == "uploaded" && e["event"]["path"] == "x.txt"),
+        "{status}"
+    );
+    let human = a.ok(&["status"]);
+    assert!(
+        human.contains("Recent:") && human.contains("sent Other/x.txt"),
+        "{human}"
+    );
 }
 
 #[test]

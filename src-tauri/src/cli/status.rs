@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use tunnel_core::events::SyncState;
+use tunnel_core::events::{SyncEvent, SyncState};
 
 use super::output::human_bytes;
 use super::{exit, Context};
@@ -27,6 +27,9 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
     .ok()
     .flatten()
     .and_then(|r| r.status);
+    let recent = app
+        .with_journal(|j| Ok(tunnel_core::activity::recent(j, RECENT_SHOWN)?))
+        .unwrap_or_default();
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -45,6 +48,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                 "device": app.config.device.id, "config_dir": app.paths.config_dir,
                 "folders": rows,
                 "service": live,
+                "recent": recent,
             })
         );
         return Ok(exit::OK);
@@ -120,6 +124,12 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         };
         println!("  {}  (page {})  {}", f.path.display(), f.page_id, state);
     }
+    if !recent.is_empty() {
+        println!("Recent:");
+        for e in &recent {
+            println!("  {:>10}  {}", ago(e.at), describe(&e.event));
+        }
+    }
     Ok(exit::OK)
 }
 
@@ -150,6 +160,53 @@ pub async fn run_conflicts(ctx: &Context, args: ConflictsArgs) -> Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// History lines `status` shows.
+const RECENT_SHOWN: usize = 5;
+
+/// One history event for a person.
+fn describe(event: &SyncEvent) -> String {
+    let name = |folder: &std::path::Path| {
+        folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| folder.display().to_string())
+    };
+    match event {
+        SyncEvent::Uploaded {
+            folder,
+            path,
+            bytes,
+        } => {
+            format!("sent {}/{path} ({})", name(folder), human_bytes(*bytes))
+        }
+        SyncEvent::Downloaded {
+            folder,
+            path,
+            bytes,
+        } => {
+            format!("received {}/{path} ({})", name(folder), human_bytes(*bytes))
+        }
+        SyncEvent::Deleted {
+            folder,
+            path,
+            remote: true,
+        } => format!("deletion of {}/{path} sent", name(folder)),
+        SyncEvent::Deleted { folder, path, .. } => {
+            format!("deleted {}/{path} here", name(folder))
+        }
+        SyncEvent::Conflict { folder, path, copy } => {
+            format!(
+                "conflict on {}/{path}; other version kept as {copy}",
+                name(folder)
+            )
+        }
+        SyncEvent::Failed {
+            folder, message, ..
+        } => format!("sync of {} failed: {message}", name(folder)),
+        other => format!("{other:?}"),
+    }
 }
 
 fn unix_now() -> Option<i64> {

@@ -69,6 +69,8 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     let client = app.client().context("preparing the connection")?;
     let syncer = app.syncer();
     let progress = spawn_progress(syncer.subscribe(), !ctx.json && !ctx.quiet);
+    // The history `status` and the desktop app's Activity tab show, as the service keeps it.
+    let recorder = tunnel_core::activity::spawn_recorder(app.journal.clone(), syncer.subscribe());
     let opts = SyncOptions {
         confirm_deletions: args.confirm_deletions,
     };
@@ -85,6 +87,14 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
         }
     }
     progress.abort();
+    // The recorder ends once the last sender is gone, after writing what it received.
+    // (bounded: a sender kept alive by mistake must not hang the command).
+    drop(syncer);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), recorder).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "the activity recorder failed"),
+        Err(_) => tracing::warn!("the activity history may miss the last events"),
+    }
 
     let mut code = exit::OK;
     let mut json_rows = Vec::new();
