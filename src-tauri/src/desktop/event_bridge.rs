@@ -36,7 +36,14 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, backend: Arc<dyn DesktopBackend>) {
     let mut events = backend.subscribe();
     let mut status = backend.status();
     tauri::async_runtime::spawn(async move {
-        let mut recent: Option<String> = None;
+        // The tray's "recent activity" line starts from the history kept across restarts.
+        let mut recent: Option<String> = match backend.recent_activity(1).await {
+            Ok(history) => history.first().and_then(|e| activity_line(&e.event)),
+            Err(e) => {
+                tracing::debug!(error = %e, "no activity history for the tray");
+                None
+            }
+        };
         let first = status.borrow_and_update().clone();
         publish_status(&app, &first, recent.as_deref());
         loop {
