@@ -211,17 +211,25 @@ impl Schedule {
 mod tests {
     use super::*;
 
+    /// The defaults: the tests below count in them.
     fn settings() -> EngineSettings {
-        EngineSettings {
-            poll_interval: Duration::from_secs(30),
-            active_poll_interval: Duration::from_secs(2),
-            active_window: Duration::from_secs(600),
-            debounce: Duration::from_secs(2),
-            max_debounce: Duration::from_secs(30),
-            rescan_interval: Duration::from_secs(600),
-            max_backoff: Duration::from_secs(600),
-            ..EngineSettings::default()
-        }
+        EngineSettings::default()
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let s = settings();
+        let got = [
+            s.poll_interval,
+            s.active_poll_interval,
+            s.active_window,
+            s.debounce,
+            s.max_debounce,
+            s.rescan_interval,
+            s.max_backoff,
+        ];
+        let want = [30, 2, 600, 2, 30, 600, 600].map(Duration::from_secs);
+        assert_eq!(got, want, "README and docs quote these");
     }
 
     fn secs(n: u64) -> Duration {
