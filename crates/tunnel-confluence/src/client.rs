@@ -369,7 +369,7 @@ impl ConfluenceClient {
     /// The authenticated user's name (`GET /rest/api/user/current`). Fails with
     /// [`RemoteError::Auth`] when the server served us as anonymous (an invalid or expired
     /// personal access token is not refused, it is ignored).
-    #[instrument(skip_all, fields(server = %self.inner.endpoints.base()), err)]
+    #[instrument(skip_all, fields(server = %self.inner.endpoints.base()), err(level = "debug"))]
     pub async fn current_user(&self) -> Result<String, RemoteError> {
         let url = self.endpoints().current_user();
         let ctx = Ctx {

@@ -484,7 +484,7 @@ fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
 
 #[async_trait]
 impl RemoteStore for ConfluenceStore {
-    #[instrument(skip_all, fields(page = %self.page_id), err)]
+    #[instrument(skip_all, fields(page = %self.page_id), err(level = "debug"))]
     async fn probe(&self) -> Result<RemoteIdentity, RemoteError> {
         let url = self.endpoints().page(&self.page_id);
         let ctx = self.read_ctx();
@@ -519,7 +519,7 @@ impl RemoteStore for ConfluenceStore {
         })
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id), err)]
+    #[instrument(skip_all, fields(page = %self.page_id), err(level = "debug"))]
     async fn probe_write(&self) -> Result<(), RemoteError> {
         let name = BlobName::new(PROBE_ATTACHMENT_NAME)
             .map_err(|e| RemoteError::Protocol(e.to_string()))?;
@@ -542,12 +542,12 @@ impl RemoteStore for ConfluenceStore {
         Ok(())
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id), err)]
+    #[instrument(skip_all, fields(page = %self.page_id), err(level = "debug"))]
     async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
         self.fetch_head().await
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id, expected = ?expected), err)]
+    #[instrument(skip_all, fields(page = %self.page_id, expected = ?expected), err(level = "debug"))]
     async fn write_head(
         &self,
         value: &serde_json::Value,
@@ -631,13 +631,13 @@ impl RemoteStore for ConfluenceStore {
         }
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, size = source.len()), err)]
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, size = source.len()), err(level = "debug"))]
     async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
         self.create_attachment(name, &source, OnExisting::KeepIfSame)
             .await
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, size = data.len()), err)]
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, size = data.len()), err(level = "debug"))]
     async fn put_mutable(&self, name: &BlobName, data: Bytes) -> Result<BlobInfo, RemoteError> {
         let source = BlobSource::Bytes(data);
         match self.find_attachment(name.as_str()).await? {
@@ -649,7 +649,7 @@ impl RemoteStore for ConfluenceStore {
         }
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, version = ?version, range = ?range), err)]
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, version = ?version, range = ?range), err(level = "debug"))]
     async fn get_blob(
         &self,
         name: &BlobName,
@@ -839,7 +839,7 @@ impl RemoteStore for ConfluenceStore {
         }
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id, blob = %name), err)]
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name), err(level = "debug"))]
     async fn find_blob(&self, name: &BlobName) -> Result<Option<BlobInfo>, RemoteError> {
         match self.find_attachment(name.as_str()).await? {
             Some(att) => Ok(Some(Self::required_info(&att, name)?)),
@@ -849,7 +849,7 @@ impl RemoteStore for ConfluenceStore {
 
     /// Every blob on the page, except the `probe_write` attachment and attachments whose
     /// names are not blob names (files people attached by hand).
-    #[instrument(skip_all, fields(page = %self.page_id), err)]
+    #[instrument(skip_all, fields(page = %self.page_id), err(level = "debug"))]
     async fn list_blobs(&self) -> Result<Vec<BlobInfo>, RemoteError> {
         let ctx = self.read_ctx();
         let mut pager = Pager::new();
@@ -897,7 +897,7 @@ impl RemoteStore for ConfluenceStore {
         Ok(out)
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id, blob = %blob.name, id = %blob.id), err)]
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %blob.name, id = %blob.id), err(level = "debug"))]
     async fn delete_blob(&self, blob: &BlobInfo) -> Result<(), RemoteError> {
         let url = self.endpoints().content(&blob.id);
         let ctx = self.ctx(format!(
@@ -919,7 +919,7 @@ impl RemoteStore for ConfluenceStore {
         }
     }
 
-    #[instrument(skip_all, fields(page = %self.page_id, blob = %blob.name, id = %blob.id, version), err)]
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %blob.name, id = %blob.id, version), err(level = "debug"))]
     async fn delete_blob_version(&self, blob: &BlobInfo, version: u64) -> Result<(), RemoteError> {
         let url = self.endpoints().attachment_version(&blob.id, version);
         let ctx = self.ctx(format!(
