@@ -35,6 +35,11 @@ fn init_with_a_wrong_password_saves_nothing_and_says_why() {
         stderr(&out)
     );
     assert!(
+        !stderr(&out).contains("ERROR"),
+        "one message for a person, no log line before it: {}",
+        stderr(&out)
+    );
+    assert!(
         !d.config.join("config.toml").exists(),
         "nothing is saved when the check fails"
     );
