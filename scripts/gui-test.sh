@@ -8,16 +8,20 @@
 #      scripts/gui-deps.sh --tray); with --no-deps and no host installed it is skipped, and said so.
 #   5. with --emulator: the same WebDriver scenario with the real backend against the Confluence
 #      emulator (files must reach the emulator's page); screenshots in target/e2e-screenshots/emulator.
-# Options: --no-deps (skip installs), --no-tray, --emulator.
+#   6. with --deb: builds the installable .deb (scripts/gui-deb.sh, a release build), checks its
+#      contents and dependencies, and, as root, installs it, runs the installed binary and
+#      removes the package again (SBER_TUNNEL_DEB_INSTALL=0 skips the install).
+# Options: --no-deps (skip installs), --no-tray, --emulator, --deb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-deps=1 tray=1 emulator=0
+deps=1 tray=1 emulator=0 deb=0
 for arg in "$@"; do
   case "$arg" in
     --no-deps) deps=0 ;;
     --no-tray) tray=0 ;;
     --emulator) emulator=1 ;;
+    --deb) deb=1 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -58,7 +62,7 @@ if [ "$emulator" = 1 ]; then
   echo "== WebDriver e2e: real backend against the Confluence emulator"
   cargo build --locked -p confluence-emulator
   port=$((20000 + RANDOM % 20000))
-  "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --page 4242 \
+  "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --page 4242 --page 4343 \
     > "${TMPDIR:-/tmp}/gui-test-emulator.log" 2>&1 &
   emulator_pid=$!
   trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
@@ -67,7 +71,32 @@ if [ "$emulator" = 1 ]; then
     sleep 0.1
   done
   SBER_TUNNEL_FAKE_BACKEND=0 E2E_FAKE=0 E2E_URL="http://127.0.0.1:$port" E2E_USER=alice \
-    E2E_SECRET=e2e-secret E2E_WRONG_SECRET=not-the-password E2E_PAGE=4242 \
+    E2E_SECRET=e2e-secret E2E_WRONG_SECRET=not-the-password E2E_PAGE=4242 E2E_PAGE2=4343 \
     E2E_SCREENSHOTS="$E2E_SCREENSHOTS/emulator" \
     xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- tests/e2e/run-webdriver.sh "$app"
+fi
+
+if [ "$deb" = 1 ]; then
+  echo "== installable package: build, contents, install, run, remove"
+  scripts/gui-deb.sh
+  pkg="$(ls -t "$target"/release/bundle/deb/sber-tunnel_*.deb | head -1)"
+  contents="$(dpkg-deb --contents "$pkg" | awk '{print $6}')"
+  for want in usr/bin/sber-tunnel usr/share/applications/sber-tunnel.desktop \
+      usr/share/icons/hicolor/128x128/apps/sber-tunnel.png; do
+    if ! grep -qx "\.\?/\?$want" <<< "$contents"; then
+      echo "the package lacks $want" >&2
+      exit 1
+    fi
+  done
+  if ! dpkg-deb --field "$pkg" Depends | grep -q libwebkit2gtk-4.1; then
+    echo "the package does not depend on WebKitGTK" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" = 0 ] && [ "${SBER_TUNNEL_DEB_INSTALL:-1}" = 1 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$(realpath "$pkg")"
+    /usr/bin/sber-tunnel --cli --version
+    grep -q '^Exec=sber-tunnel' /usr/share/applications/sber-tunnel.desktop
+    DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel
+  fi
+  echo "package ok: $pkg"
 fi

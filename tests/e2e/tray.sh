@@ -2,7 +2,9 @@
 # The tray under a real StatusNotifier host: gtk-sni-tray-standalone draws a bar at the bottom
 # of the (Xvfb) screen, the app registers its icon there, and xdotool opens the menu and picks
 # items with the keyboard. Checks that the icon follows the state (idle → syncing → paused →
-# idle → error → offline) within the wait below, and that Quit ends the app with status 0.
+# idle → error → offline) within the wait below, that closing the window keeps the app in the
+# tray (Open brings it back), that a second launch hands over, and that Quit ends the app
+# with status 0.
 # Needs a display and a D-Bus session: xvfb-run -a dbus-run-session -- tests/e2e/tray.sh APP
 # Prints "N passed, M failed". Screenshots go to $E2E_SCREENSHOTS/tray-*.png.
 set -uo pipefail
@@ -71,6 +73,38 @@ second_launch_exits() { # single instance: the second process hands over to the 
 }
 check "a second launch hands over to the running app and exits" second_launch_exits
 check "  … and the running app is still there" kill -0 "$app_pid"
+
+# Closing the window keeps the app in the tray; the tray's Open brings the window back.
+main_window() { xdotool search --onlyvisible --pid "$app_pid" --name '^sber-tunnel$' 2> /dev/null | head -1; }
+window_is() { # shown|hidden: waits until the main window is so
+  local want="$1" deadline=$((SECONDS + wait_s)) w
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    w="$(main_window)"
+    if { [ "$want" = shown ] && [ -n "$w" ]; } || { [ "$want" = hidden ] && [ -z "$w" ]; }; then return 0; fi
+    sleep 0.2
+  done
+  echo "  the main window is not $want" >&2
+  return 1
+}
+close_main_window() { # what a window manager's close button sends: WM_DELETE_WINDOW
+  local w
+  w="$(main_window)"
+  [ -n "$w" ] && python3 "$here/close_window.py" "$w" && window_is hidden
+}
+still_in_tray() { kill -0 "$app_pid" && wait_state idle; }
+open_from_tray() {
+  for _ in 1 2 3; do
+    menu Down Return
+    if window_is shown; then return 0; fi
+    xdotool key Escape
+  done
+  return 1
+}
+check "the settings window is open" window_is shown
+check "closing the window hides it" close_main_window
+check "  … and the app keeps running in the tray" still_in_tray
+import -window root "$shots/tray-window-closed.png"
+check "Open in the tray menu shows the window again" open_from_tray
 # Menu: [status line (disabled)] Open · Sync now · Pause · folder · Quit
 check "Sync now turns the icon to syncing" act syncing Down Down Return
 check "Pause turns it to paused" act paused Down Down Down Return

@@ -7,7 +7,8 @@
 //
 // The connection typed into the wizard comes from the environment, so the same scenario runs
 // against the fake backend (the defaults) or the real one and the Confluence emulator:
-//   E2E_URL, E2E_USER, E2E_SECRET, E2E_WRONG_SECRET, E2E_PAGE, and E2E_FAKE=0 for a real backend
+//   E2E_URL, E2E_USER, E2E_SECRET, E2E_WRONG_SECRET, E2E_PAGE, E2E_PAGE2 (the second folder's
+//   page), and E2E_FAKE=0 for a real backend
 //   (then fake-only checks are skipped and the files are looked for on the emulator's page).
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ const CONF = {
   secret: process.env.E2E_SECRET || 'correct horse',
   wrongSecret: process.env.E2E_WRONG_SECRET || 'wrong', // the fake refuses exactly this one
   page: process.env.E2E_PAGE || '4242',
+  // The second folder's own page (the emulator serves it; the fake accepts any number).
+  page2: process.env.E2E_PAGE2 || '4343',
 };
 const FAKE = (process.env.E2E_FAKE ?? '1') !== '0';
 
@@ -110,6 +113,8 @@ async function screenshot(name) {
 // ---- the scenario --------------------------------------------------------------------------
 
 const folder = mkdtempSync(join(tmpdir(), 'sber-tunnel-e2e-'));
+const folder2 = mkdtempSync(join(tmpdir(), 'sber-tunnel-e2e-second-'));
+writeFileSync(join(folder2, 'second.txt'), 'a file of the second folder\n');
 writeFileSync(join(folder, 'report.txt'), 'quarterly numbers\n');
 writeFileSync(join(folder, 'photo.jpg'), Buffer.alloc(48 * 1024, 7));
 writeFileSync(join(folder, 'plan conflict.md'), '# plan\n');
@@ -226,14 +231,40 @@ async function run() {
     await until('the transfer to end', async () => (await texts('#transfer-list .transfer')).length === 0);
   });
 
+  await step('a second folder on its own page syncs too', async () => {
+    await click('.tab[data-tab=folders]');
+    const form = '#folders-add-slot .folder-form';
+    await type(`${form} [name=folder-path]`, folder2);
+    await type(`${form} [name=folder-page]`, CONF.page2);
+    await click(`${form} .add`);
+    const card = `#folder-list .folder[data-path="${folder2}"]`;
+    await until('the second folder in the list', () => visible(card));
+    await until('both folders to be up to date', async () => {
+      const states = await js('return [...document.querySelectorAll("#folder-list .folder")].map((f) => f.dataset.state)');
+      const last = await text(`${card} .last-sync`);
+      return states.length === 2 && states.every((st) => st === 'idle') && !last.includes('never');
+    });
+    await screenshot('two-folders');
+  });
+
   if (!FAKE) {
-    await step('the files reached the Confluence page', async () => {
+    const attachments = async (page) => {
       const auth = Buffer.from(`${CONF.user}:${CONF.secret}`).toString('base64');
-      const res = await fetch(`${CONF.url.replace(/\/+$/, '')}/rest/api/content/${CONF.page}/child/attachment?limit=200`, {
+      const res = await fetch(`${CONF.url.replace(/\/+$/, '')}/rest/api/content/${page}/child/attachment?limit=200`, {
         headers: { authorization: `Basic ${auth}`, accept: 'application/json' },
       });
       const body = await res.json();
-      if (!res.ok || !(body.results || []).length) throw new Error(`no attachments on page ${CONF.page}: ${res.status}`);
+      if (!res.ok || !(body.results || []).length) throw new Error(`no attachments on page ${page}: ${res.status}`);
+      return body.results;
+    };
+    await step('the files of both folders reached their Confluence pages', async () => {
+      await attachments(CONF.page);
+      const second = await until('the second page to hold the second folder', async () => {
+        try { return await attachments(CONF.page2); } catch { return null; }
+      });
+      if (!second.some((a) => a.title === 'manifest.json')) {
+        throw new Error(`page ${CONF.page2} has no manifest: ${second.map((a) => a.title)}`);
+      }
     });
   }
 
@@ -249,11 +280,32 @@ async function run() {
   await step('settings save and the about box shows the version', async () => {
     await click('.tab[data-tab=settings]');
     await type('#settings-form [name=poll_interval_secs]', '90');
+    await type('#settings-form [name=upload_limit_kib_per_sec]', '2048');
     await click('#settings-save');
     await until('saved', async () => (await text('#settings-result')) === 'Saved.');
     const about = await text('#about-version');
     if (!/\d+\.\d+\.\d+/.test(about) || !about.includes('MIT')) throw new Error(`about says ${about}`);
     await screenshot('settings');
+  });
+
+  await step('after a reload the settings and the activity history are still there', async () => {
+    // Saving settings restarted the sync engine; a reload rebuilds the window from the backend,
+    // so what it shows came from where it is kept (the journal, with the real backend).
+    await js('location.reload()');
+    await until('the window to be ready again', () => js('return document.body.dataset.ready === "true"'));
+    await click('.tab[data-tab=settings]');
+    const limit = await until('the upload limit', async () => {
+      const v = await js('return document.querySelector("#settings-form [name=upload_limit_kib_per_sec]").value');
+      return v || null;
+    });
+    if (limit !== '2048') throw new Error(`the upload limit reads ${limit}`);
+    await click('.tab[data-tab=activity]');
+    const paths = await until('the history', async () => {
+      const all = await texts('#activity-list li .path');
+      return all.includes('report.txt') && all.includes('second.txt') ? all : null;
+    });
+    await screenshot('activity-history');
+    if (!paths.includes('later.txt')) throw new Error(`later.txt is not in the history: ${paths}`);
   });
 }
 
