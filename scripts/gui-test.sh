@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
 # Desktop app tests, all headless (CI runs this):
 #   1. installs what is missing (scripts/gui-deps.sh --test, tauri-driver 2.1.0);
-#   2. the shell without a window: `cargo test --features ipc-test` (mock runtime, fake backend);
+#   2. clippy on the shell, then the shell without a window: `cargo test --features ipc-test`
+#      (mock runtime with the fake backend; the real backend's control socket and take-over);
 #   3. the real app under Xvfb over WebDriver (tests/e2e/webdriver.mjs), screenshots kept in
 #      target/e2e-screenshots;
 #   4. the tray under a StatusNotifier host (tests/e2e/tray.sh, gtk-sni-tray-standalone from
 #      scripts/gui-deps.sh --tray); with --no-deps and no host installed it is skipped, and said so.
 #   5. with --emulator: the same WebDriver scenario with the real backend against the Confluence
 #      emulator (files must reach the emulator's page); screenshots in target/e2e-screenshots/emulator.
-#   6. with --deb: builds the installable .deb (scripts/gui-deb.sh, a release build), checks its
-#      contents and dependencies, and, as root, installs it, runs the installed binary and
-#      removes the package again (SBER_TUNNEL_DEB_INSTALL=0 skips the install).
-# Options: --no-deps (skip installs), --no-tray, --emulator, --deb.
+#   6. with --deb: builds the installable .deb (scripts/gui-deb.sh, a release build; --deb-debug:
+#      the same package from a debug build, which reuses the test build and is what CI uses),
+#      checks its contents and dependencies, and, as root, installs it — then step 5 drives the
+#      installed /usr/bin/sber-tunnel — and removes the package again at the end
+#      (SBER_TUNNEL_DEB_INSTALL=0 skips the install).
+# Options: --no-deps (skip installs), --no-tray, --emulator, --deb, --deb-debug.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-deps=1 tray=1 emulator=0 deb=0
+deps=1 tray=1 emulator=0 deb=0 deb_profile=release
 for arg in "$@"; do
   case "$arg" in
     --no-deps) deps=0 ;;
     --no-tray) tray=0 ;;
     --emulator) emulator=1 ;;
     --deb) deb=1 ;;
+    --deb-debug) deb=1 deb_profile=debug ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -38,8 +42,11 @@ if [ "$deps" = 1 ]; then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
-echo "== shell tests (mock runtime)"
-cargo test --locked --features ipc-test --bin sber-tunnel desktop::
+echo "== clippy (desktop shell)"
+cargo clippy --locked -p sber-tunnel --all-targets --features ipc-test -- -D warnings
+
+echo "== shell tests (mock runtime, and the real backend hosting the service)"
+cargo test --locked --features ipc-test --bin sber-tunnel desktop
 
 echo "== desktop build"
 cargo build --locked --features gui
@@ -58,28 +65,13 @@ if [ "$tray" = 1 ]; then
   fi
 fi
 
-if [ "$emulator" = 1 ]; then
-  echo "== WebDriver e2e: real backend against the Confluence emulator"
-  cargo build --locked -p confluence-emulator
-  port=$((20000 + RANDOM % 20000))
-  "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --page 4242 --page 4343 \
-    > "${TMPDIR:-/tmp}/gui-test-emulator.log" 2>&1 &
-  emulator_pid=$!
-  trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 100); do
-    if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then break; fi
-    sleep 0.1
-  done
-  SBER_TUNNEL_FAKE_BACKEND=0 E2E_FAKE=0 E2E_URL="http://127.0.0.1:$port" E2E_USER=alice \
-    E2E_SECRET=e2e-secret E2E_WRONG_SECRET=not-the-password E2E_PAGE=4242 E2E_PAGE2=4343 \
-    E2E_SCREENSHOTS="$E2E_SCREENSHOTS/emulator" \
-    xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- tests/e2e/run-webdriver.sh "$app"
-fi
-
+# The installable package: built by the Tauri bundler, its contents checked, and (as root)
+# installed, so the emulator scenario below drives the app exactly as a person installs it.
+pkg_installed=0
 if [ "$deb" = 1 ]; then
-  echo "== installable package: build, contents, install, run, remove"
-  scripts/gui-deb.sh
-  pkg="$(ls -t "$target"/release/bundle/deb/sber-tunnel_*.deb | head -1)"
+  echo "== installable package ($deb_profile build): build, contents, install"
+  if [ "$deb_profile" = debug ]; then scripts/gui-deb.sh --debug; else scripts/gui-deb.sh; fi
+  pkg="$(ls -t "$target/$deb_profile"/bundle/deb/sber-tunnel_*.deb | head -1)"
   contents="$(dpkg-deb --contents "$pkg" | awk '{print $6}')"
   for want in usr/bin/sber-tunnel usr/share/applications/sber-tunnel.desktop \
       usr/share/icons/hicolor/128x128/apps/sber-tunnel.png; do
@@ -93,10 +85,45 @@ if [ "$deb" = 1 ]; then
     exit 1
   fi
   if [ "$(id -u)" = 0 ] && [ "${SBER_TUNNEL_DEB_INSTALL:-1}" = 1 ]; then
+    if dpkg-query -W -f='${Status}' sber-tunnel 2>/dev/null | grep -q "install ok installed"; then
+      echo "sber-tunnel is already installed on this machine; not touching it" >&2
+      exit 1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$(realpath "$pkg")"
+    pkg_installed=1
+    trap 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel || true' EXIT
     /usr/bin/sber-tunnel --cli --version
     grep -q '^Exec=sber-tunnel' /usr/share/applications/sber-tunnel.desktop
-    DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel
   fi
   echo "package ok: $pkg"
+fi
+
+if [ "$emulator" = 1 ]; then
+  scenario_app="$app"
+  if [ "$pkg_installed" = 1 ]; then scenario_app=/usr/bin/sber-tunnel; fi
+  echo "== WebDriver e2e: real backend against the Confluence emulator ($scenario_app)"
+  cargo build --locked -p confluence-emulator
+  port=$((20000 + RANDOM % 20000))
+  "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --page 4242 --page 4343 \
+    > "${TMPDIR:-/tmp}/gui-test-emulator.log" 2>&1 &
+  emulator_pid=$!
+  if [ "$pkg_installed" = 1 ]; then
+    trap 'kill "$emulator_pid" 2>/dev/null || true; DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel || true' EXIT
+  else
+    trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
+  fi
+  for _ in $(seq 1 100); do
+    if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then break; fi
+    sleep 0.1
+  done
+  SBER_TUNNEL_FAKE_BACKEND=0 E2E_FAKE=0 E2E_URL="http://127.0.0.1:$port" E2E_USER=alice \
+    E2E_SECRET=e2e-secret E2E_WRONG_SECRET=not-the-password E2E_PAGE=4242 E2E_PAGE2=4343 \
+    E2E_SCREENSHOTS="$E2E_SCREENSHOTS/emulator" \
+    xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- tests/e2e/run-webdriver.sh "$scenario_app"
+fi
+
+if [ "$pkg_installed" = 1 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel
+  if [ -e /usr/bin/sber-tunnel ]; then echo "removing the package left /usr/bin/sber-tunnel" >&2; exit 1; fi
+  echo "package removed again"
 fi

@@ -36,7 +36,9 @@ python3 scripts/bench-service --small --profile debug --no-write
 
 if [ "${SKIP_GUI:-0}" != "1" ] && [ -x scripts/gui-test.sh ]; then
   step "desktop app: build and tests"
-  scripts/gui-test.sh --emulator
+  # --deb-debug: the .deb from a debug build (reuses the test build; a release build would add
+  # ~8 minutes), installed as root so the emulator scenario drives the packaged app.
+  scripts/gui-test.sh --emulator --deb-debug
 fi
 
 step "done in $(( $(date +%s) - start ))s"

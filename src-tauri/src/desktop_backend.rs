@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{broadcast, watch, Mutex};
+use tokio::sync::{broadcast, mpsc, watch, Mutex};
 use tunnel_confluence::{Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, Secret};
 use tunnel_core::activity::ActivityEntry;
 use tunnel_core::config::{AuthKind as CoreAuth, Config, DeviceConfig};
@@ -21,14 +22,40 @@ use crate::desktop::backend::{
     AuthKind, BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend,
     ErrorCode, SettingsView,
 };
+use crate::service::ControlServer;
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
+
+/// How often the app tries again to take over from a headless service that holds the lock.
+const LOCK_RETRY: Duration = Duration::from_secs(3);
 
 struct Running {
     app: App,
     engine: Option<EngineHandle>,
+    /// The command line's way in while the engine runs (`status`, `sync`, `pause`, `stop`).
+    control: Option<ControlServer>,
     /// The app runs the sync service in-process: one per configuration.
     lock: Option<crate::service::InstanceLock>,
+}
+
+impl Running {
+    fn new(app: App, lock: Option<crate::service::InstanceLock>) -> Running {
+        Running {
+            app,
+            engine: None,
+            control: None,
+            lock,
+        }
+    }
+
+    /// Stop the engine and close its control socket (the lock stays held).
+    async fn stop_engine(&mut self) {
+        // The socket first, so no request reaches an engine that is going away.
+        self.control = None;
+        if let Some(e) = self.engine.take() {
+            e.shutdown().await;
+        }
+    }
 }
 
 /// The desktop app's backend.
@@ -37,6 +64,9 @@ pub struct RealBackend {
     inner: Mutex<Option<Running>>,
     status_tx: watch::Sender<SyncStatus>,
     events_tx: broadcast::Sender<SyncEvent>,
+    /// `stop` requests from the control socket; the shell quits the app on one.
+    quit_tx: mpsc::Sender<()>,
+    quit_rx: Mutex<mpsc::Receiver<()>>,
 }
 
 impl RealBackend {
@@ -44,23 +74,21 @@ impl RealBackend {
     pub async fn new(paths: AppPaths) -> Arc<RealBackend> {
         let (status_tx, _) = watch::channel(SyncStatus::default());
         let (events_tx, _) = broadcast::channel(1024);
+        let (quit_tx, quit_rx) = mpsc::channel(1);
         let backend = Arc::new(RealBackend {
             paths: paths.clone(),
             inner: Mutex::new(None),
             status_tx,
             events_tx,
+            quit_tx,
+            quit_rx: Mutex::new(quit_rx),
         });
         if let Ok(app) = App::open(paths) {
             let mut guard = backend.inner.lock().await;
-            *guard = Some(Running {
-                app,
-                engine: None,
-                lock: None,
-            });
-            if let Some(r) = guard.as_mut() {
-                backend.start_engine(r);
-            }
+            let r = guard.insert(Running::new(app, None));
+            backend.start_engine(r);
         }
+        tokio::spawn(take_over_when_free(Arc::downgrade(&backend)));
         backend
     }
 
@@ -69,9 +97,18 @@ impl RealBackend {
             match crate::service::lock_instance(&r.app) {
                 Ok(lock) => r.lock = Some(lock),
                 Err(e) => {
+                    // Most likely the headless service (`--cli start` or a systemd unit); the
+                    // app keeps trying and takes over once it is stopped.
+                    let message = if e.is::<crate::service::AlreadyRunning>() {
+                        "another sber-tunnel sync service is running for this configuration; \
+                         stop it with `sber-tunnel --cli stop` and this app takes over"
+                            .to_string()
+                    } else {
+                        format!("{e:#}")
+                    };
                     self.status_tx.send_replace(SyncStatus {
                         state: tunnel_core::events::SyncState::Error,
-                        message: Some(format!("{e:#}")),
+                        message: Some(message),
                         ..SyncStatus::default()
                     });
                     return;
@@ -104,6 +141,13 @@ impl RealBackend {
                         }
                     }
                 });
+                match ControlServer::start(&r.app, engine.clone(), self.quit_tx.clone()) {
+                    Ok(control) => r.control = Some(control),
+                    Err(e) => tracing::warn!(
+                        error = %format!("{e:#}"),
+                        "no control socket: the command line cannot reach this app"
+                    ),
+                }
                 r.engine = Some(engine);
             }
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "the sync engine did not start"),
@@ -246,9 +290,7 @@ impl DesktopBackend for RealBackend {
         let check = self.check(&form).await?;
         let mut guard = self.inner.lock().await;
         if let Some(r) = guard.as_mut() {
-            if let Some(e) = r.engine.take() {
-                e.shutdown().await;
-            }
+            r.stop_engine().await;
         }
         let mut config = Config::load(&self.paths.config_file()).unwrap_or_default();
         config.remote.url = form.url.trim().trim_end_matches('/').to_string();
@@ -279,11 +321,7 @@ impl DesktopBackend for RealBackend {
         config.save(&self.paths.config_file()).map_err(internal)?;
         let app = App::with_config(self.paths.clone(), config).map_err(internal)?;
         let lock = guard.as_mut().and_then(|r| r.lock.take());
-        let mut running = Running {
-            app,
-            engine: None,
-            lock,
-        };
+        let mut running = Running::new(app, lock);
         self.start_engine(&mut running);
         *guard = Some(running);
         Ok(check)
@@ -411,9 +449,7 @@ impl DesktopBackend for RealBackend {
         r.app
             .with_journal(|j| Ok(j.set_config(START_AT_LOGIN_KEY, v)?))
             .map_err(internal)?;
-        if let Some(e) = r.engine.take() {
-            e.shutdown().await;
-        }
+        r.stop_engine().await;
         self.start_engine(r);
         Ok(())
     }
@@ -438,5 +474,151 @@ impl DesktopBackend for RealBackend {
 
     fn log_dir(&self) -> PathBuf {
         self.paths.log_dir()
+    }
+
+    async fn quit_requested(&self) {
+        if self.quit_rx.lock().await.recv().await.is_none() {
+            std::future::pending::<()>().await
+        }
+    }
+
+    async fn shutdown(&self) {
+        let mut guard = self.inner.lock().await;
+        if let Some(r) = guard.as_mut() {
+            r.stop_engine().await;
+        }
+        // Nothing left to take over or restart; the lock goes with it.
+        *guard = None;
+    }
+}
+
+/// While another service holds the configuration's lock, try again every [`LOCK_RETRY`] and
+/// start the engine as soon as it is free. Ends with the backend.
+async fn take_over_when_free(backend: std::sync::Weak<RealBackend>) {
+    loop {
+        tokio::time::sleep(LOCK_RETRY).await;
+        let Some(backend) = backend.upgrade() else {
+            return;
+        };
+        let mut guard = backend.inner.lock().await;
+        if let Some(r) = guard.as_mut() {
+            if r.lock.is_none() && r.engine.is_none() {
+                backend.start_engine(r);
+                if r.engine.is_some() {
+                    tracing::info!("the other sync service is gone; this app syncs now");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{lock_instance, request, ControlRequest};
+    use confluence_emulator::Emulator;
+    use tunnel_core::config::AuthKind as CoreAuth;
+
+    async fn wait_for<F, Fut>(what: &str, mut probe: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..300 {
+            if probe().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    /// The desktop app hosts the service the command line talks to: while a headless service
+    /// holds the configuration it waits and says why, takes over once that one stops, answers
+    /// on the control socket, and quits on `stop` releasing the lock and the socket.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_app_takes_over_from_a_headless_service_and_serves_the_control_socket() {
+        let emulator = Emulator::builder()
+            .user("alice", "s3cret")
+            .page("4242")
+            .spawn()
+            .await
+            .expect("emulator");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths =
+            AppPaths::resolve(Some(&dir.path().join("config")), None, dir.path()).expect("paths");
+        let mut config = Config::default();
+        config.remote.url = emulator.base_url();
+        config.remote.auth = CoreAuth::Password;
+        config.remote.username = Some("alice".into());
+        config.remote.default_page_id = Some("4242".into());
+        config.device = DeviceConfig::generate();
+        std::fs::create_dir_all(&paths.config_dir).expect("config dir");
+        config.save(&paths.config_file()).expect("config");
+        let app = App::with_config(paths.clone(), config).expect("app");
+        app.secrets
+            .set(SecretKind::Password, "s3cret")
+            .expect("secret");
+        let socket = paths.socket_path();
+
+        // A headless service (`--cli start`) holds the configuration.
+        let headless = lock_instance(&app).expect("lock");
+        let backend = RealBackend::new(paths.clone()).await;
+        let status = backend.status().borrow().clone();
+        assert_eq!(status.state, tunnel_core::events::SyncState::Error);
+        let message = status.message.unwrap_or_default();
+        assert!(
+            message.contains("sber-tunnel --cli stop"),
+            "the app should say how to let it take over: {message}"
+        );
+        assert!(request(&socket, &ControlRequest::Status)
+            .await
+            .expect("request")
+            .is_none());
+
+        // The headless service stops: the app takes over and serves the command line.
+        drop(headless);
+        wait_for("the app to answer on the control socket", || async {
+            matches!(request(&socket, &ControlRequest::Status).await, Ok(Some(r)) if r.ok)
+        })
+        .await;
+        assert_ne!(
+            backend.status().borrow().state,
+            tunnel_core::events::SyncState::Error
+        );
+        let paused = request(
+            &socket,
+            &ControlRequest::Pause {
+                path: None,
+                paused: true,
+            },
+        )
+        .await
+        .expect("request")
+        .expect("an answer");
+        assert!(paused.ok, "{:?}", paused.error);
+        wait_for("the app's status to say paused", || async {
+            backend.status().borrow().state == tunnel_core::events::SyncState::Paused
+        })
+        .await;
+
+        // `sber-tunnel stop`: the app is asked to quit, then lets go of everything.
+        let stop = request(&socket, &ControlRequest::Stop)
+            .await
+            .expect("request")
+            .expect("an answer");
+        assert!(stop.ok);
+        tokio::time::timeout(Duration::from_secs(10), backend.quit_requested())
+            .await
+            .expect("the stop request reaches the shell");
+        backend.shutdown().await;
+        assert!(lock_instance(&app).is_ok(), "the lock is released");
+        assert!(!socket.exists(), "the socket file is removed");
+        // Nothing restarts behind the person's back after Quit.
+        tokio::time::sleep(LOCK_RETRY + Duration::from_millis(500)).await;
+        assert!(request(&socket, &ControlRequest::Status)
+            .await
+            .expect("request")
+            .is_none());
     }
 }

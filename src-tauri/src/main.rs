@@ -59,7 +59,9 @@ fn desktop_main() -> ExitCode {
             log_guard = Some(logging::init(Some(&paths.log_dir()), "info", 7, "warn"));
             runtime.block_on(desktop_backend::RealBackend::new(paths))
         };
-    let result = desktop::run(backend);
+    let result = desktop::run(backend.clone());
+    // After Quit (tray, or `sber-tunnel stop`): let the running transfer finish or checkpoint.
+    runtime.block_on(backend.shutdown());
     drop(runtime);
     drop(log_guard);
     match result {

@@ -1,7 +1,9 @@
 //! The background service of one configuration: the sync engine plus a local control socket
 //! (a Unix socket in the configuration folder, mode 0600, so only this user can talk to it)
 //! that the CLI's `status`, `sync`, `pause`, `resume` and `stop` use. A lock file keeps a
-//! second service on the same configuration from starting.
+//! second service on the same configuration from starting. The headless service (`run`) and
+//! the desktop app (which hosts the same engine in-process) both serve the socket, so the CLI
+//! works the same whichever of the two runs.
 //!
 //! Protocol: one JSON request per line, one JSON answer per line:
 //! `{"op":"status"}`, `{"op":"sync","path":null}`, `{"op":"pause","path":"/abs","paused":true}`,
@@ -115,27 +117,60 @@ pub fn start_engine(app: &App) -> Result<(EngineHandle, tokio::task::JoinHandle<
 /// Run the service in the foreground until Ctrl-C, SIGTERM or a `stop` request.
 #[cfg(unix)]
 pub async fn run_foreground(app: &App) -> Result<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::UnixListener;
-
     let _lock = lock_instance(app)?;
     let (engine, task) = start_engine(app)?;
-    let socket = app.paths.socket_path();
-    let _ = std::fs::remove_file(&socket); // stale: we hold the lock
-    let listener = UnixListener::bind(&socket)
-        .with_context(|| format!("listening on {}", socket.display()))?;
-    set_owner_only(&socket)?;
-    tracing::info!(socket = %socket.display(), "sync service running");
-
     let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let control = ControlServer::start(app, engine.clone(), stop_tx)?;
+    tracing::info!(socket = %control.socket.display(), "sync service running");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
-            _ = stop_rx.recv() => break,
-            conn = listener.accept() => {
-                let Ok((stream, _)) = conn else { continue };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = stop_rx.recv() => {}
+    }
+    tracing::info!("stopping the sync service");
+    engine.shutdown().await;
+    let _ = task.await;
+    drop(control);
+    Ok(())
+}
+
+/// The control socket of a running service (the headless one, or the desktop app's in-process
+/// one): answers `status`, `sync`, `pause`, `reload` and `stop` until dropped, then removes the
+/// socket file. A `stop` request is passed on to `stop_tx`; whoever owns the service ends it.
+pub struct ControlServer {
+    socket: PathBuf,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl ControlServer {
+    /// Listen on the configuration's socket (mode 0600). The caller holds the instance lock, so
+    /// a socket file left there is stale and replaced.
+    #[cfg(unix)]
+    pub fn start(
+        app: &App,
+        engine: EngineHandle,
+        stop_tx: tokio::sync::mpsc::Sender<()>,
+    ) -> Result<ControlServer> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        use tokio::net::UnixListener;
+
+        let socket = app.paths.socket_path();
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket)
+            .with_context(|| format!("listening on {}", socket.display()))?;
+        set_owner_only(&socket)?;
+        let accept = tokio::spawn(async move {
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        tracing::debug!(error = %e, "control socket accept failed");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
                 let engine = engine.clone();
                 let stop_tx = stop_tx.clone();
                 tokio::spawn(async move {
@@ -143,7 +178,8 @@ pub async fn run_foreground(app: &App) -> Result<()> {
                     let mut lines = BufReader::new(read).lines();
                     while let Ok(Some(line)) = lines.next_line().await {
                         let (resp, stop) = answer(&engine, &line).await;
-                        let mut text = serde_json::to_string(&resp).unwrap_or_else(|_| "{\"ok\":false}".into());
+                        let mut text = serde_json::to_string(&resp)
+                            .unwrap_or_else(|_| "{\"ok\":false}".into());
                         text.push('\n');
                         if write.write_all(text.as_bytes()).await.is_err() {
                             break;
@@ -155,13 +191,30 @@ pub async fn run_foreground(app: &App) -> Result<()> {
                     }
                 });
             }
-        }
+        });
+        Ok(ControlServer { socket, accept })
     }
-    tracing::info!("stopping the sync service");
-    engine.shutdown().await;
-    let _ = task.await;
-    let _ = std::fs::remove_file(&socket);
-    Ok(())
+
+    /// Non-Unix systems have no control socket yet: the service runs without one.
+    #[cfg(not(unix))]
+    pub fn start(
+        app: &App,
+        _engine: EngineHandle,
+        _stop_tx: tokio::sync::mpsc::Sender<()>,
+    ) -> Result<ControlServer> {
+        Ok(ControlServer {
+            socket: app.paths.socket_path(),
+            accept: tokio::spawn(async {}),
+        })
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&self.socket);
+    }
 }
 
 #[cfg(unix)]

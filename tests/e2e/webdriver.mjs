@@ -11,6 +11,7 @@
 //   page), and E2E_FAKE=0 for a real backend
 //   (then fake-only checks are skipped and the files are looked for on the emulator's page).
 
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -307,6 +308,37 @@ async function run() {
     await screenshot('activity-history');
     if (!paths.includes('later.txt')) throw new Error(`later.txt is not in the history: ${paths}`);
   });
+
+  if (!FAKE) {
+    // The app hosts the sync service the command line talks to (same HOME, same configuration).
+    const cli = (...args) => execFileSync(APP, ['--cli', ...args], { cwd: process.env.HOME, encoding: 'utf8', timeout: 60000 });
+    const pill = () => js('return document.querySelector("#status-pill").dataset.state');
+    await step('the command line sees and steers the service inside the app', async () => {
+      const status = JSON.parse(cli('status', '--json'));
+      if (!status.service) throw new Error('`status` did not reach the running app');
+      if (status.folders.length !== 2) throw new Error(`status lists ${status.folders.length} folders`);
+      cli('pause');
+      await until('the window to show the pause from the command line', async () => (await pill()) === 'paused');
+      cli('resume');
+      await until('the window to show the resume', async () => (await pill()) !== 'paused');
+    });
+
+    await step('`sber-tunnel stop` quits the app', async () => {
+      const out = cli('stop');
+      if (!out.includes('Sync service stopped.')) throw new Error(`stop said: ${out}`);
+      // `stop` returns once the lock is let go, which the app does after leaving its event loop.
+      const running = () => {
+        try {
+          execFileSync('pgrep', ['-f', `^${APP}( |$)`]);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await until('the app process to end', () => !running());
+      session = null;
+    });
+  }
 }
 
 try {

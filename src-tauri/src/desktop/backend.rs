@@ -205,4 +205,11 @@ pub trait DesktopBackend: Send + Sync + 'static {
     fn status(&self) -> watch::Receiver<SyncStatus>;
     /// Where the logs are.
     fn log_dir(&self) -> PathBuf;
+    /// Resolves when someone outside the window asks the app to quit (the command line's
+    /// `sber-tunnel stop` over the control socket); never, for a backend nobody can ask.
+    async fn quit_requested(&self) {
+        std::future::pending::<()>().await
+    }
+    /// Stop syncing before the app exits: the running transfer finishes or is checkpointed.
+    async fn shutdown(&self) {}
 }

@@ -86,7 +86,14 @@ pub fn start<R: Runtime>(
     if with_tray {
         tray::create(app)?;
     }
-    event_bridge::spawn(app.clone(), backend);
+    event_bridge::spawn(app.clone(), backend.clone());
+    // `sber-tunnel stop` on the command line ends the app the way Quit in the tray does.
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        backend.quit_requested().await;
+        tracing::info!("quitting: the command line asked the sync service to stop");
+        handle.exit(0);
+    });
     // The window opens at launch (some desktops show no tray, and the wizard lives here),
     // except when started at login with `--minimized`.
     let minimized = std::env::args().any(|a| a == MINIMIZED_FLAG);
