@@ -65,6 +65,15 @@ if [ "$tray" = 1 ]; then
   fi
 fi
 
+# On any exit: stop the emulator, and remove the package if this run installed it.
+emulator_pid=""
+cleanup() {
+  if [ -n "$emulator_pid" ]; then kill "$emulator_pid" 2>/dev/null || true; fi
+  if [ "$pkg_installed" = 1 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel || true
+  fi
+}
+
 # The installable package: built by the Tauri bundler, its contents checked, and (as root)
 # installed, so the emulator scenario below drives the app exactly as a person installs it.
 pkg_installed=0
@@ -84,14 +93,12 @@ if [ "$deb" = 1 ]; then
     echo "the package does not depend on WebKitGTK" >&2
     exit 1
   fi
-  if [ "$(id -u)" = 0 ] && [ "${SBER_TUNNEL_DEB_INSTALL:-1}" = 1 ]; then
-    if dpkg-query -W -f='${Status}' sber-tunnel 2>/dev/null | grep -q "install ok installed"; then
-      echo "sber-tunnel is already installed on this machine; not touching it" >&2
-      exit 1
-    fi
+  if dpkg-query -W -f='${Status}' sber-tunnel 2>/dev/null | grep -q "install ok installed"; then
+    echo "== sber-tunnel is already installed on this machine: not touching it (install test skipped)"
+  elif [ "$(id -u)" = 0 ] && [ "${SBER_TUNNEL_DEB_INSTALL:-1}" = 1 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$(realpath "$pkg")"
     pkg_installed=1
-    trap 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel || true' EXIT
+    trap cleanup EXIT
     /usr/bin/sber-tunnel --cli --version
     grep -q '^Exec=sber-tunnel' /usr/share/applications/sber-tunnel.desktop
   fi
@@ -107,11 +114,7 @@ if [ "$emulator" = 1 ]; then
   "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --page 4242 --page 4343 \
     > "${TMPDIR:-/tmp}/gui-test-emulator.log" 2>&1 &
   emulator_pid=$!
-  if [ "$pkg_installed" = 1 ]; then
-    trap 'kill "$emulator_pid" 2>/dev/null || true; DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel || true' EXIT
-  else
-    trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
-  fi
+  trap cleanup EXIT
   for _ in $(seq 1 100); do
     if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then break; fi
     sleep 0.1
@@ -124,6 +127,7 @@ fi
 
 if [ "$pkg_installed" = 1 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel
+  pkg_installed=0
   if [ -e /usr/bin/sber-tunnel ]; then echo "removing the package left /usr/bin/sber-tunnel" >&2; exit 1; fi
   echo "package removed again"
 fi
