@@ -196,3 +196,54 @@ fn the_live_status_shows_a_transfer_while_it_runs() {
         v["service"]["state"] == "idle" && v["service"]["transfer"].is_null()
     });
 }
+
+/// The live state a running service reports over its socket (`offline`, `idle`, …).
+fn service_state(d: &Device) -> Option<String> {
+    let out = d.run(&["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["service"]["state"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn a_service_says_offline_while_the_server_is_down_and_recovers_by_itself() {
+    let data = tempfile::tempdir().expect("data dir");
+    let mut server = Server::start_with(|b| b.data_dir(data.path()));
+    let a = Device::ready_with(&server, FAST);
+    let b = Device::ready_with(&server, FAST);
+    let _sa = Running::start(&a);
+    a.write("before.txt", b"synced while the server was up");
+    wait_for("A's first file on the server", WAIT, || {
+        b.run(&["sync"]).status.success() && b.exists("before.txt")
+    });
+
+    // The server goes away (a network outage, a Confluence restart) while A keeps working.
+    let addr = server.emu().addr();
+    let old = server.emu.take().expect("running");
+    server.rt.block_on(old.shutdown());
+    a.write("while-down.txt", b"written while the server was down");
+    wait_for("A's service to say it is offline", WAIT, || {
+        service_state(&a).as_deref() == Some("offline")
+    });
+
+    // Back on the same address with the same data: no one touches A, its change still arrives.
+    let restarted = server.rt.block_on(
+        confluence_emulator::Emulator::builder()
+            .user(crate::util::USER, crate::util::PASSWORD)
+            .page(crate::util::PAGE)
+            .page("777")
+            .data_dir(data.path())
+            .listen(addr)
+            .spawn(),
+    );
+    server.emu = Some(restarted.expect("the emulator restarts on the same port and data"));
+    wait_for("A's change made while offline to reach B", WAIT, || {
+        b.run(&["sync"]).status.success() && b.exists("while-down.txt")
+    });
+    assert_eq!(
+        b.read("while-down.txt"),
+        b"written while the server was down"
+    );
+    wait_for("A's service to be back to normal", WAIT, || {
+        matches!(service_state(&a).as_deref(), Some("idle") | Some("syncing"))
+    });
+}

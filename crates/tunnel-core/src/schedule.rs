@@ -14,8 +14,10 @@
 //!   something, when an answer from another device is likely;
 //! - a full rescan runs every `rescan_interval` as a safety net for missed watch events;
 //! - a retryable failure (offline, rate limited) holds everything but an explicit request for
-//!   an exponentially growing wait (capped at `max_backoff`); a blocking failure (wrong
-//!   password, permission, mass deletion) holds everything until the user asks again.
+//!   an exponentially growing wait (capped at `max_backoff`), after which a failed full sync is
+//!   tried again as a full sync (the local changes it was to send are still unsent); a blocking
+//!   failure (wrong password, permission, mass deletion) holds everything until the user asks
+//!   again.
 //!
 //! Invariant: `due(wake_at())` is `Some` unless the folder is blocked, and nothing is due
 //! before `wake_at()`; the engine can therefore sleep until the earliest `wake_at` of all folders.
@@ -47,6 +49,11 @@ pub struct Schedule {
     failures: u32,
     blocked: bool,
     wants_sync: bool,
+    /// The sync that is running (or ran last) is a full one.
+    running_full: bool,
+    /// A full sync failed on a retryable error: the local changes it was to carry are still
+    /// unsent, so the attempt after the backoff is a full sync again, not a poll.
+    retry_full: bool,
 }
 
 /// Longest doubling of the backoff (2^6 × the poll interval before the cap).
@@ -65,6 +72,8 @@ impl Schedule {
             failures: 0,
             blocked: false,
             wants_sync: true,
+            running_full: false,
+            retry_full: false,
         }
     }
 
@@ -115,6 +124,9 @@ impl Schedule {
         if self.retry_at.is_some_and(|t| now < t) {
             return None;
         }
+        if self.retry_full {
+            return Some(Due::Full);
+        }
         if let Some(deadline) = self.dirty_deadline(s) {
             // A full sync is coming; it reads the remote too, so no poll meanwhile.
             return (now >= deadline).then_some(Due::Full);
@@ -136,9 +148,12 @@ impl Schedule {
         if self.wants_sync {
             return Some(now);
         }
-        let t = self
-            .dirty_deadline(s)
-            .unwrap_or(self.next_poll.min(self.next_rescan));
+        let t = if self.retry_full {
+            now
+        } else {
+            self.dirty_deadline(s)
+                .unwrap_or(self.next_poll.min(self.next_rescan))
+        };
         Some(match self.retry_at {
             Some(r) => t.max(r),
             None => t,
@@ -148,7 +163,9 @@ impl Schedule {
     /// A sync of kind `due` starts now.
     pub fn started(&mut self, now: Instant, due: Due, s: &EngineSettings) {
         self.next_poll = now + self.poll_every(now, s);
+        self.running_full = due == Due::Full;
         if due == Due::Full {
+            self.retry_full = false;
             // A full sync covers every local change seen so far; a poll covers none.
             self.wants_sync = false;
             self.dirty_since = None;
@@ -170,6 +187,8 @@ impl Schedule {
     /// next attempt.
     pub fn failed_retryable(&mut self, now: Instant, s: &EngineSettings) -> Duration {
         self.failures = self.failures.saturating_add(1);
+        // `started` cleared what the failed full sync was to carry; carry it next time.
+        self.retry_full |= self.running_full;
         let wait = s
             .poll_interval
             .saturating_mul(1u32 << self.failures.min(MAX_BACKOFF_DOUBLINGS))
@@ -404,6 +423,55 @@ mod tests {
         );
         sch.request_sync();
         assert_eq!(sch.due(t0 + secs(10), &s), Some(Due::Full));
+    }
+
+    #[test]
+    fn a_failed_full_sync_is_retried_as_a_full_sync_not_a_poll() {
+        let s = settings();
+        let t0 = Instant::now();
+        let mut sch = settled(t0, &s);
+        sch.local_change(t0, &s);
+        let t1 = t0 + s.debounce;
+        assert_eq!(sch.due(t1, &s), Some(Due::Full));
+        sch.started(t1, Due::Full, &s);
+        // The server went away while the change was being sent.
+        let w = sch.failed_retryable(t1, &s);
+        assert_eq!(sch.due(t1 + w - secs(1), &s), None, "backing off");
+        assert_eq!(sch.wake_at(t1, &s), Some(t1 + w));
+        assert_eq!(
+            sch.due(t1 + w, &s),
+            Some(Due::Full),
+            "the unsent change goes with the retry; a poll would find the remote unchanged"
+        );
+        // Still down: the next retry is full again, after a longer wait.
+        let t2 = t1 + w;
+        sch.started(t2, Due::Full, &s);
+        let w2 = sch.failed_retryable(t2, &s);
+        assert!(w2 > w);
+        assert_eq!(sch.due(t2 + w2, &s), Some(Due::Full));
+        // Back: once it went through, the folder polls again.
+        let t3 = t2 + w2;
+        sch.started(t3, Due::Full, &s);
+        sch.succeeded(t3, true, &s);
+        assert_eq!(sch.due(t3 + secs(1), &s), None);
+        assert_eq!(sch.due(t3 + s.active_poll_interval, &s), Some(Due::Poll));
+    }
+
+    #[test]
+    fn a_failed_poll_is_retried_as_a_poll() {
+        let s = settings();
+        let t0 = Instant::now();
+        let mut sch = settled(t0, &s);
+        let t1 = t0 + s.poll_interval;
+        assert_eq!(sch.due(t1, &s), Some(Due::Poll));
+        sch.started(t1, Due::Poll, &s);
+        let w = sch.failed_retryable(t1, &s);
+        assert_eq!(sch.due(t1 + w - secs(1), &s), None);
+        assert_eq!(
+            sch.due(t1 + w, &s),
+            Some(Due::Poll),
+            "nothing local is pending"
+        );
     }
 
     #[test]
