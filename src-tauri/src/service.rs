@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
+use tunnel_core::config::WatchSetting;
 use tunnel_core::engine::{EngineHandle, EngineSettings, StoreFactory};
-use tunnel_core::events::SyncStatus;
+use tunnel_core::events::{SyncStatus, WatchMode};
 use tunnel_core::remote::RemoteStore;
 
 use crate::app::App;
@@ -96,6 +97,10 @@ pub struct AlreadyRunning(pub PathBuf);
 pub fn engine_settings(app: &App) -> EngineSettings {
     EngineSettings {
         poll_interval: Duration::from_secs(app.config.sync.poll_interval_secs.max(1)),
+        watch: match app.config.sync.watch {
+            WatchSetting::Auto => WatchMode::Native,
+            WatchSetting::Poll => WatchMode::Polling,
+        },
         after_sync: Some(crate::memory::release_freed),
         ..EngineSettings::default()
     }

@@ -247,3 +247,35 @@ fn a_service_says_offline_while_the_server_is_down_and_recovers_by_itself() {
         matches!(service_state(&a).as_deref(), Some("idle") | Some("syncing"))
     });
 }
+
+#[test]
+fn a_folder_watched_by_polling_says_so_and_still_syncs_its_changes() {
+    let server = Server::start();
+    // `watch = "poll"` takes the path the service falls back to when the system's limit on
+    // watches is reached (which a test cannot bring about without root).
+    let a = Device::ready_with(&server, &format!("{FAST}\nwatch = \"poll\""));
+    let b = Device::ready_with(&server, FAST);
+    let _sa = Running::start(&a);
+    let _sb = Running::start(&b);
+    wait_for("A's catch-up sync, watched by polling", WAIT, || {
+        let out = a.ok(&["--json", "status"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let f = &v["service"]["folders"][0];
+        f["watch"] == "polling" && f["state"] == "idle" && f["last_sync_at"].is_i64()
+    });
+    let human = a.ok(&["status"]);
+    assert!(
+        human.contains("local changes found by polling every 15 s"),
+        "{human}"
+    );
+    let out = b.ok(&["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["service"]["folders"][0]["watch"], "native", "{out}");
+    assert!(!b.ok(&["status"]).contains("polling"));
+
+    // Written well after the first sync: only the poller (or a 10-minute rescan) can see it.
+    a.write("noticed-by-polling.txt", b"found by a listing");
+    wait_for("A's polled change on B", WAIT, || {
+        b.exists("noticed-by-polling.txt")
+    });
+}

@@ -182,6 +182,8 @@ async function run() {
       return state === 'idle' && !last.includes('never');
     });
     await until('the status pill to say so', async () => (await text('#status-text')).includes('Up to date'));
+    const watch = await text(`#folder-list .folder[data-path="${folder}"] .watch`);
+    if (watch !== 'Local changes seen at once') throw new Error(`the card says "${watch}"`);
     await screenshot('folders');
   });
 

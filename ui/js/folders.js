@@ -4,6 +4,13 @@
 import { api } from './api.js';
 import { baseName, formatAgo, formatBytes, h, showResult, STATE_LABEL } from './dom.js';
 
+/** How the folder's own changes are noticed (FolderStatus.watch, mirrored from events.rs). */
+const WATCH_LABEL = Object.freeze({
+  native: 'seen at once',
+  polling: 'looked for every 15 s',
+  none: 'looked for every 10 min',
+});
+
 /** Render the add-folder form into `slot`; `onAdded(folder)` runs after a success. */
 export function mountFolderForm(slot, { defaultPage = () => '', onAdded = () => {} } = {}) {
   const template = document.getElementById('folder-form-template');
@@ -130,6 +137,8 @@ function folderCard(f, onError) {
       h('span', { class: 'last-sync' }, 'Last sync ',
         h('b', { dataset: { at: f.last_sync_at || '' } }, formatAgo(f.last_sync_at))),
       h('span', { class: 'pending' }, 'Pending ', h('b', {}, pending)),
+      h('span', { class: 'watch', dataset: { watch: f.watch || 'none' } }, 'Local changes ',
+        h('b', {}, WATCH_LABEL[f.watch] || WATCH_LABEL.none)),
     ),
     f.last_error ? h('div', { class: 'folder-error' }, f.last_error) : null,
   );

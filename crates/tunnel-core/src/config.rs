@@ -137,6 +137,21 @@ pub struct SyncSettings {
     /// Download bandwidth cap in KiB/s for all folders and parallel transfers together
     /// (0 = unlimited, at most [`MAX_RATE_LIMIT_KIB_PER_SEC`]). Read when the service starts.
     pub download_limit_kib_per_sec: u64,
+    /// How the service notices local changes: `auto` (native notifications; polling when the
+    /// system's limit on watches is reached) or `poll` (list the folders periodically: for
+    /// network shares, where native notifications miss changes made by other machines).
+    pub watch: WatchSetting,
+}
+
+/// `sync.watch`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchSetting {
+    /// Native notifications, polling as the fallback.
+    #[default]
+    Auto,
+    /// Always poll.
+    Poll,
 }
 
 impl Default for SyncSettings {
@@ -153,6 +168,7 @@ impl Default for SyncSettings {
             gc_grace_secs: 24 * 3600,
             upload_limit_kib_per_sec: 0,
             download_limit_kib_per_sec: 0,
+            watch: WatchSetting::Auto,
         }
     }
 }
@@ -498,6 +514,20 @@ mod tests {
         let text = toml::to_string_pretty(&c).expect("serialise");
         assert!(text.contains("upload-limit-kib-per-sec = 512"), "{text}");
         assert_eq!(Config::parse(&text).expect("round trip"), c);
+    }
+
+    #[test]
+    fn the_watch_setting_parses_and_defaults_to_auto() {
+        let old = Config::parse("[sync]\npoll-interval-secs = 60\n").expect("an older file");
+        assert_eq!(old.sync.watch, WatchSetting::Auto);
+        let c = Config::parse("[sync]\nwatch = \"poll\"\n").expect("parse");
+        assert_eq!(c.sync.watch, WatchSetting::Poll);
+        let text = toml::to_string_pretty(&c).expect("serialise");
+        assert!(text.contains("watch = \"poll\""), "{text}");
+        let err = Config::parse("[sync]\nwatch = \"sometimes\"\n")
+            .expect_err("an unknown mode is refused")
+            .to_string();
+        assert!(err.contains("sometimes") || err.contains("watch"), "{err}");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::manifest::{Head, Limits};
 use crate::remote::{RemoteError, RemoteStore};
 use crate::schedule::{Due, Schedule};
 use crate::sync::{SyncOptions, Syncer};
-use crate::watch::{watch_folder, FolderWatcher};
+use crate::watch::{watch_folder, FolderWatcher, WatchMode};
 
 /// Builds the remote store of a folder (the Confluence page it uses).
 pub type StoreFactory =
@@ -52,8 +52,9 @@ pub struct EngineSettings {
     pub rescan_interval: Duration,
     /// Longest wait between retries while offline.
     pub max_backoff: Duration,
-    /// Watch folders for local changes.
-    pub watch: bool,
+    /// How to watch folders for local changes: `Native` (with polling as the fallback when the
+    /// system's limit on watches is reached) or `Polling` (the `watch = "poll"` setting).
+    pub watch: WatchMode,
     /// Called on a blocking thread after every sync (not after a cheap poll). The app uses
     /// it to hand the memory a sync used back to the operating system, so an idle service
     /// stays small.
@@ -70,7 +71,7 @@ impl Default for EngineSettings {
             max_debounce: Duration::from_secs(30),
             rescan_interval: Duration::from_secs(600),
             max_backoff: Duration::from_secs(600),
-            watch: true,
+            watch: WatchMode::Native,
             after_sync: None,
         }
     }
@@ -200,7 +201,28 @@ struct FolderRuntime {
     schedule: Schedule,
     /// Progress of this folder's running sync, from the syncer's events.
     progress: Option<TransferProgress>,
-    _watcher: Option<FolderWatcher>,
+    watcher: Option<FolderWatcher>,
+}
+
+impl FolderRuntime {
+    /// Watch the folder if it is not watched yet and exists (a folder on a drive that was not
+    /// mounted when the service started gets its watcher after its first good sync).
+    fn ensure_watched(&mut self, settings: &EngineSettings, dirty_tx: &mpsc::UnboundedSender<i64>) {
+        if self.watcher.is_some() || !self.record.path.is_dir() {
+            return;
+        }
+        match watch_folder(
+            self.record.id,
+            &self.record.path,
+            dirty_tx.clone(),
+            settings.watch,
+        ) {
+            Ok(w) => self.watcher = Some(w),
+            Err(e) => {
+                warn!(folder = %self.record.path.display(), error = %e, "not watching; relying on periodic rescans")
+            }
+        }
+    }
 }
 
 type RunningSync = (i64, JoinHandle<Result<Option<SyncSummary>, SyncError>>);
@@ -387,26 +409,17 @@ impl Actor {
                     existing
                 }
                 None => {
-                    let watcher = if self.settings.watch && record.path.is_dir() {
-                        match watch_folder(id, &record.path, self.dirty_tx.clone()) {
-                            Ok(w) => Some(w),
-                            Err(e) => {
-                                warn!(folder = %record.path.display(), error = %e, "not watching; relying on periodic rescans");
-                                None
-                            }
-                        }
-                    } else {
-                        None
-                    };
-                    FolderRuntime {
+                    let mut rt = FolderRuntime {
                         record,
                         state: SyncState::Idle,
                         last_error: None,
                         // Catches up at once with what changed while nothing watched.
                         schedule: Schedule::new(now, &self.settings),
                         progress: None,
-                        _watcher: watcher,
-                    }
+                        watcher: None,
+                    };
+                    rt.ensure_watched(&self.settings, &self.dirty_tx);
+                    rt
                 }
             };
             next.insert(id, rt);
@@ -502,6 +515,7 @@ impl Actor {
                 if let Ok(Some(rec)) = refresh(&self.syncer, id) {
                     f.record = rec;
                 }
+                f.ensure_watched(&self.settings, &self.dirty_tx);
             }
             Err(e) if e.is_retryable() => {
                 let wait = f.schedule.failed_retryable(now, &self.settings);
@@ -541,6 +555,7 @@ impl Actor {
                     .progress
                     .as_ref()
                     .map_or(0, |p| p.bytes_total.saturating_sub(p.bytes_done)),
+                watch: f.watcher.as_ref().map(|w| w.mode),
             })
             .collect();
         folders.sort_by(|a, b| a.path.cmp(&b.path));

@@ -25,6 +25,17 @@ pub enum SyncState {
     Offline,
 }
 
+/// How the service notices local changes in a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchMode {
+    /// Native notifications (inotify, FSEvents, ReadDirectoryChangesW): changes sync in seconds.
+    Native,
+    /// The folder is listed periodically: the system's limit on watches was reached, native
+    /// watching failed, or the configuration asks for it (`watch = "poll"`, for network shares).
+    Polling,
+}
+
 /// Progress of the running transfer phase of a sync.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferProgress {
@@ -57,6 +68,10 @@ pub struct FolderStatus {
     pub pending_files: u64,
     /// Bytes waiting to be transferred.
     pub pending_bytes: u64,
+    /// How local changes are noticed; `None` when the folder is not watched (it is missing, or
+    /// watching failed: only the periodic rescan finds changes then).
+    #[serde(default)]
+    pub watch: Option<WatchMode>,
 }
 
 /// The whole picture, published whenever it changes.

@@ -10,14 +10,7 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-/// How a folder is being watched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WatchMode {
-    /// Native notifications (inotify, FSEvents, ReadDirectoryChangesW).
-    Native,
-    /// Periodic polling, because native watching was not possible.
-    Polling,
-}
+pub use crate::events::WatchMode;
 
 /// Keeps a folder watched while alive.
 pub struct FolderWatcher {
@@ -48,12 +41,17 @@ pub fn is_relevant(root: &Path, path: &Path) -> bool {
     })
 }
 
-/// Watch `root` recursively; each relevant change sends `id` on `tx`.
+/// Watch `root` recursively; each relevant change sends `id` on `tx`. `Native` tries native
+/// notifications first and falls back to polling; `Polling` polls from the start.
 pub fn watch_folder(
     id: i64,
     root: &Path,
     tx: mpsc::UnboundedSender<i64>,
+    wanted: WatchMode,
 ) -> Result<FolderWatcher, notify::Error> {
+    if wanted == WatchMode::Polling {
+        return poll_folder(id, root, tx);
+    }
     let handler = make_handler(id, root.to_path_buf(), tx.clone());
     match notify::recommended_watcher(handler) {
         Ok(mut w) => match w.watch(root, RecursiveMode::Recursive) {
@@ -72,6 +70,14 @@ pub fn watch_folder(
         },
         Err(e) => warn!(error = %e, "native file watching unavailable; polling instead"),
     }
+    poll_folder(id, root, tx)
+}
+
+fn poll_folder(
+    id: i64,
+    root: &Path,
+    tx: mpsc::UnboundedSender<i64>,
+) -> Result<FolderWatcher, notify::Error> {
     let handler = make_handler(id, root.to_path_buf(), tx);
     let mut w = notify::PollWatcher::new(
         handler,
@@ -128,7 +134,8 @@ mod tests {
     async fn a_write_in_a_watched_folder_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let _w = watch_folder(7, dir.path(), tx).unwrap();
+        let w = watch_folder(7, dir.path(), tx, WatchMode::Native).unwrap();
+        assert_eq!(w.mode, WatchMode::Native);
         std::fs::write(dir.path().join("new.txt"), b"x").unwrap();
         let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await;
         assert_eq!(
@@ -136,5 +143,18 @@ mod tests {
             Some(7),
             "the folder id arrives after a write"
         );
+    }
+
+    #[tokio::test]
+    async fn a_polled_folder_reports_a_write_too() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("old.txt"), b"x").unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let w = watch_folder(8, dir.path(), tx, WatchMode::Polling).unwrap();
+        assert_eq!(w.mode, WatchMode::Polling);
+        std::fs::write(dir.path().join("new.txt"), b"y").unwrap();
+        let wait = POLL_FALLBACK_INTERVAL * 3;
+        let got = tokio::time::timeout(wait, rx.recv()).await;
+        assert_eq!(got.ok().flatten(), Some(8), "found by the next listing");
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use tunnel_core::events::{SyncEvent, SyncState};
+use tunnel_core::events::{SyncEvent, SyncState, WatchMode};
 
 use super::output::human_bytes;
 use super::{exit, Context};
@@ -122,7 +122,22 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         } else {
             "not synced yet".to_string()
         };
-        println!("  {}  (page {})  {}", f.path.display(), f.page_id, state);
+        let watch = match running.map(|l| l.watch) {
+            Some(Some(WatchMode::Polling)) => format!(
+                "  [local changes found by polling every {} s]",
+                tunnel_core::watch::POLL_FALLBACK_INTERVAL.as_secs()
+            ),
+            Some(None) if f.path.is_dir() => {
+                "  [not watched: local changes found by the periodic rescan]".to_string()
+            }
+            _ => String::new(),
+        };
+        println!(
+            "  {}  (page {})  {}{watch}",
+            f.path.display(),
+            f.page_id,
+            state
+        );
     }
     if !recent.is_empty() {
         println!("Recent:");

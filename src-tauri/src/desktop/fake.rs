@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, watch};
 use tunnel_core::activity::ActivityEntry;
 use tunnel_core::events::{
-    FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress,
+    FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress, WatchMode,
 };
 
 use super::backend::{
@@ -122,6 +122,7 @@ impl FakeBackend {
                     last_error: None,
                     pending_files: 0,
                     pending_bytes: 0,
+                    watch: Some(WatchMode::Native),
                 });
             }
         }
@@ -581,6 +582,7 @@ impl DesktopBackend for FakeBackend {
                 last_error: None,
                 pending_files: 0,
                 pending_bytes: 0,
+                watch: Some(WatchMode::Native),
             };
             state.folders.push(folder.clone());
             folder

@@ -352,6 +352,7 @@ mod tests {
             last_error: error.map(str::to_owned),
             pending_files: 0,
             pending_bytes: 0,
+            watch: None,
         }
     }
 
