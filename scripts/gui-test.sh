@@ -56,6 +56,9 @@ echo "== WebDriver e2e under Xvfb"
 rm -rf "$E2E_SCREENSHOTS"
 xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- tests/e2e/run-webdriver.sh "$app"
 
+echo "== the README's desktop demo comes up (scripts/demo.sh --desktop, smoke test)"
+SBER_TUNNEL_DEMO_SMOKE=1 xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- scripts/demo.sh --desktop
+
 if [ "$tray" = 1 ]; then
   if command -v gtk-sni-tray-standalone > /dev/null; then
     echo "== tray under a StatusNotifier host"

@@ -20,6 +20,7 @@ use crate::app::App;
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
 const DEMO_PAGE: &str = "1000";
+const DEMO_PAGE_2: &str = "1001";
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -54,12 +55,14 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {
         .listen(args.listen)
         .user(DEMO_USER, DEMO_PASSWORD)
         .page_titled(DEMO_PAGE, "sber-tunnel demo")
+        // Empty, for a second folder added by hand (the desktop demo suggests it).
+        .page_titled(DEMO_PAGE_2, "sber-tunnel demo, second folder")
         .data_dir(work.join("emulator-data"))
         .spawn()
         .await
         .context("starting the Confluence emulator")?;
     let url = emulator.base_url();
-    say(&format!("Confluence emulator running at {url} (user {DEMO_USER}, password {DEMO_PASSWORD}, page {DEMO_PAGE})"));
+    say(&format!("Confluence emulator running at {url} (user {DEMO_USER}, password {DEMO_PASSWORD}, page {DEMO_PAGE}; page {DEMO_PAGE_2} is empty)"));
 
     let laptop = device(&work, "laptop", &url)?;
     let desktop = device(&work, "desktop", &url)?;
