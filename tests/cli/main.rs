@@ -6,5 +6,6 @@ mod util;
 
 mod basics;
 mod errors;
+mod proxy;
 mod scale;
 mod service;

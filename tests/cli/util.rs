@@ -10,6 +10,18 @@ pub const USER: &str = "alice";
 pub const PASSWORD: &str = "s3cret-pw";
 pub const PAGE: &str = "12345";
 
+/// The environment variables a proxy is configured with.
+pub const PROXY_VARS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sber-tunnel"))
 }
@@ -115,6 +127,11 @@ impl Device {
             .env_remove("SBER_TUNNEL_HOME")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
+        // The emulator is on loopback: a proxy from the machine's environment stays out of it
+        // (tests/cli/proxy.rs sets one on purpose).
+        for var in PROXY_VARS {
+            c.env_remove(var);
+        }
         c
     }
 

@@ -152,7 +152,15 @@ pub(crate) fn map_transport(err: &reqwest::Error, url: &url::Url) -> TransportFa
         )));
     }
     let detail = if err.is_connect() {
-        format!("cannot connect ({})", tail(&chain))
+        match crate::proxy_env::proxy_for(url, |v| std::env::var(v).ok()) {
+            Some(p) => format!(
+                "cannot connect to the proxy {} (set by {}): {}",
+                p.url,
+                p.var,
+                tail(&chain)
+            ),
+            None => format!("cannot connect ({})", tail(&chain)),
+        }
     } else {
         shorten(&chain)
     };

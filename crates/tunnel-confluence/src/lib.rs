@@ -23,6 +23,7 @@ mod auth;
 mod client;
 mod error;
 mod paging;
+mod proxy_env;
 pub mod retry;
 mod store;
 mod throttle;

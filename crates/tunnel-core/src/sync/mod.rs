@@ -126,7 +126,7 @@ impl Syncer {
     }
 
     /// Sync one folder with its remote store.
-    #[instrument(skip_all, fields(folder = folder_id), err)]
+    #[instrument(skip_all, fields(folder = folder_id), err(level = "debug"))]
     pub async fn sync_folder(
         &self,
         folder_id: i64,
