@@ -9,3 +9,4 @@ mod errors;
 mod proxy;
 mod scale;
 mod service;
+mod tls;

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use crate::util::{Device, Server};
 
-/// A minimal forward proxy for plain HTTP: reads the first request line (absolute form,
+/// A minimal forward proxy. Plain HTTP: reads the first request line (absolute form,
 /// `GET http://host:port/path HTTP/1.1`), connects to that host and then passes bytes both
 /// ways unchanged (servers accept the absolute form, so later requests on the same connection
-/// need no rewriting). Counts the connections it carried.
+/// need no rewriting). HTTPS: answers `CONNECT host:port` and tunnels the TLS bytes. Counts
+/// the connections it carried.
 struct Proxy {
     addr: std::net::SocketAddr,
     connections: Arc<AtomicUsize>,
@@ -39,22 +40,51 @@ impl Proxy {
     fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// Run a `sync` meant to go through this proxy; it must succeed, and through the proxy.
+    fn sync_through(&self, cmd: &mut std::process::Command) {
+        let out = cmd.output().expect("sync runs");
+        assert!(
+            out.status.success(),
+            "sync through the proxy failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            self.connections.load(Ordering::SeqCst) > 0,
+            "the proxy carried nothing: the client went around it"
+        );
+    }
 }
 
 fn carry(client: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut first = String::new();
     reader.read_line(&mut first)?;
-    let target = first
-        .split_whitespace()
-        .nth(1)
-        .and_then(|uri| uri.strip_prefix("http://"))
-        .and_then(|rest| rest.split('/').next())
-        .ok_or_else(|| std::io::Error::other(format!("not a proxy request: {first:?}")))?
-        .to_owned();
-    let mut server = TcpStream::connect(&target)?;
-    server.write_all(first.as_bytes())?;
-    // What the reader buffered beyond the first line goes first, then the rest of the stream.
+    let mut words = first.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let uri = words.next().unwrap_or_default().to_owned();
+    let mut server = if method == "CONNECT" {
+        // HTTPS: `CONNECT host:port`, headers, a blank line; then an opaque TLS tunnel.
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        let server = TcpStream::connect(&uri)?;
+        let mut reply = client.try_clone()?;
+        reply.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+        server
+    } else {
+        let target = uri
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split('/').next())
+            .ok_or_else(|| std::io::Error::other(format!("not a proxy request: {first:?}")))?;
+        let mut server = TcpStream::connect(target)?;
+        server.write_all(first.as_bytes())?;
+        server
+    };
+    // What the reader buffered beyond what was parsed goes first, then the rest of the stream.
     server.write_all(reader.buffer())?;
     let mut to_server = server.try_clone()?;
     let mut from_client = client.try_clone()?;
@@ -76,20 +106,7 @@ fn every_request_goes_through_the_proxy_from_the_environment() {
     let b = Device::ready(&server);
     let proxy = Proxy::start();
     a.write("through-the-proxy.txt", b"sent by way of the proxy");
-    let out = a
-        .cmd(&["sync"])
-        .env("HTTP_PROXY", proxy.url())
-        .output()
-        .expect("sync runs");
-    assert!(
-        out.status.success(),
-        "sync through the proxy failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        proxy.connections.load(Ordering::SeqCst) > 0,
-        "the proxy carried nothing: the client went around it"
-    );
+    proxy.sync_through(a.cmd(&["sync"]).env("HTTP_PROXY", proxy.url()));
     // The other device (no proxy) sees the file: what went through the proxy arrived whole.
     b.sync();
     assert_eq!(b.read("through-the-proxy.txt"), b"sent by way of the proxy");
@@ -147,4 +164,16 @@ fn a_proxy_that_is_down_gives_a_clear_error() {
     );
     assert!(!err.contains("panicked") && !err.contains("ERROR"), "{err}");
     assert!(a.exists("stays.txt"), "nothing local is touched");
+}
+
+#[test]
+fn an_https_confluence_with_a_client_certificate_works_through_a_connect_proxy() {
+    let tls = crate::util::TlsServer::start();
+    let a = tls.device();
+    let b = tls.device();
+    let proxy = Proxy::start();
+    a.write("over-tls.txt", b"tunnelled through CONNECT");
+    proxy.sync_through(tls.cmd(&a, &["sync"]).env("HTTPS_PROXY", proxy.url()));
+    tls.sync(&b);
+    assert_eq!(b.read("over-tls.txt"), b"tunnelled through CONNECT");
 }

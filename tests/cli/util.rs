@@ -141,16 +141,7 @@ impl Device {
 
     /// Run and require success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "`sber-tunnel {}` failed with {:?}\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(args, self.run(args))
     }
 
     pub fn sync(&self) -> String {
@@ -246,4 +237,84 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// Require that `sber-tunnel ARGS` succeeded; returns its stdout.
+fn succeeded(args: &[&str], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "`sber-tunnel {}` failed with {:?}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An emulator on HTTPS that requires a client certificate (mutual TLS), with its test PKI.
+pub struct TlsServer {
+    pub server: Server,
+    pub pki: confluence_emulator::testcerts::TestPki,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsServer {
+    pub fn start() -> TlsServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = confluence_emulator::testcerts::generate(dir.path()).expect("test PKI");
+        let tls = confluence_emulator::TlsConfig {
+            cert_pem: pki.server_cert_pem.clone(),
+            key_pem: pki.server_key_pem.clone(),
+            client_ca_pem: Some(pki.ca_pem.clone()),
+        };
+        let server = Server::start_with(|b| b.tls(tls));
+        assert!(server.url().starts_with("https://"));
+        TlsServer {
+            server,
+            pki,
+            _dir: dir,
+        }
+    }
+
+    /// A command of `d` with the client certificate's password in its environment.
+    pub fn cmd(&self, d: &Device, args: &[&str]) -> Command {
+        let mut c = d.cmd(args);
+        c.env("SBER_TUNNEL_P12_PASSWORD", &self.pki.client_p12_password);
+        c
+    }
+
+    /// Run and require success; returns stdout.
+    pub fn ok(&self, d: &Device, args: &[&str]) -> String {
+        succeeded(args, self.cmd(d, args).output().expect("binary runs"))
+    }
+
+    /// A device that ran `init` with the CA file and the client certificate, then `add`.
+    pub fn device(&self) -> Device {
+        let d = Device::new();
+        let ca = self.pki.ca_pem.to_str().expect("utf-8 path").to_owned();
+        let p12 = self.pki.client_p12.to_str().expect("utf-8 path").to_owned();
+        self.ok(
+            &d,
+            &[
+                "init",
+                "--url",
+                &self.server.url(),
+                "--username",
+                USER,
+                "--page-id",
+                PAGE,
+                "--ca",
+                &ca,
+                "--p12",
+                &p12,
+            ],
+        );
+        self.ok(&d, &["add", d.folder.to_str().expect("utf-8 path")]);
+        d
+    }
+
+    pub fn sync(&self, d: &Device) -> String {
+        self.ok(d, &["sync"])
+    }
 }
