@@ -278,7 +278,8 @@ impl Syncer {
         // that is still there).
         check_root(folder)?;
         if !to_publish.is_empty() {
-            self.commit(folder, store, &view, to_publish).await?;
+            self.commit(folder, store, &view, to_publish, &exec.copies_not_here)
+                .await?;
         } else if let Some(head) = &view.head {
             let (g, s) = (view.tree.generation.clone(), view.tree.seq);
             let text = head.to_value().to_string();
@@ -530,6 +531,9 @@ impl Syncer {
         }
         let mut fatal: Option<SyncError> = None;
         for (dest, entry, _, r) in results {
+            if r.is_err() && copies.contains(&dest) {
+                exec.copies_not_here.insert(dest.clone());
+            }
             match r {
                 Ok(()) => {
                     progress.files_done += 1;
@@ -1001,6 +1005,7 @@ impl Syncer {
         store: &dyn RemoteStore,
         view: &remote_state::RemoteView,
         entries: Vec<FileEntry>,
+        not_here: &HashSet<RelPath>,
     ) -> Result<(), SyncError> {
         // Committing on a history we could not trust (restored page, rewritten history):
         // start a new generation with a full snapshot, so every other device notices and
@@ -1088,7 +1093,13 @@ impl Syncer {
         info!(seq, entries = entries.len(), "committed");
 
         let id = folder.id;
-        let upserts: Vec<FileEntry> = entries.iter().filter(|e| !e.deleted).cloned().collect();
+        // The base is what this folder holds: a published entry that is not here (a conflict
+        // copy whose download failed) stays out of it and is downloaded next time.
+        let upserts: Vec<FileEntry> = entries
+            .iter()
+            .filter(|e| !e.deleted && !not_here.contains(&e.path))
+            .cloned()
+            .collect();
         let removals: Vec<RelPath> = entries
             .iter()
             .filter(|e| e.deleted)
@@ -1170,6 +1181,10 @@ struct Execution {
     /// Conflict copies made by moving the local version aside: copy → original path.
     moved: HashMap<RelPath, RelPath>,
     moved_hashes: HashMap<RelPath, crate::journal::CachedHash>,
+    /// Conflict copies of a losing remote version that are published but did not arrive here
+    /// (a failed download): the commit must not record them in the base, or the next sync
+    /// would read their absence as a local deletion and delete them everywhere.
+    copies_not_here: HashSet<RelPath>,
     failed_files: u64,
 }
 
@@ -1181,6 +1196,7 @@ impl Execution {
             base_removals: Vec::new(),
             moved: HashMap::new(),
             moved_hashes: HashMap::new(),
+            copies_not_here: HashSet::new(),
             failed_files: 0,
         }
     }

@@ -289,6 +289,7 @@ fn an_edit_during_its_download_is_left_alone() {
                     std::fs::write(&target, b"<b1>typed on b during the download")
                         .expect("user edit");
                 }
+                Ok(())
             }),
         };
         let r = b.sync(&hooked).await;
@@ -348,6 +349,7 @@ fn a_folder_removed_during_the_sync_deletes_nothing_remotely() {
                     // …then the marker and the folder itself.
                     let _ = std::fs::remove_dir_all(&root);
                 }
+                Ok(())
             }),
         };
         let r = a.sync(&hooked).await;
@@ -393,6 +395,79 @@ fn downloads_left_by_a_killed_sync_are_removed_and_nothing_else_hidden_is_touche
         assert_eq!(
             std::fs::read(a.path("docs/report.txt")).expect("report"),
             b"report"
+        );
+    });
+}
+
+/// Both devices edit a file; here the local edit wins, so the other device's version is kept
+/// as a conflict copy: published, and downloaded here. When that download fails, the copy must
+/// not be taken as "here and synced": the next sync would read its absence as a deletion made
+/// on this device and delete the other device's version everywhere. (Found by the seeded fault
+/// test in tests/reliability with SBER_TUNNEL_SEED=1795494716930757396.)
+#[test]
+fn a_conflict_copy_whose_download_failed_is_fetched_later_not_deleted() {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        let b = Device::new("dev-b");
+        a.write("f.txt", b"<v0>first");
+        a.sync(&store).await.expect("a");
+        b.sync(&store).await.expect("b");
+        a.write("f.txt", b"<a1>edited on a");
+        a.sync(&store).await.expect("a");
+        std::thread::sleep(Duration::from_millis(20));
+        b.write("f.txt", b"<b1>edited on b, later");
+
+        // B's sync: its edit wins; A's version becomes a conflict copy whose download fails.
+        let failing = crate::util::Intercept {
+            inner: store.clone(),
+            on_get: Box::new(|name| {
+                let n = name.as_str();
+                if n.starts_with("p-") || n.starts_with("c-") {
+                    Err(tunnel_core::remote::RemoteError::Integrity(
+                        "injected: the body arrived damaged".into(),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }),
+        };
+        let r = b
+            .sync(&failing)
+            .await
+            .expect("b syncs with one download failed");
+        assert_eq!(r.conflicts, 1, "{r:?}");
+        assert!(
+            r.skipped_unreadable >= 1,
+            "the failed download is reported: {r:?}"
+        );
+        let copy_here = |d: &Device| {
+            d.tree()
+                .into_iter()
+                .any(|(k, v)| k.contains("conflict") && v == b"<a1>edited on a")
+        };
+        assert!(!copy_here(&b), "the copy's download was made to fail");
+
+        // Later syncs fetch the copy; nobody deletes it.
+        for _ in 0..2 {
+            b.sync(&store).await.expect("b");
+            a.sync(&store).await.expect("a");
+        }
+        assert!(
+            copy_here(&b),
+            "the conflict copy arrived on b: {:?}",
+            b.tree().keys()
+        );
+        assert!(
+            copy_here(&a),
+            "a keeps its version as the copy: {:?}",
+            a.tree().keys()
+        );
+        assert_eq!(a.tree(), b.tree(), "devices disagree");
+        assert_eq!(
+            a.tree().get("f.txt").map(Vec::as_slice),
+            Some(&b"<b1>edited on b, later"[..])
         );
     });
 }

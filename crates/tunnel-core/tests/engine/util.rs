@@ -159,13 +159,17 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A [`MemoryStore`] that runs `on_get` before serving every blob download: a deterministic
-/// way to make something happen in the middle of a sync (a user editing a file).
+/// way to make something happen in the middle of a sync (a user editing a file, a download
+/// that fails: `on_get` returning an error fails that download with it).
 pub struct Intercept {
     /// The store served.
     pub inner: MemoryStore,
     /// Called with the blob's name before each `get_blob`.
-    pub on_get: Box<dyn Fn(&BlobName) + Send + Sync>,
+    pub on_get: OnGet,
 }
+
+/// What [`Intercept`] runs before each download.
+pub type OnGet = Box<dyn Fn(&BlobName) -> Result<(), RemoteError> + Send + Sync>;
 
 #[async_trait::async_trait]
 impl RemoteStore for Intercept {
@@ -202,7 +206,7 @@ impl RemoteStore for Intercept {
         range: Option<std::ops::Range<u64>>,
         sink: BlobSink<'_>,
     ) -> Result<u64, RemoteError> {
-        (self.on_get)(name);
+        (self.on_get)(name)?;
         self.inner.get_blob(name, version, range, sink).await
     }
     async fn find_blob(&self, name: &BlobName) -> Result<Option<BlobInfo>, RemoteError> {
