@@ -58,6 +58,14 @@ impl From<RelPath> for String {
         p.0
     }
 }
+/// Lets ordered maps keyed by `RelPath` be searched by string ranges (`BTreeMap::range`); the
+/// order is the same, as `RelPath` orders by its string.
+impl std::borrow::Borrow<str> for RelPath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for RelPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", self.0)

@@ -1312,20 +1312,42 @@ fn without<'a, V: Clone>(
     map: &'a BTreeMap<RelPath, V>,
     excluded: &[RelPath],
 ) -> std::borrow::Cow<'a, BTreeMap<RelPath, V>> {
-    let hit = |p: &RelPath| excluded.iter().any(|x| x == p || x.is_ancestor_of(p));
-    let relevant: Vec<&RelPath> = excluded
+    // Excluded paths are usually not in the map at all (hidden and ignored names): each is
+    // checked with one lookup and one range probe, never a walk over the whole map, so a
+    // folder with many ignored files stays fast.
+    let relevant: HashSet<&str> = excluded
         .iter()
-        .filter(|x| map.contains_key(*x) || map.keys().any(|p| x.is_ancestor_of(p)))
+        .filter(|x| map.contains_key(*x) || has_descendant(map, x))
+        .map(RelPath::as_str)
         .collect();
     if relevant.is_empty() {
         return std::borrow::Cow::Borrowed(map);
     }
+    // `p` is left out when it, or a folder above it, is excluded.
+    let hit = |p: &RelPath| {
+        let s = p.as_str();
+        relevant.contains(s)
+            || s.match_indices('/')
+                .any(|(i, _)| relevant.contains(&s[..i]))
+    };
     std::borrow::Cow::Owned(
         map.iter()
             .filter(|(p, _)| !hit(p))
             .map(|(p, v)| (p.clone(), v.clone()))
             .collect(),
     )
+}
+
+/// Whether `map` holds a path below `dir`. Paths order as strings, so everything below `dir`
+/// (`dir/…`) sits together from `dir/` on.
+fn has_descendant<V>(map: &BTreeMap<RelPath, V>, dir: &RelPath) -> bool {
+    let from = format!("{}/", dir.as_str());
+    map.range::<str, _>((
+        std::ops::Bound::Included(from.as_str()),
+        std::ops::Bound::Unbounded,
+    ))
+    .next()
+    .is_some_and(|(p, _)| dir.is_ancestor_of(p))
 }
 
 fn backoff_ms(attempt: u32) -> u64 {
@@ -1346,4 +1368,52 @@ fn unix_now_ns() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).expect("valid path")
+    }
+
+    fn keys(m: &BTreeMap<RelPath, ()>) -> Vec<&str> {
+        m.keys().map(RelPath::as_str).collect()
+    }
+
+    #[test]
+    fn without_leaves_out_excluded_paths_and_everything_below_them() {
+        // Neighbours that sort between a folder and its contents ('-' and '.' come before '/').
+        let all = ["a", "a/b", "a/b/c.txt", "a-b.txt", "a.txt", "ab/x", "z.txt"];
+        let m: BTreeMap<RelPath, ()> = all.iter().map(|s| (p(s), ())).collect();
+
+        let r = without(&m, &[p(".hidden"), p("nope/x"), p("a/q"), p("a/b/c")]);
+        assert!(matches!(r, Cow::Borrowed(_)), "nothing excluded is here");
+
+        let r = without(&m, &[p("a")]);
+        assert_eq!(keys(&r), ["a-b.txt", "a.txt", "ab/x", "z.txt"]);
+
+        let r = without(&m, &[p("ab")]);
+        assert_eq!(
+            keys(&r),
+            ["a", "a-b.txt", "a.txt", "a/b", "a/b/c.txt", "z.txt"],
+            "a folder that is not an entry itself still takes its contents out"
+        );
+
+        let r = without(&m, &[p("a/b/c.txt"), p("z.txt")]);
+        assert_eq!(keys(&r), ["a", "a-b.txt", "a.txt", "a/b", "ab/x"]);
+    }
+
+    #[test]
+    fn has_descendant_finds_only_paths_below() {
+        let m: BTreeMap<RelPath, ()> = ["a-b", "a.txt", "ab/x"]
+            .iter()
+            .map(|s| (p(s), ()))
+            .collect();
+        assert!(!has_descendant(&m, &p("a")));
+        assert!(has_descendant(&m, &p("ab")));
+        assert!(!has_descendant(&m, &p("ab/x")));
+    }
 }
