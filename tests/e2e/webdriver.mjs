@@ -9,7 +9,9 @@
 // against the fake backend (the defaults) or the real one and the Confluence emulator:
 //   E2E_URL, E2E_USER, E2E_SECRET, E2E_WRONG_SECRET, E2E_PAGE, E2E_PAGE2 (the second folder's
 //   page), and E2E_FAKE=0 for a real backend
-//   (then fake-only checks are skipped and the files are looked for on the emulator's page).
+//   (then fake-only checks are skipped, the files are looked for on the emulator's pages, the
+//   command line (`--cli status/pause/resume`) is pointed at the running app, and the last
+//   step quits the app with `--cli stop`).
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
