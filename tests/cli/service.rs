@@ -279,3 +279,134 @@ fn a_folder_watched_by_polling_says_so_and_still_syncs_its_changes() {
         b.exists("noticed-by-polling.txt")
     });
 }
+
+/// The files under `root` (hidden names left out), tolerating files that a running service
+/// moves or deletes while they are being read: `None` when the walk met one.
+fn settled_files(root: &std::path::Path) -> Option<std::collections::BTreeMap<String, Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).ok()?.flatten() {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .ok()?
+                .to_string_lossy()
+                .to_string();
+            if e.file_type().ok()?.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.insert(rel, std::fs::read(e.path()).ok()?);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Two running services while both users keep working (each in a part of the folder of its
+/// own, so every outcome is known): files created, edited, renamed and deleted on both sides
+/// at a steady pace, with the services' debounce, watchers, polls and commits racing each other.
+/// When the users stop, both folders settle on exactly what the users left, on both devices.
+/// `SBER_TUNNEL_SOAK_SECS` (default 12) sets how long the users work, `SBER_TUNNEL_SEED` replays
+/// a run's operations.
+#[test]
+fn two_services_under_steady_work_on_both_sides_end_with_exactly_what_the_users_left() {
+    let secs: u64 = std::env::var("SBER_TUNNEL_SOAK_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let server = Server::start();
+    let devices = [
+        Device::ready_with(&server, FAST),
+        Device::ready_with(&server, FAST),
+    ];
+    let _running: Vec<Running> = devices.iter().map(Running::start).collect();
+    let mut expected: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+    // A new sequence of operations each run; SBER_TUNNEL_SEED replays one.
+    let seed: u64 = std::env::var("SBER_TUNNEL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    let mut state = seed | 1;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut counter = 0u64;
+    while Instant::now() < deadline {
+        let who = next(2) as usize;
+        let d = &devices[who];
+        let mine: Vec<String> = expected
+            .keys()
+            .filter(|k| k.starts_with(&format!("dev{who}/")))
+            .cloned()
+            .collect();
+        counter += 1;
+        let len = if next(10) == 0 {
+            150_000
+        } else {
+            50 + next(4_000) as usize
+        };
+        let content = bytes(counter, len);
+        match (next(10), mine.is_empty()) {
+            (0..=4, _) | (_, true) => {
+                let rel = format!("dev{who}/d{}/f{counter}.bin", next(3));
+                d.write(&rel, &content);
+                expected.insert(rel, content);
+            }
+            (5..=6, false) => {
+                let rel = &mine[next(mine.len() as u64) as usize];
+                d.write(rel, &content);
+                expected.insert(rel.clone(), content);
+            }
+            (7..=8, false) => {
+                let rel = mine[next(mine.len() as u64) as usize].clone();
+                std::fs::remove_file(d.folder.join(&rel)).expect("delete");
+                expected.remove(&rel);
+            }
+            _ => {
+                let from = mine[next(mine.len() as u64) as usize].clone();
+                let to = format!("dev{who}/moved/m{counter}.bin");
+                std::fs::create_dir_all(d.folder.join(format!("dev{who}/moved"))).expect("mkdir");
+                std::fs::rename(d.folder.join(&from), d.folder.join(&to)).expect("rename");
+                let v = expected.remove(&from).expect("tracked");
+                expected.insert(to, v);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(30 + next(200)));
+    }
+    let summary = |m: &std::collections::BTreeMap<String, Vec<u8>>| -> Vec<(String, usize)> {
+        m.iter().map(|(k, v)| (k.clone(), v.len())).collect()
+    };
+    for (i, d) in devices.iter().enumerate() {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if settled_files(&d.folder).as_ref() == Some(&expected) {
+                break;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "device {i} did not settle on what the users left after {counter} operations \
+                     (replay with SBER_TUNNEL_SEED={seed})\nexpected: {:?}\nfound: {:?}",
+                    summary(&expected),
+                    settled_files(&d.folder).as_ref().map(summary)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    eprintln!(
+        "soak seed {seed}: {counter} operations over {secs} s, {} files at the end",
+        expected.len()
+    );
+}
