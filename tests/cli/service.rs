@@ -410,3 +410,51 @@ fn two_services_under_steady_work_on_both_sides_end_with_exactly_what_the_users_
         expected.len()
     );
 }
+
+#[test]
+fn a_folder_that_was_unmounted_and_mounted_again_is_watched_again() {
+    let server = Server::start();
+    let a = Device::ready_with(&server, FAST);
+    let b = Device::ready(&server);
+    let _sa = Running::start(&a);
+    let folder_state = |d: &Device| {
+        let out = d.ok(&["--json", "status"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["service"]["folders"][0]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    a.write("sub/before.txt", b"synced before the unmount");
+    wait_for("A's first file on B", WAIT, || {
+        b.run(&["sync"]).status.success() && b.exists("sub/before.txt")
+    });
+
+    // Unmounted: the folder is gone, and the service says so when it next looks.
+    let aside = a.folder.with_file_name("Sync-unmounted");
+    std::fs::rename(&a.folder, &aside).unwrap();
+    a.ok(&["sync"]);
+    wait_for("A's service to report the missing folder", WAIT, || {
+        folder_state(&a) == "error"
+    });
+
+    // Mounted again: the same files under a new root directory (a new inode, as after a real
+    // mount), and the person asks for a sync.
+    std::fs::create_dir(&a.folder).unwrap();
+    for entry in std::fs::read_dir(&aside).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::rename(entry.path(), a.folder.join(entry.file_name())).unwrap();
+    }
+    std::fs::remove_dir(&aside).unwrap();
+    a.ok(&["sync"]);
+    wait_for("A's folder to be synced again", WAIT, || {
+        folder_state(&a) == "idle"
+    });
+
+    // A change in the new root reaches B by itself: the folder is watched again (without a
+    // new watch only the 10-minute rescan would find it).
+    a.write("after.txt", b"written after the mount");
+    wait_for("A's change after the mount on B", WAIT, || {
+        b.run(&["sync"]).status.success() && b.exists("after.txt")
+    });
+}
