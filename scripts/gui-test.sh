@@ -69,17 +69,17 @@ if [ "$tray" = 1 ]; then
 fi
 
 # On any exit: stop the emulator, and remove the package if this run installed it.
-emulator_pid=""
+emulator_pid="" pkg_installed=0
 cleanup() {
   if [ -n "$emulator_pid" ]; then kill "$emulator_pid" 2>/dev/null || true; fi
   if [ "$pkg_installed" = 1 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sber-tunnel || true
   fi
 }
+trap cleanup EXIT
 
 # The installable package: built by the Tauri bundler, its contents checked, and (as root)
 # installed, so the emulator scenario below drives the app exactly as a person installs it.
-pkg_installed=0
 if [ "$deb" = 1 ]; then
   echo "== installable package ($deb_profile build): build, contents, install"
   if [ "$deb_profile" = debug ]; then scripts/gui-deb.sh --debug; else scripts/gui-deb.sh; fi
@@ -101,7 +101,6 @@ if [ "$deb" = 1 ]; then
   elif [ "$(id -u)" = 0 ] && [ "${SBER_TUNNEL_DEB_INSTALL:-1}" = 1 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$(realpath "$pkg")"
     pkg_installed=1
-    trap cleanup EXIT
     /usr/bin/sber-tunnel --cli --version
     grep -q '^Exec=sber-tunnel' /usr/share/applications/sber-tunnel.desktop
   fi
@@ -117,7 +116,6 @@ if [ "$emulator" = 1 ]; then
   "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --page 4242 --page 4343 \
     > "${TMPDIR:-/tmp}/gui-test-emulator.log" 2>&1 &
   emulator_pid=$!
-  trap cleanup EXIT
   for _ in $(seq 1 100); do
     if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then break; fi
     sleep 0.1

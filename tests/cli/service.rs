@@ -197,11 +197,18 @@ fn the_live_status_shows_a_transfer_while_it_runs() {
     });
 }
 
+/// What the running service reports over its socket (`status --json`'s `service`): Null when
+/// no service answers.
+fn live(d: &Device) -> serde_json::Value {
+    let out = d.run(&["--json", "status"]);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .map(|mut v| v["service"].take())
+        .unwrap_or_default()
+}
+
 /// The live state a running service reports over its socket (`offline`, `idle`, …).
 fn service_state(d: &Device) -> Option<String> {
-    let out = d.run(&["--json", "status"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    v["service"]["state"].as_str().map(str::to_owned)
+    live(d)["state"].as_str().map(str::to_owned)
 }
 
 #[test]
@@ -258,9 +265,7 @@ fn a_folder_watched_by_polling_says_so_and_still_syncs_its_changes() {
     let _sa = Running::start(&a);
     let _sb = Running::start(&b);
     wait_for("A's catch-up sync, watched by polling", WAIT, || {
-        let out = a.ok(&["--json", "status"]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let f = &v["service"]["folders"][0];
+        let f = &live(&a)["folders"][0];
         f["watch"] == "polling" && f["state"] == "idle" && f["last_sync_at"].is_i64()
     });
     let human = a.ok(&["status"]);
@@ -268,9 +273,8 @@ fn a_folder_watched_by_polling_says_so_and_still_syncs_its_changes() {
         human.contains("local changes found by polling every 15 s"),
         "{human}"
     );
-    let out = b.ok(&["--json", "status"]);
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["service"]["folders"][0]["watch"], "native", "{out}");
+    let b_live = live(&b);
+    assert_eq!(b_live["folders"][0]["watch"], "native", "{b_live}");
     assert!(!b.ok(&["status"]).contains("polling"));
 
     // Written well after the first sync: only the poller (or a 10-minute rescan) can see it.
@@ -417,14 +421,7 @@ fn a_folder_that_was_unmounted_and_mounted_again_is_watched_again() {
     let a = Device::ready_with(&server, FAST);
     let b = Device::ready(&server);
     let _sa = Running::start(&a);
-    let folder_state = |d: &Device| {
-        let out = d.ok(&["--json", "status"]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        v["service"]["folders"][0]["state"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let folder_state = |d: &Device| live(d)["folders"][0]["state"].clone();
     a.write("sub/before.txt", b"synced before the unmount");
     wait_for("A's first file on B", WAIT, || {
         b.run(&["sync"]).status.success() && b.exists("sub/before.txt")

@@ -58,6 +58,7 @@ impl From<RelPath> for String {
         p.0
     }
 }
+
 /// Lets ordered maps keyed by `RelPath` be searched by string ranges (`BTreeMap::range`); the
 /// order is the same, as `RelPath` orders by its string.
 impl std::borrow::Borrow<str> for RelPath {
