@@ -356,8 +356,10 @@ impl DesktopBackend for RealBackend {
             path
         };
         engine.reload().await.map_err(internal)?;
-        let status = self
-            .status_tx
+        // The engine's own status: it is published before `reload` answers. (`status_tx` is a
+        // copy a forwarding task makes a moment later; reading it here raced that task.)
+        let status = engine
+            .status()
             .borrow()
             .folders
             .iter()
