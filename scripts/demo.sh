@@ -32,13 +32,13 @@ use_shared_target_dir
 bin="$CARGO_TARGET_DIR/debug/sber-tunnel"
 
 if [ "$mode" = cli ]; then
-  cargo build --locked --bin sber-tunnel
+  cargo build --locked --features demo --bin sber-tunnel
   exec "$bin" --cli demo "${args[@]}"
 fi
 
 # The desktop app (WebKitGTK and friends are installed when missing).
 scripts/gui-deps.sh
-cargo build --locked --features gui --bin sber-tunnel
+cargo build --locked --features gui,demo --bin sber-tunnel
 work="$(mktemp -d "${TMPDIR:-/tmp}/sber-tunnel-demo.XXXXXX")"
 log="$work/demo.log"
 "$bin" --cli demo --serve --dir "$work/devices" "${args[@]}" > "$log" 2>&1 &

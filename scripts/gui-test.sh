@@ -48,9 +48,12 @@ cargo clippy --locked -p sber-tunnel --all-targets --features ipc-test -- -D war
 echo "== shell tests (mock runtime, and the real backend hosting the service)"
 cargo test --locked --features ipc-test --bin sber-tunnel desktop
 
-echo "== desktop build"
-cargo build --locked --features gui
-app="$(realpath "$target/debug/sber-tunnel")"
+echo "== desktop build (a test build: the scripted fake backend compiled in)"
+cargo build --locked --features gui,fake-backend
+# Kept under its own name: the demo below rebuilds target/debug/sber-tunnel without the fake.
+app="$target/debug/sber-tunnel-ui-test"
+cp "$target/debug/sber-tunnel" "$app"
+app="$(realpath "$app")"
 
 echo "== WebDriver e2e under Xvfb"
 rm -rf "$E2E_SCREENSHOTS"
@@ -104,6 +107,20 @@ if [ "$deb" = 1 ]; then
     /usr/bin/sber-tunnel --cli --version
     grep -q '^Exec=sber-tunnel' /usr/share/applications/sber-tunnel.desktop
   fi
+  # What a person installs holds the product only: no emulator, no scripted fake backend.
+  unpacked="$(mktemp -d)"
+  dpkg-deb -x "$pkg" "$unpacked"
+  for test_only in confluence_emulator FakeBackend; do
+    if grep -q "$test_only" "$unpacked/usr/bin/sber-tunnel"; then
+      echo "the package's binary contains test-only code ($test_only)" >&2
+      exit 1
+    fi
+  done
+  if "$unpacked/usr/bin/sber-tunnel" --cli demo > /dev/null 2>&1; then
+    echo "the package's binary runs the demo, so it carries the emulator" >&2
+    exit 1
+  fi
+  rm -rf "$unpacked"
   echo "package ok: $pkg"
 fi
 

@@ -23,11 +23,12 @@ if cargo tree -p tunnel-core -e normal --prefix none | grep -Eq '^(tauri|wry|web
   exit 1
 fi
 
-step "clippy (headless)"
-cargo clippy --locked --workspace --all-targets -- -D warnings
+step "clippy (headless, with the demo; and the installed build's shape: no demo)"
+cargo clippy --locked --workspace --all-targets --features sber-tunnel/demo -- -D warnings
+cargo clippy --locked -p sber-tunnel --bin sber-tunnel -- -D warnings
 
 step "tests (headless: core, client, emulator, CLI end to end)"
-cargo test --locked --workspace --all-targets
+cargo test --locked --workspace --all-targets --features sber-tunnel/demo
 
 step "benchmark at a small size (figures only, never pass/fail on speed)"
 python3 scripts/bench --small --profile debug --no-write

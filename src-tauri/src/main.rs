@@ -5,6 +5,8 @@
 
 mod app;
 mod cli;
+#[cfg(test)]
+mod command_list;
 mod logging;
 mod memory;
 mod service;
@@ -46,8 +48,8 @@ fn desktop_main() -> ExitCode {
     tauri::async_runtime::set(runtime.handle().clone());
     let mut log_guard = None;
     let backend: std::sync::Arc<dyn desktop::backend::DesktopBackend> =
-        if std::env::var("SBER_TUNNEL_FAKE_BACKEND").as_deref() == Ok("1") {
-            std::sync::Arc::new(desktop::fake::FakeBackend::new())
+        if let Some(fake) = fake_backend() {
+            fake
         } else {
             let paths = match app::App::resolve_paths(None) {
                 Ok(p) => p,
@@ -71,4 +73,15 @@ fn desktop_main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Test builds (feature `fake-backend`) put the scripted fake behind the window when
+/// SBER_TUNNEL_FAKE_BACKEND=1; a release build has no fake and always runs the real service.
+#[cfg(feature = "gui")]
+fn fake_backend() -> Option<std::sync::Arc<dyn desktop::backend::DesktopBackend>> {
+    #[cfg(feature = "fake-backend")]
+    if std::env::var("SBER_TUNNEL_FAKE_BACKEND").as_deref() == Ok("1") {
+        return Some(std::sync::Arc::new(desktop::fake::FakeBackend::new()));
+    }
+    None
 }

@@ -5,6 +5,7 @@
 mod util;
 
 mod basics;
+mod demo;
 mod errors;
 mod proxy;
 mod scale;

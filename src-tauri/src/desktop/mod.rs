@@ -10,6 +10,9 @@
 pub mod backend;
 pub mod commands;
 pub mod event_bridge;
+/// A scripted stand-in for the service, for UI tests only (feature `fake-backend`, never in a
+/// release build).
+#[cfg(feature = "fake-backend")]
 pub mod fake;
 pub mod ipc_error;
 pub mod state;
