@@ -1,17 +1,5 @@
-//! Exit codes of the command line (documented in the README):
-//!
-//! | code | meaning |
-//! |---|---|
-//! | 0 | success |
-//! | 1 | failure not covered below |
-//! | 2 | bad command-line usage |
-//! | 3 | authentication, certificate or permission problem: fix the configuration |
-//! | 4 | server unreachable, rate limited or busy: try again later |
-//! | 5 | the sync would delete many files: re-run with `--confirm-deletions` |
-//! | 6 | a synced folder is missing or unmounted |
-//! | 7 | the remote data is invalid or from a newer version |
-//! | 8 | not set up yet: run `init` |
-//! | 9 | some files could not be synced this time (the rest was) |
+//! Exit codes of the command line. [`MEANINGS`] says what each means; the README's
+//! "Exit codes" table shows the same rows (a test below compares them) and `--help` prints them.
 
 use tunnel_core::error::{ErrorCode, SyncError};
 use tunnel_core::remote::{RemoteError, RemoteErrorKind};
@@ -26,6 +14,41 @@ pub const FOLDER_MISSING: u8 = 6;
 pub const REMOTE_FORMAT: u8 = 7;
 pub const NOT_CONFIGURED: u8 = 8;
 pub const PARTIAL: u8 = 9;
+
+/// Every exit code and what it tells a person or a script.
+pub const MEANINGS: &[(u8, &str)] = &[
+    (OK, "success"),
+    (FAILURE, "failure not covered below"),
+    (USAGE, "bad command-line usage"),
+    (
+        CONFIG,
+        "authentication, certificate or permission problem, or page not found: fix the configuration",
+    ),
+    (UNREACHABLE, "server unreachable, rate limited or busy: try again later"),
+    (
+        MASS_DELETION,
+        "the sync would delete many files: re-run with `--confirm-deletions` if intended",
+    ),
+    (FOLDER_MISSING, "a synced folder is missing or unmounted"),
+    (
+        REMOTE_FORMAT,
+        "the remote data is invalid or written by a newer sber-tunnel",
+    ),
+    (NOT_CONFIGURED, "not set up yet: run `init`"),
+    (
+        PARTIAL,
+        "synced, but some files could not be synced this time (the rest was; they are retried next sync)",
+    ),
+];
+
+/// The exit codes as text for `--help`.
+pub fn help_text() -> String {
+    let mut out = String::from("Exit codes:\n");
+    for (code, meaning) in MEANINGS {
+        out.push_str(&format!("  {code}  {meaning}\n"));
+    }
+    out
+}
 
 /// The exit code for an error that reached the top.
 pub fn code_for(e: &anyhow::Error) -> u8 {
@@ -76,4 +99,44 @@ pub fn code_for_remote(kind: RemoteErrorKind) -> u8 {
 /// The message for a person: the outermost context, then the causes.
 pub fn describe(e: &anyhow::Error) -> String {
     format!("{e:#}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows of the README's "Exit codes" table.
+    fn readme_rows() -> Vec<(u8, String)> {
+        let readme = include_str!("../../../README.md");
+        let section = readme
+            .split("### Exit codes")
+            .nth(1)
+            .expect("the README has an Exit codes section");
+        section
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                Some((cells.first()?.parse().ok()?, cells.get(1)?.to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_table_says_what_the_code_does() {
+        let ours: Vec<(u8, String)> = MEANINGS.iter().map(|(c, m)| (*c, m.to_string())).collect();
+        assert_eq!(
+            readme_rows(),
+            ours,
+            "README.md's Exit codes table and cli/exit.rs MEANINGS disagree"
+        );
+    }
+
+    #[test]
+    fn every_code_has_one_meaning() {
+        let codes: Vec<u8> = MEANINGS.iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes, (0..=PARTIAL).collect::<Vec<u8>>());
+        assert!(help_text().contains("  5  the sync would delete many files"));
+    }
 }

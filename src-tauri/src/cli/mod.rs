@@ -22,7 +22,7 @@ use crate::app::App;
 
 /// Keep folders in sync between your machines through a Confluence page.
 #[derive(Debug, Parser)]
-#[command(name = "sber-tunnel", version, about, long_about = None)]
+#[command(name = "sber-tunnel", version, about, long_about = None, after_long_help = exit::help_text())]
 pub struct Cli {
     /// Run without the desktop app (accepted for scripts; commands imply it).
     #[arg(long, global = true)]
