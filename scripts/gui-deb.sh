@@ -7,11 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/gui-deps.sh
-if ! command -v npm > /dev/null; then
-  echo "gui-deb: npm is missing; installing nodejs and npm" >&2
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
-fi
+. scripts/lib.sh
+command -v npm > /dev/null || ensure_pkgs nodejs npm
 npm ci --no-audit --no-fund
 npx tauri build --bundles deb "$@"
 profile=release

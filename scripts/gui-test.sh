@@ -42,6 +42,12 @@ if [ "$deps" = 1 ]; then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# Run a command on a virtual screen (WIDTHxHEIGHT) inside its own D-Bus session.
+headless() {
+  local size="$1"; shift
+  xvfb-run -a -s "-screen 0 ${size}x24 -nolisten tcp" dbus-run-session -- "$@"
+}
+
 echo "== clippy (desktop shell)"
 cargo clippy --locked -p sber-tunnel --all-targets --features ipc-test -- -D warnings
 
@@ -57,15 +63,15 @@ app="$(realpath "$app")"
 
 echo "== WebDriver e2e under Xvfb"
 rm -rf "$E2E_SCREENSHOTS"
-xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- tests/e2e/run-webdriver.sh "$app"
+headless 1280x860 tests/e2e/run-webdriver.sh "$app"
 
 echo "== the README's desktop demo comes up (scripts/demo.sh --desktop, smoke test)"
-SBER_TUNNEL_DEMO_SMOKE=1 xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- scripts/demo.sh --desktop
+SBER_TUNNEL_DEMO_SMOKE=1 headless 1280x860 scripts/demo.sh --desktop
 
 if [ "$tray" = 1 ]; then
   if command -v gtk-sni-tray-standalone > /dev/null; then
     echo "== tray under a StatusNotifier host"
-    xvfb-run -a -s "-screen 0 1024x768x24 -nolisten tcp" dbus-run-session -- tests/e2e/tray.sh "$app"
+    headless 1024x768 tests/e2e/tray.sh "$app"
   else
     echo "== tray test skipped: gtk-sni-tray-standalone is not installed (scripts/gui-deps.sh --tray)"
   fi
@@ -140,7 +146,7 @@ if [ "$emulator" = 1 ]; then
   SBER_TUNNEL_FAKE_BACKEND=0 E2E_FAKE=0 E2E_URL="http://127.0.0.1:$port" E2E_USER=alice \
     E2E_SECRET=e2e-secret E2E_WRONG_SECRET=not-the-password E2E_PAGE=4242 E2E_PAGE2=4343 \
     E2E_SCREENSHOTS="$E2E_SCREENSHOTS/emulator" \
-    xvfb-run -a -s "-screen 0 1280x860x24 -nolisten tcp" dbus-run-session -- tests/e2e/run-webdriver.sh "$scenario_app"
+    headless 1280x860 tests/e2e/run-webdriver.sh "$scenario_app"
 fi
 
 if [ "$pkg_installed" = 1 ]; then
