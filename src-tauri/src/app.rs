@@ -3,18 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tunnel_confluence::{
-    Auth, BandwidthLimits, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy,
-    Secret,
-};
-use tunnel_core::config::{AuthKind, Config};
+use tunnel_confluence::{BandwidthLimits, ConfluenceClient, ConnectionSettings};
+use tunnel_core::config::Config;
 use tunnel_core::journal::{FolderRecord, Journal};
 use tunnel_core::paths::AppPaths;
 use tunnel_core::remote::RemoteError;
-use tunnel_core::secrets::{SecretKind, SecretStore};
+use tunnel_core::secrets::SecretStore;
 use tunnel_core::sync::Syncer;
 
 /// An opened configuration.
@@ -63,7 +59,7 @@ impl App {
 
     /// The connection settings of the saved configuration, secrets included.
     pub fn connection_settings(&self) -> Result<ConnectionSettings, RemoteError> {
-        connection_settings(&self.config, &self.secrets)
+        crate::connection::saved_settings(&self.config, &self.secrets)
     }
 
     /// A client for the saved configuration, with its bandwidth limits
@@ -100,63 +96,6 @@ impl App {
             .map_err(|_| anyhow::anyhow!("journal lock poisoned"))?;
         f(&mut j)
     }
-}
-
-/// Build connection settings from a config and the secret store.
-pub fn connection_settings(
-    config: &Config,
-    secrets: &SecretStore,
-) -> Result<ConnectionSettings, RemoteError> {
-    let remote = &config.remote;
-    let auth = match remote.auth {
-        AuthKind::Pat => {
-            let token = secrets
-                .get(SecretKind::Token)
-                .ok_or_else(|| RemoteError::Auth("no personal access token is stored; run `sber-tunnel init` or set SBER_TUNNEL_TOKEN".into()))?;
-            Auth::Bearer {
-                token: Secret::new(token.expose().to_string()),
-            }
-        }
-        AuthKind::Password | AuthKind::ApiToken => {
-            let username = remote.username.clone().ok_or_else(|| {
-                RemoteError::Auth("no user name is configured; run `sber-tunnel init`".into())
-            })?;
-            let kind = if remote.auth == AuthKind::Password {
-                SecretKind::Password
-            } else {
-                SecretKind::Token
-            };
-            let password = secrets.get(kind).ok_or_else(|| {
-                RemoteError::Auth("no password or API token is stored; run `sber-tunnel init` or set SBER_TUNNEL_PASSWORD".into())
-            })?;
-            Auth::Basic {
-                username,
-                password: Secret::new(password.expose().to_string()),
-            }
-        }
-    };
-    let client_identity = match &remote.p12 {
-        Some(p12) => {
-            let password = secrets
-                .get(SecretKind::P12Password)
-                .map(|s| s.expose().to_string())
-                .unwrap_or_default();
-            Some(ClientIdentity {
-                p12_path: p12.clone(),
-                password: Secret::new(password),
-            })
-        }
-        None => None,
-    };
-    Ok(ConnectionSettings {
-        base_url: remote.url.clone(),
-        auth,
-        client_identity,
-        ca_file: remote.ca_file.clone(),
-        accept_invalid_certs: remote.accept_invalid_certs,
-        retry: RetryPolicy::default(),
-        timeout: Duration::from_secs(60),
-    })
 }
 
 /// The configuration does not exist yet.

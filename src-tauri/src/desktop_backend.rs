@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, mpsc, watch, Mutex};
-use tunnel_confluence::{Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, Secret};
 use tunnel_core::activity::ActivityEntry;
-use tunnel_core::config::{AuthKind as CoreAuth, Config, DeviceConfig};
+use tunnel_core::config::Config;
 use tunnel_core::engine::EngineHandle;
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
 use tunnel_core::paths::AppPaths;
-use tunnel_core::remote::{RemoteErrorKind, RemoteStore};
-use tunnel_core::secrets::{SecretKind, SecretStore};
+use tunnel_core::remote::RemoteErrorKind;
+use tunnel_core::secrets::SecretStore;
 use tunnel_core::sync::Syncer;
 
 use crate::app::App;
+use crate::connection::{self, ConnectionInput};
 use crate::desktop::backend::{
     AuthKind, BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend,
     ErrorCode, SettingsView,
@@ -162,72 +162,34 @@ impl RealBackend {
             .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))
     }
 
-    fn settings_from_form(
-        &self,
-        form: &ConnectionForm,
-        stored: &SecretStore,
-    ) -> Result<ConnectionSettings, BackendError> {
-        let secret = match &form.secret {
-            Some(s) if !s.is_empty() => s.clone(),
-            _ => {
-                let kind = match form.auth {
-                    AuthKind::Password => SecretKind::Password,
-                    AuthKind::ApiToken | AuthKind::Pat => SecretKind::Token,
-                };
-                stored
-                    .get(kind)
-                    .map(|s| s.expose().to_string())
-                    .ok_or_else(|| err(ErrorCode::Invalid, "enter the password or token"))?
-            }
-        };
-        let auth = match form.auth {
-            AuthKind::Pat => Auth::Bearer {
-                token: Secret::new(secret),
-            },
-            AuthKind::Password | AuthKind::ApiToken => Auth::Basic {
-                username: form
-                    .username
-                    .clone()
-                    .filter(|u| !u.is_empty())
-                    .ok_or_else(|| err(ErrorCode::Invalid, "enter your user name"))?,
-                password: Secret::new(secret),
-            },
-        };
-        let p12_password = form
-            .p12_password
-            .clone()
-            .or_else(|| {
-                stored
-                    .get(SecretKind::P12Password)
-                    .map(|s| s.expose().to_string())
-            })
-            .unwrap_or_default();
-        Ok(ConnectionSettings {
-            base_url: form.url.trim().trim_end_matches('/').to_string(),
-            auth,
-            client_identity: form.p12_path.clone().map(|p| ClientIdentity {
-                p12_path: p,
-                password: Secret::new(p12_password),
-            }),
-            ca_file: form.ca_path.clone(),
-            accept_invalid_certs: false,
-            retry: Default::default(),
-            timeout: std::time::Duration::from_secs(30),
-        })
-    }
-
     async fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, BackendError> {
-        let stored = SecretStore::new(&self.paths);
-        let settings = self.settings_from_form(form, &stored)?;
-        let client = ConfluenceClient::new(settings).map_err(remote_err)?;
-        let store = client.store(form.page_id.trim());
-        let identity = store.probe().await.map_err(remote_err)?;
-        store.probe_write().await.map_err(remote_err)?;
+        let settings = connection_input(form)
+            .settings(&SecretStore::new(&self.paths))
+            .map_err(|e| err(ErrorCode::Invalid, e.to_string()))?;
+        let identity = connection::check(settings, form.page_id.trim())
+            .await
+            .map_err(|f| remote_err(f.error))?;
         Ok(ConnectionCheck {
             user: identity.user,
             page_title: identity.title,
             can_write: true,
         })
+    }
+}
+
+/// The wizard's form as the application layer's connection input. The form has no "do not
+/// verify certificates" switch: the app always verifies.
+fn connection_input(form: &ConnectionForm) -> ConnectionInput {
+    ConnectionInput {
+        url: form.url.clone(),
+        auth: form.auth.into(),
+        username: form.username.clone(),
+        page_id: form.page_id.clone(),
+        secret: form.secret.clone(),
+        p12: form.p12_path.clone(),
+        p12_password: form.p12_password.clone(),
+        ca_file: form.ca_path.clone(),
+        accept_invalid_certs: false,
     }
 }
 
@@ -262,22 +224,14 @@ impl DesktopBackend for RealBackend {
         let guard = self.inner.lock().await;
         Ok(guard.as_ref().map(|r| {
             let c = &r.app.config.remote;
-            let kind = match c.auth {
-                CoreAuth::Password => SecretKind::Password,
-                CoreAuth::ApiToken | CoreAuth::Pat => SecretKind::Token,
-            };
             ConnectionView {
                 url: c.url.clone(),
-                auth: match c.auth {
-                    CoreAuth::Password => AuthKind::Password,
-                    CoreAuth::ApiToken => AuthKind::ApiToken,
-                    CoreAuth::Pat => AuthKind::Pat,
-                },
+                auth: c.auth.into(),
                 username: c.username.clone(),
                 page_id: c.default_page_id.clone().unwrap_or_default(),
                 p12_path: c.p12.clone(),
                 ca_path: c.ca_file.clone(),
-                has_secret: r.app.secrets.get(kind).is_some(),
+                has_secret: r.app.secrets.get(c.auth.secret_kind()).is_some(),
             }
         }))
     }
@@ -292,33 +246,9 @@ impl DesktopBackend for RealBackend {
         if let Some(r) = guard.as_mut() {
             r.stop_engine().await;
         }
-        let mut config = Config::load(&self.paths.config_file()).unwrap_or_default();
-        config.remote.url = form.url.trim().trim_end_matches('/').to_string();
-        config.remote.auth = match form.auth {
-            AuthKind::Password => CoreAuth::Password,
-            AuthKind::ApiToken => CoreAuth::ApiToken,
-            AuthKind::Pat => CoreAuth::Pat,
-        };
-        config.remote.username = form.username.clone().filter(|u| !u.is_empty());
-        config.remote.default_page_id = Some(form.page_id.trim().to_string());
-        config.remote.p12 = form.p12_path.clone();
-        config.remote.ca_file = form.ca_path.clone();
-        if config.device.id.is_empty() {
-            config.device = DeviceConfig::generate();
-        }
-        std::fs::create_dir_all(&self.paths.config_dir).map_err(internal)?;
-        let secrets = SecretStore::new(&self.paths);
-        if let Some(s) = form.secret.as_ref().filter(|s| !s.is_empty()) {
-            let kind = match form.auth {
-                AuthKind::Password => SecretKind::Password,
-                AuthKind::ApiToken | AuthKind::Pat => SecretKind::Token,
-            };
-            secrets.set(kind, s).map_err(internal)?;
-        }
-        if let Some(p) = form.p12_password.as_ref() {
-            secrets.set(SecretKind::P12Password, p).map_err(internal)?;
-        }
-        config.save(&self.paths.config_file()).map_err(internal)?;
+        let config = connection_input(&form)
+            .save(&self.paths)
+            .map_err(|e| internal(format!("{e:#}")))?;
         let app = App::with_config(self.paths.clone(), config).map_err(internal)?;
         let lock = guard.as_mut().and_then(|r| r.lock.take());
         let mut running = Running::new(app, lock);
@@ -519,7 +449,8 @@ mod tests {
     use super::*;
     use crate::service::{lock_instance, request, ControlRequest};
     use confluence_emulator::Emulator;
-    use tunnel_core::config::AuthKind as CoreAuth;
+    use tunnel_core::config::{AuthKind as CoreAuth, DeviceConfig};
+    use tunnel_core::secrets::SecretKind;
 
     async fn wait_for<F, Fut>(what: &str, mut probe: F)
     where

@@ -7,6 +7,7 @@ mod app;
 mod cli;
 #[cfg(test)]
 mod command_list;
+mod connection;
 mod logging;
 mod memory;
 mod service;

@@ -74,6 +74,16 @@ pub enum AuthKind {
     Pat,
 }
 
+impl AuthKind {
+    /// The secret this way of signing in needs.
+    pub fn secret_kind(self) -> crate::secrets::SecretKind {
+        match self {
+            AuthKind::Password => crate::secrets::SecretKind::Password,
+            AuthKind::ApiToken | AuthKind::Pat => crate::secrets::SecretKind::Token,
+        }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]

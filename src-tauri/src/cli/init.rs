@@ -7,15 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
-use tunnel_confluence::{
-    Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret,
-};
-use tunnel_core::config::{AuthKind, Config, DeviceConfig};
-use tunnel_core::remote::RemoteStore;
-use tunnel_core::secrets::{SecretKind, SecretStore};
+use tunnel_core::config::{AuthKind, Config};
+use tunnel_core::secrets::SecretStore;
 
 use super::{exit, Context};
 use crate::app::App;
+use crate::connection::{self, CheckStage, ConnectionInput};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AuthArg {
@@ -73,71 +70,40 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
     let existing = Config::load(&paths.config_file()).ok();
     let answers = collect(&args, existing.as_ref())?;
 
-    let settings = ConnectionSettings {
-        base_url: answers.url.clone(),
-        auth: match answers.auth {
-            AuthKind::Pat => Auth::Bearer {
-                token: Secret::new(answers.secret.clone()),
-            },
-            AuthKind::Password | AuthKind::ApiToken => Auth::Basic {
-                username: answers.username.clone().unwrap_or_default(),
-                password: Secret::new(answers.secret.clone()),
-            },
-        },
-        client_identity: answers.p12.as_ref().map(|p| ClientIdentity {
-            p12_path: p.clone(),
-            password: Secret::new(answers.p12_password.clone().unwrap_or_default()),
-        }),
+    let input = ConnectionInput {
+        url: answers.url.clone(),
+        auth: answers.auth,
+        username: answers.username.clone(),
+        page_id: answers.page_id.clone(),
+        secret: Some(answers.secret.clone()),
+        p12: answers.p12.clone(),
+        p12_password: answers.p12_password.clone(),
         ca_file: args.ca.clone(),
         accept_invalid_certs: args.insecure,
-        retry: RetryPolicy::default(),
-        timeout: std::time::Duration::from_secs(30),
     };
+    let settings = input
+        .settings(&SecretStore::new(&paths))
+        .context("preparing the connection")?;
     if args.insecure {
         eprintln!("warning: server certificate verification is OFF (--insecure)");
     }
     if !ctx.json {
         eprintln!("Checking {} …", answers.url);
     }
-    let client = ConfluenceClient::new(settings).context("preparing the connection")?;
-    let store = client.store(&answers.page_id);
-    let identity = store.probe().await.context("checking the connection")?;
-    store.probe_write().await.with_context(|| {
-        format!(
-            "checking that {} may add attachments to page {}",
-            identity.user, answers.page_id
-        )
-    })?;
-
-    let mut config = existing.unwrap_or_default();
-    config.remote.url = answers.url.clone();
-    config.remote.auth = answers.auth;
-    config.remote.username = answers.username.clone();
-    config.remote.default_page_id = Some(answers.page_id.clone());
-    config.remote.p12 = answers.p12.clone();
-    config.remote.ca_file = args.ca.clone();
-    config.remote.accept_invalid_certs = args.insecure;
-    if config.device.id.is_empty() {
-        config.device = DeviceConfig::generate();
-    }
-    std::fs::create_dir_all(&paths.config_dir)
-        .with_context(|| format!("creating {}", paths.config_dir.display()))?;
-    let secrets = SecretStore::new(&paths);
-    let kind = match answers.auth {
-        AuthKind::Password => SecretKind::Password,
-        AuthKind::ApiToken | AuthKind::Pat => SecretKind::Token,
-    };
-    secrets
-        .set(kind, &answers.secret)
-        .context("saving the secret")?;
-    if let Some(p) = &answers.p12_password {
-        secrets
-            .set(SecretKind::P12Password, p)
-            .context("saving the certificate password")?;
-    }
-    config
-        .save(&paths.config_file())
-        .context("saving the configuration")?;
+    let identity = connection::check(settings, &answers.page_id)
+        .await
+        .map_err(|f| {
+            let what = match f.stage {
+                CheckStage::Prepare => "preparing the connection".to_string(),
+                CheckStage::Connect => "checking the connection".to_string(),
+                CheckStage::Write { user } => format!(
+                    "checking that {user} may add attachments to page {}",
+                    answers.page_id
+                ),
+            };
+            anyhow::Error::new(f.error).context(what)
+        })?;
+    let config = input.save(&paths)?;
     // Create the journal now so `status` works at once.
     App::with_config(paths.clone(), config.clone())?;
 

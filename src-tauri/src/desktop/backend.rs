@@ -22,6 +22,27 @@ pub enum AuthKind {
     Pat,
 }
 
+impl From<AuthKind> for tunnel_core::config::AuthKind {
+    fn from(k: AuthKind) -> Self {
+        match k {
+            AuthKind::Password => Self::Password,
+            AuthKind::ApiToken => Self::ApiToken,
+            AuthKind::Pat => Self::Pat,
+        }
+    }
+}
+
+impl From<tunnel_core::config::AuthKind> for AuthKind {
+    fn from(k: tunnel_core::config::AuthKind) -> Self {
+        use tunnel_core::config::AuthKind as Core;
+        match k {
+            Core::Password => AuthKind::Password,
+            Core::ApiToken => AuthKind::ApiToken,
+            Core::Pat => AuthKind::Pat,
+        }
+    }
+}
+
 /// The connection form of the wizard and the Connection tab. `secret` and `p12_password` are
 /// write-only: they are never sent back to the UI.
 #[derive(Clone, Deserialize)]
