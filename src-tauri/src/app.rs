@@ -88,6 +88,32 @@ impl App {
         Ok(j.folders()?)
     }
 
+    /// Start tracking the folder at `path` (created when missing) with page `page_id`: the
+    /// journal's record and the folder's marker. A running engine picks it up on `reload`.
+    pub fn track_folder(&self, path: &Path, page_id: &str) -> Result<FolderRecord, TrackError> {
+        std::fs::create_dir_all(path).map_err(|e| TrackError::io("creating", path, e))?;
+        let path = std::fs::canonicalize(path).map_err(|e| TrackError::io("resolving", path, e))?;
+        let record = self
+            .with_journal(|j| Ok(j.add_folder(&path, page_id)?))
+            .map_err(TrackError::Refused)?;
+        Syncer::mark_folder(&path, &record.folder_uuid)
+            .map_err(|e| TrackError::Io(anyhow::Error::new(e)))?;
+        Ok(record)
+    }
+
+    /// Stop tracking the folder at `path`; its files stay. Returns the path as tracked.
+    pub fn untrack_folder(&self, path: &Path) -> Result<PathBuf, TrackError> {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let record = self
+            .with_journal(|j| Ok(j.folder_by_path(&path)?))
+            .map_err(TrackError::Io)?
+            .ok_or_else(|| TrackError::NotTracked(path.clone()))?;
+        self.with_journal(|j| Ok(j.remove_folder(record.id)?))
+            .map_err(TrackError::Io)?;
+        let _ = std::fs::remove_file(path.join(tunnel_core::sync::FOLDER_MARKER));
+        Ok(path)
+    }
+
     /// Run `f` with the journal.
     pub fn with_journal<R>(&self, f: impl FnOnce(&mut Journal) -> Result<R>) -> Result<R> {
         let mut j = self
@@ -95,6 +121,26 @@ impl App {
             .lock()
             .map_err(|_| anyhow::anyhow!("journal lock poisoned"))?;
         f(&mut j)
+    }
+}
+
+/// Why a folder could not be tracked or untracked.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackError {
+    /// The file system or the journal failed.
+    #[error("{0:#}")]
+    Io(anyhow::Error),
+    /// The journal refused the folder (already synced, inside another synced folder, …).
+    #[error("{0:#}")]
+    Refused(anyhow::Error),
+    /// The folder is not synced.
+    #[error("{} is not a synced folder", .0.display())]
+    NotTracked(PathBuf),
+}
+
+impl TrackError {
+    fn io(what: &str, path: &Path, e: std::io::Error) -> Self {
+        TrackError::Io(anyhow::Error::new(e).context(format!("{what} {}", path.display())))
     }
 }
 

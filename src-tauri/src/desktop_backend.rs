@@ -14,13 +14,12 @@ use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
 use tunnel_core::paths::AppPaths;
 use tunnel_core::remote::RemoteErrorKind;
 use tunnel_core::secrets::SecretStore;
-use tunnel_core::sync::Syncer;
 
-use crate::app::App;
+use crate::app::{App, TrackError};
 use crate::connection::{self, ConnectionInput};
 use crate::desktop::backend::{
-    AuthKind, BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend,
-    ErrorCode, SettingsView,
+    BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, ErrorCode,
+    SettingsView,
 };
 use crate::service::ControlServer;
 
@@ -214,6 +213,15 @@ fn remote_err(e: tunnel_core::remote::RemoteError) -> BackendError {
     err(code, e.to_string())
 }
 
+fn track_err(e: TrackError) -> BackendError {
+    let code = match &e {
+        TrackError::Io(_) => ErrorCode::Internal,
+        TrackError::Refused(_) => ErrorCode::Invalid,
+        TrackError::NotTracked(_) => ErrorCode::NotFound,
+    };
+    err(code, e.to_string())
+}
+
 fn internal(e: impl std::fmt::Display) -> BackendError {
     err(ErrorCode::Internal, e.to_string())
 }
@@ -276,14 +284,7 @@ impl DesktopBackend for RealBackend {
                 .filter(|p| !p.is_empty())
                 .or_else(|| r.app.config.remote.default_page_id.clone())
                 .ok_or_else(|| err(ErrorCode::Invalid, "which page should store this folder?"))?;
-            std::fs::create_dir_all(&path).map_err(internal)?;
-            let path = std::fs::canonicalize(&path).map_err(internal)?;
-            let record = r
-                .app
-                .with_journal(|j| Ok(j.add_folder(&path, &page)?))
-                .map_err(|e| err(ErrorCode::Invalid, format!("{e:#}")))?;
-            Syncer::mark_folder(&path, &record.folder_uuid).map_err(internal)?;
-            path
+            r.app.track_folder(&path, &page).map_err(track_err)?.path
         };
         engine.reload().await.map_err(internal)?;
         // The engine's own status: it is published before `reload` answers. (`status_tx` is a
@@ -310,20 +311,7 @@ impl DesktopBackend for RealBackend {
             let r = guard
                 .as_ref()
                 .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
-            let record = r
-                .app
-                .with_journal(|j| Ok(j.folder_by_path(&path)?))
-                .map_err(internal)?
-                .ok_or_else(|| {
-                    err(
-                        ErrorCode::NotFound,
-                        format!("{} is not synced", path.display()),
-                    )
-                })?;
-            r.app
-                .with_journal(|j| Ok(j.remove_folder(record.id)?))
-                .map_err(internal)?;
-            let _ = std::fs::remove_file(path.join(tunnel_core::sync::FOLDER_MARKER));
+            r.app.untrack_folder(&path).map_err(track_err)?;
         }
         engine.reload().await.map_err(internal)
     }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use tunnel_core::remote::RemoteStore;
-use tunnel_core::sync::{Syncer, FOLDER_MARKER};
 
 use super::{exit, Context};
 
@@ -34,10 +33,6 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
         Some(p) => p,
         None => bail!("no page ID: pass --page-id or run `sber-tunnel init`"),
     };
-    std::fs::create_dir_all(&args.path)
-        .with_context(|| format!("creating {}", args.path.display()))?;
-    let path = std::fs::canonicalize(&args.path)
-        .with_context(|| format!("resolving {}", args.path.display()))?;
     // The page must be reachable before we promise to sync into it.
     let client = app.client()?;
     let identity = client
@@ -45,8 +40,7 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
         .probe()
         .await
         .with_context(|| format!("checking page {page_id}"))?;
-    let record = app.with_journal(|j| Ok(j.add_folder(&path, &page_id)?))?;
-    Syncer::mark_folder(&path, &record.folder_uuid)?;
+    let path = app.track_folder(&args.path, &page_id)?.path;
     notify_service(&app).await;
     if ctx.json {
         println!(
@@ -66,12 +60,7 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
 
 pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
-    let path = std::fs::canonicalize(&args.path).unwrap_or(args.path.clone());
-    let record = app
-        .with_journal(|j| Ok(j.folder_by_path(&path)?))?
-        .with_context(|| format!("{} is not a synced folder", path.display()))?;
-    app.with_journal(|j| Ok(j.remove_folder(record.id)?))?;
-    let _ = std::fs::remove_file(path.join(FOLDER_MARKER));
+    let path = app.untrack_folder(&args.path)?;
     notify_service(&app).await;
     if ctx.json {
         println!("{}", serde_json::json!({"removed": path}));
