@@ -17,11 +17,11 @@ use tunnel_core::secrets::SecretStore;
 
 use crate::app::{App, TrackError};
 use crate::connection::{self, ConnectionInput};
+use crate::control::ControlServer;
 use crate::desktop::backend::{
     BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, ErrorCode,
     SettingsView,
 };
-use crate::service::ControlServer;
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
 
@@ -34,11 +34,11 @@ struct Running {
     /// The command line's way in while the engine runs (`status`, `sync`, `pause`, `stop`).
     control: Option<ControlServer>,
     /// The app runs the sync service in-process: one per configuration.
-    lock: Option<crate::service::InstanceLock>,
+    lock: Option<crate::engine_host::InstanceLock>,
 }
 
 impl Running {
-    fn new(app: App, lock: Option<crate::service::InstanceLock>) -> Running {
+    fn new(app: App, lock: Option<crate::engine_host::InstanceLock>) -> Running {
         Running {
             app,
             engine: None,
@@ -93,12 +93,12 @@ impl RealBackend {
 
     fn start_engine(&self, r: &mut Running) {
         if r.lock.is_none() {
-            match crate::service::lock_instance(&r.app) {
+            match crate::engine_host::lock_instance(&r.app) {
                 Ok(lock) => r.lock = Some(lock),
                 Err(e) => {
                     // Most likely the headless service (`--cli start` or a systemd unit); the
                     // app keeps trying and takes over once it is stopped.
-                    let message = if e.is::<crate::service::AlreadyRunning>() {
+                    let message = if e.is::<crate::engine_host::AlreadyRunning>() {
                         "another sber-tunnel sync service is running for this configuration; \
                          stop it with `sber-tunnel --cli stop` and this app takes over"
                             .to_string()
@@ -114,7 +114,7 @@ impl RealBackend {
                 }
             }
         }
-        match crate::service::start_engine(&r.app) {
+        match crate::engine_host::start_engine(&r.app) {
             Ok((engine, _task)) => {
                 let mut status = engine.status();
                 let status_tx = self.status_tx.clone();
@@ -435,7 +435,8 @@ async fn take_over_when_free(backend: std::sync::Weak<RealBackend>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::{lock_instance, request, ControlRequest};
+    use crate::control::{request, ControlRequest};
+    use crate::engine_host::lock_instance;
     use confluence_emulator::Emulator;
     use tunnel_core::config::{AuthKind as CoreAuth, DeviceConfig};
     use tunnel_core::secrets::SecretKind;

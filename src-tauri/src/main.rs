@@ -3,14 +3,15 @@
 //! Started with `--cli` (or with a subcommand, or in a build without the `gui` feature) it runs
 //! the command line; otherwise it opens the tray app.
 
+mod allocator;
 mod app;
 mod cli;
 #[cfg(test)]
 mod command_list;
 mod connection;
+mod control;
+mod engine_host;
 mod logging;
-mod memory;
-mod service;
 
 #[cfg(feature = "gui")]
 mod desktop_backend;
@@ -21,7 +22,7 @@ mod desktop;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    memory::limit_arenas();
+    allocator::limit_arenas();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `--minimized` alone is the desktop app started at login; anything else is the CLI.
     let wants_cli = args.iter().skip(1).any(|a| a == "--cli")

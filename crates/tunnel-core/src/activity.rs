@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use crate::clock::unix_now;
 use crate::events::SyncEvent;
 use crate::journal::{Journal, JournalError};
 
@@ -116,13 +117,6 @@ pub fn spawn_recorder(
             }
         }
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::clock::unix_now;
 use crate::error::SyncError;
 use crate::events::{
     FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress,
@@ -238,7 +239,6 @@ struct Actor {
     running: Option<RunningSync>,
 }
 
-const PAUSED_ALL_KEY: &str = "paused-all";
 /// Least time between two status updates for transfer progress alone.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// How long a running sync may take to finish when the service stops.
@@ -366,8 +366,7 @@ impl Actor {
         match path {
             None => {
                 self.paused_all = paused;
-                let value = if paused { "1" } else { "0" };
-                run_journal(journal, move |j| j.set_config(PAUSED_ALL_KEY, value)).await?;
+                run_journal(journal, move |j| j.set_paused_all(paused)).await?;
                 if !paused {
                     for f in self.folders.values_mut() {
                         f.schedule.request_sync();
@@ -394,8 +393,7 @@ impl Actor {
         let journal = self.syncer.journal();
         let (records, paused_all) = run_journal(journal, |j| {
             let folders = j.folders()?;
-            let paused = j.get_config(PAUSED_ALL_KEY)?;
-            Ok((folders, paused.as_deref() == Some("1")))
+            Ok((folders, j.paused_all()?))
         })
         .await?;
         self.paused_all = paused_all;
@@ -634,11 +632,4 @@ async fn run_journal<R: Send + 'static>(
     })
     .await
     .map_err(|e| EngineError::Sync(SyncError::Internal(e.to_string())))?
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -33,6 +33,7 @@ use rusqlite::{
 use tracing::{debug, warn};
 
 use crate::chunk::ChunkHash;
+use crate::clock::unix_now;
 use crate::hash::Digest;
 use crate::manifest::{FileEntry, RemoteTree};
 use crate::rel_path::RelPath;
@@ -123,6 +124,9 @@ const MIGRATIONS: &[&str] = &[
     );
     "#,
 ];
+
+/// The `config` key that remembers "pause all".
+const PAUSED_ALL_KEY: &str = "paused-all";
 
 /// Errors of the journal. Each says what was being done and for which folder or path.
 #[derive(Debug, thiserror::Error)]
@@ -296,12 +300,6 @@ impl std::fmt::Debug for Journal {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn to_i64(what: &'static str, value: u64) -> Result<i64> {
@@ -547,6 +545,16 @@ impl Journal {
             "UPDATE dirs SET paused = ?1 WHERE id = ?2",
             &[&paused],
         )
+    }
+
+    /// Pause or resume every folder (remembered across restarts).
+    pub fn set_paused_all(&self, paused: bool) -> Result<()> {
+        self.set_config(PAUSED_ALL_KEY, if paused { "1" } else { "0" })
+    }
+
+    /// Whether every folder is paused.
+    pub fn paused_all(&self) -> Result<bool> {
+        Ok(self.get_config(PAUSED_ALL_KEY)?.as_deref() == Some("1"))
     }
 
     /// Record the remote generation and sequence number the folder is synced with.

@@ -16,6 +16,7 @@
 
 pub mod activity;
 pub mod chunk;
+pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -75,9 +75,9 @@ pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
 
 /// Tell a running service that the folder list changed.
 async fn notify_service(app: &crate::app::App) {
-    let _ = crate::service::request(
+    let _ = crate::control::request(
         &app.paths.socket_path(),
-        &crate::service::ControlRequest::Reload,
+        &crate::control::ControlRequest::Reload,
     )
     .await;
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use super::{exit, Context};
-use crate::service::{request, ControlRequest};
+use crate::control::{request, ControlRequest};
 
 #[derive(Debug, Args)]
 pub struct PauseArgs {
@@ -18,7 +18,7 @@ pub struct PauseArgs {
 /// `run`: the service in the foreground (for systemd units and `start`).
 pub async fn run_foreground(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
-    crate::service::run_foreground(&app).await?;
+    crate::engine_host::run_foreground(&app).await?;
     Ok(exit::OK)
 }
 
@@ -93,7 +93,7 @@ pub async fn stop(ctx: &Context) -> Result<u8> {
         }
         Some(_) => {
             for _ in 0..300 {
-                if crate::service::lock_instance(&app).is_ok() {
+                if crate::engine_host::lock_instance(&app).is_ok() {
                     println!("Sync service stopped.");
                     return Ok(exit::OK);
                 }
@@ -126,7 +126,7 @@ pub async fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<u8> {
                             .with_context(|| format!("{} is not a synced folder", p.display()))?;
                         j.set_paused(f.id, paused)?;
                     }
-                    None => j.set_config("paused-all", if paused { "1" } else { "0" })?,
+                    None => j.set_paused_all(paused)?,
                 }
                 Ok(())
             })?;

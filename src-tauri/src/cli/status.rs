@@ -19,9 +19,9 @@ pub struct ConflictsArgs {
 pub async fn run_status(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let folders = app.folders()?;
-    let live = crate::service::request(
+    let live = crate::control::request(
         &app.paths.socket_path(),
-        &crate::service::ControlRequest::Status,
+        &crate::control::ControlRequest::Status,
     )
     .await
     .ok()
@@ -224,15 +224,8 @@ fn describe(event: &SyncEvent) -> String {
     }
 }
 
-fn unix_now() -> Option<i64> {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs() as i64)
-}
-
 fn until(unix: i64) -> String {
-    match unix - unix_now().unwrap_or(unix) {
+    match unix - tunnel_core::clock::unix_now() {
         ..=0 => "now".to_string(),
         s @ 1..=119 => format!("in {s} s"),
         s => format!("in {} min", s / 60),
@@ -240,7 +233,7 @@ fn until(unix: i64) -> String {
 }
 
 fn ago(unix: i64) -> String {
-    let now = unix_now().unwrap_or(unix);
+    let now = tunnel_core::clock::unix_now();
     let s = (now - unix).max(0);
     match s {
         0..=59 => format!("{s} s ago"),
@@ -256,7 +249,7 @@ mod tests {
 
     #[test]
     fn times_to_come_read_naturally() {
-        let now = unix_now().expect("clock");
+        let now = tunnel_core::clock::unix_now();
         assert_eq!(until(now - 5), "now");
         assert!(until(now + 30).starts_with("in "), "{}", until(now + 30));
         assert_eq!(until(now + 600), "in 10 min");

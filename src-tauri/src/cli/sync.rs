@@ -44,15 +44,15 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     // A running service owns the folders: ask it to sync instead of racing it.
-    let _lock = match crate::service::lock_instance(&app) {
+    let _lock = match crate::engine_host::lock_instance(&app) {
         Ok(lock) => lock,
         Err(_) => {
             let path = args
                 .path
                 .as_ref()
                 .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()));
-            let req = crate::service::ControlRequest::Sync { path };
-            match crate::service::request(&app.paths.socket_path(), &req).await? {
+            let req = crate::control::ControlRequest::Sync { path };
+            match crate::control::request(&app.paths.socket_path(), &req).await? {
                 Some(resp) if resp.ok => {
                     println!("The running sync service is syncing now; see `sber-tunnel status`.");
                     return Ok(exit::OK);

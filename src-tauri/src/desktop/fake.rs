@@ -22,11 +22,12 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, watch};
 use tunnel_core::activity::ActivityEntry;
+use tunnel_core::clock::unix_now;
 use tunnel_core::events::{
     FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress, WatchMode,
 };
@@ -787,13 +788,6 @@ fn conflict_copy_name(rel: &str) -> String {
         }
         _ => format!("{rel} (conflict)"),
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1,0 +1,177 @@
+//! The control channel of a running sync service: how the CLI's `status`, `sync`, `pause`,
+//! `resume`, `add` and `stop` reach the engine that the headless service (`run`) or the desktop
+//! app hosts, so the CLI works the same whichever of the two runs. Only this user can open it.
+//! The protocol lives here; the transport is per platform (`unix`: a socket in the
+//! configuration folder, mode 0600; elsewhere none yet — a named pipe on Windows is next).
+//!
+//! Protocol: one JSON request per line, one JSON answer per line:
+//! `{"op":"status"}`, `{"op":"sync","path":null}`, `{"op":"pause","path":"/abs","paused":true}`,
+//! `{"op":"reload"}`, `{"op":"stop"}` → `{"ok":true,"status":{…}}` or `{"ok":false,"error":"…"}`.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as transport;
+#[cfg(not(unix))]
+mod none;
+#[cfg(not(unix))]
+use none as transport;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tunnel_core::engine::EngineHandle;
+use tunnel_core::events::SyncStatus;
+
+use crate::app::App;
+
+/// A request on the control socket.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum ControlRequest {
+    /// Live status.
+    Status,
+    /// Sync now (one folder or all).
+    Sync {
+        /// The folder, or all.
+        path: Option<PathBuf>,
+    },
+    /// Pause or resume.
+    Pause {
+        /// The folder, or all.
+        path: Option<PathBuf>,
+        /// Pause (true) or resume.
+        paused: bool,
+    },
+    /// Re-read the folder list.
+    Reload,
+    /// Stop the service.
+    Stop,
+}
+
+/// The answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ControlResponse {
+    /// Whether the request worked.
+    pub ok: bool,
+    /// Live status (on success).
+    #[serde(default)]
+    pub status: Option<SyncStatus>,
+    /// The error (on failure).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The control channel of a running service (the headless one, or the desktop app's
+/// in-process one): answers `status`, `sync`, `pause`, `reload` and `stop` until dropped, then
+/// removes its endpoint. A `stop` request is passed on to `stop_tx`; whoever owns the service
+/// ends it.
+pub struct ControlServer {
+    endpoint: transport::Endpoint,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl ControlServer {
+    /// Listen on the configuration's channel. The caller holds the instance lock, so an
+    /// endpoint left there by a killed service is stale and replaced.
+    pub fn start(
+        app: &App,
+        engine: EngineHandle,
+        stop_tx: tokio::sync::mpsc::Sender<()>,
+    ) -> Result<ControlServer> {
+        let (endpoint, accept) = transport::listen(&app.paths.socket_path(), engine, stop_tx)?;
+        Ok(ControlServer { endpoint, accept })
+    }
+
+    /// Where it listens, for the log.
+    pub fn address(&self) -> String {
+        self.endpoint.to_string()
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.endpoint.remove();
+    }
+}
+
+/// Answer the requests of one connection, one JSON line each, until it closes or asks to stop.
+async fn serve_connection<S>(
+    stream: S,
+    engine: EngineHandle,
+    stop_tx: tokio::sync::mpsc::Sender<()>,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read, mut write) = tokio::io::split(stream);
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let (resp, stop) = answer(&engine, &line).await;
+        let mut text = serde_json::to_string(&resp).unwrap_or_else(|_| "{\"ok\":false}".into());
+        text.push('\n');
+        if write.write_all(text.as_bytes()).await.is_err() {
+            break;
+        }
+        if stop {
+            let _ = stop_tx.send(()).await;
+            break;
+        }
+    }
+}
+
+async fn answer(engine: &EngineHandle, line: &str) -> (ControlResponse, bool) {
+    let req: ControlRequest = match serde_json::from_str(line) {
+        Ok(r) => r,
+        Err(e) => return (failure(format!("bad request: {e}")), false),
+    };
+    let stop = matches!(req, ControlRequest::Stop);
+    let result = match req {
+        ControlRequest::Status | ControlRequest::Stop => Ok(()),
+        ControlRequest::Sync { path } => engine.sync_now(path).await,
+        ControlRequest::Pause { path, paused } => engine.set_paused(path, paused).await,
+        ControlRequest::Reload => engine.reload().await,
+    };
+    let resp = match result {
+        Ok(()) => ControlResponse {
+            ok: true,
+            status: Some(engine.status().borrow().clone()),
+            error: None,
+        },
+        Err(e) => failure(e.to_string()),
+    };
+    (resp, stop)
+}
+
+fn failure(error: String) -> ControlResponse {
+    ControlResponse {
+        ok: false,
+        status: None,
+        error: Some(error),
+    }
+}
+
+/// Send one request to a running service; `Ok(None)` when none runs.
+pub async fn request(
+    endpoint: &std::path::Path,
+    req: &ControlRequest,
+) -> Result<Option<ControlResponse>> {
+    let Some(stream) = transport::connect(endpoint).await else {
+        return Ok(None);
+    };
+    let (read, mut write) = tokio::io::split(stream);
+    let mut text = serde_json::to_string(req)?;
+    text.push('\n');
+    write.write_all(text.as_bytes()).await?;
+    let mut lines = BufReader::new(read).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .context("the service did not answer")??
+        .context("the service closed the connection")?;
+    Ok(Some(
+        serde_json::from_str(&line).context("reading the service's answer")?,
+    ))
+}
