@@ -27,6 +27,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use tracing::{debug, warn};
 
 use crate::chunk::{self, ChunkHash};
+use crate::fs_safe;
 use crate::journal::CachedHash;
 use crate::manifest::EntryKind;
 use crate::plan::LocalEntry;
@@ -138,13 +139,16 @@ pub fn scan_folder(
     cache: &HashMap<RelPath, CachedHash>,
     opts: &ScanOptions,
 ) -> Result<LocalScan, ScanError> {
-    scan_folder_observed(root, cache, opts, &|_| {})
+    scan_folder_observed(root, cache, opts, &|_| {}, &|_| {})
 }
 
 /// A file to hash.
 struct Job {
     rel: RelPath,
     native: PathBuf,
+    /// What the listing saw (without following links): the file opened to be hashed must be
+    /// this one, not a link or another file swapped in since.
+    listed: fs_safe::Meta,
 }
 
 /// One folder waiting to be listed, with the ignore matchers that apply inside it
@@ -155,12 +159,14 @@ struct Frame {
     matchers: Vec<Rc<Gitignore>>,
 }
 
-/// [`scan_folder`] with a hook run after the first read of each hashed file (tests).
+/// [`scan_folder`] with hooks run just before each file is opened to be hashed and after its
+/// first read (tests).
 pub(crate) fn scan_folder_observed(
     root: &Path,
     cache: &HashMap<RelPath, CachedHash>,
     opts: &ScanOptions,
     after_first_read: &(dyn Fn(&Path) + Sync),
+    before_open: &(dyn Fn(&Path) + Sync),
 ) -> Result<LocalScan, ScanError> {
     if opts.chunk_size == 0 {
         return Err(ScanError::BadChunkSize);
@@ -325,7 +331,11 @@ pub(crate) fn scan_folder_observed(
                         scan.entries.insert(rel.clone(), file_entry(c));
                         scan.hashes.insert(rel, c.clone());
                     }
-                    _ => jobs.push(Job { rel, native }),
+                    _ => jobs.push(Job {
+                        rel,
+                        native,
+                        listed: fs_safe::Meta::of(&meta),
+                    }),
                 }
             }
         }
@@ -333,7 +343,11 @@ pub(crate) fn scan_folder_observed(
         stack.extend(subdirs.into_iter().rev());
     }
 
-    for (rel, result) in hash_all(jobs, opts.chunk_size, after_first_read) {
+    let hooks = Hooks {
+        after_first_read,
+        before_open,
+    };
+    for (rel, result) in hash_all(root, jobs, opts.chunk_size, &hooks) {
         match result {
             Ok(h) => {
                 scan.hashed += 1;
@@ -494,11 +508,50 @@ fn is_ignored(
     extra.is_some_and(|e| e.matched(path, is_dir).is_ignore())
 }
 
+/// Test hooks of the hashing pass.
+struct Hooks<'a> {
+    after_first_read: &'a (dyn Fn(&Path) + Sync),
+    before_open: &'a (dyn Fn(&Path) + Sync),
+}
+
+/// Open a listed file without following any link below `root`, check it is the very file the
+/// listing saw (a link or another file swapped in since is "changed", retried next sync), and
+/// hash it.
+fn hash_job(
+    root: &Path,
+    job: &Job,
+    chunk_size: u64,
+    hooks: &Hooks<'_>,
+) -> std::io::Result<chunk::FileHashes> {
+    (hooks.before_open)(&job.native);
+    let file = fs_safe::open_file(root, &job.rel).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            e
+        } else {
+            // A link, a folder or a FIFO where the listing saw a file: it changed.
+            debug!(path = %job.rel, error = %e, "not the file that was listed");
+            std::io::Error::other(chunk::FileChanged {
+                path: job.native.clone(),
+            })
+        }
+    })?;
+    let opened = fs_safe::Meta::of(&file.metadata()?);
+    if (opened.dev, opened.ino) != (job.listed.dev, job.listed.ino)
+        || opened.kind != fs_safe::Kind::File
+    {
+        return Err(std::io::Error::other(chunk::FileChanged {
+            path: job.native.clone(),
+        }));
+    }
+    chunk::hash_open_file(file, &job.native, chunk_size, hooks.after_first_read)
+}
+
 /// Hash every job on a few threads; results come back in job order.
 fn hash_all(
+    root: &Path,
     jobs: Vec<Job>,
     chunk_size: u64,
-    after_first_read: &(dyn Fn(&Path) + Sync),
+    hooks: &Hooks<'_>,
 ) -> Vec<(RelPath, std::io::Result<chunk::FileHashes>)> {
     if jobs.is_empty() {
         return Vec::new();
@@ -515,7 +568,7 @@ fn hash_all(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(i) else { break };
-                let r = chunk::hash_file_observed(&job.native, chunk_size, after_first_read);
+                let r = hash_job(root, job, chunk_size, hooks);
                 // Each slot is written by exactly one thread.
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(r);
@@ -874,15 +927,21 @@ mod tests {
         let root = dir.path();
         put(root, "growing.log.txt", b"0123456789");
         put(root, "stable.txt", b"s");
-        let scan = scan_folder_observed(root, &HashMap::new(), &opts(), &|p| {
-            if p.ends_with("growing.log.txt") {
-                let mut f = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(p)
-                    .expect("open");
-                f.write_all(b"more").expect("append");
-            }
-        })
+        let scan = scan_folder_observed(
+            root,
+            &HashMap::new(),
+            &opts(),
+            &|p| {
+                if p.ends_with("growing.log.txt") {
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(p)
+                        .expect("open");
+                    f.write_all(b"more").expect("append");
+                }
+            },
+            &|_| {},
+        )
         .expect("scan");
         assert_eq!(scan.unreadable.len(), 1);
         assert_eq!(scan.unreadable[0].0, rel("growing.log.txt"));
@@ -894,6 +953,49 @@ mod tests {
         assert!(
             !scan.hashes.contains_key(&rel("growing.log.txt")),
             "no cache row for a torn read"
+        );
+        assert!(scan.entries.contains_key(&rel("stable.txt")));
+    }
+
+    /// A file replaced by a link to a secret outside the folder (or a folder above it replaced
+    /// by a link) between the listing and the hashing: the secret is never hashed as the
+    /// file's content; the file is "changed", retried next sync.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_swapped_for_a_link_after_the_listing_is_not_hashed_through_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        put(outside.path(), "id_rsa", b"PRIVATE KEY");
+        put(outside.path(), "d/notes.txt", b"PRIVATE KEY");
+        put(root, "notes.txt", b"public notes");
+        put(root, "d/notes.txt", b"public notes");
+        put(root, "stable.txt", b"s");
+        let secret = crate::hash::Digest::of(b"PRIVATE KEY");
+        let scan = scan_folder_observed(root, &HashMap::new(), &opts(), &|_| {}, &|p| {
+            if p.ends_with("notes.txt") && !p.ends_with("d/notes.txt") {
+                std::fs::remove_file(p).expect("rm");
+                std::os::unix::fs::symlink(outside.path().join("id_rsa"), p).expect("link");
+            }
+            if p.ends_with("d/notes.txt") {
+                let d = p.parent().expect("parent");
+                std::fs::remove_dir_all(d).expect("rm dir");
+                std::os::unix::fs::symlink(outside.path().join("d"), d).expect("link");
+            }
+        })
+        .expect("scan");
+        for (path, e) in &scan.entries {
+            assert_ne!(e.sha256, Some(secret), "{path} was hashed through a link");
+        }
+        for (path, h) in &scan.hashes {
+            assert_ne!(h.sha256, secret, "{path}: cache row of the secret");
+        }
+        let unreadable: Vec<String> = scan.unreadable.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(
+            unreadable,
+            vec!["d/notes.txt", "notes.txt"],
+            "{:?}",
+            scan.unreadable
         );
         assert!(scan.entries.contains_key(&rel("stable.txt")));
     }
