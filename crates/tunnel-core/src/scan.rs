@@ -19,9 +19,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use tracing::{debug, warn};
@@ -85,6 +84,63 @@ pub struct LocalScan {
     pub excluded: Vec<RelPath>,
     /// How many files were actually read and hashed (the rest came from the cache).
     pub hashed: u64,
+    /// The rules the scan applied, to judge paths that are not here (remote entries).
+    pub rules: SkipRules,
+    /// Nothing was scanned but something was ignored: the ignore rules exclude everything
+    /// (a `.sbtignore` holding `*`, say), so nothing is uploaded. Logged as a warning.
+    pub everything_ignored: bool,
+}
+
+/// The rules that decide what the scanner leaves out, kept to judge a path that does not exist
+/// here: an entry arriving from another device (with other ignore rules, or hostile) that this
+/// device would never upload is not written here either.
+#[derive(Clone, Debug, Default)]
+pub struct SkipRules {
+    root: PathBuf,
+    /// The `.sbtignore` matchers found, by the folder holding them (`""`: the root).
+    by_dir: HashMap<String, Arc<Gitignore>>,
+    extra: Option<Arc<Gitignore>>,
+}
+
+impl SkipRules {
+    /// Why the scanner would leave `path` (of `kind`) out, were it here: a hidden or
+    /// temporary name anywhere in it, or an ignore rule on it or on a folder above it.
+    /// Names (`InvalidName`) are not judged: a [`RelPath`] is valid.
+    pub fn skip_reason(&self, path: &RelPath, kind: EntryKind) -> Option<SkipReason> {
+        let parts: Vec<&str> = path.components().collect();
+        for name in &parts {
+            if name.starts_with('.') {
+                return Some(SkipReason::Hidden);
+            }
+            if is_temporary_name(name) {
+                return Some(SkipReason::Temporary);
+            }
+        }
+        if self.by_dir.is_empty() && self.extra.is_none() {
+            return None;
+        }
+        let text = path.as_str();
+        let mut matchers: Vec<Arc<Gitignore>> = Vec::new();
+        let mut native = self.root.clone();
+        let mut end = 0;
+        for (i, name) in parts.iter().enumerate() {
+            let dir_so_far = &text[..end];
+            if let Some(m) = self.by_dir.get(dir_so_far) {
+                matchers.push(Arc::clone(m));
+            }
+            end = if i == 0 {
+                name.len()
+            } else {
+                end + 1 + name.len()
+            };
+            native.push(name);
+            let is_dir = i + 1 < parts.len() || kind == EntryKind::Dir;
+            if is_ignored(&native, is_dir, &matchers, self.extra.as_deref()) {
+                return Some(SkipReason::Ignored);
+            }
+        }
+        None
+    }
 }
 
 /// The scan could not be done at all.
@@ -156,7 +212,7 @@ struct Job {
 struct Frame {
     native: PathBuf,
     rel: Option<RelPath>,
-    matchers: Vec<Rc<Gitignore>>,
+    matchers: Vec<Arc<Gitignore>>,
 }
 
 /// [`scan_folder`] with hooks run just before each file is opened to be hashed and after its
@@ -194,9 +250,11 @@ pub(crate) fn scan_folder_observed(
             source,
         });
     }
-    let extra = build_extra(root, &opts.extra_ignores)?;
+    let extra = build_extra(root, &opts.extra_ignores)?.map(Arc::new);
 
     let mut scan = LocalScan::default();
+    scan.rules.root = root.to_owned();
+    scan.rules.extra = extra.clone();
     let mut jobs: Vec<Job> = Vec::new();
     let mut stack = vec![Frame {
         native: root.to_owned(),
@@ -206,7 +264,12 @@ pub(crate) fn scan_folder_observed(
     while let Some(frame) = stack.pop() {
         let mut matchers = frame.matchers.clone();
         match load_ignore_file(&frame.native) {
-            Ok(Some(gi)) => matchers.push(Rc::new(gi)),
+            Ok(Some(gi)) => {
+                let gi = Arc::new(gi);
+                let at = frame.rel.as_ref().map_or("", RelPath::as_str).to_string();
+                scan.rules.by_dir.insert(at, Arc::clone(&gi));
+                matchers.push(gi);
+            }
             Ok(None) => {}
             Err(reason) => {
                 match &frame.rel {
@@ -304,7 +367,7 @@ pub(crate) fn scan_folder_observed(
                 continue;
             }
             let is_dir = ft.is_dir();
-            if is_ignored(&native, is_dir, &matchers, extra.as_ref()) {
+            if is_ignored(&native, is_dir, &matchers, extra.as_deref()) {
                 debug!(path = %rel, "ignored");
                 scan.excluded.push(rel);
                 scan.skipped.push((native, SkipReason::Ignored));
@@ -386,6 +449,17 @@ pub(crate) fn scan_folder_observed(
     scan.unreadable.sort_by(|a, b| a.0.cmp(&b.0));
     scan.skipped.sort_by(|a, b| a.0.cmp(&b.0));
     scan.excluded.sort();
+    scan.everything_ignored = scan.entries.is_empty()
+        && scan
+            .skipped
+            .iter()
+            .any(|(_, r)| matches!(r, SkipReason::Ignored));
+    if scan.everything_ignored {
+        warn!(
+            root = %root.display(),
+            "every file and folder here is excluded by {IGNORE_FILE} or the ignore settings: nothing is uploaded"
+        );
+    }
     Ok(scan)
 }
 
@@ -493,7 +567,7 @@ fn build_extra(root: &Path, patterns: &[String]) -> Result<Option<Gitignore>, Sc
 fn is_ignored(
     path: &Path,
     is_dir: bool,
-    matchers: &[Rc<Gitignore>],
+    matchers: &[Arc<Gitignore>],
     extra: Option<&Gitignore>,
 ) -> bool {
     for m in matchers.iter().rev() {

@@ -241,6 +241,12 @@ impl Syncer {
         // Ignored, hidden and temporary paths and symlinks are neither ours to delete
         // remotely nor to overwrite locally.
         unreadable.extend(scan.excluded.iter().cloned());
+        // Remote entries this device would never upload (hidden, temporary or ignored names,
+        // e.g. a `.sbtignore` or `.envrc` from a device with other rules, or hostile) are not
+        // written here, and left out on every side like the local ones.
+        let foreign = names_not_synced_here(&view.tree, &scan);
+        summary.skipped_remote = foreign.iter().filter(|(_, live)| *live).count() as u64;
+        unreadable.extend(foreign.into_iter().map(|(p, _)| p));
         let local = without(&scan.entries, &unreadable);
         let base = without(&base, &unreadable);
         let remote = without(&view.tree.files, &unreadable);
@@ -1333,6 +1339,35 @@ fn check_root(folder: &FolderRecord) -> Result<(), SyncError> {
         return Err(SyncError::FolderMissing(root.clone()));
     }
     Ok(())
+}
+
+/// Remote entries (with whether each is live) that the scanner would leave out were they here.
+/// The live ones are reported: one warning with their number, the first few paths at info.
+fn names_not_synced_here(tree: &RemoteTree, scan: &LocalScan) -> Vec<(RelPath, bool)> {
+    const LISTED: usize = 20;
+    let out: Vec<(RelPath, bool)> = tree
+        .files
+        .values()
+        .filter_map(|e| {
+            let reason = scan.rules.skip_reason(&e.path, e.kind)?;
+            Some((e.path.clone(), !e.deleted, reason))
+        })
+        .enumerate()
+        .map(|(i, (path, live, reason))| {
+            if live && i < LISTED {
+                info!(path = %path, ?reason, "from another device, not synced here");
+            }
+            (path, live)
+        })
+        .collect();
+    let live = out.iter().filter(|(_, l)| *l).count();
+    if live > 0 {
+        warn!(
+            count = live,
+            "entries from other devices have names this device does not sync (hidden, temporary or ignored here); they are skipped"
+        );
+    }
+    out
 }
 
 /// Remove temporary files left by a sync that was killed (they are ours by name).
