@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tunnel_core::fs_safe;
 use tunnel_core::remote::memory::MemoryStore;
-use tunnel_core::remote::BlobName;
+use tunnel_core::remote::{BlobName, RemoteError, RemoteStore};
 use tunnel_core::sync::TRASH_DIR;
 
 use crate::hostile::{append_delta, delta_doc, file_entry, listing};
@@ -450,5 +450,147 @@ fn a_file_ignored_here_but_not_there_is_skipped_not_deleted() {
         assert!(tree.contains_key("debug.log") && tree.contains_key("build/out.bin"));
         assert!(tree.contains_key("b.txt"));
         assert_eq!(tree_of(&a.root).len(), 4);
+    });
+}
+
+/// A server that ignores `Range` for one blob and sends it whole, counting what the reader's
+/// sink accepted.
+struct WholeBody {
+    inner: MemoryStore,
+    target: BlobName,
+    accepted: std::sync::Mutex<u64>,
+}
+
+#[async_trait::async_trait]
+impl RemoteStore for WholeBody {
+    async fn probe(&self) -> Result<tunnel_core::remote::RemoteIdentity, RemoteError> {
+        self.inner.probe().await
+    }
+    async fn probe_write(&self) -> Result<(), RemoteError> {
+        self.inner.probe_write().await
+    }
+    async fn read_head(&self) -> Result<Option<tunnel_core::remote::HeadState>, RemoteError> {
+        self.inner.read_head().await
+    }
+    async fn write_head(
+        &self,
+        value: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<u64, RemoteError> {
+        self.inner.write_head(value, expected).await
+    }
+    async fn put_blob(
+        &self,
+        name: &BlobName,
+        source: tunnel_core::remote::BlobSource,
+    ) -> Result<tunnel_core::remote::BlobInfo, RemoteError> {
+        self.inner.put_blob(name, source).await
+    }
+    async fn put_mutable(
+        &self,
+        name: &BlobName,
+        data: bytes::Bytes,
+    ) -> Result<tunnel_core::remote::BlobInfo, RemoteError> {
+        self.inner.put_mutable(name, data).await
+    }
+    async fn get_blob(
+        &self,
+        name: &BlobName,
+        version: Option<u64>,
+        range: Option<std::ops::Range<u64>>,
+        sink: tunnel_core::remote::BlobSink<'_>,
+    ) -> Result<u64, RemoteError> {
+        use tokio::io::AsyncWriteExt;
+        if name != &self.target {
+            return self.inner.get_blob(name, version, range, sink).await;
+        }
+        let body = self.inner.blob_bytes(name).unwrap_or_default();
+        let mut sent = 0u64;
+        for piece in body.chunks(4096) {
+            if sink.write_all(piece).await.is_err() {
+                return Err(RemoteError::Io(std::io::Error::other("the sink refused")));
+            }
+            sent += piece.len() as u64;
+            *self.accepted.lock().expect("lock") += piece.len() as u64;
+        }
+        Ok(sent)
+    }
+    async fn find_blob(
+        &self,
+        name: &BlobName,
+    ) -> Result<Option<tunnel_core::remote::BlobInfo>, RemoteError> {
+        self.inner.find_blob(name).await
+    }
+    async fn list_blobs(&self) -> Result<Vec<tunnel_core::remote::BlobInfo>, RemoteError> {
+        self.inner.list_blobs().await
+    }
+    async fn delete_blob(&self, blob: &tunnel_core::remote::BlobInfo) -> Result<(), RemoteError> {
+        self.inner.delete_blob(blob).await
+    }
+    async fn delete_blob_version(
+        &self,
+        blob: &tunnel_core::remote::BlobInfo,
+        version: u64,
+    ) -> Result<(), RemoteError> {
+        self.inner.delete_blob_version(blob, version).await
+    }
+}
+
+/// A 1-byte chunk whose chunk blob is an oversized attachment (4 MiB): the download asks for
+/// the chunk's byte range only, and even a server that ignores the range gets no more than
+/// the chunk's size onto the disk (not the whole attachment, twice).
+#[test]
+fn an_oversized_attachment_behind_a_tiny_chunk_is_never_written_whole() {
+    use sha2::{Digest as _, Sha256};
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let writer = Device::new("writer");
+        let victim = Device::new("victim");
+        writer.write("hello.txt", b"hello");
+        writer.sync(&store).await.expect("writer");
+        victim.sync(&store).await.expect("victim");
+
+        let sha = hex::encode(Sha256::digest(b"x"));
+        let blob = BlobName::new(format!("c-{sha}")).expect("name");
+        let mut oversized = vec![b'x'; 4 << 20];
+        oversized[1] = b'!';
+        store
+            .put_blob(
+                &blob,
+                tunnel_core::remote::BlobSource::Bytes(bytes::Bytes::from(oversized)),
+            )
+            .await
+            .expect("put");
+        let entry = serde_json::json!({"path": "tiny.txt", "kind": "file", "deleted": false,
+            "size": 1, "mtime_ns": 1_700_000_000_000_000_000i64, "sha256": sha, "version": 1,
+            "device": "mallory",
+            "chunks": [{"sha256": sha, "size": 1, "blob": blob.as_str(), "offset": 0}]});
+        let doc = delta_doc(&store, vec![entry]);
+        append_delta(&store, doc).await;
+
+        let lying = WholeBody {
+            inner: store.clone(),
+            target: blob.clone(),
+            accepted: std::sync::Mutex::new(0),
+        };
+        let r = victim.sync(&lying).await;
+        let accepted = *lying.accepted.lock().expect("lock");
+        assert!(
+            accepted <= 2 * 4096,
+            "{accepted} bytes of a 1-byte chunk were written: {r:?}"
+        );
+        assert!(!victim.path("tiny.txt").exists(), "the wrong bytes landed");
+        assert!(
+            crate::util::stray_hidden(&victim.root).is_empty(),
+            "partial file left"
+        );
+
+        // An honest server answers the range: the chunk's one byte, and the file lands.
+        victim.sync(&store).await.expect("victim");
+        assert_eq!(
+            std::fs::read(victim.path("tiny.txt")).ok(),
+            Some(b"x".to_vec())
+        );
     });
 }
