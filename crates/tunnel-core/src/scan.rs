@@ -939,6 +939,55 @@ mod tests {
         }
     }
 
+    /// What the scan would leave out is judged the same for paths that are not here (entries
+    /// from other devices): hidden or temporary anywhere in the path, or ignored by the rules
+    /// of the folders above it and the configured patterns.
+    #[test]
+    fn skip_rules_judge_paths_that_are_not_here() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        put(root, ".sbtignore", b"*.log\nbuild/\n");
+        put(root, "src/.sbtignore", b"*.o\n!keep.log\n");
+        put(root, "src/main.rs", b"x");
+        let o = ScanOptions {
+            chunk_size: 4,
+            extra_ignores: vec!["*.bak".into()],
+        };
+        let scan = scan_folder(root, &HashMap::new(), &o).expect("scan");
+        let judge = |p: &str, kind| scan.rules.skip_reason(&rel(p), kind);
+        use EntryKind::{Dir, File};
+        assert_eq!(judge(".envrc", File), Some(SkipReason::Hidden));
+        assert_eq!(judge(".vscode/tasks.json", File), Some(SkipReason::Hidden));
+        assert_eq!(judge("a/.git/config", File), Some(SkipReason::Hidden));
+        assert_eq!(judge("notes.txt~", File), Some(SkipReason::Temporary));
+        assert_eq!(judge("x.log", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("deep/er/x.log", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("build", Dir), Some(SkipReason::Ignored));
+        assert_eq!(judge("build/out.bin", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("src/a.o", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("src/keep.log", File), None, "re-included below");
+        assert_eq!(judge("other/a.o", File), None, "src's rules stay in src");
+        assert_eq!(judge("x.bak", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("build", File), None, "build/ names folders only");
+        assert_eq!(judge("docs/readme.md", File), None);
+        assert!(!scan.everything_ignored);
+    }
+
+    #[test]
+    fn an_ignore_file_that_excludes_everything_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        put(root, ".sbtignore", b"*\n");
+        put(root, "a.txt", b"x");
+        put(root, "d/b.txt", b"x");
+        let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+        assert!(scan.entries.is_empty());
+        assert!(scan.everything_ignored);
+        let empty = tempfile::tempdir().expect("tempdir");
+        let scan = scan_folder(empty.path(), &HashMap::new(), &opts()).expect("scan");
+        assert!(!scan.everything_ignored, "an empty folder ignores nothing");
+    }
+
     #[test]
     fn extra_ignores_apply_and_bad_patterns_are_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
