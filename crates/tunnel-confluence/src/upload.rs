@@ -136,8 +136,9 @@ pub(crate) fn source_digest(source: &BlobSource) -> Digest {
 }
 
 /// The multipart `file` part for `source`, named `filename`, with its hash check and progress
-/// clock. For a file source, the file is opened here (so a missing file is an immediate
-/// [`RemoteError::Io`]), read on a blocking thread and verified while streaming.
+/// clock. A file source is opened here (`BlobSource::File`, so a missing file is an immediate
+/// [`RemoteError::Io`]) or arrives opened and checked by the engine (`BlobSource::Open`); it is
+/// read with positioned reads on a blocking thread and verified while streaming.
 pub(crate) fn file_part(
     source: &BlobSource,
     filename: &str,

@@ -190,20 +190,27 @@ pub struct SliceReader {
 
 impl std::io::Read for SliceReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        #[cfg(unix)]
-        let n = std::os::unix::fs::FileExt::read_at(&*self.file, buf, self.pos)?;
-        #[cfg(windows)]
-        let n = std::os::windows::fs::FileExt::seek_read(&*self.file, buf, self.pos)?;
-        #[cfg(not(any(unix, windows)))]
-        let n = {
-            let _ = buf;
-            return Err(std::io::Error::other(
-                "positioned reads are not supported here",
-            ));
-        };
+        let n = read_at(&self.file, buf, self.pos)?;
         self.pos += n as u64;
         Ok(n)
     }
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, pos)
+}
+
+#[cfg(windows)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, pos)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn read_at(_file: &std::fs::File, _buf: &mut [u8], _pos: u64) -> std::io::Result<usize> {
+    Err(std::io::Error::other(
+        "positioned reads are not supported here",
+    ))
 }
 
 /// Coarse classes of [`RemoteError`], for exit codes, UI codes and retry decisions.
