@@ -202,7 +202,9 @@ impl ConfluenceStore {
             .header("X-Atlassian-Token", "no-check")
             .multipart(form);
         let source = match source {
-            BlobSource::File { path, .. } => Some((check, path.clone())),
+            BlobSource::File { path, .. } | BlobSource::Open { path, .. } => {
+                Some((check, path.clone()))
+            }
             BlobSource::Bytes(_) => None,
         };
         Ok(Prepared {

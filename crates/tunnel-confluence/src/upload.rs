@@ -19,7 +19,7 @@
 //! HTTP stack gets it. Time spent waiting in our own limiter is not a stall (the [`Progress`]
 //! clock is held while waiting). Every attempt builds a new body, so retried bytes count again.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -130,14 +130,15 @@ where
 /// The SHA-256 the upload is expected to have: given for files, computed for in-memory bytes.
 pub(crate) fn source_digest(source: &BlobSource) -> Digest {
     match source {
-        BlobSource::File { sha256, .. } => *sha256,
+        BlobSource::File { sha256, .. } | BlobSource::Open { sha256, .. } => *sha256,
         BlobSource::Bytes(b) => Digest::of(b),
     }
 }
 
 /// The multipart `file` part for `source`, named `filename`, with its hash check and progress
-/// clock. For a file source, the file is opened here (so a missing file is an immediate
-/// [`RemoteError::Io`]), read on a blocking thread and verified while streaming.
+/// clock. A file source is opened here (`BlobSource::File`, so a missing file is an immediate
+/// [`RemoteError::Io`]) or arrives opened and checked by the engine (`BlobSource::Open`); it is
+/// read with positioned reads on a blocking thread and verified while streaming.
 pub(crate) fn file_part(
     source: &BlobSource,
     filename: &str,
@@ -156,15 +157,12 @@ pub(crate) fn file_part(
             let body = throttled_body(stream, Arc::clone(throttle), progress.clone());
             Part::stream_with_length(reqwest::Body::wrap_stream(body), bytes.len() as u64)
         }
-        BlobSource::File {
-            path,
-            offset,
-            len,
-            sha256,
-        } => {
-            let mut file = std::fs::File::open(path)?;
-            file.seek(SeekFrom::Start(*offset))?;
-            let rx = spawn_reader(file, path.clone(), *len, *sha256, check.clone());
+        BlobSource::File { len, sha256, .. } | BlobSource::Open { len, sha256, .. } => {
+            let Some(opened) = source.reader() else {
+                return Err(RemoteError::Protocol("not a file source".into()));
+            };
+            let (reader, path) = opened?;
+            let rx = spawn_reader(reader, path.to_path_buf(), *len, *sha256, check.clone());
             let stream = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|item| (item, rx))
             })
@@ -185,7 +183,7 @@ type ChunkResult = Result<Bytes, std::io::Error>;
 /// Start the blocking reader. It stops on its own when the receiver is dropped (the request
 /// ended or was cancelled).
 fn spawn_reader(
-    file: std::fs::File,
+    file: impl Read + Send + 'static,
     path: PathBuf,
     len: u64,
     expected: Digest,
@@ -204,7 +202,7 @@ fn spawn_reader(
 /// Read `len` bytes, send them in chunks, and hold back the last chunk until the digest is
 /// checked. Returns an error (after marking `check`) when the bytes differ.
 fn read_verified(
-    mut file: std::fs::File,
+    mut file: impl Read,
     path: &Path,
     len: u64,
     expected: Digest,
@@ -251,6 +249,7 @@ fn read_verified(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Seek, SeekFrom};
 
     async fn collect(rx: mpsc::Receiver<ChunkResult>) -> (Vec<u8>, Option<std::io::Error>) {
         let mut out = Vec::new();

@@ -115,13 +115,25 @@ pub(crate) fn hash_file_observed(
     chunk_size: u64,
     after_first_read: &(dyn Fn(&Path) + Sync),
 ) -> io::Result<FileHashes> {
+    let file = File::open(path)?;
+    hash_open_file(file, path, chunk_size, after_first_read)
+}
+
+/// [`hash_file_observed`] on a file the caller opened (the scanner opens it without following
+/// links and checks it is the file it listed); `path` names it in errors and for the hook.
+/// "Changed while read" is judged on the open file itself, not on whatever the path names now.
+pub(crate) fn hash_open_file(
+    mut file: File,
+    path: &Path,
+    chunk_size: u64,
+    after_first_read: &(dyn Fn(&Path) + Sync),
+) -> io::Result<FileHashes> {
     if chunk_size == 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "chunk size must be at least 1 byte",
         ));
     }
-    let mut file = File::open(path)?;
     let before = file.metadata()?;
     if !before.is_file() {
         return Err(io::Error::new(
@@ -147,7 +159,7 @@ pub(crate) fn hash_file_observed(
         );
         let whole_digest = whole.map(WholeFileHasher::finish);
         let (total, chunks) = result?;
-        let after = std::fs::metadata(path)?;
+        let after = file.metadata()?;
         if total != size || after.len() != size || mtime_ns(&after) != mtime {
             return Err(io::Error::other(FileChanged {
                 path: path.to_owned(),

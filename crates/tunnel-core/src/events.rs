@@ -110,6 +110,10 @@ pub struct SyncSummary {
     pub skipped_unreadable: u64,
     /// Commit attempts lost to another device (re-planned).
     pub commit_retries: u64,
+    /// Entries from other devices with names this device never syncs (hidden, temporary, or
+    /// ignored here): not written here, never deleted remotely by this device.
+    #[serde(default)]
+    pub skipped_remote: u64,
 }
 
 /// Something that happened, pushed to listeners as it happens.

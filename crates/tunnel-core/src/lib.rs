@@ -7,7 +7,8 @@
 //!
 //! Invariants kept across the crate:
 //! - only a [`rel_path::RelPath`] ever reaches a file-system write, so nothing is written
-//!   outside a synced folder;
+//!   outside a synced folder, and every write, rename and read below a folder's root goes
+//!   through [`fs_safe`], which never follows a symbolic link there;
 //! - every byte that arrives from the remote is checked against its SHA-256 before it is
 //!   renamed into place;
 //! - the journal's synced tree (the merge base) is written only after a file is verified on
@@ -21,6 +22,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod fs_safe;
 pub mod hash;
 pub mod journal;
 pub mod manifest;

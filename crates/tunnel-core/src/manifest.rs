@@ -353,29 +353,55 @@ fn validate_entries(entries: &[FileEntry], limits: &Limits) -> Result<(), Manife
         });
     }
     let mut seen: HashSet<&str> = HashSet::with_capacity(entries.len());
-    let mut live_files: HashSet<&str> = HashSet::new();
+    let mut live_files = LiveFiles::default();
     for e in entries {
         validate_entry(e, limits)?;
         if !seen.insert(e.path.as_str()) {
             return Err(invalid(e.path.as_str(), "listed twice"));
         }
         if !e.deleted && e.kind == EntryKind::File {
-            live_files.insert(e.path.as_str());
+            live_files.insert(&e.path);
         }
     }
     for e in entries.iter().filter(|e| !e.deleted) {
-        let mut parent = e.path.parent();
-        while let Some(p) = parent {
-            if live_files.contains(p.as_str()) {
-                return Err(invalid(
-                    e.path.as_str(),
-                    format!("its parent {p} is a file"),
-                ));
-            }
-            parent = p.parent();
+        if let Some(p) = live_files.file_above(&e.path) {
+            return Err(invalid(
+                e.path.as_str(),
+                format!("its parent {p} is a file"),
+            ));
         }
     }
     Ok(())
+}
+
+/// Live file paths indexed by a keyed hash, to ask "is a folder above this path a live file?"
+/// in one pass over the path (see [`RelPath::prefix_hashes`]): linear in the path's length
+/// however deep it is, where looking each ancestor up by its text costs the square of it.
+#[derive(Default)]
+struct LiveFiles<'a> {
+    keys: std::hash::RandomState,
+    by_hash: std::collections::HashMap<u64, Vec<&'a str>>,
+}
+
+impl<'a> LiveFiles<'a> {
+    fn insert(&mut self, path: &'a RelPath) {
+        if let Some((h, _)) = path.prefix_hashes(&self.keys).last() {
+            self.by_hash.entry(h).or_default().push(path.as_str());
+        }
+    }
+
+    /// The live file that is a folder above `path`, if any.
+    fn file_above<'p>(&self, path: &'p RelPath) -> Option<&'p str> {
+        let depth = path.depth();
+        path.prefix_hashes(&self.keys)
+            .take(depth - 1)
+            .find(|(h, prefix)| {
+                self.by_hash
+                    .get(h)
+                    .is_some_and(|paths| paths.contains(prefix))
+            })
+            .map(|(_, prefix)| prefix)
+    }
 }
 
 impl Head {
@@ -529,12 +555,17 @@ impl RemoteTree {
 
     /// A live file may not be the parent of a live entry; checks the paths in `touched`
     /// against the whole tree (their ancestors and their descendants).
+    ///
+    /// Bounded work on deep paths: the folders above a path are looked up as slices of it,
+    /// deepest first, and the walk stops at an untouched live folder (the tree held the rule
+    /// before this delta, so nothing above that folder is a live file, and a touched file above
+    /// it is caught by its own descendant check). A walk that goes on for long (a hostile
+    /// delta of deep paths without folder entries) switches to a hash index of the tree's live
+    /// files, which answers for a whole path in one pass over it.
     fn check_no_file_parents(&self, touched: &[RelPath]) -> Result<(), ManifestError> {
-        let live_file = |p: &RelPath| {
-            self.files
-                .get(p)
-                .is_some_and(|e| !e.deleted && e.kind == EntryKind::File)
-        };
+        const SHORT_WALK: usize = 16;
+        let touched_set: HashSet<&str> = touched.iter().map(RelPath::as_str).collect();
+        let mut index: Option<LiveFiles<'_>> = None;
         for path in touched {
             let Some(entry) = self.files.get(path) else {
                 continue;
@@ -542,12 +573,35 @@ impl RemoteTree {
             if entry.deleted {
                 continue;
             }
-            let mut parent = path.parent();
-            while let Some(p) = parent {
-                if live_file(&p) {
+            let mut settled = false;
+            for (step, p) in path.ancestors().enumerate() {
+                if step == SHORT_WALK {
+                    break;
+                }
+                match self.files.get(p) {
+                    Some(e) if !e.deleted && e.kind == EntryKind::File => {
+                        return Err(invalid(path.as_str(), format!("its parent {p} is a file")));
+                    }
+                    Some(e) if !e.deleted && !touched_set.contains(p) => {
+                        settled = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if !settled && path.depth() > SHORT_WALK + 1 {
+                let index = index.get_or_insert_with(|| {
+                    let mut live = LiveFiles::default();
+                    for e in self.files.values() {
+                        if !e.deleted && e.kind == EntryKind::File {
+                            live.insert(&e.path);
+                        }
+                    }
+                    live
+                });
+                if let Some(p) = index.file_above(path) {
                     return Err(invalid(path.as_str(), format!("its parent {p} is a file")));
                 }
-                parent = p.parent();
             }
             if entry.kind == EntryKind::File {
                 if let Some(child) = self.live_descendants(path).next() {
@@ -563,15 +617,17 @@ impl RemoteTree {
 
     /// Live entries strictly inside `dir`.
     pub fn live_descendants<'a>(&'a self, dir: &RelPath) -> impl Iterator<Item = &'a FileEntry> {
+        // Everything below `dir` sits together from `dir/` on (names such as `dir-x` sort
+        // between `dir` and `dir/` and are never visited).
         let prefix = format!("{}/", dir.as_str());
-        let dir = dir.clone();
         self.files
-            .range::<RelPath, _>((std::ops::Bound::Excluded(&dir), std::ops::Bound::Unbounded))
-            .take_while(move |(k, _)| {
-                k.as_str() < prefix.as_str() || k.as_str().starts_with(prefix.as_str())
-            })
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.as_str().starts_with(prefix.as_str()))
             .map(|(_, e)| e)
-            .filter(move |e| !e.deleted && dir.is_ancestor_of(&e.path))
+            .filter(|e| !e.deleted)
     }
 
     /// The snapshot of this tree; tombstones older than `drop_tombstones_before_ns` are left out.
@@ -1443,6 +1499,54 @@ mod format_tests {
         tree.apply_delta(delta(4, vec![tomb("d/x"), file("d", b"hello", 2)]))
             .unwrap();
         assert_eq!(tree.live().count(), 1);
+    }
+
+    /// Deep paths (2,000 nested folders, 4,000 bytes) in numbers: the "no live file above a live
+    /// entry" rule is still enforced at every depth, by snapshots and by deltas, with work
+    /// linear in each path (ancestors are slices and hashed in one pass, see `LiveFiles`).
+    #[test]
+    fn the_file_above_rule_holds_on_deep_paths() {
+        let deep = |n: usize| vec!["a"; n].join("/");
+        let parse = |files: Vec<FileEntry>| {
+            Snapshot::parse(&snapshot(files).to_bytes(), &Limits::default())
+        };
+        // Many deep files below a deep folder chain without folder entries: valid.
+        let many: Vec<FileEntry> = (0..100)
+            .map(|i| file(&format!("{}/f{i}", deep(1990)), b"x", 1))
+            .collect();
+        let ok = parse(many.clone()).expect("deep files are fine");
+        assert_eq!(ok.files.len(), 100);
+        // A live file 1,000 folders up: refused; deleted: fine.
+        let mut above = many.clone();
+        above.push(file(&deep(1000), b"in the way", 1));
+        let (path, reason) = invalid_reason(parse(above));
+        assert!(reason.contains("is a file"), "{reason}");
+        assert!(path.starts_with(&deep(1001)), "{path}");
+        let mut gone = many.clone();
+        gone.push(tomb(&deep(1000)));
+        parse(gone).expect("a tombstone above is fine");
+
+        // The same through deltas on a tree of deep files.
+        let mut tree = RemoteTree::from_snapshot(snapshot(many));
+        let before = tree.clone();
+        let err = tree
+            .apply_delta(delta(4, vec![file(&deep(1000), b"in the way", 1)]))
+            .expect_err("a file above live entries");
+        assert!(matches!(err, ManifestError::Invalid { .. }), "{err:?}");
+        assert_eq!(tree, before);
+        let err = tree
+            .apply_delta(delta(
+                4,
+                vec![file(&format!("{}/f7/below", deep(1990)), b"x", 1)],
+            ))
+            .expect_err("an entry below a live file");
+        assert!(matches!(err, ManifestError::Invalid { .. }), "{err:?}");
+        assert_eq!(tree, before);
+        let deeper: Vec<FileEntry> = (0..100)
+            .map(|i| file(&format!("{}/g{i}", deep(1995)), b"y", 1))
+            .collect();
+        tree.apply_delta(delta(4, deeper)).expect("more deep files");
+        assert_eq!(tree.live().count(), 200);
     }
 
     #[test]

@@ -188,6 +188,35 @@ impl RelPath {
             && other.0.as_bytes()[self.0.len()] == b'/'
     }
 
+    /// The folders above this path, deepest first (`a/b` then `a` for `a/b/c`), as slices of
+    /// it: no copy, so walking every ancestor is linear in the path's length.
+    pub fn ancestors(&self) -> impl Iterator<Item = &str> {
+        let s = self.0.as_str();
+        s.rmatch_indices('/').map(move |(i, _)| &s[..i])
+    }
+
+    /// A keyed hash of the path and of each folder above it (top first), computed in one pass:
+    /// the hash of `a/b` continues the one of `a`, so all of them cost one read of the path.
+    /// The last item is the whole path's own hash. Only comparable with hashes made by the
+    /// same `keys`.
+    pub(crate) fn prefix_hashes<'a>(
+        &'a self,
+        keys: &std::hash::RandomState,
+    ) -> impl Iterator<Item = (u64, &'a str)> + 'a {
+        use std::hash::{BuildHasher, Hasher};
+        let s = self.0.as_str();
+        let mut h = keys.build_hasher();
+        let mut end = 0usize;
+        self.0.split('/').map(move |part| {
+            h.write(part.as_bytes());
+            h.write_u8(b'/');
+            end += part.len();
+            let prefix = &s[..end];
+            end += 1;
+            (h.clone().finish(), prefix)
+        })
+    }
+
     /// Lower-cased form, for case-insensitive comparisons.
     pub fn to_lowercase_key(&self) -> String {
         self.0.to_lowercase()
@@ -265,6 +294,38 @@ mod tests {
             p
         );
         assert!(RelPath::from_native(Path::new("/root"), Path::new("/other/x")).is_err());
+    }
+
+    /// A 4,000-byte path of 2,000 one-letter folders is valid, and walking its ancestors or
+    /// hashing all of its prefixes reads it once (slices, no copies; checked on the output).
+    #[test]
+    fn deep_paths_are_valid_and_their_ancestors_cost_one_pass() {
+        let deep = vec!["a"; 2000].join("/");
+        assert_eq!(deep.len(), 3999);
+        let p = RelPath::new(&deep).expect("a deep path is valid");
+        assert_eq!(p.depth(), 2000);
+        let ancestors: Vec<&str> = p.ancestors().collect();
+        assert_eq!(ancestors.len(), 1999);
+        assert_eq!(ancestors[0].len(), 3997, "the parent first");
+        assert_eq!(ancestors[1998], "a", "the top folder last");
+        for a in &ancestors {
+            assert!(
+                std::ptr::eq(a.as_ptr(), p.as_str().as_ptr()),
+                "a slice, not a copy"
+            );
+        }
+        let keys = std::hash::RandomState::new();
+        let hashes: Vec<(u64, &str)> = p.prefix_hashes(&keys).collect();
+        assert_eq!(hashes.len(), 2000);
+        assert_eq!(hashes[1999].1, p.as_str());
+        // Each prefix hashes like the path of that name does on its own.
+        let q = RelPath::new(hashes[700].1).expect("prefix");
+        assert_eq!(
+            q.prefix_hashes(&keys).last().map(|(h, _)| h),
+            Some(hashes[700].0)
+        );
+        let distinct: std::collections::HashSet<u64> = hashes.iter().map(|(h, _)| *h).collect();
+        assert_eq!(distinct.len(), 2000, "every prefix hashes differently");
     }
 
     proptest! {

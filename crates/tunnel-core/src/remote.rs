@@ -17,6 +17,7 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -130,6 +131,21 @@ pub enum BlobSource {
         /// Expected SHA-256 of those bytes.
         sha256: Digest,
     },
+    /// A slice of a file the caller already opened, without following links, and checked to
+    /// be the file it scanned (what the engine sends: a file swapped for a link to a secret
+    /// after the scan can never be read through the path). Read and checked like `File`.
+    Open {
+        /// The open file; readers use their own handle (`try_clone`) and seek to `offset`.
+        file: Arc<std::fs::File>,
+        /// Where it is, for messages.
+        path: PathBuf,
+        /// First byte.
+        offset: u64,
+        /// Number of bytes.
+        len: u64,
+        /// Expected SHA-256 of those bytes.
+        sha256: Digest,
+    },
     /// Bytes already in memory (packs of small files, manifest deltas).
     Bytes(Bytes),
 }
@@ -138,14 +154,63 @@ impl BlobSource {
     /// Number of bytes this source provides.
     pub fn len(&self) -> u64 {
         match self {
-            BlobSource::File { len, .. } => *len,
+            BlobSource::File { len, .. } | BlobSource::Open { len, .. } => *len,
             BlobSource::Bytes(b) => b.len() as u64,
         }
     }
+    /// A reader of the slice and the file's path, for the two file sources (`None` for
+    /// bytes). Each call reads from its own position, so a retried upload never shares a file
+    /// offset with an earlier attempt still winding down.
+    pub fn reader(&self) -> Option<std::io::Result<(SliceReader, &std::path::Path)>> {
+        let (file, path, offset) = match self {
+            BlobSource::File { path, offset, .. } => {
+                (std::fs::File::open(path).map(Arc::new), path, *offset)
+            }
+            BlobSource::Open {
+                file, path, offset, ..
+            } => (Ok(Arc::clone(file)), path, *offset),
+            BlobSource::Bytes(_) => return None,
+        };
+        Some(file.map(|file| (SliceReader { file, pos: offset }, path.as_path())))
+    }
+
     /// True when the source has no bytes.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Reads a file from a position with positioned reads (`pread`), never through the file
+/// offset shared by every handle of an open file.
+#[derive(Debug)]
+pub struct SliceReader {
+    file: Arc<std::fs::File>,
+    pos: u64,
+}
+
+impl std::io::Read for SliceReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = read_at(&self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, pos)
+}
+
+#[cfg(windows)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, pos)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn read_at(_file: &std::fs::File, _buf: &mut [u8], _pos: u64) -> std::io::Result<usize> {
+    Err(std::io::Error::other(
+        "positioned reads are not supported here",
+    ))
 }
 
 /// Coarse classes of [`RemoteError`], for exit codes, UI codes and retry decisions.

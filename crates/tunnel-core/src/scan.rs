@@ -19,14 +19,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use tracing::{debug, warn};
 
 use crate::chunk::{self, ChunkHash};
+use crate::fs_safe;
 use crate::journal::CachedHash;
 use crate::manifest::EntryKind;
 use crate::plan::LocalEntry;
@@ -84,6 +84,63 @@ pub struct LocalScan {
     pub excluded: Vec<RelPath>,
     /// How many files were actually read and hashed (the rest came from the cache).
     pub hashed: u64,
+    /// The rules the scan applied, to judge paths that are not here (remote entries).
+    pub rules: SkipRules,
+    /// Nothing was scanned but something was ignored: the ignore rules exclude everything
+    /// (a `.sbtignore` holding `*`, say), so nothing is uploaded. Logged as a warning.
+    pub everything_ignored: bool,
+}
+
+/// The rules that decide what the scanner leaves out, kept to judge a path that does not exist
+/// here: an entry arriving from another device (with other ignore rules, or hostile) that this
+/// device would never upload is not written here either.
+#[derive(Clone, Debug, Default)]
+pub struct SkipRules {
+    root: PathBuf,
+    /// The `.sbtignore` matchers found, by the folder holding them (`""`: the root).
+    by_dir: HashMap<String, Arc<Gitignore>>,
+    extra: Option<Arc<Gitignore>>,
+}
+
+impl SkipRules {
+    /// Why the scanner would leave `path` (of `kind`) out, were it here: a hidden or
+    /// temporary name anywhere in it, or an ignore rule on it or on a folder above it.
+    /// Names (`InvalidName`) are not judged: a [`RelPath`] is valid.
+    pub fn skip_reason(&self, path: &RelPath, kind: EntryKind) -> Option<SkipReason> {
+        let parts: Vec<&str> = path.components().collect();
+        for name in &parts {
+            if name.starts_with('.') {
+                return Some(SkipReason::Hidden);
+            }
+            if is_temporary_name(name) {
+                return Some(SkipReason::Temporary);
+            }
+        }
+        if self.by_dir.is_empty() && self.extra.is_none() {
+            return None;
+        }
+        let text = path.as_str();
+        let mut matchers: Vec<Arc<Gitignore>> = Vec::new();
+        let mut native = self.root.clone();
+        let mut end = 0;
+        for (i, name) in parts.iter().enumerate() {
+            let dir_so_far = &text[..end];
+            if let Some(m) = self.by_dir.get(dir_so_far) {
+                matchers.push(Arc::clone(m));
+            }
+            end = if i == 0 {
+                name.len()
+            } else {
+                end + 1 + name.len()
+            };
+            native.push(name);
+            let is_dir = i + 1 < parts.len() || kind == EntryKind::Dir;
+            if is_ignored(&native, is_dir, &matchers, self.extra.as_deref()) {
+                return Some(SkipReason::Ignored);
+            }
+        }
+        None
+    }
 }
 
 /// The scan could not be done at all.
@@ -138,13 +195,16 @@ pub fn scan_folder(
     cache: &HashMap<RelPath, CachedHash>,
     opts: &ScanOptions,
 ) -> Result<LocalScan, ScanError> {
-    scan_folder_observed(root, cache, opts, &|_| {})
+    scan_folder_observed(root, cache, opts, &|_| {}, &|_| {})
 }
 
 /// A file to hash.
 struct Job {
     rel: RelPath,
     native: PathBuf,
+    /// What the listing saw (without following links): the file opened to be hashed must be
+    /// this one, not a link or another file swapped in since.
+    listed: fs_safe::Meta,
 }
 
 /// One folder waiting to be listed, with the ignore matchers that apply inside it
@@ -152,15 +212,17 @@ struct Job {
 struct Frame {
     native: PathBuf,
     rel: Option<RelPath>,
-    matchers: Vec<Rc<Gitignore>>,
+    matchers: Vec<Arc<Gitignore>>,
 }
 
-/// [`scan_folder`] with a hook run after the first read of each hashed file (tests).
+/// [`scan_folder`] with hooks run just before each file is opened to be hashed and after its
+/// first read (tests).
 pub(crate) fn scan_folder_observed(
     root: &Path,
     cache: &HashMap<RelPath, CachedHash>,
     opts: &ScanOptions,
     after_first_read: &(dyn Fn(&Path) + Sync),
+    before_open: &(dyn Fn(&Path) + Sync),
 ) -> Result<LocalScan, ScanError> {
     if opts.chunk_size == 0 {
         return Err(ScanError::BadChunkSize);
@@ -188,9 +250,11 @@ pub(crate) fn scan_folder_observed(
             source,
         });
     }
-    let extra = build_extra(root, &opts.extra_ignores)?;
+    let extra = build_extra(root, &opts.extra_ignores)?.map(Arc::new);
 
     let mut scan = LocalScan::default();
+    scan.rules.root = root.to_owned();
+    scan.rules.extra = extra.clone();
     let mut jobs: Vec<Job> = Vec::new();
     let mut stack = vec![Frame {
         native: root.to_owned(),
@@ -200,7 +264,12 @@ pub(crate) fn scan_folder_observed(
     while let Some(frame) = stack.pop() {
         let mut matchers = frame.matchers.clone();
         match load_ignore_file(&frame.native) {
-            Ok(Some(gi)) => matchers.push(Rc::new(gi)),
+            Ok(Some(gi)) => {
+                let gi = Arc::new(gi);
+                let at = frame.rel.as_ref().map_or("", RelPath::as_str).to_string();
+                scan.rules.by_dir.insert(at, Arc::clone(&gi));
+                matchers.push(gi);
+            }
             Ok(None) => {}
             Err(reason) => {
                 match &frame.rel {
@@ -298,7 +367,7 @@ pub(crate) fn scan_folder_observed(
                 continue;
             }
             let is_dir = ft.is_dir();
-            if is_ignored(&native, is_dir, &matchers, extra.as_ref()) {
+            if is_ignored(&native, is_dir, &matchers, extra.as_deref()) {
                 debug!(path = %rel, "ignored");
                 scan.excluded.push(rel);
                 scan.skipped.push((native, SkipReason::Ignored));
@@ -325,7 +394,11 @@ pub(crate) fn scan_folder_observed(
                         scan.entries.insert(rel.clone(), file_entry(c));
                         scan.hashes.insert(rel, c.clone());
                     }
-                    _ => jobs.push(Job { rel, native }),
+                    _ => jobs.push(Job {
+                        rel,
+                        native,
+                        listed: fs_safe::Meta::of(&meta),
+                    }),
                 }
             }
         }
@@ -333,7 +406,11 @@ pub(crate) fn scan_folder_observed(
         stack.extend(subdirs.into_iter().rev());
     }
 
-    for (rel, result) in hash_all(jobs, opts.chunk_size, after_first_read) {
+    let hooks = Hooks {
+        after_first_read,
+        before_open,
+    };
+    for (rel, result) in hash_all(root, jobs, opts.chunk_size, &hooks) {
         match result {
             Ok(h) => {
                 scan.hashed += 1;
@@ -372,6 +449,17 @@ pub(crate) fn scan_folder_observed(
     scan.unreadable.sort_by(|a, b| a.0.cmp(&b.0));
     scan.skipped.sort_by(|a, b| a.0.cmp(&b.0));
     scan.excluded.sort();
+    scan.everything_ignored = scan.entries.is_empty()
+        && scan
+            .skipped
+            .iter()
+            .any(|(_, r)| matches!(r, SkipReason::Ignored));
+    if scan.everything_ignored {
+        warn!(
+            root = %root.display(),
+            "every file and folder here is excluded by {IGNORE_FILE} or the ignore settings: nothing is uploaded"
+        );
+    }
     Ok(scan)
 }
 
@@ -479,7 +567,7 @@ fn build_extra(root: &Path, patterns: &[String]) -> Result<Option<Gitignore>, Sc
 fn is_ignored(
     path: &Path,
     is_dir: bool,
-    matchers: &[Rc<Gitignore>],
+    matchers: &[Arc<Gitignore>],
     extra: Option<&Gitignore>,
 ) -> bool {
     for m in matchers.iter().rev() {
@@ -494,11 +582,50 @@ fn is_ignored(
     extra.is_some_and(|e| e.matched(path, is_dir).is_ignore())
 }
 
+/// Test hooks of the hashing pass.
+struct Hooks<'a> {
+    after_first_read: &'a (dyn Fn(&Path) + Sync),
+    before_open: &'a (dyn Fn(&Path) + Sync),
+}
+
+/// Open a listed file without following any link below `root`, check it is the very file the
+/// listing saw (a link or another file swapped in since is "changed", retried next sync), and
+/// hash it.
+fn hash_job(
+    root: &Path,
+    job: &Job,
+    chunk_size: u64,
+    hooks: &Hooks<'_>,
+) -> std::io::Result<chunk::FileHashes> {
+    (hooks.before_open)(&job.native);
+    let file = fs_safe::open_file(root, &job.rel).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            e
+        } else {
+            // A link, a folder or a FIFO where the listing saw a file: it changed.
+            debug!(path = %job.rel, error = %e, "not the file that was listed");
+            std::io::Error::other(chunk::FileChanged {
+                path: job.native.clone(),
+            })
+        }
+    })?;
+    let opened = fs_safe::Meta::of(&file.metadata()?);
+    if (opened.dev, opened.ino) != (job.listed.dev, job.listed.ino)
+        || opened.kind != fs_safe::Kind::File
+    {
+        return Err(std::io::Error::other(chunk::FileChanged {
+            path: job.native.clone(),
+        }));
+    }
+    chunk::hash_open_file(file, &job.native, chunk_size, hooks.after_first_read)
+}
+
 /// Hash every job on a few threads; results come back in job order.
 fn hash_all(
+    root: &Path,
     jobs: Vec<Job>,
     chunk_size: u64,
-    after_first_read: &(dyn Fn(&Path) + Sync),
+    hooks: &Hooks<'_>,
 ) -> Vec<(RelPath, std::io::Result<chunk::FileHashes>)> {
     if jobs.is_empty() {
         return Vec::new();
@@ -515,7 +642,7 @@ fn hash_all(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(i) else { break };
-                let r = chunk::hash_file_observed(&job.native, chunk_size, after_first_read);
+                let r = hash_job(root, job, chunk_size, hooks);
                 // Each slot is written by exactly one thread.
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(r);
@@ -812,6 +939,55 @@ mod tests {
         }
     }
 
+    /// What the scan would leave out is judged the same for paths that are not here (entries
+    /// from other devices): hidden or temporary anywhere in the path, or ignored by the rules
+    /// of the folders above it and the configured patterns.
+    #[test]
+    fn skip_rules_judge_paths_that_are_not_here() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        put(root, ".sbtignore", b"*.log\nbuild/\n");
+        put(root, "src/.sbtignore", b"*.o\n!keep.log\n");
+        put(root, "src/main.rs", b"x");
+        let o = ScanOptions {
+            chunk_size: 4,
+            extra_ignores: vec!["*.bak".into()],
+        };
+        let scan = scan_folder(root, &HashMap::new(), &o).expect("scan");
+        let judge = |p: &str, kind| scan.rules.skip_reason(&rel(p), kind);
+        use EntryKind::{Dir, File};
+        assert_eq!(judge(".envrc", File), Some(SkipReason::Hidden));
+        assert_eq!(judge(".vscode/tasks.json", File), Some(SkipReason::Hidden));
+        assert_eq!(judge("a/.git/config", File), Some(SkipReason::Hidden));
+        assert_eq!(judge("notes.txt~", File), Some(SkipReason::Temporary));
+        assert_eq!(judge("x.log", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("deep/er/x.log", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("build", Dir), Some(SkipReason::Ignored));
+        assert_eq!(judge("build/out.bin", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("src/a.o", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("src/keep.log", File), None, "re-included below");
+        assert_eq!(judge("other/a.o", File), None, "src's rules stay in src");
+        assert_eq!(judge("x.bak", File), Some(SkipReason::Ignored));
+        assert_eq!(judge("build", File), None, "build/ names folders only");
+        assert_eq!(judge("docs/readme.md", File), None);
+        assert!(!scan.everything_ignored);
+    }
+
+    #[test]
+    fn an_ignore_file_that_excludes_everything_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        put(root, ".sbtignore", b"*\n");
+        put(root, "a.txt", b"x");
+        put(root, "d/b.txt", b"x");
+        let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+        assert!(scan.entries.is_empty());
+        assert!(scan.everything_ignored);
+        let empty = tempfile::tempdir().expect("tempdir");
+        let scan = scan_folder(empty.path(), &HashMap::new(), &opts()).expect("scan");
+        assert!(!scan.everything_ignored, "an empty folder ignores nothing");
+    }
+
     #[test]
     fn extra_ignores_apply_and_bad_patterns_are_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -874,15 +1050,21 @@ mod tests {
         let root = dir.path();
         put(root, "growing.log.txt", b"0123456789");
         put(root, "stable.txt", b"s");
-        let scan = scan_folder_observed(root, &HashMap::new(), &opts(), &|p| {
-            if p.ends_with("growing.log.txt") {
-                let mut f = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(p)
-                    .expect("open");
-                f.write_all(b"more").expect("append");
-            }
-        })
+        let scan = scan_folder_observed(
+            root,
+            &HashMap::new(),
+            &opts(),
+            &|p| {
+                if p.ends_with("growing.log.txt") {
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(p)
+                        .expect("open");
+                    f.write_all(b"more").expect("append");
+                }
+            },
+            &|_| {},
+        )
         .expect("scan");
         assert_eq!(scan.unreadable.len(), 1);
         assert_eq!(scan.unreadable[0].0, rel("growing.log.txt"));
@@ -894,6 +1076,49 @@ mod tests {
         assert!(
             !scan.hashes.contains_key(&rel("growing.log.txt")),
             "no cache row for a torn read"
+        );
+        assert!(scan.entries.contains_key(&rel("stable.txt")));
+    }
+
+    /// A file replaced by a link to a secret outside the folder (or a folder above it replaced
+    /// by a link) between the listing and the hashing: the secret is never hashed as the
+    /// file's content; the file is "changed", retried next sync.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_swapped_for_a_link_after_the_listing_is_not_hashed_through_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        put(outside.path(), "id_rsa", b"PRIVATE KEY");
+        put(outside.path(), "d/notes.txt", b"PRIVATE KEY");
+        put(root, "notes.txt", b"public notes");
+        put(root, "d/notes.txt", b"public notes");
+        put(root, "stable.txt", b"s");
+        let secret = crate::hash::Digest::of(b"PRIVATE KEY");
+        let scan = scan_folder_observed(root, &HashMap::new(), &opts(), &|_| {}, &|p| {
+            if p.ends_with("notes.txt") && !p.ends_with("d/notes.txt") {
+                std::fs::remove_file(p).expect("rm");
+                std::os::unix::fs::symlink(outside.path().join("id_rsa"), p).expect("link");
+            }
+            if p.ends_with("d/notes.txt") {
+                let d = p.parent().expect("parent");
+                std::fs::remove_dir_all(d).expect("rm dir");
+                std::os::unix::fs::symlink(outside.path().join("d"), d).expect("link");
+            }
+        })
+        .expect("scan");
+        for (path, e) in &scan.entries {
+            assert_ne!(e.sha256, Some(secret), "{path} was hashed through a link");
+        }
+        for (path, h) in &scan.hashes {
+            assert_ne!(h.sha256, secret, "{path}: cache row of the secret");
+        }
+        let unreadable: Vec<String> = scan.unreadable.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(
+            unreadable,
+            vec!["d/notes.txt", "notes.txt"],
+            "{:?}",
+            scan.unreadable
         );
         assert!(scan.entries.contains_key(&rel("stable.txt")));
     }

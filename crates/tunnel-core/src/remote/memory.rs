@@ -7,11 +7,13 @@
 //! - mutable blobs keep every version; `get_blob` reads any version and any byte range (end
 //!   exclusive, clamped to the size);
 //! - names are compared case-insensitively; deleted blobs move to a trash;
-//! - a [`BlobSource::File`] is streamed and hashed, and the upload fails with
+//! - a file source ([`BlobSource::File`], [`BlobSource::Open`]) is read and hashed, and the upload fails with
 //!   [`RemoteError::SourceChanged`] when the bytes do not match, leaving nothing behind.
 //!
 //! Test controls: [`MemoryStore::fail_next`], [`MemoryStore::request_count`],
-//! [`MemoryStore::blob_names`], [`MemoryStore::blob_bytes`]. Clones share one state, so two
+//! [`MemoryStore::blob_names`], [`MemoryStore::blob_bytes`], [`MemoryStore::set_on_put`] (a
+//! hook when an upload starts), [`MemoryStore::record_sources`] (every byte read from files,
+//! even of refused uploads). Clones share one state, so two
 //! engines holding clones are two devices on one page.
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::{
     BlobInfo, BlobName, BlobSink, BlobSource, HeadState, RemoteError, RemoteIdentity, RemoteStore,
@@ -94,7 +96,15 @@ struct State {
     counts: HashMap<MemOp, u64>,
     bytes_received: u64,
     max_blob_size: Option<u64>,
+    /// Every byte read from a file source, kept when `record_sources` is on.
+    record_sources: bool,
+    sources_read: Vec<Bytes>,
+    /// Run when a `put_blob` starts (tests: change the disk between scan and upload).
+    on_put: Option<PutHook>,
 }
+
+/// See [`MemoryStore::set_on_put`].
+pub type PutHook = Arc<dyn Fn(&BlobName) + Send + Sync>;
 
 /// In-memory remote store; see the module docs.
 #[derive(Clone, Default)]
@@ -138,6 +148,23 @@ impl MemoryStore {
                 times,
             });
         }
+    }
+
+    /// Keep every byte read from a file source, even of uploads refused afterwards because
+    /// the bytes did not match (a real server would have received most of them).
+    pub fn record_sources(&self, on: bool) {
+        self.lock().record_sources = on;
+    }
+
+    /// The bytes read from file sources since [`MemoryStore::record_sources`] was turned on.
+    pub fn sources_read(&self) -> Vec<Bytes> {
+        self.lock().sources_read.clone()
+    }
+
+    /// Run `hook` with the blob's name whenever a `put_blob` starts (before it reads its
+    /// source); `None` removes it.
+    pub fn set_on_put(&self, hook: Option<PutHook>) {
+        self.lock().on_put = hook;
     }
 
     /// How many calls of `op` were made (failed ones included).
@@ -261,34 +288,44 @@ impl MemoryStore {
     }
 
     /// Read the bytes of a source, checking a file source against its hash.
-    async fn read_source(source: &BlobSource) -> Result<Bytes, RemoteError> {
+    async fn read_source(&self, source: &BlobSource) -> Result<Bytes, RemoteError> {
         match source {
             BlobSource::Bytes(b) => Ok(b.clone()),
-            BlobSource::File {
-                path,
-                offset,
-                len,
-                sha256,
-            } => {
-                let mut file = tokio::fs::File::open(path).await?;
-                file.seek(std::io::SeekFrom::Start(*offset)).await?;
-                let mut out = Vec::with_capacity(usize::try_from(*len).unwrap_or(0));
-                let mut hasher = Hasher::new();
-                let mut buf = vec![0u8; UPLOAD_BUFFER];
-                let mut left = *len;
-                while left > 0 {
-                    let want = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
-                    let n = file.read(&mut buf[..want]).await?;
-                    if n == 0 {
-                        // Shorter than announced: the file was truncated under us.
-                        return Err(RemoteError::SourceChanged(path.clone()));
+            BlobSource::File { len, sha256, .. } | BlobSource::Open { len, sha256, .. } => {
+                let (len, sha256) = (*len, *sha256);
+                let Some(opened) = source.reader() else {
+                    return Err(RemoteError::Protocol("not a file source".into()));
+                };
+                let (mut reader, path) = opened?;
+                let path = path.to_path_buf();
+                let record = self.lock().record_sources;
+                let (out, hash) = tokio::task::spawn_blocking(move || {
+                    use std::io::Read;
+                    let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+                    let mut hasher = Hasher::new();
+                    let mut buf = vec![0u8; UPLOAD_BUFFER];
+                    let mut left = len;
+                    while left > 0 {
+                        let want = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
+                        let n = reader.read(&mut buf[..want])?;
+                        if n == 0 {
+                            // Shorter than announced: the file was truncated under us.
+                            break;
+                        }
+                        hasher.update(&buf[..n]);
+                        out.extend_from_slice(&buf[..n]);
+                        left -= n as u64;
                     }
-                    hasher.update(&buf[..n]);
-                    out.extend_from_slice(&buf[..n]);
-                    left -= n as u64;
+                    Ok::<_, std::io::Error>((out, hasher.finish()))
+                })
+                .await
+                .map_err(|e| RemoteError::Io(std::io::Error::other(e)))??;
+                if record {
+                    // What a real server would have received over the wire before the check.
+                    self.lock().sources_read.push(Bytes::from(out.clone()));
                 }
-                if hasher.finish() != *sha256 {
-                    return Err(RemoteError::SourceChanged(path.clone()));
+                if out.len() as u64 != len || hash != sha256 {
+                    return Err(RemoteError::SourceChanged(path));
                 }
                 Ok(Bytes::from(out))
             }
@@ -337,6 +374,10 @@ impl RemoteStore for MemoryStore {
 
     async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
         self.enter(MemOp::PutBlob)?;
+        let hook = self.lock().on_put.clone();
+        if let Some(hook) = hook {
+            hook(name);
+        }
         {
             let st = self.lock();
             Self::check_size(&st, source.len())?;
@@ -348,7 +389,7 @@ impl RemoteStore for MemoryStore {
                 }
             }
         }
-        let data = Self::read_source(&source).await?;
+        let data = self.read_source(&source).await?;
         let mut st = self.lock();
         Ok(Self::store_version(&mut st, name, data))
     }

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tracing::debug;
 
+use crate::fs_safe;
 use crate::hash::{Digest, Hasher};
 use crate::manifest::{ChunkRef, FileEntry};
 use crate::plan::LocalEntry;
@@ -79,7 +80,16 @@ pub(crate) async fn prefetch_pack(
         uuid::Uuid::new_v4().simple()
     ));
     let mut f = tokio::fs::File::create(&file).await?;
-    let n = store.get_blob(blob, None, Some(start..end), &mut f).await;
+    let mut ignored = Hasher::new();
+    // At most the range reaches the disk, whatever the server sends.
+    let mut w = HashingWriter::with_limit(&mut f, &mut ignored, end.saturating_sub(start));
+    let n = store
+        .get_blob(blob, None, Some(start..end), &mut w)
+        .await
+        .map_err(|e| match w.overflowed() {
+            true => RemoteError::Integrity(format!("{blob}: more than the range asked for")),
+            false => e,
+        });
     let n = match n {
         Ok(n) => n,
         Err(e) => {
@@ -101,6 +111,10 @@ pub(crate) async fn prefetch_pack(
 }
 
 /// Download `entry` to `root/dest`. `expected` is what the plan saw at `dest` (None: nothing).
+///
+/// The folder of `dest` is reached from `root` without following links (a folder swapped for
+/// a link to somewhere else since the plan stops the download, nothing is written there), and
+/// the temporary file is created, checked and renamed relative to that folder.
 pub(crate) async fn download_file(
     store: &dyn RemoteStore,
     root: &Path,
@@ -109,62 +123,67 @@ pub(crate) async fn download_file(
     expected: Option<&LocalEntry>,
     packs: &HashMap<BlobName, Arc<PackCache>>,
 ) -> Result<(), DownloadError> {
-    let target = dest.to_native(root);
-    let parent = target
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| root.to_path_buf());
-    tokio::fs::create_dir_all(&parent).await?;
-    let temp = parent.join(format!(
+    let (dir, name) = fs_safe::parent_of(root, dest, true)?;
+    let temp = format!(
         "{TEMP_PREFIX}{}{TEMP_SUFFIX}",
         uuid::Uuid::new_v4().simple()
-    ));
-    let result = write_verified(store, &temp, entry, packs).await;
+    );
+    let file = dir.create_new(&temp)?;
+    let result = write_verified(store, file, entry, packs).await;
     if let Err(e) = result {
-        let _ = tokio::fs::remove_file(&temp).await;
+        let _ = dir.remove_file(&temp);
         return Err(e);
     }
     // The target must still be what the plan saw; otherwise the user changed it meanwhile.
-    if !matches_expected(&target, expected).await {
-        let _ = tokio::fs::remove_file(&temp).await;
+    if !meta_matches(dir.stat(name), expected) {
+        let _ = dir.remove_file(&temp);
         return Err(DownloadError::LocalChanged(dest.clone()));
     }
     // A folder replaced by a file remotely: the (now empty) folder makes way.
     if expected.is_some_and(|e| e.kind == crate::manifest::EntryKind::Dir) {
-        if let Err(e) = tokio::fs::remove_dir(&target).await {
-            let _ = tokio::fs::remove_file(&temp).await;
+        if let Err(e) = dir.remove_dir(name) {
+            let _ = dir.remove_file(&temp);
             return Err(e.into());
         }
     }
-    if let Err(e) = tokio::fs::rename(&temp, &target).await {
-        let _ = tokio::fs::remove_file(&temp).await;
+    if let Err(e) = dir.rename(&temp, &dir, name) {
+        let _ = dir.remove_file(&temp);
         return Err(e.into());
     }
-    if let Ok(dir) = std::fs::File::open(&parent) {
-        let _ = dir.sync_all();
-    }
+    dir.sync();
     debug!(path = %dest, bytes = entry.size, "downloaded");
     Ok(())
 }
 
 async fn write_verified(
     store: &dyn RemoteStore,
-    temp: &Path,
+    file: std::fs::File,
     entry: &FileEntry,
     packs: &HashMap<BlobName, Arc<PackCache>>,
 ) -> Result<(), DownloadError> {
-    let mut file = tokio::fs::File::create(temp).await?;
+    let mut file = tokio::fs::File::from_std(file);
     let mut whole = Hasher::new();
     for chunk in &entry.chunks {
         let (n, digest) = match packs.get(&chunk.blob) {
             Some(cache) => copy_from_cache(&mut file, &mut whole, cache, chunk).await?,
             None => {
-                let mut w = HashingWriter::new(&mut file, &mut whole);
-                // A chunk blob holds exactly one chunk: fetch it whole. Pack members: a range.
-                let whole_blob = chunk.offset == 0 && chunk.blob.as_str().starts_with("c-");
-                let range =
-                    (!whole_blob).then(|| chunk.offset..chunk.offset.saturating_add(chunk.size));
-                store.get_blob(&chunk.blob, None, range, &mut w).await?;
+                // Never more than the chunk's own size reaches the disk: the request asks for
+                // exactly its byte range (a chunk blob holds it from 0), and the writer refuses
+                // anything past it, whatever the server sends (an oversized attachment behind a
+                // 1-byte chunk is cut at the first surplus byte, not written whole).
+                let mut w = HashingWriter::with_limit(&mut file, &mut whole, chunk.size);
+                let range = chunk.offset..chunk.offset.saturating_add(chunk.size);
+                match store.get_blob(&chunk.blob, None, Some(range), &mut w).await {
+                    Ok(_) => {}
+                    Err(_) if w.overflowed() => {
+                        return Err(RemoteError::Integrity(format!(
+                            "{}: {} sent more than the {} bytes of chunk {}",
+                            entry.path, chunk.blob, chunk.size, chunk.sha256
+                        ))
+                        .into())
+                    }
+                    Err(e) => return Err(e.into()),
+                }
                 w.finish()
             }
         };
@@ -220,34 +239,36 @@ async fn copy_from_cache(
     src.seek(std::io::SeekFrom::Start(chunk.offset - cache.start))
         .await?;
     let mut limited = src.take(chunk.size);
-    let mut w = HashingWriter::new(out, whole);
+    let mut w = HashingWriter::with_limit(out, whole, chunk.size);
     tokio::io::copy(&mut limited, &mut w).await?;
     Ok(w.finish())
 }
 
-/// Whether `path` is (still) what the plan saw: absent when `expected` is None, otherwise a
-/// file or folder of the same kind, size and mtime.
-pub(crate) async fn matches_expected(path: &Path, expected: Option<&LocalEntry>) -> bool {
-    let meta = tokio::fs::symlink_metadata(path).await;
-    match (meta, expected) {
-        (Err(e), None) => e.kind() == std::io::ErrorKind::NotFound,
-        (Ok(_), None) => false,
-        (Err(_), Some(_)) => false,
-        (Ok(m), Some(exp)) => match exp.kind {
-            crate::manifest::EntryKind::Dir => m.is_dir(),
-            crate::manifest::EntryKind::File => {
-                m.is_file() && m.len() == exp.size && mtime_ns(&m) == Some(exp.mtime_ns)
-            }
-        },
-    }
+/// Whether `root/rel` is (still) what the plan saw: absent when `expected` is None, otherwise
+/// a file or folder of the same kind, size and mtime. Looked at without following links: a
+/// link where a file or folder was (or on the way to it) is never what the plan saw.
+pub(crate) async fn matches_expected(
+    root: &Path,
+    rel: &RelPath,
+    expected: Option<&LocalEntry>,
+) -> bool {
+    meta_matches(fs_safe::stat(root, rel), expected)
 }
 
-/// Nanoseconds since the epoch of a file's mtime.
-pub(crate) fn mtime_ns(m: &std::fs::Metadata) -> Option<i64> {
-    let t = m.modified().ok()?;
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_nanos()).ok(),
-        Err(e) => i64::try_from(e.duration().as_nanos()).ok().map(|n| -n),
+fn meta_matches(
+    found: std::io::Result<Option<fs_safe::Meta>>,
+    expected: Option<&LocalEntry>,
+) -> bool {
+    match (found, expected) {
+        (Err(_), _) => false,
+        (Ok(None), None) => true,
+        (Ok(Some(_)), None) | (Ok(None), Some(_)) => false,
+        (Ok(Some(m)), Some(exp)) => match exp.kind {
+            crate::manifest::EntryKind::Dir => m.kind == fs_safe::Kind::Dir,
+            crate::manifest::EntryKind::File => {
+                m.kind == fs_safe::Kind::File && m.len == exp.size && m.mtime_ns == exp.mtime_ns
+            }
+        },
     }
 }
 

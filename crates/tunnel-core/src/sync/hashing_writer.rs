@@ -8,22 +8,39 @@ use tokio::io::AsyncWrite;
 
 use crate::hash::{Digest, Hasher};
 
-/// Forwards writes to `inner` and feeds every accepted byte to a per-chunk and a whole-file hasher.
+/// Forwards writes to `inner` and feeds every accepted byte to a per-chunk and a whole-file
+/// hasher. With a limit, bytes past it are refused with an error (and never written), so a
+/// server sending more than asked costs at most the limit on disk.
 pub(crate) struct HashingWriter<'a, W> {
     inner: &'a mut W,
     chunk: Hasher,
     whole: &'a mut Hasher,
     written: u64,
+    limit: u64,
+    overflowed: bool,
 }
 
 impl<'a, W: AsyncWrite + Unpin> HashingWriter<'a, W> {
+    #[cfg(test)]
     pub(crate) fn new(inner: &'a mut W, whole: &'a mut Hasher) -> Self {
+        Self::with_limit(inner, whole, u64::MAX)
+    }
+
+    /// A writer that accepts at most `limit` bytes.
+    pub(crate) fn with_limit(inner: &'a mut W, whole: &'a mut Hasher, limit: u64) -> Self {
         HashingWriter {
             inner,
             chunk: Hasher::new(),
             whole,
             written: 0,
+            limit,
+            overflowed: false,
         }
+    }
+
+    /// Whether more than the limit was offered (and refused).
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflowed
     }
 
     /// Bytes accepted and the digest of this chunk.
@@ -39,6 +56,15 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for HashingWriter<'_, W> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
+        let room = this.limit.saturating_sub(this.written);
+        if !buf.is_empty() && room == 0 {
+            this.overflowed = true;
+            return Poll::Ready(Err(std::io::Error::other(format!(
+                "more than the {} bytes expected",
+                this.limit
+            ))));
+        }
+        let buf = &buf[..usize::try_from(room).map_or(buf.len(), |r| r.min(buf.len()))];
         match Pin::new(&mut *this.inner).poll_write(cx, buf) {
             Poll::Ready(Ok(n)) => {
                 this.chunk.update(&buf[..n]);
@@ -80,5 +106,23 @@ mod tests {
         );
         assert_eq!(whole.finish(), Digest::of(b"hello world"));
         assert_eq!(out, b"hello world", "bytes pass through unchanged");
+    }
+
+    #[tokio::test]
+    async fn refuses_bytes_past_its_limit() {
+        let mut out: Vec<u8> = Vec::new();
+        let mut whole = Hasher::new();
+        let mut w = HashingWriter::with_limit(&mut out, &mut whole, 3);
+        assert!(!w.overflowed());
+        let err = w.write_all(b"abcdef").await.expect_err("past the limit");
+        assert!(err.to_string().contains("3 bytes"), "{err}");
+        assert!(w.overflowed());
+        let (n, d) = w.finish();
+        assert_eq!(
+            (n, d),
+            (3, Digest::of(b"abc")),
+            "only the allowed bytes count"
+        );
+        assert_eq!(out, b"abc", "nothing past the limit is written");
     }
 }

@@ -28,6 +28,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::config::SyncSettings;
 use crate::error::SyncError;
 use crate::events::{SyncEvent, SyncSummary, TransferProgress};
+use crate::fs_safe;
 use crate::hash::Digest;
 use crate::journal::{FolderRecord, Journal};
 use crate::manifest::{
@@ -240,6 +241,12 @@ impl Syncer {
         // Ignored, hidden and temporary paths and symlinks are neither ours to delete
         // remotely nor to overwrite locally.
         unreadable.extend(scan.excluded.iter().cloned());
+        // Remote entries this device would never upload (hidden, temporary or ignored names,
+        // e.g. a `.sbtignore` or `.envrc` from a device with other rules, or hostile) are not
+        // written here, and left out on every side like the local ones.
+        let foreign = names_not_synced_here(&view.tree, &scan);
+        summary.skipped_remote = foreign.iter().filter(|(_, live)| *live).count() as u64;
+        unreadable.extend(foreign.into_iter().map(|(p, _)| p));
         let local = without(&scan.entries, &unreadable);
         let base = without(&base, &unreadable);
         let remote = without(&view.tree.files, &unreadable);
@@ -380,16 +387,14 @@ impl Syncer {
             else {
                 continue;
             };
-            let from = path.to_native(&folder.path);
-            let to = copy.to_native(&folder.path);
-            if !download::matches_expected(&from, Some(local)).await
-                || !download::matches_expected(&to, None).await
+            if !download::matches_expected(&folder.path, path, Some(local)).await
+                || !download::matches_expected(&folder.path, copy, None).await
             {
                 exec.failed_files += 1;
                 warn!(path = %path, "changed while syncing; conflict resolved next time");
                 continue;
             }
-            if let Err(e) = tokio::fs::rename(&from, &to).await {
+            if let Err(e) = fs_safe::rename(&folder.path, path, copy) {
                 exec.failed_files += 1;
                 warn!(path = %path, error = %e, "could not keep the local version aside");
                 continue;
@@ -426,15 +431,14 @@ impl Syncer {
             match a {
                 Action::Download { path, entry } => match entry.kind {
                     EntryKind::Dir => {
-                        let native = path.to_native(&folder.path);
                         // A file replaced by a folder remotely: the plan saw the file
                         // unchanged since the base, so it may go.
                         if let Some(l) = local.get(path).filter(|l| l.kind == EntryKind::File) {
-                            if download::matches_expected(&native, Some(l)).await {
-                                let _ = tokio::fs::remove_file(&native).await;
+                            if download::matches_expected(&folder.path, path, Some(l)).await {
+                                let _ = fs_safe::remove_file(&folder.path, path);
                             }
                         }
-                        match tokio::fs::create_dir_all(&native).await {
+                        match fs_safe::create_dir_all(&folder.path, path) {
                             Ok(()) => {
                                 exec.base_upserts.push(entry.clone());
                                 exec.summary.downloaded += 1;
@@ -621,15 +625,14 @@ impl Syncer {
             let Action::DeleteLocal { path, expected } = a else {
                 continue;
             };
-            let native = path.to_native(&folder.path);
-            if !download::matches_expected(&native, Some(expected)).await {
+            if !download::matches_expected(&folder.path, path, Some(expected)).await {
                 exec.failed_files += 1;
                 info!(path = %path, "changed locally; not deleting it");
                 continue;
             }
             let r = match expected.kind {
-                EntryKind::File => move_to_trash(&folder.path, path, &native).await,
-                EntryKind::Dir => tokio::fs::remove_dir(&native).await,
+                EntryKind::File => move_to_trash(&folder.path, path).map(|_| ()),
+                EntryKind::Dir => fs_safe::remove_dir(&folder.path, path),
             };
             match r {
                 Ok(()) => {
@@ -643,6 +646,14 @@ impl Syncer {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     exec.base_removals.push(path.clone());
+                }
+                Err(e) if expected.kind == EntryKind::File => {
+                    // Never deleted without a copy in the trash: the file stays here and in
+                    // the base, so the next sync tries again (forgetting it would read it as
+                    // new and upload it again, undoing the other device's deletion).
+                    exec.failed_files += 1;
+                    warn!(path = %path, error = %e,
+                        "deleted on another device, but it could not be moved to the trash; kept here, tried again next sync");
                 }
                 Err(e) => {
                     // A folder that still holds ignored files stays; nothing is lost.
@@ -698,6 +709,8 @@ impl Syncer {
                         path: path.clone(),
                         size: local.size,
                         sha256,
+                        mtime_ns: local.mtime_ns,
+                        inode: h.inode,
                         chunks: h.chunks.clone(),
                     },
                     entry,
@@ -1207,47 +1220,92 @@ pub const TRASH_DIR: &str = ".sber-tunnel-trash";
 /// Days a file stays in [`TRASH_DIR`].
 const TRASH_KEEP_DAYS: i64 = 30;
 
+/// Most numbered alternatives tried for one name in the trash (`a (2)` … ).
+const TRASH_NAME_TRIES: u32 = 100;
+
 /// Move a file that another device deleted into `root/.sber-tunnel-trash/<date>/<path>`, so a
-/// deletion that was a mistake can be undone by hand. Falls back to deleting when it cannot be
-/// moved (the content is still in the remote's history until garbage collection).
-async fn move_to_trash(root: &Path, rel: &RelPath, native: &Path) -> std::io::Result<()> {
-    let day = time::OffsetDateTime::now_utc().date();
-    let dest = rel.to_native(&root.join(TRASH_DIR).join(day.to_string()));
-    let moved = async {
-        if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        let dest = if tokio::fs::symlink_metadata(&dest).await.is_ok() {
-            dest.with_file_name(format!(
-                "{} ({})",
-                rel.file_name(),
-                uuid::Uuid::new_v4().simple()
-            ))
-        } else {
-            dest
-        };
-        tokio::fs::rename(native, &dest).await
+/// deletion that was a mistake can be undone by hand; returns where it went. Everything is
+/// reached without following links (a `.sber-tunnel-trash` that is a file or a link, planted
+/// or not, is refused), and a name already taken in the trash by something else (the file `a`
+/// trashed earlier the same day, then `a/b`) gets a number: `a (2)/b`, `notes (2).txt`.
+///
+/// It never deletes: when the move fails the file stays where it is and the error says why.
+/// A `NotFound` error means the file itself is gone.
+fn move_to_trash(root: &Path, rel: &RelPath) -> std::io::Result<PathBuf> {
+    let day = time::OffsetDateTime::now_utc().date().to_string();
+    let (src, name) = fs_safe::parent_of(root, rel, false)?;
+    // Errors on the trash side are never `NotFound` (that would read as "the file is gone").
+    let trash_err = |e: std::io::Error| std::io::Error::other(format!("the trash: {e}"));
+    let trash = fs_safe::Dir::root(root)
+        .and_then(|top| top.open_or_create_dir(TRASH_DIR))
+        .and_then(|t| t.open_or_create_dir(&day))
+        .map_err(trash_err)?;
+    let parts: Vec<&str> = rel.components().collect();
+    let mut dir = trash;
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        dir = trash_subfolder(&dir, part).map_err(trash_err)?;
     }
-    .await;
-    match moved {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(e),
-        Err(e) => {
-            debug!(path = %rel, error = %e, "could not keep a copy in the trash; deleting");
-            tokio::fs::remove_file(native).await
-        }
+    let dest = trash_free_name(&dir, name).map_err(trash_err)?;
+    src.rename(name, &dir, &dest)?;
+    Ok(dir.path().join(dest))
+}
+
+/// `name`, then `name (2)`, `name (3)`… (before the extension of a file name).
+fn numbered(name: &str, n: u32) -> String {
+    if n <= 1 {
+        return name.to_string();
+    }
+    match name.rfind('.') {
+        Some(i) if i > 0 => format!("{} ({n}){}", &name[..i], &name[i..]),
+        _ => format!("{name} ({n})"),
     }
 }
 
-/// Remove day folders of the trash older than `keep_days`.
+/// The folder `name` in `dir` (made when missing), or a numbered one when a file or a link
+/// already holds the name.
+fn trash_subfolder(dir: &fs_safe::Dir, name: &str) -> std::io::Result<fs_safe::Dir> {
+    for n in 1..=TRASH_NAME_TRIES {
+        match dir.open_or_create_dir(&numbered(name, n)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => continue,
+            other => return other,
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "no free name for {name} in {}",
+        dir.path().display()
+    )))
+}
+
+/// A name not yet used in `dir`: `name`, or a numbered one.
+fn trash_free_name(dir: &fs_safe::Dir, name: &str) -> std::io::Result<String> {
+    for n in 1..=TRASH_NAME_TRIES {
+        let candidate = numbered(name, n);
+        if dir.stat(&candidate)?.is_none() {
+            return Ok(candidate);
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "no free name for {name} in {}",
+        dir.path().display()
+    )))
+}
+
+/// Remove day folders of the trash older than `keep_days`. A `.sber-tunnel-trash` that is not
+/// a real folder (a link planted to make us delete elsewhere) is left alone.
 fn prune_trash(root: &Path, keep_days: i64) {
     let trash = root.join(TRASH_DIR);
+    if !std::fs::symlink_metadata(&trash).is_ok_and(|m| m.is_dir()) {
+        return;
+    }
     let Ok(rd) = std::fs::read_dir(&trash) else {
         return;
     };
     let today = time::OffsetDateTime::now_utc().date();
     let format = time::macros::format_description!("[year]-[month]-[day]");
     for e in rd.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         let name = e.file_name();
         let Ok(day) = time::Date::parse(&name.to_string_lossy(), &format) else {
             continue;
@@ -1281,6 +1339,35 @@ fn check_root(folder: &FolderRecord) -> Result<(), SyncError> {
         return Err(SyncError::FolderMissing(root.clone()));
     }
     Ok(())
+}
+
+/// Remote entries (with whether each is live) that the scanner would leave out were they here.
+/// The live ones are reported: one warning with their number, the first few paths at info.
+fn names_not_synced_here(tree: &RemoteTree, scan: &LocalScan) -> Vec<(RelPath, bool)> {
+    const LISTED: usize = 20;
+    let out: Vec<(RelPath, bool)> = tree
+        .files
+        .values()
+        .filter_map(|e| {
+            let reason = scan.rules.skip_reason(&e.path, e.kind)?;
+            Some((e.path.clone(), !e.deleted, reason))
+        })
+        .enumerate()
+        .map(|(i, (path, live, reason))| {
+            if live && i < LISTED {
+                info!(path = %path, ?reason, "from another device, not synced here");
+            }
+            (path, live)
+        })
+        .collect();
+    let live = out.iter().filter(|(_, l)| *l).count();
+    if live > 0 {
+        warn!(
+            count = live,
+            "entries from other devices have names this device does not sync (hidden, temporary or ignored here); they are skipped"
+        );
+    }
+    out
 }
 
 /// Remove temporary files left by a sync that was killed (they are ours by name).

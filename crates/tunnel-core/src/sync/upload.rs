@@ -11,7 +11,10 @@ use std::path::Path;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 
+use tracing::debug;
+
 use crate::chunk::ChunkHash;
+use crate::fs_safe;
 use crate::hash::Digest;
 use crate::manifest::{chunk_blob_name, pack_blob_name, ChunkRef};
 use crate::rel_path::RelPath;
@@ -26,7 +29,33 @@ pub(crate) struct FileToSend {
     pub path: RelPath,
     pub size: u64,
     pub sha256: Digest,
+    /// Modification time the scan saw.
+    pub mtime_ns: i64,
+    /// Inode the scan saw (0 where the platform has none).
+    pub inode: u64,
     pub chunks: Vec<ChunkHash>,
+}
+
+/// Open the file `f` names without following any link below `root`, and check it is the file
+/// the scan hashed (a regular file with the same inode, size and mtime). A file swapped for a
+/// link — to `~/.ssh/id_rsa`, say — or for another file since the scan is `SourceChanged`:
+/// nothing of it is read, and it is retried on the next sync.
+pub(crate) fn open_scanned(root: &Path, f: &FileToSend) -> Result<std::fs::File, RemoteError> {
+    let native = || f.path.to_native(root);
+    let file = match fs_safe::open_file(root, &f.path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(e.into()),
+        Err(e) => {
+            debug!(path = %f.path, error = %e, "not the file that was scanned");
+            return Err(RemoteError::SourceChanged(native()));
+        }
+    };
+    let m = fs_safe::Meta::of(&file.metadata()?);
+    let same_inode = f.inode == 0 || m.ino == 0 || f.inode == m.ino;
+    if m.kind != fs_safe::Kind::File || !same_inode || m.len != f.size || m.mtime_ns != f.mtime_ns {
+        return Err(RemoteError::SourceChanged(native()));
+    }
+    Ok(file)
 }
 
 /// How the chunks of one file will be obtained.
@@ -73,10 +102,12 @@ pub(crate) async fn send_chunk(
     let c = &f.chunks[i];
     let offset: u64 = f.chunks[..i].iter().map(|c| c.size).sum();
     let name = chunk_blob_name(&c.sha256);
+    let file = open_scanned(root, f)?;
     let info = store
         .put_blob(
             &name,
-            BlobSource::File {
+            BlobSource::Open {
+                file: std::sync::Arc::new(file),
                 path: f.path.to_native(root),
                 offset,
                 len: c.size,
@@ -116,7 +147,7 @@ impl PackBuilder {
     /// longer hash to what the scan saw.
     pub(crate) async fn add(&mut self, root: &Path, f: &FileToSend) -> Result<(), RemoteError> {
         let native = f.path.to_native(root);
-        let mut file = tokio::fs::File::open(&native).await?;
+        let mut file = tokio::fs::File::from_std(open_scanned(root, f)?);
         let mut data = Vec::with_capacity(f.size as usize);
         (&mut file)
             .take(f.size.saturating_add(1))
@@ -176,6 +207,8 @@ mod tests {
             path: RelPath::new("a.bin").unwrap(),
             size,
             sha256: Digest::of(b"whole"),
+            mtime_ns: 0,
+            inode: 0,
             chunks,
         }
     }

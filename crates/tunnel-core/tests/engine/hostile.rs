@@ -22,7 +22,7 @@ fn sha_hex(bytes: &[u8]) -> String {
 }
 
 /// Every entry of `dir` (recursively) as relative paths: what exists around a folder.
-fn listing(dir: &Path) -> Vec<String> {
+pub(crate) fn listing(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -60,7 +60,7 @@ async fn setup() -> Setup {
 }
 
 /// Append a delta with `bytes` (its real size and hash) to the head.
-async fn append_delta(store: &MemoryStore, bytes: Vec<u8>) {
+pub(crate) async fn append_delta(store: &MemoryStore, bytes: Vec<u8>) {
     let head = store.head().expect("a head").value;
     let seq = head["seq"].as_u64().expect("seq");
     let sha = sha_hex(&bytes);
@@ -77,7 +77,7 @@ async fn append_delta(store: &MemoryStore, bytes: Vec<u8>) {
     store.force_head(head);
 }
 
-fn delta_doc(store: &MemoryStore, entries: Vec<Value>) -> Vec<u8> {
+pub(crate) fn delta_doc(store: &MemoryStore, entries: Vec<Value>) -> Vec<u8> {
     let head = store.head().expect("a head").value;
     let doc = json!({
         "format": 1,
@@ -90,7 +90,7 @@ fn delta_doc(store: &MemoryStore, entries: Vec<Value>) -> Vec<u8> {
 }
 
 /// A live-file entry for `path` whose content is `content`, stored as a pack in the store.
-async fn file_entry(store: &MemoryStore, path: &str, content: &[u8]) -> Value {
+pub(crate) async fn file_entry(store: &MemoryStore, path: &str, content: &[u8]) -> Value {
     let sha = sha_hex(content);
     let blob = format!("p-{}", sha_hex(format!("pack{path}").as_bytes()));
     store

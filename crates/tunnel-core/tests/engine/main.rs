@@ -5,11 +5,14 @@
 //!   concurrent syncs) with its convergence, rule and no-loss checks;
 //! - `fuzz`: bounded-time mutation fuzzing of whole snapshot, delta and head documents;
 //! - `hostile`: broken or malicious remote data written straight into the store;
+//! - `fs_edges`: files and folders swapped for links between check and use, the local trash
+//!   when it cannot take a file, names never synced here arriving from elsewhere;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps.
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
+mod fs_edges;
 mod fuzz;
 mod hostile;
 mod local;
