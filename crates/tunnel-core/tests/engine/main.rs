@@ -5,11 +5,14 @@
 //!   concurrent syncs) with its convergence, rule and no-loss checks;
 //! - `fuzz`: bounded-time mutation fuzzing of whole snapshot, delta and head documents;
 //! - `hostile`: broken or malicious remote data written straight into the store;
+//! - `format`: the remote format's documents against the server's attachment limit (file
+//!   lists cut into parts) and a format 1 page read and upgraded;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps.
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
+mod format;
 mod fuzz;
 mod hostile;
 mod local;
