@@ -594,28 +594,28 @@ impl PartWriter {
 
     /// Build the parts of `plan`.
     pub fn encode(&self, plan: &PartPlan) -> Vec<EncodedPart> {
-        let n = plan.ranges.len() as u32;
-        plan.ranges
+        (0..plan.len()).map(|i| self.encode_part(plan, i)).collect()
+    }
+
+    /// Build part `i` of `plan` alone (a writer uploads parts one at a time, so only one is
+    /// in memory).
+    pub fn encode_part(&self, plan: &PartPlan, i: usize) -> EncodedPart {
+        let r = plan.ranges[i].clone();
+        let texts: Vec<&str> = self.lines[r.clone()]
             .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let texts: Vec<&str> = self.lines[r.clone()]
-                    .iter()
-                    .map(|(l, _)| l.as_str())
-                    .collect();
-                let bytes = (self.doc)(i as u32, n, &texts);
-                let sha256 = Digest::of(&bytes);
-                EncodedPart {
-                    part: PartRef {
-                        name: (self.name)(&sha256),
-                        sha256,
-                        size: bytes.len() as u64,
-                        entries: Some(r.len() as u64),
-                    },
-                    bytes,
-                }
-            })
-            .collect()
+            .map(|(l, _)| l.as_str())
+            .collect();
+        let bytes = (self.doc)(i as u32, plan.ranges.len() as u32, &texts);
+        let sha256 = Digest::of(&bytes);
+        EncodedPart {
+            part: PartRef {
+                name: (self.name)(&sha256),
+                sha256,
+                size: bytes.len() as u64,
+                entries: Some(r.len() as u64),
+            },
+            bytes,
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use tracing::{info, warn};
 
 use crate::error::SyncError;
-use crate::manifest::parts::{EncodedPart, PartPlan, PartWriter};
+use crate::manifest::parts::{PartPlan, PartWriter};
 use crate::manifest::{
     Delta, DeltaRef, Head, ManifestError, PartRef, RemoteTree, SnapshotRef, FORMAT_VERSION,
 };
@@ -84,7 +84,7 @@ async fn attempt(
         || next.byte_len() > limits.head_bytes
         || next.parts().count() > limits.max_parts;
     if !compacting {
-        let refs = upload(store, writer.encode(&plan)).await?;
+        let refs = upload(store, &writer, &plan).await?;
         if let Some(last) = next.deltas.last_mut() {
             last.parts = refs;
         }
@@ -133,20 +133,22 @@ async fn attempt(
         parts = plan.len(),
         "writing a new snapshot of the file list"
     );
-    let refs = upload(store, writer.encode(&plan)).await?;
+    let refs = upload(store, &writer, &plan).await?;
     Ok(Written {
         head: with_parts(refs),
         compacted: true,
     })
 }
 
-/// Upload parts one after the other (each up to the part limit in memory already).
+/// Build and upload the parts one after the other (only one part in memory at a time).
 async fn upload(
     store: &dyn RemoteStore,
-    parts: Vec<EncodedPart>,
+    writer: &PartWriter,
+    plan: &PartPlan,
 ) -> Result<Vec<PartRef>, SyncError> {
-    let mut refs = Vec::with_capacity(parts.len());
-    for p in parts {
+    let mut refs = Vec::with_capacity(plan.len());
+    for i in 0..plan.len() {
+        let p = writer.encode_part(plan, i);
         store
             .put_blob(&p.part.name, BlobSource::Bytes(p.bytes.into()))
             .await?;
