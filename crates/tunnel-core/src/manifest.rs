@@ -1,10 +1,15 @@
-//! The remote format, version 1: the head pointer (a content property), the file list
-//! snapshot (`manifest.json`) and the deltas (`d-<sha256>.json`) that follow it.
+//! The remote format: the head pointer (a content property) and the documents it names.
+//! Version 2 (written by this build) splits the file list snapshot into content-addressed
+//! parts (`s-<sha256>.json`, see [`parts`]) and every delta into parts (`d-<sha256>.json`),
+//! each below the attachment limit; version 1 (a single mutable `manifest.json` and
+//! single-blob deltas) is still read, so existing pages keep working.
 //! See docs/remote-format.md for the specification.
 //!
 //! Parsing is strict and bounded: the byte length is checked before parsing, an unknown
 //! format version is refused before anything else is looked at, and every entry is
 //! validated (paths through [`RelPath`], sizes, chunk lists, duplicates).
+
+pub mod parts;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -14,11 +19,13 @@ use crate::hash::Digest;
 use crate::rel_path::RelPath;
 use crate::remote::BlobName;
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u32 = 2;
+/// The first format: one mutable `manifest.json` snapshot, single-blob deltas. Still read.
+pub const FORMAT_V1: u32 = 1;
 /// Key of the content property holding the head.
 pub const HEAD_PROPERTY_KEY: &str = "sber-tunnel.head";
-/// Name of the snapshot attachment.
+/// Name of the format 1 snapshot attachment (read only: format 2 writes `s-` parts).
 pub const SNAPSHOT_NAME: &str = "manifest.json";
 
 /// What a path is.
@@ -73,39 +80,57 @@ pub struct FileEntry {
     pub chunks: Vec<ChunkRef>,
 }
 
-/// Points at a snapshot (a version of `manifest.json`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnapshotRef {
-    /// Attachment name.
+/// One blob of a snapshot or delta: its name, SHA-256 and size (checked before parsing),
+/// and how many entries it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartRef {
+    /// Attachment name (`s-<sha256>.json`, `d-<sha256>.json`; `manifest.json` in format 1).
     pub name: BlobName,
-    /// Attachment version holding this snapshot.
-    pub version: u64,
     /// SHA-256 of its bytes.
     pub sha256: Digest,
     /// Its length.
     pub size: u64,
+    /// Entries it holds (format 2; format 1 does not record it).
+    pub entries: Option<u64>,
+}
+
+/// Points at the latest snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotRef {
     /// The seq it describes.
     pub seq: u64,
+    /// Its parts in order (format 1: exactly one, `manifest.json`).
+    pub parts: Vec<PartRef>,
+    /// Format 1 only: the attachment version of `manifest.json` holding it.
+    pub manifest_version: Option<u64>,
 }
 
-/// Points at a delta blob.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Points at one commit's delta.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeltaRef {
-    /// Blob name (`d-<sha256>.json`).
-    pub name: BlobName,
-    /// SHA-256 of its bytes.
-    pub sha256: Digest,
-    /// Its length.
-    pub size: u64,
     /// The seq it brings the tree to.
     pub seq: u64,
+    /// Its parts in order (format 1: exactly one).
+    pub parts: Vec<PartRef>,
 }
 
-/// The head: the value of the content property, the one thing a commit swaps.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl SnapshotRef {
+    /// What identifies this snapshot in a history: its first part's digest.
+    pub fn id(&self) -> Option<Digest> {
+        self.parts.first().map(|p| p.sha256)
+    }
+}
+
+impl DeltaRef {
+    /// What identifies this delta in a history: its first part's digest.
+    pub fn id(&self) -> Option<Digest> {
+        self.parts.first().map(|p| p.sha256)
+    }
+}
+
+/// The head: the value of the content property, the one thing a commit swaps. It keeps the
+/// format it was read in; [`Head::to_value`] writes that format back.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head {
     /// Format version.
     pub format: u32,
@@ -114,14 +139,47 @@ pub struct Head {
     /// Number of commits so far.
     pub seq: u64,
     /// The latest snapshot.
-    #[serde(default)]
     pub snapshot: Option<SnapshotRef>,
     /// Deltas after the snapshot, in order: seq snapshot.seq+1 ..= seq.
-    #[serde(default)]
     pub deltas: Vec<DeltaRef>,
 }
 
-/// `manifest.json`: the whole file list at one seq.
+/// Format 1 wire shape of the snapshot pointer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotRefV1 {
+    name: BlobName,
+    version: u64,
+    sha256: Digest,
+    size: u64,
+    seq: u64,
+}
+
+/// Format 1 wire shape of a delta pointer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeltaRefV1 {
+    name: BlobName,
+    sha256: Digest,
+    size: u64,
+    seq: u64,
+}
+
+/// Format 1 wire shape of the head.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeadV1 {
+    format: u32,
+    generation: String,
+    seq: u64,
+    #[serde(default)]
+    snapshot: Option<SnapshotRefV1>,
+    #[serde(default)]
+    deltas: Vec<DeltaRefV1>,
+}
+
+/// Format 1 `manifest.json`: the whole file list at one seq (also the in-memory list a
+/// format 2 snapshot is cut into parts from).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
@@ -135,7 +193,8 @@ pub struct Snapshot {
     pub files: Vec<FileEntry>,
 }
 
-/// One commit's changes.
+/// One commit's changes (the format 1 document; also what the parts of a format 2 delta
+/// add up to).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Delta {
@@ -173,6 +232,11 @@ pub struct Limits {
     pub max_chunks_per_file: usize,
     /// Largest serialised head (the property limit is 32 768 characters).
     pub max_head_bytes: usize,
+    /// Most parts (snapshot and delta parts together) one head may name.
+    pub max_parts: usize,
+    /// Newest format this reader accepts (a reader limited to an older format refuses newer
+    /// documents exactly like an older build).
+    pub max_format: u32,
 }
 
 impl Default for Limits {
@@ -182,6 +246,8 @@ impl Default for Limits {
             max_entries: 5_000_000,
             max_chunks_per_file: 100_000,
             max_head_bytes: 32_000,
+            max_parts: 1_000,
+            max_format: FORMAT_VERSION,
         }
     }
 }
@@ -220,6 +286,28 @@ pub enum ManifestError {
     /// A delta or snapshot of another remote history.
     #[error("the remote file list belongs to another history (generation mismatch)")]
     GenerationMismatch,
+    /// The file list cannot be written within the attachment and head limits.
+    #[error("the remote file list needs {parts} parts of at most {part_limit} bytes, which do not fit in the head ({head_bytes} bytes, limit {head_limit}): raise sync.chunk-size (and the server's attachment size limit)")]
+    TooManyParts {
+        /// Parts needed.
+        parts: usize,
+        /// Largest part allowed.
+        part_limit: u64,
+        /// Size the head would have.
+        head_bytes: usize,
+        /// Head limit.
+        head_limit: usize,
+    },
+    /// One entry alone is larger than a part may be.
+    #[error("the remote entry {path:?} alone takes {size} bytes, more than a part may hold ({limit}): raise sync.chunk-size")]
+    EntryTooLarge {
+        /// The path.
+        path: String,
+        /// Its serialised size.
+        size: u64,
+        /// The part limit.
+        limit: u64,
+    },
     /// Deltas missing.
     #[error("the remote file list has a gap: expected seq {expected}, found {found}")]
     SeqGap {
@@ -230,7 +318,7 @@ pub enum ManifestError {
     },
 }
 
-fn invalid(path: impl Into<String>, reason: impl Into<String>) -> ManifestError {
+pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> ManifestError {
     ManifestError::Invalid {
         path: path.into(),
         reason: reason.into(),
@@ -243,26 +331,44 @@ struct FormatOnly {
     format: Option<serde_json::Value>,
 }
 
-/// Refuse anything but [`FORMAT_VERSION`]; called before the rest is looked at so a newer
-/// document is refused with the "upgrade" message, not a confusing shape error.
-fn check_format(format: Option<&serde_json::Value>) -> Result<(), ManifestError> {
-    match format {
-        None => Err(invalid("format", "missing format version")),
-        Some(v) => match v.as_u64() {
-            Some(f) if f == u64::from(FORMAT_VERSION) => Ok(()),
-            Some(f) if f > u64::from(FORMAT_VERSION) => Err(ManifestError::UnsupportedFormat {
-                found: f,
-                supported: FORMAT_VERSION,
-            }),
-            _ => Err(invalid("format", format!("unknown format version {v}"))),
-        },
+/// Read the `format` field: a number above `limits.max_format` is refused with the
+/// "upgrade" message before the rest is looked at (so a newer document never gets a
+/// confusing shape error); missing, 0 or not a number is invalid.
+fn read_format(format: Option<&serde_json::Value>, limits: &Limits) -> Result<u32, ManifestError> {
+    let Some(v) = format else {
+        return Err(invalid("format", "missing format version"));
+    };
+    match v.as_u64() {
+        Some(f) if f > u64::from(limits.max_format) => Err(ManifestError::UnsupportedFormat {
+            found: f,
+            supported: limits.max_format,
+        }),
+        Some(f) if f >= u64::from(FORMAT_V1) => Ok(f as u32),
+        _ => Err(invalid("format", format!("unknown format version {v}"))),
     }
+}
+
+/// Refuse a document that is not of format `expected` (newer ones with "upgrade").
+fn check_format(
+    format: Option<&serde_json::Value>,
+    expected: u32,
+    limits: &Limits,
+) -> Result<(), ManifestError> {
+    let found = read_format(format, limits)?;
+    if found != expected {
+        return Err(invalid(
+            "format",
+            format!("a format {found} document where format {expected} belongs"),
+        ));
+    }
+    Ok(())
 }
 
 /// Size check, then format check, then the typed parse (serde_json errors keep their
 /// line and column).
-fn parse_bounded<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_bounded<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
+    expected_format: u32,
     limits: &Limits,
 ) -> Result<T, ManifestError> {
     if bytes.len() as u64 > limits.max_bytes {
@@ -272,11 +378,11 @@ fn parse_bounded<T: serde::de::DeserializeOwned>(
         });
     }
     let probe: FormatOnly = serde_json::from_slice(bytes)?;
-    check_format(probe.format.as_ref())?;
+    check_format(probe.format.as_ref(), expected_format, limits)?;
     Ok(serde_json::from_slice(bytes)?)
 }
 
-fn check_generation(g: &str) -> Result<(), ManifestError> {
+pub(crate) fn check_generation(g: &str) -> Result<(), ManifestError> {
     if g.is_empty() || g.len() > 100 || !g.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(invalid(
             "generation",
@@ -345,7 +451,10 @@ pub fn validate_entry(e: &FileEntry, limits: &Limits) -> Result<(), ManifestErro
 
 /// Validate a list of entries: each one, no duplicate paths, no live file that is also the
 /// parent of another live entry.
-fn validate_entries(entries: &[FileEntry], limits: &Limits) -> Result<(), ManifestError> {
+pub(crate) fn validate_entries(
+    entries: &[FileEntry],
+    limits: &Limits,
+) -> Result<(), ManifestError> {
     if entries.len() > limits.max_entries {
         return Err(ManifestError::TooLarge {
             size: entries.len() as u64,
@@ -405,7 +514,7 @@ impl<'a> LiveFiles<'a> {
 }
 
 impl Head {
-    /// Parse and validate a head property value.
+    /// Parse and validate a head property value (format 1 or 2).
     pub fn parse(value: &serde_json::Value, limits: &Limits) -> Result<Head, ManifestError> {
         let text_len = value.to_string().len();
         if text_len > limits.max_head_bytes {
@@ -414,8 +523,10 @@ impl Head {
                 limit: limits.max_head_bytes as u64,
             });
         }
-        check_format(value.get("format"))?;
-        let head: Head = serde_json::from_value(value.clone())?;
+        let head = match read_format(value.get("format"), limits)? {
+            FORMAT_V1 => Head::from_v1(serde_json::from_value(value.clone())?),
+            _ => parts::head_from_value(value, limits)?,
+        };
         check_generation(&head.generation)?;
         let mut expect = head.snapshot.as_ref().map(|s| s.seq).unwrap_or(0);
         if expect > head.seq {
@@ -439,23 +550,113 @@ impl Head {
         Ok(head)
     }
 
-    /// The property value.
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("a Head has only string keys and plain values")
+    fn from_v1(h: HeadV1) -> Head {
+        Head {
+            format: FORMAT_V1,
+            generation: h.generation,
+            seq: h.seq,
+            snapshot: h.snapshot.map(|s| SnapshotRef {
+                seq: s.seq,
+                parts: vec![PartRef {
+                    name: s.name,
+                    sha256: s.sha256,
+                    size: s.size,
+                    entries: None,
+                }],
+                manifest_version: Some(s.version),
+            }),
+            deltas: h
+                .deltas
+                .into_iter()
+                .map(|d| DeltaRef {
+                    seq: d.seq,
+                    parts: vec![PartRef {
+                        name: d.name,
+                        sha256: d.sha256,
+                        size: d.size,
+                        entries: None,
+                    }],
+                })
+                .collect(),
+        }
     }
 
-    /// Whether the next commit should write a fresh snapshot (too many deltas, or the head
-    /// gets near the property's size limit).
+    fn to_v1(&self) -> HeadV1 {
+        let first = |parts: &[PartRef]| {
+            parts.first().cloned().unwrap_or(PartRef {
+                name: snapshot_blob_name(),
+                sha256: Digest::of(b""),
+                size: 0,
+                entries: None,
+            })
+        };
+        HeadV1 {
+            format: FORMAT_V1,
+            generation: self.generation.clone(),
+            seq: self.seq,
+            snapshot: self.snapshot.as_ref().map(|s| {
+                let p = first(&s.parts);
+                SnapshotRefV1 {
+                    name: p.name,
+                    version: s.manifest_version.unwrap_or(1),
+                    sha256: p.sha256,
+                    size: p.size,
+                    seq: s.seq,
+                }
+            }),
+            deltas: self
+                .deltas
+                .iter()
+                .map(|d| {
+                    let p = first(&d.parts);
+                    DeltaRefV1 {
+                        name: p.name,
+                        sha256: p.sha256,
+                        size: p.size,
+                        seq: d.seq,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The property value, in the head's own format (a format 1 head read from a page
+    /// serialises back to the same document).
+    pub fn to_value(&self) -> serde_json::Value {
+        if self.format == FORMAT_V1 {
+            serde_json::to_value(self.to_v1())
+                .expect("a format 1 head has only string keys and plain values")
+        } else {
+            parts::head_to_value(self)
+        }
+    }
+
+    /// Every part the head names: the snapshot's, then the deltas'.
+    pub fn parts(&self) -> impl Iterator<Item = &PartRef> {
+        self.snapshot
+            .iter()
+            .flat_map(|s| s.parts.iter())
+            .chain(self.deltas.iter().flat_map(|d| d.parts.iter()))
+    }
+
+    /// The serialised length of the head.
+    pub fn byte_len(&self) -> usize {
+        self.to_value().to_string().len()
+    }
+
+    /// Whether the next commit should write a fresh snapshot (too many deltas, the head
+    /// gets near the property's size limit, or the head is still of format 1).
     pub fn needs_compaction(&self) -> bool {
-        self.deltas.len() > 32
-            || self.to_value().to_string().len() > Limits::default().max_head_bytes / 2
+        self.format != FORMAT_VERSION
+            || self.deltas.len() > 32
+            || self.byte_len() > Limits::default().max_head_bytes / 2
     }
 }
 
 impl Snapshot {
-    /// Parse and validate `manifest.json`.
+    /// Parse and validate a format 1 `manifest.json`.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Snapshot, ManifestError> {
-        let s: Snapshot = parse_bounded(bytes, limits)?;
+        let s: Snapshot = parse_bounded(bytes, FORMAT_V1, limits)?;
         check_generation(&s.generation)?;
         validate_entries(&s.files, limits)?;
         Ok(s)
@@ -481,9 +682,9 @@ impl Snapshot {
 }
 
 impl Delta {
-    /// Parse and validate a delta.
+    /// Parse and validate a format 1 delta.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Delta, ManifestError> {
-        let d: Delta = parse_bounded(bytes, limits)?;
+        let d: Delta = parse_bounded(bytes, FORMAT_V1, limits)?;
         check_generation(&d.generation)?;
         if d.device.is_empty() {
             return Err(invalid("device", "empty device id"));
@@ -639,7 +840,7 @@ impl RemoteTree {
             .cloned()
             .collect();
         Snapshot {
-            format: FORMAT_VERSION,
+            format: FORMAT_V1,
             generation: self.generation.clone(),
             seq: self.seq,
             files,
@@ -667,7 +868,12 @@ pub fn delta_blob_name(d: &Digest) -> BlobName {
     BlobName::new(format!("d-{}.json", d.to_hex())).expect("hex is a valid blob name")
 }
 
-/// `manifest.json`.
+/// `s-<hex>.json`: one part of a format 2 snapshot, named by the hash of its bytes.
+pub fn snapshot_part_blob_name(d: &Digest) -> BlobName {
+    BlobName::new(format!("s-{}.json", d.to_hex())).expect("hex is a valid blob name")
+}
+
+/// `manifest.json` (format 1).
 pub fn snapshot_blob_name() -> BlobName {
     BlobName::new(SNAPSHOT_NAME).expect("constant is a valid blob name")
 }
@@ -703,7 +909,7 @@ mod tests {
 
     fn snapshot(files: Vec<FileEntry>) -> Snapshot {
         Snapshot {
-            format: FORMAT_VERSION,
+            format: FORMAT_V1,
             generation: "gen-1".into(),
             seq: 3,
             files,
@@ -832,8 +1038,8 @@ mod tests {
         );
         assert!(
             matches!(
-                refused(r#"{"format":2,"generation":"g","seq":1,"files":[],"new_field":1}"#),
-                ManifestError::UnsupportedFormat { found: 2, .. }
+                refused(r#"{"format":3,"generation":"g","seq":1,"files":[],"new_field":1}"#),
+                ManifestError::UnsupportedFormat { found: 3, .. }
             ),
             "newer format first"
         );
@@ -881,18 +1087,20 @@ mod tests {
 
     #[test]
     fn head_checks_its_delta_chain_and_asks_for_compaction() {
-        let d = |seq| DeltaRef {
-            name: delta_blob_name(&Digest::of(&[seq as u8])),
+        let part = |name: BlobName| PartRef {
+            name,
             sha256: Digest::of(b"x"),
             size: 1,
+            entries: None,
+        };
+        let d = |seq| DeltaRef {
             seq,
+            parts: vec![part(delta_blob_name(&Digest::of(&[seq as u8])))],
         };
         let snap = SnapshotRef {
-            name: snapshot_blob_name(),
-            version: 2,
-            sha256: Digest::of(b"s"),
-            size: 1,
             seq: 5,
+            parts: vec![part(snapshot_blob_name())],
+            manifest_version: Some(2),
         };
         let head = Head {
             format: 1,
@@ -918,13 +1126,29 @@ mod tests {
             Head::parse(&newer, &Limits::default()),
             Err(ManifestError::UnsupportedFormat { .. })
         ));
-        assert!(!head.needs_compaction());
-        let long = Head {
-            seq: 5 + 40,
-            deltas: (6..=45).map(d).collect(),
-            ..head
+        assert!(
+            head.needs_compaction(),
+            "a format 1 head is compacted into format 2 by the next commit"
+        );
+        let v2 = |deltas: Vec<DeltaRef>| Head {
+            format: FORMAT_VERSION,
+            seq: 5 + deltas.len() as u64,
+            snapshot: Some(SnapshotRef {
+                seq: 5,
+                parts: vec![PartRef {
+                    entries: Some(1),
+                    ..part(snapshot_part_blob_name(&Digest::of(b"x")))
+                }],
+                manifest_version: None,
+            }),
+            deltas,
+            ..head.clone()
         };
-        assert!(long.needs_compaction(), "more than 32 deltas");
+        assert!(!v2(vec![d(6), d(7)]).needs_compaction());
+        assert!(
+            v2((6..=45).map(d).collect()).needs_compaction(),
+            "more than 32 deltas"
+        );
     }
 
     #[test]
@@ -1066,7 +1290,7 @@ mod format_tests {
     }
     fn snapshot(files: Vec<FileEntry>) -> Snapshot {
         Snapshot {
-            format: FORMAT_VERSION,
+            format: FORMAT_V1,
             generation: "gen-1".into(),
             seq: 3,
             files,
@@ -1156,14 +1380,20 @@ mod format_tests {
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         let head = Head::parse(&value, &Limits::default()).unwrap();
         assert_eq!(head.seq, 3);
-        assert_eq!(head.snapshot.as_ref().unwrap().name, snapshot_blob_name());
-        assert_eq!(head.deltas[0].name, delta_blob_name(&d(WORLD)));
+        assert_eq!(
+            head.snapshot.as_ref().unwrap().parts[0].name,
+            snapshot_blob_name()
+        );
+        assert_eq!(head.deltas[0].parts[0].name, delta_blob_name(&d(WORLD)));
         assert_eq!(
             head.to_value(),
             value,
             "serialises back to the same document"
         );
-        assert!(!head.needs_compaction());
+        assert!(
+            head.needs_compaction(),
+            "the next commit rewrites a format 1 head as format 2"
+        );
 
         let empty: serde_json::Value =
             serde_json::from_str(r#"{"format":1,"generation":"g","seq":0}"#).unwrap();
@@ -1190,13 +1420,13 @@ mod format_tests {
             Err(ManifestError::SeqGap { .. })
         ));
         // A newer format is refused before its (unknown) shape is looked at.
-        let newer = serde_json::json!({"format":2,"whatever":{"new":true}});
+        let newer = serde_json::json!({"format":3,"whatever":{"new":true}});
         let err = Head::parse(&newer, &limits).unwrap_err();
         assert!(matches!(
             err,
             ManifestError::UnsupportedFormat {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         ));
         assert!(err.to_string().contains("upgrade"), "{err}");
@@ -1217,7 +1447,7 @@ mod format_tests {
     #[test]
     fn compaction_is_due_after_32_deltas() {
         let mut head = Head {
-            format: 1,
+            format: FORMAT_VERSION,
             generation: "g".into(),
             seq: 0,
             snapshot: None,
@@ -1227,10 +1457,13 @@ mod format_tests {
             let h = Digest::of(&i.to_le_bytes());
             head.seq = i;
             head.deltas.push(DeltaRef {
-                name: delta_blob_name(&h),
-                sha256: h,
-                size: 100,
                 seq: i,
+                parts: vec![PartRef {
+                    name: delta_blob_name(&h),
+                    sha256: h,
+                    size: 100,
+                    entries: Some(1),
+                }],
             });
             assert_eq!(head.needs_compaction(), i > 32, "at {i} deltas");
             assert!(head.to_value().to_string().len() < Limits::default().max_head_bytes);
@@ -1420,7 +1653,7 @@ mod format_tests {
 
     fn delta(seq: u64, entries: Vec<FileEntry>) -> Delta {
         Delta {
-            format: FORMAT_VERSION,
+            format: FORMAT_V1,
             generation: "gen-1".into(),
             seq,
             device: "laptop".into(),
@@ -1638,7 +1871,7 @@ mod format_tests {
             let files: BTreeMap<RelPath, FileEntry> =
                 entries.into_iter().map(|e| (e.path.clone(), e)).collect();
             Snapshot {
-                format: FORMAT_VERSION,
+                format: FORMAT_V1,
                 generation: "gen".into(),
                 seq,
                 files: files.into_values().collect(),
@@ -1653,7 +1886,7 @@ mod format_tests {
             let back = Snapshot::parse(&s.to_bytes(), &limits).unwrap();
             prop_assert_eq!(&back, &s);
             let delta = Delta {
-                format: FORMAT_VERSION,
+                format: FORMAT_V1,
                 generation: s.generation.clone(),
                 seq: 1,
                 device: "dev".into(),

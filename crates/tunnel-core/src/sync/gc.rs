@@ -29,11 +29,10 @@ pub(crate) fn referenced(head: &Head, tree: &RemoteTree) -> HashSet<BlobName> {
             out.insert(c.blob.clone());
         }
     }
-    if let Some(s) = &head.snapshot {
-        out.insert(s.name.clone());
-    }
-    for d in &head.deltas {
-        out.insert(d.name.clone());
+    // Every snapshot part and delta part the head names (format 1: `manifest.json` and the
+    // single-blob deltas).
+    for p in head.parts() {
+        out.insert(p.name.clone());
     }
     out
 }

@@ -12,6 +12,7 @@
 //!   rename, our uploads after the head commit succeeded.
 
 mod download;
+mod file_list;
 mod gc;
 mod hashing_writer;
 mod remote_state;
@@ -32,8 +33,7 @@ use crate::fs_safe;
 use crate::hash::Digest;
 use crate::journal::{FolderRecord, Journal};
 use crate::manifest::{
-    delta_blob_name, snapshot_blob_name, ChunkRef, Delta, DeltaRef, EntryKind, FileEntry, Head,
-    Limits, RemoteTree, SnapshotRef, FORMAT_VERSION,
+    ChunkRef, Delta, EntryKind, FileEntry, Head, Limits, RemoteTree, FORMAT_VERSION,
 };
 use crate::plan::{reconcile, Action, LocalEntry, PlanInput};
 use crate::rel_path::RelPath;
@@ -1052,54 +1052,30 @@ impl Syncer {
             },
         };
         head.seq = seq;
-        let bytes = delta.to_bytes();
-        let sha = Digest::of(&bytes);
-        let name = delta_blob_name(&sha);
-        let size = bytes.len() as u64;
-        store
-            .put_blob(&name, crate::remote::BlobSource::Bytes(bytes.into()))
-            .await?;
-        head.deltas.push(DeltaRef {
-            name,
-            sha256: sha,
-            size,
-            seq,
-        });
         let removes_references = entries.iter().any(|e| {
             view.tree
                 .files
                 .get(&e.path)
                 .is_some_and(|old| !old.chunks.is_empty() && old.chunks != e.chunks)
         });
-        let compacting = head.snapshot.is_none() || head.needs_compaction();
-        if compacting {
-            let snapshot = tree.to_snapshot(Some(unix_now_ns() - TOMBSTONE_KEEP_NS));
-            let bytes = snapshot.to_bytes();
-            let sha = Digest::of(&bytes);
-            let size = bytes.len() as u64;
-            let info = store
-                .put_mutable(&snapshot_blob_name(), bytes.into())
-                .await?;
-            head.snapshot = Some(SnapshotRef {
-                name: snapshot_blob_name(),
-                version: info.version,
-                sha256: sha,
-                size,
-                seq,
-            });
-            head.deltas.clear();
-            // Keep the last few versions of manifest.json for readers still fetching them.
-            for old in [
-                info.version.saturating_sub(3),
-                info.version.saturating_sub(4),
-            ] {
-                if old >= 1 {
-                    if let Err(e) = store.delete_blob_version(&info, old).await {
-                        debug!(version = old, error = %e, "old manifest version not deleted");
-                    }
-                }
-            }
-        }
+        // The delta in parts, or a new snapshot in parts (format 2): every part below the
+        // chunk size the server accepts and the readers' cap, the head below its limit.
+        let written = file_list::write_file_list(
+            store,
+            &head,
+            &delta,
+            &tree,
+            unix_now_ns() - TOMBSTONE_KEEP_NS,
+            file_list::PartLimits {
+                preferred: self.settings.chunk_size,
+                hard: self.limits.max_bytes,
+                head_bytes: self.limits.max_head_bytes,
+                max_parts: self.limits.max_parts,
+            },
+        )
+        .await?;
+        let head = written.head;
+        let compacting = written.compacted;
         store
             .write_head(&head.to_value(), view.head_version)
             .await?;

@@ -1,8 +1,9 @@
 //! Reading the remote side of a folder: the head pointer, then the file list, fetching only
 //! the deltas this device has not seen yet (the journal caches the tree at the last seen seq).
 //!
-//! Every manifest blob is checked against the size and SHA-256 the head names before it is
-//! parsed, and parsing is bounded by [`Limits`].
+//! Every manifest blob (format 1 `manifest.json` and deltas, format 2 snapshot and delta
+//! parts) is checked against the size and SHA-256 the head names before it is parsed, and
+//! parsing is bounded by [`Limits`].
 
 use bytes::Bytes;
 use tracing::{debug, info, warn};
@@ -10,7 +11,8 @@ use tracing::{debug, info, warn};
 use crate::error::SyncError;
 use crate::hash::Digest;
 use crate::journal::FolderRecord;
-use crate::manifest::{Delta, Head, Limits, RemoteTree, Snapshot};
+use crate::manifest::parts::{assemble_delta, assemble_snapshot, DeltaPart, SnapshotPart};
+use crate::manifest::{Delta, DeltaRef, Head, Limits, PartRef, RemoteTree, Snapshot, FORMAT_V1};
 use crate::remote::{BlobName, RemoteError, RemoteStore};
 
 /// The remote as this sync sees it.
@@ -108,12 +110,12 @@ pub(crate) async fn load_remote(
 /// The digest naming commit `seq` in `head`, when the head still lists it.
 fn commit_id(head: &Head, seq: u64) -> Option<Digest> {
     if let Some(d) = head.deltas.iter().find(|d| d.seq == seq) {
-        return Some(d.sha256);
+        return d.id();
     }
     head.snapshot
         .as_ref()
         .filter(|s| s.seq == seq)
-        .map(|s| s.sha256)
+        .and_then(|s| s.id())
 }
 
 /// Whether `head` continues the history `seen` was part of. Unknown (compacted away) counts
@@ -140,10 +142,18 @@ async fn fetch_full(
     limits: &Limits,
 ) -> Result<RemoteTree, SyncError> {
     let tree = match &head.snapshot {
-        Some(s) => {
-            info!(seq = s.seq, bytes = s.size, "downloading the file list");
-            let bytes =
-                fetch_verified(store, &s.name, Some(s.version), s.size, &s.sha256, limits).await?;
+        Some(s) if head.format == FORMAT_V1 => {
+            let part = single_part(&s.parts)?;
+            info!(seq = s.seq, bytes = part.size, "downloading the file list");
+            let bytes = fetch_verified(
+                store,
+                &part.name,
+                s.manifest_version,
+                part.size,
+                &part.sha256,
+                limits,
+            )
+            .await?;
             let snapshot = Snapshot::parse(&bytes, limits)?;
             if snapshot.generation != head.generation || snapshot.seq != s.seq {
                 return Err(SyncError::Manifest(
@@ -152,9 +162,57 @@ async fn fetch_full(
             }
             RemoteTree::from_snapshot(snapshot)
         }
+        Some(s) => {
+            let bytes: u64 = s.parts.iter().map(|p| p.size).sum();
+            info!(
+                seq = s.seq,
+                bytes,
+                parts = s.parts.len(),
+                "downloading the file list"
+            );
+            let mut parts = Vec::with_capacity(s.parts.len());
+            for p in &s.parts {
+                let bytes = fetch_verified(store, &p.name, None, p.size, &p.sha256, limits).await?;
+                parts.push(SnapshotPart::parse(&bytes, limits)?);
+            }
+            assemble_snapshot(&head.generation, s, parts, limits)?
+        }
         None => RemoteTree::empty(head.generation.clone()),
     };
     apply_deltas(store, tree, head, limits).await
+}
+
+/// The one blob of a format 1 snapshot or delta.
+fn single_part(parts: &[PartRef]) -> Result<&PartRef, SyncError> {
+    match parts {
+        [p] => Ok(p),
+        _ => Err(SyncError::Manifest(
+            crate::manifest::ManifestError::Invalid {
+                path: "head".into(),
+                reason: "a format 1 snapshot or delta is one blob".into(),
+            },
+        )),
+    }
+}
+
+/// Download and join one delta (one blob in format 1, its parts in format 2).
+async fn fetch_delta(
+    store: &dyn RemoteStore,
+    head: &Head,
+    d: &DeltaRef,
+    limits: &Limits,
+) -> Result<Delta, SyncError> {
+    if head.format == FORMAT_V1 {
+        let p = single_part(&d.parts)?;
+        let bytes = fetch_verified(store, &p.name, None, p.size, &p.sha256, limits).await?;
+        return Ok(Delta::parse(&bytes, limits)?);
+    }
+    let mut parts = Vec::with_capacity(d.parts.len());
+    for p in &d.parts {
+        let bytes = fetch_verified(store, &p.name, None, p.size, &p.sha256, limits).await?;
+        parts.push(DeltaPart::parse(&bytes, limits)?);
+    }
+    Ok(assemble_delta(&head.generation, d, parts, limits)?)
 }
 
 async fn apply_deltas(
@@ -165,8 +223,7 @@ async fn apply_deltas(
 ) -> Result<RemoteTree, SyncError> {
     let from = tree.seq;
     for d in head.deltas.iter().filter(|d| d.seq > from) {
-        let bytes = fetch_verified(store, &d.name, None, d.size, &d.sha256, limits).await?;
-        let delta = Delta::parse(&bytes, limits)?;
+        let delta = fetch_delta(store, head, d, limits).await?;
         tree.apply_delta(delta)?;
     }
     Ok(tree)

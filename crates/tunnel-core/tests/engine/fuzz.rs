@@ -4,12 +4,15 @@
 //! whatever they accept must be fully valid (every path a `RelPath` that stays inside a root,
 //! every entry passing `validate_entry`) and must round-trip.
 //!
+//! Format 2 heads and snapshot/delta parts are fuzzed the same way.
+//!
 //! `SBER_TUNNEL_FUZZ_CASES` sets the number of cases per document kind (default 3,000).
 
 use std::path::Path;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use tunnel_core::manifest::parts::{DeltaPart, SnapshotPart};
 use tunnel_core::manifest::{validate_entry, Delta, FileEntry, Head, Limits, Snapshot};
 use tunnel_core::rel_path::RelPath;
 
@@ -223,6 +226,87 @@ fn mutated_heads_are_refused_or_fully_valid() {
         };
         let again = Head::parse(&h.to_value(), &limits).expect("round trip");
         assert_eq!(again.to_value(), h.to_value());
+        true
+    });
+}
+
+fn head_v2_doc() -> String {
+    format!(
+        concat!(
+            r#"{{"format":2,"generation":"9f0c2d7e-1b64","seq":3,"#,
+            r#""snapshot":{{"seq":1,"parts":[{{"sha256":"{h1}","size":120,"entries":2}},{{"sha256":"{h2}","size":99,"entries":1}}]}},"#,
+            r#""deltas":[{{"seq":2,"parts":[{{"sha256":"{h2}","size":80,"entries":1}}]}},"#,
+            r#"{{"seq":3,"parts":[{{"sha256":"{h1}","size":81,"entries":3}}]}}]}}"#
+        ),
+        h1 = H1,
+        h2 = H2
+    )
+}
+
+/// The format 1 snapshot document, as part 0 of 2 of a format 2 snapshot.
+fn snapshot_part_doc() -> String {
+    snapshot_doc().replacen(
+        r#"{"format":1,"generation":"gen-1","seq":3,"#,
+        r#"{"format":2,"generation":"gen-1","seq":3,"part":0,"parts":2,"#,
+        1,
+    )
+}
+
+fn delta_part_doc() -> String {
+    delta_doc()
+        .replacen(
+            r#""device":"laptop","entries""#,
+            r#""device":"laptop","part":0,"parts":1,"entries""#,
+            1,
+        )
+        .replacen(r#"{"format":1,"#, r#"{"format":2,"#, 1)
+}
+
+#[test]
+fn mutated_format_2_heads_are_refused_or_fully_valid() {
+    let limits = Limits::default();
+    run("head v2", head_v2_doc(), |bytes| {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return false;
+        };
+        let Ok(h) = Head::parse(&v, &limits) else {
+            return false;
+        };
+        for p in h.parts() {
+            assert!(p.size <= limits.max_bytes);
+            let n = p.name.as_str();
+            assert!(n.starts_with("s-") || n.starts_with("d-"), "{n}");
+            assert!(n.contains(&p.sha256.to_hex()), "{n}");
+        }
+        let again = Head::parse(&h.to_value(), &limits).expect("round trip");
+        assert_eq!(again, h);
+        true
+    });
+}
+
+#[test]
+fn mutated_snapshot_and_delta_parts_are_refused_or_fully_valid() {
+    let limits = Limits::default();
+    run("snapshot part", snapshot_part_doc(), |bytes| {
+        let Ok(s) = SnapshotPart::parse(bytes, &limits) else {
+            return false;
+        };
+        check_entries(&s.files, &limits);
+        assert!(s.part < s.parts);
+        let again = SnapshotPart::parse(&serde_json::to_vec(&s).expect("json"), &limits)
+            .expect("round trip");
+        assert_eq!(again, s);
+        true
+    });
+    run("delta part", delta_part_doc(), |bytes| {
+        let Ok(d) = DeltaPart::parse(bytes, &limits) else {
+            return false;
+        };
+        check_entries(&d.entries, &limits);
+        assert!(!d.entries.is_empty());
+        let again =
+            DeltaPart::parse(&serde_json::to_vec(&d).expect("json"), &limits).expect("round trip");
+        assert_eq!(again, d);
         true
     });
 }

@@ -65,25 +65,45 @@ pub(crate) async fn append_delta(store: &MemoryStore, bytes: Vec<u8>) {
     let seq = head["seq"].as_u64().expect("seq");
     let sha = sha_hex(&bytes);
     let name = format!("d-{sha}.json");
-    let blob = BlobName::new(name.clone()).expect("blob name");
+    let blob = BlobName::new(name).expect("blob name");
     store
         .put_blob(&blob, BlobSource::Bytes(Bytes::from(bytes.clone())))
         .await
         .expect("put delta");
+    // The head's entry count of the part: what the document holds (at least 1, as a head
+    // with an empty delta part is refused before the hostile content is looked at).
+    let entries = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v["entries"].as_array().map(|a| a.len()))
+        .unwrap_or(1)
+        .max(1);
     let mut head = head;
     head["seq"] = json!(seq + 1);
     let deltas = head["deltas"].as_array_mut().expect("deltas");
-    deltas.push(json!({"name": name, "sha256": sha, "size": bytes.len(), "seq": seq + 1}));
+    deltas.push(json!({"seq": seq + 1,
+        "parts": [{"sha256": sha, "size": bytes.len(), "entries": entries}]}));
     store.force_head(head);
+}
+
+/// The blob name of the last delta's (only) part in a format 2 head.
+fn last_delta_name(head: &Value) -> String {
+    let sha = head["deltas"]
+        .as_array()
+        .and_then(|d| d.last())
+        .and_then(|d| d["parts"][0]["sha256"].as_str())
+        .expect("delta part");
+    format!("d-{sha}.json")
 }
 
 pub(crate) fn delta_doc(store: &MemoryStore, entries: Vec<Value>) -> Vec<u8> {
     let head = store.head().expect("a head").value;
     let doc = json!({
-        "format": 1,
+        "format": 2,
         "generation": head["generation"],
         "seq": head["seq"].as_u64().expect("seq") + 1,
         "device": "mallory",
+        "part": 0,
+        "parts": 1,
         "entries": entries,
     });
     serde_json::to_vec(&doc).expect("json")
@@ -244,7 +264,7 @@ fn broken_documents_are_refused() {
         // A delta from a newer format.
         let s = setup().await;
         let mut doc: Value = serde_json::from_slice(&delta_doc(&s.store, vec![])).expect("json");
-        doc["format"] = json!(2);
+        doc["format"] = json!(3);
         append_delta(&s.store, serde_json::to_vec(&doc).expect("json")).await;
         let err = victim_refuses(&s, "newer delta", &["newer", "upgrade", "format"]).await;
         assert!(err.contains("upgrade") || err.contains("newer"), "{err}");
@@ -278,8 +298,8 @@ fn enormous_or_mis_sized_documents_are_refused_without_reading_them_whole() {
         head["deltas"]
             .as_array_mut()
             .expect("deltas")
-            .push(json!({"name": format!("d-{sha}.json"), "sha256": sha,
-                         "size": 1u64 << 40, "seq": seq + 1}));
+            .push(json!({"seq": seq + 1,
+                         "parts": [{"sha256": sha, "size": 1u64 << 40, "entries": 1}]}));
         s.store.force_head(head);
         victim_refuses(&s, "1 TiB delta", &["large", "size", "limit", "file list"]).await;
         // A delta blob much larger than the head says: the reader must stop at the size.
@@ -287,12 +307,7 @@ fn enormous_or_mis_sized_documents_are_refused_without_reading_them_whole() {
         let doc = delta_doc(&s.store, vec![]);
         append_delta(&s.store, doc.clone()).await;
         let head = s.store.head().expect("head").value;
-        let name = head["deltas"]
-            .as_array()
-            .and_then(|d| d.last())
-            .and_then(|d| d["name"].as_str())
-            .expect("delta name")
-            .to_string();
+        let name = last_delta_name(&head);
         let mut big = doc;
         big.extend(std::iter::repeat_n(b' ', 20 << 20));
         assert!(s
@@ -443,12 +458,7 @@ fn an_endless_manifest_body_is_cut_at_the_announced_size() {
         let declared = doc.len() as u64;
         append_delta(&s.store, doc).await;
         let head = s.store.head().expect("head").value;
-        let name = head["deltas"]
-            .as_array()
-            .and_then(|d| d.last())
-            .and_then(|d| d["name"].as_str())
-            .expect("delta name")
-            .to_string();
+        let name = last_delta_name(&head);
         let flood = Flooding {
             inner: s.store.clone(),
             target: BlobName::new(name).expect("name"),

@@ -7,12 +7,15 @@
 //! - `hostile`: broken or malicious remote data written straight into the store;
 //! - `fs_edges`: files and folders swapped for links between check and use, the local trash
 //!   when it cannot take a file, names never synced here arriving from elsewhere;
+//! - `format`: the remote format's documents against the server's attachment limit (file
+//!   lists cut into parts) and a format 1 page read and upgraded;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps.
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
 mod fs_edges;
+mod format;
 mod fuzz;
 mod hostile;
 mod local;

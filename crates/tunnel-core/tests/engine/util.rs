@@ -45,13 +45,18 @@ pub struct Device {
 impl Device {
     /// A fresh device `id` with an empty, tracked, marked folder.
     pub fn new(id: &str) -> Device {
+        Device::with_settings(id, settings())
+    }
+
+    /// Like [`Device::new`], with other sync settings.
+    pub fn with_settings(id: &str, settings: SyncSettings) -> Device {
         let tmp = tempfile::tempdir().expect("temp dir");
         let root = tmp.path().join("Sync");
         std::fs::create_dir_all(&root).expect("mkdir root");
         let journal = Journal::open(&tmp.path().join("journal.db")).expect("journal opens");
         let rec = journal.add_folder(&root, "12345").expect("folder added");
         Syncer::mark_folder(&root, &rec.folder_uuid).expect("marker");
-        let syncer = Syncer::new(Arc::new(Mutex::new(journal)), settings(), id.to_string());
+        let syncer = Syncer::new(Arc::new(Mutex::new(journal)), settings, id.to_string());
         Device {
             id: id.to_string(),
             _tmp: tmp,

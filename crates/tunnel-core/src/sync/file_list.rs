@@ -1,0 +1,255 @@
+//! Writing the file list of one commit (format 2): the commit's delta in parts or, when the
+//! head asks for it, a fresh snapshot in parts. Every part stays below the part limit (the
+//! server's attachment limit and the readers' cap), and the head that lists them below its
+//! own limit; a file list that cannot fit is refused before anything is committed.
+
+use tracing::{info, warn};
+
+use crate::error::SyncError;
+use crate::manifest::parts::{PartPlan, PartWriter};
+use crate::manifest::{
+    Delta, DeltaRef, Head, ManifestError, PartRef, RemoteTree, SnapshotRef, FORMAT_VERSION,
+};
+use crate::remote::{BlobSource, RemoteError, RemoteStore};
+
+/// How large parts and the head may be.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PartLimits {
+    /// Parts are cut at this size when the head has room for them (the chunk size, which the
+    /// server accepts for chunks too).
+    pub preferred: u64,
+    /// Never larger than this (what every reader accepts).
+    pub hard: u64,
+    /// Largest serialised head.
+    pub head_bytes: usize,
+    /// Most parts one head may name.
+    pub max_parts: usize,
+}
+
+/// The file list written for a commit: the head to swap in and whether it compacted.
+pub(crate) struct Written {
+    pub head: Head,
+    pub compacted: bool,
+}
+
+/// Upload the commit's delta (or a new snapshot) and return the head naming it, still to be
+/// committed by the caller. `head` is the head read (with `seq` already the new one);
+/// `tree` the tree after `delta`. A part the server refuses as too large, with its limit
+/// in the answer, makes the whole list be cut again below that limit, once.
+pub(crate) async fn write_file_list(
+    store: &dyn RemoteStore,
+    head: &Head,
+    delta: &Delta,
+    tree: &RemoteTree,
+    drop_tombstones_before_ns: i64,
+    mut limits: PartLimits,
+) -> Result<Written, SyncError> {
+    let mut learned = false;
+    loop {
+        match attempt(store, head, delta, tree, drop_tombstones_before_ns, &limits).await {
+            Err(SyncError::Remote(RemoteError::TooLarge { limit: Some(l), .. }))
+                if !learned && l < limits.hard =>
+            {
+                warn!(
+                    limit = l,
+                    "the server refused a file list part as too large; cutting smaller parts"
+                );
+                limits.hard = l;
+                limits.preferred = limits.preferred.min(l);
+                learned = true;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn attempt(
+    store: &dyn RemoteStore,
+    head: &Head,
+    delta: &Delta,
+    tree: &RemoteTree,
+    drop_tombstones_before_ns: i64,
+    limits: &PartLimits,
+) -> Result<Written, SyncError> {
+    let writer = PartWriter::delta(delta);
+    let plan = writer.plan(limits.preferred, limits.hard)?;
+    let mut next = head.clone();
+    next.seq = delta.seq;
+    next.deltas.push(DeltaRef {
+        seq: delta.seq,
+        parts: plan.placeholder_refs(),
+    });
+    let compacting = next.snapshot.is_none()
+        || next.needs_compaction()
+        || next.byte_len() > limits.head_bytes
+        || next.parts().count() > limits.max_parts;
+    if !compacting {
+        let refs = upload(store, &writer, &plan).await?;
+        if let Some(last) = next.deltas.last_mut() {
+            last.parts = refs;
+        }
+        return Ok(Written {
+            head: next,
+            compacted: false,
+        });
+    }
+
+    // A new snapshot, in as few parts as the head comfortably holds: parts are cut at the
+    // preferred size, larger (up to the hard limit) while the list would fill more than a
+    // quarter of the head, so deltas keep room after it.
+    let snapshot = tree.to_snapshot(Some(drop_tombstones_before_ns));
+    let writer = PartWriter::snapshot(&snapshot);
+    let with_parts = |parts: Vec<PartRef>| Head {
+        format: FORMAT_VERSION,
+        generation: next.generation.clone(),
+        seq: delta.seq,
+        snapshot: Some(SnapshotRef {
+            seq: delta.seq,
+            parts,
+            manifest_version: None,
+        }),
+        deltas: Vec::new(),
+    };
+    let mut size = limits.preferred.min(limits.hard);
+    let mut plan: PartPlan = writer.plan(size, limits.hard)?;
+    while with_parts(plan.placeholder_refs()).byte_len() > limits.head_bytes / 4
+        && size < limits.hard
+    {
+        size = size.saturating_mul(2).min(limits.hard);
+        plan = writer.plan(size, limits.hard)?;
+    }
+    let head_bytes = with_parts(plan.placeholder_refs()).byte_len();
+    if head_bytes > limits.head_bytes || plan.len() > limits.max_parts {
+        return Err(ManifestError::TooManyParts {
+            parts: plan.len(),
+            part_limit: size,
+            head_bytes,
+            head_limit: limits.head_bytes,
+        }
+        .into());
+    }
+    info!(
+        entries = snapshot.files.len(),
+        parts = plan.len(),
+        "writing a new snapshot of the file list"
+    );
+    let refs = upload(store, &writer, &plan).await?;
+    Ok(Written {
+        head: with_parts(refs),
+        compacted: true,
+    })
+}
+
+/// Build and upload the parts one after the other (only one part in memory at a time).
+async fn upload(
+    store: &dyn RemoteStore,
+    writer: &PartWriter,
+    plan: &PartPlan,
+) -> Result<Vec<PartRef>, SyncError> {
+    let mut refs = Vec::with_capacity(plan.len());
+    for i in 0..plan.len() {
+        let p = writer.encode_part(plan, i);
+        store
+            .put_blob(&p.part.name, BlobSource::Bytes(p.bytes.into()))
+            .await?;
+        refs.push(p.part);
+    }
+    Ok(refs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{EntryKind, FileEntry};
+    use crate::rel_path::RelPath;
+    use crate::remote::memory::MemoryStore;
+
+    fn dir(i: usize) -> FileEntry {
+        FileEntry {
+            path: RelPath::new(&format!("folder-{i:05}")).unwrap(),
+            kind: EntryKind::Dir,
+            deleted: false,
+            size: 0,
+            mtime_ns: 0,
+            sha256: None,
+            version: 1,
+            device: "d".into(),
+            chunks: vec![],
+        }
+    }
+
+    fn first_commit(n: usize) -> (Head, Delta, RemoteTree) {
+        let delta = Delta {
+            format: FORMAT_VERSION,
+            generation: "g".into(),
+            seq: 1,
+            device: "d".into(),
+            entries: (0..n).map(dir).collect(),
+        };
+        let mut tree = RemoteTree::empty("g".into());
+        tree.apply_delta(delta.clone()).unwrap();
+        let head = Head {
+            format: FORMAT_VERSION,
+            generation: "g".into(),
+            seq: 1,
+            snapshot: None,
+            deltas: vec![],
+        };
+        (head, delta, tree)
+    }
+
+    #[tokio::test]
+    async fn a_list_that_cannot_fit_the_head_is_refused_before_anything_is_uploaded() {
+        let store = MemoryStore::new();
+        let (head, delta, tree) = first_commit(2000);
+        let limits = PartLimits {
+            preferred: 1024,
+            hard: 1024,
+            head_bytes: 4000,
+            max_parts: 1000,
+        };
+        let err = write_file_list(&store, &head, &delta, &tree, 0, limits)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(
+                err,
+                SyncError::Manifest(ManifestError::TooManyParts {
+                    part_limit: 1024,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("chunk-size"), "{err}");
+        assert!(store.blob_names().is_empty(), "nothing was uploaded");
+    }
+
+    #[tokio::test]
+    async fn parts_grow_up_to_the_hard_limit_to_keep_the_head_small() {
+        let store = MemoryStore::new();
+        let (head, delta, tree) = first_commit(2000);
+        let limits = PartLimits {
+            preferred: 1024,
+            hard: 1 << 20,
+            head_bytes: 4000,
+            max_parts: 1000,
+        };
+        let w = write_file_list(&store, &head, &delta, &tree, 0, limits)
+            .await
+            .unwrap();
+        assert!(w.compacted, "the first commit writes a snapshot");
+        assert!(w.head.byte_len() <= 1000, "a quarter of the head at most");
+        let parts = &w.head.snapshot.as_ref().unwrap().parts;
+        assert!(
+            parts.iter().any(|p| p.size > 1024),
+            "parts were made larger"
+        );
+        // The delta of a compacting commit is not uploaded: the snapshot holds it.
+        assert!(store
+            .blob_names()
+            .iter()
+            .all(|n| n.as_str().starts_with("s-")));
+    }
+}
