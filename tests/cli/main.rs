@@ -6,6 +6,7 @@ mod util;
 
 mod basics;
 mod errors;
+mod identity;
 mod proxy;
 mod scale;
 mod service;

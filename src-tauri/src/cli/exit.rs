@@ -8,7 +8,7 @@
 //! | 3 | authentication, certificate or permission problem: fix the configuration |
 //! | 4 | server unreachable, rate limited or busy: try again later |
 //! | 5 | the sync would delete many files: re-run with `--confirm-deletions` |
-//! | 6 | a synced folder is missing or unmounted |
+//! | 6 | a synced folder is missing, unmounted, or replaced by another folder |
 //! | 7 | the remote data is invalid or from a newer version |
 //! | 8 | not set up yet: run `init` |
 //! | 9 | some files could not be synced this time (the rest was) |
@@ -51,7 +51,7 @@ pub fn code_for_sync(code: ErrorCode) -> u8 {
         }
         ErrorCode::Unreachable => UNREACHABLE,
         ErrorCode::MassDeletion => MASS_DELETION,
-        ErrorCode::FolderMissing => FOLDER_MISSING,
+        ErrorCode::FolderMissing | ErrorCode::FolderReplaced => FOLDER_MISSING,
         ErrorCode::RemoteFormat => REMOTE_FORMAT,
         ErrorCode::Local | ErrorCode::Internal => FAILURE,
     }

@@ -5,6 +5,8 @@
 //!   concurrent syncs) with its convergence, rule and no-loss checks;
 //! - `fuzz`: bounded-time mutation fuzzing of whole snapshot, delta and head documents;
 //! - `hostile`: broken or malicious remote data written straight into the store;
+//! - `identity`: a synced folder replaced by another one, a head missing for one read, a
+//!   wiped and rebuilt remote;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps.
 //!
@@ -12,6 +14,7 @@
 
 mod fuzz;
 mod hostile;
+mod identity;
 mod local;
 mod model;
 mod util;
