@@ -7,6 +7,7 @@ mod util;
 mod basics;
 mod demo;
 mod errors;
+mod identity;
 mod proxy;
 mod scale;
 mod service;

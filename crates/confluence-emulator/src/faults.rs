@@ -70,6 +70,20 @@ pub enum FaultKind {
     RedirectToSso,
     /// Delay the request by this many milliseconds, then process it normally.
     Latency(u64),
+    /// Answer 404 the way something in front of Confluence does (a proxy, a servlet container
+    /// after a context path change), not with Confluence's JSON error.
+    ForeignNotFound(ForeignBody),
+}
+
+/// The body of a [`FaultKind::ForeignNotFound`] answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForeignBody {
+    /// An nginx-style HTML error page.
+    Html,
+    /// No body at all.
+    Empty,
+    /// JSON of another shape (an API gateway's `{"status":404,"error":"Not Found"}`).
+    Json,
 }
 
 /// A deterministic fault for the next matching request(s).
@@ -255,7 +269,8 @@ fn apply(plan: &mut FaultPlan, kind: FaultKind) {
         | FaultKind::OptimisticLock
         | FaultKind::RateLimited { .. }
         | FaultKind::HtmlLoginPage
-        | FaultKind::RedirectToSso) => plan.replace = Some(other),
+        | FaultKind::RedirectToSso
+        | FaultKind::ForeignNotFound(_)) => plan.replace = Some(other),
     }
 }
 

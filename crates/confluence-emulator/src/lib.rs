@@ -39,7 +39,7 @@ pub mod store;
 pub mod testcerts;
 pub mod tls;
 
-pub use faults::{FaultConfig, FaultKind, RateLimit, ScriptedFault};
+pub use faults::{FaultConfig, FaultKind, ForeignBody, RateLimit, ScriptedFault};
 pub use spawn::{
     AttachmentSnapshot, Emulator, EmulatorBuilder, EmulatorError, EmulatorHandle, LoggedRequest,
     Notification, NotificationKind, VersionSnapshot,

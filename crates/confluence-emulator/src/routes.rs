@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::auth::{is_browser_agent, xsrf_header_ok, AuthOutcome, Identity};
-use crate::faults::{FaultKind, RateHeaders, RequestClass};
+use crate::faults::{FaultKind, ForeignBody, RateHeaders, RequestClass};
 use crate::model::{
     limits, no_content, resolve_media_type, strip_path, MetadataUpdate, ModelError, NewFile, Status,
 };
@@ -242,6 +242,17 @@ fn fault_response(
             set_header(&mut r, "location", &target);
             r
         }
+        FaultKind::ForeignNotFound(ForeignBody::Html) => full(
+            404,
+            Some("text/html"),
+            "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        ),
+        FaultKind::ForeignNotFound(ForeignBody::Empty) => empty(404),
+        FaultKind::ForeignNotFound(ForeignBody::Json) => full(
+            404,
+            Some("application/json"),
+            "{\"status\":404,\"error\":\"Not Found\",\"message\":\"No route\",\"path\":\"/\"}",
+        ),
         FaultKind::ResetMidBody | FaultKind::TruncateBody | FaultKind::DropAfterStore | FaultKind::Latency(_) => {
             empty(500)
         }

@@ -182,11 +182,14 @@ pub(crate) fn display_url(url: &url::Url) -> String {
     u.to_string()
 }
 
-/// The DC error body shape (`statusCode`, `message`, `reason`, …); only `message` is used.
+/// The DC error body shape (`statusCode`, `message`, `reason`, …); only `message` and
+/// `statusCode` are used.
 #[derive(Deserialize)]
 struct ErrorBody {
     #[serde(default)]
     message: Option<String>,
+    #[serde(default, rename = "statusCode")]
+    status_code: Option<u64>,
 }
 
 /// An HTTP answer reduced to what error mapping needs. The body is read (bounded) only for
@@ -207,6 +210,11 @@ pub(crate) struct Answer {
     pub message: String,
     /// The body was an HTML page.
     pub html: bool,
+    /// The body is Confluence's own JSON error: an object with a `message` and a
+    /// `statusCode` equal to the HTTP status. Proxies, gateways and servlet containers in
+    /// front of Confluence answer with HTML, plain text, an empty body or JSON of another
+    /// shape, so only such an answer may be read as "this does not exist".
+    pub confluence: bool,
 }
 
 impl Answer {
@@ -222,11 +230,18 @@ impl Answer {
             .unwrap_or_default()
             .to_ascii_lowercase();
         let html = content_type.contains("html") || looks_like_html(body);
+        let mut confluence = false;
         let message = if html {
             String::new()
         } else {
             match serde_json::from_slice::<ErrorBody>(body) {
-                Ok(ErrorBody { message: Some(m) }) => shorten(&m),
+                Ok(ErrorBody {
+                    message: Some(m),
+                    status_code,
+                }) => {
+                    confluence = status_code == Some(u64::from(status));
+                    shorten(&m)
+                }
                 _ => shorten(&String::from_utf8_lossy(body)),
             }
         };
@@ -239,6 +254,7 @@ impl Answer {
                 .and_then(|v| parse_retry_after(&v, std::time::SystemTime::now())),
             message,
             html,
+            confluence,
         }
     }
 

@@ -375,7 +375,10 @@ impl ConfluenceStore {
                 }))
             }
             Reply::Handled(ans) if is_missing_page(&ans) => Err(map_status(&ans, &ctx)),
-            Reply::Handled(_) => Ok(None),
+            // Only Confluence's own answer that the property does not exist means "no head":
+            // the engine then treats the remote as wiped.
+            Reply::Handled(ans) if is_missing_property(&ans) => Ok(None),
+            Reply::Handled(ans) => Err(foreign_not_found(&ans, "the sync head property")),
         }
     }
 
@@ -470,6 +473,39 @@ enum BodyFailure {
 fn is_missing_page(ans: &Answer) -> bool {
     let m = ans.message.to_ascii_lowercase();
     !m.contains("property") && (m.contains("no content found") || m.contains("contentid"))
+}
+
+/// Confluence's own 404 saying that a content property does not exist
+/// (`No content property found with key: …`, `Could not find Property to update.`).
+fn is_missing_property(ans: &Answer) -> bool {
+    ans.status == 404 && ans.confluence && ans.message.to_ascii_lowercase().contains("property")
+}
+
+/// Confluence's own 404 for content addressed by its id (an attachment): it is not there
+/// (`Can't find attachment with id: …`, `No content found with id: …`).
+fn is_missing_attachment(ans: &Answer) -> bool {
+    ans.status == 404 && ans.confluence
+}
+
+/// The error for a 404 that did not come from Confluence (an HTML page or an empty body from
+/// a proxy, a changed context path, JSON of another shape): it proves nothing about `what`,
+/// so it is a server failure to retry later, never "absent".
+fn foreign_not_found(ans: &Answer, what: &str) -> RemoteError {
+    let body = if ans.html {
+        "an HTML page"
+    } else if ans.message.is_empty() {
+        "an empty body"
+    } else {
+        "an answer that is not Confluence's"
+    };
+    RemoteError::Server {
+        status: ans.status,
+        message: format!(
+            "the request for {what} was answered \"not found\" with {body}, not by Confluence \
+             itself (a proxy in front of it, or a changed server address?); nothing is taken as \
+             deleted, try again later"
+        ),
+    }
 }
 
 /// Parse `Content-Range: bytes a-b/total` (total may be `*`).
@@ -616,6 +652,9 @@ impl RemoteStore for ConfluenceStore {
                     }
                     Reply::Handled(ans) if ans.status == 404 && is_missing_page(&ans) => {
                         Err(map_status(&ans, &ctx))
+                    }
+                    Reply::Handled(ans) if ans.status == 404 && !is_missing_property(&ans) => {
+                        Err(foreign_not_found(&ans, "the sync head property"))
                     }
                     Reply::Handled(ans) => {
                         if failures > 0 {
@@ -914,10 +953,14 @@ impl RemoteStore for ConfluenceStore {
             .await?
         {
             Reply::Success(_) => Ok(()),
-            Reply::Handled(_) => {
+            Reply::Handled(ans) if is_missing_attachment(&ans) => {
                 debug!("attachment already gone");
                 Ok(())
             }
+            Reply::Handled(ans) => Err(foreign_not_found(
+                &ans,
+                &format!("attachment {} ({})", blob.name, blob.id),
+            )),
         }
     }
 
@@ -936,14 +979,14 @@ impl RemoteStore for ConfluenceStore {
             .await?
         {
             Reply::Success(_) => Ok(()),
-            Reply::Handled(ans) if ans.html || ans.message.is_empty() => {
-                Err(RemoteError::NotFound(format!(
-                    "this server does not offer deleting attachment versions \
+            // Only Confluence's own JSON answer says that the version is gone; an HTML page
+            // or an empty 404 is the endpoint itself missing (or a proxy).
+            Reply::Handled(ans) if !ans.confluence => Err(RemoteError::NotFound(format!(
+                "this server does not offer deleting attachment versions \
                      (/rest/experimental/content/{{id}}/version/{{n}} answered 404); old \
                      versions of {} stay on page {}",
-                    blob.name, self.page_id
-                )))
-            }
+                blob.name, self.page_id
+            ))),
             Reply::Handled(_) => {
                 debug!("version already gone");
                 Ok(())
@@ -1004,6 +1047,7 @@ mod tests {
             retry_after: None,
             message: m.into(),
             html: false,
+            confluence: true,
         };
         assert!(is_missing_page(&ans(
             "No content found with id: ContentId{id=5}"

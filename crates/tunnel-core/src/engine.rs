@@ -522,9 +522,12 @@ impl Actor {
                 warn!(folder = %f.record.path.display(), error = %e, retry_in_s = wait.as_secs(), failures = f.schedule.failures(), "sync failed; will retry");
             }
             Err(e) => {
-                if matches!(e, SyncError::FolderMissing(_)) {
-                    // Unmounted or removed: its watch died with it. A new one is set up after
-                    // the next good sync (the drive mounted again, the folder restored).
+                if matches!(
+                    e,
+                    SyncError::FolderMissing(_) | SyncError::FolderReplaced { .. }
+                ) {
+                    // Unmounted, removed or replaced: its watch died with it. A new one is set
+                    // up after the next good sync (the drive mounted again, the folder restored).
                     f.watcher = None;
                 }
                 f.schedule.failed_blocking();

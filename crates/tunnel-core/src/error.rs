@@ -27,6 +27,9 @@ pub enum ErrorCode {
     MassDeletion,
     /// The folder root is missing or unmounted.
     FolderMissing,
+    /// Another folder (another synced folder moved or restored there) is at a synced folder's
+    /// path.
+    FolderReplaced,
     /// Local disk or journal trouble.
     Local,
     /// Anything else.
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::RemoteFormat => "remote-format",
             ErrorCode::MassDeletion => "mass-deletion",
             ErrorCode::FolderMissing => "folder-missing",
+            ErrorCode::FolderReplaced => "folder-replaced",
             ErrorCode::Local => "local",
             ErrorCode::Internal => "internal",
         }
@@ -73,6 +77,21 @@ pub enum SyncError {
              if it was moved, remove and add it again; nothing was deleted"
     )]
     FolderMissing(PathBuf),
+    /// The folder's marker names another folder: another synced folder was moved or restored
+    /// onto this path. Syncing it would publish its files as this folder's and delete this
+    /// folder's files on every other device.
+    #[error(
+        "the folder {folder} is not the folder synced there: {found}. Nothing was uploaded or \
+             deleted. If another folder was moved or restored there by mistake, put the \
+             synced folder back; to sync what is there now with this folder's page, remove the \
+             folder from sber-tunnel and add it again (files on both sides are kept)"
+    )]
+    FolderReplaced {
+        /// The synced folder's path.
+        folder: PathBuf,
+        /// What the marker showed, for a person.
+        found: String,
+    },
     /// The plan deletes more than the configured share of the folder.
     #[error(
         "this sync would delete {count} of {total} files in {folder}; nothing was changed. \
@@ -135,6 +154,7 @@ impl SyncError {
             SyncError::Manifest(_) => ErrorCode::RemoteFormat,
             SyncError::Journal(_) | SyncError::Scan(_) | SyncError::Io { .. } => ErrorCode::Local,
             SyncError::FolderMissing(_) => ErrorCode::FolderMissing,
+            SyncError::FolderReplaced { .. } => ErrorCode::FolderReplaced,
             SyncError::MassDeletion { .. } => ErrorCode::MassDeletion,
             SyncError::CommitContention(_) => ErrorCode::Unreachable,
             SyncError::UnknownFolder(_) => ErrorCode::NotFound,

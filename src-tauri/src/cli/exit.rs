@@ -29,7 +29,10 @@ pub const MEANINGS: &[(u8, &str)] = &[
         MASS_DELETION,
         "the sync would delete many files: re-run with `--confirm-deletions` if intended",
     ),
-    (FOLDER_MISSING, "a synced folder is missing or unmounted"),
+    (
+        FOLDER_MISSING,
+        "a synced folder is missing, unmounted, or replaced by another folder",
+    ),
     (
         REMOTE_FORMAT,
         "the remote data is invalid or written by a newer sber-tunnel",
@@ -74,7 +77,7 @@ pub fn code_for_sync(code: ErrorCode) -> u8 {
         }
         ErrorCode::Unreachable => UNREACHABLE,
         ErrorCode::MassDeletion => MASS_DELETION,
-        ErrorCode::FolderMissing => FOLDER_MISSING,
+        ErrorCode::FolderMissing | ErrorCode::FolderReplaced => FOLDER_MISSING,
         ErrorCode::RemoteFormat => REMOTE_FORMAT,
         ErrorCode::Local | ErrorCode::Internal => FAILURE,
     }

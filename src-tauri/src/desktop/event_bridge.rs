@@ -27,6 +27,7 @@ const CODES_THAT_NEED_THE_USER: &[&str] = &[
     "certificate",
     "permission",
     "folder-missing",
+    "folder-replaced",
     "local",
     "mass-deletion",
 ];

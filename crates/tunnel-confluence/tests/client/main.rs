@@ -1,13 +1,14 @@
 //! Integration tests of `tunnel-confluence` against the Confluence emulator, spawned in-process
 //! on `127.0.0.1:0` (plain HTTP and mutual TLS). One test binary; areas are modules:
 //! `store` (every `RemoteStore` method), `errors` (messages and kinds of failures), `faults`
-//! (scripted server faults and the retry discipline), `tls` (client certificates and trust),
-//! `big` (a large streamed upload and download), `quirks` (DC bugs and slow servers through
+//! (scripted server faults and the retry discipline), `not_found` (404 answers that do not
+//! come from Confluence), `tls` (client certificates and trust), `big` (a large streamed upload and download), `quirks` (DC bugs and slow servers through
 //! the scripted `stub` server), `throttle` (bandwidth limits).
 
 mod big;
 mod errors;
 mod faults;
+mod not_found;
 mod quirks;
 mod store;
 mod stub;

@@ -15,6 +15,7 @@ mod download;
 mod file_list;
 mod gc;
 mod hashing_writer;
+mod marker;
 mod remote_state;
 mod upload;
 
@@ -45,8 +46,9 @@ use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 
-/// Name of the marker file kept in every synced folder's root. Its absence means the folder
-/// was unmounted, moved or replaced, and the sync refuses to run.
+/// Name of the marker file kept in every synced folder's root, holding the folder's id. Its
+/// absence means the folder was unmounted, moved or replaced, and the sync refuses to run; so
+/// does a marker of another folder (see `marker`).
 pub const FOLDER_MARKER: &str = ".sber-tunnel-folder";
 
 /// How many times a sync re-plans after losing the commit race before giving up.
@@ -121,9 +123,7 @@ impl Syncer {
 
     /// Mark a new folder's root so a vanished folder is never mistaken for an emptied one.
     pub fn mark_folder(root: &Path, folder_uuid: &str) -> Result<(), SyncError> {
-        let marker = root.join(FOLDER_MARKER);
-        std::fs::write(&marker, format!("{folder_uuid}\n"))
-            .map_err(|e| SyncError::io(format!("writing {}", marker.display()), e))
+        marker::write(root, folder_uuid)
     }
 
     /// Sync one folder with its remote store.
@@ -168,7 +168,11 @@ impl Syncer {
         store: &dyn RemoteStore,
         opts: &SyncOptions,
     ) -> Result<SyncSummary, SyncError> {
-        check_root(folder)?;
+        if let Err(e) = check_root(folder) {
+            // A foreign marker: name the folder it belongs to when it is one of ours.
+            let others = self.with_journal(|j| j.folders()).await.unwrap_or_default();
+            return Err(marker::check(folder, &others).err().unwrap_or(e));
+        }
         prune_trash(&folder.path, TRASH_KEEP_DAYS);
         let mut summary = SyncSummary::default();
         for attempt in 1..=MAX_COMMIT_ATTEMPTS {
@@ -218,9 +222,6 @@ impl Syncer {
             self.with_journal(move |j| j.store_remote_cache(id, &tree))
                 .await?;
         }
-        if !view.base_trusted {
-            self.with_journal(move |j| j.reset_base(id)).await?;
-        }
 
         // 2. The local side. The root is checked again after the scan: a folder removed or
         // unmounted while it was being read looks exactly like "every file deleted".
@@ -234,6 +235,15 @@ impl Syncer {
             }
         }
         let base = self.with_journal(move |j| j.base(id)).await?;
+        // An untrusted base (remote wiped, replaced, gone back in time) is not planned with.
+        // Its entries are dropped only when a new remote state is adopted (step 5), never
+        // before: a head "gone" for one request must not cost the base its record of
+        // deletions and edits. Entries this sync records again are not stale.
+        let mut stale_base: HashSet<RelPath> = if view.base_trusted {
+            HashSet::new()
+        } else {
+            base.keys().cloned().collect()
+        };
 
         // 3. The plan, without anything we could not read.
         let mut unreadable: Vec<RelPath> = scan.unreadable.iter().map(|(p, _)| p.clone()).collect();
@@ -270,6 +280,9 @@ impl Syncer {
         self.delete_local(folder, &plan.actions, &mut exec).await?;
         self.download_all(folder, store, &plan.actions, &local, &mut exec)
             .await?;
+        for p in exec.base_upserts.iter().map(|e| &e.path) {
+            stale_base.remove(p);
+        }
         let base_updates = exec.base_upserts.clone();
         let base_removals = exec.base_removals.clone();
         self.with_journal(move |j| j.apply_base(id, &base_updates, &base_removals))
@@ -285,12 +298,24 @@ impl Syncer {
         // that is still there).
         check_root(folder)?;
         if !to_publish.is_empty() {
+            for e in &to_publish {
+                stale_base.remove(&e.path);
+            }
             self.commit(folder, store, &view, to_publish, &exec.copies_not_here)
                 .await?;
+            if !stale_base.is_empty() {
+                let stale: Vec<RelPath> = stale_base.into_iter().collect();
+                self.with_journal(move |j| j.apply_base(id, &[], &stale))
+                    .await?;
+            }
         } else if let Some(head) = &view.head {
             let (g, s) = (view.tree.generation.clone(), view.tree.seq);
             let text = head.to_value().to_string();
+            let stale: Vec<RelPath> = stale_base.into_iter().collect();
             self.with_journal(move |j| {
+                if !stale.is_empty() {
+                    j.apply_base(id, &[], &stale)?;
+                }
                 j.set_remote_position(id, &g, s)?;
                 j.set_config(&seen_key, &text)
             })
@@ -1308,13 +1333,9 @@ fn is_fatal(e: &RemoteError) -> bool {
     )
 }
 
+/// The folder's root is there and its marker names this folder.
 fn check_root(folder: &FolderRecord) -> Result<(), SyncError> {
-    let root = &folder.path;
-    let marker = root.join(FOLDER_MARKER);
-    if !root.is_dir() || !marker.is_file() {
-        return Err(SyncError::FolderMissing(root.clone()));
-    }
-    Ok(())
+    marker::check(folder, &[])
 }
 
 /// Remote entries (with whether each is live) that the scanner would leave out were they here.

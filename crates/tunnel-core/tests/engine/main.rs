@@ -9,15 +9,18 @@
 //!   when it cannot take a file, names never synced here arriving from elsewhere;
 //! - `format`: the remote format's documents against the server's attachment limit (file
 //!   lists cut into parts) and a format 1 page read and upgraded;
+//! - `identity`: a synced folder replaced by another one, a head missing for one read, a
+//!   wiped and rebuilt remote;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps.
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
-mod fs_edges;
 mod format;
+mod fs_edges;
 mod fuzz;
 mod hostile;
+mod identity;
 mod local;
 mod model;
 mod util;
