@@ -777,6 +777,7 @@ impl Journal {
                     id,
                     size: u64_col("known_blobs", &key, "size", size)?,
                     version: u64_col("known_blobs", &key, "version", version)?,
+                    modified_ms: None,
                 };
                 out.insert(name, info);
             }
@@ -1256,6 +1257,7 @@ mod tests {
                 id: "att1".into(),
                 size: 1,
                 version: 1,
+                modified_ms: None,
             }],
         )
         .expect("blobs");
@@ -1427,6 +1429,7 @@ mod tests {
             id: format!("att-{n}"),
             size: 100,
             version: v,
+            modified_ms: None,
         };
         j.add_known_blobs(f.id, &[info("c-1", 1), info("p-2", 1)])
             .expect("add");

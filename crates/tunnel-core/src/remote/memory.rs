@@ -61,6 +61,8 @@ struct StoredBlob {
     id: String,
     /// Version number → bytes; deleted versions are removed.
     versions: BTreeMap<u64, Bytes>,
+    /// Version number → when it was written (the store's clock, ms since the Unix epoch).
+    written_ms: BTreeMap<u64, i64>,
 }
 
 impl StoredBlob {
@@ -73,6 +75,7 @@ impl StoredBlob {
             id: self.id.clone(),
             size: bytes.len() as u64,
             version,
+            modified_ms: self.written_ms.get(&version).copied(),
         })
     }
 }
@@ -94,6 +97,8 @@ struct State {
     counts: HashMap<MemOp, u64>,
     bytes_received: u64,
     max_blob_size: Option<u64>,
+    /// Added to the system clock: see [`MemoryStore::advance_clock`].
+    clock_offset_ms: i64,
 }
 
 /// In-memory remote store; see the module docs.
@@ -121,6 +126,22 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in another test thread must not hide this test's result.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The store's clock: the system clock plus what [`MemoryStore::advance_clock`] added.
+    fn now_ms(st: &State) -> i64 {
+        let system = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        system.saturating_add(st.clock_offset_ms)
+    }
+
+    /// Move the store's clock (the time it records for blobs written from now on) `ms`
+    /// milliseconds ahead: blobs written before look that much older.
+    pub fn advance_clock(&self, ms: i64) {
+        let mut st = self.lock();
+        st.clock_offset_ms = st.clock_offset_ms.saturating_add(ms);
     }
 
     /// Refuse blobs larger than `limit` bytes with [`RemoteError::TooLarge`].
@@ -239,6 +260,7 @@ impl MemoryStore {
     /// Store `data` as a new version of `name` (creating it), returning its info.
     fn store_version(st: &mut State, name: &BlobName, data: Bytes) -> BlobInfo {
         st.bytes_received += data.len() as u64;
+        let now_ms = Self::now_ms(st);
         let k = key(name);
         if !st.blobs.contains_key(&k) {
             st.next_id += 1;
@@ -250,6 +272,7 @@ impl MemoryStore {
                     StoredBlob {
                         id,
                         versions: BTreeMap::new(),
+                        written_ms: BTreeMap::new(),
                     },
                 ),
             );
@@ -257,6 +280,7 @@ impl MemoryStore {
         let (stored_name, blob) = st.blobs.get_mut(&k).expect("inserted above");
         let version = blob.latest().map_or(1, |(v, _)| v + 1);
         blob.versions.insert(version, data);
+        blob.written_ms.insert(version, now_ms);
         blob.info(stored_name).expect("a version was just added")
     }
 
