@@ -299,6 +299,16 @@ fn a_collector_racing_a_restoring_device_loses_nothing() {
             );
             assert!(stray_hidden(&dev.root).is_empty(), "{who}: leftovers");
         }
+        let live = store.blob_names();
+        let trashed = store.trashed_names();
+        let back = trashed.iter().filter(|n| live.contains(n)).count();
+        eprintln!(
+            "gc race: {rounds} rounds, {} of B's syncs inside A's collection, {} blobs trashed, \
+             {back} of them uploaded again (restored or re-sent), {} files checked, files lost: 0",
+            racing.ran.load(Ordering::SeqCst),
+            trashed.len(),
+            want.len()
+        );
         assert!(
             racing.ran.load(Ordering::SeqCst) > 0 || rounds < 10,
             "the race was exercised"
