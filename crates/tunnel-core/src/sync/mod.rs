@@ -1184,16 +1184,27 @@ impl Syncer {
             .map(|p| p.blob.clone())
             .chain(fresh.iter().cloned())
             .collect();
-        match verify::ensure_present(store, &folder.path, tree, &due, known).await {
+        let mut known = known.clone();
+        for p in &pending {
+            if let Some(b) = p.bytes_hex.as_deref().and_then(|h| hex::decode(h).ok()) {
+                known.entry(p.blob.clone()).or_insert_with(|| b.into());
+            }
+        }
+        match verify::ensure_present(store, &folder.path, tree, &due, &known).await {
             // Checked late enough, present, restored or (logged) lost for good: done.
             Ok(_) => pending.retain(|p| !due.contains(&p.blob)),
             Err(e) => warn!(error = %e, "could not check the blobs of a commit; next sync"),
         }
         for blob in fresh {
             if !pending.iter().any(|p| p.blob == blob) {
+                let bytes_hex = known
+                    .get(&blob)
+                    .filter(|b| b.len() <= verify::KEEP_BYTES_UP_TO)
+                    .map(hex::encode);
                 pending.push(verify::Pending {
                     blob,
                     committed: now,
+                    bytes_hex,
                 });
             }
         }
@@ -1249,7 +1260,7 @@ impl Syncer {
 
     /// Tests only: collect garbage after `grace_secs` instead of the configured grace, below
     /// the product minimum ([`crate::config::MIN_GC_GRACE_SECS`]), and check the blobs a
-    /// commit introduced once more `verify_window_secs` after it instead of 15 minutes: a
+    /// commit introduced once more `verify_window_secs` after it instead of an hour: a
     /// test can then race a collector against other devices without waiting an hour.
     #[doc(hidden)]
     pub fn with_gc_timing_for_tests(mut self, grace_secs: u64, verify_window_secs: i64) -> Self {

@@ -22,10 +22,11 @@ use crate::hash::Digest;
 use crate::manifest::{FileEntry, RemoteTree};
 use crate::remote::{BlobName, BlobSource, RemoteError, RemoteStore};
 
-/// How long after a commit its introduced blobs are checked once more (seconds). Far longer
-/// than any single trash request takes to reach the server (the Confluence client gives up
-/// on a request, retries included, well within it).
-pub(crate) const VERIFY_WINDOW_SECS: i64 = 15 * 60;
+/// How long after a commit its introduced blobs are checked once more (seconds): longer than
+/// one trash request can take to reach the server. The Confluence client gives up on a request
+/// after 5 attempts of at most 60 s each with at most 4 waits of at most 10 minutes (the
+/// longest `Retry-After` it honours) between them: 45 minutes.
+pub(crate) const VERIFY_WINDOW_SECS: i64 = 3600;
 
 /// One introduced blob still to be checked late.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +35,14 @@ pub(crate) struct Pending {
     pub blob: BlobName,
     /// Unix seconds of the commit that introduced it.
     pub committed: i64,
+    /// Its bytes, hex-encoded, when this device wrote them from memory (a delta) and they
+    /// are small: nothing on disk could give them back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_hex: Option<String>,
 }
+
+/// Largest blob whose bytes a [`Pending`] keeps.
+pub(crate) const KEEP_BYTES_UP_TO: usize = 256 * 1024;
 
 /// The journal key of a folder's pending checks.
 pub(crate) fn pending_key(folder_id: i64) -> String {

@@ -319,3 +319,49 @@ fn a_collector_racing_a_restoring_device_loses_nothing() {
         );
     });
 }
+
+/// The committer's later check: blobs of a commit that vanish after its first check (a trash
+/// request that was already on its way) are put back by its next sync, the delta included.
+#[test]
+fn blobs_trashed_after_the_commits_own_check_are_restored_by_its_next_sync() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let mut a = Device::new("a");
+        // No collection of its own; the later check runs on the very next sync.
+        a.syncer = a.syncer.clone().with_gc_timing_for_tests(u64::MAX / 4, 0);
+        a.write("first.txt", b"the first commit compacts the list");
+        a.sync(&store).await.expect("first sync");
+        let before = store.blob_names();
+        let big: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        a.write("big.bin", &big);
+        a.write("small.txt", b"small and packed");
+        a.sync(&store).await.expect("second sync");
+        let head = store.head().expect("head").value;
+        let delta = head["deltas"][0]["name"]
+            .as_str()
+            .expect("the second commit is a delta")
+            .to_string();
+        // What the second commit introduced: its chunks, its pack and its delta.
+        let mut gone: Vec<BlobName> = store
+            .blob_names()
+            .into_iter()
+            .filter(|n| n.as_str().starts_with("c-") || n.as_str().starts_with("p-"))
+            .filter(|n| !before.contains(n))
+            .collect();
+        assert_eq!(gone.len(), 4, "three chunks and a pack: {gone:?}");
+        gone.push(BlobName::new(delta).expect("name"));
+        for n in &gone {
+            assert!(store.remove_blob(n), "{n} was there");
+        }
+        a.sync(&store).await.expect("the next sync");
+        for n in &gone {
+            assert!(
+                store.blob_bytes(n).is_some(),
+                "{n} was put back by the committing device"
+            );
+        }
+        let fresh = Device::new("fresh");
+        fresh.sync(&store).await.expect("a fresh device syncs");
+        assert_eq!(fresh.tree(), a.tree(), "and receives every file intact");
+    });
+}
