@@ -7,6 +7,7 @@
 //! - mutable blobs keep every version; `get_blob` reads any version and any byte range (end
 //!   exclusive, clamped to the size);
 //! - names are compared case-insensitively; deleted blobs move to a trash;
+//! - every version records when it was written (`BlobInfo::modified_ms`, the system clock);
 //! - a [`BlobSource::File`] is streamed and hashed, and the upload fails with
 //!   [`RemoteError::SourceChanged`] when the bytes do not match, leaving nothing behind.
 //!
@@ -97,8 +98,6 @@ struct State {
     counts: HashMap<MemOp, u64>,
     bytes_received: u64,
     max_blob_size: Option<u64>,
-    /// Added to the system clock: see [`MemoryStore::advance_clock`].
-    clock_offset_ms: i64,
 }
 
 /// In-memory remote store; see the module docs.
@@ -128,20 +127,12 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The store's clock: the system clock plus what [`MemoryStore::advance_clock`] added.
-    fn now_ms(st: &State) -> i64 {
-        let system = std::time::SystemTime::now()
+    /// The store's clock (the system clock), in ms since the Unix epoch.
+    fn now_ms() -> i64 {
+        std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        system.saturating_add(st.clock_offset_ms)
-    }
-
-    /// Move the store's clock (the time it records for blobs written from now on) `ms`
-    /// milliseconds ahead: blobs written before look that much older.
-    pub fn advance_clock(&self, ms: i64) {
-        let mut st = self.lock();
-        st.clock_offset_ms = st.clock_offset_ms.saturating_add(ms);
+            .unwrap_or(0)
     }
 
     /// Refuse blobs larger than `limit` bytes with [`RemoteError::TooLarge`].
@@ -260,7 +251,7 @@ impl MemoryStore {
     /// Store `data` as a new version of `name` (creating it), returning its info.
     fn store_version(st: &mut State, name: &BlobName, data: Bytes) -> BlobInfo {
         st.bytes_received += data.len() as u64;
-        let now_ms = Self::now_ms(st);
+        let now_ms = Self::now_ms();
         let k = key(name);
         if !st.blobs.contains_key(&k) {
             st.next_id += 1;
