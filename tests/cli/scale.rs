@@ -212,11 +212,11 @@ fn unreferenced_attachments_go_to_the_trash_only_after_the_grace_period() {
         "within the grace period the chunk stays"
     );
 
-    let eager = Device::ready_with(&server, "gc-grace-secs = 0");
+    let eager = Device::ready(&server);
     eager.write("other.bin", &bytes(4, 5_000_000));
-    eager.sync();
+    sync_collecting_at_once(&eager);
     std::fs::remove_file(eager.folder.join("other.bin")).unwrap();
-    eager.sync();
+    sync_collecting_at_once(&eager);
     assert_eq!(
         chunks("current"),
         0,
@@ -235,4 +235,110 @@ fn unreferenced_attachments_go_to_the_trash_only_after_the_grace_period() {
             .any(|a| a.title.starts_with("s-") && a.status == "current"),
         "the file list the head names (its snapshot parts) is never collected"
     );
+}
+
+/// `sync` with no garbage-collection grace: below the product minimum of an hour, which only a
+/// debug build lets a test set (`SBER_TUNNEL_TEST_GC_GRACE_SECS`).
+fn sync_collecting_at_once(d: &Device) {
+    let out = d
+        .cmd(&["sync"])
+        .env(tunnel_core::config::TEST_GC_GRACE_ENV, "0")
+        .output()
+        .expect("binary runs");
+    assert!(
+        out.status.success(),
+        "sync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Attach `bytes` as `name` to the page the way a person's browser would (one multipart POST),
+/// bypassing sber-tunnel entirely.
+fn attach_by_hand(server: &Server, name: &str, bytes: &[u8]) {
+    use std::io::{Read, Write};
+    let addr = server.emu().addr();
+    let boundary = "----by-hand-7f3a";
+    let mut body: Vec<u8> = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let auth = base64(format!("{}:{}", crate::util::USER, crate::util::PASSWORD).as_bytes());
+    let head = format!(
+        "POST /rest/api/content/{}/child/attachment HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Basic {auth}\r\nX-Atlassian-Token: no-check\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        crate::util::PAGE,
+        body.len()
+    );
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
+    conn.write_all(head.as_bytes()).expect("send");
+    conn.write_all(&body).expect("send");
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "attaching {name} by hand: {}",
+        answer.lines().next().unwrap_or("")
+    );
+}
+
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in input.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn attachments_a_person_added_to_the_page_survive_garbage_collection() {
+    let server = Server::start();
+    let hex = "ab".repeat(32);
+    let by_hand = [
+        "c-section.pdf".to_string(),
+        "P-1.jpg".to_string(),
+        "d-2024-plan.docx".to_string(),
+        format!("C-{}", hex.to_ascii_uppercase()),
+        format!("p-{hex}.png"),
+    ];
+    for name in &by_hand {
+        attach_by_hand(&server, name, b"a person's own file");
+    }
+    let d = Device::ready(&server);
+    d.write("big.bin", &bytes(5, 3_000_000));
+    d.write("small.txt", b"small");
+    sync_collecting_at_once(&d);
+    std::fs::remove_file(d.folder.join("big.bin")).unwrap();
+    std::fs::remove_file(d.folder.join("small.txt")).unwrap();
+    sync_collecting_at_once(&d);
+    let atts = server.emu().attachments(crate::util::PAGE);
+    assert!(
+        atts.iter()
+            .any(|a| a.title.starts_with("p-") && a.status == "trashed"),
+        "the collector ran and trashed our own pack: {atts:?}"
+    );
+    for name in &by_hand {
+        let a = atts
+            .iter()
+            .find(|a| &a.title == name)
+            .unwrap_or_else(|| panic!("{name} is on the page"));
+        assert_eq!(a.status, "current", "{name}, attached by hand, was trashed");
+    }
 }

@@ -55,11 +55,88 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     })
 }
 
-/// `version` object (only the number is used).
+/// `version` object (the number, and when it was written).
 #[derive(Debug, Clone, Deserialize, Default)]
 pub(crate) struct Version {
     #[serde(default, deserialize_with = "lenient_u64")]
     pub number: Option<u64>,
+    /// ISO 8601 with an offset, e.g. `2024-03-01T12:00:00.000+03:00`.
+    #[serde(default)]
+    pub when: Option<serde_json::Value>,
+}
+
+impl Version {
+    /// `when` in milliseconds since the Unix epoch, when it is there and readable.
+    pub(crate) fn when_ms(&self) -> Option<i64> {
+        self.when.as_ref()?.as_str().and_then(parse_iso8601_ms)
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM|±HHMM]` → milliseconds since the Unix epoch.
+pub(crate) fn parse_iso8601_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0i64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let text = &frac[..digits];
+        let three: String = text.chars().chain("000".chars()).take(3).collect();
+        millis = three.parse().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        "" => 0,
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hm = rest[1..].replace(':', "");
+            if hm.len() != 4 || !hm.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let h: i64 = hm[..2].parse().ok()?;
+            let m: i64 = hm[2..].parse().ok()?;
+            sign * (h * 60 + m)
+        }
+    };
+    // Days from the civil date (proleptic Gregorian), Howard Hinnant's algorithm.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    Some(secs * 1000 + millis)
 }
 
 /// `_links` of any body.
@@ -348,6 +425,43 @@ impl Endpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_times_are_read_with_their_offset() {
+        // The same instant as the `modificationDate=1709283600000` of confluence-api.md §3.
+        assert_eq!(
+            parse_iso8601_ms("2024-03-01T12:00:00.000+03:00"),
+            Some(1_709_283_600_000)
+        );
+        assert_eq!(
+            parse_iso8601_ms("2024-03-01T09:00:00Z"),
+            Some(1_709_283_600_000)
+        );
+        assert_eq!(
+            parse_iso8601_ms("2024-03-01T09:00:00.5-0000"),
+            Some(1_709_283_600_500)
+        );
+        assert_eq!(parse_iso8601_ms("1970-01-01T00:00:00.000+00:00"), Some(0));
+        assert_eq!(
+            parse_iso8601_ms("1969-12-31T23:00:00.000-01:00"),
+            Some(0),
+            "negative offsets"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-03-01T12:00:00+3",
+        ] {
+            assert_eq!(parse_iso8601_ms(bad), None, "{bad:?}");
+        }
+        let v: Version =
+            serde_json::from_str(r#"{"number": 2, "when": "2024-03-01T12:00:00.000+03:00"}"#)
+                .expect("parses");
+        assert_eq!(v.when_ms(), Some(1_709_283_600_000));
+        let v: Version = serde_json::from_str(r#"{"number": 2, "when": 5}"#).expect("parses");
+        assert_eq!(v.when_ms(), None, "an unreadable time is no time");
+    }
 
     #[test]
     fn base_url_is_validated_and_trailing_slash_tolerated() {

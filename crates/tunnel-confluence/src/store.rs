@@ -125,17 +125,19 @@ impl ConfluenceStore {
         ))
     }
 
-    /// Convert an attachment to a [`BlobInfo`]. `name` is the name asked for (when the title
-    /// is not a valid blob name, e.g. different case); `None` when neither gives a name.
+    /// Convert an attachment to a [`BlobInfo`]. `name` is the name asked for (the title may
+    /// differ from it in case); without one (a listing) only a title that is a blob name
+    /// exactly as it stands makes a blob: `P-1.jpg` or `Report.PDF`, attached by hand, are
+    /// not ours and never become `p-1.jpg` or `report.pdf`. `None` when there is no name.
     fn blob_info(
         att: &Attachment,
         name: Option<&BlobName>,
     ) -> Result<Option<BlobInfo>, RemoteError> {
-        let name = match BlobName::new(att.title.to_ascii_lowercase()) {
-            Ok(n) => n,
-            Err(_) => match name {
-                Some(n) => n.clone(),
-                None => return Ok(None),
+        let name = match name {
+            Some(n) => BlobName::new(att.title.to_ascii_lowercase()).unwrap_or_else(|_| n.clone()),
+            None => match BlobName::new(att.title.as_str()) {
+                Ok(n) => n,
+                Err(_) => return Ok(None),
             },
         };
         let size = att.extensions.file_size.ok_or_else(|| {
@@ -155,6 +157,7 @@ impl ConfluenceStore {
             id: att.id.clone(),
             size,
             version,
+            modified_ms: att.version.as_ref().and_then(|v| v.when_ms()),
         }))
     }
 

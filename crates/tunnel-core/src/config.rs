@@ -26,6 +26,18 @@ pub const MAX_DEVICE_ID_LEN: usize = 40;
 /// larger value is a typo; it also keeps the limit in bytes per second far from overflow.
 pub const MAX_RATE_LIMIT_KIB_PER_SEC: u64 = 10 * 1024 * 1024;
 
+/// Shortest accepted garbage-collection grace period (1 hour). The grace keeps blobs another
+/// device uploaded but has not committed yet: a commit normally follows its uploads within
+/// seconds, and a sync that uploads for longer is still covered by the committer's own check
+/// after its commit (docs/remote-format.md, "Garbage collection") — at the price of sending
+/// again what was collected. An hour keeps that price rare; shorter values only save a little
+/// space for a while.
+pub const MIN_GC_GRACE_SECS: u64 = 3600;
+
+/// Environment variable that sets the garbage-collection grace period (seconds) below
+/// [`MIN_GC_GRACE_SECS`] — honoured by debug builds only, for tests of the binary.
+pub const TEST_GC_GRACE_ENV: &str = "SBER_TUNNEL_TEST_GC_GRACE_SECS";
+
 /// Errors of loading, saving and validating the configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -138,8 +150,9 @@ pub struct SyncSettings {
     pub max_delete_min_files: usize,
     /// Extra ignore patterns (gitignore syntax) for every folder.
     pub ignore: Vec<String>,
-    /// Unreferenced blobs are trashed only after staying unreferenced this long (seconds), so
-    /// a device still committing what it just uploaded never loses its chunks.
+    /// Unreferenced blobs are trashed only when the server wrote them at least this long ago
+    /// (seconds; at least [`MIN_GC_GRACE_SECS`]), so a device still committing what it just
+    /// uploaded does not have to send it again.
     pub gc_grace_secs: u64,
     /// Upload bandwidth cap in KiB/s for all folders and parallel transfers together
     /// (0 = unlimited, at most [`MAX_RATE_LIMIT_KIB_PER_SEC`]). Read when the service starts.
@@ -151,6 +164,23 @@ pub struct SyncSettings {
     /// system's limit on watches is reached) or `poll` (list the folders periodically: for
     /// network shares, where native notifications miss changes made by other machines).
     pub watch: WatchSetting,
+}
+
+impl SyncSettings {
+    /// The grace period garbage collection uses: `gc_grace_secs`, never below
+    /// [`MIN_GC_GRACE_SECS`] (a file written by hand is not validated by every caller). Debug
+    /// builds take [`TEST_GC_GRACE_ENV`] instead when it is set, so tests of the binary can
+    /// collect at once.
+    pub fn gc_grace(&self) -> u64 {
+        #[cfg(debug_assertions)]
+        if let Some(secs) = std::env::var(TEST_GC_GRACE_ENV)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return secs;
+        }
+        self.gc_grace_secs.max(MIN_GC_GRACE_SECS)
+    }
 }
 
 /// `sync.watch`.
@@ -277,6 +307,15 @@ impl Config {
                 format!(
                     "{} is outside 1..={MAX_PARALLEL_TRANSFERS}",
                     s.parallel_transfers
+                ),
+            );
+        }
+        if s.gc_grace_secs < MIN_GC_GRACE_SECS {
+            return invalid(
+                "sync.gc-grace-secs",
+                format!(
+                    "{} is below the minimum of {MIN_GC_GRACE_SECS} seconds (1 hour)",
+                    s.gc_grace_secs
                 ),
             );
         }
@@ -487,6 +526,23 @@ mod tests {
             !c.sync.ignore.is_empty(),
             "the example shows ignore patterns"
         );
+    }
+
+    #[test]
+    fn gc_grace_has_a_floor_of_an_hour() {
+        let c = Config::parse("[sync]\ngc-grace-secs = 0\n").expect("parses");
+        let err = c.validate().expect_err("below the minimum");
+        assert!(err.to_string().contains("sync.gc-grace-secs"), "{err}");
+        if std::env::var_os(TEST_GC_GRACE_ENV).is_none() {
+            assert_eq!(
+                c.sync.gc_grace(),
+                MIN_GC_GRACE_SECS,
+                "a file that was never validated still gets the minimum"
+            );
+        }
+        let c = Config::parse("[sync]\ngc-grace-secs = 3600\n").expect("parses");
+        c.validate().expect("the minimum itself is fine");
+        assert_eq!(SyncSettings::default().gc_grace_secs, 24 * 3600);
     }
 
     #[test]

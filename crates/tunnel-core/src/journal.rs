@@ -785,6 +785,7 @@ impl Journal {
                     id,
                     size: u64_col("known_blobs", &key, "size", size)?,
                     version: u64_col("known_blobs", &key, "version", version)?,
+                    modified_ms: None,
                 };
                 out.insert(name, info);
             }
@@ -1264,6 +1265,7 @@ mod tests {
                 id: "att1".into(),
                 size: 1,
                 version: 1,
+                modified_ms: None,
             }],
         )
         .expect("blobs");
@@ -1435,6 +1437,7 @@ mod tests {
             id: format!("att-{n}"),
             size: 100,
             version: v,
+            modified_ms: None,
         };
         j.add_known_blobs(f.id, &[info("c-1", 1), info("p-2", 1)])
             .expect("add");

@@ -93,6 +93,11 @@ pub struct BlobInfo {
     pub size: u64,
     /// Current version number (1 for a blob written once).
     pub version: u64,
+    /// When the current version was written, by the store's own clock (milliseconds since the
+    /// Unix epoch; Confluence's `version.when`). `None` when the store did not say: garbage
+    /// collection never trashes a blob whose age it cannot tell.
+    #[serde(default)]
+    pub modified_ms: Option<i64>,
 }
 
 /// The head pointer as stored, with the version that guards it.

@@ -480,3 +480,53 @@ async fn probe_write_reuses_one_tidy_probe_attachment() {
     );
     assert!(atts[0].versions.iter().all(|v| v.minor_edit));
 }
+
+#[tokio::test]
+async fn list_blobs_keeps_hand_attached_files_out_and_tells_each_blobs_time() {
+    let emu = emulator().await;
+    let s = store(&emu);
+    let before_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap()
+        - 2_000;
+    let ours = s
+        .put_blob(&name("c-ours"), BlobSource::Bytes(bytes_of(10, 0)))
+        .await
+        .unwrap();
+    // A person attaches files through the browser: names in any case.
+    let http = reqwest::Client::new();
+    for title in ["P-1.jpg", "Report.PDF", "C-ABCDEF"] {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"by hand".to_vec()).file_name(title),
+        );
+        let r = http
+            .post(format!(
+                "{}/rest/api/content/{PAGE}/child/attachment",
+                emu.base_url()
+            ))
+            .basic_auth(USER, Some(PASSWORD))
+            .header("X-Atlassian-Token", "no-check")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{title}: {}", r.status());
+    }
+    let listed = s.list_blobs().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        vec!["c-ours"],
+        "titles that are not blob names as they stand are not blobs (never lower-cased into one)"
+    );
+    let when = listed[0]
+        .modified_ms
+        .expect("the listing says when it was written");
+    assert!(when >= before_ms, "{when} is the upload's time");
+    assert_eq!(
+        ours.modified_ms,
+        Some(when),
+        "the upload's answer says the same"
+    );
+}

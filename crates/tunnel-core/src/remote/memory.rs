@@ -7,6 +7,7 @@
 //! - mutable blobs keep every version; `get_blob` reads any version and any byte range (end
 //!   exclusive, clamped to the size);
 //! - names are compared case-insensitively; deleted blobs move to a trash;
+//! - every version records when it was written (`BlobInfo::modified_ms`, the system clock);
 //! - a file source ([`BlobSource::File`], [`BlobSource::Open`]) is read and hashed, and the upload fails with
 //!   [`RemoteError::SourceChanged`] when the bytes do not match, leaving nothing behind.
 //!
@@ -63,6 +64,8 @@ struct StoredBlob {
     id: String,
     /// Version number → bytes; deleted versions are removed.
     versions: BTreeMap<u64, Bytes>,
+    /// Version number → when it was written (the store's clock, ms since the Unix epoch).
+    written_ms: BTreeMap<u64, i64>,
 }
 
 impl StoredBlob {
@@ -75,6 +78,7 @@ impl StoredBlob {
             id: self.id.clone(),
             size: bytes.len() as u64,
             version,
+            modified_ms: self.written_ms.get(&version).copied(),
         })
     }
 }
@@ -131,6 +135,14 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in another test thread must not hide this test's result.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The store's clock (the system clock), in ms since the Unix epoch.
+    fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 
     /// Refuse blobs larger than `limit` bytes with [`RemoteError::TooLarge`].
@@ -266,6 +278,7 @@ impl MemoryStore {
     /// Store `data` as a new version of `name` (creating it), returning its info.
     fn store_version(st: &mut State, name: &BlobName, data: Bytes) -> BlobInfo {
         st.bytes_received += data.len() as u64;
+        let now_ms = Self::now_ms();
         let k = key(name);
         if !st.blobs.contains_key(&k) {
             st.next_id += 1;
@@ -277,6 +290,7 @@ impl MemoryStore {
                     StoredBlob {
                         id,
                         versions: BTreeMap::new(),
+                        written_ms: BTreeMap::new(),
                     },
                 ),
             );
@@ -284,6 +298,7 @@ impl MemoryStore {
         let (stored_name, blob) = st.blobs.get_mut(&k).expect("inserted above");
         let version = blob.latest().map_or(1, |(v, _)| v + 1);
         blob.versions.insert(version, data);
+        blob.written_ms.insert(version, now_ms);
         blob.info(stored_name).expect("a version was just added")
     }
 

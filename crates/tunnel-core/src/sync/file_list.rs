@@ -10,7 +10,7 @@ use crate::manifest::parts::{PartPlan, PartWriter};
 use crate::manifest::{
     Delta, DeltaRef, Head, ManifestError, PartRef, RemoteTree, SnapshotRef, FORMAT_VERSION,
 };
-use crate::remote::{BlobSource, RemoteError, RemoteStore};
+use crate::remote::{BlobName, BlobSource, RemoteError, RemoteStore};
 
 /// How large parts and the head may be.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +30,9 @@ pub(crate) struct PartLimits {
 pub(crate) struct Written {
     pub head: Head,
     pub compacted: bool,
+    /// Every part uploaded, with its bytes when they are small enough to keep for a later
+    /// check that the part is still on the page (see `verify`).
+    pub parts: Vec<(BlobName, Option<bytes::Bytes>)>,
 }
 
 /// Upload the commit's delta (or a new snapshot) and return the head naming it, still to be
@@ -84,13 +87,14 @@ async fn attempt(
         || next.byte_len() > limits.head_bytes
         || next.parts().count() > limits.max_parts;
     if !compacting {
-        let refs = upload(store, &writer, &plan).await?;
+        let (refs, parts) = upload(store, &writer, &plan).await?;
         if let Some(last) = next.deltas.last_mut() {
             last.parts = refs;
         }
         return Ok(Written {
             head: next,
             compacted: false,
+            parts,
         });
     }
 
@@ -133,28 +137,34 @@ async fn attempt(
         parts = plan.len(),
         "writing a new snapshot of the file list"
     );
-    let refs = upload(store, &writer, &plan).await?;
+    let (refs, parts) = upload(store, &writer, &plan).await?;
     Ok(Written {
         head: with_parts(refs),
         compacted: true,
+        parts,
     })
 }
 
-/// Build and upload the parts one after the other (only one part in memory at a time).
+/// Build and upload the parts one after the other (only one large part in memory at a
+/// time); returns their references and their names, with the bytes of the small ones.
 async fn upload(
     store: &dyn RemoteStore,
     writer: &PartWriter,
     plan: &PartPlan,
-) -> Result<Vec<PartRef>, SyncError> {
+) -> Result<(Vec<PartRef>, Vec<(BlobName, Option<bytes::Bytes>)>), SyncError> {
     let mut refs = Vec::with_capacity(plan.len());
+    let mut parts = Vec::with_capacity(plan.len());
     for i in 0..plan.len() {
         let p = writer.encode_part(plan, i);
+        let bytes = bytes::Bytes::from(p.bytes);
         store
-            .put_blob(&p.part.name, BlobSource::Bytes(p.bytes.into()))
+            .put_blob(&p.part.name, BlobSource::Bytes(bytes.clone()))
             .await?;
+        let kept = (bytes.len() <= super::verify::KEEP_BYTES_UP_TO).then_some(bytes);
+        parts.push((p.part.name.clone(), kept));
         refs.push(p.part);
     }
-    Ok(refs)
+    Ok((refs, parts))
 }
 
 #[cfg(test)]

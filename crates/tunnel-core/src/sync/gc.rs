@@ -1,24 +1,42 @@
 //! Garbage collection: blobs (chunks, packs, deltas) that no entry and no head references any
-//! more are moved to the page's trash — but only after they have stayed unreferenced for the
-//! grace period, so a device that uploaded chunks and has not committed yet never loses them.
-//! Deletions notify page watchers on Confluence, so they are batched and capped per run.
+//! more are moved to the page's trash. Deletions notify page watchers on Confluence, so they
+//! are capped per run.
 //!
-//! The first time a blob is seen unreferenced is remembered in the journal (per folder).
+//! Safety rules (the argument is in docs/remote-format.md, "Garbage collection"):
+//! - only attachments named exactly like ours are candidates ([`is_collectable`]): a file a
+//!   person attached by hand (`c-section.pdf`, `P-1.jpg`) is never touched;
+//! - age is the store's own time of the blob ([`BlobInfo::modified_ms`]) against the newest
+//!   time in the same listing, so no device's clock (and no journal record that may be days
+//!   old) decides it; a blob whose time is unknown is kept;
+//! - the head is read again right before every trash, and the run stops as soon as it moved:
+//!   a commit that landed since the references were computed may need what we would trash.
+//!
+//! The committing side of the argument (a device that re-uses an existing blob checks, after
+//! its commit, that the blob is still there and restores it) lives in `verify.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use tracing::{debug, info, warn};
 
 use crate::manifest::{Head, RemoteTree};
-use crate::remote::{BlobName, RemoteStore};
+use crate::remote::{BlobInfo, BlobName, RemoteError, RemoteStore};
 
 /// Most blobs trashed in one run (each trash notifies watchers).
 pub(crate) const MAX_DELETIONS_PER_RUN: usize = 200;
 
-/// Names that garbage collection may touch: ours, content-addressed.
-fn is_collectable(name: &BlobName) -> bool {
+/// Whether `name` is exactly one of our content-addressed blob names: `c-<hex>`, `p-<hex>`,
+/// `d-<hex>.json` or `s-<hex>.json` (format 2 snapshot parts), `<hex>` being 64 lower-case
+/// hex digits. Everything else on the page belongs to someone else.
+pub(crate) fn is_collectable(name: &BlobName) -> bool {
     let n = name.as_str();
-    n.starts_with("c-") || n.starts_with("p-") || n.starts_with("d-")
+    let hex = |h: &str| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if let Some(h) = n.strip_prefix("c-").or_else(|| n.strip_prefix("p-")) {
+        return hex(h);
+    }
+    n.strip_prefix("d-")
+        .or_else(|| n.strip_prefix("s-"))
+        .and_then(|r| r.strip_suffix(".json"))
+        .is_some_and(hex)
 }
 
 /// Every blob the head and the tree still need.
@@ -37,43 +55,59 @@ pub(crate) fn referenced(head: &Head, tree: &RemoteTree) -> HashSet<BlobName> {
     out
 }
 
-/// The journal key holding when each unreferenced blob was first seen.
-pub(crate) fn seen_key(folder_id: i64) -> String {
-    format!("gc-unreferenced-since:{folder_id}")
+/// The blobs of `listed` that may be trashed: ours by name, not in `keep`, and written at
+/// least `grace_secs` before the newest blob of the listing (the store's clock; the newest
+/// time is a lower bound of the store's "now", so an age is never overestimated).
+pub(crate) fn candidates(
+    listed: Vec<BlobInfo>,
+    keep: &HashSet<BlobName>,
+    grace_secs: u64,
+) -> Vec<BlobInfo> {
+    let Some(now_ms) = listed.iter().filter_map(|b| b.modified_ms).max() else {
+        return Vec::new();
+    };
+    let grace_ms = i64::try_from(grace_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let mut out: Vec<BlobInfo> = listed
+        .into_iter()
+        .filter(|b| is_collectable(&b.name) && !keep.contains(&b.name))
+        .filter(|b| {
+            b.modified_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) >= grace_ms)
+        })
+        .collect();
+    // Oldest first: a capped run frees what has waited longest.
+    out.sort_by_key(|b| b.modified_ms);
+    out
 }
 
-/// One collection pass. `seen` maps blob name → unix seconds it was first seen unreferenced;
-/// it is updated in place. Returns how many blobs were trashed.
+/// One collection pass for the head this device just committed (`head`, at property version
+/// `head_version`, describing `tree`). Returns how many blobs were trashed.
 pub(crate) async fn collect(
     store: &dyn RemoteStore,
     head: &Head,
+    head_version: u64,
     tree: &RemoteTree,
-    seen: &mut HashMap<String, i64>,
-    now: i64,
     grace_secs: u64,
-) -> Result<usize, crate::remote::RemoteError> {
+) -> Result<usize, RemoteError> {
     let keep = referenced(head, tree);
     let listed = store.list_blobs().await?;
-    let unreferenced: Vec<_> = listed
-        .into_iter()
-        .filter(|b| is_collectable(&b.name) && !keep.contains(&b.name))
-        .collect();
-    let names: HashSet<String> = unreferenced
-        .iter()
-        .map(|b| b.name.as_str().to_string())
-        .collect();
-    // Forget blobs that came back into use or are gone.
-    seen.retain(|name, _| names.contains(name));
+    let doomed = candidates(listed, &keep, grace_secs);
     let mut trashed = 0;
-    for blob in unreferenced {
-        let since = *seen.entry(blob.name.as_str().to_string()).or_insert(now);
-        if now.saturating_sub(since) < grace_secs as i64 || trashed >= MAX_DELETIONS_PER_RUN {
-            continue;
+    for blob in doomed.into_iter().take(MAX_DELETIONS_PER_RUN) {
+        // The references above are those of `head`: once another device committed, they
+        // may be stale (its commit may re-use this very blob), so the run ends here.
+        let now = store.read_head().await?.map(|h| h.version);
+        if now != Some(head_version) {
+            debug!(
+                expected = head_version,
+                found = ?now,
+                "the head moved during garbage collection; stopping"
+            );
+            break;
         }
         match store.delete_blob(&blob).await {
             Ok(()) => {
                 trashed += 1;
-                seen.remove(blob.name.as_str());
                 debug!(blob = %blob.name, "trashed an unreferenced blob");
             }
             Err(e) => warn!(blob = %blob.name, error = %e, "could not trash an unreferenced blob"),
@@ -86,4 +120,86 @@ pub(crate) async fn collect(
         );
     }
     Ok(trashed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> BlobName {
+        BlobName::new(s).expect("valid name")
+    }
+
+    fn info(n: &str, modified_ms: Option<i64>) -> BlobInfo {
+        BlobInfo {
+            name: name(n),
+            id: format!("att-{n}"),
+            size: 1,
+            version: 1,
+            modified_ms,
+        }
+    }
+
+    #[test]
+    fn only_our_exact_names_are_collectable() {
+        let h = "0123456789abcdef".repeat(4);
+        for ours in [
+            format!("c-{h}"),
+            format!("p-{h}"),
+            format!("d-{h}.json"),
+            format!("s-{h}.json"),
+        ] {
+            assert!(is_collectable(&name(&ours)), "{ours} is ours");
+        }
+        for foreign in [
+            "c-section.pdf".to_string(),
+            "p-1.jpg".to_string(),
+            "d-2024-plan.docx".to_string(),
+            "s-notes.json".to_string(),
+            "c-".to_string(),
+            format!("c-{h}.pdf"),
+            format!("c-{}", &h[1..]),
+            format!("c-{h}0"),
+            format!("d-{h}"),
+            format!("p-{h}.json"),
+            format!("x-{h}"),
+            format!("c-{}", "g".repeat(64)),
+            "manifest.json".to_string(),
+            "sber-tunnel-probe.txt".to_string(),
+        ] {
+            assert!(!is_collectable(&name(&foreign)), "{foreign} is not ours");
+        }
+    }
+
+    #[test]
+    fn candidates_are_ours_unreferenced_and_old_by_the_stores_clock() {
+        let h = |c: char| c.to_string().repeat(64);
+        let old = format!("c-{}", h('1'));
+        let young = format!("c-{}", h('2'));
+        let kept = format!("p-{}", h('3'));
+        let untimed = format!("p-{}", h('4'));
+        let listed = vec![
+            info(&old, Some(1_000)),
+            info(&young, Some(9_500)),
+            info(&kept, Some(0)),
+            info(&untimed, None),
+            info("c-section.pdf", Some(0)),
+            info(&format!("d-{}.json", h('5')), Some(10_000)),
+        ];
+        let keep: HashSet<BlobName> = [name(&kept)].into_iter().collect();
+        let got: Vec<String> = candidates(listed, &keep, 1)
+            .into_iter()
+            .map(|b| b.name.as_str().to_string())
+            .collect();
+        assert_eq!(
+            got,
+            vec![old],
+            "9 s old by the newest time in the listing: only that one; referenced, untimed \
+             and foreign blobs stay, and so does one younger than the grace"
+        );
+        assert!(
+            candidates(vec![info(&young, None)], &HashSet::new(), 0).is_empty(),
+            "no time at all: nothing is old"
+        );
+    }
 }

@@ -18,6 +18,7 @@ mod hashing_writer;
 mod marker;
 mod remote_state;
 mod upload;
+mod verify;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -73,6 +74,8 @@ pub struct Syncer {
     device: String,
     events: broadcast::Sender<SyncEvent>,
     limits: Limits,
+    /// Test-only garbage-collection timing: (grace, verification window), in seconds.
+    gc_timing_for_tests: Option<(u64, i64)>,
 }
 
 impl Syncer {
@@ -89,6 +92,7 @@ impl Syncer {
             device,
             events,
             limits,
+            gc_timing_for_tests: None,
         }
     }
 
@@ -320,6 +324,15 @@ impl Syncer {
                 j.set_config(&seen_key, &text)
             })
             .await?;
+            self.check_introduced(
+                folder,
+                store,
+                head,
+                &view.tree,
+                Default::default(),
+                &HashMap::new(),
+            )
+            .await;
         }
         summary.uploaded += exec.summary.uploaded;
         summary.downloaded += exec.summary.downloaded;
@@ -1077,6 +1090,8 @@ impl Syncer {
             },
         };
         head.seq = seq;
+        // What this commit adds to the page's references: checked after the head moved.
+        let mut introduced = verify::introduced(&entries, &view.tree);
         let removes_references = entries.iter().any(|e| {
             view.tree
                 .files
@@ -1101,7 +1116,16 @@ impl Syncer {
         .await?;
         let head = written.head;
         let compacting = written.compacted;
-        store
+        // The file list's own parts are new references too; the small ones can be restored
+        // from memory (they exist nowhere on disk).
+        let mut known_bytes: HashMap<BlobName, bytes::Bytes> = HashMap::new();
+        for (name, bytes) in written.parts {
+            introduced.insert(name.clone());
+            if let Some(b) = bytes {
+                known_bytes.insert(name, b);
+            }
+        }
+        let head_version = store
             .write_head(&head.to_value(), view.head_version)
             .await?;
         info!(seq, entries = entries.len(), "committed");
@@ -1136,54 +1160,133 @@ impl Syncer {
             j.set_config(&format!("seen-head:{id}"), &seen_text)
         })
         .await?;
+        self.check_introduced(folder, store, &head, &tree_for_gc, introduced, &known_bytes)
+            .await;
         if compacting || removes_references {
-            self.maybe_collect_garbage(folder, store, &head, &tree_for_gc)
+            self.maybe_collect_garbage(folder, store, &head, head_version, &tree_for_gc)
                 .await;
         }
         Ok(())
     }
 
-    /// Garbage collection, at most once per `min(grace, 1 h)` per folder. Failures are
-    /// logged, never fatal: nothing is lost by collecting later.
-    async fn maybe_collect_garbage(
+    /// Check the blobs a commit introduced (`fresh`, empty after a sync without a commit) now,
+    /// and those of earlier commits once their verification window has passed; restore any
+    /// that a collector trashed meanwhile (see [`verify`]). Failures are logged: the list stays
+    /// in the journal and is tried again next sync.
+    async fn check_introduced(
         &self,
         folder: &FolderRecord,
         store: &dyn RemoteStore,
         head: &Head,
         tree: &RemoteTree,
+        fresh: std::collections::BTreeSet<BlobName>,
+        known: &HashMap<BlobName, bytes::Bytes>,
+    ) {
+        let id = folder.id;
+        let key = verify::pending_key(id);
+        let k = key.clone();
+        let Ok(stored) = self.with_journal(move |j| j.get_config(&k)).await else {
+            return;
+        };
+        let mut pending: Vec<verify::Pending> = stored
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        if fresh.is_empty() && pending.is_empty() {
+            return;
+        }
+        let now = unix_now();
+        let window = self.verify_window_secs();
+        // What no head references any more needs nothing.
+        let needed = gc::referenced(head, tree);
+        pending.retain(|p| needed.contains(&p.blob));
+        let due: std::collections::BTreeSet<BlobName> = pending
+            .iter()
+            .filter(|p| now.saturating_sub(p.committed) >= window)
+            .map(|p| p.blob.clone())
+            .chain(fresh.iter().cloned())
+            .collect();
+        let mut known = known.clone();
+        for p in &pending {
+            if let Some(b) = p.bytes_hex.as_deref().and_then(|h| hex::decode(h).ok()) {
+                known.entry(p.blob.clone()).or_insert_with(|| b.into());
+            }
+        }
+        match verify::ensure_present(store, &folder.path, tree, &due, &known).await {
+            // Checked late enough, present, restored or (logged) lost for good: done.
+            Ok(_) => pending.retain(|p| !due.contains(&p.blob)),
+            Err(e) => warn!(error = %e, "could not check the blobs of a commit; next sync"),
+        }
+        for blob in fresh {
+            if !pending.iter().any(|p| p.blob == blob) {
+                let bytes_hex = known
+                    .get(&blob)
+                    .filter(|b| b.len() <= verify::KEEP_BYTES_UP_TO)
+                    .map(hex::encode);
+                pending.push(verify::Pending {
+                    blob,
+                    committed: now,
+                    bytes_hex,
+                });
+            }
+        }
+        let text = serde_json::to_string(&pending).unwrap_or_else(|_| "[]".into());
+        let _ = self.with_journal(move |j| j.set_config(&key, &text)).await;
+    }
+
+    /// Garbage collection of what `head` (just committed, at property version
+    /// `head_version`) no longer references, at most once per `min(grace, 1 h)` per folder.
+    /// Failures are logged, never fatal: nothing is lost by collecting later.
+    async fn maybe_collect_garbage(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        head: &Head,
+        head_version: u64,
+        tree: &RemoteTree,
     ) {
         let id = folder.id;
         let now = unix_now();
-        let grace = self.settings.gc_grace_secs;
+        let grace = self.gc_grace_secs();
         let every = grace.min(3600) as i64;
-        let key = gc::seen_key(id);
         let last_key = format!("gc-last-run:{id}");
-        let (k, lk) = (key.clone(), last_key.clone());
-        let stored = self
-            .with_journal(move |j| Ok((j.get_config(&k)?, j.get_config(&lk)?)))
-            .await;
-        let Ok((seen_json, last)) = stored else {
+        let lk = last_key.clone();
+        let Ok(last) = self.with_journal(move |j| j.get_config(&lk)).await else {
             return;
         };
         let last: i64 = last.and_then(|s| s.parse().ok()).unwrap_or(0);
         if now.saturating_sub(last) < every {
             return;
         }
-        let mut seen: HashMap<String, i64> = seen_json
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default();
-        match gc::collect(store, head, tree, &mut seen, now, grace).await {
+        match gc::collect(store, head, head_version, tree, grace).await {
             Ok(_) => {
-                let text = serde_json::to_string(&seen).unwrap_or_else(|_| "{}".into());
                 let _ = self
-                    .with_journal(move |j| {
-                        j.set_config(&key, &text)?;
-                        j.set_config(&last_key, &now.to_string())
-                    })
+                    .with_journal(move |j| j.set_config(&last_key, &now.to_string()))
                     .await;
             }
             Err(e) => warn!(error = %e, "garbage collection skipped"),
         }
+    }
+
+    /// The grace period garbage collection waits (see [`SyncSettings::gc_grace`]).
+    fn gc_grace_secs(&self) -> u64 {
+        self.gc_timing_for_tests
+            .map_or_else(|| self.settings.gc_grace(), |(grace, _)| grace)
+    }
+
+    /// How long after a commit its introduced blobs are checked once more.
+    fn verify_window_secs(&self) -> i64 {
+        self.gc_timing_for_tests
+            .map_or(verify::VERIFY_WINDOW_SECS, |(_, window)| window)
+    }
+
+    /// Tests only: collect garbage after `grace_secs` instead of the configured grace, below
+    /// the product minimum ([`crate::config::MIN_GC_GRACE_SECS`]), and check the blobs a
+    /// commit introduced once more `verify_window_secs` after it instead of an hour: a
+    /// test can then race a collector against other devices without waiting an hour.
+    #[doc(hidden)]
+    pub fn with_gc_timing_for_tests(mut self, grace_secs: u64, verify_window_secs: i64) -> Self {
+        self.gc_timing_for_tests = Some((grace_secs, verify_window_secs));
+        self
     }
 }
 

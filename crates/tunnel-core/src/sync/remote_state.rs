@@ -78,17 +78,34 @@ pub(crate) async fn load_remote(
         }
     }
     let cached = if forked { None } else { cached };
-    let (tree, fetched) = match cached {
-        Some(c) if c.generation == head.generation && c.seq == head.seq => (c, false),
+    let loaded = match cached {
+        Some(c) if c.generation == head.generation && c.seq == head.seq => Ok((c, false)),
         Some(c)
             if c.generation == head.generation
                 && c.seq < head.seq
                 && deltas_cover(&head, c.seq) =>
         {
             debug!(from = c.seq, to = head.seq, "fetching new deltas only");
-            (apply_deltas(store, c, &head, limits).await?, true)
+            apply_deltas(store, c, &head, limits)
+                .await
+                .map(|t| (t, true))
         }
-        _ => (fetch_full(store, &head, limits).await?, true),
+        _ => fetch_full(store, &head, limits).await.map(|t| (t, true)),
+    };
+    let (tree, fetched) = match loaded {
+        Ok(l) => l,
+        // A file-list blob vanished under us: another device compacted and collected the
+        // old deltas (or manifest versions) since we read the head. Read afresh, like after a
+        // lost commit race; only a head that still names a missing blob is an error.
+        Err(SyncError::Remote(RemoteError::NotFound(what))) => {
+            let now = store.read_head().await?.map(|h| h.version);
+            if now != Some(state.version) {
+                info!(%what, "the file list changed while it was read; reading it again");
+                return Err(RemoteError::Conflict { current: now }.into());
+            }
+            return Err(RemoteError::NotFound(what).into());
+        }
+        Err(e) => return Err(e),
     };
     if tree.seq != head.seq {
         return Err(SyncError::Manifest(

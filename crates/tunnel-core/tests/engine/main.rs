@@ -11,6 +11,8 @@
 //!   lists cut into parts) and a format 1 page read and upgraded;
 //! - `identity`: a synced folder replaced by another one, a head missing for one read, a
 //!   wiped and rebuilt remote;
+//! - `gc`: garbage collection never trashes what a person attached by hand, and a collector
+//!   racing a device that restores deleted content loses nothing;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps.
 //!
@@ -19,6 +21,7 @@
 mod format;
 mod fs_edges;
 mod fuzz;
+mod gc;
 mod hostile;
 mod identity;
 mod local;
