@@ -451,8 +451,19 @@ impl Syncer {
                 },
                 Action::ConflictRemoteWins {
                     path, copy, entry, ..
-                } => {
-                    if exec.moved.contains_key(copy) {
+                } if exec.moved.contains_key(copy) => {
+                    if entry.kind == EntryKind::Dir {
+                        // The local file moved aside for a folder: the folder takes its place
+                        // now, before the files inside it are fetched.
+                        let native = path.to_native(&folder.path);
+                        match tokio::fs::create_dir_all(&native).await {
+                            Ok(()) => exec.base_upserts.push(entry.clone()),
+                            Err(e) => {
+                                exec.failed_files += 1;
+                                warn!(path = %path, error = %e, "could not create folder");
+                            }
+                        }
+                    } else {
                         jobs.push((path.clone(), entry.clone(), None));
                     }
                 }
@@ -465,6 +476,7 @@ impl Syncer {
                 Action::RecordBase { entry, .. } => exec.base_upserts.push(entry.clone()),
                 Action::ForgetBase { path } => exec.base_removals.push(path.clone()),
                 Action::Upload { .. }
+                | Action::ConflictRemoteWins { .. }
                 | Action::DeleteLocal { .. }
                 | Action::DeleteRemote { .. } => {}
             }
@@ -748,7 +760,19 @@ impl Syncer {
                         copy: copy.to_string(),
                     });
                 }
-                Action::ConflictRemoteWins { copy, local, .. } => {
+                Action::ConflictRemoteWins {
+                    path,
+                    copy,
+                    local,
+                    entry,
+                } => {
+                    // A folder the remote does not hold (deleted there while something was
+                    // added inside) is published with the copy.
+                    let live_there = remote.files.get(path).is_some_and(|e| !e.deleted);
+                    if exec.moved.contains_key(copy) && entry.kind == EntryKind::Dir && !live_there
+                    {
+                        entries.push(entry.clone());
+                    }
                     if exec.moved.contains_key(copy) {
                         add_upload(
                             copy,

@@ -6,7 +6,9 @@
 //! - `fuzz`: bounded-time mutation fuzzing of whole snapshot, delta and head documents;
 //! - `hostile`: broken or malicious remote data written straight into the store;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
-//!   normalisation and timestamp-granularity traps.
+//!   normalisation and timestamp-granularity traps;
+//! - `type_change`: a folder replaced by a file (or back) on one device while another adds,
+//!   edits or deletes inside it, in both sync orders.
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
@@ -14,4 +16,5 @@ mod fuzz;
 mod hostile;
 mod local;
 mod model;
+mod type_change;
 mod util;
