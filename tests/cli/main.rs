@@ -10,3 +10,4 @@ mod proxy;
 mod scale;
 mod service;
 mod tls;
+mod type_change;

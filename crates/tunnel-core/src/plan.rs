@@ -25,7 +25,9 @@
 //! creations parents-first, then files by path, then base bookkeeping. Deletions come before
 //! creations on purpose: a type change (a folder replaced by a file of the same name) and a
 //! case-only rename on a case-insensitive file system both need the old entry gone before
-//! the new one is written. Executors that run the plan in passes must keep that order.
+//! the new one is written. Conflicts come first so that a local file giving way to a folder
+//! is moved aside before the folder and anything inside it lands. Executors that run the plan
+//! in passes must keep that order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
