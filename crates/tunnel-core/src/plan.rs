@@ -16,7 +16,8 @@
 //! ordinary change of that path, and the entries inside the old folder are deleted or
 //! created like any others. When the other side added, edited or kept something alive inside
 //! the folder (at any depth), the folder wins the path and the file is kept beside it as
-//! `x (conflict from WRITER …)`: a remote file arriving over a local folder that keeps content
+//! `x (conflict from WRITER …)` (a local folder holding files that are not synced, such as
+//! hidden ones, keeps content too): a remote file arriving over a local folder that keeps content
 //! becomes [`Action::ConflictLocalWins`], a local file leaving over a remote folder that keeps
 //! content becomes [`Action::ConflictRemoteWins`] (see `folders_win_over_files`). Hence a plan
 //! never publishes a live file that is the parent of a live entry, which the manifest refuses.
@@ -65,6 +66,9 @@ pub struct PlanInput<'a> {
     pub now_utc: OffsetDateTime,
     /// False when the base no longer describes this remote: never delete.
     pub base_trusted: bool,
+    /// Local folders holding something left out of the plan (hidden, ignored, unreadable):
+    /// a remote file cannot take their place, so they count as keeping content.
+    pub holding_unsynced: &'a BTreeSet<RelPath>,
 }
 
 /// One step of a plan.
@@ -609,7 +613,8 @@ fn folders_win_over_files(
                 let Some(l) = input.local.get(&path).filter(|l| l.kind == EntryKind::Dir) else {
                     continue;
                 };
-                if !has_survivor_below(&survivors, &path) {
+                if !has_survivor_below(&survivors, &path) && !input.holding_unsynced.contains(&path)
+                {
                     continue;
                 }
                 let copy =
@@ -739,6 +744,7 @@ mod tests {
         local: BTreeMap<RelPath, LocalEntry>,
         remote: BTreeMap<RelPath, FileEntry>,
         trusted: bool,
+        holding_unsynced: BTreeSet<RelPath>,
     }
 
     impl Case {
@@ -748,6 +754,7 @@ mod tests {
                 local: BTreeMap::new(),
                 remote: BTreeMap::new(),
                 trusted: true,
+                holding_unsynced: BTreeSet::new(),
             }
         }
         fn base(mut self, e: FileEntry) -> Self {
@@ -770,6 +777,7 @@ mod tests {
                 device: ME,
                 now_utc: now(),
                 base_trusted: self.trusted,
+                holding_unsynced: &self.holding_unsynced,
             })
         }
     }
@@ -1289,6 +1297,21 @@ mod tests {
                 vec!["delete-local", "download"],
             ),
             (
+                "folder became a file there, only unsynced files left inside here",
+                {
+                    let mut c = Case::new()
+                        .base(dx.clone())
+                        .base(xa.clone())
+                        .remote(fx.clone())
+                        .remote(gone(&xa))
+                        .local("x", local_dir())
+                        .local("x/a", local_file(1, 10));
+                    c.holding_unsynced.insert(p("x"));
+                    c
+                },
+                vec!["conflict-local-wins", "delete-local"],
+            ),
+            (
                 "folder became a file there, a file added inside here",
                 Case::new()
                     .base(dx.clone())
@@ -1781,6 +1804,7 @@ mod tests {
             device: ME,
             now_utc: now(),
             base_trusted: trusted,
+            holding_unsynced: &BTreeSet::new(),
         };
         let plan = reconcile(&input);
         let again = reconcile(&input);
@@ -1881,6 +1905,7 @@ mod tests {
             device: ME,
             now_utc: now(),
             base_trusted: true,
+            holding_unsynced: &BTreeSet::new(),
         });
         assert!(second.is_empty(), "stable after one round: {second:?}");
     }

@@ -17,7 +17,7 @@ mod hashing_writer;
 mod remote_state;
 mod upload;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -243,6 +243,16 @@ impl Syncer {
         let local = without(&scan.entries, &unreadable);
         let base = without(&base, &unreadable);
         let remote = without(&view.tree.files, &unreadable);
+        // Folders holding what is left out (not our stale downloads, removed above): a remote
+        // file never takes their place.
+        let holding_unsynced: BTreeSet<RelPath> = unreadable
+            .iter()
+            .filter(|p| {
+                let name = p.file_name();
+                !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
+            })
+            .flat_map(|p| std::iter::successors(p.parent(), |a| a.parent()))
+            .collect();
         let plan = reconcile(&PlanInput {
             base: &base,
             local: &local,
@@ -250,6 +260,7 @@ impl Syncer {
             device: &self.device,
             now_utc: time::OffsetDateTime::now_utc(),
             base_trusted: view.base_trusted,
+            holding_unsynced: &holding_unsynced,
         });
         self.guard_deletions(folder, &plan.actions, &base, opts)?;
         debug!(actions = plan.actions.len(), "plan");

@@ -238,3 +238,37 @@ fn the_file_that_gives_way_is_kept_beside_the_folder_under_its_writers_name() {
         assert_eq!(keys[1], "x/new.txt", "{keys:?}");
     });
 }
+
+#[test]
+fn a_folder_holding_only_unsynced_files_is_not_replaced_by_a_remote_file() {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        let b = Device::new("dev-b");
+        a.write("x/a.txt", b"<0>a");
+        a.sync(&store).await.expect("a");
+        b.sync(&store).await.expect("b");
+        // A hidden file is never synced, but it is B's and it lives in x.
+        b.write("x/.DS_Store", b"<B>hidden");
+        replace_by_file(&a, "x", b"<A>file x");
+        a.sync(&store).await.expect("a");
+        for d in [&b, &a, &b] {
+            let s = d.sync(&store).await.expect("sync");
+            assert_eq!(s.skipped_unreadable, 0, "{} is not stuck on x: {s:?}", d.id);
+        }
+        let tree = a.tree();
+        assert_eq!(tree, b.tree(), "both converge");
+        assert_eq!(
+            std::fs::read(b.path("x/.DS_Store")).expect("the hidden file stays"),
+            b"<B>hidden"
+        );
+        let copies: Vec<&String> = tree
+            .keys()
+            .filter(|k| k.starts_with("x (conflict from dev-a "))
+            .collect();
+        assert_eq!(copies.len(), 1, "A's file is kept beside: {tree:?}");
+        assert_eq!(tree[copies[0]], b"<A>file x");
+        assert!(a.path("x").is_dir() && b.path("x").is_dir());
+    });
+}
