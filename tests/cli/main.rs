@@ -12,3 +12,4 @@ mod proxy;
 mod scale;
 mod service;
 mod tls;
+mod type_change;

@@ -12,11 +12,23 @@
 //! back in time) nothing is deleted at all; a case-only rename (`A.txt` → `a.txt`) is a
 //! deletion plus a creation of the same content, so the content is never lost.
 //!
+//! Type changes: a folder replaced by a file (or a file by a folder) on one side is an
+//! ordinary change of that path, and the entries inside the old folder are deleted or
+//! created like any others. When the other side added, edited or kept something alive inside
+//! the folder (at any depth), the folder wins the path and the file is kept beside it as
+//! `x (conflict from WRITER …)` (a local folder holding files that are not synced, such as
+//! hidden ones, keeps content too): a remote file arriving over a local folder that keeps content
+//! becomes [`Action::ConflictLocalWins`], a local file leaving over a remote folder that keeps
+//! content becomes [`Action::ConflictRemoteWins`] (see `folders_win_over_files`). Hence a plan
+//! never publishes a live file that is the parent of a live entry, which the manifest refuses.
+//!
 //! Order of [`Plan::actions`]: conflicts, then deletions children-first, then folder
 //! creations parents-first, then files by path, then base bookkeeping. Deletions come before
 //! creations on purpose: a type change (a folder replaced by a file of the same name) and a
 //! case-only rename on a case-insensitive file system both need the old entry gone before
-//! the new one is written. Executors that run the plan in passes must keep that order.
+//! the new one is written. Conflicts come first so that a local file giving way to a folder
+//! is moved aside before the folder and anything inside it lands. Executors that run the plan
+//! in passes must keep that order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -54,6 +66,9 @@ pub struct PlanInput<'a> {
     pub now_utc: OffsetDateTime,
     /// False when the base no longer describes this remote: never delete.
     pub base_trusted: bool,
+    /// Local folders holding something left out of the plan (hidden, ignored, unreadable):
+    /// a remote file cannot take their place, so they count as keeping content.
+    pub holding_unsynced: &'a BTreeSet<RelPath>,
 }
 
 /// One step of a plan.
@@ -431,6 +446,7 @@ pub fn reconcile(input: &PlanInput) -> Plan {
         }
     }
     keep_folders_with_survivors(&mut actions, input);
+    folders_win_over_files(&mut actions, input, base, &mut taken);
     actions.sort_by(|a, b| {
         a.phase().cmp(&b.phase()).then_with(|| {
             if a.phase() == 1 {
@@ -502,45 +518,54 @@ fn conflict(
     }
 }
 
-/// A folder deletion whose folder still has something inside after the plan is turned into
-/// keeping the folder: a local folder deletion becomes an upload of the folder (it is alive
-/// here), a remote one a download (it is alive there).
-fn keep_folders_with_survivors(actions: &mut [Action], input: &PlanInput) {
-    let mut survivors: BTreeSet<RelPath> = BTreeSet::new();
-    let deleted: BTreeSet<RelPath> = actions
+/// Paths alive on some side after the plan: everything seen locally or live remotely that
+/// the plan does not delete.
+fn survivors(actions: &[Action], input: &PlanInput) -> BTreeSet<RelPath> {
+    let deleted: BTreeSet<&RelPath> = actions
         .iter()
         .filter_map(|a| match a {
             Action::DeleteLocal { path, .. }
             | Action::DeleteRemote { path, .. }
-            | Action::ForgetBase { path } => Some(path.clone()),
+            | Action::ForgetBase { path } => Some(path),
             _ => None,
         })
         .collect();
-    for p in input.local.keys().chain(
-        input
-            .remote
-            .iter()
-            .filter(|(_, e)| !e.deleted)
-            .map(|(p, _)| p),
-    ) {
-        if !deleted.contains(p) {
-            survivors.insert(p.clone());
-        }
-    }
+    input
+        .local
+        .keys()
+        .chain(
+            input
+                .remote
+                .iter()
+                .filter(|(_, e)| !e.deleted)
+                .map(|(p, _)| p),
+        )
+        .filter(|p| !deleted.contains(p))
+        .cloned()
+        .collect()
+}
+
+/// Whether something in `survivors` lies below `path`.
+fn has_survivor_below(survivors: &BTreeSet<RelPath>, path: &RelPath) -> bool {
+    // Descendants of `path` sort right after it, after only its "siblings" that share the
+    // prefix and continue with a byte below '/' ("a b", "a-c", "a.txt").
+    let prefix = format!("{}/", path.as_str());
+    survivors
+        .range::<RelPath, _>((Bound::Excluded(path), Bound::Unbounded))
+        .take_while(|s| s.as_str() < prefix.as_str() || s.as_str().starts_with(&prefix))
+        .any(|s| path.is_ancestor_of(s))
+}
+
+/// A folder deletion whose folder still has something inside after the plan is turned into
+/// keeping the folder: a local folder deletion becomes an upload of the folder (it is alive
+/// here), a remote one a download (it is alive there).
+fn keep_folders_with_survivors(actions: &mut [Action], input: &PlanInput) {
+    let survivors = survivors(actions, input);
     for a in actions.iter_mut() {
         let path = a.path().clone();
-        // Descendants of `path` sort right after it, after only its "siblings" that share
-        // the prefix and continue with a byte below '/' ("a b", "a-c", "a.txt").
-        let has_survivor = || {
-            let prefix = format!("{}/", path.as_str());
-            survivors
-                .range::<RelPath, _>((Bound::Excluded(&path), Bound::Unbounded))
-                .take_while(|s| s.as_str() < prefix.as_str() || s.as_str().starts_with(&prefix))
-                .any(|s| path.is_ancestor_of(s))
-        };
         match a {
             Action::DeleteLocal { expected, .. }
-                if expected.kind == EntryKind::Dir && has_survivor() =>
+                if expected.kind == EntryKind::Dir && has_survivor_below(&survivors, &path) =>
             {
                 let version = input.remote.get(&path).map(|e| e.version).unwrap_or(0) + 1;
                 *a = Action::Upload {
@@ -550,7 +575,7 @@ fn keep_folders_with_survivors(actions: &mut [Action], input: &PlanInput) {
                 };
             }
             Action::DeleteRemote { tombstone, .. }
-                if tombstone.kind == EntryKind::Dir && has_survivor() =>
+                if tombstone.kind == EntryKind::Dir && has_survivor_below(&survivors, &path) =>
             {
                 if let Some(r) = input.remote.get(&path) {
                     *a = Action::Download {
@@ -558,6 +583,83 @@ fn keep_folders_with_survivors(actions: &mut [Action], input: &PlanInput) {
                         entry: r.clone(),
                     };
                 }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A file that would land at a path where something stays alive below it (a folder replaced
+/// by a file on one side while the other side added or changed something inside it, at any
+/// depth) gives way: the folder keeps the path and the file is kept beside it as a conflict
+/// copy named after its writer. A remote file coming here over a local folder becomes
+/// [`Action::ConflictLocalWins`] (the folder is published, the file kept as a copy); a local
+/// file going out over a remote folder becomes [`Action::ConflictRemoteWins`] (the file moves
+/// aside, the folder is created here), with a new folder entry to publish when the remote
+/// holds none (its folder was deleted while something was added inside). So no plan ever
+/// publishes a file that is the parent of a live entry, which manifest validation refuses.
+fn folders_win_over_files(
+    actions: &mut [Action],
+    input: &PlanInput,
+    base: &BTreeMap<RelPath, FileEntry>,
+    taken: &mut BTreeSet<RelPath>,
+) {
+    let survivors = survivors(actions, input);
+    for a in actions.iter_mut() {
+        let path = a.path().clone();
+        let next_version = version_of(base.get(&path)).max(version_of(input.remote.get(&path))) + 1;
+        match a {
+            Action::Download { entry, .. } if entry.kind == EntryKind::File => {
+                let Some(l) = input.local.get(&path).filter(|l| l.kind == EntryKind::Dir) else {
+                    continue;
+                };
+                if !has_survivor_below(&survivors, &path) && !input.holding_unsynced.contains(&path)
+                {
+                    continue;
+                }
+                let copy =
+                    conflict_copy_name(&path, &entry.device, input.now_utc, |c| taken.contains(c));
+                taken.insert(copy.clone());
+                *a = Action::ConflictLocalWins {
+                    path,
+                    copy,
+                    entry: entry.clone(),
+                    local: l.clone(),
+                    version: next_version,
+                };
+            }
+            Action::Upload { local, .. } if local.kind == EntryKind::File => {
+                if !has_survivor_below(&survivors, &path) {
+                    continue;
+                }
+                let entry = match input
+                    .remote
+                    .get(&path)
+                    .filter(|r| !r.deleted && r.kind == EntryKind::Dir)
+                {
+                    Some(r) => r.clone(),
+                    None => FileEntry {
+                        path: path.clone(),
+                        kind: EntryKind::Dir,
+                        deleted: false,
+                        size: 0,
+                        mtime_ns: i64::try_from(input.now_utc.unix_timestamp_nanos())
+                            .unwrap_or(i64::MAX),
+                        sha256: None,
+                        version: next_version,
+                        device: input.device.to_string(),
+                        chunks: Vec::new(),
+                    },
+                };
+                let copy =
+                    conflict_copy_name(&path, input.device, input.now_utc, |c| taken.contains(c));
+                taken.insert(copy.clone());
+                *a = Action::ConflictRemoteWins {
+                    path,
+                    copy,
+                    entry,
+                    local: local.clone(),
+                };
             }
             _ => {}
         }
@@ -642,6 +744,7 @@ mod tests {
         local: BTreeMap<RelPath, LocalEntry>,
         remote: BTreeMap<RelPath, FileEntry>,
         trusted: bool,
+        holding_unsynced: BTreeSet<RelPath>,
     }
 
     impl Case {
@@ -651,6 +754,7 @@ mod tests {
                 local: BTreeMap::new(),
                 remote: BTreeMap::new(),
                 trusted: true,
+                holding_unsynced: BTreeSet::new(),
             }
         }
         fn base(mut self, e: FileEntry) -> Self {
@@ -673,6 +777,7 @@ mod tests {
                 device: ME,
                 now_utc: now(),
                 base_trusted: self.trusted,
+                holding_unsynced: &self.holding_unsynced,
             })
         }
     }
@@ -1159,6 +1264,345 @@ mod tests {
         assert_eq!(plan.actions[1].path().as_str(), "d");
     }
 
+    /// A folder replaced by a file on one side while the other side added or changed
+    /// something inside it, at any depth, and the other combinations of type changes: the
+    /// folder keeps the path, the file is kept beside it as a conflict copy, nothing any side
+    /// wrote is lost and the published tree never has a file as the parent of a live entry.
+    #[test]
+    fn table_of_type_change_cases() {
+        let dx = remote_dir("x", 1);
+        let xa = remote_file("x/a", 1, 10, 1, OTHER);
+        let deep = remote_dir("x/deep", 1);
+        let deep_b = remote_file("x/deep/b", 2, 10, 1, OTHER);
+        // The other device replaced folder x by a file.
+        let fx = remote_file("x", 5, 20, 2, OTHER);
+        // x was a file in the base.
+        let fx0 = remote_file("x", 1, 10, 1, OTHER);
+        let xy = remote_dir("x/y", 1);
+        let xyz = remote_file("x/y/z", 3, 10, 1, OTHER);
+        let untrusted = |mut c: Case| {
+            c.trusted = false;
+            c
+        };
+        let cases: Vec<(&str, Case, Vec<&str>)> = vec![
+            (
+                "folder became a file there, nothing new here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(fx.clone())
+                    .remote(gone(&xa))
+                    .local("x", local_dir())
+                    .local("x/a", local_file(1, 10)),
+                vec!["delete-local", "download"],
+            ),
+            (
+                "folder became a file there, only unsynced files left inside here",
+                {
+                    let mut c = Case::new()
+                        .base(dx.clone())
+                        .base(xa.clone())
+                        .remote(fx.clone())
+                        .remote(gone(&xa))
+                        .local("x", local_dir())
+                        .local("x/a", local_file(1, 10));
+                    c.holding_unsynced.insert(p("x"));
+                    c
+                },
+                vec!["conflict-local-wins", "delete-local"],
+            ),
+            (
+                "folder became a file there, a file added inside here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(fx.clone())
+                    .remote(gone(&xa))
+                    .local("x", local_dir())
+                    .local("x/a", local_file(1, 10))
+                    .local("x/new.txt", local_file(9, 30)),
+                vec!["conflict-local-wins", "delete-local", "upload"],
+            ),
+            (
+                "folder became a file there, a file inside edited here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(fx.clone())
+                    .remote(gone(&xa))
+                    .local("x", local_dir())
+                    .local("x/a", local_file(2, 30)),
+                vec!["conflict-local-wins", "upload"],
+            ),
+            (
+                "folder became a file there, a nested file added here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(fx.clone())
+                    .remote(gone(&xa))
+                    .local("x", local_dir())
+                    .local("x/a", local_file(1, 10))
+                    .local("x/deep", local_dir())
+                    .local("x/deep/b", local_file(4, 30)),
+                vec!["conflict-local-wins", "delete-local", "upload", "upload"],
+            ),
+            (
+                "folder became a file there, a nested file edited here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(deep.clone())
+                    .base(deep_b.clone())
+                    .remote(fx.clone())
+                    .remote(gone(&deep))
+                    .remote(gone(&deep_b))
+                    .local("x", local_dir())
+                    .local("x/deep", local_dir())
+                    .local("x/deep/b", local_file(4, 30)),
+                vec!["conflict-local-wins", "upload", "upload"],
+            ),
+            (
+                "folder became a file here, a file added inside there",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(dx.clone())
+                    .remote(xa.clone())
+                    .remote(remote_file("x/new.txt", 9, 30, 1, OTHER))
+                    .local("x", local_file(7, 30)),
+                vec!["conflict-remote-wins", "delete-remote", "download"],
+            ),
+            (
+                "folder became a file here, a file inside edited there",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(dx.clone())
+                    .remote(remote_file("x/a", 2, 20, 2, OTHER))
+                    .local("x", local_file(7, 30)),
+                vec!["conflict-remote-wins", "download"],
+            ),
+            (
+                "folder became a file here, a nested file edited there",
+                Case::new()
+                    .base(dx.clone())
+                    .base(deep.clone())
+                    .base(deep_b.clone())
+                    .remote(dx.clone())
+                    .remote(deep.clone())
+                    .remote(remote_file("x/deep/b", 4, 20, 2, OTHER))
+                    .local("x", local_file(7, 30)),
+                vec!["conflict-remote-wins", "download", "download"],
+            ),
+            (
+                "file became a folder here, the file edited there",
+                Case::new()
+                    .base(fx0.clone())
+                    .remote(remote_file("x", 2, 20, 2, OTHER))
+                    .local("x", local_dir())
+                    .local("x/a", local_file(3, 30)),
+                vec!["conflict-local-wins", "upload"],
+            ),
+            (
+                "file became a folder there, the file edited here",
+                Case::new()
+                    .base(fx0.clone())
+                    .remote(remote_dir("x", 2))
+                    .remote(remote_file("x/a", 3, 20, 1, OTHER))
+                    .local("x", local_file(2, 30)),
+                vec!["conflict-remote-wins", "download"],
+            ),
+            (
+                "folder became a file on both sides, differently",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(fx.clone())
+                    .remote(gone(&xa))
+                    .local("x", local_file(6, 30)),
+                vec!["conflict-local-wins", "forget-base"],
+            ),
+            (
+                "file became a folder on both sides, different files inside",
+                Case::new()
+                    .base(fx0.clone())
+                    .remote(remote_dir("x", 2))
+                    .remote(remote_file("x/a", 3, 20, 1, OTHER))
+                    .local("x", local_dir())
+                    .local("x/b", local_file(4, 30)),
+                vec!["download", "upload", "record-base"],
+            ),
+            (
+                "a folder deep inside became a file there, a file in it edited here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xy.clone())
+                    .base(xyz.clone())
+                    .remote(dx.clone())
+                    .remote(remote_file("x/y", 6, 20, 2, OTHER))
+                    .remote(gone(&xyz))
+                    .local("x", local_dir())
+                    .local("x/y", local_dir())
+                    .local("x/y/z", local_file(4, 30)),
+                vec!["conflict-local-wins", "upload"],
+            ),
+            (
+                "a folder deep inside became a file here, a file in it edited there",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xy.clone())
+                    .base(xyz.clone())
+                    .remote(dx.clone())
+                    .remote(xy.clone())
+                    .remote(remote_file("x/y/z", 4, 20, 2, OTHER))
+                    .local("x", local_dir())
+                    .local("x/y", local_file(6, 30)),
+                vec!["conflict-remote-wins", "download"],
+            ),
+            (
+                "folder became a file there, the folder deleted here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(fx.clone())
+                    .remote(gone(&xa)),
+                vec!["download", "forget-base"],
+            ),
+            (
+                "folder deleted there, became a file here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(gone(&dx))
+                    .remote(gone(&xa))
+                    .local("x", local_file(6, 30)),
+                vec!["upload", "forget-base"],
+            ),
+            (
+                "file became a folder there, the file deleted here",
+                Case::new()
+                    .base(fx0.clone())
+                    .remote(remote_dir("x", 2))
+                    .remote(remote_file("x/a", 3, 20, 1, OTHER)),
+                vec!["download", "download"],
+            ),
+            (
+                "file deleted there, became a folder here",
+                Case::new()
+                    .base(fx0.clone())
+                    .remote(gone(&fx0))
+                    .local("x", local_dir())
+                    .local("x/a", local_file(3, 30)),
+                vec!["upload", "upload"],
+            ),
+            (
+                "folder deleted there with a file added inside by a third device, a file here",
+                Case::new()
+                    .base(dx.clone())
+                    .base(xa.clone())
+                    .remote(gone(&dx))
+                    .remote(gone(&xa))
+                    .remote(remote_file("x/new.txt", 9, 30, 1, OTHER))
+                    .local("x", local_file(6, 30)),
+                vec!["conflict-remote-wins", "download", "forget-base"],
+            ),
+            (
+                "untrusted: a folder with files here, a file there",
+                untrusted(
+                    Case::new()
+                        .base(dx.clone())
+                        .remote(fx.clone())
+                        .local("x", local_dir())
+                        .local("x/new.txt", local_file(9, 30)),
+                ),
+                vec!["conflict-local-wins", "upload"],
+            ),
+            (
+                "untrusted: a file here, a folder with files there",
+                untrusted(
+                    Case::new()
+                        .base(dx.clone())
+                        .remote(dx.clone())
+                        .remote(xa.clone())
+                        .local("x", local_file(6, 30)),
+                ),
+                vec!["conflict-remote-wins", "download"],
+            ),
+            (
+                "untrusted: a file here, files there under a deleted folder",
+                untrusted(
+                    Case::new()
+                        .base(dx.clone())
+                        .remote(gone(&dx))
+                        .remote(remote_file("x/new.txt", 9, 30, 1, OTHER))
+                        .local("x", local_file(6, 30)),
+                ),
+                vec!["conflict-remote-wins", "download"],
+            ),
+        ];
+        for (name, case, expected) in cases {
+            let plan = case.plan();
+            assert_eq!(kinds(&plan), expected, "case: {name}: {plan:?}");
+            check(case.base, case.local, case.remote, case.trusted);
+        }
+    }
+
+    #[test]
+    fn a_file_giving_way_to_a_folder_is_kept_under_its_writers_name() {
+        let dx = remote_dir("x", 1);
+        let xa = remote_file("x/a", 1, 10, 1, OTHER);
+        // The remote's file loses to the folder here: the copy is named after its writer.
+        let plan = Case::new()
+            .base(dx.clone())
+            .base(xa.clone())
+            .remote(remote_file("x", 5, 20, 2, OTHER))
+            .remote(gone(&xa))
+            .local("x", local_dir())
+            .local("x/new.txt", local_file(9, 30))
+            .plan();
+        match &plan.actions[0] {
+            Action::ConflictLocalWins {
+                path,
+                copy,
+                local,
+                version,
+                ..
+            } => {
+                assert_eq!(path.as_str(), "x");
+                assert_eq!(local.kind, EntryKind::Dir);
+                assert_eq!(
+                    copy.as_str(),
+                    "x (conflict from other-0002 2026-11-18 110640)"
+                );
+                assert_eq!(*version, 3, "past the remote file's version");
+            }
+            a => panic!("unexpected {a:?}"),
+        }
+        // This device's file loses to the remote folder: named after this device; when the
+        // remote holds no live folder entry, the plan carries a new one to publish.
+        let plan = Case::new()
+            .base(dx.clone())
+            .base(xa.clone())
+            .remote(gone(&dx))
+            .remote(gone(&xa))
+            .remote(remote_file("x/new.txt", 9, 30, 1, OTHER))
+            .local("x", local_file(6, 30))
+            .plan();
+        match &plan.actions[0] {
+            Action::ConflictRemoteWins {
+                path, copy, entry, ..
+            } => {
+                assert_eq!(path.as_str(), "x");
+                assert!(copy.as_str().contains(ME), "{copy}");
+                assert_eq!(entry.kind, EntryKind::Dir);
+                assert!(!entry.deleted);
+                assert_eq!(entry.version, 3, "past the tombstone");
+                assert_eq!(entry.device, ME);
+            }
+            a => panic!("unexpected {a:?}"),
+        }
+    }
+
     #[test]
     fn an_untrusted_base_turns_differences_into_conflicts_not_deletions() {
         let x = remote_file("f", 1, 10, 1, OTHER);
@@ -1325,6 +1769,10 @@ mod tests {
                     local.insert(copy.clone(), (l.kind, l.sha256));
                     remote.insert(copy.clone(), (l.kind, l.sha256));
                     local.insert(path.clone(), (entry.kind, entry.sha256));
+                    // A folder the remote does not hold (yet) is published.
+                    remote
+                        .entry(path.clone())
+                        .or_insert((entry.kind, entry.sha256));
                 }
                 Action::ConflictLocalWins {
                     path,
@@ -1356,6 +1804,7 @@ mod tests {
             device: ME,
             now_utc: now(),
             base_trusted: trusted,
+            holding_unsynced: &BTreeSet::new(),
         };
         let plan = reconcile(&input);
         let again = reconcile(&input);
@@ -1365,6 +1814,15 @@ mod tests {
             l2, r2,
             "both sides converge\nbase {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}"
         );
+        // The published tree is one manifest validation accepts: no live file is the parent
+        // of another live entry (a commit refused there would be refused for ever).
+        for (path, _) in r2.iter().filter(|(_, (k, _))| *k == EntryKind::File) {
+            let child = r2.keys().find(|c| path.is_ancestor_of(c));
+            assert!(
+                child.is_none(),
+                "file {path} is the parent of {child:?}\nbase {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}"
+            );
+        }
         // No content written on either side is lost. The only content allowed to go is a
         // side's version that is unchanged since the base while the other side changed or
         // deleted it (the newer change wins) — and with an untrusted base, nothing at all.
@@ -1447,6 +1905,7 @@ mod tests {
             device: ME,
             now_utc: now(),
             base_trusted: true,
+            holding_unsynced: &BTreeSet::new(),
         });
         assert!(second.is_empty(), "stable after one round: {second:?}");
     }

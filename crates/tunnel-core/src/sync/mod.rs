@@ -20,7 +20,7 @@ mod remote_state;
 mod upload;
 mod verify;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -264,6 +264,16 @@ impl Syncer {
         let local = without(&scan.entries, &unreadable);
         let base = without(&base, &unreadable);
         let remote = without(&view.tree.files, &unreadable);
+        // Folders holding what is left out (not our stale downloads, removed above): a remote
+        // file never takes their place.
+        let holding_unsynced: BTreeSet<RelPath> = unreadable
+            .iter()
+            .filter(|p| {
+                let name = p.file_name();
+                !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
+            })
+            .flat_map(|p| std::iter::successors(p.parent(), |a| a.parent()))
+            .collect();
         let plan = reconcile(&PlanInput {
             base: &base,
             local: &local,
@@ -271,6 +281,7 @@ impl Syncer {
             device: &self.device,
             now_utc: time::OffsetDateTime::now_utc(),
             base_trusted: view.base_trusted,
+            holding_unsynced: &holding_unsynced,
         });
         self.guard_deletions(folder, &plan.actions, &base, opts)?;
         debug!(actions = plan.actions.len(), "plan");
@@ -493,8 +504,19 @@ impl Syncer {
                 },
                 Action::ConflictRemoteWins {
                     path, copy, entry, ..
-                } => {
-                    if exec.moved.contains_key(copy) {
+                } if exec.moved.contains_key(copy) => {
+                    if entry.kind == EntryKind::Dir {
+                        // The local file moved aside for a folder: the folder takes its place
+                        // now, before the files inside it are fetched.
+                        let native = path.to_native(&folder.path);
+                        match tokio::fs::create_dir_all(&native).await {
+                            Ok(()) => exec.base_upserts.push(entry.clone()),
+                            Err(e) => {
+                                exec.failed_files += 1;
+                                warn!(path = %path, error = %e, "could not create folder");
+                            }
+                        }
+                    } else {
                         jobs.push((path.clone(), entry.clone(), None));
                     }
                 }
@@ -507,6 +529,7 @@ impl Syncer {
                 Action::RecordBase { entry, .. } => exec.base_upserts.push(entry.clone()),
                 Action::ForgetBase { path } => exec.base_removals.push(path.clone()),
                 Action::Upload { .. }
+                | Action::ConflictRemoteWins { .. }
                 | Action::DeleteLocal { .. }
                 | Action::DeleteRemote { .. } => {}
             }
@@ -799,7 +822,19 @@ impl Syncer {
                         copy: copy.to_string(),
                     });
                 }
-                Action::ConflictRemoteWins { copy, local, .. } => {
+                Action::ConflictRemoteWins {
+                    path,
+                    copy,
+                    local,
+                    entry,
+                } => {
+                    // A folder the remote does not hold (deleted there while something was
+                    // added inside) is published with the copy.
+                    let live_there = remote.files.get(path).is_some_and(|e| !e.deleted);
+                    if exec.moved.contains_key(copy) && entry.kind == EntryKind::Dir && !live_there
+                    {
+                        entries.push(entry.clone());
+                    }
                     if exec.moved.contains_key(copy) {
                         add_upload(
                             copy,

@@ -14,7 +14,9 @@
 //! - `gc`: garbage collection never trashes what a person attached by hand, and a collector
 //!   racing a device that restores deleted content loses nothing;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
-//!   normalisation and timestamp-granularity traps.
+//!   normalisation and timestamp-granularity traps;
+//! - `type_change`: a folder replaced by a file (or back) on one device while another adds,
+//!   edits or deletes inside it, in both sync orders.
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
@@ -26,4 +28,5 @@ mod hostile;
 mod identity;
 mod local;
 mod model;
+mod type_change;
 mod util;

@@ -1,7 +1,10 @@
 //! The seeded three-device model test.
 //!
 //! Three devices share one [`MemoryStore`]. Between syncs they create, edit, delete and rename
-//! files and make conflicting edits of the same file; some syncs run concurrently. Every
+//! files, make conflicting edits of the same file, and change types: a folder (at any depth)
+//! replaced by a file, a file replaced by a folder with files inside (nested too), often while
+//! another device adds or edits inside the same folder or edits the same file; writing below a
+//! path that is a file replaces that file by a folder too. Some syncs run concurrently. Every
 //! written content is unique (it starts with a `<device#n>` tag), so the test knows who wrote
 //! every byte. Checked:
 //! - at every checkpoint and at the end, all devices hold the same tree, with no leftover
@@ -56,6 +59,7 @@ struct Stats {
     conflicts: u64,
     commit_retries: u64,
     rule_checks: u64,
+    type_changes: u64,
 }
 
 struct Model {
@@ -101,6 +105,83 @@ impl Model {
         self.devs[dev].tree().into_keys().collect()
     }
 
+    /// Every visible folder of device `dev` (not the root), by relative path.
+    fn dirs(&self, dev: usize) -> Vec<String> {
+        let root = &self.devs[dev].root;
+        let mut out = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).expect("readable dir").flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with('.') || !e.file_type().expect("file type").is_dir() {
+                    continue;
+                }
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push(rel);
+                stack.push(e.path());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Make `rel` writable as a file on `dev`: a file at one of its parents is replaced by a
+    /// folder (a type change; the file's content is discarded by the user). False when `rel`
+    /// itself is a folder.
+    fn make_room(&mut self, dev: usize, rel: &str) -> bool {
+        let mut prefix = String::new();
+        for part in rel
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .expect("a name")
+            .1
+        {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            let p = self.devs[dev].path(&prefix);
+            if p.is_file() {
+                self.discard(dev, &prefix);
+                std::fs::remove_file(&p).expect("remove a file in the way");
+                self.stats.type_changes += 1;
+            }
+        }
+        !self.devs[dev].path(rel).is_dir()
+    }
+
+    /// Replace folder `rel` of `dev` by a file (the user throws away what it held there).
+    fn folder_to_file(&mut self, dev: usize, rel: &str) {
+        let prefix = format!("{rel}/");
+        for f in self.files(dev) {
+            if f.starts_with(&prefix) {
+                self.discard(dev, &f);
+            }
+        }
+        std::fs::remove_dir_all(self.devs[dev].path(rel)).expect("remove folder");
+        self.write(dev, rel);
+        self.stats.type_changes += 1;
+    }
+
+    /// Replace file `rel` of `dev` by a folder holding one or two new files, maybe nested.
+    fn file_to_folder(&mut self, dev: usize, rel: &str) {
+        self.discard(dev, rel);
+        std::fs::remove_file(self.devs[dev].path(rel)).expect("remove file");
+        self.counter += 1;
+        self.write(dev, &format!("{rel}/n{}.txt", self.counter));
+        if self.rng.gen_bool(0.5) {
+            self.counter += 1;
+            self.write(dev, &format!("{rel}/s{}/k.txt", self.counter));
+        }
+        self.stats.type_changes += 1;
+    }
+
     fn discard(&mut self, dev: usize, rel: &str) {
         if let Ok(bytes) = std::fs::read(self.devs[dev].path(rel)) {
             if let Some(t) = tag_of(&bytes) {
@@ -110,6 +191,9 @@ impl Model {
     }
 
     fn write(&mut self, dev: usize, rel: &str) {
+        if !self.make_room(dev, rel) {
+            return;
+        }
         self.discard(dev, rel);
         let bytes = self.content(dev);
         self.devs[dev].write(rel, &bytes);
@@ -121,32 +205,64 @@ impl Model {
         let dev = self.rng.gen_range(0..self.devs.len());
         let files = self.files(dev);
         let choice = self.rng.gen_range(0..100);
-        if files.is_empty() || choice < 35 {
+        if files.is_empty() || choice < 30 {
             let rel = if !files.is_empty() && self.rng.gen_bool(0.6) {
                 files.choose(&mut self.rng).expect("non-empty").clone()
             } else {
                 POOL.choose(&mut self.rng).expect("pool").to_string()
             };
             self.write(dev, &rel);
-        } else if choice < 55 || files.len() > 40 {
+        } else if choice < 45 || files.len() > 40 {
             let rel = files.choose(&mut self.rng).expect("non-empty").clone();
             self.discard(dev, &rel);
             std::fs::remove_file(self.devs[dev].path(&rel)).expect("delete");
             self.stats.ops += 1;
-        } else if choice < 75 {
+        } else if choice < 60 {
             let from = files.choose(&mut self.rng).expect("non-empty").clone();
             self.counter += 1;
             let to = match self.rng.gen_bool(0.5) {
                 true => POOL.choose(&mut self.rng).expect("pool").to_string(),
                 false => format!("moved/m{}.txt", self.counter),
             };
-            if to == from || self.devs[dev].path(&to).exists() {
+            if to == from
+                || to.starts_with(&format!("{from}/"))
+                || self.devs[dev].path(&to).exists()
+                || !self.make_room(dev, &to)
+            {
                 return;
             }
             let target = self.devs[dev].path(&to);
             std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
             std::fs::rename(self.devs[dev].path(&from), target).expect("rename");
             self.stats.ops += 1;
+        } else if choice < 88 {
+            // A type change, often racing another device's change at or inside the same path.
+            let other = (dev + self.rng.gen_range(1..self.devs.len())) % self.devs.len();
+            let dirs = self.dirs(dev);
+            if !dirs.is_empty() && self.rng.gen_bool(0.5) {
+                let rel = dirs.choose(&mut self.rng).expect("non-empty").clone();
+                self.folder_to_file(dev, &rel);
+                if self.devs[other].path(&rel).is_dir() && self.rng.gen_bool(0.7) {
+                    let prefix = format!("{rel}/");
+                    let inside: Vec<String> = self
+                        .files(other)
+                        .into_iter()
+                        .filter(|f| f.starts_with(&prefix))
+                        .collect();
+                    self.counter += 1;
+                    let target = match inside.choose(&mut self.rng) {
+                        Some(f) if self.rng.gen_bool(0.5) => f.clone(),
+                        _ => format!("{rel}/r{}.txt", self.counter),
+                    };
+                    self.write(other, &target);
+                }
+            } else {
+                let rel = files.choose(&mut self.rng).expect("non-empty").clone();
+                self.file_to_folder(dev, &rel);
+                if self.devs[other].path(&rel).is_file() && self.rng.gen_bool(0.7) {
+                    self.write(other, &rel);
+                }
+            }
         } else {
             // A conflicting edit: the same file changed on two devices before either syncs.
             let other = (dev + self.rng.gen_range(1..self.devs.len())) % self.devs.len();
