@@ -73,6 +73,9 @@ fn seeded_random_faults_never_leave_a_partial_file() {
         reset_mid_body_share: 0.05,
         truncate_download_share: 0.15,
         drop_after_store_share: 0.03,
+        // A proxy's 404 (HTML, empty, a gateway's JSON) is an error to retry, never "the
+        // page's data is gone" nor "already deleted".
+        foreign_not_found_share: 0.03,
         max_faults: Some(12 * rounds),
         ..FaultConfig::default()
     });

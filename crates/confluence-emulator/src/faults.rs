@@ -37,6 +37,9 @@ pub struct FaultConfig {
     pub truncate_download_share: f64,
     /// Share of successful writes whose answer is never sent (stored, then connection cut).
     pub drop_after_store_share: f64,
+    /// Share of requests answered 404 by something in front of Confluence (an HTML page, an
+    /// empty body or a gateway's JSON, drawn in turn) before they are processed.
+    pub foreign_not_found_share: f64,
     /// At most this many faults in total (`None` = unlimited).
     pub max_faults: Option<u64>,
 }
@@ -194,7 +197,7 @@ impl Faults {
             ..FaultPlan::default()
         };
         // Always draw the same number of values so the sequence only depends on request order.
-        let draws: [f64; 6] = std::array::from_fn(|_| self.rng.gen::<f64>());
+        let draws: [f64; 7] = std::array::from_fn(|_| self.rng.gen::<f64>());
         let budget_left = self.budget_left();
         if budget_left {
             if let Some(pos) = self.scripted.iter().position(|r| {
@@ -232,6 +235,11 @@ impl Faults {
             Some(FaultKind::TruncateBody)
         } else if req.is_write && draws[4] < c.drop_after_store_share {
             Some(FaultKind::DropAfterStore)
+        } else if draws[6] < c.foreign_not_found_share {
+            const BODIES: [ForeignBody; 3] =
+                [ForeignBody::Html, ForeignBody::Empty, ForeignBody::Json];
+            let idx = ((draws[5] * BODIES.len() as f64) as usize).min(BODIES.len() - 1);
+            Some(FaultKind::ForeignNotFound(BODIES[idx]))
         } else {
             None
         };

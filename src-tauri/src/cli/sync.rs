@@ -159,9 +159,40 @@ pub fn describe_summary(s: &SyncSummary) -> String {
             s.skipped_unreadable
         ));
     }
-    if parts.is_empty() {
+    let mut text = if parts.is_empty() {
         "up to date".to_string()
     } else {
         parts.join(", ")
+    };
+    if s.skipped_remote > 0 {
+        text.push_str(&format!(
+            "; {} file(s) from other devices not stored here (hidden or ignored on this computer)",
+            s.skipped_remote
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_what_moved_and_what_is_not_stored_here() {
+        assert_eq!(describe_summary(&SyncSummary::default()), "up to date");
+        let s = SyncSummary {
+            uploaded: 2,
+            bytes_up: 2048,
+            skipped_remote: 3,
+            ..SyncSummary::default()
+        };
+        let text = describe_summary(&s);
+        assert!(text.starts_with("2 sent ("), "{text}");
+        assert!(
+            text.ends_with(
+                "3 file(s) from other devices not stored here (hidden or ignored on this computer)"
+            ),
+            "{text}"
+        );
     }
 }
