@@ -14,7 +14,7 @@ use tunnel_core::remote::{BlobName, RemoteError, RemoteStore};
 use tunnel_core::sync::TRASH_DIR;
 
 use crate::hostile::{append_delta, delta_doc, file_entry, listing};
-use crate::util::{runtime, tree_of, Device, Intercept};
+use crate::util::{runtime, tree_of, Device, Hooked, Intercept, StoreHooks};
 
 const SECRET: &[u8] = b"-----BEGIN OPENSSH PRIVATE KEY----- do not upload me -----END-----";
 
@@ -166,7 +166,7 @@ fn a_folder_swapped_for_a_link_before_a_download_gets_nothing_written_through_it
                 Ok(())
             }),
         };
-        let r = b.sync(&hooked).await;
+        let r = b.sync(&Hooked(&hooked)).await;
         assert!(fired.load(Ordering::SeqCst), "no content download happened");
         assert_eq!(
             all_files(&home),
@@ -464,36 +464,9 @@ struct WholeBody {
 }
 
 #[async_trait::async_trait]
-impl RemoteStore for WholeBody {
-    async fn probe(&self) -> Result<tunnel_core::remote::RemoteIdentity, RemoteError> {
-        self.inner.probe().await
-    }
-    async fn probe_write(&self) -> Result<(), RemoteError> {
-        self.inner.probe_write().await
-    }
-    async fn read_head(&self) -> Result<Option<tunnel_core::remote::HeadState>, RemoteError> {
-        self.inner.read_head().await
-    }
-    async fn write_head(
-        &self,
-        value: &serde_json::Value,
-        expected: Option<u64>,
-    ) -> Result<u64, RemoteError> {
-        self.inner.write_head(value, expected).await
-    }
-    async fn put_blob(
-        &self,
-        name: &BlobName,
-        source: tunnel_core::remote::BlobSource,
-    ) -> Result<tunnel_core::remote::BlobInfo, RemoteError> {
-        self.inner.put_blob(name, source).await
-    }
-    async fn put_mutable(
-        &self,
-        name: &BlobName,
-        data: bytes::Bytes,
-    ) -> Result<tunnel_core::remote::BlobInfo, RemoteError> {
-        self.inner.put_mutable(name, data).await
+impl StoreHooks for WholeBody {
+    fn inner(&self) -> &MemoryStore {
+        &self.inner
     }
     async fn get_blob(
         &self,
@@ -516,25 +489,6 @@ impl RemoteStore for WholeBody {
             *self.accepted.lock().expect("lock") += piece.len() as u64;
         }
         Ok(sent)
-    }
-    async fn find_blob(
-        &self,
-        name: &BlobName,
-    ) -> Result<Option<tunnel_core::remote::BlobInfo>, RemoteError> {
-        self.inner.find_blob(name).await
-    }
-    async fn list_blobs(&self) -> Result<Vec<tunnel_core::remote::BlobInfo>, RemoteError> {
-        self.inner.list_blobs().await
-    }
-    async fn delete_blob(&self, blob: &tunnel_core::remote::BlobInfo) -> Result<(), RemoteError> {
-        self.inner.delete_blob(blob).await
-    }
-    async fn delete_blob_version(
-        &self,
-        blob: &tunnel_core::remote::BlobInfo,
-        version: u64,
-    ) -> Result<(), RemoteError> {
-        self.inner.delete_blob_version(blob, version).await
     }
 }
 
@@ -576,7 +530,7 @@ fn an_oversized_attachment_behind_a_tiny_chunk_is_never_written_whole() {
             target: blob.clone(),
             accepted: std::sync::Mutex::new(0),
         };
-        let r = victim.sync(&lying).await;
+        let r = victim.sync(&Hooked(&lying)).await;
         let accepted = *lying.accepted.lock().expect("lock");
         assert!(
             accepted <= 2 * 4096,

@@ -18,11 +18,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use tunnel_core::remote::memory::MemoryStore;
-use tunnel_core::remote::{
-    BlobInfo, BlobName, BlobSink, BlobSource, HeadState, RemoteError, RemoteIdentity, RemoteStore,
-};
+use tunnel_core::remote::{BlobInfo, BlobName, BlobSource, RemoteError, RemoteStore};
 
-use crate::util::{env_num, runtime, seed, stray_hidden, Device};
+use crate::util::{env_num, runtime, seed, stray_hidden, Device, Hooked, StoreHooks};
 
 /// Prints the seed when the test panics.
 struct SeedGuard(u64);
@@ -122,40 +120,9 @@ impl Racing {
 }
 
 #[async_trait::async_trait]
-impl RemoteStore for Racing {
-    async fn probe(&self) -> Result<RemoteIdentity, RemoteError> {
-        self.inner.probe().await
-    }
-    async fn probe_write(&self) -> Result<(), RemoteError> {
-        self.inner.probe_write().await
-    }
-    async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
-        self.inner.read_head().await
-    }
-    async fn write_head(
-        &self,
-        value: &serde_json::Value,
-        expected: Option<u64>,
-    ) -> Result<u64, RemoteError> {
-        self.inner.write_head(value, expected).await
-    }
-    async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
-        self.inner.put_blob(name, source).await
-    }
-    async fn put_mutable(&self, name: &BlobName, data: Bytes) -> Result<BlobInfo, RemoteError> {
-        self.inner.put_mutable(name, data).await
-    }
-    async fn get_blob(
-        &self,
-        name: &BlobName,
-        version: Option<u64>,
-        range: Option<std::ops::Range<u64>>,
-        sink: BlobSink<'_>,
-    ) -> Result<u64, RemoteError> {
-        self.inner.get_blob(name, version, range, sink).await
-    }
-    async fn find_blob(&self, name: &BlobName) -> Result<Option<BlobInfo>, RemoteError> {
-        self.inner.find_blob(name).await
+impl StoreHooks for Racing {
+    fn inner(&self) -> &MemoryStore {
+        &self.inner
     }
     async fn list_blobs(&self) -> Result<Vec<BlobInfo>, RemoteError> {
         let listed = self.inner.list_blobs().await;
@@ -165,9 +132,6 @@ impl RemoteStore for Racing {
     async fn delete_blob(&self, blob: &BlobInfo) -> Result<(), RemoteError> {
         self.maybe_run_other().await;
         self.inner.delete_blob(blob).await
-    }
-    async fn delete_blob_version(&self, blob: &BlobInfo, version: u64) -> Result<(), RemoteError> {
-        self.inner.delete_blob_version(blob, version).await
     }
 }
 
@@ -256,7 +220,7 @@ fn a_collector_racing_a_restoring_device_loses_nothing() {
             }
             // B's sync lands inside A's collection at a seeded step, or A and B take turns.
             racing.hook.store(rng.gen_range(-1..4), Ordering::SeqCst);
-            if let Err(e) = a.sync(&racing).await {
+            if let Err(e) = a.sync(&Hooked(&racing)).await {
                 // A lost a commit race to B's sync inside its own: it syncs again.
                 assert!(e.is_retryable(), "round {round}: A failed: {e}");
                 a.sync(&store).await.expect("A again");

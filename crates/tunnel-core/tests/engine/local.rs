@@ -292,7 +292,7 @@ fn an_edit_during_its_download_is_left_alone() {
                 Ok(())
             }),
         };
-        let r = b.sync(&hooked).await;
+        let r = b.sync(&crate::util::Hooked(&hooked)).await;
         assert!(fired.load(Ordering::SeqCst), "no content download happened");
         assert_eq!(
             b.tree().get("f.txt").map(Vec::as_slice),
@@ -352,7 +352,7 @@ fn a_folder_removed_during_the_sync_deletes_nothing_remotely() {
                 Ok(())
             }),
         };
-        let r = a.sync(&hooked).await;
+        let r = a.sync(&crate::util::Hooked(&hooked)).await;
         b.sync(&store).await.expect("b");
         for i in 0..4 {
             assert!(
@@ -434,7 +434,7 @@ fn a_conflict_copy_whose_download_failed_is_fetched_later_not_deleted() {
             }),
         };
         let r = b
-            .sync(&failing)
+            .sync(&crate::util::Hooked(&failing))
             .await
             .expect("b syncs with one download failed");
         assert_eq!(r.conflicts, 1, "{r:?}");

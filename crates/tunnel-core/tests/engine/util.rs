@@ -177,32 +177,9 @@ pub struct Intercept {
 pub type OnGet = Box<dyn Fn(&BlobName) -> Result<(), RemoteError> + Send + Sync>;
 
 #[async_trait::async_trait]
-impl RemoteStore for Intercept {
-    async fn probe(&self) -> Result<RemoteIdentity, RemoteError> {
-        self.inner.probe().await
-    }
-    async fn probe_write(&self) -> Result<(), RemoteError> {
-        self.inner.probe_write().await
-    }
-    async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
-        self.inner.read_head().await
-    }
-    async fn write_head(
-        &self,
-        value: &serde_json::Value,
-        expected: Option<u64>,
-    ) -> Result<u64, RemoteError> {
-        self.inner.write_head(value, expected).await
-    }
-    async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
-        self.inner.put_blob(name, source).await
-    }
-    async fn put_mutable(
-        &self,
-        name: &BlobName,
-        data: bytes::Bytes,
-    ) -> Result<BlobInfo, RemoteError> {
-        self.inner.put_mutable(name, data).await
+impl StoreHooks for Intercept {
+    fn inner(&self) -> &MemoryStore {
+        &self.inner
     }
     async fn get_blob(
         &self,
@@ -214,16 +191,114 @@ impl RemoteStore for Intercept {
         (self.on_get)(name)?;
         self.inner.get_blob(name, version, range, sink).await
     }
-    async fn find_blob(&self, name: &BlobName) -> Result<Option<BlobInfo>, RemoteError> {
-        self.inner.find_blob(name).await
+}
+
+/// What a test's store wrapper changes about a [`MemoryStore`]: the requests a race or a
+/// fault needs to step into. Every method not overridden passes straight through; serve it
+/// with [`Hooked`].
+#[async_trait::async_trait]
+pub trait StoreHooks: Send + Sync {
+    /// The store behind the hooks.
+    fn inner(&self) -> &MemoryStore;
+    /// See [`RemoteStore::read_head`].
+    async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
+        self.inner().read_head().await
+    }
+    /// See [`RemoteStore::get_blob`].
+    async fn get_blob(
+        &self,
+        name: &BlobName,
+        version: Option<u64>,
+        range: Option<std::ops::Range<u64>>,
+        sink: BlobSink<'_>,
+    ) -> Result<u64, RemoteError> {
+        self.inner().get_blob(name, version, range, sink).await
+    }
+    /// See [`RemoteStore::list_blobs`].
+    async fn list_blobs(&self) -> Result<Vec<BlobInfo>, RemoteError> {
+        self.inner().list_blobs().await
+    }
+    /// See [`RemoteStore::delete_blob`].
+    async fn delete_blob(&self, blob: &BlobInfo) -> Result<(), RemoteError> {
+        self.inner().delete_blob(blob).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: StoreHooks> StoreHooks for &T {
+    fn inner(&self) -> &MemoryStore {
+        (**self).inner()
+    }
+    async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
+        (**self).read_head().await
+    }
+    async fn get_blob(
+        &self,
+        name: &BlobName,
+        version: Option<u64>,
+        range: Option<std::ops::Range<u64>>,
+        sink: BlobSink<'_>,
+    ) -> Result<u64, RemoteError> {
+        (**self).get_blob(name, version, range, sink).await
     }
     async fn list_blobs(&self) -> Result<Vec<BlobInfo>, RemoteError> {
-        self.inner.list_blobs().await
+        (**self).list_blobs().await
     }
     async fn delete_blob(&self, blob: &BlobInfo) -> Result<(), RemoteError> {
-        self.inner.delete_blob(blob).await
+        (**self).delete_blob(blob).await
+    }
+}
+
+/// A [`RemoteStore`] made of [`StoreHooks`]: one delegating implementation for every test.
+pub struct Hooked<H>(pub H);
+
+#[async_trait::async_trait]
+impl<H: StoreHooks> RemoteStore for Hooked<H> {
+    async fn probe(&self) -> Result<RemoteIdentity, RemoteError> {
+        self.0.inner().probe().await
+    }
+    async fn probe_write(&self) -> Result<(), RemoteError> {
+        self.0.inner().probe_write().await
+    }
+    async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
+        self.0.read_head().await
+    }
+    async fn write_head(
+        &self,
+        value: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<u64, RemoteError> {
+        self.0.inner().write_head(value, expected).await
+    }
+    async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
+        self.0.inner().put_blob(name, source).await
+    }
+    async fn put_mutable(
+        &self,
+        name: &BlobName,
+        data: bytes::Bytes,
+    ) -> Result<BlobInfo, RemoteError> {
+        self.0.inner().put_mutable(name, data).await
+    }
+    async fn get_blob(
+        &self,
+        name: &BlobName,
+        version: Option<u64>,
+        range: Option<std::ops::Range<u64>>,
+        sink: BlobSink<'_>,
+    ) -> Result<u64, RemoteError> {
+        self.0.get_blob(name, version, range, sink).await
+    }
+    async fn find_blob(&self, name: &BlobName) -> Result<Option<BlobInfo>, RemoteError> {
+        self.0.inner().find_blob(name).await
+    }
+    async fn list_blobs(&self) -> Result<Vec<BlobInfo>, RemoteError> {
+        self.0.list_blobs().await
+    }
+    async fn delete_blob(&self, blob: &BlobInfo) -> Result<(), RemoteError> {
+        self.0.delete_blob(blob).await
     }
     async fn delete_blob_version(&self, blob: &BlobInfo, version: u64) -> Result<(), RemoteError> {
-        self.inner.delete_blob_version(blob, version).await
+        self.0.inner().delete_blob_version(blob, version).await
     }
 }
