@@ -15,13 +15,13 @@ use tunnel_core::paths::AppPaths;
 use tunnel_core::remote::RemoteErrorKind;
 use tunnel_core::secrets::SecretStore;
 
-use crate::app::{App, TrackError};
 use crate::connection::{self, ConnectionInput};
 use crate::control::ControlServer;
 use crate::desktop::backend::{
     BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, ErrorCode,
     SettingsView,
 };
+use crate::opened_config::{OpenedConfig, TrackError};
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
 
@@ -29,7 +29,7 @@ const START_AT_LOGIN_KEY: &str = "start-at-login";
 const LOCK_RETRY: Duration = Duration::from_secs(3);
 
 struct Running {
-    app: App,
+    app: OpenedConfig,
     engine: Option<EngineHandle>,
     /// The command line's way in while the engine runs (`status`, `sync`, `pause`, `stop`).
     control: Option<ControlServer>,
@@ -38,7 +38,7 @@ struct Running {
 }
 
 impl Running {
-    fn new(app: App, lock: Option<crate::engine_host::InstanceLock>) -> Running {
+    fn new(app: OpenedConfig, lock: Option<crate::engine_host::InstanceLock>) -> Running {
         Running {
             app,
             engine: None,
@@ -82,7 +82,7 @@ impl RealBackend {
             quit_tx,
             quit_rx: Mutex::new(quit_rx),
         });
-        if let Ok(app) = App::open(paths) {
+        if let Ok(app) = OpenedConfig::open(paths) {
             let mut guard = backend.inner.lock().await;
             let r = guard.insert(Running::new(app, None));
             backend.start_engine(r);
@@ -257,7 +257,7 @@ impl DesktopBackend for RealBackend {
         let config = connection_input(&form)
             .save(&self.paths)
             .map_err(|e| internal(format!("{e:#}")))?;
-        let app = App::with_config(self.paths.clone(), config).map_err(internal)?;
+        let app = OpenedConfig::with_config(self.paths.clone(), config).map_err(internal)?;
         let lock = guard.as_mut().and_then(|r| r.lock.take());
         let mut running = Running::new(app, lock);
         self.start_engine(&mut running);
@@ -477,7 +477,7 @@ mod tests {
         config.device = DeviceConfig::generate();
         std::fs::create_dir_all(&paths.config_dir).expect("config dir");
         config.save(&paths.config_file()).expect("config");
-        let app = App::with_config(paths.clone(), config).expect("app");
+        let app = OpenedConfig::with_config(paths.clone(), config).expect("app");
         app.secrets
             .set(SecretKind::Password, "s3cret")
             .expect("secret");

@@ -13,8 +13,8 @@ use tunnel_core::engine::{EngineHandle, EngineSettings, StoreFactory};
 use tunnel_core::events::WatchMode;
 use tunnel_core::remote::RemoteStore;
 
-use crate::app::App;
 use crate::control::ControlServer;
+use crate::opened_config::OpenedConfig;
 
 /// Holds the single-instance lock while alive.
 pub struct InstanceLock {
@@ -22,7 +22,7 @@ pub struct InstanceLock {
 }
 
 /// Take the configuration's lock, or say that a service already runs.
-pub fn lock_instance(app: &App) -> Result<InstanceLock> {
+pub fn lock_instance(app: &OpenedConfig) -> Result<InstanceLock> {
     let path = app.paths.lock_file();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -50,7 +50,7 @@ pub fn lock_instance(app: &App) -> Result<InstanceLock> {
 pub struct AlreadyRunning(pub PathBuf);
 
 /// Engine settings from the configuration.
-pub fn engine_settings(app: &App) -> EngineSettings {
+pub fn engine_settings(app: &OpenedConfig) -> EngineSettings {
     EngineSettings {
         poll_interval: Duration::from_secs(app.config.sync.poll_interval_secs.max(1)),
         watch: match app.config.sync.watch {
@@ -63,7 +63,7 @@ pub fn engine_settings(app: &App) -> EngineSettings {
 }
 
 /// Start the engine for `app` on the current runtime.
-pub fn start_engine(app: &App) -> Result<(EngineHandle, tokio::task::JoinHandle<()>)> {
+pub fn start_engine(app: &OpenedConfig) -> Result<(EngineHandle, tokio::task::JoinHandle<()>)> {
     let client = app.client().context("preparing the connection")?;
     let stores: StoreFactory = Arc::new(move |f| {
         let store: Arc<dyn RemoteStore> = Arc::new(client.store(&f.page_id));
@@ -77,7 +77,7 @@ pub fn start_engine(app: &App) -> Result<(EngineHandle, tokio::task::JoinHandle<
 
 /// Run the service in the foreground until Ctrl-C, SIGTERM or a `stop` request.
 #[cfg(unix)]
-pub async fn run_foreground(app: &App) -> Result<()> {
+pub async fn run_foreground(app: &OpenedConfig) -> Result<()> {
     let _lock = lock_instance(app)?;
     let (engine, task) = start_engine(app)?;
     let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -98,6 +98,6 @@ pub async fn run_foreground(app: &App) -> Result<()> {
 
 /// Non-Unix systems: the service runs in the desktop app only.
 #[cfg(not(unix))]
-pub async fn run_foreground(_app: &App) -> Result<()> {
+pub async fn run_foreground(_app: &OpenedConfig) -> Result<()> {
     bail!("the headless service is available on Linux and macOS; use the desktop app")
 }

@@ -4,7 +4,6 @@
 //! the command line; otherwise it opens the tray app.
 
 mod allocator;
-mod app;
 mod cli;
 #[cfg(test)]
 mod command_list;
@@ -12,6 +11,7 @@ mod connection;
 mod control;
 mod engine_host;
 mod logging;
+mod opened_config;
 
 #[cfg(feature = "gui")]
 mod desktop_backend;
@@ -53,7 +53,7 @@ fn desktop_main() -> ExitCode {
         if let Some(fake) = fake_backend() {
             fake
         } else {
-            let paths = match app::App::resolve_paths(None) {
+            let paths = match opened_config::OpenedConfig::resolve_paths(None) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("sber-tunnel: {e:#}");

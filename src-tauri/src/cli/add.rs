@@ -74,7 +74,7 @@ pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
 }
 
 /// Tell a running service that the folder list changed.
-async fn notify_service(app: &crate::app::App) {
+async fn notify_service(app: &crate::opened_config::OpenedConfig) {
     let _ = crate::control::request(
         &app.paths.socket_path(),
         &crate::control::ControlRequest::Reload,

@@ -56,7 +56,10 @@ pub fn help_text() -> String {
 /// The exit code for an error that reached the top.
 pub fn code_for(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
-        if cause.downcast_ref::<crate::app::NotConfigured>().is_some() {
+        if cause
+            .downcast_ref::<crate::opened_config::NotConfigured>()
+            .is_some()
+        {
             return NOT_CONFIGURED;
         }
         if let Some(s) = cause.downcast_ref::<SyncError>() {

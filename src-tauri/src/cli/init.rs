@@ -11,8 +11,8 @@ use tunnel_core::config::{AuthKind, Config};
 use tunnel_core::secrets::SecretStore;
 
 use super::{exit, Context};
-use crate::app::App;
 use crate::connection::{self, CheckStage, ConnectionInput};
+use crate::opened_config::OpenedConfig;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AuthArg {
@@ -66,7 +66,7 @@ struct Answers {
 
 pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
     let _log = ctx.init_terminal_logging();
-    let paths = App::resolve_paths(ctx.config_dir.as_deref())?;
+    let paths = OpenedConfig::resolve_paths(ctx.config_dir.as_deref())?;
     let existing = Config::load(&paths.config_file()).ok();
     let answers = collect(&args, existing.as_ref())?;
 
@@ -105,7 +105,7 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
         })?;
     let config = input.save(&paths)?;
     // Create the journal now so `status` works at once.
-    App::with_config(paths.clone(), config.clone())?;
+    OpenedConfig::with_config(paths.clone(), config.clone())?;
 
     if ctx.json {
         let body = serde_json::json!({

@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::{exit, Context};
-use crate::app::App;
+use crate::opened_config::OpenedConfig;
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
@@ -17,7 +17,7 @@ pub struct LogArgs {
 }
 
 pub async fn run(ctx: &Context, args: LogArgs) -> Result<u8> {
-    let paths = App::resolve_paths(ctx.config_dir.as_deref())?;
+    let paths = OpenedConfig::resolve_paths(ctx.config_dir.as_deref())?;
     let dir = paths.log_dir();
     if !args.tail {
         if ctx.json {

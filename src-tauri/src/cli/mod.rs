@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::App;
+use crate::opened_config::OpenedConfig;
 
 /// Keep folders in sync between your machines through a Confluence page.
 #[derive(Debug, Parser)]
@@ -144,9 +144,9 @@ impl Context {
     }
 
     /// Open the configuration and install logging.
-    pub fn open(&self) -> anyhow::Result<(App, crate::logging::LogGuard)> {
-        let paths = App::resolve_paths(self.config_dir.as_deref())?;
-        let app = App::open(paths)?;
+    pub fn open(&self) -> anyhow::Result<(OpenedConfig, crate::logging::LogGuard)> {
+        let paths = OpenedConfig::resolve_paths(self.config_dir.as_deref())?;
+        let app = OpenedConfig::open(paths)?;
         let guard = crate::logging::init(
             Some(&app.paths.log_dir()),
             &app.config.log.level,

@@ -26,7 +26,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tunnel_core::engine::EngineHandle;
 use tunnel_core::events::SyncStatus;
 
-use crate::app::App;
+use crate::opened_config::OpenedConfig;
 
 /// A request on the control socket.
 #[derive(Debug, Serialize, Deserialize)]
@@ -78,7 +78,7 @@ impl ControlServer {
     /// Listen on the configuration's channel. The caller holds the instance lock, so an
     /// endpoint left there by a killed service is stale and replaced.
     pub fn start(
-        app: &App,
+        app: &OpenedConfig,
         engine: EngineHandle,
         stop_tx: tokio::sync::mpsc::Sender<()>,
     ) -> Result<ControlServer> {

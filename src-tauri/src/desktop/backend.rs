@@ -1,6 +1,6 @@
 //! The contract between the desktop shell and the sync service: everything the tray and the
 //! settings window may ask for. The real implementation wraps the same service the CLI runs
-//! (`crate::app`); tests use a fake. No business logic lives on the shell's side of this trait.
+//! (`crate::opened_config`); tests use a fake. No business logic lives on the shell's side of this trait.
 
 use std::path::PathBuf;
 

@@ -10,9 +10,9 @@ use tunnel_core::secrets::SecretKind;
 use tunnel_core::sync::{SyncOptions, Syncer};
 
 use super::DemoArgs;
-use crate::app::App;
 use crate::cli::sync::describe_summary;
 use crate::cli::{exit, Context};
+use crate::opened_config::OpenedConfig;
 
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
@@ -21,7 +21,7 @@ const DEMO_PAGE_2: &str = "1001";
 
 struct Device {
     name: &'static str,
-    app: App,
+    app: OpenedConfig,
     folder: PathBuf,
     folder_id: i64,
 }
@@ -133,7 +133,7 @@ fn device(work: &Path, name: &'static str, url: &str) -> Result<Device> {
     config.device.name = name.into();
     std::fs::create_dir_all(&paths.config_dir)?;
     config.save(&paths.config_file())?;
-    let app = App::with_config(paths, config)?;
+    let app = OpenedConfig::with_config(paths, config)?;
     app.secrets.set(SecretKind::Password, DEMO_PASSWORD)?;
     let folder = home.join("Sync");
     std::fs::create_dir_all(&folder)?;

@@ -1,4 +1,4 @@
-//! `App`: one opened configuration — its paths, config file, journal, secrets — and the ways
+//! `OpenedConfig`: one opened configuration — its paths, config file, journal, secrets — and the ways
 //! to reach the remote from it. Both the command line and the desktop shell start here.
 
 use std::path::{Path, PathBuf};
@@ -14,14 +14,14 @@ use tunnel_core::secrets::SecretStore;
 use tunnel_core::sync::Syncer;
 
 /// An opened configuration.
-pub struct App {
+pub struct OpenedConfig {
     pub paths: AppPaths,
     pub config: Config,
     pub journal: Arc<Mutex<Journal>>,
     pub secrets: SecretStore,
 }
 
-impl App {
+impl OpenedConfig {
     /// Resolve where the configuration lives (flag > SBER_TUNNEL_HOME > ./.sber-tunnel > platform).
     pub fn resolve_paths(flag: Option<&Path>) -> Result<AppPaths> {
         let env_home = std::env::var_os("SBER_TUNNEL_HOME").map(PathBuf::from);
@@ -31,7 +31,7 @@ impl App {
     }
 
     /// Open an initialised configuration.
-    pub fn open(paths: AppPaths) -> Result<App> {
+    pub fn open(paths: AppPaths) -> Result<OpenedConfig> {
         let config_file = paths.config_file();
         if !config_file.exists() {
             anyhow::bail!(NotConfigured(config_file));
@@ -42,14 +42,14 @@ impl App {
     }
 
     /// Open with a given config (used by `init` before the file exists).
-    pub fn with_config(paths: AppPaths, config: Config) -> Result<App> {
+    pub fn with_config(paths: AppPaths, config: Config) -> Result<OpenedConfig> {
         std::fs::create_dir_all(&paths.data_dir)
             .with_context(|| format!("creating {}", paths.data_dir.display()))?;
         let journal_file = paths.journal_file();
         let journal = Journal::open(&journal_file)
             .with_context(|| format!("opening the journal {}", journal_file.display()))?;
         let secrets = SecretStore::new(&paths);
-        Ok(App {
+        Ok(OpenedConfig {
             paths,
             config,
             journal: Arc::new(Mutex::new(journal)),
