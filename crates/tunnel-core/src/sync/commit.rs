@@ -1,0 +1,236 @@
+//! The commit: the file list written in parts, the head moved with a compare-and-swap, the
+//! base recorded, the commit's new references checked, and garbage collection.
+
+use super::*;
+
+impl Syncer {
+    /// Publish `entries` as the next delta and move the head with a compare-and-swap.
+    pub(super) async fn commit(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        view: &remote_state::RemoteView,
+        entries: Vec<FileEntry>,
+        not_here: &HashSet<RelPath>,
+    ) -> Result<(), SyncError> {
+        // Committing on a history we could not trust (restored page, rewritten history):
+        // start a new generation with a full snapshot, so every other device notices and
+        // re-reads instead of applying our delta on top of a different past.
+        let fresh_generation = view.head.is_some() && !view.base_trusted;
+        let mut base_tree = view.tree.clone();
+        if fresh_generation {
+            base_tree.generation = uuid::Uuid::new_v4().to_string();
+            info!("starting a new remote generation after a rewritten history");
+        }
+        let generation = base_tree.generation.clone();
+        let seq = view.tree.seq + 1;
+        let delta = Delta {
+            format: FORMAT_VERSION,
+            generation: generation.clone(),
+            seq,
+            device: self.device.clone(),
+            entries: entries.clone(),
+        };
+        let mut tree = base_tree;
+        tree.apply_delta(delta.clone())?;
+
+        let mut head = match &view.head {
+            Some(h) if !fresh_generation => h.clone(),
+            _ => Head {
+                format: FORMAT_VERSION,
+                generation: generation.clone(),
+                seq: 0,
+                snapshot: None,
+                deltas: Vec::new(),
+            },
+        };
+        head.seq = seq;
+        // What this commit adds to the page's references: checked after the head moved.
+        let mut introduced = verify::introduced(&entries, &view.tree);
+        let removes_references = entries.iter().any(|e| {
+            view.tree
+                .files
+                .get(&e.path)
+                .is_some_and(|old| !old.chunks.is_empty() && old.chunks != e.chunks)
+        });
+        // The delta in parts, or a new snapshot in parts (format 2): every part below the
+        // chunk size the server accepts and the readers' cap, the head below its limit.
+        let written = file_list::write_file_list(
+            store,
+            &head,
+            &delta,
+            &tree,
+            unix_now_ns() - TOMBSTONE_KEEP_NS,
+            file_list::PartLimits {
+                preferred: self.settings.chunk_size,
+                hard: self.limits.max_bytes,
+                head_bytes: self.limits.max_head_bytes,
+                max_parts: self.limits.max_parts,
+            },
+        )
+        .await?;
+        let head = written.head;
+        let compacting = written.compacted;
+        // The file list's own parts are new references too; the small ones can be restored
+        // from memory (they exist nowhere on disk).
+        let mut known_bytes: HashMap<BlobName, bytes::Bytes> = HashMap::new();
+        for (name, bytes) in written.parts {
+            introduced.insert(name.clone());
+            if let Some(b) = bytes {
+                known_bytes.insert(name, b);
+            }
+        }
+        let head_version = store
+            .write_head(&head.to_value(), view.head_version)
+            .await?;
+        info!(seq, entries = entries.len(), "committed");
+
+        let id = folder.id;
+        // The base is what this folder holds: a published entry that is not here (a conflict
+        // copy whose download failed) stays out of it and is downloaded next time.
+        let upserts: Vec<FileEntry> = entries
+            .iter()
+            .filter(|e| !e.deleted && !not_here.contains(&e.path))
+            .cloned()
+            .collect();
+        let removals: Vec<RelPath> = entries
+            .iter()
+            .filter(|e| e.deleted)
+            .map(|e| e.path.clone())
+            .collect();
+        for e in entries.iter().filter(|e| e.deleted) {
+            self.emit(SyncEvent::Deleted {
+                folder: folder.path.clone(),
+                path: e.path.to_string(),
+                remote: true,
+            });
+        }
+        let g = generation.clone();
+        let tree_for_gc = tree.clone();
+        let seen_text = head.to_value().to_string();
+        self.with_journal(move |j| {
+            j.apply_base(id, &upserts, &removals)?;
+            j.store_remote_cache(id, &tree)?;
+            j.set_remote_position(id, &g, seq)?;
+            j.set_config(&format!("seen-head:{id}"), &seen_text)
+        })
+        .await?;
+        self.check_introduced(folder, store, &head, &tree_for_gc, introduced, &known_bytes)
+            .await;
+        if compacting || removes_references {
+            self.maybe_collect_garbage(folder, store, &head, head_version, &tree_for_gc)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Check the blobs a commit introduced (`fresh`, empty after a sync without a commit) now,
+    /// and those of earlier commits once their verification window has passed; restore any
+    /// that a collector trashed meanwhile (see [`verify`]). Failures are logged: the list stays
+    /// in the journal and is tried again next sync.
+    pub(super) async fn check_introduced(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        head: &Head,
+        tree: &RemoteTree,
+        fresh: std::collections::BTreeSet<BlobName>,
+        known: &HashMap<BlobName, bytes::Bytes>,
+    ) {
+        let id = folder.id;
+        let key = verify::pending_key(id);
+        let k = key.clone();
+        let Ok(stored) = self.with_journal(move |j| j.get_config(&k)).await else {
+            return;
+        };
+        let mut pending: Vec<verify::Pending> = stored
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        if fresh.is_empty() && pending.is_empty() {
+            return;
+        }
+        let now = unix_now();
+        let window = self.verify_window_secs();
+        // What no head references any more needs nothing.
+        let needed = gc::referenced(head, tree);
+        pending.retain(|p| needed.contains(&p.blob));
+        let due: std::collections::BTreeSet<BlobName> = pending
+            .iter()
+            .filter(|p| now.saturating_sub(p.committed) >= window)
+            .map(|p| p.blob.clone())
+            .chain(fresh.iter().cloned())
+            .collect();
+        let mut known = known.clone();
+        for p in &pending {
+            if let Some(b) = p.bytes_hex.as_deref().and_then(|h| hex::decode(h).ok()) {
+                known.entry(p.blob.clone()).or_insert_with(|| b.into());
+            }
+        }
+        match verify::ensure_present(store, &folder.path, tree, &due, &known).await {
+            // Checked late enough, present, restored or (logged) lost for good: done.
+            Ok(_) => pending.retain(|p| !due.contains(&p.blob)),
+            Err(e) => warn!(error = %e, "could not check the blobs of a commit; next sync"),
+        }
+        for blob in fresh {
+            if !pending.iter().any(|p| p.blob == blob) {
+                let bytes_hex = known
+                    .get(&blob)
+                    .filter(|b| b.len() <= verify::KEEP_BYTES_UP_TO)
+                    .map(hex::encode);
+                pending.push(verify::Pending {
+                    blob,
+                    committed: now,
+                    bytes_hex,
+                });
+            }
+        }
+        let text = serde_json::to_string(&pending).unwrap_or_else(|_| "[]".into());
+        let _ = self.with_journal(move |j| j.set_config(&key, &text)).await;
+    }
+
+    /// Garbage collection of what `head` (just committed, at property version
+    /// `head_version`) no longer references, at most once per `min(grace, 1 h)` per folder.
+    /// Failures are logged, never fatal: nothing is lost by collecting later.
+    pub(super) async fn maybe_collect_garbage(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        head: &Head,
+        head_version: u64,
+        tree: &RemoteTree,
+    ) {
+        let id = folder.id;
+        let now = unix_now();
+        let grace = self.gc_grace_secs();
+        let every = grace.min(3600) as i64;
+        let last_key = format!("gc-last-run:{id}");
+        let lk = last_key.clone();
+        let Ok(last) = self.with_journal(move |j| j.get_config(&lk)).await else {
+            return;
+        };
+        let last: i64 = last.and_then(|s| s.parse().ok()).unwrap_or(0);
+        if now.saturating_sub(last) < every {
+            return;
+        }
+        match gc::collect(store, head, head_version, tree, grace).await {
+            Ok(_) => {
+                let _ = self
+                    .with_journal(move |j| j.set_config(&last_key, &now.to_string()))
+                    .await;
+            }
+            Err(e) => warn!(error = %e, "garbage collection skipped"),
+        }
+    }
+
+    /// The grace period garbage collection waits (see [`SyncSettings::gc_grace`]).
+    pub(super) fn gc_grace_secs(&self) -> u64 {
+        self.gc_timing_for_tests
+            .map_or_else(|| self.settings.gc_grace(), |(grace, _)| grace)
+    }
+
+    /// How long after a commit its introduced blobs are checked once more.
+    pub(super) fn verify_window_secs(&self) -> i64 {
+        self.gc_timing_for_tests
+            .map_or(verify::VERIFY_WINDOW_SECS, |(_, window)| window)
+    }
+}

@@ -1,0 +1,219 @@
+//! The download pass: every file the plan brings here, packs prefetched once, each file
+//! verified and put in place through a temporary file; local I/O failures retried one by one.
+
+use super::*;
+
+impl Syncer {
+    pub(super) async fn download_all(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        actions: &[Action],
+        local: &BTreeMap<RelPath, LocalEntry>,
+        exec: &mut Execution,
+    ) -> Result<(), SyncError> {
+        // (destination, entry to fetch, what we expect to find at the destination)
+        let mut jobs: Vec<(RelPath, FileEntry, Option<LocalEntry>)> = Vec::new();
+        // Conflict copies of the remote version: their base is recorded only after the commit
+        // that publishes them, or a lost commit race would read them as deleted remotely.
+        let mut copies: HashSet<RelPath> = HashSet::new();
+        for a in actions {
+            match a {
+                Action::Download { path, entry } => match entry.kind {
+                    EntryKind::Dir => {
+                        // A file replaced by a folder remotely: the plan saw the file
+                        // unchanged since the base, so it may go.
+                        if let Some(l) = local.get(path).filter(|l| l.kind == EntryKind::File) {
+                            if download::matches_expected(&folder.path, path, Some(l)).await {
+                                let _ = fs_safe::remove_file(&folder.path, path);
+                            }
+                        }
+                        match fs_safe::create_dir_all(&folder.path, path) {
+                            Ok(()) => {
+                                exec.base_upserts.push(entry.clone());
+                                exec.summary.downloaded += 1;
+                            }
+                            Err(e) => {
+                                exec.failed_files += 1;
+                                warn!(path = %path, error = %e, "could not create folder");
+                            }
+                        }
+                    }
+                    EntryKind::File => {
+                        jobs.push((path.clone(), entry.clone(), local.get(path).cloned()))
+                    }
+                },
+                Action::ConflictRemoteWins {
+                    path, copy, entry, ..
+                } if exec.moved.contains_key(copy) => {
+                    if entry.kind == EntryKind::Dir {
+                        // The local file moved aside for a folder: the folder takes its place
+                        // now, before the files inside it are fetched.
+                        let native = path.to_native(&folder.path);
+                        match tokio::fs::create_dir_all(&native).await {
+                            Ok(()) => exec.base_upserts.push(entry.clone()),
+                            Err(e) => {
+                                exec.failed_files += 1;
+                                warn!(path = %path, error = %e, "could not create folder");
+                            }
+                        }
+                    } else {
+                        jobs.push((path.clone(), entry.clone(), None));
+                    }
+                }
+                Action::ConflictLocalWins { copy, entry, .. } => {
+                    let mut as_copy = entry.clone();
+                    as_copy.path = copy.clone();
+                    copies.insert(copy.clone());
+                    jobs.push((copy.clone(), as_copy, None));
+                }
+                Action::RecordBase { entry, .. } => exec.base_upserts.push(entry.clone()),
+                Action::ForgetBase { path } => exec.base_removals.push(path.clone()),
+                Action::Upload { .. }
+                | Action::ConflictRemoteWins { .. }
+                | Action::DeleteLocal { .. }
+                | Action::DeleteRemote { .. } => {}
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let total_bytes: u64 = jobs.iter().map(|(_, e, _)| e.size).sum();
+        let mut progress = TransferProgress {
+            files_total: jobs.len() as u64,
+            bytes_total: total_bytes,
+            ..Default::default()
+        };
+        let packs = self
+            .prefetch_packs(folder, store, jobs.iter().map(|(_, e, _)| e))
+            .await;
+        let packs = match packs {
+            Ok(p) => p,
+            Err(e) => return Err(e),
+        };
+        let root = folder.path.clone();
+        let results: Vec<_> = stream::iter(jobs)
+            .map(|(dest, entry, expected)| {
+                let packs = &packs;
+                let root = &root;
+                async move {
+                    let fetch = || {
+                        download::download_file(
+                            store,
+                            root,
+                            &dest,
+                            &entry,
+                            expected.as_ref(),
+                            packs,
+                        )
+                    };
+                    let mut r = fetch().await;
+                    // A damaged body (truncated by a proxy, corrupted) is fetched once more.
+                    if matches!(&r, Err(DownloadError::Remote(RemoteError::Integrity(_)))) {
+                        r = fetch().await;
+                    }
+                    (dest, entry, expected, r)
+                }
+            })
+            .buffer_unordered(self.settings.parallel_transfers.max(1))
+            .collect()
+            .await;
+        // Local I/O failures (a disk filled up by a big file in parallel, say) are tried once
+        // more one at a time, smallest first, once the failed transfers' temporary files are
+        // gone: what fits still lands.
+        let mut results = results;
+        let mut again: Vec<usize> = (0..results.len())
+            .filter(|&i| matches!(results[i].3, Err(DownloadError::Io(_))))
+            .collect();
+        again.sort_by_key(|&i| results[i].1.size);
+        for i in again {
+            let (dest, entry, expected, _) = &results[i];
+            let r =
+                download::download_file(store, &root, dest, entry, expected.as_ref(), &packs).await;
+            results[i].3 = r;
+        }
+        for pack in packs.values() {
+            let _ = tokio::fs::remove_file(&pack.file).await;
+        }
+        let mut fatal: Option<SyncError> = None;
+        for (dest, entry, _, r) in results {
+            if r.is_err() && copies.contains(&dest) {
+                exec.copies_not_here.insert(dest.clone());
+            }
+            match r {
+                Ok(()) => {
+                    progress.files_done += 1;
+                    progress.bytes_done += entry.size;
+                    exec.summary.downloaded += 1;
+                    exec.summary.bytes_down += entry.size;
+                    self.emit(SyncEvent::Downloaded {
+                        folder: folder.path.clone(),
+                        path: dest.to_string(),
+                        bytes: entry.size,
+                    });
+                    if !copies.contains(&dest) {
+                        exec.base_upserts.push(entry);
+                    }
+                }
+                Err(DownloadError::LocalChanged(p)) => {
+                    exec.failed_files += 1;
+                    info!(path = %p, "changed locally during the download; next sync");
+                }
+                Err(DownloadError::Remote(e)) if is_fatal(&e) => {
+                    fatal.get_or_insert(SyncError::Remote(e));
+                }
+                Err(e) => {
+                    exec.failed_files += 1;
+                    warn!(path = %dest, error = %e, "download failed; retried next sync");
+                }
+            }
+            self.emit(SyncEvent::Progress {
+                folder: folder.path.clone(),
+                progress: progress.clone(),
+            });
+        }
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) async fn prefetch_packs<'a>(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        entries: impl Iterator<Item = &'a FileEntry>,
+    ) -> Result<HashMap<BlobName, Arc<PackCache>>, SyncError> {
+        let wanted = download::packs_to_prefetch(entries);
+        let root = folder.path.clone();
+        let fetched: Vec<_> = stream::iter(wanted)
+            .map(|(blob, (start, end))| {
+                let root = &root;
+                async move {
+                    let r = download::prefetch_pack(store, root, &blob, start, end).await;
+                    (blob, r)
+                }
+            })
+            .buffer_unordered(PACKS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut out = HashMap::new();
+        for (blob, r) in fetched {
+            match r {
+                Ok(cache) => {
+                    out.insert(blob, Arc::new(cache));
+                }
+                Err(DownloadError::Remote(e)) if is_fatal(&e) => {
+                    for c in out.values() {
+                        let c: &Arc<PackCache> = c;
+                        let _ = std::fs::remove_file(&c.file);
+                    }
+                    return Err(SyncError::Remote(e));
+                }
+                // The files of this pack fall back to one ranged request each.
+                Err(e) => warn!(blob = %blob, error = %e, "could not prefetch a pack"),
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,365 @@
+//! The upload pass: what the plan publishes, chunks and packs sent (re-using what the page
+//! already holds), and the entries for the commit.
+
+use super::*;
+
+impl Syncer {
+    /// Send what the plan publishes; returns the entries for the commit.
+    pub(super) async fn upload_all(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        actions: &[Action],
+        scan: &LocalScan,
+        remote: &RemoteTree,
+        exec: &mut Execution,
+    ) -> Result<Vec<FileEntry>, SyncError> {
+        let now_ns = unix_now_ns();
+        let mut entries: Vec<FileEntry> = Vec::new();
+        let mut files: Vec<(FileToSend, FileEntry)> = Vec::new();
+        let add_upload = |path: &RelPath,
+                          local: &LocalEntry,
+                          version: u64,
+                          hashes: Option<&crate::journal::CachedHash>,
+                          entries: &mut Vec<FileEntry>,
+                          files: &mut Vec<(FileToSend, FileEntry)>| {
+            let entry = FileEntry {
+                path: path.clone(),
+                kind: local.kind,
+                deleted: false,
+                size: if local.kind == EntryKind::File {
+                    local.size
+                } else {
+                    0
+                },
+                mtime_ns: local.mtime_ns,
+                sha256: if local.kind == EntryKind::File {
+                    local.sha256
+                } else {
+                    None
+                },
+                version,
+                device: self.device.clone(),
+                chunks: Vec::new(),
+            };
+            match (local.kind, local.sha256, hashes) {
+                (EntryKind::Dir, _, _) => entries.push(entry),
+                (EntryKind::File, Some(sha256), Some(h)) => files.push((
+                    FileToSend {
+                        path: path.clone(),
+                        size: local.size,
+                        sha256,
+                        mtime_ns: local.mtime_ns,
+                        inode: h.inode,
+                        chunks: h.chunks.clone(),
+                    },
+                    entry,
+                )),
+                (EntryKind::File, _, _) => {
+                    warn!(path = %path, "no hashes for a file to upload; next sync");
+                }
+            }
+        };
+        for a in actions {
+            match a {
+                Action::Upload {
+                    path,
+                    local,
+                    version,
+                } => add_upload(
+                    path,
+                    local,
+                    *version,
+                    scan.hashes.get(path),
+                    &mut entries,
+                    &mut files,
+                ),
+                Action::ConflictLocalWins {
+                    path,
+                    copy,
+                    entry,
+                    local,
+                    version,
+                } => {
+                    add_upload(
+                        path,
+                        local,
+                        *version,
+                        scan.hashes.get(path),
+                        &mut entries,
+                        &mut files,
+                    );
+                    // The remote version lives on under `copy`, re-using its chunks.
+                    let mut kept = entry.clone();
+                    kept.path = copy.clone();
+                    kept.version = 1;
+                    entries.push(kept);
+                    exec.summary.conflicts += 1;
+                    self.emit(SyncEvent::Conflict {
+                        folder: folder.path.clone(),
+                        path: path.to_string(),
+                        copy: copy.to_string(),
+                    });
+                }
+                Action::ConflictRemoteWins {
+                    path,
+                    copy,
+                    local,
+                    entry,
+                } => {
+                    // A folder the remote does not hold (deleted there while something was
+                    // added inside) is published with the copy.
+                    let live_there = remote.files.get(path).is_some_and(|e| !e.deleted);
+                    if exec.moved.contains_key(copy) && entry.kind == EntryKind::Dir && !live_there
+                    {
+                        entries.push(entry.clone());
+                    }
+                    if exec.moved.contains_key(copy) {
+                        add_upload(
+                            copy,
+                            local,
+                            1,
+                            exec.moved_hashes.get(copy),
+                            &mut entries,
+                            &mut files,
+                        );
+                    }
+                }
+                Action::DeleteRemote { tombstone, .. } => {
+                    let mut t = tombstone.clone();
+                    t.mtime_ns = now_ns;
+                    entries.push(t);
+                    exec.summary.deleted_remote += 1;
+                }
+                Action::Download { .. }
+                | Action::DeleteLocal { .. }
+                | Action::RecordBase { .. }
+                | Action::ForgetBase { .. } => {}
+            }
+        }
+
+        // Where each chunk can already be found: the remote tree, then blobs this device sent
+        // in an earlier, interrupted sync.
+        let mut index: ChunkIndex = HashMap::new();
+        for e in remote.files.values().filter(|e| !e.deleted) {
+            for c in &e.chunks {
+                index.entry(c.sha256).or_insert_with(|| c.clone());
+            }
+        }
+        let id = folder.id;
+        let known = self.with_journal(move |j| j.known_blobs(id)).await?;
+        let wanted: HashSet<Digest> = files
+            .iter()
+            .flat_map(|(f, _)| f.chunks.iter().map(|c| c.sha256))
+            .filter(|d| !index.contains_key(d))
+            .collect();
+        let mut gone: Vec<BlobName> = Vec::new();
+        for (name, info) in &known {
+            let Some(d) = name
+                .as_str()
+                .strip_prefix("c-")
+                .and_then(|h| Digest::from_hex(h).ok())
+            else {
+                continue;
+            };
+            if !wanted.contains(&d) {
+                continue;
+            }
+            // Sent in an earlier, interrupted sync: still there? (It may have been garbage
+            // collected since; then it is simply sent again.)
+            match store.find_blob(name).await {
+                Ok(Some(found)) if found.size == info.size => {
+                    index.entry(d).or_insert_with(|| ChunkRef {
+                        sha256: d,
+                        size: info.size,
+                        blob: name.clone(),
+                        offset: 0,
+                    });
+                }
+                Ok(_) => gone.push(name.clone()),
+                Err(e) if is_fatal(&e) => return Err(SyncError::Remote(e)),
+                Err(e) => debug!(blob = %name, error = %e, "could not check a blob sent earlier"),
+            }
+        }
+        if !gone.is_empty() {
+            self.with_journal(move |j| j.forget_blobs(id, &gone))
+                .await?;
+        }
+
+        let total_bytes: u64 = files.iter().map(|(f, _)| f.size).sum();
+        let mut progress = TransferProgress {
+            files_total: files.len() as u64 + entries.len() as u64,
+            bytes_total: total_bytes,
+            ..Default::default()
+        };
+
+        // Big files: their missing chunks, in parallel.
+        let mut chunk_jobs: Vec<(usize, usize)> = Vec::new();
+        let mut pack_members: Vec<usize> = Vec::new();
+        let mut resolved: HashMap<usize, Vec<ChunkRef>> = HashMap::new();
+        for (i, (f, _)) in files.iter().enumerate() {
+            match upload::plan_send(f, &index, self.settings.pack_threshold) {
+                SendPlan::Ready(refs) => {
+                    resolved.insert(i, refs);
+                }
+                SendPlan::Pack => pack_members.push(i),
+                SendPlan::Chunks { missing } => {
+                    chunk_jobs.extend(missing.into_iter().map(|c| (i, c)));
+                }
+            }
+        }
+        let root = folder.path.clone();
+        let mut failed: HashSet<usize> = HashSet::new();
+        let mut fatal: Option<SyncError> = None;
+        {
+            let files_ref = &files;
+            let root_ref = &root;
+            let mut sent = stream::iter(chunk_jobs)
+                .map(|(i, c)| async move {
+                    let r = upload::send_chunk(store, root_ref, &files_ref[i].0, c).await;
+                    (i, r)
+                })
+                .buffer_unordered(self.settings.parallel_transfers.max(1));
+            while let Some((i, r)) = sent.next().await {
+                match r {
+                    Ok((info, chunk)) => {
+                        progress.bytes_done += chunk.size;
+                        exec.summary.bytes_up += chunk.size;
+                        index.insert(chunk.sha256, chunk);
+                        let info2 = info.clone();
+                        self.with_journal(move |j| j.add_known_blobs(id, &[info2]))
+                            .await?;
+                        self.emit(SyncEvent::Progress {
+                            folder: folder.path.clone(),
+                            progress: progress.clone(),
+                        });
+                    }
+                    Err(e) if is_fatal(&e) => {
+                        fatal.get_or_insert(SyncError::Remote(e));
+                    }
+                    Err(e) => {
+                        warn!(path = %files_ref[i].0.path, error = %e, "upload failed; retried next sync");
+                        failed.insert(i);
+                    }
+                }
+            }
+        }
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+
+        // Small files: packs.
+        let mut pack_refs: HashMap<RelPath, ChunkRef> = HashMap::new();
+        let mut builder = PackBuilder::default();
+        let mut pending_packs: Vec<PackBuilder> = Vec::new();
+        for &i in &pack_members {
+            let f = &files[i].0;
+            match builder.add(&root, f).await {
+                Ok(()) => {}
+                Err(e) => {
+                    info!(path = %f.path, error = %e, "not packed this time");
+                    failed.insert(i);
+                    continue;
+                }
+            }
+            if builder.len() >= self.settings.pack_target {
+                pending_packs.push(std::mem::take(&mut builder));
+                if pending_packs.len() >= PACKS_IN_FLIGHT {
+                    self.send_packs(
+                        store,
+                        &mut pending_packs,
+                        &mut pack_refs,
+                        exec,
+                        &mut progress,
+                        folder,
+                    )
+                    .await?;
+                }
+            }
+        }
+        if !builder.is_empty() {
+            pending_packs.push(builder);
+        }
+        self.send_packs(
+            store,
+            &mut pending_packs,
+            &mut pack_refs,
+            exec,
+            &mut progress,
+            folder,
+        )
+        .await?;
+
+        // Assemble the entries.
+        for (i, (f, mut entry)) in files.into_iter().enumerate() {
+            if failed.contains(&i) {
+                exec.failed_files += 1;
+                continue;
+            }
+            let refs = if let Some(r) = resolved.remove(&i) {
+                r
+            } else if let Some(r) = pack_refs.remove(&f.path) {
+                vec![r]
+            } else {
+                let refs: Option<Vec<ChunkRef>> = f
+                    .chunks
+                    .iter()
+                    .map(|c| index.get(&c.sha256).cloned())
+                    .collect();
+                match refs {
+                    Some(r) => r,
+                    None => {
+                        exec.failed_files += 1;
+                        continue;
+                    }
+                }
+            };
+            entry.chunks = refs;
+            entries.push(entry);
+        }
+        for e in &entries {
+            if !e.deleted {
+                exec.summary.uploaded += 1;
+                self.emit(SyncEvent::Uploaded {
+                    folder: folder.path.clone(),
+                    path: e.path.to_string(),
+                    bytes: e.size,
+                });
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(entries)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn send_packs(
+        &self,
+        store: &dyn RemoteStore,
+        pending: &mut Vec<PackBuilder>,
+        refs: &mut HashMap<RelPath, ChunkRef>,
+        exec: &mut Execution,
+        progress: &mut TransferProgress,
+        folder: &FolderRecord,
+    ) -> Result<(), SyncError> {
+        let batch: Vec<PackBuilder> = std::mem::take(pending);
+        let results: Vec<_> = stream::iter(batch)
+            .map(|p| async move { p.send(store).await })
+            .buffer_unordered(PACKS_IN_FLIGHT)
+            .collect()
+            .await;
+        let id = folder.id;
+        for r in results {
+            let (info, members) = r.map_err(SyncError::Remote)?;
+            progress.bytes_done += info.size;
+            exec.summary.bytes_up += info.size;
+            self.with_journal(move |j| j.add_known_blobs(id, &[info]))
+                .await?;
+            refs.extend(members);
+            self.emit(SyncEvent::Progress {
+                folder: folder.path.clone(),
+                progress: progress.clone(),
+            });
+        }
+        Ok(())
+    }
+}
