@@ -82,7 +82,9 @@ app=$!
 if [ "${SBER_TUNNEL_DEMO_SMOKE:-0}" = 1 ]; then
   # CI: the app must come up with its window against the running emulator, then the demo ends.
   timeout 120 xdotool search --sync --onlyvisible --name '^sber-tunnel$' > /dev/null
-  curl -fsS -u demo:demo "$url/rest/api/content/1000/child/attachment" | grep -q manifest.json
+  # The demo's file list (remote format 2: snapshot parts named s-<sha256>.json).
+  curl -fsS -u demo:demo "$url/rest/api/content/1000/child/attachment" \
+    | grep -Eq '"title": *"s-[0-9a-f]{64}\.json"'
   echo "demo smoke test: the app's window is up and the emulator holds the demo's files"
   exit 0
 fi

@@ -267,8 +267,9 @@ async function run() {
       const second = await until('the second page to hold the second folder', async () => {
         try { return await attachments(CONF.page2); } catch { return null; }
       });
-      if (!second.some((a) => a.title === 'manifest.json')) {
-        throw new Error(`page ${CONF.page2} has no manifest: ${second.map((a) => a.title)}`);
+      // Remote format 2: the file list is stored in snapshot parts named s-<sha256>.json.
+      if (!second.some((a) => /^s-[0-9a-f]{64}\.json$/.test(a.title))) {
+        throw new Error(`page ${CONF.page2} has no file list: ${second.map((a) => a.title)}`);
       }
     });
   }
