@@ -224,36 +224,12 @@ pub trait StoreHooks: Send + Sync {
     }
 }
 
-#[async_trait::async_trait]
-impl<T: StoreHooks> StoreHooks for &T {
-    fn inner(&self) -> &MemoryStore {
-        (**self).inner()
-    }
-    async fn read_head(&self) -> Result<Option<HeadState>, RemoteError> {
-        (**self).read_head().await
-    }
-    async fn get_blob(
-        &self,
-        name: &BlobName,
-        version: Option<u64>,
-        range: Option<std::ops::Range<u64>>,
-        sink: BlobSink<'_>,
-    ) -> Result<u64, RemoteError> {
-        (**self).get_blob(name, version, range, sink).await
-    }
-    async fn list_blobs(&self) -> Result<Vec<BlobInfo>, RemoteError> {
-        (**self).list_blobs().await
-    }
-    async fn delete_blob(&self, blob: &BlobInfo) -> Result<(), RemoteError> {
-        (**self).delete_blob(blob).await
-    }
-}
-
-/// A [`RemoteStore`] made of [`StoreHooks`]: one delegating implementation for every test.
-pub struct Hooked<H>(pub H);
+/// A [`RemoteStore`] made of [`StoreHooks`]: one delegating implementation for every test. It
+/// borrows the hooks, so a test still reads what they recorded.
+pub struct Hooked<'a, H>(pub &'a H);
 
 #[async_trait::async_trait]
-impl<H: StoreHooks> RemoteStore for Hooked<H> {
+impl<H: StoreHooks> RemoteStore for Hooked<'_, H> {
     async fn probe(&self) -> Result<RemoteIdentity, RemoteError> {
         self.0.inner().probe().await
     }
