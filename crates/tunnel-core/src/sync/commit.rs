@@ -80,9 +80,8 @@ impl Syncer {
                 known_bytes.insert(name, b);
             }
         }
-        let head_version = store
-            .write_head(&head.to_value(), view.head_version)
-            .await?;
+        let head_value = head.to_value();
+        let head_version = store.write_head(&head_value, view.head_version).await?;
         info!(seq, entries = entries.len(), "committed");
 
         let id = folder.id;
@@ -107,7 +106,7 @@ impl Syncer {
         }
         let g = generation.clone();
         let tree_for_gc = tree.clone();
-        let seen_text = head.to_value().to_string();
+        let seen_text = head_value.to_string();
         self.with_journal(move |j| {
             j.apply_base(id, &upserts, &removals)?;
             j.store_remote_cache(id, &tree)?;
