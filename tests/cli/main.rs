@@ -2,7 +2,8 @@
 //! (each its own configuration folder and synced folder) against one Confluence emulator
 //! listening on a real loopback socket.
 
-mod util;
+// Fixtures (emulator servers, devices running this binary, trees, seeds) come from the
+// workspace's dev-only `test-support` crate, shared with tests/reliability and tunnel-core.
 
 mod basics;
 mod demo;
