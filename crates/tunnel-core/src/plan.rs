@@ -12,6 +12,14 @@
 //! back in time) nothing is deleted at all; a case-only rename (`A.txt` → `a.txt`) is a
 //! deletion plus a creation of the same content, so the content is never lost.
 //!
+//! Names (issue 14): the plan is made for the folder's [`NameRules`]. Remote names the disk
+//! refuses (Windows' reserved names) and, on a case-insensitive disk, a remote name that is
+//! one name here with another the plan keeps are listed in [`Plan::unstorable`] and left out
+//! on every side: not written here, never deleted remotely, and a folder holding one is never
+//! deleted or replaced by a file remotely. The name already here keeps it; among arrivals the
+//! one in the base, else the byte-wise smaller. A case-only rename is not a clash (the old name
+//! is deleted before the new one is written), so it syncs as a rename.
+//!
 //! Type changes: a folder replaced by a file (or a file by a folder) on one side is an
 //! ordinary change of that path, and the entries inside the old folder are deleted or
 //! created like any others. When the other side added, edited or kept something alive inside
@@ -409,7 +417,15 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             remote: &remote,
             ..*input
         };
-        let actions = reconcile_storable(&storable, taken.clone());
+        // Left-out names stay alive remotely: a folder holding one is never deleted there,
+        // nor replaced by a file (the published list would hold a file above a live entry).
+        let kept_remote: BTreeSet<RelPath> = input
+            .remote
+            .iter()
+            .filter(|(p, e)| !e.deleted && !remote.contains_key(*p))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let actions = reconcile_storable(&storable, taken.clone(), &kept_remote);
         let losers = if rules.folds_names() {
             colliding_arrivals(&storable, &actions)
         } else {
@@ -496,8 +512,21 @@ fn colliding_arrivals(input: &PlanInput, actions: &[Action]) -> Vec<(RelPath, Re
             .or_default()
             .push(p);
     }
+    // Only the shallowest clashes this round: deeper ones may go with a losing folder (or
+    // lose their keeper to it), which the next round sees.
+    let Some(depth) = groups
+        .values()
+        .filter(|v| v.len() > 1)
+        .map(|v| v[0].depth())
+        .min()
+    else {
+        return Vec::new();
+    };
     let mut losers = Vec::new();
-    for (_, mut names) in groups.into_iter().filter(|(_, v)| v.len() > 1) {
+    for (_, mut names) in groups
+        .into_iter()
+        .filter(|(_, v)| v.len() > 1 && v[0].depth() == depth)
+    {
         // Here first, then in the base, then byte-wise smaller.
         names.sort_by_key(|n| {
             (
@@ -513,15 +542,16 @@ fn colliding_arrivals(input: &PlanInput, actions: &[Action]) -> Vec<(RelPath, Re
             }
         }
     }
-    // A loser inside a losing folder goes with the folder.
-    let top: BTreeSet<RelPath> = losers.iter().map(|(p, _)| p.clone()).collect();
-    losers.retain(|(p, _)| !p.ancestors().any(|a| top.contains(a)));
     losers
 }
 
 /// The plan for names this disk can all hold (see [`reconcile`]); `taken` holds the keys of
 /// every name in use, so conflict copies never take a name that is already one here.
-fn reconcile_storable(input: &PlanInput, mut taken: BTreeSet<String>) -> Vec<Action> {
+fn reconcile_storable(
+    input: &PlanInput,
+    mut taken: BTreeSet<String>,
+    kept_remote: &BTreeSet<RelPath>,
+) -> Vec<Action> {
     let empty = BTreeMap::new();
     let base = if input.base_trusted {
         input.base
@@ -634,8 +664,8 @@ fn reconcile_storable(input: &PlanInput, mut taken: BTreeSet<String>) -> Vec<Act
             actions.push(a);
         }
     }
-    keep_folders_with_survivors(&mut actions, input);
-    folders_win_over_files(&mut actions, input, base, &mut taken);
+    keep_folders_with_survivors(&mut actions, input, kept_remote);
+    folders_win_over_files(&mut actions, input, base, &mut taken, kept_remote);
     actions.sort_by(|a, b| {
         a.phase().cmp(&b.phase()).then_with(|| {
             if a.phase() == 1 {
@@ -722,8 +752,12 @@ fn conflict(
 }
 
 /// Paths alive on some side after the plan: everything seen locally or live remotely that
-/// the plan does not delete.
-fn survivors(actions: &[Action], input: &PlanInput) -> BTreeSet<RelPath> {
+/// the plan does not delete, and the remote names left out of the plan (`kept_remote`).
+fn survivors(
+    actions: &[Action],
+    input: &PlanInput,
+    kept_remote: &BTreeSet<RelPath>,
+) -> BTreeSet<RelPath> {
     let deleted: BTreeSet<&RelPath> = actions
         .iter()
         .filter_map(|a| match a {
@@ -744,6 +778,7 @@ fn survivors(actions: &[Action], input: &PlanInput) -> BTreeSet<RelPath> {
                 .map(|(p, _)| p),
         )
         .filter(|p| !deleted.contains(p))
+        .chain(kept_remote)
         .cloned()
         .collect()
 }
@@ -762,8 +797,12 @@ fn has_survivor_below(survivors: &BTreeSet<RelPath>, path: &RelPath) -> bool {
 /// A folder deletion whose folder still has something inside after the plan is turned into
 /// keeping the folder: a local folder deletion becomes an upload of the folder (it is alive
 /// here), a remote one a download (it is alive there).
-fn keep_folders_with_survivors(actions: &mut [Action], input: &PlanInput) {
-    let survivors = survivors(actions, input);
+fn keep_folders_with_survivors(
+    actions: &mut [Action],
+    input: &PlanInput,
+    kept_remote: &BTreeSet<RelPath>,
+) {
+    let survivors = survivors(actions, input, kept_remote);
     for a in actions.iter_mut() {
         let path = a.path().clone();
         match a {
@@ -806,8 +845,9 @@ fn folders_win_over_files(
     input: &PlanInput,
     base: &BTreeMap<RelPath, FileEntry>,
     taken: &mut BTreeSet<String>,
+    kept_remote: &BTreeSet<RelPath>,
 ) {
-    let survivors = survivors(actions, input);
+    let survivors = survivors(actions, input, kept_remote);
     for a in actions.iter_mut() {
         let path = a.path().clone();
         let next_version = version_of(base.get(&path)).max(version_of(input.remote.get(&path))) + 1;
@@ -1932,6 +1972,254 @@ mod tests {
         assert_eq!(copy.as_str(), "a (conflict from pc 2026-11-18 110640) 40");
     }
 
+    // ---- names: case-insensitive disks and names the platform refuses (issue 14) ----
+
+    /// Every combination of the three name rules.
+    fn all_rules() -> Vec<NameRules> {
+        let mut v = Vec::new();
+        for bits in 0u8..8 {
+            v.push(NameRules {
+                case_insensitive: bits & 1 != 0,
+                normalization_insensitive: bits & 2 != 0,
+                windows_reserved: bits & 4 != 0,
+            });
+        }
+        v
+    }
+
+    fn left_out(plan: &Plan) -> Vec<(&str, String)> {
+        plan.unstorable
+            .iter()
+            .map(|u| (u.path.as_str(), u.reason.to_string()))
+            .collect()
+    }
+
+    fn paths_of<'a>(plan: &'a Plan, kind: &str) -> Vec<&'a str> {
+        kinds(plan)
+            .into_iter()
+            .zip(&plan.actions)
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, a)| a.path().as_str())
+            .collect()
+    }
+
+    /// One table row: a situation, and what a byte-exact disk and a case-insensitive disk
+    /// each do with it (normalisation-insensitivity changes nothing: paths are NFC already).
+    struct NameCase {
+        what: &'static str,
+        case: Case,
+        exact: (Vec<&'static str>, Vec<&'static str>),
+        folded: (Vec<&'static str>, Vec<&'static str>),
+    }
+
+    fn name_cases() -> Vec<NameCase> {
+        let readme_a = remote_file("README.md", 1, 10, 1, OTHER);
+        let readme_b = remote_file("Readme.md", 2, 20, 1, OTHER);
+        let lower = remote_file("a.txt", 1, 10, 1, OTHER);
+        let upper = remote_file("A.txt", 1, 20, 1, OTHER);
+        vec![
+            NameCase {
+                what: "two new remote names that are one name here",
+                case: Case::new().remote(readme_a.clone()).remote(readme_b.clone()),
+                exact: (vec!["download", "download"], vec![]),
+                // The byte-wise smaller keeps the name ('E' < 'e').
+                folded: (vec!["download"], vec!["Readme.md"]),
+            },
+            NameCase {
+                what: "a synced file and a new remote name that differs only in case",
+                case: Case::new()
+                    .base(readme_b.clone())
+                    .local("Readme.md", local_file(2, 20))
+                    .remote(readme_b.clone())
+                    .remote(readme_a.clone()),
+                exact: (vec!["download"], vec![]),
+                // The one here keeps its name even though it sorts after the other.
+                folded: (vec![], vec!["README.md"]),
+            },
+            NameCase {
+                what: "a new local file and a new remote one that differ only in case",
+                case: Case::new()
+                    .local("Readme.md", local_file(2, 20))
+                    .remote(readme_a.clone()),
+                exact: (vec!["download", "upload"], vec![]),
+                folded: (vec!["upload"], vec!["README.md"]),
+            },
+            NameCase {
+                what: "a remote rename that only changes case, nothing changed here",
+                case: Case::new()
+                    .base(lower.clone())
+                    .local("a.txt", local_file(1, 10))
+                    .remote(gone(&lower))
+                    .remote(upper.clone()),
+                // Deletion first, so on a case-insensitive disk the new name lands after the
+                // old is gone: a rename, not a collision.
+                exact: (vec!["delete-local", "download"], vec![]),
+                folded: (vec!["delete-local", "download"], vec![]),
+            },
+            NameCase {
+                what: "a local rename that only changes case",
+                case: Case::new()
+                    .base(lower.clone())
+                    .local("A.txt", local_file(1, 10))
+                    .remote(lower.clone()),
+                exact: (vec!["delete-remote", "upload"], vec![]),
+                folded: (vec!["delete-remote", "upload"], vec![]),
+            },
+            NameCase {
+                what: "a remote case rename of a file edited here: the edit keeps the old name",
+                case: Case::new()
+                    .base(lower.clone())
+                    .local("a.txt", local_file(3, 30))
+                    .remote(gone(&lower))
+                    .remote(upper.clone()),
+                exact: (vec!["download", "upload"], vec![]),
+                folded: (vec!["upload"], vec!["A.txt"]),
+            },
+            NameCase {
+                what: "two new folders that differ only in case, one here, one remote",
+                case: Case::new()
+                    .local("Docs", local_dir())
+                    .local("Docs/a", local_file(1, 10))
+                    .remote(remote_dir("docs", 1))
+                    .remote(remote_file("docs/b", 2, 10, 1, OTHER)),
+                exact: (vec!["upload", "download", "upload", "download"], vec![]),
+                // The remote folder goes with everything in it.
+                folded: (vec!["upload", "upload"], vec!["docs"]),
+            },
+        ]
+    }
+
+    #[test]
+    fn table_of_case_collisions_under_every_combination_of_rules() {
+        for row in name_cases() {
+            for names in all_rules() {
+                let mut case = Case::new();
+                case.base = row.case.base.clone();
+                case.local = row.case.local.clone();
+                case.remote = row.case.remote.clone();
+                case.names = names;
+                let plan = case.plan();
+                let (kinds_want, out_want) = if names.case_insensitive {
+                    &row.folded
+                } else {
+                    &row.exact
+                };
+                assert_eq!(&kinds(&plan), kinds_want, "{}: {names:?}\n{plan:?}", row.what);
+                let out: Vec<&str> = plan.unstorable.iter().map(|u| u.path.as_str()).collect();
+                assert_eq!(&out, out_want, "{}: {names:?}", row.what);
+                for u in &plan.unstorable {
+                    assert!(
+                        matches!(&u.reason, UnstorableReason::CaseConflict { with }
+                            if names.key(with.as_str()) == names.key(u.path.as_str())),
+                        "{}: the reason names the path keeping the name: {u:?}",
+                        row.what
+                    );
+                }
+                assert_eq!(
+                    plan.deletions_remote(),
+                    kinds_want.iter().filter(|k| **k == "delete-remote").count(),
+                    "{}: a name not stored here is never deleted remotely",
+                    row.what
+                );
+                check(
+                    case.base.clone(),
+                    case.local.clone(),
+                    case.remote.clone(),
+                    true,
+                    names,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_windows_refuses_are_left_out_and_never_deleted_remotely() {
+        let con = remote_file("CON.txt", 1, 10, 1, OTHER);
+        let dot = remote_file("notes.", 2, 10, 1, OTHER);
+        let ok = remote_file("ok.txt", 3, 10, 1, OTHER);
+        let aux = remote_dir("aux", 1);
+        let inside = remote_file("aux/x.txt", 4, 10, 1, OTHER);
+        for names in all_rules() {
+            // Fresh: nothing here yet.
+            let mut case = Case::new()
+                .remote(con.clone())
+                .remote(dot.clone())
+                .remote(ok.clone())
+                .remote(aux.clone())
+                .remote(inside.clone());
+            case.names = names;
+            let plan = case.plan();
+            if names.windows_reserved {
+                assert_eq!(paths_of(&plan, "download"), vec!["ok.txt"], "{plan:?}");
+                assert_eq!(
+                    left_out(&plan),
+                    vec![
+                        ("CON.txt", "a device name Windows reserves".to_string()),
+                        ("aux", "a device name Windows reserves".to_string()),
+                        ("notes.", "the name ends with a dot or a space".to_string()),
+                    ],
+                    "a folder stands for what is inside it"
+                );
+            } else {
+                assert_eq!(plan.summary().downloads, 5, "{names:?}: {plan:?}");
+                assert!(plan.unstorable.is_empty());
+            }
+            check(case.base.clone(), case.local.clone(), case.remote.clone(), true, names);
+
+            // Even with a base that lists them (a folder moved here from Linux, say), missing
+            // here is not a deletion.
+            let mut case = Case::new()
+                .base(con.clone())
+                .base(ok.clone())
+                .local("ok.txt", local_file(3, 10))
+                .remote(con.clone())
+                .remote(ok.clone());
+            case.names = names;
+            let plan = case.plan();
+            if names.windows_reserved {
+                assert!(plan.is_empty(), "{plan:?}");
+                assert_eq!(left_out(&plan).len(), 1);
+            } else {
+                assert_eq!(kinds(&plan), vec!["delete-remote"], "{names:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn conflict_copies_never_take_a_name_that_is_one_name_here() {
+        let remote = remote_file("x.txt", 2, 20, 2, OTHER);
+        let plain = conflict_copy_name(&p("x.txt"), ME, now(), |_| false);
+        let shouting = remote_file(&plain.as_str().to_uppercase(), 9, 1, 1, OTHER);
+        for names in all_rules() {
+            let mut case = Case::new()
+                .base(remote_file("x.txt", 1, 10, 1, OTHER))
+                .local("x.txt", local_file(3, 10))
+                .remote(remote.clone())
+                .remote(shouting.clone());
+            case.names = names;
+            let plan = case.plan();
+            let copy = plan
+                .actions
+                .iter()
+                .find_map(|a| match a {
+                    Action::ConflictRemoteWins { copy, .. } => Some(copy.clone()),
+                    _ => None,
+                })
+                .expect("the remote version is newer: the local one moves aside");
+            if names.case_insensitive {
+                assert_ne!(
+                    names.key(copy.as_str()),
+                    names.key(shouting.path.as_str()),
+                    "one file here with a remote name"
+                );
+                assert!(copy.as_str().ends_with(" 2.txt"), "{copy}");
+            } else {
+                assert_eq!(copy, plain);
+            }
+            check(case.base.clone(), case.local.clone(), case.remote.clone(), true, names);
+        }
+    }
+
     // ---- simulation: apply a plan to both sides, check convergence and no loss ----
 
     type Tree = BTreeMap<RelPath, (EntryKind, Option<Digest>)>;
@@ -2282,11 +2570,114 @@ mod tests {
             })
     }
 
+    /// Trees whose names differ only in case (and NFC/NFD spelling, which [`RelPath`] makes
+    /// one name) or are refused by Windows; the local tree and the base are what a disk with
+    /// `names` can hold: no two names with one key, no refused name.
+    fn arb_named_tree(
+        names: NameRules,
+    ) -> impl Strategy<
+        Value = (
+            BTreeMap<RelPath, FileEntry>,
+            BTreeMap<RelPath, LocalEntry>,
+            BTreeMap<RelPath, FileEntry>,
+        ),
+    > {
+        let files = [
+            "a", "A", "d", "D/e", "d/e", "d/E", "\u{e9}", "E\u{301}", "\u{c9}/x", "aux",
+        ];
+        let n = files.len();
+        (
+            proptest::collection::vec(0u8..4, n),
+            proptest::collection::vec(0u8..5, n),
+            proptest::collection::vec(0u8..6, n),
+            proptest::collection::vec(0i64..3, n),
+        )
+            .prop_map(move |(bs, ls, rs, times)| {
+                let mut base = BTreeMap::new();
+                let mut local = BTreeMap::new();
+                let mut remote = BTreeMap::new();
+                // Whether `path` and its folders fit on this disk beside what `tree` holds.
+                fn fits<V>(tree: &BTreeMap<RelPath, V>, names: NameRules, path: &RelPath) -> bool {
+                    let mut all = vec![path.clone()];
+                    let mut cur = path.parent();
+                    while let Some(c) = cur {
+                        cur = c.parent();
+                        all.push(c);
+                    }
+                    all.iter().all(|x| {
+                        names.unstorable_reason(x).is_none()
+                            && !tree
+                                .keys()
+                                .any(|k| k != x && names.key(k.as_str()) == names.key(x.as_str()))
+                    })
+                }
+                for (i, f) in files.iter().enumerate() {
+                    let path = p(f);
+                    let parents: Vec<RelPath> = {
+                        let mut v = vec![];
+                        let mut cur = path.parent();
+                        while let Some(c) = cur {
+                            cur = c.parent();
+                            v.push(c);
+                        }
+                        v
+                    };
+                    let mut in_base = false;
+                    if bs[i] > 0 && fits(&base, names, &path) {
+                        in_base = true;
+                        base.insert(path.clone(), remote_file(f, bs[i], 1, 1, OTHER));
+                        for d in &parents {
+                            base.insert(d.clone(), remote_dir(d.as_str(), 1));
+                        }
+                    }
+                    if ls[i] > 0 && ls[i] < 4 && fits(&local, names, &path) {
+                        local.insert(path.clone(), local_file(ls[i], 10 + times[i]));
+                        for d in &parents {
+                            local.insert(d.clone(), local_dir());
+                        }
+                    }
+                    match rs[i] {
+                        0 => {}
+                        4 | 5 => {
+                            if in_base {
+                                remote.insert(path.clone(), gone(&remote_file(f, bs[i], 1, 1, OTHER)));
+                            }
+                        }
+                        c => {
+                            remote.insert(path.clone(), remote_file(f, c, 10 + (2 - times[i]), 2, OTHER));
+                            for d in &parents {
+                                remote.insert(d.clone(), remote_dir(d.as_str(), 1));
+                            }
+                        }
+                    }
+                }
+                (base, local, remote)
+            })
+    }
+
+    fn arb_rules() -> impl Strategy<Value = NameRules> {
+        (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(c, n, w)| NameRules {
+            case_insensitive: c,
+            normalization_insensitive: n,
+            windows_reserved: w,
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         #[test]
         fn random_trees_converge_without_loss((base, local, remote) in arb_tree(), trusted in any::<bool>()) {
             check(base, local, remote, trusted, NameRules::EXACT);
+        }
+
+        /// Issue 14: names that are one name on a case-insensitive disk never collapse, names
+        /// left out are never deleted remotely, and everything else converges without loss.
+        #[test]
+        fn random_trees_with_clashing_names_converge_without_collapse(
+            (names, (base, local, remote)) in arb_rules().prop_flat_map(|r| (Just(r), arb_named_tree(r))),
+            trusted in any::<bool>(),
+        ) {
+            check(base, local, remote, trusted, names);
         }
     }
 }
