@@ -170,6 +170,12 @@ pub fn describe_summary(s: &SyncSummary) -> String {
             s.skipped_remote
         ));
     }
+    if !s.unstorable.is_empty() {
+        text.push_str(&format!(
+            "; {} item(s) from other devices cannot be stored on this computer (see `status`)",
+            s.unstorable.len()
+        ));
+    }
     text
 }
 
