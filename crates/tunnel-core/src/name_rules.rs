@@ -85,7 +85,11 @@ impl NameRules {
         let mut end = 0usize;
         let text = path.as_str();
         for (i, part) in path.components().enumerate() {
-            end = if i == 0 { part.len() } else { end + 1 + part.len() };
+            end = if i == 0 {
+                part.len()
+            } else {
+                end + 1 + part.len()
+            };
             if let Some(why) = windows_reserved_reason(part) {
                 let prefix = RelPath::new(&text[..end]).ok()?;
                 return Some((prefix, why));
@@ -213,8 +217,22 @@ mod tests {
     #[test]
     fn windows_refuses_device_names_with_any_extension_and_in_any_case() {
         for bad in [
-            "CON", "con", "Con.txt", "PRN", "aux", "NUL", "nul.tar.gz", "COM1", "com9.log",
-            "LPT1", "lpt5.doc", "COM¹", "lpt³.x", "CONIN$", "conout$.txt", "con .txt",
+            "CON",
+            "con",
+            "Con.txt",
+            "PRN",
+            "aux",
+            "NUL",
+            "nul.tar.gz",
+            "COM1",
+            "com9.log",
+            "LPT1",
+            "lpt5.doc",
+            "COM¹",
+            "lpt³.x",
+            "CONIN$",
+            "conout$.txt",
+            "con .txt",
         ] {
             assert_eq!(
                 windows_reserved_reason(bad),
@@ -223,8 +241,16 @@ mod tests {
             );
         }
         for ok in [
-            "CONSOLE", "con-notes.txt", "COM0", "COM10", "LPT0", "aux_file", "nully", "x.con",
-            "icon.png", "a.b.c",
+            "CONSOLE",
+            "con-notes.txt",
+            "COM0",
+            "COM10",
+            "LPT0",
+            "aux_file",
+            "nully",
+            "x.con",
+            "icon.png",
+            "a.b.c",
         ] {
             assert_eq!(windows_reserved_reason(ok), None, "{ok:?} is storable");
         }
@@ -232,7 +258,9 @@ mod tests {
 
     #[test]
     fn windows_refuses_trailing_dots_spaces_forbidden_characters_and_controls() {
-        for bad in ["a.", "a ", "x..", "a<b", "a>b", "a:b", "a\"b", "a|b", "a?b", "a*b"] {
+        for bad in [
+            "a.", "a ", "x..", "a<b", "a>b", "a:b", "a\"b", "a|b", "a?b", "a*b",
+        ] {
             assert!(windows_reserved_reason(bad).is_some(), "{bad:?}");
         }
         assert!(windows_reserved_reason("a\u{1}b").is_some(), "control char");
@@ -268,7 +296,11 @@ mod tests {
         };
         assert_ne!(exact.key("README.md"), exact.key("Readme.md"));
         assert_eq!(ci.key("README.md"), ci.key("Readme.md"));
-        assert_eq!(ci.key("Docs/ÉTÉ.txt"), ci.key("docs/été.txt"), "non-ASCII case");
+        assert_eq!(
+            ci.key("Docs/ÉTÉ.txt"),
+            ci.key("docs/été.txt"),
+            "non-ASCII case"
+        );
         assert_ne!(ci.key("a.txt"), ci.key("b.txt"));
         // NFC and NFD spellings reach the planner as one RelPath already.
         assert_eq!(p("e\u{301}.txt"), p("\u{e9}.txt"));
@@ -283,7 +315,11 @@ mod tests {
         // The test disk of this lane (Linux tmpfs/ext4) is byte-exact; under Wine or on
         // macOS the same probe reports insensitivity, which is what the assertions below say.
         if cfg!(target_os = "linux") {
-            assert_eq!(rules, NameRules::EXACT, "Linux's disks keep names byte-exact");
+            assert_eq!(
+                rules,
+                NameRules::EXACT,
+                "Linux's disks keep names byte-exact"
+            );
         }
         if cfg!(windows) {
             assert!(rules.case_insensitive, "NTFS (and Wine's view) folds case");

@@ -456,11 +456,8 @@ fn without_names<'a, V: Clone>(
     if excluded.is_empty() {
         return std::borrow::Cow::Borrowed(map);
     }
-    let hit = |p: &RelPath| {
-        excluded.contains(p.as_str())
-            || p.ancestors()
-                .any(|a| excluded.contains(a))
-    };
+    let hit =
+        |p: &RelPath| excluded.contains(p.as_str()) || p.ancestors().any(|a| excluded.contains(a));
     std::borrow::Cow::Owned(
         map.iter()
             .filter(|(p, _)| !hit(p))
@@ -2020,7 +2017,9 @@ mod tests {
         vec![
             NameCase {
                 what: "two new remote names that are one name here",
-                case: Case::new().remote(readme_a.clone()).remote(readme_b.clone()),
+                case: Case::new()
+                    .remote(readme_a.clone())
+                    .remote(readme_b.clone()),
                 exact: (vec!["download", "download"], vec![]),
                 // The byte-wise smaller keeps the name ('E' < 'e').
                 folded: (vec!["download"], vec!["Readme.md"]),
@@ -2104,7 +2103,12 @@ mod tests {
                 } else {
                     &row.exact
                 };
-                assert_eq!(&kinds(&plan), kinds_want, "{}: {names:?}\n{plan:?}", row.what);
+                assert_eq!(
+                    &kinds(&plan),
+                    kinds_want,
+                    "{}: {names:?}\n{plan:?}",
+                    row.what
+                );
                 let out: Vec<&str> = plan.unstorable.iter().map(|u| u.path.as_str()).collect();
                 assert_eq!(&out, out_want, "{}: {names:?}", row.what);
                 for u in &plan.unstorable {
@@ -2164,7 +2168,13 @@ mod tests {
                 assert_eq!(plan.summary().downloads, 5, "{names:?}: {plan:?}");
                 assert!(plan.unstorable.is_empty());
             }
-            check(case.base.clone(), case.local.clone(), case.remote.clone(), true, names);
+            check(
+                case.base.clone(),
+                case.local.clone(),
+                case.remote.clone(),
+                true,
+                names,
+            );
 
             // Even with a base that lists them (a folder moved here from Linux, say), missing
             // here is not a deletion.
@@ -2216,7 +2226,13 @@ mod tests {
             } else {
                 assert_eq!(copy, plain);
             }
-            check(case.base.clone(), case.local.clone(), case.remote.clone(), true, names);
+            check(
+                case.base.clone(),
+                case.local.clone(),
+                case.remote.clone(),
+                true,
+                names,
+            );
         }
     }
 
@@ -2226,7 +2242,12 @@ mod tests {
 
     /// Insert into a local tree, as a disk with `names` would: a name that is one name here
     /// with another entry (not itself) would overwrite that entry, which a plan must never do.
-    fn write_local(tree: &mut Tree, names: NameRules, path: &RelPath, v: (EntryKind, Option<Digest>)) {
+    fn write_local(
+        tree: &mut Tree,
+        names: NameRules,
+        path: &RelPath,
+        v: (EntryKind, Option<Digest>),
+    ) {
         let key = names.key(path.as_str()).into_owned();
         let clash = tree
             .keys()
@@ -2326,7 +2347,9 @@ mod tests {
         let left_out = |path: &RelPath| plan.unstorable.iter().any(|u| at_or_below(&u.path, path));
         for u in &plan.unstorable {
             assert!(
-                remote.iter().any(|(p, e)| !e.deleted && at_or_below(&u.path, p)),
+                remote
+                    .iter()
+                    .any(|(p, e)| !e.deleted && at_or_below(&u.path, p)),
                 "only live remote names are reported: {u:?}\n{}",
                 ctx()
             );
@@ -2364,7 +2387,12 @@ mod tests {
             .filter(|(p, _)| !left_out(p))
             .map(|(p, v)| (p.clone(), *v))
             .collect();
-        assert_eq!(l2, r2_here, "both sides converge (but for names left out)\n{}", ctx());
+        assert_eq!(
+            l2,
+            r2_here,
+            "both sides converge (but for names left out)\n{}",
+            ctx()
+        );
         // The published tree is one manifest validation accepts: no live file is the parent
         // of another live entry (a commit refused there would be refused for ever).
         for (path, _) in r2.iter().filter(|(_, (k, _))| *k == EntryKind::File) {
@@ -2461,7 +2489,11 @@ mod tests {
             holding_unsynced: &BTreeSet::new(),
             names,
         });
-        assert!(second.actions.is_empty(), "stable after one round: {second:?}\n{}", ctx());
+        assert!(
+            second.actions.is_empty(),
+            "stable after one round: {second:?}\n{}",
+            ctx()
+        );
         let left: Vec<&RelPath> = second.unstorable.iter().map(|u| &u.path).collect();
         let first: Vec<&RelPath> = plan
             .unstorable
@@ -2640,11 +2672,17 @@ mod tests {
                         0 => {}
                         4 | 5 => {
                             if in_base {
-                                remote.insert(path.clone(), gone(&remote_file(f, bs[i], 1, 1, OTHER)));
+                                remote.insert(
+                                    path.clone(),
+                                    gone(&remote_file(f, bs[i], 1, 1, OTHER)),
+                                );
                             }
                         }
                         c => {
-                            remote.insert(path.clone(), remote_file(f, c, 10 + (2 - times[i]), 2, OTHER));
+                            remote.insert(
+                                path.clone(),
+                                remote_file(f, c, 10 + (2 - times[i]), 2, OTHER),
+                            );
                             for d in &parents {
                                 remote.insert(d.clone(), remote_dir(d.as_str(), 1));
                             }

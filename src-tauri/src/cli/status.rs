@@ -154,7 +154,10 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                 println!("      {}  ({})", u.path, u.reason);
             }
             if unstorable.len() > UNSTORABLE_SHOWN {
-                println!("      … and {} more (status --json lists them all)", unstorable.len() - UNSTORABLE_SHOWN);
+                println!(
+                    "      … and {} more (status --json lists them all)",
+                    unstorable.len() - UNSTORABLE_SHOWN
+                );
             }
         }
     }

@@ -29,7 +29,10 @@ fn paths(list: &[UnstorableName]) -> Vec<&str> {
 /// written, listed (in the summary and for `status`), never deleted remotely, and the rest of
 /// the folder syncs both ways.
 #[test]
-#[cfg_attr(windows, ignore = "the writer device must create names Windows refuses")]
+#[cfg_attr(
+    windows,
+    ignore = "the writer device must create names Windows refuses"
+)]
 fn names_windows_refuses_are_listed_not_written_and_never_deleted_remotely() {
     let rt = runtime();
     rt.block_on(async {
@@ -70,7 +73,10 @@ fn names_windows_refuses_are_listed_not_written_and_never_deleted_remotely() {
         late.sync(&store).await.expect("late");
         let tree = late.tree();
         for kept in ["CON.txt", "aux/x.txt", "notes.", "ok.txt", "mine.txt"] {
-            assert!(tree.contains_key(kept), "{kept} is still on the page: {tree:?}");
+            assert!(
+                tree.contains_key(kept),
+                "{kept} is still on the page: {tree:?}"
+            );
         }
 
         // Deleted where it lives: the list shrinks.
@@ -87,7 +93,10 @@ fn names_windows_refuses_are_listed_not_written_and_never_deleted_remotely() {
 /// other is listed with the name it clashes with; editing the stored one never touches the
 /// other, and nothing is deleted remotely.
 #[test]
-#[cfg_attr(windows, ignore = "the writer device must store two names that differ in case")]
+#[cfg_attr(
+    windows,
+    ignore = "the writer device must store two names that differ in case"
+)]
 fn names_that_differ_only_in_case_never_collapse_into_one_file() {
     let rt = runtime();
     rt.block_on(async {
