@@ -200,5 +200,17 @@ mod tests {
             ),
             "{text}"
         );
+        let s = SyncSummary {
+            unstorable: vec![tunnel_core::events::UnstorableName {
+                path: "CON.txt".into(),
+                reason: "a device name Windows reserves".into(),
+            }],
+            ..SyncSummary::default()
+        };
+        assert_eq!(
+            describe_summary(&s),
+            "up to date; 1 item(s) from other devices cannot be stored on this computer (see `status`)",
+            "issue 14: names this computer cannot store are named in the summary"
+        );
     }
 }

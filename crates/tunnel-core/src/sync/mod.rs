@@ -519,6 +519,9 @@ struct Execution {
     /// (a failed download): the commit must not record them in the base, or the next sync
     /// would read their absence as a local deletion and delete them everywhere.
     copies_not_here: HashSet<RelPath>,
+    /// Files renamed in place by a case-only rename on a case-insensitive disk (new names):
+    /// already here, so their downloads only record the base.
+    renamed: HashSet<RelPath>,
     failed_files: u64,
 }
 
@@ -531,6 +534,7 @@ impl Execution {
             moved: HashMap::new(),
             moved_hashes: HashMap::new(),
             copies_not_here: HashSet::new(),
+            renamed: HashSet::new(),
             failed_files: 0,
         }
     }

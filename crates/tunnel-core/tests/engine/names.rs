@@ -5,7 +5,7 @@
 //! APFS; what is simulated is only the probe's answer. The writer device needs a disk that
 //! stores every name, hence the tests are not run where the disk is Windows'.
 
-use crate::util::{runtime, Device};
+use crate::util::{runtime, tree_of, Device};
 use tunnel_core::events::UnstorableName;
 use tunnel_core::name_rules::{stored_unstorable, NameRules};
 use tunnel_core::remote::memory::MemoryStore;
@@ -146,5 +146,56 @@ fn names_that_differ_only_in_case_never_collapse_into_one_file() {
             mac.tree(),
             [("Readme.md".to_string(), b"mixed".to_vec())].into()
         );
+    });
+}
+
+/// A rename that only changes case, made on a case-sensitive device, reaches a device on a
+/// case-insensitive disk as a rename: the file keeps its content under the new name, nothing
+/// goes through the trash or is downloaded again, and nothing is deleted remotely.
+#[test]
+fn a_rename_that_only_changes_case_syncs_as_a_rename() {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let linux = Device::new("linux");
+        let mac = with_rules(
+            Device::new("mac"),
+            NameRules {
+                case_insensitive: true,
+                ..NameRules::EXACT
+            },
+        );
+        linux.write("report.txt", b"quarterly");
+        linux.write("keep.txt", b"untouched");
+        linux.sync(&store).await.expect("linux");
+        mac.sync(&store).await.expect("mac");
+
+        std::fs::rename(linux.path("report.txt"), linux.path("Report.txt")).expect("rename");
+        linux.sync(&store).await.expect("linux renames");
+        let s = mac.sync(&store).await.expect("mac");
+        assert_eq!(
+            (s.deleted_local, s.bytes_down, s.deleted_remote),
+            (0, 0, 0),
+            "a rename in place, not a deletion and a download: {s:?}"
+        );
+        assert!(s.unstorable.is_empty(), "{s:?}");
+        assert_eq!(
+            mac.tree(),
+            [
+                ("Report.txt".to_string(), b"quarterly".to_vec()),
+                ("keep.txt".to_string(), b"untouched".to_vec()),
+            ]
+            .into()
+        );
+        let trash = mac.root.join(tunnel_core::sync::TRASH_DIR);
+        assert!(
+            !trash.exists() || tree_of(&trash).is_empty(),
+            "nothing went to the trash"
+        );
+        // Both converge and stay put.
+        let s = mac.sync(&store).await.expect("mac again");
+        assert_eq!((s.uploaded, s.downloaded), (0, 0), "{s:?}");
+        linux.sync(&store).await.expect("linux again");
+        assert_eq!(linux.tree(), mac.tree());
     });
 }
