@@ -8,6 +8,7 @@ mod basics;
 mod demo;
 mod errors;
 mod identity;
+mod names;
 mod proxy;
 mod scale;
 mod service;

@@ -176,6 +176,30 @@ fn probe_pair(dir: &Path, created: &str, other: &str) -> std::io::Result<bool> {
     Ok(same)
 }
 
+/// Tests of the binary only: in debug builds, this environment variable replaces the probe's
+/// answer, so a Linux test can run a device with Windows' (or a case-insensitive disk's)
+/// rules. A comma-separated list of `case-insensitive`, `normalization-insensitive`,
+/// `windows-reserved` (empty: byte-exact). Release builds ignore it.
+pub const TEST_NAME_RULES_ENV: &str = "SBER_TUNNEL_TEST_NAME_RULES";
+
+/// The rules [`TEST_NAME_RULES_ENV`] asks for, in a debug build where it is set.
+pub fn rules_from_test_env() -> Option<NameRules> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let text = std::env::var(TEST_NAME_RULES_ENV).ok()?;
+    let mut rules = NameRules::EXACT;
+    for word in text.split(',').map(str::trim) {
+        match word {
+            "case-insensitive" => rules.case_insensitive = true,
+            "normalization-insensitive" => rules.normalization_insensitive = true,
+            "windows-reserved" => rules.windows_reserved = true,
+            _ => {}
+        }
+    }
+    Some(rules)
+}
+
 /// Journal setting holding a folder's last list of names that cannot be stored here.
 fn unstorable_key(folder_id: i64) -> String {
     format!("unstorable:{folder_id}")

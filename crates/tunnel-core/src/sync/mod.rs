@@ -452,7 +452,10 @@ impl Syncer {
     /// cannot run (a read-only folder) gives the platform's usual rules, and is tried again
     /// next sync.
     async fn name_rules(&self, folder: &FolderRecord) -> NameRules {
-        if let Some(rules) = self.name_rules_for_tests {
+        if let Some(rules) = self
+            .name_rules_for_tests
+            .or_else(crate::name_rules::rules_from_test_env)
+        {
             return rules;
         }
         let known = self
