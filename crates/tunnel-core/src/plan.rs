@@ -392,7 +392,11 @@ pub fn reconcile(input: &PlanInput) -> Plan {
         .chain(input.local.keys())
         .chain(input.remote.keys())
     {
+        // Folders above a name are names in use too, even when no entry lists them.
         taken.insert(rules.key(p.as_str()).into_owned());
+        for a in p.ancestors() {
+            taken.insert(rules.key(a).into_owned());
+        }
     }
     let mut unstorable: BTreeMap<RelPath, UnstorableReason> = BTreeMap::new();
     for e in input.remote.values().filter(|e| !e.deleted) {
@@ -402,9 +406,10 @@ pub fn reconcile(input: &PlanInput) -> Plan {
                 .or_insert(UnstorableReason::Reserved(why));
         }
     }
-    // Each round leaves out at least one more live remote name, so this ends; the bound is
-    // only a guard.
-    for _ in 0..=input.remote.len() {
+    // Each round leaves out at least one more remote name, or ends; the bound is only a guard.
+    let mut rounds = 0usize;
+    loop {
+        rounds += 1;
         let excluded: BTreeSet<RelPath> = unstorable.keys().cloned().collect();
         let (base, local, remote) = (
             without_names(input.base, &excluded),
@@ -426,11 +431,24 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             .map(|(p, _)| p.clone())
             .collect();
         let actions = reconcile_storable(&storable, taken.clone(), &kept_remote);
-        let losers = if rules.folds_names() {
+        let mut losers = if rules.folds_names() && rounds <= input.remote.len() + 1 {
             colliding_arrivals(&storable, &actions)
         } else {
             Vec::new()
         };
+        // Only names that come from the remote can be left out (conflict copies take names
+        // free of every name and folder in use, so they never clash).
+        losers.retain(|(path, _)| {
+            !unstorable.contains_key(path)
+                && (remote.get(path).is_some_and(|e| !e.deleted)
+                    || remote
+                        .range::<str, _>((
+                            Bound::Excluded(format!("{}/", path.as_str()).as_str()),
+                            Bound::Unbounded,
+                        ))
+                        .take_while(|(p, _)| path.is_ancestor_of(p))
+                        .any(|(_, e)| !e.deleted))
+        });
         if losers.is_empty() {
             return Plan {
                 actions,
@@ -444,7 +462,6 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             unstorable.insert(path, UnstorableReason::CaseConflict { with });
         }
     }
-    unreachable!("every round leaves out a new remote name")
 }
 
 /// `map` without the `excluded` paths and everything below them (borrowed when none is
@@ -2200,7 +2217,18 @@ mod tests {
         let remote = remote_file("x.txt", 2, 20, 2, OTHER);
         let plain = conflict_copy_name(&p("x.txt"), ME, now(), |_| false);
         let shouting = remote_file(&plain.as_str().to_uppercase(), 9, 1, 1, OTHER);
-        for names in all_rules() {
+        // A folder of that name that no entry lists (only a file inside it) is a name in use too.
+        let inside = remote_file(
+            &format!("{}/inner", plain.as_str().to_uppercase()),
+            9,
+            1,
+            1,
+            OTHER,
+        );
+        for (names, shouting) in all_rules()
+            .into_iter()
+            .flat_map(|r| [(r, shouting.clone()), (r, inside.clone())])
+        {
             let mut case = Case::new()
                 .base(remote_file("x.txt", 1, 10, 1, OTHER))
                 .local("x.txt", local_file(3, 10))
@@ -2217,9 +2245,15 @@ mod tests {
                 })
                 .expect("the remote version is newer: the local one moves aside");
             if names.case_insensitive {
+                let clash = shouting
+                    .path
+                    .as_str()
+                    .split('/')
+                    .next()
+                    .expect("a first component");
                 assert_ne!(
                     names.key(copy.as_str()),
-                    names.key(shouting.path.as_str()),
+                    names.key(clash),
                     "one file here with a remote name"
                 );
                 assert!(copy.as_str().ends_with(" 2.txt"), "{copy}");
