@@ -9,6 +9,7 @@ mod basics;
 mod demo;
 mod errors;
 mod identity;
+mod names;
 mod proxy;
 mod scale;
 mod service;

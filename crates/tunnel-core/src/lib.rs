@@ -26,6 +26,7 @@ pub mod fs_safe;
 pub mod hash;
 pub mod journal;
 pub mod manifest;
+pub mod name_rules;
 pub mod paths;
 pub mod plan;
 pub mod rel_path;
