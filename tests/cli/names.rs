@@ -5,7 +5,7 @@
 
 use tunnel_core::name_rules::TEST_NAME_RULES_ENV;
 
-use crate::util::{Device, Server};
+use test_support::cli::{Device, Server};
 
 #[test]
 #[cfg_attr(
