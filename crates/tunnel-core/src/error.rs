@@ -1,5 +1,7 @@
-//! `SyncError`: everything a folder sync can fail with, with a stable [`ErrorCode`] for exit
-//! codes and the UI, and a message written for a person.
+//! The error vocabulary of sber-tunnel. [`ErrorCode`] is the one closed set of codes that sync
+//! events, the desktop app, the control channel and the command line's exit codes share, with
+//! the one mapping from a remote failure to a code; [`SyncError`] is everything a folder sync
+//! can fail with, each with its code and a message written for a person.
 
 use std::path::PathBuf;
 
@@ -71,7 +73,7 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// THE mapping from a remote failure to its code; every front end goes through it.
+/// The one mapping from a remote failure to its code; every front end goes through it.
 impl From<RemoteErrorKind> for ErrorCode {
     fn from(kind: RemoteErrorKind) -> Self {
         match kind {
