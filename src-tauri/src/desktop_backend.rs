@@ -12,16 +12,15 @@ use tunnel_core::config::Config;
 use tunnel_core::engine::EngineHandle;
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
 use tunnel_core::paths::AppPaths;
-use tunnel_core::remote::RemoteErrorKind;
 use tunnel_core::secrets::SecretStore;
 
+use crate::app_error::{AppError, ErrorCode};
 use crate::connection::{self, ConnectionInput};
 use crate::control::ControlServer;
 use crate::desktop::backend::{
-    BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, ErrorCode,
-    SettingsView,
+    ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
 };
-use crate::opened_config::{OpenedConfig, TrackError};
+use crate::opened_config::OpenedConfig;
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
 
@@ -153,21 +152,21 @@ impl RealBackend {
         }
     }
 
-    async fn engine(&self) -> Result<EngineHandle, BackendError> {
+    async fn engine(&self) -> Result<EngineHandle, AppError> {
         let guard = self.inner.lock().await;
         guard
             .as_ref()
             .and_then(|r| r.engine.clone())
-            .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))
+            .ok_or_else(not_configured)
     }
 
-    async fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, BackendError> {
+    async fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, AppError> {
         let settings = connection_input(form)
             .settings(&SecretStore::new(&self.paths))
-            .map_err(|e| err(ErrorCode::Invalid, e.to_string()))?;
+            .map_err(|e| AppError::invalid(e.to_string()))?;
         let identity = connection::check(settings, form.page_id.trim())
             .await
-            .map_err(|f| remote_err(f.error))?;
+            .map_err(|f| AppError::from(f.error))?;
         Ok(ConnectionCheck {
             user: identity.user,
             page_title: identity.title,
@@ -192,43 +191,14 @@ fn connection_input(form: &ConnectionForm) -> ConnectionInput {
     }
 }
 
-fn err(code: ErrorCode, message: impl Into<String>) -> BackendError {
-    BackendError {
-        code,
-        message: message.into(),
-    }
-}
-
-fn remote_err(e: tunnel_core::remote::RemoteError) -> BackendError {
-    let code = match e.kind() {
-        RemoteErrorKind::Auth => ErrorCode::Auth,
-        RemoteErrorKind::Certificate => ErrorCode::Certificate,
-        RemoteErrorKind::Permission => ErrorCode::Permission,
-        RemoteErrorKind::NotFound => ErrorCode::NotFound,
-        RemoteErrorKind::Unreachable | RemoteErrorKind::RateLimited | RemoteErrorKind::Server => {
-            ErrorCode::Unreachable
-        }
-        _ => ErrorCode::Internal,
-    };
-    err(code, e.to_string())
-}
-
-fn track_err(e: TrackError) -> BackendError {
-    let code = match &e {
-        TrackError::Io(_) => ErrorCode::Internal,
-        TrackError::Refused(_) => ErrorCode::Invalid,
-        TrackError::NotTracked(_) => ErrorCode::NotFound,
-    };
-    err(code, e.to_string())
-}
-
-fn internal(e: impl std::fmt::Display) -> BackendError {
-    err(ErrorCode::Internal, e.to_string())
+/// What a request that needs a connection gets before there is one.
+fn not_configured() -> AppError {
+    AppError::new(ErrorCode::NotConfigured, "connect to Confluence first")
 }
 
 #[async_trait]
 impl DesktopBackend for RealBackend {
-    async fn connection(&self) -> Result<Option<ConnectionView>, BackendError> {
+    async fn connection(&self) -> Result<Option<ConnectionView>, AppError> {
         let guard = self.inner.lock().await;
         Ok(guard.as_ref().map(|r| {
             let c = &r.app.config.remote;
@@ -244,11 +214,11 @@ impl DesktopBackend for RealBackend {
         }))
     }
 
-    async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError> {
+    async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, AppError> {
         self.check(&form).await
     }
 
-    async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError> {
+    async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, AppError> {
         let check = self.check(&form).await?;
         let mut guard = self.inner.lock().await;
         if let Some(r) = guard.as_mut() {
@@ -256,8 +226,9 @@ impl DesktopBackend for RealBackend {
         }
         let config = connection_input(&form)
             .save(&self.paths)
-            .map_err(|e| internal(format!("{e:#}")))?;
-        let app = OpenedConfig::with_config(self.paths.clone(), config).map_err(internal)?;
+            .map_err(|e| AppError::from_anyhow(&e))?;
+        let app = OpenedConfig::with_config(self.paths.clone(), config)
+            .map_err(|e| AppError::from_anyhow(&e))?;
         let lock = guard.as_mut().and_then(|r| r.lock.take());
         let mut running = Running::new(app, lock);
         self.start_engine(&mut running);
@@ -265,7 +236,7 @@ impl DesktopBackend for RealBackend {
         Ok(check)
     }
 
-    async fn folders(&self) -> Result<Vec<FolderStatus>, BackendError> {
+    async fn folders(&self) -> Result<Vec<FolderStatus>, AppError> {
         Ok(self.status_tx.borrow().folders.clone())
     }
 
@@ -273,20 +244,18 @@ impl DesktopBackend for RealBackend {
         &self,
         path: PathBuf,
         page_id: Option<String>,
-    ) -> Result<FolderStatus, BackendError> {
+    ) -> Result<FolderStatus, AppError> {
         let engine = self.engine().await?;
         let path = {
             let guard = self.inner.lock().await;
-            let r = guard
-                .as_ref()
-                .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
+            let r = guard.as_ref().ok_or_else(not_configured)?;
             let page = page_id
                 .filter(|p| !p.is_empty())
                 .or_else(|| r.app.config.remote.default_page_id.clone())
-                .ok_or_else(|| err(ErrorCode::Invalid, "which page should store this folder?"))?;
-            r.app.track_folder(&path, &page).map_err(track_err)?.path
+                .ok_or_else(|| AppError::invalid("which page should store this folder?"))?;
+            r.app.track_folder(&path, &page)?.path
         };
-        engine.reload().await.map_err(internal)?;
+        engine.reload().await.map_err(AppError::from)?;
         // The engine's own status: it is published before `reload` answers. (`status_tx` is a
         // copy a forwarding task makes a moment later; reading it here raced that task.)
         let status = engine
@@ -296,39 +265,36 @@ impl DesktopBackend for RealBackend {
             .iter()
             .find(|f| f.path == path)
             .cloned();
-        status.ok_or_else(|| {
-            err(
-                ErrorCode::Internal,
-                "the folder was added but is not listed",
-            )
-        })
+        status.ok_or_else(|| AppError::internal("the folder was added but is not listed"))
     }
 
-    async fn remove_folder(&self, path: PathBuf) -> Result<(), BackendError> {
+    async fn remove_folder(&self, path: PathBuf) -> Result<(), AppError> {
         let engine = self.engine().await?;
         {
             let guard = self.inner.lock().await;
-            let r = guard
-                .as_ref()
-                .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
-            r.app.untrack_folder(&path).map_err(track_err)?;
+            let r = guard.as_ref().ok_or_else(not_configured)?;
+            r.app.untrack_folder(&path)?;
         }
-        engine.reload().await.map_err(internal)
+        engine.reload().await.map_err(AppError::from)
     }
 
-    async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), BackendError> {
+    async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), AppError> {
         self.engine()
             .await?
             .set_paused(path, paused)
             .await
-            .map_err(internal)
+            .map_err(AppError::from)
     }
 
-    async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), BackendError> {
-        self.engine().await?.sync_now(path).await.map_err(internal)
+    async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), AppError> {
+        self.engine()
+            .await?
+            .sync_now(path)
+            .await
+            .map_err(AppError::from)
     }
 
-    async fn settings(&self) -> Result<SettingsView, BackendError> {
+    async fn settings(&self) -> Result<SettingsView, AppError> {
         let guard = self.inner.lock().await;
         let (config, start) = match guard.as_ref() {
             Some(r) => (
@@ -350,11 +316,9 @@ impl DesktopBackend for RealBackend {
         })
     }
 
-    async fn save_settings(&self, settings: SettingsView) -> Result<(), BackendError> {
+    async fn save_settings(&self, settings: SettingsView) -> Result<(), AppError> {
         let mut guard = self.inner.lock().await;
-        let r = guard
-            .as_mut()
-            .ok_or_else(|| err(ErrorCode::NotConfigured, "connect to Confluence first"))?;
+        let r = guard.as_mut().ok_or_else(not_configured)?;
         settings.validate()?;
         r.app.config.sync.poll_interval_secs = settings.poll_interval_secs;
         r.app.config.sync.parallel_transfers = settings.parallel_transfers;
@@ -364,24 +328,24 @@ impl DesktopBackend for RealBackend {
         r.app
             .config
             .save(&self.paths.config_file())
-            .map_err(internal)?;
+            .map_err(|e| AppError::internal(e.to_string()))?;
         let v = if settings.start_at_login { "1" } else { "0" };
         r.app
             .with_journal(|j| Ok(j.set_config(START_AT_LOGIN_KEY, v)?))
-            .map_err(internal)?;
+            .map_err(|e| AppError::from_anyhow(&e))?;
         r.stop_engine().await;
         self.start_engine(r);
         Ok(())
     }
 
-    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, BackendError> {
+    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, AppError> {
         let guard = self.inner.lock().await;
         let Some(r) = guard.as_ref() else {
             return Ok(Vec::new());
         };
         r.app
             .with_journal(|j| Ok(tunnel_core::activity::recent(j, limit)?))
-            .map_err(internal)
+            .map_err(|e| AppError::from_anyhow(&e))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {

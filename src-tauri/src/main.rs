@@ -4,6 +4,7 @@
 //! the command line; otherwise it opens the tray app.
 
 mod allocator;
+mod app_error;
 mod cli;
 #[cfg(test)]
 mod command_list;

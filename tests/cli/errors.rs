@@ -227,3 +227,27 @@ fn commands_before_init_say_what_to_do() {
         stderr(&out)
     );
 }
+
+/// Issue 12: a path that is not a synced folder is refused input (exit 2) for every command
+/// that takes a synced folder, not a failure "not covered" (exit 1).
+#[test]
+fn a_folder_that_is_not_synced_is_refused_input_for_every_command() {
+    let server = Server::start();
+    let a = Device::ready(&server);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let not_synced = elsewhere.path().to_str().unwrap();
+    for command in ["sync", "pause", "resume", "remove"] {
+        let out = a.run(&[command, not_synced]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "`{command}` of a folder that is not synced: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("not a synced folder"),
+            "`{command}` says why: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -125,6 +125,54 @@ fn pause_and_resume_are_obeyed_and_remembered() {
     );
 }
 
+/// Issue 12: a request the running service refuses exits with the code of what went wrong —
+/// the code the same request gets without a service — not 1 whatever it was.
+#[test]
+fn a_refusal_from_the_running_service_exits_with_the_code_of_its_error() {
+    let server = Server::start();
+    let a = Device::ready_with(&server, FAST);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let not_synced = elsewhere.path().to_str().unwrap();
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let alone = a.run(&["pause", not_synced]);
+    assert_eq!(
+        alone.status.code(),
+        Some(2),
+        "without a service: exit 2 = a folder that is not synced: {}",
+        stderr(&alone)
+    );
+
+    let _s = Running::start(&a);
+    let asked = a.run(&["pause", not_synced]);
+    assert_eq!(
+        asked.status.code(),
+        Some(2),
+        "the service's refusal keeps its code: {}",
+        stderr(&asked)
+    );
+    assert!(
+        stderr(&asked).contains("is not a synced folder"),
+        "and its message: {}",
+        stderr(&asked)
+    );
+
+    let out = a.run(&["--json", "resume", not_synced]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["code"].as_str(), v["exit_code"].as_u64()),
+        (Some("invalid"), Some(2)),
+        "a script sees the same code name the app uses: {v}"
+    );
+    let status = a.ok(&["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_ne!(
+        v["service"]["state"], "paused",
+        "the refused pause changed nothing: {status}"
+    );
+}
+
 #[test]
 fn a_service_stopped_mid_upload_finishes_after_a_restart() {
     let server = Server::start();

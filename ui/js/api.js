@@ -1,5 +1,7 @@
 // The only file that talks to Rust: one function per command, errors turned into ApiError
-// {code, message}. The codes mirror `ErrorCode` in src-tauri/src/desktop/backend.rs.
+// {code, message}. The codes mirror `ErrorCode` in crates/tunnel-core/src/error.rs, the one set
+// the app, the command line and the sync events use (a Rust test in src-tauri/src/app_error.rs
+// compares the two lists).
 
 const { invoke } = window.__TAURI__.core;
 
@@ -10,6 +12,11 @@ export const ErrorCode = Object.freeze({
   PERMISSION: 'permission',
   NOT_FOUND: 'not-found',
   UNREACHABLE: 'unreachable',
+  REMOTE_FORMAT: 'remote-format',
+  MASS_DELETION: 'mass-deletion',
+  FOLDER_MISSING: 'folder-missing',
+  FOLDER_REPLACED: 'folder-replaced',
+  LOCAL: 'local',
   INVALID: 'invalid',
   NOT_CONFIGURED: 'not-configured',
   INTERNAL: 'internal',

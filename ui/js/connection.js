@@ -16,6 +16,7 @@ const ERROR_TITLE = {
   [ErrorCode.PERMISSION]: 'Not allowed',
   [ErrorCode.NOT_FOUND]: 'Page not found',
   [ErrorCode.UNREACHABLE]: 'Server unreachable',
+  [ErrorCode.REMOTE_FORMAT]: 'Unexpected answer from the server',
   [ErrorCode.INVALID]: 'Check the form',
 };
 

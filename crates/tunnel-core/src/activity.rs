@@ -155,7 +155,7 @@ mod tests {
             SyncEvent::Failed {
                 folder: folder(),
                 message: "Wrong password".into(),
-                code: "auth".into(),
+                code: crate::error::ErrorCode::Auth,
             },
         ]
     }

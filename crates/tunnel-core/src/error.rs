@@ -1,5 +1,7 @@
-//! `SyncError`: everything a folder sync can fail with, with a stable [`ErrorCode`] for exit
-//! codes and the UI, and a message written for a person.
+//! The error vocabulary of sber-tunnel. [`ErrorCode`] is the one closed set of codes that sync
+//! events, the desktop app, the control channel and the command line's exit codes share, with
+//! the one mapping from a remote failure to a code; [`SyncError`] is everything a folder sync
+//! can fail with, each with its code and a message written for a person.
 
 use std::path::PathBuf;
 
@@ -7,51 +9,93 @@ use serde::{Deserialize, Serialize};
 
 use crate::remote::{RemoteError, RemoteErrorKind};
 
-/// Stable, closed set of error codes (CLI exit codes and UI codes are derived from it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorCode {
-    /// Wrong credentials, expired token, locked account.
-    Auth,
-    /// Certificate problem.
-    Certificate,
-    /// No permission on the page.
-    Permission,
-    /// Page or blob missing.
-    NotFound,
-    /// Network trouble, server down, rate limited: retry later.
-    Unreachable,
-    /// The remote data is invalid or from a newer version.
-    RemoteFormat,
-    /// The sync would delete many files and needs confirmation.
-    MassDeletion,
-    /// The folder root is missing or unmounted.
-    FolderMissing,
-    /// Another folder (another synced folder moved or restored there) is at a synced folder's
-    /// path.
-    FolderReplaced,
-    /// Local disk or journal trouble.
-    Local,
-    /// Anything else.
-    Internal,
+/// Declares [`ErrorCode`] with its wire name per variant, and [`ErrorCode::ALL`] from the same
+/// list, so the list of every code cannot miss one.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal, )+) => {
+        /// The one closed set of error codes of sber-tunnel: sync events, the desktop app's IPC
+        /// errors (mirrored in `ui/js/api.js`), the control channel's replies and the command
+        /// line's exit codes all use it. On the wire it is the kebab-case name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The kebab-case name used in JSON, events and `ui/js/api.js`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// The kebab-case name used in JSON and events.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ErrorCode::Auth => "auth",
-            ErrorCode::Certificate => "certificate",
-            ErrorCode::Permission => "permission",
-            ErrorCode::NotFound => "not-found",
-            ErrorCode::Unreachable => "unreachable",
-            ErrorCode::RemoteFormat => "remote-format",
-            ErrorCode::MassDeletion => "mass-deletion",
-            ErrorCode::FolderMissing => "folder-missing",
-            ErrorCode::FolderReplaced => "folder-replaced",
-            ErrorCode::Local => "local",
-            ErrorCode::Internal => "internal",
+error_codes! {
+    /// Wrong credentials, expired token, locked account.
+    Auth => "auth",
+    /// Certificate problem.
+    Certificate => "certificate",
+    /// No permission on the page.
+    Permission => "permission",
+    /// Page or blob missing.
+    NotFound => "not-found",
+    /// Network trouble, server down, rate limited: retry later.
+    Unreachable => "unreachable",
+    /// The remote data is invalid or from a newer version.
+    RemoteFormat => "remote-format",
+    /// The sync would delete many files and needs confirmation.
+    MassDeletion => "mass-deletion",
+    /// The folder root is missing or unmounted.
+    FolderMissing => "folder-missing",
+    /// Another folder (another synced folder moved or restored there) is at a synced folder's
+    /// path.
+    FolderReplaced => "folder-replaced",
+    /// Local disk or journal trouble.
+    Local => "local",
+    /// Input refused: a path that is not a synced folder, a folder that cannot be added, a bad
+    /// URL or setting.
+    Invalid => "invalid",
+    /// Not set up yet: no connection saved.
+    NotConfigured => "not-configured",
+    /// Anything else.
+    Internal => "internal",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one mapping from a remote failure to its code; every front end goes through it.
+impl From<RemoteErrorKind> for ErrorCode {
+    fn from(kind: RemoteErrorKind) -> Self {
+        match kind {
+            RemoteErrorKind::Auth => ErrorCode::Auth,
+            RemoteErrorKind::Certificate => ErrorCode::Certificate,
+            RemoteErrorKind::Permission => ErrorCode::Permission,
+            RemoteErrorKind::NotFound => ErrorCode::NotFound,
+            RemoteErrorKind::Unreachable
+            | RemoteErrorKind::RateLimited
+            | RemoteErrorKind::Server
+            | RemoteErrorKind::Conflict => ErrorCode::Unreachable,
+            RemoteErrorKind::Protocol | RemoteErrorKind::Integrity => ErrorCode::RemoteFormat,
+            RemoteErrorKind::TooLarge => ErrorCode::Internal,
+            RemoteErrorKind::SourceChanged | RemoteErrorKind::Io => ErrorCode::Local,
         }
+    }
+}
+
+impl RemoteError {
+    /// The stable code of this error (see `From<RemoteErrorKind> for ErrorCode`).
+    pub fn code(&self) -> ErrorCode {
+        self.kind().into()
     }
 }
 
@@ -138,19 +182,7 @@ impl SyncError {
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            SyncError::Remote(e) => match e.kind() {
-                RemoteErrorKind::Auth => ErrorCode::Auth,
-                RemoteErrorKind::Certificate => ErrorCode::Certificate,
-                RemoteErrorKind::Permission => ErrorCode::Permission,
-                RemoteErrorKind::NotFound => ErrorCode::NotFound,
-                RemoteErrorKind::Unreachable
-                | RemoteErrorKind::RateLimited
-                | RemoteErrorKind::Server
-                | RemoteErrorKind::Conflict => ErrorCode::Unreachable,
-                RemoteErrorKind::Protocol | RemoteErrorKind::Integrity => ErrorCode::RemoteFormat,
-                RemoteErrorKind::TooLarge => ErrorCode::Internal,
-                RemoteErrorKind::SourceChanged | RemoteErrorKind::Io => ErrorCode::Local,
-            },
+            SyncError::Remote(e) => e.code(),
             SyncError::Manifest(_) => ErrorCode::RemoteFormat,
             SyncError::Journal(_) | SyncError::Scan(_) | SyncError::Io { .. } => ErrorCode::Local,
             SyncError::FolderMissing(_) => ErrorCode::FolderMissing,
@@ -169,6 +201,84 @@ impl SyncError {
             SyncError::CommitContention(_) => true,
             SyncError::Io { .. } => true,
             _ => false,
+        }
+    }
+}
+
+// Here rather than beside `EngineError`, so every code decision of the crate is in one file.
+impl crate::engine::EngineError {
+    /// The stable code of this error: a path that is not a synced folder is refused input.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            crate::engine::EngineError::Stopped => ErrorCode::Internal,
+            crate::engine::EngineError::UnknownFolder(_) => ErrorCode::Invalid,
+            crate::engine::EngineError::Sync(e) => e.code(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_goes_on_the_wire_under_its_own_name() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(code).expect("a code serialises");
+            assert_eq!(
+                json,
+                format!("\"{}\"", code.as_str()),
+                "serde and as_str must agree, ui/js/api.js is checked against as_str"
+            );
+            let back: ErrorCode = serde_json::from_str(&json).expect("and parses back");
+            assert_eq!(back, *code);
+        }
+    }
+
+    #[test]
+    fn the_codes_of_earlier_versions_keep_their_names() {
+        // Events in the activity history and older front ends read these names.
+        let earlier = [
+            "auth",
+            "certificate",
+            "permission",
+            "not-found",
+            "unreachable",
+            "remote-format",
+            "mass-deletion",
+            "folder-missing",
+            "folder-replaced",
+            "local",
+            "internal",
+        ];
+        for name in earlier {
+            assert!(
+                ErrorCode::ALL.iter().any(|c| c.as_str() == name),
+                "{name} is still a code"
+            );
+        }
+    }
+
+    #[test]
+    fn a_remote_failure_has_one_code() {
+        use RemoteErrorKind as K;
+        let cases = [
+            (K::Auth, ErrorCode::Auth),
+            (K::Certificate, ErrorCode::Certificate),
+            (K::Permission, ErrorCode::Permission),
+            (K::NotFound, ErrorCode::NotFound),
+            (K::Unreachable, ErrorCode::Unreachable),
+            (K::RateLimited, ErrorCode::Unreachable),
+            (K::Server, ErrorCode::Unreachable),
+            (K::Conflict, ErrorCode::Unreachable),
+            (K::Protocol, ErrorCode::RemoteFormat),
+            (K::Integrity, ErrorCode::RemoteFormat),
+            (K::TooLarge, ErrorCode::Internal),
+            (K::SourceChanged, ErrorCode::Local),
+            (K::Io, ErrorCode::Local),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(ErrorCode::from(kind), code, "{kind:?}");
         }
     }
 }

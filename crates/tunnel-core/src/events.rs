@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorCode;
+
 /// The state of one folder or of the whole service, in the order a tray shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -195,7 +197,32 @@ pub enum SyncEvent {
         folder: PathBuf,
         /// The message for a person.
         message: String,
-        /// A stable code (see `error::ErrorCode`).
-        code: String,
+        /// What kind of failure (kebab-case on the wire).
+        code: ErrorCode,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_carries_its_code_by_name() {
+        let event = SyncEvent::Failed {
+            folder: PathBuf::from("/f"),
+            message: "Wrong password".into(),
+            code: ErrorCode::Auth,
+        };
+        let json = serde_json::to_value(&event).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "failed",
+                "folder": "/f",
+                "message": "Wrong password",
+                "code": "auth",
+            }),
+            "the UI and the activity history read this shape"
+        );
+    }
 }

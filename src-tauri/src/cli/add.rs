@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::Args;
 use tunnel_core::remote::RemoteStore;
+
+use crate::app_error::AppError;
 
 use super::{exit, Context};
 
@@ -31,7 +33,11 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
         .or_else(|| app.config.remote.default_page_id.clone())
     {
         Some(p) => p,
-        None => bail!("no page ID: pass --page-id or run `sber-tunnel init`"),
+        None => {
+            return Err(
+                AppError::invalid("no page ID: pass --page-id or run `sber-tunnel init`").into(),
+            )
+        }
     };
     // The page must be reachable before we promise to sync into it.
     let client = app.client()?;

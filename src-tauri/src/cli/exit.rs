@@ -1,8 +1,10 @@
 //! Exit codes of the command line. [`MEANINGS`] says what each means; the README's
 //! "Exit codes" table shows the same rows (a test below compares them) and `--help` prints them.
+//! [`exit_code`] is the one mapping from an [`ErrorCode`] to an exit code: the command line uses
+//! it for work it did itself and for a refusal a running service sent back over the control
+//! channel, so both exit the same way.
 
-use tunnel_core::error::{ErrorCode, SyncError};
-use tunnel_core::remote::{RemoteError, RemoteErrorKind};
+use tunnel_core::error::ErrorCode;
 
 pub const OK: u8 = 0;
 pub const FAILURE: u8 = 1;
@@ -19,7 +21,10 @@ pub const PARTIAL: u8 = 9;
 pub const MEANINGS: &[(u8, &str)] = &[
     (OK, "success"),
     (FAILURE, "failure not covered below"),
-    (USAGE, "bad command-line usage"),
+    (
+        USAGE,
+        "bad command-line usage, or a folder that is not synced or cannot be added",
+    ),
     (
         CONFIG,
         "authentication, certificate or permission problem, or page not found: fix the configuration",
@@ -53,27 +58,8 @@ pub fn help_text() -> String {
     out
 }
 
-/// The exit code for an error that reached the top.
-pub fn code_for(e: &anyhow::Error) -> u8 {
-    for cause in e.chain() {
-        if cause
-            .downcast_ref::<crate::opened_config::NotConfigured>()
-            .is_some()
-        {
-            return NOT_CONFIGURED;
-        }
-        if let Some(s) = cause.downcast_ref::<SyncError>() {
-            return code_for_sync(s.code());
-        }
-        if let Some(r) = cause.downcast_ref::<RemoteError>() {
-            return code_for_remote(r.kind());
-        }
-    }
-    FAILURE
-}
-
-/// The exit code for a sync error code.
-pub fn code_for_sync(code: ErrorCode) -> u8 {
+/// The exit code for an error code: the one mapping.
+pub fn exit_code(code: ErrorCode) -> u8 {
     match code {
         ErrorCode::Auth | ErrorCode::Certificate | ErrorCode::Permission | ErrorCode::NotFound => {
             CONFIG
@@ -82,29 +68,10 @@ pub fn code_for_sync(code: ErrorCode) -> u8 {
         ErrorCode::MassDeletion => MASS_DELETION,
         ErrorCode::FolderMissing | ErrorCode::FolderReplaced => FOLDER_MISSING,
         ErrorCode::RemoteFormat => REMOTE_FORMAT,
+        ErrorCode::Invalid => USAGE,
+        ErrorCode::NotConfigured => NOT_CONFIGURED,
         ErrorCode::Local | ErrorCode::Internal => FAILURE,
     }
-}
-
-/// The exit code for a remote error.
-pub fn code_for_remote(kind: RemoteErrorKind) -> u8 {
-    match kind {
-        RemoteErrorKind::Auth
-        | RemoteErrorKind::Permission
-        | RemoteErrorKind::NotFound
-        | RemoteErrorKind::Certificate => CONFIG,
-        RemoteErrorKind::Unreachable
-        | RemoteErrorKind::RateLimited
-        | RemoteErrorKind::Server
-        | RemoteErrorKind::Conflict => UNREACHABLE,
-        RemoteErrorKind::Protocol | RemoteErrorKind::Integrity => REMOTE_FORMAT,
-        RemoteErrorKind::TooLarge | RemoteErrorKind::SourceChanged | RemoteErrorKind::Io => FAILURE,
-    }
-}
-
-/// The message for a person: the outermost context, then the causes.
-pub fn describe(e: &anyhow::Error) -> String {
-    format!("{e:#}")
 }
 
 #[cfg(test)]
@@ -144,5 +111,36 @@ mod tests {
         let codes: Vec<u8> = MEANINGS.iter().map(|(c, _)| *c).collect();
         assert_eq!(codes, (0..=PARTIAL).collect::<Vec<u8>>());
         assert!(help_text().contains("  5  the sync would delete many files"));
+    }
+
+    #[test]
+    fn every_error_code_exits_with_a_documented_code_other_than_success() {
+        for code in ErrorCode::ALL {
+            let exit = exit_code(*code);
+            assert!(
+                exit != OK && exit != PARTIAL,
+                "{code} must not look like a (partial) success"
+            );
+            assert!(
+                MEANINGS.iter().any(|(c, _)| *c == exit),
+                "{code} exits with {exit}, which the table does not explain"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_exits_the_same_whether_found_here_or_sent_by_a_service() {
+        use tunnel_core::remote::RemoteError;
+        // Found here: a library error under context.
+        let here = anyhow::Error::new(RemoteError::Auth("wrong password".into()))
+            .context("checking page 1");
+        // Sent by a service: the code and message it put in its reply.
+        let sent = anyhow::Error::new(crate::app_error::AppError::new(
+            ErrorCode::Auth,
+            "authentication failed: wrong password",
+        ));
+        let code_for = |e: &anyhow::Error| exit_code(crate::app_error::code_of(e));
+        assert_eq!(code_for(&here), CONFIG);
+        assert_eq!(code_for(&sent), code_for(&here));
     }
 }

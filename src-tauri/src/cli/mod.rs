@@ -113,12 +113,17 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let code = exit::code_for(&e);
+            let failure = crate::app_error::AppError::from_anyhow(&e);
+            let code = exit::exit_code(failure.code);
             if ctx.json {
-                let body = serde_json::json!({ "error": format!("{e:#}"), "exit_code": code });
+                let body = serde_json::json!({
+                    "error": failure.message,
+                    "code": failure.code,
+                    "exit_code": code,
+                });
                 println!("{body}");
             } else {
-                eprintln!("sber-tunnel: {}", exit::describe(&e));
+                eprintln!("sber-tunnel: {}", failure.message);
             }
             ExitCode::from(code)
         }

@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use super::{exit, Context};
+use crate::app_error::AppError;
 use crate::control::{request, ControlRequest};
 
 #[derive(Debug, Args)]
@@ -114,16 +115,18 @@ pub async fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<u8> {
         paused,
     };
     match request(&socket, &req).await? {
-        Some(resp) if !resp.ok => bail!(resp.error.unwrap_or_else(|| "the service refused".into())),
-        Some(_) => {}
+        // A refusal exits as if this command had found the error itself.
+        Some(resp) => {
+            resp.into_result()?;
+        }
         None => {
             // No service: remember it in the journal for the next start.
             app.with_journal(|j| {
                 match &path {
                     Some(p) => {
-                        let f = j
-                            .folder_by_path(p)?
-                            .with_context(|| format!("{} is not a synced folder", p.display()))?;
+                        let f = j.folder_by_path(p)?.ok_or_else(|| {
+                            AppError::invalid(format!("{} is not a synced folder", p.display()))
+                        })?;
                         j.set_paused(f.id, paused)?;
                     }
                     None => j.set_paused_all(paused)?,

@@ -8,6 +8,8 @@ use tunnel_core::error::{ErrorCode, SyncError};
 use tunnel_core::events::SyncSummary;
 use tunnel_core::sync::SyncOptions;
 
+use crate::app_error::AppError;
+
 use super::output::{human_bytes, spawn_progress};
 use super::{exit, Context};
 
@@ -27,10 +29,11 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
         let p = std::fs::canonicalize(p).unwrap_or(p.clone());
         folders.retain(|f| f.path == p);
         if folders.is_empty() {
-            anyhow::bail!(
+            return Err(AppError::invalid(format!(
                 "{} is not a synced folder (see `sber-tunnel status`)",
                 p.display()
-            );
+            ))
+            .into());
         }
     } else {
         folders.retain(|f| !f.paused);
@@ -53,12 +56,11 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
                 .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()));
             let req = crate::control::ControlRequest::Sync { path };
             match crate::control::request(&app.paths.socket_path(), &req).await? {
-                Some(resp) if resp.ok => {
+                Some(resp) => {
+                    // A refusal exits as if this command had found the error itself.
+                    resp.into_result()?;
                     println!("The running sync service is syncing now; see `sber-tunnel status`.");
                     return Ok(exit::OK);
-                }
-                Some(resp) => {
-                    anyhow::bail!(resp.error.unwrap_or_else(|| "the service refused".into()))
                 }
                 None => anyhow::bail!(
                     "another sber-tunnel is syncing this configuration; try again in a moment"
@@ -112,7 +114,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
             }
             Err(e) => {
                 if code == exit::OK || code == exit::PARTIAL {
-                    code = exit::code_for_sync(e.code());
+                    code = exit::exit_code(e.code());
                 }
                 if ctx.json {
                     json_rows.push(serde_json::json!({"path": path, "ok": false, "error": e.to_string(), "code": e.code()}));

@@ -6,7 +6,10 @@
 //!
 //! Protocol: one JSON request per line, one JSON answer per line:
 //! `{"op":"status"}`, `{"op":"sync","path":null}`, `{"op":"pause","path":"/abs","paused":true}`,
-//! `{"op":"reload"}`, `{"op":"stop"}` → `{"ok":true,"status":{…}}` or `{"ok":false,"error":"…"}`.
+//! `{"op":"reload"}`, `{"op":"stop"}` → `{"ok":true,"status":{…}}` or
+//! `{"ok":false,"error":"…","code":"invalid"}`, where `code` is an [`ErrorCode`] so the command
+//! line exits with the same code as when it does the work itself. A reply without a code (from
+//! a service older than the code) reads as `internal`.
 
 #[cfg(unix)]
 mod unix;
@@ -26,6 +29,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tunnel_core::engine::EngineHandle;
 use tunnel_core::events::SyncStatus;
 
+use crate::app_error::{AppError, ErrorCode};
 use crate::opened_config::OpenedConfig;
 
 /// A request on the control socket.
@@ -60,9 +64,46 @@ pub struct ControlResponse {
     /// Live status (on success).
     #[serde(default)]
     pub status: Option<SyncStatus>,
-    /// The error (on failure).
+    /// The error for a person (on failure).
     #[serde(default)]
     pub error: Option<String>,
+    /// What kind of failure (on failure).
+    #[serde(default)]
+    pub code: Option<ErrorCode>,
+}
+
+impl ControlResponse {
+    /// The answer when the request worked.
+    fn success(status: SyncStatus) -> ControlResponse {
+        ControlResponse {
+            ok: true,
+            status: Some(status),
+            error: None,
+            code: None,
+        }
+    }
+
+    /// The answer when the request was refused or failed.
+    fn refused(e: AppError) -> ControlResponse {
+        ControlResponse {
+            ok: false,
+            status: None,
+            error: Some(e.message),
+            code: Some(e.code),
+        }
+    }
+
+    /// The answer, or the service's refusal as an error with the service's code.
+    pub fn into_result(self) -> Result<ControlResponse, AppError> {
+        if self.ok {
+            return Ok(self);
+        }
+        Err(AppError::new(
+            self.code.unwrap_or(ErrorCode::Internal),
+            self.error
+                .unwrap_or_else(|| "the service refused".to_string()),
+        ))
+    }
 }
 
 /// The control channel of a running service (the headless one, or the desktop app's
@@ -126,7 +167,10 @@ async fn serve_connection<S>(
 async fn answer(engine: &EngineHandle, line: &str) -> (ControlResponse, bool) {
     let req: ControlRequest = match serde_json::from_str(line) {
         Ok(r) => r,
-        Err(e) => return (failure(format!("bad request: {e}")), false),
+        Err(e) => {
+            let refused = AppError::invalid(format!("bad request: {e}"));
+            return (ControlResponse::refused(refused), false);
+        }
     };
     let stop = matches!(req, ControlRequest::Stop);
     let result = match req {
@@ -136,22 +180,10 @@ async fn answer(engine: &EngineHandle, line: &str) -> (ControlResponse, bool) {
         ControlRequest::Reload => engine.reload().await,
     };
     let resp = match result {
-        Ok(()) => ControlResponse {
-            ok: true,
-            status: Some(engine.status().borrow().clone()),
-            error: None,
-        },
-        Err(e) => failure(e.to_string()),
+        Ok(()) => ControlResponse::success(engine.status().borrow().clone()),
+        Err(e) => ControlResponse::refused(e.into()),
     };
     (resp, stop)
-}
-
-fn failure(error: String) -> ControlResponse {
-    ControlResponse {
-        ok: false,
-        status: None,
-        error: Some(error),
-    }
 }
 
 /// Send one request to a running service; `Ok(None)` when none runs.
@@ -174,4 +206,39 @@ pub async fn request(
     Ok(Some(
         serde_json::from_str(&line).context("reading the service's answer")?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_carries_its_code_to_the_command_line() {
+        let sent = ControlResponse::refused(AppError::invalid("/x is not a synced folder"));
+        let line = serde_json::to_string(&sent).expect("serialises");
+        assert!(line.contains(r#""code":"invalid""#), "{line}");
+        let received: ControlResponse = serde_json::from_str(&line).expect("parses");
+        assert_eq!(
+            received.into_result().expect_err("a refusal"),
+            AppError::invalid("/x is not a synced folder"),
+            "the command line sees the service's code and message"
+        );
+    }
+
+    #[test]
+    fn a_refusal_from_a_service_without_codes_reads_as_internal() {
+        let older: ControlResponse =
+            serde_json::from_str(r#"{"ok":false,"error":"boom"}"#).expect("parses");
+        assert_eq!(
+            older.into_result().expect_err("a refusal"),
+            AppError::internal("boom")
+        );
+    }
+
+    #[test]
+    fn an_answer_that_worked_is_passed_on() {
+        let ok = ControlResponse::success(SyncStatus::default());
+        let received = ok.into_result().expect("worked");
+        assert_eq!(received.status, Some(SyncStatus::default()));
+    }
 }

@@ -10,6 +10,8 @@ use tokio::sync::{broadcast, watch};
 use tunnel_core::activity::ActivityEntry;
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
 
+use crate::app_error::AppError;
+
 /// How the user authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -131,27 +133,23 @@ pub struct SettingsView {
 
 impl SettingsView {
     /// The settings a backend accepts; a message for a person otherwise.
-    pub fn validate(&self) -> Result<(), BackendError> {
-        let invalid = |message: String| BackendError {
-            code: ErrorCode::Invalid,
-            message,
-        };
+    pub fn validate(&self) -> Result<(), AppError> {
         if !(5..=86_400).contains(&self.poll_interval_secs) {
-            return Err(invalid(
-                "The poll interval must be between 5 seconds and a day.".into(),
+            return Err(AppError::invalid(
+                "The poll interval must be between 5 seconds and a day.",
             ));
         }
         if !(1..=16).contains(&self.parallel_transfers) {
-            return Err(invalid(
-                "Parallel transfers must be between 1 and 16.".into(),
+            return Err(AppError::invalid(
+                "Parallel transfers must be between 1 and 16.",
             ));
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log_level.as_str()) {
-            return Err(invalid("Unknown log level.".into()));
+            return Err(AppError::invalid("Unknown log level."));
         }
         let max = tunnel_core::config::MAX_RATE_LIMIT_KIB_PER_SEC;
         if self.upload_limit_kib_per_sec > max || self.download_limit_kib_per_sec > max {
-            return Err(invalid(format!(
+            return Err(AppError::invalid(format!(
                 "A bandwidth limit must be at most {max} KiB/s (0 = unlimited)."
             )));
         }
@@ -159,67 +157,35 @@ impl SettingsView {
     }
 }
 
-/// A closed set of error codes the UI can branch on (mirrored in ui/js/api.js).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorCode {
-    /// Wrong password, token, or locked account.
-    Auth,
-    /// Certificate problem.
-    Certificate,
-    /// No permission on the page.
-    Permission,
-    /// Page or folder not found.
-    NotFound,
-    /// Server unreachable.
-    Unreachable,
-    /// Input refused (bad URL, folder already tracked…).
-    Invalid,
-    /// Not configured yet.
-    NotConfigured,
-    /// Anything else.
-    Internal,
-}
-
-/// An error for the UI: a code and a message for a person.
-#[derive(Clone, Debug, Serialize, thiserror::Error)]
-#[error("{message}")]
-pub struct BackendError {
-    /// What kind of failure.
-    pub code: ErrorCode,
-    /// The message to show.
-    pub message: String,
-}
-
 /// Everything the desktop shell needs from the service.
 #[async_trait]
 pub trait DesktopBackend: Send + Sync + 'static {
     /// The saved connection, if any.
-    async fn connection(&self) -> Result<Option<ConnectionView>, BackendError>;
+    async fn connection(&self) -> Result<Option<ConnectionView>, AppError>;
     /// Check a connection form without saving it.
-    async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError>;
+    async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, AppError>;
     /// Check, then save (only what works is saved).
-    async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError>;
+    async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, AppError>;
     /// Tracked folders with their state.
-    async fn folders(&self) -> Result<Vec<FolderStatus>, BackendError>;
+    async fn folders(&self) -> Result<Vec<FolderStatus>, AppError>;
     /// Track a folder (page defaults to the connection's page).
     async fn add_folder(
         &self,
         path: PathBuf,
         page_id: Option<String>,
-    ) -> Result<FolderStatus, BackendError>;
+    ) -> Result<FolderStatus, AppError>;
     /// Stop tracking a folder (its files stay).
-    async fn remove_folder(&self, path: PathBuf) -> Result<(), BackendError>;
+    async fn remove_folder(&self, path: PathBuf) -> Result<(), AppError>;
     /// Pause or resume one folder, or all when `path` is None.
-    async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), BackendError>;
+    async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), AppError>;
     /// Sync one folder, or all, now.
-    async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), BackendError>;
+    async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), AppError>;
     /// The Settings tab values.
-    async fn settings(&self) -> Result<SettingsView, BackendError>;
+    async fn settings(&self) -> Result<SettingsView, AppError>;
     /// Save the Settings tab.
-    async fn save_settings(&self, settings: SettingsView) -> Result<(), BackendError>;
+    async fn save_settings(&self, settings: SettingsView) -> Result<(), AppError>;
     /// The newest `limit` activity history entries, newest first (empty when not set up).
-    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, BackendError>;
+    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, AppError>;
     /// Live events.
     fn subscribe(&self) -> broadcast::Receiver<SyncEvent>;
     /// Live status.

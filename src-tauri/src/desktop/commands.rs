@@ -1,6 +1,6 @@
 //! The commands the settings window calls: each is one translation step from IPC arguments to a
 //! [`DesktopBackend`] call (or to a desktop integration: file picker, file manager, autostart),
-//! with errors mapped to [`IpcError`]. No business logic lives here.
+//! with errors mapped to [`AppError`] (`{code, message}` on the wire). No business logic lives here.
 //!
 //! Every command is `async` (nothing blocks the main thread), takes snake_case arguments
 //! (`rename_all = "snake_case"`, so the JS side and the Rust side spell fields the same), is listed
@@ -13,8 +13,9 @@ use serde::Serialize;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tunnel_core::events::{FolderStatus, SyncStatus};
 
+use crate::app_error::AppError;
+
 use super::backend::{ConnectionCheck, ConnectionForm, ConnectionView, SettingsView};
-use super::ipc_error::IpcError;
 use super::state::AppState;
 
 /// The About box.
@@ -34,8 +35,8 @@ pub struct AppInfo {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn get_connection(
     state: State<'_, AppState>,
-) -> Result<Option<ConnectionView>, IpcError> {
-    Ok(state.backend.connection().await?)
+) -> Result<Option<ConnectionView>, AppError> {
+    state.backend.connection().await
 }
 
 /// Check a connection form without saving it.
@@ -43,8 +44,8 @@ pub async fn get_connection(
 pub async fn test_connection(
     state: State<'_, AppState>,
     form: ConnectionForm,
-) -> Result<ConnectionCheck, IpcError> {
-    Ok(state.backend.test_connection(form).await?)
+) -> Result<ConnectionCheck, AppError> {
+    state.backend.test_connection(form).await
 }
 
 /// Check a connection form and save it if it works.
@@ -52,14 +53,14 @@ pub async fn test_connection(
 pub async fn save_connection(
     state: State<'_, AppState>,
     form: ConnectionForm,
-) -> Result<ConnectionCheck, IpcError> {
-    Ok(state.backend.save_connection(form).await?)
+) -> Result<ConnectionCheck, AppError> {
+    state.backend.save_connection(form).await
 }
 
 /// Tracked folders with their state.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn list_folders(state: State<'_, AppState>) -> Result<Vec<FolderStatus>, IpcError> {
-    Ok(state.backend.folders().await?)
+pub async fn list_folders(state: State<'_, AppState>) -> Result<Vec<FolderStatus>, AppError> {
+    state.backend.folders().await
 }
 
 /// Track a folder; `page_id` defaults to the connection's page.
@@ -68,14 +69,14 @@ pub async fn add_folder(
     state: State<'_, AppState>,
     path: PathBuf,
     page_id: Option<String>,
-) -> Result<FolderStatus, IpcError> {
-    Ok(state.backend.add_folder(path, page_id).await?)
+) -> Result<FolderStatus, AppError> {
+    state.backend.add_folder(path, page_id).await
 }
 
 /// Stop tracking a folder (its files stay where they are).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn remove_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), IpcError> {
-    Ok(state.backend.remove_folder(path).await?)
+pub async fn remove_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), AppError> {
+    state.backend.remove_folder(path).await
 }
 
 /// Pause or resume one folder, or every folder when `path` is null.
@@ -84,20 +85,20 @@ pub async fn set_paused(
     state: State<'_, AppState>,
     path: Option<PathBuf>,
     paused: bool,
-) -> Result<(), IpcError> {
-    Ok(state.backend.set_paused(path, paused).await?)
+) -> Result<(), AppError> {
+    state.backend.set_paused(path, paused).await
 }
 
 /// Sync one folder, or every folder when `path` is null, now.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sync_now(state: State<'_, AppState>, path: Option<PathBuf>) -> Result<(), IpcError> {
-    Ok(state.backend.sync_now(path).await?)
+pub async fn sync_now(state: State<'_, AppState>, path: Option<PathBuf>) -> Result<(), AppError> {
+    state.backend.sync_now(path).await
 }
 
 /// The Settings tab values.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> {
-    Ok(state.backend.settings().await?)
+pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, AppError> {
+    state.backend.settings().await
 }
 
 /// Save the Settings tab, then make "start at login" true of the desktop session.
@@ -106,7 +107,7 @@ pub async fn save_settings<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     settings: SettingsView,
-) -> Result<(), IpcError> {
+) -> Result<(), AppError> {
     let start_at_login = settings.start_at_login;
     state.backend.save_settings(settings).await?;
     // The autostart plugin is registered by `run`; the mock-runtime tests run without it.
@@ -116,7 +117,7 @@ pub async fn save_settings<R: Runtime>(
         } else {
             autostart.disable()
         };
-        applied.map_err(|e| IpcError::internal(format!("Could not change start at login: {e}")))?;
+        applied.map_err(|e| AppError::internal(format!("Could not change start at login: {e}")))?;
     }
     Ok(())
 }
@@ -128,13 +129,13 @@ const ACTIVITY_SHOWN: usize = 200;
 #[tauri::command(rename_all = "snake_case")]
 pub async fn recent_activity(
     state: State<'_, AppState>,
-) -> Result<Vec<tunnel_core::activity::ActivityEntry>, IpcError> {
-    Ok(state.backend.recent_activity(ACTIVITY_SHOWN).await?)
+) -> Result<Vec<tunnel_core::activity::ActivityEntry>, AppError> {
+    state.backend.recent_activity(ACTIVITY_SHOWN).await
 }
 
 /// The current status (the UI's first picture; later ones arrive as `sync://status` events).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn get_status(state: State<'_, AppState>) -> Result<SyncStatus, IpcError> {
+pub async fn get_status(state: State<'_, AppState>) -> Result<SyncStatus, AppError> {
     let status = state.backend.status().borrow().clone();
     Ok(status)
 }
@@ -144,7 +145,7 @@ pub async fn get_status(state: State<'_, AppState>) -> Result<SyncStatus, IpcErr
 pub async fn app_info<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-) -> Result<AppInfo, IpcError> {
+) -> Result<AppInfo, AppError> {
     let package = app.package_info();
     Ok(AppInfo {
         name: package.name.clone(),
@@ -156,7 +157,7 @@ pub async fn app_info<R: Runtime>(
 
 /// The native folder picker; `null` when the person cancels.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn pick_folder<R: Runtime>(app: AppHandle<R>) -> Result<Option<PathBuf>, IpcError> {
+pub async fn pick_folder<R: Runtime>(app: AppHandle<R>) -> Result<Option<PathBuf>, AppError> {
     let dialog = file_dialog(&app)?.set_title("Choose a folder to sync");
     let (tx, rx) = tokio::sync::oneshot::channel();
     dialog.pick_folder(move |picked| {
@@ -170,7 +171,7 @@ pub async fn pick_folder<R: Runtime>(app: AppHandle<R>) -> Result<Option<PathBuf
 pub async fn pick_file<R: Runtime>(
     app: AppHandle<R>,
     kind: String,
-) -> Result<Option<PathBuf>, IpcError> {
+) -> Result<Option<PathBuf>, AppError> {
     let dialog = file_dialog(&app)?;
     let dialog = match kind.as_str() {
         "p12" => dialog
@@ -179,7 +180,7 @@ pub async fn pick_file<R: Runtime>(
         "ca" => dialog
             .set_title("Choose the CA certificate")
             .add_filter("PEM certificates", &["pem", "crt", "cer"]),
-        other => return Err(IpcError::invalid(format!("unknown file kind “{other}”"))),
+        other => return Err(AppError::invalid(format!("unknown file kind “{other}”"))),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     dialog.pick_file(move |picked| {
@@ -190,10 +191,10 @@ pub async fn pick_file<R: Runtime>(
 
 /// Open a tracked folder in the file manager. Only tracked folders may be opened.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), IpcError> {
+pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), AppError> {
     let folder = tracked_folder(&state, &path).await?;
     tauri_plugin_opener::open_path(&folder, None::<&str>)
-        .map_err(|e| IpcError::internal(format!("Could not open {}: {e}", folder.display())))
+        .map_err(|e| AppError::internal(format!("Could not open {}: {e}", folder.display())))
 }
 
 /// Open a file of a tracked folder (e.g. both sides of a conflict) with its default application.
@@ -202,17 +203,17 @@ pub async fn open_file(
     state: State<'_, AppState>,
     folder: PathBuf,
     path: String,
-) -> Result<(), IpcError> {
+) -> Result<(), AppError> {
     let folder = tracked_folder(&state, &folder).await?;
     let target = folder.join(relative_inside(&path)?);
     if !target.is_file() {
-        return Err(IpcError::invalid(format!(
+        return Err(AppError::invalid(format!(
             "{} is no longer there.",
             target.display()
         )));
     }
     tauri_plugin_opener::open_path(&target, None::<&str>)
-        .map_err(|e| IpcError::internal(format!("Could not open {}: {e}", target.display())))
+        .map_err(|e| AppError::internal(format!("Could not open {}: {e}", target.display())))
 }
 
 /// Show a file of a tracked folder (a conflict copy, a recent change) in the file manager.
@@ -221,58 +222,58 @@ pub async fn reveal_file(
     state: State<'_, AppState>,
     folder: PathBuf,
     path: String,
-) -> Result<(), IpcError> {
+) -> Result<(), AppError> {
     let folder = tracked_folder(&state, &folder).await?;
     let target = folder.join(relative_inside(&path)?);
     let shown = if target.exists() { target } else { folder };
     tauri_plugin_opener::reveal_item_in_dir(&shown)
-        .map_err(|e| IpcError::internal(format!("Could not show {}: {e}", shown.display())))
+        .map_err(|e| AppError::internal(format!("Could not show {}: {e}", shown.display())))
 }
 
 /// Open the log folder in the file manager.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn open_log_folder(state: State<'_, AppState>) -> Result<(), IpcError> {
+pub async fn open_log_folder(state: State<'_, AppState>) -> Result<(), AppError> {
     let dir = state.backend.log_dir();
     std::fs::create_dir_all(&dir)
-        .map_err(|e| IpcError::internal(format!("Could not create {}: {e}", dir.display())))?;
+        .map_err(|e| AppError::internal(format!("Could not create {}: {e}", dir.display())))?;
     tauri_plugin_opener::open_path(&dir, None::<&str>)
-        .map_err(|e| IpcError::internal(format!("Could not open {}: {e}", dir.display())))
+        .map_err(|e| AppError::internal(format!("Could not open {}: {e}", dir.display())))
 }
 
 fn file_dialog<R: Runtime>(
     app: &AppHandle<R>,
-) -> Result<tauri_plugin_dialog::FileDialogBuilder<R>, IpcError> {
+) -> Result<tauri_plugin_dialog::FileDialogBuilder<R>, AppError> {
     // The dialog plugin is registered by `run`; without it there is no picker to show.
     let dialog = app
         .try_state::<tauri_plugin_dialog::Dialog<R>>()
-        .ok_or_else(|| IpcError::internal("The file picker is not available."))?;
+        .ok_or_else(|| AppError::internal("The file picker is not available."))?;
     Ok(dialog.file())
 }
 
 fn picked_path(
     picked: Result<Option<tauri_plugin_dialog::FilePath>, tokio::sync::oneshot::error::RecvError>,
-) -> Result<Option<PathBuf>, IpcError> {
-    let picked = picked.map_err(|_| IpcError::internal("The file picker closed unexpectedly."))?;
+) -> Result<Option<PathBuf>, AppError> {
+    let picked = picked.map_err(|_| AppError::internal("The file picker closed unexpectedly."))?;
     picked
         .map(|p| {
             p.into_path()
-                .map_err(|e| IpcError::internal(format!("Not a local path: {e}")))
+                .map_err(|e| AppError::internal(format!("Not a local path: {e}")))
         })
         .transpose()
 }
 
 /// The tracked folder equal to `path`, or an `invalid` error.
-async fn tracked_folder(state: &State<'_, AppState>, path: &Path) -> Result<PathBuf, IpcError> {
+async fn tracked_folder(state: &State<'_, AppState>, path: &Path) -> Result<PathBuf, AppError> {
     let folders = state.backend.folders().await?;
     folders
         .into_iter()
         .map(|f| f.path)
         .find(|p| p == path)
-        .ok_or_else(|| IpcError::invalid(format!("{} is not a tracked folder.", path.display())))
+        .ok_or_else(|| AppError::invalid(format!("{} is not a tracked folder.", path.display())))
 }
 
 /// `path` as a relative path that stays inside its folder (no root, no `..`).
-fn relative_inside(path: &str) -> Result<PathBuf, IpcError> {
+fn relative_inside(path: &str) -> Result<PathBuf, AppError> {
     let rel = PathBuf::from(path);
     let stays_inside = rel
         .components()
@@ -280,7 +281,7 @@ fn relative_inside(path: &str) -> Result<PathBuf, IpcError> {
     if stays_inside {
         Ok(rel)
     } else {
-        Err(IpcError::invalid(format!(
+        Err(AppError::invalid(format!(
             "“{path}” is not a path inside the folder."
         )))
     }

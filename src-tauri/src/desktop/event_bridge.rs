@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::RecvError;
+use tunnel_core::error::ErrorCode;
 use tunnel_core::events::{SyncEvent, SyncStatus};
 
 use super::backend::DesktopBackend;
@@ -20,17 +21,25 @@ pub const SYNC_EVENT: &str = "sync://event";
 /// Webview event carrying the latest [`SyncStatus`]. Mirrored in ui/js/events.js.
 pub const SYNC_STATUS: &str = "sync://status";
 
-/// Error codes (from `tunnel_core::error::ErrorCode`) that a person must act on: these get a
-/// desktop notification; transient ones (unreachable, retried) do not.
-const CODES_THAT_NEED_THE_USER: &[&str] = &[
-    "auth",
-    "certificate",
-    "permission",
-    "folder-missing",
-    "folder-replaced",
-    "local",
-    "mass-deletion",
-];
+/// Whether a failure with this code needs the person to act: those get a desktop
+/// notification; transient ones (unreachable, retried) and ones nobody can fix from here do not.
+fn needs_the_user(code: ErrorCode) -> bool {
+    match code {
+        ErrorCode::Auth
+        | ErrorCode::Certificate
+        | ErrorCode::Permission
+        | ErrorCode::FolderMissing
+        | ErrorCode::FolderReplaced
+        | ErrorCode::Local
+        | ErrorCode::MassDeletion => true,
+        ErrorCode::NotFound
+        | ErrorCode::Unreachable
+        | ErrorCode::RemoteFormat
+        | ErrorCode::Invalid
+        | ErrorCode::NotConfigured
+        | ErrorCode::Internal => false,
+    }
+}
 
 /// Start the bridge on Tauri's async runtime. It ends when the backend's channels close.
 pub fn spawn<R: Runtime>(app: AppHandle<R>, backend: Arc<dyn DesktopBackend>) {
@@ -132,7 +141,7 @@ fn notification_for(event: &SyncEvent) -> Option<(String, String)> {
             folder,
             message,
             code,
-        } if CODES_THAT_NEED_THE_USER.contains(&code.as_str()) => Some((
+        } if needs_the_user(*code) => Some((
             format!("Sync of {} stopped", folder.display()),
             message.clone(),
         )),
@@ -163,17 +172,17 @@ mod tests {
     #[test]
     fn only_conflicts_and_errors_that_need_the_user_notify() {
         let folder = PathBuf::from("/f");
-        let failed = |code: &str| SyncEvent::Failed {
+        let failed = |code: ErrorCode| SyncEvent::Failed {
             folder: folder.clone(),
             message: "m".to_owned(),
-            code: code.to_owned(),
+            code,
         };
         assert!(
-            notification_for(&failed("auth")).is_some(),
+            notification_for(&failed(ErrorCode::Auth)).is_some(),
             "a refused password needs the user"
         );
         assert!(
-            notification_for(&failed("unreachable")).is_none(),
+            notification_for(&failed(ErrorCode::Unreachable)).is_none(),
             "offline is retried silently"
         );
         let conflict = SyncEvent::Conflict {

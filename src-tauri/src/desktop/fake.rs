@@ -32,9 +32,10 @@ use tunnel_core::events::{
     FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress, WatchMode,
 };
 
+use crate::app_error::{AppError, ErrorCode};
+
 use super::backend::{
-    AuthKind, BackendError, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend,
-    ErrorCode, SettingsView,
+    AuthKind, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
 };
 
 /// How long the fake takes per file when started by [`FakeBackend::new`]: slow enough for a
@@ -208,8 +209,8 @@ impl FakeBackend {
         self.publish();
     }
 
-    fn require_connection(&self) -> Result<ConnectionView, BackendError> {
-        self.lock().connection.clone().ok_or_else(|| BackendError {
+    fn require_connection(&self) -> Result<ConnectionView, AppError> {
+        self.lock().connection.clone().ok_or_else(|| AppError {
             code: ErrorCode::NotConfigured,
             message: "Connect to Confluence first.".to_owned(),
         })
@@ -252,16 +253,22 @@ impl FakeBackend {
             Ok(Err(e)) => {
                 return self.fail(
                     path,
-                    "folder-missing",
+                    ErrorCode::FolderMissing,
                     format!("Cannot read {}: {e}", path.display()),
                 )
             }
-            Err(e) => return self.fail(path, "internal", format!("The folder scan stopped: {e}")),
+            Err(e) => {
+                return self.fail(
+                    path,
+                    ErrorCode::Internal,
+                    format!("The folder scan stopped: {e}"),
+                )
+            }
         };
         if files.iter().any(|(rel, _, _)| rel == "OFFLINE") {
             return self.fail(
                 path,
-                "unreachable",
+                ErrorCode::Unreachable,
                 "Cannot reach wiki.example.com; retrying.".to_owned(),
             );
         }
@@ -274,7 +281,7 @@ impl FakeBackend {
                 .map(|f| f.page_id.clone());
             return self.fail(
                 path,
-                "permission",
+                ErrorCode::Permission,
                 format!(
                     "No permission to add attachments to page {}.",
                     page.unwrap_or_default()
@@ -358,12 +365,12 @@ impl FakeBackend {
         });
     }
 
-    fn fail(&self, path: &Path, code: &str, message: String) {
-        tracing::warn!(folder = %path.display(), code, "fake sync failed");
+    fn fail(&self, path: &Path, code: ErrorCode, message: String) {
+        tracing::warn!(folder = %path.display(), %code, "fake sync failed");
         let shown = message.clone();
         // Like the real service: an unreachable server is a state that retries by itself, not
         // an error for the person.
-        let state = if code == "unreachable" {
+        let state = if code == ErrorCode::Unreachable {
             SyncState::Offline
         } else {
             SyncState::Error
@@ -375,7 +382,7 @@ impl FakeBackend {
         self.emit(SyncEvent::Failed {
             folder: path.to_owned(),
             message,
-            code: code.to_owned(),
+            code,
         });
     }
 
@@ -399,8 +406,8 @@ impl FakeBackend {
         self.publish();
     }
 
-    fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, BackendError> {
-        let err = |code, message: String| Err(BackendError { code, message });
+    fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, AppError> {
+        let err = |code, message: String| Err(AppError { code, message });
         let url = form.url.trim();
         let Some(rest) = url
             .strip_prefix("https://")
@@ -497,15 +504,15 @@ impl FakeBackend {
 
 #[async_trait]
 impl DesktopBackend for FakeBackend {
-    async fn connection(&self) -> Result<Option<ConnectionView>, BackendError> {
+    async fn connection(&self) -> Result<Option<ConnectionView>, AppError> {
         Ok(self.lock().connection.clone())
     }
 
-    async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError> {
+    async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, AppError> {
         self.check(&form)
     }
 
-    async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, BackendError> {
+    async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, AppError> {
         let check = self.check(&form)?;
         let non_empty = |p: Option<PathBuf>| p.filter(|p| !p.as_os_str().is_empty());
         self.lock().connection = Some(ConnectionView {
@@ -524,7 +531,7 @@ impl DesktopBackend for FakeBackend {
         Ok(check)
     }
 
-    async fn folders(&self) -> Result<Vec<FolderStatus>, BackendError> {
+    async fn folders(&self) -> Result<Vec<FolderStatus>, AppError> {
         Ok(self.lock().folders.clone())
     }
 
@@ -532,9 +539,9 @@ impl DesktopBackend for FakeBackend {
         &self,
         path: PathBuf,
         page_id: Option<String>,
-    ) -> Result<FolderStatus, BackendError> {
+    ) -> Result<FolderStatus, AppError> {
         let connection = self.require_connection()?;
-        let invalid = |message: String| BackendError {
+        let invalid = |message: String| AppError {
             code: ErrorCode::Invalid,
             message,
         };
@@ -549,7 +556,7 @@ impl DesktopBackend for FakeBackend {
             .map(|m| m.is_dir())
             .unwrap_or(false);
         if !is_dir {
-            return Err(BackendError {
+            return Err(AppError {
                 code: ErrorCode::NotFound,
                 message: format!("{} is not a folder on this computer.", path.display()),
             });
@@ -593,14 +600,14 @@ impl DesktopBackend for FakeBackend {
         Ok(folder)
     }
 
-    async fn remove_folder(&self, path: PathBuf) -> Result<(), BackendError> {
+    async fn remove_folder(&self, path: PathBuf) -> Result<(), AppError> {
         {
             let mut state = self.lock();
             let before = state.folders.len();
             state.folders.retain(|f| f.path != path);
             if state.folders.len() == before {
-                return Err(BackendError {
-                    code: ErrorCode::NotFound,
+                return Err(AppError {
+                    code: ErrorCode::Invalid,
                     message: format!("{} is not a tracked folder.", path.display()),
                 });
             }
@@ -610,13 +617,13 @@ impl DesktopBackend for FakeBackend {
         Ok(())
     }
 
-    async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), BackendError> {
+    async fn set_paused(&self, path: Option<PathBuf>, paused: bool) -> Result<(), AppError> {
         let resumed: Vec<PathBuf> = {
             let mut state = self.lock();
             if let Some(p) = &path {
                 if !state.folders.iter().any(|f| &f.path == p) {
-                    return Err(BackendError {
-                        code: ErrorCode::NotFound,
+                    return Err(AppError {
+                        code: ErrorCode::Invalid,
                         message: format!("{} is not a tracked folder.", p.display()),
                     });
                 }
@@ -648,14 +655,14 @@ impl DesktopBackend for FakeBackend {
         Ok(())
     }
 
-    async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), BackendError> {
+    async fn sync_now(&self, path: Option<PathBuf>) -> Result<(), AppError> {
         self.require_connection()?;
         let targets: Vec<PathBuf> = {
             let state = self.lock();
             match &path {
                 Some(p) if !state.folders.iter().any(|f| &f.path == p) => {
-                    return Err(BackendError {
-                        code: ErrorCode::NotFound,
+                    return Err(AppError {
+                        code: ErrorCode::Invalid,
                         message: format!("{} is not a tracked folder.", p.display()),
                     })
                 }
@@ -669,17 +676,17 @@ impl DesktopBackend for FakeBackend {
         Ok(())
     }
 
-    async fn settings(&self) -> Result<SettingsView, BackendError> {
+    async fn settings(&self) -> Result<SettingsView, AppError> {
         Ok(self.lock().settings.clone())
     }
 
-    async fn save_settings(&self, settings: SettingsView) -> Result<(), BackendError> {
+    async fn save_settings(&self, settings: SettingsView) -> Result<(), AppError> {
         settings.validate()?;
         self.lock().settings = settings;
         Ok(())
     }
 
-    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, BackendError> {
+    async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, AppError> {
         Ok(self
             .lock()
             .history
@@ -810,7 +817,7 @@ mod tests {
     #[tokio::test]
     async fn connection_errors_carry_the_code_a_person_needs() {
         let fake = FakeBackend::with_step(Duration::ZERO);
-        let code = |r: Result<ConnectionCheck, BackendError>| r.err().map(|e| e.code);
+        let code = |r: Result<ConnectionCheck, AppError>| r.err().map(|e| e.code);
         assert_eq!(
             code(fake.test_connection(form("wrong", "1")).await),
             Some(ErrorCode::Auth)

@@ -14,7 +14,6 @@ pub mod event_bridge;
 /// release build).
 #[cfg(feature = "fake-backend")]
 pub mod fake;
-pub mod ipc_error;
 pub mod state;
 pub mod tray;
 pub mod window;

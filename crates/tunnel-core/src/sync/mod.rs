@@ -179,7 +179,7 @@ impl Syncer {
             Err(e) => self.emit(SyncEvent::Failed {
                 folder: folder.path.clone(),
                 message: e.to_string(),
-                code: e.code().as_str().to_string(),
+                code: e.code(),
             }),
         }
         result
