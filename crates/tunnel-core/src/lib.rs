@@ -20,6 +20,7 @@ pub mod chunk;
 pub mod clock;
 pub mod config;
 pub mod engine;
+mod engine_settings;
 pub mod error;
 pub mod events;
 pub mod fs_safe;
