@@ -23,6 +23,7 @@ use crate::error::SyncError;
 use crate::events::{
     FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress,
 };
+use crate::ids::FolderId;
 use crate::journal::FolderRecord;
 use crate::manifest::{Head, Limits};
 use crate::remote::{RemoteError, RemoteStore};
@@ -166,7 +167,11 @@ struct FolderRuntime {
 impl FolderRuntime {
     /// Watch the folder if it is not watched yet and exists (a folder on a drive that was not
     /// mounted when the service started gets its watcher after its first good sync).
-    fn ensure_watched(&mut self, settings: &EngineSettings, dirty_tx: &mpsc::UnboundedSender<i64>) {
+    fn ensure_watched(
+        &mut self,
+        settings: &EngineSettings,
+        dirty_tx: &mpsc::UnboundedSender<FolderId>,
+    ) {
         if self.watcher.is_some() || !self.record.path.is_dir() {
             return;
         }
@@ -184,15 +189,15 @@ impl FolderRuntime {
     }
 }
 
-type RunningSync = (i64, JoinHandle<Result<Option<SyncSummary>, SyncError>>);
+type RunningSync = (FolderId, JoinHandle<Result<Option<SyncSummary>, SyncError>>);
 
 struct Actor {
     syncer: Syncer,
     stores: StoreFactory,
     settings: EngineSettings,
-    folders: HashMap<i64, FolderRuntime>,
+    folders: HashMap<FolderId, FolderRuntime>,
     status: watch::Sender<SyncStatus>,
-    dirty_tx: mpsc::UnboundedSender<i64>,
+    dirty_tx: mpsc::UnboundedSender<FolderId>,
     paused_all: bool,
     running: Option<RunningSync>,
 }
@@ -206,7 +211,7 @@ impl Actor {
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<Request>,
-        mut dirty: mpsc::UnboundedReceiver<i64>,
+        mut dirty: mpsc::UnboundedReceiver<FolderId>,
     ) {
         if let Err(e) = self.reload().await {
             warn!(error = %e, "could not read the folder list");
@@ -307,7 +312,7 @@ impl Actor {
         }
     }
 
-    fn select(&self, path: &Option<PathBuf>) -> Result<Vec<i64>, EngineError> {
+    fn select(&self, path: &Option<PathBuf>) -> Result<Vec<FolderId>, EngineError> {
         match path {
             None => Ok(self.folders.keys().copied().collect()),
             Some(p) => self
@@ -356,7 +361,7 @@ impl Actor {
         .await?;
         self.paused_all = paused_all;
         let now = Instant::now();
-        let mut next: HashMap<i64, FolderRuntime> = HashMap::new();
+        let mut next: HashMap<FolderId, FolderRuntime> = HashMap::new();
         for record in records {
             let id = record.id;
             let rt = match self.folders.remove(&id) {
@@ -450,7 +455,7 @@ impl Actor {
         self.publish();
     }
 
-    fn on_finished(&mut self, id: i64, result: Result<Option<SyncSummary>, SyncError>) {
+    fn on_finished(&mut self, id: FolderId, result: Result<Option<SyncSummary>, SyncError>) {
         if let (Some(hook), false) = (self.settings.after_sync, matches!(result, Ok(None))) {
             // A sync ran (a cheap poll that found nothing allocates next to nothing).
             drop(tokio::task::spawn_blocking(hook));
@@ -571,7 +576,7 @@ async fn wait_running(running: &mut Option<RunningSync>) -> Result<Option<SyncSu
     }
 }
 
-fn refresh(syncer: &Syncer, id: i64) -> Result<Option<FolderRecord>, SyncError> {
+fn refresh(syncer: &Syncer, id: FolderId) -> Result<Option<FolderRecord>, SyncError> {
     let journal = syncer.journal();
     let guard = journal
         .lock()

@@ -25,6 +25,7 @@ pub mod error;
 pub mod events;
 pub mod fs_safe;
 pub mod hash;
+pub mod ids;
 pub mod journal;
 pub mod manifest;
 pub mod paths;

@@ -7,12 +7,13 @@ use rusqlite::{params, Connection};
 
 use super::folders::ensure_folder;
 use super::{corrupt, decode_rel, Journal, Result};
+use crate::ids::FolderId;
 use crate::manifest::FileEntry;
 use crate::rel_path::RelPath;
 
 impl Journal {
     /// The merge base (synced tree) of a folder.
-    pub fn base(&self, folder: i64) -> Result<BTreeMap<RelPath, FileEntry>> {
+    pub fn base(&self, folder: FolderId) -> Result<BTreeMap<RelPath, FileEntry>> {
         self.read(&format!("reading the base of folder {folder}"), |c| {
             read_entries(c, "files", folder)
         })
@@ -21,7 +22,7 @@ impl Journal {
     /// Upsert and remove base entries in one transaction.
     pub fn apply_base(
         &self,
-        folder: i64,
+        folder: FolderId,
         upserts: &[FileEntry],
         removals: &[RelPath],
     ) -> Result<()> {
@@ -32,7 +33,7 @@ impl Journal {
     }
 
     /// Forget the whole base of a folder (the next sync starts from scratch).
-    pub fn reset_base(&self, folder: i64) -> Result<()> {
+    pub fn reset_base(&self, folder: FolderId) -> Result<()> {
         self.write(&format!("reset_base (folder {folder})"), |tx| {
             tx.execute("DELETE FROM files WHERE folder_id = ?1", [folder])?;
             Ok(())
@@ -40,7 +41,12 @@ impl Journal {
     }
 }
 
-fn decode_entry(table: &'static str, folder: i64, path: &str, json: &str) -> Result<FileEntry> {
+fn decode_entry(
+    table: &'static str,
+    folder: FolderId,
+    path: &str,
+    json: &str,
+) -> Result<FileEntry> {
     serde_json::from_str(json).map_err(|e| corrupt(table, format!("folder {folder}, {path:?}"), e))
 }
 
@@ -52,7 +58,7 @@ fn encode_entry(entry: &FileEntry) -> Result<String> {
 pub(super) fn read_entries(
     c: &Connection,
     table: &'static str,
-    folder: i64,
+    folder: FolderId,
 ) -> Result<BTreeMap<RelPath, FileEntry>> {
     let sql = format!("SELECT path, entry FROM {table} WHERE folder_id = ?1");
     let mut stmt = c.prepare_cached(&sql)?;
@@ -80,7 +86,7 @@ pub(super) fn read_entries(
 pub(super) fn write_entries(
     tx: &Connection,
     table: &'static str,
-    folder: i64,
+    folder: FolderId,
     upserts: &[FileEntry],
     removals: &[RelPath],
 ) -> Result<()> {
@@ -134,8 +140,8 @@ mod tests {
         );
         assert_eq!(base[&rel("b.txt")], changed);
         assert!(matches!(
-            j.apply_base(42, &[entry("x", b"x")], &[]),
-            Err(JournalError::UnknownFolder(42))
+            j.apply_base(FolderId::new(42), &[entry("x", b"x")], &[]),
+            Err(JournalError::UnknownFolder(id)) if id == FolderId::new(42)
         ));
         j.reset_base(f.id).expect("reset");
         assert!(j.base(f.id).expect("base").is_empty());

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use rusqlite::ErrorCode;
 
+use crate::ids::FolderId;
+
 /// Errors of the journal. Each says what was being done and for which folder or path.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -54,7 +56,7 @@ pub enum JournalError {
     },
     /// No folder with this id.
     #[error("no synced folder with id {0}")]
-    UnknownFolder(i64),
+    UnknownFolder(FolderId),
     /// A row could not be decoded (the file was edited or damaged).
     #[error("journal: damaged row in {table} ({key}): {message}")]
     Corrupt {
@@ -69,7 +71,7 @@ pub enum JournalError {
     #[error("journal: remote cache of folder {folder} is generation {cached}, not {given}")]
     GenerationMismatch {
         /// Folder id.
-        folder: i64,
+        folder: FolderId,
         /// Generation in the cache.
         cached: String,
         /// Generation given.
@@ -126,6 +128,6 @@ mod tests {
             ),
         };
         assert!(busy.is_busy() && busy.is_retryable());
-        assert!(!JournalError::UnknownFolder(1).is_retryable());
+        assert!(!JournalError::UnknownFolder(FolderId::new(1)).is_retryable());
     }
 }

@@ -6,12 +6,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{to_i64, u64_col, Journal, JournalError, Result};
 use crate::clock::unix_now;
+use crate::ids::FolderId;
 
 /// A tracked folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FolderRecord {
     /// Row id.
-    pub id: i64,
+    pub id: FolderId,
     /// Absolute path of the folder.
     pub path: PathBuf,
     /// Confluence page id holding it.
@@ -67,13 +68,13 @@ impl Journal {
                 "INSERT INTO dirs (path, page_id, folder_uuid, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![text, page_id, uuid::Uuid::new_v4().to_string(), unix_now()],
             )?;
-            Ok(tx.last_insert_rowid())
+            Ok(FolderId::new(tx.last_insert_rowid()))
         })?;
         self.folder(id)?.ok_or(JournalError::UnknownFolder(id))
     }
 
     /// Stop tracking a folder and drop all its rows (base, caches, ops).
-    pub fn remove_folder(&self, id: i64) -> Result<()> {
+    pub fn remove_folder(&self, id: FolderId) -> Result<()> {
         self.write(&format!("removing folder {id}"), |tx| {
             let n = tx.execute("DELETE FROM dirs WHERE id = ?1", [id])?;
             if n == 0 {
@@ -89,7 +90,7 @@ impl Journal {
     }
 
     /// One folder by id.
-    pub fn folder(&self, id: i64) -> Result<Option<FolderRecord>> {
+    pub fn folder(&self, id: FolderId) -> Result<Option<FolderRecord>> {
         self.read(&format!("reading folder {id}"), |c| {
             Ok(folders_in(c)?.into_iter().find(|f| f.id == id))
         })
@@ -104,7 +105,7 @@ impl Journal {
 
     fn update_folder(
         &self,
-        id: i64,
+        id: FolderId,
         what: &str,
         sql: &str,
         args: &[&dyn rusqlite::ToSql],
@@ -120,7 +121,7 @@ impl Journal {
     }
 
     /// Pause or resume a folder.
-    pub fn set_paused(&self, id: i64, paused: bool) -> Result<()> {
+    pub fn set_paused(&self, id: FolderId, paused: bool) -> Result<()> {
         self.update_folder(
             id,
             "set_paused",
@@ -130,7 +131,7 @@ impl Journal {
     }
 
     /// Record the remote generation and sequence number the folder is synced with.
-    pub fn set_remote_position(&self, id: i64, generation: &str, seq: u64) -> Result<()> {
+    pub fn set_remote_position(&self, id: FolderId, generation: &str, seq: u64) -> Result<()> {
         let seq = to_i64("seq", seq)?;
         self.update_folder(
             id,
@@ -141,7 +142,7 @@ impl Journal {
     }
 
     /// Record the end of a sync (`error: None` clears the last error).
-    pub fn record_sync(&self, id: i64, at_unix: i64, error: Option<&str>) -> Result<()> {
+    pub fn record_sync(&self, id: FolderId, at_unix: i64, error: Option<&str>) -> Result<()> {
         self.update_folder(
             id,
             "record_sync",
@@ -151,7 +152,7 @@ impl Journal {
     }
 }
 
-pub(super) fn ensure_folder(c: &Connection, folder: i64) -> Result<()> {
+pub(super) fn ensure_folder(c: &Connection, folder: FolderId) -> Result<()> {
     let found: Option<i64> = c
         .query_row("SELECT id FROM dirs WHERE id = ?1", [folder], |r| r.get(0))
         .optional()?;
@@ -165,7 +166,7 @@ fn folders_in(c: &Connection) -> Result<Vec<FolderRecord>> {
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
-            r.get::<_, i64>(0)?,
+            r.get::<_, FolderId>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
@@ -258,10 +259,10 @@ mod tests {
         );
 
         assert!(matches!(
-            j.set_paused(999, true),
-            Err(JournalError::UnknownFolder(999))
+            j.set_paused(FolderId::new(999), true),
+            Err(JournalError::UnknownFolder(id)) if id == FolderId::new(999)
         ));
-        assert!(j.folder(999).expect("read").is_none());
+        assert!(j.folder(FolderId::new(999)).expect("read").is_none());
     }
 
     #[test]

@@ -6,11 +6,12 @@ use rusqlite::params;
 
 use super::folders::ensure_folder;
 use super::{corrupt, to_i64, u64_col, Journal, Result};
+use crate::ids::FolderId;
 use crate::remote::{BlobInfo, BlobName};
 
 impl Journal {
     /// Blobs uploaded or seen for a folder.
-    pub fn known_blobs(&self, folder: i64) -> Result<HashMap<BlobName, BlobInfo>> {
+    pub fn known_blobs(&self, folder: FolderId) -> Result<HashMap<BlobName, BlobInfo>> {
         self.read(&format!("reading known blobs of folder {folder}"), |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT name, blob_id, size, version FROM known_blobs WHERE folder_id = ?1",
@@ -43,7 +44,7 @@ impl Journal {
     }
 
     /// Remember blobs (replacing what was known under their names).
-    pub fn add_known_blobs(&self, folder: i64, blobs: &[BlobInfo]) -> Result<()> {
+    pub fn add_known_blobs(&self, folder: FolderId, blobs: &[BlobInfo]) -> Result<()> {
         self.write(&format!("add_known_blobs (folder {folder})"), |tx| {
             ensure_folder(tx, folder)?;
             let mut put = tx.prepare_cached(
@@ -64,7 +65,7 @@ impl Journal {
     }
 
     /// Forget blobs (deleted remotely, or found missing).
-    pub fn forget_blobs(&self, folder: i64, names: &[BlobName]) -> Result<()> {
+    pub fn forget_blobs(&self, folder: FolderId, names: &[BlobName]) -> Result<()> {
         self.write(&format!("forget_blobs (folder {folder})"), |tx| {
             let mut del =
                 tx.prepare_cached("DELETE FROM known_blobs WHERE folder_id = ?1 AND name = ?2")?;

@@ -48,6 +48,7 @@ pub use folders::FolderRecord;
 pub use ops::PendingOp;
 pub use scan_cache::CachedHash;
 
+use crate::ids::FolderId;
 use crate::rel_path::RelPath;
 use schema::MIGRATIONS;
 
@@ -85,7 +86,7 @@ fn corrupt(table: &'static str, key: impl Into<String>, message: impl ToString) 
     }
 }
 
-fn decode_rel(table: &'static str, folder: i64, text: &str) -> Result<RelPath> {
+fn decode_rel(table: &'static str, folder: FolderId, text: &str) -> Result<RelPath> {
     RelPath::new(text).map_err(|e| corrupt(table, format!("folder {folder}, {text:?}"), e))
 }
 

@@ -5,6 +5,7 @@ use rusqlite::params;
 use super::folders::ensure_folder;
 use super::{corrupt, Journal, Result};
 use crate::clock::unix_now;
+use crate::ids::FolderId;
 
 /// A pending operation recorded by [`Journal::push_op`].
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +22,12 @@ pub struct PendingOp {
 
 impl Journal {
     /// Record pending work; returns its id.
-    pub fn push_op(&self, folder: i64, kind: &str, payload: &serde_json::Value) -> Result<i64> {
+    pub fn push_op(
+        &self,
+        folder: FolderId,
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<i64> {
         let text = payload.to_string();
         self.write(&format!("push_op {kind} (folder {folder})"), |tx| {
             ensure_folder(tx, folder)?;
@@ -34,7 +40,7 @@ impl Journal {
     }
 
     /// Pending work of a folder, oldest first.
-    pub fn ops(&self, folder: i64) -> Result<Vec<PendingOp>> {
+    pub fn ops(&self, folder: FolderId) -> Result<Vec<PendingOp>> {
         self.read(&format!("reading ops of folder {folder}"), |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, kind, payload, created_at FROM ops WHERE folder_id = ?1 ORDER BY id",
@@ -99,7 +105,8 @@ mod tests {
         j.remove_op(a).expect("remove");
         assert_eq!(j.ops(f.id).expect("ops").len(), 1);
         assert!(
-            j.push_op(77, "x", &serde_json::json!(null)).is_err(),
+            j.push_op(FolderId::new(77), "x", &serde_json::json!(null))
+                .is_err(),
             "unknown folder"
         );
     }

@@ -6,11 +6,12 @@ use rusqlite::{params, OptionalExtension};
 use super::base::{read_entries, write_entries};
 use super::folders::ensure_folder;
 use super::{to_i64, u64_col, Journal, JournalError, Result};
+use crate::ids::FolderId;
 use crate::manifest::{FileEntry, RemoteTree};
 
 impl Journal {
     /// The cached remote tree of a folder, if any.
-    pub fn remote_cache(&self, folder: i64) -> Result<Option<RemoteTree>> {
+    pub fn remote_cache(&self, folder: FolderId) -> Result<Option<RemoteTree>> {
         self.read(
             &format!("reading the remote cache of folder {folder}"),
             |c| {
@@ -33,7 +34,7 @@ impl Journal {
     }
 
     /// Replace the cached remote tree of a folder.
-    pub fn store_remote_cache(&self, folder: i64, tree: &RemoteTree) -> Result<()> {
+    pub fn store_remote_cache(&self, folder: FolderId, tree: &RemoteTree) -> Result<()> {
         let seq = to_i64("seq", tree.seq)?;
         let entries: Vec<FileEntry> = tree.files.values().cloned().collect();
         self.write(&format!("store_remote_cache (folder {folder})"), |tx| {
@@ -51,7 +52,7 @@ impl Journal {
     /// exist and be of `generation` (else use [`Journal::store_remote_cache`]).
     pub fn apply_remote_entries(
         &self,
-        folder: i64,
+        folder: FolderId,
         generation: &str,
         seq: u64,
         entries: &[FileEntry],

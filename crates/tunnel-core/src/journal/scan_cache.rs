@@ -9,6 +9,7 @@ use super::folders::ensure_folder;
 use super::{corrupt, decode_rel, to_i64, u64_col, Journal, Result};
 use crate::chunk::ChunkHash;
 use crate::hash::Digest;
+use crate::ids::FolderId;
 use crate::rel_path::RelPath;
 
 /// Cached hash of a local file, valid while (size, mtime, inode) are unchanged.
@@ -28,7 +29,7 @@ pub struct CachedHash {
 
 impl Journal {
     /// The scan cache of a folder.
-    pub fn scan_cache(&self, folder: i64) -> Result<HashMap<RelPath, CachedHash>> {
+    pub fn scan_cache(&self, folder: FolderId) -> Result<HashMap<RelPath, CachedHash>> {
         self.read(&format!("reading the scan cache of folder {folder}"), |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT path, size, mtime_ns, inode, sha256, chunks FROM scan_cache WHERE folder_id = ?1",
@@ -65,7 +66,7 @@ impl Journal {
     /// Upsert and remove scan-cache rows in one transaction.
     pub fn update_scan_cache(
         &self,
-        folder: i64,
+        folder: FolderId,
         upserts: &[(RelPath, CachedHash)],
         removals: &[RelPath],
     ) -> Result<()> {
