@@ -1,6 +1,7 @@
 //! Two and three devices converge: create, modify, delete, rename, conflicts, folders.
 
-use crate::util::{bytes, Device, Server};
+use test_support::cli::{Device, Server};
+use test_support::seed::bytes;
 
 #[test]
 fn two_devices_exchange_creates_edits_deletes_and_renames() {
@@ -36,7 +37,7 @@ fn two_devices_exchange_creates_edits_deletes_and_renames() {
         "the edit arrives"
     );
     assert!(!a.exists("docs/report.md"), "the deletion arrives");
-    let trashed = crate::util::tree_of(&a.folder.join(".sber-tunnel-trash"));
+    let trashed = test_support::tree::tree_with_dirs(&a.folder.join(".sber-tunnel-trash"));
     assert!(
         trashed
             .iter()

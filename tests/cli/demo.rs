@@ -2,7 +2,7 @@
 //! carry the built-in Confluence emulator and run two devices through one of its pages; builds
 //! without it (what `tauri build` and the .deb ship) carry no server and say where the demo is.
 
-use crate::util::Device;
+use test_support::cli::Device;
 
 #[cfg(feature = "demo")]
 #[test]
@@ -22,8 +22,8 @@ fn the_demo_runs_two_devices_through_the_built_in_emulator() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("Confluence emulator running at http://127.0.0.1:"));
-    let laptop = crate::util::tree_of(&work.join("laptop/Sync"));
-    let desktop = crate::util::tree_of(&work.join("desktop/Sync"));
+    let laptop = test_support::tree::tree_with_dirs(&work.join("laptop/Sync"));
+    let desktop = test_support::tree::tree_with_dirs(&work.join("desktop/Sync"));
     assert_eq!(laptop, desktop, "both demo devices end with the same files");
     assert_eq!(
         laptop.get("notes/todo.md").map(Vec::as_slice),

@@ -1,6 +1,6 @@
 //! What the user sees when something is wrong: clear messages and documented exit codes.
 
-use crate::util::{Device, Server, PAGE, USER};
+use test_support::cli::{Device, Server, PAGE, USER};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -3,7 +3,8 @@
 
 use confluence_emulator::{FaultKind, ForeignBody, ScriptedFault};
 
-use crate::util::{tree_of, Device, Server};
+use test_support::cli::{Device, Server};
+use test_support::tree::tree_with_dirs;
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -32,13 +33,17 @@ fn a_synced_folder_moved_onto_another_is_not_synced_as_it() {
     // The second folder is moved onto the first one's path.
     std::fs::remove_dir_all(&a.folder).expect("rm first");
     std::fs::rename(&second, &a.folder).expect("mv second first");
-    let moved = tree_of(&a.folder);
+    let moved = tree_with_dirs(&a.folder);
 
     let out = a.run(&["sync"]);
     b.sync();
     assert_eq!(b.tree(), before, "the other device keeps its files");
     assert!(!b.exists("other.txt"), "the moved folder was not published");
-    assert_eq!(tree_of(&a.folder), moved, "the moved folder is untouched");
+    assert_eq!(
+        tree_with_dirs(&a.folder),
+        moved,
+        "the moved folder is untouched"
+    );
     assert_eq!(
         out.status.code(),
         Some(6),

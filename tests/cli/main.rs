@@ -2,12 +2,14 @@
 //! (each its own configuration folder and synced folder) against one Confluence emulator
 //! listening on a real loopback socket.
 
-mod util;
+// Fixtures (emulator servers, devices running this binary, trees, seeds) come from the
+// workspace's dev-only `test-support` crate, shared with tests/reliability and tunnel-core.
 
 mod basics;
 mod demo;
 mod errors;
 mod identity;
+mod names;
 mod proxy;
 mod scale;
 mod service;

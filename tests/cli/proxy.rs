@@ -6,7 +6,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::util::{Device, Server};
+use test_support::cli::{Device, Server};
 
 /// A minimal forward proxy. Plain HTTP: reads the first request line (absolute form,
 /// `GET http://host:port/path HTTP/1.1`), connects to that host and then passes bytes both
@@ -168,7 +168,7 @@ fn a_proxy_that_is_down_gives_a_clear_error() {
 
 #[test]
 fn an_https_confluence_with_a_client_certificate_works_through_a_connect_proxy() {
-    let tls = crate::util::TlsServer::start();
+    let tls = test_support::cli::TlsServer::start();
     let a = tls.device();
     let b = tls.device();
     let proxy = Proxy::start();

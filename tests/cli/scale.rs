@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use confluence_emulator::FaultConfig;
 
-use crate::util::{bytes, Device, Server};
+use test_support::cli::{Device, Server};
+use test_support::seed::bytes;
 
 const SMALL_CHUNKS: &str = "chunk-size = 1048576";
 
@@ -183,7 +184,7 @@ fn a_file_over_100_mb_uses_the_default_chunk_size() {
     );
     let chunks = server
         .emu()
-        .attachments(crate::util::PAGE)
+        .attachments(test_support::cli::PAGE)
         .into_iter()
         .filter(|a| a.title.starts_with("c-"))
         .count();
@@ -201,7 +202,7 @@ fn unreferenced_attachments_go_to_the_trash_only_after_the_grace_period() {
     let chunks = |status: &str| {
         server
             .emu()
-            .attachments(crate::util::PAGE)
+            .attachments(test_support::cli::PAGE)
             .into_iter()
             .filter(|a| a.title.starts_with("c-") && a.status == status)
             .count()
@@ -230,7 +231,7 @@ fn unreferenced_attachments_go_to_the_trash_only_after_the_grace_period() {
     assert!(
         server
             .emu()
-            .attachments(crate::util::PAGE)
+            .attachments(test_support::cli::PAGE)
             .iter()
             .any(|a| a.title.starts_with("s-") && a.status == "current"),
         "the file list the head names (its snapshot parts) is never collected"
@@ -268,13 +269,20 @@ fn attach_by_hand(server: &Server, name: &str, bytes: &[u8]) {
     );
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let auth = base64(format!("{}:{}", crate::util::USER, crate::util::PASSWORD).as_bytes());
+    let auth = base64(
+        format!(
+            "{}:{}",
+            test_support::cli::USER,
+            test_support::cli::PASSWORD
+        )
+        .as_bytes(),
+    );
     let head = format!(
         "POST /rest/api/content/{}/child/attachment HTTP/1.1\r\nHost: {addr}\r\n\
          Authorization: Basic {auth}\r\nX-Atlassian-Token: no-check\r\n\
          Content-Type: multipart/form-data; boundary={boundary}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
-        crate::util::PAGE,
+        test_support::cli::PAGE,
         body.len()
     );
     let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
@@ -328,7 +336,7 @@ fn attachments_a_person_added_to_the_page_survive_garbage_collection() {
     std::fs::remove_file(d.folder.join("big.bin")).unwrap();
     std::fs::remove_file(d.folder.join("small.txt")).unwrap();
     sync_collecting_at_once(&d);
-    let atts = server.emu().attachments(crate::util::PAGE);
+    let atts = server.emu().attachments(test_support::cli::PAGE);
     assert!(
         atts.iter()
             .any(|a| a.title.starts_with("p-") && a.status == "trashed"),

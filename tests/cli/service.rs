@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use confluence_emulator::FaultConfig;
 
-use crate::util::{bytes, Device, Server};
+use test_support::cli::{Device, Server};
+use test_support::seed::bytes;
+use test_support::wait::wait_for;
 
 /// Fast polling so a test does not wait 30 s for the remote side.
 const FAST: &str = "poll-interval-secs = 1";
@@ -28,15 +30,6 @@ impl<'a> Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let _ = self.0.run(&["stop"]);
-    }
-}
-
-/// Wait for a condition that another process brings about.
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -235,8 +228,8 @@ fn a_service_says_offline_while_the_server_is_down_and_recovers_by_itself() {
     // Back on the same address with the same data: no one touches A, its change still arrives.
     let restarted = server.rt.block_on(
         confluence_emulator::Emulator::builder()
-            .user(crate::util::USER, crate::util::PASSWORD)
-            .page(crate::util::PAGE)
+            .user(test_support::cli::USER, test_support::cli::PASSWORD)
+            .page(test_support::cli::PAGE)
             .page("777")
             .data_dir(data.path())
             .listen(addr)

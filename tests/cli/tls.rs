@@ -2,7 +2,7 @@
 //! .p12, then devices sync over mutual TLS; the certificate's password is never written into
 //! the configuration, and a wrong one is caught by `init`.
 
-use crate::util::TlsServer;
+use test_support::cli::TlsServer;
 
 #[test]
 fn devices_sync_over_mutual_tls_with_a_p12_and_a_ca_file() {
@@ -10,7 +10,7 @@ fn devices_sync_over_mutual_tls_with_a_p12_and_a_ca_file() {
     let a = tls.device();
     let b = tls.device();
     a.write("report.txt", b"over mutual TLS");
-    a.write("big/blob.bin", &crate::util::bytes(5, 300_000));
+    a.write("big/blob.bin", &test_support::seed::bytes(5, 300_000));
     tls.sync(&a);
     tls.sync(&b);
     assert_eq!(b.tree(), a.tree());
@@ -29,7 +29,7 @@ fn devices_sync_over_mutual_tls_with_a_p12_and_a_ca_file() {
 #[test]
 fn a_wrong_certificate_password_at_init_says_so_and_saves_nothing() {
     let tls = TlsServer::start();
-    let d = crate::util::Device::new();
+    let d = test_support::cli::Device::new();
     let ca = tls.pki.ca_pem.to_str().expect("utf-8 path");
     let p12 = tls.pki.client_p12.to_str().expect("utf-8 path");
     let url = tls.server.url();
@@ -39,9 +39,9 @@ fn a_wrong_certificate_password_at_init_says_so_and_saves_nothing() {
             "--url",
             &url,
             "--username",
-            crate::util::USER,
+            test_support::cli::USER,
             "--page-id",
-            crate::util::PAGE,
+            test_support::cli::PAGE,
             "--ca",
             ca,
             "--p12",

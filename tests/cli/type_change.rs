@@ -2,7 +2,7 @@
 //! `sber-tunnel --cli` devices keep syncing (no commit refused for ever), converge, and lose
 //! nothing — the folder keeps the path, the file is kept beside it as a conflict copy.
 
-use crate::util::{Device, Server};
+use test_support::cli::{Device, Server};
 
 fn folder_replaced_by_a_file_while_a_file_is_added_inside(replacer_syncs_first: bool) {
     let server = Server::start();

@@ -1,4 +1,4 @@
-//! Helpers of this suite on top of `util`: tagged content that says who wrote it, a record of
+//! Helpers of this suite on top of `test_support`: tagged content that says who wrote it, a record of
 //! what was written and discarded, seeds, and the content checks every test ends with.
 //!
 //! Invariant: every byte a test writes into a synced folder starts with a unique `<tag>`, so
@@ -7,66 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::util::Device;
+use test_support::cli::Device;
 
-/// A small seeded generator (splitmix64): the root package has no `rand` dependency.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `range` (end exclusive, non-empty).
-    pub fn range(&mut self, range: std::ops::Range<u64>) -> u64 {
-        range.start + self.next() % (range.end - range.start)
-    }
-    /// Uniform index below `n` (> 0).
-    pub fn index(&mut self, n: usize) -> usize {
-        self.range(0..n as u64) as usize
-    }
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
-
-/// The seed of a randomised test: `SBER_TUNNEL_SEED` or a fresh one.
-pub fn seed() -> u64 {
-    match std::env::var("SBER_TUNNEL_SEED") {
-        Ok(s) => s.parse().expect("SBER_TUNNEL_SEED is a number"),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1),
-    }
-}
-
-/// A number from the environment, or `default`.
-pub fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Prints the seed when the test panics.
-pub struct SeedGuard(pub &'static str, pub u64);
-impl Drop for SeedGuard {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("{} failed; replay with SBER_TUNNEL_SEED={}", self.0, self.1);
-        }
-    }
-}
+pub use test_support::seed::{env_num, seed, Rng, SeedGuard};
 
 /// The `<…>` tag at the start of `bytes`.
 pub fn tag_of(bytes: &[u8]) -> Option<String> {
@@ -185,19 +128,7 @@ impl Ledger {
 
 /// Hidden files other than the folder marker (leftover partial downloads) under `root`.
 pub fn stray_hidden(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                stack.push(e.path());
-            } else if name.starts_with('.') && name != tunnel_core::sync::FOLDER_MARKER {
-                out.push(e.path());
-            }
-        }
-    }
-    out
+    test_support::tree::stray_hidden(root, tunnel_core::sync::FOLDER_MARKER)
 }
 
 /// Sync settings with 1 MiB chunks and small packs.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use confluence_emulator::FaultConfig;
 
 use crate::common::{converge, env_num, seed, Ledger, Rng, SeedGuard, SMALL_CHUNKS};
-use crate::util::{Device, Server};
+use test_support::cli::{Device, Server};
 
 #[test]
 fn kill_during_sync_then_every_device_converges() {

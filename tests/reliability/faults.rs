@@ -13,7 +13,7 @@ use std::time::Duration;
 use confluence_emulator::{Emulator, FaultConfig, FaultKind, ScriptedFault};
 
 use crate::common::{converge, env_num, seed, stray_hidden, Ledger, Rng, SeedGuard, SMALL_CHUNKS};
-use crate::util::{Device, Server, PAGE, PASSWORD, USER};
+use test_support::cli::{Device, Server, PAGE, PASSWORD, USER};
 
 /// The outcome of a sync under faults is a success or a clear, non-panicking error.
 fn assert_clear_outcome(out: &Output, what: &str) -> bool {

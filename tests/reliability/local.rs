@@ -8,7 +8,7 @@ use std::time::Duration;
 use confluence_emulator::FaultConfig;
 
 use crate::common::{converge, seed, stray_hidden, Ledger, Rng, SeedGuard, SMALL_CHUNKS};
-use crate::util::{Device, Server};
+use test_support::cli::{Device, Server};
 
 #[test]
 fn folder_removed_while_syncing_deletes_nothing_remotely() {

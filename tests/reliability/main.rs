@@ -8,10 +8,6 @@
 //! Engine-level tests (the three-device model, hostile remote data) live in
 //! `crates/tunnel-core/tests/engine`. See docs/reliability.md for the long runs.
 
-#[path = "../cli/util.rs"]
-#[allow(dead_code)]
-mod util;
-
 mod common;
 mod crash;
 mod faults;

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use crate::util::{Device, Server, PAGE, PASSWORD, USER};
+use test_support::cli::{Device, Server, PAGE, PASSWORD, USER};
 
 const TOKEN: &str = "pat-NjQ3MzI1ODk0-Zx9tokenvalue";
 

@@ -114,6 +114,20 @@ pub struct SyncSummary {
     /// ignored here): not written here, never deleted remotely by this device.
     #[serde(default)]
     pub skipped_remote: u64,
+    /// Entries from other devices that cannot be stored on this computer (a name Windows
+    /// refuses, or one that differs only in case from another here): not written here, never
+    /// deleted remotely by this device.
+    #[serde(default)]
+    pub unstorable: Vec<UnstorableName>,
+}
+
+/// A remote name that cannot be stored on this computer, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnstorableName {
+    /// Path inside the folder (a folder stands for everything below it).
+    pub path: String,
+    /// Why, for a person ("a device name Windows reserves", "same name on this disk as …").
+    pub reason: String,
 }
 
 /// Something that happened, pushed to listeners as it happens.

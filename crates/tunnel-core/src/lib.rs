@@ -28,6 +28,7 @@ pub mod hash;
 pub mod ids;
 pub mod journal;
 pub mod manifest;
+pub mod name_rules;
 pub mod paths;
 pub mod plan;
 pub mod rel_path;

@@ -12,6 +12,14 @@
 //! back in time) nothing is deleted at all; a case-only rename (`A.txt` → `a.txt`) is a
 //! deletion plus a creation of the same content, so the content is never lost.
 //!
+//! Names (issue 14): the plan is made for the folder's [`NameRules`]. Remote names the disk
+//! refuses (Windows' reserved names) and, on a case-insensitive disk, a remote name that is
+//! one name here with another the plan keeps are listed in [`Plan::unstorable`] and left out
+//! on every side: not written here, never deleted remotely, and a folder holding one is never
+//! deleted or replaced by a file remotely. The name already here keeps it; among arrivals the
+//! one in the base, else the byte-wise smaller. A case-only rename is not a clash (the old name
+//! is deleted before the new one is written), so it syncs as a rename.
+//!
 //! Type changes: a folder replaced by a file (or a file by a folder) on one side is an
 //! ordinary change of that path, and the entries inside the old folder are deleted or
 //! created like any others. When the other side added, edited or kept something alive inside
@@ -37,6 +45,7 @@ use time::OffsetDateTime;
 
 use crate::hash::Digest;
 use crate::manifest::{EntryKind, FileEntry};
+use crate::name_rules::NameRules;
 use crate::rel_path::RelPath;
 
 /// What the scanner saw at a path.
@@ -69,6 +78,42 @@ pub struct PlanInput<'a> {
     /// Local folders holding something left out of the plan (hidden, ignored, unreadable):
     /// a remote file cannot take their place, so they count as keeping content.
     pub holding_unsynced: &'a BTreeSet<RelPath>,
+    /// How this folder's disk treats names (case, normalisation, reserved names).
+    pub names: NameRules,
+}
+
+/// A remote name this disk cannot hold. It is left out of the plan on every side: not
+/// written here, and never deleted remotely because it is missing here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unstorable {
+    /// The remote path (a folder stands for everything below it).
+    pub path: RelPath,
+    /// Why it cannot be stored.
+    pub reason: UnstorableReason,
+}
+
+/// Why a remote name cannot be stored on this disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnstorableReason {
+    /// The platform refuses the name (Windows: `CON`, `a?b`, a trailing dot…).
+    Reserved(&'static str),
+    /// On this disk it is the same name as `with` (they differ only in case), which keeps
+    /// the name: the one already here, else the one in the base, else the byte-wise smaller.
+    CaseConflict {
+        /// The path that keeps the name here.
+        with: RelPath,
+    },
+}
+
+impl std::fmt::Display for UnstorableReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnstorableReason::Reserved(why) => write!(f, "{why}"),
+            UnstorableReason::CaseConflict { with } => {
+                write!(f, "same name on this disk as {with} (differs only in case)")
+            }
+        }
+    }
 }
 
 /// One step of a plan.
@@ -177,6 +222,9 @@ pub struct Plan {
     /// In execution order: conflicts, deletions (children first), folder creations (parents
     /// first), file transfers by path, base bookkeeping.
     pub actions: Vec<Action>,
+    /// Remote names this disk cannot hold, left out of `actions` (with everything below
+    /// them), sorted by path.
+    pub unstorable: Vec<Unstorable>,
 }
 
 impl Plan {
@@ -327,7 +375,197 @@ pub fn conflict_copy_name(
 }
 
 /// Decide what to do. See the module docs for the rules.
+///
+/// Names first: remote names the disk refuses ([`NameRules::unstorable_prefix`]) are left out
+/// on every side. Then the plan is made, and the names it would leave here checked: when two
+/// of them are one name on this disk ([`NameRules::key`]), the one not here yet gives way (the
+/// one here keeps the name; among arrivals the one in the base, else the byte-wise smaller),
+/// is left out on every side like a refused name, and the plan is made again. So a plan never
+/// writes two names that are one file here, and never reads the collapse as an edit or a
+/// deletion.
 pub fn reconcile(input: &PlanInput) -> Plan {
+    let rules = input.names;
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for p in input
+        .base
+        .keys()
+        .chain(input.local.keys())
+        .chain(input.remote.keys())
+    {
+        // Folders above a name are names in use too, even when no entry lists them.
+        taken.insert(rules.key(p.as_str()).into_owned());
+        for a in p.ancestors() {
+            taken.insert(rules.key(a).into_owned());
+        }
+    }
+    let mut unstorable: BTreeMap<RelPath, UnstorableReason> = BTreeMap::new();
+    for e in input.remote.values().filter(|e| !e.deleted) {
+        if let Some((prefix, why)) = rules.unstorable_prefix(&e.path) {
+            unstorable
+                .entry(prefix)
+                .or_insert(UnstorableReason::Reserved(why));
+        }
+    }
+    // Each round leaves out at least one more remote name, or ends; the bound is only a guard.
+    let mut rounds = 0usize;
+    loop {
+        rounds += 1;
+        let excluded: BTreeSet<RelPath> = unstorable.keys().cloned().collect();
+        let (base, local, remote) = (
+            without_names(input.base, &excluded),
+            without_names(input.local, &excluded),
+            without_names(input.remote, &excluded),
+        );
+        let storable = PlanInput {
+            base: &base,
+            local: &local,
+            remote: &remote,
+            ..*input
+        };
+        // Left-out names stay alive remotely: a folder holding one is never deleted there,
+        // nor replaced by a file (the published list would hold a file above a live entry).
+        let kept_remote: BTreeSet<RelPath> = input
+            .remote
+            .iter()
+            .filter(|(p, e)| !e.deleted && !remote.contains_key(*p))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let actions = reconcile_storable(&storable, taken.clone(), &kept_remote);
+        let mut losers = if rules.folds_names() && rounds <= input.remote.len() + 1 {
+            colliding_arrivals(&storable, &actions)
+        } else {
+            Vec::new()
+        };
+        // Only names that come from the remote can be left out (conflict copies take names
+        // free of every name and folder in use, so they never clash).
+        losers.retain(|(path, _)| {
+            !unstorable.contains_key(path)
+                && (remote.get(path).is_some_and(|e| !e.deleted)
+                    || remote
+                        .range::<str, _>((
+                            Bound::Excluded(format!("{}/", path.as_str()).as_str()),
+                            Bound::Unbounded,
+                        ))
+                        .take_while(|(p, _)| path.is_ancestor_of(p))
+                        .any(|(_, e)| !e.deleted))
+        });
+        if losers.is_empty() {
+            return Plan {
+                actions,
+                unstorable: unstorable
+                    .into_iter()
+                    .map(|(path, reason)| Unstorable { path, reason })
+                    .collect(),
+            };
+        }
+        for (path, with) in losers {
+            unstorable.insert(path, UnstorableReason::CaseConflict { with });
+        }
+    }
+}
+
+/// `map` without the `excluded` paths and everything below them (borrowed when none is
+/// excluded).
+fn without_names<'a, V: Clone>(
+    map: &'a BTreeMap<RelPath, V>,
+    excluded: &BTreeSet<RelPath>,
+) -> std::borrow::Cow<'a, BTreeMap<RelPath, V>> {
+    if excluded.is_empty() {
+        return std::borrow::Cow::Borrowed(map);
+    }
+    let hit =
+        |p: &RelPath| excluded.contains(p.as_str()) || p.ancestors().any(|a| excluded.contains(a));
+    std::borrow::Cow::Owned(
+        map.iter()
+            .filter(|(p, _)| !hit(p))
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// Names the plan would leave here that are one name on this disk with another: for each such
+/// group, every name not here yet except the one that keeps the name, paired with the keeper.
+/// Folders above every name count (a download of `Docs/x` makes `Docs` here).
+fn colliding_arrivals(input: &PlanInput, actions: &[Action]) -> Vec<(RelPath, RelPath)> {
+    let mut after: BTreeSet<RelPath> = input.local.keys().cloned().collect();
+    for a in actions {
+        match a {
+            Action::DeleteLocal { path, .. } => {
+                after.remove(path);
+            }
+            Action::Download { path, .. } => {
+                after.insert(path.clone());
+            }
+            Action::ConflictRemoteWins { path, copy, .. } => {
+                after.insert(path.clone());
+                after.insert(copy.clone());
+            }
+            Action::ConflictLocalWins { copy, .. } => {
+                after.insert(copy.clone());
+            }
+            Action::Upload { .. }
+            | Action::DeleteRemote { .. }
+            | Action::RecordBase { .. }
+            | Action::ForgetBase { .. } => {}
+        }
+    }
+    let mut all: BTreeSet<RelPath> = BTreeSet::new();
+    for p in &after {
+        let mut cur = Some(p.clone());
+        while let Some(c) = cur {
+            cur = c.parent();
+            if !all.insert(c) {
+                break;
+            }
+        }
+    }
+    let mut groups: BTreeMap<String, Vec<RelPath>> = BTreeMap::new();
+    for p in all {
+        groups
+            .entry(input.names.key(p.as_str()).into_owned())
+            .or_default()
+            .push(p);
+    }
+    // Only the shallowest clashes this round: deeper ones may go with a losing folder (or
+    // lose their keeper to it), which the next round sees.
+    let Some(depth) = groups
+        .values()
+        .filter(|v| v.len() > 1)
+        .map(|v| v[0].depth())
+        .min()
+    else {
+        return Vec::new();
+    };
+    let mut losers = Vec::new();
+    for (_, mut names) in groups
+        .into_iter()
+        .filter(|(_, v)| v.len() > 1 && v[0].depth() == depth)
+    {
+        // Here first, then in the base, then byte-wise smaller.
+        names.sort_by_key(|n| {
+            (
+                !input.local.contains_key(n),
+                !input.base.contains_key(n),
+                n.clone(),
+            )
+        });
+        let keeper = names[0].clone();
+        for n in names.into_iter().skip(1) {
+            if !input.local.contains_key(&n) {
+                losers.push((n, keeper.clone()));
+            }
+        }
+    }
+    losers
+}
+
+/// The plan for names this disk can all hold (see [`reconcile`]); `taken` holds the keys of
+/// every name in use, so conflict copies never take a name that is already one here.
+fn reconcile_storable(
+    input: &PlanInput,
+    mut taken: BTreeSet<String>,
+    kept_remote: &BTreeSet<RelPath>,
+) -> Vec<Action> {
     let empty = BTreeMap::new();
     let base = if input.base_trusted {
         input.base
@@ -344,11 +582,6 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             .filter(|(_, e)| !e.deleted)
             .map(|(p, _)| p),
     );
-
-    let mut taken: BTreeSet<RelPath> = BTreeSet::new();
-    taken.extend(input.base.keys().cloned());
-    taken.extend(input.local.keys().cloned());
-    taken.extend(input.remote.keys().cloned());
 
     let mut actions: Vec<Action> = Vec::new();
     for &path in &paths {
@@ -445,8 +678,8 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             actions.push(a);
         }
     }
-    keep_folders_with_survivors(&mut actions, input);
-    folders_win_over_files(&mut actions, input, base, &mut taken);
+    keep_folders_with_survivors(&mut actions, input, kept_remote);
+    folders_win_over_files(&mut actions, input, base, &mut taken, kept_remote);
     actions.sort_by(|a, b| {
         a.phase().cmp(&b.phase()).then_with(|| {
             if a.phase() == 1 {
@@ -456,7 +689,7 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             }
         })
     });
-    Plan { actions }
+    actions
 }
 
 /// The tombstone that deletes `r`: next version, this device, stamped with the deletion time.
@@ -475,13 +708,28 @@ fn tombstone(r: &FileEntry, device: &str, now: OffsetDateTime) -> FileEntry {
     }
 }
 
+/// A conflict copy name for `path` that is no name in use on this disk (compared by
+/// [`NameRules::key`]), taken at once.
+fn free_copy_name(
+    path: &RelPath,
+    loser_device: &str,
+    input: &PlanInput,
+    taken: &mut BTreeSet<String>,
+) -> RelPath {
+    let copy = conflict_copy_name(path, loser_device, input.now_utc, |c| {
+        taken.contains(input.names.key(c.as_str()).as_ref())
+    });
+    taken.insert(input.names.key(copy.as_str()).into_owned());
+    copy
+}
+
 fn conflict(
     path: &RelPath,
     l: &LocalEntry,
     r: &FileEntry,
     input: &PlanInput,
     version: u64,
-    taken: &mut BTreeSet<RelPath>,
+    taken: &mut BTreeSet<String>,
 ) -> Action {
     // A file/folder clash keeps the folder at the path and the file as a copy.
     let local_wins = match (l.kind, r.kind) {
@@ -498,8 +746,7 @@ fn conflict(
     } else {
         input.device
     };
-    let copy = conflict_copy_name(path, loser_device, input.now_utc, |c| taken.contains(c));
-    taken.insert(copy.clone());
+    let copy = free_copy_name(path, loser_device, input, taken);
     if local_wins {
         Action::ConflictLocalWins {
             path: path.clone(),
@@ -519,8 +766,12 @@ fn conflict(
 }
 
 /// Paths alive on some side after the plan: everything seen locally or live remotely that
-/// the plan does not delete.
-fn survivors(actions: &[Action], input: &PlanInput) -> BTreeSet<RelPath> {
+/// the plan does not delete, and the remote names left out of the plan (`kept_remote`).
+fn survivors(
+    actions: &[Action],
+    input: &PlanInput,
+    kept_remote: &BTreeSet<RelPath>,
+) -> BTreeSet<RelPath> {
     let deleted: BTreeSet<&RelPath> = actions
         .iter()
         .filter_map(|a| match a {
@@ -541,6 +792,7 @@ fn survivors(actions: &[Action], input: &PlanInput) -> BTreeSet<RelPath> {
                 .map(|(p, _)| p),
         )
         .filter(|p| !deleted.contains(p))
+        .chain(kept_remote)
         .cloned()
         .collect()
 }
@@ -559,8 +811,12 @@ fn has_survivor_below(survivors: &BTreeSet<RelPath>, path: &RelPath) -> bool {
 /// A folder deletion whose folder still has something inside after the plan is turned into
 /// keeping the folder: a local folder deletion becomes an upload of the folder (it is alive
 /// here), a remote one a download (it is alive there).
-fn keep_folders_with_survivors(actions: &mut [Action], input: &PlanInput) {
-    let survivors = survivors(actions, input);
+fn keep_folders_with_survivors(
+    actions: &mut [Action],
+    input: &PlanInput,
+    kept_remote: &BTreeSet<RelPath>,
+) {
+    let survivors = survivors(actions, input, kept_remote);
     for a in actions.iter_mut() {
         let path = a.path().clone();
         match a {
@@ -602,9 +858,10 @@ fn folders_win_over_files(
     actions: &mut [Action],
     input: &PlanInput,
     base: &BTreeMap<RelPath, FileEntry>,
-    taken: &mut BTreeSet<RelPath>,
+    taken: &mut BTreeSet<String>,
+    kept_remote: &BTreeSet<RelPath>,
 ) {
-    let survivors = survivors(actions, input);
+    let survivors = survivors(actions, input, kept_remote);
     for a in actions.iter_mut() {
         let path = a.path().clone();
         let next_version = version_of(base.get(&path)).max(version_of(input.remote.get(&path))) + 1;
@@ -617,9 +874,7 @@ fn folders_win_over_files(
                 {
                     continue;
                 }
-                let copy =
-                    conflict_copy_name(&path, &entry.device, input.now_utc, |c| taken.contains(c));
-                taken.insert(copy.clone());
+                let copy = free_copy_name(&path, &entry.device, input, taken);
                 *a = Action::ConflictLocalWins {
                     path,
                     copy,
@@ -651,9 +906,7 @@ fn folders_win_over_files(
                         chunks: Vec::new(),
                     },
                 };
-                let copy =
-                    conflict_copy_name(&path, input.device, input.now_utc, |c| taken.contains(c));
-                taken.insert(copy.clone());
+                let copy = free_copy_name(&path, input.device, input, taken);
                 *a = Action::ConflictRemoteWins {
                     path,
                     copy,
@@ -745,6 +998,7 @@ mod tests {
         remote: BTreeMap<RelPath, FileEntry>,
         trusted: bool,
         holding_unsynced: BTreeSet<RelPath>,
+        names: NameRules,
     }
 
     impl Case {
@@ -755,6 +1009,7 @@ mod tests {
                 remote: BTreeMap::new(),
                 trusted: true,
                 holding_unsynced: BTreeSet::new(),
+                names: NameRules::EXACT,
             }
         }
         fn base(mut self, e: FileEntry) -> Self {
@@ -778,6 +1033,7 @@ mod tests {
                 now_utc: now(),
                 base_trusted: self.trusted,
                 holding_unsynced: &self.holding_unsynced,
+                names: self.names,
             })
         }
     }
@@ -1543,7 +1799,7 @@ mod tests {
         for (name, case, expected) in cases {
             let plan = case.plan();
             assert_eq!(kinds(&plan), expected, "case: {name}: {plan:?}");
-            check(case.base, case.local, case.remote, case.trusted);
+            check(case.base, case.local, case.remote, case.trusted, case.names);
         }
     }
 
@@ -1730,11 +1986,315 @@ mod tests {
         assert_eq!(copy.as_str(), "a (conflict from pc 2026-11-18 110640) 40");
     }
 
+    // ---- names: case-insensitive disks and names the platform refuses (issue 14) ----
+
+    /// Every combination of the three name rules.
+    fn all_rules() -> Vec<NameRules> {
+        let mut v = Vec::new();
+        for bits in 0u8..8 {
+            v.push(NameRules {
+                case_insensitive: bits & 1 != 0,
+                normalization_insensitive: bits & 2 != 0,
+                windows_reserved: bits & 4 != 0,
+            });
+        }
+        v
+    }
+
+    fn left_out(plan: &Plan) -> Vec<(&str, String)> {
+        plan.unstorable
+            .iter()
+            .map(|u| (u.path.as_str(), u.reason.to_string()))
+            .collect()
+    }
+
+    fn paths_of<'a>(plan: &'a Plan, kind: &str) -> Vec<&'a str> {
+        kinds(plan)
+            .into_iter()
+            .zip(&plan.actions)
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, a)| a.path().as_str())
+            .collect()
+    }
+
+    /// One table row: a situation, and what a byte-exact disk and a case-insensitive disk
+    /// each do with it (normalisation-insensitivity changes nothing: paths are NFC already).
+    struct NameCase {
+        what: &'static str,
+        case: Case,
+        exact: (Vec<&'static str>, Vec<&'static str>),
+        folded: (Vec<&'static str>, Vec<&'static str>),
+    }
+
+    fn name_cases() -> Vec<NameCase> {
+        let readme_a = remote_file("README.md", 1, 10, 1, OTHER);
+        let readme_b = remote_file("Readme.md", 2, 20, 1, OTHER);
+        let lower = remote_file("a.txt", 1, 10, 1, OTHER);
+        let upper = remote_file("A.txt", 1, 20, 1, OTHER);
+        vec![
+            NameCase {
+                what: "two new remote names that are one name here",
+                case: Case::new()
+                    .remote(readme_a.clone())
+                    .remote(readme_b.clone()),
+                exact: (vec!["download", "download"], vec![]),
+                // The byte-wise smaller keeps the name ('E' < 'e').
+                folded: (vec!["download"], vec!["Readme.md"]),
+            },
+            NameCase {
+                what: "a synced file and a new remote name that differs only in case",
+                case: Case::new()
+                    .base(readme_b.clone())
+                    .local("Readme.md", local_file(2, 20))
+                    .remote(readme_b.clone())
+                    .remote(readme_a.clone()),
+                exact: (vec!["download"], vec![]),
+                // The one here keeps its name even though it sorts after the other.
+                folded: (vec![], vec!["README.md"]),
+            },
+            NameCase {
+                what: "a new local file and a new remote one that differ only in case",
+                case: Case::new()
+                    .local("Readme.md", local_file(2, 20))
+                    .remote(readme_a.clone()),
+                exact: (vec!["download", "upload"], vec![]),
+                folded: (vec!["upload"], vec!["README.md"]),
+            },
+            NameCase {
+                what: "a remote rename that only changes case, nothing changed here",
+                case: Case::new()
+                    .base(lower.clone())
+                    .local("a.txt", local_file(1, 10))
+                    .remote(gone(&lower))
+                    .remote(upper.clone()),
+                // Deletion first, so on a case-insensitive disk the new name lands after the
+                // old is gone: a rename, not a collision.
+                exact: (vec!["delete-local", "download"], vec![]),
+                folded: (vec!["delete-local", "download"], vec![]),
+            },
+            NameCase {
+                what: "a local rename that only changes case",
+                case: Case::new()
+                    .base(lower.clone())
+                    .local("A.txt", local_file(1, 10))
+                    .remote(lower.clone()),
+                exact: (vec!["delete-remote", "upload"], vec![]),
+                folded: (vec!["delete-remote", "upload"], vec![]),
+            },
+            NameCase {
+                what: "a remote case rename of a file edited here: the edit keeps the old name",
+                case: Case::new()
+                    .base(lower.clone())
+                    .local("a.txt", local_file(3, 30))
+                    .remote(gone(&lower))
+                    .remote(upper.clone()),
+                exact: (vec!["download", "upload"], vec![]),
+                folded: (vec!["upload"], vec!["A.txt"]),
+            },
+            NameCase {
+                what: "two new folders that differ only in case, one here, one remote",
+                case: Case::new()
+                    .local("Docs", local_dir())
+                    .local("Docs/a", local_file(1, 10))
+                    .remote(remote_dir("docs", 1))
+                    .remote(remote_file("docs/b", 2, 10, 1, OTHER)),
+                exact: (vec!["upload", "download", "upload", "download"], vec![]),
+                // The remote folder goes with everything in it.
+                folded: (vec!["upload", "upload"], vec!["docs"]),
+            },
+        ]
+    }
+
+    #[test]
+    fn table_of_case_collisions_under_every_combination_of_rules() {
+        for row in name_cases() {
+            for names in all_rules() {
+                let mut case = Case::new();
+                case.base = row.case.base.clone();
+                case.local = row.case.local.clone();
+                case.remote = row.case.remote.clone();
+                case.names = names;
+                let plan = case.plan();
+                let (kinds_want, out_want) = if names.case_insensitive {
+                    &row.folded
+                } else {
+                    &row.exact
+                };
+                assert_eq!(
+                    &kinds(&plan),
+                    kinds_want,
+                    "{}: {names:?}\n{plan:?}",
+                    row.what
+                );
+                let out: Vec<&str> = plan.unstorable.iter().map(|u| u.path.as_str()).collect();
+                assert_eq!(&out, out_want, "{}: {names:?}", row.what);
+                for u in &plan.unstorable {
+                    assert!(
+                        matches!(&u.reason, UnstorableReason::CaseConflict { with }
+                            if names.key(with.as_str()) == names.key(u.path.as_str())),
+                        "{}: the reason names the path keeping the name: {u:?}",
+                        row.what
+                    );
+                }
+                assert_eq!(
+                    plan.deletions_remote(),
+                    kinds_want.iter().filter(|k| **k == "delete-remote").count(),
+                    "{}: a name not stored here is never deleted remotely",
+                    row.what
+                );
+                check(
+                    case.base.clone(),
+                    case.local.clone(),
+                    case.remote.clone(),
+                    true,
+                    names,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_windows_refuses_are_left_out_and_never_deleted_remotely() {
+        let con = remote_file("CON.txt", 1, 10, 1, OTHER);
+        let dot = remote_file("notes.", 2, 10, 1, OTHER);
+        let ok = remote_file("ok.txt", 3, 10, 1, OTHER);
+        let aux = remote_dir("aux", 1);
+        let inside = remote_file("aux/x.txt", 4, 10, 1, OTHER);
+        for names in all_rules() {
+            // Fresh: nothing here yet.
+            let mut case = Case::new()
+                .remote(con.clone())
+                .remote(dot.clone())
+                .remote(ok.clone())
+                .remote(aux.clone())
+                .remote(inside.clone());
+            case.names = names;
+            let plan = case.plan();
+            if names.windows_reserved {
+                assert_eq!(paths_of(&plan, "download"), vec!["ok.txt"], "{plan:?}");
+                assert_eq!(
+                    left_out(&plan),
+                    vec![
+                        ("CON.txt", "a device name Windows reserves".to_string()),
+                        ("aux", "a device name Windows reserves".to_string()),
+                        ("notes.", "the name ends with a dot or a space".to_string()),
+                    ],
+                    "a folder stands for what is inside it"
+                );
+            } else {
+                assert_eq!(plan.summary().downloads, 5, "{names:?}: {plan:?}");
+                assert!(plan.unstorable.is_empty());
+            }
+            check(
+                case.base.clone(),
+                case.local.clone(),
+                case.remote.clone(),
+                true,
+                names,
+            );
+
+            // Even with a base that lists them (a folder moved here from Linux, say), missing
+            // here is not a deletion.
+            let mut case = Case::new()
+                .base(con.clone())
+                .base(ok.clone())
+                .local("ok.txt", local_file(3, 10))
+                .remote(con.clone())
+                .remote(ok.clone());
+            case.names = names;
+            let plan = case.plan();
+            if names.windows_reserved {
+                assert!(plan.is_empty(), "{plan:?}");
+                assert_eq!(left_out(&plan).len(), 1);
+            } else {
+                assert_eq!(kinds(&plan), vec!["delete-remote"], "{names:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn conflict_copies_never_take_a_name_that_is_one_name_here() {
+        let remote = remote_file("x.txt", 2, 20, 2, OTHER);
+        let plain = conflict_copy_name(&p("x.txt"), ME, now(), |_| false);
+        let shouting = remote_file(&plain.as_str().to_uppercase(), 9, 1, 1, OTHER);
+        // A folder of that name that no entry lists (only a file inside it) is a name in use too.
+        let inside = remote_file(
+            &format!("{}/inner", plain.as_str().to_uppercase()),
+            9,
+            1,
+            1,
+            OTHER,
+        );
+        for (names, shouting) in all_rules()
+            .into_iter()
+            .flat_map(|r| [(r, shouting.clone()), (r, inside.clone())])
+        {
+            let mut case = Case::new()
+                .base(remote_file("x.txt", 1, 10, 1, OTHER))
+                .local("x.txt", local_file(3, 10))
+                .remote(remote.clone())
+                .remote(shouting.clone());
+            case.names = names;
+            let plan = case.plan();
+            let copy = plan
+                .actions
+                .iter()
+                .find_map(|a| match a {
+                    Action::ConflictRemoteWins { copy, .. } => Some(copy.clone()),
+                    _ => None,
+                })
+                .expect("the remote version is newer: the local one moves aside");
+            if names.case_insensitive {
+                let clash = shouting
+                    .path
+                    .as_str()
+                    .split('/')
+                    .next()
+                    .expect("a first component");
+                assert_ne!(
+                    names.key(copy.as_str()),
+                    names.key(clash),
+                    "one file here with a remote name"
+                );
+                assert!(copy.as_str().ends_with(" 2.txt"), "{copy}");
+            } else {
+                assert_eq!(copy, plain);
+            }
+            check(
+                case.base.clone(),
+                case.local.clone(),
+                case.remote.clone(),
+                true,
+                names,
+            );
+        }
+    }
+
     // ---- simulation: apply a plan to both sides, check convergence and no loss ----
 
     type Tree = BTreeMap<RelPath, (EntryKind, Option<Digest>)>;
 
+    /// Insert into a local tree, as a disk with `names` would: a name that is one name here
+    /// with another entry (not itself) would overwrite that entry, which a plan must never do.
+    fn write_local(
+        tree: &mut Tree,
+        names: NameRules,
+        path: &RelPath,
+        v: (EntryKind, Option<Digest>),
+    ) {
+        let key = names.key(path.as_str()).into_owned();
+        let clash = tree
+            .keys()
+            .find(|p| *p != path && names.key(p.as_str()) == key.as_str());
+        assert!(
+            clash.is_none(),
+            "{path} would land on {clash:?}: one file on this disk ({names:?})"
+        );
+        tree.insert(path.clone(), v);
+    }
+
     fn apply(input: &PlanInput, plan: &Plan) -> (Tree, Tree) {
+        let names = input.names;
         let mut local: Tree = input
             .local
             .iter()
@@ -1752,7 +2312,7 @@ mod tests {
                     remote.insert(path.clone(), (l.kind, l.sha256));
                 }
                 Action::Download { path, entry } => {
-                    local.insert(path.clone(), (entry.kind, entry.sha256));
+                    write_local(&mut local, names, path, (entry.kind, entry.sha256));
                 }
                 Action::DeleteLocal { path, .. } => {
                     local.remove(path);
@@ -1766,7 +2326,7 @@ mod tests {
                     entry,
                     local: l,
                 } => {
-                    local.insert(copy.clone(), (l.kind, l.sha256));
+                    write_local(&mut local, names, copy, (l.kind, l.sha256));
                     remote.insert(copy.clone(), (l.kind, l.sha256));
                     local.insert(path.clone(), (entry.kind, entry.sha256));
                     // A folder the remote does not hold (yet) is published.
@@ -1781,7 +2341,7 @@ mod tests {
                     local: l,
                     ..
                 } => {
-                    local.insert(copy.clone(), (entry.kind, entry.sha256));
+                    write_local(&mut local, names, copy, (entry.kind, entry.sha256));
                     remote.insert(copy.clone(), (entry.kind, entry.sha256));
                     remote.insert(path.clone(), (l.kind, l.sha256));
                 }
@@ -1791,11 +2351,17 @@ mod tests {
         (local, remote)
     }
 
+    /// Whether `path` is `x` or lies below it.
+    fn at_or_below(x: &RelPath, path: &RelPath) -> bool {
+        x == path || x.is_ancestor_of(path)
+    }
+
     fn check(
         base: BTreeMap<RelPath, FileEntry>,
         local: BTreeMap<RelPath, LocalEntry>,
         remote: BTreeMap<RelPath, FileEntry>,
         trusted: bool,
+        names: NameRules,
     ) {
         let input = PlanInput {
             base: &base,
@@ -1805,14 +2371,61 @@ mod tests {
             now_utc: now(),
             base_trusted: trusted,
             holding_unsynced: &BTreeSet::new(),
+            names,
         };
         let plan = reconcile(&input);
         let again = reconcile(&input);
         assert_eq!(plan, again, "deterministic");
+        let ctx = || format!("base {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}");
+        // Names this disk cannot hold: never one here already, never touched by the plan.
+        let left_out = |path: &RelPath| plan.unstorable.iter().any(|u| at_or_below(&u.path, path));
+        for u in &plan.unstorable {
+            assert!(
+                remote
+                    .iter()
+                    .any(|(p, e)| !e.deleted && at_or_below(&u.path, p)),
+                "only live remote names are reported: {u:?}\n{}",
+                ctx()
+            );
+            assert!(
+                !local.contains_key(&u.path),
+                "a name already here is never the one left out: {u:?}\n{}",
+                ctx()
+            );
+            if !names.windows_reserved {
+                assert!(matches!(u.reason, UnstorableReason::CaseConflict { .. }));
+            }
+            if !names.folds_names() {
+                assert!(matches!(u.reason, UnstorableReason::Reserved(_)));
+            }
+        }
+        for a in &plan.actions {
+            assert!(
+                !left_out(a.path()),
+                "the plan touches a name left out: {a:?}\n{}",
+                ctx()
+            );
+        }
         let (l2, r2) = apply(&input, &plan);
+        // What is left out stays on the remote exactly as it was: never deleted there.
+        for (path, e) in remote.iter().filter(|(p, e)| !e.deleted && left_out(p)) {
+            assert_eq!(
+                r2.get(path),
+                Some(&(e.kind, e.sha256)),
+                "{path} is not stored here and stays remotely\n{}",
+                ctx()
+            );
+        }
+        let r2_here: Tree = r2
+            .iter()
+            .filter(|(p, _)| !left_out(p))
+            .map(|(p, v)| (p.clone(), *v))
+            .collect();
         assert_eq!(
-            l2, r2,
-            "both sides converge\nbase {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}"
+            l2,
+            r2_here,
+            "both sides converge (but for names left out)\n{}",
+            ctx()
         );
         // The published tree is one manifest validation accepts: no live file is the parent
         // of another live entry (a commit refused there would be refused for ever).
@@ -1820,7 +2433,8 @@ mod tests {
             let child = r2.keys().find(|c| path.is_ancestor_of(c));
             assert!(
                 child.is_none(),
-                "file {path} is the parent of {child:?}\nbase {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}"
+                "file {path} is the parent of {child:?}\n{}",
+                ctx()
             );
         }
         // No content written on either side is lost. The only content allowed to go is a
@@ -1844,12 +2458,13 @@ mod tests {
             }
             assert!(
                 final_contents.contains(&l.sha256),
-                "local content of {path} survives: {plan:?}"
+                "local content of {path} survives\n{}",
+                ctx()
             );
         }
         for (path, r) in remote
             .iter()
-            .filter(|(_, r)| !r.deleted && r.kind == EntryKind::File)
+            .filter(|(p, r)| !r.deleted && r.kind == EntryKind::File && !left_out(p))
         {
             let b = base.get(path);
             let unchanged_there = trusted && b.is_some_and(|b| same_entry(r, b));
@@ -1863,27 +2478,27 @@ mod tests {
             }
             assert!(
                 final_contents.contains(&r.sha256),
-                "remote content of {path} survives: {plan:?}"
+                "remote content of {path} survives\n{}",
+                ctx()
             );
         }
-        // A second round on the converged state has nothing left to transfer.
-        let new_base: BTreeMap<RelPath, FileEntry> = l2
-            .iter()
-            .map(|(p, (k, d))| {
-                let e = FileEntry {
-                    path: p.clone(),
-                    kind: *k,
-                    deleted: false,
-                    size: 0,
-                    mtime_ns: 0,
-                    sha256: *d,
-                    version: 1,
-                    device: ME.into(),
-                    chunks: vec![],
-                };
-                (p.clone(), e)
-            })
-            .collect();
+        // A second round on the converged state has nothing left to do, and leaves out the
+        // same names.
+        let entry = |p: &RelPath, (k, d): &(EntryKind, Option<Digest>)| FileEntry {
+            path: p.clone(),
+            kind: *k,
+            deleted: false,
+            size: 0,
+            mtime_ns: 0,
+            sha256: *d,
+            version: 1,
+            device: ME.into(),
+            chunks: vec![],
+        };
+        let new_base: BTreeMap<RelPath, FileEntry> =
+            l2.iter().map(|(p, v)| (p.clone(), entry(p, v))).collect();
+        let new_remote: BTreeMap<RelPath, FileEntry> =
+            r2.iter().map(|(p, v)| (p.clone(), entry(p, v))).collect();
         let new_local: BTreeMap<RelPath, LocalEntry> = l2
             .iter()
             .map(|(p, (k, d))| {
@@ -1901,13 +2516,26 @@ mod tests {
         let second = reconcile(&PlanInput {
             base: &new_base,
             local: &new_local,
-            remote: &new_base,
+            remote: &new_remote,
             device: ME,
             now_utc: now(),
             base_trusted: true,
             holding_unsynced: &BTreeSet::new(),
+            names,
         });
-        assert!(second.is_empty(), "stable after one round: {second:?}");
+        assert!(
+            second.actions.is_empty(),
+            "stable after one round: {second:?}\n{}",
+            ctx()
+        );
+        let left: Vec<&RelPath> = second.unstorable.iter().map(|u| &u.path).collect();
+        let first: Vec<&RelPath> = plan
+            .unstorable
+            .iter()
+            .map(|u| &u.path)
+            .filter(|p| r2.keys().any(|r| at_or_below(p, r)))
+            .collect();
+        assert_eq!(left, first, "the same names stay left out\n{}", ctx());
     }
 
     /// Every combination for one file: base ∈ {none, A}; local ∈ {none, A, B, C, dir};
@@ -1939,7 +2567,7 @@ mod tests {
                         let local: BTreeMap<_, _> = l.iter().map(|e| (p("f"), e.clone())).collect();
                         let remote: BTreeMap<_, _> =
                             r.iter().map(|e| (e.path.clone(), e.clone())).collect();
-                        check(base, local, remote, trusted);
+                        check(base, local, remote, trusted, NameRules::EXACT);
                     }
                 }
             }
@@ -2008,11 +2636,120 @@ mod tests {
             })
     }
 
+    /// Trees whose names differ only in case (and NFC/NFD spelling, which [`RelPath`] makes
+    /// one name) or are refused by Windows; the local tree and the base are what a disk with
+    /// `names` can hold: no two names with one key, no refused name.
+    fn arb_named_tree(
+        names: NameRules,
+    ) -> impl Strategy<
+        Value = (
+            BTreeMap<RelPath, FileEntry>,
+            BTreeMap<RelPath, LocalEntry>,
+            BTreeMap<RelPath, FileEntry>,
+        ),
+    > {
+        let files = [
+            "a", "A", "d", "D/e", "d/e", "d/E", "\u{e9}", "E\u{301}", "\u{c9}/x", "aux",
+        ];
+        let n = files.len();
+        (
+            proptest::collection::vec(0u8..4, n),
+            proptest::collection::vec(0u8..5, n),
+            proptest::collection::vec(0u8..6, n),
+            proptest::collection::vec(0i64..3, n),
+        )
+            .prop_map(move |(bs, ls, rs, times)| {
+                let mut base = BTreeMap::new();
+                let mut local = BTreeMap::new();
+                let mut remote = BTreeMap::new();
+                // Whether `path` and its folders fit on this disk beside what `tree` holds.
+                fn fits<V>(tree: &BTreeMap<RelPath, V>, names: NameRules, path: &RelPath) -> bool {
+                    let mut all = vec![path.clone()];
+                    let mut cur = path.parent();
+                    while let Some(c) = cur {
+                        cur = c.parent();
+                        all.push(c);
+                    }
+                    all.iter().all(|x| {
+                        names.unstorable_reason(x).is_none()
+                            && !tree
+                                .keys()
+                                .any(|k| k != x && names.key(k.as_str()) == names.key(x.as_str()))
+                    })
+                }
+                for (i, f) in files.iter().enumerate() {
+                    let path = p(f);
+                    let parents: Vec<RelPath> = {
+                        let mut v = vec![];
+                        let mut cur = path.parent();
+                        while let Some(c) = cur {
+                            cur = c.parent();
+                            v.push(c);
+                        }
+                        v
+                    };
+                    let mut in_base = false;
+                    if bs[i] > 0 && fits(&base, names, &path) {
+                        in_base = true;
+                        base.insert(path.clone(), remote_file(f, bs[i], 1, 1, OTHER));
+                        for d in &parents {
+                            base.insert(d.clone(), remote_dir(d.as_str(), 1));
+                        }
+                    }
+                    if ls[i] > 0 && ls[i] < 4 && fits(&local, names, &path) {
+                        local.insert(path.clone(), local_file(ls[i], 10 + times[i]));
+                        for d in &parents {
+                            local.insert(d.clone(), local_dir());
+                        }
+                    }
+                    match rs[i] {
+                        0 => {}
+                        4 | 5 => {
+                            if in_base {
+                                remote.insert(
+                                    path.clone(),
+                                    gone(&remote_file(f, bs[i], 1, 1, OTHER)),
+                                );
+                            }
+                        }
+                        c => {
+                            remote.insert(
+                                path.clone(),
+                                remote_file(f, c, 10 + (2 - times[i]), 2, OTHER),
+                            );
+                            for d in &parents {
+                                remote.insert(d.clone(), remote_dir(d.as_str(), 1));
+                            }
+                        }
+                    }
+                }
+                (base, local, remote)
+            })
+    }
+
+    fn arb_rules() -> impl Strategy<Value = NameRules> {
+        (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(c, n, w)| NameRules {
+            case_insensitive: c,
+            normalization_insensitive: n,
+            windows_reserved: w,
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         #[test]
         fn random_trees_converge_without_loss((base, local, remote) in arb_tree(), trusted in any::<bool>()) {
-            check(base, local, remote, trusted);
+            check(base, local, remote, trusted, NameRules::EXACT);
+        }
+
+        /// Issue 14: names that are one name on a case-insensitive disk never collapse, names
+        /// left out are never deleted remotely, and everything else converges without loss.
+        #[test]
+        fn random_trees_with_clashing_names_converge_without_collapse(
+            (names, (base, local, remote)) in arb_rules().prop_flat_map(|r| (Just(r), arb_named_tree(r))),
+            trusted in any::<bool>(),
+        ) {
+            check(base, local, remote, trusted, names);
         }
     }
 }

@@ -30,6 +30,11 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
     let recent = app
         .with_journal(|j| Ok(tunnel_core::activity::recent(j, RECENT_SHOWN)?))
         .unwrap_or_default();
+    // Names from other devices that the last sync of each folder could not store here.
+    let cannot_store = |id: i64| {
+        app.with_journal(|j| Ok(tunnel_core::name_rules::stored_unstorable(j, id)?))
+            .unwrap_or_default()
+    };
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -38,6 +43,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                     "path": f.path, "page_id": f.page_id, "paused": f.paused,
                     "last_sync_at": f.last_sync_at, "last_error": f.last_error,
                     "remote_seq": f.seq, "present": f.path.is_dir(),
+                    "cannot_store": cannot_store(f.id),
                 })
             })
             .collect();
@@ -138,6 +144,22 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
             f.page_id,
             state
         );
+        let unstorable = cannot_store(f.id);
+        if !unstorable.is_empty() {
+            println!(
+                "    {} item(s) from other devices cannot be stored on this computer (left alone, not deleted):",
+                unstorable.len()
+            );
+            for u in unstorable.iter().take(UNSTORABLE_SHOWN) {
+                println!("      {}  ({})", u.path, u.reason);
+            }
+            if unstorable.len() > UNSTORABLE_SHOWN {
+                println!(
+                    "      … and {} more (status --json lists them all)",
+                    unstorable.len() - UNSTORABLE_SHOWN
+                );
+            }
+        }
     }
     if !recent.is_empty() {
         println!("Recent:");
@@ -176,6 +198,9 @@ pub async fn run_conflicts(ctx: &Context, args: ConflictsArgs) -> Result<u8> {
     }
     Ok(exit::OK)
 }
+
+/// Names that cannot be stored here that `status` lists per folder (--json lists all).
+const UNSTORABLE_SHOWN: usize = 10;
 
 /// History lines `status` shows.
 const RECENT_SHOWN: usize = 5;

@@ -170,6 +170,12 @@ pub fn describe_summary(s: &SyncSummary) -> String {
             s.skipped_remote
         ));
     }
+    if !s.unstorable.is_empty() {
+        text.push_str(&format!(
+            "; {} item(s) from other devices cannot be stored on this computer (see `status`)",
+            s.unstorable.len()
+        ));
+    }
     text
 }
 
@@ -193,6 +199,18 @@ mod tests {
                 "3 file(s) from other devices not stored here (hidden or ignored on this computer)"
             ),
             "{text}"
+        );
+        let s = SyncSummary {
+            unstorable: vec![tunnel_core::events::UnstorableName {
+                path: "CON.txt".into(),
+                reason: "a device name Windows reserves".into(),
+            }],
+            ..SyncSummary::default()
+        };
+        assert_eq!(
+            describe_summary(&s),
+            "up to date; 1 item(s) from other devices cannot be stored on this computer (see `status`)",
+            "issue 14: names this computer cannot store are named in the summary"
         );
     }
 }

@@ -39,6 +39,11 @@ impl Syncer {
                             }
                         }
                     }
+                    // Renamed in place (a case-only rename): the content is already there.
+                    EntryKind::File if exec.renamed.contains(path) => {
+                        exec.base_upserts.push(entry.clone());
+                        exec.summary.downloaded += 1;
+                    }
                     EntryKind::File => {
                         jobs.push((path.clone(), entry.clone(), local.get(path).cloned()))
                     }

@@ -52,6 +52,7 @@ impl Syncer {
         actions: &[Action],
         exec: &mut Execution,
     ) -> Result<(), SyncError> {
+        let case_renames = case_only_renames(actions, self.name_rules(folder).await);
         for a in actions {
             let Action::DeleteLocal { path, expected } = a else {
                 continue;
@@ -60,6 +61,19 @@ impl Syncer {
                 exec.failed_files += 1;
                 info!(path = %path, "changed locally; not deleting it");
                 continue;
+            }
+            if let Some(to) = case_renames.get(path) {
+                match rename_case(&folder.path, path, to) {
+                    Ok(()) => {
+                        info!(from = %path, to = %to, "renamed here (only the case changed)");
+                        exec.base_removals.push(path.clone());
+                        exec.renamed.insert((*to).clone());
+                        continue;
+                    }
+                    Err(e) => {
+                        debug!(from = %path, to = %to, error = %e, "case-only rename not done here; deleting and downloading instead");
+                    }
+                }
             }
             let r = match expected.kind {
                 EntryKind::File => super::trash::move_to_trash(&folder.path, path).map(|_| ()),
@@ -94,4 +108,63 @@ impl Syncer {
         }
         Ok(())
     }
+}
+
+/// On a case-insensitive disk, a file deleted and a file created by the plan whose names are
+/// one name here, in the same folder (the same parent, byte for byte), with the same content:
+/// a case-only rename from another device, done as a rename here instead of a trip through the
+/// trash and a download. Old name → new name.
+fn case_only_renames(
+    actions: &[Action],
+    rules: crate::name_rules::NameRules,
+) -> HashMap<&RelPath, &RelPath> {
+    let mut out = HashMap::new();
+    if !rules.case_insensitive {
+        return out;
+    }
+    let arriving: HashMap<(Option<RelPath>, String), (&RelPath, &FileEntry)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Download { path, entry } if entry.kind == EntryKind::File => Some((
+                (path.parent(), rules.key(path.file_name()).into_owned()),
+                (path, entry),
+            )),
+            _ => None,
+        })
+        .collect();
+    for a in actions {
+        let Action::DeleteLocal { path, expected } = a else {
+            continue;
+        };
+        if expected.kind != EntryKind::File || expected.sha256.is_none() {
+            continue;
+        }
+        let key = (path.parent(), rules.key(path.file_name()).into_owned());
+        if let Some((to, entry)) = arriving.get(&key) {
+            if *to != path && entry.sha256 == expected.sha256 {
+                out.insert(path, *to);
+            }
+        }
+    }
+    out
+}
+
+/// Rename `from` to `to` (names that differ only in case, same folder), unless a file named
+/// exactly `to` is listed there already (then the disk is not case-insensitive after all and
+/// the rename would replace another file).
+fn rename_case(root: &Path, from: &RelPath, to: &RelPath) -> std::io::Result<()> {
+    let parent = match to.parent() {
+        Some(p) => p.to_native(root),
+        None => root.to_path_buf(),
+    };
+    let taken = std::fs::read_dir(&parent)?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_str() == Some(to.file_name()));
+    if taken {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "the new name is listed as another file",
+        ));
+    }
+    fs_safe::rename(root, from, to)
 }

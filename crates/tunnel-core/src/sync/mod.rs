@@ -41,7 +41,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::clock::{unix_now, unix_now_ns};
 use crate::config::SyncSettings;
 use crate::error::SyncError;
-use crate::events::{SyncEvent, SyncSummary, TransferProgress};
+use crate::events::{SyncEvent, SyncSummary, TransferProgress, UnstorableName};
 use crate::fs_safe;
 use crate::hash::Digest;
 use crate::ids::FolderId;
@@ -49,6 +49,7 @@ use crate::journal::{FolderRecord, Journal};
 use crate::manifest::{
     ChunkRef, Delta, EntryKind, FileEntry, Head, Limits, RemoteTree, FORMAT_VERSION,
 };
+use crate::name_rules::NameRules;
 use crate::plan::{reconcile, Action, LocalEntry, PlanInput};
 use crate::rel_path::RelPath;
 use crate::remote::{BlobName, RemoteError, RemoteStore};
@@ -89,6 +90,10 @@ pub struct Syncer {
     limits: Limits,
     /// Test-only garbage-collection timing: (grace, verification window), in seconds.
     gc_timing_for_tests: Option<(u64, i64)>,
+    /// Each folder's name rules, probed once per folder root (see [`crate::name_rules`]).
+    name_rules: Arc<Mutex<HashMap<PathBuf, NameRules>>>,
+    /// Test-only: name rules used instead of probing.
+    name_rules_for_tests: Option<NameRules>,
 }
 
 impl Syncer {
@@ -106,6 +111,8 @@ impl Syncer {
             events,
             limits,
             gc_timing_for_tests: None,
+            name_rules: Arc::new(Mutex::new(HashMap::new())),
+            name_rules_for_tests: None,
         }
     }
 
@@ -287,6 +294,7 @@ impl Syncer {
             })
             .flat_map(|p| std::iter::successors(p.parent(), |a| a.parent()))
             .collect();
+        let names = self.name_rules(folder).await;
         let plan = reconcile(&PlanInput {
             base: &base,
             local: &local,
@@ -295,7 +303,12 @@ impl Syncer {
             now_utc: time::OffsetDateTime::now_utc(),
             base_trusted: view.base_trusted,
             holding_unsynced: &holding_unsynced,
+            names,
         });
+        summary.unstorable = report_unstorable(&plan.unstorable);
+        let listed = summary.unstorable.clone();
+        self.with_journal(move |j| crate::name_rules::store_unstorable(j, id, &listed))
+            .await?;
         self.guard_deletions(folder, &plan.actions, &base, opts)?;
         debug!(actions = plan.actions.len(), "plan");
 
@@ -435,6 +448,58 @@ impl Syncer {
         Ok(())
     }
 
+    /// This folder's name rules: probed on its root once per syncer (the probe's files are
+    /// hidden temporary names, which the watcher and the scanner pass by). A probe that
+    /// cannot run (a read-only folder) gives the platform's usual rules, and is tried again
+    /// next sync.
+    async fn name_rules(&self, folder: &FolderRecord) -> NameRules {
+        if let Some(rules) = self
+            .name_rules_for_tests
+            .or_else(crate::name_rules::rules_from_test_env)
+        {
+            return rules;
+        }
+        let known = self
+            .name_rules
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&folder.path).copied());
+        if let Some(rules) = known {
+            return rules;
+        }
+        let root = folder.path.clone();
+        let probed = tokio::task::spawn_blocking(move || crate::name_rules::probe(&root)).await;
+        match probed {
+            Ok(Ok(rules)) => {
+                debug!(?rules, "name rules of the folder's disk");
+                if let Ok(mut m) = self.name_rules.lock() {
+                    m.insert(folder.path.clone(), rules);
+                }
+                rules
+            }
+            Ok(Err(e)) => {
+                let rules = NameRules::platform_default();
+                warn!(error = %e, ?rules, "cannot probe how the folder's disk treats names; assuming the platform's usual rules");
+                rules
+            }
+            Err(e) => {
+                let rules = NameRules::platform_default();
+                warn!(error = %e, ?rules, "name probe task failed; assuming the platform's usual rules");
+                rules
+            }
+        }
+    }
+
+    /// Tests only: plan with these name rules instead of probing the folder's disk (so a
+    /// Linux test can run with Windows' reserved names, say). The executor still writes to
+    /// the real disk, so only rules that disk honours give meaningful results, plus
+    /// `windows_reserved` (which only leaves names out).
+    #[doc(hidden)]
+    pub fn with_name_rules_for_tests(mut self, rules: NameRules) -> Self {
+        self.name_rules_for_tests = Some(rules);
+        self
+    }
+
     /// Tests only: collect garbage after `grace_secs` instead of the configured grace, below
     /// the product minimum ([`crate::config::MIN_GC_GRACE_SECS`]), and check the blobs a
     /// commit introduced once more `verify_window_secs` after it instead of an hour: a
@@ -458,6 +523,9 @@ struct Execution {
     /// (a failed download): the commit must not record them in the base, or the next sync
     /// would read their absence as a local deletion and delete them everywhere.
     copies_not_here: HashSet<RelPath>,
+    /// Files renamed in place by a case-only rename on a case-insensitive disk (new names):
+    /// already here, so their downloads only record the base.
+    renamed: HashSet<RelPath>,
     failed_files: u64,
 }
 
@@ -470,6 +538,7 @@ impl Execution {
             moved: HashMap::new(),
             moved_hashes: HashMap::new(),
             copies_not_here: HashSet::new(),
+            renamed: HashSet::new(),
             failed_files: 0,
         }
     }
@@ -523,6 +592,27 @@ fn names_not_synced_here(tree: &RemoteTree, scan: &LocalScan) -> Vec<(RelPath, b
         );
     }
     out
+}
+
+/// The plan's unstorable names for the summary; one warning with their number, the first few
+/// paths at info.
+fn report_unstorable(list: &[crate::plan::Unstorable]) -> Vec<UnstorableName> {
+    const LISTED: usize = 20;
+    for u in list.iter().take(LISTED) {
+        info!(path = %u.path, reason = %u.reason, "from another device, cannot be stored on this computer");
+    }
+    if !list.is_empty() {
+        warn!(
+            count = list.len(),
+            "entries from other devices cannot be stored on this computer; they are left alone"
+        );
+    }
+    list.iter()
+        .map(|u| UnstorableName {
+            path: u.path.to_string(),
+            reason: u.reason.to_string(),
+        })
+        .collect()
 }
 
 /// Remove temporary files left by a sync that was killed (they are ours by name).

@@ -15,6 +15,8 @@
 //!   racing a device that restores deleted content loses nothing;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps;
+//! - `names`: names Windows refuses and names that differ only in case, reaching a device
+//!   whose disk cannot hold them (issue 14);
 //! - `type_change`: a folder replaced by a file (or back) on one device while another adds,
 //!   edits or deletes inside it, in both sync orders.
 //!
@@ -28,5 +30,6 @@ mod hostile;
 mod identity;
 mod local;
 mod model;
+mod names;
 mod type_change;
 mod util;

@@ -92,67 +92,12 @@ impl Device {
     }
 }
 
-/// Every visible (not hidden) file under `root`, by `/`-separated relative path.
-pub fn tree_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("readable dir").flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
-                continue;
-            }
-            let ft = e.file_type().expect("file type");
-            if ft.is_dir() {
-                stack.push(e.path());
-            } else {
-                let rel = e
-                    .path()
-                    .strip_prefix(root)
-                    .expect("under root")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(e.path()).expect("readable file"));
-            }
-        }
-    }
-    out
-}
+pub use test_support::seed::{env_num, seed};
+pub use test_support::tree::tree_of;
 
 /// Every hidden entry under `root` other than our marker (leftover temporary files).
 pub fn stray_hidden(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("readable dir").flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                stack.push(e.path());
-            } else if name.starts_with('.') && name != tunnel_core::sync::FOLDER_MARKER {
-                out.push(e.path());
-            }
-        }
-    }
-    out
-}
-
-/// The seed of a randomised test: `SBER_TUNNEL_SEED` or a fresh one.
-pub fn seed() -> u64 {
-    match std::env::var("SBER_TUNNEL_SEED") {
-        Ok(s) => s.parse().expect("SBER_TUNNEL_SEED is a number"),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1),
-    }
-}
-
-/// A number from the environment, or `default`.
-pub fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+    test_support::tree::stray_hidden(root, tunnel_core::sync::FOLDER_MARKER)
 }
 
 /// A multi-threaded runtime for one test.

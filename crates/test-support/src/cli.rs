@@ -1,4 +1,6 @@
-//! Test helpers: an emulator per test, devices that run the real binary.
+//! End-to-end test fixtures: an emulator per test ([`Server`], [`TlsServer`]) and devices that
+//! run the real `sber-tunnel` binary ([`Device`]), each with its own configuration folder and
+//! synced folder in a temporary directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -6,8 +8,13 @@ use std::process::{Command, Output, Stdio};
 
 use confluence_emulator::{Emulator, EmulatorHandle};
 
+use crate::tree::tree_with_dirs;
+
+/// The emulator's user, its password and the page the devices sync through.
 pub const USER: &str = "alice";
+/// The password of [`USER`].
 pub const PASSWORD: &str = "s3cret-pw";
+/// The page every device uses (another one, `777`, exists too).
 pub const PAGE: &str = "12345";
 
 /// The environment variables a proxy is configured with.
@@ -22,21 +29,42 @@ pub const PROXY_VARS: [&str; 8] = [
     "no_proxy",
 ];
 
+/// The `sber-tunnel` binary under test: `SBER_TUNNEL_BIN` if set, else the one cargo built
+/// beside this test executable (`target/<profile>/sber-tunnel`; test executables live in
+/// `target/<profile>/deps/`). Cargo builds it for the root package's integration tests.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sber-tunnel"))
+    if let Some(p) = std::env::var_os("SBER_TUNNEL_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("the test knows its executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable is in target/<profile>/deps");
+    let bin = profile_dir.join(format!("sber-tunnel{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run these tests through cargo test (or set SBER_TUNNEL_BIN)",
+        bin.display()
+    );
+    bin
 }
 
-/// A tokio runtime for the emulator, alive for the whole test.
+/// An emulator with its own tokio runtime, alive for the whole test.
 pub struct Server {
+    /// The runtime the emulator runs on (tests may use it too).
     pub rt: tokio::runtime::Runtime,
+    /// The emulator; `None` once a test stopped it.
     pub emu: Option<EmulatorHandle>,
 }
 
 impl Server {
+    /// An emulator with [`USER`] and the pages [`PAGE`] and `777`.
     pub fn start() -> Server {
         Self::start_with(|b| b)
     }
 
+    /// Like [`Server::start`], with the builder adjusted by `f` (faults, limits, TLS…).
     pub fn start_with(
         f: impl FnOnce(confluence_emulator::EmulatorBuilder) -> confluence_emulator::EmulatorBuilder,
     ) -> Server {
@@ -53,10 +81,12 @@ impl Server {
         Server { rt, emu: Some(emu) }
     }
 
+    /// The running emulator.
     pub fn emu(&self) -> &EmulatorHandle {
         self.emu.as_ref().expect("emulator running")
     }
 
+    /// Its base URL.
     pub fn url(&self) -> String {
         self.emu().base_url()
     }
@@ -72,12 +102,22 @@ impl Drop for Server {
 
 /// One device: a configuration folder and a synced folder in a temp dir.
 pub struct Device {
+    /// Removed with the device.
     pub _tmp: tempfile::TempDir,
+    /// `--config-dir` of every command.
     pub config: PathBuf,
+    /// The synced folder (created by `add`).
     pub folder: PathBuf,
 }
 
+impl Default for Device {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Device {
+    /// A device that has run nothing yet.
     pub fn new() -> Device {
         let tmp = tempfile::tempdir().expect("temp dir");
         let config = tmp.path().join("config");
@@ -116,6 +156,8 @@ impl Device {
         d
     }
 
+    /// `sber-tunnel --cli --config-dir … ARGS` with the password in the environment and
+    /// nothing from the machine's environment that would change what it does.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.arg("--cli")
@@ -135,6 +177,7 @@ impl Device {
         c
     }
 
+    /// Run a command and return what it did.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("binary runs")
     }
@@ -144,59 +187,37 @@ impl Device {
         succeeded(args, self.run(args))
     }
 
+    /// `sync`, required to succeed.
     pub fn sync(&self) -> String {
         self.ok(&["sync"])
     }
 
+    /// Write a file into the synced folder (parents created).
     pub fn write(&self, rel: &str, bytes: &[u8]) {
         let p = self.folder.join(rel);
         std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
         std::fs::write(&p, bytes).expect("write");
     }
 
+    /// Read a file of the synced folder.
     pub fn read(&self, rel: &str) -> Vec<u8> {
         std::fs::read(self.folder.join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
     }
 
+    /// Whether `rel` exists in the synced folder.
     pub fn exists(&self, rel: &str) -> bool {
         self.folder.join(rel).exists()
     }
 
-    /// Every visible file with its content (hidden names are not synced).
+    /// Every visible file with its content, and every visible folder as `dir/` (hidden names
+    /// are not synced).
     pub fn tree(&self) -> BTreeMap<String, Vec<u8>> {
-        tree_of(&self.folder)
+        tree_with_dirs(&self.folder)
     }
-}
-
-pub fn tree_of(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("readable dir").flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
-                continue;
-            }
-            let ft = e.file_type().expect("file type");
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .expect("under root")
-                .to_string_lossy()
-                .to_string();
-            if ft.is_dir() {
-                out.insert(format!("{rel}/"), Vec::new());
-                stack.push(e.path());
-            } else {
-                out.insert(rel, std::fs::read(e.path()).expect("readable file"));
-            }
-        }
-    }
-    out
 }
 
 /// Set `key = value` lines in `[section]`, replacing keys that are already there.
-fn insert_into_section(toml: &str, section: &str, lines: &str) -> String {
+pub fn insert_into_section(toml: &str, section: &str, lines: &str) -> String {
     let header = format!("[{section}]");
     let mut out: Vec<String> = toml.lines().map(String::from).collect();
     for line in lines.lines().filter(|l| !l.trim().is_empty()) {
@@ -223,22 +244,6 @@ fn insert_into_section(toml: &str, section: &str, lines: &str) -> String {
     out.join("\n") + "\n"
 }
 
-/// Deterministic pseudo-random bytes.
-pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407)
-        | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// Require that `sber-tunnel ARGS` succeeded; returns its stdout.
 fn succeeded(args: &[&str], out: Output) -> String {
     assert!(
@@ -254,12 +259,15 @@ fn succeeded(args: &[&str], out: Output) -> String {
 
 /// An emulator on HTTPS that requires a client certificate (mutual TLS), with its test PKI.
 pub struct TlsServer {
+    /// The emulator.
     pub server: Server,
+    /// Its CA, server and client certificates.
     pub pki: confluence_emulator::testcerts::TestPki,
     _dir: tempfile::TempDir,
 }
 
 impl TlsServer {
+    /// An emulator that requires a client certificate signed by its test CA.
     pub fn start() -> TlsServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = confluence_emulator::testcerts::generate(dir.path()).expect("test PKI");
@@ -314,7 +322,25 @@ impl TlsServer {
         d
     }
 
+    /// `sync` of `d`, required to succeed.
     pub fn sync(&self, d: &Device) -> String {
         self.ok(d, &["sync"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_into_section;
+
+    #[test]
+    fn settings_replace_keys_of_their_section_only() {
+        let toml = "[remote]\nurl = 'x'\n[sync]\nchunk-size = 1\n";
+        let out = insert_into_section(toml, "sync", "chunk-size = 2\npack-threshold = 3");
+        assert_eq!(
+            out,
+            "[remote]\nurl = 'x'\n[sync]\npack-threshold = 3\nchunk-size = 2\n"
+        );
+        let added = insert_into_section("[remote]\n", "log", "level = 'debug'");
+        assert_eq!(added, "[remote]\n[log]\nlevel = 'debug'\n");
     }
 }

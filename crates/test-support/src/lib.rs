@@ -1,0 +1,13 @@
+//! Helpers shared by the workspace's test suites, and only by them (every user lists this crate
+//! under `[dev-dependencies]`; nothing shipped links it):
+//! - [`tree`]: a folder as a map of relative path → content, leftover temporary files;
+//! - [`seed`]: seeds of randomised tests (`SBER_TUNNEL_SEED`), a small generator, test data;
+//! - [`wait`]: waiting for something another thread or process brings about;
+//! - `cli` (feature `cli`): an emulator per test and devices that run the real `sber-tunnel`
+//!   binary.
+
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod seed;
+pub mod tree;
+pub mod wait;

@@ -1,0 +1,59 @@
+//! Issue 14: names another device publishes that this computer cannot store. The device under
+//! test runs with Windows' reserved names forced on through the debug-build-only knob
+//! `SBER_TUNNEL_TEST_NAME_RULES` (Linux's disk stores them all; a name left out is never
+//! written, so only the probe's answer is simulated).
+
+use tunnel_core::name_rules::TEST_NAME_RULES_ENV;
+
+use test_support::cli::{Device, Server};
+
+#[test]
+#[cfg_attr(
+    windows,
+    ignore = "the writer device must create names Windows refuses"
+)]
+fn status_lists_names_that_cannot_be_stored_on_this_computer() {
+    let server = Server::start();
+    let linux = Device::ready(&server);
+    linux.write("CON.txt", b"a device name");
+    linux.write("ok.txt", b"fine");
+    linux.sync();
+
+    let win = Device::ready(&server);
+    let run = |args: &[&str]| {
+        let out = win
+            .cmd(args)
+            .env(TEST_NAME_RULES_ENV, "windows-reserved")
+            .output()
+            .expect("binary runs");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let summary = run(&["sync"]);
+    assert!(
+        summary.contains("1 item(s) from other devices cannot be stored on this computer"),
+        "the sync names what it left out: {summary}"
+    );
+    assert!(!win.exists("CON.txt"), "never written");
+    assert_eq!(win.read("ok.txt"), b"fine");
+
+    let status = win.ok(&["status"]);
+    assert!(
+        status.contains("cannot be stored on this computer")
+            && status.contains("CON.txt  (a device name Windows reserves)"),
+        "status lists it with the reason, without the knob too (it is the last sync's list): {status}"
+    );
+    let json = win.ok(&["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("status --json is JSON");
+    assert_eq!(
+        v["folders"][0]["cannot_store"][0]["path"], "CON.txt",
+        "status --json lists it: {json}"
+    );
+
+    // Missing there is not a deletion: the Linux device keeps it after the other syncs again.
+    win.write("mine.txt", b"from windows");
+    run(&["sync"]);
+    linux.sync();
+    assert_eq!(linux.read("CON.txt"), b"a device name");
+    assert_eq!(linux.read("mine.txt"), b"from windows");
+}
