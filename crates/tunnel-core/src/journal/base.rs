@@ -107,7 +107,7 @@ pub(super) fn write_entries(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{entry, folder, rel};
+    use super::super::fixtures::{entry, folder, rel};
     use super::super::JournalError;
     use super::*;
     use crate::manifest::EntryKind;

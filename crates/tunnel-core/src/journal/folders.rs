@@ -202,7 +202,7 @@ fn folders_in(c: &Connection) -> Result<Vec<FolderRecord>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{entry, folder, rel};
+    use super::super::fixtures::{entry, folder, rel};
     use super::*;
     use crate::manifest::RemoteTree;
     use crate::remote::{BlobInfo, BlobName};

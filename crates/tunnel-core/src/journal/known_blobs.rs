@@ -79,7 +79,7 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::folder;
+    use super::super::fixtures::folder;
     use super::*;
 
     #[test]

@@ -214,8 +214,8 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
+    use super::fixtures::{entry, folder};
     use super::*;
-    use test_support::{entry, folder};
 
     #[test]
     fn a_journal_of_the_first_schema_gains_the_activity_table_and_keeps_its_rows() {
@@ -388,7 +388,7 @@ mod tests {
 
 /// Rows the tests of every table start from.
 #[cfg(test)]
-mod test_support {
+mod fixtures {
     use std::path::Path;
 
     use super::{FolderRecord, Journal};

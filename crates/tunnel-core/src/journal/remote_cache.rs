@@ -88,7 +88,7 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{entry, folder, rel};
+    use super::super::fixtures::{entry, folder, rel};
     use super::*;
 
     #[test]

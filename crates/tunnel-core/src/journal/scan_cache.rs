@@ -102,7 +102,7 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{folder, rel};
+    use super::super::fixtures::{folder, rel};
     use super::*;
 
     #[test]
