@@ -6,8 +6,9 @@
 //! attachments are blobs, the content property [`HEAD_PROPERTY_KEY`] is the compare-and-swap
 //! head pointer.
 //!
-//! Modules: `client` (settings, the client, request machinery), `store` (the `RemoteStore`
-//! implementation), `auth` (secrets, Basic/Bearer, PKCS#12), `api` (wire types and URLs),
+//! Modules: `client` (settings, the client, sending and retrying calls), `exchange` (the
+//! request/answer types and body reads that `client` and `store` share), `store` (the
+//! `RemoteStore` implementation; `store::download` the chunk and range downloads), `auth` (secrets, Basic/Bearer, PKCS#12), `api` (wire types and URLs),
 //! `paging` (listings past 200, CONFSERVER-95396), `retry` (what is retried and how long we
 //! wait), `tls` (naming TLS refusals that arrive as resets), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
 //! (streamed, hash-checked upload bodies), `throttle` (the bandwidth limiter shared by all
@@ -22,6 +23,7 @@ mod api;
 mod auth;
 mod client;
 mod error;
+mod exchange;
 mod paging;
 mod proxy_env;
 pub mod retry;

@@ -23,60 +23,19 @@ use crate::error::SyncError;
 use crate::events::{
     FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress,
 };
+use crate::ids::FolderId;
 use crate::journal::FolderRecord;
 use crate::manifest::{Head, Limits};
 use crate::remote::{RemoteError, RemoteStore};
 use crate::schedule::{Due, Schedule};
 use crate::sync::{SyncOptions, Syncer};
-use crate::watch::{watch_folder, FolderWatcher, WatchMode};
+use crate::watch::{watch_folder, FolderWatcher};
+
+pub use crate::engine_settings::EngineSettings;
 
 /// Builds the remote store of a folder (the Confluence page it uses).
 pub type StoreFactory =
     Arc<dyn Fn(&FolderRecord) -> Result<Arc<dyn RemoteStore>, RemoteError> + Send + Sync>;
-
-/// Timing of the service.
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    /// How often the remote head is checked while nothing happens (the configured
-    /// `poll-interval-secs`; 30 s by default, gentle on a shared server).
-    pub poll_interval: Duration,
-    /// How often it is checked while the folder is active (see `active_window`): someone is
-    /// working, so a change from another device is likely and should arrive in seconds.
-    pub active_poll_interval: Duration,
-    /// How long a folder stays active after a local change or a sync that moved something.
-    pub active_window: Duration,
-    /// Quiet period after the last local change before a sync starts.
-    pub debounce: Duration,
-    /// A folder that keeps changing is synced at least this often.
-    pub max_debounce: Duration,
-    /// Full rescan of every folder even without events (safety net).
-    pub rescan_interval: Duration,
-    /// Longest wait between retries while offline.
-    pub max_backoff: Duration,
-    /// How to watch folders for local changes: `Native` (with polling as the fallback when the
-    /// system's limit on watches is reached) or `Polling` (the `watch = "poll"` setting).
-    pub watch: WatchMode,
-    /// Called on a blocking thread after every sync (not after a cheap poll). The app uses
-    /// it to hand the memory a sync used back to the operating system, so an idle service
-    /// stays small.
-    pub after_sync: Option<fn()>,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        EngineSettings {
-            poll_interval: Duration::from_secs(30),
-            active_poll_interval: Duration::from_secs(2),
-            active_window: Duration::from_secs(600),
-            debounce: Duration::from_secs(2),
-            max_debounce: Duration::from_secs(30),
-            rescan_interval: Duration::from_secs(600),
-            max_backoff: Duration::from_secs(600),
-            watch: WatchMode::Native,
-            after_sync: None,
-        }
-    }
-}
 
 /// Errors of the handle.
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +167,11 @@ struct FolderRuntime {
 impl FolderRuntime {
     /// Watch the folder if it is not watched yet and exists (a folder on a drive that was not
     /// mounted when the service started gets its watcher after its first good sync).
-    fn ensure_watched(&mut self, settings: &EngineSettings, dirty_tx: &mpsc::UnboundedSender<i64>) {
+    fn ensure_watched(
+        &mut self,
+        settings: &EngineSettings,
+        dirty_tx: &mpsc::UnboundedSender<FolderId>,
+    ) {
         if self.watcher.is_some() || !self.record.path.is_dir() {
             return;
         }
@@ -226,15 +189,15 @@ impl FolderRuntime {
     }
 }
 
-type RunningSync = (i64, JoinHandle<Result<Option<SyncSummary>, SyncError>>);
+type RunningSync = (FolderId, JoinHandle<Result<Option<SyncSummary>, SyncError>>);
 
 struct Actor {
     syncer: Syncer,
     stores: StoreFactory,
     settings: EngineSettings,
-    folders: HashMap<i64, FolderRuntime>,
+    folders: HashMap<FolderId, FolderRuntime>,
     status: watch::Sender<SyncStatus>,
-    dirty_tx: mpsc::UnboundedSender<i64>,
+    dirty_tx: mpsc::UnboundedSender<FolderId>,
     paused_all: bool,
     running: Option<RunningSync>,
 }
@@ -248,7 +211,7 @@ impl Actor {
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<Request>,
-        mut dirty: mpsc::UnboundedReceiver<i64>,
+        mut dirty: mpsc::UnboundedReceiver<FolderId>,
     ) {
         if let Err(e) = self.reload().await {
             warn!(error = %e, "could not read the folder list");
@@ -349,7 +312,7 @@ impl Actor {
         }
     }
 
-    fn select(&self, path: &Option<PathBuf>) -> Result<Vec<i64>, EngineError> {
+    fn select(&self, path: &Option<PathBuf>) -> Result<Vec<FolderId>, EngineError> {
         match path {
             None => Ok(self.folders.keys().copied().collect()),
             Some(p) => self
@@ -398,7 +361,7 @@ impl Actor {
         .await?;
         self.paused_all = paused_all;
         let now = Instant::now();
-        let mut next: HashMap<i64, FolderRuntime> = HashMap::new();
+        let mut next: HashMap<FolderId, FolderRuntime> = HashMap::new();
         for record in records {
             let id = record.id;
             let rt = match self.folders.remove(&id) {
@@ -492,7 +455,7 @@ impl Actor {
         self.publish();
     }
 
-    fn on_finished(&mut self, id: i64, result: Result<Option<SyncSummary>, SyncError>) {
+    fn on_finished(&mut self, id: FolderId, result: Result<Option<SyncSummary>, SyncError>) {
         if let (Some(hook), false) = (self.settings.after_sync, matches!(result, Ok(None))) {
             // A sync ran (a cheap poll that found nothing allocates next to nothing).
             drop(tokio::task::spawn_blocking(hook));
@@ -613,7 +576,7 @@ async fn wait_running(running: &mut Option<RunningSync>) -> Result<Option<SyncSu
     }
 }
 
-fn refresh(syncer: &Syncer, id: i64) -> Result<Option<FolderRecord>, SyncError> {
+fn refresh(syncer: &Syncer, id: FolderId) -> Result<Option<FolderRecord>, SyncError> {
     let journal = syncer.journal();
     let guard = journal
         .lock()

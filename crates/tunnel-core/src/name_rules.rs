@@ -19,6 +19,7 @@ use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::events::UnstorableName;
+use crate::ids::FolderId;
 use crate::rel_path::RelPath;
 
 /// How the file system of one folder treats names.
@@ -201,7 +202,7 @@ pub fn rules_from_test_env() -> Option<NameRules> {
 }
 
 /// Journal setting holding a folder's last list of names that cannot be stored here.
-fn unstorable_key(folder_id: i64) -> String {
+fn unstorable_key(folder_id: FolderId) -> String {
     format!("unstorable:{folder_id}")
 }
 
@@ -209,7 +210,7 @@ fn unstorable_key(folder_id: i64) -> String {
 /// (for `status`, whether or not a service runs); empty when none or never synced.
 pub fn stored_unstorable(
     journal: &crate::journal::Journal,
-    folder_id: i64,
+    folder_id: FolderId,
 ) -> Result<Vec<UnstorableName>, crate::journal::JournalError> {
     Ok(journal
         .get_config(&unstorable_key(folder_id))?
@@ -220,7 +221,7 @@ pub fn stored_unstorable(
 /// Remember `list` for [`stored_unstorable`]; written only when it changed.
 pub(crate) fn store_unstorable(
     journal: &crate::journal::Journal,
-    folder_id: i64,
+    folder_id: FolderId,
     list: &[UnstorableName],
 ) -> Result<(), crate::journal::JournalError> {
     if stored_unstorable(journal, folder_id)? == list {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::engine::EngineSettings;
+use crate::engine_settings::EngineSettings;
 
 /// What kind of sync is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

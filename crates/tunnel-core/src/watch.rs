@@ -10,6 +10,8 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use crate::ids::FolderId;
+
 pub use crate::events::WatchMode;
 
 /// Keeps a folder watched while alive.
@@ -44,9 +46,9 @@ pub fn is_relevant(root: &Path, path: &Path) -> bool {
 /// Watch `root` recursively; each relevant change sends `id` on `tx`. `Native` tries native
 /// notifications first and falls back to polling; `Polling` polls from the start.
 pub fn watch_folder(
-    id: i64,
+    id: FolderId,
     root: &Path,
-    tx: mpsc::UnboundedSender<i64>,
+    tx: mpsc::UnboundedSender<FolderId>,
     wanted: WatchMode,
 ) -> Result<FolderWatcher, notify::Error> {
     if wanted == WatchMode::Polling {
@@ -74,9 +76,9 @@ pub fn watch_folder(
 }
 
 fn poll_folder(
-    id: i64,
+    id: FolderId,
     root: &Path,
-    tx: mpsc::UnboundedSender<i64>,
+    tx: mpsc::UnboundedSender<FolderId>,
 ) -> Result<FolderWatcher, notify::Error> {
     let handler = make_handler(id, root.to_path_buf(), tx);
     let mut w = notify::PollWatcher::new(
@@ -91,9 +93,9 @@ fn poll_folder(
 }
 
 fn make_handler(
-    id: i64,
+    id: FolderId,
     root: PathBuf,
-    tx: mpsc::UnboundedSender<i64>,
+    tx: mpsc::UnboundedSender<FolderId>,
 ) -> impl FnMut(notify::Result<Event>) + Send + 'static {
     move |res: notify::Result<Event>| match res {
         Ok(event) => {
@@ -134,13 +136,13 @@ mod tests {
     async fn a_write_in_a_watched_folder_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let w = watch_folder(7, dir.path(), tx, WatchMode::Native).unwrap();
+        let w = watch_folder(FolderId::new(7), dir.path(), tx, WatchMode::Native).unwrap();
         assert_eq!(w.mode, WatchMode::Native);
         std::fs::write(dir.path().join("new.txt"), b"x").unwrap();
         let got = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await;
         assert_eq!(
             got.ok().flatten(),
-            Some(7),
+            Some(FolderId::new(7)),
             "the folder id arrives after a write"
         );
     }
@@ -150,11 +152,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("old.txt"), b"x").unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let w = watch_folder(8, dir.path(), tx, WatchMode::Polling).unwrap();
+        let w = watch_folder(FolderId::new(8), dir.path(), tx, WatchMode::Polling).unwrap();
         assert_eq!(w.mode, WatchMode::Polling);
         std::fs::write(dir.path().join("new.txt"), b"y").unwrap();
         let wait = POLL_FALLBACK_INTERVAL * 3;
         let got = tokio::time::timeout(wait, rx.recv()).await;
-        assert_eq!(got.ok().flatten(), Some(8), "found by the next listing");
+        assert_eq!(
+            got.ok().flatten(),
+            Some(FolderId::new(8)),
+            "found by the next listing"
+        );
     }
 }

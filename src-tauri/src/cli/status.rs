@@ -31,7 +31,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         .with_journal(|j| Ok(tunnel_core::activity::recent(j, RECENT_SHOWN)?))
         .unwrap_or_default();
     // Names from other devices that the last sync of each folder could not store here.
-    let cannot_store = |id: i64| {
+    let cannot_store = |id: tunnel_core::ids::FolderId| {
         app.with_journal(|j| Ok(tunnel_core::name_rules::stored_unstorable(j, id)?))
             .unwrap_or_default()
     };

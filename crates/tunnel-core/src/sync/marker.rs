@@ -139,7 +139,7 @@ mod tests {
 
     fn record(id: i64, path: &Path, uuid: &str) -> FolderRecord {
         FolderRecord {
-            id,
+            id: crate::ids::FolderId::new(id),
             path: path.to_path_buf(),
             page_id: format!("page-{id}"),
             folder_uuid: uuid.into(),

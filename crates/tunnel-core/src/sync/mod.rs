@@ -44,6 +44,7 @@ use crate::error::SyncError;
 use crate::events::{SyncEvent, SyncSummary, TransferProgress, UnstorableName};
 use crate::fs_safe;
 use crate::hash::Digest;
+use crate::ids::FolderId;
 use crate::journal::{FolderRecord, Journal};
 use crate::manifest::{
     ChunkRef, Delta, EntryKind, FileEntry, Head, Limits, RemoteTree, FORMAT_VERSION,
@@ -150,10 +151,10 @@ impl Syncer {
     }
 
     /// Sync one folder with its remote store.
-    #[instrument(skip_all, fields(folder = folder_id), err(level = "debug"))]
+    #[instrument(skip_all, fields(folder = folder_id.as_i64()), err(level = "debug"))]
     pub async fn sync_folder(
         &self,
-        folder_id: i64,
+        folder_id: FolderId,
         store: &dyn RemoteStore,
         opts: &SyncOptions,
     ) -> Result<SyncSummary, SyncError> {

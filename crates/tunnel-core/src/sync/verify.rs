@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tracing::{debug, info, warn};
 
 use crate::hash::Digest;
+use crate::ids::FolderId;
 use crate::manifest::{FileEntry, RemoteTree};
 use crate::remote::{BlobName, BlobSource, RemoteError, RemoteStore};
 
@@ -45,7 +46,7 @@ pub(crate) struct Pending {
 pub(crate) const KEEP_BYTES_UP_TO: usize = 256 * 1024;
 
 /// The journal key of a folder's pending checks.
-pub(crate) fn pending_key(folder_id: i64) -> String {
+pub(crate) fn pending_key(folder_id: FolderId) -> String {
     format!("gc-verify:{folder_id}")
 }
 

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tunnel_core::config::SyncSettings;
 use tunnel_core::error::{ErrorCode, SyncError};
+use tunnel_core::ids::FolderId;
 use tunnel_core::journal::Journal;
 use tunnel_core::remote::memory::MemoryStore;
 use tunnel_core::remote::{HeadState, RemoteError, RemoteStore};
@@ -24,8 +25,8 @@ use crate::util::{runtime, settings, tree_of, Device, Hooked, StoreHooks};
 struct TwoFolders {
     _tmp: tempfile::TempDir,
     syncer: Syncer,
-    f1: (i64, std::path::PathBuf),
-    f2: (i64, std::path::PathBuf),
+    f1: (FolderId, std::path::PathBuf),
+    f2: (FolderId, std::path::PathBuf),
 }
 
 impl TwoFolders {
@@ -50,7 +51,7 @@ impl TwoFolders {
         }
     }
 
-    async fn sync(&self, folder: i64, store: &dyn RemoteStore) -> Result<(), SyncError> {
+    async fn sync(&self, folder: FolderId, store: &dyn RemoteStore) -> Result<(), SyncError> {
         self.syncer
             .sync_folder(folder, store, &SyncOptions::default())
             .await

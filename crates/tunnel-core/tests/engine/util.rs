@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use tunnel_core::config::SyncSettings;
 use tunnel_core::error::SyncError;
 use tunnel_core::events::SyncSummary;
+use tunnel_core::ids::FolderId;
 use tunnel_core::journal::Journal;
 use tunnel_core::remote::memory::MemoryStore;
 use tunnel_core::remote::{
@@ -39,7 +40,7 @@ pub struct Device {
     /// The syncer.
     pub syncer: Syncer,
     /// The journal's folder id.
-    pub folder: i64,
+    pub folder: FolderId,
 }
 
 impl Device {

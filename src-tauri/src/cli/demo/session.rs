@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use confluence_emulator::Emulator;
 use tunnel_core::config::{AuthKind, Config, DeviceConfig};
+use tunnel_core::ids::FolderId;
 use tunnel_core::paths::AppPaths;
 use tunnel_core::secrets::SecretKind;
 use tunnel_core::sync::{SyncOptions, Syncer};
@@ -23,7 +24,7 @@ struct Device {
     name: &'static str,
     app: OpenedConfig,
     folder: PathBuf,
-    folder_id: i64,
+    folder_id: FolderId,
 }
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8> {

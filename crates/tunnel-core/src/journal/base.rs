@@ -1,0 +1,181 @@
+//! The `files` table: the merge base (synced tree) of each folder, and the row codec it
+//! shares with `remote_files`.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection};
+
+use super::folders::ensure_folder;
+use super::{corrupt, decode_rel, Journal, Result};
+use crate::ids::FolderId;
+use crate::manifest::FileEntry;
+use crate::rel_path::RelPath;
+
+impl Journal {
+    /// The merge base (synced tree) of a folder.
+    pub fn base(&self, folder: FolderId) -> Result<BTreeMap<RelPath, FileEntry>> {
+        self.read(&format!("reading the base of folder {folder}"), |c| {
+            read_entries(c, "files", folder)
+        })
+    }
+
+    /// Upsert and remove base entries in one transaction.
+    pub fn apply_base(
+        &self,
+        folder: FolderId,
+        upserts: &[FileEntry],
+        removals: &[RelPath],
+    ) -> Result<()> {
+        self.write(&format!("apply_base (folder {folder})"), |tx| {
+            ensure_folder(tx, folder)?;
+            write_entries(tx, "files", folder, upserts, removals)
+        })
+    }
+
+    /// Forget the whole base of a folder (the next sync starts from scratch).
+    pub fn reset_base(&self, folder: FolderId) -> Result<()> {
+        self.write(&format!("reset_base (folder {folder})"), |tx| {
+            tx.execute("DELETE FROM files WHERE folder_id = ?1", [folder])?;
+            Ok(())
+        })
+    }
+}
+
+fn decode_entry(
+    table: &'static str,
+    folder: FolderId,
+    path: &str,
+    json: &str,
+) -> Result<FileEntry> {
+    serde_json::from_str(json).map_err(|e| corrupt(table, format!("folder {folder}, {path:?}"), e))
+}
+
+fn encode_entry(entry: &FileEntry) -> Result<String> {
+    serde_json::to_string(entry).map_err(|e| corrupt("files", entry.path.to_string(), e))
+}
+
+/// `table` is `files` or `remote_files` (same shape).
+pub(super) fn read_entries(
+    c: &Connection,
+    table: &'static str,
+    folder: FolderId,
+) -> Result<BTreeMap<RelPath, FileEntry>> {
+    let sql = format!("SELECT path, entry FROM {table} WHERE folder_id = ?1");
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map([folder], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let (path, json) = row?;
+        let rel = decode_rel(table, folder, &path)?;
+        let entry = decode_entry(table, folder, &path, &json)?;
+        if entry.path != rel {
+            return Err(corrupt(
+                table,
+                format!("folder {folder}, {path:?}"),
+                "row key and entry path differ",
+            ));
+        }
+        out.insert(rel, entry);
+    }
+    Ok(out)
+}
+
+/// `table` is `files` or `remote_files` (same shape).
+pub(super) fn write_entries(
+    tx: &Connection,
+    table: &'static str,
+    folder: FolderId,
+    upserts: &[FileEntry],
+    removals: &[RelPath],
+) -> Result<()> {
+    let mut del = tx.prepare_cached(&format!(
+        "DELETE FROM {table} WHERE folder_id = ?1 AND path = ?2"
+    ))?;
+    for path in removals {
+        del.execute(params![folder, path.as_str()])?;
+    }
+    let mut put = tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO {table} (folder_id, path, entry) VALUES (?1, ?2, ?3)"
+    ))?;
+    for entry in upserts {
+        put.execute(params![folder, entry.path.as_str(), encode_entry(entry)?])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{entry, folder, rel};
+    use super::super::JournalError;
+    use super::*;
+    use crate::manifest::EntryKind;
+
+    #[test]
+    fn base_round_trip_upsert_remove_reset() {
+        let j = Journal::open_in_memory().expect("open");
+        let f = folder(&j, "/w");
+        let mut dir = entry("d", b"");
+        dir.kind = EntryKind::Dir;
+        dir.sha256 = None;
+        j.apply_base(
+            f.id,
+            &[entry("d/a.txt", b"a"), entry("b.txt", b"b"), dir.clone()],
+            &[],
+        )
+        .expect("apply");
+        let base = j.base(f.id).expect("base");
+        assert_eq!(base.len(), 3);
+        assert_eq!(base[&rel("d")], dir);
+        assert_eq!(base[&rel("d/a.txt")], entry("d/a.txt", b"a"));
+        let mut changed = entry("b.txt", b"bb");
+        changed.version = 2;
+        j.apply_base(f.id, &[changed.clone()], &[rel("d/a.txt")])
+            .expect("apply 2");
+        let base = j.base(f.id).expect("base");
+        assert_eq!(
+            base.keys().cloned().collect::<Vec<_>>(),
+            vec![rel("b.txt"), rel("d")]
+        );
+        assert_eq!(base[&rel("b.txt")], changed);
+        assert!(matches!(
+            j.apply_base(FolderId::new(42), &[entry("x", b"x")], &[]),
+            Err(JournalError::UnknownFolder(id)) if id == FolderId::new(42)
+        ));
+        j.reset_base(f.id).expect("reset");
+        assert!(j.base(f.id).expect("base").is_empty());
+    }
+
+    #[test]
+    fn failing_apply_base_leaves_nothing_half_written() {
+        let j = Journal::open_in_memory().expect("open");
+        let f = folder(&j, "/w");
+        j.apply_base(f.id, &[entry("keep", b"1")], &[])
+            .expect("apply");
+        // Make the third row of the batch fail inside SQLite.
+        j.conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail_c BEFORE INSERT ON files WHEN NEW.path = 'c' \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            )
+            .expect("trigger");
+        let err = j
+            .apply_base(
+                f.id,
+                &[entry("a", b"a"), entry("b", b"b"), entry("c", b"c")],
+                &[rel("keep")],
+            )
+            .expect_err("the trigger aborts the batch");
+        assert!(
+            err.to_string().contains("apply_base (folder"),
+            "context names the operation: {err}"
+        );
+        let base = j.base(f.id).expect("base");
+        assert_eq!(
+            base.keys().cloned().collect::<Vec<_>>(),
+            vec![rel("keep")],
+            "neither the removal nor the first upserts survived"
+        );
+    }
+}

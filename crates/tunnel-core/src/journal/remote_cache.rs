@@ -1,0 +1,128 @@
+//! The `remote_meta` and `remote_files` tables: the remote tree at the last seen sequence
+//! number, so a sync fetches only newer deltas.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::base::{read_entries, write_entries};
+use super::folders::ensure_folder;
+use super::{to_i64, u64_col, Journal, JournalError, Result};
+use crate::ids::FolderId;
+use crate::manifest::{FileEntry, RemoteTree};
+
+impl Journal {
+    /// The cached remote tree of a folder, if any.
+    pub fn remote_cache(&self, folder: FolderId) -> Result<Option<RemoteTree>> {
+        self.read(
+            &format!("reading the remote cache of folder {folder}"),
+            |c| {
+                let meta: Option<(String, i64)> = c
+                    .query_row(
+                        "SELECT generation, seq FROM remote_meta WHERE folder_id = ?1",
+                        [folder],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((generation, seq)) = meta else {
+                    return Ok(None);
+                };
+                let mut tree = RemoteTree::empty(generation);
+                tree.seq = u64_col("remote_meta", &folder.to_string(), "seq", seq)?;
+                tree.files = read_entries(c, "remote_files", folder)?;
+                Ok(Some(tree))
+            },
+        )
+    }
+
+    /// Replace the cached remote tree of a folder.
+    pub fn store_remote_cache(&self, folder: FolderId, tree: &RemoteTree) -> Result<()> {
+        let seq = to_i64("seq", tree.seq)?;
+        let entries: Vec<FileEntry> = tree.files.values().cloned().collect();
+        self.write(&format!("store_remote_cache (folder {folder})"), |tx| {
+            ensure_folder(tx, folder)?;
+            tx.execute("DELETE FROM remote_files WHERE folder_id = ?1", [folder])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO remote_meta (folder_id, generation, seq) VALUES (?1, ?2, ?3)",
+                params![folder, tree.generation, seq],
+            )?;
+            write_entries(tx, "remote_files", folder, &entries, &[])
+        })
+    }
+
+    /// Apply newer entries to the cached remote tree and move it to `seq`. The cache must
+    /// exist and be of `generation` (else use [`Journal::store_remote_cache`]).
+    pub fn apply_remote_entries(
+        &self,
+        folder: FolderId,
+        generation: &str,
+        seq: u64,
+        entries: &[FileEntry],
+    ) -> Result<()> {
+        let seq = to_i64("seq", seq)?;
+        self.write(&format!("apply_remote_entries (folder {folder})"), |tx| {
+            ensure_folder(tx, folder)?;
+            let cached: Option<String> = tx
+                .query_row(
+                    "SELECT generation FROM remote_meta WHERE folder_id = ?1",
+                    [folder],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match cached {
+                Some(g) if g == generation => {}
+                other => {
+                    return Err(JournalError::GenerationMismatch {
+                        folder,
+                        cached: other.unwrap_or_else(|| "(none)".into()),
+                        given: generation.to_string(),
+                    })
+                }
+            }
+            tx.execute(
+                "UPDATE remote_meta SET seq = ?1 WHERE folder_id = ?2",
+                params![seq, folder],
+            )?;
+            write_entries(tx, "remote_files", folder, entries, &[])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{entry, folder, rel};
+    use super::*;
+
+    #[test]
+    fn remote_cache_full_and_incremental() {
+        let j = Journal::open_in_memory().expect("open");
+        let f = folder(&j, "/w");
+        assert!(j.remote_cache(f.id).expect("read").is_none());
+        let mut tree = RemoteTree::empty("gen-a".into());
+        tree.seq = 3;
+        tree.files.insert(rel("a"), entry("a", b"a"));
+        let mut tomb = entry("gone", b"");
+        tomb.deleted = true;
+        tree.files.insert(rel("gone"), tomb);
+        j.store_remote_cache(f.id, &tree).expect("store");
+        assert_eq!(j.remote_cache(f.id).expect("read"), Some(tree.clone()));
+
+        let mut a2 = entry("a", b"a2");
+        a2.version = 2;
+        j.apply_remote_entries(f.id, "gen-a", 4, &[a2.clone(), entry("b", b"b")])
+            .expect("incremental");
+        let got = j.remote_cache(f.id).expect("read").expect("exists");
+        assert_eq!(got.seq, 4);
+        assert_eq!(got.files.len(), 3);
+        assert_eq!(got.files[&rel("a")], a2);
+        assert!(got.files[&rel("gone")].deleted, "tombstones are kept");
+
+        let err = j
+            .apply_remote_entries(f.id, "gen-b", 5, &[])
+            .expect_err("other generation");
+        assert!(matches!(err, JournalError::GenerationMismatch { .. }));
+
+        // A full store replaces everything.
+        let fresh = RemoteTree::empty("gen-b".into());
+        j.store_remote_cache(f.id, &fresh).expect("store");
+        assert_eq!(j.remote_cache(f.id).expect("read"), Some(fresh));
+    }
+}

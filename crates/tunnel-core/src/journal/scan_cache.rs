@@ -1,0 +1,141 @@
+//! The `scan_cache` table: hashes of local files keyed by (size, mtime, inode), so unchanged
+//! files are never re-read.
+
+use std::collections::HashMap;
+
+use rusqlite::params;
+
+use super::folders::ensure_folder;
+use super::{corrupt, decode_rel, to_i64, u64_col, Journal, Result};
+use crate::chunk::ChunkHash;
+use crate::hash::Digest;
+use crate::ids::FolderId;
+use crate::rel_path::RelPath;
+
+/// Cached hash of a local file, valid while (size, mtime, inode) are unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedHash {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Inode number (0 where unknown).
+    pub inode: u64,
+    /// SHA-256 of the whole file.
+    pub sha256: Digest,
+    /// Chunk hashes in order.
+    pub chunks: Vec<ChunkHash>,
+}
+
+impl Journal {
+    /// The scan cache of a folder.
+    pub fn scan_cache(&self, folder: FolderId) -> Result<HashMap<RelPath, CachedHash>> {
+        self.read(&format!("reading the scan cache of folder {folder}"), |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT path, size, mtime_ns, inode, sha256, chunks FROM scan_cache WHERE folder_id = ?1",
+            )?;
+            let rows = stmt.query_map([folder], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?;
+            let mut out = HashMap::new();
+            for row in rows {
+                let (path, size, mtime_ns, inode, sha, chunks) = row?;
+                let key = format!("folder {folder}, {path:?}");
+                let rel = decode_rel("scan_cache", folder, &path)?;
+                let hash = CachedHash {
+                    size: u64_col("scan_cache", &key, "size", size)?,
+                    mtime_ns,
+                    // Stored as the same 64 bits.
+                    inode: inode as u64,
+                    sha256: Digest::from_hex(&sha).map_err(|e| corrupt("scan_cache", key.clone(), e))?,
+                    chunks: serde_json::from_str(&chunks).map_err(|e| corrupt("scan_cache", key, e))?,
+                };
+                out.insert(rel, hash);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Upsert and remove scan-cache rows in one transaction.
+    pub fn update_scan_cache(
+        &self,
+        folder: FolderId,
+        upserts: &[(RelPath, CachedHash)],
+        removals: &[RelPath],
+    ) -> Result<()> {
+        self.write(&format!("update_scan_cache (folder {folder})"), |tx| {
+            ensure_folder(tx, folder)?;
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO scan_cache (folder_id, path, size, mtime_ns, inode, sha256, chunks) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (path, h) in upserts {
+                let chunks = serde_json::to_string(&h.chunks)
+                    .map_err(|e| corrupt("scan_cache", path.to_string(), e))?;
+                put.execute(params![
+                    folder,
+                    path.as_str(),
+                    to_i64("size", h.size)?,
+                    h.mtime_ns,
+                    // The same 64 bits; inode numbers above i64::MAX exist on some file systems.
+                    h.inode as i64,
+                    h.sha256.to_hex(),
+                    chunks
+                ])?;
+            }
+            let mut del =
+                tx.prepare_cached("DELETE FROM scan_cache WHERE folder_id = ?1 AND path = ?2")?;
+            for path in removals {
+                del.execute(params![folder, path.as_str()])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{folder, rel};
+    use super::*;
+
+    #[test]
+    fn scan_cache_round_trip() {
+        let j = Journal::open_in_memory().expect("open");
+        let f = folder(&j, "/w");
+        let h = CachedHash {
+            size: 10,
+            mtime_ns: -5,
+            inode: u64::MAX - 1,
+            sha256: Digest::of(b"x"),
+            chunks: vec![ChunkHash {
+                sha256: Digest::of(b"x"),
+                size: 10,
+            }],
+        };
+        j.update_scan_cache(f.id, &[(rel("a"), h.clone()), (rel("b"), h.clone())], &[])
+            .expect("update");
+        let got = j.scan_cache(f.id).expect("read");
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[&rel("a")],
+            h,
+            "large inode numbers survive the i64 column"
+        );
+        j.update_scan_cache(f.id, &[], &[rel("a")]).expect("remove");
+        assert_eq!(
+            j.scan_cache(f.id)
+                .expect("read")
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>(),
+            vec![rel("b")]
+        );
+    }
+}

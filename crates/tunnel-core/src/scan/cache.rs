@@ -1,0 +1,101 @@
+//! Reusing the scan cache: a listed file whose cached hash still fits is not read again; a
+//! fresh hash becomes the next scan's cache row, except that a just-modified file's row is
+//! made never to match (racy timestamps).
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+
+use super::hashing::Job;
+use super::walk::ListedFile;
+use super::LocalScan;
+use crate::chunk::{self, ChunkHash, FileHashes};
+use crate::fs_safe;
+use crate::journal::CachedHash;
+use crate::manifest::EntryKind;
+use crate::plan::LocalEntry;
+use crate::rel_path::RelPath;
+
+/// A cache row with this mtime never matches a file (see [`record_fresh`]).
+const RACY_MTIME: i64 = i64::MIN;
+/// How close to "now" an mtime must be to count as racy (covers 1–2 s timestamp granularity).
+const RACY_WINDOW_NS: i64 = 3_000_000_000;
+
+/// Record in `scan` the files whose cached hash still fits; return the others, to be hashed,
+/// in listing order.
+pub(super) fn reuse_cached(
+    files: Vec<ListedFile>,
+    cache: &HashMap<RelPath, CachedHash>,
+    chunk_size: u64,
+    scan: &mut LocalScan,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for file in files {
+        match cache.get(&file.rel) {
+            Some(c) if cache_fits(c, &file.meta, chunk_size) => {
+                scan.entries.insert(file.rel.clone(), file_entry(c));
+                scan.hashes.insert(file.rel, c.clone());
+            }
+            _ => jobs.push(Job {
+                rel: file.rel,
+                native: file.native,
+                listed: fs_safe::Meta::of(&file.meta),
+            }),
+        }
+    }
+    jobs
+}
+
+/// Record a file just hashed in `scan`: its entry, and its cache row for the next scan.
+pub(super) fn record_fresh(scan: &mut LocalScan, rel: RelPath, h: FileHashes) {
+    scan.hashed += 1;
+    let cached = CachedHash {
+        size: h.size,
+        mtime_ns: h.mtime_ns,
+        inode: h.inode,
+        sha256: h.sha256,
+        chunks: h.chunks,
+    };
+    scan.entries.insert(rel.clone(), file_entry(&cached));
+    // Racy timestamps (as in git): a file modified within the file system's
+    // timestamp granularity of this hash could change again without its (size,
+    // mtime) changing. Such a cache row never matches, so it is hashed again
+    // next time, until its mtime is safely in the past.
+    let mut cached = cached;
+    if is_racy(cached.mtime_ns) {
+        cached.mtime_ns = RACY_MTIME;
+    }
+    scan.hashes.insert(rel, cached);
+}
+
+fn file_entry(c: &CachedHash) -> LocalEntry {
+    LocalEntry {
+        kind: EntryKind::File,
+        size: c.size,
+        mtime_ns: c.mtime_ns,
+        sha256: Some(c.sha256),
+    }
+}
+
+fn is_racy(mtime_ns: i64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(i64::MAX);
+    now.saturating_sub(mtime_ns) < RACY_WINDOW_NS
+}
+
+/// The cache row still describes this file, and its chunks were cut with `chunk_size`.
+fn cache_fits(c: &CachedHash, meta: &Metadata, chunk_size: u64) -> bool {
+    if c.size != meta.len() || c.mtime_ns != chunk::mtime_ns(meta) || c.inode != chunk::inode(meta)
+    {
+        return false;
+    }
+    let expected_chunks = c.size.div_ceil(chunk_size);
+    c.chunks.len() as u64 == expected_chunks
+        && c.chunks.iter().map(|ch: &ChunkHash| ch.size).sum::<u64>() == c.size
+        && c.chunks
+            .iter()
+            .rev()
+            .skip(1)
+            .all(|ch| ch.size == chunk_size)
+}

@@ -1,0 +1,138 @@
+//! The hashing pass: read the files the cache could not vouch for on a few threads, each
+//! opened without following links and checked to be the very file the listing saw. Tests
+//! observe it through [`Hooks`].
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use tracing::{debug, warn};
+
+use super::cache::record_fresh;
+use super::LocalScan;
+use crate::chunk;
+use crate::fs_safe;
+use crate::rel_path::RelPath;
+
+/// Most hashing threads used at once (hashing is I/O- and CPU-bound; more threads than this
+/// only thrash the disk).
+const MAX_HASH_THREADS: usize = 4;
+
+/// A file to hash.
+pub(super) struct Job {
+    pub(super) rel: RelPath,
+    pub(super) native: PathBuf,
+    /// What the listing saw (without following links): the file opened to be hashed must be
+    /// this one, not a link or another file swapped in since.
+    pub(super) listed: fs_safe::Meta,
+}
+
+/// Test hooks of the hashing pass: run just before each file is opened to be hashed and
+/// after its first read.
+pub(super) struct Hooks<'a> {
+    pub(super) after_first_read: &'a (dyn Fn(&Path) + Sync),
+    pub(super) before_open: &'a (dyn Fn(&Path) + Sync),
+}
+
+/// Hash `jobs` and record the outcome in `scan`: a fresh entry and cache row, nothing for a
+/// file that vanished, an unreadable path for one that could not be read or changed meanwhile.
+pub(super) fn hash_into(
+    scan: &mut LocalScan,
+    root: &Path,
+    jobs: Vec<Job>,
+    chunk_size: u64,
+    hooks: &Hooks<'_>,
+) {
+    for (rel, result) in hash_all(root, jobs, chunk_size, hooks) {
+        match result {
+            Ok(h) => record_fresh(scan, rel, h),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                debug!(path = %rel, "vanished while scanning");
+            }
+            Err(e) => {
+                let reason = if chunk::is_file_changed(&e) {
+                    "changed while it was being read; will retry on the next sync".to_string()
+                } else {
+                    e.to_string()
+                };
+                warn!(path = %rel, "cannot read file: {reason}");
+                scan.unreadable.push((rel, reason));
+            }
+        }
+    }
+}
+
+/// Open a listed file without following any link below `root`, check it is the very file the
+/// listing saw (a link or another file swapped in since is "changed", retried next sync), and
+/// hash it.
+fn hash_job(
+    root: &Path,
+    job: &Job,
+    chunk_size: u64,
+    hooks: &Hooks<'_>,
+) -> std::io::Result<chunk::FileHashes> {
+    (hooks.before_open)(&job.native);
+    let file = fs_safe::open_file(root, &job.rel).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            e
+        } else {
+            // A link, a folder or a FIFO where the listing saw a file: it changed.
+            debug!(path = %job.rel, error = %e, "not the file that was listed");
+            std::io::Error::other(chunk::FileChanged {
+                path: job.native.clone(),
+            })
+        }
+    })?;
+    let opened = fs_safe::Meta::of(&file.metadata()?);
+    if (opened.dev, opened.ino) != (job.listed.dev, job.listed.ino)
+        || opened.kind != fs_safe::Kind::File
+    {
+        return Err(std::io::Error::other(chunk::FileChanged {
+            path: job.native.clone(),
+        }));
+    }
+    chunk::hash_open_file(file, &job.native, chunk_size, hooks.after_first_read)
+}
+
+/// Hash every job on a few threads; results come back in job order.
+fn hash_all(
+    root: &Path,
+    jobs: Vec<Job>,
+    chunk_size: u64,
+    hooks: &Hooks<'_>,
+) -> Vec<(RelPath, std::io::Result<chunk::FileHashes>)> {
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_HASH_THREADS)
+        .min(jobs.len());
+    let results: Vec<Mutex<Option<std::io::Result<chunk::FileHashes>>>> =
+        jobs.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let r = hash_job(root, job, chunk_size, hooks);
+                // Each slot is written by exactly one thread.
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    jobs.into_iter()
+        .zip(results)
+        .map(|(job, slot)| {
+            let r = slot
+                .into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(std::io::Error::other("hashing thread failed")));
+            (job.rel, r)
+        })
+        .collect()
+}

@@ -1,0 +1,215 @@
+//! The local scanner: walk a synced folder into a tree of [`LocalEntry`] values.
+//!
+//! Invariants:
+//! - the root must exist, be a folder and be listable, else [`ScanError`]: a missing root
+//!   (an unmounted disk) must never read as "everything was deleted";
+//! - a file that cannot be read, or changes while it is hashed, and a subfolder that cannot be
+//!   listed go to [`LocalScan::unreadable`] — they are *not* deleted; the rest of the scan
+//!   goes on;
+//! - a file is hashed only when its (size, mtime, inode) differ from the cache or its cached
+//!   chunks were cut with another chunk size;
+//! - skipped, never synced: hidden names (leading `.`, which covers our own `.sbt-*.partial`
+//!   downloads, `.sbtignore` and LibreOffice `.~lock.*#`), temporary and editor files (`~`
+//!   prefix or suffix, `.tmp`, `.swp`, `.swx`, `.part`), symbolic links, sockets/FIFOs/devices,
+//!   names that are not valid [`RelPath`]s, and whatever `.sbtignore` files (gitignore syntax,
+//!   any level) or the configured extra patterns exclude. A `.sbtignore` that cannot be read or
+//!   parsed makes its folder unreadable rather than letting excluded files through;
+//! - the output does not depend on listing order or thread timing.
+//!
+//! The passes, one file each: `walk` lists the folder under the skip `rules`, `cache` takes
+//! what it can from the scan cache, `hashing` reads the rest.
+
+mod cache;
+mod hashing;
+mod rules;
+mod walk;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tracing::warn;
+
+pub use rules::{is_temporary_name, SkipRules};
+
+use crate::journal::CachedHash;
+use crate::plan::LocalEntry;
+use crate::rel_path::RelPath;
+use hashing::Hooks;
+
+/// Name of the per-folder ignore file.
+pub const IGNORE_FILE: &str = ".sbtignore";
+
+/// How to scan.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// Chunk size used to cut files (bytes, at least 1).
+    pub chunk_size: u64,
+    /// Extra ignore patterns (gitignore syntax) relative to the root.
+    pub extra_ignores: Vec<String>,
+}
+
+/// Why a path was left out of the scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The name starts with `.`.
+    Hidden,
+    /// A temporary, editor or partial-download file.
+    Temporary,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A socket, FIFO or device.
+    Special,
+    /// The name cannot be synced (not UTF-8, not NFC, forbidden characters…).
+    InvalidName(String),
+    /// Matched by `.sbtignore` or the configured ignore patterns.
+    Ignored,
+}
+
+/// The scanned local tree.
+#[derive(Clone, Debug, Default)]
+pub struct LocalScan {
+    /// Every file and folder found (not the root itself).
+    pub entries: BTreeMap<RelPath, LocalEntry>,
+    /// Hashes of every file in `entries`: the new scan-cache rows.
+    pub hashes: HashMap<RelPath, CachedHash>,
+    /// Paths that could not be read or changed while being read (with the reason). They are
+    /// not deleted; a folder here stands for everything below it.
+    pub unreadable: Vec<(RelPath, String)>,
+    /// Paths left out on purpose.
+    pub skipped: Vec<(PathBuf, SkipReason)>,
+    /// The skipped paths that are valid [`RelPath`]s (ignored, hidden, temporary, links,
+    /// special files), sorted. They exist locally but are not synced: the engine should leave
+    /// them (and everything below them) out of the plan on every side, like `unreadable`, so
+    /// that ignoring a synced file never deletes it elsewhere and a remote file never
+    /// overwrites a local link or ignored file.
+    pub excluded: Vec<RelPath>,
+    /// How many files were actually read and hashed (the rest came from the cache).
+    pub hashed: u64,
+    /// The rules the scan applied, to judge paths that are not here (remote entries).
+    pub rules: SkipRules,
+    /// Nothing was scanned but something was ignored: the ignore rules exclude everything
+    /// (a `.sbtignore` holding `*`, say), so nothing is uploaded. Logged as a warning.
+    pub everything_ignored: bool,
+}
+
+/// The scan could not be done at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    /// The root does not exist or is not a folder.
+    #[error("synced folder {} is missing or not a folder{}", path.display(), detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    RootMissing {
+        /// The root.
+        path: PathBuf,
+        /// The system's words, when there are some.
+        detail: Option<String>,
+    },
+    /// The root exists but cannot be listed.
+    #[error("cannot list synced folder {}: {source}", path.display())]
+    RootUnreadable {
+        /// The root.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A configured ignore pattern is invalid.
+    #[error("invalid ignore pattern {pattern:?}: {message}")]
+    BadIgnore {
+        /// The pattern.
+        pattern: String,
+        /// Parser message.
+        message: String,
+    },
+    /// The chunk size is zero.
+    #[error("chunk size must be at least 1 byte")]
+    BadChunkSize,
+}
+
+/// Scan `root` into a [`LocalScan`], reusing `cache` for unchanged files.
+pub fn scan_folder(
+    root: &Path,
+    cache: &HashMap<RelPath, CachedHash>,
+    opts: &ScanOptions,
+) -> Result<LocalScan, ScanError> {
+    scan_folder_observed(root, cache, opts, &|_| {}, &|_| {})
+}
+
+/// [`scan_folder`] with hooks run just before each file is opened to be hashed and after its
+/// first read (tests).
+pub(crate) fn scan_folder_observed(
+    root: &Path,
+    cache: &HashMap<RelPath, CachedHash>,
+    opts: &ScanOptions,
+    after_first_read: &(dyn Fn(&Path) + Sync),
+    before_open: &(dyn Fn(&Path) + Sync),
+) -> Result<LocalScan, ScanError> {
+    check_root(root, opts)?;
+    let mut scan = LocalScan::default();
+    scan.rules.root = root.to_owned();
+    scan.rules.extra = rules::build_extra(root, &opts.extra_ignores)?.map(Arc::new);
+    let listed = walk::walk(root, &mut scan)?;
+    let jobs = cache::reuse_cached(listed, cache, opts.chunk_size, &mut scan);
+    let hooks = Hooks {
+        after_first_read,
+        before_open,
+    };
+    hashing::hash_into(&mut scan, root, jobs, opts.chunk_size, &hooks);
+    finish(&mut scan, root);
+    Ok(scan)
+}
+
+/// Refuse a zero chunk size, and a root that is missing, not a folder or not listable: an
+/// empty result from an unreadable root would look like "everything deleted".
+fn check_root(root: &Path, opts: &ScanOptions) -> Result<(), ScanError> {
+    if opts.chunk_size == 0 {
+        return Err(ScanError::BadChunkSize);
+    }
+    match std::fs::metadata(root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(ScanError::RootMissing {
+                path: root.to_owned(),
+                detail: Some("not a folder".into()),
+            })
+        }
+        Err(e) => {
+            return Err(ScanError::RootMissing {
+                path: root.to_owned(),
+                detail: Some(e.to_string()),
+            })
+        }
+    }
+    // The root must be listable: an empty result from an unreadable root would look like
+    // "everything deleted".
+    if let Err(source) = std::fs::read_dir(root) {
+        return Err(ScanError::RootUnreadable {
+            path: root.to_owned(),
+            source,
+        });
+    }
+    Ok(())
+}
+
+/// Sort what was gathered (the output must not depend on listing order or thread timing) and
+/// notice when the ignore rules leave nothing.
+fn finish(scan: &mut LocalScan, root: &Path) {
+    scan.unreadable.sort_by(|a, b| a.0.cmp(&b.0));
+    scan.skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    scan.excluded.sort();
+    scan.everything_ignored = scan.entries.is_empty()
+        && scan
+            .skipped
+            .iter()
+            .any(|(_, r)| matches!(r, SkipReason::Ignored));
+    if scan.everything_ignored {
+        warn!(
+            root = %root.display(),
+            "every file and folder here is excluded by {IGNORE_FILE} or the ignore settings: nothing is uploaded"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

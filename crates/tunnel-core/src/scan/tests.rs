@@ -1,0 +1,539 @@
+//! Tests of the whole scan: listing, skip rules, cache reuse and hashing together.
+
+use std::io::Write;
+
+use super::*;
+use crate::manifest::EntryKind;
+
+fn rel(s: &str) -> RelPath {
+    RelPath::new(s).expect("valid test path")
+}
+
+fn opts() -> ScanOptions {
+    ScanOptions {
+        chunk_size: 4,
+        extra_ignores: Vec::new(),
+    }
+}
+
+/// Write a file with an mtime safely in the past (not "racy"), as files are between syncs.
+fn put(root: &Path, path: &str, bytes: &[u8]) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&p, bytes).expect("write");
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .expect("open");
+    f.set_modified(past).expect("backdate");
+}
+
+#[test]
+fn a_file_modified_just_now_is_hashed_again_next_time() {
+    // Racy timestamps: within the file system's granularity an edit may keep (size, mtime).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::write(root.join("fresh"), b"1111").expect("write");
+    let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    let second = scan_folder(root, &first.hashes, &opts()).expect("scan");
+    assert_eq!(
+        second.hashed, 1,
+        "a just-modified file is not trusted from the cache"
+    );
+}
+
+fn keys(scan: &LocalScan) -> Vec<String> {
+    scan.entries.keys().map(|k| k.to_string()).collect()
+}
+
+fn reasons(scan: &LocalScan, root: &Path) -> Vec<(String, SkipReason)> {
+    scan.skipped
+        .iter()
+        .map(|(p, r)| {
+            let rel = p.strip_prefix(root).expect("under root");
+            (rel.to_string_lossy().into_owned(), r.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn scans_files_and_folders_with_hashes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "a.txt", b"hello world");
+    put(root, "d/e/f.bin", b"");
+    std::fs::create_dir(root.join("empty")).expect("mkdir");
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert_eq!(keys(&scan), vec!["a.txt", "d", "d/e", "d/e/f.bin", "empty"]);
+    let a = &scan.entries[&rel("a.txt")];
+    assert_eq!(a.kind, EntryKind::File);
+    assert_eq!(a.size, 11);
+    assert_eq!(a.sha256, Some(crate::hash::Digest::of(b"hello world")));
+    assert_eq!(
+        scan.hashes[&rel("a.txt")].chunks.len(),
+        3,
+        "11 bytes in 4-byte chunks"
+    );
+    let d = &scan.entries[&rel("d")];
+    assert_eq!((d.kind, d.size, d.sha256), (EntryKind::Dir, 0, None));
+    assert_eq!(scan.hashed, 2);
+    assert_eq!(scan.hashes.len(), 2, "one cache row per file");
+    assert!(scan.unreadable.is_empty());
+}
+
+#[test]
+fn cache_hits_are_not_rehashed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "a", b"aaaa");
+    put(root, "b", b"bbbb");
+    let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert_eq!(first.hashed, 2);
+    let second = scan_folder(root, &first.hashes, &opts()).expect("scan");
+    assert_eq!(
+        second.hashed, 0,
+        "nothing changed: every hash comes from the cache"
+    );
+    assert_eq!(second.entries, first.entries);
+    assert_eq!(second.hashes, first.hashes);
+
+    // Change one file (size differs): only it is read again.
+    put(root, "b", b"bbbbb");
+    let third = scan_folder(root, &second.hashes, &opts()).expect("scan");
+    assert_eq!(third.hashed, 1);
+    assert_eq!(
+        third.entries[&rel("b")].sha256,
+        Some(crate::hash::Digest::of(b"bbbbb"))
+    );
+
+    // Another chunk size invalidates the cached chunks.
+    let other = ScanOptions {
+        chunk_size: 2,
+        ..opts()
+    };
+    let fourth = scan_folder(root, &third.hashes, &other).expect("scan");
+    assert_eq!(
+        fourth.hashed, 2,
+        "chunks cut with another size are recomputed"
+    );
+}
+
+#[test]
+fn cache_rows_survive_the_journal_round_trip() {
+    // What the engine does between two syncs: store the hashes, read them back, rescan.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "a/b.txt", b"bytes");
+    put(root, "c", b"");
+    let j = crate::journal::Journal::open_in_memory().expect("journal");
+    let f = j.add_folder(Path::new("/synced"), "1").expect("folder");
+    let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    let rows: Vec<(RelPath, CachedHash)> = first.hashes.clone().into_iter().collect();
+    j.update_scan_cache(f.id, &rows, &[]).expect("store");
+    let cache = j.scan_cache(f.id).expect("load");
+    let second = scan_folder(root, &cache, &opts()).expect("scan");
+    assert_eq!(
+        second.hashed, 0,
+        "rows read back from SQLite still match the files"
+    );
+    assert_eq!(second.entries, first.entries);
+}
+
+#[test]
+fn stale_cache_with_same_size_is_rehashed_when_mtime_differs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "a", b"aaaa");
+    let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    let mut cache = first.hashes.clone();
+    let row = cache.get_mut(&rel("a")).expect("row");
+    row.mtime_ns -= 1;
+    row.sha256 = crate::hash::Digest::of(b"wrong");
+    let second = scan_folder(root, &cache, &opts()).expect("scan");
+    assert_eq!(second.hashed, 1);
+    assert_eq!(
+        second.entries[&rel("a")].sha256,
+        Some(crate::hash::Digest::of(b"aaaa"))
+    );
+}
+
+#[test]
+fn hidden_temporary_and_special_names_are_skipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    for name in [
+        ".hidden",
+        ".git/config",
+        "~$report.docx",
+        "notes.txt~",
+        "x.tmp",
+        "X.TMP",
+        "a.swp",
+        "a.swx",
+        ".~lock.doc.odt#",
+        "video.mp4.part",
+        ".sbt-123.partial",
+        "keep.txt",
+    ] {
+        put(root, name, b"x");
+    }
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert_eq!(keys(&scan), vec!["keep.txt"]);
+    let r = reasons(&scan, root);
+    assert!(r.contains(&(".git".into(), SkipReason::Hidden)), "{r:?}");
+    assert!(
+        r.contains(&("x.tmp".into(), SkipReason::Temporary)),
+        "{r:?}"
+    );
+    assert!(
+        r.contains(&("X.TMP".into(), SkipReason::Temporary)),
+        "{r:?}"
+    );
+    assert!(
+        r.contains(&("~$report.docx".into(), SkipReason::Temporary)),
+        "{r:?}"
+    );
+    assert!(
+        r.contains(&("video.mp4.part".into(), SkipReason::Temporary)),
+        "{r:?}"
+    );
+    assert_eq!(r.len(), 11, "everything but keep.txt is reported: {r:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_and_fifos_are_skipped_not_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(outside.path(), "secret.txt", b"s");
+    put(root, "real.txt", b"r");
+    std::os::unix::fs::symlink(outside.path(), root.join("link-dir")).expect("symlink");
+    std::os::unix::fs::symlink(root.join("real.txt"), root.join("link-file")).expect("symlink");
+    let fifo = root.join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert_eq!(keys(&scan), vec!["real.txt"], "links are never followed");
+    assert!(
+        scan.excluded.contains(&rel("link-file")),
+        "a local link is kept out of the plan, so no download replaces it"
+    );
+    let r = reasons(&scan, root);
+    assert!(r.contains(&("link-dir".into(), SkipReason::Symlink)));
+    assert!(r.contains(&("link-file".into(), SkipReason::Symlink)));
+    if made.is_ok_and(|s| s.success()) {
+        assert!(
+            r.contains(&("pipe".into(), SkipReason::Special)),
+            "a FIFO is never opened: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn sbtignore_rules_apply_at_every_level() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, ".sbtignore", b"*.log\nbuild/\n/top-only.txt\n");
+    put(root, "a.log", b"x");
+    put(root, "top-only.txt", b"x");
+    put(root, "build/out.bin", b"x");
+    put(root, "src/build/x", b"x");
+    put(
+        root,
+        "src/top-only.txt",
+        b"kept: the pattern is anchored to the root",
+    );
+    put(root, "src/.sbtignore", b"*.o\n!keep.log\n");
+    put(root, "src/main.o", b"x");
+    put(root, "src/keep.log", b"re-included by the deeper file");
+    put(root, "src/other.log", b"x");
+    put(root, "docs/readme.md", b"x");
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert_eq!(
+        keys(&scan),
+        vec![
+            "docs",
+            "docs/readme.md",
+            "src",
+            "src/keep.log",
+            "src/top-only.txt"
+        ]
+    );
+    let r = reasons(&scan, root);
+    for ignored in [
+        "a.log",
+        "build",
+        "src/build",
+        "src/main.o",
+        "src/other.log",
+        "top-only.txt",
+    ] {
+        assert!(
+            r.contains(&(ignored.into(), SkipReason::Ignored)),
+            "{ignored}: {r:?}"
+        );
+    }
+}
+
+/// What the scan would leave out is judged the same for paths that are not here (entries
+/// from other devices): hidden or temporary anywhere in the path, or ignored by the rules
+/// of the folders above it and the configured patterns.
+#[test]
+fn skip_rules_judge_paths_that_are_not_here() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, ".sbtignore", b"*.log\nbuild/\n");
+    put(root, "src/.sbtignore", b"*.o\n!keep.log\n");
+    put(root, "src/main.rs", b"x");
+    let o = ScanOptions {
+        chunk_size: 4,
+        extra_ignores: vec!["*.bak".into()],
+    };
+    let scan = scan_folder(root, &HashMap::new(), &o).expect("scan");
+    let judge = |p: &str, kind| scan.rules.skip_reason(&rel(p), kind);
+    use EntryKind::{Dir, File};
+    assert_eq!(judge(".envrc", File), Some(SkipReason::Hidden));
+    assert_eq!(judge(".vscode/tasks.json", File), Some(SkipReason::Hidden));
+    assert_eq!(judge("a/.git/config", File), Some(SkipReason::Hidden));
+    assert_eq!(judge("notes.txt~", File), Some(SkipReason::Temporary));
+    assert_eq!(judge("x.log", File), Some(SkipReason::Ignored));
+    assert_eq!(judge("deep/er/x.log", File), Some(SkipReason::Ignored));
+    assert_eq!(judge("build", Dir), Some(SkipReason::Ignored));
+    assert_eq!(judge("build/out.bin", File), Some(SkipReason::Ignored));
+    assert_eq!(judge("src/a.o", File), Some(SkipReason::Ignored));
+    assert_eq!(judge("src/keep.log", File), None, "re-included below");
+    assert_eq!(judge("other/a.o", File), None, "src's rules stay in src");
+    assert_eq!(judge("x.bak", File), Some(SkipReason::Ignored));
+    assert_eq!(judge("build", File), None, "build/ names folders only");
+    assert_eq!(judge("docs/readme.md", File), None);
+    assert!(!scan.everything_ignored);
+}
+
+#[test]
+fn an_ignore_file_that_excludes_everything_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, ".sbtignore", b"*\n");
+    put(root, "a.txt", b"x");
+    put(root, "d/b.txt", b"x");
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert!(scan.entries.is_empty());
+    assert!(scan.everything_ignored);
+    let empty = tempfile::tempdir().expect("tempdir");
+    let scan = scan_folder(empty.path(), &HashMap::new(), &opts()).expect("scan");
+    assert!(!scan.everything_ignored, "an empty folder ignores nothing");
+}
+
+#[test]
+fn extra_ignores_apply_and_bad_patterns_are_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "a.bak", b"x");
+    put(root, "node_modules/m/index.js", b"x");
+    put(root, "keep", b"x");
+    let o = ScanOptions {
+        chunk_size: 4,
+        extra_ignores: vec!["*.bak".into(), "node_modules/".into()],
+    };
+    let scan = scan_folder(root, &HashMap::new(), &o).expect("scan");
+    assert_eq!(keys(&scan), vec!["keep"]);
+    let bad = ScanOptions {
+        chunk_size: 4,
+        extra_ignores: vec!["[z-a]".into()],
+    };
+    assert!(matches!(
+        scan_folder(root, &HashMap::new(), &bad),
+        Err(ScanError::BadIgnore { .. })
+    ));
+}
+
+#[test]
+fn broken_nested_sbtignore_makes_the_folder_unreadable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "sub/.sbtignore", b"{secret\n");
+    put(root, "sub/{secret", b"must not leak");
+    put(root, "ok.txt", b"x");
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert!(!scan.entries.contains_key(&rel("sub/{secret")));
+    assert_eq!(scan.unreadable.len(), 1);
+    assert_eq!(scan.unreadable[0].0, rel("sub"));
+    assert!(
+        scan.unreadable[0].1.contains(".sbtignore"),
+        "{:?}",
+        scan.unreadable
+    );
+}
+
+#[test]
+fn missing_root_is_an_error_not_an_empty_tree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("gone");
+    assert!(matches!(
+        scan_folder(&missing, &HashMap::new(), &opts()),
+        Err(ScanError::RootMissing { .. })
+    ));
+    put(dir.path(), "file", b"x");
+    assert!(matches!(
+        scan_folder(&dir.path().join("file"), &HashMap::new(), &opts()),
+        Err(ScanError::RootMissing { .. })
+    ));
+}
+
+#[test]
+fn file_changing_during_hash_is_unreadable_not_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "growing.log.txt", b"0123456789");
+    put(root, "stable.txt", b"s");
+    let scan = scan_folder_observed(
+        root,
+        &HashMap::new(),
+        &opts(),
+        &|p| {
+            if p.ends_with("growing.log.txt") {
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(p)
+                    .expect("open");
+                f.write_all(b"more").expect("append");
+            }
+        },
+        &|_| {},
+    )
+    .expect("scan");
+    assert_eq!(scan.unreadable.len(), 1);
+    assert_eq!(scan.unreadable[0].0, rel("growing.log.txt"));
+    assert!(
+        scan.unreadable[0].1.contains("changed"),
+        "{:?}",
+        scan.unreadable
+    );
+    assert!(
+        !scan.hashes.contains_key(&rel("growing.log.txt")),
+        "no cache row for a torn read"
+    );
+    assert!(scan.entries.contains_key(&rel("stable.txt")));
+}
+
+/// A file replaced by a link to a secret outside the folder (or a folder above it replaced
+/// by a link) between the listing and the hashing: the secret is never hashed as the
+/// file's content; the file is "changed", retried next sync.
+#[cfg(unix)]
+#[test]
+fn a_file_swapped_for_a_link_after_the_listing_is_not_hashed_through_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(outside.path(), "id_rsa", b"PRIVATE KEY");
+    put(outside.path(), "d/notes.txt", b"PRIVATE KEY");
+    put(root, "notes.txt", b"public notes");
+    put(root, "d/notes.txt", b"public notes");
+    put(root, "stable.txt", b"s");
+    let secret = crate::hash::Digest::of(b"PRIVATE KEY");
+    let scan = scan_folder_observed(root, &HashMap::new(), &opts(), &|_| {}, &|p| {
+        if p.ends_with("notes.txt") && !p.ends_with("d/notes.txt") {
+            std::fs::remove_file(p).expect("rm");
+            std::os::unix::fs::symlink(outside.path().join("id_rsa"), p).expect("link");
+        }
+        if p.ends_with("d/notes.txt") {
+            let d = p.parent().expect("parent");
+            std::fs::remove_dir_all(d).expect("rm dir");
+            std::os::unix::fs::symlink(outside.path().join("d"), d).expect("link");
+        }
+    })
+    .expect("scan");
+    for (path, e) in &scan.entries {
+        assert_ne!(e.sha256, Some(secret), "{path} was hashed through a link");
+    }
+    for (path, h) in &scan.hashes {
+        assert_ne!(h.sha256, secret, "{path}: cache row of the secret");
+    }
+    let unreadable: Vec<String> = scan.unreadable.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(
+        unreadable,
+        vec!["d/notes.txt", "notes.txt"],
+        "{:?}",
+        scan.unreadable
+    );
+    assert!(scan.entries.contains_key(&rel("stable.txt")));
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_file_and_folder_are_reported_and_scan_goes_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "locked.txt", b"x");
+    put(root, "closed/inner.txt", b"x");
+    put(root, "fine.txt", b"x");
+    std::fs::set_permissions(
+        root.join("locked.txt"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .expect("chmod");
+    std::fs::set_permissions(root.join("closed"), std::fs::Permissions::from_mode(0o000))
+        .expect("chmod");
+    // Root (and CAP_DAC_OVERRIDE) reads anything: then permissions prove nothing.
+    let privileged = std::fs::File::open(root.join("locked.txt")).is_ok();
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    std::fs::set_permissions(root.join("closed"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod back");
+    assert!(
+        scan.entries.contains_key(&rel("fine.txt")),
+        "the rest of the scan goes on"
+    );
+    if privileged {
+        return;
+    }
+    let unreadable: Vec<_> = scan.unreadable.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(unreadable, vec!["closed", "locked.txt"]);
+}
+
+#[test]
+fn output_is_deterministic_with_many_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    for i in 0..50 {
+        put(
+            root,
+            &format!("d{}/f{i}.txt", i % 5),
+            format!("content {i}").as_bytes(),
+        );
+    }
+    let a = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    let b = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert_eq!(a.entries, b.entries);
+    assert_eq!(a.hashes, b.hashes);
+    assert_eq!(a.entries.len(), 55);
+    for i in 0..50 {
+        let key = rel(&format!("d{}/f{i}.txt", i % 5));
+        assert_eq!(
+            a.entries[&key].sha256,
+            Some(crate::hash::Digest::of(format!("content {i}").as_bytes())),
+            "each result belongs to its own file"
+        );
+    }
+}
+
+#[test]
+fn temporary_name_rules() {
+    for t in [
+        "~a",
+        "a~",
+        "a.tmp",
+        "a.TMP",
+        "a.swp",
+        "a.swx",
+        ".~lock.x#",
+        "a.part",
+        ".sbt-1.partial",
+    ] {
+        assert!(is_temporary_name(t), "{t}");
+    }
+    for k in ["a.txt", "tmp", "partial.doc", "a.partial", "a~b"] {
+        assert!(!is_temporary_name(k), "{k}");
+    }
+}
