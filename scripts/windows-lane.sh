@@ -99,9 +99,13 @@ if [ -n "$win_temp" ]; then find "$win_temp" -mindepth 1 -delete 2>/dev/null || 
 "$WINE" "$exe" --version
 
 if [ "$run_tests" = 1 ]; then
-  wstep "build the tests for Windows (tunnel-core's unit tests; tunnel-confluence's tests)"
+  wstep "build the tests for Windows (tunnel-core's unit tests, tunnel-confluence's tests, the app's unit tests)"
   tests_json="$WIN_TARGET_DIR/lane-tests.json"
-  wcargo test --no-run --message-format=json -p tunnel-core --lib -p tunnel-confluence > "$tests_json"
+  : > "$tests_json"
+  # One cargo call each: --lib/--bin would apply to every -p of one call.
+  wcargo test --no-run --message-format=json -p tunnel-core --lib >> "$tests_json"
+  wcargo test --no-run --message-format=json -p tunnel-confluence >> "$tests_json"
+  wcargo test --no-run --message-format=json -p sber-tunnel --bin sber-tunnel >> "$tests_json"
   mapfile -t test_bins < <(python3 - "$tests_json" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):

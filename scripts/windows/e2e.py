@@ -82,8 +82,15 @@ class Device:
         env["SBER_TUNNEL_PASSWORD"] = PASSWORD
         cmd = self.argv0 + ["--cli", "--config-dir", self.path_arg(self.config), *args]
         started = time.time()
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT,
-                             stdin=subprocess.DEVNULL)
+        # Output through files, not pipes: a service that `start` leaves running may hold
+        # inherited pipe ends open, and reading to their end would wait for the service.
+        with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+            rc = subprocess.run(cmd, env=env, stdout=so, stderr=se, timeout=STEP_TIMEOUT,
+                                stdin=subprocess.DEVNULL).returncode
+            so.seek(0)
+            se.seek(0)
+            out = subprocess.CompletedProcess(cmd, rc, so.read().decode(errors="replace"),
+                                              se.read().decode(errors="replace"))
         took = time.time() - started
         print(f"[{self.name}] {' '.join(args)}  (exit {out.returncode}, {took:.1f}s)")
         if check and out.returncode != 0:
@@ -118,6 +125,43 @@ def expect_same(a: Device, b: Device, what: str):
     print(f"ok: {what} ({len(ta)} files the same on both)")
 
 
+def expect_in(out: str, text: str, what: str):
+    if text not in out:
+        print(out)
+        sys.exit(f"{what}: {text!r} not in the output above")
+    print(f"ok: {what}")
+
+
+def service_steps(win: Device, lin: Device):
+    """The background service on Windows: start, status, pause, resume, sync, stop, all through
+    the named pipe that `start` waits for."""
+    win.run("start")
+    try:
+        expect_in(win.run("status").stdout, "Service:    running", "status sees the service")
+        win.run("pause")
+        expect_in(win.run("status").stdout, "paused", "status shows the pause")
+        win.run("resume")
+        # `sync` goes to the running service, which syncs in the background: a Linux file
+        # arrives through it within a minute.
+        lin.write("while-running.txt", b"sent while the Windows service runs\n")
+        lin.run("sync")
+        expect_in(win.run("sync").stdout, "running sync service is syncing",
+                  "sync is passed to the service")
+        deadline = time.time() + 60
+        while win.tree() != lin.tree() and time.time() < deadline:
+            time.sleep(1)
+        expect_same(win, lin, "the running Windows service syncs on request")
+        again = win.run("start").stdout
+        expect_in(again, "already running", "a second start finds the first service")
+    finally:
+        stopped = win.run("stop", check=False)
+    if stopped.returncode != 0:
+        print(stopped.stdout, stopped.stderr)
+        sys.exit("`stop` failed")
+    expect_in(stopped.stdout, "stopped", "stop ends the service")
+    expect_in(win.run("status").stdout, "Service:    not running", "status after stop")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--exe", required=True)
@@ -125,6 +169,8 @@ def main() -> int:
     ap.add_argument("--linux-bin", required=True)
     ap.add_argument("--emulator", required=True)
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--no-service", dest="service", action="store_false",
+                    help="leave out start/status/pause/stop (platforms without a control channel)")
     a = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sber-tunnel-win-e2e."))
@@ -175,6 +221,9 @@ def main() -> int:
         win.run("sync")
         lin.run("sync")
         expect_same(win, lin, "both idle")
+
+        if a.service:
+            service_steps(win, lin)
         ok = True
     finally:
         emu.stop()
