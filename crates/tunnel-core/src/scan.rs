@@ -864,6 +864,9 @@ mod tests {
         assert_eq!(r.len(), 11, "everything but keep.txt is reported: {r:?}");
     }
 
+    // Unix only: it makes symbolic links and a FIFO. Wine 8's CreateSymbolicLinkW reports
+    // success and makes nothing, Windows makes links only in Developer Mode or as an
+    // administrator, and has no FIFOs.
     #[cfg(unix)]
     #[test]
     fn symlinks_and_fifos_are_skipped_not_followed() {
@@ -1083,6 +1086,7 @@ mod tests {
     /// A file replaced by a link to a secret outside the folder (or a folder above it replaced
     /// by a link) between the listing and the hashing: the secret is never hashed as the
     /// file's content; the file is "changed", retried next sync.
+    // Unix only: it makes symbolic links (see symlinks_and_fifos_are_skipped_not_followed).
     #[cfg(unix)]
     #[test]
     fn a_file_swapped_for_a_link_after_the_listing_is_not_hashed_through_it() {
@@ -1123,6 +1127,8 @@ mod tests {
         assert!(scan.entries.contains_key(&rel("stable.txt")));
     }
 
+    // Unix only: it takes read permission away with mode 000. Windows has no modes; denying
+    // read there is an ACL edit, which this test does not have yet.
     #[cfg(unix)]
     #[test]
     fn unreadable_file_and_folder_are_reported_and_scan_goes_on() {

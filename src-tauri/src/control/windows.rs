@@ -69,7 +69,9 @@ pub(super) fn listen(
         .first_pipe_instance(true)
         .reject_remote_clients(true)
         .create(&name)
-        .with_context(|| format!("creating the control pipe {name} (is another service running?)"))?;
+        .with_context(|| {
+            format!("creating the control pipe {name} (is another service running?)")
+        })?;
     let pipe = name.clone();
     let accept = tokio::spawn(async move {
         loop {
@@ -132,7 +134,10 @@ mod tests {
         assert_ne!(pipe_name("ann", a), pipe_name("ann", b));
         assert_eq!(
             pipe_name("ann", a),
-            pipe_name("ann", Path::new(r"c:\users\ANN\appdata\local\sber-tunnel\control.sock"))
+            pipe_name(
+                "ann",
+                Path::new(r"c:\users\ANN\appdata\local\sber-tunnel\control.sock")
+            )
         );
         let name = pipe_name("a b\\c", a);
         assert!(name.starts_with(r"\\.\pipe\sber-tunnel-a_b_c-"), "{name}");
