@@ -99,13 +99,11 @@ if [ -n "$win_temp" ]; then find "$win_temp" -mindepth 1 -delete 2>/dev/null || 
 "$WINE" "$exe" --version
 
 if [ "$run_tests" = 1 ]; then
-  wstep "build the tests for Windows (tunnel-core's unit tests, tunnel-confluence's tests, the app's unit tests)"
+  wstep "build the tests for Windows (tunnel-core's and tunnel-confluence's unit and integration tests)"
   tests_json="$WIN_TARGET_DIR/lane-tests.json"
-  : > "$tests_json"
-  # One cargo call each: --lib/--bin would apply to every -p of one call.
-  wcargo test --no-run --message-format=json -p tunnel-core --lib >> "$tests_json"
-  wcargo test --no-run --message-format=json -p tunnel-confluence >> "$tests_json"
-  wcargo test --no-run --message-format=json -p sber-tunnel --bin sber-tunnel >> "$tests_json"
+  # One cargo call: each call resolves features anew (dev-dependencies change them), and a
+  # second set would compile most dependencies a second time.
+  wcargo test --no-run --message-format=json -p tunnel-core -p tunnel-confluence > "$tests_json"
   mapfile -t test_bins < <(python3 - "$tests_json" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
@@ -129,7 +127,7 @@ PY
     log="$WIN_TARGET_DIR/lane-$(basename "$bin" .exe).log"
     echo "--- $(basename "$bin") (in ${dir#"$PWD"/})"
     rc=0
-    (cd "$dir" && "$WINE" "$bin" "${test_args[@]}") > "$log" 2>&1 || rc=$?
+    (cd "$dir" && RUST_BACKTRACE=0 "$WINE" "$bin" "${test_args[@]}") > "$log" 2>&1 || rc=$?
     grep -E '^test .* (FAILED|ignored)|^test result' "$log" || true
     # libtest's summary: "test result: ok. 12 passed; 0 failed; 1 ignored; ..."
     read -r p f i < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$log" | tail -1 || true)

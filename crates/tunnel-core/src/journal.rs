@@ -1059,7 +1059,9 @@ mod tests {
     }
 
     fn folder(j: &Journal, path: &str) -> FolderRecord {
-        j.add_folder(Path::new(path), "12345").expect("add folder")
+        // Unix-style test paths made absolute on this platform (C:/w on Windows).
+        j.add_folder(&crate::paths::test_abs(path), "12345")
+            .expect("add folder")
     }
 
     #[test]
@@ -1166,7 +1168,7 @@ mod tests {
         }
         let j = Journal::open(&path).expect("reopen");
         let f = j
-            .folder_by_path(Path::new("/data/work"))
+            .folder_by_path(&crate::paths::test_abs("/data/work"))
             .expect("read")
             .expect("kept");
         assert_eq!(j.base(f.id).expect("base").len(), 1);
@@ -1202,15 +1204,15 @@ mod tests {
         );
         assert!(uuid::Uuid::parse_str(&a.folder_uuid).is_ok());
         assert!(matches!(
-            j.add_folder(Path::new("/data/work"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data/work"), "1"),
             Err(JournalError::AlreadyTracked { .. })
         ));
         assert!(matches!(
-            j.add_folder(Path::new("/data/work/sub"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data/work/sub"), "1"),
             Err(JournalError::Overlap { .. })
         ));
         assert!(matches!(
-            j.add_folder(Path::new("/data"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data"), "1"),
             Err(JournalError::Overlap { .. })
         ));
         assert!(matches!(
@@ -1494,7 +1496,7 @@ mod tests {
                 .expect("read")
                 .expect("seen by the second handle")
                 .path,
-            Path::new("/w")
+            crate::paths::test_abs("/w")
         );
 
         // Hold a write lock on one handle while the other writes from a thread: the writer
