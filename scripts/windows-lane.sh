@@ -130,7 +130,7 @@ PY
     (cd "$dir" && RUST_BACKTRACE=0 "$WINE" "$bin" "${test_args[@]}") > "$log" 2>&1 || rc=$?
     grep -E '^test .* (FAILED|ignored)|^test result' "$log" || true
     # libtest's summary: "test result: ok. 12 passed; 0 failed; 1 ignored; ..."
-    read -r p f i < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$log" | tail -1 || true)
+    read -r p f i < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$log" | tail -1) || true
     if [ -z "${p:-}" ]; then
       echo "no test summary from $(basename "$bin") (exit $rc); its log:" >&2
       tail -40 "$log" >&2
