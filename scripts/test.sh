@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every check CI runs: formatting, clippy, the headless
-# build and all its tests (core, client, emulator, end-to-end CLI), then the desktop app's
-# build and tests. Set SKIP_GUI=1 to leave the desktop part out on a machine without it.
+# build and all its tests (core, client, emulator, end-to-end CLI), the Windows lane
+# (scripts/windows-lane.sh: a Windows build tested under Wine), then the desktop app's build and
+# tests.
+# Set SKIP_GUI=1 to leave the desktop part out on a machine without it, SKIP_WINDOWS=1 to leave
+# out the Windows lane.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -34,6 +37,13 @@ step "benchmark at a small size (figures only, never pass/fail on speed)"
 python3 scripts/bench --small --profile debug --no-write
 step "service benchmark at a small size (latency between two running services, idle cost)"
 python3 scripts/bench-service --small --profile debug --no-write
+
+if [ "${SKIP_WINDOWS:-0}" != "1" ]; then
+  step "Windows: build for x86_64-pc-windows-gnu, tests and an end-to-end run under Wine"
+  # Its own target directory (~/.cache/sber-tunnel/target-windows) and Wine prefix, kept
+  # between runs; the Linux binaries it drives come from the test build above.
+  scripts/windows-lane.sh
+fi
 
 if [ "${SKIP_GUI:-0}" != "1" ] && [ -x scripts/gui-test.sh ]; then
   step "desktop app: build and tests"

@@ -96,8 +96,33 @@ pub async fn run_foreground(app: &OpenedConfig) -> Result<()> {
     Ok(())
 }
 
-/// Non-Unix systems: the service runs in the desktop app only.
-#[cfg(not(unix))]
+/// Run the service in the foreground until Ctrl-C, the console closing, logoff or shutdown, or
+/// a `stop` request (on the named pipe; a detached `start` has no console, so that is its way).
+#[cfg(windows)]
+pub async fn run_foreground(app: &OpenedConfig) -> Result<()> {
+    use tokio::signal::windows::{ctrl_close, ctrl_logoff, ctrl_shutdown};
+    let _lock = lock_instance(app)?;
+    let (mut close, mut logoff, mut shutdown) = (ctrl_close()?, ctrl_logoff()?, ctrl_shutdown()?);
+    let (engine, task) = start_engine(app)?;
+    let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let control = ControlServer::start(app, engine.clone(), stop_tx)?;
+    tracing::info!(channel = %control.address(), "sync service running");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = close.recv() => {}
+        _ = logoff.recv() => {}
+        _ = shutdown.recv() => {}
+        _ = stop_rx.recv() => {}
+    }
+    tracing::info!("stopping the sync service");
+    engine.shutdown().await;
+    let _ = task.await;
+    drop(control);
+    Ok(())
+}
+
+/// Other systems: the service runs in the desktop app only.
+#[cfg(not(any(unix, windows)))]
 pub async fn run_foreground(_app: &OpenedConfig) -> Result<()> {
     bail!("the headless service is available on Linux and macOS; use the desktop app")
 }

@@ -108,6 +108,17 @@ impl AppPaths {
     }
 }
 
+/// An absolute path for tests, written the Unix way: `/x/y` on Unix, `C:/x/y` on Windows, where
+/// `/x/y` has no drive and so is not absolute.
+#[cfg(test)]
+pub(crate) fn test_abs(unix_style: &str) -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(format!("C:{unix_style}"))
+    } else {
+        PathBuf::from(unix_style)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,26 +128,26 @@ mod tests {
         let cwd = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(cwd.path().join(PORTABLE_DIR)).expect("portable dir");
         let p = AppPaths::resolve(
-            Some(Path::new("/x/flag")),
-            Some(Path::new("/x/env")),
+            Some(&test_abs("/x/flag")),
+            Some(&test_abs("/x/env")),
             cwd.path(),
         )
         .expect("resolve");
-        assert_eq!(p, AppPaths::under("/x/flag"));
-        assert_eq!(p.config_file(), Path::new("/x/flag/config.toml"));
-        assert_eq!(p.journal_file(), Path::new("/x/flag/journal.db"));
-        assert_eq!(p.secrets_file(), Path::new("/x/flag/secrets.toml"));
-        assert_eq!(p.log_dir(), Path::new("/x/flag/logs"));
-        assert!(p.socket_path().starts_with("/x/flag"));
-        assert!(p.lock_file().starts_with("/x/flag"));
+        assert_eq!(p, AppPaths::under(test_abs("/x/flag")));
+        assert_eq!(p.config_file(), test_abs("/x/flag/config.toml"));
+        assert_eq!(p.journal_file(), test_abs("/x/flag/journal.db"));
+        assert_eq!(p.secrets_file(), test_abs("/x/flag/secrets.toml"));
+        assert_eq!(p.log_dir(), test_abs("/x/flag/logs"));
+        assert!(p.socket_path().starts_with(test_abs("/x/flag")));
+        assert!(p.lock_file().starts_with(test_abs("/x/flag")));
     }
 
     #[test]
     fn env_wins_over_portable_folder() {
         let cwd = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(cwd.path().join(PORTABLE_DIR)).expect("portable dir");
-        let p = AppPaths::resolve(None, Some(Path::new("/x/env")), cwd.path()).expect("resolve");
-        assert_eq!(p.config_dir, Path::new("/x/env"));
+        let p = AppPaths::resolve(None, Some(&test_abs("/x/env")), cwd.path()).expect("resolve");
+        assert_eq!(p.config_dir, test_abs("/x/env"));
     }
 
     #[test]

@@ -80,7 +80,18 @@ fn detach(cmd: &mut std::process::Command) {
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+fn detach(cmd: &mut std::process::Command) {
+    use std::os::windows::process::CommandExt;
+    /// No console of its own and none inherited: no window opens, and closing the terminal
+    /// that ran `start` does not end it.
+    const DETACHED_PROCESS: u32 = 0x0000_0008;
+    /// Ctrl-C in that terminal does not reach it either.
+    const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+    cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+}
+
+#[cfg(not(any(unix, windows)))]
 fn detach(_cmd: &mut std::process::Command) {}
 
 /// `stop`: ask the service to finish and wait until it is gone.

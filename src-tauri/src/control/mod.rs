@@ -2,7 +2,8 @@
 //! `resume`, `add` and `stop` reach the engine that the headless service (`run`) or the desktop
 //! app hosts, so the CLI works the same whichever of the two runs. Only this user can open it.
 //! The protocol lives here; the transport is per platform (`unix`: a socket in the
-//! configuration folder, mode 0600; elsewhere none yet — a named pipe on Windows is next).
+//! configuration folder, mode 0600; `windows`: a named pipe of this user and configuration;
+//! elsewhere none).
 //!
 //! Protocol: one JSON request per line, one JSON answer per line:
 //! `{"op":"status"}`, `{"op":"sync","path":null}`, `{"op":"pause","path":"/abs","paused":true}`,
@@ -15,9 +16,13 @@
 mod unix;
 #[cfg(unix)]
 use unix as transport;
-#[cfg(not(unix))]
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as transport;
+#[cfg(not(any(unix, windows)))]
 mod none;
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 use none as transport;
 
 use std::path::PathBuf;

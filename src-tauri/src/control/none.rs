@@ -1,5 +1,5 @@
-//! Platforms without a control channel yet (Windows: a named pipe is next). The service runs
-//! without one and the CLI finds no running service.
+//! Platforms without a control channel (neither Unix nor Windows). The service runs without one
+//! and the CLI finds no running service.
 
 use std::path::Path;
 

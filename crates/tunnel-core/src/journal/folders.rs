@@ -219,15 +219,15 @@ mod tests {
         );
         assert!(uuid::Uuid::parse_str(&a.folder_uuid).is_ok());
         assert!(matches!(
-            j.add_folder(Path::new("/data/work"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data/work"), "1"),
             Err(JournalError::AlreadyTracked { .. })
         ));
         assert!(matches!(
-            j.add_folder(Path::new("/data/work/sub"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data/work/sub"), "1"),
             Err(JournalError::Overlap { .. })
         ));
         assert!(matches!(
-            j.add_folder(Path::new("/data"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data"), "1"),
             Err(JournalError::Overlap { .. })
         ));
         assert!(matches!(

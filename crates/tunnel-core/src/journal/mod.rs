@@ -302,7 +302,7 @@ mod tests {
         }
         let j = Journal::open(&path).expect("reopen");
         let f = j
-            .folder_by_path(Path::new("/data/work"))
+            .folder_by_path(&crate::paths::test_abs("/data/work"))
             .expect("read")
             .expect("kept");
         assert_eq!(j.base(f.id).expect("base").len(), 1);
@@ -338,7 +338,7 @@ mod tests {
                 .expect("read")
                 .expect("seen by the second handle")
                 .path,
-            Path::new("/w")
+            crate::paths::test_abs("/w")
         );
 
         // Hold a write lock on one handle while the other writes from a thread: the writer
@@ -415,6 +415,8 @@ mod fixtures {
     }
 
     pub(super) fn folder(j: &Journal, path: &str) -> FolderRecord {
-        j.add_folder(Path::new(path), "12345").expect("add folder")
+        // Unix-style test paths made absolute on this platform (C:/w on Windows).
+        j.add_folder(&crate::paths::test_abs(path), "12345")
+            .expect("add folder")
     }
 }
