@@ -127,12 +127,22 @@ impl RelPath {
     }
 
     /// The native path under `root`.
+    ///
+    /// Joined as text, never with `Path::push`: on Windows `push("C:x")` starts a path on
+    /// drive C, so a name such as `a/C:x` (valid on Linux) would leave the root. Here every
+    /// component stays a name under `root`, whatever it holds (Windows never gets to store
+    /// such a name: the planner leaves names it cannot store out, see `name_rules`).
     pub fn to_native(&self, root: &Path) -> PathBuf {
-        let mut p = root.to_path_buf();
+        let mut p = root.as_os_str().to_owned();
+        let mut need_separator = !p.is_empty() && !ends_with_separator(root);
         for part in self.0.split('/') {
+            if need_separator {
+                p.push(std::path::MAIN_SEPARATOR_STR);
+            }
             p.push(part);
+            need_separator = true;
         }
-        p
+        PathBuf::from(p)
     }
 
     /// The relative path of `full`, which must be under `root`.
@@ -223,6 +233,11 @@ impl RelPath {
     }
 }
 
+/// Whether `root`'s text ends with a path separator (`/`, or `\` on Windows).
+fn ends_with_separator(root: &Path) -> bool {
+    let text = root.as_os_str().to_string_lossy();
+    text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,12 +343,22 @@ mod tests {
         assert_eq!(distinct.len(), 2000, "every prefix hashes differently");
     }
 
+    #[test]
+    fn native_paths_join_names_under_the_root_only() {
+        let sep = std::path::MAIN_SEPARATOR_STR;
+        let p = RelPath::new("a/C:x").expect("valid on Linux");
+        let native = p.to_native(Path::new("root"));
+        assert_eq!(native, PathBuf::from(format!("root{sep}a{sep}C:x")));
+        assert!(native.starts_with("root"));
+        let under_slash = RelPath::new("b").expect("valid").to_native(Path::new("/"));
+        assert_eq!(under_slash, PathBuf::from("/b"));
+        let under_empty = RelPath::new("c/d").expect("valid").to_native(Path::new(""));
+        assert_eq!(under_empty, PathBuf::from(format!("c{sep}d")));
+    }
+
     proptest! {
-        // Skipped on Windows, a bug found there and left to issue 14 item 4 (names Windows
-        // cannot store): a ':' after the first component ("a/C:x") passes `new`, and
-        // `to_native` then leaves the root, since Windows' `Path::push` takes "C:x" as a path
-        // on drive C. Un-ignore once such names are refused before they reach the disk.
-        #[cfg_attr(windows, ignore = "a ':' past the first component leaves the root on Windows")]
+        // On Windows this found "a/C:x" leaving the root through `Path::push` (fixed in
+        // `to_native`).
         #[test]
         fn never_panics_and_accepted_paths_stay_under_the_root(s in "\\PC{0,64}") {
             if let Ok(p) = RelPath::new(&s) {
@@ -348,11 +373,8 @@ mod tests {
             }
         }
 
-        // Skipped on Windows, a bug found there and left to issue 14 item 4 (names Windows
-        // cannot store): a ':' after the first component ("a/C:x") passes `new`, and
-        // `to_native` then leaves the root, since Windows' `Path::push` takes "C:x" as a path
-        // on drive C. Un-ignore once such names are refused before they reach the disk.
-        #[cfg_attr(windows, ignore = "a ':' past the first component leaves the root on Windows")]
+        // On Windows this found "a/C:x" leaving the root through `Path::push` (fixed in
+        // `to_native`).
         #[test]
         fn never_panics_on_any_string(s in any::<String>()) {
             if let Ok(p) = RelPath::new(&s) {
