@@ -15,6 +15,8 @@
 //!   racing a device that restores deleted content loses nothing;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps;
+//! - `restart`: an engine restarted with new settings publishes on the status and event
+//!   channels its host created once, so readers subscribed before keep receiving;
 //! - `type_change`: a folder replaced by a file (or back) on one device while another adds,
 //!   edits or deletes inside it, in both sync orders.
 //!
@@ -28,5 +30,6 @@ mod hostile;
 mod identity;
 mod local;
 mod model;
+mod restart;
 mod type_change;
 mod util;
