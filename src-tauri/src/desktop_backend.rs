@@ -1,16 +1,25 @@
 //! The real [`DesktopBackend`]: the same configuration, journal and sync engine the command
 //! line uses, hosted in the desktop app's process. The shell stays a thin translation layer.
+//!
+//! Invariants: the backend owns one pair of [`EngineChannels`] for its whole life and every
+//! engine it starts publishes there, so the shell's subscriptions never go stale and nothing
+//! copies one channel into another. While another service (`--cli start`, a systemd unit) holds
+//! the configuration's lock, a waiter ([`engine_host::wait_for_lock`]) is woken the moment it
+//! lets go; after Quit nothing starts again. Journal, config and secret files are touched only
+//! inside `spawn_blocking`; the state mutex is a std one held for quick reads and swaps, and the
+//! one lock held across an engine's shutdown ([`RealBackend::lifecycle`]) is taken only by
+//! restarts and by commands that need the next engine, never by the views.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, MutexGuard, PoisonError, Weak};
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, mpsc, watch, Mutex};
+use tokio::task::JoinHandle;
 use tunnel_core::activity::ActivityEntry;
 use tunnel_core::config::Config;
-use tunnel_core::engine::EngineHandle;
-use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
+use tunnel_core::engine::{EngineChannels, EngineHandle};
+use tunnel_core::events::{FolderStatus, SyncEvent, SyncState, SyncStatus};
 use tunnel_core::paths::AppPaths;
 use tunnel_core::secrets::SecretStore;
 
@@ -20,48 +29,62 @@ use crate::control::ControlServer;
 use crate::desktop::backend::{
     ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
 };
+use crate::engine_host::{self, AlreadyRunning, InstanceLock};
 use crate::opened_config::OpenedConfig;
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
 
-/// How often the app tries again to take over from a headless service that holds the lock.
-const LOCK_RETRY: Duration = Duration::from_secs(3);
-
-struct Running {
-    app: OpenedConfig,
-    engine: Option<EngineHandle>,
-    /// The command line's way in while the engine runs (`status`, `sync`, `pause`, `stop`).
-    control: Option<ControlServer>,
-    /// The app runs the sync service in-process: one per configuration.
-    lock: Option<crate::engine_host::InstanceLock>,
+/// The configuration's single-instance lock, as far as this app is concerned.
+#[derive(Default)]
+enum Lock {
+    /// Not tried yet (no configuration), or released.
+    #[default]
+    NotTaken,
+    /// Another service holds it; this task takes over when it lets go.
+    Waiting(JoinHandle<()>),
+    /// This app runs the configuration's sync service (released when dropped).
+    Held { _lock: InstanceLock },
 }
 
-impl Running {
-    fn new(app: OpenedConfig, lock: Option<crate::engine_host::InstanceLock>) -> Running {
-        Running {
-            app,
-            engine: None,
-            control: None,
-            lock,
-        }
-    }
+/// A running engine and the command line's way in to it.
+struct Hosted {
+    engine: EngineHandle,
+    /// `status`, `sync`, `pause`, `stop` from the command line while the engine runs.
+    control: Option<ControlServer>,
+}
 
-    /// Stop the engine and close its control socket (the lock stays held).
-    async fn stop_engine(&mut self) {
-        // The socket first, so no request reaches an engine that is going away.
-        self.control = None;
-        if let Some(e) = self.engine.take() {
-            e.shutdown().await;
-        }
+impl Hosted {
+    /// Close the control channel, then stop the engine.
+    async fn stop(self) {
+        // The channel first, so no request reaches an engine that is going away.
+        drop(self.control);
+        self.engine.shutdown().await;
     }
+}
+
+/// What the backend runs now.
+#[derive(Default)]
+struct State {
+    /// The opened configuration; `None` until the wizard saves a connection, and after Quit.
+    app: Option<Arc<OpenedConfig>>,
+    engine: Option<Hosted>,
+    lock: Lock,
+    /// Quit: nothing starts again.
+    quit: bool,
 }
 
 /// The desktop app's backend.
 pub struct RealBackend {
     paths: AppPaths,
-    inner: Mutex<Option<Running>>,
-    status_tx: watch::Sender<SyncStatus>,
-    events_tx: broadcast::Sender<SyncEvent>,
+    /// The status and events of every engine this backend starts, and its own word while
+    /// none runs. Created once; the shell subscribes here.
+    channels: EngineChannels,
+    state: std::sync::Mutex<State>,
+    /// Held while an engine starts, stops or restarts (also across its shutdown), so those
+    /// happen one at a time; engine commands wait on it for the engine that comes next.
+    lifecycle: Mutex<()>,
+    /// This backend, for the task that waits for the lock.
+    me: Weak<RealBackend>,
     /// `stop` requests from the control socket; the shell quits the app on one.
     quit_tx: mpsc::Sender<()>,
     quit_rx: Mutex<mpsc::Receiver<()>>,
@@ -70,94 +93,110 @@ pub struct RealBackend {
 impl RealBackend {
     /// Open the configuration at `paths` (it may not exist yet: the wizard creates it).
     pub async fn new(paths: AppPaths) -> Arc<RealBackend> {
-        let (status_tx, _) = watch::channel(SyncStatus::default());
-        let (events_tx, _) = broadcast::channel(1024);
         let (quit_tx, quit_rx) = mpsc::channel(1);
-        let backend = Arc::new(RealBackend {
+        let backend = Arc::new_cyclic(|me| RealBackend {
             paths: paths.clone(),
-            inner: Mutex::new(None),
-            status_tx,
-            events_tx,
+            channels: EngineChannels::new(),
+            state: std::sync::Mutex::new(State::default()),
+            lifecycle: Mutex::new(()),
+            me: me.clone(),
             quit_tx,
             quit_rx: Mutex::new(quit_rx),
         });
-        if let Ok(app) = OpenedConfig::open(paths) {
-            let mut guard = backend.inner.lock().await;
-            let r = guard.insert(Running::new(app, None));
-            backend.start_engine(r);
+        let opened =
+            blocking(move || OpenedConfig::open(paths).map_err(|e| AppError::from_anyhow(&e)))
+                .await;
+        if let Ok(app) = opened {
+            let _lifecycle = backend.lifecycle.lock().await;
+            let app = Arc::new(app);
+            let mut s = backend.state();
+            s.app = Some(app.clone());
+            backend.start_engine(&mut s, &app);
         }
-        tokio::spawn(take_over_when_free(Arc::downgrade(&backend)));
         backend
     }
 
-    fn start_engine(&self, r: &mut Running) {
-        if r.lock.is_none() {
-            match crate::engine_host::lock_instance(&r.app) {
-                Ok(lock) => r.lock = Some(lock),
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every change to `State` is a plain assignment: a panic elsewhere cannot leave it torn.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Start the engine for `app`, once this app holds the configuration's lock; while another
+    /// service holds it, say so and wait for it to let go. Caller holds `lifecycle`.
+    fn start_engine(&self, s: &mut State, app: &OpenedConfig) {
+        if s.quit {
+            return;
+        }
+        match s.lock {
+            Lock::Held { .. } => {}
+            // The status says why; the waiter starts the engine.
+            Lock::Waiting(_) => return,
+            Lock::NotTaken => match engine_host::lock_instance(app) {
+                Ok(lock) => s.lock = Lock::Held { _lock: lock },
                 Err(e) => {
                     // Most likely the headless service (`--cli start` or a systemd unit); the
-                    // app keeps trying and takes over once it is stopped.
-                    let message = if e.is::<crate::engine_host::AlreadyRunning>() {
+                    // app takes over the moment it stops.
+                    let message = if e.is::<AlreadyRunning>() {
+                        let waiter = take_over_when_free(self.me.clone(), self.paths.clone());
+                        s.lock = Lock::Waiting(tokio::spawn(waiter));
                         "another sber-tunnel sync service is running for this configuration; \
                          stop it with `sber-tunnel --cli stop` and this app takes over"
                             .to_string()
                     } else {
                         format!("{e:#}")
                     };
-                    self.status_tx.send_replace(SyncStatus {
-                        state: tunnel_core::events::SyncState::Error,
+                    self.channels.publish_status(SyncStatus {
+                        state: SyncState::Error,
                         message: Some(message),
                         ..SyncStatus::default()
                     });
                     return;
                 }
-            }
+            },
         }
-        match crate::engine_host::start_engine(&r.app) {
+        match engine_host::start_engine(app, &self.channels) {
             Ok((engine, _task)) => {
-                let mut status = engine.status();
-                let status_tx = self.status_tx.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let s = status.borrow_and_update().clone();
-                        status_tx.send_replace(s);
-                        if status.changed().await.is_err() {
-                            break;
-                        }
+                let control = match ControlServer::start(app, engine.clone(), self.quit_tx.clone())
+                {
+                    Ok(control) => Some(control),
+                    Err(e) => {
+                        tracing::warn!(
+                            error = %format!("{e:#}"),
+                            "no control socket: the command line cannot reach this app"
+                        );
+                        None
                     }
-                });
-                let mut events = engine.subscribe();
-                let events_tx = self.events_tx.clone();
-                tokio::spawn(async move {
-                    loop {
-                        match events.recv().await {
-                            Ok(e) => {
-                                let _ = events_tx.send(e);
-                            }
-                            Err(broadcast::error::RecvError::Lagged(_)) => {}
-                            Err(broadcast::error::RecvError::Closed) => break,
-                        }
-                    }
-                });
-                match ControlServer::start(&r.app, engine.clone(), self.quit_tx.clone()) {
-                    Ok(control) => r.control = Some(control),
-                    Err(e) => tracing::warn!(
-                        error = %format!("{e:#}"),
-                        "no control socket: the command line cannot reach this app"
-                    ),
-                }
-                r.engine = Some(engine);
+                };
+                s.engine = Some(Hosted { engine, control });
             }
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "the sync engine did not start"),
         }
     }
 
+    /// Stop the running engine, if any, and start one for `app`. Caller holds `lifecycle`.
+    async fn restart_with(&self, app: OpenedConfig) {
+        let running = self.state().engine.take();
+        if let Some(hosted) = running {
+            hosted.stop().await;
+        }
+        let app = Arc::new(app);
+        let mut s = self.state();
+        s.app = Some(app.clone());
+        self.start_engine(&mut s, &app);
+    }
+
     async fn engine(&self) -> Result<EngineHandle, AppError> {
-        let guard = self.inner.lock().await;
-        guard
+        // A restart under way: the command is for the engine that comes next.
+        let _lifecycle = self.lifecycle.lock().await;
+        self.state()
+            .engine
             .as_ref()
-            .and_then(|r| r.engine.clone())
+            .map(|h| h.engine.clone())
             .ok_or_else(not_configured)
+    }
+
+    fn app(&self) -> Result<Arc<OpenedConfig>, AppError> {
+        self.state().app.clone().ok_or_else(not_configured)
     }
 
     async fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, AppError> {
@@ -173,6 +212,48 @@ impl RealBackend {
             can_write: true,
         })
     }
+}
+
+/// Wait for the configuration's lock, held by another service, and start the engine once it
+/// is free. Aborted on Quit; a lock taken after that is released at once.
+async fn take_over_when_free(me: Weak<RealBackend>, paths: AppPaths) {
+    let taken = engine_host::wait_for_lock(&paths).await;
+    let Some(backend) = me.upgrade() else {
+        return;
+    };
+    let _lifecycle = backend.lifecycle.lock().await;
+    let mut s = backend.state();
+    if s.quit {
+        return;
+    }
+    match taken {
+        Ok(lock) => {
+            s.lock = Lock::Held { _lock: lock };
+            if let Some(app) = s.app.clone() {
+                backend.start_engine(&mut s, &app);
+                if s.engine.is_some() {
+                    tracing::info!("the other sync service is gone; this app syncs now");
+                }
+            }
+        }
+        Err(e) => {
+            s.lock = Lock::NotTaken;
+            backend.channels.publish_status(SyncStatus {
+                state: SyncState::Error,
+                message: Some(format!("{e:#}")),
+                ..SyncStatus::default()
+            });
+        }
+    }
+}
+
+/// Run blocking work (SQLite, config and secret files) on a blocking thread, off the reactor.
+async fn blocking<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R, AppError> + Send + 'static,
+) -> Result<R, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
 }
 
 /// The wizard's form as the application layer's connection input. The form has no "do not
@@ -199,19 +280,23 @@ fn not_configured() -> AppError {
 #[async_trait]
 impl DesktopBackend for RealBackend {
     async fn connection(&self) -> Result<Option<ConnectionView>, AppError> {
-        let guard = self.inner.lock().await;
-        Ok(guard.as_ref().map(|r| {
-            let c = &r.app.config.remote;
-            ConnectionView {
+        let Some(app) = self.state().app.clone() else {
+            return Ok(None);
+        };
+        // The secret may live in the OS keyring: a blocking call.
+        blocking(move || {
+            let c = &app.config.remote;
+            Ok(Some(ConnectionView {
                 url: c.url.clone(),
                 auth: c.auth.into(),
                 username: c.username.clone(),
                 page_id: c.default_page_id.clone().unwrap_or_default(),
                 p12_path: c.p12.clone(),
                 ca_path: c.ca_file.clone(),
-                has_secret: r.app.secrets.get(c.auth.secret_kind()).is_some(),
-            }
-        }))
+                has_secret: app.secrets.get(c.auth.secret_kind()).is_some(),
+            }))
+        })
+        .await
     }
 
     async fn test_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, AppError> {
@@ -220,24 +305,25 @@ impl DesktopBackend for RealBackend {
 
     async fn save_connection(&self, form: ConnectionForm) -> Result<ConnectionCheck, AppError> {
         let check = self.check(&form).await?;
-        let mut guard = self.inner.lock().await;
-        if let Some(r) = guard.as_mut() {
-            r.stop_engine().await;
+        let _lifecycle = self.lifecycle.lock().await;
+        let running = self.state().engine.take();
+        if let Some(hosted) = running {
+            hosted.stop().await;
         }
-        let config = connection_input(&form)
-            .save(&self.paths)
-            .map_err(|e| AppError::from_anyhow(&e))?;
-        let app = OpenedConfig::with_config(self.paths.clone(), config)
-            .map_err(|e| AppError::from_anyhow(&e))?;
-        let lock = guard.as_mut().and_then(|r| r.lock.take());
-        let mut running = Running::new(app, lock);
-        self.start_engine(&mut running);
-        *guard = Some(running);
+        let paths = self.paths.clone();
+        let app = blocking(move || {
+            let config = connection_input(&form)
+                .save(&paths)
+                .map_err(|e| AppError::from_anyhow(&e))?;
+            OpenedConfig::with_config(paths, config).map_err(|e| AppError::from_anyhow(&e))
+        })
+        .await?;
+        self.restart_with(app).await;
         Ok(check)
     }
 
     async fn folders(&self) -> Result<Vec<FolderStatus>, AppError> {
-        Ok(self.status_tx.borrow().folders.clone())
+        Ok(self.channels.status().borrow().folders.clone())
     }
 
     async fn add_folder(
@@ -246,18 +332,17 @@ impl DesktopBackend for RealBackend {
         page_id: Option<String>,
     ) -> Result<FolderStatus, AppError> {
         let engine = self.engine().await?;
-        let path = {
-            let guard = self.inner.lock().await;
-            let r = guard.as_ref().ok_or_else(not_configured)?;
+        let app = self.app()?;
+        let path = blocking(move || {
             let page = page_id
                 .filter(|p| !p.is_empty())
-                .or_else(|| r.app.config.remote.default_page_id.clone())
+                .or_else(|| app.config.remote.default_page_id.clone())
                 .ok_or_else(|| AppError::invalid("which page should store this folder?"))?;
-            r.app.track_folder(&path, &page)?.path
-        };
+            Ok(app.track_folder(&path, &page).map_err(AppError::from)?.path)
+        })
+        .await?;
         engine.reload().await.map_err(AppError::from)?;
-        // The engine's own status: it is published before `reload` answers. (`status_tx` is a
-        // copy a forwarding task makes a moment later; reading it here raced that task.)
+        // The engine publishes its status before `reload` answers.
         let status = engine
             .status()
             .borrow()
@@ -270,11 +355,8 @@ impl DesktopBackend for RealBackend {
 
     async fn remove_folder(&self, path: PathBuf) -> Result<(), AppError> {
         let engine = self.engine().await?;
-        {
-            let guard = self.inner.lock().await;
-            let r = guard.as_ref().ok_or_else(not_configured)?;
-            r.app.untrack_folder(&path)?;
-        }
+        let app = self.app()?;
+        blocking(move || app.untrack_folder(&path).map_err(AppError::from)).await?;
         engine.reload().await.map_err(AppError::from)
     }
 
@@ -295,15 +377,18 @@ impl DesktopBackend for RealBackend {
     }
 
     async fn settings(&self) -> Result<SettingsView, AppError> {
-        let guard = self.inner.lock().await;
-        let (config, start) = match guard.as_ref() {
-            Some(r) => (
-                r.app.config.clone(),
-                r.app
-                    .with_journal(|j| Ok(j.get_config(START_AT_LOGIN_KEY)?))
-                    .ok()
-                    .flatten(),
-            ),
+        let app = self.state().app.clone();
+        let (config, start) = match app {
+            Some(app) => {
+                blocking(move || {
+                    let start = app
+                        .with_journal(|j| Ok(j.get_config(START_AT_LOGIN_KEY)?))
+                        .ok()
+                        .flatten();
+                    Ok((app.config.clone(), start))
+                })
+                .await?
+            }
             None => (Config::default(), None),
         };
         Ok(SettingsView {
@@ -317,43 +402,53 @@ impl DesktopBackend for RealBackend {
     }
 
     async fn save_settings(&self, settings: SettingsView) -> Result<(), AppError> {
-        let mut guard = self.inner.lock().await;
-        let r = guard.as_mut().ok_or_else(not_configured)?;
+        let _lifecycle = self.lifecycle.lock().await;
+        let old = self.app()?;
         settings.validate()?;
-        r.app.config.sync.poll_interval_secs = settings.poll_interval_secs;
-        r.app.config.sync.parallel_transfers = settings.parallel_transfers;
-        r.app.config.log.level = settings.log_level.clone();
-        r.app.config.sync.upload_limit_kib_per_sec = settings.upload_limit_kib_per_sec;
-        r.app.config.sync.download_limit_kib_per_sec = settings.download_limit_kib_per_sec;
-        r.app
-            .config
-            .save(&self.paths.config_file())
-            .map_err(|e| AppError::internal(e.to_string()))?;
-        let v = if settings.start_at_login { "1" } else { "0" };
-        r.app
-            .with_journal(|j| Ok(j.set_config(START_AT_LOGIN_KEY, v)?))
-            .map_err(|e| AppError::from_anyhow(&e))?;
-        r.stop_engine().await;
-        self.start_engine(r);
+        let mut config = old.config.clone();
+        config.sync.poll_interval_secs = settings.poll_interval_secs;
+        config.sync.parallel_transfers = settings.parallel_transfers;
+        config.log.level = settings.log_level.clone();
+        config.sync.upload_limit_kib_per_sec = settings.upload_limit_kib_per_sec;
+        config.sync.download_limit_kib_per_sec = settings.download_limit_kib_per_sec;
+        let config_file = self.paths.config_file();
+        let app = blocking(move || {
+            config
+                .save(&config_file)
+                .map_err(|e| AppError::internal(e.to_string()))?;
+            let v = if settings.start_at_login { "1" } else { "0" };
+            old.with_journal(|j| Ok(j.set_config(START_AT_LOGIN_KEY, v)?))
+                .map_err(|e| AppError::from_anyhow(&e))?;
+            // The same journal and secrets, the new settings.
+            Ok(OpenedConfig {
+                paths: old.paths.clone(),
+                config,
+                journal: old.journal.clone(),
+                secrets: old.secrets.clone(),
+            })
+        })
+        .await?;
+        self.restart_with(app).await;
         Ok(())
     }
 
     async fn recent_activity(&self, limit: usize) -> Result<Vec<ActivityEntry>, AppError> {
-        let guard = self.inner.lock().await;
-        let Some(r) = guard.as_ref() else {
+        let Some(app) = self.state().app.clone() else {
             return Ok(Vec::new());
         };
-        r.app
-            .with_journal(|j| Ok(tunnel_core::activity::recent(j, limit)?))
-            .map_err(|e| AppError::from_anyhow(&e))
+        blocking(move || {
+            app.with_journal(|j| Ok(tunnel_core::activity::recent(j, limit)?))
+                .map_err(|e| AppError::from_anyhow(&e))
+        })
+        .await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
-        self.events_tx.subscribe()
+        self.channels.subscribe()
     }
 
     fn status(&self) -> watch::Receiver<SyncStatus> {
-        self.status_tx.subscribe()
+        self.channels.status()
     }
 
     fn log_dir(&self) -> PathBuf {
@@ -367,37 +462,29 @@ impl DesktopBackend for RealBackend {
     }
 
     async fn shutdown(&self) {
-        let mut guard = self.inner.lock().await;
-        if let Some(r) = guard.as_mut() {
-            r.stop_engine().await;
-        }
-        // Nothing left to take over or restart; the lock goes with it.
-        *guard = None;
-    }
-}
-
-/// While another service holds the configuration's lock, try again every [`LOCK_RETRY`] and
-/// start the engine as soon as it is free. Ends with the backend.
-async fn take_over_when_free(backend: std::sync::Weak<RealBackend>) {
-    loop {
-        tokio::time::sleep(LOCK_RETRY).await;
-        let Some(backend) = backend.upgrade() else {
-            return;
+        let _lifecycle = self.lifecycle.lock().await;
+        let (running, lock, app) = {
+            let mut s = self.state();
+            s.quit = true;
+            (s.engine.take(), std::mem::take(&mut s.lock), s.app.take())
         };
-        let mut guard = backend.inner.lock().await;
-        if let Some(r) = guard.as_mut() {
-            if r.lock.is_none() && r.engine.is_none() {
-                backend.start_engine(r);
-                if r.engine.is_some() {
-                    tracing::info!("the other sync service is gone; this app syncs now");
-                }
-            }
+        // Nothing left to take over: a lock the waiter gets later is dropped at once.
+        if let Lock::Waiting(waiter) = &lock {
+            waiter.abort();
         }
+        if let Some(hosted) = running {
+            hosted.stop().await;
+        }
+        // The lock goes last, after the engine has stopped.
+        drop(lock);
+        drop(app);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::control::{request, ControlRequest};
     use crate::engine_host::lock_instance;
@@ -500,11 +587,57 @@ mod tests {
         backend.shutdown().await;
         assert!(lock_instance(&app).is_ok(), "the lock is released");
         assert!(!socket.exists(), "the socket file is removed");
-        // Nothing restarts behind the person's back after Quit.
-        tokio::time::sleep(LOCK_RETRY + Duration::from_millis(500)).await;
+        // Nothing restarts behind the person's back after Quit: no engine, nobody waiting.
+        {
+            let s = backend.state();
+            assert!(s.quit && s.engine.is_none() && s.app.is_none());
+            assert!(matches!(s.lock, Lock::NotTaken), "no waiter for the lock");
+        }
         assert!(request(&socket, &ControlRequest::Status)
             .await
             .expect("request")
             .is_none());
+    }
+
+    /// Quit while a headless service holds the configuration: the app stops waiting, and when
+    /// that service lets go later the lock is free for whoever comes next (not kept by the
+    /// thread that was waiting for the app).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn quitting_while_waiting_for_the_lock_leaves_it_to_whoever_comes_next() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths =
+            AppPaths::resolve(Some(&dir.path().join("config")), None, dir.path()).expect("paths");
+        let mut config = Config::default();
+        // Never reached: the engine does not start while the lock is held elsewhere.
+        config.remote.url = "https://127.0.0.1:9".into();
+        config.remote.default_page_id = Some("4242".into());
+        config.device = DeviceConfig::generate();
+        std::fs::create_dir_all(&paths.config_dir).expect("config dir");
+        config.save(&paths.config_file()).expect("config");
+        let app = OpenedConfig::with_config(paths.clone(), config).expect("app");
+
+        let headless = lock_instance(&app).expect("lock");
+        let backend = RealBackend::new(paths.clone()).await;
+        assert!(
+            matches!(backend.state().lock, Lock::Waiting(_)),
+            "the app waits for the headless service"
+        );
+        backend.shutdown().await;
+        assert!(matches!(backend.state().lock, Lock::NotTaken));
+
+        drop(headless);
+        // Blocks until the lock is free: if the abandoned waiter kept it, this times out.
+        let next = tokio::time::timeout(
+            Duration::from_secs(60),
+            crate::engine_host::wait_for_lock(&paths),
+        )
+        .await
+        .expect("the lock is free again once the headless service lets go")
+        .expect("lock");
+        drop(next);
+        assert!(
+            backend.state().engine.is_none() && !paths.socket_path().exists(),
+            "the app did not start syncing after Quit"
+        );
     }
 }

@@ -69,11 +69,29 @@ pub fn recent(journal: &Journal, limit: usize) -> Result<Vec<ActivityEntry>, Jou
 /// Record every history event received on `events` into `journal`, until the channel closes.
 pub fn spawn_recorder(
     journal: Arc<Mutex<Journal>>,
+    events: broadcast::Receiver<SyncEvent>,
+) -> JoinHandle<()> {
+    spawn_recorder_until(journal, events, std::future::pending())
+}
+
+/// Like [`spawn_recorder`], and also ends when `stop` resolves (the engine whose events these
+/// are has stopped, while its channel lives on for the next one): the events already sent by
+/// then are still recorded.
+pub fn spawn_recorder_until(
+    journal: Arc<Mutex<Journal>>,
     mut events: broadcast::Receiver<SyncEvent>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        tokio::pin!(stop);
         loop {
-            let first = match events.recv().await {
+            let received = tokio::select! {
+                // Events first: whatever was sent before `stop` is still written.
+                biased;
+                r = events.recv() => r,
+                () = &mut stop => return,
+            };
+            let first = match received {
                 Ok(e) => e,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     warn!(
@@ -226,6 +244,35 @@ mod tests {
             events,
             history_events(),
             "in order, without the start event"
+        );
+    }
+
+    /// An engine host's channel outlives each engine: the recorder of one engine ends when
+    /// that engine stops (not when the channel closes), after writing what it sent before.
+    #[tokio::test]
+    async fn the_recorder_until_a_stop_writes_what_came_before_it_and_ends() {
+        let journal = Arc::new(Mutex::new(Journal::open_in_memory().expect("journal")));
+        let (tx, rx) = broadcast::channel(64);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = spawn_recorder_until(journal.clone(), rx, async {
+            let _ = stop_rx.await;
+        });
+        for e in history_events() {
+            tx.send(e).expect("send");
+        }
+        stop_tx.send(()).expect("stop");
+        tokio::time::timeout(std::time::Duration::from_secs(30), task)
+            .await
+            .expect("the recorder ends on stop although the channel stays open")
+            .expect("the recorder does not panic");
+        tx.send(history_events()[0].clone())
+            .expect_err("nobody listens on the channel after the stop");
+        let got = recent(&journal.lock().expect("lock"), 100).expect("read");
+        let events: Vec<SyncEvent> = got.into_iter().rev().map(|e| e.event).collect();
+        assert_eq!(
+            events,
+            history_events(),
+            "everything sent before the stop is recorded, once"
         );
     }
 }

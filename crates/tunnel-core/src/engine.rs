@@ -3,6 +3,10 @@
 //! property only), on request, and on a slow safety-net rescan. [`EngineHandle`] is how the
 //! CLI's service loop and the desktop app talk to it; status is published on a `watch`
 //! channel and events on a `broadcast` channel, so readers never wait for a running sync.
+//! Those two channels ([`EngineChannels`]) belong to whoever hosts engines: an engine restarted
+//! with new settings or a new connection publishes into the same ones, so a reader subscribes
+//! once, and the host publishes there itself while no engine runs (not configured yet,
+//! waiting for another service to let go).
 //!
 //! Failures: retryable ones (server unreachable, rate limited) back off exponentially and
 //! recover by themselves; the others (wrong password, certificate, permission, mass
@@ -16,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::clock::unix_now;
@@ -62,41 +67,89 @@ enum Request {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// Events kept for a slow reader before it starts missing some (it is told how many).
+const EVENTS_BUFFER: usize = 1024;
+
+/// The status and event channels engines publish on, created once by their host and outliving
+/// any one engine. Cheap to clone (every clone is the same pair of channels).
+#[derive(Clone)]
+pub struct EngineChannels {
+    status: watch::Sender<SyncStatus>,
+    events: broadcast::Sender<SyncEvent>,
+}
+
+impl EngineChannels {
+    /// New channels: the status starts as [`SyncStatus::default`], no events yet.
+    pub fn new() -> EngineChannels {
+        let (status, _) = watch::channel(SyncStatus::default());
+        let (events, _) = broadcast::channel(EVENTS_BUFFER);
+        EngineChannels { status, events }
+    }
+
+    /// Live status: the running engine's, or what the host published while none runs.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// Live events of every engine started on these channels.
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.events.subscribe()
+    }
+
+    /// Publish a status while no engine runs (why not: not configured, another service holds
+    /// the configuration). A running engine overwrites it with its own at its next change.
+    pub fn publish_status(&self, status: SyncStatus) {
+        self.status.send_replace(status);
+    }
+}
+
+impl Default for EngineChannels {
+    fn default() -> Self {
+        EngineChannels::new()
+    }
+}
+
 /// Talk to a running engine. Cheap to clone.
 #[derive(Clone)]
 pub struct EngineHandle {
     tx: mpsc::Sender<Request>,
-    status: watch::Receiver<SyncStatus>,
-    syncer: Syncer,
+    channels: EngineChannels,
+    /// Cancelled when the actor task ends (shut down, or every handle dropped).
+    stopped: CancellationToken,
 }
 
 impl EngineHandle {
-    /// Start the engine on the current tokio runtime.
+    /// Start the engine on the current tokio runtime, publishing on `channels`: its status
+    /// replaces whatever was there (an earlier engine's, or the host's), and the syncer's
+    /// events go to `channels` (not to a receiver taken from `syncer` before).
     pub fn spawn(
         syncer: Syncer,
         stores: StoreFactory,
         settings: EngineSettings,
+        channels: &EngineChannels,
     ) -> (EngineHandle, JoinHandle<()>) {
         // Requests are rare (user actions); a small bound is plenty.
         let (tx, rx) = mpsc::channel(32);
-        let (status_tx, status_rx) = watch::channel(SyncStatus::default());
         let (dirty_tx, dirty_rx) = mpsc::unbounded_channel();
+        // A fresh engine knows no folders yet; the actor publishes them once it has read them.
+        channels.publish_status(SyncStatus::default());
+        let stopped = CancellationToken::new();
         let actor = Actor {
-            syncer: syncer.clone(),
+            syncer: syncer.with_events(channels.events.clone()),
             stores,
             settings,
             folders: HashMap::new(),
-            status: status_tx,
+            status: channels.status.clone(),
             dirty_tx,
             paused_all: false,
             running: None,
         };
-        let task = tokio::spawn(actor.run(rx, dirty_rx));
+        let task = tokio::spawn(actor.run(rx, dirty_rx, stopped.clone().drop_guard()));
         (
             EngineHandle {
                 tx,
-                status: status_rx,
-                syncer,
+                channels: channels.clone(),
+                stopped,
             },
             task,
         )
@@ -133,14 +186,20 @@ impl EngineHandle {
         self.ask(Request::Reload).await
     }
 
-    /// Live status.
+    /// Live status (of the engine's [`EngineChannels`]).
     pub fn status(&self) -> watch::Receiver<SyncStatus> {
-        self.status.clone()
+        self.channels.status()
     }
 
-    /// Live events.
+    /// Live events (of the engine's [`EngineChannels`]).
     pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
-        self.syncer.subscribe()
+        self.channels.subscribe()
+    }
+
+    /// Resolves once the engine has stopped (after [`EngineHandle::shutdown`], or when every
+    /// handle is gone). Waiting here does not keep the engine alive.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.stopped.clone().cancelled_owned()
     }
 
     /// Stop: the running folder sync gets `grace` to finish, then is dropped (every sync is
@@ -208,10 +267,12 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 impl Actor {
+    /// The actor's loop; `_stopped` tells [`EngineHandle::stopped`] when it ends (however).
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<Request>,
         mut dirty: mpsc::UnboundedReceiver<FolderId>,
+        _stopped: tokio_util::sync::DropGuard,
     ) {
         if let Err(e) = self.reload().await {
             warn!(error = %e, "could not read the folder list");

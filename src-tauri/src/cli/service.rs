@@ -104,14 +104,18 @@ pub async fn stop(ctx: &Context) -> Result<u8> {
             Ok(exit::OK)
         }
         Some(_) => {
-            for _ in 0..300 {
-                if crate::engine_host::lock_instance(&app).is_ok() {
+            // Gone when its lock is free: woken the moment it lets go, not polled.
+            let gone = crate::engine_host::wait_for_lock(&app.paths);
+            match tokio::time::timeout(Duration::from_secs(30), gone).await {
+                Ok(lock) => {
+                    drop(lock?);
                     println!("Sync service stopped.");
-                    return Ok(exit::OK);
+                    Ok(exit::OK)
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err(_) => bail!(
+                    "the sync service is still finishing; it stops after the current transfer"
+                ),
             }
-            bail!("the sync service is still finishing; it stops after the current transfer")
         }
     }
 }

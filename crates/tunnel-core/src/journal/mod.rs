@@ -389,8 +389,6 @@ mod tests {
 /// Rows the tests of every table start from.
 #[cfg(test)]
 mod fixtures {
-    use std::path::Path;
-
     use super::{FolderRecord, Journal};
     use crate::hash::Digest;
     use crate::manifest::{EntryKind, FileEntry};

@@ -121,6 +121,13 @@ impl Syncer {
         self.events.subscribe()
     }
 
+    /// This syncer, publishing its events on `events` instead of its own channel (an engine
+    /// host's channel, which outlives this syncer; receivers taken before do not see them).
+    pub fn with_events(mut self, events: broadcast::Sender<SyncEvent>) -> Syncer {
+        self.events = events;
+        self
+    }
+
     /// The shared journal.
     pub fn journal(&self) -> Arc<Mutex<Journal>> {
         self.journal.clone()

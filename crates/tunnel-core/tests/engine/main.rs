@@ -17,6 +17,8 @@
 //!   normalisation and timestamp-granularity traps;
 //! - `names`: names Windows refuses and names that differ only in case, reaching a device
 //!   whose disk cannot hold them (issue 14);
+//! - `restart`: an engine restarted with new settings publishes on the status and event
+//!   channels its host created once, so readers subscribed before keep receiving;
 //! - `type_change`: a folder replaced by a file (or back) on one device while another adds,
 //!   edits or deletes inside it, in both sync orders.
 //!
@@ -31,5 +33,6 @@ mod identity;
 mod local;
 mod model;
 mod names;
+mod restart;
 mod type_change;
 mod util;
