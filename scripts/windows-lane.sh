@@ -2,7 +2,7 @@
 # The Windows lane: builds tunnel-core, tunnel-confluence and the headless sber-tunnel.exe for
 # x86_64-pc-windows-gnu, runs the core's tests under Wine, then an end-to-end
 # run of sber-tunnel.exe under Wine against the Linux emulator on 127.0.0.1
-# (scripts/windows/e2e.sh). See docs/platforms.md and shared notes for why it is built this way:
+# (scripts/windows/e2e.py). See docs/platforms.md for why it is built this way:
 #
 # - rustup cannot fetch a Windows standard library here, so Debian's Rust (rustc-web, 1.96) builds
 #   it from source (rust-web-src) with -Zbuild-std, which a stable compiler allows only with
