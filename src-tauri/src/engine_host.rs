@@ -124,22 +124,14 @@ pub fn start_engine(
 /// Run the service in the foreground until Ctrl-C, SIGTERM or a `stop` request.
 #[cfg(unix)]
 pub async fn run_foreground(app: &OpenedConfig) -> Result<()> {
-    let _lock = lock_instance(app)?;
-    let (engine, task) = start_engine(app, &EngineChannels::new())?;
-    let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
-    let control = ControlServer::start(app, engine.clone(), stop_tx)?;
-    tracing::info!(channel = %control.address(), "sync service running");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        _ = stop_rx.recv() => {}
-    }
-    tracing::info!("stopping the sync service");
-    engine.shutdown().await;
-    let _ = task.await;
-    drop(control);
-    Ok(())
+    serve_until(app, async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    })
+    .await
 }
 
 /// Run the service in the foreground until Ctrl-C, the console closing, logoff or shutdown, or
@@ -147,17 +139,32 @@ pub async fn run_foreground(app: &OpenedConfig) -> Result<()> {
 #[cfg(windows)]
 pub async fn run_foreground(app: &OpenedConfig) -> Result<()> {
     use tokio::signal::windows::{ctrl_close, ctrl_logoff, ctrl_shutdown};
-    let _lock = lock_instance(app)?;
     let (mut close, mut logoff, mut shutdown) = (ctrl_close()?, ctrl_logoff()?, ctrl_shutdown()?);
-    let (engine, task) = start_engine(app)?;
+    serve_until(app, async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = close.recv() => {}
+            _ = logoff.recv() => {}
+            _ = shutdown.recv() => {}
+        }
+    })
+    .await
+}
+
+/// The headless service: take the lock, run the engine and serve the control channel until
+/// `stopped` (the platform's signals) resolves or a `stop` request comes, then shut down.
+#[cfg(any(unix, windows))]
+async fn serve_until(
+    app: &OpenedConfig,
+    stopped: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let _lock = lock_instance(app)?;
+    let (engine, task) = start_engine(app, &EngineChannels::new())?;
     let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
     let control = ControlServer::start(app, engine.clone(), stop_tx)?;
     tracing::info!(channel = %control.address(), "sync service running");
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = close.recv() => {}
-        _ = logoff.recv() => {}
-        _ = shutdown.recv() => {}
+        _ = stopped => {}
         _ = stop_rx.recv() => {}
     }
     tracing::info!("stopping the sync service");
