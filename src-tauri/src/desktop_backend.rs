@@ -489,22 +489,12 @@ mod tests {
     use crate::control::{request, ControlRequest};
     use crate::engine_host::lock_instance;
     use confluence_emulator::Emulator;
+    use test_support::wait::wait_for_async;
     use tunnel_core::config::{AuthKind as CoreAuth, DeviceConfig};
     use tunnel_core::secrets::SecretKind;
 
-    async fn wait_for<F, Fut>(what: &str, mut probe: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        for _ in 0..300 {
-            if probe().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("timed out waiting for {what}");
-    }
+    /// How long a test waits for the app to react.
+    const PATIENCE: Duration = Duration::from_secs(30);
 
     /// The desktop app hosts the service the command line talks to: while a headless service
     /// holds the configuration it waits and says why, takes over once that one stops, answers
@@ -551,9 +541,13 @@ mod tests {
 
         // The headless service stops: the app takes over and serves the command line.
         drop(headless);
-        wait_for("the app to answer on the control socket", || async {
-            matches!(request(&socket, &ControlRequest::Status).await, Ok(Some(r)) if r.ok)
-        })
+        wait_for_async(
+            "the app to answer on the control socket",
+            PATIENCE,
+            || async {
+                matches!(request(&socket, &ControlRequest::Status).await, Ok(Some(r)) if r.ok)
+            },
+        )
         .await;
         assert_ne!(
             backend.status().borrow().state,
@@ -570,7 +564,7 @@ mod tests {
         .expect("request")
         .expect("an answer");
         assert!(paused.ok, "{:?}", paused.error);
-        wait_for("the app's status to say paused", || async {
+        wait_for_async("the app's status to say paused", PATIENCE, || async {
             backend.status().borrow().state == tunnel_core::events::SyncState::Paused
         })
         .await;
