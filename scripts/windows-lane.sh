@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Windows lane: builds tunnel-core, tunnel-confluence and the headless sber-tunnel.exe for
-# x86_64-pc-windows-gnu, runs the core's tests under Wine, then an end-to-end
-# run of sber-tunnel.exe under Wine against the Linux emulator on 127.0.0.1
-# (scripts/windows/e2e.py). See docs/platforms.md for why it is built this way:
+# x86_64-pc-windows-gnu, type-checks the desktop app (--features gui) for it, runs the core's
+# tests under Wine, then an end-to-end run of sber-tunnel.exe under Wine against the Linux
+# emulator on 127.0.0.1 (scripts/windows/e2e.py). docs/platforms.md says why it is built so:
 #
 # - rustup cannot fetch a Windows standard library here, so Debian's Rust (rustc-web, 1.96) builds
 #   it from source (rust-web-src) with -Zbuild-std, which a stable compiler allows only with
@@ -15,7 +15,8 @@
 # Its target directory and Wine prefix live outside the clone and are kept between runs:
 #   WINDOWS_TARGET_DIR  (default ~/.cache/sber-tunnel/target-windows)
 #   WINDOWS_WINEPREFIX  (default ~/.cache/sber-tunnel/wine-prefix)
-# Options: --no-e2e (builds and tests only), --no-tests (build and e2e only).
+# Options: --no-e2e (builds and tests only), --no-tests (build and e2e only), --no-gui (skip the
+# desktop app's type-check for Windows).
 # WINDOWS_CLIENT_TESTS=1 adds tunnel-confluence's tests (see below); WINDOWS_TEST_ARGS passes
 # libtest arguments.
 set -euo pipefail
@@ -24,10 +25,12 @@ cd "$(dirname "$0")/.."
 
 run_tests=1
 run_e2e=1
+run_gui=1
 for arg in "$@"; do
   case "$arg" in
     --no-e2e) run_e2e=0 ;;
     --no-tests) run_tests=0 ;;
+    --no-gui) run_gui=0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -63,7 +66,8 @@ wcargo() {
 }
 
 wstep "the product for Windows links no OpenSSL (native-tls is SChannel there)"
-if cargo tree --locked -p sber-tunnel --target "$TARGET" -e normal --prefix none | grep -Eq '^openssl'; then
+if cargo tree --locked -p sber-tunnel --features gui --target "$TARGET" -e normal --prefix none \
+  | grep -Eq '^openssl'; then
   cargo tree --locked -p sber-tunnel --target "$TARGET" -e normal -i openssl-sys >&2 || true
   echo "sber-tunnel for Windows depends on OpenSSL" >&2
   exit 1
@@ -77,6 +81,13 @@ echo "sber-tunnel.exe imports: $(echo "$dlls" | tr '\n' ' ')"
 if echo "$dlls" | grep -Eiq 'ssl|crypto-|libcrypto'; then
   echo "sber-tunnel.exe imports an OpenSSL DLL" >&2
   exit 1
+fi
+
+if [ "$run_gui" = 1 ]; then
+  # The desktop app cannot run under Wine (no WebView2 runtime there), but it must keep
+  # compiling for Windows: tauri-build needs icons/icon.ico for the .exe's resources.
+  wstep "type-check the desktop app for Windows (--features gui)"
+  wcargo check -p sber-tunnel --features gui --bin sber-tunnel
 fi
 
 wstep "Wine prefix ($WINEPREFIX) with the bcryptprimitives stub"
