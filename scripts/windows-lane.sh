@@ -16,7 +16,9 @@
 #   WINDOWS_TARGET_DIR  (default ~/.cache/sber-tunnel/target-windows)
 #   WINDOWS_WINEPREFIX  (default ~/.cache/sber-tunnel/wine-prefix)
 # Options: --no-e2e (builds and tests only), --no-tests (build and e2e only), --no-gui (skip the
-# desktop app's type-check for Windows).
+# desktop app's type-check for Windows), --installer (also build the desktop app and its NSIS
+# installer, then install, run and uninstall it under Wine; not part of CI: the GUI build for
+# Windows is long cold). WINDOWS_INSTALLER_PROFILE=release (default) or debug.
 # WINDOWS_CLIENT_TESTS=1 adds tunnel-confluence's tests (see below); WINDOWS_TEST_ARGS passes
 # libtest arguments.
 set -euo pipefail
@@ -26,11 +28,13 @@ cd "$(dirname "$0")/.."
 run_tests=1
 run_e2e=1
 run_gui=1
+run_installer=0
 for arg in "$@"; do
   case "$arg" in
     --no-e2e) run_e2e=0 ;;
     --no-tests) run_tests=0 ;;
     --no-gui) run_gui=0 ;;
+    --installer) run_installer=1 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -181,6 +185,42 @@ if [ "$run_e2e" = 1 ]; then
   python3 scripts/windows/e2e.py --exe "$exe" --wine "$WINE" \
     --linux-bin "$CARGO_TARGET_DIR/debug/sber-tunnel" \
     --emulator "$CARGO_TARGET_DIR/debug/confluence-emulator"
+fi
+
+if [ "$run_installer" = 1 ]; then
+  profile="${WINDOWS_INSTALLER_PROFILE:-release}"
+  case "$profile" in
+    release) profile_args=(--release) ;;
+    debug) profile_args=() ;;
+    *) echo "WINDOWS_INSTALLER_PROFILE must be release or debug" >&2; exit 2 ;;
+  esac
+  wstep "the desktop app for Windows ($profile) and its installer (makensis from Debian's nsis)"
+  ensure_pkgs nsis
+  wcargo build "${profile_args[@]}" -p sber-tunnel --features gui --bin sber-tunnel
+  out="$WIN_TARGET_DIR/$TARGET/$profile"
+  stage="$out/installer-stage"
+  rm -rf "$stage"
+  mkdir -p "$stage" "$out/bundle/nsis"
+  cp "$out/sber-tunnel.exe" "$stage/sber-tunnel.exe"
+  x86_64-w64-mingw32-strip --strip-debug "$stage/sber-tunnel.exe"
+  # The same program as a console program, for terminals and scripts (output, exit codes).
+  python3 scripts/windows/pe_subsystem.py console "$stage/sber-tunnel.exe" "$stage/sber-tunnel-cli.exe"
+  # webview2-com-sys puts the loader DLL the GUI imports next to the build's output.
+  loader="$(find "$out" -maxdepth 4 -name WebView2Loader.dll -path '*x64*' | head -1)"
+  [ -n "$loader" ] || loader="$(find "$out" -maxdepth 4 -name WebView2Loader.dll | head -1)"
+  if x86_64-w64-mingw32-objdump -p "$stage/sber-tunnel.exe" | grep -qi 'DLL Name: WebView2Loader.dll'; then
+    [ -n "$loader" ] || { echo "sber-tunnel.exe imports WebView2Loader.dll, which the build did not leave" >&2; exit 1; }
+    cp "$loader" "$stage/WebView2Loader.dll"
+  fi
+  version="$(cargo metadata --locked --no-deps --format-version 1 \
+    | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "sber-tunnel"))')"
+  setup="$out/bundle/nsis/sber-tunnel_${version}_x64-setup.exe"
+  makensis -V2 -DVERSION="$version" -DSTAGE="$stage" -DROOT="$PWD" -DOUTFILE="$setup" \
+    scripts/windows/installer.nsi
+  echo "installer: $setup ($(du -h "$setup" | cut -f1))"
+
+  wstep "install, run and uninstall it under Wine"
+  python3 scripts/windows/installer_check.py --wine "$WINE" --setup "$setup" --version "$version"
 fi
 
 "$WINESERVER" -k 2>/dev/null || true

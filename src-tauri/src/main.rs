@@ -3,6 +3,11 @@
 //! Started with `--cli` (or with a subcommand, or in a build without the `gui` feature) it runs
 //! the command line; otherwise it opens the tray app.
 
+// On Windows the desktop build is a GUI program, so the tray app opens no console window when
+// started from the Start menu or at login. Terminals and scripts use sber-tunnel-cli.exe, the
+// same program marked as a console program by the installer (scripts/windows/pe_subsystem.py).
+#![cfg_attr(all(windows, feature = "gui"), windows_subsystem = "windows")]
+
 mod allocator;
 mod app_error;
 mod cli;
