@@ -1,8 +1,9 @@
 //! Issue 14: names one device can store and another cannot. The device under test plans with
 //! forced [`NameRules`] (`Syncer::with_name_rules_for_tests`, a test-only knob) on this
 //! lane's byte-exact Linux disk. That is honest for what these tests check: a name left out
-//! is never written, so the executor does on this disk exactly what it would do on NTFS or
-//! APFS; what is simulated is only the probe's answer. The writer device needs a disk that
+//! is never written, and a plan never writes two names that are one name under the forced
+//! rules (a clash is renamed to a `(Case Conflict)` copy), so the executor does on this disk
+//! exactly what it would do on NTFS or APFS; what is simulated is only the probe's answer. The writer device needs a disk that
 //! stores every name, hence the tests are not run where the disk is Windows'.
 
 use crate::util::{runtime, tree_of, Device, Hooked, StoreHooks};
