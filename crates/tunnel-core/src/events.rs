@@ -122,7 +122,7 @@ pub struct SyncSummary {
     pub unstorable: Vec<UnstorableName>,
     /// Entries from other devices whose names clash on this disk with another name (they
     /// differ only in case): renamed on the page to a visible `(Case Conflict)` copy and
-    /// stored here under it (a folder counts each entry it holds).
+    /// stored here under it (a folder moved with what it holds counts once).
     #[serde(default)]
     pub case_renamed: u64,
 }

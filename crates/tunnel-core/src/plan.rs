@@ -494,8 +494,10 @@ pub fn reconcile(input: &PlanInput) -> Plan {
                 .or_insert(UnstorableReason::Reserved(why));
         }
     }
-    // The remote list as the plan sees it: renamed entries under their new names.
-    let mut remote: BTreeMap<RelPath, FileEntry> = input.remote.clone();
+    // The remote list as the plan sees it: renamed entries under their new names (borrowed
+    // until a clash is renamed, so a folder without clashes costs no copy of its list).
+    let mut remote: std::borrow::Cow<BTreeMap<RelPath, FileEntry>> =
+        std::borrow::Cow::Borrowed(input.remote);
     // Renamed entries: new name → the remote entry as it is on the page now.
     let mut moved: BTreeMap<RelPath, FileEntry> = BTreeMap::new();
     // Each round renames (or leaves out) at least one more remote name, or ends; the bound is
@@ -544,7 +546,11 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             };
         }
         for (path, with) in losers {
-            let is_dir = remote.get(&path).is_none_or(|e| e.kind == EntryKind::Dir);
+            // A name no live entry lists is a folder (something lives below it).
+            let is_dir = remote
+                .get(&path)
+                .filter(|e| !e.deleted)
+                .is_none_or(|e| e.kind == EntryKind::Dir);
             let copy = case_conflict_name(&path, is_dir, |c| {
                 taken.contains(rules.key(c.as_str()).as_ref())
                     || rules.unstorable_reason(c).is_some()
@@ -564,6 +570,7 @@ pub fn reconcile(input: &PlanInput) -> Plan {
                 unstorable.insert(path, UnstorableReason::CaseConflict { with });
                 continue;
             };
+            let remote = remote.to_mut();
             for (old, new) in renames {
                 let Some(mut e) = remote.remove(&old) else {
                     continue;

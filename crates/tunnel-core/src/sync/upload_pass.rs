@@ -144,7 +144,6 @@ impl Syncer {
                     t.mtime_ns = now_ns;
                     entries.push(t);
                     exec.renamed_remote.insert(from.clone(), path.clone());
-                    exec.summary.case_renamed += 1;
                     info!(from = %from, to = %path, "renamed on the page: the name clashes with another on this disk");
                 }
                 Action::Download { .. }
@@ -333,6 +332,16 @@ impl Syncer {
             entry.chunks = refs;
             entries.push(entry);
         }
+        // Names renamed, counted once per folder moved with everything in it.
+        exec.summary.case_renamed = exec
+            .renamed_remote
+            .keys()
+            .filter(|from| {
+                !from
+                    .ancestors()
+                    .any(|a| exec.renamed_remote.contains_key(a))
+            })
+            .count() as u64;
         let renamed_to: HashSet<&RelPath> = exec.renamed_remote.values().collect();
         for e in &entries {
             if !e.deleted && !renamed_to.contains(&e.path) {

@@ -218,6 +218,10 @@ fn a_clashing_remote_folder_moves_with_everything_in_it() {
 
         let s = mac.sync(&store).await.expect("mac");
         assert!(s.unstorable.is_empty(), "{s:?}");
+        assert_eq!(
+            s.case_renamed, 1,
+            "one folder renamed, with what it holds: {s:?}"
+        );
         let want: std::collections::BTreeMap<String, Vec<u8>> = [
             ("Docs/mine.txt".to_string(), b"from the mac".to_vec()),
             ("docs (Case Conflict)/a.txt".to_string(), b"a".to_vec()),
