@@ -224,6 +224,9 @@ pub enum Action {
         entry: FileEntry,
         /// The tombstone to publish at `from`.
         tombstone: FileEntry,
+        /// The content is here already under `path` (a copy an earlier attempt downloaded
+        /// before its commit failed): nothing to download.
+        here: bool,
     },
 }
 
@@ -551,9 +554,27 @@ pub fn reconcile(input: &PlanInput) -> Plan {
                 .get(&path)
                 .filter(|e| !e.deleted)
                 .is_none_or(|e| e.kind == EntryKind::Dir);
+            // A file here with the loser's content under a copy name, known to neither the
+            // base nor the page, is the copy an earlier attempt downloaded before its commit
+            // failed (or lost the race to a commit without the rename): it is taken as the
+            // copy, not duplicated.
+            let loser_file = remote
+                .get(&path)
+                .filter(|e| !e.deleted && e.kind == EntryKind::File);
+            let left_here = |c: &RelPath| {
+                loser_file.is_some_and(|e| {
+                    input
+                        .local
+                        .get(c)
+                        .is_some_and(|l| l.kind == EntryKind::File && l.sha256 == e.sha256)
+                        && !input.base.contains_key(c)
+                        && !input.remote.contains_key(c)
+                })
+            };
             let copy = case_conflict_name(&path, is_dir, |c| {
-                taken.contains(rules.key(c.as_str()).as_ref())
-                    || rules.unstorable_reason(c).is_some()
+                !left_here(c)
+                    && (taken.contains(rules.key(c.as_str()).as_ref())
+                        || rules.unstorable_reason(c).is_some())
             });
             let renames: Option<Vec<(RelPath, RelPath)>> = copy.and_then(|copy| {
                 live_at_or_below(&remote, &path)
@@ -607,7 +628,8 @@ fn live_at_or_below<'a>(
 }
 
 /// The downloads of renamed entries (see [`reconcile`]) become [`Action::RenameRemote`]: the
-/// entry is published under its new name with a tombstone at its old one, and brought here.
+/// entry is published under its new name with a tombstone at its old one, and brought here
+/// (or only recorded, when a copy left by an earlier attempt is here already).
 fn as_renames(
     actions: Vec<Action>,
     moved: &BTreeMap<RelPath, FileEntry>,
@@ -622,8 +644,19 @@ fn as_renames(
                     tombstone: tombstone(original, input.device, input.now_utc),
                     path,
                     entry,
+                    here: false,
                 },
                 None => Action::Download { path, entry },
+            },
+            Action::RecordBase { path, entry } => match moved.get(&path) {
+                Some(original) => Action::RenameRemote {
+                    from: original.path.clone(),
+                    tombstone: tombstone(original, input.device, input.now_utc),
+                    path,
+                    entry,
+                    here: true,
+                },
+                None => Action::RecordBase { path, entry },
             },
             other => other,
         })
@@ -2376,6 +2409,38 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn a_copy_left_here_by_a_failed_commit_is_the_renames_copy() {
+        let upper = remote_file("README.md", 1, 10, 1, OTHER);
+        let mixed = remote_file("Readme.md", 2, 20, 1, OTHER);
+        for (content, want) in [
+            (2, ("Readme (Case Conflict).md", true)),
+            // Something else under that name (edited since, or the person's own file): a
+            // new copy name, and that file is uploaded as any new file.
+            (3, ("Readme (Case Conflict 2).md", false)),
+        ] {
+            let mut case = Case::new()
+                .base(upper.clone())
+                .local("README.md", local_file(1, 10))
+                .local("Readme (Case Conflict).md", local_file(content, 30))
+                .remote(upper.clone())
+                .remote(mixed.clone());
+            case.names.case_insensitive = true;
+            let plan = case.plan();
+            let got: Vec<(&str, bool)> = plan
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::RenameRemote { path, here, .. } => Some((path.as_str(), *here)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(got, [want], "{plan:?}");
+            assert_eq!(plan.summary().uploads, usize::from(!want.1), "{plan:?}");
+            check(case.base, case.local, case.remote, true, case.names);
+        }
+    }
+
     /// The renames a plan makes on the page: (old name, copy).
     fn renames(plan: &Plan) -> Vec<(&str, &str)> {
         plan.actions
@@ -2425,8 +2490,10 @@ mod tests {
                         from,
                         entry,
                         tombstone,
+                        here,
                     } = a
                     {
+                        assert!(!here, "{}: nothing is here under the copy name", row.what);
                         let was = &case.remote[from];
                         assert_eq!(
                             (entry.kind, entry.sha256, &entry.chunks, &entry.path),
@@ -2788,8 +2855,14 @@ mod tests {
                 ctx()
             );
             assert!(!local.contains_key(from), "{from} is here\n{}", ctx());
+            // Free, or a copy left here earlier with this very content.
+            let left_here = local
+                .get(path)
+                .is_some_and(|l| l.kind == EntryKind::File && l.sha256 == entry.sha256);
             assert!(
-                !base.contains_key(path) && !local.contains_key(path) && !remote.contains_key(path),
+                !base.contains_key(path)
+                    && (!local.contains_key(path) || left_here)
+                    && !remote.contains_key(path),
                 "{path} was free\n{}",
                 ctx()
             );

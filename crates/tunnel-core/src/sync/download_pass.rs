@@ -75,6 +75,8 @@ impl Syncer {
                 // A remote name renamed to a case-conflict copy: brought here under the new
                 // name; like a conflict copy its base is recorded by the commit that publishes
                 // the rename, never before (a lost race must not read it as deleted remotely).
+                // A copy left here by an earlier attempt: nothing to fetch.
+                Action::RenameRemote { here: true, .. } => {}
                 Action::RenameRemote { path, entry, .. } => match entry.kind {
                     EntryKind::Dir => {
                         if let Err(e) = fs_safe::create_dir_all(&folder.path, path) {

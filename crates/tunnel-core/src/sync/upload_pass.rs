@@ -136,6 +136,7 @@ impl Syncer {
                     from,
                     entry,
                     tombstone,
+                    ..
                 } => {
                     // The same entry (same blobs) under the new name, and the old name gone:
                     // a rename on the page, nothing sent again.

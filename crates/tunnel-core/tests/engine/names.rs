@@ -239,6 +239,53 @@ fn a_clashing_remote_folder_moves_with_everything_in_it() {
     });
 }
 
+/// The commit that publishes a case-conflict rename fails (the network drops) after the copy
+/// was downloaded here: the next sync takes that copy as the rename's, and publishes the
+/// rename once; no second copy, nothing uploaded again.
+#[test]
+#[cfg_attr(
+    windows,
+    ignore = "the writer device must store two names that differ in case"
+)]
+fn a_rename_whose_commit_failed_reuses_the_copy_already_here() {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let linux = Device::new("linux");
+        let mac = case_insensitive(Device::new("mac"));
+        linux.write("README.md", b"upper");
+        linux.write("Readme.md", b"mixed");
+        linux.sync(&store).await.expect("linux");
+
+        store.fail_next(
+            tunnel_core::remote::memory::MemOp::WriteHead,
+            || tunnel_core::remote::RemoteError::Unreachable("down".into()),
+            1,
+        );
+        mac.sync(&store).await.expect_err("the commit fails");
+        assert!(
+            mac.path("Readme (Case Conflict).md").exists(),
+            "downloaded before the commit"
+        );
+
+        let s = mac.sync(&store).await.expect("mac again");
+        assert_eq!(
+            (s.case_renamed, s.uploaded, s.downloaded),
+            (1, 0, 0),
+            "{s:?}"
+        );
+        let both: std::collections::BTreeMap<String, Vec<u8>> = [
+            ("README.md".to_string(), b"upper".to_vec()),
+            ("Readme (Case Conflict).md".to_string(), b"mixed".to_vec()),
+        ]
+        .into();
+        assert_eq!(mac.tree(), both);
+        let late = Device::new("late");
+        late.sync(&store).await.expect("late");
+        assert_eq!(late.tree(), both, "one copy on the page");
+    });
+}
+
 /// What a [`StoreHooks`] wrapper serves as the head the first time it is read: the page as
 /// it was before another device committed, so this device plans on it, and loses the race.
 struct StaleHeadOnce {
