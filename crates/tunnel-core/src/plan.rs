@@ -34,8 +34,11 @@
 //! (the old name goes through its trash as any rename from elsewhere does). Two devices that
 //! make the same rename at once converge: the one that loses the commit race plans again on
 //! the page that holds the rename already, finds the copy it downloaded equal to the page's
-//! and only records it. (Devices whose disks hold different names can pick different names
-//! for the copy; then both copies stay, and no content is lost.) The one case still left out
+//! and only records it; likewise a device whose commit failed after it downloaded the copy
+//! takes the file it finds under the copy name with the loser's content (known to neither the
+//! base nor the page) as the copy (`here: true`), and sends nothing again. (Devices whose
+//! disks hold different names can pick different names for the copy; then both copies stay,
+//! and no content is lost.) The one case still left out
 //! as unstorable ([`UnstorableReason::CaseConflict`]) is a name so long that no copy name fits
 //! within the path length limit. A case-only rename is not a clash (the old name is deleted
 //! before the new one is written), so it syncs as a rename.
@@ -51,7 +54,8 @@
 //! never publishes a live file that is the parent of a live entry, which the manifest refuses.
 //!
 //! Order of [`Plan::actions`]: conflicts, then deletions children-first, then folder
-//! creations parents-first, then files by path, then base bookkeeping. Deletions come before
+//! creations (and folder renames on the page) parents-first, then files by path (renamed
+//! files among them), then base bookkeeping. Deletions come before
 //! creations on purpose: a type change (a folder replaced by a file of the same name) and a
 //! case-only rename on a case-insensitive file system both need the old entry gone before
 //! the new one is written. Conflicts come first so that a local file giving way to a folder
