@@ -2445,6 +2445,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_clash_too_deep_to_rename_is_left_out_and_never_deleted() {
+        // A folder so deep that no `(Case Conflict)` name fits beside its files.
+        let mut parent = vec!["d".repeat(250); 16];
+        parent.push("e".repeat(64));
+        let parent = parent.join("/");
+        let upper = remote_file(&format!("{parent}/A"), 1, 10, 1, OTHER);
+        let lower = remote_file(&format!("{parent}/a"), 2, 10, 1, OTHER);
+        let mut case = Case::new().remote(upper.clone()).remote(lower.clone());
+        case.names.case_insensitive = true;
+        let plan = case.plan();
+        assert_eq!(kinds(&plan), ["download"], "{plan:?}");
+        assert_eq!(
+            plan.actions[0].path(),
+            &upper.path,
+            "the byte-wise smaller keeps it"
+        );
+        assert_eq!(
+            plan.unstorable,
+            [Unstorable {
+                path: lower.path.clone(),
+                reason: UnstorableReason::CaseConflict {
+                    with: upper.path.clone()
+                },
+            }]
+        );
+    }
+
     /// The renames a plan makes on the page: (old name, copy).
     fn renames(plan: &Plan) -> Vec<(&str, &str)> {
         plan.actions
