@@ -57,3 +57,61 @@ fn status_lists_names_that_cannot_be_stored_on_this_computer() {
     assert_eq!(linux.read("CON.txt"), b"a device name");
     assert_eq!(linux.read("mine.txt"), b"from windows");
 }
+
+/// Two names that differ only in case reach a device on a case-insensitive disk (forced with
+/// the debug-only knob): the sync says it renamed one to a `(Case Conflict)` copy, `status`
+/// does not list it as something this computer cannot store, and the case-sensitive device
+/// gets the rename.
+#[test]
+#[cfg_attr(
+    windows,
+    ignore = "the writer device must store two names that differ in case"
+)]
+fn a_case_clash_is_renamed_to_a_visible_copy_and_the_sync_says_so() {
+    let server = Server::start();
+    let linux = Device::ready(&server);
+    linux.write("README.md", b"upper");
+    linux.write("Readme.md", b"mixed");
+    linux.sync();
+
+    let mac = Device::ready(&server);
+    let run = |args: &[&str]| {
+        let out = mac
+            .cmd(args)
+            .env(
+                TEST_NAME_RULES_ENV,
+                "case-insensitive,normalization-insensitive",
+            )
+            .output()
+            .expect("binary runs");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let summary = run(&["sync"]);
+    assert!(
+        summary.contains("renamed 1 name(s) that clash on this disk"),
+        "the sync names the rename: {summary}"
+    );
+    assert!(!summary.contains("cannot be stored"), "{summary}");
+    assert_eq!(mac.read("README.md"), b"upper");
+    assert_eq!(mac.read("Readme (Case Conflict).md"), b"mixed");
+    assert!(!mac.exists("Readme.md"), "the old name is gone here");
+
+    let status = mac.ok(&["status"]);
+    assert!(
+        !status.contains("cannot be stored on this computer"),
+        "a case clash is not listed as unstorable: {status}"
+    );
+    let json = mac.ok(&["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("status --json is JSON");
+    assert_eq!(
+        v["folders"][0]["cannot_store"],
+        serde_json::json!([]),
+        "{json}"
+    );
+
+    linux.sync();
+    assert_eq!(linux.read("README.md"), b"upper");
+    assert_eq!(linux.read("Readme (Case Conflict).md"), b"mixed");
+    assert!(!linux.exists("Readme.md"), "renamed on the page");
+}

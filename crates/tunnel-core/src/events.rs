@@ -117,10 +117,14 @@ pub struct SyncSummary {
     #[serde(default)]
     pub skipped_remote: u64,
     /// Entries from other devices that cannot be stored on this computer (a name Windows
-    /// refuses, or one that differs only in case from another here): not written here, never
-    /// deleted remotely by this device.
+    /// refuses): not written here, never deleted remotely by this device.
     #[serde(default)]
     pub unstorable: Vec<UnstorableName>,
+    /// Entries from other devices whose names clash on this disk with another name (they
+    /// differ only in case): renamed on the page to a visible `(Case Conflict)` copy and
+    /// stored here under it (a folder moved with what it holds counts once).
+    #[serde(default)]
+    pub case_renamed: u64,
 }
 
 /// A remote name that cannot be stored on this computer, and why.
@@ -128,7 +132,7 @@ pub struct SyncSummary {
 pub struct UnstorableName {
     /// Path inside the folder (a folder stands for everything below it).
     pub path: String,
-    /// Why, for a person ("a device name Windows reserves", "same name on this disk as …").
+    /// Why, for a person ("a device name Windows reserves", "the name ends with a dot …").
     pub reason: String,
 }
 

@@ -5,9 +5,9 @@
 //!
 //! [`NameRules`] is a plain value: [`probe`] measures it on a real folder, tests set any
 //! combination on any platform, and the pure planner ([`crate::plan`]) takes it as input so
-//! that two remote names which are one name on this disk never collapse into one file, and
-//! names this disk cannot hold are never written (nor deleted remotely because they are
-//! missing here).
+//! that two remote names which are one name on this disk never collapse into one file (one is
+//! renamed to a `(Case Conflict)` copy), and names this disk cannot hold are never written
+//! (nor deleted remotely because they are missing here).
 //!
 //! Invariant: [`NameRules::key`] maps two paths to the same key exactly when the rules say
 //! they name the same file (up to the simplification that case is folded with Unicode's

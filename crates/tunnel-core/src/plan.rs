@@ -13,12 +13,35 @@
 //! deletion plus a creation of the same content, so the content is never lost.
 //!
 //! Names (issue 14): the plan is made for the folder's [`NameRules`]. Remote names the disk
-//! refuses (Windows' reserved names) and, on a case-insensitive disk, a remote name that is
-//! one name here with another the plan keeps are listed in [`Plan::unstorable`] and left out
-//! on every side: not written here, never deleted remotely, and a folder holding one is never
-//! deleted or replaced by a file remotely. The name already here keeps it; among arrivals the
-//! one in the base, else the byte-wise smaller. A case-only rename is not a clash (the old name
-//! is deleted before the new one is written), so it syncs as a rename.
+//! refuses (Windows' reserved names) are listed in [`Plan::unstorable`] and left out on every
+//! side: not written here, never deleted remotely, and a folder holding one is never deleted
+//! or replaced by a file remotely.
+//!
+//! Two names that are one name on this disk (`README.md` and `Readme.md` on a
+//! case-insensitive disk; NFC and NFD spellings are one [`RelPath`] already) never collapse
+//! into one file, and neither is read as an edit or a deletion. As Dropbox does, one keeps its
+//! name and the other is renamed **on the page** to a visible copy, `Readme (Case
+//! Conflict).md` (a folder: `docs (Case Conflict)`, with everything in it; `(Case Conflict
+//! 2)`, … when that name is taken or is itself one name here with another): the name already
+//! here keeps it, else the one in the base, else the byte-wise smaller. The rename is
+//! [`Action::RenameRemote`]: the same entry (same content, same blobs, nothing uploaded again)
+//! published under the new name with a tombstone at the old one, and downloaded here under
+//! the new name. Why rename on the page rather than only here: a name that exists here
+//! under another spelling than on the page would need a mapping kept for ever on this device
+//! (and every edit of it mapped back), and a device that only leaves the name out (what this
+//! planner did before) never shows that content at all. Renaming on the page makes every
+//! device converge on names that fit every disk; a byte-exact device sees an ordinary rename
+//! (the old name goes through its trash as any rename from elsewhere does). Two devices that
+//! make the same rename at once converge: the one that loses the commit race plans again on
+//! the page that holds the rename already, finds the copy it downloaded equal to the page's
+//! and only records it; likewise a device whose commit failed after it downloaded the copy
+//! takes the file it finds under the copy name with the loser's content (known to neither the
+//! base nor the page) as the copy (`here: true`), and sends nothing again. (Devices whose
+//! disks hold different names can pick different names for the copy; then both copies stay,
+//! and no content is lost.) The one case still left out
+//! as unstorable ([`UnstorableReason::CaseConflict`]) is a name so long that no copy name fits
+//! within the path length limit. A case-only rename is not a clash (the old name is deleted
+//! before the new one is written), so it syncs as a rename.
 //!
 //! Type changes: a folder replaced by a file (or a file by a folder) on one side is an
 //! ordinary change of that path, and the entries inside the old folder are deleted or
@@ -31,7 +54,8 @@
 //! never publishes a live file that is the parent of a live entry, which the manifest refuses.
 //!
 //! Order of [`Plan::actions`]: conflicts, then deletions children-first, then folder
-//! creations parents-first, then files by path, then base bookkeeping. Deletions come before
+//! creations (and folder renames on the page) parents-first, then files by path (renamed
+//! files among them), then base bookkeeping. Deletions come before
 //! creations on purpose: a type change (a folder replaced by a file of the same name) and a
 //! case-only rename on a case-insensitive file system both need the old entry gone before
 //! the new one is written. Conflicts come first so that a local file giving way to a folder
@@ -97,8 +121,10 @@ pub struct Unstorable {
 pub enum UnstorableReason {
     /// The platform refuses the name (Windows: `CON`, `a?b`, a trailing dot…).
     Reserved(&'static str),
-    /// On this disk it is the same name as `with` (they differ only in case), which keeps
-    /// the name: the one already here, else the one in the base, else the byte-wise smaller.
+    /// On this disk it is the same name as `with` (they differ only in case), and no
+    /// `(Case Conflict)` copy name fits within the path length limits (a name at the very end
+    /// of [`crate::rel_path::MAX_PATH_BYTES`]): the one case where a clash is still left out
+    /// instead of renamed (see the module docs).
     CaseConflict {
         /// The path that keeps the name here.
         with: RelPath,
@@ -109,9 +135,10 @@ impl std::fmt::Display for UnstorableReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UnstorableReason::Reserved(why) => write!(f, "{why}"),
-            UnstorableReason::CaseConflict { with } => {
-                write!(f, "same name on this disk as {with} (differs only in case)")
-            }
+            UnstorableReason::CaseConflict { with } => write!(
+                f,
+                "same name on this disk as {with} (differs only in case), and too long to rename"
+            ),
         }
     }
 }
@@ -187,6 +214,24 @@ pub enum Action {
         /// Path.
         path: RelPath,
     },
+    /// A remote name that is one name on this disk with another that keeps it (a case
+    /// clash): renamed on the page to the visible copy `path` (`Readme (Case Conflict).md`),
+    /// the same content and blobs under the new name plus a tombstone at `from`, and brought
+    /// here under the new name. Every other device sees a rename; nothing is re-uploaded.
+    /// A folder that gives way moves with everything in it: one action per entry.
+    RenameRemote {
+        /// The new name (the copy), where the entry lands here and on the page.
+        path: RelPath,
+        /// The remote name that gives way.
+        from: RelPath,
+        /// The entry to publish at `path`: the remote entry of `from` with its new path.
+        entry: FileEntry,
+        /// The tombstone to publish at `from`.
+        tombstone: FileEntry,
+        /// The content is here already under `path` (a copy an earlier attempt downloaded
+        /// before its commit failed): nothing to download.
+        here: bool,
+    },
 }
 
 impl Action {
@@ -200,6 +245,7 @@ impl Action {
             | Action::ConflictRemoteWins { path, .. }
             | Action::ConflictLocalWins { path, .. }
             | Action::RecordBase { path, .. }
+            | Action::RenameRemote { path, .. }
             | Action::ForgetBase { path } => path,
         }
     }
@@ -210,7 +256,8 @@ impl Action {
             Action::DeleteLocal { .. } | Action::DeleteRemote { .. } => 1,
             Action::Download { entry, .. } if entry.kind == EntryKind::Dir => 2,
             Action::Upload { local, .. } if local.kind == EntryKind::Dir => 2,
-            Action::Download { .. } | Action::Upload { .. } => 3,
+            Action::RenameRemote { entry, .. } if entry.kind == EntryKind::Dir => 2,
+            Action::Download { .. } | Action::Upload { .. } | Action::RenameRemote { .. } => 3,
             Action::RecordBase { .. } | Action::ForgetBase { .. } => 4,
         }
     }
@@ -259,6 +306,7 @@ impl Plan {
                     s.conflicts += 1
                 }
                 Action::RecordBase { .. } | Action::ForgetBase { .. } => s.bookkeeping += 1,
+                Action::RenameRemote { .. } => s.renames_remote += 1,
             }
         }
         s
@@ -280,6 +328,8 @@ pub struct PlanSummary {
     pub conflicts: usize,
     /// Base-only updates (`RecordBase`, `ForgetBase`).
     pub bookkeeping: usize,
+    /// Remote names renamed to a `(Case Conflict)` copy (one per entry moved).
+    pub renames_remote: usize,
 }
 
 fn same_local(l: &LocalEntry, e: &FileEntry) -> bool {
@@ -374,15 +424,60 @@ pub fn conflict_copy_name(
     unreachable!("some numbered name is always free")
 }
 
+/// Name of the visible copy a remote name gives way under when it is one name on this disk
+/// with another (a case clash): `name (Case Conflict).ext` beside `path` (a folder: `name
+/// (Case Conflict)`, no extension split), then `(Case Conflict 2)`, `(Case Conflict 3)`, …
+/// while `taken` says the name is used. The stem is shortened for over-long names. `None`
+/// when no such name fits in `path`'s folder (the path length limit).
+pub fn case_conflict_name(
+    path: &RelPath,
+    is_dir: bool,
+    taken: impl Fn(&RelPath) -> bool,
+) -> Option<RelPath> {
+    const MOST_TRIED: u64 = 10_000;
+    let name = path.file_name();
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if !is_dir && i > 0 && name.len() - i <= 32 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    let parent = path.parent();
+    let used = parent.as_ref().map_or(0, |p| p.as_str().len() + 1);
+    let budget = crate::rel_path::MAX_COMPONENT_BYTES
+        .min(crate::rel_path::MAX_PATH_BYTES.saturating_sub(used));
+    for n in 1..=MOST_TRIED {
+        let middle = if n == 1 {
+            " (Case Conflict)".to_string()
+        } else {
+            format!(" (Case Conflict {n})")
+        };
+        if budget < middle.len() + ext.len() + 1 {
+            return None;
+        }
+        let room = budget - middle.len() - ext.len();
+        let candidate = format!("{}{middle}{ext}", truncate_bytes(stem, room));
+        let candidate = match &parent {
+            Some(p) => p.join(&candidate),
+            None => RelPath::new(&candidate),
+        };
+        if let Ok(c) = candidate {
+            if !taken(&c) && &c != path {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
 /// Decide what to do. See the module docs for the rules.
 ///
 /// Names first: remote names the disk refuses ([`NameRules::unstorable_prefix`]) are left out
 /// on every side. Then the plan is made, and the names it would leave here checked: when two
 /// of them are one name on this disk ([`NameRules::key`]), the one not here yet gives way (the
-/// one here keeps the name; among arrivals the one in the base, else the byte-wise smaller),
-/// is left out on every side like a refused name, and the plan is made again. So a plan never
-/// writes two names that are one file here, and never reads the collapse as an edit or a
-/// deletion.
+/// one here keeps the name; among arrivals the one in the base, else the byte-wise smaller).
+/// The one giving way is renamed on the page to a `(Case Conflict)` copy (with everything
+/// below it, for a folder) and the plan is made again, with the remote list as it will be
+/// after the renames. So a plan never writes two names that are one file here, and never
+/// reads the collapse as an edit or a deletion.
 pub fn reconcile(input: &PlanInput) -> Plan {
     let rules = input.names;
     let mut taken: BTreeSet<String> = BTreeSet::new();
@@ -406,28 +501,34 @@ pub fn reconcile(input: &PlanInput) -> Plan {
                 .or_insert(UnstorableReason::Reserved(why));
         }
     }
-    // Each round leaves out at least one more remote name, or ends; the bound is only a guard.
+    // The remote list as the plan sees it: renamed entries under their new names (borrowed
+    // until a clash is renamed, so a folder without clashes costs no copy of its list).
+    let mut remote: std::borrow::Cow<BTreeMap<RelPath, FileEntry>> =
+        std::borrow::Cow::Borrowed(input.remote);
+    // Renamed entries: new name → the remote entry as it is on the page now.
+    let mut moved: BTreeMap<RelPath, FileEntry> = BTreeMap::new();
+    // Each round renames (or leaves out) at least one more remote name, or ends; the bound is
+    // only a guard.
     let mut rounds = 0usize;
     loop {
         rounds += 1;
         let excluded: BTreeSet<RelPath> = unstorable.keys().cloned().collect();
-        let (base, local, remote) = (
+        let (base, local, storable_remote) = (
             without_names(input.base, &excluded),
             without_names(input.local, &excluded),
-            without_names(input.remote, &excluded),
+            without_names(&remote, &excluded),
         );
         let storable = PlanInput {
             base: &base,
             local: &local,
-            remote: &remote,
+            remote: &storable_remote,
             ..*input
         };
         // Left-out names stay alive remotely: a folder holding one is never deleted there,
         // nor replaced by a file (the published list would hold a file above a live entry).
-        let kept_remote: BTreeSet<RelPath> = input
-            .remote
+        let kept_remote: BTreeSet<RelPath> = remote
             .iter()
-            .filter(|(p, e)| !e.deleted && !remote.contains_key(*p))
+            .filter(|(p, e)| !e.deleted && !storable_remote.contains_key(*p))
             .map(|(p, _)| p.clone())
             .collect();
         let actions = reconcile_storable(&storable, taken.clone(), &kept_remote);
@@ -436,22 +537,15 @@ pub fn reconcile(input: &PlanInput) -> Plan {
         } else {
             Vec::new()
         };
-        // Only names that come from the remote can be left out (conflict copies take names
-        // free of every name and folder in use, so they never clash).
+        // Only names that come from the remote give way (conflict copies and renamed copies
+        // take names free of every name and folder in use, so they never clash).
         losers.retain(|(path, _)| {
             !unstorable.contains_key(path)
-                && (remote.get(path).is_some_and(|e| !e.deleted)
-                    || remote
-                        .range::<str, _>((
-                            Bound::Excluded(format!("{}/", path.as_str()).as_str()),
-                            Bound::Unbounded,
-                        ))
-                        .take_while(|(p, _)| path.is_ancestor_of(p))
-                        .any(|(_, e)| !e.deleted))
+                && live_at_or_below(&storable_remote, path).next().is_some()
         });
         if losers.is_empty() {
             return Plan {
-                actions,
+                actions: as_renames(actions, &moved, input),
                 unstorable: unstorable
                     .into_iter()
                     .map(|(path, reason)| Unstorable { path, reason })
@@ -459,9 +553,118 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             };
         }
         for (path, with) in losers {
-            unstorable.insert(path, UnstorableReason::CaseConflict { with });
+            // A name no live entry lists is a folder (something lives below it).
+            let is_dir = remote
+                .get(&path)
+                .filter(|e| !e.deleted)
+                .is_none_or(|e| e.kind == EntryKind::Dir);
+            // A file here with the loser's content under a copy name, known to neither the
+            // base nor the page, is the copy an earlier attempt downloaded before its commit
+            // failed (or lost the race to a commit without the rename): it is taken as the
+            // copy, not duplicated.
+            let loser_file = remote
+                .get(&path)
+                .filter(|e| !e.deleted && e.kind == EntryKind::File);
+            let left_here = |c: &RelPath| {
+                loser_file.is_some_and(|e| {
+                    input
+                        .local
+                        .get(c)
+                        .is_some_and(|l| l.kind == EntryKind::File && l.sha256 == e.sha256)
+                        && !input.base.contains_key(c)
+                        && !input.remote.contains_key(c)
+                })
+            };
+            let copy = case_conflict_name(&path, is_dir, |c| {
+                !left_here(c)
+                    && (taken.contains(rules.key(c.as_str()).as_ref())
+                        || rules.unstorable_reason(c).is_some())
+            });
+            let renames: Option<Vec<(RelPath, RelPath)>> = copy.and_then(|copy| {
+                live_at_or_below(&remote, &path)
+                    .map(|old| {
+                        let new =
+                            format!("{}{}", copy.as_str(), &old.as_str()[path.as_str().len()..]);
+                        RelPath::new(&new).ok().map(|new| (old.clone(), new))
+                    })
+                    .collect()
+            });
+            let Some(renames) = renames else {
+                // No copy name fits (a path at the length limit): left out, as a name
+                // Windows refuses is.
+                unstorable.insert(path, UnstorableReason::CaseConflict { with });
+                continue;
+            };
+            let remote = remote.to_mut();
+            for (old, new) in renames {
+                let Some(mut e) = remote.remove(&old) else {
+                    continue;
+                };
+                let original = moved.remove(&old).unwrap_or_else(|| e.clone());
+                taken.insert(rules.key(new.as_str()).into_owned());
+                for a in new.ancestors() {
+                    taken.insert(rules.key(a).into_owned());
+                }
+                e.path = new.clone();
+                remote.insert(new.clone(), e);
+                moved.insert(new, original);
+            }
         }
     }
+}
+
+/// The live entries of `map` at `path` or below it.
+fn live_at_or_below<'a>(
+    map: &'a BTreeMap<RelPath, FileEntry>,
+    path: &'a RelPath,
+) -> impl Iterator<Item = &'a RelPath> + 'a {
+    let below = format!("{}/", path.as_str());
+    map.get_key_value(path)
+        .into_iter()
+        .chain(
+            map.range::<str, _>((Bound::Excluded(below.as_str()), Bound::Unbounded))
+                .take_while(move |(p, _)| path.is_ancestor_of(p)),
+        )
+        .filter(|(_, e)| !e.deleted)
+        .map(|(p, _)| p)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// The downloads of renamed entries (see [`reconcile`]) become [`Action::RenameRemote`]: the
+/// entry is published under its new name with a tombstone at its old one, and brought here
+/// (or only recorded, when a copy left by an earlier attempt is here already).
+fn as_renames(
+    actions: Vec<Action>,
+    moved: &BTreeMap<RelPath, FileEntry>,
+    input: &PlanInput,
+) -> Vec<Action> {
+    actions
+        .into_iter()
+        .map(|a| match a {
+            Action::Download { path, entry } => match moved.get(&path) {
+                Some(original) => Action::RenameRemote {
+                    from: original.path.clone(),
+                    tombstone: tombstone(original, input.device, input.now_utc),
+                    path,
+                    entry,
+                    here: false,
+                },
+                None => Action::Download { path, entry },
+            },
+            Action::RecordBase { path, entry } => match moved.get(&path) {
+                Some(original) => Action::RenameRemote {
+                    from: original.path.clone(),
+                    tombstone: tombstone(original, input.device, input.now_utc),
+                    path,
+                    entry,
+                    here: true,
+                },
+                None => Action::RecordBase { path, entry },
+            },
+            other => other,
+        })
+        .collect()
 }
 
 /// `map` without the `excluded` paths and everything below them (borrowed when none is
@@ -502,6 +705,9 @@ fn colliding_arrivals(input: &PlanInput, actions: &[Action]) -> Vec<(RelPath, Re
             }
             Action::ConflictLocalWins { copy, .. } => {
                 after.insert(copy.clone());
+            }
+            Action::RenameRemote { path, .. } => {
+                after.insert(path.clone());
             }
             Action::Upload { .. }
             | Action::DeleteRemote { .. }
@@ -1050,6 +1256,7 @@ mod tests {
                 Action::ConflictLocalWins { .. } => "conflict-local-wins",
                 Action::RecordBase { .. } => "record-base",
                 Action::ForgetBase { .. } => "forget-base",
+                Action::RenameRemote { .. } => "rename-remote",
             })
             .collect()
     }
@@ -2019,11 +2226,12 @@ mod tests {
 
     /// One table row: a situation, and what a byte-exact disk and a case-insensitive disk
     /// each do with it (normalisation-insensitivity changes nothing: paths are NFC already).
+    /// `folded` holds the action kinds and the renames on the page (old name → copy).
     struct NameCase {
         what: &'static str,
         case: Case,
-        exact: (Vec<&'static str>, Vec<&'static str>),
-        folded: (Vec<&'static str>, Vec<&'static str>),
+        exact: Vec<&'static str>,
+        folded: (Vec<&'static str>, Vec<(&'static str, &'static str)>),
     }
 
     fn name_cases() -> Vec<NameCase> {
@@ -2037,9 +2245,39 @@ mod tests {
                 case: Case::new()
                     .remote(readme_a.clone())
                     .remote(readme_b.clone()),
-                exact: (vec!["download", "download"], vec![]),
-                // The byte-wise smaller keeps the name ('E' < 'e').
-                folded: (vec!["download"], vec!["Readme.md"]),
+                exact: vec!["download", "download"],
+                // The byte-wise smaller keeps the name ('E' < 'e'); the other is renamed.
+                folded: (
+                    vec!["download", "rename-remote"],
+                    vec![("Readme.md", "Readme (Case Conflict).md")],
+                ),
+            },
+            NameCase {
+                what: "three remote names that are one name here",
+                case: Case::new()
+                    .remote(readme_a.clone())
+                    .remote(readme_b.clone())
+                    .remote(remote_file("readme.md", 3, 30, 1, OTHER)),
+                exact: vec!["download", "download", "download"],
+                folded: (
+                    vec!["download", "rename-remote", "rename-remote"],
+                    vec![
+                        ("readme.md", "readme (Case Conflict 2).md"),
+                        ("Readme.md", "Readme (Case Conflict).md"),
+                    ],
+                ),
+            },
+            NameCase {
+                what: "the copy name is taken, in another case too",
+                case: Case::new()
+                    .remote(readme_a.clone())
+                    .remote(readme_b.clone())
+                    .remote(remote_file("readme (case conflict).md", 3, 30, 1, OTHER)),
+                exact: vec!["download", "download", "download"],
+                folded: (
+                    vec!["download", "rename-remote", "download"],
+                    vec![("Readme.md", "Readme (Case Conflict 2).md")],
+                ),
             },
             NameCase {
                 what: "a synced file and a new remote name that differs only in case",
@@ -2048,17 +2286,23 @@ mod tests {
                     .local("Readme.md", local_file(2, 20))
                     .remote(readme_b.clone())
                     .remote(readme_a.clone()),
-                exact: (vec!["download"], vec![]),
+                exact: vec!["download"],
                 // The one here keeps its name even though it sorts after the other.
-                folded: (vec![], vec!["README.md"]),
+                folded: (
+                    vec!["rename-remote"],
+                    vec![("README.md", "README (Case Conflict).md")],
+                ),
             },
             NameCase {
                 what: "a new local file and a new remote one that differ only in case",
                 case: Case::new()
                     .local("Readme.md", local_file(2, 20))
                     .remote(readme_a.clone()),
-                exact: (vec!["download", "upload"], vec![]),
-                folded: (vec!["upload"], vec!["README.md"]),
+                exact: vec!["download", "upload"],
+                folded: (
+                    vec!["rename-remote", "upload"],
+                    vec![("README.md", "README (Case Conflict).md")],
+                ),
             },
             NameCase {
                 what: "a remote rename that only changes case, nothing changed here",
@@ -2069,7 +2313,7 @@ mod tests {
                     .remote(upper.clone()),
                 // Deletion first, so on a case-insensitive disk the new name lands after the
                 // old is gone: a rename, not a collision.
-                exact: (vec!["delete-local", "download"], vec![]),
+                exact: vec!["delete-local", "download"],
                 folded: (vec!["delete-local", "download"], vec![]),
             },
             NameCase {
@@ -2078,7 +2322,7 @@ mod tests {
                     .base(lower.clone())
                     .local("A.txt", local_file(1, 10))
                     .remote(lower.clone()),
-                exact: (vec!["delete-remote", "upload"], vec![]),
+                exact: vec!["delete-remote", "upload"],
                 folded: (vec!["delete-remote", "upload"], vec![]),
             },
             NameCase {
@@ -2088,8 +2332,11 @@ mod tests {
                     .local("a.txt", local_file(3, 30))
                     .remote(gone(&lower))
                     .remote(upper.clone()),
-                exact: (vec!["download", "upload"], vec![]),
-                folded: (vec!["upload"], vec!["A.txt"]),
+                exact: vec!["download", "upload"],
+                folded: (
+                    vec!["rename-remote", "upload"],
+                    vec![("A.txt", "A (Case Conflict).txt")],
+                ),
             },
             NameCase {
                 what: "two new folders that differ only in case, one here, one remote",
@@ -2098,11 +2345,143 @@ mod tests {
                     .local("Docs/a", local_file(1, 10))
                     .remote(remote_dir("docs", 1))
                     .remote(remote_file("docs/b", 2, 10, 1, OTHER)),
-                exact: (vec!["upload", "download", "upload", "download"], vec![]),
-                // The remote folder goes with everything in it.
-                folded: (vec!["upload", "upload"], vec!["docs"]),
+                exact: vec!["upload", "download", "upload", "download"],
+                // The remote folder moves with everything in it.
+                folded: (
+                    vec!["upload", "rename-remote", "upload", "rename-remote"],
+                    vec![
+                        ("docs", "docs (Case Conflict)"),
+                        ("docs/b", "docs (Case Conflict)/b"),
+                    ],
+                ),
+            },
+            NameCase {
+                what: "two remote folders that differ only in case, clashing inside too",
+                case: Case::new()
+                    .remote(remote_dir("Docs", 1))
+                    .remote(remote_file("Docs/a.txt", 1, 10, 1, OTHER))
+                    .remote(remote_file("Docs/A.txt", 2, 10, 1, OTHER))
+                    .remote(remote_dir("docs", 1))
+                    .remote(remote_file("docs/a.txt", 3, 10, 1, OTHER)),
+                exact: vec!["download", "download", "download", "download", "download"],
+                folded: (
+                    vec![
+                        "download",
+                        "rename-remote",
+                        "download",
+                        "rename-remote",
+                        "rename-remote",
+                    ],
+                    vec![
+                        ("Docs/a.txt", "Docs/a (Case Conflict).txt"),
+                        ("docs", "docs (Case Conflict)"),
+                        ("docs/a.txt", "docs (Case Conflict)/a.txt"),
+                    ],
+                ),
+            },
+            NameCase {
+                what: "a remote file and a remote folder that differ only in case",
+                case: Case::new()
+                    .remote(remote_file("Notes", 1, 10, 1, OTHER))
+                    .remote(remote_dir("notes", 1))
+                    .remote(remote_file("notes/x", 2, 10, 1, OTHER)),
+                exact: vec!["download", "download", "download"],
+                // Folders first (parents before their contents), then files by path.
+                folded: (
+                    vec!["rename-remote", "download", "rename-remote"],
+                    vec![
+                        ("notes", "notes (Case Conflict)"),
+                        ("notes/x", "notes (Case Conflict)/x"),
+                    ],
+                ),
+            },
+            NameCase {
+                what: "a remote folder no entry lists clashes with one here",
+                case: Case::new().local("Docs", local_dir()).remote(remote_file(
+                    "docs/x.txt",
+                    2,
+                    10,
+                    1,
+                    OTHER,
+                )),
+                exact: vec!["upload", "download"],
+                folded: (
+                    vec!["upload", "rename-remote"],
+                    vec![("docs/x.txt", "docs (Case Conflict)/x.txt")],
+                ),
             },
         ]
+    }
+
+    #[test]
+    fn a_copy_left_here_by_a_failed_commit_is_the_renames_copy() {
+        let upper = remote_file("README.md", 1, 10, 1, OTHER);
+        let mixed = remote_file("Readme.md", 2, 20, 1, OTHER);
+        for (content, want) in [
+            (2, ("Readme (Case Conflict).md", true)),
+            // Something else under that name (edited since, or the person's own file): a
+            // new copy name, and that file is uploaded as any new file.
+            (3, ("Readme (Case Conflict 2).md", false)),
+        ] {
+            let mut case = Case::new()
+                .base(upper.clone())
+                .local("README.md", local_file(1, 10))
+                .local("Readme (Case Conflict).md", local_file(content, 30))
+                .remote(upper.clone())
+                .remote(mixed.clone());
+            case.names.case_insensitive = true;
+            let plan = case.plan();
+            let got: Vec<(&str, bool)> = plan
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::RenameRemote { path, here, .. } => Some((path.as_str(), *here)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(got, [want], "{plan:?}");
+            assert_eq!(plan.summary().uploads, usize::from(!want.1), "{plan:?}");
+            check(case.base, case.local, case.remote, true, case.names);
+        }
+    }
+
+    #[test]
+    fn a_clash_too_deep_to_rename_is_left_out_and_never_deleted() {
+        // A folder so deep that no `(Case Conflict)` name fits beside its files.
+        let mut parent = vec!["d".repeat(250); 16];
+        parent.push("e".repeat(64));
+        let parent = parent.join("/");
+        let upper = remote_file(&format!("{parent}/A"), 1, 10, 1, OTHER);
+        let lower = remote_file(&format!("{parent}/a"), 2, 10, 1, OTHER);
+        let mut case = Case::new().remote(upper.clone()).remote(lower.clone());
+        case.names.case_insensitive = true;
+        let plan = case.plan();
+        assert_eq!(kinds(&plan), ["download"], "{plan:?}");
+        assert_eq!(
+            plan.actions[0].path(),
+            &upper.path,
+            "the byte-wise smaller keeps it"
+        );
+        assert_eq!(
+            plan.unstorable,
+            [Unstorable {
+                path: lower.path.clone(),
+                reason: UnstorableReason::CaseConflict {
+                    with: upper.path.clone()
+                },
+            }]
+        );
+    }
+
+    /// The renames a plan makes on the page: (old name, copy).
+    fn renames(plan: &Plan) -> Vec<(&str, &str)> {
+        plan.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::RenameRemote { path, from, .. } => Some((from.as_str(), path.as_str())),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -2115,10 +2494,10 @@ mod tests {
                 case.remote = row.case.remote.clone();
                 case.names = names;
                 let plan = case.plan();
-                let (kinds_want, out_want) = if names.case_insensitive {
-                    &row.folded
+                let (kinds_want, renames_want) = if names.case_insensitive {
+                    (&row.folded.0, row.folded.1.clone())
                 } else {
-                    &row.exact
+                    (&row.exact, vec![])
                 };
                 assert_eq!(
                     &kinds(&plan),
@@ -2126,20 +2505,43 @@ mod tests {
                     "{}: {names:?}\n{plan:?}",
                     row.what
                 );
-                let out: Vec<&str> = plan.unstorable.iter().map(|u| u.path.as_str()).collect();
-                assert_eq!(&out, out_want, "{}: {names:?}", row.what);
-                for u in &plan.unstorable {
-                    assert!(
-                        matches!(&u.reason, UnstorableReason::CaseConflict { with }
-                            if names.key(with.as_str()) == names.key(u.path.as_str())),
-                        "{}: the reason names the path keeping the name: {u:?}",
-                        row.what
-                    );
+                let mut got = renames(&plan);
+                got.sort();
+                let mut want = renames_want;
+                want.sort();
+                assert_eq!(got, want, "{}: {names:?}", row.what);
+                assert!(
+                    plan.unstorable.is_empty(),
+                    "{}: a clash is renamed, not left out: {:?}",
+                    row.what,
+                    plan.unstorable
+                );
+                for a in &plan.actions {
+                    if let Action::RenameRemote {
+                        path,
+                        from,
+                        entry,
+                        tombstone,
+                        here,
+                    } = a
+                    {
+                        assert!(!here, "{}: nothing is here under the copy name", row.what);
+                        let was = &case.remote[from];
+                        assert_eq!(
+                            (entry.kind, entry.sha256, &entry.chunks, &entry.path),
+                            (was.kind, was.sha256, &was.chunks, path),
+                            "{}: the same content under the new name",
+                            row.what
+                        );
+                        assert!(tombstone.deleted && &tombstone.path == from);
+                        assert!(tombstone.version > was.version);
+                        assert!(names.unstorable_reason(path).is_none());
+                    }
                 }
                 assert_eq!(
                     plan.deletions_remote(),
                     kinds_want.iter().filter(|k| **k == "delete-remote").count(),
-                    "{}: a name not stored here is never deleted remotely",
+                    "{}: a name renamed is never deleted remotely",
                     row.what
                 );
                 check(
@@ -2150,6 +2552,49 @@ mod tests {
                     names,
                 );
             }
+        }
+    }
+
+    #[test]
+    fn case_conflict_names_keep_the_extension_and_fit_the_length_limits() {
+        let none = |_: &RelPath| false;
+        let name =
+            |path: &str, dir: bool| case_conflict_name(&p(path), dir, none).map(|c| c.to_string());
+        assert_eq!(
+            name("Readme.md", false).as_deref(),
+            Some("Readme (Case Conflict).md")
+        );
+        assert_eq!(
+            name("a/v1.2", true).as_deref(),
+            Some("a/v1.2 (Case Conflict)")
+        );
+        assert_eq!(name(".env", false).as_deref(), Some(".env (Case Conflict)"));
+        assert_eq!(
+            name("Makefile", false).as_deref(),
+            Some("Makefile (Case Conflict)")
+        );
+        let taken = |c: &RelPath| !c.as_str().contains(" 3)");
+        assert_eq!(
+            case_conflict_name(&p("x.txt"), false, taken)
+                .map(|c| c.to_string())
+                .as_deref(),
+            Some("x (Case Conflict 3).txt")
+        );
+        // A long name is shortened (the stem), never beyond one component's limit.
+        let long = format!("{}.txt", "é".repeat(120));
+        let c = case_conflict_name(&p(&long), false, none).expect("fits");
+        assert!(
+            c.as_str().len() <= crate::rel_path::MAX_COMPONENT_BYTES,
+            "{c}"
+        );
+        assert!(c.as_str().ends_with(" (Case Conflict).txt"), "{c}");
+        // A folder so deep that no copy name fits beside it: none.
+        let deep = format!(
+            "{}/x",
+            vec!["d"; crate::rel_path::MAX_PATH_BYTES / 2 - 1].join("/")
+        );
+        if let Ok(deep) = RelPath::new(&deep) {
+            assert_eq!(case_conflict_name(&deep, false, none), None);
         }
     }
 
@@ -2345,6 +2790,18 @@ mod tests {
                     remote.insert(copy.clone(), (entry.kind, entry.sha256));
                     remote.insert(path.clone(), (l.kind, l.sha256));
                 }
+                Action::RenameRemote {
+                    path, from, entry, ..
+                } => {
+                    write_local(&mut local, names, path, (entry.kind, entry.sha256));
+                    let was = remote.remove(from);
+                    assert_eq!(
+                        was,
+                        Some((entry.kind, entry.sha256)),
+                        "a rename moves a live remote entry as it is"
+                    );
+                    remote.insert(path.clone(), (entry.kind, entry.sha256));
+                }
                 Action::RecordBase { .. } | Action::ForgetBase { .. } => {}
             }
         }
@@ -2392,12 +2849,13 @@ mod tests {
                 "a name already here is never the one left out: {u:?}\n{}",
                 ctx()
             );
-            if !names.windows_reserved {
-                assert!(matches!(u.reason, UnstorableReason::CaseConflict { .. }));
-            }
-            if !names.folds_names() {
-                assert!(matches!(u.reason, UnstorableReason::Reserved(_)));
-            }
+            // A clash is renamed, never left out (but for names too long to rename, which
+            // these trees do not hold).
+            assert!(
+                matches!(u.reason, UnstorableReason::Reserved(_)),
+                "{u:?}\n{}",
+                ctx()
+            );
         }
         for a in &plan.actions {
             assert!(
@@ -2406,7 +2864,72 @@ mod tests {
                 ctx()
             );
         }
+        // Renames on the page (case clashes): only where names fold, each from a live remote
+        // name not here, once, to a name free on every side, with the same content; and no
+        // other action touches the old name (it is renamed, not deleted or edited).
+        let mut renamed: BTreeMap<&RelPath, &RelPath> = BTreeMap::new();
+        for a in &plan.actions {
+            let Action::RenameRemote {
+                path, from, entry, ..
+            } = a
+            else {
+                continue;
+            };
+            assert!(
+                names.folds_names(),
+                "no rename on a byte-exact disk\n{}",
+                ctx()
+            );
+            let was = remote.get(from).filter(|e| !e.deleted);
+            assert!(
+                was.is_some_and(|w| w.kind == entry.kind && w.sha256 == entry.sha256),
+                "{from} → {path}: a live remote entry moves as it is\n{}",
+                ctx()
+            );
+            assert!(!local.contains_key(from), "{from} is here\n{}", ctx());
+            // Free, or a copy left here earlier with this very content.
+            let left_here = local
+                .get(path)
+                .is_some_and(|l| l.kind == EntryKind::File && l.sha256 == entry.sha256);
+            assert!(
+                !base.contains_key(path)
+                    && (!local.contains_key(path) || left_here)
+                    && !remote.contains_key(path),
+                "{path} was free\n{}",
+                ctx()
+            );
+            assert!(
+                renamed.insert(from, path).is_none(),
+                "{from} renamed twice\n{}",
+                ctx()
+            );
+        }
+        for a in &plan.actions {
+            if !matches!(a, Action::RenameRemote { .. }) {
+                assert!(
+                    !renamed.contains_key(a.path()) || matches!(a, Action::ForgetBase { .. }),
+                    "a renamed name is not touched otherwise: {a:?}\n{}",
+                    ctx()
+                );
+            }
+        }
         let (l2, r2) = apply(&input, &plan);
+        for (from, to) in &renamed {
+            assert!(
+                !r2.contains_key(*from) && r2.get(*to) == l2.get(*to) && l2.contains_key(*to),
+                "{from} lives on as {to} on both sides\n{}",
+                ctx()
+            );
+        }
+        // No two names here are one file on this disk.
+        let mut keys_here = BTreeSet::new();
+        for p in l2.keys() {
+            assert!(
+                keys_here.insert(names.key(p.as_str()).into_owned()),
+                "{p} collapses with another name here\n{}",
+                ctx()
+            );
+        }
         // What is left out stays on the remote exactly as it was: never deleted there.
         for (path, e) in remote.iter().filter(|(p, e)| !e.deleted && left_out(p)) {
             assert_eq!(
@@ -2648,8 +3171,24 @@ mod tests {
             BTreeMap<RelPath, FileEntry>,
         ),
     > {
+        // Clashes among remote names, between a remote name and one here, folder against
+        // folder (`D`/`d`, `É`/`é`, with clashing and distinct contents), a file against a
+        // folder, and names a case-conflict copy would take (`a (Case Conflict)`).
         let files = [
-            "a", "A", "d", "D/e", "d/e", "d/E", "\u{e9}", "E\u{301}", "\u{c9}/x", "aux",
+            "a",
+            "A",
+            "d",
+            "D/e",
+            "d/e",
+            "d/E",
+            "D/f",
+            "\u{e9}",
+            "E\u{301}",
+            "\u{c9}/x",
+            "e\u{301}/X",
+            "aux",
+            "a (Case Conflict)",
+            "A (case conflict 2)",
         ];
         let n = files.len();
         (

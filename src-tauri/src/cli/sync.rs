@@ -155,6 +155,12 @@ pub fn describe_summary(s: &SyncSummary) -> String {
     if s.conflicts > 0 {
         parts.push(format!("{} conflict(s) kept as copies", s.conflicts));
     }
+    if s.case_renamed > 0 {
+        parts.push(format!(
+            "renamed {} name(s) that clash on this disk (kept as \"(Case Conflict)\" copies)",
+            s.case_renamed
+        ));
+    }
     if s.skipped_unreadable > 0 {
         parts.push(format!(
             "{} file(s) skipped this time (unreadable or changing)",
@@ -213,6 +219,18 @@ mod tests {
             describe_summary(&s),
             "up to date; 1 item(s) from other devices cannot be stored on this computer (see `status`)",
             "issue 14: names this computer cannot store are named in the summary"
+        );
+        let s = SyncSummary {
+            downloaded: 2,
+            case_renamed: 1,
+            ..SyncSummary::default()
+        };
+        assert!(
+            describe_summary(&s).ends_with(
+                "renamed 1 name(s) that clash on this disk (kept as \"(Case Conflict)\" copies)"
+            ),
+            "issue 14: a case-conflict copy is named in the summary: {}",
+            describe_summary(&s)
         );
     }
 }

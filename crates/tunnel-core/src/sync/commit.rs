@@ -12,6 +12,7 @@ impl Syncer {
         view: &remote_state::RemoteView,
         entries: Vec<FileEntry>,
         not_here: &HashSet<RelPath>,
+        renamed: &HashMap<RelPath, RelPath>,
     ) -> Result<(), SyncError> {
         // Committing on a history we could not trust (restored page, rewritten history):
         // start a new generation with a full snapshot, so every other device notices and
@@ -97,7 +98,12 @@ impl Syncer {
             .filter(|e| e.deleted)
             .map(|e| e.path.clone())
             .collect();
-        for e in entries.iter().filter(|e| e.deleted) {
+        // A name renamed to a case-conflict copy is not a deletion: its content lives on
+        // under the new name (the summary counts the renames).
+        for e in entries
+            .iter()
+            .filter(|e| e.deleted && !renamed.contains_key(&e.path))
+        {
             self.emit(SyncEvent::Deleted {
                 folder: folder.path.clone(),
                 path: e.path.to_string(),

@@ -72,6 +72,24 @@ impl Syncer {
                     copies.insert(copy.clone());
                     jobs.push((copy.clone(), as_copy, None));
                 }
+                // A remote name renamed to a case-conflict copy: brought here under the new
+                // name; like a conflict copy its base is recorded by the commit that publishes
+                // the rename, never before (a lost race must not read it as deleted remotely).
+                // A copy left here by an earlier attempt: nothing to fetch.
+                Action::RenameRemote { here: true, .. } => {}
+                Action::RenameRemote { path, entry, .. } => match entry.kind {
+                    EntryKind::Dir => {
+                        if let Err(e) = fs_safe::create_dir_all(&folder.path, path) {
+                            exec.failed_files += 1;
+                            exec.copies_not_here.insert(path.clone());
+                            warn!(path = %path, error = %e, "could not create folder");
+                        }
+                    }
+                    EntryKind::File => {
+                        copies.insert(path.clone());
+                        jobs.push((path.clone(), entry.clone(), None));
+                    }
+                },
                 Action::RecordBase { entry, .. } => exec.base_upserts.push(entry.clone()),
                 Action::ForgetBase { path } => exec.base_removals.push(path.clone()),
                 Action::Upload { .. }

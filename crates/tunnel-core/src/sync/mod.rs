@@ -349,8 +349,15 @@ impl Syncer {
             for e in &to_publish {
                 stale_base.remove(&e.path);
             }
-            self.commit(folder, store, &view, to_publish, &exec.copies_not_here)
-                .await?;
+            self.commit(
+                folder,
+                store,
+                &view,
+                to_publish,
+                &exec.copies_not_here,
+                &exec.renamed_remote,
+            )
+            .await?;
             if !stale_base.is_empty() {
                 let stale: Vec<RelPath> = stale_base.into_iter().collect();
                 self.with_journal(move |j| j.apply_base(id, &[], &stale))
@@ -383,6 +390,7 @@ impl Syncer {
         summary.deleted_local += exec.summary.deleted_local;
         summary.deleted_remote += exec.summary.deleted_remote;
         summary.conflicts += exec.summary.conflicts;
+        summary.case_renamed += exec.summary.case_renamed;
         summary.bytes_up += exec.summary.bytes_up;
         summary.bytes_down += exec.summary.bytes_down;
         summary.skipped_unreadable += exec.failed_files;
@@ -440,6 +448,8 @@ impl Syncer {
             .iter()
             .filter(|a| match a {
                 Action::DeleteRemote { tombstone, .. } => tombstone.kind == EntryKind::File,
+                // A rename keeps the content on the page: not a deletion.
+                Action::RenameRemote { .. } => false,
                 _ => false,
             })
             .count();
@@ -530,6 +540,9 @@ struct Execution {
     /// (a failed download): the commit must not record them in the base, or the next sync
     /// would read their absence as a local deletion and delete them everywhere.
     copies_not_here: HashSet<RelPath>,
+    /// Remote names renamed to a case-conflict copy by this attempt: old name → new name
+    /// (published by the commit as a rename, not as a deletion and an upload).
+    renamed_remote: HashMap<RelPath, RelPath>,
     /// Files renamed in place by a case-only rename on a case-insensitive disk (new names):
     /// already here, so their downloads only record the base.
     renamed: HashSet<RelPath>,
@@ -545,6 +558,7 @@ impl Execution {
             moved: HashMap::new(),
             moved_hashes: HashMap::new(),
             copies_not_here: HashSet::new(),
+            renamed_remote: HashMap::new(),
             renamed: HashSet::new(),
             failed_files: 0,
         }

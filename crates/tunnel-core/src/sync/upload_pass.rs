@@ -131,6 +131,22 @@ impl Syncer {
                     entries.push(t);
                     exec.summary.deleted_remote += 1;
                 }
+                Action::RenameRemote {
+                    path,
+                    from,
+                    entry,
+                    tombstone,
+                    ..
+                } => {
+                    // The same entry (same blobs) under the new name, and the old name gone:
+                    // a rename on the page, nothing sent again.
+                    entries.push(entry.clone());
+                    let mut t = tombstone.clone();
+                    t.mtime_ns = now_ns;
+                    entries.push(t);
+                    exec.renamed_remote.insert(from.clone(), path.clone());
+                    info!(from = %from, to = %path, "renamed on the page: the name clashes with another on this disk");
+                }
                 Action::Download { .. }
                 | Action::DeleteLocal { .. }
                 | Action::RecordBase { .. }
@@ -317,8 +333,19 @@ impl Syncer {
             entry.chunks = refs;
             entries.push(entry);
         }
+        // Names renamed, counted once per folder moved with everything in it.
+        exec.summary.case_renamed = exec
+            .renamed_remote
+            .keys()
+            .filter(|from| {
+                !from
+                    .ancestors()
+                    .any(|a| exec.renamed_remote.contains_key(a))
+            })
+            .count() as u64;
+        let renamed_to: HashSet<&RelPath> = exec.renamed_remote.values().collect();
         for e in &entries {
-            if !e.deleted {
+            if !e.deleted && !renamed_to.contains(&e.path) {
                 exec.summary.uploaded += 1;
                 self.emit(SyncEvent::Uploaded {
                     folder: folder.path.clone(),

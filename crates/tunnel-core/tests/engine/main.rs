@@ -15,8 +15,8 @@
 //!   racing a device that restores deleted content loses nothing;
 //! - `local`: local files that change while read or cannot be read, edits racing a download,
 //!   normalisation and timestamp-granularity traps;
-//! - `names`: names Windows refuses and names that differ only in case, reaching a device
-//!   whose disk cannot hold them (issue 14);
+//! - `names`: names Windows refuses, reaching a device whose disk cannot hold them, and names
+//!   that differ only in case, renamed on the page to a `(Case Conflict)` copy (issue 14);
 //! - `restart`: an engine restarted with new settings publishes on the status and event
 //!   channels its host created once, so readers subscribed before keep receiving;
 //! - `type_change`: a folder replaced by a file (or back) on one device while another adds,
