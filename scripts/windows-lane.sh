@@ -190,8 +190,8 @@ fi
 if [ "$run_installer" = 1 ]; then
   profile="${WINDOWS_INSTALLER_PROFILE:-release}"
   case "$profile" in
-    release) profile_args=(--release) ;;
-    debug) profile_args=() ;;
+    release) profile_args=(--release); nsis_args=() ;;
+    debug) profile_args=(); nsis_args=(-DFAST_COMPRESSION) ;;
     *) echo "WINDOWS_INSTALLER_PROFILE must be release or debug" >&2; exit 2 ;;
   esac
   wstep "the desktop app for Windows ($profile) and its installer (makensis from Debian's nsis)"
@@ -208,14 +208,15 @@ if [ "$run_installer" = 1 ]; then
   # webview2-com-sys puts the loader DLL the GUI imports next to the build's output.
   loader="$(find "$out" -maxdepth 4 -name WebView2Loader.dll -path '*x64*' | head -1)"
   [ -n "$loader" ] || loader="$(find "$out" -maxdepth 4 -name WebView2Loader.dll | head -1)"
-  if x86_64-w64-mingw32-objdump -p "$stage/sber-tunnel.exe" | grep -qi 'DLL Name: WebView2Loader.dll'; then
+  gui_dlls="$(x86_64-w64-mingw32-objdump -p "$stage/sber-tunnel.exe" | sed -n 's/^\s*DLL Name: //p')"
+  if echo "$gui_dlls" | grep -qix 'WebView2Loader.dll'; then
     [ -n "$loader" ] || { echo "sber-tunnel.exe imports WebView2Loader.dll, which the build did not leave" >&2; exit 1; }
     cp "$loader" "$stage/WebView2Loader.dll"
   fi
   version="$(cargo metadata --locked --no-deps --format-version 1 \
     | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "sber-tunnel"))')"
   setup="$out/bundle/nsis/sber-tunnel_${version}_x64-setup.exe"
-  makensis -V2 -DVERSION="$version" -DSTAGE="$stage" -DROOT="$PWD" -DOUTFILE="$setup" \
+  makensis -V2 "${nsis_args[@]}" -DVERSION="$version" -DSTAGE="$stage" -DROOT="$PWD" -DOUTFILE="$setup" \
     scripts/windows/installer.nsi
   echo "installer: $setup ($(du -h "$setup" | cut -f1))"
 

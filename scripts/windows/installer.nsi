@@ -9,10 +9,17 @@
 ; data and stay when the program is removed, as every sync client does.
 ;
 ; Defines given by the lane: VERSION, STAGE (the folder with sber-tunnel.exe,
-; sber-tunnel-cli.exe and WebView2Loader.dll), ROOT (the repository), OUTFILE.
+; sber-tunnel-cli.exe and WebView2Loader.dll), ROOT (the repository), OUTFILE; FAST_COMPRESSION
+; for a quick debug check (lzma takes minutes on a debug build).
 
-Unicode true
+; A 64-bit installer for a 64-bit program (Debian's nsis has the amd64 stubs); Wine without its
+; 32-bit half runs it too.
+Target amd64-unicode
+!ifdef FAST_COMPRESSION
+SetCompressor zlib
+!else
 SetCompressor /SOLID lzma
+!endif
 RequestExecutionLevel user
 ManifestDPIAware true
 
