@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use tunnel_core::remote::RemoteStore;
 
-use crate::app_error::AppError;
+use crate::app::app_error::AppError;
 
 use super::{exit, Context};
 
@@ -80,10 +80,10 @@ pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
 }
 
 /// Tell a running service that the folder list changed.
-async fn notify_service(app: &crate::opened_config::OpenedConfig) {
-    let _ = crate::control::request(
+async fn notify_service(app: &crate::app::opened_config::OpenedConfig) {
+    let _ = crate::app::control::request(
         &app.paths.socket_path(),
-        &crate::control::ControlRequest::Reload,
+        &crate::app::control::ControlRequest::Reload,
     )
     .await;
 }

@@ -135,11 +135,11 @@ mod tests {
         let here = anyhow::Error::new(RemoteError::Auth("wrong password".into()))
             .context("checking page 1");
         // Sent by a service: the code and message it put in its reply.
-        let sent = anyhow::Error::new(crate::app_error::AppError::new(
+        let sent = anyhow::Error::new(crate::app::app_error::AppError::new(
             ErrorCode::Auth,
             "authentication failed: wrong password",
         ));
-        let code_for = |e: &anyhow::Error| exit_code(crate::app_error::code_of(e));
+        let code_for = |e: &anyhow::Error| exit_code(crate::app::app_error::code_of(e));
         assert_eq!(code_for(&here), CONFIG);
         assert_eq!(code_for(&sent), code_for(&here));
     }

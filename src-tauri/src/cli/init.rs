@@ -11,8 +11,8 @@ use tunnel_core::config::{AuthKind, Config};
 use tunnel_core::secrets::SecretStore;
 
 use super::{exit, Context};
-use crate::connection::{self, CheckStage, ConnectionInput};
-use crate::opened_config::OpenedConfig;
+use crate::app::connection::{self, CheckStage, ConnectionInput};
+use crate::app::opened_config::OpenedConfig;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AuthArg {

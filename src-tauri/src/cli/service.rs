@@ -7,8 +7,8 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use super::{exit, Context};
-use crate::app_error::AppError;
-use crate::control::{request, ControlRequest};
+use crate::app::app_error::AppError;
+use crate::app::control::{request, ControlRequest};
 
 #[derive(Debug, Args)]
 pub struct PauseArgs {
@@ -19,7 +19,7 @@ pub struct PauseArgs {
 /// `run`: the service in the foreground (for systemd units and `start`).
 pub async fn run_foreground(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
-    crate::engine_host::run_foreground(&app).await?;
+    crate::app::engine_host::run_foreground(&app).await?;
     Ok(exit::OK)
 }
 
@@ -105,7 +105,7 @@ pub async fn stop(ctx: &Context) -> Result<u8> {
         }
         Some(_) => {
             // Gone when its lock is free: woken the moment it lets go, not polled.
-            let gone = crate::engine_host::wait_for_lock(&app.paths);
+            let gone = crate::app::engine_host::wait_for_lock(&app.paths);
             match tokio::time::timeout(Duration::from_secs(30), gone).await {
                 Ok(lock) => {
                     drop(lock?);

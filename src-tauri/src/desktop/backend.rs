@@ -1,6 +1,6 @@
 //! The contract between the desktop shell and the sync service: everything the tray and the
 //! settings window may ask for. The real implementation wraps the same service the CLI runs
-//! (`crate::opened_config`); tests use a fake. No business logic lives on the shell's side of this trait.
+//! (`crate::app::opened_config`); tests use a fake. No business logic lives on the shell's side of this trait.
 
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, watch};
 use tunnel_core::activity::ActivityEntry;
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
 
-use crate::app_error::AppError;
+use crate::app::app_error::AppError;
 
 /// How the user authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

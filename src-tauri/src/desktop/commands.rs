@@ -13,7 +13,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tunnel_core::events::{FolderStatus, SyncStatus};
 
-use crate::app_error::AppError;
+use crate::app::app_error::AppError;
 
 use super::backend::{ConnectionCheck, ConnectionForm, ConnectionView, SettingsView};
 use super::state::AppState;

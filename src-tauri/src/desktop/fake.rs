@@ -32,7 +32,7 @@ use tunnel_core::events::{
     FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress, WatchMode,
 };
 
-use crate::app_error::{AppError, ErrorCode};
+use crate::app::app_error::{AppError, ErrorCode};
 
 use super::backend::{
     AuthKind, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,

@@ -13,7 +13,7 @@ use tunnel_core::sync::{SyncOptions, Syncer};
 use super::DemoArgs;
 use crate::cli::sync::describe_summary;
 use crate::cli::{exit, Context};
-use crate::opened_config::OpenedConfig;
+use crate::app::opened_config::OpenedConfig;
 
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";

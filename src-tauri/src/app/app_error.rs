@@ -17,7 +17,7 @@ use tunnel_core::remote::RemoteError;
 
 pub use tunnel_core::error::ErrorCode;
 
-use crate::opened_config::{NotConfigured, TrackError};
+use crate::app::opened_config::{NotConfigured, TrackError};
 
 /// A failure with its code and a message for a person.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -123,7 +123,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
-    const API_JS: &str = include_str!("../../ui/js/api.js");
+    const API_JS: &str = include_str!("../../../ui/js/api.js");
 
     /// The `NAME: 'value'` entries of `export const ErrorCode = Object.freeze({ … })`.
     fn ui_codes() -> BTreeMap<String, String> {

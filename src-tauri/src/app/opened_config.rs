@@ -59,7 +59,7 @@ impl OpenedConfig {
 
     /// The connection settings of the saved configuration, secrets included.
     pub fn connection_settings(&self) -> Result<ConnectionSettings, RemoteError> {
-        crate::connection::saved_settings(&self.config, &self.secrets)
+        crate::app::connection::saved_settings(&self.config, &self.secrets)
     }
 
     /// A client for the saved configuration, with its bandwidth limits

@@ -23,14 +23,14 @@ use tunnel_core::events::{FolderStatus, SyncEvent, SyncState, SyncStatus};
 use tunnel_core::paths::AppPaths;
 use tunnel_core::secrets::SecretStore;
 
-use crate::app_error::{AppError, ErrorCode};
-use crate::connection::{self, ConnectionInput};
-use crate::control::ControlServer;
+use crate::app::app_error::{AppError, ErrorCode};
+use crate::app::connection::{self, ConnectionInput};
+use crate::app::control::ControlServer;
 use crate::desktop::backend::{
     ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
 };
-use crate::engine_host::{self, AlreadyRunning, InstanceLock};
-use crate::opened_config::OpenedConfig;
+use crate::app::engine_host::{self, AlreadyRunning, InstanceLock};
+use crate::app::opened_config::OpenedConfig;
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
 
@@ -486,8 +486,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::control::{request, ControlRequest};
-    use crate::engine_host::lock_instance;
+    use crate::app::control::{request, ControlRequest};
+    use crate::app::engine_host::lock_instance;
     use confluence_emulator::Emulator;
     use test_support::wait::wait_for_async;
     use tunnel_core::config::{AuthKind as CoreAuth, DeviceConfig};
@@ -623,7 +623,7 @@ mod tests {
         // Blocks until the lock is free: if the abandoned waiter kept it, this times out.
         let next = tokio::time::timeout(
             Duration::from_secs(60),
-            crate::engine_host::wait_for_lock(&paths),
+            crate::app::engine_host::wait_for_lock(&paths),
         )
         .await
         .expect("the lock is free again once the headless service lets go")

@@ -1,7 +1,7 @@
 //! Hosting the sync engine for one configuration: the single-instance lock (taken at once, or
 //! waited for without polling), the engine's settings from the configuration, and the headless
 //! service (`run`). The desktop app hosts the same engine in-process; both serve the control
-//! channel ([`crate::control`]).
+//! channel ([`crate::app::control`]).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -15,8 +15,8 @@ use tunnel_core::events::WatchMode;
 use tunnel_core::paths::AppPaths;
 use tunnel_core::remote::RemoteStore;
 
-use crate::control::ControlServer;
-use crate::opened_config::OpenedConfig;
+use crate::app::control::ControlServer;
+use crate::app::opened_config::OpenedConfig;
 
 /// Holds the single-instance lock while alive.
 #[derive(Debug)]
