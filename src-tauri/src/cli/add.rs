@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use tunnel_core::ids::PageId;
 use tunnel_core::remote::RemoteStore;
 
 use crate::app::app_error::AppError;
@@ -17,7 +18,7 @@ pub struct AddArgs {
     /// The Confluence page that stores it (default: the page given to `init`). Each folder
     /// may use its own page.
     #[arg(long)]
-    pub page_id: Option<String>,
+    pub page_id: Option<PageId>,
 }
 
 #[derive(Debug, Args)]
@@ -42,7 +43,7 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
     // The page must be reachable before we promise to sync into it.
     let client = app.client()?;
     let identity = client
-        .store(&page_id)
+        .store(page_id.as_str())
         .probe()
         .await
         .with_context(|| format!("checking page {page_id}"))?;

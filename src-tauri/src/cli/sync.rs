@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     };
     let mut results: Vec<(PathBuf, Result<SyncSummary, SyncError>)> = Vec::new();
     for f in &folders {
-        let store = client.store(&f.page_id);
+        let store = client.store(f.page_id.as_str());
         let r = syncer.sync_folder(f.id, &store, &opts).await;
         let stop =
             matches!(&r, Err(e) if matches!(e.code(), ErrorCode::Auth | ErrorCode::Certificate));

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tunnel_core::activity::ActivityEntry;
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
+use tunnel_core::ids::PageId;
 
 use crate::app::app_error::AppError;
 
@@ -172,7 +173,7 @@ pub trait DesktopBackend: Send + Sync + 'static {
     async fn add_folder(
         &self,
         path: PathBuf,
-        page_id: Option<String>,
+        page_id: Option<PageId>,
     ) -> Result<FolderStatus, AppError>;
     /// Stop tracking a folder (its files stay).
     async fn remove_folder(&self, path: PathBuf) -> Result<(), AppError>;
