@@ -9,26 +9,20 @@
 #![cfg_attr(all(windows, feature = "gui"), windows_subsystem = "windows")]
 
 mod allocator;
-mod app_error;
+mod app;
 mod cli;
 #[cfg(test)]
 mod command_list;
-mod connection;
-mod control;
-mod engine_host;
 mod logging;
-mod opened_config;
 
 // The real backend and its contract hold no GUI code: tests build them without `gui` too, so
 // the headless test run covers taking over from a service and serving the control channel
 // (without the shell that calls them, much of them is unused there).
-#[cfg(any(feature = "gui", test))]
-#[cfg_attr(not(feature = "gui"), allow(dead_code))]
-mod desktop_backend;
 #[cfg(all(test, not(feature = "gui")))]
 #[allow(dead_code)]
 mod desktop {
     pub mod backend;
+    pub mod real_backend;
 }
 
 #[cfg(feature = "gui")]
@@ -52,13 +46,10 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn desktop_main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match app::runtime::build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("sber-tunnel: cannot start: {e}");
+            eprintln!("sber-tunnel: {e:#}");
             return ExitCode::FAILURE;
         }
     };
@@ -68,7 +59,7 @@ fn desktop_main() -> ExitCode {
         if let Some(fake) = fake_backend() {
             fake
         } else {
-            let paths = match opened_config::OpenedConfig::resolve_paths(None) {
+            let paths = match app::opened_config::OpenedConfig::resolve_paths(None) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("sber-tunnel: {e:#}");
@@ -76,7 +67,7 @@ fn desktop_main() -> ExitCode {
                 }
             };
             log_guard = Some(logging::init(Some(&paths.log_dir()), "info", 7, "warn"));
-            runtime.block_on(desktop_backend::RealBackend::new(paths))
+            runtime.block_on(desktop::real_backend::RealBackend::new(paths))
         };
     let result = desktop::run(backend.clone());
     // After Quit (tray, or `sber-tunnel stop`): let the running transfer finish or checkpoint.

@@ -251,3 +251,76 @@ fn a_folder_that_is_not_synced_is_refused_input_for_every_command() {
         );
     }
 }
+
+/// Issue 12: what a person typed wrong on the command line (or answered wrong when asked) is
+/// bad usage, exit 2 as the README's table says — not a failure "not covered" (exit 1) — and
+/// nothing is saved.
+#[test]
+fn init_and_add_refuse_bad_input_as_usage_errors() {
+    let server = Server::start();
+    let d = Device::new();
+    let url = server.url();
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "a URL that is not http(s)",
+            vec![
+                "init",
+                "--url",
+                "ftp://wiki",
+                "--username",
+                USER,
+                "--page-id",
+                PAGE,
+            ],
+            "https://",
+        ),
+        (
+            "a page id that is not a number",
+            vec![
+                "init",
+                "--url",
+                &url,
+                "--username",
+                USER,
+                "--page-id",
+                "Home",
+            ],
+            "pageId=",
+        ),
+        (
+            "a missing page id with --non-interactive",
+            vec![
+                "init",
+                "--url",
+                &url,
+                "--username",
+                USER,
+                "--non-interactive",
+            ],
+            "--non-interactive",
+        ),
+        (
+            "add with a page id that is not a number",
+            vec!["add", "/tmp", "--page-id", "12a"],
+            "pageId=",
+        ),
+    ];
+    for (what, args, says) in cases {
+        let out = d.run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{what} is bad usage (exit 2): {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains(says),
+            "{what}: the message says what is expected ({says}): {}",
+            stderr(&out)
+        );
+        assert!(
+            !d.config.join("config.toml").exists(),
+            "{what}: nothing is saved"
+        );
+    }
+}

@@ -496,3 +496,33 @@ fn a_folder_that_was_unmounted_and_mounted_again_is_watched_again() {
         b.run(&["sync"]).status.success() && b.exists("after.txt")
     });
 }
+
+/// Issue 12: `start` does not wait out its deadline for a service that has already ended: a
+/// service that cannot start (here: its client certificate is gone) ends at once, and `start`
+/// says so and exits with the service's own code (3: fix the configuration), not 1.
+#[test]
+fn start_reports_a_service_that_ended_at_once_with_its_exit_code() {
+    let server = Server::start();
+    let d = Device::ready(&server);
+    let cfg = d.config.join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let missing = d.config.join("gone.p12");
+    let line = format!("p12 = {:?}", missing.to_str().unwrap());
+    std::fs::write(
+        &cfg,
+        test_support::cli::insert_into_section(&text, "remote", &line),
+    )
+    .unwrap();
+    let out = d.run(&["start"]);
+    let _ = d.run(&["stop"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the service's own exit code (3 = fix the configuration): {stderr}"
+    );
+    assert!(
+        stderr.contains("stopped at once"),
+        "says the service ended: {stderr}"
+    );
+}

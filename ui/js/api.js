@@ -1,6 +1,6 @@
 // The only file that talks to Rust: one function per command, errors turned into ApiError
 // {code, message}. The codes mirror `ErrorCode` in crates/tunnel-core/src/error.rs, the one set
-// the app, the command line and the sync events use (a Rust test in src-tauri/src/app_error.rs
+// the app, the command line and the sync events use (a Rust test in src-tauri/src/app/app_error.rs
 // compares the two lists).
 
 const { invoke } = window.__TAURI__.core;

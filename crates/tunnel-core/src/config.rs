@@ -121,7 +121,7 @@ pub struct RemoteConfig {
     /// Authentication method.
     pub auth: AuthKind,
     /// Page id used by `add` when none is given.
-    pub default_page_id: Option<String>,
+    pub default_page_id: Option<crate::ids::PageId>,
     /// Client certificate (PKCS#12) for mutual TLS.
     pub p12: Option<PathBuf>,
     /// Extra CA certificate (PEM) to trust.

@@ -189,7 +189,8 @@ impl SyncError {
             SyncError::FolderReplaced { .. } => ErrorCode::FolderReplaced,
             SyncError::MassDeletion { .. } => ErrorCode::MassDeletion,
             SyncError::CommitContention(_) => ErrorCode::Unreachable,
-            SyncError::UnknownFolder(_) => ErrorCode::NotFound,
+            // A folder that is not (or no longer) synced is refused input, as for the engine.
+            SyncError::UnknownFolder(_) => ErrorCode::Invalid,
             SyncError::Internal(_) => ErrorCode::Internal,
         }
     }

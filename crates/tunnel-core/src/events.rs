@@ -57,7 +57,7 @@ pub struct FolderStatus {
     /// Absolute path of the folder.
     pub path: PathBuf,
     /// The Confluence page that stores it.
-    pub page_id: String,
+    pub page_id: crate::ids::PageId,
     /// Its state.
     pub state: SyncState,
     /// Paused by the user.

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use tunnel_core::ids::PageId;
 use tunnel_core::remote::RemoteStore;
 
-use crate::app_error::AppError;
+use crate::app::app_error::AppError;
 
 use super::{exit, Context};
 
@@ -17,7 +18,7 @@ pub struct AddArgs {
     /// The Confluence page that stores it (default: the page given to `init`). Each folder
     /// may use its own page.
     #[arg(long)]
-    pub page_id: Option<String>,
+    pub page_id: Option<PageId>,
 }
 
 #[derive(Debug, Args)]
@@ -42,7 +43,7 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
     // The page must be reachable before we promise to sync into it.
     let client = app.client()?;
     let identity = client
-        .store(&page_id)
+        .store(page_id.as_str())
         .probe()
         .await
         .with_context(|| format!("checking page {page_id}"))?;
@@ -80,10 +81,10 @@ pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
 }
 
 /// Tell a running service that the folder list changed.
-async fn notify_service(app: &crate::opened_config::OpenedConfig) {
-    let _ = crate::control::request(
+async fn notify_service(app: &crate::app::opened_config::OpenedConfig) {
+    let _ = crate::app::control::request(
         &app.paths.socket_path(),
-        &crate::control::ControlRequest::Reload,
+        &crate::app::control::ControlRequest::Reload,
     )
     .await;
 }

@@ -128,6 +128,38 @@ mod tests {
         }
     }
 
+    /// Issue 12: the README's row 2 says "a folder that is not synced" exits 2, so every layer
+    /// that can find such a folder (the journal's tracking, the engine, the syncer) must map to
+    /// that row, not to 3 ("page not found: fix the configuration").
+    #[test]
+    fn a_folder_that_is_not_synced_exits_2_whichever_layer_finds_it() {
+        use crate::app::opened_config::TrackError;
+        use std::path::PathBuf;
+        use tunnel_core::engine::EngineError;
+        use tunnel_core::error::SyncError;
+        let found: Vec<(&str, anyhow::Error)> = vec![
+            (
+                "tracking",
+                TrackError::NotTracked(PathBuf::from("/f")).into(),
+            ),
+            (
+                "engine",
+                EngineError::UnknownFolder(PathBuf::from("/f")).into(),
+            ),
+            ("syncer", SyncError::UnknownFolder("7".into()).into()),
+        ];
+        for (layer, e) in found {
+            assert_eq!(
+                exit_code(crate::app::app_error::code_of(&e)),
+                USAGE,
+                "a folder the {layer} does not know must exit as the README's row 2 says"
+            );
+        }
+        let (code, meaning) = MEANINGS[usize::from(USAGE)];
+        assert_eq!(code, USAGE);
+        assert!(meaning.contains("a folder that is not synced"), "{meaning}");
+    }
+
     #[test]
     fn an_error_exits_the_same_whether_found_here_or_sent_by_a_service() {
         use tunnel_core::remote::RemoteError;
@@ -135,11 +167,11 @@ mod tests {
         let here = anyhow::Error::new(RemoteError::Auth("wrong password".into()))
             .context("checking page 1");
         // Sent by a service: the code and message it put in its reply.
-        let sent = anyhow::Error::new(crate::app_error::AppError::new(
+        let sent = anyhow::Error::new(crate::app::app_error::AppError::new(
             ErrorCode::Auth,
             "authentication failed: wrong password",
         ));
-        let code_for = |e: &anyhow::Error| exit_code(crate::app_error::code_of(e));
+        let code_for = |e: &anyhow::Error| exit_code(crate::app::app_error::code_of(e));
         assert_eq!(code_for(&here), CONFIG);
         assert_eq!(code_for(&sent), code_for(&here));
     }

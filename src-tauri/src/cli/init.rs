@@ -5,14 +5,16 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use tunnel_core::config::{AuthKind, Config};
+use tunnel_core::ids::PageId;
 use tunnel_core::secrets::SecretStore;
 
 use super::{exit, Context};
-use crate::connection::{self, CheckStage, ConnectionInput};
-use crate::opened_config::OpenedConfig;
+use crate::app::app_error::AppError;
+use crate::app::connection::{self, CheckStage, ConnectionInput};
+use crate::app::opened_config::OpenedConfig;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AuthArg {
@@ -38,7 +40,7 @@ pub struct InitArgs {
     pub auth: Option<AuthArg>,
     /// ID of the Confluence page that stores your folders.
     #[arg(long)]
-    pub page_id: Option<String>,
+    pub page_id: Option<PageId>,
     /// Client certificate (PKCS#12 .p12/.pfx); its password from SBER_TUNNEL_P12_PASSWORD or asked.
     #[arg(long, value_name = "FILE")]
     pub p12: Option<PathBuf>,
@@ -59,7 +61,7 @@ struct Answers {
     auth: AuthKind,
     username: Option<String>,
     secret: String,
-    page_id: String,
+    page_id: PageId,
     p12: Option<PathBuf>,
     p12_password: Option<String>,
 }
@@ -142,7 +144,9 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     };
     let url = url.trim().trim_end_matches('/').to_string();
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        bail!("the URL must start with https:// (or http:// for a test server): {url}");
+        return Err(refused(format!(
+            "the URL must start with https:// (or http:// for a test server): {url}"
+        )));
     }
     let auth = match args.auth {
         Some(AuthArg::Password) => AuthKind::Password,
@@ -188,15 +192,16 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     };
     let page_id = match &args.page_id {
         Some(id) => id.clone(),
-        None => p.ask(
-            "Page ID for storing files",
-            existing.and_then(|c| c.remote.default_page_id.clone()),
-        )?,
+        None => PageId::parse(
+            &p.ask(
+                "Page ID for storing files",
+                existing
+                    .and_then(|c| c.remote.default_page_id.as_ref())
+                    .map(PageId::to_string),
+            )?,
+        )
+        .map_err(AppError::from)?,
     };
-    let page_id = page_id.trim().to_string();
-    if page_id.is_empty() || !page_id.chars().all(|c| c.is_ascii_digit()) {
-        bail!("the page ID is the number in the page's URL (…?pageId=12345), got {page_id:?}");
-    }
     let p12 = match &args.p12 {
         Some(p) => Some(p.clone()),
         None if args.non_interactive || args.url.is_some() => None,
@@ -223,6 +228,11 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     })
 }
 
+/// Input the command cannot use (a missing or malformed answer or flag): bad usage, exit 2.
+fn refused(message: String) -> anyhow::Error {
+    AppError::invalid(message).into()
+}
+
 /// Asks on the terminal, or reads answers line by line from piped standard input.
 struct Prompter {
     never: bool,
@@ -241,7 +251,9 @@ impl Prompter {
 
     fn read_line(&mut self, question: &str) -> Result<Option<String>> {
         if self.never {
-            bail!("missing value for \"{question}\" (and --non-interactive was given)");
+            return Err(refused(format!(
+                "missing value for \"{question}\" (and --non-interactive was given)"
+            )));
         }
         eprint!("{question}: ");
         let _ = std::io::stderr().flush();
@@ -268,7 +280,7 @@ impl Prompter {
         match (self.read_line(&q)?, default) {
             (Some(a), _) if !a.is_empty() => Ok(a),
             (_, Some(d)) => Ok(d),
-            _ => bail!("no answer for \"{question}\""),
+            _ => Err(refused(format!("no answer for \"{question}\""))),
         }
     }
 
@@ -278,7 +290,7 @@ impl Prompter {
 
     fn ask_secret(&mut self, question: &str) -> Result<String> {
         if self.never {
-            bail!("missing value for \"{question}\": set it in the environment (SBER_TUNNEL_PASSWORD, SBER_TUNNEL_TOKEN or SBER_TUNNEL_P12_PASSWORD)");
+            return Err(refused(format!("missing value for \"{question}\": set it in the environment (SBER_TUNNEL_PASSWORD, SBER_TUNNEL_TOKEN or SBER_TUNNEL_P12_PASSWORD)")));
         }
         let answer = if self.tty {
             rpassword::prompt_password(format!("{question}: ")).context("reading the secret")?
@@ -286,7 +298,7 @@ impl Prompter {
             self.read_line(question)?.unwrap_or_default()
         };
         if answer.is_empty() {
-            bail!("no answer for \"{question}\"");
+            return Err(refused(format!("no answer for \"{question}\"")));
         }
         Ok(answer)
     }

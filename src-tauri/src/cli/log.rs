@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::{exit, Context};
-use crate::opened_config::OpenedConfig;
+use crate::app::opened_config::OpenedConfig;
 
 #[derive(Debug, Args)]
 pub struct LogArgs {

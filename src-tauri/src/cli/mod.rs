@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::opened_config::OpenedConfig;
+use crate::app::opened_config::OpenedConfig;
 
 /// Keep folders in sync between your machines through a Confluence page.
 #[derive(Debug, Parser)]
@@ -93,13 +93,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         let _ = Cli::command().print_help();
         return ExitCode::from(exit::USAGE);
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::app::runtime::build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("sber-tunnel: cannot start: {e}");
+            eprintln!("sber-tunnel: {e:#}");
             return ExitCode::from(exit::FAILURE);
         }
     };
@@ -113,7 +110,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let failure = crate::app_error::AppError::from_anyhow(&e);
+            let failure = crate::app::app_error::AppError::from_anyhow(&e);
             let code = exit::exit_code(failure.code);
             if ctx.json {
                 let body = serde_json::json!({

@@ -7,8 +7,8 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use super::{exit, Context};
-use crate::app_error::AppError;
-use crate::control::{request, ControlRequest};
+use crate::app::app_error::AppError;
+use crate::app::control::{request, ControlRequest};
 
 #[derive(Debug, Args)]
 pub struct PauseArgs {
@@ -19,7 +19,7 @@ pub struct PauseArgs {
 /// `run`: the service in the foreground (for systemd units and `start`).
 pub async fn run_foreground(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
-    crate::engine_host::run_foreground(&app).await?;
+    crate::app::engine_host::run_foreground(&app).await?;
     Ok(exit::OK)
 }
 
@@ -41,8 +41,13 @@ pub async fn start(ctx: &Context) -> Result<u8> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     detach(&mut cmd);
-    let child = cmd.spawn().context("starting the sync service")?;
-    for _ in 0..100 {
+    let mut child = cmd.spawn().context("starting the sync service")?;
+    // The detached service has no way back to this process but its control channel (a pipe to
+    // it would outlive us and break its next write), so ask that channel until it answers —
+    // and stop asking at once when the service ends first, exiting as it did.
+    let deadline = tokio::time::Instant::now() + START_DEADLINE;
+    let mut pause = Duration::from_millis(10);
+    loop {
         if request(&socket, &ControlRequest::Status).await?.is_some() {
             if ctx.json {
                 println!(
@@ -58,13 +63,31 @@ pub async fn start(ctx: &Context) -> Result<u8> {
             }
             return Ok(exit::OK);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(ended) = child.try_wait().context("watching the sync service")? {
+            let code = ended
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .filter(|c| *c != exit::OK)
+                .unwrap_or(exit::FAILURE);
+            eprintln!(
+                "sber-tunnel: the sync service stopped at once (exit code {code}); see the logs in {}",
+                app.paths.log_dir().display()
+            );
+            return Ok(code);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "the sync service did not come up; see the logs in {}",
+                app.paths.log_dir().display()
+            )
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
     }
-    bail!(
-        "the sync service did not come up; see the logs in {}",
-        app.paths.log_dir().display()
-    )
 }
+
+/// How long `start` waits for the service to answer on its control channel.
+const START_DEADLINE: Duration = Duration::from_secs(10);
 
 #[cfg(unix)]
 fn detach(cmd: &mut std::process::Command) {
@@ -105,7 +128,7 @@ pub async fn stop(ctx: &Context) -> Result<u8> {
         }
         Some(_) => {
             // Gone when its lock is free: woken the moment it lets go, not polled.
-            let gone = crate::engine_host::wait_for_lock(&app.paths);
+            let gone = crate::app::engine_host::wait_for_lock(&app.paths);
             match tokio::time::timeout(Duration::from_secs(30), gone).await {
                 Ok(lock) => {
                     drop(lock?);

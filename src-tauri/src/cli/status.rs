@@ -19,9 +19,9 @@ pub struct ConflictsArgs {
 pub async fn run_status(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let folders = app.folders()?;
-    let live = crate::control::request(
+    let live = crate::app::control::request(
         &app.paths.socket_path(),
-        &crate::control::ControlRequest::Status,
+        &crate::app::control::ControlRequest::Status,
     )
     .await
     .ok()

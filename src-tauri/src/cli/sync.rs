@@ -8,7 +8,7 @@ use tunnel_core::error::{ErrorCode, SyncError};
 use tunnel_core::events::SyncSummary;
 use tunnel_core::sync::SyncOptions;
 
-use crate::app_error::AppError;
+use crate::app::app_error::AppError;
 
 use super::output::{human_bytes, spawn_progress};
 use super::{exit, Context};
@@ -47,15 +47,15 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     // A running service owns the folders: ask it to sync instead of racing it.
-    let _lock = match crate::engine_host::lock_instance(&app) {
+    let _lock = match crate::app::engine_host::lock_instance(&app) {
         Ok(lock) => lock,
         Err(_) => {
             let path = args
                 .path
                 .as_ref()
                 .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()));
-            let req = crate::control::ControlRequest::Sync { path };
-            match crate::control::request(&app.paths.socket_path(), &req).await? {
+            let req = crate::app::control::ControlRequest::Sync { path };
+            match crate::app::control::request(&app.paths.socket_path(), &req).await? {
                 Some(resp) => {
                     // A refusal exits as if this command had found the error itself.
                     resp.into_result()?;
@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     };
     let mut results: Vec<(PathBuf, Result<SyncSummary, SyncError>)> = Vec::new();
     for f in &folders {
-        let store = client.store(&f.page_id);
+        let store = client.store(f.page_id.as_str());
         let r = syncer.sync_folder(f.id, &store, &opts).await;
         let stop =
             matches!(&r, Err(e) if matches!(e.code(), ErrorCode::Auth | ErrorCode::Certificate));

@@ -1,6 +1,6 @@
 //! The contract between the desktop shell and the sync service: everything the tray and the
 //! settings window may ask for. The real implementation wraps the same service the CLI runs
-//! (`crate::opened_config`); tests use a fake. No business logic lives on the shell's side of this trait.
+//! (`crate::app::opened_config`); tests use a fake. No business logic lives on the shell's side of this trait.
 
 use std::path::PathBuf;
 
@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tunnel_core::activity::ActivityEntry;
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
+use tunnel_core::ids::PageId;
 
-use crate::app_error::AppError;
+use crate::app::app_error::AppError;
 
 /// How the user authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,7 +173,7 @@ pub trait DesktopBackend: Send + Sync + 'static {
     async fn add_folder(
         &self,
         path: PathBuf,
-        page_id: Option<String>,
+        page_id: Option<PageId>,
     ) -> Result<FolderStatus, AppError>;
     /// Stop tracking a folder (its files stay).
     async fn remove_folder(&self, path: PathBuf) -> Result<(), AppError>;

@@ -12,8 +12,9 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tunnel_core::events::{FolderStatus, SyncStatus};
+use tunnel_core::ids::PageId;
 
-use crate::app_error::AppError;
+use crate::app::app_error::AppError;
 
 use super::backend::{ConnectionCheck, ConnectionForm, ConnectionView, SettingsView};
 use super::state::AppState;
@@ -70,6 +71,11 @@ pub async fn add_folder(
     path: PathBuf,
     page_id: Option<String>,
 ) -> Result<FolderStatus, AppError> {
+    // An empty field means the connection's page.
+    let page_id = page_id
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| PageId::parse(&p))
+        .transpose()?;
     state.backend.add_folder(path, page_id).await
 }
 
@@ -192,9 +198,7 @@ pub async fn pick_file<R: Runtime>(
 /// Open a tracked folder in the file manager. Only tracked folders may be opened.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn open_folder(state: State<'_, AppState>, path: PathBuf) -> Result<(), AppError> {
-    let folder = tracked_folder(&state, &path).await?;
-    tauri_plugin_opener::open_path(&folder, None::<&str>)
-        .map_err(|e| AppError::internal(format!("Could not open {}: {e}", folder.display())))
+    open_path(&tracked_folder(&state, &path).await?)
 }
 
 /// Open a file of a tracked folder (e.g. both sides of a conflict) with its default application.
@@ -204,16 +208,14 @@ pub async fn open_file(
     folder: PathBuf,
     path: String,
 ) -> Result<(), AppError> {
-    let folder = tracked_folder(&state, &folder).await?;
-    let target = folder.join(relative_inside(&path)?);
+    let (_, target) = file_of_tracked_folder(&state, &folder, &path).await?;
     if !target.is_file() {
         return Err(AppError::invalid(format!(
             "{} is no longer there.",
             target.display()
         )));
     }
-    tauri_plugin_opener::open_path(&target, None::<&str>)
-        .map_err(|e| AppError::internal(format!("Could not open {}: {e}", target.display())))
+    open_path(&target)
 }
 
 /// Show a file of a tracked folder (a conflict copy, a recent change) in the file manager.
@@ -223,8 +225,7 @@ pub async fn reveal_file(
     folder: PathBuf,
     path: String,
 ) -> Result<(), AppError> {
-    let folder = tracked_folder(&state, &folder).await?;
-    let target = folder.join(relative_inside(&path)?);
+    let (folder, target) = file_of_tracked_folder(&state, &folder, &path).await?;
     let shown = if target.exists() { target } else { folder };
     tauri_plugin_opener::reveal_item_in_dir(&shown)
         .map_err(|e| AppError::internal(format!("Could not show {}: {e}", shown.display())))
@@ -236,8 +237,7 @@ pub async fn open_log_folder(state: State<'_, AppState>) -> Result<(), AppError>
     let dir = state.backend.log_dir();
     std::fs::create_dir_all(&dir)
         .map_err(|e| AppError::internal(format!("Could not create {}: {e}", dir.display())))?;
-    tauri_plugin_opener::open_path(&dir, None::<&str>)
-        .map_err(|e| AppError::internal(format!("Could not open {}: {e}", dir.display())))
+    open_path(&dir)
 }
 
 fn file_dialog<R: Runtime>(
@@ -270,6 +270,24 @@ async fn tracked_folder(state: &State<'_, AppState>, path: &Path) -> Result<Path
         .map(|f| f.path)
         .find(|p| p == path)
         .ok_or_else(|| AppError::invalid(format!("{} is not a tracked folder.", path.display())))
+}
+
+/// A file of the tracked folder `folder`: the folder and the file's full path (which may not
+/// exist), `path` staying inside the folder.
+async fn file_of_tracked_folder(
+    state: &State<'_, AppState>,
+    folder: &Path,
+    path: &str,
+) -> Result<(PathBuf, PathBuf), AppError> {
+    let folder = tracked_folder(state, folder).await?;
+    let target = folder.join(relative_inside(path)?);
+    Ok((folder, target))
+}
+
+/// Open `path` with the system's default application (a folder: in the file manager).
+fn open_path(path: &Path) -> Result<(), AppError> {
+    tauri_plugin_opener::open_path(path, None::<&str>)
+        .map_err(|e| AppError::internal(format!("Could not open {}: {e}", path.display())))
 }
 
 /// `path` as a relative path that stays inside its folder (no root, no `..`).

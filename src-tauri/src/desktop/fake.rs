@@ -31,8 +31,9 @@ use tunnel_core::clock::unix_now;
 use tunnel_core::events::{
     FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress, WatchMode,
 };
+use tunnel_core::ids::PageId;
 
-use crate::app_error::{AppError, ErrorCode};
+use crate::app::app_error::{AppError, ErrorCode};
 
 use super::backend::{
     AuthKind, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
@@ -114,18 +115,9 @@ impl FakeBackend {
                 ca_path: None,
                 has_secret: true,
             });
+            let page = PageId::parse("4242").expect("the demo page id is digits");
             for path in folders {
-                state.folders.push(FolderStatus {
-                    path,
-                    page_id: "4242".to_owned(),
-                    state: SyncState::Idle,
-                    paused: false,
-                    last_sync_at: None,
-                    last_error: None,
-                    pending_files: 0,
-                    pending_bytes: 0,
-                    watch: Some(WatchMode::Native),
-                });
+                state.folders.push(idle_folder(path, page.clone()));
             }
         }
         self.publish();
@@ -278,7 +270,7 @@ impl FakeBackend {
                 .folders
                 .iter()
                 .find(|f| f.path == path)
-                .map(|f| f.page_id.clone());
+                .map(|f| f.page_id.to_string());
             return self.fail(
                 path,
                 ErrorCode::Permission,
@@ -502,6 +494,21 @@ impl FakeBackend {
     }
 }
 
+/// A folder just tracked: idle, never synced, watched natively.
+fn idle_folder(path: PathBuf, page_id: PageId) -> FolderStatus {
+    FolderStatus {
+        path,
+        page_id,
+        state: SyncState::Idle,
+        paused: false,
+        last_sync_at: None,
+        last_error: None,
+        pending_files: 0,
+        pending_bytes: 0,
+        watch: Some(WatchMode::Native),
+    }
+}
+
 #[async_trait]
 impl DesktopBackend for FakeBackend {
     async fn connection(&self) -> Result<Option<ConnectionView>, AppError> {
@@ -538,7 +545,7 @@ impl DesktopBackend for FakeBackend {
     async fn add_folder(
         &self,
         path: PathBuf,
-        page_id: Option<String>,
+        page_id: Option<PageId>,
     ) -> Result<FolderStatus, AppError> {
         let connection = self.require_connection()?;
         let invalid = |message: String| AppError {
@@ -561,13 +568,10 @@ impl DesktopBackend for FakeBackend {
                 message: format!("{} is not a folder on this computer.", path.display()),
             });
         }
-        let page_id = page_id
-            .map(|p| p.trim().to_owned())
-            .filter(|p| !p.is_empty())
-            .unwrap_or(connection.page_id);
-        if !page_id.chars().all(|c| c.is_ascii_digit()) {
-            return Err(invalid(format!("“{page_id}” is not a page ID.")));
-        }
+        let page_id = match page_id {
+            Some(page_id) => page_id,
+            None => PageId::parse(&connection.page_id)?,
+        };
         let folder = {
             let mut state = self.lock();
             if let Some(other) = state
@@ -581,17 +585,7 @@ impl DesktopBackend for FakeBackend {
                     other.path.display()
                 )));
             }
-            let folder = FolderStatus {
-                path: path.clone(),
-                page_id,
-                state: SyncState::Idle,
-                paused: false,
-                last_sync_at: None,
-                last_error: None,
-                pending_files: 0,
-                pending_bytes: 0,
-                watch: Some(WatchMode::Native),
-            };
+            let folder = idle_folder(path.clone(), page_id);
             state.folders.push(folder.clone());
             folder
         };

@@ -184,6 +184,15 @@ fn folder_commands_round_trip() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
 
+    let err = h
+        .invoke("add_folder", json!({"path": path, "page_id": "Home"}))
+        .expect_err("a page id is the page's number");
+    assert_eq!(err["code"], "invalid", "{err}");
+    assert_eq!(
+        h.ok("list_folders", json!({})),
+        json!([]),
+        "nothing is tracked with a bad page id"
+    );
     let added = h.ok("add_folder", json!({"path": path, "page_id": "777"}));
     assert_eq!(added["path"], path.as_str());
     assert_eq!(

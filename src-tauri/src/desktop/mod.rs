@@ -1,7 +1,9 @@
 //! The desktop shell: a Tauri v2 tray app with a settings window, kept thin over a
 //! [`DesktopBackend`]. Commands translate IPC calls to backend calls ([`commands`]), one event
 //! bridge pushes backend events and status to the webview and the tray ([`event_bridge`]), the
-//! tray follows the sync state ([`tray`]), and closing the window hides it ([`window`]).
+//! tray follows the sync state ([`tray`]), and closing the window hides it ([`window`]). The
+//! backend behind a real window is [`real_backend`]: the application layer ([`crate::app`])
+//! hosted in this process.
 //!
 //! Invariants: no business logic here or in ui/; the UI reaches Rust only through the commands
 //! listed once in [`handler`] and granted in `src-tauri/capabilities/default.json`; the app
@@ -14,6 +16,7 @@ pub mod event_bridge;
 /// release build).
 #[cfg(feature = "fake-backend")]
 pub mod fake;
+pub mod real_backend;
 pub mod state;
 pub mod tray;
 pub mod window;

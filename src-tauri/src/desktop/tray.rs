@@ -345,7 +345,7 @@ mod tests {
     fn folder(path: &str, paused: bool, error: Option<&str>) -> FolderStatus {
         FolderStatus {
             path: PathBuf::from(path),
-            page_id: "1".to_owned(),
+            page_id: tunnel_core::ids::PageId::parse("1").expect("digits"),
             state: SyncState::Idle,
             paused,
             last_sync_at: None,

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{to_i64, u64_col, Journal, JournalError, Result};
 use crate::clock::unix_now;
-use crate::ids::FolderId;
+use crate::ids::{FolderId, PageId};
 
 /// A tracked folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct FolderRecord {
     /// Absolute path of the folder.
     pub path: PathBuf,
     /// Confluence page id holding it.
-    pub page_id: String,
+    pub page_id: PageId,
     /// Random id of this folder (written into the folder's marker file).
     pub folder_uuid: String,
     /// Sync paused by the user.
@@ -47,7 +47,7 @@ fn path_text(path: &Path) -> Result<&str> {
 impl Journal {
     /// Start tracking `path` (absolute) synced through page `page_id`. Refuses a folder that
     /// is already tracked, inside a tracked folder, or containing one.
-    pub fn add_folder(&self, path: &Path, page_id: &str) -> Result<FolderRecord> {
+    pub fn add_folder(&self, path: &Path, page_id: &PageId) -> Result<FolderRecord> {
         let text = path_text(path)?;
         let what = format!("adding folder {}", path.display());
         let id = self.write(&what, |tx| {
@@ -168,7 +168,7 @@ fn folders_in(c: &Connection) -> Result<Vec<FolderRecord>> {
         Ok((
             r.get::<_, FolderId>(0)?,
             r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
+            r.get::<_, PageId>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, bool>(4)?,
             r.get::<_, Option<String>>(5)?,
@@ -202,7 +202,7 @@ fn folders_in(c: &Connection) -> Result<Vec<FolderRecord>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{entry, folder, rel};
+    use super::super::fixtures::{entry, folder, page, rel};
     use super::*;
     use crate::manifest::RemoteTree;
     use crate::remote::{BlobInfo, BlobName};
@@ -211,7 +211,7 @@ mod tests {
     fn folders_round_trip_and_refuse_overlaps() {
         let j = Journal::open_in_memory().expect("open");
         let a = folder(&j, "/data/work");
-        assert_eq!(a.page_id, "12345");
+        assert_eq!(a.page_id.as_str(), "12345");
         assert!(!a.paused);
         assert_eq!(
             (a.generation.clone(), a.seq, a.last_sync_at),
@@ -219,19 +219,19 @@ mod tests {
         );
         assert!(uuid::Uuid::parse_str(&a.folder_uuid).is_ok());
         assert!(matches!(
-            j.add_folder(&crate::paths::test_abs("/data/work"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data/work"), &page("1")),
             Err(JournalError::AlreadyTracked { .. })
         ));
         assert!(matches!(
-            j.add_folder(&crate::paths::test_abs("/data/work/sub"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data/work/sub"), &page("1")),
             Err(JournalError::Overlap { .. })
         ));
         assert!(matches!(
-            j.add_folder(&crate::paths::test_abs("/data"), "1"),
+            j.add_folder(&crate::paths::test_abs("/data"), &page("1")),
             Err(JournalError::Overlap { .. })
         ));
         assert!(matches!(
-            j.add_folder(Path::new("relative"), "1"),
+            j.add_folder(Path::new("relative"), &page("1")),
             Err(JournalError::BadFolderPath { .. })
         ));
         let b = folder(&j, "/data/work2");

@@ -414,7 +414,11 @@ mod fixtures {
 
     pub(super) fn folder(j: &Journal, path: &str) -> FolderRecord {
         // Unix-style test paths made absolute on this platform (C:/w on Windows).
-        j.add_folder(&crate::paths::test_abs(path), "12345")
+        j.add_folder(&crate::paths::test_abs(path), &page("12345"))
             .expect("add folder")
+    }
+
+    pub(super) fn page(id: &str) -> crate::ids::PageId {
+        crate::ids::PageId::parse(id).expect("a test page id is digits")
     }
 }

@@ -130,7 +130,10 @@ fn cache_rows_survive_the_journal_round_trip() {
     put(root, "c", b"");
     let j = crate::journal::Journal::open_in_memory().expect("journal");
     let f = j
-        .add_folder(&crate::paths::test_abs("/synced"), "1")
+        .add_folder(
+            &crate::paths::test_abs("/synced"),
+            &crate::ids::PageId::parse("1").expect("page id"),
+        )
         .expect("folder");
     let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
     let rows: Vec<(RelPath, CachedHash)> = first.hashes.clone().into_iter().collect();

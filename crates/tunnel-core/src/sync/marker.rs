@@ -141,7 +141,7 @@ mod tests {
         FolderRecord {
             id: crate::ids::FolderId::new(id),
             path: path.to_path_buf(),
-            page_id: format!("page-{id}"),
+            page_id: crate::ids::PageId::parse(&format!("100{id}")).expect("digits"),
             folder_uuid: uuid.into(),
             paused: false,
             generation: None,
@@ -170,7 +170,7 @@ mod tests {
         let e = check(&f1, &[f1.clone(), f2.clone()]).expect_err("foreign marker");
         let text = e.to_string();
         assert!(matches!(e, SyncError::FolderReplaced { .. }), "{e:?}");
-        assert!(text.contains("F2") && text.contains("page-2"), "{text}");
+        assert!(text.contains("F2") && text.contains("page 1002"), "{text}");
         let e = check(&f1, &[]).expect_err("foreign marker");
         assert!(e.to_string().contains(theirs), "{e}");
 

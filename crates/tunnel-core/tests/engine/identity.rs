@@ -36,7 +36,8 @@ impl TwoFolders {
         let add = |name: &str, page: &str| {
             let root = tmp.path().join(name);
             std::fs::create_dir_all(&root).expect("mkdir");
-            let rec = journal.add_folder(&root, page).expect("folder added");
+            let page = tunnel_core::ids::PageId::parse(page).expect("page id");
+            let rec = journal.add_folder(&root, &page).expect("folder added");
             Syncer::mark_folder(&root, &rec.folder_uuid).expect("marker");
             (rec.id, root)
         };

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use confluence_emulator::Emulator;
 use tunnel_core::config::{AuthKind, Config, DeviceConfig};
-use tunnel_core::ids::FolderId;
+use tunnel_core::ids::{FolderId, PageId};
 use tunnel_core::paths::AppPaths;
 use tunnel_core::secrets::SecretKind;
 use tunnel_core::sync::{SyncOptions, Syncer};
 
 use super::DemoArgs;
+use crate::app::opened_config::OpenedConfig;
 use crate::cli::sync::describe_summary;
 use crate::cli::{exit, Context};
-use crate::opened_config::OpenedConfig;
 
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
@@ -118,6 +118,11 @@ fn say(s: &str) {
     println!("\n== {s}");
 }
 
+/// The page the demo's devices sync through.
+fn demo_page() -> PageId {
+    PageId::parse(DEMO_PAGE).expect("the demo's page id is digits")
+}
+
 fn device(work: &Path, name: &'static str, url: &str) -> Result<Device> {
     let home = work.join(name);
     let paths = AppPaths::resolve(Some(&home.join("config")), None, work)?;
@@ -125,7 +130,7 @@ fn device(work: &Path, name: &'static str, url: &str) -> Result<Device> {
     config.remote.url = url.to_string();
     config.remote.auth = AuthKind::Password;
     config.remote.username = Some(DEMO_USER.into());
-    config.remote.default_page_id = Some(DEMO_PAGE.into());
+    config.remote.default_page_id = Some(demo_page());
     config.device = DeviceConfig::generate();
     config.device.id = format!(
         "{name}-{}",
@@ -142,7 +147,7 @@ fn device(work: &Path, name: &'static str, url: &str) -> Result<Device> {
     let existing = app.with_journal(|j| Ok(j.folder_by_path(&folder)?))?;
     let record = match existing {
         Some(r) => r,
-        None => app.with_journal(|j| Ok(j.add_folder(&folder, DEMO_PAGE)?))?,
+        None => app.with_journal(|j| Ok(j.add_folder(&folder, &demo_page())?))?,
     };
     Syncer::mark_folder(&folder, &record.folder_uuid)?;
     Ok(Device {

@@ -13,11 +13,12 @@
 use serde::{Deserialize, Serialize};
 use tunnel_core::engine::EngineError;
 use tunnel_core::error::SyncError;
+use tunnel_core::ids::InvalidPageId;
 use tunnel_core::remote::RemoteError;
 
 pub use tunnel_core::error::ErrorCode;
 
-use crate::opened_config::{NotConfigured, TrackError};
+use crate::app::opened_config::{NotConfigured, TrackError};
 
 /// A failure with its code and a message for a person.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -56,27 +57,35 @@ impl AppError {
     }
 }
 
-impl From<RemoteError> for AppError {
-    fn from(e: RemoteError) -> Self {
-        Self::new(e.code(), e.to_string())
-    }
+/// The library errors that know their own code ([`RemoteError::code`] and the like): each
+/// becomes an `AppError` with that code and its message, and [`code_of`] finds it in a chain.
+macro_rules! errors_with_a_code {
+    ($($error:ty),+ $(,)?) => {
+        $(
+            impl From<$error> for AppError {
+                fn from(e: $error) -> Self {
+                    Self::new(e.code(), e.to_string())
+                }
+            }
+        )+
+
+        /// The code of `cause` when it is one of the errors that know theirs.
+        fn own_code(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorCode> {
+            $(
+                if let Some(e) = cause.downcast_ref::<$error>() {
+                    return Some(e.code());
+                }
+            )+
+            None
+        }
+    };
 }
 
-impl From<SyncError> for AppError {
-    fn from(e: SyncError) -> Self {
-        Self::new(e.code(), e.to_string())
-    }
-}
+errors_with_a_code!(RemoteError, SyncError, EngineError, TrackError);
 
-impl From<EngineError> for AppError {
-    fn from(e: EngineError) -> Self {
-        Self::new(e.code(), e.to_string())
-    }
-}
-
-impl From<TrackError> for AppError {
-    fn from(e: TrackError) -> Self {
-        Self::new(e.code(), e.to_string())
+impl From<InvalidPageId> for AppError {
+    fn from(e: InvalidPageId) -> Self {
+        Self::invalid(e.to_string())
     }
 }
 
@@ -101,17 +110,11 @@ pub fn code_of(e: &anyhow::Error) -> ErrorCode {
         if cause.is::<NotConfigured>() {
             return ErrorCode::NotConfigured;
         }
-        if let Some(s) = cause.downcast_ref::<SyncError>() {
-            return s.code();
+        if cause.is::<InvalidPageId>() {
+            return ErrorCode::Invalid;
         }
-        if let Some(s) = cause.downcast_ref::<EngineError>() {
-            return s.code();
-        }
-        if let Some(r) = cause.downcast_ref::<RemoteError>() {
-            return r.code();
-        }
-        if let Some(t) = cause.downcast_ref::<TrackError>() {
-            return t.code();
+        if let Some(code) = own_code(cause) {
+            return code;
         }
     }
     ErrorCode::Internal
@@ -123,7 +126,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
-    const API_JS: &str = include_str!("../../ui/js/api.js");
+    const API_JS: &str = include_str!("../../../ui/js/api.js");
 
     /// The `NAME: 'value'` entries of `export const ErrorCode = Object.freeze({ … })`.
     fn ui_codes() -> BTreeMap<String, String> {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use tunnel_confluence::{BandwidthLimits, ConfluenceClient, ConnectionSettings};
 use tunnel_core::config::Config;
+use tunnel_core::ids::PageId;
 use tunnel_core::journal::{FolderRecord, Journal};
 use tunnel_core::paths::AppPaths;
 use tunnel_core::remote::RemoteError;
@@ -59,7 +60,7 @@ impl OpenedConfig {
 
     /// The connection settings of the saved configuration, secrets included.
     pub fn connection_settings(&self) -> Result<ConnectionSettings, RemoteError> {
-        crate::connection::saved_settings(&self.config, &self.secrets)
+        crate::app::connection::saved_settings(&self.config, &self.secrets)
     }
 
     /// A client for the saved configuration, with its bandwidth limits
@@ -90,7 +91,7 @@ impl OpenedConfig {
 
     /// Start tracking the folder at `path` (created when missing) with page `page_id`: the
     /// journal's record and the folder's marker. A running engine picks it up on `reload`.
-    pub fn track_folder(&self, path: &Path, page_id: &str) -> Result<FolderRecord, TrackError> {
+    pub fn track_folder(&self, path: &Path, page_id: &PageId) -> Result<FolderRecord, TrackError> {
         std::fs::create_dir_all(path).map_err(|e| TrackError::io("creating", path, e))?;
         let path = std::fs::canonicalize(path).map_err(|e| TrackError::io("resolving", path, e))?;
         let record = self

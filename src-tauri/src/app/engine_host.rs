@@ -1,7 +1,7 @@
 //! Hosting the sync engine for one configuration: the single-instance lock (taken at once, or
 //! waited for without polling), the engine's settings from the configuration, and the headless
 //! service (`run`). The desktop app hosts the same engine in-process; both serve the control
-//! channel ([`crate::control`]).
+//! channel ([`crate::app::control`]).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -15,8 +15,8 @@ use tunnel_core::events::WatchMode;
 use tunnel_core::paths::AppPaths;
 use tunnel_core::remote::RemoteStore;
 
-use crate::control::ControlServer;
-use crate::opened_config::OpenedConfig;
+use crate::app::control::ControlServer;
+use crate::app::opened_config::OpenedConfig;
 
 /// Holds the single-instance lock while alive.
 #[derive(Debug)]
@@ -100,16 +100,30 @@ pub fn engine_settings(app: &OpenedConfig) -> EngineSettings {
 }
 
 /// Start the engine for `app` on the current runtime, publishing on `channels` (the host's,
-/// kept across restarts of the engine).
+/// kept across restarts of the engine). Reads the connection's secrets: see [`store_factory`].
 pub fn start_engine(
     app: &OpenedConfig,
     channels: &EngineChannels,
 ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>)> {
+    Ok(spawn_engine(app, store_factory(app)?, channels))
+}
+
+/// The remote store of each folder of `app`: its page through the saved connection. Blocks:
+/// it reads the secrets (perhaps from the OS keyring) and the client certificate.
+pub fn store_factory(app: &OpenedConfig) -> Result<StoreFactory> {
     let client = app.client().context("preparing the connection")?;
-    let stores: StoreFactory = Arc::new(move |f| {
-        let store: Arc<dyn RemoteStore> = Arc::new(client.store(&f.page_id));
+    Ok(Arc::new(move |f| {
+        let store: Arc<dyn RemoteStore> = Arc::new(client.store(f.page_id.as_str()));
         Ok(store)
-    });
+    }))
+}
+
+/// Start the engine for `app` with `stores` on the current runtime, publishing on `channels`.
+pub fn spawn_engine(
+    app: &OpenedConfig,
+    stores: StoreFactory,
+    channels: &EngineChannels,
+) -> (EngineHandle, tokio::task::JoinHandle<()>) {
     let (engine, task) = EngineHandle::spawn(app.syncer(), stores, engine_settings(app), channels);
     // The history the desktop app's Activity tab shows, whoever ran the syncs; one recorder
     // per engine, ending with it (the channels live on).
@@ -118,7 +132,7 @@ pub fn start_engine(
         engine.subscribe(),
         engine.stopped(),
     );
-    Ok((engine, task))
+    (engine, task)
 }
 
 /// Run the service in the foreground until Ctrl-C, SIGTERM or a `stop` request.

@@ -34,8 +34,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tunnel_core::engine::EngineHandle;
 use tunnel_core::events::SyncStatus;
 
-use crate::app_error::{AppError, ErrorCode};
-use crate::opened_config::OpenedConfig;
+use crate::app::app_error::{AppError, ErrorCode};
+use crate::app::opened_config::OpenedConfig;
 
 /// A request on the control socket.
 #[derive(Debug, Serialize, Deserialize)]

@@ -20,17 +20,18 @@ use tunnel_core::activity::ActivityEntry;
 use tunnel_core::config::Config;
 use tunnel_core::engine::{EngineChannels, EngineHandle};
 use tunnel_core::events::{FolderStatus, SyncEvent, SyncState, SyncStatus};
+use tunnel_core::ids::PageId;
 use tunnel_core::paths::AppPaths;
 use tunnel_core::secrets::SecretStore;
 
-use crate::app_error::{AppError, ErrorCode};
-use crate::connection::{self, ConnectionInput};
-use crate::control::ControlServer;
+use crate::app::app_error::{AppError, ErrorCode};
+use crate::app::connection::{self, ConnectionInput};
+use crate::app::control::ControlServer;
+use crate::app::engine_host::{self, AlreadyRunning, InstanceLock};
+use crate::app::opened_config::OpenedConfig;
 use crate::desktop::backend::{
     ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
 };
-use crate::engine_host::{self, AlreadyRunning, InstanceLock};
-use crate::opened_config::OpenedConfig;
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
 
@@ -109,9 +110,8 @@ impl RealBackend {
         if let Ok(app) = opened {
             let _lifecycle = backend.lifecycle.lock().await;
             let app = Arc::new(app);
-            let mut s = backend.state();
-            s.app = Some(app.clone());
-            backend.start_engine(&mut s, &app);
+            backend.state().app = Some(app.clone());
+            backend.start_engine(app).await;
         }
         backend
     }
@@ -122,17 +122,57 @@ impl RealBackend {
     }
 
     /// Start the engine for `app`, once this app holds the configuration's lock; while another
-    /// service holds it, say so and wait for it to let go. Caller holds `lifecycle`.
-    fn start_engine(&self, s: &mut State, app: &OpenedConfig) {
-        if s.quit {
+    /// service holds it, say so and wait for it to let go. Caller holds `lifecycle` (so Quit
+    /// cannot come in between) and not the state mutex: the connection's secrets, perhaps in
+    /// the OS keyring, are read on a blocking thread with no lock held.
+    async fn start_engine(&self, app: Arc<OpenedConfig>) {
+        if !self.hold_lock(&app) {
             return;
         }
+        let stores = {
+            let app = app.clone();
+            blocking(move || {
+                engine_host::store_factory(&app).map_err(|e| AppError::from_anyhow(&e))
+            })
+            .await
+        };
+        let stores = match stores {
+            Ok(stores) => stores,
+            Err(e) => {
+                tracing::warn!(error = %e, "the sync engine did not start");
+                return;
+            }
+        };
+        let (engine, _task) = engine_host::spawn_engine(&app, stores, &self.channels);
+        let control = match ControlServer::start(&app, engine.clone(), self.quit_tx.clone()) {
+            Ok(control) => Some(control),
+            Err(e) => {
+                tracing::warn!(
+                    error = %format!("{e:#}"),
+                    "no control socket: the command line cannot reach this app"
+                );
+                None
+            }
+        };
+        self.state().engine = Some(Hosted { engine, control });
+    }
+
+    /// Whether this app holds the configuration's lock (taking it if it can). While another
+    /// service holds it, say so in the status and start a waiter that takes over when it lets go.
+    fn hold_lock(&self, app: &OpenedConfig) -> bool {
+        let mut s = self.state();
+        if s.quit {
+            return false;
+        }
         match s.lock {
-            Lock::Held { .. } => {}
+            Lock::Held { .. } => true,
             // The status says why; the waiter starts the engine.
-            Lock::Waiting(_) => return,
+            Lock::Waiting(_) => false,
             Lock::NotTaken => match engine_host::lock_instance(app) {
-                Ok(lock) => s.lock = Lock::Held { _lock: lock },
+                Ok(lock) => {
+                    s.lock = Lock::Held { _lock: lock };
+                    true
+                }
                 Err(e) => {
                     // Most likely the headless service (`--cli start` or a systemd unit); the
                     // app takes over the moment it stops.
@@ -150,26 +190,9 @@ impl RealBackend {
                         message: Some(message),
                         ..SyncStatus::default()
                     });
-                    return;
+                    false
                 }
             },
-        }
-        match engine_host::start_engine(app, &self.channels) {
-            Ok((engine, _task)) => {
-                let control = match ControlServer::start(app, engine.clone(), self.quit_tx.clone())
-                {
-                    Ok(control) => Some(control),
-                    Err(e) => {
-                        tracing::warn!(
-                            error = %format!("{e:#}"),
-                            "no control socket: the command line cannot reach this app"
-                        );
-                        None
-                    }
-                };
-                s.engine = Some(Hosted { engine, control });
-            }
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "the sync engine did not start"),
         }
     }
 
@@ -180,9 +203,8 @@ impl RealBackend {
             hosted.stop().await;
         }
         let app = Arc::new(app);
-        let mut s = self.state();
-        s.app = Some(app.clone());
-        self.start_engine(&mut s, &app);
+        self.state().app = Some(app.clone());
+        self.start_engine(app).await;
     }
 
     async fn engine(&self) -> Result<EngineHandle, AppError> {
@@ -200,10 +222,17 @@ impl RealBackend {
     }
 
     async fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, AppError> {
-        let settings = connection_input(form)
-            .settings(&SecretStore::new(&self.paths))
-            .map_err(|e| AppError::invalid(e.to_string()))?;
-        let identity = connection::check(settings, form.page_id.trim())
+        let input = connection_input(form)?;
+        let paths = self.paths.clone();
+        // A secret not typed again comes from the store, perhaps the OS keyring: blocking.
+        let (settings, input) = blocking(move || {
+            let settings = input
+                .settings(&SecretStore::new(&paths))
+                .map_err(|e| AppError::invalid(e.to_string()))?;
+            Ok((settings, input))
+        })
+        .await?;
+        let identity = connection::check(settings, &input.page_id)
             .await
             .map_err(|f| AppError::from(f.error))?;
         Ok(ConnectionCheck {
@@ -222,27 +251,31 @@ async fn take_over_when_free(me: Weak<RealBackend>, paths: AppPaths) {
         return;
     };
     let _lifecycle = backend.lifecycle.lock().await;
-    let mut s = backend.state();
-    if s.quit {
-        return;
-    }
-    match taken {
-        Ok(lock) => {
-            s.lock = Lock::Held { _lock: lock };
-            if let Some(app) = s.app.clone() {
-                backend.start_engine(&mut s, &app);
-                if s.engine.is_some() {
-                    tracing::info!("the other sync service is gone; this app syncs now");
-                }
+    let app = {
+        let mut s = backend.state();
+        if s.quit {
+            return;
+        }
+        match taken {
+            Ok(lock) => {
+                s.lock = Lock::Held { _lock: lock };
+                s.app.clone()
+            }
+            Err(e) => {
+                s.lock = Lock::NotTaken;
+                backend.channels.publish_status(SyncStatus {
+                    state: SyncState::Error,
+                    message: Some(format!("{e:#}")),
+                    ..SyncStatus::default()
+                });
+                return;
             }
         }
-        Err(e) => {
-            s.lock = Lock::NotTaken;
-            backend.channels.publish_status(SyncStatus {
-                state: SyncState::Error,
-                message: Some(format!("{e:#}")),
-                ..SyncStatus::default()
-            });
+    };
+    if let Some(app) = app {
+        backend.start_engine(app).await;
+        if backend.state().engine.is_some() {
+            tracing::info!("the other sync service is gone; this app syncs now");
         }
     }
 }
@@ -258,18 +291,18 @@ async fn blocking<R: Send + 'static>(
 
 /// The wizard's form as the application layer's connection input. The form has no "do not
 /// verify certificates" switch: the app always verifies.
-fn connection_input(form: &ConnectionForm) -> ConnectionInput {
-    ConnectionInput {
+fn connection_input(form: &ConnectionForm) -> Result<ConnectionInput, AppError> {
+    Ok(ConnectionInput {
         url: form.url.clone(),
         auth: form.auth.into(),
         username: form.username.clone(),
-        page_id: form.page_id.clone(),
+        page_id: PageId::parse(&form.page_id)?,
         secret: form.secret.clone(),
         p12: form.p12_path.clone(),
         p12_password: form.p12_password.clone(),
         ca_file: form.ca_path.clone(),
         accept_invalid_certs: false,
-    }
+    })
 }
 
 /// What a request that needs a connection gets before there is one.
@@ -290,7 +323,11 @@ impl DesktopBackend for RealBackend {
                 url: c.url.clone(),
                 auth: c.auth.into(),
                 username: c.username.clone(),
-                page_id: c.default_page_id.clone().unwrap_or_default(),
+                page_id: c
+                    .default_page_id
+                    .as_ref()
+                    .map(PageId::to_string)
+                    .unwrap_or_default(),
                 p12_path: c.p12.clone(),
                 ca_path: c.ca_file.clone(),
                 has_secret: app.secrets.get(c.auth.secret_kind()).is_some(),
@@ -312,7 +349,7 @@ impl DesktopBackend for RealBackend {
         }
         let paths = self.paths.clone();
         let app = blocking(move || {
-            let config = connection_input(&form)
+            let config = connection_input(&form)?
                 .save(&paths)
                 .map_err(|e| AppError::from_anyhow(&e))?;
             OpenedConfig::with_config(paths, config).map_err(|e| AppError::from_anyhow(&e))
@@ -329,13 +366,12 @@ impl DesktopBackend for RealBackend {
     async fn add_folder(
         &self,
         path: PathBuf,
-        page_id: Option<String>,
+        page_id: Option<PageId>,
     ) -> Result<FolderStatus, AppError> {
         let engine = self.engine().await?;
         let app = self.app()?;
         let path = blocking(move || {
             let page = page_id
-                .filter(|p| !p.is_empty())
                 .or_else(|| app.config.remote.default_page_id.clone())
                 .ok_or_else(|| AppError::invalid("which page should store this folder?"))?;
             Ok(app.track_folder(&path, &page).map_err(AppError::from)?.path)
@@ -486,8 +522,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::control::{request, ControlRequest};
-    use crate::engine_host::lock_instance;
+    use crate::app::control::{request, ControlRequest};
+    use crate::app::engine_host::lock_instance;
     use confluence_emulator::Emulator;
     use test_support::wait::wait_for_async;
     use tunnel_core::config::{AuthKind as CoreAuth, DeviceConfig};
@@ -514,7 +550,7 @@ mod tests {
         config.remote.url = emulator.base_url();
         config.remote.auth = CoreAuth::Password;
         config.remote.username = Some("alice".into());
-        config.remote.default_page_id = Some("4242".into());
+        config.remote.default_page_id = PageId::parse("4242").ok();
         config.device = DeviceConfig::generate();
         std::fs::create_dir_all(&paths.config_dir).expect("config dir");
         config.save(&paths.config_file()).expect("config");
@@ -604,7 +640,7 @@ mod tests {
         let mut config = Config::default();
         // Never reached: the engine does not start while the lock is held elsewhere.
         config.remote.url = "https://127.0.0.1:9".into();
-        config.remote.default_page_id = Some("4242".into());
+        config.remote.default_page_id = PageId::parse("4242").ok();
         config.device = DeviceConfig::generate();
         std::fs::create_dir_all(&paths.config_dir).expect("config dir");
         config.save(&paths.config_file()).expect("config");
@@ -623,7 +659,7 @@ mod tests {
         // Blocks until the lock is free: if the abandoned waiter kept it, this times out.
         let next = tokio::time::timeout(
             Duration::from_secs(60),
-            crate::engine_host::wait_for_lock(&paths),
+            crate::app::engine_host::wait_for_lock(&paths),
         )
         .await
         .expect("the lock is free again once the headless service lets go")

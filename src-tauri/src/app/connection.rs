@@ -12,6 +12,7 @@ use tunnel_confluence::{
     Auth, ClientIdentity, ConfluenceClient, ConnectionSettings, RetryPolicy, Secret,
 };
 use tunnel_core::config::{AuthKind, Config, DeviceConfig};
+use tunnel_core::ids::PageId;
 use tunnel_core::paths::AppPaths;
 use tunnel_core::remote::{RemoteError, RemoteIdentity, RemoteStore};
 use tunnel_core::secrets::{SecretKind, SecretStore};
@@ -29,7 +30,7 @@ pub struct ConnectionInput {
     /// The user name (not used with a personal access token).
     pub username: Option<String>,
     /// The page that stores the folders by default.
-    pub page_id: String,
+    pub page_id: PageId,
     /// The password or token; `None` keeps the stored one.
     pub secret: Option<String>,
     /// A client certificate (.p12).
@@ -82,11 +83,6 @@ impl ConnectionInput {
         self.url.trim().trim_end_matches('/').to_string()
     }
 
-    /// The page id as stored: trimmed.
-    pub fn clean_page_id(&self) -> String {
-        self.page_id.trim().to_string()
-    }
-
     fn clean_username(&self) -> Option<String> {
         self.username.clone().filter(|u| !u.is_empty())
     }
@@ -125,7 +121,7 @@ impl ConnectionInput {
         config.remote.url = self.clean_url();
         config.remote.auth = self.auth;
         config.remote.username = self.clean_username();
-        config.remote.default_page_id = Some(self.clean_page_id());
+        config.remote.default_page_id = Some(self.page_id.clone());
         config.remote.p12 = self.p12.clone();
         config.remote.ca_file = self.ca_file.clone();
         config.remote.accept_invalid_certs = self.accept_invalid_certs;
@@ -155,17 +151,21 @@ impl ConnectionInput {
 /// Check that `settings` reach page `page_id` as a real user who may add attachments.
 pub async fn check(
     settings: ConnectionSettings,
-    page_id: &str,
+    page_id: &PageId,
 ) -> Result<RemoteIdentity, CheckFailed> {
     let connect = |error| CheckFailed {
         stage: CheckStage::Connect,
         error,
     };
-    let client = ConfluenceClient::new(settings).map_err(|error| CheckFailed {
-        stage: CheckStage::Prepare,
-        error,
-    })?;
-    let store = client.store(page_id);
+    // Reading the certificate files and the system's trust store blocks: not on the reactor.
+    let client = tokio::task::spawn_blocking(move || ConfluenceClient::new(settings))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        .map_err(|error| CheckFailed {
+            stage: CheckStage::Prepare,
+            error,
+        })?;
+    let store = client.store(page_id.as_str());
     let identity = store.probe().await.map_err(connect)?;
     store.probe_write().await.map_err(|error| CheckFailed {
         stage: CheckStage::Write {
@@ -253,7 +253,7 @@ mod tests {
             url: " https://wiki.example.com/confluence/ ".into(),
             auth,
             username: username.map(str::to_string),
-            page_id: " 42 ".into(),
+            page_id: PageId::parse("42").expect("digits"),
             secret: secret.map(str::to_string),
             p12: None,
             p12_password: None,

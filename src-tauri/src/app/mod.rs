@@ -1,0 +1,24 @@
+//! The application layer: the one layer both faces — the command line (`cli/`) and the desktop
+//! app (`desktop/`) — call, so that each job is written once and the faces only translate
+//! arguments and results.
+//!
+//! - [`opened_config`]: an opened configuration (paths, config file, journal, secrets), and
+//!   folders tracked and untracked through it.
+//! - [`connection`]: saving a connection (settings built, page probed, config and secrets
+//!   written) and the connection settings of a saved configuration.
+//! - [`engine_host`]: hosting the sync engine — the single-instance lock, the engine's settings
+//!   and channels, the headless service.
+//! - [`control`]: the control channel of a running service (protocol here, transport per
+//!   platform: Unix socket, Windows named pipe).
+//! - [`app_error`]: the one error type both faces report, with its code from tunnel-core's
+//!   `ErrorCode`.
+//! - [`runtime`]: the process's tokio runtime.
+//!
+//! Nothing here knows about Tauri or clap.
+
+pub mod app_error;
+pub mod connection;
+pub mod control;
+pub mod engine_host;
+pub mod opened_config;
+pub mod runtime;
