@@ -61,7 +61,9 @@ use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 pub use trash::TRASH_DIR;
-pub use trash_items::{empty_trash, list_trash, restore_from_trash, restored_name, TrashItem};
+pub use trash_items::{
+    empty_trash, list_trash, restore_from_trash, restored_name, trash_time, TrashItem,
+};
 
 /// Name of the marker file kept in every synced folder's root, holding the folder's id. Its
 /// absence means the folder was unmounted, moved or replaced, and the sync refuses to run; so

@@ -113,6 +113,15 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, u64)>) -> io::Result<()
     Ok(())
 }
 
+/// `at` (Unix seconds) as people read it in a trash listing: `2026-01-31 14:05 UTC`.
+pub fn trash_time(at: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| at.to_string())
+}
+
 /// `name (restored).ext`, then `name (restored 2).ext`…
 pub fn restored_name(name: &str, n: u32) -> String {
     let tag = match n {
@@ -321,6 +330,7 @@ mod tests {
         let p = restore_from_trash(root, &find("2026-01-04/docs/.hidden"), Some(&out))
             .expect("restore to");
         assert_eq!(p, out.join(".hidden"));
+        assert_eq!(trash_time(1_767_225_600 + 3_900), "2026-01-01 01:05 UTC");
         assert_eq!(restored_name(".hidden", 2), ".hidden (restored 2)");
         assert_eq!(restored_name("a.tar.gz", 1), "a.tar (restored).gz");
         assert!(list_trash(root, &[]).expect("list").0.is_empty());
