@@ -553,6 +553,17 @@ mod tests {
     }
 
     #[test]
+    fn trash_keep_days_defaults_to_30_and_is_at_least_1() {
+        assert_eq!(SyncSettings::default().trash_keep_days, 30);
+        let c = Config::parse("[sync]\ntrash-keep-days = 0\n").expect("parses");
+        let err = c.validate().expect_err("0 refused");
+        assert!(err.to_string().contains("sync.trash-keep-days"), "{err}");
+        let c = Config::parse("[sync]\ntrash-keep-days = 90\n").expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(c.sync.trash_keep_days, 90);
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err = Config::parse("[sync]\nchunk-sise = 5\n").expect_err("typo");
         assert!(err.to_string().contains("chunk-sise"), "{err}");

@@ -5,8 +5,9 @@
 //!
 //! Where each step lives: `remote_state` (read the head and the file list), this file (the
 //! attempt loop, the scan, the plan and its guards), `local_pass` (conflict moves, deletions,
-//! `trash`), `download_pass`, `upload_pass`, `commit` (file list in parts via `file_list`, the
-//! head's compare-and-swap, `verify` of new references, `gc`).
+//! `trash`; `trash_items` lists, restores and empties it), `download_pass`, `upload_pass`,
+//! `commit` (file list in parts via `file_list`, the head's compare-and-swap, `verify` of new
+//! references, `gc`).
 //!
 //! Safety rules kept here:
 //! - a missing folder root or marker is an error, never "everything was deleted";

@@ -1,6 +1,9 @@
-//! The local trash: files deleted here because another device deleted them are kept in
-//! `.sber-tunnel-trash/<date>/` inside the synced folder for 30 days, reached without
-//! following links; a file that cannot be kept there stays where it is.
+//! The local trash: files deleted here because another device deleted them, and the previous
+//! content of files another device's edit replaced, are kept in `.sber-tunnel-trash/<date>/`
+//! inside the synced folder for `sync.trash-keep-days` (30 by default), reached without
+//! following links; a file that cannot be kept there stays where it is (not deleted, not
+//! replaced). Listing, restoring and emptying are in `trash_items`; the journal's `trash`
+//! table records each file put here.
 
 use super::*;
 
