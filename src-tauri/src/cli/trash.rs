@@ -187,7 +187,7 @@ fn restore(ctx: &Context, app: &OpenedConfig, path: &Path, to: Option<&Path>) ->
     };
     let placed = tunnel_core::sync::restore_from_trash(&folder.path, &item, to)
         .with_context(|| format!("restoring {}", folder.path.join(&item.path).display()))?;
-    app.with_journal(|j| Ok(j.forget_trashed(folder.id, &[item.in_trash.clone()])?))?;
+    app.with_journal(|j| Ok(j.forget_trashed(folder.id, std::slice::from_ref(&item.in_trash))?))?;
     if ctx.json {
         println!(
             "{}",

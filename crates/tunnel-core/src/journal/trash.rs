@@ -181,7 +181,7 @@ mod tests {
             vec![old.clone(), new.clone()],
             "oldest first, every field kept, the unknown device as none"
         );
-        j.forget_trashed(a.id, &[old.in_trash.clone()])
+        j.forget_trashed(a.id, std::slice::from_ref(&old.in_trash))
             .expect("forget");
         assert_eq!(j.trash_records(a.id).expect("read"), vec![new]);
         assert_eq!(j.trash_records(b.id).expect("read").len(), 1, "b untouched");
