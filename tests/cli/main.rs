@@ -14,4 +14,5 @@ mod proxy;
 mod scale;
 mod service;
 mod tls;
+mod trash;
 mod type_change;

@@ -164,6 +164,9 @@ pub struct SyncSettings {
     /// system's limit on watches is reached) or `poll` (list the folders periodically: for
     /// network shares, where native notifications miss changes made by other machines).
     pub watch: WatchSetting,
+    /// Days a file deleted or replaced by another device's change stays in the folder's local
+    /// trash (`.sber-tunnel-trash`) before a sync empties it (at least 1).
+    pub trash_keep_days: u64,
 }
 
 impl SyncSettings {
@@ -209,6 +212,7 @@ impl Default for SyncSettings {
             upload_limit_kib_per_sec: 0,
             download_limit_kib_per_sec: 0,
             watch: WatchSetting::Auto,
+            trash_keep_days: 30,
         }
     }
 }
@@ -318,6 +322,9 @@ impl Config {
                     s.gc_grace_secs
                 ),
             );
+        }
+        if s.trash_keep_days == 0 {
+            return invalid("sync.trash-keep-days", "must be at least 1".into());
         }
         if s.poll_interval_secs == 0 {
             return invalid("sync.poll-interval-secs", "must be at least 1".into());
@@ -543,6 +550,17 @@ mod tests {
         let c = Config::parse("[sync]\ngc-grace-secs = 3600\n").expect("parses");
         c.validate().expect("the minimum itself is fine");
         assert_eq!(SyncSettings::default().gc_grace_secs, 24 * 3600);
+    }
+
+    #[test]
+    fn trash_keep_days_defaults_to_30_and_is_at_least_1() {
+        assert_eq!(SyncSettings::default().trash_keep_days, 30);
+        let c = Config::parse("[sync]\ntrash-keep-days = 0\n").expect("parses");
+        let err = c.validate().expect_err("0 refused");
+        assert!(err.to_string().contains("sync.trash-keep-days"), "{err}");
+        let c = Config::parse("[sync]\ntrash-keep-days = 90\n").expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(c.sync.trash_keep_days, 90);
     }
 
     #[test]

@@ -187,6 +187,11 @@ mod sys {
         Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?)
     }
 
+    pub(super) fn hard_link(from: &OwnedFd, a: &str, to: &OwnedFd, b: &str) -> io::Result<()> {
+        // Without AT_SYMLINK_FOLLOW: a link at `a` is linked itself, never followed.
+        Ok(rustix::fs::linkat(from, a, to, b, AtFlags::empty())?)
+    }
+
     pub(super) fn remove_dir(dir: &OwnedFd, name: &str) -> io::Result<()> {
         Ok(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
     }
@@ -326,6 +331,19 @@ impl Dir {
         #[cfg(not(unix))]
         {
             std::fs::rename(self.path.join(from), dest.path.join(to))
+        }
+    }
+
+    /// Add the name `to` in folder `dest` for the file `from` in this folder (a hard link; the
+    /// file keeps its name here too). Fails when `to` exists or the disk has no hard links.
+    pub fn hard_link(&self, from: &str, dest: &Dir, to: &str) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            sys::hard_link(&self.fd, from, &dest.fd, to)
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::hard_link(self.path.join(from), dest.path.join(to))
         }
     }
 

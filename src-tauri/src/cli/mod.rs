@@ -11,6 +11,7 @@ mod output;
 mod service;
 mod status;
 mod sync;
+mod trash;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -57,6 +58,8 @@ pub enum Command {
     Status,
     /// List conflict copies kept in the synced folders.
     Conflicts(status::ConflictsArgs),
+    /// The local trash: list, restore or empty what other devices' changes deleted or replaced.
+    Trash(trash::TrashArgs),
     /// See it work: a built-in Confluence emulator and two devices that sync.
     Demo(demo::DemoArgs),
     /// Where the logs are (or print the newest one).
@@ -172,6 +175,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Sync(a) => sync::run(ctx, a).await,
         Command::Status => status::run_status(ctx).await,
         Command::Conflicts(a) => status::run_conflicts(ctx, a).await,
+        Command::Trash(a) => trash::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Log(a) => log::run(ctx, a).await,
         Command::Start => service::start(ctx).await,

@@ -13,7 +13,8 @@
 //! - `known_blobs`: blobs uploaded or seen, so a resumed sync never sends them twice;
 //! - `ops`: pending work that must survive a crash;
 //! - `config`: small key/value settings;
-//! - `activity`: the newest [`ACTIVITY_KEEP`] history events, as JSON (see `crate::activity`).
+//! - `activity`: the newest [`ACTIVITY_KEEP`] history events, as JSON (see `crate::activity`);
+//! - `trash`: a record of each file put in a folder's local trash ([`TrashRecord`]).
 //!
 //! Invariants:
 //! - WAL, `synchronous=NORMAL`, `foreign_keys=ON`, a busy timeout, and `SQLITE_BUSY` retried
@@ -35,6 +36,7 @@ mod ops;
 mod remote_cache;
 mod scan_cache;
 mod schema;
+mod trash;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -47,6 +49,7 @@ pub use error::{JournalError, Result};
 pub use folders::FolderRecord;
 pub use ops::PendingOp;
 pub use scan_cache::CachedHash;
+pub use trash::{TrashReason, TrashRecord};
 
 use crate::ids::FolderId;
 use crate::rel_path::RelPath;
@@ -271,6 +274,7 @@ mod tests {
             "remote_files",
             "scan_cache",
             "activity",
+            "trash",
         ] {
             assert!(
                 tables.iter().any(|n| n == t),

@@ -74,4 +74,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
         event  TEXT NOT NULL
     );
     "#,
+    // 3: the local trash's records (see `trash`): what each file in `.sber-tunnel-trash` was,
+    // when and why it went there, and which device's change it was.
+    r#"
+    CREATE TABLE trash (
+        folder_id  INTEGER NOT NULL REFERENCES dirs(id) ON DELETE CASCADE,
+        in_trash   TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        reason     TEXT NOT NULL,
+        device     TEXT,
+        size       INTEGER NOT NULL,
+        PRIMARY KEY (folder_id, in_trash)
+    ) WITHOUT ROWID;
+    "#,
 ];

@@ -110,7 +110,48 @@ pub(crate) async fn prefetch_pack(
     Ok(PackCache { file, start, end })
 }
 
+/// Whether replacing the local file `expected` with `entry` keeps its content in the trash
+/// first: only a file that is there (the plan downloads over a local file only when it is
+/// unchanged since the base, i.e. known and synced) and whose content differs, unless that
+/// content arrives in the same plan as a conflict copy of the same file (`arriving`: the
+/// files the plan brings here) — the loser of a conflict another device settled is kept as
+/// that copy, not a second time in the trash. Our own conflict copies are never downloaded
+/// over a local file (`expected` is `None`).
+pub(crate) fn keeps_previous(
+    expected: Option<&LocalEntry>,
+    entry: &FileEntry,
+    arriving: &[&FileEntry],
+) -> bool {
+    let Some(old) = expected.filter(|e| e.kind == crate::manifest::EntryKind::File) else {
+        return false;
+    };
+    entry.kind == crate::manifest::EntryKind::File
+        && old.sha256 != entry.sha256
+        && !arriving.iter().any(|a| {
+            a.sha256.is_some()
+                && a.sha256 == old.sha256
+                && is_conflict_copy_of(&a.path, &entry.path)
+        })
+}
+
+/// Whether `copy` is named as a conflict copy of `path` (`name (conflict from …).ext` beside
+/// it; see [`crate::plan::conflict_copy_name`]).
+fn is_conflict_copy_of(copy: &RelPath, path: &RelPath) -> bool {
+    let name = path.file_name();
+    let stem = match name.rfind('.') {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    };
+    copy.parent() == path.parent()
+        && copy
+            .file_name()
+            .strip_prefix(stem)
+            .is_some_and(|rest| rest.starts_with(" (conflict from "))
+}
+
 /// Download `entry` to `root/dest`. `expected` is what the plan saw at `dest` (None: nothing).
+/// With `keep_previous` (see [`keeps_previous`]) the file replaced is kept in the trash first;
+/// returns where, relative to the trash.
 ///
 /// The folder of `dest` is reached from `root` without following links (a folder swapped for
 /// a link to somewhere else since the plan stops the download, nothing is written there), and
@@ -121,8 +162,9 @@ pub(crate) async fn download_file(
     dest: &RelPath,
     entry: &FileEntry,
     expected: Option<&LocalEntry>,
+    keep_previous: bool,
     packs: &HashMap<BlobName, Arc<PackCache>>,
-) -> Result<(), DownloadError> {
+) -> Result<Option<String>, DownloadError> {
     let (dir, name) = fs_safe::parent_of(root, dest, true)?;
     let temp = format!(
         "{TEMP_PREFIX}{}{TEMP_SUFFIX}",
@@ -146,13 +188,28 @@ pub(crate) async fn download_file(
             return Err(e.into());
         }
     }
+    // The previous content gets a second name in the trash before the new file takes its
+    // place: the path is never missing, whenever a crash comes. Not kept, not replaced.
+    let kept = match keep_previous && expected.is_some() {
+        true => match super::trash::keep_previous(root, dest, &dir, name) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let _ = dir.remove_file(&temp);
+                return Err(e.into());
+            }
+        },
+        false => None,
+    };
     if let Err(e) = dir.rename(&temp, &dir, name) {
         let _ = dir.remove_file(&temp);
+        if let Some(p) = &kept {
+            super::trash::forget_kept(root, p);
+        }
         return Err(e.into());
     }
     dir.sync();
     debug!(path = %dest, bytes = entry.size, "downloaded");
-    Ok(())
+    Ok(kept)
 }
 
 async fn write_verified(
@@ -277,5 +334,66 @@ fn mtime_from_ns(ns: i64) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(ns as u64)
     } else {
         UNIX_EPOCH - Duration::from_nanos(ns.unsigned_abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::EntryKind;
+
+    fn file(path: &str, content: &[u8]) -> FileEntry {
+        FileEntry {
+            path: RelPath::new(path).expect("path"),
+            kind: EntryKind::File,
+            deleted: false,
+            size: content.len() as u64,
+            mtime_ns: 1,
+            sha256: Some(Digest::of(content)),
+            version: 2,
+            device: "dev-a".into(),
+            chunks: Vec::new(),
+        }
+    }
+
+    fn local(content: &[u8]) -> LocalEntry {
+        LocalEntry {
+            kind: EntryKind::File,
+            size: content.len() as u64,
+            mtime_ns: 1,
+            sha256: Some(Digest::of(content)),
+        }
+    }
+
+    #[test]
+    fn the_previous_content_is_kept_unless_new_same_or_arriving_as_a_conflict_copy() {
+        let new = file("d/plan.txt", b"new");
+        assert!(keeps_previous(Some(&local(b"old")), &new, &[&new]));
+        assert!(!keeps_previous(None, &new, &[&new]), "nothing there");
+        assert!(
+            !keeps_previous(Some(&local(b"new")), &new, &[&new]),
+            "same content"
+        );
+        let mut dir = local(b"");
+        dir.kind = EntryKind::Dir;
+        assert!(!keeps_previous(Some(&dir), &new, &[&new]), "a folder");
+        let copy = file("d/plan (conflict from dev-b 2026-01-01 101010).txt", b"old");
+        assert!(
+            !keeps_previous(Some(&local(b"old")), &new, &[&new, &copy]),
+            "the loser arrives as the conflict copy"
+        );
+        let elsewhere = file("e/plan (conflict from dev-b 2026-01-01 101010).txt", b"old");
+        let other = file(
+            "d/other (conflict from dev-b 2026-01-01 101010).txt",
+            b"old",
+        );
+        let differs = file("d/plan (conflict from dev-b 2026-01-01 101010).txt", b"x");
+        for a in [&elsewhere, &other, &differs] {
+            assert!(
+                keeps_previous(Some(&local(b"old")), &new, &[&new, a]),
+                "{}",
+                a.path
+            );
+        }
     }
 }

@@ -115,10 +115,17 @@ impl Syncer {
             Err(e) => return Err(e),
         };
         let root = folder.path.clone();
+        let arriving: Vec<&FileEntry> = jobs.iter().map(|(_, e, _)| e).collect();
+        let keep: HashSet<RelPath> = jobs
+            .iter()
+            .filter(|(_, e, x)| download::keeps_previous(x.as_ref(), e, &arriving))
+            .map(|(dest, _, _)| dest.clone())
+            .collect();
         let results: Vec<_> = stream::iter(jobs)
             .map(|(dest, entry, expected)| {
                 let packs = &packs;
                 let root = &root;
+                let keep = keep.contains(&dest);
                 async move {
                     let fetch = || {
                         download::download_file(
@@ -127,6 +134,7 @@ impl Syncer {
                             &dest,
                             &entry,
                             expected.as_ref(),
+                            keep,
                             packs,
                         )
                     };
@@ -151,20 +159,32 @@ impl Syncer {
         again.sort_by_key(|&i| results[i].1.size);
         for i in again {
             let (dest, entry, expected, _) = &results[i];
+            let keep = keep.contains(dest);
             let r =
-                download::download_file(store, &root, dest, entry, expected.as_ref(), &packs).await;
+                download::download_file(store, &root, dest, entry, expected.as_ref(), keep, &packs)
+                    .await;
             results[i].3 = r;
         }
         for pack in packs.values() {
             let _ = tokio::fs::remove_file(&pack.file).await;
         }
         let mut fatal: Option<SyncError> = None;
-        for (dest, entry, _, r) in results {
+        for (dest, entry, expected, r) in results {
             if r.is_err() && copies.contains(&dest) {
                 exec.copies_not_here.insert(dest.clone());
             }
             match r {
-                Ok(()) => {
+                Ok(kept) => {
+                    if let Some(in_trash) = kept {
+                        exec.trashed.push(crate::journal::TrashRecord {
+                            path: dest.clone(),
+                            in_trash,
+                            at: unix_now(),
+                            reason: crate::journal::TrashReason::Replaced,
+                            device: Some(entry.device.clone()),
+                            size: expected.map_or(0, |e| e.size),
+                        });
+                    }
                     progress.files_done += 1;
                     progress.bytes_done += entry.size;
                     exec.summary.downloaded += 1;

@@ -76,11 +76,22 @@ impl Syncer {
                 }
             }
             let r = match expected.kind {
-                EntryKind::File => super::trash::move_to_trash(&folder.path, path).map(|_| ()),
-                EntryKind::Dir => fs_safe::remove_dir(&folder.path, path),
+                EntryKind::File => super::trash::move_to_trash(&folder.path, path).map(Some),
+                EntryKind::Dir => fs_safe::remove_dir(&folder.path, path).map(|()| None),
             };
             match r {
-                Ok(()) => {
+                Ok(kept) => {
+                    if let Some(in_trash) = kept {
+                        // The deleting device is filled in from the remote tombstone.
+                        exec.trashed.push(crate::journal::TrashRecord {
+                            path: path.clone(),
+                            in_trash,
+                            at: unix_now(),
+                            reason: crate::journal::TrashReason::Deleted,
+                            device: None,
+                            size: expected.size,
+                        });
+                    }
                     exec.base_removals.push(path.clone());
                     exec.summary.deleted_local += 1;
                     self.emit(SyncEvent::Deleted {

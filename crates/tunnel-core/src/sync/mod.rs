@@ -5,8 +5,9 @@
 //!
 //! Where each step lives: `remote_state` (read the head and the file list), this file (the
 //! attempt loop, the scan, the plan and its guards), `local_pass` (conflict moves, deletions,
-//! `trash`), `download_pass`, `upload_pass`, `commit` (file list in parts via `file_list`, the
-//! head's compare-and-swap, `verify` of new references, `gc`).
+//! `trash`; `trash_items` lists, restores and empties it), `download_pass`, `upload_pass`,
+//! `commit` (file list in parts via `file_list`, the head's compare-and-swap, `verify` of new
+//! references, `gc`).
 //!
 //! Safety rules kept here:
 //! - a missing folder root or marker is an error, never "everything was deleted";
@@ -26,6 +27,7 @@ mod local_pass;
 mod marker;
 mod remote_state;
 mod trash;
+mod trash_items;
 mod upload;
 mod upload_pass;
 mod verify;
@@ -60,6 +62,9 @@ use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 pub use trash::TRASH_DIR;
+pub use trash_items::{
+    empty_trash, list_trash, restore_from_trash, restored_name, trash_time, TrashItem,
+};
 
 /// Name of the marker file kept in every synced folder's root, holding the folder's id. Its
 /// absence means the folder was unmounted, moved or replaced, and the sync refuses to run; so
@@ -204,7 +209,26 @@ impl Syncer {
             let others = self.with_journal(|j| j.folders()).await.unwrap_or_default();
             return Err(marker::check(folder, &others).err().unwrap_or(e));
         }
-        trash::prune_trash(&folder.path, trash::TRASH_KEEP_DAYS);
+        let keep_days = self.settings.trash_keep_days;
+        let pruned = trash::prune_trash(&folder.path, keep_days);
+        let id = folder.id;
+        if !pruned.is_empty() {
+            self.with_journal(move |j| {
+                let gone: Vec<String> = j
+                    .trash_records(id)?
+                    .into_iter()
+                    .map(|t| t.in_trash)
+                    .filter(|p| {
+                        pruned.iter().any(|d| {
+                            p.strip_prefix(d.as_str())
+                                .is_some_and(|r| r.starts_with('/'))
+                        })
+                    })
+                    .collect();
+                j.forget_trashed(id, &gone)
+            })
+            .await?;
+        }
         let mut summary = SyncSummary::default();
         for attempt in 1..=MAX_COMMIT_ATTEMPTS {
             match self.sync_once(folder, store, opts, &mut summary).await {
@@ -333,8 +357,15 @@ impl Syncer {
         }
         let base_updates = exec.base_upserts.clone();
         let base_removals = exec.base_removals.clone();
-        self.with_journal(move |j| j.apply_base(id, &base_updates, &base_removals))
-            .await?;
+        let mut trashed = std::mem::take(&mut exec.trashed);
+        for t in trashed.iter_mut().filter(|t| t.device.is_none()) {
+            t.device = remote.get(&t.path).map(|e| e.device.clone());
+        }
+        self.with_journal(move |j| {
+            j.record_trashed(id, &trashed)?;
+            j.apply_base(id, &base_updates, &base_removals)
+        })
+        .await?;
         exec.base_upserts.clear();
         exec.base_removals.clear();
 
@@ -546,6 +577,8 @@ struct Execution {
     /// Files renamed in place by a case-only rename on a case-insensitive disk (new names):
     /// already here, so their downloads only record the base.
     renamed: HashSet<RelPath>,
+    /// Files put in the local trash (deleted or replaced by another device's change).
+    trashed: Vec<crate::journal::TrashRecord>,
     failed_files: u64,
 }
 
@@ -560,6 +593,7 @@ impl Execution {
             copies_not_here: HashSet::new(),
             renamed_remote: HashMap::new(),
             renamed: HashSet::new(),
+            trashed: Vec::new(),
             failed_files: 0,
         }
     }

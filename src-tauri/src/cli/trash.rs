@@ -1,0 +1,223 @@
+//! `trash`: list what the synced folders' local trash holds (files another device deleted,
+//! and the previous content of files another device's edit replaced), put one back, or empty
+//! it. A restored file is an ordinary local change: the next sync sends it everywhere.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Subcommand};
+
+use tunnel_core::journal::{FolderRecord, TrashReason};
+use tunnel_core::sync::TrashItem;
+
+use super::output::human_bytes;
+use super::{exit, Context};
+use crate::opened_config::OpenedConfig;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TrashArgs {
+    #[command(subcommand)]
+    pub action: Option<TrashAction>,
+    /// Only this synced folder.
+    pub folder: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrashAction {
+    /// Put the newest trashed version of a file back at its original path; when that path
+    /// is taken, beside it as `name (restored).ext` (nothing is ever overwritten).
+    Restore {
+        /// The file's original path: inside a synced folder, or relative to one.
+        path: PathBuf,
+        /// Put it into this folder instead (under its own name).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+    /// Delete what is in the trash for good (everything, or what is older than DAYS).
+    Empty {
+        /// Only this synced folder.
+        folder: Option<PathBuf>,
+        /// Only what went to the trash more than this many days ago.
+        #[arg(long, value_name = "DAYS")]
+        older_than: Option<u64>,
+    },
+}
+
+pub async fn run(ctx: &Context, args: TrashArgs) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    match args.action {
+        None => list(ctx, &app, args.folder.as_deref()),
+        Some(TrashAction::Restore { path, to }) => restore(ctx, &app, &path, to.as_deref()),
+        Some(TrashAction::Empty { folder, older_than }) => {
+            empty(ctx, &app, folder.as_deref(), older_than)
+        }
+    }
+}
+
+/// The folders asked for (all, or the one given).
+fn chosen(app: &OpenedConfig, only: Option<&Path>) -> Result<Vec<FolderRecord>> {
+    let folders = app.folders()?;
+    let Some(p) = only else {
+        return Ok(folders);
+    };
+    let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let found: Vec<_> = folders.into_iter().filter(|f| f.path == p).collect();
+    if found.is_empty() {
+        bail!("{} is not a synced folder", p.display());
+    }
+    Ok(found)
+}
+
+/// A folder's trash with the journal's records; records of files no longer there forgotten.
+fn items(app: &OpenedConfig, f: &FolderRecord) -> Result<Vec<TrashItem>> {
+    let records = app.with_journal(|j| Ok(j.trash_records(f.id)?))?;
+    let (items, stale) = tunnel_core::sync::list_trash(&f.path, &records)
+        .with_context(|| format!("reading the trash of {}", f.path.display()))?;
+    app.with_journal(|j| Ok(j.forget_trashed(f.id, &stale)?))?;
+    Ok(items)
+}
+
+fn reason_text(r: Option<TrashReason>) -> &'static str {
+    match r {
+        Some(TrashReason::Deleted) => "deleted by",
+        Some(TrashReason::Replaced) => "replaced by",
+        None => "trashed",
+    }
+}
+
+fn list(ctx: &Context, app: &OpenedConfig, only: Option<&Path>) -> Result<u8> {
+    let mut rows = Vec::new();
+    for f in chosen(app, only)? {
+        for i in items(app, &f)? {
+            rows.push((f.path.clone(), i));
+        }
+    }
+    if ctx.json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(folder, i)| {
+                serde_json::json!({
+                    "folder": folder,
+                    "path": i.path,
+                    "in_trash": folder.join(tunnel_core::sync::TRASH_DIR).join(&i.in_trash),
+                    "at": i.at,
+                    "reason": i.reason,
+                    "device": i.device,
+                    "size": i.size,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "trash": rows }));
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        println!("The trash is empty.");
+        return Ok(exit::OK);
+    }
+    for (folder, i) in &rows {
+        let who = match (i.reason, &i.device) {
+            (None, _) => "trashed (no record)".to_string(),
+            (r, Some(d)) => format!("{} {d}", reason_text(r)),
+            (r, None) => format!("{} another device", reason_text(r)),
+        };
+        println!(
+            "{}  {:<28}  {:>10}  {}",
+            tunnel_core::sync::trash_time(i.at),
+            who,
+            human_bytes(i.size),
+            folder.join(&i.path).display()
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// The folder and the path inside it that `path` names: a path inside a synced folder
+/// (absolute or from here), or a path relative to a folder whose trash holds it.
+fn locate(app: &OpenedConfig, path: &Path) -> Result<Vec<(FolderRecord, String)>> {
+    let folders = app.folders()?;
+    let abs = std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    // The parent exists even when the file does not: resolve it for links and `..`.
+    let resolved = match (abs.parent(), abs.file_name()) {
+        (Some(p), Some(n)) => std::fs::canonicalize(p).map(|p| p.join(n)).unwrap_or(abs),
+        _ => abs,
+    };
+    let inside: Vec<_> = folders
+        .iter()
+        .filter_map(|f| {
+            let rel = resolved.strip_prefix(&f.path).ok()?;
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            (!parts.is_empty()).then(|| (f.clone(), parts.join("/")))
+        })
+        .collect();
+    if !inside.is_empty() || path.is_absolute() {
+        return Ok(inside);
+    }
+    let rel = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(folders.into_iter().map(|f| (f, rel.clone())).collect())
+}
+
+fn restore(ctx: &Context, app: &OpenedConfig, path: &Path, to: Option<&Path>) -> Result<u8> {
+    let mut found: Vec<(FolderRecord, TrashItem)> = Vec::new();
+    for (f, rel) in locate(app, path)? {
+        // Items come newest first: the first one is the newest version.
+        if let Some(i) = items(app, &f)?.into_iter().find(|i| i.path == rel) {
+            found.push((f, i));
+        }
+    }
+    let (folder, item) = match found.len() {
+        0 => bail!(
+            "{} is not in the trash (see `sber-tunnel trash`)",
+            path.display()
+        ),
+        1 => found.remove(0),
+        _ => bail!(
+            "{} is in the trash of several folders; give the full path",
+            path.display()
+        ),
+    };
+    let placed = tunnel_core::sync::restore_from_trash(&folder.path, &item, to)
+        .with_context(|| format!("restoring {}", folder.path.join(&item.path).display()))?;
+    app.with_journal(|j| Ok(j.forget_trashed(folder.id, std::slice::from_ref(&item.in_trash))?))?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({ "restored": folder.path.join(&item.path), "to": placed })
+        );
+    } else {
+        println!("Restored {}", placed.display());
+    }
+    Ok(exit::OK)
+}
+
+fn empty(
+    ctx: &Context,
+    app: &OpenedConfig,
+    only: Option<&Path>,
+    older_than: Option<u64>,
+) -> Result<u8> {
+    let now = tunnel_core::clock::unix_now();
+    let mut removed = 0usize;
+    for f in chosen(app, only)? {
+        let items = items(app, &f)?;
+        let gone = tunnel_core::sync::empty_trash(&f.path, &items, older_than, now)
+            .with_context(|| format!("emptying the trash of {}", f.path.display()))?;
+        app.with_journal(|j| Ok(j.forget_trashed(f.id, &gone)?))?;
+        removed += gone.len();
+    }
+    if ctx.json {
+        println!("{}", serde_json::json!({ "removed": removed }));
+    } else {
+        println!("Removed {removed} file(s) from the trash.");
+    }
+    Ok(exit::OK)
+}
