@@ -528,10 +528,13 @@ impl Actor {
         f.progress = None;
         match result {
             Ok(summary) => {
-                let moved = summary.is_some_and(|s| {
+                let moved = summary.as_ref().is_some_and(|s| {
                     s.uploaded + s.downloaded + s.deleted_local + s.deleted_remote > 0
                 });
                 f.schedule.succeeded(now, moved, &self.settings);
+                if summary.as_ref().is_some_and(|s| !s.in_use.is_empty()) {
+                    f.schedule.left_files_in_use(now, &self.settings);
+                }
                 f.state = SyncState::Idle;
                 f.last_error = None;
                 if let Ok(Some(rec)) = refresh(&self.syncer, id) {

@@ -110,6 +110,11 @@ pub struct SyncSummary {
     pub bytes_down: u64,
     /// Files that could not be read this time (retried next sync, never deleted remotely).
     pub skipped_unreadable: u64,
+    /// Of those, the files another program holds open (a document open in Office on
+    /// Windows): neither read, replaced nor deleted this time, tried again on the next sync.
+    /// Paths inside the folder, sorted.
+    #[serde(default)]
+    pub in_use: Vec<String>,
     /// Commit attempts lost to another device (re-planned).
     pub commit_retries: u64,
     /// Entries from other devices with names this device never syncs (hidden, temporary, or

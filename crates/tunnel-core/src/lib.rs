@@ -26,6 +26,7 @@ pub mod events;
 pub mod fs_safe;
 pub mod hash;
 pub mod ids;
+pub mod in_use;
 pub mod journal;
 pub mod manifest;
 pub mod name_rules;

@@ -386,6 +386,11 @@ impl Syncer {
         summary.bytes_up += exec.summary.bytes_up;
         summary.bytes_down += exec.summary.bytes_down;
         summary.skipped_unreadable += exec.failed_files;
+        let in_use: BTreeSet<&RelPath> = scan.in_use.iter().chain(&exec.in_use).collect();
+        summary.in_use = in_use.into_iter().map(|p| p.to_string()).collect();
+        if !summary.in_use.is_empty() {
+            warn!(files = ?summary.in_use, "{}", crate::in_use::IN_USE_REASON);
+        }
         Ok(())
     }
 
@@ -534,6 +539,8 @@ struct Execution {
     /// already here, so their downloads only record the base.
     renamed: HashSet<RelPath>,
     failed_files: u64,
+    /// Files left because another program holds them (counted in `failed_files` too).
+    in_use: BTreeSet<RelPath>,
 }
 
 impl Execution {
@@ -547,6 +554,7 @@ impl Execution {
             copies_not_here: HashSet::new(),
             renamed: HashSet::new(),
             failed_files: 0,
+            in_use: BTreeSet::new(),
         }
     }
 }
@@ -694,6 +702,13 @@ fn backoff_ms(attempt: u32) -> u64 {
     let cap = 100u64 << attempt.min(6);
     rand::thread_rng().gen_range(cap / 2..=cap)
 }
+
+#[cfg(test)]
+mod in_use_tests;
+#[cfg(test)]
+mod long_path_tests;
+#[cfg(test)]
+mod test_device;
 
 #[cfg(test)]
 mod tests {

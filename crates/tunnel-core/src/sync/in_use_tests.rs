@@ -1,0 +1,105 @@
+//! A file another program holds open (injected: see `crate::in_use::inject`) during a whole
+//! sync: it is neither read, replaced nor deleted, it is reported by name, the rest of the
+//! folder syncs, and it is never taken for a deletion; once let go it syncs.
+
+use super::test_device::{runtime, Device};
+use super::*;
+use crate::in_use::inject;
+use crate::remote::memory::MemoryStore;
+
+/// Holds `path` for the lifetime of the guard (released even when the test fails).
+struct Held(PathBuf);
+impl Held {
+    fn new(path: PathBuf) -> Held {
+        inject::hold(&path);
+        Held(path)
+    }
+}
+impl Drop for Held {
+    fn drop(&mut self) {
+        inject::release(&self.0);
+    }
+}
+
+#[test]
+fn a_held_file_edited_here_is_reported_and_not_uploaded_nor_deleted() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let (a, b) = (Device::new("dev-a"), Device::new("dev-b"));
+        a.write("report.docx", b"v0 report");
+        a.write("notes.txt", b"v0 notes");
+        a.sync(&store).await;
+        b.sync(&store).await;
+
+        // Saved in Office and still open there: the scan must read it, and cannot.
+        a.write("report.docx", b"v1 report, saved while open");
+        a.write("notes.txt", b"v1 notes");
+        let held = Held::new(a.root.join("report.docx"));
+        let s = a.sync(&store).await;
+        assert_eq!(s.in_use, vec!["report.docx".to_string()], "{s:?}");
+        assert_eq!(s.deleted_remote, 0, "never read as a deletion");
+        assert_eq!(s.uploaded, 1, "the rest of the folder syncs: {s:?}");
+        b.sync(&store).await;
+        assert_eq!(b.read("notes.txt").as_deref(), Some(&b"v1 notes"[..]));
+        assert_eq!(
+            b.read("report.docx").as_deref(),
+            Some(&b"v0 report"[..]),
+            "the other device keeps the file"
+        );
+
+        // Closed: the next sync sends it.
+        drop(held);
+        let s = a.sync(&store).await;
+        assert!(s.in_use.is_empty(), "{s:?}");
+        b.sync(&store).await;
+        assert_eq!(
+            b.read("report.docx").as_deref(),
+            Some(&b"v1 report, saved while open"[..])
+        );
+    });
+}
+
+#[test]
+fn a_held_file_is_not_replaced_nor_deleted_by_another_devices_change() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let (a, b) = (Device::new("dev-a"), Device::new("dev-b"));
+        a.write("report.docx", b"v0 report");
+        a.write("old.docx", b"v0 old");
+        a.sync(&store).await;
+        b.sync(&store).await;
+
+        b.write("report.docx", b"v1 from b");
+        std::fs::remove_file(b.root.join("old.docx")).expect("rm");
+        b.write("new.txt", b"new from b");
+        b.sync(&store).await;
+
+        // Both files are open in Office here (unchanged, so the scan does not read them).
+        let h1 = Held::new(a.root.join("report.docx"));
+        let h2 = Held::new(a.root.join("old.docx"));
+        let s = a.sync(&store).await;
+        assert_eq!(
+            s.in_use,
+            vec!["old.docx".to_string(), "report.docx".to_string()],
+            "{s:?}"
+        );
+        assert_eq!(a.read("report.docx").as_deref(), Some(&b"v0 report"[..]));
+        assert_eq!(a.read("old.docx").as_deref(), Some(&b"v0 old"[..]));
+        assert_eq!(
+            a.read("new.txt").as_deref(),
+            Some(&b"new from b"[..]),
+            "the rest of the folder syncs"
+        );
+        assert_eq!(s.deleted_remote, 0);
+        assert_eq!(s.uploaded, 0, "the held files are not sent back as edits");
+
+        // Closed: the next sync brings both changes.
+        drop((h1, h2));
+        let s = a.sync(&store).await;
+        assert!(s.in_use.is_empty(), "{s:?}");
+        assert_eq!(a.read("report.docx").as_deref(), Some(&b"v1 from b"[..]));
+        assert_eq!(a.read("old.docx"), None, "deleted as the other device did");
+        b.sync(&store).await;
+        assert_eq!(b.read("old.docx"), None, "and not brought back");
+    });
+}
