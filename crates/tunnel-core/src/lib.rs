@@ -32,6 +32,7 @@ pub mod manifest;
 pub mod name_rules;
 pub mod paths;
 pub mod plan;
+pub mod private_file;
 pub mod rel_path;
 pub mod remote;
 pub mod scan;
