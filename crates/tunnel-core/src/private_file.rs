@@ -68,6 +68,17 @@ pub fn other_readers(dacl: Option<&[Ace]>) -> Vec<String> {
 
 #[cfg(all(windows, test))]
 pub(crate) use sys::share_with_everyone;
+/// The system reported a private DACL set but keeps one that lets others read the file.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the system did not keep the access list set on the file ({} may still read it), so no secret is written to it; keep the secret in the Credential Manager or in SBER_TUNNEL_PASSWORD / SBER_TUNNEL_TOKEN instead",
+    readers.join(", ")
+)]
+pub struct DaclNotKept {
+    /// Who else may read the file.
+    pub readers: Vec<String>,
+}
+
 #[cfg(windows)]
 pub(crate) use sys::{dacl_of, restrict_to_current_user};
 
@@ -81,7 +92,8 @@ mod sys {
 
     use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, ERROR_SUCCESS, HANDLE};
     use windows_sys::Win32::Security::Authorization::{
-        ConvertSidToStringSidW, GetNamedSecurityInfoW, SetSecurityInfo, SE_FILE_OBJECT,
+        ConvertSidToStringSidW, GetNamedSecurityInfoW, GetSecurityInfo, SetSecurityInfo,
+        SE_FILE_OBJECT,
     };
     use windows_sys::Win32::Security::{
         AclSizeInformation, AddAccessAllowedAce, CreateWellKnownSid, EqualSid, GetAce,
@@ -164,9 +176,49 @@ mod sys {
     /// Give the open file `file` a protected DACL (nothing inherited from its folder) whose
     /// only entry is the current user with full access. `file` must be opened with
     /// `WRITE_DAC` access.
+    ///
+    /// The DACL is read back: a system that reports success and keeps another one (Wine 8
+    /// does: it drops a file's DACL and answers with a default that lets Everyone read) gets
+    /// an error, so that nothing secret is written to a file others may read. `file` must
+    /// also be opened with `READ_CONTROL` access.
     pub(crate) fn restrict_to_current_user(file: &std::fs::File) -> io::Result<()> {
         let user = UserSid::current()?;
-        set_dacl(file, &[(user.sid(), FILE_ALL_ACCESS)])
+        set_dacl(file, &[(user.sid(), FILE_ALL_ACCESS)])?;
+        let readers = super::other_readers(dacl_of_file(file)?.as_deref());
+        if readers.is_empty() {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                super::DaclNotKept { readers },
+            ))
+        }
+    }
+
+    /// The DACL of the open file `file` (opened with `READ_CONTROL`).
+    pub(crate) fn dacl_of_file(file: &std::fs::File) -> io::Result<Option<Vec<Ace>>> {
+        let mut pacl: *mut ACL = std::ptr::null_mut();
+        let mut sd: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        // SAFETY: an open handle; out-pointers to locals; `sd` freed below.
+        let r = unsafe {
+            GetSecurityInfo(
+                file.as_raw_handle() as HANDLE,
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut pacl,
+                std::ptr::null_mut(),
+                &mut sd,
+            )
+        };
+        if r != ERROR_SUCCESS {
+            return Err(io::Error::from_raw_os_error(r as i32));
+        }
+        let result = read_aces(pacl);
+        // SAFETY: allocated by GetSecurityInfo; `pacl` points into it and is not used after.
+        unsafe { LocalFree(sd) };
+        result
     }
 
     /// Tests: the current user with full access and Everyone with read access, as a file
@@ -418,13 +470,15 @@ mod tests {
         }
     }
 
-    /// Windows: the file gets a protected DACL with the user alone, and the check reads it
-    /// back. Under Wine the DACL is kept as well (Wine stores security descriptors of files in
-    /// an extended attribute where the Linux file system has them); where it cannot keep one,
-    /// `dacl_of` reports what Wine answers and this test says so in its failure message.
+    /// Windows: the file gets a protected DACL with the user alone, read back as such; or,
+    /// on a system that does not keep it, an error that says so, truthfully. Measured: Wine
+    /// 8 reports success for SetSecurityInfo and SetNamedSecurityInfoW (handle or path,
+    /// protected or not) but stores nothing (no `user.wine.sd` attribute, no mode change) and
+    /// reads back a default DACL (SYSTEM and the user full, Everyone read): under Wine the
+    /// second branch runs. Real Windows keeps the DACL: the first branch.
     #[cfg(windows)]
     #[test]
-    fn a_restricted_file_has_the_user_alone_in_its_dacl() {
+    fn a_restricted_file_has_the_user_alone_in_its_dacl_or_fails_closed() {
         use std::os::windows::fs::OpenOptionsExt;
         const WRITE_DAC: u32 = 0x0004_0000;
         const READ_CONTROL: u32 = 0x0002_0000;
@@ -437,19 +491,30 @@ mod tests {
             .access_mode(FILE_GENERIC_WRITE | WRITE_DAC | READ_CONTROL)
             .open(&path)
             .expect("create");
-        restrict_to_current_user(&file).expect("set the DACL");
+        let r = restrict_to_current_user(&file);
         drop(file);
         let dacl = dacl_of(&path).expect("read the DACL");
-        assert_eq!(
-            dacl,
-            Some(vec![Ace {
-                allows: true,
-                mask: 0x1F01FF,
-                inherit_only: false,
-                trustee: Trustee::CurrentUser,
-            }]),
-            "the DACL as read back"
-        );
-        assert!(other_readers(dacl.as_deref()).is_empty());
+        match r {
+            Ok(()) => assert_eq!(
+                dacl,
+                Some(vec![Ace {
+                    allows: true,
+                    mask: 0x1F01FF,
+                    inherit_only: false,
+                    trustee: Trustee::CurrentUser,
+                }]),
+                "the DACL as read back"
+            ),
+            Err(e) => {
+                let readers = other_readers(dacl.as_deref());
+                assert!(!readers.is_empty(), "refused, yet private: {dacl:?}");
+                let inner = e
+                    .get_ref()
+                    .and_then(|i| i.downcast_ref::<DaclNotKept>())
+                    .expect("the DaclNotKept error");
+                assert_eq!(inner.readers, readers);
+                assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+            }
+        }
     }
 }
