@@ -698,3 +698,56 @@ mod tests {
         );
     }
 }
+
+// Windows: what a held folder guarantees. (Reparse points cannot be made under Wine 8: its
+// CreateSymbolicLinkW reports success and makes nothing, and it shows a Unix symbolic link as
+// the plain file or folder it points to, without FILE_ATTRIBUTE_REPARSE_POINT (measured).
+// The attribute rule itself is tested on every platform in scan's tests.)
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    fn rel(s: &str) -> RelPath {
+        RelPath::new(s).expect("valid")
+    }
+
+    #[test]
+    fn a_folder_in_use_cannot_be_swapped_while_it_is_held() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("d")).expect("mkdir");
+        std::fs::write(root.join("d").join("f.txt"), b"inside").expect("write");
+        let path = rel("d/f.txt");
+        let (dir, name) = parent_of(&root, &path, false).expect("walked");
+        assert_eq!(name, "f.txt");
+        // Another program tries to move the folder away (to put a junction in its place).
+        let moved = std::fs::rename(root.join("d"), root.join("away"));
+        assert!(moved.is_err(), "a held folder stays where it is");
+        let mut f = dir.create_new("new.partial").expect("create inside");
+        std::io::Write::write_all(&mut f, b"new").expect("write");
+        drop(f);
+        dir.rename("new.partial", &dir, "g.txt")
+            .expect("rename inside");
+        drop(dir);
+        std::fs::rename(root.join("d"), root.join("away")).expect("free once let go");
+        assert_eq!(
+            std::fs::read(root.join("away").join("g.txt")).expect("read"),
+            b"new".to_vec()
+        );
+    }
+
+    #[test]
+    fn a_file_where_a_folder_should_be_is_in_the_way() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        std::fs::write(root.join("f"), b"a file").expect("write");
+        let err = create_dir_all(root, &rel("f/x")).expect_err("a file in the way");
+        assert_eq!(err.kind(), io::ErrorKind::NotADirectory, "{err}");
+        let err = open_file(root, &rel("f/x")).expect_err("a file in the way");
+        assert_eq!(err.kind(), io::ErrorKind::NotADirectory, "{err}");
+        assert_eq!(
+            stat(root, &rel("f")).expect("stat").map(|m| m.kind),
+            Some(Kind::File)
+        );
+    }
+}

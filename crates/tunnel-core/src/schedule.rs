@@ -530,7 +530,11 @@ mod tests {
         sch.left_files_in_use(t, &s);
         let next = sch.wake_at(t, &s).expect("not blocked");
         assert_eq!(next, t + s.poll_interval);
-        assert_eq!(sch.due(next, &s), Some(Due::Full), "a full sync, not a poll");
+        assert_eq!(
+            sch.due(next, &s),
+            Some(Due::Full),
+            "a full sync, not a poll"
+        );
         // Once they synced, the rescan is back to its interval.
         sch.started(next, Due::Full, &s);
         sch.succeeded(next, true, &s);
