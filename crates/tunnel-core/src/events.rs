@@ -74,6 +74,10 @@ pub struct FolderStatus {
     /// watching failed: only the periodic rescan finds changes then).
     #[serde(default)]
     pub watch: Option<WatchMode>,
+    /// Files the last sync left because another program holds them open (see
+    /// [`SyncSummary::in_use`]); tried again at the next poll.
+    #[serde(default)]
+    pub in_use: Vec<String>,
 }
 
 /// The whole picture, published whenever it changes.

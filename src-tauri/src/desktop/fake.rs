@@ -125,6 +125,7 @@ impl FakeBackend {
                     pending_files: 0,
                     pending_bytes: 0,
                     watch: Some(WatchMode::Native),
+                    in_use: Vec::new(),
                 });
             }
         }
@@ -591,6 +592,7 @@ impl DesktopBackend for FakeBackend {
                 pending_files: 0,
                 pending_bytes: 0,
                 watch: Some(WatchMode::Native),
+                in_use: Vec::new(),
             };
             state.folders.push(folder.clone());
             folder

@@ -103,3 +103,63 @@ fn a_held_file_is_not_replaced_nor_deleted_by_another_devices_change() {
         assert_eq!(b.read("old.docx"), None, "and not brought back");
     });
 }
+
+#[test]
+fn the_service_status_lists_held_files_until_they_sync() {
+    use crate::engine::{EngineChannels, EngineHandle, EngineSettings, StoreFactory};
+    use crate::events::SyncStatus;
+    use crate::events::WatchMode;
+    use crate::remote::RemoteStore;
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        a.write("report.docx", b"v0 report");
+        a.sync(&store).await;
+        a.write("report.docx", b"v1 report, saved while open");
+        let held = Held::new(a.root.join("report.docx"));
+
+        let channels = EngineChannels::new();
+        let status = channels.status();
+        let stores: StoreFactory = {
+            let store = store.clone();
+            Arc::new(move |_| Ok(Arc::new(store.clone()) as Arc<dyn RemoteStore>))
+        };
+        let settings = EngineSettings {
+            watch: WatchMode::Polling,
+            ..EngineSettings::default()
+        };
+        let (engine, task) = EngineHandle::spawn(a.syncer.clone(), stores, settings, &channels);
+        let wait = |what: &'static str, ok: fn(&SyncStatus) -> bool| {
+            let mut status = status.clone();
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                    while !ok(&status.borrow_and_update()) {
+                        status.changed().await.expect("engine alive");
+                    }
+                })
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+            }
+        };
+        engine.sync_now(None).await.expect("sync requested");
+        wait("the held file in the status", |s| {
+            s.folders.len() == 1 && s.folders[0].in_use == vec!["report.docx".to_string()]
+        })
+        .await;
+
+        drop(held);
+        engine.sync_now(None).await.expect("sync requested");
+        wait("the file synced and gone from the status", |s| {
+            s.folders.len() == 1 && s.folders[0].in_use.is_empty()
+        })
+        .await;
+        engine.shutdown().await;
+        task.await.expect("the engine ends cleanly");
+        let b = Device::new("dev-b");
+        b.sync(&store).await;
+        assert_eq!(
+            b.read("report.docx").as_deref(),
+            Some(&b"v1 report, saved while open"[..])
+        );
+    });
+}
