@@ -163,3 +163,65 @@ fn the_service_status_lists_held_files_until_they_sync() {
         );
     });
 }
+
+/// Open `path` as Office opens a document: no sharing at all (Windows).
+#[cfg(windows)]
+fn open_like_office(path: &Path) -> std::fs::File {
+    use std::os::windows::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .share_mode(0)
+        .open(path)
+        .expect("open without sharing")
+}
+
+/// The same as the injected tests above with real sharing violations (Windows; Wine
+/// implements share modes): an edited document open here is not sent, and a change from
+/// another device neither replaces nor deletes a document open here.
+#[cfg(windows)]
+#[test]
+fn documents_open_without_sharing_are_left_and_reported_on_windows() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let (a, b) = (Device::new("dev-a"), Device::new("dev-b"));
+        a.write("edited.docx", b"v0 edited");
+        a.write("report.docx", b"v0 report");
+        a.write("old.docx", b"v0 old");
+        a.sync(&store).await;
+        b.sync(&store).await;
+
+        a.write("edited.docx", b"v1 saved while open");
+        b.write("report.docx", b"v1 from b");
+        std::fs::remove_file(b.root.join("old.docx")).expect("rm");
+        b.write("new.txt", b"new from b");
+        b.sync(&store).await;
+        let open: Vec<std::fs::File> = ["edited.docx", "report.docx", "old.docx"]
+            .iter()
+            .map(|n| open_like_office(&a.root.join(n)))
+            .collect();
+        let s = a.sync(&store).await;
+        assert_eq!(
+            s.in_use,
+            vec![
+                "edited.docx".to_string(),
+                "old.docx".to_string(),
+                "report.docx".to_string()
+            ],
+            "{s:?}"
+        );
+        assert_eq!(s.deleted_remote, 0, "{s:?}");
+        assert_eq!(a.read("new.txt").as_deref(), Some(&b"new from b"[..]));
+
+        drop(open);
+        let s = a.sync(&store).await;
+        assert!(s.in_use.is_empty(), "{s:?}");
+        assert_eq!(a.read("report.docx").as_deref(), Some(&b"v1 from b"[..]));
+        assert_eq!(a.read("old.docx"), None);
+        b.sync(&store).await;
+        assert_eq!(
+            b.read("edited.docx").as_deref(),
+            Some(&b"v1 saved while open"[..])
+        );
+    });
+}
