@@ -480,9 +480,26 @@ pub(crate) fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: u32) -> st
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(mode);
         }
-        #[cfg(not(unix))]
+        // Windows: a private file (no bit for group or others, as 0600) gets a DACL that
+        // lets this user alone in, set before anything is written to it (and kept by the
+        // rename).
+        #[cfg(windows)]
+        let private = mode & 0o077 == 0;
+        #[cfg(windows)]
+        if private {
+            use std::os::windows::fs::OpenOptionsExt;
+            const FILE_GENERIC_WRITE: u32 = 0x0012_0116;
+            const READ_CONTROL: u32 = 0x0002_0000;
+            const WRITE_DAC: u32 = 0x0004_0000;
+            options.access_mode(FILE_GENERIC_WRITE | READ_CONTROL | WRITE_DAC);
+        }
+        #[cfg(not(any(unix, windows)))]
         let _ = mode;
         let mut f = options.open(&tmp)?;
+        #[cfg(windows)]
+        if private {
+            crate::private_file::restrict_to_current_user(&f)?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);

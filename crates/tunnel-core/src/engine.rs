@@ -221,6 +221,8 @@ struct FolderRuntime {
     /// Progress of this folder's running sync, from the syncer's events.
     progress: Option<TransferProgress>,
     watcher: Option<FolderWatcher>,
+    /// Files the last sync left because another program holds them open.
+    in_use: Vec<String>,
 }
 
 impl FolderRuntime {
@@ -439,6 +441,7 @@ impl Actor {
                         schedule: Schedule::new(now, &self.settings),
                         progress: None,
                         watcher: None,
+                        in_use: Vec::new(),
                     };
                     rt.ensure_watched(&self.settings, &self.dirty_tx);
                     rt
@@ -528,10 +531,16 @@ impl Actor {
         f.progress = None;
         match result {
             Ok(summary) => {
-                let moved = summary.is_some_and(|s| {
+                let moved = summary.as_ref().is_some_and(|s| {
                     s.uploaded + s.downloaded + s.deleted_local + s.deleted_remote > 0
                 });
                 f.schedule.succeeded(now, moved, &self.settings);
+                if let Some(s) = &summary {
+                    f.in_use = s.in_use.clone();
+                }
+                if !f.in_use.is_empty() {
+                    f.schedule.left_files_in_use(now, &self.settings);
+                }
                 f.state = SyncState::Idle;
                 f.last_error = None;
                 if let Ok(Some(rec)) = refresh(&self.syncer, id) {
@@ -586,6 +595,7 @@ impl Actor {
                     .as_ref()
                     .map_or(0, |p| p.bytes_total.saturating_sub(p.bytes_done)),
                 watch: f.watcher.as_ref().map(|w| w.mode),
+                in_use: f.in_use.clone(),
             })
             .collect();
         folders.sort_by(|a, b| a.path.cmp(&b.path));

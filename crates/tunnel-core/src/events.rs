@@ -74,6 +74,10 @@ pub struct FolderStatus {
     /// watching failed: only the periodic rescan finds changes then).
     #[serde(default)]
     pub watch: Option<WatchMode>,
+    /// Files the last sync left because another program holds them open (see
+    /// [`SyncSummary::in_use`]); tried again at the next poll.
+    #[serde(default)]
+    pub in_use: Vec<String>,
 }
 
 /// The whole picture, published whenever it changes.
@@ -110,6 +114,11 @@ pub struct SyncSummary {
     pub bytes_down: u64,
     /// Files that could not be read this time (retried next sync, never deleted remotely).
     pub skipped_unreadable: u64,
+    /// Of those, the files another program holds open (a document open in Office on
+    /// Windows): neither read, replaced nor deleted this time, tried again on the next sync.
+    /// Paths inside the folder, sorted.
+    #[serde(default)]
+    pub in_use: Vec<String>,
     /// Commit attempts lost to another device (re-planned).
     pub commit_retries: u64,
     /// Entries from other devices with names this device never syncs (hidden, temporary, or

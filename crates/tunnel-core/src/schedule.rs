@@ -199,6 +199,13 @@ impl Schedule {
         wait
     }
 
+    /// The sync that just succeeded left files another program holds open (see
+    /// [`crate::in_use`]): a full sync tries them again at the next poll, not only at the
+    /// next rescan, because closing a document changes nothing the watcher would see.
+    pub fn left_files_in_use(&mut self, now: Instant, s: &EngineSettings) {
+        self.next_rescan = self.next_rescan.min(now + s.poll_interval);
+    }
+
     /// The sync failed with an error that needs the user.
     pub fn failed_blocking(&mut self) {
         self.failures = self.failures.saturating_add(1);
@@ -511,6 +518,29 @@ mod tests {
         assert_eq!(full, 6);
     }
 
+    #[test]
+    fn files_left_in_use_are_tried_again_by_a_full_sync_at_the_next_poll() {
+        let s = settings();
+        let t0 = Instant::now();
+        let mut sch = settled(t0, &s);
+        let t = sch.wake_at(t0, &s).expect("not blocked");
+        let due = sch.due(t, &s).expect("due");
+        sch.started(t, due, &s);
+        sch.succeeded(t, false, &s);
+        sch.left_files_in_use(t, &s);
+        let next = sch.wake_at(t, &s).expect("not blocked");
+        assert_eq!(next, t + s.poll_interval);
+        assert_eq!(
+            sch.due(next, &s),
+            Some(Due::Full),
+            "a full sync, not a poll"
+        );
+        // Once they synced, the rescan is back to its interval.
+        sch.started(next, Due::Full, &s);
+        sch.succeeded(next, true, &s);
+        assert_eq!(sch.due(next + s.poll_interval, &s), Some(Due::Poll));
+    }
+
     /// Random sequences of everything that can happen: whatever the history, `wake_at` is
     /// exactly the first instant something is due.
     #[test]
@@ -535,6 +565,9 @@ mod tests {
                         if let Some(d) = sch.due(t, &s) {
                             sch.started(t, d, &s);
                             sch.succeeded(t, next(2) == 0, &s);
+                            if next(3) == 0 {
+                                sch.left_files_in_use(t, &s);
+                            }
                         }
                     }
                     3 => {

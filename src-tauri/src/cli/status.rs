@@ -144,6 +144,13 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
             f.page_id,
             state
         );
+        if let Some(l) = running.filter(|l| !l.in_use.is_empty()) {
+            println!(
+                "    {} file(s) in use by another program, tried again at the next check: {}",
+                l.in_use.len(),
+                l.in_use.join(", ")
+            );
+        }
         let unstorable = cannot_store(f.id);
         if !unstorable.is_empty() {
             println!(

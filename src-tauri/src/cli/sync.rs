@@ -167,6 +167,13 @@ pub fn describe_summary(s: &SyncSummary) -> String {
             s.skipped_unreadable
         ));
     }
+    if !s.in_use.is_empty() {
+        parts.push(format!(
+            "{} in use by another program, tried again next sync: {}",
+            s.in_use.len(),
+            s.in_use.join(", ")
+        ));
+    }
     let mut text = if parts.is_empty() {
         "up to date".to_string()
     } else {
@@ -231,6 +238,16 @@ mod tests {
             ),
             "issue 14: a case-conflict copy is named in the summary: {}",
             describe_summary(&s)
+        );
+        let s = SyncSummary {
+            skipped_unreadable: 1,
+            in_use: vec!["report.docx".into()],
+            ..SyncSummary::default()
+        };
+        assert_eq!(
+            describe_summary(&s),
+            "1 file(s) skipped this time (unreadable or changing), 1 in use by another program, tried again next sync: report.docx",
+            "issue 14: a file held open by another program is named in the summary"
         );
     }
 }

@@ -506,6 +506,7 @@ fn idle_folder(path: PathBuf, page_id: PageId) -> FolderStatus {
         pending_files: 0,
         pending_bytes: 0,
         watch: Some(WatchMode::Native),
+        in_use: Vec::new(),
     }
 }
 

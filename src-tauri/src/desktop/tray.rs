@@ -353,6 +353,7 @@ mod tests {
             pending_files: 0,
             pending_bytes: 0,
             watch: None,
+            in_use: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ use super::cache::record_fresh;
 use super::LocalScan;
 use crate::chunk;
 use crate::fs_safe;
+use crate::in_use::{self, IN_USE_REASON};
 use crate::rel_path::RelPath;
 
 /// Most hashing threads used at once (hashing is I/O- and CPU-bound; more threads than this
@@ -50,7 +51,10 @@ pub(super) fn hash_into(
                 debug!(path = %rel, "vanished while scanning");
             }
             Err(e) => {
-                let reason = if chunk::is_file_changed(&e) {
+                let reason = if in_use::is_in_use(&e) {
+                    scan.in_use.push(rel.clone());
+                    IN_USE_REASON.to_string()
+                } else if chunk::is_file_changed(&e) {
                     "changed while it was being read; will retry on the next sync".to_string()
                 } else {
                     e.to_string()
@@ -73,7 +77,7 @@ fn hash_job(
 ) -> std::io::Result<chunk::FileHashes> {
     (hooks.before_open)(&job.native);
     let file = fs_safe::open_file(root, &job.rel).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
+        if e.kind() == std::io::ErrorKind::NotFound || in_use::is_in_use(&e) {
             e
         } else {
             // A link, a folder or a FIFO where the listing saw a file: it changed.

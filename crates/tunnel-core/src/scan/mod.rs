@@ -5,12 +5,15 @@
 //!   (an unmounted disk) must never read as "everything was deleted";
 //! - a file that cannot be read, or changes while it is hashed, and a subfolder that cannot be
 //!   listed go to [`LocalScan::unreadable`] — they are *not* deleted; the rest of the scan
-//!   goes on;
+//!   goes on. A file another program holds open (a Windows sharing or lock violation, see
+//!   [`crate::in_use`]) is one of them, and also listed in [`LocalScan::in_use`];
 //! - a file is hashed only when its (size, mtime, inode) differ from the cache or its cached
 //!   chunks were cut with another chunk size;
 //! - skipped, never synced: hidden names (leading `.`, which covers our own `.sbt-*.partial`
-//!   downloads, `.sbtignore` and LibreOffice `.~lock.*#`), temporary and editor files (`~`
-//!   prefix or suffix, `.tmp`, `.swp`, `.swx`, `.part`), symbolic links, sockets/FIFOs/devices,
+//!   downloads, `.sbtignore` and LibreOffice `.~lock.*#`) and, on Windows, files and folders
+//!   with the hidden or system attribute, temporary and editor files (`~` prefix or suffix,
+//!   `.tmp`, `.swp`, `.swx`, `.part`), symbolic links (on Windows every reparse point:
+//!   junctions, mount points, cloud placeholders), sockets/FIFOs/devices,
 //!   names that are not valid [`RelPath`]s, and whatever `.sbtignore` files (gitignore syntax,
 //!   any level) or the configured extra patterns exclude. A `.sbtignore` that cannot be read or
 //!   parsed makes its folder unreadable rather than letting excluded files through;
@@ -52,11 +55,13 @@ pub struct ScanOptions {
 /// Why a path was left out of the scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SkipReason {
-    /// The name starts with `.`.
+    /// The name starts with `.`, or (Windows) the hidden or system attribute is set.
     Hidden,
     /// A temporary, editor or partial-download file.
     Temporary,
-    /// A symbolic link (never followed).
+    /// A symbolic link (never followed); on Windows any reparse point: a symbolic link, a
+    /// junction, a mount point, or a cloud placeholder (OneDrive's files-on-demand, whose
+    /// content is another sync client's business and would be downloaded by reading it).
     Symlink,
     /// A socket, FIFO or device.
     Special,
@@ -76,6 +81,9 @@ pub struct LocalScan {
     /// Paths that could not be read or changed while being read (with the reason). They are
     /// not deleted; a folder here stands for everything below it.
     pub unreadable: Vec<(RelPath, String)>,
+    /// The unreadable files that another program holds open (Office and its locked
+    /// documents; see [`crate::in_use`]), sorted: reported by name, retried next sync.
+    pub in_use: Vec<RelPath>,
     /// Paths left out on purpose.
     pub skipped: Vec<(PathBuf, SkipReason)>,
     /// The skipped paths that are valid [`RelPath`]s (ignored, hidden, temporary, links,
@@ -196,6 +204,7 @@ fn check_root(root: &Path, opts: &ScanOptions) -> Result<(), ScanError> {
 /// notice when the ignore rules leave nothing.
 fn finish(scan: &mut LocalScan, root: &Path) {
     scan.unreadable.sort_by(|a, b| a.0.cmp(&b.0));
+    scan.in_use.sort();
     scan.skipped.sort_by(|a, b| a.0.cmp(&b.0));
     scan.excluded.sort();
     scan.everything_ignored = scan.entries.is_empty()

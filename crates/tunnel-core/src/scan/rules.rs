@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use super::{ScanError, SkipReason, IGNORE_FILE};
+use crate::fs_safe::attrs;
 use crate::manifest::EntryKind;
 use crate::rel_path::RelPath;
 
@@ -65,6 +66,19 @@ pub(super) fn name_skip_reason(name: &str) -> Option<SkipReason> {
         Some(SkipReason::Hidden)
     } else if is_temporary_name(name) {
         Some(SkipReason::Temporary)
+    } else {
+        None
+    }
+}
+
+/// Why an entry is left out for its Windows attributes (0 on Unix: never): any reparse point
+/// (a symbolic link, junction, mount point or cloud placeholder; see
+/// [`crate::fs_safe::attrs`]) as a link, before a hidden or system attribute.
+pub(crate) fn attribute_skip_reason(attributes: u32) -> Option<SkipReason> {
+    if attrs::is_reparse_point(attributes) {
+        Some(SkipReason::Symlink)
+    } else if attrs::is_hidden(attributes) {
+        Some(SkipReason::Hidden)
     } else {
         None
     }

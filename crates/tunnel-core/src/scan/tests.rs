@@ -551,3 +551,167 @@ fn temporary_name_rules() {
         assert!(!is_temporary_name(k), "{k}");
     }
 }
+
+#[test]
+fn windows_attributes_hide_and_reparse_points_are_links() {
+    use crate::fs_safe::attrs::*;
+    // Every combination of the attributes that matter, and some that do not.
+    let bits = [
+        READONLY,
+        HIDDEN,
+        SYSTEM,
+        DIRECTORY,
+        ARCHIVE,
+        NORMAL,
+        REPARSE_POINT,
+        OFFLINE,
+        RECALL_ON_DATA_ACCESS,
+    ];
+    for combo in 0u32..(1 << bits.len()) {
+        let a = bits
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| combo & (1 << i) != 0)
+            .fold(0, |acc, (_, b)| acc | b);
+        let expected = if a & REPARSE_POINT != 0 {
+            // Links, junctions, mount points and cloud placeholders, hidden or not.
+            Some(SkipReason::Symlink)
+        } else if a & (HIDDEN | SYSTEM) != 0 {
+            Some(SkipReason::Hidden)
+        } else {
+            None
+        };
+        assert_eq!(
+            rules::attribute_skip_reason(a),
+            expected,
+            "attributes {a:#x}"
+        );
+    }
+    // A plain OneDrive placeholder (not hidden) is still left alone.
+    assert_eq!(
+        rules::attribute_skip_reason(REPARSE_POINT | ARCHIVE | RECALL_ON_DATA_ACCESS),
+        Some(SkipReason::Symlink)
+    );
+}
+
+#[test]
+fn a_file_held_by_another_program_is_unreadable_and_reported_not_dropped() {
+    // The Windows sharing violation, injected (Unix has none; the Windows test below makes a
+    // real one under Wine).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "report.docx", b"locked!");
+    put(root, "notes.txt", b"free");
+    let held = root.join("report.docx");
+    crate::in_use::inject::hold(&held);
+    let scan = scan_folder(root, &HashMap::new(), &opts());
+    crate::in_use::inject::release(&held);
+    let scan = scan.expect("scan");
+    assert_eq!(keys(&scan), vec!["notes.txt"], "the rest is scanned");
+    assert_eq!(scan.in_use, vec![rel("report.docx")]);
+    assert_eq!(
+        scan.unreadable,
+        vec![(rel("report.docx"), crate::in_use::IN_USE_REASON.to_string())],
+        "kept as unreadable (left out of the plan), not missing (a deletion)"
+    );
+    // Let go: read next time.
+    let again = scan_folder(root, &scan.hashes, &opts()).expect("scan");
+    assert_eq!(keys(&again), vec!["notes.txt", "report.docx"]);
+    assert!(again.in_use.is_empty());
+}
+
+// Windows only: real attributes and a real sharing violation (Wine implements both).
+#[cfg(windows)]
+#[test]
+fn hidden_and_system_attributes_are_hidden_on_windows() {
+    use std::os::windows::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "visible.txt", b"v");
+    put(root, "hidden.txt", b"h");
+    put(root, "desktop.ini", b"[.ShellClassInfo]");
+    put(root, "secret/inside.txt", b"s");
+    set_attributes(&root.join("hidden.txt"), crate::fs_safe::attrs::HIDDEN);
+    set_attributes(
+        &root.join("desktop.ini"),
+        crate::fs_safe::attrs::HIDDEN | crate::fs_safe::attrs::SYSTEM,
+    );
+    set_attributes(&root.join("secret"), crate::fs_safe::attrs::HIDDEN);
+    let m = std::fs::symlink_metadata(root.join("hidden.txt")).expect("stat");
+    assert_ne!(
+        m.file_attributes() & crate::fs_safe::attrs::HIDDEN,
+        0,
+        "the attribute was set"
+    );
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert_eq!(keys(&scan), vec!["visible.txt"]);
+    let r = reasons(&scan, root);
+    assert!(
+        r.contains(&("hidden.txt".into(), SkipReason::Hidden)),
+        "{r:?}"
+    );
+    assert!(
+        r.contains(&("desktop.ini".into(), SkipReason::Hidden)),
+        "{r:?}"
+    );
+    assert!(r.contains(&("secret".into(), SkipReason::Hidden)), "{r:?}");
+    assert_eq!(
+        scan.excluded,
+        vec![rel("desktop.ini"), rel("hidden.txt"), rel("secret")],
+        "left out of the plan on every side, as dot-files are"
+    );
+}
+
+#[cfg(windows)]
+fn set_attributes(path: &Path, attributes: u32) {
+    use std::os::windows::ffi::OsStrExt;
+    let wide: Vec<u16> = path
+        .as_os_str()
+        .encode_wide()
+        .chain(std::iter::once(0))
+        .collect();
+    // SAFETY: a NUL-terminated wide path that outlives the call.
+    let ok = unsafe {
+        windows_sys::Win32::Storage::FileSystem::SetFileAttributesW(wide.as_ptr(), attributes)
+    };
+    assert_ne!(ok, 0, "SetFileAttributesW {}", path.display());
+}
+
+#[cfg(windows)]
+#[test]
+fn a_file_open_without_sharing_is_in_use_not_deleted_on_windows() {
+    use std::os::windows::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "report.docx", b"locked!");
+    put(root, "notes.txt", b"free");
+    // What Office does with an open document: no sharing at all.
+    let office = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .share_mode(0)
+        .open(root.join("report.docx"))
+        .expect("open without sharing");
+    let scan = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert_eq!(keys(&scan), vec!["notes.txt"], "the rest is scanned");
+    assert_eq!(
+        scan.in_use,
+        vec![rel("report.docx")],
+        "{:?}",
+        scan.unreadable
+    );
+    assert_eq!(
+        scan.unreadable.len(),
+        1,
+        "kept out of the plan, not deleted"
+    );
+    // Replacing it fails the same way, classified.
+    std::fs::write(root.join("new.tmp"), b"x").expect("write");
+    let err = crate::fs_safe::rename(root, &rel("new.tmp"), &rel("report.docx"))
+        .expect_err("replacing a file held open fails");
+    assert!(crate::in_use::is_in_use(&err), "{err:?}");
+    drop(office);
+    let again = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    assert!(again.entries.contains_key(&rel("report.docx")));
+    assert!(again.in_use.is_empty());
+}

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use ignore::gitignore::Gitignore;
 use tracing::{debug, warn};
 
-use super::rules::{is_ignored, load_ignore_file, name_skip_reason};
+use super::rules::{attribute_skip_reason, is_ignored, load_ignore_file, name_skip_reason};
 use super::{LocalScan, ScanError, SkipReason, IGNORE_FILE};
 use crate::chunk;
+use crate::fs_safe;
 use crate::manifest::EntryKind;
 use crate::plan::LocalEntry;
 use crate::rel_path::RelPath;
@@ -141,7 +142,13 @@ fn visit(
             // Vanished between listing and stat: it is simply not there any more.
             if e.kind() != std::io::ErrorKind::NotFound {
                 if let Some(rel) = child_rel(&frame.rel, &name) {
-                    scan.unreadable.push((rel, e.to_string()));
+                    let reason = if crate::in_use::is_in_use(&e) {
+                        scan.in_use.push(rel.clone());
+                        crate::in_use::IN_USE_REASON.to_string()
+                    } else {
+                        e.to_string()
+                    };
+                    scan.unreadable.push((rel, reason));
                 }
             }
             return None;
@@ -159,7 +166,7 @@ fn visit(
         None => RelPath::new(name),
     };
     let ft = meta.file_type();
-    if let Some(reason) = skip_reason(name, ft, &native) {
+    if let Some(reason) = skip_reason(name, &meta, &native) {
         if let Ok(rel) = candidate {
             if rel.file_name() == name {
                 scan.excluded.push(rel);
@@ -211,13 +218,22 @@ fn visit(
     }))
 }
 
-/// Why a listed name of type `ft` is left out before any ignore rule is asked: its name, or
-/// being a link or a special file.
-fn skip_reason(name: &str, ft: FileType, native: &Path) -> Option<SkipReason> {
-    if let Some(reason) = name_skip_reason(name) {
-        Some(reason)
-    } else if ft.is_symlink() {
-        warn!(path = %native.display(), "skipping a symbolic link (links are not synced)");
+/// Why a listed name is left out before any ignore rule is asked: its name, its Windows
+/// attributes (hidden, system, a reparse point), or being a link or a special file.
+fn skip_reason(name: &str, meta: &Metadata, native: &Path) -> Option<SkipReason> {
+    let ft = meta.file_type();
+    let reason = name_skip_reason(name)
+        .or_else(|| attribute_skip_reason(fs_safe::attrs::of(meta)))
+        .or_else(|| type_skip_reason(ft))?;
+    if reason == SkipReason::Symlink {
+        warn!(path = %native.display(), "skipping a symbolic link, junction or placeholder (links are not synced)");
+    }
+    Some(reason)
+}
+
+/// Links (never followed) and sockets, FIFOs and devices.
+fn type_skip_reason(ft: FileType) -> Option<SkipReason> {
+    if ft.is_symlink() {
         Some(SkipReason::Symlink)
     } else if !ft.is_file() && !ft.is_dir() {
         Some(SkipReason::Special)

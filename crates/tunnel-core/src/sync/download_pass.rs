@@ -205,6 +205,11 @@ impl Syncer {
                 Err(DownloadError::Remote(e)) if is_fatal(&e) => {
                     fatal.get_or_insert(SyncError::Remote(e));
                 }
+                Err(DownloadError::Io(e)) if crate::in_use::is_in_use(&e) => {
+                    exec.failed_files += 1;
+                    exec.in_use.insert(dest.clone());
+                    warn!(path = %dest, "not replaced: {}", crate::in_use::IN_USE_REASON);
+                }
                 Err(e) => {
                     exec.failed_files += 1;
                     warn!(path = %dest, error = %e, "download failed; retried next sync");

@@ -28,6 +28,9 @@ impl Syncer {
             }
             if let Err(e) = fs_safe::rename(&folder.path, path, copy) {
                 exec.failed_files += 1;
+                if crate::in_use::is_in_use(&e) {
+                    exec.in_use.insert(path.clone());
+                }
                 warn!(path = %path, error = %e, "could not keep the local version aside");
                 continue;
             }
@@ -104,6 +107,9 @@ impl Syncer {
                     exec.base_removals.push(path.clone());
                 }
                 Err(e) if expected.kind == EntryKind::File => {
+                    if crate::in_use::is_in_use(&e) {
+                        exec.in_use.insert(path.clone());
+                    }
                     // Never deleted without a copy in the trash: the file stays here and in
                     // the base, so the next sync tries again (forgetting it would read it as
                     // new and upload it again, undoing the other device's deletion).

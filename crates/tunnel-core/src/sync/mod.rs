@@ -425,6 +425,11 @@ impl Syncer {
         summary.bytes_up += exec.summary.bytes_up;
         summary.bytes_down += exec.summary.bytes_down;
         summary.skipped_unreadable += exec.failed_files;
+        let in_use: BTreeSet<&RelPath> = scan.in_use.iter().chain(&exec.in_use).collect();
+        summary.in_use = in_use.into_iter().map(|p| p.to_string()).collect();
+        if !summary.in_use.is_empty() {
+            warn!(files = ?summary.in_use, "{}", crate::in_use::IN_USE_REASON);
+        }
         Ok(())
     }
 
@@ -580,6 +585,8 @@ struct Execution {
     /// Files put in the local trash (deleted or replaced by another device's change).
     trashed: Vec<crate::journal::TrashRecord>,
     failed_files: u64,
+    /// Files left because another program holds them (counted in `failed_files` too).
+    in_use: BTreeSet<RelPath>,
 }
 
 impl Execution {
@@ -595,6 +602,7 @@ impl Execution {
             renamed: HashSet::new(),
             trashed: Vec::new(),
             failed_files: 0,
+            in_use: BTreeSet::new(),
         }
     }
 }
@@ -742,6 +750,13 @@ fn backoff_ms(attempt: u32) -> u64 {
     let cap = 100u64 << attempt.min(6);
     rand::thread_rng().gen_range(cap / 2..=cap)
 }
+
+#[cfg(test)]
+mod in_use_tests;
+#[cfg(test)]
+mod long_path_tests;
+#[cfg(test)]
+mod test_device;
 
 #[cfg(test)]
 mod tests {

@@ -44,7 +44,10 @@ pub(crate) fn open_scanned(root: &Path, f: &FileToSend) -> Result<std::fs::File,
     let native = || f.path.to_native(root);
     let file = match fs_safe::open_file(root, &f.path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(e.into()),
+        // Gone, or held open by another program: said as it is (the latter is reported).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || crate::in_use::is_in_use(&e) => {
+            return Err(e.into())
+        }
         Err(e) => {
             debug!(path = %f.path, error = %e, "not the file that was scanned");
             return Err(RemoteError::SourceChanged(native()));

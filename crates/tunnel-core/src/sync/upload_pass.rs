@@ -255,6 +255,9 @@ impl Syncer {
                     }
                     Err(e) => {
                         warn!(path = %files_ref[i].0.path, error = %e, "upload failed; retried next sync");
+                        if is_in_use(&e) {
+                            exec.in_use.insert(files_ref[i].0.path.clone());
+                        }
                         failed.insert(i);
                     }
                 }
@@ -274,6 +277,9 @@ impl Syncer {
                 Ok(()) => {}
                 Err(e) => {
                     info!(path = %f.path, error = %e, "not packed this time");
+                    if is_in_use(&e) {
+                        exec.in_use.insert(f.path.clone());
+                    }
                     failed.insert(i);
                     continue;
                 }
@@ -389,4 +395,9 @@ impl Syncer {
         }
         Ok(())
     }
+}
+
+/// A local read failed because another program holds the file.
+fn is_in_use(e: &RemoteError) -> bool {
+    matches!(e, RemoteError::Io(io) if crate::in_use::is_in_use(io))
 }
