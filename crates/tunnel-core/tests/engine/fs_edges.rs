@@ -23,9 +23,9 @@ use tunnel_core::remote::memory::MemoryStore;
 use tunnel_core::remote::{BlobName, RemoteError, RemoteStore};
 use tunnel_core::sync::TRASH_DIR;
 
-use crate::hostile::{append_delta, delta_doc, file_entry};
 #[cfg(unix)]
 use crate::hostile::listing;
+use crate::hostile::{append_delta, delta_doc, file_entry};
 #[cfg(unix)]
 use crate::util::Intercept;
 use crate::util::{runtime, tree_of, Device, Hooked, StoreHooks};
