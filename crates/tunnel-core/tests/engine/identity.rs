@@ -245,14 +245,15 @@ fn a_rebuilt_remote_does_not_delete_a_file_unreadable_during_the_rebuild() {
         assert!(!b.path("z.txt").exists());
 
         // A meets the rebuilt remote while z.txt cannot be read.
-        let held = unreadable(&a.path("z.txt"));
-        a.sync(&new_page)
-            .await
-            .expect("a adopts the rebuilt remote");
+        {
+            let _unreadable = unreadable(&a.path("z.txt"));
+            a.sync(&new_page)
+                .await
+                .expect("a adopts the rebuilt remote");
+        }
 
         // z.txt is readable again, unchanged: it must be kept (and published), not read as
         // "deleted remotely" on the strength of a base entry from the old remote.
-        drop(held);
         std::fs::remove_file(a.path("z.txt")).expect("rm the stand-in");
         a.write("z.txt", b"<v0> z");
         a.sync(&new_page).await.expect("a");
