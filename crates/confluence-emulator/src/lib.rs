@@ -36,6 +36,7 @@ pub mod render;
 mod routes;
 pub mod spawn;
 pub mod store;
+#[cfg(feature = "tls")]
 pub mod testcerts;
 pub mod tls;
 

@@ -1,5 +1,5 @@
 //! Starting and stopping the server: the `Emulator` builder, the `EmulatorHandle` tests hold,
-//! the accept loop (plain TCP or OpenSSL TLS, HTTP/1.1 via hyper) and the inspection types
+//! the accept loop (plain TCP or TLS from `tls.rs`, HTTP/1.1 via hyper) and the inspection types
 //! (`LoggedRequest`, `Notification`, `AttachmentSnapshot`).
 //!
 //! Invariants: the listener is bound before `spawn` returns, so `base_url()` is immediately
@@ -8,7 +8,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ use crate::faults::{FaultConfig, Faults, RateLimit, RateLimiter, ScriptedFault};
 use crate::model::{limits, Model, Status};
 use crate::render::Links;
 use crate::store::{Store, StoreError};
-use crate::tls::{build_acceptor, TlsConfig, TlsError};
+use crate::tls::{build_acceptor, Acceptor, TlsConfig, TlsError};
 
 /// Entry point of the builder.
 #[derive(Debug)]
@@ -535,7 +534,7 @@ impl Drop for EmulatorHandle {
 
 async fn accept_loop(
     listener: tokio::net::TcpListener,
-    acceptor: Option<Arc<openssl::ssl::SslAcceptor>>,
+    acceptor: Option<Arc<Acceptor>>,
     shared: Arc<Shared>,
     token: CancellationToken,
     tracker: TaskTracker,
@@ -562,20 +561,9 @@ async fn accept_loop(
             match acceptor {
                 None => serve_connection(TokioIo::new(tcp), shared, token).await,
                 Some(acc) => {
-                    let stream = openssl::ssl::Ssl::new(acc.context())
-                        .and_then(|ssl| tokio_openssl::SslStream::new(ssl, tcp));
-                    let mut stream = match stream {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot set up TLS session");
-                            return;
-                        }
-                    };
-                    if let Err(e) = Pin::new(&mut stream).accept().await {
-                        tracing::info!(%peer, error = %e, "TLS handshake refused");
-                        return;
+                    if let Some(stream) = acc.accept(tcp, peer).await {
+                        serve_connection(TokioIo::new(stream), shared, token).await
                     }
-                    serve_connection(TokioIo::new(stream), shared, token).await
                 }
             }
         });

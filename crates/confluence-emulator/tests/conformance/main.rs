@@ -8,5 +8,7 @@ mod faults;
 mod pages;
 mod properties;
 mod storage;
+// HTTPS needs the `tls` feature (OpenSSL); a build without it serves plain HTTP only.
+#[cfg(feature = "tls")]
 mod tls;
 mod util;

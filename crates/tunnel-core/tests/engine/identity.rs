@@ -245,20 +245,17 @@ fn a_rebuilt_remote_does_not_delete_a_file_unreadable_during_the_rebuild() {
         b.sync(&new_page).await.expect("b rebuilds the remote");
         assert!(!b.path("z.txt").exists());
 
-        // A meets the rebuilt remote while z.txt cannot be read (a FIFO stands in its place).
-        std::fs::remove_file(a.path("z.txt")).expect("rm z");
-        let status = std::process::Command::new("mkfifo")
-            .arg(a.path("z.txt"))
-            .status()
-            .expect("mkfifo runs");
-        assert!(status.success(), "mkfifo");
-        a.sync(&new_page)
-            .await
-            .expect("a adopts the rebuilt remote");
+        // A meets the rebuilt remote while z.txt cannot be read.
+        {
+            let _unreadable = unreadable(&a.path("z.txt"));
+            a.sync(&new_page)
+                .await
+                .expect("a adopts the rebuilt remote");
+        }
 
         // z.txt is readable again, unchanged: it must be kept (and published), not read as
         // "deleted remotely" on the strength of a base entry from the old remote.
-        std::fs::remove_file(a.path("z.txt")).expect("rm fifo");
+        std::fs::remove_file(a.path("z.txt")).expect("rm the stand-in");
         a.write("z.txt", b"<v0> z");
         a.sync(&new_page).await.expect("a");
         b.sync(&new_page).await.expect("b");
@@ -269,4 +266,44 @@ fn a_rebuilt_remote_does_not_delete_a_file_unreadable_during_the_rebuild() {
         );
         assert_eq!(a.tree(), b.tree());
     });
+}
+
+/// Makes the file at `path` unreadable to the sync while the returned value lives. On Unix a
+/// FIFO stands in its place. Windows has no FIFO in a folder (its named pipes live in
+/// `\\.\pipe\`), so there the file is rewritten (a new modification time, so the scan must read
+/// it) and held open without sharing, as Office holds an open document.
+#[cfg(unix)]
+fn unreadable(path: &std::path::Path) -> Unreadable {
+    std::fs::remove_file(path).expect("rm");
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo");
+    Unreadable {}
+}
+
+/// See the Unix one.
+#[cfg(windows)]
+fn unreadable(path: &std::path::Path) -> Unreadable {
+    use std::os::windows::fs::OpenOptionsExt as _;
+    let content = std::fs::read(path).expect("read");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(path, content).expect("rewrite");
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(0)
+        .open(path)
+        .expect("open without sharing");
+    assert!(
+        std::fs::File::open(path).is_err(),
+        "precondition: the file cannot be opened while held"
+    );
+    Unreadable { _held: held }
+}
+
+/// While it lives, the file it was made for stays unreadable (see [`unreadable`]).
+struct Unreadable {
+    #[cfg(windows)]
+    _held: std::fs::File,
 }
