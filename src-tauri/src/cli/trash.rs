@@ -12,7 +12,7 @@ use tunnel_core::sync::TrashItem;
 
 use super::output::human_bytes;
 use super::{exit, Context};
-use crate::opened_config::OpenedConfig;
+use crate::app::opened_config::OpenedConfig;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]

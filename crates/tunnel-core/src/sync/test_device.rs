@@ -18,7 +18,8 @@ impl Device {
         let root = tmp.path().join("Sync");
         std::fs::create_dir_all(&root).expect("mkdir root");
         let journal = Journal::open(&tmp.path().join("journal.db")).expect("journal");
-        let rec = journal.add_folder(&root, "12345").expect("folder added");
+        let page = crate::ids::PageId::parse("12345").expect("page id");
+        let rec = journal.add_folder(&root, &page).expect("folder added");
         Syncer::mark_folder(&root, &rec.folder_uuid).expect("marker");
         let settings = SyncSettings {
             max_delete_share: 1.0,
