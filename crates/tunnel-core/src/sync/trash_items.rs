@@ -190,8 +190,13 @@ pub fn restore_from_trash(root: &Path, item: &TrashItem, to: Option<&Path>) -> i
             }
         }
         dest.sync();
+        let restored = dest.path().join(candidate);
+        // On Windows an open folder handle keeps the folder from being removed (fs_safe holds
+        // folders without FILE_SHARE_DELETE): let go of both before the trash is tidied.
+        drop(src);
+        drop(dest);
         remove_empty_folders(root, &item.in_trash);
-        return Ok(dest.path().join(candidate));
+        return Ok(restored);
     }
     Err(io::Error::other(format!(
         "no free name for {name} in {}",
@@ -221,6 +226,8 @@ pub fn empty_trash(
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
+        // Let go of the folder first: on Windows an open handle keeps it from being removed.
+        drop(dir);
         remove_empty_folders(root, &item.in_trash);
         removed.push(item.in_trash.clone());
     }
