@@ -356,6 +356,30 @@ fn truncate_bytes(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// What a conflict copy's name carries after the stem of the file it copies.
+const CONFLICT_COPY_MARK: &str = " (conflict from ";
+
+/// A file name's stem and extension as the copy namers split it: the extension is what follows
+/// the last dot, at most 32 bytes; none for folders, dotless names and dot-files.
+fn split_extension(name: &str, is_dir: bool) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if !is_dir && i > 0 && name.len() - i <= 32 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    }
+}
+
+/// Whether `copy` is named as a conflict copy of `path` by [`conflict_copy_name`]: beside it,
+/// its stem followed by ` (conflict from `. A copy whose stem was shortened or which went to
+/// the top level (over-long names) is not recognised.
+pub(crate) fn is_conflict_copy_of(copy: &RelPath, path: &RelPath) -> bool {
+    let (stem, _) = split_extension(path.file_name(), false);
+    copy.parent() == path.parent()
+        && copy
+            .file_name()
+            .strip_prefix(stem)
+            .is_some_and(|rest| rest.starts_with(CONFLICT_COPY_MARK))
+}
+
 /// Name of a conflict copy: `name (conflict from DEVICE YYYY-MM-DD HHMMSS).ext` beside
 /// `path` (DEVICE = the loser's device id, time in UTC; the extension is what follows the
 /// last dot of the file name, none for dotless and dot-files), with ` 2`, ` 3`, … added
@@ -369,11 +393,7 @@ pub fn conflict_copy_name(
     taken: impl Fn(&RelPath) -> bool,
 ) -> RelPath {
     let when = when.to_offset(time::UtcOffset::UTC);
-    let name = path.file_name();
-    let (stem, ext) = match name.rfind('.') {
-        Some(i) if i > 0 && name.len() - i <= 32 => (&name[..i], &name[i..]),
-        _ => (name, ""),
-    };
+    let (stem, ext) = split_extension(path.file_name(), false);
     let stamp = format!(
         "{:04}-{:02}-{:02} {:02}{:02}{:02}",
         when.year(),
@@ -401,7 +421,7 @@ pub fn conflict_copy_name(
         } else {
             format!(" {n}")
         };
-        let middle = format!(" (conflict from {device} {stamp}){suffix}");
+        let middle = format!("{CONFLICT_COPY_MARK}{device} {stamp}){suffix}");
         let mut dir = parent.as_ref();
         if budget(dir) < middle.len() + ext.len() + 1 {
             dir = None; // absurdly deep parent: fall back to the top level
@@ -435,11 +455,7 @@ pub fn case_conflict_name(
     taken: impl Fn(&RelPath) -> bool,
 ) -> Option<RelPath> {
     const MOST_TRIED: u64 = 10_000;
-    let name = path.file_name();
-    let (stem, ext) = match name.rfind('.') {
-        Some(i) if !is_dir && i > 0 && name.len() - i <= 32 => (&name[..i], &name[i..]),
-        _ => (name, ""),
-    };
+    let (stem, ext) = split_extension(path.file_name(), is_dir);
     let parent = path.parent();
     let used = parent.as_ref().map_or(0, |p| p.as_str().len() + 1);
     let budget = crate::rel_path::MAX_COMPONENT_BYTES
@@ -1424,6 +1440,30 @@ mod tests {
             matches!(plan.actions[0], Action::ConflictRemoteWins { .. }),
             "{plan:?}"
         );
+    }
+
+    #[test]
+    fn conflict_copies_are_recognised_by_the_namer_s_own_split() {
+        let when = now();
+        let long_ext = format!("notes.{}", "x".repeat(40)); // no extension: over 32 bytes
+        for original in ["docs/report.final.docx", "Makefile", ".env", &long_ext] {
+            let path = p(original);
+            let copy = conflict_copy_name(&path, "pc", when, |_| false);
+            assert!(is_conflict_copy_of(&copy, &path), "{copy} copies {path}");
+            let second = conflict_copy_name(&path, "pc", when, |c| c == &copy);
+            assert!(
+                is_conflict_copy_of(&second, &path),
+                "{second} copies {path}"
+            );
+        }
+        let path = p("docs/report.docx");
+        for other in [
+            "report (conflict from pc 2026-11-18 110640).docx",
+            "docs/report (copy).docx",
+            "docs/other (conflict from pc 2026-11-18 110640).docx",
+        ] {
+            assert!(!is_conflict_copy_of(&p(other), &path), "{other}");
+        }
     }
 
     #[test]

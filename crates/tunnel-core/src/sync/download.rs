@@ -130,23 +130,8 @@ pub(crate) fn keeps_previous(
         && !arriving.iter().any(|a| {
             a.sha256.is_some()
                 && a.sha256 == old.sha256
-                && is_conflict_copy_of(&a.path, &entry.path)
+                && crate::plan::is_conflict_copy_of(&a.path, &entry.path)
         })
-}
-
-/// Whether `copy` is named as a conflict copy of `path` (`name (conflict from …).ext` beside
-/// it; see [`crate::plan::conflict_copy_name`]).
-fn is_conflict_copy_of(copy: &RelPath, path: &RelPath) -> bool {
-    let name = path.file_name();
-    let stem = match name.rfind('.') {
-        Some(i) if i > 0 => &name[..i],
-        _ => name,
-    };
-    copy.parent() == path.parent()
-        && copy
-            .file_name()
-            .strip_prefix(stem)
-            .is_some_and(|rest| rest.starts_with(" (conflict from "))
 }
 
 /// Download `entry` to `root/dest`. `expected` is what the plan saw at `dest` (None: nothing).
