@@ -16,6 +16,9 @@ ensure_pkgs "${CORE_PKGS[@]}"
 ensure_rust
 use_shared_target_dir
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A fresh clone rebuilds the workspace's own crates anyway: incremental state only costs time
+# and gigabytes of cache there.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

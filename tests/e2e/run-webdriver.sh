@@ -9,6 +9,9 @@ set -euo pipefail
 app="$(realpath "$1")"
 here="$(cd "$(dirname "$0")" && pwd)"
 port="${WEBDRIVER_PORT:-4444}"
+# The WebKitWebDriver behind it: the next port, so that two runs with different WEBDRIVER_PORTs
+# never share one.
+native_port="${WEBDRIVER_NATIVE_PORT:-$((port + 1))}"
 
 # The fake backend unless the caller chose the real one (SBER_TUNNEL_FAKE_BACKEND=0, E2E_FAKE=0).
 export SBER_TUNNEL_FAKE_BACKEND="${SBER_TUNNEL_FAKE_BACKEND-1}"
@@ -16,7 +19,7 @@ HOME="$(mktemp -d)"
 export HOME
 export XDG_CONFIG_HOME="$HOME/.config" XDG_DATA_HOME="$HOME/.local/share" XDG_CACHE_HOME="$HOME/.cache"
 
-tauri-driver --port "$port" > "${E2E_DRIVER_LOG:-/tmp/tauri-driver.log}" 2>&1 &
+tauri-driver --port "$port" --native-port "$native_port" > "${E2E_DRIVER_LOG:-/tmp/tauri-driver.log}" 2>&1 &
 driver=$!
 trap 'kill "$driver" 2>/dev/null || true; wait "$driver" 2>/dev/null || true' EXIT
 
