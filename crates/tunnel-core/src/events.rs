@@ -134,6 +134,10 @@ pub struct SyncSummary {
     /// stored here under it (a folder moved with what it holds counts once).
     #[serde(default)]
     pub case_renamed: u64,
+    /// Selective sync: copies of excluded entries removed from this computer (the page
+    /// holds them; see `crate::selective`).
+    #[serde(default)]
+    pub evicted: u64,
 }
 
 /// A remote name that cannot be stored on this computer, and why.

@@ -38,5 +38,6 @@ pub mod remote;
 pub mod scan;
 pub mod schedule;
 pub mod secrets;
+pub mod selective;
 pub mod sync;
 pub mod watch;

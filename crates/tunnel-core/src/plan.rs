@@ -53,6 +53,19 @@
 //! content becomes [`Action::ConflictRemoteWins`] (see `folders_win_over_files`). Hence a plan
 //! never publishes a live file that is the parent of a live entry, which the manifest refuses.
 //!
+//! Selective sync (issue 17): [`PlanInput::excluded`] lists the subtrees this device leaves
+//! out (names compared as this disk compares them). Inside them nothing is downloaded, and
+//! nothing is deleted remotely because it is missing here: a path missing here is only
+//! forgotten by the base (so including it again downloads it), and remote entries there stay
+//! alive like left-out names do (a folder holding one is never deleted or replaced remotely).
+//! What is here is dealt with so that nothing is lost: a copy the page holds with the same
+//! content is removed here ([`Action::Evict`]; a folder only once nothing else stays below
+//! it); a copy unchanged here that the page changed or deleted goes through the trash, as an
+//! included one would be replaced or deleted; a change or a new entry made here is planned as
+//! for an included path (an upload, or a conflict when the page changed too), so it reaches
+//! the page first and a later sync removes it here. What other devices do inside an excluded
+//! subtree (edits, renames, deletions, type changes) is never undone by this device.
+//!
 //! Order of [`Plan::actions`]: conflicts, then deletions children-first, then folder
 //! creations (and folder renames on the page) parents-first, then files by path (renamed
 //! files among them), then base bookkeeping. Deletions come before
@@ -104,6 +117,9 @@ pub struct PlanInput<'a> {
     pub holding_unsynced: &'a BTreeSet<RelPath>,
     /// How this folder's disk treats names (case, normalisation, reserved names).
     pub names: NameRules,
+    /// Subtrees this device leaves out (selective sync, see [`crate::selective`]): never
+    /// downloaded, never deleted remotely because they are missing here (see the module docs).
+    pub excluded: &'a BTreeSet<RelPath>,
 }
 
 /// A remote name this disk cannot hold. It is left out of the plan on every side: not
@@ -232,6 +248,15 @@ pub enum Action {
         /// before its commit failed): nothing to download.
         here: bool,
     },
+    /// Selective sync: remove this device's copy of an excluded entry, which the page holds
+    /// with the same content (a folder only when nothing else stays below it here). Nothing
+    /// is published; the base forgets the path.
+    Evict {
+        /// Path.
+        path: RelPath,
+        /// What must still be there for the removal to go ahead (the page's content).
+        expected: LocalEntry,
+    },
 }
 
 impl Action {
@@ -246,6 +271,7 @@ impl Action {
             | Action::ConflictLocalWins { path, .. }
             | Action::RecordBase { path, .. }
             | Action::RenameRemote { path, .. }
+            | Action::Evict { path, .. }
             | Action::ForgetBase { path } => path,
         }
     }
@@ -253,7 +279,7 @@ impl Action {
     fn phase(&self) -> u8 {
         match self {
             Action::ConflictRemoteWins { .. } | Action::ConflictLocalWins { .. } => 0,
-            Action::DeleteLocal { .. } | Action::DeleteRemote { .. } => 1,
+            Action::DeleteLocal { .. } | Action::DeleteRemote { .. } | Action::Evict { .. } => 1,
             Action::Download { entry, .. } if entry.kind == EntryKind::Dir => 2,
             Action::Upload { local, .. } if local.kind == EntryKind::Dir => 2,
             Action::RenameRemote { entry, .. } if entry.kind == EntryKind::Dir => 2,
@@ -307,6 +333,7 @@ impl Plan {
                 }
                 Action::RecordBase { .. } | Action::ForgetBase { .. } => s.bookkeeping += 1,
                 Action::RenameRemote { .. } => s.renames_remote += 1,
+                Action::Evict { .. } => s.evictions += 1,
             }
         }
         s
@@ -330,6 +357,8 @@ pub struct PlanSummary {
     pub bookkeeping: usize,
     /// Remote names renamed to a `(Case Conflict)` copy (one per entry moved).
     pub renames_remote: usize,
+    /// Copies of excluded entries removed here (selective sync).
+    pub evictions: usize,
 }
 
 fn same_local(l: &LocalEntry, e: &FileEntry) -> bool {
@@ -709,7 +738,7 @@ fn colliding_arrivals(input: &PlanInput, actions: &[Action]) -> Vec<(RelPath, Re
     let mut after: BTreeSet<RelPath> = input.local.keys().cloned().collect();
     for a in actions {
         match a {
-            Action::DeleteLocal { path, .. } => {
+            Action::DeleteLocal { path, .. } | Action::Evict { path, .. } => {
                 after.remove(path);
             }
             Action::Download { path, .. } => {
@@ -805,6 +834,11 @@ fn reconcile_storable(
             .map(|(p, _)| p),
     );
 
+    let excluded_keys: BTreeSet<String> = input
+        .excluded
+        .iter()
+        .map(|e| input.names.key(e.as_str()).into_owned())
+        .collect();
     let mut actions: Vec<Action> = Vec::new();
     for &path in &paths {
         let b = base.get(path);
@@ -896,12 +930,19 @@ fn reconcile_storable(
                 (Some(l), Some(r)) => Some(conflict(path, l, r, input, next_version, &mut taken)),
             },
         };
+        let action = if excluded_here(&excluded_keys, path, input.names) {
+            left_out(path, b, l, r, action)
+        } else {
+            action
+        };
         if let Some(a) = action {
             actions.push(a);
         }
     }
+    keep_evicted_folders_with_survivors(&mut actions, input);
     keep_folders_with_survivors(&mut actions, input, kept_remote);
     folders_win_over_files(&mut actions, input, base, &mut taken, kept_remote);
+    remove_excluded_downloads(&mut actions, input, &excluded_keys);
     actions.sort_by(|a, b| {
         a.phase().cmp(&b.phase()).then_with(|| {
             if a.phase() == 1 {
@@ -912,6 +953,103 @@ fn reconcile_storable(
         })
     });
     actions
+}
+
+/// Whether `path` lies in a subtree this device leaves out (`keys`: the excluded paths as this
+/// disk compares names).
+fn excluded_here(keys: &BTreeSet<String>, path: &RelPath, names: NameRules) -> bool {
+    !keys.is_empty()
+        && std::iter::once(path.as_str())
+            .chain(path.ancestors())
+            .any(|a| keys.contains(names.key(a).as_ref()))
+}
+
+/// The action for a path in an excluded subtree, from the one an included path would get
+/// (`action`). Selective sync's rules (see the module docs):
+/// - nothing here: nothing happens (no download, and no remote deletion because it is missing
+///   here); the base forgets the path, so including it again downloads it;
+/// - here with the page's content: the copy here is removed ([`Action::Evict`]);
+/// - here unchanged while the page changed or deleted it: removed here through the trash, as
+///   an included file would be replaced or deleted ([`Action::DeleteLocal`]);
+/// - changed or new here: what an included path gets (an upload, or a conflict when the page
+///   changed too), so it reaches the page before a later sync removes it here.
+fn left_out(
+    path: &RelPath,
+    b: Option<&FileEntry>,
+    l: Option<&LocalEntry>,
+    r: Option<&FileEntry>,
+    action: Option<Action>,
+) -> Option<Action> {
+    let Some(l) = l else {
+        return b.map(|_| Action::ForgetBase { path: path.clone() });
+    };
+    if r.is_some_and(|r| same_local(l, r)) {
+        return Some(Action::Evict {
+            path: path.clone(),
+            expected: l.clone(),
+        });
+    }
+    match action {
+        // A file from the page over a folder here: left for `folders_win_over_files` (the
+        // folder wins when something stays inside it), then `remove_excluded_downloads`.
+        Some(Action::Download { entry, .. })
+            if l.kind == EntryKind::Dir && entry.kind == EntryKind::File =>
+        {
+            Some(Action::Download {
+                path: path.clone(),
+                entry,
+            })
+        }
+        // Only planned when this side is unchanged since the base: the page moved on.
+        Some(Action::Download { .. }) => Some(Action::DeleteLocal {
+            path: path.clone(),
+            expected: l.clone(),
+        }),
+        other => other,
+    }
+}
+
+/// A download left in an excluded subtree (a file from the page over an unchanged folder here
+/// that keeps nothing) removes the folder here instead.
+fn remove_excluded_downloads(actions: &mut [Action], input: &PlanInput, keys: &BTreeSet<String>) {
+    for a in actions.iter_mut() {
+        let Action::Download { path, .. } = a else {
+            continue;
+        };
+        if !excluded_here(keys, path, input.names) {
+            continue;
+        }
+        if let Some(l) = input.local.get(path) {
+            *a = Action::DeleteLocal {
+                path: path.clone(),
+                expected: l.clone(),
+            };
+        }
+    }
+}
+
+/// A folder is only evicted when everything here below it goes too: a changed or new file
+/// inside an excluded folder keeps it until the file has reached the page.
+fn keep_evicted_folders_with_survivors(actions: &mut Vec<Action>, input: &PlanInput) {
+    let going: BTreeSet<RelPath> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Evict { path, .. } | Action::DeleteLocal { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let staying: BTreeSet<RelPath> = input
+        .local
+        .keys()
+        .filter(|p| !going.contains(*p))
+        .cloned()
+        .collect();
+    actions.retain(|a| match a {
+        Action::Evict { path, expected } if expected.kind == EntryKind::Dir => {
+            !has_survivor_below(&staying, path)
+        }
+        _ => true,
+    });
 }
 
 /// The tombstone that deletes `r`: next version, this device, stamped with the deletion time.
@@ -1221,6 +1359,7 @@ mod tests {
         trusted: bool,
         holding_unsynced: BTreeSet<RelPath>,
         names: NameRules,
+        excluded: BTreeSet<RelPath>,
     }
 
     impl Case {
@@ -1232,7 +1371,12 @@ mod tests {
                 trusted: true,
                 holding_unsynced: BTreeSet::new(),
                 names: NameRules::EXACT,
+                excluded: BTreeSet::new(),
             }
+        }
+        fn exclude(mut self, path: &str) -> Self {
+            self.excluded.insert(p(path));
+            self
         }
         fn base(mut self, e: FileEntry) -> Self {
             self.base.insert(e.path.clone(), e);
@@ -1256,6 +1400,7 @@ mod tests {
                 base_trusted: self.trusted,
                 holding_unsynced: &self.holding_unsynced,
                 names: self.names,
+                excluded: &self.excluded,
             })
         }
     }
@@ -1273,6 +1418,7 @@ mod tests {
                 Action::RecordBase { .. } => "record-base",
                 Action::ForgetBase { .. } => "forget-base",
                 Action::RenameRemote { .. } => "rename-remote",
+                Action::Evict { .. } => "evict",
             })
             .collect()
     }
@@ -2799,7 +2945,7 @@ mod tests {
                 Action::Download { path, entry } => {
                     write_local(&mut local, names, path, (entry.kind, entry.sha256));
                 }
-                Action::DeleteLocal { path, .. } => {
+                Action::DeleteLocal { path, .. } | Action::Evict { path, .. } => {
                     local.remove(path);
                 }
                 Action::DeleteRemote { path, .. } => {
@@ -2869,6 +3015,7 @@ mod tests {
             base_trusted: trusted,
             holding_unsynced: &BTreeSet::new(),
             names,
+            excluded: &BTreeSet::new(),
         };
         let plan = reconcile(&input);
         let again = reconcile(&input);
@@ -3085,6 +3232,7 @@ mod tests {
             base_trusted: true,
             holding_unsynced: &BTreeSet::new(),
             names,
+            excluded: &BTreeSet::new(),
         });
         assert!(
             second.actions.is_empty(),
@@ -3329,6 +3477,465 @@ mod tests {
             trusted in any::<bool>(),
         ) {
             check(base, local, remote, trusted, names);
+        }
+    }
+
+    // ---- selective sync (issue 17) ----
+
+    #[test]
+    fn table_of_excluded_single_file_cases() {
+        let x = remote_file("big/f", 1, 10, 1, OTHER);
+        let y = remote_file("big/f", 2, 20, 2, OTHER);
+        let cases: Vec<(&str, Case, Vec<&str>)> = vec![
+            (
+                "arriving from the page: not downloaded",
+                Case::new().remote(y.clone()),
+                vec![],
+            ),
+            (
+                "missing here after it was synced: the base forgets it, the page keeps it",
+                Case::new().base(x.clone()).remote(x.clone()),
+                vec!["forget-base"],
+            ),
+            (
+                "missing here, edited on the page: nothing downloaded, the base forgets it",
+                Case::new().base(x.clone()).remote(y.clone()),
+                vec!["forget-base"],
+            ),
+            (
+                "missing here, deleted on the page: only the base forgets it",
+                Case::new().base(x.clone()).remote(gone(&x)),
+                vec!["forget-base"],
+            ),
+            (
+                "here with the page's content: the copy here is removed",
+                Case::new()
+                    .base(x.clone())
+                    .local("big/f", local_file(1, 10))
+                    .remote(x.clone()),
+                vec!["evict"],
+            ),
+            (
+                "here with the page's content, never synced: removed",
+                Case::new()
+                    .local("big/f", local_file(2, 10))
+                    .remote(y.clone()),
+                vec!["evict"],
+            ),
+            (
+                "unchanged here, edited on the page: the old copy goes to the trash",
+                Case::new()
+                    .base(x.clone())
+                    .local("big/f", local_file(1, 10))
+                    .remote(y.clone()),
+                vec!["delete-local"],
+            ),
+            (
+                "unchanged here, deleted on the page: deleted here (trash)",
+                Case::new()
+                    .base(x.clone())
+                    .local("big/f", local_file(1, 10))
+                    .remote(gone(&x)),
+                vec!["delete-local"],
+            ),
+            (
+                "edited here: published first (removed by a later sync)",
+                Case::new()
+                    .base(x.clone())
+                    .local("big/f", local_file(3, 30))
+                    .remote(x.clone()),
+                vec!["upload"],
+            ),
+            (
+                "created here: published first",
+                Case::new().local("big/f", local_file(3, 30)),
+                vec!["upload"],
+            ),
+            (
+                "edited here and on the page: a conflict keeps both",
+                Case::new()
+                    .base(x.clone())
+                    .local("big/f", local_file(3, 30))
+                    .remote(y.clone()),
+                vec!["conflict-local-wins"],
+            ),
+            (
+                "edited here, deleted on the page: the edit is published",
+                Case::new()
+                    .base(x.clone())
+                    .local("big/f", local_file(3, 30))
+                    .remote(gone(&x)),
+                vec!["upload"],
+            ),
+        ];
+        for (name, case, want) in cases {
+            let case = case.exclude("big");
+            let plan = case.plan();
+            assert_eq!(kinds(&plan), want, "{name}: {plan:?}");
+            for a in &plan.actions {
+                assert!(
+                    !matches!(a, Action::Download { .. } | Action::DeleteRemote { .. }),
+                    "{name}: an excluded path is never downloaded or deleted remotely: {a:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_excluded_folder_is_removed_here_only_once_nothing_else_stays_in_it() {
+        let d = remote_dir("big", 1);
+        let f = remote_file("big/f", 1, 10, 1, OTHER);
+        let synced = Case::new()
+            .base(d.clone())
+            .base(f.clone())
+            .local("big", local_dir())
+            .local("big/f", local_file(1, 10))
+            .remote(d.clone())
+            .remote(f.clone())
+            .exclude("big");
+        let plan = synced.plan();
+        assert_eq!(
+            plan.actions
+                .iter()
+                .map(|a| (kinds_of(a), a.path().as_str()))
+                .collect::<Vec<_>>(),
+            vec![("evict", "big/f"), ("evict", "big")],
+            "children first, then the emptied folder"
+        );
+        let with_new = synced.local("big/new", local_file(7, 70));
+        let plan = with_new.plan();
+        assert_eq!(
+            plan.actions
+                .iter()
+                .map(|a| (kinds_of(a), a.path().as_str()))
+                .collect::<Vec<_>>(),
+            vec![("evict", "big/f"), ("upload", "big/new")],
+            "a new file keeps its folder until it has reached the page"
+        );
+    }
+
+    #[test]
+    fn a_folder_above_excluded_content_is_never_deleted_remotely() {
+        // `top` deleted here (its excluded subfolder was never here): the page keeps `top`,
+        // since `top/big/f` lives there.
+        let top = remote_dir("top", 1);
+        let big = remote_dir("top/big", 1);
+        let f = remote_file("top/big/f", 1, 10, 1, OTHER);
+        let g = remote_file("top/g", 2, 10, 1, OTHER);
+        let plan = Case::new()
+            .base(top.clone())
+            .base(g.clone())
+            .remote(top.clone())
+            .remote(big.clone())
+            .remote(f.clone())
+            .remote(g.clone())
+            .exclude("top/big")
+            .plan();
+        assert!(
+            !plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::DeleteRemote { path, .. } if path.as_str() == "top")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.actions.iter().any(
+                |a| matches!(a, Action::DeleteRemote { path, .. } if path.as_str() == "top/g")
+            ),
+            "the deletion of an included file still propagates: {plan:?}"
+        );
+    }
+
+    #[test]
+    fn excluded_names_are_compared_as_the_disk_does() {
+        let f = remote_file("Big/f", 1, 10, 1, OTHER);
+        let exact = Case::new().remote(f.clone()).exclude("big");
+        assert_eq!(
+            kinds(&exact.plan()),
+            vec!["download"],
+            "on a byte-exact disk `big` and `Big` are two folders"
+        );
+        let mut folding = Case::new()
+            .remote(f)
+            .local("BIG", local_dir())
+            .local("BIG/g", local_file(4, 40))
+            .exclude("big");
+        folding.names = NameRules {
+            case_insensitive: true,
+            ..NameRules::EXACT
+        };
+        assert_eq!(
+            kinds(&folding.plan()),
+            vec!["upload", "upload"],
+            "on a case-insensitive disk `big` covers `Big` and `BIG`: nothing arrives, the new \
+             file is published first: {:?}",
+            folding.plan()
+        );
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_folder_at_an_excluded_path_on_the_page() {
+        // Synced as a file; another device made it a folder with files inside.
+        let was = remote_file("big", 1, 10, 1, OTHER);
+        let plan = Case::new()
+            .base(was.clone())
+            .local("big", local_file(1, 10))
+            .remote(remote_dir("big", 2))
+            .remote(remote_file("big/n", 5, 50, 1, OTHER))
+            .exclude("big")
+            .plan();
+        assert_eq!(
+            kinds(&plan),
+            vec!["delete-local"],
+            "the old file goes (through the trash), nothing of the folder arrives: {plan:?}"
+        );
+    }
+
+    #[test]
+    fn excluding_a_path_nothing_is_at_changes_nothing() {
+        let f = remote_file("a", 1, 10, 1, OTHER);
+        let plain = Case::new()
+            .base(f.clone())
+            .local("a", local_file(1, 10))
+            .remote(remote_file("a", 2, 20, 2, OTHER));
+        let with = Case {
+            excluded: [p("nothing/here")].into(),
+            ..Case::new()
+                .base(f)
+                .local("a", local_file(1, 10))
+                .remote(remote_file("a", 2, 20, 2, OTHER))
+        };
+        assert_eq!(plain.plan(), with.plan());
+    }
+
+    fn kinds_of(a: &Action) -> &'static str {
+        kinds(&Plan {
+            actions: vec![a.clone()],
+            unstorable: vec![],
+        })[0]
+    }
+
+    /// Selective sync's properties, over several rounds (a change made inside an excluded
+    /// subtree is published first and removed here by a later round): every round is
+    /// deterministic; nothing is ever downloaded or deleted remotely in an excluded subtree
+    /// (only a conflict brings the page's version here, to keep both); a live remote entry
+    /// there stays live; no content is lost; within three rounds the device holds nothing
+    /// excluded and exactly what the page holds elsewhere, and a further round does nothing.
+    fn check_excluded(
+        base: BTreeMap<RelPath, FileEntry>,
+        local: BTreeMap<RelPath, LocalEntry>,
+        remote: BTreeMap<RelPath, FileEntry>,
+        trusted: bool,
+        names: NameRules,
+        excluded: BTreeSet<RelPath>,
+    ) {
+        let keys: BTreeSet<String> = excluded
+            .iter()
+            .map(|e| names.key(e.as_str()).into_owned())
+            .collect();
+        let out = |path: &RelPath| excluded_here(&keys, path, names);
+        let entry = |p: &RelPath, (k, d): &(EntryKind, Option<Digest>)| FileEntry {
+            path: p.clone(),
+            kind: *k,
+            deleted: false,
+            size: 0,
+            mtime_ns: 0,
+            sha256: *d,
+            version: 1,
+            device: ME.into(),
+            chunks: vec![],
+        };
+        let as_local = |(k, d): &(EntryKind, Option<Digest>)| LocalEntry {
+            kind: *k,
+            size: 0,
+            mtime_ns: 0,
+            sha256: *d,
+        };
+        // Content that may go: a side's version unchanged since the base while the other side
+        // changed or deleted it (as for included paths).
+        let mut must_survive: BTreeSet<Option<Digest>> = BTreeSet::new();
+        for (path, l) in local.iter().filter(|(_, l)| l.kind == EntryKind::File) {
+            let b = base.get(path);
+            let r = remote.get(path).filter(|r| !r.deleted);
+            let unchanged_here = trusted && b.is_some_and(|b| same_local(l, b));
+            let changed_there = match (b, r) {
+                (Some(b), Some(r)) => !same_entry(r, b),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if !(unchanged_here && changed_there) {
+                must_survive.insert(l.sha256);
+            }
+        }
+        for (path, r) in remote
+            .iter()
+            .filter(|(_, r)| !r.deleted && r.kind == EntryKind::File)
+        {
+            let b = base.get(path);
+            let unchanged_there = trusted && b.is_some_and(|b| same_entry(r, b));
+            let changed_here = match (b, local.get(path)) {
+                (Some(b), Some(l)) => !same_local(l, b),
+                (Some(_), None) => !out(path),
+                _ => false,
+            };
+            if !(unchanged_there && changed_here) {
+                must_survive.insert(r.sha256);
+            }
+        }
+        let (mut base, mut local, mut remote, mut trusted) = (base, local, remote, trusted);
+        let mut rounds = Vec::new();
+        for round in 0..4 {
+            let input = PlanInput {
+                base: &base,
+                local: &local,
+                remote: &remote,
+                device: ME,
+                now_utc: now(),
+                base_trusted: trusted,
+                holding_unsynced: &BTreeSet::new(),
+                names,
+                excluded: &excluded,
+            };
+            let plan = reconcile(&input);
+            assert_eq!(plan, reconcile(&input), "deterministic");
+            let ctx = || {
+                format!(
+                    "excluded {excluded:?}\nbase {base:?}\nlocal {local:?}\nremote {remote:?}\nplan {plan:?}\nearlier rounds {rounds:?}"
+                )
+            };
+            if round == 3 {
+                assert!(
+                    plan.actions.is_empty(),
+                    "stable after three rounds\n{}",
+                    ctx()
+                );
+                break;
+            }
+            for a in &plan.actions {
+                match a {
+                    Action::Download { path, .. } | Action::DeleteRemote { path, .. } => assert!(
+                        !out(path),
+                        "an excluded path is never downloaded or deleted remotely: {a:?}\n{}",
+                        ctx()
+                    ),
+                    _ => {}
+                }
+            }
+            let (l2, r2) = apply(&input, &plan);
+            for (path, e) in remote.iter().filter(|(p, e)| !e.deleted && out(p)) {
+                assert_eq!(
+                    r2.get(path).map(|(k, _)| *k).is_some() || local.contains_key(path),
+                    true,
+                    "{path} ({e:?}) stays on the page\n{}",
+                    ctx()
+                );
+            }
+            let contents: BTreeSet<Option<Digest>> =
+                l2.values().chain(r2.values()).map(|(_, d)| *d).collect();
+            for c in &must_survive {
+                assert!(contents.contains(c), "content {c:?} survives\n{}", ctx());
+            }
+            // The next round: what both sides hold alike is the base.
+            base = l2
+                .iter()
+                .filter(|(p, v)| r2.get(*p) == Some(*v))
+                .map(|(p, v)| (p.clone(), entry(p, v)))
+                .collect();
+            local = l2.iter().map(|(p, v)| (p.clone(), as_local(v))).collect();
+            remote = r2.iter().map(|(p, v)| (p.clone(), entry(p, v))).collect();
+            trusted = true;
+            rounds.push(plan);
+        }
+        let here: Vec<&RelPath> = local.keys().filter(|p| out(p)).collect();
+        assert!(
+            here.is_empty(),
+            "nothing excluded stays here: {here:?}\nexcluded {excluded:?}\nrounds {rounds:?}"
+        );
+        let page_here: BTreeMap<&RelPath, Option<Digest>> = remote
+            .iter()
+            .filter(|(p, _)| !out(p))
+            .map(|(p, e)| (p, e.sha256))
+            .collect();
+        let local_here: BTreeMap<&RelPath, Option<Digest>> =
+            local.iter().map(|(p, l)| (p, l.sha256)).collect();
+        assert_eq!(
+            local_here, page_here,
+            "this device holds what the page holds outside the excluded subtrees\nexcluded {excluded:?}\nrounds {rounds:?}"
+        );
+    }
+
+    /// Every combination for one file inside an excluded folder (and the folder itself
+    /// excluded while a file or a folder): base, here and the page each none, one of three
+    /// contents or a folder; trusted or not.
+    #[test]
+    fn exhaustive_excluded_single_path_combinations_lose_nothing_and_settle() {
+        let contents = [1u8, 2, 3];
+        let mut locals: Vec<Option<LocalEntry>> = vec![None, Some(local_dir())];
+        let mut remotes: Vec<Option<FileEntry>> = vec![
+            None,
+            Some(gone(&remote_file("f", 1, 5, 1, OTHER))),
+            Some(remote_dir("f", 2)),
+        ];
+        for (i, &c) in contents.iter().enumerate() {
+            locals.push(Some(local_file(c, 10 + i as i64 * 10)));
+            remotes.push(Some(remote_file("f", c, 15 + i as i64 * 10, 2, OTHER)));
+        }
+        let bases = [
+            None,
+            Some(remote_file("f", 1, 5, 1, OTHER)),
+            Some(remote_dir("f", 1)),
+        ];
+        for trusted in [true, false] {
+            for b in &bases {
+                for l in &locals {
+                    for r in &remotes {
+                        let base: BTreeMap<_, _> =
+                            b.iter().map(|e| (e.path.clone(), e.clone())).collect();
+                        let local: BTreeMap<_, _> = l.iter().map(|e| (p("f"), e.clone())).collect();
+                        let remote: BTreeMap<_, _> =
+                            r.iter().map(|e| (e.path.clone(), e.clone())).collect();
+                        check_excluded(
+                            base,
+                            local,
+                            remote,
+                            trusted,
+                            NameRules::EXACT,
+                            [p("f")].into(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn arb_excluded() -> impl Strategy<Value = BTreeSet<RelPath>> {
+        // Folders and files at several depths, in other spellings too (`D` for `d`), and a
+        // path nothing is at.
+        let candidates = ["d", "D", "d/e", "b", "d/e/z", "nothing/here"];
+        proptest::collection::vec(any::<bool>(), candidates.len()).prop_map(move |picks| {
+            candidates
+                .iter()
+                .zip(picks)
+                .filter(|(_, on)| *on)
+                .map(|(c, _)| p(c))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Issue 17: random trees with random excluded subtrees (nested, other spellings,
+        /// missing) lose nothing, never download or delete remotely what is excluded, and
+        /// settle on what the page holds outside them.
+        #[test]
+        fn random_trees_with_excluded_subtrees_lose_nothing_and_settle(
+            (base, local, remote) in arb_tree(),
+            trusted in any::<bool>(),
+            case_insensitive in any::<bool>(),
+            excluded in arb_excluded(),
+        ) {
+            let names = NameRules { case_insensitive, ..NameRules::EXACT };
+            check_excluded(base, local, remote, trusted, names, excluded);
         }
     }
 }

@@ -30,6 +30,7 @@ mod activity;
 mod base;
 mod config;
 mod error;
+mod excluded;
 mod folders;
 mod known_blobs;
 mod ops;

@@ -88,4 +88,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (folder_id, in_trash)
     ) WITHOUT ROWID;
     "#,
+    // 4: selective sync (issue 17): the subtrees of each folder this device leaves out (see
+    // `crate::selective`); per device, never published.
+    r#"
+    CREATE TABLE excluded (
+        folder_id  INTEGER NOT NULL REFERENCES dirs(id) ON DELETE CASCADE,
+        path       TEXT NOT NULL,
+        PRIMARY KEY (folder_id, path)
+    ) WITHOUT ROWID;
+    "#,
 ];

@@ -95,6 +95,7 @@ impl Syncer {
                 Action::Upload { .. }
                 | Action::ConflictRemoteWins { .. }
                 | Action::DeleteLocal { .. }
+                | Action::Evict { .. }
                 | Action::DeleteRemote { .. } => {}
             }
         }

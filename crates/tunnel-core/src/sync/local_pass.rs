@@ -57,8 +57,13 @@ impl Syncer {
     ) -> Result<(), SyncError> {
         let case_renames = case_only_renames(actions, self.name_rules(folder).await);
         for a in actions {
-            let Action::DeleteLocal { path, expected } = a else {
-                continue;
+            let (path, expected) = match a {
+                Action::DeleteLocal { path, expected } => (path, expected),
+                Action::Evict { path, expected } => {
+                    evict(folder, path, expected, exec).await;
+                    continue;
+                }
+                _ => continue,
             };
             if !download::matches_expected(&folder.path, path, Some(expected)).await {
                 exec.failed_files += 1;
@@ -124,6 +129,39 @@ impl Syncer {
             }
         }
         Ok(())
+    }
+}
+
+/// Selective sync: remove this device's copy of an excluded entry the page holds with the same
+/// content (checked by the plan against the page's list read for this sync, and here against
+/// the disk: a file changed meanwhile stays and is dealt with next sync). Removed outright,
+/// not through the trash: freeing the space is the point, and the page keeps the content. A
+/// folder that still holds something (hidden or ignored files) stays.
+async fn evict(folder: &FolderRecord, path: &RelPath, expected: &LocalEntry, exec: &mut Execution) {
+    if !download::matches_expected(&folder.path, path, Some(expected)).await {
+        exec.failed_files += 1;
+        info!(path = %path, "changed locally; not removing it (excluded)");
+        return;
+    }
+    let r = match expected.kind {
+        EntryKind::File => fs_safe::remove_file(&folder.path, path),
+        EntryKind::Dir => fs_safe::remove_dir(&folder.path, path),
+    };
+    match r {
+        Ok(()) => {
+            debug!(path = %path, "excluded: removed from this computer (the page keeps it)");
+            exec.base_removals.push(path.clone());
+            exec.summary.evicted += 1;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            exec.base_removals.push(path.clone());
+        }
+        Err(e) => {
+            if crate::in_use::is_in_use(&e) {
+                exec.in_use.insert(path.clone());
+            }
+            debug!(path = %path, error = %e, "excluded, but not removed here; tried again next sync");
+        }
     }
 }
 

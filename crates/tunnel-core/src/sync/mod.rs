@@ -326,6 +326,7 @@ impl Syncer {
             .flat_map(|p| std::iter::successors(p.parent(), |a| a.parent()))
             .collect();
         let names = self.name_rules(folder).await;
+        let excluded = self.with_journal(move |j| j.excluded_paths(id)).await?;
         let plan = reconcile(&PlanInput {
             base: &base,
             local: &local,
@@ -335,6 +336,7 @@ impl Syncer {
             base_trusted: view.base_trusted,
             holding_unsynced: &holding_unsynced,
             names,
+            excluded: &excluded,
         });
         summary.unstorable = report_unstorable(&plan.unstorable);
         let listed = summary.unstorable.clone();
@@ -422,6 +424,7 @@ impl Syncer {
         summary.deleted_remote += exec.summary.deleted_remote;
         summary.conflicts += exec.summary.conflicts;
         summary.case_renamed += exec.summary.case_renamed;
+        summary.evicted += exec.summary.evicted;
         summary.bytes_up += exec.summary.bytes_up;
         summary.bytes_down += exec.summary.bytes_down;
         summary.skipped_unreadable += exec.failed_files;

@@ -149,6 +149,7 @@ impl Syncer {
                 }
                 Action::Download { .. }
                 | Action::DeleteLocal { .. }
+                | Action::Evict { .. }
                 | Action::RecordBase { .. }
                 | Action::ForgetBase { .. } => {}
             }
