@@ -19,6 +19,8 @@
 //!   that differ only in case, renamed on the page to a `(Case Conflict)` copy (issue 14);
 //! - `restart`: an engine restarted with new settings publishes on the status and event
 //!   channels its host created once, so readers subscribed before keep receiving;
+//! - `selective`: excluded subtrees (issue 17): never downloaded or deleted remotely, copies
+//!   removed here, local changes published first, others' renames and deletions kept;
 //! - `trash`: the local trash keeps what another device's edit replaced or its deletion
 //!   removed, with a record of why and whose change it was (issue 16);
 //! - `type_change`: a folder replaced by a file (or back) on one device while another adds,
@@ -36,6 +38,7 @@ mod local;
 mod model;
 mod names;
 mod restart;
+mod selective;
 mod trash;
 mod type_change;
 mod util;

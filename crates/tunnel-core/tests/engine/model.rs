@@ -4,11 +4,16 @@
 //! files, make conflicting edits of the same file, and change types: a folder (at any depth)
 //! replaced by a file, a file replaced by a folder with files inside (nested too), often while
 //! another device adds or edits inside the same folder or edits the same file; writing below a
-//! path that is a file replaces that file by a folder too. Some syncs run concurrently. Every
+//! path that is a file replaces that file by a folder too. Devices other than the first also
+//! exclude subtrees from this device and include them again (selective sync, issue 17: nested,
+//! covered and not-yet-existing paths, while they or others write inside them, rename them
+//! away or delete them). Some syncs run concurrently. Every
 //! written content is unique (it starts with a `<device#n>` tag), so the test knows who wrote
 //! every byte. Checked:
-//! - at every checkpoint and at the end, all devices hold the same tree, with no leftover
-//!   temporary file;
+//! - at every checkpoint and at the end, every device holds the first device's tree (which
+//!   excludes nothing) minus what it excludes, and nothing inside what it excludes, with no
+//!   leftover temporary file; once every device includes everything again, all hold the same
+//!   tree;
 //! - every file holds, byte for byte, content that some device wrote;
 //! - no content is lost: every written content that no user overwrote or deleted on some
 //!   device is still somewhere in the final tree (conflict copies included);
@@ -26,7 +31,10 @@ use std::time::{Duration, SystemTime};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use tunnel_core::name_rules::NameRules;
+use tunnel_core::rel_path::RelPath;
 use tunnel_core::remote::memory::MemoryStore;
+use tunnel_core::selective;
 
 use crate::util::{env_num, runtime, seed, stray_hidden, Device};
 
@@ -60,6 +68,9 @@ struct Stats {
     commit_retries: u64,
     rule_checks: u64,
     type_changes: u64,
+    excludes: u64,
+    includes: u64,
+    evicted: u64,
 }
 
 struct Model {
@@ -72,6 +83,8 @@ struct Model {
     discarded: BTreeSet<String>,
     counter: u64,
     stats: Stats,
+    /// Each device's excluded subtrees (the first device's stays empty: the full tree).
+    excluded: Vec<BTreeSet<RelPath>>,
 }
 
 /// The `<device#n>` tag at the start of `bytes`.
@@ -200,8 +213,68 @@ impl Model {
         self.stats.ops += 1;
     }
 
+    /// A device other than the first excludes a subtree (an existing folder or file of the
+    /// full tree, one from the pool, or one nothing is at), or includes one again (what it
+    /// excludes, or something inside it, which splits it).
+    fn toggle_exclusion(&mut self) {
+        let dev = self.rng.gen_range(1..self.devs.len());
+        // Every path of the full tree, folders included.
+        let mut known: BTreeSet<String> = self.files(0).into_iter().collect();
+        known.extend(self.dirs(0));
+        // `rules/` is where the rule checks write on every device: never excluded.
+        let candidates: Vec<String> = known
+            .iter()
+            .filter(|p| !p.starts_with("rules"))
+            .cloned()
+            .chain(
+                ["docs", "docs/deep", "moved", "not/yet/here"]
+                    .iter()
+                    .map(|s| s.to_string()),
+            )
+            .collect();
+        let known: BTreeSet<RelPath> = known.iter().filter_map(|p| RelPath::new(p).ok()).collect();
+        let set = &mut self.excluded[dev];
+        if !set.is_empty() && self.rng.gen_bool(0.5) {
+            let mut inside: Vec<&String> = candidates
+                .iter()
+                .filter(|c| {
+                    RelPath::new(c).is_ok_and(|c| selective::is_excluded(set, &c, NameRules::EXACT))
+                })
+                .collect();
+            inside.sort();
+            let whole: Vec<RelPath> = set.iter().cloned().collect();
+            let path = match inside.choose(&mut self.rng) {
+                Some(c) if self.rng.gen_bool(0.5) => RelPath::new(c).expect("valid"),
+                _ => whole.choose(&mut self.rng).expect("non-empty").clone(),
+            };
+            selective::include(set, &path, &known, NameRules::EXACT);
+            self.stats.includes += 1;
+        } else {
+            let c = candidates.choose(&mut self.rng).expect("non-empty");
+            selective::exclude(set, &RelPath::new(c).expect("valid"), NameRules::EXACT);
+            self.stats.excludes += 1;
+        }
+        let (set, id) = (self.excluded[dev].clone(), self.devs[dev].folder);
+        self.devs[dev]
+            .syncer
+            .journal()
+            .lock()
+            .expect("journal lock")
+            .set_excluded_paths(id, &set)
+            .expect("store the excluded paths");
+    }
+
+    fn is_excluded(&self, dev: usize, path: &str) -> bool {
+        RelPath::new(path)
+            .is_ok_and(|p| selective::is_excluded(&self.excluded[dev], &p, NameRules::EXACT))
+    }
+
     /// One random user operation on a random device.
     fn user_op(&mut self) {
+        if self.rng.gen_bool(0.04) {
+            self.toggle_exclusion();
+            return;
+        }
         let dev = self.rng.gen_range(0..self.devs.len());
         let files = self.files(dev);
         let choice = self.rng.gen_range(0..100);
@@ -284,6 +357,7 @@ impl Model {
         self.stats.syncs += 1;
         self.stats.conflicts += s.conflicts;
         self.stats.commit_retries += s.commit_retries;
+        self.stats.evicted += s.evicted;
     }
 
     /// Two or three devices sync at the same time.
@@ -305,16 +379,30 @@ impl Model {
         self.stats.concurrent_syncs += 1;
     }
 
-    /// Sync every device until all have seen everything; assert they agree.
+    /// Sync every device until all have seen everything; assert they agree on what each
+    /// includes (a change made inside an excluded subtree takes a round to reach the page
+    /// and another to leave this device). Returns the full tree (the first device's).
     async fn converge(&mut self) -> BTreeMap<String, Vec<u8>> {
-        for _ in 0..2 {
+        for _ in 0..3 {
             for d in 0..self.devs.len() {
                 self.sync(d).await;
             }
         }
         let first = self.devs[0].tree();
-        for d in &self.devs[1..] {
+        for (i, d) in self.devs.iter().enumerate().skip(1) {
             let t = d.tree();
+            let inside: Vec<&String> = t.keys().filter(|p| self.is_excluded(i, p)).collect();
+            assert!(
+                inside.is_empty(),
+                "{} keeps files inside what it excludes ({:?}): {inside:?}",
+                d.id,
+                self.excluded[i]
+            );
+            let first: BTreeMap<String, Vec<u8>> = first
+                .iter()
+                .filter(|(p, _)| !self.is_excluded(i, p))
+                .map(|(p, v)| (p.clone(), v.clone()))
+                .collect();
             if t != first {
                 let a: BTreeSet<_> = first.iter().map(|(k, v)| (k, tag_of(v))).collect();
                 let b: BTreeSet<_> = t.iter().map(|(k, v)| (k, tag_of(v))).collect();
@@ -469,6 +557,7 @@ fn three_devices_converge_without_losing_content() {
             discarded: BTreeSet::new(),
             counter: 0,
             stats: Stats::default(),
+            excluded: vec![BTreeSet::new(); 3],
         };
         let mut next_checkpoint = 150;
         while m.stats.ops < target_ops {
@@ -507,6 +596,27 @@ fn three_devices_converge_without_losing_content() {
         let newcomer = Device::new("dev-new");
         newcomer.sync(&m.store).await.expect("newcomer sync");
         assert!(newcomer.tree() == tree, "a new device gets another tree");
+        // Issue 17: including everything again brings every device the whole tree.
+        for d in 1..m.devs.len() {
+            m.excluded[d].clear();
+            let id = m.devs[d].folder;
+            m.devs[d]
+                .syncer
+                .journal()
+                .lock()
+                .expect("journal lock")
+                .set_excluded_paths(id, &BTreeSet::new())
+                .expect("include everything");
+        }
+        let again = m.converge().await;
+        assert!(again == tree, "including again changed the full tree");
+        for d in &m.devs[1..] {
+            assert!(
+                d.tree() == tree,
+                "{} includes everything again but lacks files",
+                d.id
+            );
+        }
         eprintln!(
             "model seed {seed}: {:?}; {} files at the end, {} contents written, {} discarded, files lost: 0",
             m.stats,
