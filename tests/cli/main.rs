@@ -12,6 +12,7 @@ mod identity;
 mod names;
 mod proxy;
 mod scale;
+mod selective;
 mod service;
 mod tls;
 mod trash;

@@ -18,6 +18,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
+use crate::journal::{FolderRecord, Journal, JournalError};
+use crate::manifest::{EntryKind, FileEntry};
 use crate::name_rules::NameRules;
 use crate::rel_path::RelPath;
 
@@ -182,6 +186,119 @@ pub fn include(
             IncludeOutcome::Included { removed }
         }
     }
+}
+
+/// How `folder`'s disk compares names (probed; the platform's usual rules when it cannot be).
+fn names_of(folder: &FolderRecord) -> NameRules {
+    crate::name_rules::probe(&folder.path).unwrap_or_else(|_| NameRules::platform_default())
+}
+
+/// Exclude `path` of `folder` on this device and store the choice; the next sync removes this
+/// device's copies (see the module docs).
+pub fn exclude_path(
+    journal: &Journal,
+    folder: &FolderRecord,
+    path: &RelPath,
+) -> Result<ExcludeOutcome, JournalError> {
+    let mut set = journal.excluded_paths(folder.id)?;
+    let outcome = exclude(&mut set, path, names_of(folder));
+    if matches!(outcome, ExcludeOutcome::Excluded { .. }) {
+        journal.set_excluded_paths(folder.id, &set)?;
+    }
+    Ok(outcome)
+}
+
+/// Include `path` of `folder` again on this device and store the choice; the next sync
+/// downloads it. A folder above it that is excluded is split using the page's file list as
+/// last read (see [`include`]).
+pub fn include_path(
+    journal: &Journal,
+    folder: &FolderRecord,
+    path: &RelPath,
+) -> Result<IncludeOutcome, JournalError> {
+    let mut set = journal.excluded_paths(folder.id)?;
+    let known: BTreeSet<RelPath> = journal
+        .remote_cache(folder.id)?
+        .map(|t| {
+            t.files
+                .into_iter()
+                .filter(|(_, e)| !e.deleted)
+                .map(|(p, _)| p)
+                .collect()
+        })
+        .unwrap_or_default();
+    let outcome = include(&mut set, path, &known, names_of(folder));
+    if !matches!(outcome, IncludeOutcome::NotExcluded) {
+        journal.set_excluded_paths(folder.id, &set)?;
+    }
+    Ok(outcome)
+}
+
+/// One folder of a synced folder's page, for choosing what lives on this computer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubfolderChoice {
+    /// Path relative to the synced folder.
+    pub path: RelPath,
+    /// Left out on this device (itself or a folder above it is excluded).
+    pub excluded: bool,
+    /// Files below it on the page, at any depth.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// A synced folder's selective-sync state: what this device excludes, and every subfolder
+/// the page holds (from its file list as last read), sorted by path.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FolderChoice {
+    /// The stored exclusions (folders or files, possibly with nothing there yet).
+    pub excluded: Vec<RelPath>,
+    /// Every folder on the page.
+    pub subfolders: Vec<SubfolderChoice>,
+}
+
+/// The subfolders of a page's file list with what they hold, marked against `excluded`.
+pub fn subfolders_of<'a>(
+    files: impl IntoIterator<Item = &'a FileEntry>,
+    excluded: &BTreeSet<RelPath>,
+    names: NameRules,
+) -> Vec<SubfolderChoice> {
+    let mut dirs: BTreeMap<RelPath, (u64, u64)> = BTreeMap::new();
+    for e in files.into_iter().filter(|e| !e.deleted) {
+        if e.kind == EntryKind::Dir {
+            dirs.entry(e.path.clone()).or_default();
+        }
+        for a in e.path.ancestors() {
+            let Ok(a) = RelPath::new(a) else { continue };
+            let d = dirs.entry(a).or_default();
+            if e.kind == EntryKind::File {
+                d.0 += 1;
+                d.1 += e.size;
+            }
+        }
+    }
+    dirs.into_iter()
+        .map(|(path, (files, bytes))| SubfolderChoice {
+            excluded: is_excluded(excluded, &path, names),
+            path,
+            files,
+            bytes,
+        })
+        .collect()
+}
+
+/// What [`FolderChoice`] shows for `folder`.
+pub fn folder_choice(journal: &Journal, folder: &FolderRecord) -> Result<FolderChoice, JournalError> {
+    let set = journal.excluded_paths(folder.id)?;
+    let tree = journal.remote_cache(folder.id)?;
+    let subfolders = match &tree {
+        Some(t) => subfolders_of(t.files.values(), &set, names_of(folder)),
+        None => Vec::new(),
+    };
+    Ok(FolderChoice {
+        excluded: set.into_iter().collect(),
+        subfolders,
+    })
 }
 
 #[cfg(test)]
@@ -355,6 +472,48 @@ mod tests {
         );
         assert!(!is_excluded(&ex, &p("Docs/A/f"), FOLD));
         assert!(is_excluded(&ex, &p("docs/b/g"), FOLD));
+    }
+
+    #[test]
+    fn subfolders_come_from_files_and_folder_entries_with_their_sizes() {
+        let file = |path: &str, size: u64, deleted: bool| FileEntry {
+            path: p(path),
+            kind: EntryKind::File,
+            deleted,
+            size,
+            mtime_ns: 0,
+            sha256: None,
+            version: 1,
+            device: "d".into(),
+            chunks: vec![],
+        };
+        let dir = |path: &str| FileEntry {
+            kind: EntryKind::Dir,
+            ..file(path, 0, false)
+        };
+        let files = [
+            file("top.txt", 1, false),
+            file("a/b/c.txt", 10, false),
+            file("a/d.txt", 5, false),
+            file("gone/x.txt", 7, true),
+            dir("empty"),
+        ];
+        let got = subfolders_of(files.iter(), &set(&["a/b"]), NameRules::EXACT);
+        let row = |path: &str, excluded: bool, files: u64, bytes: u64| SubfolderChoice {
+            path: p(path),
+            excluded,
+            files,
+            bytes,
+        };
+        assert_eq!(
+            got,
+            vec![
+                row("a", false, 2, 15),
+                row("a/b", true, 1, 10),
+                row("empty", false, 0, 0),
+            ],
+            "deleted entries are not shown; sizes count every file below"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod exit;
 mod init;
 mod log;
 mod output;
+mod selective;
 mod service;
 mod status;
 mod sync;
@@ -74,6 +75,13 @@ pub enum Command {
     Pause(service::PauseArgs),
     /// Resume syncing (one folder or all).
     Resume(service::PauseArgs),
+    /// Keep a subfolder off this computer (selective sync): its copies here leave at the next
+    /// sync, the page and other devices keep it.
+    Exclude(selective::PathArgs),
+    /// Bring an excluded subfolder back to this computer (downloaded at the next sync).
+    Include(selective::PathArgs),
+    /// List what this computer excludes (every folder, or the one given).
+    Excluded(selective::ExcludedArgs),
 }
 
 /// Parse the process arguments and run.
@@ -183,5 +191,8 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Stop => service::stop(ctx).await,
         Command::Pause(a) => service::pause(ctx, a, true).await,
         Command::Resume(a) => service::pause(ctx, a, false).await,
+        Command::Exclude(a) => selective::run_exclude(ctx, a).await,
+        Command::Include(a) => selective::run_include(ctx, a).await,
+        Command::Excluded(a) => selective::run_list(ctx, a).await,
     }
 }
