@@ -30,6 +30,8 @@ const COMMANDS: &[&str] = &[
     "open_file",
     "reveal_file",
     "open_log_folder",
+    "get_folder_choice",
+    "set_excluded",
 ];
 
 #[cfg(feature = "gui")]

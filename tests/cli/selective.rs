@@ -20,9 +20,7 @@ fn exclude_keeps_a_subfolder_off_this_computer_and_include_brings_it_back() {
     a.sync();
     b.sync();
     assert!(b.exists("Videos/big.mp4"));
-    assert!(b
-        .ok(&["excluded"])
-        .contains("Nothing is excluded"));
+    assert!(b.ok(&["excluded"]).contains("Nothing is excluded"));
 
     // A path relative to the only synced folder.
     let out = b.ok(&["exclude", "Videos"]);
@@ -30,12 +28,20 @@ fn exclude_keeps_a_subfolder_off_this_computer_and_include_brings_it_back() {
     let again = b.ok(&["exclude", "Videos/2024"]);
     assert!(again.contains("already excluded (by Videos)"), "{again}");
     b.sync();
-    assert!(!b.exists("Videos"), "the excluded folder left b: {:?}", b.tree());
+    assert!(
+        !b.exists("Videos"),
+        "the excluded folder left b: {:?}",
+        b.tree()
+    );
     assert!(b.exists("notes.txt"));
 
     let listed = excluded_json(&b);
     let folder = &listed["folders"][0];
-    assert_eq!(folder["excluded"], serde_json::json!(["Videos"]), "{listed}");
+    assert_eq!(
+        folder["excluded"],
+        serde_json::json!(["Videos"]),
+        "{listed}"
+    );
     let videos = folder["subfolders"]
         .as_array()
         .expect("subfolders")
@@ -46,7 +52,10 @@ fn exclude_keeps_a_subfolder_off_this_computer_and_include_brings_it_back() {
     assert_eq!(videos["excluded"], true);
     assert_eq!(videos["files"], 2, "{videos}");
     let text = b.ok(&["excluded"]);
-    assert!(text.contains("Videos") && text.contains("2 file(s)"), "{text}");
+    assert!(
+        text.contains("Videos") && text.contains("2 file(s)"),
+        "{text}"
+    );
 
     // a keeps Videos and keeps working in it; b's absence deletes nothing.
     a.sync();
@@ -70,7 +79,10 @@ fn exclude_keeps_a_subfolder_off_this_computer_and_include_brings_it_back() {
     assert!(out.contains("Included"), "{out}");
     b.sync();
     assert_eq!(a.tree(), b.tree(), "including again downloads the folder");
-    assert_eq!(excluded_json(&b)["folders"][0]["excluded"], serde_json::json!([]));
+    assert_eq!(
+        excluded_json(&b)["folders"][0]["excluded"],
+        serde_json::json!([])
+    );
 }
 
 #[test]

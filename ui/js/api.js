@@ -61,4 +61,6 @@ export const api = {
   openFile: (folder, path) => call('open_file', { folder, path }),
   revealFile: (folder, path) => call('reveal_file', { folder, path }),
   openLogFolder: () => call('open_log_folder'),
+  folderChoice: (path) => call('get_folder_choice', { path }),
+  setExcluded: (path, subpath, excluded) => call('set_excluded', { path, subpath, excluded }),
 };

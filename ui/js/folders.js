@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { baseName, formatAgo, formatBytes, h, showResult, STATE_LABEL } from './dom.js';
+import { openChooser } from './selective.js';
 
 /** How the folder's own changes are noticed (FolderStatus.watch, mirrored from events.rs). */
 const WATCH_LABEL = Object.freeze({
@@ -128,6 +129,8 @@ function folderCard(f, onError) {
         f.paused ? 'Resume' : 'Pause',
       ),
       h('button', { class: 'small open', onclick: act(() => api.openFolder(f.path)) }, 'Open'),
+      h('button', { class: 'small choose-folders', onclick: act(() => openChooser(f.path)) },
+        'Choose folders…'),
       remove,
     ),
     h(

@@ -288,7 +288,10 @@ pub fn subfolders_of<'a>(
 }
 
 /// What [`FolderChoice`] shows for `folder`.
-pub fn folder_choice(journal: &Journal, folder: &FolderRecord) -> Result<FolderChoice, JournalError> {
+pub fn folder_choice(
+    journal: &Journal,
+    folder: &FolderRecord,
+) -> Result<FolderChoice, JournalError> {
     let set = journal.excluded_paths(folder.id)?;
     let tree = journal.remote_cache(folder.id)?;
     let subfolders = match &tree {

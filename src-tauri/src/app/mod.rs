@@ -13,6 +13,7 @@
 //! - [`app_error`]: the one error type both faces report, with its code from tunnel-core's
 //!   `ErrorCode`.
 //! - [`runtime`]: the process's tokio runtime.
+//! - [`selective`]: a folder's selective-sync choice, as the desktop app reads and changes it.
 //!
 //! Nothing here knows about Tauri or clap.
 
@@ -22,3 +23,5 @@ pub mod control;
 pub mod engine_host;
 pub mod opened_config;
 pub mod runtime;
+#[cfg(feature = "gui")] // the desktop app's; the command line calls tunnel_core::selective itself
+pub mod selective;

@@ -143,7 +143,10 @@ pub async fn run_list(ctx: &Context, args: ExcludedArgs) -> Result<u8> {
                 .find(|s| &s.path == p)
                 .map(|s| format!("{} file(s), {}", s.files, human_bytes(s.bytes)))
                 .unwrap_or_default();
-            println!("{:<60}  {size}", f.path.join(p.as_str()).display().to_string());
+            println!(
+                "{:<60}  {size}",
+                f.path.join(p.as_str()).display().to_string()
+            );
         }
     }
     if !any {
@@ -219,8 +222,7 @@ fn locate(app: &OpenedConfig, path: &Path) -> Result<(FolderRecord, RelPath)> {
         ))
         .into());
     }
-    let rel = RelPath::new(&parts.join("/")).map_err(|e| {
-        AppError::invalid(format!("{} cannot be synced: {e}", path.display()))
-    })?;
+    let rel = RelPath::new(&parts.join("/"))
+        .map_err(|e| AppError::invalid(format!("{} cannot be synced: {e}", path.display())))?;
     Ok((folder, rel))
 }

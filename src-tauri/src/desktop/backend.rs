@@ -200,4 +200,18 @@ pub trait DesktopBackend: Send + Sync + 'static {
     }
     /// Stop syncing before the app exits: the running transfer finishes or is checkpointed.
     async fn shutdown(&self) {}
+    /// Selective sync: what the folder at `path` leaves off this computer, and the page's
+    /// subfolders (for "Choose folders…").
+    async fn folder_choice(
+        &self,
+        path: PathBuf,
+    ) -> Result<tunnel_core::selective::FolderChoice, AppError>;
+    /// Selective sync: exclude (`excluded`) or include again `subpath` of the folder at
+    /// `path`; the new choice. The next sync carries it out.
+    async fn set_excluded(
+        &self,
+        path: PathBuf,
+        subpath: String,
+        excluded: bool,
+    ) -> Result<tunnel_core::selective::FolderChoice, AppError>;
 }

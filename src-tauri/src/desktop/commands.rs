@@ -325,3 +325,23 @@ mod tests {
         );
     }
 }
+
+/// Selective sync: what the folder leaves off this computer, and the page's subfolders.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn get_folder_choice(
+    state: State<'_, AppState>,
+    path: PathBuf,
+) -> Result<tunnel_core::selective::FolderChoice, AppError> {
+    state.backend.folder_choice(path).await
+}
+
+/// Selective sync: exclude or include again a subfolder; the new choice.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_excluded(
+    state: State<'_, AppState>,
+    path: PathBuf,
+    subpath: String,
+    excluded: bool,
+) -> Result<tunnel_core::selective::FolderChoice, AppError> {
+    state.backend.set_excluded(path, subpath, excluded).await
+}

@@ -64,6 +64,8 @@ struct Inner {
     status: watch::Sender<SyncStatus>,
     step: Duration,
     log_dir: PathBuf,
+    /// Selective sync's choices (see `fake_selective`).
+    choices: super::fake_selective::FakeChoices,
 }
 
 struct FakeState {
@@ -150,6 +152,7 @@ impl FakeBackend {
                 status,
                 step,
                 log_dir,
+                choices: Default::default(),
             }),
         }
     }
@@ -205,6 +208,17 @@ impl FakeBackend {
         self.lock().connection.clone().ok_or_else(|| AppError {
             code: ErrorCode::NotConfigured,
             message: "Connect to Confluence first.".to_owned(),
+        })
+    }
+
+    /// Refuse a path that is not a tracked folder.
+    fn require_tracked(&self, path: &Path) -> Result<(), AppError> {
+        if self.lock().folders.iter().any(|f| f.path == path) {
+            return Ok(());
+        }
+        Err(AppError {
+            code: ErrorCode::Invalid,
+            message: format!("{} is not a tracked folder.", path.display()),
         })
     }
 
@@ -608,6 +622,7 @@ impl DesktopBackend for FakeBackend {
             }
             state.synced.remove(&path);
         }
+        self.inner.choices.forget(&path);
         self.publish();
         Ok(())
     }
@@ -702,6 +717,24 @@ impl DesktopBackend for FakeBackend {
 
     fn log_dir(&self) -> PathBuf {
         self.inner.log_dir.clone()
+    }
+
+    async fn folder_choice(
+        &self,
+        path: PathBuf,
+    ) -> Result<tunnel_core::selective::FolderChoice, AppError> {
+        self.require_tracked(&path)?;
+        Ok(self.inner.choices.choice(&path))
+    }
+
+    async fn set_excluded(
+        &self,
+        path: PathBuf,
+        subpath: String,
+        excluded: bool,
+    ) -> Result<tunnel_core::selective::FolderChoice, AppError> {
+        self.require_tracked(&path)?;
+        self.inner.choices.set(&path, &subpath, excluded)
     }
 }
 

@@ -333,3 +333,73 @@ fn a_window_the_capability_does_not_name_is_refused() {
         "the ACL refuses it: {message}"
     );
 }
+
+/// Issue 17 item 1: "Choose folders…" reads a folder's subfolders and excludes and includes
+/// them through the same commands the window calls.
+#[test]
+fn folder_choice_excludes_and_includes_subfolders() {
+    let h = harness();
+    h.connect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    folder_with_files(dir.path());
+    std::fs::create_dir_all(dir.path().join("sub").join("deep")).expect("mkdir");
+    std::fs::write(dir.path().join("sub").join("deep").join("x.bin"), b"12345").expect("write");
+    let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
+    h.ok("add_folder", json!({"path": path, "page_id": null}));
+
+    let choice = h.ok("get_folder_choice", json!({"path": path}));
+    assert_eq!(
+        choice["excluded"],
+        json!([]),
+        "nothing excluded at first: {choice}"
+    );
+    let subs = choice["subfolders"].as_array().expect("a list").clone();
+    assert_eq!(
+        subs.iter().map(|s| s["path"].clone()).collect::<Vec<_>>(),
+        vec![json!("sub"), json!("sub/deep")],
+        "{choice}"
+    );
+    assert_eq!(
+        subs[0]["files"], 2,
+        "files below sub, at any depth: {choice}"
+    );
+    assert_eq!(subs[0]["bytes"], 12, "{choice}");
+
+    let choice = h.ok(
+        "set_excluded",
+        json!({"path": path, "subpath": "sub", "excluded": true}),
+    );
+    assert_eq!(choice["excluded"], json!(["sub"]), "{choice}");
+    assert_eq!(
+        choice["subfolders"][1]["excluded"], true,
+        "sub/deep goes with sub"
+    );
+    assert_eq!(
+        h.ok("get_folder_choice", json!({"path": path}))["excluded"],
+        json!(["sub"]),
+        "the choice is kept"
+    );
+    // Checking a box inside an excluded folder brings back only that part.
+    let choice = h.ok(
+        "set_excluded",
+        json!({"path": path, "subpath": "sub/deep", "excluded": false}),
+    );
+    assert_eq!(choice["excluded"], json!(["sub/notes.md"]), "{choice}");
+    let choice = h.ok(
+        "set_excluded",
+        json!({"path": path, "subpath": "sub", "excluded": false}),
+    );
+    assert_eq!(choice["excluded"], json!([]), "{choice}");
+
+    let err = h
+        .invoke(
+            "set_excluded",
+            json!({"path": path, "subpath": "../outside", "excluded": true}),
+        )
+        .expect_err("a path leaving the folder");
+    assert_eq!(err["code"], "invalid", "{err}");
+    let err = h
+        .invoke("get_folder_choice", json!({"path": "/not/tracked"}))
+        .expect_err("an untracked folder");
+    assert_eq!(err["code"], "invalid", "{err}");
+}

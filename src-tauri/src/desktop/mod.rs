@@ -16,6 +16,8 @@ pub mod event_bridge;
 /// release build).
 #[cfg(feature = "fake-backend")]
 pub mod fake;
+#[cfg(feature = "fake-backend")]
+mod fake_selective;
 pub mod real_backend;
 pub mod state;
 pub mod tray;
@@ -135,5 +137,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::open_file,
         commands::reveal_file,
         commands::open_log_folder,
+        commands::get_folder_choice,
+        commands::set_excluded,
     ]
 }

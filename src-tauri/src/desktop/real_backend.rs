@@ -515,6 +515,24 @@ impl DesktopBackend for RealBackend {
         drop(lock);
         drop(app);
     }
+
+    async fn folder_choice(
+        &self,
+        path: PathBuf,
+    ) -> Result<tunnel_core::selective::FolderChoice, AppError> {
+        let app = self.app()?;
+        blocking(move || crate::app::selective::choice(&app, &path)).await
+    }
+
+    async fn set_excluded(
+        &self,
+        path: PathBuf,
+        subpath: String,
+        excluded: bool,
+    ) -> Result<tunnel_core::selective::FolderChoice, AppError> {
+        let app = self.app()?;
+        blocking(move || crate::app::selective::set_excluded(&app, &path, &subpath, excluded)).await
+    }
 }
 
 #[cfg(test)]

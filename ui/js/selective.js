@@ -1,0 +1,95 @@
+// "Choose folders…" (selective sync, issue 17 item 1): a dialog with one checkbox per subfolder
+// of a synced folder, built from the page's file list. A checked box lives on this computer; an
+// unchecked one stays on the page only. Each click is applied at once with the same core calls
+// as `sber-tunnel exclude` / `include` (the backend answers with the new choice, which is drawn
+// again: checking a box inside an unchecked folder brings back only that part). "Done" syncs the
+// folder so the choice is carried out.
+
+import { api } from './api.js';
+import { baseName, formatBytes, h, showResult } from './dom.js';
+
+const DIALOG_ID = 'choose-folders';
+
+/** Whether `path` is `top` or lies below it. */
+function atOrBelow(top, path) {
+  return path === top || path.startsWith(`${top}/`);
+}
+
+/** Open the dialog for the synced folder at `folderPath`. */
+export async function openChooser(folderPath) {
+  document.getElementById(DIALOG_ID)?.remove();
+  const tree = h('ul', { class: 'chooser-tree' });
+  const result = h('div', { class: 'result' });
+  const done = h('button', { class: 'primary chooser-done' }, 'Done');
+  const dialog = h(
+    'dialog',
+    { id: DIALOG_ID, class: 'chooser', dataset: { folder: folderPath } },
+    h('h3', {}, `Choose folders for ${baseName(folderPath)}`),
+    h('p', { class: 'muted' },
+      'Checked folders live on this computer. Unchecked ones stay on the page and on your ' +
+      'other computers only: their copies here are removed at the next sync (anything changed ' +
+      'here is sent first). Checking one again downloads it.'),
+    tree,
+    result,
+    h('div', { class: 'actions' }, done),
+  );
+  document.body.append(dialog);
+
+  const draw = (choice) => {
+    const excluded = choice.excluded || [];
+    const subfolders = choice.subfolders || [];
+    if (!subfolders.length) {
+      tree.replaceChildren(
+        h('li', { class: 'muted chooser-empty' }, 'The page holds no subfolders yet.'),
+      );
+      return;
+    }
+    tree.replaceChildren(
+      ...subfolders.map((s) => {
+        const depth = s.path.split('/').length - 1;
+        const box = h('input', { type: 'checkbox', class: 'choose', dataset: { path: s.path } });
+        box.checked = !s.excluded;
+        // Partly here: included itself, with something excluded below it.
+        box.indeterminate =
+          !s.excluded && excluded.some((e) => e !== s.path && atOrBelow(s.path, e));
+        box.addEventListener('change', async () => {
+          tree.querySelectorAll('input').forEach((b) => { b.disabled = true; });
+          showResult(result, 'busy', box.checked ? 'Including…' : 'Excluding…');
+          try {
+            draw(await api.setExcluded(folderPath, s.path, !box.checked));
+            showResult(result, 'ok', box.checked
+              ? `${s.path} will be downloaded at the next sync.`
+              : `${s.path} will leave this computer at the next sync.`);
+          } catch (e) {
+            showResult(result, 'error', e.message);
+            draw(await api.folderChoice(folderPath));
+          }
+        });
+        return h(
+          'li',
+          { class: 'chooser-row', dataset: { path: s.path, excluded: String(s.excluded) },
+            style: `padding-left: ${depth * 20}px` },
+          h('label', {}, box, h('span', { class: 'chooser-name' }, baseName(s.path)),
+            h('span', { class: 'muted chooser-size' },
+              `${s.files} file${s.files === 1 ? '' : 's'}, ${formatBytes(s.bytes)}`)),
+        );
+      }),
+    );
+  };
+
+  done.addEventListener('click', async () => {
+    dialog.close();
+    dialog.remove();
+    try {
+      await api.syncNow(folderPath);
+    } catch {
+      // The folder card shows the sync's own errors.
+    }
+  });
+  try {
+    draw(await api.folderChoice(folderPath));
+  } catch (e) {
+    showResult(result, 'error', e.message);
+  }
+  dialog.showModal();
+}
