@@ -27,7 +27,11 @@ fn exclude_keeps_a_subfolder_off_this_computer_and_include_brings_it_back() {
     assert!(out.contains("Excluded"), "{out}");
     let again = b.ok(&["exclude", "Videos/2024"]);
     assert!(again.contains("already excluded (by Videos)"), "{again}");
-    b.sync();
+    let out = b.sync();
+    assert!(
+        out.contains("excluded item(s) removed from this computer"),
+        "the summary says what left: {out}"
+    );
     assert!(
         !b.exists("Videos"),
         "the excluded folder left b: {:?}",

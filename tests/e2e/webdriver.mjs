@@ -253,7 +253,7 @@ async function run() {
     await screenshot('two-folders');
   });
 
-  await selectiveSteps({ step, click, text, until, visible, js, screenshot, folder, FAKE });
+  await selectiveSteps({ step, click, text, until, js, screenshot, folder, FAKE });
 
   if (!FAKE) {
     const attachments = async (page) => {

@@ -65,14 +65,16 @@ export async function openChooser(folderPath) {
             draw(await api.folderChoice(folderPath));
           }
         });
-        return h(
+        const li = h(
           'li',
-          { class: 'chooser-row', dataset: { path: s.path, excluded: String(s.excluded) },
-            style: `padding-left: ${depth * 20}px` },
+          { class: 'chooser-row', dataset: { path: s.path, excluded: String(s.excluded) } },
           h('label', {}, box, h('span', { class: 'chooser-name' }, baseName(s.path)),
             h('span', { class: 'muted chooser-size' },
               `${s.files} file${s.files === 1 ? '' : 's'}, ${formatBytes(s.bytes)}`)),
         );
+        // Through the CSSOM: the content security policy refuses inline style attributes.
+        li.style.paddingLeft = `${depth * 22}px`;
+        return li;
       }),
     );
   };

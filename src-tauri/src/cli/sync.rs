@@ -161,6 +161,12 @@ pub fn describe_summary(s: &SyncSummary) -> String {
             s.case_renamed
         ));
     }
+    if s.evicted > 0 {
+        parts.push(format!(
+            "{} excluded item(s) removed from this computer (kept on the page)",
+            s.evicted
+        ));
+    }
     if s.skipped_unreadable > 0 {
         parts.push(format!(
             "{} file(s) skipped this time (unreadable or changing)",
@@ -238,6 +244,15 @@ mod tests {
             ),
             "issue 14: a case-conflict copy is named in the summary: {}",
             describe_summary(&s)
+        );
+        let s = SyncSummary {
+            evicted: 3,
+            ..SyncSummary::default()
+        };
+        assert_eq!(
+            describe_summary(&s),
+            "3 excluded item(s) removed from this computer (kept on the page)",
+            "issue 17: what selective sync removed here is named in the summary"
         );
         let s = SyncSummary {
             skipped_unreadable: 1,

@@ -8,11 +8,13 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export async function selectiveSteps({ step, click, text, until, visible, js, screenshot, folder, FAKE }) {
+export async function selectiveSteps({ step, click, text, until, js, screenshot, folder, FAKE }) {
   const card = `#folder-list .folder[data-path="${folder}"]`;
   const dialog = '#choose-folders';
   const box = (path) => `${dialog} input.choose[data-path="${path}"]`;
   const row = (path) => `${dialog} .chooser-row[data-path="${path}"]`;
+  // A modal <dialog> sits in the top layer (no offsetParent): ask whether it is open.
+  const visible = (css) => js('return !!document.querySelector(arguments[0])?.open', css);
   const idle = async () => {
     const state = await js('return document.querySelector(arguments[0]).dataset.state', card);
     return state === 'idle';
