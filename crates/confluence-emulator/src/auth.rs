@@ -15,6 +15,8 @@ pub struct Users {
     passwords: BTreeMap<String, String>,
     read_only: BTreeSet<String>,
     tokens: BTreeMap<String, String>,
+    /// Token → (its name, creation and expiry, ms since the epoch) for `/rest/pat`.
+    token_meta: BTreeMap<String, TokenMeta>,
     space_admins: BTreeSet<String>,
     captcha: BTreeSet<String>,
 }
@@ -51,6 +53,42 @@ impl Users {
         self.tokens.insert(token.to_string(), user.to_string());
     }
 
+    /// Adds a personal access token for `user` with a name and an expiry (ms since the
+    /// epoch). After the expiry it is ignored like an unknown token (the request is served as
+    /// anonymous, `confluence-api.md` §1).
+    pub fn add_expiring_token(&mut self, user: &str, token: &str, name: &str, expiring_at_ms: i64) {
+        self.add_token(user, token);
+        self.token_meta.insert(
+            token.to_string(),
+            TokenMeta {
+                id: self.token_meta.len() as u64 + 1,
+                name: name.to_string(),
+                expiring_at_ms: Some(expiring_at_ms),
+            },
+        );
+    }
+
+    /// The tokens of `user` with their secrets (to tell which one a request used), as
+    /// `/rest/pat/latest/tokens` lists them (the secret itself is never rendered).
+    pub(crate) fn tokens_with_secret_of(&self, user: &str) -> Vec<(String, TokenMeta)> {
+        let mut next_id = self.token_meta.len() as u64;
+        self.tokens
+            .iter()
+            .filter(|(_, u)| u.as_str() == user)
+            .map(|(t, _)| {
+                let meta = self.token_meta.get(t).cloned().unwrap_or_else(|| {
+                    next_id += 1;
+                    TokenMeta {
+                        id: next_id,
+                        name: format!("token {next_id}"),
+                        expiring_at_ms: None,
+                    }
+                });
+                (t.clone(), meta)
+            })
+            .collect()
+    }
+
     /// Makes `user` a space admin (may purge the trash, restore).
     pub fn add_space_admin(&mut self, user: &str) {
         self.space_admins.insert(user.to_string());
@@ -83,7 +121,13 @@ impl Users {
                 _ => AuthOutcome::Failed,
             }
         } else if scheme.eq_ignore_ascii_case("bearer") {
-            match self.tokens.get(rest.trim()) {
+            let token = rest.trim();
+            let expired = self
+                .token_meta
+                .get(token)
+                .and_then(|m| m.expiring_at_ms)
+                .is_some_and(|at| at <= crate::spawn::now_ms());
+            match self.tokens.get(token).filter(|_| !expired) {
                 Some(user) => AuthOutcome::Identified(self.identity(user)),
                 None => AuthOutcome::Identified(Identity::Anonymous),
             }
@@ -99,6 +143,17 @@ impl Users {
             space_admin: self.space_admins.contains(user),
         }
     }
+}
+
+/// What `/rest/pat/latest/tokens` tells about one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenMeta {
+    /// Token id.
+    pub id: u64,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Expiry, ms since the epoch (`None`: never expires).
+    pub expiring_at_ms: Option<i64>,
 }
 
 /// The caller of a request that passed authentication.

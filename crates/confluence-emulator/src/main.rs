@@ -68,6 +68,12 @@ struct Args {
     /// DC rate limit: requests per second per user (token bucket).
     #[arg(long)]
     rate_limit: Option<u64>,
+    /// A reverse proxy's request body limit in front (413 HTML above it), bytes.
+    #[arg(long)]
+    proxy_body_limit: Option<u64>,
+    /// A personal access token that expires: USER:TOKEN:DAYS (days from now; repeatable).
+    #[arg(long = "expiring-token")]
+    expiring_tokens: Vec<String>,
 }
 
 fn pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -126,6 +132,20 @@ async fn main() -> anyhow::Result<()> {
             key_pem,
             client_ca_pem: args.client_ca,
         });
+    }
+    for t in &args.expiring_tokens {
+        let (user, rest) = pair(t, "--expiring-token")?;
+        let Some((token, days)) = rest.rsplit_once(':') else {
+            bail!("--expiring-token must look like USER:TOKEN:DAYS, got {t:?}");
+        };
+        let days: i64 = days
+            .parse()
+            .with_context(|| format!("--expiring-token: {days:?} is not a number of days"))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        b = b.expiring_token(&user, token, "sber-tunnel", now + days * 86_400_000);
+    }
+    if let Some(n) = args.proxy_body_limit {
+        b = b.proxy_body_limit(n);
     }
     if let Some(n) = args.rate_limit {
         b = b.rate_limit(RateLimit::per_second(n));

@@ -43,6 +43,7 @@ impl Emulator {
             tls: None,
             faults: FaultConfig::default(),
             rate_limit: None,
+            proxy_body_limit: None,
         }
     }
 }
@@ -61,6 +62,7 @@ pub struct EmulatorBuilder {
     tls: Option<TlsConfig>,
     faults: FaultConfig,
     rate_limit: Option<RateLimit>,
+    proxy_body_limit: Option<u64>,
 }
 
 /// Why the emulator could not start.
@@ -106,6 +108,28 @@ impl EmulatorBuilder {
     /// A personal access token (sent as `Bearer`) of `user`.
     pub fn token(mut self, user: &str, token: &str) -> Self {
         self.users.add_token(user, token);
+        self
+    }
+
+    /// A personal access token of `user` named `name` that expires at `expiring_at_ms` (ms
+    /// since the epoch); listed by `/rest/pat/latest/tokens`, anonymous once expired.
+    pub fn expiring_token(
+        mut self,
+        user: &str,
+        token: &str,
+        name: &str,
+        expiring_at_ms: i64,
+    ) -> Self {
+        self.users
+            .add_expiring_token(user, token, name, expiring_at_ms);
+        self
+    }
+
+    /// Put a reverse proxy with a request body limit in front (nginx `client_max_body_size`):
+    /// any request whose `Content-Length` exceeds `bytes` gets nginx's 413 HTML page before
+    /// Confluence sees it.
+    pub fn proxy_body_limit(mut self, bytes: u64) -> Self {
+        self.proxy_body_limit = Some(bytes);
         self
     }
 
@@ -233,6 +257,7 @@ impl EmulatorBuilder {
             listing_bug_past_200: self.listing_bug_past_200,
             faults: Mutex::new(Faults::new(self.faults)),
             rate: self.rate_limit.map(|r| Mutex::new(RateLimiter::new(r))),
+            proxy_body_limit: self.proxy_body_limit,
             log: Mutex::new(RequestLog::default()),
             notifications: Mutex::new(Vec::new()),
         });
@@ -273,6 +298,8 @@ pub(crate) struct Shared {
     pub(crate) listing_bug_past_200: bool,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) rate: Option<Mutex<RateLimiter>>,
+    /// A proxy's request body limit in front of the server (413 HTML above it).
+    pub(crate) proxy_body_limit: Option<u64>,
     pub(crate) log: Mutex<RequestLog>,
     pub(crate) notifications: Mutex<Vec<Notification>>,
 }

@@ -23,6 +23,7 @@ mod download;
 mod fault_answers;
 mod multipart;
 mod paging;
+mod pat;
 mod properties;
 mod request_body;
 mod respond;
@@ -171,7 +172,17 @@ pub(crate) async fn serve(
         fields: Vec::new(),
         files: Vec::new(),
     };
-    let resp = if let Some(kind) = &plan.replace {
+    let over_proxy_limit = sh.proxy_body_limit.is_some_and(|limit| {
+        r.headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|len| len > limit)
+    });
+    let resp = if over_proxy_limit {
+        tracing::info!(%path, "proxy: request body over its limit, 413");
+        respond::proxy_too_large()
+    } else if let Some(kind) = &plan.replace {
         fault_response(&sh, kind, plan.retry_after, &path)
     } else if plan.reset_mid_body && has_request_body(&r.headers) {
         // Cut the upload halfway: read about half of it, then drop the connection unanswered.
@@ -315,6 +326,7 @@ async fn route(sh: &Shared, r: &mut Req, rel: &str) -> Response<OutBody> {
     let get = m == Method::GET || m == Method::HEAD;
     match s.as_slice() {
         ["rest", "api", "user", "current"] if get => current_user(sh, r),
+        ["rest", "pat", "latest" | "1.0", "tokens"] if get => pat::list_tokens(sh, r),
         ["rest", "api", "content", id] => match m {
             _ if get => get_content(sh, r, id),
             Method::PUT => put_page(sh, r, id).await,
