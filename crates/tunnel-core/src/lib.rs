@@ -39,4 +39,5 @@ pub mod scan;
 pub mod schedule;
 pub mod secrets;
 pub mod sync;
+pub mod upload_limit;
 pub mod watch;

@@ -35,6 +35,12 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         app.with_journal(|j| Ok(tunnel_core::name_rules::stored_unstorable(j, id)?))
             .unwrap_or_default()
     };
+    // The attachment size each folder's page accepts, when a refusal taught it.
+    let upload_limit = |f: &tunnel_core::journal::FolderRecord| {
+        app.with_journal(|j| Ok(tunnel_core::upload_limit::stored(j, &f.page_id)?))
+            .ok()
+            .flatten()
+    };
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -44,6 +50,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                     "last_sync_at": f.last_sync_at, "last_error": f.last_error,
                     "remote_seq": f.seq, "present": f.path.is_dir(),
                     "cannot_store": cannot_store(f.id),
+                    "upload_limit": upload_limit(f),
                 })
             })
             .collect();
@@ -149,6 +156,17 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                 "    {} file(s) in use by another program, tried again at the next check: {}",
                 l.in_use.len(),
                 l.in_use.join(", ")
+            );
+        }
+        if let Some(l) = upload_limit(f) {
+            println!(
+                "    upload size limit: {} ({}); chunks and packs are cut to fit",
+                human_bytes(l.bytes),
+                if l.reported {
+                    "named by the server"
+                } else {
+                    "learned from a proxy's refusals"
+                }
             );
         }
         let unstorable = cannot_store(f.id);

@@ -157,6 +157,13 @@ impl Syncer {
         .map_err(|e| SyncError::Internal(format!("journal task failed: {e}")))?
     }
 
+    /// This syncer with chunks and packs cut no larger than `limit` bytes.
+    fn with_upload_limit(&self, limit: Option<u64>) -> Syncer {
+        let mut s = self.clone();
+        s.settings = crate::upload_limit::limited_settings(&self.settings, limit);
+        s
+    }
+
     /// Mark a new folder's root so a vanished folder is never mistaken for an emptied one.
     pub fn mark_folder(root: &Path, folder_uuid: &str) -> Result<(), SyncError> {
         marker::write(root, folder_uuid)
@@ -230,11 +237,24 @@ impl Syncer {
             .await?;
         }
         let mut summary = SyncSummary::default();
-        for attempt in 1..=MAX_COMMIT_ATTEMPTS {
-            match self.sync_once(folder, store, opts, &mut summary).await {
+        // Chunks and packs no larger than what this page's server accepts (learned from an
+        // earlier refusal, see `upload_limit`).
+        let page = folder.page_id.clone();
+        let mut limit = self
+            .with_journal(move |j| crate::upload_limit::stored(j, &page))
+            .await?;
+        let mut active = self.with_upload_limit(limit.map(|l| l.bytes));
+        let mut attempt = 0;
+        let mut shrinks = 0;
+        loop {
+            match active.sync_once(folder, store, opts, &mut summary).await {
                 Ok(()) => return Ok(summary),
                 Err(SyncError::Remote(RemoteError::Conflict { .. })) => {
+                    attempt += 1;
                     summary.commit_retries += 1;
+                    if attempt >= MAX_COMMIT_ATTEMPTS {
+                        break;
+                    }
                     let wait = backoff_ms(attempt);
                     info!(
                         attempt,
@@ -242,6 +262,33 @@ impl Syncer {
                         "another device committed first; re-planning"
                     );
                     tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                }
+                Err(SyncError::Remote(RemoteError::TooLarge {
+                    limit: reported,
+                    message,
+                })) if shrinks < crate::upload_limit::MAX_SHRINKS => {
+                    let current = active.settings.chunk_size;
+                    let Some(mut next) = crate::upload_limit::next_limit(current, reported) else {
+                        return Err(SyncError::Remote(RemoteError::TooLarge {
+                            limit: reported,
+                            message,
+                        }));
+                    };
+                    shrinks += 1;
+                    next.learned_at = unix_now();
+                    warn!(
+                        page = %folder.page_id,
+                        refused_at = current,
+                        upload_limit = next.bytes,
+                        named_by_server = next.reported,
+                        "the server refused an upload as too large ({message}); sending smaller \
+                         chunks and packs from now on (remembered for this page)"
+                    );
+                    let page = folder.page_id.clone();
+                    self.with_journal(move |j| crate::upload_limit::store(j, &page, &next))
+                        .await?;
+                    limit = Some(next);
+                    active = self.with_upload_limit(limit.map(|l| l.bytes));
                 }
                 Err(e) => return Err(e),
             }
