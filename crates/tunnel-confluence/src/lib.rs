@@ -13,7 +13,7 @@
 //! wait), `tls` (naming TLS refusals that arrive as resets), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
 //! (streamed, hash-checked upload bodies), `throttle` (the bandwidth limiter shared by all
 //! transfers of a client), `pace` (slowing down on the server's rate-limit headers before it
-//! answers 429).
+//! answers 429), `pat` (when the personal access token in use expires).
 //!
 //! Behaviour follows `shared/confluence-api.md` §13b; every choice that real Confluence
 //! forces is explained where it is made.
@@ -27,6 +27,7 @@ mod error;
 mod exchange;
 mod pace;
 mod paging;
+mod pat;
 mod proxy_env;
 pub mod retry;
 mod store;
@@ -38,6 +39,7 @@ pub use auth::{Auth, ClientIdentity, Secret};
 pub use client::{BandwidthLimits, ConfluenceClient, ConnectionSettings, USER_AGENT};
 pub use pace::PaceStats;
 pub use paging::{MAX_PAGES, PAGE_LIMIT};
+pub use pat::TokenExpiry;
 pub use retry::RetryPolicy;
 pub use store::{ConfluenceStore, HEAD_PROPERTY_KEY, MAX_HEAD_CHARS, PROBE_ATTACHMENT_NAME};
 pub use throttle::ThrottleStats;

@@ -39,5 +39,6 @@ pub mod scan;
 pub mod schedule;
 pub mod secrets;
 pub mod sync;
+pub mod token_notice;
 pub mod upload_limit;
 pub mod watch;

@@ -7,7 +7,7 @@
 //! attempt loop, the scan, the plan and its guards), `local_pass` (conflict moves, deletions,
 //! `trash`; `trash_items` lists, restores and empties it), `download_pass`, `upload_pass`,
 //! `commit` (file list in parts via `file_list`, the head's compare-and-swap, `verify` of new
-//! references, `gc`).
+//! references, `gc`), `usage` (what the page holds; a dry run of `gc`).
 //!
 //! Safety rules kept here:
 //! - a missing folder root or marker is an error, never "everything was deleted";
@@ -30,6 +30,7 @@ mod trash;
 mod trash_items;
 mod upload;
 mod upload_pass;
+mod usage;
 mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -65,6 +66,7 @@ pub use trash::TRASH_DIR;
 pub use trash_items::{
     empty_trash, list_trash, restore_from_trash, restored_name, trash_time, TrashItem,
 };
+pub use usage::PageUsage;
 
 /// Name of the marker file kept in every synced folder's root, holding the folder's id. Its
 /// absence means the folder was unmounted, moved or replaced, and the sync refuses to run; so
