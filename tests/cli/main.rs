@@ -7,6 +7,7 @@
 
 mod basics;
 mod citizen;
+mod citizen_usage;
 mod demo;
 mod errors;
 mod identity;

@@ -13,6 +13,7 @@
 //! - [`app_error`]: the one error type both faces report, with its code from tunnel-core's
 //!   `ErrorCode`.
 //! - [`runtime`]: the process's tokio runtime.
+//! - [`page_care`]: the token-expiry warning and what each folder's page holds.
 //!
 //! Nothing here knows about Tauri or clap.
 
@@ -21,4 +22,5 @@ pub mod connection;
 pub mod control;
 pub mod engine_host;
 pub mod opened_config;
+pub mod page_care;
 pub mod runtime;

@@ -12,6 +12,7 @@ mod service;
 mod status;
 mod sync;
 mod trash;
+mod usage;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ pub enum Command {
     Pause(service::PauseArgs),
     /// Resume syncing (one folder or all).
     Resume(service::PauseArgs),
+    /// What the Confluence page holds (attachments, old versions) and what garbage
+    /// collection would free.
+    Usage(usage::UsageArgs),
 }
 
 /// Parse the process arguments and run.
@@ -183,5 +187,6 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Stop => service::stop(ctx).await,
         Command::Pause(a) => service::pause(ctx, a, true).await,
         Command::Resume(a) => service::pause(ctx, a, false).await,
+        Command::Usage(a) => usage::run(ctx, a).await,
     }
 }

@@ -41,6 +41,8 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
             .ok()
             .flatten()
     };
+    // Ahead of the personal access token's expiry, where the server says when.
+    let token_notice = crate::app::page_care::token_notice_for(&app).await;
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -62,6 +64,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                 "folders": rows,
                 "service": live,
                 "recent": recent,
+                "token_notice": token_notice,
             })
         );
         return Ok(exit::OK);
@@ -71,6 +74,9 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         println!("User:       {u}");
     }
     println!("Device:     {}", app.config.device.id);
+    if let Some(n) = &token_notice {
+        println!("Token:      {}", n.message);
+    }
     println!("Config:     {}", app.paths.config_dir.display());
     match &live {
         Some(s) => println!(
