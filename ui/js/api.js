@@ -61,4 +61,6 @@ export const api = {
   openFile: (folder, path) => call('open_file', { folder, path }),
   revealFile: (folder, path) => call('reveal_file', { folder, path }),
   openLogFolder: () => call('open_log_folder'),
+  pageUsage: (path) => call('page_usage', { path: path || null }),
+  tokenNotice: () => call('token_notice'),
 };

@@ -8,6 +8,7 @@ import { mountConnectionForm } from './connection.js';
 import { h, STATE_LABEL, showResult } from './dom.js';
 import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
 import { mountFolderForm, refreshTimes, renderFolders } from './folders.js';
+import { checkToken, mountUsage } from './citizen.js';
 
 const $ = (selector) => document.querySelector(selector);
 const TABS = ['folders', 'activity', 'connection', 'settings'];
@@ -143,6 +144,7 @@ async function startShell(tab = 'folders') {
     toast(e.message);
   }
   await loadSettings();
+  checkToken($('#token-banner'), { force: true });
   showTab(tab);
 }
 
@@ -167,12 +169,15 @@ async function main() {
   });
   ui.tabForm = mountConnectionForm($('#connection-slot'), {
     saveLabel: 'Save',
-    onSaved: async () => { ui.connection = await api.getConnection(); ui.folderForm.refreshPlaceholder(); },
+    onSaved: async () => { ui.connection = await api.getConnection(); ui.folderForm.refreshPlaceholder(); checkToken($('#token-banner'), { force: true }); },
   });
   ui.folderForm = mountFolderForm($('#folders-add-slot'), {
     defaultPage: () => (ui.connection ? ui.connection.page_id : ''),
   });
   wireSettings();
+  mountUsage($('#usage-panel'));
+  await on(SYNC_EVENT, (event) => { if (event.type === 'finished') checkToken($('#token-banner')); });
+  $('#token-banner-connection').addEventListener('click', () => showTab('connection'));
   setInterval(() => refreshTimes($('#folder-list')), TIME_REFRESH_MS);
 
   const info = await api.appInfo();

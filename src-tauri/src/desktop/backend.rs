@@ -200,4 +200,14 @@ pub trait DesktopBackend: Send + Sync + 'static {
     }
     /// Stop syncing before the app exits: the running transfer finishes or is checkpointed.
     async fn shutdown(&self) {}
+    /// What the page of each folder (or of `path`) holds and what garbage collection would
+    /// free (a dry run; empty when not set up).
+    async fn page_usage(
+        &self,
+        path: Option<PathBuf>,
+    ) -> Result<Vec<crate::app::page_care::FolderUsage>, AppError>;
+    /// The warning ahead of the personal access token's expiry, when one is due.
+    async fn token_notice(
+        &self,
+    ) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError>;
 }

@@ -325,3 +325,20 @@ mod tests {
         );
     }
 }
+
+/// What each folder's page (or that of `path`) holds and what garbage collection would free.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn page_usage(
+    state: State<'_, AppState>,
+    path: Option<PathBuf>,
+) -> Result<Vec<crate::app::page_care::FolderUsage>, AppError> {
+    state.backend.page_usage(path).await
+}
+
+/// The warning ahead of the personal access token's expiry, or `null`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn token_notice(
+    state: State<'_, AppState>,
+) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError> {
+    state.backend.token_notice().await
+}

@@ -703,6 +703,68 @@ impl DesktopBackend for FakeBackend {
     fn log_dir(&self) -> PathBuf {
         self.inner.log_dir.clone()
     }
+
+    async fn page_usage(
+        &self,
+        path: Option<PathBuf>,
+    ) -> Result<Vec<crate::app::page_care::FolderUsage>, AppError> {
+        let state = self.lock();
+        Ok(state
+            .folders
+            .iter()
+            .filter(|f| path.as_ref().is_none_or(|p| p == &f.path))
+            .map(|f| fake_usage(f, state.synced.get(&f.path)))
+            .collect())
+    }
+
+    async fn token_notice(
+        &self,
+    ) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError> {
+        // The fake's token (when the connection uses one) expires in a few days, so the
+        // banner can be seen; passwords have no expiry to warn about.
+        let pat = self
+            .lock()
+            .connection
+            .as_ref()
+            .is_some_and(|c| c.auth == super::backend::AuthKind::Pat);
+        let now = tunnel_core::clock::unix_now();
+        Ok(pat
+            .then(|| {
+                tunnel_core::token_notice::notice(
+                    "demo",
+                    now + FAKE_TOKEN_DAYS_LEFT * 86_400 + 3600,
+                    now,
+                    tunnel_core::token_notice::DEFAULT_WARN_DAYS,
+                )
+            })
+            .flatten())
+    }
+}
+
+/// Days the fake's personal access token has left.
+const FAKE_TOKEN_DAYS_LEFT: i64 = 5;
+
+/// The fake's page of `folder`: one attachment per synced file, each written once, a small
+/// file list beside them; nothing to collect.
+fn fake_usage(
+    folder: &FolderStatus,
+    synced: Option<&HashMap<String, (u64, Option<SystemTime>)>>,
+) -> crate::app::page_care::FolderUsage {
+    let files = synced.map_or(0, |m| m.len() as u64);
+    let bytes: u64 = synced.map_or(0, |m| m.values().map(|(size, _)| *size).sum());
+    let list_bytes = 512;
+    crate::app::page_care::FolderUsage {
+        path: folder.path.clone(),
+        page_id: folder.page_id.to_string(),
+        usage: tunnel_core::sync::PageUsage {
+            attachments: files + 1,
+            current_bytes: bytes + list_bytes,
+            referenced: files + 1,
+            referenced_bytes: bytes + list_bytes,
+            grace_secs: 86_400,
+            ..Default::default()
+        },
+    }
 }
 
 /// The whole picture from the folder list: Syncing while any syncs, else the worst state.

@@ -333,3 +333,54 @@ fn a_window_the_capability_does_not_name_is_refused() {
         "the ACL refuses it: {message}"
     );
 }
+
+/// Issue 17, item 7: the page-usage panel and the token-expiry banner get their data over IPC.
+#[test]
+fn page_usage_and_token_notice_round_trip() {
+    let h = harness();
+    assert_eq!(
+        h.ok("page_usage", json!({"path": null})),
+        json!([]),
+        "nothing to show before a connection"
+    );
+    h.connect();
+    assert_eq!(
+        h.ok("token_notice", json!({})),
+        Value::Null,
+        "a password has no expiry to warn about"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    folder_with_files(dir.path());
+    let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
+    h.wait_for(
+        SYNC_EVENT,
+        |event| event["type"] == "finished",
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
+    );
+    let usage = h.ok("page_usage", json!({"path": path}));
+    let row = &usage[0];
+    assert_eq!(row["path"], path.as_str(), "{usage}");
+    assert!(
+        row["usage"]["attachments"].as_u64().is_some_and(|n| n >= 2),
+        "the two synced files are on the page: {usage}"
+    );
+    assert_eq!(row["usage"]["collectable"], 0, "{usage}");
+    assert_eq!(row["usage"]["trash_visible"], false, "{usage}");
+
+    let mut pat = good_form();
+    pat["auth"] = json!("pat");
+    pat["username"] = Value::Null;
+    pat["secret"] = json!("a-token");
+    h.ok("save_connection", json!({"form": pat}));
+    let notice = h.ok("token_notice", json!({}));
+    assert_eq!(notice["days_left"], 5, "{notice}");
+    assert_eq!(notice["expired"], false, "{notice}");
+    assert!(
+        notice["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expires in 5 days")),
+        "{notice}"
+    );
+}

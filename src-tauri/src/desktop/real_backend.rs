@@ -515,6 +515,34 @@ impl DesktopBackend for RealBackend {
         drop(lock);
         drop(app);
     }
+
+    async fn page_usage(
+        &self,
+        path: Option<PathBuf>,
+    ) -> Result<Vec<crate::app::page_care::FolderUsage>, AppError> {
+        let Some(app) = self.state().app.clone() else {
+            return Ok(Vec::new());
+        };
+        let reader = app.clone();
+        let mut folders =
+            blocking(move || reader.folders().map_err(|e| AppError::from_anyhow(&e))).await?;
+        if let Some(p) = &path {
+            folders.retain(|f| &f.path == p);
+        }
+        let client = app.client().map_err(AppError::from)?;
+        crate::app::page_care::page_usage(&client, &app.syncer(), &folders)
+            .await
+            .map_err(|e| AppError::from_anyhow(&e))
+    }
+
+    async fn token_notice(
+        &self,
+    ) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError> {
+        let Some(app) = self.state().app.clone() else {
+            return Ok(None);
+        };
+        Ok(crate::app::page_care::token_notice_for(&app).await)
+    }
 }
 
 #[cfg(test)]
