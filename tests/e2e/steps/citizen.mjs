@@ -8,7 +8,7 @@
 // visible, select, screenshot, FAKE, CONF }.
 
 export async function citizenSteps(t) {
-  const { step, click, type, text, texts, until, visible, select, screenshot, FAKE, CONF } = t;
+  const { step, click, type, text, texts, js, until, visible, select, screenshot, FAKE, CONF } = t;
 
   await step('the page usage panel shows what the pages hold and what gc would free', async () => {
     await click('.tab[data-tab=folders]');
@@ -26,6 +26,7 @@ export async function citizenSteps(t) {
     if (!attachments.every((a) => /^[1-9]\d* \(/.test(a))) {
       throw new Error(`every synced page holds attachments: ${attachments}`);
     }
+    await js('document.querySelector("#usage-panel").scrollIntoView()');
     await screenshot('page-usage');
   });
 
