@@ -4,19 +4,21 @@
 
 import { api } from './api.js';
 import { Activity } from './activity.js';
+import { Conflicts } from './conflicts.js';
 import { mountConnectionForm } from './connection.js';
 import { h, STATE_LABEL, showResult } from './dom.js';
 import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
 import { mountFolderForm, refreshTimes, renderFolders } from './folders.js';
 
 const $ = (selector) => document.querySelector(selector);
-const TABS = ['folders', 'activity', 'connection', 'settings'];
+const TABS = ['folders', 'activity', 'connection', 'settings', 'conflicts'];
 const TIME_REFRESH_MS = 30000; // how often "5 min ago" texts are re-worded (display only)
 
 const ui = {
   connection: null,
   status: null,
   activity: null,
+  conflicts: null,
   tabForm: null,
   folderForm: null,
 };
@@ -143,6 +145,7 @@ async function startShell(tab = 'folders') {
     toast(e.message);
   }
   await loadSettings();
+  await ui.conflicts.refresh();
   showTab(tab);
 }
 
@@ -155,7 +158,9 @@ async function main() {
     conflictCount: $('#conflict-count'),
     onError: toast,
   });
+  ui.conflicts = new Conflicts({ list: $('#unresolved-list'), count: $('#unresolved-count'), onError: toast });
   await on(SYNC_EVENT, (event) => ui.activity.add(event));
+  await on(SYNC_EVENT, (event) => ui.conflicts.take(event));
   await on(SYNC_STATUS, (status) => applyStatus(status));
   await on(NAVIGATE, (tab) => { if (!$('#shell').hidden) showTab(tab); });
 
