@@ -37,7 +37,7 @@ pub fn list(
     let mut kept = kept_both(j, folder.id)?;
     let stale: Vec<RelPath> = kept
         .iter()
-        .filter(|p| !base.get(*p).is_some_and(|e| !e.deleted))
+        .filter(|p| base.get(*p).is_none_or(|e| e.deleted))
         .cloned()
         .collect();
     if !stale.is_empty() {
