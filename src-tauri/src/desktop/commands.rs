@@ -337,11 +337,15 @@ pub async fn list_conflicts(
 /// Resolve a conflict: `keep` is `mine`, `theirs` or `both`; `path` is the copy, relative to
 /// `folder`.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn resolve_conflict(
+pub async fn resolve_conflict<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     folder: PathBuf,
     path: String,
     keep: tunnel_core::conflicts::Keep,
 ) -> Result<(), AppError> {
-    state.backend.resolve_conflict(folder, path, keep).await
+    state.backend.resolve_conflict(folder, path, keep).await?;
+    // The tray shows the new count with its next refresh (the folder's sync).
+    super::conflict_count::recount(&app, &*state.backend).await;
+    Ok(())
 }

@@ -1,6 +1,9 @@
 //! The number of unresolved conflicts the tray shows: counted from the backend when the event
-//! bridge starts and again after each folder sync ends or makes a conflict (a resolution ends
-//! with a sync of its folder), kept in app state for [`super::event_bridge`]'s tray refresh.
+//! bridge starts, after a sync makes a conflict or ends having changed something (a copy
+//! deleted by hand, one that arrived), and after each resolution (by the command, before the
+//! sync of its folder refreshes the tray); kept in app state for [`super::event_bridge`]'s tray
+//! refresh. A sync that changed nothing does not count again: listing reads a folder's whole
+//! synced tree, and polls end every 30 s.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,7 +25,16 @@ pub fn get<R: Runtime>(app: &AppHandle<R>) -> usize {
 /// Whether `event` may change the count.
 pub fn changes_with(event: &SyncEvent) -> bool {
     match event {
-        SyncEvent::Finished { .. } | SyncEvent::Conflict { .. } => true,
+        SyncEvent::Finished { summary, .. } => {
+            summary.uploaded
+                + summary.downloaded
+                + summary.deleted_local
+                + summary.deleted_remote
+                + summary.conflicts
+                + summary.case_renamed
+                > 0
+        }
+        SyncEvent::Conflict { .. } => true,
         SyncEvent::Started { .. }
         | SyncEvent::Progress { .. }
         | SyncEvent::Uploaded { .. }
@@ -52,12 +64,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_end_of_a_sync_and_a_new_conflict_recount() {
+    fn only_a_sync_that_changed_something_and_a_new_conflict_recount() {
         let folder = std::path::PathBuf::from("/f");
-        assert!(changes_with(&SyncEvent::Finished {
-            folder: folder.clone(),
-            summary: Default::default(),
-        }));
+        assert!(
+            !changes_with(&SyncEvent::Finished {
+                folder: folder.clone(),
+                summary: Default::default(),
+            }),
+            "a poll that changed nothing"
+        );
+        assert!(
+            changes_with(&SyncEvent::Finished {
+                folder: folder.clone(),
+                summary: tunnel_core::events::SyncSummary {
+                    deleted_remote: 1,
+                    ..Default::default()
+                },
+            }),
+            "a copy deleted by hand"
+        );
         assert!(changes_with(&SyncEvent::Conflict {
             folder: folder.clone(),
             path: "a".into(),

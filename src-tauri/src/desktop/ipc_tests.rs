@@ -391,6 +391,11 @@ fn conflicts_are_listed_with_both_versions_and_resolved() {
         "theirs took the name"
     );
     assert!(!root.join(theirs_copy).exists(), "the copy's name is gone");
+    assert_eq!(
+        super::conflict_count::get(h.app.handle()),
+        1,
+        "the tray's count follows the resolution"
+    );
     let trash = root.join(tunnel_core::sync::TRASH_DIR);
     let trashed: Vec<_> = walk_files(&trash);
     assert!(
