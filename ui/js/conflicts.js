@@ -16,6 +16,7 @@ export class Conflicts {
     this.el = { list, count };
     this.onError = onError;
     this.items = [];
+    this.drawn = null; // the list as last drawn (JSON)
     this.loading = null;
   }
 
@@ -28,7 +29,13 @@ export class Conflicts {
     this.loading = (async () => {
       try {
         this.items = await api.listConflicts();
-        this.draw();
+        // Redrawn only when the list changed: a sync's events must not swap the buttons under
+        // the person's pointer.
+        const seen = JSON.stringify(this.items);
+        if (seen !== this.drawn) {
+          this.drawn = seen;
+          this.draw();
+        }
       } catch (e) {
         this.onError(e.message);
       } finally {
@@ -74,6 +81,7 @@ export class Conflicts {
         } catch (e) {
           this.onError(e.message);
         }
+        this.drawn = null; // drawn again even when unchanged (a refused resolution re-enables its buttons)
         await this.refresh();
       },
     }, label);

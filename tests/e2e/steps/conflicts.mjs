@@ -35,6 +35,7 @@ export async function conflictSteps(t) {
       await screenshot('conflicts');
     });
     await step('Keep theirs puts the other version at the name and clears the count', async () => {
+      await until('the sync to end', async () => (await js('return document.querySelector("#status-pill").dataset.state')) === 'idle');
       await click('#unresolved-list .conflict-card .keep-theirs');
       await until('the list to empty', async () => (await cards()).length === 0);
       await until('the count to go', async () => (await badge()) === '');
@@ -86,6 +87,7 @@ export async function conflictSteps(t) {
   });
 
   await step('Keep mine takes the name back and the other device converges', async () => {
+    await until('the sync to end', async () => (await js('return document.querySelector("#status-pill").dataset.state')) === 'idle');
     await click('#unresolved-list .conflict-card .keep-mine');
     await until('the list to empty', async () => (await cards()).length === 0 && (await badge()) === '');
     const here = readFileSync(join(folder, 'report.txt'), 'utf8');
