@@ -30,6 +30,8 @@ const COMMANDS: &[&str] = &[
     "open_file",
     "reveal_file",
     "open_log_folder",
+    "page_privacy",
+    "make_page_private",
 ];
 
 #[cfg(feature = "gui")]

@@ -61,4 +61,6 @@ export const api = {
   openFile: (folder, path) => call('open_file', { folder, path }),
   revealFile: (folder, path) => call('reveal_file', { folder, path }),
   openLogFolder: () => call('open_log_folder'),
+  pagePrivacy: (pageId) => call('page_privacy', { page_id: pageId || null }),
+  makePagePrivate: (pageId) => call('make_page_private', { page_id: pageId || null }),
 };

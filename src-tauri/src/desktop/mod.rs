@@ -135,5 +135,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::open_file,
         commands::reveal_file,
         commands::open_log_folder,
+        commands::page_privacy,
+        commands::make_page_private,
     ]
 }
