@@ -95,7 +95,11 @@ impl Default for FakeBackend {
 /// The fake's answer: the whole space may view and edit, or only `user`.
 fn fake_privacy(page: &PageId, user: &str, private: bool) -> PagePrivacy {
     let only = |on: bool| tunnel_confluence::Subjects {
-        users: if on { vec![user.to_owned()] } else { Vec::new() },
+        users: if on {
+            vec![user.to_owned()]
+        } else {
+            Vec::new()
+        },
         groups: Vec::new(),
     };
     let access = tunnel_confluence::PageAccess {

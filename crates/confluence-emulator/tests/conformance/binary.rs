@@ -125,7 +125,12 @@ async fn binary_restricts_pages_at_start() {
     child.kill().await.expect("stopped");
 
     let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_confluence-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--restrict", "12345:delete:alice"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--restrict",
+            "12345:delete:alice",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
