@@ -198,6 +198,15 @@ mod tests {
         }
     }
 
+    /// (restrictions, user, their groups, expected access, why).
+    type Case<'a> = (
+        &'a PageRestrictions,
+        Option<&'a str>,
+        &'a BTreeSet<String>,
+        Access,
+        &'a str,
+    );
+
     #[test]
     fn access_follows_read_then_update_restrictions() {
         let none = set(&[]);
@@ -216,13 +225,7 @@ mod tests {
             update: subjects(&["alice"], &[]),
         };
         // (restrictions, user, groups, expected, why)
-        let cases: [(
-            &PageRestrictions,
-            Option<&str>,
-            &BTreeSet<String>,
-            Access,
-            &str,
-        ); 10] = [
+        let cases: [Case; 10] = [
             (
                 &open,
                 Some("bob"),
