@@ -32,6 +32,8 @@ const COMMANDS: &[&str] = &[
     "open_log_folder",
     "list_conflicts",
     "resolve_conflict",
+    "page_privacy",
+    "make_page_private",
 ];
 
 #[cfg(feature = "gui")]

@@ -11,6 +11,7 @@ mod demo;
 mod errors;
 mod identity;
 mod names;
+mod privacy;
 mod proxy;
 mod scale;
 mod service;

@@ -18,6 +18,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { conflictSteps } from './steps/conflicts.mjs';
+import { privatePage } from './steps/private.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -283,6 +284,7 @@ async function run() {
     if (secret !== '') throw new Error('the secret came back to the UI');
     await screenshot('connection');
   });
+  await privatePage({ step, click, text, js, until, visible, screenshot, CONF, FAKE });
 
   await step('settings save and the about box shows the version', async () => {
     await click('.tab[data-tab=settings]');

@@ -9,6 +9,7 @@ import { mountConnectionForm } from './connection.js';
 import { h, STATE_LABEL, showResult } from './dom.js';
 import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
 import { mountFolderForm, refreshTimes, renderFolders } from './folders.js';
+import { mountPrivacyNotice } from './privacy.js';
 
 const $ = (selector) => document.querySelector(selector);
 const TABS = ['folders', 'activity', 'connection', 'settings', 'conflicts'];
@@ -79,6 +80,7 @@ function startWizard() {
     onSaved: async () => {
       ui.connection = await api.getConnection();
       wizardStep('folder');
+      mountPrivacyNotice($('#wizard-privacy'), { onError: toast }).refresh();
     },
   });
   mountFolderForm($('#wizard .folder-form-slot'), {
@@ -135,6 +137,7 @@ async function startShell(tab = 'folders') {
   $('#shell').hidden = false;
   ui.connection = await api.getConnection();
   ui.tabForm.fill(ui.connection);
+  ui.privacy.refresh();
   ui.folderForm.refreshPlaceholder();
   const status = await api.getStatus();
   applyStatus(status);
@@ -172,8 +175,9 @@ async function main() {
   });
   ui.tabForm = mountConnectionForm($('#connection-slot'), {
     saveLabel: 'Save',
-    onSaved: async () => { ui.connection = await api.getConnection(); ui.folderForm.refreshPlaceholder(); },
+    onSaved: async () => { ui.connection = await api.getConnection(); ui.folderForm.refreshPlaceholder(); ui.privacy.refresh(); },
   });
+  ui.privacy = mountPrivacyNotice($('#connection-privacy'), { onError: toast });
   ui.folderForm = mountFolderForm($('#folders-add-slot'), {
     defaultPage: () => (ui.connection ? ui.connection.page_id : ''),
   });

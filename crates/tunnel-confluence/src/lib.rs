@@ -12,7 +12,7 @@
 //! `paging` (listings past 200, CONFSERVER-95396), `retry` (what is retried and how long we
 //! wait), `tls` (naming TLS refusals that arrive as resets), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
 //! (streamed, hash-checked upload bodies), `throttle` (the bandwidth limiter shared by all
-//! transfers of a client).
+//! transfers of a client), `restrictions` (who may view and edit a page; making it private).
 //!
 //! Behaviour follows `shared/confluence-api.md` §13b; every choice that real Confluence
 //! forces is explained where it is made.
@@ -26,6 +26,7 @@ mod error;
 mod exchange;
 mod paging;
 mod proxy_env;
+mod restrictions;
 pub mod retry;
 mod store;
 mod throttle;
@@ -35,6 +36,7 @@ mod upload;
 pub use auth::{Auth, ClientIdentity, Secret};
 pub use client::{BandwidthLimits, ConfluenceClient, ConnectionSettings, USER_AGENT};
 pub use paging::{MAX_PAGES, PAGE_LIMIT};
+pub use restrictions::{Audience, PageAccess, Subjects};
 pub use retry::RetryPolicy;
 pub use store::{ConfluenceStore, HEAD_PROPERTY_KEY, MAX_HEAD_CHARS, PROBE_ATTACHMENT_NAME};
 pub use throttle::ThrottleStats;

@@ -9,6 +9,7 @@ pub mod exit;
 mod init;
 mod log;
 mod output;
+mod page;
 mod service;
 mod status;
 mod sync;
@@ -75,6 +76,9 @@ pub enum Command {
     Pause(service::PauseArgs),
     /// Resume syncing (one folder or all).
     Resume(service::PauseArgs),
+    /// Who besides you may view and edit the page(s) your files sync through; --make-private
+    /// restricts them to you.
+    Page(page::PageArgs),
 }
 
 /// Parse the process arguments and run.
@@ -184,5 +188,6 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Stop => service::stop(ctx).await,
         Command::Pause(a) => service::pause(ctx, a, true).await,
         Command::Resume(a) => service::pause(ctx, a, false).await,
+        Command::Page(a) => page::run(ctx, a).await,
     }
 }

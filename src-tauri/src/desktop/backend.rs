@@ -12,6 +12,7 @@ use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
 use tunnel_core::ids::PageId;
 
 use crate::app::app_error::AppError;
+pub use crate::app::page_privacy::PagePrivacy;
 
 /// How the user authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +201,10 @@ pub trait DesktopBackend: Send + Sync + 'static {
     }
     /// Stop syncing before the app exits: the running transfer finishes or is checkpointed.
     async fn shutdown(&self) {}
+    /// Who besides the user may view and edit a page (default: the connection's page).
+    async fn page_privacy(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError>;
+    /// Restrict viewing and editing of a page (default: the connection's) to the user.
+    async fn make_page_private(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError>;
     /// Every unresolved conflict of every tracked folder, with both versions (empty when not
     /// set up).
     async fn conflicts(&self) -> Result<Vec<FolderConflict>, AppError>;

@@ -349,3 +349,31 @@ pub async fn resolve_conflict<R: Runtime>(
     super::conflict_count::recount(&app, &*state.backend).await;
     Ok(())
 }
+
+/// Who besides the user may view and edit a page (`page_id` empty: the connection's page).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn page_privacy(
+    state: State<'_, AppState>,
+    page_id: Option<String>,
+) -> Result<super::backend::PagePrivacy, AppError> {
+    let page_id = optional_page(page_id)?;
+    state.backend.page_privacy(page_id).await
+}
+
+/// Restrict viewing and editing of a page (`page_id` empty: the connection's) to the user.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn make_page_private(
+    state: State<'_, AppState>,
+    page_id: Option<String>,
+) -> Result<super::backend::PagePrivacy, AppError> {
+    let page_id = optional_page(page_id)?;
+    state.backend.make_page_private(page_id).await
+}
+
+/// An optional page field: empty means the connection's page.
+fn optional_page(page_id: Option<String>) -> Result<Option<PageId>, AppError> {
+    Ok(page_id
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| PageId::parse(&p))
+        .transpose()?)
+}

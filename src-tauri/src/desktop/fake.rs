@@ -16,6 +16,9 @@
 //!   named `OFFLINE` makes the folder Offline (code `unreachable`); a file whose
 //!   name contains `conflict` is reported as a conflict (its copy named `… (conflict).ext`).
 //!
+//! - page privacy: every page is visible to the whole space until made private; page `403`
+//!   cannot be made private (`permission`).
+//!
 //! Invariants: the status published on the watch channel is always recomputed from the folder
 //! list after a change (never edited piecemeal); no lock is held across an `.await`.
 
@@ -37,7 +40,7 @@ use crate::app::app_error::{AppError, ErrorCode};
 
 use super::backend::{
     AuthKind, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, FolderConflict,
-    SettingsView,
+    PagePrivacy, SettingsView,
 };
 
 /// How long the fake takes per file when started by [`FakeBackend::new`]: slow enough for a
@@ -81,6 +84,8 @@ struct FakeState {
     history: Vec<ActivityEntry>,
     /// Conflict copies settled with "keep both", per folder.
     kept_both: HashMap<PathBuf, std::collections::BTreeSet<tunnel_core::rel_path::RelPath>>,
+    /// Pages made private (every other page is visible to the whole space).
+    private_pages: HashSet<String>,
 }
 
 impl Default for FakeBackend {
@@ -89,7 +94,44 @@ impl Default for FakeBackend {
     }
 }
 
+/// The fake's answer: the whole space may view and edit, or only `user`.
+fn fake_privacy(page: &PageId, user: &str, private: bool) -> PagePrivacy {
+    let only = |on: bool| tunnel_confluence::Subjects {
+        users: if on {
+            vec![user.to_owned()]
+        } else {
+            Vec::new()
+        },
+        groups: Vec::new(),
+    };
+    let access = tunnel_confluence::PageAccess {
+        read: only(private),
+        update: only(private),
+    };
+    PagePrivacy::from_access(page, user, &access)
+}
+
 impl FakeBackend {
+    /// The page a privacy request is about (default: the connection's) and the user.
+    fn privacy_subject(&self, page_id: Option<PageId>) -> Result<(PageId, String), AppError> {
+        let state = self.lock();
+        let Some(connection) = &state.connection else {
+            return Err(AppError::new(
+                ErrorCode::NotConfigured,
+                "connect to Confluence first",
+            ));
+        };
+        let page = match page_id {
+            Some(p) => p,
+            None => PageId::parse(&connection.page_id)?,
+        };
+        let user = connection
+            .username
+            .clone()
+            .unwrap_or_else(|| "you".to_owned());
+        Ok((page, user))
+    }
+
     /// A fake that paces its syncs for people to watch. Unconfigured, unless the environment
     /// variable `SBER_TUNNEL_FAKE_FOLDERS` lists folders (separated like `PATH`): then it starts
     /// connected to a demo page with those folders tracked and idle (the tray test uses this).
@@ -149,6 +191,7 @@ impl FakeBackend {
                     transfers: HashMap::new(),
                     history: Vec::new(),
                     kept_both: HashMap::new(),
+                    private_pages: HashSet::new(),
                 }),
                 events,
                 status,
@@ -777,6 +820,24 @@ impl DesktopBackend for FakeBackend {
                 .insert(copy);
         }
         self.sync_now(Some(folder)).await
+    }
+
+    async fn page_privacy(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError> {
+        let (page, user) = self.privacy_subject(page_id)?;
+        let private = self.lock().private_pages.contains(page.as_str());
+        Ok(fake_privacy(&page, &user, private))
+    }
+
+    async fn make_page_private(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError> {
+        let (page, user) = self.privacy_subject(page_id)?;
+        if page.as_str() == "403" {
+            return Err(AppError::new(
+                ErrorCode::Permission,
+                format!("{user} may not change who may view page {page}"),
+            ));
+        }
+        self.lock().private_pages.insert(page.to_string());
+        Ok(fake_privacy(&page, &user, true))
     }
 }
 

@@ -439,3 +439,42 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Issue 17 item 6: the Connection view asks who may see the page and can make it private.
+#[test]
+fn page_privacy_is_read_and_the_page_made_private() {
+    let h = harness();
+    let before = h
+        .invoke("page_privacy", json!({}))
+        .expect_err("no connection yet");
+    assert_eq!(before["code"], "not-configured", "{before}");
+
+    h.connect();
+    let open = h.ok("page_privacy", json!({}));
+    assert_eq!(open["page_id"], "4242", "the connection's page: {open}");
+    assert_eq!(open["user"], "alice");
+    assert_eq!(open["visible_to_others"], true);
+    assert_eq!(open["viewers"], "everyone with access to the space");
+
+    let private = h.ok("make_page_private", json!({"page_id": ""}));
+    assert_eq!(private["private"], true, "{private}");
+    assert_eq!(private["visible_to_others"], false);
+    assert_eq!(
+        h.ok("page_privacy", json!({"page_id": null}))["private"],
+        true,
+        "read back as private"
+    );
+    assert_eq!(
+        h.ok("page_privacy", json!({"page_id": "777"}))["visible_to_others"],
+        true,
+        "another page is asked about by id"
+    );
+    let refused = h
+        .invoke("make_page_private", json!({"page_id": "403"}))
+        .expect_err("the fake's permission trigger");
+    assert_eq!(refused["code"], "permission", "{refused}");
+    let bad = h
+        .invoke("page_privacy", json!({"page_id": "abc"}))
+        .expect_err("not a page id");
+    assert_eq!(bad["code"], "invalid", "{bad}");
+}

@@ -138,5 +138,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::open_log_folder,
         commands::list_conflicts,
         commands::resolve_conflict,
+        commands::page_privacy,
+        commands::make_page_private,
     ]
 }

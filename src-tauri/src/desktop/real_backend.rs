@@ -29,8 +29,10 @@ use crate::app::connection::{self, ConnectionInput};
 use crate::app::control::ControlServer;
 use crate::app::engine_host::{self, AlreadyRunning, InstanceLock};
 use crate::app::opened_config::OpenedConfig;
+use crate::app::page_privacy;
 use crate::desktop::backend::{
-    ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, FolderConflict, SettingsView,
+    ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, FolderConflict, PagePrivacy,
+    SettingsView,
 };
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
@@ -219,6 +221,22 @@ impl RealBackend {
 
     fn app(&self) -> Result<Arc<OpenedConfig>, AppError> {
         self.state().app.clone().ok_or_else(not_configured)
+    }
+
+    /// A client of the saved connection and the page asked about (default: the connection's).
+    async fn page_client(
+        &self,
+        page_id: Option<PageId>,
+    ) -> Result<(tunnel_confluence::ConfluenceClient, PageId), AppError> {
+        let app = self.app()?;
+        // The secret may live in the OS keyring: a blocking call.
+        blocking(move || {
+            let page = page_id
+                .or_else(|| app.config.remote.default_page_id.clone())
+                .ok_or_else(|| AppError::invalid("which page? The connection has none."))?;
+            Ok((app.client().map_err(AppError::from)?, page))
+        })
+        .await
     }
 
     async fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, AppError> {
@@ -572,6 +590,20 @@ impl DesktopBackend for RealBackend {
             tracing::info!(error = %e, "the resolved conflict syncs later");
         }
         Ok(())
+    }
+
+    async fn page_privacy(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError> {
+        let (client, page) = self.page_client(page_id).await?;
+        page_privacy::read(&client, &page)
+            .await
+            .map_err(AppError::from)
+    }
+
+    async fn make_page_private(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError> {
+        let (client, page) = self.page_client(page_id).await?;
+        page_privacy::make_private(&client, &page)
+            .await
+            .map_err(AppError::from)
     }
 }
 
