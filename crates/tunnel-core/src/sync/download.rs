@@ -149,6 +149,7 @@ pub(crate) async fn download_file(
     expected: Option<&LocalEntry>,
     keep_previous: bool,
     packs: &HashMap<BlobName, Arc<PackCache>>,
+    on_chunk: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Option<String>, DownloadError> {
     let (dir, name) = fs_safe::parent_of(root, dest, true)?;
     let temp = format!(
@@ -156,7 +157,7 @@ pub(crate) async fn download_file(
         uuid::Uuid::new_v4().simple()
     );
     let file = dir.create_new(&temp)?;
-    let result = write_verified(store, file, entry, packs).await;
+    let result = write_verified(store, file, entry, packs, on_chunk).await;
     if let Err(e) = result {
         let _ = dir.remove_file(&temp);
         return Err(e);
@@ -202,6 +203,7 @@ async fn write_verified(
     file: std::fs::File,
     entry: &FileEntry,
     packs: &HashMap<BlobName, Arc<PackCache>>,
+    on_chunk: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<(), DownloadError> {
     let mut file = tokio::fs::File::from_std(file);
     let mut whole = Hasher::new();
@@ -230,6 +232,7 @@ async fn write_verified(
             }
         };
         check_chunk(entry, chunk, n, &digest)?;
+        on_chunk(n);
     }
     let got = whole.finish();
     if Some(got) != entry.sha256 {

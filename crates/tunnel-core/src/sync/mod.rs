@@ -26,6 +26,7 @@ mod hashing_writer;
 mod local_pass;
 mod marker;
 mod remote_state;
+mod tally;
 mod trash;
 mod trash_items;
 mod upload;
@@ -140,6 +141,13 @@ impl Syncer {
 
     fn emit(&self, e: SyncEvent) {
         let _ = self.events.send(e);
+    }
+
+    fn emit_progress(&self, folder: &FolderRecord, progress: TransferProgress) {
+        self.emit(SyncEvent::Progress {
+            folder: folder.path.clone(),
+            progress,
+        });
     }
 
     async fn with_journal<R: Send + 'static>(
@@ -345,6 +353,15 @@ impl Syncer {
 
         // 4. Carry it out.
         let mut exec = Execution::new();
+        let planned = exec
+            .tally
+            .planned(crate::progress::totals::plan_totals(&plan.actions));
+        if planned.files_total > 0 {
+            self.emit(SyncEvent::Progress {
+                folder: folder.path.clone(),
+                progress: planned,
+            });
+        }
         self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
             .await?;
         // Deletions first: a folder replaced by a file (or a case-only rename on a
@@ -587,6 +604,8 @@ struct Execution {
     failed_files: u64,
     /// Files left because another program holds them (counted in `failed_files` too).
     in_use: BTreeSet<RelPath>,
+    /// Transfers to go and done, for progress events.
+    tally: tally::Tally,
 }
 
 impl Execution {
@@ -603,6 +622,7 @@ impl Execution {
             trashed: Vec::new(),
             failed_files: 0,
             in_use: BTreeSet::new(),
+            tally: tally::Tally::default(),
         }
     }
 }
