@@ -10,6 +10,7 @@ mod demo;
 mod errors;
 mod identity;
 mod names;
+mod progress;
 mod proxy;
 mod scale;
 mod service;

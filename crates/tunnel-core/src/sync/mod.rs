@@ -774,9 +774,9 @@ fn backoff_ms(attempt: u32) -> u64 {
 #[cfg(test)]
 mod in_use_tests;
 #[cfg(test)]
-mod progress_tests;
-#[cfg(test)]
 mod long_path_tests;
+#[cfg(test)]
+mod progress_tests;
 #[cfg(test)]
 mod test_device;
 

@@ -45,7 +45,12 @@ fn an_upload_reports_its_totals_after_planning_and_ends_with_everything_done() {
         let want_bytes = 5 * CHUNK + 3 + 4;
         let first = seen.first().expect("progress was reported");
         assert_eq!(
-            (first.files_total, first.bytes_total, first.files_done, first.bytes_done),
+            (
+                first.files_total,
+                first.bytes_total,
+                first.files_done,
+                first.bytes_done
+            ),
             (3, want_bytes, 0, 0),
             "the first report is the plan's: three files to send, nothing done yet"
         );
@@ -118,7 +123,12 @@ fn what_the_page_already_holds_is_not_to_go() {
         );
         let last = seen.last().expect("reported");
         assert_eq!(
-            (last.files_done, last.files_total, last.bytes_done, last.bytes_total),
+            (
+                last.files_done,
+                last.files_total,
+                last.bytes_done,
+                last.bytes_total
+            ),
             (1, 1, 0, 0),
             "once de-duplication is known, nothing is left to send"
         );
