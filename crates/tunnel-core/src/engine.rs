@@ -331,9 +331,9 @@ impl Actor {
                     Ok(SyncEvent::Progress { folder, progress }) => {
                         let now = Instant::now();
                         if let Some(f) = self.folders.values_mut().find(|f| f.record.path == folder) {
-                            f.progress
-                                .get_or_insert_with(|| FolderTracker::started(now))
-                                .observe(now, progress);
+                            let t = f.progress.get_or_insert_with(|| FolderTracker::started(now));
+                            t.observe_wire(now, crate::progress::wire::total());
+                            t.observe(now, progress);
                             if self.throttle.changed(now) {
                                 self.publish();
                             }
@@ -346,6 +346,7 @@ impl Actor {
                     let now = Instant::now();
                     for f in self.folders.values_mut() {
                         if let Some(t) = f.progress.as_mut() {
+                            t.observe_wire(now, crate::progress::wire::total());
                             t.tick(now);
                         }
                     }
@@ -512,7 +513,9 @@ impl Actor {
             return;
         };
         f.schedule.started(now, due, &self.settings);
-        f.progress = Some(FolderTracker::started(now));
+        let mut tracker = FolderTracker::started(now);
+        tracker.observe_wire(now, crate::progress::wire::total());
+        f.progress = Some(tracker);
         f.retry = None;
         f.state = SyncState::Syncing;
         let record = f.record.clone();

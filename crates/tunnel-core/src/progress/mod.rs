@@ -16,6 +16,7 @@ pub mod throttle;
 pub mod totals;
 pub mod tracker;
 pub mod wait;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 

@@ -33,6 +33,12 @@ impl StallWatch {
         }
     }
 
+    /// Something moved at `now` that the counts do not show yet (bytes of a chunk on the
+    /// wire): not stalled.
+    pub fn touch(&mut self, now: Instant) {
+        self.last_move = now;
+    }
+
     /// How long it has been stalled at `now`, if it is: `work_left` and nothing moved for
     /// at least `after`.
     pub fn stalled_for(&self, now: Instant, work_left: bool, after: Duration) -> Option<Duration> {

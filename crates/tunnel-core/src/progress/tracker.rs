@@ -18,6 +18,11 @@ pub struct FolderTracker {
     latest: TransferProgress,
     rate: RateMeter,
     stall: StallWatch,
+    /// The wire counter when the sync started and when it was last read; `None` until bytes
+    /// were seen on the wire (a store that reports none, like the in-memory one: the rate
+    /// then follows the bytes done).
+    wire: Option<(u64, u64)>,
+    wire_start: Option<u64>,
 }
 
 impl FolderTracker {
@@ -29,19 +34,50 @@ impl FolderTracker {
             latest: TransferProgress::default(),
             rate,
             stall: StallWatch::started(now),
+            wire: None,
+            wire_start: None,
+        }
+    }
+
+    /// The wire counter ([`super::wire::total`]) reads `total` at `now`. Bytes on the wire
+    /// are movement (a big chunk under way is not a stall), and once some were seen the rate
+    /// is measured on them: the speed of the link, also inside a chunk.
+    pub fn observe_wire(&mut self, now: Instant, total: u64) {
+        let start = *self.wire_start.get_or_insert(total);
+        match self.wire {
+            None if total == start => {}
+            None => {
+                // The first bytes on the wire: measure on them from now on.
+                self.rate = RateMeter::default();
+                self.rate.observe(now, 0);
+                self.rate.observe(now, total - start);
+                self.stall.touch(now);
+                self.wire = Some((start, total));
+            }
+            Some((start, last)) => {
+                if total != last {
+                    self.stall.touch(now);
+                }
+                self.rate.observe(now, total.saturating_sub(start));
+                self.wire = Some((start, total));
+            }
         }
     }
 
     /// The syncer reported `p` at `now`.
     pub fn observe(&mut self, now: Instant, p: TransferProgress) {
         self.stall.observe(now, p.files_done, p.bytes_done);
-        self.rate.observe(now, p.bytes_done);
+        if self.wire.is_none() {
+            self.rate.observe(now, p.bytes_done);
+        }
         self.latest = p;
     }
 
     /// Time passed without a report (the rate decays toward zero).
     pub fn tick(&mut self, now: Instant) {
-        self.rate.observe(now, self.latest.bytes_done);
+        if self.wire.is_none() {
+            self.rate.observe(now, self.latest.bytes_done);
+        }
     }
 
     /// The latest raw progress.
@@ -187,6 +223,43 @@ mod tests {
             "done: nothing left to stall on"
         );
         assert_eq!(t.stalls_at(STALL_AFTER), None);
+    }
+
+    #[test]
+    fn bytes_on_the_wire_inside_a_big_chunk_are_speed_and_not_a_stall() {
+        let t0 = Instant::now();
+        let mut t = FolderTracker::started(t0);
+        t.observe_wire(t0, 1_000);
+        t.observe(t0, progress((0, 1), (0, 100_000_000), Some("big.iso")));
+        // One 100 MB chunk at 100 kB/s: the sync hears of it only at the end.
+        for s in 1..=600u64 {
+            let now = t0 + Duration::from_secs(s);
+            t.observe_wire(now, 1_000 + s * 100_000);
+            t.tick(now);
+        }
+        let now = t0 + Duration::from_secs(600);
+        assert_eq!(
+            t.stalled_for(now, STALL_AFTER),
+            None,
+            "10 min of steady bytes is slow, not stalled"
+        );
+        let rate = t.report().bytes_per_sec.expect("measured on the wire");
+        assert!(
+            (95_000..=105_000).contains(&rate),
+            "the link's speed: {rate}"
+        );
+        // The link goes quiet.
+        for s in 601..=1000u64 {
+            let now = t0 + Duration::from_secs(s);
+            t.observe_wire(now, 1_000 + 600 * 100_000);
+            t.tick(now);
+        }
+        let now = t0 + Duration::from_secs(1000);
+        assert_eq!(
+            t.stalled_for(now, STALL_AFTER),
+            Some(Duration::from_secs(400))
+        );
+        assert_eq!(t.report().bytes_per_sec, Some(0));
     }
 
     #[test]
