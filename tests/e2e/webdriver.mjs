@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { progressSteps } from './steps/progress.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -251,6 +252,8 @@ async function run() {
     });
     await screenshot('two-folders');
   });
+
+  await progressSteps({ step, until, click, text, texts, js, visible, screenshot, type, fake: FAKE, folder });
 
   if (!FAKE) {
     const attachments = async (page) => {

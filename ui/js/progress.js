@@ -61,7 +61,8 @@ export function statusLine(status, now = Date.now() / 1000) {
     line = status.message;
   }
   const w = status.waiting;
-  if (w && w.kind !== 'paused' && w.kind !== 'queued') {
+  // An error says what is wrong itself (a lock held elsewhere too).
+  if (w && w.kind !== 'paused' && w.kind !== 'queued' && status.state !== 'error') {
     const why = describeWait(w, now);
     line = status.state === 'offline' ? why.charAt(0).toUpperCase() + why.slice(1) : `${line} — ${why}`;
   }

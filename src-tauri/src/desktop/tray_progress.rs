@@ -18,6 +18,12 @@ pub fn with_progress(headline: String, status: &SyncStatus, now: i64) -> String 
         (SyncState::Offline, Some(w)) => capitalized(&describe_wait(w, now)),
         _ => headline,
     };
+    // The reason first: a long line is cut at the end, and why it waits matters most.
+    match (&status.waiting, status.state) {
+        (Some(WaitReason::Paused) | Some(WaitReason::Queued), _) | (None, _) => {}
+        (Some(_), SyncState::Offline | SyncState::Error) => {}
+        (Some(w), _) => line.push_str(&format!(" — {}", describe_wait(w, now))),
+    }
     if let (SyncState::Syncing, Some(p)) = (status.state, &status.progress) {
         if p.bytes_to_go > 0 {
             line.push_str(&format!(" · {} to go", format_bytes(p.bytes_to_go)));
@@ -31,11 +37,6 @@ pub fn with_progress(headline: String, status: &SyncStatus, now: i64) -> String 
         if let Some(f) = &p.current_file {
             line.push_str(&format!(" · {f}"));
         }
-    }
-    match (&status.waiting, status.state) {
-        (Some(WaitReason::Paused) | Some(WaitReason::Queued), _) | (None, _) => {}
-        (Some(_), SyncState::Offline) => {}
-        (Some(w), _) => line.push_str(&format!(" — {}", describe_wait(w, now))),
     }
     line
 }
@@ -93,8 +94,10 @@ mod tests {
         s.waiting = Some(WaitReason::Stalled { for_secs: 420 });
         let view = TrayView::from_status_at(&s, None, 0);
         assert!(
-            view.tooltip.ends_with("— stalled: no progress for 7 min"),
-            "{}",
+            view.tooltip.starts_with(
+                "sber-tunnel — Syncing 1 of 4 files (25%) — stalled: no progress for 7 min · "
+            ),
+            "the reason before the details, which a long line loses first: {}",
             view.tooltip
         );
     }

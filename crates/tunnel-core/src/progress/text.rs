@@ -125,6 +125,13 @@ pub fn describe_status(s: &SyncStatus, now: i64) -> String {
     {
         line = format!("{line}: {}", describe_progress(p));
     }
+    let error = (s.state == SyncState::Error)
+        .then_some(s.message.as_ref())
+        .flatten();
+    if let Some(m) = error {
+        // The error says what is wrong (and a lock held elsewhere says so in its message).
+        return format!("{line}: {m}");
+    }
     if let Some(w) = s.waiting.as_ref().filter(|w| **w != WaitReason::Paused) {
         let why = describe_wait(w, now);
         line = match s.state {
@@ -274,6 +281,17 @@ mod tests {
             describe_status(&paused, 0),
             "Paused",
             "not 'Paused — paused'"
+        );
+        let locked = SyncStatus {
+            state: SyncState::Error,
+            message: Some("another sber-tunnel sync service is running".into()),
+            waiting: Some(WaitReason::WaitingForLock),
+            ..Default::default()
+        };
+        assert_eq!(
+            describe_status(&locked, 0),
+            "Error: another sber-tunnel sync service is running",
+            "the message says it once"
         );
     }
 }
