@@ -141,6 +141,7 @@ pub(crate) fn keeps_previous(
 /// The folder of `dest` is reached from `root` without following links (a folder swapped for
 /// a link to somewhere else since the plan stops the download, nothing is written there), and
 /// the temporary file is created, checked and renamed relative to that folder.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn download_file(
     store: &dyn RemoteStore,
     root: &Path,
