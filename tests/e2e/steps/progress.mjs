@@ -19,7 +19,9 @@ export async function progressSteps({ step, until, click, text, js, visible, scr
   const cardText = (css) => js('const e = document.querySelector(arguments[0]); return e ? e.textContent : null;', `${card} ${css}`);
 
   if (fake) {
-    for (let i = 1; i <= 6; i += 1) writeFileSync(join(dir, `a-part-${i}.bin`), Buffer.alloc(256 * 1024, i));
+    // The fake syncs files in name order: the parts ("0…" sorts before "STALL"), then the
+    // stall, then the held file.
+    for (let i = 1; i <= 9; i += 1) writeFileSync(join(dir, `0-part-${i}.bin`), Buffer.alloc(256 * 1024, i));
     writeFileSync(join(dir, 'STALL'), '');
     writeFileSync(join(dir, 'z-budget in-use.xlsx'), 'open in another program');
 
@@ -34,7 +36,7 @@ export async function progressSteps({ step, until, click, text, js, visible, scr
         return t && /^\d+ files?, [\d.]+ (KB|MB) to go · [\d.]+ (KB|MB)\/s · \d+ (s|min)/.test(t) ? t : null;
       });
       const file = await cardText('.folder-progress .current-file');
-      if (!/^a-part-\d\.bin$|^STALL$/.test(file || '')) throw new Error(`the file in transfer reads "${file}" (line: ${line})`);
+      if (!/^0-part-\d\.bin$/.test(file || '')) throw new Error(`the file in transfer reads "${file}" (line: ${line})`);
       const bar = await js('return document.querySelector(arguments[0]).getAttribute("aria-valuenow")', `${card} .progress-bar`);
       if (!(Number(bar) > 0 && Number(bar) < 100)) throw new Error(`the bar is at ${bar}%`);
       const pill = await text('#status-text');
