@@ -629,9 +629,11 @@ impl Actor {
                 .filter(|_| running_here)
                 .and_then(|t| t.stalled_for(now, STALL_AFTER)),
             retry: f.retry.map(|(cause, at)| (cause, to_unix(at))),
+            // A full sync waiting its turn (a due poll is a single cheap request: not worth
+            // a word).
             queued: self.running.is_some()
                 && !running_here
-                && f.schedule.due(now, &self.settings).is_some(),
+                && f.schedule.due(now, &self.settings) == Some(Due::Full),
             in_use: &f.in_use,
         })
     }
