@@ -30,6 +30,8 @@ const COMMANDS: &[&str] = &[
     "open_file",
     "reveal_file",
     "open_log_folder",
+    "list_conflicts",
+    "resolve_conflict",
 ];
 
 #[cfg(feature = "gui")]

@@ -6,6 +6,7 @@
 // workspace's dev-only `test-support` crate, shared with tests/reliability and tunnel-core.
 
 mod basics;
+mod conflicts;
 mod demo;
 mod errors;
 mod identity;

@@ -18,6 +18,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { progressSteps } from './steps/progress.mjs';
+import { conflictSteps } from './steps/conflicts.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -316,6 +317,8 @@ async function run() {
     await screenshot('activity-history');
     if (!paths.includes('later.txt')) throw new Error(`later.txt is not in the history: ${paths}`);
   });
+
+  await conflictSteps({ step, find, findAll, click, type, text, texts, js, until, visible, screenshot, FAKE, CONF, APP, folder });
 
   if (!FAKE) {
     // The app hosts the sync service the command line talks to (same HOME, same configuration).

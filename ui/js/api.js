@@ -61,4 +61,6 @@ export const api = {
   openFile: (folder, path) => call('open_file', { folder, path }),
   revealFile: (folder, path) => call('reveal_file', { folder, path }),
   openLogFolder: () => call('open_log_folder'),
+  listConflicts: () => call('list_conflicts'),
+  resolveConflict: (folder, path, keep) => call('resolve_conflict', { folder, path, keep }),
 };

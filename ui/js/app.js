@@ -4,6 +4,7 @@
 
 import { api } from './api.js';
 import { Activity } from './activity.js';
+import { Conflicts } from './conflicts.js';
 import { mountConnectionForm } from './connection.js';
 import { h, showResult } from './dom.js';
 import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
@@ -11,7 +12,7 @@ import { mountFolderForm, refreshTimes, renderFolders } from './folders.js';
 import { refreshWaits, statusLine } from './progress.js';
 
 const $ = (selector) => document.querySelector(selector);
-const TABS = ['folders', 'activity', 'connection', 'settings'];
+const TABS = ['folders', 'activity', 'connection', 'settings', 'conflicts'];
 const TIME_REFRESH_MS = 30000; // how often "5 min ago" texts are re-worded (display only)
 const WAIT_REFRESH_MS = 1000; // how often "retrying in 30 s" counts down (display only)
 
@@ -19,6 +20,7 @@ const ui = {
   connection: null,
   status: null,
   activity: null,
+  conflicts: null,
   tabForm: null,
   folderForm: null,
 };
@@ -145,6 +147,7 @@ async function startShell(tab = 'folders') {
     toast(e.message);
   }
   await loadSettings();
+  await ui.conflicts.refresh();
   showTab(tab);
 }
 
@@ -157,7 +160,9 @@ async function main() {
     conflictCount: $('#conflict-count'),
     onError: toast,
   });
+  ui.conflicts = new Conflicts({ list: $('#unresolved-list'), count: $('#unresolved-count'), onError: toast });
   await on(SYNC_EVENT, (event) => ui.activity.add(event));
+  await on(SYNC_EVENT, (event) => ui.conflicts.take(event));
   await on(SYNC_STATUS, (status) => applyStatus(status));
   await on(NAVIGATE, (tab) => { if (!$('#shell').hidden) showTab(tab); });
 

@@ -19,6 +19,7 @@ pub mod activity;
 pub mod chunk;
 pub mod clock;
 pub mod config;
+pub mod conflicts;
 pub mod engine;
 mod engine_settings;
 pub mod error;

@@ -3,6 +3,7 @@
 //! (see [`exit`]).
 
 mod add;
+mod conflicts;
 mod demo;
 pub mod exit;
 mod init;
@@ -56,8 +57,8 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Show the configuration and every folder's state.
     Status,
-    /// List conflict copies kept in the synced folders.
-    Conflicts(status::ConflictsArgs),
+    /// Conflicts: list them with both versions, or resolve one (keep mine, theirs or both).
+    Conflicts(conflicts::ConflictsArgs),
     /// The local trash: list, restore or empty what other devices' changes deleted or replaced.
     Trash(trash::TrashArgs),
     /// See it work: a built-in Confluence emulator and two devices that sync.
@@ -174,7 +175,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Remove(a) => add::run_remove(ctx, a).await,
         Command::Sync(a) => sync::run(ctx, a).await,
         Command::Status => status::run_status(ctx).await,
-        Command::Conflicts(a) => status::run_conflicts(ctx, a).await,
+        Command::Conflicts(a) => conflicts::run(ctx, a).await,
         Command::Trash(a) => trash::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Log(a) => log::run(ctx, a).await,

@@ -1,9 +1,6 @@
-//! `status` and `conflicts`.
-
-use std::path::PathBuf;
+//! `status`.
 
 use anyhow::Result;
-use clap::Args;
 
 use tunnel_core::events::{SyncEvent, SyncState, WatchMode};
 
@@ -11,12 +8,6 @@ use tunnel_core::progress::text::{describe_progress, describe_wait};
 
 use super::output::human_bytes;
 use super::{exit, Context};
-
-#[derive(Debug, Args)]
-pub struct ConflictsArgs {
-    /// Only this folder.
-    pub path: Option<PathBuf>,
-}
 
 pub async fn run_status(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
@@ -182,35 +173,6 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         println!("Recent:");
         for e in &recent {
             println!("  {:>10}  {}", ago(e.at), describe(&e.event));
-        }
-    }
-    Ok(exit::OK)
-}
-
-pub async fn run_conflicts(ctx: &Context, args: ConflictsArgs) -> Result<u8> {
-    let (app, _log) = ctx.open()?;
-    let mut found = Vec::new();
-    for f in app.folders()? {
-        if let Some(p) = &args.path {
-            let p = std::fs::canonicalize(p).unwrap_or(p.clone());
-            if f.path != p {
-                continue;
-            }
-        }
-        let base = app.with_journal(|j| Ok(j.base(f.id)?))?;
-        for path in base.keys() {
-            if path.as_str().contains(" (conflict from ") {
-                found.push(f.path.join(path.as_str()));
-            }
-        }
-    }
-    if ctx.json {
-        println!("{}", serde_json::json!({ "conflicts": found }));
-    } else if found.is_empty() {
-        println!("No conflict copies.");
-    } else {
-        for p in &found {
-            println!("{}", p.display());
         }
     }
     Ok(exit::OK)

@@ -200,4 +200,39 @@ pub trait DesktopBackend: Send + Sync + 'static {
     }
     /// Stop syncing before the app exits: the running transfer finishes or is checkpointed.
     async fn shutdown(&self) {}
+    /// Every unresolved conflict of every tracked folder, with both versions (empty when not
+    /// set up).
+    async fn conflicts(&self) -> Result<Vec<FolderConflict>, AppError>;
+    /// Resolve the conflict `path` (its copy, relative to `folder`) by keeping `keep`; the
+    /// version not kept goes to the folder's trash and the folder syncs.
+    async fn resolve_conflict(
+        &self,
+        folder: PathBuf,
+        path: String,
+        keep: tunnel_core::conflicts::Keep,
+    ) -> Result<(), AppError>;
+}
+
+/// An unresolved conflict of a tracked folder, as the Conflicts view shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FolderConflict {
+    /// The tracked folder.
+    pub folder: PathBuf,
+    /// The pair (paths relative to `folder`), which side is mine.
+    #[serde(flatten)]
+    pub conflict: tunnel_core::conflicts::Conflict,
+    /// Which side is theirs.
+    pub theirs: tunnel_core::conflicts::Side,
+}
+
+impl FolderConflict {
+    /// `conflict` of `folder`.
+    pub fn new(folder: PathBuf, conflict: tunnel_core::conflicts::Conflict) -> Self {
+        let theirs = conflict.theirs();
+        Self {
+            folder,
+            conflict,
+            theirs,
+        }
+    }
 }

@@ -325,3 +325,27 @@ mod tests {
         );
     }
 }
+
+/// Every unresolved conflict of the tracked folders, with both versions (the Conflicts view).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn list_conflicts(
+    state: State<'_, AppState>,
+) -> Result<Vec<super::backend::FolderConflict>, AppError> {
+    state.backend.conflicts().await
+}
+
+/// Resolve a conflict: `keep` is `mine`, `theirs` or `both`; `path` is the copy, relative to
+/// `folder`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn resolve_conflict<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    folder: PathBuf,
+    path: String,
+    keep: tunnel_core::conflicts::Keep,
+) -> Result<(), AppError> {
+    state.backend.resolve_conflict(folder, path, keep).await?;
+    // The tray shows the new count with its next refresh (the folder's sync).
+    super::conflict_count::recount(&app, &*state.backend).await;
+    Ok(())
+}

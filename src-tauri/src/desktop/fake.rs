@@ -36,7 +36,8 @@ use tunnel_core::ids::PageId;
 use crate::app::app_error::{AppError, ErrorCode};
 
 use super::backend::{
-    AuthKind, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
+    AuthKind, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, FolderConflict,
+    SettingsView,
 };
 
 /// How long the fake takes per file when started by [`FakeBackend::new`]: slow enough for a
@@ -80,6 +81,8 @@ struct FakeState {
     history: Vec<ActivityEntry>,
     /// Speed, time left and why folders wait (see [`super::fake_progress`]).
     progress: super::fake_progress::FakeProgress,
+    /// Conflict copies settled with "keep both", per folder.
+    kept_both: HashMap<PathBuf, std::collections::BTreeSet<tunnel_core::rel_path::RelPath>>,
 }
 
 impl Default for FakeBackend {
@@ -148,6 +151,7 @@ impl FakeBackend {
                     transfers: HashMap::new(),
                     history: Vec::new(),
                     progress: Default::default(),
+                    kept_both: HashMap::new(),
                 }),
                 events,
                 status,
@@ -744,6 +748,117 @@ impl DesktopBackend for FakeBackend {
     fn log_dir(&self) -> PathBuf {
         self.inner.log_dir.clone()
     }
+
+    async fn conflicts(&self) -> Result<Vec<FolderConflict>, AppError> {
+        let folders: Vec<(PathBuf, _)> = {
+            let state = self.lock();
+            state
+                .folders
+                .iter()
+                .map(|f| {
+                    let kept = state.kept_both.get(&f.path).cloned().unwrap_or_default();
+                    (f.path.clone(), kept)
+                })
+                .collect()
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for (root, kept) in folders {
+                for c in disk_conflicts(&root, &kept) {
+                    out.push(FolderConflict::new(root.clone(), c));
+                }
+            }
+            out
+        })
+        .await
+        .map_err(|e| AppError {
+            code: ErrorCode::Internal,
+            message: format!("listing conflicts stopped: {e}"),
+        })
+    }
+
+    async fn resolve_conflict(
+        &self,
+        folder: PathBuf,
+        path: String,
+        keep: tunnel_core::conflicts::Keep,
+    ) -> Result<(), AppError> {
+        let kept = self
+            .lock()
+            .kept_both
+            .get(&folder)
+            .cloned()
+            .unwrap_or_default();
+        let root = folder.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let conflict = disk_conflicts(&root, &kept)
+                .into_iter()
+                .find(|c| c.copy.path.as_str() == path)
+                .ok_or_else(|| AppError {
+                    code: ErrorCode::Invalid,
+                    message: format!("{path} is not an unresolved conflict."),
+                })?;
+            let plan = tunnel_core::conflicts::resolution(&conflict, keep);
+            tunnel_core::conflicts::apply(&root, &conflict, &plan).map_err(|e| AppError {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
+            Ok::<_, AppError>(plan)
+        })
+        .await
+        .map_err(|e| AppError {
+            code: ErrorCode::Internal,
+            message: format!("resolving stopped: {e}"),
+        })??;
+        if let tunnel_core::conflicts::Resolution::KeepBoth { copy } = done {
+            self.lock()
+                .kept_both
+                .entry(folder.clone())
+                .or_default()
+                .insert(copy);
+        }
+        self.sync_now(Some(folder)).await
+    }
+}
+
+/// The device the fake calls itself: conflict copies named after it are "mine".
+pub const FAKE_DEVICE: &str = "this-computer";
+
+/// The conflicts in `root` as the files on disk show them (the fake has no synced tree): a
+/// conflict copy named by the real rule beside its original; a copy's writer is the device its
+/// name gives, every other file is this device's.
+fn disk_conflicts(
+    root: &Path,
+    kept: &std::collections::BTreeSet<tunnel_core::rel_path::RelPath>,
+) -> Vec<tunnel_core::conflicts::Conflict> {
+    use tunnel_core::manifest::{EntryKind, FileEntry};
+    let Ok(files) = list_files(root) else {
+        return Vec::new();
+    };
+    let tree = files
+        .into_iter()
+        .filter_map(|(rel, size, mtime)| {
+            let path = tunnel_core::rel_path::RelPath::new(&rel).ok()?;
+            let device = tunnel_core::conflicts::parse_copy_name(path.file_name())
+                .map_or_else(|| FAKE_DEVICE.to_owned(), |c| c.device);
+            let mtime_ns = mtime
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            let entry = FileEntry {
+                path: path.clone(),
+                kind: EntryKind::File,
+                deleted: false,
+                size,
+                mtime_ns,
+                sha256: None,
+                version: 1,
+                device,
+                chunks: Vec::new(),
+            };
+            Some((path, entry))
+        })
+        .collect();
+    tunnel_core::conflicts::find_conflicts(&tree, FAKE_DEVICE, kept)
 }
 
 /// The whole picture from the folder list: Syncing while any syncs, else the worst state.

@@ -436,3 +436,109 @@ fn the_status_says_why_a_folder_waits() {
         },
     );
 }
+
+/// The Conflicts view's commands (issue 17 item 3): both versions with mine/theirs, and each
+/// resolution through IPC with the version not kept in the folder's trash.
+#[test]
+fn conflicts_are_listed_with_both_versions_and_resolved() {
+    let h = harness();
+    h.connect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let theirs_copy = "report (conflict from laptop 2026-11-23 101500).txt";
+    let mine_copy = "plan (conflict from this-computer 2026-11-23 101500).md";
+    std::fs::write(root.join("report.txt"), b"mine at the name").expect("write");
+    std::fs::write(root.join(theirs_copy), b"laptop's version").expect("write");
+    std::fs::write(root.join("plan.md"), b"theirs").expect("write");
+    std::fs::write(root.join(mine_copy), b"my plan").expect("write");
+    let path = root.to_str().expect("utf-8 temp path").to_owned();
+    h.ok("add_folder", json!({"path": path, "page_id": null}));
+
+    let listed = h.ok("list_conflicts", json!({}));
+    let all = listed.as_array().expect("a list");
+    assert_eq!(all.len(), 2, "{listed}");
+    let by_copy = |copy: &str| {
+        all.iter()
+            .find(|c| c["copy"]["path"] == copy)
+            .unwrap_or_else(|| panic!("{copy} listed: {listed}"))
+            .clone()
+    };
+    let report = by_copy(theirs_copy);
+    assert_eq!(report["folder"], path.as_str());
+    assert_eq!(report["kind"], "copy");
+    assert_eq!(report["original"]["path"], "report.txt");
+    assert_eq!(
+        report["copy"]["device"], "laptop",
+        "the device the name gives"
+    );
+    assert_eq!(report["copy"]["size"], 16);
+    assert_eq!(
+        report["mine"], "original",
+        "another device's copy is theirs"
+    );
+    assert_eq!(report["theirs"], "copy");
+    assert!(report["made_at"].is_i64(), "{report}");
+    assert_eq!(
+        by_copy(mine_copy)["mine"],
+        "copy",
+        "a copy of this device's version is mine"
+    );
+
+    h.ok(
+        "resolve_conflict",
+        json!({"folder": path, "path": theirs_copy, "keep": "theirs"}),
+    );
+    assert_eq!(
+        std::fs::read(root.join("report.txt")).expect("read"),
+        b"laptop's version",
+        "theirs took the name"
+    );
+    assert!(!root.join(theirs_copy).exists(), "the copy's name is gone");
+    assert_eq!(
+        super::conflict_count::get(h.app.handle()),
+        1,
+        "the tray's count follows the resolution"
+    );
+    let trash = root.join(tunnel_core::sync::TRASH_DIR);
+    let trashed: Vec<_> = walk_files(&trash);
+    assert!(
+        trashed
+            .iter()
+            .any(|p| std::fs::read(p).ok().as_deref() == Some(b"mine at the name")),
+        "the version not kept is in the trash: {trashed:?}"
+    );
+
+    h.ok(
+        "resolve_conflict",
+        json!({"folder": path, "path": mine_copy, "keep": "both"}),
+    );
+    assert!(root.join(mine_copy).exists() && root.join("plan.md").exists());
+    assert_eq!(
+        h.ok("list_conflicts", json!({})),
+        json!([]),
+        "nothing left to resolve"
+    );
+    let err = h
+        .invoke(
+            "resolve_conflict",
+            json!({"folder": path, "path": "plan.md", "keep": "mine"}),
+        )
+        .expect_err("not a conflict any more");
+    assert_eq!(err["code"], "invalid", "{err}");
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

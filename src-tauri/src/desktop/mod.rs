@@ -11,6 +11,7 @@
 
 pub mod backend;
 pub mod commands;
+pub mod conflict_count;
 pub mod event_bridge;
 /// A scripted stand-in for the service, for UI tests only (feature `fake-backend`, never in a
 /// release build).
@@ -138,5 +139,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::open_file,
         commands::reveal_file,
         commands::open_log_folder,
+        commands::list_conflicts,
+        commands::resolve_conflict,
     ]
 }

@@ -30,7 +30,7 @@ use crate::app::control::ControlServer;
 use crate::app::engine_host::{self, AlreadyRunning, InstanceLock};
 use crate::app::opened_config::OpenedConfig;
 use crate::desktop::backend::{
-    ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
+    ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, FolderConflict, SettingsView,
 };
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
@@ -517,6 +517,64 @@ impl DesktopBackend for RealBackend {
         // The lock goes last, after the engine has stopped.
         drop(lock);
         drop(app);
+    }
+
+    async fn conflicts(&self) -> Result<Vec<FolderConflict>, AppError> {
+        let Some(app) = self.state().app.clone() else {
+            return Ok(Vec::new());
+        };
+        // SQLite and a stat per file: blocking.
+        blocking(move || {
+            let device = app.config.device.id.clone();
+            let mut out = Vec::new();
+            for f in app.folders().map_err(|e| AppError::from_anyhow(&e))? {
+                let found = app
+                    .with_journal(|j| Ok(tunnel_core::conflicts::list(j, &f, &device)?))
+                    .map_err(|e| AppError::from_anyhow(&e))?;
+                out.extend(
+                    found
+                        .into_iter()
+                        .map(|c| FolderConflict::new(f.path.clone(), c)),
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn resolve_conflict(
+        &self,
+        folder: PathBuf,
+        path: String,
+        keep: tunnel_core::conflicts::Keep,
+    ) -> Result<(), AppError> {
+        let app = self.app()?;
+        let rel = tunnel_core::rel_path::RelPath::new(&path)
+            .map_err(|e| AppError::invalid(format!("{path}: {e}")))?;
+        let synced = blocking(move || {
+            let record = app
+                .folders()
+                .map_err(|e| AppError::from_anyhow(&e))?
+                .into_iter()
+                .find(|f| f.path == folder)
+                .ok_or_else(|| {
+                    AppError::invalid(format!("{} is not a synced folder", folder.display()))
+                })?;
+            let device = app.config.device.id.clone();
+            app.with_journal(|j| {
+                Ok(tunnel_core::conflicts::resolve(
+                    j, &record, &device, &rel, keep,
+                )?)
+            })
+            .map_err(|e| AppError::from_anyhow(&e))?;
+            Ok(record.path)
+        })
+        .await?;
+        // The resolution is a local change: send it now (a paused folder sends it on resume).
+        if let Err(e) = self.sync_now(Some(synced)).await {
+            tracing::info!(error = %e, "the resolved conflict syncs later");
+        }
+        Ok(())
     }
 }
 

@@ -45,6 +45,8 @@ pub enum TrayAction {
     OpenFolder(PathBuf),
     /// Show the Activity tab (the recent-activity / last-error line).
     ShowActivity,
+    /// Show the Conflicts tab (the unresolved-conflicts line).
+    ShowConflicts,
     /// Quit the app.
     Quit,
 }
@@ -61,6 +63,7 @@ impl TrayAction {
             Self::Resume => "resume".to_owned(),
             Self::OpenFolder(path) => format!("{FOLDER_PREFIX}{}", path.display()),
             Self::ShowActivity => "activity".to_owned(),
+            Self::ShowConflicts => "conflicts".to_owned(),
             Self::Quit => "quit".to_owned(),
         }
     }
@@ -73,6 +76,7 @@ impl TrayAction {
             "pause" => Self::Pause,
             "resume" => Self::Resume,
             "activity" => Self::ShowActivity,
+            "conflicts" => Self::ShowConflicts,
             "quit" => Self::Quit,
             other => Self::OpenFolder(PathBuf::from(other.strip_prefix(FOLDER_PREFIX)?)),
         })
@@ -92,6 +96,8 @@ pub struct TrayView {
     pub folders: Vec<(String, PathBuf)>,
     /// The last error, or the most recent activity, if any.
     pub activity: Option<String>,
+    /// Unresolved conflicts (see [`TrayView::with_conflicts`]).
+    pub conflicts: usize,
 }
 
 impl TrayView {
@@ -153,7 +159,26 @@ impl TrayView {
                 })
                 .collect(),
             activity: activity.map(|a| shorten(&a)),
+            conflicts: 0,
         }
+    }
+
+    /// The same view telling of `n` unresolved conflicts: in the tooltip (and so the status
+    /// line) and as a menu item that opens the Conflicts tab.
+    pub fn with_conflicts(mut self, n: usize) -> Self {
+        self.conflicts = n;
+        if n > 0 {
+            self.tooltip = shorten(&format!("{} · {}", self.tooltip, conflicts_label(n)));
+        }
+        self
+    }
+}
+
+/// "1 unresolved conflict", "3 unresolved conflicts".
+fn conflicts_label(n: usize) -> String {
+    match n {
+        1 => "1 unresolved conflict".to_owned(),
+        n => format!("{n} unresolved conflicts"),
     }
 }
 
@@ -181,6 +206,7 @@ impl TrayView {
         self.pause_action == other.pause_action
             && self.folders == other.folders
             && self.activity.is_some() == other.activity.is_some()
+            && self.conflicts == other.conflicts
     }
 }
 
@@ -276,6 +302,12 @@ fn menu<R: Runtime>(
     let item = |action: TrayAction, label: &str| {
         MenuItem::with_id(app, action.id(), label, true, None::<&str>)
     };
+    if view.conflicts > 0 {
+        menu.append(&item(
+            TrayAction::ShowConflicts,
+            &format!("{}…", conflicts_label(view.conflicts)),
+        )?)?;
+    }
     menu.append(&item(TrayAction::Open, "Open sber-tunnel")?)?;
     menu.append(&item(TrayAction::SyncNow, "Sync now")?)?;
     let pause_label = match view.pause_action {
@@ -313,6 +345,7 @@ pub fn on_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match action {
         TrayAction::Open => super::window::show_main(app, None),
         TrayAction::ShowActivity => super::window::show_main(app, Some("activity")),
+        TrayAction::ShowConflicts => super::window::show_main(app, Some("conflicts")),
         TrayAction::Quit => app.exit(0),
         TrayAction::SyncNow => {
             tauri::async_runtime::spawn(async move {
@@ -381,6 +414,7 @@ mod tests {
             TrayAction::Resume,
             TrayAction::OpenFolder(PathBuf::from("/home/a/My Docs")),
             TrayAction::ShowActivity,
+            TrayAction::ShowConflicts,
             TrayAction::Quit,
         ] {
             assert_eq!(
@@ -468,5 +502,34 @@ mod tests {
             let image = icon(state).expect("the embedded PNG decodes");
             assert_eq!((image.width(), image.height()), (64, 64), "{state:?}");
         }
+    }
+
+    #[test]
+    fn unresolved_conflicts_show_in_the_tooltip_and_change_the_menu() {
+        let status = SyncStatus {
+            folders: vec![folder("/a", false, None)],
+            ..SyncStatus::default()
+        };
+        let plain = TrayView::from_status(&status, None);
+        assert_eq!(
+            plain.clone().with_conflicts(0),
+            plain,
+            "no conflicts: nothing changes"
+        );
+        let one = plain.clone().with_conflicts(1);
+        assert_eq!(
+            one.tooltip, "sber-tunnel — Up to date · 1 unresolved conflict",
+            "the count is in the tooltip"
+        );
+        let three = plain.clone().with_conflicts(3);
+        assert!(
+            three.tooltip.ends_with("3 unresolved conflicts"),
+            "{}",
+            three.tooltip
+        );
+        assert!(
+            !one.same_shape(&plain) && !three.same_shape(&one),
+            "a new count rebuilds the menu so its conflicts item is right"
+        );
     }
 }

@@ -63,6 +63,7 @@ use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 pub use trash::TRASH_DIR;
+pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
     empty_trash, list_trash, restore_from_trash, restored_name, trash_time, TrashItem,
 };
