@@ -12,6 +12,7 @@ mod errors;
 mod identity;
 mod names;
 mod privacy;
+mod progress;
 mod proxy;
 mod scale;
 mod service;

@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { progressSteps } from './steps/progress.mjs';
 import { conflictSteps } from './steps/conflicts.mjs';
 import { privatePage } from './steps/private.mjs';
 
@@ -253,6 +254,8 @@ async function run() {
     });
     await screenshot('two-folders');
   });
+
+  await progressSteps({ step, until, click, text, texts, js, visible, screenshot, type, fake: FAKE, folder });
 
   if (!FAKE) {
     const attachments = async (page) => {

@@ -6,14 +6,16 @@ import { api } from './api.js';
 import { Activity } from './activity.js';
 import { Conflicts } from './conflicts.js';
 import { mountConnectionForm } from './connection.js';
-import { h, STATE_LABEL, showResult } from './dom.js';
+import { h, showResult } from './dom.js';
 import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
 import { mountFolderForm, refreshTimes, renderFolders } from './folders.js';
 import { mountPrivacyNotice } from './privacy.js';
+import { refreshWaits, statusLine } from './progress.js';
 
 const $ = (selector) => document.querySelector(selector);
 const TABS = ['folders', 'activity', 'connection', 'settings', 'conflicts'];
 const TIME_REFRESH_MS = 30000; // how often "5 min ago" texts are re-worded (display only)
+const WAIT_REFRESH_MS = 1000; // how often "retrying in 30 s" counts down (display only)
 
 const ui = {
   connection: null,
@@ -45,8 +47,8 @@ function applyStatus(status) {
   ui.status = status;
   const pill = $('#status-pill');
   pill.dataset.state = status.state;
-  const fallback = status.folders.length ? STATE_LABEL[status.state] : 'No folders yet';
-  $('#status-text').textContent = status.message || fallback;
+  $('#status-text').textContent = statusLine(status);
+  $('#status-pill').title = $('#status-text').textContent;
   const allPaused = status.folders.length > 0 && status.folders.every((f) => f.paused);
   const pauseAll = $('#pause-all');
   pauseAll.textContent = allPaused ? 'Resume all' : 'Pause all';
@@ -183,6 +185,7 @@ async function main() {
   });
   wireSettings();
   setInterval(() => refreshTimes($('#folder-list')), TIME_REFRESH_MS);
+  setInterval(() => refreshWaits($('#folder-list'), ui.status), WAIT_REFRESH_MS);
 
   const info = await api.appInfo();
   $('#version-line').textContent = `Version ${info.version}`;

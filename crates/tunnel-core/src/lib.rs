@@ -34,6 +34,7 @@ pub mod name_rules;
 pub mod paths;
 pub mod plan;
 pub mod private_file;
+pub mod progress;
 pub mod rel_path;
 pub mod remote;
 pub mod scan;

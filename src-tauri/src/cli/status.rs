@@ -4,6 +4,8 @@ use anyhow::Result;
 
 use tunnel_core::events::{SyncEvent, SyncState, WatchMode};
 
+use tunnel_core::progress::text::{describe_progress, describe_wait};
+
 use super::output::human_bytes;
 use super::{exit, Context};
 
@@ -26,6 +28,11 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         app.with_journal(|j| Ok(tunnel_core::name_rules::stored_unstorable(j, id)?))
             .unwrap_or_default()
     };
+    // What the running service says about a folder (progress, why it waits).
+    let live_folder = |f: &tunnel_core::journal::FolderRecord| {
+        live.as_ref()
+            .and_then(|s| s.folders.iter().find(|l| l.path == f.path))
+    };
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -35,6 +42,8 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                     "last_sync_at": f.last_sync_at, "last_error": f.last_error,
                     "remote_seq": f.seq, "present": f.path.is_dir(),
                     "cannot_store": cannot_store(f.id),
+                    "progress": live_folder(f).and_then(|l| l.progress.clone()),
+                    "waiting": live_folder(f).and_then(|l| l.waiting.clone()),
                 })
             })
             .collect();
@@ -56,17 +65,11 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
     }
     println!("Device:     {}", app.config.device.id);
     println!("Config:     {}", app.paths.config_dir.display());
+    let now = tunnel_core::clock::unix_now();
     match &live {
         Some(s) => println!(
-            "Service:    running ({}{})",
-            serde_json::to_value(s.state)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            s.message
-                .as_ref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
+            "Service:    running ({})",
+            tunnel_core::progress::text::describe_status(s, now)
         ),
         None => println!("Service:    not running (start it with `sber-tunnel start`)"),
     }
@@ -104,9 +107,13 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         let state = if !f.path.is_dir() {
             "MISSING".to_string()
         } else if let Some(l) = running.filter(|l| l.state == SyncState::Syncing) {
-            match (l.pending_files, l.pending_bytes) {
-                (0, 0) => "syncing".to_string(),
-                (n, b) => format!("syncing ({n} files, {} to go)", human_bytes(b)),
+            match l
+                .progress
+                .as_ref()
+                .filter(|p| p.files_to_go + p.bytes_to_go > 0)
+            {
+                None => "syncing".to_string(),
+                Some(p) => format!("syncing ({})", describe_progress(p)),
             }
         } else if let Some(e) = running.and_then(|l| l.last_error.as_ref()) {
             format!("error: {e}")
@@ -135,6 +142,9 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
             f.page_id,
             state
         );
+        if let Some(w) = running.and_then(|l| l.waiting.as_ref()) {
+            println!("    waiting: {}", describe_wait(w, now));
+        }
         if let Some(l) = running.filter(|l| !l.in_use.is_empty()) {
             println!(
                 "    {} file(s) in use by another program, tried again at the next check: {}",

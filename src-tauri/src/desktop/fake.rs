@@ -82,6 +82,8 @@ struct FakeState {
     transfers: HashMap<PathBuf, TransferProgress>,
     /// Activity history, oldest first (the real backend keeps it in the journal).
     history: Vec<ActivityEntry>,
+    /// Speed, time left and why folders wait (see [`super::fake_progress`]).
+    progress: super::fake_progress::FakeProgress,
     /// Conflict copies settled with "keep both", per folder.
     kept_both: HashMap<PathBuf, std::collections::BTreeSet<tunnel_core::rel_path::RelPath>>,
     /// Pages made private (every other page is visible to the whole space).
@@ -190,6 +192,7 @@ impl FakeBackend {
                     running: HashSet::new(),
                     transfers: HashMap::new(),
                     history: Vec::new(),
+                    progress: Default::default(),
                     kept_both: HashMap::new(),
                     private_pages: HashSet::new(),
                 }),
@@ -277,6 +280,7 @@ impl FakeBackend {
     }
 
     async fn run_sync(&self, path: &Path) {
+        self.lock().progress.started(path);
         self.update_folder(path, |f| {
             f.state = SyncState::Syncing;
             f.last_error = None;
@@ -304,7 +308,24 @@ impl FakeBackend {
                 )
             }
         };
+        if files.iter().any(|(rel, _, _)| rel == "RATE_LIMITED") {
+            self.lock().progress.retry(
+                path,
+                tunnel_core::progress::RetryCause::RateLimited,
+                unix_now() + super::fake_progress::RATE_LIMIT_WAIT_SECS,
+            );
+            return self.fail(
+                path,
+                ErrorCode::Unreachable,
+                "wiki.example.com asks to slow down (HTTP 429); retrying.".to_owned(),
+            );
+        }
         if files.iter().any(|(rel, _, _)| rel == "OFFLINE") {
+            self.lock().progress.retry(
+                path,
+                tunnel_core::progress::RetryCause::Offline,
+                unix_now() + super::fake_progress::OFFLINE_WAIT_SECS,
+            );
             return self.fail(
                 path,
                 ErrorCode::Unreachable,
@@ -338,17 +359,31 @@ impl FakeBackend {
                 .take(MAX_FILES_PER_SYNC)
                 .collect()
         };
+        // Files another program holds are left, like the real service leaves them.
+        let (held, todo): (Vec<_>, Vec<_>) = todo
+            .into_iter()
+            .partition(|(rel, _, _)| rel.contains("in-use"));
+        let held: Vec<String> = held.into_iter().map(|(rel, _, _)| rel).collect();
         let mut progress = TransferProgress {
             files_done: 0,
             files_total: todo.len() as u64,
             bytes_done: 0,
             bytes_total: todo.iter().map(|(_, size, _)| size).sum(),
+            current: None,
         };
         let mut summary = SyncSummary::default();
         self.set_transfer(path, &progress);
         for (rel, size, mtime) in todo {
             if self.is_paused(path) {
                 break;
+            }
+            progress.current = Some(rel.clone());
+            self.set_transfer(path, &progress);
+            if rel == "STALL" {
+                self.lock().progress.set_stalled(path, true);
+                self.publish();
+                tokio::time::sleep(self.inner.step * super::fake_progress::STALL_STEPS).await;
+                self.lock().progress.set_stalled(path, false);
             }
             if !self.inner.step.is_zero() {
                 tokio::time::sleep(self.inner.step).await;
@@ -394,6 +429,8 @@ impl FakeBackend {
             };
             f.pending_files = remaining_files;
             f.pending_bytes = remaining_bytes;
+            f.in_use = held;
+            f.progress = None;
             if !paused {
                 f.last_sync_at = Some(unix_now());
             }
@@ -437,9 +474,11 @@ impl FakeBackend {
         {
             let mut state = self.lock();
             state.transfers.insert(path.to_owned(), progress.clone());
+            let report = state.progress.report(path, progress);
             if let Some(folder) = state.folders.iter_mut().find(|f| f.path == path) {
                 folder.pending_files = progress.files_total - progress.files_done;
                 folder.pending_bytes = progress.bytes_total - progress.bytes_done;
+                folder.progress = Some(report);
             }
         }
         self.publish();
@@ -554,6 +593,8 @@ fn idle_folder(path: PathBuf, page_id: PageId) -> FolderStatus {
         pending_bytes: 0,
         watch: Some(WatchMode::Native),
         in_use: Vec::new(),
+        progress: None,
+        waiting: None,
     }
 }
 
@@ -883,7 +924,13 @@ fn disk_conflicts(
 
 /// The whole picture from the folder list: Syncing while any syncs, else the worst state.
 fn compute_status(state: &FakeState) -> SyncStatus {
-    let folders = state.folders.clone();
+    let mut folders = state.folders.clone();
+    for f in &mut folders {
+        f.waiting = state.progress.wait(f);
+        if f.state != SyncState::Syncing {
+            f.progress = None;
+        }
+    }
     let any = |s: SyncState| folders.iter().any(|f| f.state == s);
     let overall = if any(SyncState::Syncing) {
         SyncState::Syncing
@@ -921,6 +968,10 @@ fn compute_status(state: &FakeState) -> SyncStatus {
     SyncStatus {
         state: overall,
         message,
+        progress: tunnel_core::progress::tracker::combine(
+            folders.iter().filter_map(|f| f.progress.as_ref()),
+        ),
+        waiting: super::fake_progress::overall_wait(&folders),
         folders,
         transfer,
         next_poll_at: None,

@@ -25,7 +25,12 @@ struct Harness {
 }
 
 fn harness() -> Harness {
-    let backend = Arc::new(FakeBackend::with_step(Duration::ZERO));
+    harness_with_step(Duration::ZERO)
+}
+
+/// A harness whose fake takes `step` per file (to catch a sync in the middle).
+fn harness_with_step(step: Duration) -> Harness {
+    let backend = Arc::new(FakeBackend::with_step(step));
     let app = super::configure(mock_builder(), backend.clone(), false)
         .build(tauri::generate_context!(test = true))
         .expect("the mock app builds");
@@ -331,6 +336,104 @@ fn a_window_the_capability_does_not_name_is_refused() {
     assert!(
         message.contains("not allowed"),
         "the ACL refuses it: {message}"
+    );
+}
+
+/// Issue 17 item 4: while a folder syncs, the status the window receives says how many files
+/// and bytes are left, the speed and the file in transfer, for the folder and overall.
+#[test]
+fn the_status_carries_progress_while_a_folder_syncs() {
+    let h = harness_with_step(Duration::from_millis(150));
+    h.connect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..4 {
+        std::fs::write(dir.path().join(format!("part-{i}.bin")), vec![7u8; 10_000])
+            .expect("write a file");
+    }
+    let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
+    let mut seen: Option<Value> = None;
+    h.wait_for(
+        SYNC_STATUS,
+        |status| {
+            let p = &status["folders"][0]["progress"];
+            let mid = status["state"] == "syncing"
+                && p["files_done"].as_u64().is_some_and(|n| n >= 2)
+                && p["files_to_go"].as_u64().is_some_and(|n| n >= 1)
+                && p["current_file"]
+                    .as_str()
+                    .is_some_and(|f| f.starts_with("part-"));
+            if mid {
+                seen = Some(status.clone());
+            }
+            mid
+        },
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
+    );
+    let status = seen.expect("a status in the middle of the sync");
+    let p = &status["folders"][0]["progress"];
+    let to_go = p["files_to_go"].as_u64().expect("files to go");
+    assert_eq!(
+        p["bytes_to_go"].as_u64(),
+        Some(to_go * 10_000),
+        "each file left is 10 000 bytes: {p}"
+    );
+    assert!(
+        p["bytes_per_sec"].as_u64().is_some_and(|r| r > 0),
+        "files done over time is a speed: {p}"
+    );
+    assert!(p["eta_secs"].as_u64().is_some(), "and a time left: {p}");
+    assert_eq!(
+        status["progress"]["bytes_to_go"], p["bytes_to_go"],
+        "overall = the one folder"
+    );
+}
+
+/// Issue 17 item 4: why a folder waits reaches the window: the server's rate limit with the
+/// time of the next attempt, and files another program holds.
+#[test]
+fn the_status_says_why_a_folder_waits() {
+    let h = harness();
+    h.connect();
+    let limited = tempfile::tempdir().expect("temp dir");
+    std::fs::write(limited.path().join("RATE_LIMITED"), b"").expect("write the trigger");
+    let path = limited.path().to_str().expect("utf-8 temp path").to_owned();
+    let before = tunnel_core::clock::unix_now();
+    let mut waiting = Value::Null;
+    h.wait_for(
+        SYNC_STATUS,
+        |status| {
+            waiting = status["folders"][0]["waiting"].clone();
+            waiting["kind"] == "rate-limited"
+        },
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
+    );
+    let retry_at = waiting["retry_at"].as_i64().expect("a time");
+    assert!(
+        retry_at >= before + super::fake_progress::RATE_LIMIT_WAIT_SECS,
+        "the next attempt is in the future: {waiting}"
+    );
+    let status = h.ok("get_status", json!({}));
+    assert_eq!(status["state"], "offline");
+    assert_eq!(status["waiting"], waiting, "the pill shows the same reason");
+    h.ok("remove_folder", json!({"path": path}));
+
+    let held = tempfile::tempdir().expect("temp dir");
+    std::fs::write(held.path().join("budget in-use.xlsx"), b"open in Excel").expect("write");
+    std::fs::write(held.path().join("notes.txt"), b"free").expect("write");
+    let path = held.path().to_str().expect("utf-8 temp path").to_owned();
+    h.wait_for(
+        SYNC_STATUS,
+        |status| {
+            status["folders"][0]["waiting"]
+                == json!({"kind": "files-in-use", "files": ["budget in-use.xlsx"], "count": 1})
+        },
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
     );
 }
 

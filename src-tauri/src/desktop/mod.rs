@@ -17,9 +17,12 @@ pub mod event_bridge;
 /// release build).
 #[cfg(feature = "fake-backend")]
 pub mod fake;
+#[cfg(feature = "fake-backend")]
+pub mod fake_progress;
 pub mod real_backend;
 pub mod state;
 pub mod tray;
+pub mod tray_progress;
 pub mod window;
 
 #[cfg(all(test, feature = "ipc-test"))]

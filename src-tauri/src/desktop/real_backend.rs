@@ -178,7 +178,8 @@ impl RealBackend {
                 Err(e) => {
                     // Most likely the headless service (`--cli start` or a systemd unit); the
                     // app takes over the moment it stops.
-                    let message = if e.is::<AlreadyRunning>() {
+                    let waiting_for_lock = e.is::<AlreadyRunning>();
+                    let message = if waiting_for_lock {
                         let waiter = take_over_when_free(self.me.clone(), self.paths.clone());
                         s.lock = Lock::Waiting(tokio::spawn(waiter));
                         "another sber-tunnel sync service is running for this configuration; \
@@ -190,6 +191,8 @@ impl RealBackend {
                     self.channels.publish_status(SyncStatus {
                         state: SyncState::Error,
                         message: Some(message),
+                        waiting: waiting_for_lock
+                            .then_some(tunnel_core::progress::WaitReason::WaitingForLock),
                         ..SyncStatus::default()
                     });
                     false

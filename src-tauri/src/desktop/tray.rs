@@ -103,6 +103,11 @@ pub struct TrayView {
 impl TrayView {
     /// The tray for `status`; `recent` is the bridge's one-line summary of the last activity.
     pub fn from_status(status: &SyncStatus, recent: Option<&str>) -> Self {
+        Self::from_status_at(status, recent, tunnel_core::clock::unix_now())
+    }
+
+    /// [`TrayView::from_status`] at `now` (unix seconds), for "retrying in …".
+    pub fn from_status_at(status: &SyncStatus, recent: Option<&str>, now: i64) -> Self {
         let headline = match status.state {
             SyncState::Idle if status.folders.is_empty() => "No folders yet".to_owned(),
             SyncState::Idle => "Up to date".to_owned(),
@@ -125,6 +130,7 @@ impl TrayView {
             SyncState::Error => "Needs attention".to_owned(),
             SyncState::Offline => "Offline — will retry".to_owned(),
         };
+        let headline = super::tray_progress::with_progress(headline, status, now);
         let all_paused = !status.folders.is_empty() && status.folders.iter().all(|f| f.paused);
         let error = status.folders.iter().find_map(|f| f.last_error.as_deref());
         let activity = match (status.state, error) {
@@ -133,7 +139,10 @@ impl TrayView {
         };
         Self {
             state: status.state,
-            tooltip: shorten(&format!("sber-tunnel — {headline}")),
+            tooltip: shorten_to(
+                &format!("sber-tunnel — {headline}"),
+                super::tray_progress::MAX_TOOLTIP_CHARS,
+            ),
             pause_action: if all_paused || status.state == SyncState::Paused {
                 TrayAction::Resume
             } else {
@@ -362,10 +371,14 @@ pub fn on_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() <= MAX_LABEL_CHARS {
+    shorten_to(s, MAX_LABEL_CHARS)
+}
+
+fn shorten_to(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(MAX_LABEL_CHARS - 1).collect();
+    let mut out: String = s.chars().take(max - 1).collect();
     out.push('…');
     out
 }
@@ -387,6 +400,8 @@ mod tests {
             pending_bytes: 0,
             watch: None,
             in_use: Vec::new(),
+            progress: None,
+            waiting: None,
         }
     }
 
@@ -425,6 +440,7 @@ mod tests {
                 files_total: 10,
                 bytes_done: 50,
                 bytes_total: 200,
+                current: None,
             }),
             ..SyncStatus::default()
         };

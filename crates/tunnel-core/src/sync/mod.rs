@@ -26,6 +26,7 @@ mod hashing_writer;
 mod local_pass;
 mod marker;
 mod remote_state;
+mod tally;
 mod trash;
 mod trash_items;
 mod upload;
@@ -141,6 +142,13 @@ impl Syncer {
 
     fn emit(&self, e: SyncEvent) {
         let _ = self.events.send(e);
+    }
+
+    fn emit_progress(&self, folder: &FolderRecord, progress: TransferProgress) {
+        self.emit(SyncEvent::Progress {
+            folder: folder.path.clone(),
+            progress,
+        });
     }
 
     async fn with_journal<R: Send + 'static>(
@@ -346,6 +354,15 @@ impl Syncer {
 
         // 4. Carry it out.
         let mut exec = Execution::new();
+        let planned = exec
+            .tally
+            .planned(crate::progress::totals::plan_totals(&plan.actions));
+        if planned.files_total > 0 {
+            self.emit(SyncEvent::Progress {
+                folder: folder.path.clone(),
+                progress: planned,
+            });
+        }
         self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
             .await?;
         // Deletions first: a folder replaced by a file (or a case-only rename on a
@@ -588,6 +605,8 @@ struct Execution {
     failed_files: u64,
     /// Files left because another program holds them (counted in `failed_files` too).
     in_use: BTreeSet<RelPath>,
+    /// Transfers to go and done, for progress events.
+    tally: tally::Tally,
 }
 
 impl Execution {
@@ -604,6 +623,7 @@ impl Execution {
             trashed: Vec::new(),
             failed_files: 0,
             in_use: BTreeSet::new(),
+            tally: tally::Tally::default(),
         }
     }
 }
@@ -756,6 +776,8 @@ fn backoff_ms(attempt: u32) -> u64 {
 mod in_use_tests;
 #[cfg(test)]
 mod long_path_tests;
+#[cfg(test)]
+mod progress_tests;
 #[cfg(test)]
 mod test_device;
 
