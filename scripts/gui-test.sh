@@ -136,7 +136,7 @@ if [ "$emulator" = 1 ]; then
   echo "== WebDriver e2e: real backend against the Confluence emulator ($scenario_app)"
   cargo build --locked -p confluence-emulator
   port=$((20000 + RANDOM % 20000))
-  "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --page 4242 --page 4343 \
+  "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --user bob:e2e-bob --page 4242 --page 4343 \
     --expiring-token alice:e2e-pat:5 \
     > "${TMPDIR:-/tmp}/gui-test-emulator.log" 2>&1 &
   emulator_pid=$!

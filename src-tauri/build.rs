@@ -32,6 +32,10 @@ const COMMANDS: &[&str] = &[
     "open_log_folder",
     "page_usage",
     "token_notice",
+    "list_conflicts",
+    "resolve_conflict",
+    "page_privacy",
+    "make_page_private",
 ];
 
 #[cfg(feature = "gui")]

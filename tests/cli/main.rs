@@ -8,10 +8,13 @@
 mod basics;
 mod citizen;
 mod citizen_usage;
+mod conflicts;
 mod demo;
 mod errors;
 mod identity;
 mod names;
+mod privacy;
+mod progress;
 mod proxy;
 mod scale;
 mod service;

@@ -18,6 +18,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { citizenSteps } from './steps/citizen.mjs';
+import { progressSteps } from './steps/progress.mjs';
+import { conflictSteps } from './steps/conflicts.mjs';
+import { privatePage } from './steps/private.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -253,6 +256,8 @@ async function run() {
     await screenshot('two-folders');
   });
 
+  await progressSteps({ step, until, click, text, texts, js, visible, screenshot, type, fake: FAKE, folder });
+
   if (!FAKE) {
     const attachments = async (page) => {
       const auth = Buffer.from(`${CONF.user}:${CONF.secret}`).toString('base64');
@@ -283,6 +288,7 @@ async function run() {
     if (secret !== '') throw new Error('the secret came back to the UI');
     await screenshot('connection');
   });
+  await privatePage({ step, click, text, js, until, visible, screenshot, CONF, FAKE });
 
   await step('settings save and the about box shows the version', async () => {
     await click('.tab[data-tab=settings]');
@@ -316,6 +322,7 @@ async function run() {
   });
 
   await citizenSteps({ step, click, type, text, texts, js, until, visible, select, screenshot, FAKE, CONF });
+  await conflictSteps({ step, find, findAll, click, type, text, texts, js, until, visible, screenshot, FAKE, CONF, APP, folder });
 
   if (!FAKE) {
     // The app hosts the sync service the command line talks to (same HOME, same configuration).

@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 
+/// The group every account of the emulated instance belongs to.
+pub const DEFAULT_GROUP: &str = "confluence-users";
+
 /// Accounts, tokens and roles of the emulated instance.
 #[derive(Clone, Default)]
 pub struct Users {
@@ -19,6 +22,7 @@ pub struct Users {
     token_meta: BTreeMap<String, TokenMeta>,
     space_admins: BTreeSet<String>,
     captcha: BTreeSet<String>,
+    groups: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Users {
@@ -97,6 +101,30 @@ impl Users {
     /// Makes every Basic login of `user` fail with the CAPTCHA 401.
     pub fn add_captcha_user(&mut self, user: &str) {
         self.captcha.insert(user.to_string());
+    }
+
+    /// Puts `user` in `group` (for content restrictions that name groups).
+    pub fn add_to_group(&mut self, user: &str, group: &str) {
+        self.groups
+            .entry(user.to_string())
+            .or_default()
+            .insert(group.to_string());
+    }
+
+    /// Whether `user` is an account of this instance.
+    pub fn exists(&self, user: &str) -> bool {
+        self.passwords.contains_key(user) || self.tokens.values().any(|u| u == user)
+    }
+
+    /// The groups of `user`: those given with [`Users::add_to_group`] plus
+    /// [`DEFAULT_GROUP`], which every account is in (as on a real instance).
+    pub fn groups_of(&self, user: Option<&str>) -> BTreeSet<String> {
+        let Some(user) = user else {
+            return BTreeSet::new();
+        };
+        let mut groups = self.groups.get(user).cloned().unwrap_or_default();
+        groups.insert(DEFAULT_GROUP.to_string());
+        groups
     }
 
     /// Decides who sent a request from its `Authorization` header.

@@ -13,7 +13,8 @@
 //! wait), `tls` (naming TLS refusals that arrive as resets), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
 //! (streamed, hash-checked upload bodies), `throttle` (the bandwidth limiter shared by all
 //! transfers of a client), `pace` (slowing down on the server's rate-limit headers before it
-//! answers 429), `pat` (when the personal access token in use expires).
+//! answers 429), `pat` (when the personal access token in use expires), `restrictions` (who may
+//! view and edit a page; making it private).
 //!
 //! Behaviour follows `shared/confluence-api.md` §13b; every choice that real Confluence
 //! forces is explained where it is made.
@@ -29,6 +30,7 @@ mod pace;
 mod paging;
 mod pat;
 mod proxy_env;
+mod restrictions;
 pub mod retry;
 mod store;
 mod throttle;
@@ -40,6 +42,7 @@ pub use client::{BandwidthLimits, ConfluenceClient, ConnectionSettings, USER_AGE
 pub use pace::PaceStats;
 pub use paging::{MAX_PAGES, PAGE_LIMIT};
 pub use pat::TokenExpiry;
+pub use restrictions::{Audience, PageAccess, Subjects};
 pub use retry::RetryPolicy;
 pub use store::{ConfluenceStore, HEAD_PROPERTY_KEY, MAX_HEAD_CHARS, PROBE_ATTACHMENT_NAME};
 pub use throttle::ThrottleStats;

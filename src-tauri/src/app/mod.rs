@@ -10,6 +10,7 @@
 //!   and channels, the headless service.
 //! - [`control`]: the control channel of a running service (protocol here, transport per
 //!   platform: Unix socket, Windows named pipe).
+//! - [`page_privacy`]: who besides the user may view and edit a page; making it private.
 //! - [`app_error`]: the one error type both faces report, with its code from tunnel-core's
 //!   `ErrorCode`.
 //! - [`runtime`]: the process's tokio runtime.
@@ -23,4 +24,5 @@ pub mod control;
 pub mod engine_host;
 pub mod opened_config;
 pub mod page_care;
+pub mod page_privacy;
 pub mod runtime;

@@ -3,11 +3,13 @@
 //! (see [`exit`]).
 
 mod add;
+mod conflicts;
 mod demo;
 pub mod exit;
 mod init;
 mod log;
 mod output;
+mod page;
 mod service;
 mod status;
 mod sync;
@@ -57,8 +59,8 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Show the configuration and every folder's state.
     Status,
-    /// List conflict copies kept in the synced folders.
-    Conflicts(status::ConflictsArgs),
+    /// Conflicts: list them with both versions, or resolve one (keep mine, theirs or both).
+    Conflicts(conflicts::ConflictsArgs),
     /// The local trash: list, restore or empty what other devices' changes deleted or replaced.
     Trash(trash::TrashArgs),
     /// See it work: a built-in Confluence emulator and two devices that sync.
@@ -78,6 +80,9 @@ pub enum Command {
     /// What the Confluence page holds (attachments, old versions) and what garbage
     /// collection would free.
     Usage(usage::UsageArgs),
+    /// Who besides you may view and edit the page(s) your files sync through; --make-private
+    /// restricts them to you.
+    Page(page::PageArgs),
 }
 
 /// Parse the process arguments and run.
@@ -178,7 +183,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Remove(a) => add::run_remove(ctx, a).await,
         Command::Sync(a) => sync::run(ctx, a).await,
         Command::Status => status::run_status(ctx).await,
-        Command::Conflicts(a) => status::run_conflicts(ctx, a).await,
+        Command::Conflicts(a) => conflicts::run(ctx, a).await,
         Command::Trash(a) => trash::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Log(a) => log::run(ctx, a).await,
@@ -188,5 +193,6 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Pause(a) => service::pause(ctx, a, true).await,
         Command::Resume(a) => service::pause(ctx, a, false).await,
         Command::Usage(a) => usage::run(ctx, a).await,
+        Command::Page(a) => page::run(ctx, a).await,
     }
 }

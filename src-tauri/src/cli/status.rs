@@ -1,20 +1,13 @@
-//! `status` and `conflicts`.
-
-use std::path::PathBuf;
+//! `status`.
 
 use anyhow::Result;
-use clap::Args;
 
 use tunnel_core::events::{SyncEvent, SyncState, WatchMode};
 
+use tunnel_core::progress::text::{describe_progress, describe_wait};
+
 use super::output::human_bytes;
 use super::{exit, Context};
-
-#[derive(Debug, Args)]
-pub struct ConflictsArgs {
-    /// Only this folder.
-    pub path: Option<PathBuf>,
-}
 
 pub async fn run_status(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
@@ -43,6 +36,11 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
     };
     // Ahead of the personal access token's expiry, where the server says when.
     let token_notice = crate::app::page_care::token_notice_for(&app).await;
+    // What the running service says about a folder (progress, why it waits).
+    let live_folder = |f: &tunnel_core::journal::FolderRecord| {
+        live.as_ref()
+            .and_then(|s| s.folders.iter().find(|l| l.path == f.path))
+    };
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -53,6 +51,8 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                     "remote_seq": f.seq, "present": f.path.is_dir(),
                     "cannot_store": cannot_store(f.id),
                     "upload_limit": upload_limit(f),
+                    "progress": live_folder(f).and_then(|l| l.progress.clone()),
+                    "waiting": live_folder(f).and_then(|l| l.waiting.clone()),
                 })
             })
             .collect();
@@ -78,17 +78,11 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         println!("Token:      {}", n.message);
     }
     println!("Config:     {}", app.paths.config_dir.display());
+    let now = tunnel_core::clock::unix_now();
     match &live {
         Some(s) => println!(
-            "Service:    running ({}{})",
-            serde_json::to_value(s.state)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            s.message
-                .as_ref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
+            "Service:    running ({})",
+            tunnel_core::progress::text::describe_status(s, now)
         ),
         None => println!("Service:    not running (start it with `sber-tunnel start`)"),
     }
@@ -126,9 +120,13 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         let state = if !f.path.is_dir() {
             "MISSING".to_string()
         } else if let Some(l) = running.filter(|l| l.state == SyncState::Syncing) {
-            match (l.pending_files, l.pending_bytes) {
-                (0, 0) => "syncing".to_string(),
-                (n, b) => format!("syncing ({n} files, {} to go)", human_bytes(b)),
+            match l
+                .progress
+                .as_ref()
+                .filter(|p| p.files_to_go + p.bytes_to_go > 0)
+            {
+                None => "syncing".to_string(),
+                Some(p) => format!("syncing ({})", describe_progress(p)),
             }
         } else if let Some(e) = running.and_then(|l| l.last_error.as_ref()) {
             format!("error: {e}")
@@ -157,6 +155,9 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
             f.page_id,
             state
         );
+        if let Some(w) = running.and_then(|l| l.waiting.as_ref()) {
+            println!("    waiting: {}", describe_wait(w, now));
+        }
         if let Some(l) = running.filter(|l| !l.in_use.is_empty()) {
             println!(
                 "    {} file(s) in use by another program, tried again at the next check: {}",
@@ -196,35 +197,6 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         println!("Recent:");
         for e in &recent {
             println!("  {:>10}  {}", ago(e.at), describe(&e.event));
-        }
-    }
-    Ok(exit::OK)
-}
-
-pub async fn run_conflicts(ctx: &Context, args: ConflictsArgs) -> Result<u8> {
-    let (app, _log) = ctx.open()?;
-    let mut found = Vec::new();
-    for f in app.folders()? {
-        if let Some(p) = &args.path {
-            let p = std::fs::canonicalize(p).unwrap_or(p.clone());
-            if f.path != p {
-                continue;
-            }
-        }
-        let base = app.with_journal(|j| Ok(j.base(f.id)?))?;
-        for path in base.keys() {
-            if path.as_str().contains(" (conflict from ") {
-                found.push(f.path.join(path.as_str()));
-            }
-        }
-    }
-    if ctx.json {
-        println!("{}", serde_json::json!({ "conflicts": found }));
-    } else if found.is_empty() {
-        println!("No conflict copies.");
-    } else {
-        for p in &found {
-            println!("{}", p.display());
         }
     }
     Ok(exit::OK)

@@ -9,8 +9,9 @@
 //!
 //! This file holds the request (`Req`), `serve`, authentication and the route table; one file
 //! per resource holds its handlers (`content`, `attachments`, `versions`, `properties`,
-//! `users`, `download`), beside the shared pieces: `paging`, `respond`, `request_body`,
-//! `multipart`, `fault_answers` and `counting_body`.
+//! `users`, `download`, `restrictions` — which also enforces content restrictions on every
+//! route), beside the shared pieces: `paging`, `respond`, `request_body`, `multipart`,
+//! `fault_answers` and `counting_body`.
 
 // Handlers return a complete HTTP answer as their error; it is built once per request, so
 // boxing it would only add an allocation.
@@ -27,6 +28,7 @@ mod pat;
 mod properties;
 mod request_body;
 mod respond;
+mod restrictions;
 mod users;
 mod versions;
 
@@ -324,7 +326,13 @@ async fn route(sh: &Shared, r: &mut Req, rel: &str) -> Response<OutBody> {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let m = r.method.clone();
     let get = m == Method::GET || m == Method::HEAD;
+    if let Some(refused) = restrictions::enforce(sh, r, &s) {
+        return refused;
+    }
     match s.as_slice() {
+        ["rest", "api" | "experimental", "content", id, "restriction", rest @ ..] => {
+            restrictions::route(sh, r, id, rest).await
+        }
         ["rest", "api", "user", "current"] if get => current_user(sh, r),
         ["rest", "pat", "latest" | "1.0", "tokens"] if get => pat::list_tokens(sh, r),
         ["rest", "api", "content", id] => match m {

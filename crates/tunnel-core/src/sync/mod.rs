@@ -26,6 +26,7 @@ mod hashing_writer;
 mod local_pass;
 mod marker;
 mod remote_state;
+mod tally;
 mod trash;
 mod trash_items;
 mod upload;
@@ -63,6 +64,7 @@ use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 pub use trash::TRASH_DIR;
+pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
     empty_trash, list_trash, restore_from_trash, restored_name, trash_time, TrashItem,
 };
@@ -142,6 +144,13 @@ impl Syncer {
 
     fn emit(&self, e: SyncEvent) {
         let _ = self.events.send(e);
+    }
+
+    fn emit_progress(&self, folder: &FolderRecord, progress: TransferProgress) {
+        self.emit(SyncEvent::Progress {
+            folder: folder.path.clone(),
+            progress,
+        });
     }
 
     async fn with_journal<R: Send + 'static>(
@@ -394,6 +403,15 @@ impl Syncer {
 
         // 4. Carry it out.
         let mut exec = Execution::new();
+        let planned = exec
+            .tally
+            .planned(crate::progress::totals::plan_totals(&plan.actions));
+        if planned.files_total > 0 {
+            self.emit(SyncEvent::Progress {
+                folder: folder.path.clone(),
+                progress: planned,
+            });
+        }
         self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
             .await?;
         // Deletions first: a folder replaced by a file (or a case-only rename on a
@@ -636,6 +654,8 @@ struct Execution {
     failed_files: u64,
     /// Files left because another program holds them (counted in `failed_files` too).
     in_use: BTreeSet<RelPath>,
+    /// Transfers to go and done, for progress events.
+    tally: tally::Tally,
 }
 
 impl Execution {
@@ -652,6 +672,7 @@ impl Execution {
             trashed: Vec::new(),
             failed_files: 0,
             in_use: BTreeSet::new(),
+            tally: tally::Tally::default(),
         }
     }
 }
@@ -804,6 +825,8 @@ fn backoff_ms(attempt: u32) -> u64 {
 mod in_use_tests;
 #[cfg(test)]
 mod long_path_tests;
+#[cfg(test)]
+mod progress_tests;
 #[cfg(test)]
 mod test_device;
 
