@@ -136,7 +136,8 @@ if [ "$emulator" = 1 ]; then
   echo "== WebDriver e2e: real backend against the Confluence emulator ($scenario_app)"
   cargo build --locked -p confluence-emulator
   port=$((20000 + RANDOM % 20000))
-  "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --page 4242 --page 4343 \
+  "$target/debug/confluence-emulator" --listen "127.0.0.1:$port" --user alice:e2e-secret --user bob:e2e-bob --page 4242 --page 4343 \
+    --expiring-token alice:e2e-pat:5 \
     > "${TMPDIR:-/tmp}/gui-test-emulator.log" 2>&1 &
   emulator_pid=$!
   for _ in $(seq 1 100); do
@@ -144,7 +145,7 @@ if [ "$emulator" = 1 ]; then
     sleep 0.1
   done
   SBER_TUNNEL_FAKE_BACKEND=0 E2E_FAKE=0 E2E_URL="http://127.0.0.1:$port" E2E_USER=alice \
-    E2E_SECRET=e2e-secret E2E_WRONG_SECRET=not-the-password E2E_PAGE=4242 E2E_PAGE2=4343 \
+    E2E_SECRET=e2e-secret E2E_WRONG_SECRET=not-the-password E2E_PAGE=4242 E2E_PAGE2=4343 E2E_PAT=e2e-pat \
     E2E_SCREENSHOTS="$E2E_SCREENSHOTS/emulator" \
     headless 1280x860 tests/e2e/run-webdriver.sh "$scenario_app"
 fi

@@ -32,6 +32,12 @@ const COMMANDS: &[&str] = &[
     "open_log_folder",
     "get_folder_choice",
     "set_excluded",
+    "page_usage",
+    "token_notice",
+    "list_conflicts",
+    "resolve_conflict",
+    "page_privacy",
+    "make_page_private",
 ];
 
 #[cfg(feature = "gui")]

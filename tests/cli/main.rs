@@ -6,10 +6,15 @@
 // workspace's dev-only `test-support` crate, shared with tests/reliability and tunnel-core.
 
 mod basics;
+mod citizen;
+mod citizen_usage;
+mod conflicts;
 mod demo;
 mod errors;
 mod identity;
 mod names;
+mod privacy;
+mod progress;
 mod proxy;
 mod scale;
 mod selective;

@@ -18,6 +18,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { selectiveSteps } from './steps/selective.mjs';
+import { citizenSteps } from './steps/citizen.mjs';
+import { progressSteps } from './steps/progress.mjs';
+import { conflictSteps } from './steps/conflicts.mjs';
+import { privatePage } from './steps/private.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -254,6 +258,7 @@ async function run() {
   });
 
   await selectiveSteps({ step, click, text, until, js, screenshot, folder, FAKE });
+  await progressSteps({ step, until, click, text, texts, js, visible, screenshot, type, fake: FAKE, folder });
 
   if (!FAKE) {
     const attachments = async (page) => {
@@ -285,6 +290,7 @@ async function run() {
     if (secret !== '') throw new Error('the secret came back to the UI');
     await screenshot('connection');
   });
+  await privatePage({ step, click, text, js, until, visible, screenshot, CONF, FAKE });
 
   await step('settings save and the about box shows the version', async () => {
     await click('.tab[data-tab=settings]');
@@ -316,6 +322,9 @@ async function run() {
     await screenshot('activity-history');
     if (!paths.includes('later.txt')) throw new Error(`later.txt is not in the history: ${paths}`);
   });
+
+  await citizenSteps({ step, click, type, text, texts, js, until, visible, select, screenshot, FAKE, CONF });
+  await conflictSteps({ step, find, findAll, click, type, text, texts, js, until, visible, screenshot, FAKE, CONF, APP, folder });
 
   if (!FAKE) {
     // The app hosts the sync service the command line talks to (same HOME, same configuration).

@@ -63,4 +63,10 @@ export const api = {
   openLogFolder: () => call('open_log_folder'),
   folderChoice: (path) => call('get_folder_choice', { path }),
   setExcluded: (path, subpath, excluded) => call('set_excluded', { path, subpath, excluded }),
+  pageUsage: (path) => call('page_usage', { path: path || null }),
+  tokenNotice: () => call('token_notice'),
+  listConflicts: () => call('list_conflicts'),
+  resolveConflict: (folder, path, keep) => call('resolve_conflict', { folder, path, keep }),
+  pagePrivacy: (pageId) => call('page_privacy', { page_id: pageId || null }),
+  makePagePrivate: (pageId) => call('make_page_private', { page_id: pageId || null }),
 };

@@ -4,19 +4,25 @@
 
 import { api } from './api.js';
 import { Activity } from './activity.js';
+import { Conflicts } from './conflicts.js';
 import { mountConnectionForm } from './connection.js';
-import { h, STATE_LABEL, showResult } from './dom.js';
+import { h, showResult } from './dom.js';
 import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
 import { mountFolderForm, refreshTimes, renderFolders } from './folders.js';
+import { checkToken, mountUsage } from './citizen.js';
+import { mountPrivacyNotice } from './privacy.js';
+import { refreshWaits, statusLine } from './progress.js';
 
 const $ = (selector) => document.querySelector(selector);
-const TABS = ['folders', 'activity', 'connection', 'settings'];
+const TABS = ['folders', 'activity', 'connection', 'settings', 'conflicts'];
 const TIME_REFRESH_MS = 30000; // how often "5 min ago" texts are re-worded (display only)
+const WAIT_REFRESH_MS = 1000; // how often "retrying in 30 s" counts down (display only)
 
 const ui = {
   connection: null,
   status: null,
   activity: null,
+  conflicts: null,
   tabForm: null,
   folderForm: null,
 };
@@ -42,8 +48,8 @@ function applyStatus(status) {
   ui.status = status;
   const pill = $('#status-pill');
   pill.dataset.state = status.state;
-  const fallback = status.folders.length ? STATE_LABEL[status.state] : 'No folders yet';
-  $('#status-text').textContent = status.message || fallback;
+  $('#status-text').textContent = statusLine(status);
+  $('#status-pill').title = $('#status-text').textContent;
   const allPaused = status.folders.length > 0 && status.folders.every((f) => f.paused);
   const pauseAll = $('#pause-all');
   pauseAll.textContent = allPaused ? 'Resume all' : 'Pause all';
@@ -77,6 +83,7 @@ function startWizard() {
     onSaved: async () => {
       ui.connection = await api.getConnection();
       wizardStep('folder');
+      mountPrivacyNotice($('#wizard-privacy'), { onError: toast }).refresh();
     },
   });
   mountFolderForm($('#wizard .folder-form-slot'), {
@@ -133,6 +140,7 @@ async function startShell(tab = 'folders') {
   $('#shell').hidden = false;
   ui.connection = await api.getConnection();
   ui.tabForm.fill(ui.connection);
+  ui.privacy.refresh();
   ui.folderForm.refreshPlaceholder();
   const status = await api.getStatus();
   applyStatus(status);
@@ -143,6 +151,8 @@ async function startShell(tab = 'folders') {
     toast(e.message);
   }
   await loadSettings();
+  checkToken($('#token-banner'), { force: true });
+  await ui.conflicts.refresh();
   showTab(tab);
 }
 
@@ -155,7 +165,9 @@ async function main() {
     conflictCount: $('#conflict-count'),
     onError: toast,
   });
+  ui.conflicts = new Conflicts({ list: $('#unresolved-list'), count: $('#unresolved-count'), onError: toast });
   await on(SYNC_EVENT, (event) => ui.activity.add(event));
+  await on(SYNC_EVENT, (event) => ui.conflicts.take(event));
   await on(SYNC_STATUS, (status) => applyStatus(status));
   await on(NAVIGATE, (tab) => { if (!$('#shell').hidden) showTab(tab); });
 
@@ -167,13 +179,23 @@ async function main() {
   });
   ui.tabForm = mountConnectionForm($('#connection-slot'), {
     saveLabel: 'Save',
-    onSaved: async () => { ui.connection = await api.getConnection(); ui.folderForm.refreshPlaceholder(); },
+    onSaved: async () => {
+      ui.connection = await api.getConnection();
+      ui.folderForm.refreshPlaceholder();
+      ui.privacy.refresh();
+      checkToken($('#token-banner'), { force: true });
+    },
   });
+  ui.privacy = mountPrivacyNotice($('#connection-privacy'), { onError: toast });
   ui.folderForm = mountFolderForm($('#folders-add-slot'), {
     defaultPage: () => (ui.connection ? ui.connection.page_id : ''),
   });
   wireSettings();
+  mountUsage($('#usage-panel'));
+  await on(SYNC_EVENT, (event) => { if (event.type === 'finished') checkToken($('#token-banner')); });
+  $('#token-banner-connection').addEventListener('click', () => showTab('connection'));
   setInterval(() => refreshTimes($('#folder-list')), TIME_REFRESH_MS);
+  setInterval(() => refreshWaits($('#folder-list'), ui.status), WAIT_REFRESH_MS);
 
   const info = await api.appInfo();
   $('#version-line').textContent = `Version ${info.version}`;

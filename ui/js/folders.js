@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { baseName, formatAgo, formatBytes, h, showResult, STATE_LABEL } from './dom.js';
 import { openChooser } from './selective.js';
+import { folderProgress } from './progress.js';
 
 /** How the folder's own changes are noticed (FolderStatus.watch, mirrored from events.rs). */
 const WATCH_LABEL = Object.freeze({
@@ -143,6 +144,7 @@ function folderCard(f, onError) {
       h('span', { class: 'watch', dataset: { watch: f.watch || 'none' } }, 'Local changes ',
         h('b', {}, WATCH_LABEL[f.watch] || WATCH_LABEL.none)),
     ),
+    folderProgress(f),
     f.last_error ? h('div', { class: 'folder-error' }, f.last_error) : null,
   );
 }

@@ -9,14 +9,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 
+/// The group every account of the emulated instance belongs to.
+pub const DEFAULT_GROUP: &str = "confluence-users";
+
 /// Accounts, tokens and roles of the emulated instance.
 #[derive(Clone, Default)]
 pub struct Users {
     passwords: BTreeMap<String, String>,
     read_only: BTreeSet<String>,
     tokens: BTreeMap<String, String>,
+    /// Token → (its name, creation and expiry, ms since the epoch) for `/rest/pat`.
+    token_meta: BTreeMap<String, TokenMeta>,
     space_admins: BTreeSet<String>,
     captcha: BTreeSet<String>,
+    groups: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Users {
@@ -51,6 +57,42 @@ impl Users {
         self.tokens.insert(token.to_string(), user.to_string());
     }
 
+    /// Adds a personal access token for `user` with a name and an expiry (ms since the
+    /// epoch). After the expiry it is ignored like an unknown token (the request is served as
+    /// anonymous, `confluence-api.md` §1).
+    pub fn add_expiring_token(&mut self, user: &str, token: &str, name: &str, expiring_at_ms: i64) {
+        self.add_token(user, token);
+        self.token_meta.insert(
+            token.to_string(),
+            TokenMeta {
+                id: self.token_meta.len() as u64 + 1,
+                name: name.to_string(),
+                expiring_at_ms: Some(expiring_at_ms),
+            },
+        );
+    }
+
+    /// The tokens of `user` with their secrets (to tell which one a request used), as
+    /// `/rest/pat/latest/tokens` lists them (the secret itself is never rendered).
+    pub(crate) fn tokens_with_secret_of(&self, user: &str) -> Vec<(String, TokenMeta)> {
+        let mut next_id = self.token_meta.len() as u64;
+        self.tokens
+            .iter()
+            .filter(|(_, u)| u.as_str() == user)
+            .map(|(t, _)| {
+                let meta = self.token_meta.get(t).cloned().unwrap_or_else(|| {
+                    next_id += 1;
+                    TokenMeta {
+                        id: next_id,
+                        name: format!("token {next_id}"),
+                        expiring_at_ms: None,
+                    }
+                });
+                (t.clone(), meta)
+            })
+            .collect()
+    }
+
     /// Makes `user` a space admin (may purge the trash, restore).
     pub fn add_space_admin(&mut self, user: &str) {
         self.space_admins.insert(user.to_string());
@@ -59,6 +101,30 @@ impl Users {
     /// Makes every Basic login of `user` fail with the CAPTCHA 401.
     pub fn add_captcha_user(&mut self, user: &str) {
         self.captcha.insert(user.to_string());
+    }
+
+    /// Puts `user` in `group` (for content restrictions that name groups).
+    pub fn add_to_group(&mut self, user: &str, group: &str) {
+        self.groups
+            .entry(user.to_string())
+            .or_default()
+            .insert(group.to_string());
+    }
+
+    /// Whether `user` is an account of this instance.
+    pub fn exists(&self, user: &str) -> bool {
+        self.passwords.contains_key(user) || self.tokens.values().any(|u| u == user)
+    }
+
+    /// The groups of `user`: those given with [`Users::add_to_group`] plus
+    /// [`DEFAULT_GROUP`], which every account is in (as on a real instance).
+    pub fn groups_of(&self, user: Option<&str>) -> BTreeSet<String> {
+        let Some(user) = user else {
+            return BTreeSet::new();
+        };
+        let mut groups = self.groups.get(user).cloned().unwrap_or_default();
+        groups.insert(DEFAULT_GROUP.to_string());
+        groups
     }
 
     /// Decides who sent a request from its `Authorization` header.
@@ -83,7 +149,13 @@ impl Users {
                 _ => AuthOutcome::Failed,
             }
         } else if scheme.eq_ignore_ascii_case("bearer") {
-            match self.tokens.get(rest.trim()) {
+            let token = rest.trim();
+            let expired = self
+                .token_meta
+                .get(token)
+                .and_then(|m| m.expiring_at_ms)
+                .is_some_and(|at| at <= crate::spawn::now_ms());
+            match self.tokens.get(token).filter(|_| !expired) {
                 Some(user) => AuthOutcome::Identified(self.identity(user)),
                 None => AuthOutcome::Identified(Identity::Anonymous),
             }
@@ -99,6 +171,17 @@ impl Users {
             space_admin: self.space_admins.contains(user),
         }
     }
+}
+
+/// What `/rest/pat/latest/tokens` tells about one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenMeta {
+    /// Token id.
+    pub id: u64,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Expiry, ms since the epoch (`None`: never expires).
+    pub expiring_at_ms: Option<i64>,
 }
 
 /// The caller of a request that passed authentication.

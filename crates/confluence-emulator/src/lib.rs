@@ -33,6 +33,7 @@ pub mod auth;
 pub mod faults;
 pub mod model;
 pub mod render;
+pub mod restrictions;
 mod routes;
 pub mod spawn;
 pub mod store;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use confluence_emulator::restrictions::Operation;
 use confluence_emulator::{Emulator, FaultConfig, RateLimit, TlsConfig};
 
 /// A Confluence Server/DC compatible server for tests and demos.
@@ -68,12 +69,40 @@ struct Args {
     /// DC rate limit: requests per second per user (token bucket).
     #[arg(long)]
     rate_limit: Option<u64>,
+    /// A reverse proxy's request body limit in front (413 HTML above it), bytes.
+    #[arg(long)]
+    proxy_body_limit: Option<u64>,
+    /// A personal access token that expires: USER:TOKEN:DAYS (days from now; repeatable).
+    #[arg(long = "expiring-token")]
+    expiring_tokens: Vec<String>,
+    /// A content restriction as PAGE:OPERATION:USER (operation read or update; repeatable,
+    /// e.g. --restrict 12345:read:alice --restrict 12345:update:alice makes the page private).
+    #[arg(long = "restrict", value_name = "PAGE:OP:USER")]
+    restrictions: Vec<String>,
+    /// A group membership as USER:GROUP (repeatable; every user is in confluence-users).
+    #[arg(long = "group", value_name = "USER:GROUP")]
+    groups: Vec<String>,
 }
 
 fn pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
     match s.split_once(':') {
         Some((a, b)) if !a.is_empty() => Ok((a.to_string(), b.to_string())),
         _ => bail!("{what} must look like NAME:SECRET, got {s:?}"),
+    }
+}
+
+/// Parses `PAGE:OPERATION:USER` of `--restrict`.
+fn restriction(s: &str) -> anyhow::Result<(String, Operation, String)> {
+    let mut parts = s.splitn(3, ':');
+    match (
+        parts.next(),
+        parts.next().and_then(Operation::parse),
+        parts.next(),
+    ) {
+        (Some(page), Some(op), Some(user)) if !page.is_empty() && !user.is_empty() => {
+            Ok((page.to_string(), op, user.to_string()))
+        }
+        _ => bail!("--restrict must look like PAGE:read:USER or PAGE:update:USER, got {s:?}"),
     }
 }
 
@@ -127,8 +156,30 @@ async fn main() -> anyhow::Result<()> {
             client_ca_pem: args.client_ca,
         });
     }
+    for t in &args.expiring_tokens {
+        let (user, rest) = pair(t, "--expiring-token")?;
+        let Some((token, days)) = rest.rsplit_once(':') else {
+            bail!("--expiring-token must look like USER:TOKEN:DAYS, got {t:?}");
+        };
+        let days: i64 = days
+            .parse()
+            .with_context(|| format!("--expiring-token: {days:?} is not a number of days"))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        b = b.expiring_token(&user, token, "sber-tunnel", now + days * 86_400_000);
+    }
+    if let Some(n) = args.proxy_body_limit {
+        b = b.proxy_body_limit(n);
+    }
     if let Some(n) = args.rate_limit {
         b = b.rate_limit(RateLimit::per_second(n));
+    }
+    for g in &args.groups {
+        let (user, group) = pair(g, "--group")?;
+        b = b.group(&user, &group);
+    }
+    for r in &args.restrictions {
+        let (page, op, user) = restriction(r)?;
+        b = b.restrict(&page, op, &user);
     }
     let handle = b.spawn().await.context("starting the emulator")?;
     println!("Confluence emulator ready at {}", handle.base_url());

@@ -253,6 +253,9 @@ pub struct Model {
     pub properties: BTreeMap<String, BTreeMap<String, Property>>,
     /// Last id handed out for attachments and properties.
     pub last_id: u64,
+    /// Content restrictions by page id (pages without any are absent).
+    #[serde(default)]
+    pub restrictions: BTreeMap<String, crate::restrictions::PageRestrictions>,
 }
 
 /// Numeric part of an `att<n>` id, for creation-order sorting.

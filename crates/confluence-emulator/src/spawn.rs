@@ -6,6 +6,7 @@
 //! usable; dropping the handle (or `shutdown`) stops accepting and closes connections; the
 //! ephemeral blob directory lives as long as the last connection task.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,6 +22,7 @@ use crate::auth::Users;
 use crate::faults::{FaultConfig, Faults, RateLimit, RateLimiter, ScriptedFault};
 use crate::model::{limits, Model, Status};
 use crate::render::Links;
+use crate::restrictions::{Operation, PageRestrictions};
 use crate::store::{Store, StoreError};
 use crate::tls::{build_acceptor, Acceptor, TlsConfig, TlsError};
 
@@ -43,6 +45,8 @@ impl Emulator {
             tls: None,
             faults: FaultConfig::default(),
             rate_limit: None,
+            proxy_body_limit: None,
+            restrictions: Vec::new(),
         }
     }
 }
@@ -61,6 +65,15 @@ pub struct EmulatorBuilder {
     tls: Option<TlsConfig>,
     faults: FaultConfig,
     rate_limit: Option<RateLimit>,
+    proxy_body_limit: Option<u64>,
+    restrictions: Vec<(String, Operation, Subject)>,
+}
+
+/// Who a restriction given to the builder names.
+#[derive(Debug, Clone)]
+enum Subject {
+    User(String),
+    Group(String),
 }
 
 /// Why the emulator could not start.
@@ -106,6 +119,28 @@ impl EmulatorBuilder {
     /// A personal access token (sent as `Bearer`) of `user`.
     pub fn token(mut self, user: &str, token: &str) -> Self {
         self.users.add_token(user, token);
+        self
+    }
+
+    /// A personal access token of `user` named `name` that expires at `expiring_at_ms` (ms
+    /// since the epoch); listed by `/rest/pat/latest/tokens`, anonymous once expired.
+    pub fn expiring_token(
+        mut self,
+        user: &str,
+        token: &str,
+        name: &str,
+        expiring_at_ms: i64,
+    ) -> Self {
+        self.users
+            .add_expiring_token(user, token, name, expiring_at_ms);
+        self
+    }
+
+    /// Put a reverse proxy with a request body limit in front (nginx `client_max_body_size`):
+    /// any request whose `Content-Length` exceeds `bytes` gets nginx's 413 HTML page before
+    /// Confluence sees it.
+    pub fn proxy_body_limit(mut self, bytes: u64) -> Self {
+        self.proxy_body_limit = Some(bytes);
         self
     }
 
@@ -187,6 +222,27 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Puts `user` in `group` (every user is also in `confluence-users`).
+    pub fn group(mut self, user: &str, group: &str) -> Self {
+        self.users.add_to_group(user, group);
+        self
+    }
+
+    /// Restricts `op` (view or edit) of page `page_id` to `user`, in addition to the users and
+    /// groups already given for it (replacing what a data dir held for that page).
+    pub fn restrict(mut self, page_id: &str, op: Operation, user: &str) -> Self {
+        self.restrictions
+            .push((page_id.to_string(), op, Subject::User(user.to_string())));
+        self
+    }
+
+    /// Restricts `op` of page `page_id` to the members of `group` (plus others given).
+    pub fn restrict_group(mut self, page_id: &str, op: Operation, group: &str) -> Self {
+        self.restrictions
+            .push((page_id.to_string(), op, Subject::Group(group.to_string())));
+        self
+    }
+
     /// Binds, loads state and starts serving.
     pub async fn spawn(self) -> Result<EmulatorHandle, EmulatorError> {
         let acceptor = self.tls.as_ref().map(build_acceptor).transpose()?;
@@ -198,6 +254,21 @@ impl EmulatorBuilder {
             if !model.pages.contains_key(id) {
                 model.add_page(id, title, author, now);
             }
+        }
+        let restricted: BTreeSet<&String> = self.restrictions.iter().map(|(p, _, _)| p).collect();
+        for page in restricted {
+            model.restrictions.remove(page);
+        }
+        for (page, op, who) in &self.restrictions {
+            let subjects = model
+                .restrictions
+                .entry(page.clone())
+                .or_default()
+                .of_mut(*op);
+            match who {
+                Subject::User(u) => subjects.users.insert(u.clone()),
+                Subject::Group(g) => subjects.groups.insert(g.clone()),
+            };
         }
         store.save(&model)?;
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -233,6 +304,7 @@ impl EmulatorBuilder {
             listing_bug_past_200: self.listing_bug_past_200,
             faults: Mutex::new(Faults::new(self.faults)),
             rate: self.rate_limit.map(|r| Mutex::new(RateLimiter::new(r))),
+            proxy_body_limit: self.proxy_body_limit,
             log: Mutex::new(RequestLog::default()),
             notifications: Mutex::new(Vec::new()),
         });
@@ -273,6 +345,8 @@ pub(crate) struct Shared {
     pub(crate) listing_bug_past_200: bool,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) rate: Option<Mutex<RateLimiter>>,
+    /// A proxy's request body limit in front of the server (413 HTML above it).
+    pub(crate) proxy_body_limit: Option<u64>,
     pub(crate) log: Mutex<RequestLog>,
     pub(crate) notifications: Mutex<Vec<Notification>>,
 }
@@ -511,6 +585,22 @@ impl EmulatorHandle {
                     .collect(),
             })
             .collect()
+    }
+
+    /// The content restrictions of a page (empty when it has none).
+    pub fn restrictions(&self, page_id: &str) -> PageRestrictions {
+        lock(&self.shared.model).restrictions_of(page_id)
+    }
+
+    /// Replaces the content restrictions of a page, as an administrator would (no check).
+    pub fn set_restrictions(&self, page_id: &str, restrictions: PageRestrictions) {
+        let mut model = lock(&self.shared.model);
+        if restrictions.is_empty() {
+            model.restrictions.remove(page_id);
+        } else {
+            model.restrictions.insert(page_id.to_string(), restrictions);
+        }
+        self.shared.persist(&model);
     }
 
     /// Stops accepting, lets in-flight requests finish (up to 5 s), then returns.

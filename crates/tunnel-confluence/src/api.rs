@@ -281,6 +281,11 @@ impl Endpoints {
         u
     }
 
+    /// `GET /rest/pat/latest/tokens` (DC 7.9+: the caller's personal access tokens).
+    pub(crate) fn personal_access_tokens(&self) -> Url {
+        self.url("/rest/pat/latest/tokens")
+    }
+
     /// `GET /rest/api/user/current`.
     pub(crate) fn current_user(&self) -> Url {
         self.url("/rest/api/user/current")

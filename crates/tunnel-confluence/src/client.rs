@@ -33,6 +33,7 @@ use crate::error::{
 use crate::exchange::{
     read_answer, read_limited, BodyError, Prepared, Reply, Step, Success, MAX_JSON_BODY,
 };
+use crate::pace::{PaceStats, Pacer};
 use crate::retry::{Retrier, RetryPolicy, Transient};
 use crate::throttle::{Throttle, ThrottleStats};
 use crate::tls::TlsDiagnosis;
@@ -60,6 +61,10 @@ pub struct ConnectionSettings {
     /// and stall timeout of uploads (time without sending a chunk). Never a total: big bodies
     /// may take as long as they need while they progress.
     pub timeout: Duration,
+    /// Slow down on the server's rate-limit headers (`X-RateLimit-Remaining` running low,
+    /// `Retry-After`) before it refuses requests with 429 (see `pace`). On by default; off
+    /// only to compare in tests.
+    pub pace_rate_limits: bool,
 }
 
 impl ConnectionSettings {
@@ -74,6 +79,7 @@ impl ConnectionSettings {
             accept_invalid_certs: false,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
+            pace_rate_limits: true,
         }
     }
 }
@@ -149,6 +155,8 @@ struct Inner {
     upload_throttle: Arc<Throttle>,
     /// Download bandwidth limiter (attachment bytes received).
     download_throttle: Arc<Throttle>,
+    /// Request pacing on the server's rate-limit headers.
+    pacer: Pacer,
 }
 
 impl std::fmt::Debug for ConfluenceClient {
@@ -251,6 +259,7 @@ impl ConfluenceClient {
                 learned_limit: AtomicU64::new(0),
                 upload_throttle: Arc::new(Throttle::new(0)),
                 download_throttle: Arc::new(Throttle::new(0)),
+                pacer: Pacer::new(settings.pace_rate_limits),
             }),
         })
     }
@@ -318,6 +327,17 @@ impl ConfluenceClient {
     /// What the download limiter counted and delayed so far (only while a limit was set).
     pub fn download_throttle_stats(&self) -> ThrottleStats {
         self.inner.download_throttle.stats()
+    }
+
+    /// How often requests were held back to stay under the server's rate limit.
+    pub fn pace_stats(&self) -> PaceStats {
+        self.inner.pacer.stats()
+    }
+
+    /// Whether requests are being slowed down now for the server's rate limit (its bucket is
+    /// nearly empty or a `Retry-After` is running): a reason a sync waits.
+    pub fn is_rate_limited(&self) -> bool {
+        self.inner.pacer.is_pacing()
     }
 
     // ----- crate-internal machinery -------------------------------------------------------
@@ -454,6 +474,7 @@ impl ConfluenceClient {
         url: &Url,
         progress: Option<&Progress>,
     ) -> Result<reqwest::Response, TransportFailure> {
+        self.inner.pacer.before_send().await;
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let sent = match progress {
             None => req.send().await,
@@ -474,6 +495,9 @@ impl ConfluenceClient {
         match sent {
             Ok(resp) => {
                 self.inner.connected.store(true, Ordering::Relaxed);
+                self.inner
+                    .pacer
+                    .after_answer(resp.status().as_u16(), resp.headers());
                 Ok(resp)
             }
             Err(e) => {

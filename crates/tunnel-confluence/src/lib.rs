@@ -12,7 +12,9 @@
 //! `paging` (listings past 200, CONFSERVER-95396), `retry` (what is retried and how long we
 //! wait), `tls` (naming TLS refusals that arrive as resets), `error` (HTTP/TLS failures → [`RemoteError`] with readable messages), `upload`
 //! (streamed, hash-checked upload bodies), `throttle` (the bandwidth limiter shared by all
-//! transfers of a client).
+//! transfers of a client), `pace` (slowing down on the server's rate-limit headers before it
+//! answers 429), `pat` (when the personal access token in use expires), `restrictions` (who may
+//! view and edit a page; making it private).
 //!
 //! Behaviour follows `shared/confluence-api.md` §13b; every choice that real Confluence
 //! forces is explained where it is made.
@@ -24,8 +26,11 @@ mod auth;
 mod client;
 mod error;
 mod exchange;
+mod pace;
 mod paging;
+mod pat;
 mod proxy_env;
+mod restrictions;
 pub mod retry;
 mod store;
 mod throttle;
@@ -34,7 +39,10 @@ mod upload;
 
 pub use auth::{Auth, ClientIdentity, Secret};
 pub use client::{BandwidthLimits, ConfluenceClient, ConnectionSettings, USER_AGENT};
+pub use pace::PaceStats;
 pub use paging::{MAX_PAGES, PAGE_LIMIT};
+pub use pat::TokenExpiry;
+pub use restrictions::{Audience, PageAccess, Subjects};
 pub use retry::RetryPolicy;
 pub use store::{ConfluenceStore, HEAD_PROPERTY_KEY, MAX_HEAD_CHARS, PROBE_ATTACHMENT_NAME};
 pub use throttle::ThrottleStats;

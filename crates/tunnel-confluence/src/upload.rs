@@ -121,6 +121,7 @@ where
             let slice = pending.split_to(take);
             clock.throttle(&throttle, slice.len() as u64).await;
             clock.touch();
+            tunnel_core::progress::wire::note(slice.len() as u64);
             Some((Ok(slice), (chunks, pending, throttle, clock)))
         },
     )

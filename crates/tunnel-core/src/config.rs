@@ -128,6 +128,10 @@ pub struct RemoteConfig {
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate (testing only).
     pub accept_invalid_certs: bool,
+    /// Warn this many days before the personal access token expires, where the server says
+    /// when (default [`crate::token_notice::DEFAULT_WARN_DAYS`]; 0 = never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_expiry_warn_days: Option<u32>,
 }
 
 /// `[sync]`: limits and tuning of the sync engine.

@@ -25,12 +25,14 @@ use tracing::{debug, info, warn};
 
 use crate::clock::unix_now;
 use crate::error::SyncError;
-use crate::events::{
-    FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, TransferProgress,
-};
+use crate::events::{FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary};
 use crate::ids::FolderId;
 use crate::journal::FolderRecord;
 use crate::manifest::{Head, Limits};
+use crate::progress::stall::STALL_AFTER;
+use crate::progress::throttle::{Throttle, PROGRESS_EVERY};
+use crate::progress::tracker::combine;
+use crate::progress::{choose_wait, FolderTracker, RetryCause, WaitFacts, WaitReason};
 use crate::remote::{RemoteError, RemoteStore};
 use crate::schedule::{Due, Schedule};
 use crate::sync::{SyncOptions, Syncer};
@@ -143,6 +145,7 @@ impl EngineHandle {
             dirty_tx,
             paused_all: false,
             running: None,
+            throttle: Throttle::new(PROGRESS_EVERY),
         };
         let task = tokio::spawn(actor.run(rx, dirty_rx, stopped.clone().drop_guard()));
         (
@@ -219,7 +222,9 @@ struct FolderRuntime {
     last_error: Option<String>,
     schedule: Schedule,
     /// Progress of this folder's running sync, from the syncer's events.
-    progress: Option<TransferProgress>,
+    progress: Option<FolderTracker>,
+    /// Backing off from a retryable failure: its cause and when the next attempt is due.
+    retry: Option<(RetryCause, Instant)>,
     watcher: Option<FolderWatcher>,
     /// Files the last sync left because another program holds them open.
     in_use: Vec<String>,
@@ -261,10 +266,13 @@ struct Actor {
     dirty_tx: mpsc::UnboundedSender<FolderId>,
     paused_all: bool,
     running: Option<RunningSync>,
+    /// Keeps progress-only status updates to at most one per [`PROGRESS_EVERY`].
+    throttle: Throttle,
 }
 
-/// Least time between two status updates for transfer progress alone.
-const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// While a sync runs, the status is refreshed at least this often even without progress
+/// events, so the speed decays when nothing moves and a stall is noticed.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
 /// How long a running sync may take to finish when the service stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -282,11 +290,18 @@ impl Actor {
         self.publish();
         let mut events = self.syncer.subscribe();
         let mut events_open = true;
-        // Progress is folded into the published status at most every PROGRESS_EVERY.
-        let mut progress_publish: Option<Instant> = None;
         loop {
             let wake = self.next_wake();
-            let progress_at = progress_publish.unwrap_or(wake);
+            // Progress is folded into the published status at most every PROGRESS_EVERY; a
+            // running sync is looked at every REFRESH_EVERY (rate decay, stall detection).
+            let refresh_at = self
+                .running
+                .as_ref()
+                .map(|_| Instant::now() + REFRESH_EVERY);
+            let progress_at = match (self.throttle.due_at(), refresh_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 req = rx.recv() => match req {
                     Some(Request::Shutdown(reply)) => {
@@ -314,16 +329,27 @@ impl Actor {
                 }
                 ev = events.recv(), if events_open => match ev {
                     Ok(SyncEvent::Progress { folder, progress }) => {
+                        let now = Instant::now();
                         if let Some(f) = self.folders.values_mut().find(|f| f.record.path == folder) {
-                            f.progress = Some(progress);
-                            progress_publish.get_or_insert(Instant::now() + PROGRESS_EVERY);
+                            let t = f.progress.get_or_insert_with(|| FolderTracker::started(now));
+                            t.observe_wire(now, crate::progress::wire::total());
+                            t.observe(now, progress);
+                            if self.throttle.changed(now) {
+                                self.publish();
+                            }
                         }
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => events_open = false,
                 },
-                _ = tokio::time::sleep_until(progress_at), if progress_publish.is_some() => {
-                    progress_publish = None;
+                _ = tokio::time::sleep_until(progress_at.unwrap_or(wake)), if progress_at.is_some() => {
+                    let now = Instant::now();
+                    for f in self.folders.values_mut() {
+                        if let Some(t) = f.progress.as_mut() {
+                            t.observe_wire(now, crate::progress::wire::total());
+                            t.tick(now);
+                        }
+                    }
                     self.publish();
                 }
                 _ = tokio::time::sleep_until(wake) => {}
@@ -440,6 +466,7 @@ impl Actor {
                         // Catches up at once with what changed while nothing watched.
                         schedule: Schedule::new(now, &self.settings),
                         progress: None,
+                        retry: None,
                         watcher: None,
                         in_use: Vec::new(),
                     };
@@ -486,7 +513,10 @@ impl Actor {
             return;
         };
         f.schedule.started(now, due, &self.settings);
-        f.progress = None;
+        let mut tracker = FolderTracker::started(now);
+        tracker.observe_wire(now, crate::progress::wire::total());
+        f.progress = Some(tracker);
+        f.retry = None;
         f.state = SyncState::Syncing;
         let record = f.record.clone();
         let syncer = self.syncer.clone();
@@ -529,6 +559,7 @@ impl Actor {
         };
         let now = Instant::now();
         f.progress = None;
+        f.retry = None;
         match result {
             Ok(summary) => {
                 let moved = summary.as_ref().is_some_and(|s| {
@@ -549,7 +580,16 @@ impl Actor {
                 f.ensure_watched(&self.settings, &self.dirty_tx);
             }
             Err(e) if e.is_retryable() => {
-                let wait = f.schedule.failed_retryable(now, &self.settings);
+                let mut wait = f.schedule.failed_retryable(now, &self.settings);
+                if let SyncError::Remote(RemoteError::RateLimited {
+                    retry_after_secs: Some(secs),
+                    ..
+                }) = &e
+                {
+                    // The server said how long; it is not asked again before that.
+                    wait = f.schedule.hold_until(now, now + Duration::from_secs(*secs));
+                }
+                f.retry = RetryCause::of(&e).map(|c| (c, now + wait));
                 f.state = SyncState::Offline;
                 f.last_error = Some(e.to_string());
                 warn!(folder = %f.record.path.display(), error = %e, retry_in_s = wait.as_secs(), failures = f.schedule.failures(), "sync failed; will retry");
@@ -571,31 +611,60 @@ impl Actor {
         }
     }
 
-    fn publish(&self) {
+    /// Why folder `f` waits, at `now` (see [`choose_wait`]).
+    fn wait_reason(&self, f: &FolderRuntime, now: Instant, unix: i64) -> Option<WaitReason> {
+        let running_here = self
+            .running
+            .as_ref()
+            .is_some_and(|(id, _)| *id == f.record.id);
+        let to_unix = |t: Instant| unix + t.saturating_duration_since(now).as_secs() as i64;
+        choose_wait(&WaitFacts {
+            waiting_for_lock: false,
+            paused: f.record.paused || self.paused_all,
+            blocked: f.schedule.is_blocked(),
+            running: running_here,
+            stalled_for: f
+                .progress
+                .as_ref()
+                .filter(|_| running_here)
+                .and_then(|t| t.stalled_for(now, STALL_AFTER)),
+            retry: f.retry.map(|(cause, at)| (cause, to_unix(at))),
+            // A full sync waiting its turn (a due poll is a single cheap request: not worth
+            // a word).
+            queued: self.running.is_some()
+                && !running_here
+                && f.schedule.due(now, &self.settings) == Some(Due::Full),
+            in_use: &f.in_use,
+        })
+    }
+
+    fn publish(&mut self) {
+        let now = Instant::now();
+        let unix = unix_now();
+        self.throttle.published(now);
         let mut folders: Vec<FolderStatus> = self
             .folders
             .values()
-            .map(|f| FolderStatus {
-                path: f.record.path.clone(),
-                page_id: f.record.page_id.clone(),
-                state: if f.record.paused || self.paused_all {
-                    SyncState::Paused
-                } else {
-                    f.state
-                },
-                paused: f.record.paused,
-                last_sync_at: f.record.last_sync_at,
-                last_error: f.last_error.clone().or_else(|| f.record.last_error.clone()),
-                pending_files: f
-                    .progress
-                    .as_ref()
-                    .map_or(0, |p| p.files_total.saturating_sub(p.files_done)),
-                pending_bytes: f
-                    .progress
-                    .as_ref()
-                    .map_or(0, |p| p.bytes_total.saturating_sub(p.bytes_done)),
-                watch: f.watcher.as_ref().map(|w| w.mode),
-                in_use: f.in_use.clone(),
+            .map(|f| {
+                let progress = f.progress.as_ref().map(FolderTracker::report);
+                FolderStatus {
+                    path: f.record.path.clone(),
+                    page_id: f.record.page_id.clone(),
+                    state: if f.record.paused || self.paused_all {
+                        SyncState::Paused
+                    } else {
+                        f.state
+                    },
+                    paused: f.record.paused,
+                    last_sync_at: f.record.last_sync_at,
+                    last_error: f.last_error.clone().or_else(|| f.record.last_error.clone()),
+                    pending_files: progress.as_ref().map_or(0, |p| p.files_to_go),
+                    pending_bytes: progress.as_ref().map_or(0, |p| p.bytes_to_go),
+                    watch: f.watcher.as_ref().map(|w| w.mode),
+                    in_use: f.in_use.clone(),
+                    waiting: self.wait_reason(f, now, unix),
+                    progress,
+                }
             })
             .collect();
         folders.sort_by(|a, b| a.path.cmp(&b.path));
@@ -623,19 +692,40 @@ impl Actor {
             .filter(|f| !f.record.paused && !f.schedule.is_blocked())
             .map(|f| f.schedule.next_poll())
             .min()
-            .map(|t| unix_now() + t.saturating_duration_since(Instant::now()).as_secs() as i64);
+            .map(|t| unix + t.saturating_duration_since(now).as_secs() as i64);
+        let progress = combine(folders.iter().filter_map(|f| f.progress.as_ref()));
+        let waiting = overall_wait(&folders, state);
         self.status.send_replace(SyncStatus {
             state,
             message,
-            folders,
             transfer: self
                 .running
                 .as_ref()
                 .and_then(|(id, _)| self.folders.get(id))
-                .and_then(|f| f.progress.clone()),
+                .and_then(|f| f.progress.as_ref().map(|t| t.latest().clone())),
+            folders,
             next_poll_at,
+            progress,
+            waiting,
         });
     }
+}
+
+/// The reason shown for the whole service: a stall first (something is stuck), then the
+/// reason of a folder in the overall state (the offline folder of an offline service), then
+/// any other. Being next in line is not worth a word at that level.
+fn overall_wait(folders: &[FolderStatus], state: SyncState) -> Option<WaitReason> {
+    let waits = || {
+        folders
+            .iter()
+            .filter_map(|f| f.waiting.as_ref().map(|w| (f, w)))
+            .filter(|(_, w)| **w != WaitReason::Queued)
+    };
+    waits()
+        .find(|(_, w)| matches!(w, WaitReason::Stalled { .. }))
+        .or_else(|| waits().find(|(f, _)| f.state == state))
+        .or_else(|| waits().next())
+        .map(|(_, w)| w.clone())
 }
 
 async fn wait_running(running: &mut Option<RunningSync>) -> Result<Option<SyncSummary>, SyncError> {

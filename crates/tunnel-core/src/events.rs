@@ -49,6 +49,10 @@ pub struct TransferProgress {
     pub bytes_done: u64,
     /// Bytes to transfer in all.
     pub bytes_total: u64,
+    /// The file in transfer (path inside the folder; the latest one started when several
+    /// run in parallel).
+    #[serde(default)]
+    pub current: Option<String>,
 }
 
 /// The state of one tracked folder.
@@ -78,6 +82,13 @@ pub struct FolderStatus {
     /// [`SyncSummary::in_use`]); tried again at the next poll.
     #[serde(default)]
     pub in_use: Vec<String>,
+    /// Where its running sync stands: to go, done, speed, time left, the file in transfer.
+    #[serde(default)]
+    pub progress: Option<crate::progress::ProgressReport>,
+    /// Why it waits instead of syncing (paused, offline and retrying, rate limited, files in
+    /// use, queued, stalled), when it does.
+    #[serde(default)]
+    pub waiting: Option<crate::progress::WaitReason>,
 }
 
 /// The whole picture, published whenever it changes.
@@ -93,6 +104,12 @@ pub struct SyncStatus {
     pub transfer: Option<TransferProgress>,
     /// When the next remote poll is due (unix seconds), when a service runs.
     pub next_poll_at: Option<i64>,
+    /// Every running sync's progress together (see [`FolderStatus::progress`]).
+    #[serde(default)]
+    pub progress: Option<crate::progress::ProgressReport>,
+    /// The most pressing reason a folder waits (see [`FolderStatus::waiting`]).
+    #[serde(default)]
+    pub waiting: Option<crate::progress::WaitReason>,
 }
 
 /// What one sync did, for summaries and the activity list.

@@ -386,11 +386,11 @@ fn truncate_bytes(s: &str, max: usize) -> &str {
 }
 
 /// What a conflict copy's name carries after the stem of the file it copies.
-const CONFLICT_COPY_MARK: &str = " (conflict from ";
+pub(crate) const CONFLICT_COPY_MARK: &str = " (conflict from ";
 
 /// A file name's stem and extension as the copy namers split it: the extension is what follows
 /// the last dot, at most 32 bytes; none for folders, dotless names and dot-files.
-fn split_extension(name: &str, is_dir: bool) -> (&str, &str) {
+pub(crate) fn split_extension(name: &str, is_dir: bool) -> (&str, &str) {
     match name.rfind('.') {
         Some(i) if !is_dir && i > 0 && name.len() - i <= 32 => (&name[..i], &name[i..]),
         _ => (name, ""),

@@ -199,6 +199,17 @@ impl Schedule {
         wait
     }
 
+    /// After a retryable failure, the server asked for a longer wait than the backoff (the
+    /// `Retry-After` of a rate limit): nothing is tried before `t`. Returns the wait from
+    /// `now` that now applies.
+    pub fn hold_until(&mut self, now: Instant, t: Instant) -> Duration {
+        let until = self.retry_at.map_or(t, |r| r.max(t));
+        self.retry_at = Some(until);
+        self.next_poll = self.next_poll.max(until);
+        self.next_rescan = self.next_rescan.max(until);
+        until.saturating_duration_since(now)
+    }
+
     /// The sync that just succeeded left files another program holds open (see
     /// [`crate::in_use`]): a full sync tries them again at the next poll, not only at the
     /// next rescan, because closing a document changes nothing the watcher would see.
@@ -591,5 +602,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_backoff_holds_the_folder_until_then() {
+        let s = settings();
+        let t0 = Instant::now();
+        let mut sc = Schedule::new(t0, &s);
+        sc.started(t0, Due::Full, &s);
+        let backoff = sc.failed_retryable(t0, &s);
+        let server_wait = backoff * 3;
+        let wait = sc.hold_until(t0, t0 + server_wait);
+        assert_eq!(
+            wait, server_wait,
+            "the server's wait is longer, so it applies"
+        );
+        assert_eq!(
+            sc.due(t0 + backoff, &s),
+            None,
+            "nothing at the end of the backoff alone"
+        );
+        assert_eq!(
+            sc.wake_at(t0, &s),
+            Some(t0 + server_wait),
+            "the engine sleeps until then"
+        );
+        assert_eq!(
+            sc.due(t0 + server_wait, &s),
+            Some(Due::Full),
+            "then the failed sync again"
+        );
+        let shorter = sc.hold_until(t0, t0 + Duration::from_secs(1));
+        assert_eq!(
+            shorter, server_wait,
+            "a shorter hold never shortens the wait"
+        );
     }
 }

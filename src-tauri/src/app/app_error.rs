@@ -81,7 +81,13 @@ macro_rules! errors_with_a_code {
     };
 }
 
-errors_with_a_code!(RemoteError, SyncError, EngineError, TrackError);
+errors_with_a_code!(
+    RemoteError,
+    SyncError,
+    EngineError,
+    TrackError,
+    tunnel_core::conflicts::ConflictError,
+);
 
 impl From<InvalidPageId> for AppError {
     fn from(e: InvalidPageId) -> Self {

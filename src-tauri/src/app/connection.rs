@@ -241,6 +241,7 @@ fn settings(
         accept_invalid_certs,
         retry: RetryPolicy::default(),
         timeout: REQUEST_TIMEOUT,
+        pace_rate_limits: true,
     }
 }
 

@@ -10,10 +10,12 @@
 //!   and channels, the headless service.
 //! - [`control`]: the control channel of a running service (protocol here, transport per
 //!   platform: Unix socket, Windows named pipe).
+//! - [`page_privacy`]: who besides the user may view and edit a page; making it private.
 //! - [`app_error`]: the one error type both faces report, with its code from tunnel-core's
 //!   `ErrorCode`.
 //! - [`runtime`]: the process's tokio runtime.
 //! - [`selective`]: a folder's selective-sync choice, as the desktop app reads and changes it.
+//! - [`page_care`]: the token-expiry warning and what each folder's page holds.
 //!
 //! Nothing here knows about Tauri or clap.
 
@@ -22,6 +24,8 @@ pub mod connection;
 pub mod control;
 pub mod engine_host;
 pub mod opened_config;
+pub mod page_care;
+pub mod page_privacy;
 pub mod runtime;
 // The desktop app's (the command line calls tunnel_core::selective itself); the headless
 // test build compiles the real backend, which calls it, without the shell.

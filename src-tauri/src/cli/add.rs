@@ -1,5 +1,6 @@
 //! `add` and `remove`: start or stop syncing a folder.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
@@ -19,6 +20,11 @@ pub struct AddArgs {
     /// may use its own page.
     #[arg(long)]
     pub page_id: Option<PageId>,
+    /// Never ask (when others can view the page: warn, change nothing, unless a flag says).
+    #[arg(long)]
+    pub non_interactive: bool,
+    #[command(flatten)]
+    pub privacy: super::page::PrivacyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -47,12 +53,15 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
         .probe()
         .await
         .with_context(|| format!("checking page {page_id}"))?;
+    let may_ask = !args.non_interactive && std::io::stdin().is_terminal();
+    let privacy = super::page::check_and_offer(&client, &page_id, &args.privacy, may_ask).await?;
     let path = app.track_folder(&args.path, &page_id)?.path;
     notify_service(&app).await;
     if ctx.json {
         println!(
             "{}",
-            serde_json::json!({"path": path, "page_id": page_id, "page_title": identity.title})
+            serde_json::json!({"path": path, "page_id": page_id, "page_title": identity.title,
+                "page_privacy": privacy})
         );
     } else {
         println!(

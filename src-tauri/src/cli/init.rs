@@ -54,6 +54,8 @@ pub struct InitArgs {
     /// Never ask; fail when something is missing.
     #[arg(long)]
     pub non_interactive: bool,
+    #[command(flatten)]
+    pub privacy: super::page::PrivacyArgs,
 }
 
 struct Answers {
@@ -107,13 +109,20 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
         })?;
     let config = input.save(&paths)?;
     // Create the journal now so `status` works at once.
-    OpenedConfig::with_config(paths.clone(), config.clone())?;
+    let app = OpenedConfig::with_config(paths.clone(), config.clone())?;
+    let privacy = super::page::check_and_offer(
+        &app.client()?,
+        &answers.page_id,
+        &args.privacy,
+        !args.non_interactive,
+    )
+    .await?;
 
     if ctx.json {
         let body = serde_json::json!({
             "url": answers.url, "user": identity.user, "page_id": answers.page_id,
             "page_title": identity.title, "device": config.device.id,
-            "config_dir": paths.config_dir,
+            "config_dir": paths.config_dir, "page_privacy": privacy,
         });
         println!("{body}");
     } else {

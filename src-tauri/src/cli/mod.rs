@@ -3,16 +3,19 @@
 //! (see [`exit`]).
 
 mod add;
+mod conflicts;
 mod demo;
 pub mod exit;
 mod init;
 mod log;
 mod output;
+mod page;
 mod selective;
 mod service;
 mod status;
 mod sync;
 mod trash;
+mod usage;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -57,8 +60,8 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Show the configuration and every folder's state.
     Status,
-    /// List conflict copies kept in the synced folders.
-    Conflicts(status::ConflictsArgs),
+    /// Conflicts: list them with both versions, or resolve one (keep mine, theirs or both).
+    Conflicts(conflicts::ConflictsArgs),
     /// The local trash: list, restore or empty what other devices' changes deleted or replaced.
     Trash(trash::TrashArgs),
     /// See it work: a built-in Confluence emulator and two devices that sync.
@@ -82,6 +85,12 @@ pub enum Command {
     Include(selective::PathArgs),
     /// List what this computer excludes (every folder, or the one given).
     Excluded(selective::ExcludedArgs),
+    /// What the Confluence page holds (attachments, old versions) and what garbage
+    /// collection would free.
+    Usage(usage::UsageArgs),
+    /// Who besides you may view and edit the page(s) your files sync through; --make-private
+    /// restricts them to you.
+    Page(page::PageArgs),
 }
 
 /// Parse the process arguments and run.
@@ -182,7 +191,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Remove(a) => add::run_remove(ctx, a).await,
         Command::Sync(a) => sync::run(ctx, a).await,
         Command::Status => status::run_status(ctx).await,
-        Command::Conflicts(a) => status::run_conflicts(ctx, a).await,
+        Command::Conflicts(a) => conflicts::run(ctx, a).await,
         Command::Trash(a) => trash::run(ctx, a).await,
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Log(a) => log::run(ctx, a).await,
@@ -194,5 +203,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Exclude(a) => selective::run_exclude(ctx, a).await,
         Command::Include(a) => selective::run_include(ctx, a).await,
         Command::Excluded(a) => selective::run_list(ctx, a).await,
+        Command::Usage(a) => usage::run(ctx, a).await,
+        Command::Page(a) => page::run(ctx, a).await,
     }
 }

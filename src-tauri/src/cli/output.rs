@@ -21,7 +21,7 @@ pub fn spawn_progress(
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} {msg:30!} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                "{spinner} {msg:40!} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
@@ -35,8 +35,13 @@ pub fn spawn_progress(
                 Ok(SyncEvent::Progress { progress, .. }) => {
                     bar.set_length(progress.bytes_total.max(1));
                     bar.set_position(progress.bytes_done);
+                    let current = progress
+                        .current
+                        .as_deref()
+                        .map(|c| format!(" · {c}"))
+                        .unwrap_or_default();
                     bar.set_message(format!(
-                        "{} of {} files",
+                        "{} of {} files{current}",
                         progress.files_done, progress.files_total
                     ));
                 }

@@ -1,20 +1,13 @@
-//! `status` and `conflicts`.
-
-use std::path::PathBuf;
+//! `status`.
 
 use anyhow::Result;
-use clap::Args;
 
 use tunnel_core::events::{SyncEvent, SyncState, WatchMode};
 
+use tunnel_core::progress::text::{describe_progress, describe_wait};
+
 use super::output::human_bytes;
 use super::{exit, Context};
-
-#[derive(Debug, Args)]
-pub struct ConflictsArgs {
-    /// Only this folder.
-    pub path: Option<PathBuf>,
-}
 
 pub async fn run_status(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
@@ -35,6 +28,19 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         app.with_journal(|j| Ok(tunnel_core::name_rules::stored_unstorable(j, id)?))
             .unwrap_or_default()
     };
+    // The attachment size each folder's page accepts, when a refusal taught it.
+    let upload_limit = |f: &tunnel_core::journal::FolderRecord| {
+        app.with_journal(|j| Ok(tunnel_core::upload_limit::stored(j, &f.page_id)?))
+            .ok()
+            .flatten()
+    };
+    // Ahead of the personal access token's expiry, where the server says when.
+    let token_notice = crate::app::page_care::token_notice_for(&app).await;
+    // What the running service says about a folder (progress, why it waits).
+    let live_folder = |f: &tunnel_core::journal::FolderRecord| {
+        live.as_ref()
+            .and_then(|s| s.folders.iter().find(|l| l.path == f.path))
+    };
     if ctx.json {
         let rows: Vec<_> = folders
             .iter()
@@ -44,6 +50,9 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                     "last_sync_at": f.last_sync_at, "last_error": f.last_error,
                     "remote_seq": f.seq, "present": f.path.is_dir(),
                     "cannot_store": cannot_store(f.id),
+                    "upload_limit": upload_limit(f),
+                    "progress": live_folder(f).and_then(|l| l.progress.clone()),
+                    "waiting": live_folder(f).and_then(|l| l.waiting.clone()),
                 })
             })
             .collect();
@@ -55,6 +64,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                 "folders": rows,
                 "service": live,
                 "recent": recent,
+                "token_notice": token_notice,
             })
         );
         return Ok(exit::OK);
@@ -64,18 +74,15 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         println!("User:       {u}");
     }
     println!("Device:     {}", app.config.device.id);
+    if let Some(n) = &token_notice {
+        println!("Token:      {}", n.message);
+    }
     println!("Config:     {}", app.paths.config_dir.display());
+    let now = tunnel_core::clock::unix_now();
     match &live {
         Some(s) => println!(
-            "Service:    running ({}{})",
-            serde_json::to_value(s.state)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            s.message
-                .as_ref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
+            "Service:    running ({})",
+            tunnel_core::progress::text::describe_status(s, now)
         ),
         None => println!("Service:    not running (start it with `sber-tunnel start`)"),
     }
@@ -113,9 +120,13 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         let state = if !f.path.is_dir() {
             "MISSING".to_string()
         } else if let Some(l) = running.filter(|l| l.state == SyncState::Syncing) {
-            match (l.pending_files, l.pending_bytes) {
-                (0, 0) => "syncing".to_string(),
-                (n, b) => format!("syncing ({n} files, {} to go)", human_bytes(b)),
+            match l
+                .progress
+                .as_ref()
+                .filter(|p| p.files_to_go + p.bytes_to_go > 0)
+            {
+                None => "syncing".to_string(),
+                Some(p) => format!("syncing ({})", describe_progress(p)),
             }
         } else if let Some(e) = running.and_then(|l| l.last_error.as_ref()) {
             format!("error: {e}")
@@ -144,11 +155,25 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
             f.page_id,
             state
         );
+        if let Some(w) = running.and_then(|l| l.waiting.as_ref()) {
+            println!("    waiting: {}", describe_wait(w, now));
+        }
         if let Some(l) = running.filter(|l| !l.in_use.is_empty()) {
             println!(
                 "    {} file(s) in use by another program, tried again at the next check: {}",
                 l.in_use.len(),
                 l.in_use.join(", ")
+            );
+        }
+        if let Some(l) = upload_limit(f) {
+            println!(
+                "    upload size limit: {} ({}); chunks and packs are cut to fit",
+                human_bytes(l.bytes),
+                if l.reported {
+                    "named by the server"
+                } else {
+                    "learned from a proxy's refusals"
+                }
             );
         }
         let unstorable = cannot_store(f.id);
@@ -172,35 +197,6 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         println!("Recent:");
         for e in &recent {
             println!("  {:>10}  {}", ago(e.at), describe(&e.event));
-        }
-    }
-    Ok(exit::OK)
-}
-
-pub async fn run_conflicts(ctx: &Context, args: ConflictsArgs) -> Result<u8> {
-    let (app, _log) = ctx.open()?;
-    let mut found = Vec::new();
-    for f in app.folders()? {
-        if let Some(p) = &args.path {
-            let p = std::fs::canonicalize(p).unwrap_or(p.clone());
-            if f.path != p {
-                continue;
-            }
-        }
-        let base = app.with_journal(|j| Ok(j.base(f.id)?))?;
-        for path in base.keys() {
-            if path.as_str().contains(" (conflict from ") {
-                found.push(f.path.join(path.as_str()));
-            }
-        }
-    }
-    if ctx.json {
-        println!("{}", serde_json::json!({ "conflicts": found }));
-    } else if found.is_empty() {
-        println!("No conflict copies.");
-    } else {
-        for p in &found {
-            println!("{}", p.display());
         }
     }
     Ok(exit::OK)

@@ -124,6 +124,9 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
             }
         }
     }
+    // Warn ahead of the access token's expiry (logged as a warning on stderr when due).
+    let _ = crate::app::page_care::token_notice(&client, app.config.remote.token_expiry_warn_days)
+        .await;
     if ctx.json {
         println!(
             "{}",

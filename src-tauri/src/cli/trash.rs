@@ -82,6 +82,7 @@ fn reason_text(r: Option<TrashReason>) -> &'static str {
     match r {
         Some(TrashReason::Deleted) => "deleted by",
         Some(TrashReason::Replaced) => "replaced by",
+        Some(TrashReason::Resolved) => "conflict resolved, version of",
         None => "trashed",
     }
 }

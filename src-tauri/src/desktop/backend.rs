@@ -12,6 +12,7 @@ use tunnel_core::events::{FolderStatus, SyncEvent, SyncStatus};
 use tunnel_core::ids::PageId;
 
 use crate::app::app_error::AppError;
+pub use crate::app::page_privacy::PagePrivacy;
 
 /// How the user authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,4 +215,53 @@ pub trait DesktopBackend: Send + Sync + 'static {
         subpath: String,
         excluded: bool,
     ) -> Result<tunnel_core::selective::FolderChoice, AppError>;
+    /// What the page of each folder (or of `path`) holds and what garbage collection would
+    /// free (a dry run; empty when not set up).
+    async fn page_usage(
+        &self,
+        path: Option<PathBuf>,
+    ) -> Result<Vec<crate::app::page_care::FolderUsage>, AppError>;
+    /// The warning ahead of the personal access token's expiry, when one is due.
+    async fn token_notice(
+        &self,
+    ) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError>;
+    /// Who besides the user may view and edit a page (default: the connection's page).
+    async fn page_privacy(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError>;
+    /// Restrict viewing and editing of a page (default: the connection's) to the user.
+    async fn make_page_private(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError>;
+    /// Every unresolved conflict of every tracked folder, with both versions (empty when not
+    /// set up).
+    async fn conflicts(&self) -> Result<Vec<FolderConflict>, AppError>;
+    /// Resolve the conflict `path` (its copy, relative to `folder`) by keeping `keep`; the
+    /// version not kept goes to the folder's trash and the folder syncs.
+    async fn resolve_conflict(
+        &self,
+        folder: PathBuf,
+        path: String,
+        keep: tunnel_core::conflicts::Keep,
+    ) -> Result<(), AppError>;
+}
+
+/// An unresolved conflict of a tracked folder, as the Conflicts view shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FolderConflict {
+    /// The tracked folder.
+    pub folder: PathBuf,
+    /// The pair (paths relative to `folder`), which side is mine.
+    #[serde(flatten)]
+    pub conflict: tunnel_core::conflicts::Conflict,
+    /// Which side is theirs.
+    pub theirs: tunnel_core::conflicts::Side,
+}
+
+impl FolderConflict {
+    /// `conflict` of `folder`.
+    pub fn new(folder: PathBuf, conflict: tunnel_core::conflicts::Conflict) -> Self {
+        let theirs = conflict.theirs();
+        Self {
+            folder,
+            conflict,
+            theirs,
+        }
+    }
 }

@@ -345,3 +345,72 @@ pub async fn set_excluded(
 ) -> Result<tunnel_core::selective::FolderChoice, AppError> {
     state.backend.set_excluded(path, subpath, excluded).await
 }
+
+/// What each folder's page (or that of `path`) holds and what garbage collection would free.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn page_usage(
+    state: State<'_, AppState>,
+    path: Option<PathBuf>,
+) -> Result<Vec<crate::app::page_care::FolderUsage>, AppError> {
+    state.backend.page_usage(path).await
+}
+
+/// The warning ahead of the personal access token's expiry, or `null`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn token_notice(
+    state: State<'_, AppState>,
+) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError> {
+    state.backend.token_notice().await
+}
+
+/// Every unresolved conflict of the tracked folders, with both versions (the Conflicts view).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn list_conflicts(
+    state: State<'_, AppState>,
+) -> Result<Vec<super::backend::FolderConflict>, AppError> {
+    state.backend.conflicts().await
+}
+
+/// Resolve a conflict: `keep` is `mine`, `theirs` or `both`; `path` is the copy, relative to
+/// `folder`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn resolve_conflict<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    folder: PathBuf,
+    path: String,
+    keep: tunnel_core::conflicts::Keep,
+) -> Result<(), AppError> {
+    state.backend.resolve_conflict(folder, path, keep).await?;
+    // The tray shows the new count with its next refresh (the folder's sync).
+    super::conflict_count::recount(&app, &*state.backend).await;
+    Ok(())
+}
+
+/// Who besides the user may view and edit a page (`page_id` empty: the connection's page).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn page_privacy(
+    state: State<'_, AppState>,
+    page_id: Option<String>,
+) -> Result<super::backend::PagePrivacy, AppError> {
+    let page_id = optional_page(page_id)?;
+    state.backend.page_privacy(page_id).await
+}
+
+/// Restrict viewing and editing of a page (`page_id` empty: the connection's) to the user.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn make_page_private(
+    state: State<'_, AppState>,
+    page_id: Option<String>,
+) -> Result<super::backend::PagePrivacy, AppError> {
+    let page_id = optional_page(page_id)?;
+    state.backend.make_page_private(page_id).await
+}
+
+/// An optional page field: empty means the connection's page.
+fn optional_page(page_id: Option<String>) -> Result<Option<PageId>, AppError> {
+    Ok(page_id
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| PageId::parse(&p))
+        .transpose()?)
+}

@@ -54,6 +54,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, backend: Arc<dyn DesktopBackend>) {
                 None
             }
         };
+        super::conflict_count::recount(&app, &*backend).await;
         let first = status.borrow_and_update().clone();
         publish_status(&app, &first, recent.as_deref());
         loop {
@@ -64,6 +65,9 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, backend: Arc<dyn DesktopBackend>) {
                             recent = Some(line);
                         }
                         forward_event(&app, &event);
+                        if super::conflict_count::changes_with(&event) {
+                            super::conflict_count::recount(&app, &*backend).await;
+                        }
                         let current = status.borrow().clone();
                         refresh_tray(&app, &current, recent.as_deref());
                     }
@@ -102,7 +106,8 @@ fn publish_status<R: Runtime>(app: &AppHandle<R>, status: &SyncStatus, recent: O
 }
 
 fn refresh_tray<R: Runtime>(app: &AppHandle<R>, status: &SyncStatus, recent: Option<&str>) {
-    let view = TrayView::from_status(status, recent);
+    let view =
+        TrayView::from_status(status, recent).with_conflicts(super::conflict_count::get(app));
     // Tray calls must run on the main thread on some platforms.
     let handle = app.clone();
     let queued = app.run_on_main_thread(move || {

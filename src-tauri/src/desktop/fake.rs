@@ -16,6 +16,9 @@
 //!   named `OFFLINE` makes the folder Offline (code `unreachable`); a file whose
 //!   name contains `conflict` is reported as a conflict (its copy named `… (conflict).ext`).
 //!
+//! - page privacy: every page is visible to the whole space until made private; page `403`
+//!   cannot be made private (`permission`).
+//!
 //! Invariants: the status published on the watch channel is always recomputed from the folder
 //! list after a change (never edited piecemeal); no lock is held across an `.await`.
 
@@ -36,7 +39,8 @@ use tunnel_core::ids::PageId;
 use crate::app::app_error::{AppError, ErrorCode};
 
 use super::backend::{
-    AuthKind, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
+    AuthKind, ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, FolderConflict,
+    PagePrivacy, SettingsView,
 };
 
 /// How long the fake takes per file when started by [`FakeBackend::new`]: slow enough for a
@@ -80,6 +84,12 @@ struct FakeState {
     transfers: HashMap<PathBuf, TransferProgress>,
     /// Activity history, oldest first (the real backend keeps it in the journal).
     history: Vec<ActivityEntry>,
+    /// Speed, time left and why folders wait (see [`super::fake_progress`]).
+    progress: super::fake_progress::FakeProgress,
+    /// Conflict copies settled with "keep both", per folder.
+    kept_both: HashMap<PathBuf, std::collections::BTreeSet<tunnel_core::rel_path::RelPath>>,
+    /// Pages made private (every other page is visible to the whole space).
+    private_pages: HashSet<String>,
 }
 
 impl Default for FakeBackend {
@@ -88,7 +98,44 @@ impl Default for FakeBackend {
     }
 }
 
+/// The fake's answer: the whole space may view and edit, or only `user`.
+fn fake_privacy(page: &PageId, user: &str, private: bool) -> PagePrivacy {
+    let only = |on: bool| tunnel_confluence::Subjects {
+        users: if on {
+            vec![user.to_owned()]
+        } else {
+            Vec::new()
+        },
+        groups: Vec::new(),
+    };
+    let access = tunnel_confluence::PageAccess {
+        read: only(private),
+        update: only(private),
+    };
+    PagePrivacy::from_access(page, user, &access)
+}
+
 impl FakeBackend {
+    /// The page a privacy request is about (default: the connection's) and the user.
+    fn privacy_subject(&self, page_id: Option<PageId>) -> Result<(PageId, String), AppError> {
+        let state = self.lock();
+        let Some(connection) = &state.connection else {
+            return Err(AppError::new(
+                ErrorCode::NotConfigured,
+                "connect to Confluence first",
+            ));
+        };
+        let page = match page_id {
+            Some(p) => p,
+            None => PageId::parse(&connection.page_id)?,
+        };
+        let user = connection
+            .username
+            .clone()
+            .unwrap_or_else(|| "you".to_owned());
+        Ok((page, user))
+    }
+
     /// A fake that paces its syncs for people to watch. Unconfigured, unless the environment
     /// variable `SBER_TUNNEL_FAKE_FOLDERS` lists folders (separated like `PATH`): then it starts
     /// connected to a demo page with those folders tracked and idle (the tray test uses this).
@@ -147,6 +194,9 @@ impl FakeBackend {
                     running: HashSet::new(),
                     transfers: HashMap::new(),
                     history: Vec::new(),
+                    progress: Default::default(),
+                    kept_both: HashMap::new(),
+                    private_pages: HashSet::new(),
                 }),
                 events,
                 status,
@@ -244,6 +294,7 @@ impl FakeBackend {
     }
 
     async fn run_sync(&self, path: &Path) {
+        self.lock().progress.started(path);
         self.update_folder(path, |f| {
             f.state = SyncState::Syncing;
             f.last_error = None;
@@ -271,7 +322,24 @@ impl FakeBackend {
                 )
             }
         };
+        if files.iter().any(|(rel, _, _)| rel == "RATE_LIMITED") {
+            self.lock().progress.retry(
+                path,
+                tunnel_core::progress::RetryCause::RateLimited,
+                unix_now() + super::fake_progress::RATE_LIMIT_WAIT_SECS,
+            );
+            return self.fail(
+                path,
+                ErrorCode::Unreachable,
+                "wiki.example.com asks to slow down (HTTP 429); retrying.".to_owned(),
+            );
+        }
         if files.iter().any(|(rel, _, _)| rel == "OFFLINE") {
+            self.lock().progress.retry(
+                path,
+                tunnel_core::progress::RetryCause::Offline,
+                unix_now() + super::fake_progress::OFFLINE_WAIT_SECS,
+            );
             return self.fail(
                 path,
                 ErrorCode::Unreachable,
@@ -305,17 +373,31 @@ impl FakeBackend {
                 .take(MAX_FILES_PER_SYNC)
                 .collect()
         };
+        // Files another program holds are left, like the real service leaves them.
+        let (held, todo): (Vec<_>, Vec<_>) = todo
+            .into_iter()
+            .partition(|(rel, _, _)| rel.contains("in-use"));
+        let held: Vec<String> = held.into_iter().map(|(rel, _, _)| rel).collect();
         let mut progress = TransferProgress {
             files_done: 0,
             files_total: todo.len() as u64,
             bytes_done: 0,
             bytes_total: todo.iter().map(|(_, size, _)| size).sum(),
+            current: None,
         };
         let mut summary = SyncSummary::default();
         self.set_transfer(path, &progress);
         for (rel, size, mtime) in todo {
             if self.is_paused(path) {
                 break;
+            }
+            progress.current = Some(rel.clone());
+            self.set_transfer(path, &progress);
+            if rel == "STALL" {
+                self.lock().progress.set_stalled(path, true);
+                self.publish();
+                tokio::time::sleep(self.inner.step * super::fake_progress::STALL_STEPS).await;
+                self.lock().progress.set_stalled(path, false);
             }
             if !self.inner.step.is_zero() {
                 tokio::time::sleep(self.inner.step).await;
@@ -361,6 +443,8 @@ impl FakeBackend {
             };
             f.pending_files = remaining_files;
             f.pending_bytes = remaining_bytes;
+            f.in_use = held;
+            f.progress = None;
             if !paused {
                 f.last_sync_at = Some(unix_now());
             }
@@ -404,9 +488,11 @@ impl FakeBackend {
         {
             let mut state = self.lock();
             state.transfers.insert(path.to_owned(), progress.clone());
+            let report = state.progress.report(path, progress);
             if let Some(folder) = state.folders.iter_mut().find(|f| f.path == path) {
                 folder.pending_files = progress.files_total - progress.files_done;
                 folder.pending_bytes = progress.bytes_total - progress.bytes_done;
+                folder.progress = Some(report);
             }
         }
         self.publish();
@@ -521,6 +607,8 @@ fn idle_folder(path: PathBuf, page_id: PageId) -> FolderStatus {
         pending_bytes: 0,
         watch: Some(WatchMode::Native),
         in_use: Vec::new(),
+        progress: None,
+        waiting: None,
     }
 }
 
@@ -719,6 +807,131 @@ impl DesktopBackend for FakeBackend {
         self.inner.log_dir.clone()
     }
 
+    async fn page_usage(
+        &self,
+        path: Option<PathBuf>,
+    ) -> Result<Vec<crate::app::page_care::FolderUsage>, AppError> {
+        let state = self.lock();
+        Ok(state
+            .folders
+            .iter()
+            .filter(|f| path.as_ref().is_none_or(|p| p == &f.path))
+            .map(|f| fake_usage(f, state.synced.get(&f.path)))
+            .collect())
+    }
+
+    async fn token_notice(
+        &self,
+    ) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError> {
+        // The fake's token (when the connection uses one) expires in a few days, so the
+        // banner can be seen; passwords have no expiry to warn about.
+        let pat = self
+            .lock()
+            .connection
+            .as_ref()
+            .is_some_and(|c| c.auth == super::backend::AuthKind::Pat);
+        let now = tunnel_core::clock::unix_now();
+        Ok(pat
+            .then(|| {
+                tunnel_core::token_notice::notice(
+                    "demo",
+                    now + FAKE_TOKEN_DAYS_LEFT * 86_400 + 3600,
+                    now,
+                    tunnel_core::token_notice::DEFAULT_WARN_DAYS,
+                )
+            })
+            .flatten())
+    }
+
+    async fn conflicts(&self) -> Result<Vec<FolderConflict>, AppError> {
+        let folders: Vec<(PathBuf, _)> = {
+            let state = self.lock();
+            state
+                .folders
+                .iter()
+                .map(|f| {
+                    let kept = state.kept_both.get(&f.path).cloned().unwrap_or_default();
+                    (f.path.clone(), kept)
+                })
+                .collect()
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for (root, kept) in folders {
+                for c in disk_conflicts(&root, &kept) {
+                    out.push(FolderConflict::new(root.clone(), c));
+                }
+            }
+            out
+        })
+        .await
+        .map_err(|e| AppError {
+            code: ErrorCode::Internal,
+            message: format!("listing conflicts stopped: {e}"),
+        })
+    }
+
+    async fn resolve_conflict(
+        &self,
+        folder: PathBuf,
+        path: String,
+        keep: tunnel_core::conflicts::Keep,
+    ) -> Result<(), AppError> {
+        let kept = self
+            .lock()
+            .kept_both
+            .get(&folder)
+            .cloned()
+            .unwrap_or_default();
+        let root = folder.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let conflict = disk_conflicts(&root, &kept)
+                .into_iter()
+                .find(|c| c.copy.path.as_str() == path)
+                .ok_or_else(|| AppError {
+                    code: ErrorCode::Invalid,
+                    message: format!("{path} is not an unresolved conflict."),
+                })?;
+            let plan = tunnel_core::conflicts::resolution(&conflict, keep);
+            tunnel_core::conflicts::apply(&root, &conflict, &plan).map_err(|e| AppError {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
+            Ok::<_, AppError>(plan)
+        })
+        .await
+        .map_err(|e| AppError {
+            code: ErrorCode::Internal,
+            message: format!("resolving stopped: {e}"),
+        })??;
+        if let tunnel_core::conflicts::Resolution::KeepBoth { copy } = done {
+            self.lock()
+                .kept_both
+                .entry(folder.clone())
+                .or_default()
+                .insert(copy);
+        }
+        self.sync_now(Some(folder)).await
+    }
+
+    async fn page_privacy(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError> {
+        let (page, user) = self.privacy_subject(page_id)?;
+        let private = self.lock().private_pages.contains(page.as_str());
+        Ok(fake_privacy(&page, &user, private))
+    }
+
+    async fn make_page_private(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError> {
+        let (page, user) = self.privacy_subject(page_id)?;
+        if page.as_str() == "403" {
+            return Err(AppError::new(
+                ErrorCode::Permission,
+                format!("{user} may not change who may view page {page}"),
+            ));
+        }
+        self.lock().private_pages.insert(page.to_string());
+        Ok(fake_privacy(&page, &user, true))
+    }
+
     async fn folder_choice(
         &self,
         path: PathBuf,
@@ -738,9 +951,81 @@ impl DesktopBackend for FakeBackend {
     }
 }
 
+/// The device the fake calls itself: conflict copies named after it are "mine".
+pub const FAKE_DEVICE: &str = "this-computer";
+
+/// The conflicts in `root` as the files on disk show them (the fake has no synced tree): a
+/// conflict copy named by the real rule beside its original; a copy's writer is the device its
+/// name gives, every other file is this device's.
+fn disk_conflicts(
+    root: &Path,
+    kept: &std::collections::BTreeSet<tunnel_core::rel_path::RelPath>,
+) -> Vec<tunnel_core::conflicts::Conflict> {
+    use tunnel_core::manifest::{EntryKind, FileEntry};
+    let Ok(files) = list_files(root) else {
+        return Vec::new();
+    };
+    let tree = files
+        .into_iter()
+        .filter_map(|(rel, size, mtime)| {
+            let path = tunnel_core::rel_path::RelPath::new(&rel).ok()?;
+            let device = tunnel_core::conflicts::parse_copy_name(path.file_name())
+                .map_or_else(|| FAKE_DEVICE.to_owned(), |c| c.device);
+            let mtime_ns = mtime
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            let entry = FileEntry {
+                path: path.clone(),
+                kind: EntryKind::File,
+                deleted: false,
+                size,
+                mtime_ns,
+                sha256: None,
+                version: 1,
+                device,
+                chunks: Vec::new(),
+            };
+            Some((path, entry))
+        })
+        .collect();
+    tunnel_core::conflicts::find_conflicts(&tree, FAKE_DEVICE, kept)
+}
+
+/// Days the fake's personal access token has left.
+const FAKE_TOKEN_DAYS_LEFT: i64 = 5;
+
+/// The fake's page of `folder`: one attachment per synced file, each written once, a small
+/// file list beside them; nothing to collect.
+fn fake_usage(
+    folder: &FolderStatus,
+    synced: Option<&HashMap<String, (u64, Option<SystemTime>)>>,
+) -> crate::app::page_care::FolderUsage {
+    let files = synced.map_or(0, |m| m.len() as u64);
+    let bytes: u64 = synced.map_or(0, |m| m.values().map(|(size, _)| *size).sum());
+    let list_bytes = 512;
+    crate::app::page_care::FolderUsage {
+        path: folder.path.clone(),
+        page_id: folder.page_id.to_string(),
+        usage: tunnel_core::sync::PageUsage {
+            attachments: files + 1,
+            current_bytes: bytes + list_bytes,
+            referenced: files + 1,
+            referenced_bytes: bytes + list_bytes,
+            grace_secs: 86_400,
+            ..Default::default()
+        },
+    }
+}
+
 /// The whole picture from the folder list: Syncing while any syncs, else the worst state.
 fn compute_status(state: &FakeState) -> SyncStatus {
-    let folders = state.folders.clone();
+    let mut folders = state.folders.clone();
+    for f in &mut folders {
+        f.waiting = state.progress.wait(f);
+        if f.state != SyncState::Syncing {
+            f.progress = None;
+        }
+    }
     let any = |s: SyncState| folders.iter().any(|f| f.state == s);
     let overall = if any(SyncState::Syncing) {
         SyncState::Syncing
@@ -778,6 +1063,10 @@ fn compute_status(state: &FakeState) -> SyncStatus {
     SyncStatus {
         state: overall,
         message,
+        progress: tunnel_core::progress::tracker::combine(
+            folders.iter().filter_map(|f| f.progress.as_ref()),
+        ),
+        waiting: super::fake_progress::overall_wait(&folders),
         folders,
         transfer,
         next_poll_at: None,

@@ -25,7 +25,12 @@ struct Harness {
 }
 
 fn harness() -> Harness {
-    let backend = Arc::new(FakeBackend::with_step(Duration::ZERO));
+    harness_with_step(Duration::ZERO)
+}
+
+/// A harness whose fake takes `step` per file (to catch a sync in the middle).
+fn harness_with_step(step: Duration) -> Harness {
+    let backend = Arc::new(FakeBackend::with_step(step));
     let app = super::configure(mock_builder(), backend.clone(), false)
         .build(tauri::generate_context!(test = true))
         .expect("the mock app builds");
@@ -331,6 +336,300 @@ fn a_window_the_capability_does_not_name_is_refused() {
     assert!(
         message.contains("not allowed"),
         "the ACL refuses it: {message}"
+    );
+}
+
+/// Issue 17 item 4: while a folder syncs, the status the window receives says how many files
+/// and bytes are left, the speed and the file in transfer, for the folder and overall.
+#[test]
+fn the_status_carries_progress_while_a_folder_syncs() {
+    let h = harness_with_step(Duration::from_millis(150));
+    h.connect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..4 {
+        std::fs::write(dir.path().join(format!("part-{i}.bin")), vec![7u8; 10_000])
+            .expect("write a file");
+    }
+    let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
+    let mut seen: Option<Value> = None;
+    h.wait_for(
+        SYNC_STATUS,
+        |status| {
+            let p = &status["folders"][0]["progress"];
+            let mid = status["state"] == "syncing"
+                && p["files_done"].as_u64().is_some_and(|n| n >= 2)
+                && p["files_to_go"].as_u64().is_some_and(|n| n >= 1)
+                && p["current_file"]
+                    .as_str()
+                    .is_some_and(|f| f.starts_with("part-"));
+            if mid {
+                seen = Some(status.clone());
+            }
+            mid
+        },
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
+    );
+    let status = seen.expect("a status in the middle of the sync");
+    let p = &status["folders"][0]["progress"];
+    let to_go = p["files_to_go"].as_u64().expect("files to go");
+    assert_eq!(
+        p["bytes_to_go"].as_u64(),
+        Some(to_go * 10_000),
+        "each file left is 10 000 bytes: {p}"
+    );
+    assert!(
+        p["bytes_per_sec"].as_u64().is_some_and(|r| r > 0),
+        "files done over time is a speed: {p}"
+    );
+    assert!(p["eta_secs"].as_u64().is_some(), "and a time left: {p}");
+    assert_eq!(
+        status["progress"]["bytes_to_go"], p["bytes_to_go"],
+        "overall = the one folder"
+    );
+}
+
+/// Issue 17 item 4: why a folder waits reaches the window: the server's rate limit with the
+/// time of the next attempt, and files another program holds.
+#[test]
+fn the_status_says_why_a_folder_waits() {
+    let h = harness();
+    h.connect();
+    let limited = tempfile::tempdir().expect("temp dir");
+    std::fs::write(limited.path().join("RATE_LIMITED"), b"").expect("write the trigger");
+    let path = limited.path().to_str().expect("utf-8 temp path").to_owned();
+    let before = tunnel_core::clock::unix_now();
+    let mut waiting = Value::Null;
+    h.wait_for(
+        SYNC_STATUS,
+        |status| {
+            waiting = status["folders"][0]["waiting"].clone();
+            waiting["kind"] == "rate-limited"
+        },
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
+    );
+    let retry_at = waiting["retry_at"].as_i64().expect("a time");
+    assert!(
+        retry_at >= before + super::fake_progress::RATE_LIMIT_WAIT_SECS,
+        "the next attempt is in the future: {waiting}"
+    );
+    let status = h.ok("get_status", json!({}));
+    assert_eq!(status["state"], "offline");
+    assert_eq!(status["waiting"], waiting, "the pill shows the same reason");
+    h.ok("remove_folder", json!({"path": path}));
+
+    let held = tempfile::tempdir().expect("temp dir");
+    std::fs::write(held.path().join("budget in-use.xlsx"), b"open in Excel").expect("write");
+    std::fs::write(held.path().join("notes.txt"), b"free").expect("write");
+    let path = held.path().to_str().expect("utf-8 temp path").to_owned();
+    h.wait_for(
+        SYNC_STATUS,
+        |status| {
+            status["folders"][0]["waiting"]
+                == json!({"kind": "files-in-use", "files": ["budget in-use.xlsx"], "count": 1})
+        },
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
+    );
+}
+
+/// The Conflicts view's commands (issue 17 item 3): both versions with mine/theirs, and each
+/// resolution through IPC with the version not kept in the folder's trash.
+#[test]
+fn conflicts_are_listed_with_both_versions_and_resolved() {
+    let h = harness();
+    h.connect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let theirs_copy = "report (conflict from laptop 2026-11-23 101500).txt";
+    let mine_copy = "plan (conflict from this-computer 2026-11-23 101500).md";
+    std::fs::write(root.join("report.txt"), b"mine at the name").expect("write");
+    std::fs::write(root.join(theirs_copy), b"laptop's version").expect("write");
+    std::fs::write(root.join("plan.md"), b"theirs").expect("write");
+    std::fs::write(root.join(mine_copy), b"my plan").expect("write");
+    let path = root.to_str().expect("utf-8 temp path").to_owned();
+    h.ok("add_folder", json!({"path": path, "page_id": null}));
+
+    let listed = h.ok("list_conflicts", json!({}));
+    let all = listed.as_array().expect("a list");
+    assert_eq!(all.len(), 2, "{listed}");
+    let by_copy = |copy: &str| {
+        all.iter()
+            .find(|c| c["copy"]["path"] == copy)
+            .unwrap_or_else(|| panic!("{copy} listed: {listed}"))
+            .clone()
+    };
+    let report = by_copy(theirs_copy);
+    assert_eq!(report["folder"], path.as_str());
+    assert_eq!(report["kind"], "copy");
+    assert_eq!(report["original"]["path"], "report.txt");
+    assert_eq!(
+        report["copy"]["device"], "laptop",
+        "the device the name gives"
+    );
+    assert_eq!(report["copy"]["size"], 16);
+    assert_eq!(
+        report["mine"], "original",
+        "another device's copy is theirs"
+    );
+    assert_eq!(report["theirs"], "copy");
+    assert!(report["made_at"].is_i64(), "{report}");
+    assert_eq!(
+        by_copy(mine_copy)["mine"],
+        "copy",
+        "a copy of this device's version is mine"
+    );
+
+    h.ok(
+        "resolve_conflict",
+        json!({"folder": path, "path": theirs_copy, "keep": "theirs"}),
+    );
+    assert_eq!(
+        std::fs::read(root.join("report.txt")).expect("read"),
+        b"laptop's version",
+        "theirs took the name"
+    );
+    assert!(!root.join(theirs_copy).exists(), "the copy's name is gone");
+    assert_eq!(
+        super::conflict_count::get(h.app.handle()),
+        1,
+        "the tray's count follows the resolution"
+    );
+    let trash = root.join(tunnel_core::sync::TRASH_DIR);
+    let trashed: Vec<_> = walk_files(&trash);
+    assert!(
+        trashed
+            .iter()
+            .any(|p| std::fs::read(p).ok().as_deref() == Some(b"mine at the name")),
+        "the version not kept is in the trash: {trashed:?}"
+    );
+
+    h.ok(
+        "resolve_conflict",
+        json!({"folder": path, "path": mine_copy, "keep": "both"}),
+    );
+    assert!(root.join(mine_copy).exists() && root.join("plan.md").exists());
+    assert_eq!(
+        h.ok("list_conflicts", json!({})),
+        json!([]),
+        "nothing left to resolve"
+    );
+    let err = h
+        .invoke(
+            "resolve_conflict",
+            json!({"folder": path, "path": "plan.md", "keep": "mine"}),
+        )
+        .expect_err("not a conflict any more");
+    assert_eq!(err["code"], "invalid", "{err}");
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Issue 17 item 6: the Connection view asks who may see the page and can make it private.
+#[test]
+fn page_privacy_is_read_and_the_page_made_private() {
+    let h = harness();
+    let before = h
+        .invoke("page_privacy", json!({}))
+        .expect_err("no connection yet");
+    assert_eq!(before["code"], "not-configured", "{before}");
+
+    h.connect();
+    let open = h.ok("page_privacy", json!({}));
+    assert_eq!(open["page_id"], "4242", "the connection's page: {open}");
+    assert_eq!(open["user"], "alice");
+    assert_eq!(open["visible_to_others"], true);
+    assert_eq!(open["viewers"], "everyone with access to the space");
+
+    let private = h.ok("make_page_private", json!({"page_id": ""}));
+    assert_eq!(private["private"], true, "{private}");
+    assert_eq!(private["visible_to_others"], false);
+    assert_eq!(
+        h.ok("page_privacy", json!({"page_id": null}))["private"],
+        true,
+        "read back as private"
+    );
+    assert_eq!(
+        h.ok("page_privacy", json!({"page_id": "777"}))["visible_to_others"],
+        true,
+        "another page is asked about by id"
+    );
+    let refused = h
+        .invoke("make_page_private", json!({"page_id": "403"}))
+        .expect_err("the fake's permission trigger");
+    assert_eq!(refused["code"], "permission", "{refused}");
+    let bad = h
+        .invoke("page_privacy", json!({"page_id": "abc"}))
+        .expect_err("not a page id");
+    assert_eq!(bad["code"], "invalid", "{bad}");
+}
+
+/// Issue 17, item 7: the page-usage panel and the token-expiry banner get their data over IPC.
+#[test]
+fn page_usage_and_token_notice_round_trip() {
+    let h = harness();
+    assert_eq!(
+        h.ok("page_usage", json!({"path": null})),
+        json!([]),
+        "nothing to show before a connection"
+    );
+    h.connect();
+    assert_eq!(
+        h.ok("token_notice", json!({})),
+        Value::Null,
+        "a password has no expiry to warn about"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    folder_with_files(dir.path());
+    let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
+    h.wait_for(
+        SYNC_EVENT,
+        |event| event["type"] == "finished",
+        || {
+            h.ok("add_folder", json!({"path": path, "page_id": null}));
+        },
+    );
+    let usage = h.ok("page_usage", json!({"path": path}));
+    let row = &usage[0];
+    assert_eq!(row["path"], path.as_str(), "{usage}");
+    assert!(
+        row["usage"]["attachments"].as_u64().is_some_and(|n| n >= 2),
+        "the two synced files are on the page: {usage}"
+    );
+    assert_eq!(row["usage"]["collectable"], 0, "{usage}");
+    assert_eq!(row["usage"]["trash_visible"], false, "{usage}");
+
+    let mut pat = good_form();
+    pat["auth"] = json!("pat");
+    pat["username"] = Value::Null;
+    pat["secret"] = json!("a-token");
+    h.ok("save_connection", json!({"form": pat}));
+    let notice = h.ok("token_notice", json!({}));
+    assert_eq!(notice["days_left"], 5, "{notice}");
+    assert_eq!(notice["expired"], false, "{notice}");
+    assert!(
+        notice["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expires in 5 days")),
+        "{notice}"
     );
 }
 

@@ -11,16 +11,19 @@
 
 pub mod backend;
 pub mod commands;
+pub mod conflict_count;
 pub mod event_bridge;
 /// A scripted stand-in for the service, for UI tests only (feature `fake-backend`, never in a
 /// release build).
 #[cfg(feature = "fake-backend")]
 pub mod fake;
+pub mod fake_progress;
 #[cfg(feature = "fake-backend")]
 mod fake_selective;
 pub mod real_backend;
 pub mod state;
 pub mod tray;
+pub mod tray_progress;
 pub mod window;
 
 #[cfg(all(test, feature = "ipc-test"))]
@@ -139,5 +142,11 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::open_log_folder,
         commands::get_folder_choice,
         commands::set_excluded,
+        commands::page_usage,
+        commands::token_notice,
+        commands::list_conflicts,
+        commands::resolve_conflict,
+        commands::page_privacy,
+        commands::make_page_private,
     ]
 }

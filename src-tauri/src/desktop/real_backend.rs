@@ -29,8 +29,10 @@ use crate::app::connection::{self, ConnectionInput};
 use crate::app::control::ControlServer;
 use crate::app::engine_host::{self, AlreadyRunning, InstanceLock};
 use crate::app::opened_config::OpenedConfig;
+use crate::app::page_privacy;
 use crate::desktop::backend::{
-    ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, SettingsView,
+    ConnectionCheck, ConnectionForm, ConnectionView, DesktopBackend, FolderConflict, PagePrivacy,
+    SettingsView,
 };
 
 const START_AT_LOGIN_KEY: &str = "start-at-login";
@@ -176,7 +178,8 @@ impl RealBackend {
                 Err(e) => {
                     // Most likely the headless service (`--cli start` or a systemd unit); the
                     // app takes over the moment it stops.
-                    let message = if e.is::<AlreadyRunning>() {
+                    let waiting_for_lock = e.is::<AlreadyRunning>();
+                    let message = if waiting_for_lock {
                         let waiter = take_over_when_free(self.me.clone(), self.paths.clone());
                         s.lock = Lock::Waiting(tokio::spawn(waiter));
                         "another sber-tunnel sync service is running for this configuration; \
@@ -188,6 +191,8 @@ impl RealBackend {
                     self.channels.publish_status(SyncStatus {
                         state: SyncState::Error,
                         message: Some(message),
+                        waiting: waiting_for_lock
+                            .then_some(tunnel_core::progress::WaitReason::WaitingForLock),
                         ..SyncStatus::default()
                     });
                     false
@@ -219,6 +224,22 @@ impl RealBackend {
 
     fn app(&self) -> Result<Arc<OpenedConfig>, AppError> {
         self.state().app.clone().ok_or_else(not_configured)
+    }
+
+    /// A client of the saved connection and the page asked about (default: the connection's).
+    async fn page_client(
+        &self,
+        page_id: Option<PageId>,
+    ) -> Result<(tunnel_confluence::ConfluenceClient, PageId), AppError> {
+        let app = self.app()?;
+        // The secret may live in the OS keyring: a blocking call.
+        blocking(move || {
+            let page = page_id
+                .or_else(|| app.config.remote.default_page_id.clone())
+                .ok_or_else(|| AppError::invalid("which page? The connection has none."))?;
+            Ok((app.client().map_err(AppError::from)?, page))
+        })
+        .await
     }
 
     async fn check(&self, form: &ConnectionForm) -> Result<ConnectionCheck, AppError> {
@@ -514,6 +535,106 @@ impl DesktopBackend for RealBackend {
         // The lock goes last, after the engine has stopped.
         drop(lock);
         drop(app);
+    }
+
+    async fn page_usage(
+        &self,
+        path: Option<PathBuf>,
+    ) -> Result<Vec<crate::app::page_care::FolderUsage>, AppError> {
+        let Some(app) = self.state().app.clone() else {
+            return Ok(Vec::new());
+        };
+        let reader = app.clone();
+        let mut folders =
+            blocking(move || reader.folders().map_err(|e| AppError::from_anyhow(&e))).await?;
+        if let Some(p) = &path {
+            folders.retain(|f| &f.path == p);
+        }
+        let client = app.client().map_err(AppError::from)?;
+        crate::app::page_care::page_usage(&client, &app.syncer(), &folders)
+            .await
+            .map_err(|e| AppError::from_anyhow(&e))
+    }
+
+    async fn token_notice(
+        &self,
+    ) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError> {
+        let Some(app) = self.state().app.clone() else {
+            return Ok(None);
+        };
+        Ok(crate::app::page_care::token_notice_for(&app).await)
+    }
+
+    async fn conflicts(&self) -> Result<Vec<FolderConflict>, AppError> {
+        let Some(app) = self.state().app.clone() else {
+            return Ok(Vec::new());
+        };
+        // SQLite and a stat per file: blocking.
+        blocking(move || {
+            let device = app.config.device.id.clone();
+            let mut out = Vec::new();
+            for f in app.folders().map_err(|e| AppError::from_anyhow(&e))? {
+                let found = app
+                    .with_journal(|j| Ok(tunnel_core::conflicts::list(j, &f, &device)?))
+                    .map_err(|e| AppError::from_anyhow(&e))?;
+                out.extend(
+                    found
+                        .into_iter()
+                        .map(|c| FolderConflict::new(f.path.clone(), c)),
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn resolve_conflict(
+        &self,
+        folder: PathBuf,
+        path: String,
+        keep: tunnel_core::conflicts::Keep,
+    ) -> Result<(), AppError> {
+        let app = self.app()?;
+        let rel = tunnel_core::rel_path::RelPath::new(&path)
+            .map_err(|e| AppError::invalid(format!("{path}: {e}")))?;
+        let synced = blocking(move || {
+            let record = app
+                .folders()
+                .map_err(|e| AppError::from_anyhow(&e))?
+                .into_iter()
+                .find(|f| f.path == folder)
+                .ok_or_else(|| {
+                    AppError::invalid(format!("{} is not a synced folder", folder.display()))
+                })?;
+            let device = app.config.device.id.clone();
+            app.with_journal(|j| {
+                Ok(tunnel_core::conflicts::resolve(
+                    j, &record, &device, &rel, keep,
+                )?)
+            })
+            .map_err(|e| AppError::from_anyhow(&e))?;
+            Ok(record.path)
+        })
+        .await?;
+        // The resolution is a local change: send it now (a paused folder sends it on resume).
+        if let Err(e) = self.sync_now(Some(synced)).await {
+            tracing::info!(error = %e, "the resolved conflict syncs later");
+        }
+        Ok(())
+    }
+
+    async fn page_privacy(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError> {
+        let (client, page) = self.page_client(page_id).await?;
+        page_privacy::read(&client, &page)
+            .await
+            .map_err(AppError::from)
+    }
+
+    async fn make_page_private(&self, page_id: Option<PageId>) -> Result<PagePrivacy, AppError> {
+        let (client, page) = self.page_client(page_id).await?;
+        page_privacy::make_private(&client, &page)
+            .await
+            .map_err(AppError::from)
     }
 
     async fn folder_choice(

@@ -45,6 +45,8 @@ pub enum TrayAction {
     OpenFolder(PathBuf),
     /// Show the Activity tab (the recent-activity / last-error line).
     ShowActivity,
+    /// Show the Conflicts tab (the unresolved-conflicts line).
+    ShowConflicts,
     /// Quit the app.
     Quit,
 }
@@ -61,6 +63,7 @@ impl TrayAction {
             Self::Resume => "resume".to_owned(),
             Self::OpenFolder(path) => format!("{FOLDER_PREFIX}{}", path.display()),
             Self::ShowActivity => "activity".to_owned(),
+            Self::ShowConflicts => "conflicts".to_owned(),
             Self::Quit => "quit".to_owned(),
         }
     }
@@ -73,6 +76,7 @@ impl TrayAction {
             "pause" => Self::Pause,
             "resume" => Self::Resume,
             "activity" => Self::ShowActivity,
+            "conflicts" => Self::ShowConflicts,
             "quit" => Self::Quit,
             other => Self::OpenFolder(PathBuf::from(other.strip_prefix(FOLDER_PREFIX)?)),
         })
@@ -92,11 +96,18 @@ pub struct TrayView {
     pub folders: Vec<(String, PathBuf)>,
     /// The last error, or the most recent activity, if any.
     pub activity: Option<String>,
+    /// Unresolved conflicts (see [`TrayView::with_conflicts`]).
+    pub conflicts: usize,
 }
 
 impl TrayView {
     /// The tray for `status`; `recent` is the bridge's one-line summary of the last activity.
     pub fn from_status(status: &SyncStatus, recent: Option<&str>) -> Self {
+        Self::from_status_at(status, recent, tunnel_core::clock::unix_now())
+    }
+
+    /// [`TrayView::from_status`] at `now` (unix seconds), for "retrying in …".
+    pub fn from_status_at(status: &SyncStatus, recent: Option<&str>, now: i64) -> Self {
         let headline = match status.state {
             SyncState::Idle if status.folders.is_empty() => "No folders yet".to_owned(),
             SyncState::Idle => "Up to date".to_owned(),
@@ -119,6 +130,7 @@ impl TrayView {
             SyncState::Error => "Needs attention".to_owned(),
             SyncState::Offline => "Offline — will retry".to_owned(),
         };
+        let headline = super::tray_progress::with_progress(headline, status, now);
         let all_paused = !status.folders.is_empty() && status.folders.iter().all(|f| f.paused);
         let error = status.folders.iter().find_map(|f| f.last_error.as_deref());
         let activity = match (status.state, error) {
@@ -127,7 +139,10 @@ impl TrayView {
         };
         Self {
             state: status.state,
-            tooltip: shorten(&format!("sber-tunnel — {headline}")),
+            tooltip: shorten_to(
+                &format!("sber-tunnel — {headline}"),
+                super::tray_progress::MAX_TOOLTIP_CHARS,
+            ),
             pause_action: if all_paused || status.state == SyncState::Paused {
                 TrayAction::Resume
             } else {
@@ -144,7 +159,26 @@ impl TrayView {
                 })
                 .collect(),
             activity: activity.map(|a| shorten(&a)),
+            conflicts: 0,
         }
+    }
+
+    /// The same view telling of `n` unresolved conflicts: in the tooltip (and so the status
+    /// line) and as a menu item that opens the Conflicts tab.
+    pub fn with_conflicts(mut self, n: usize) -> Self {
+        self.conflicts = n;
+        if n > 0 {
+            self.tooltip = shorten(&format!("{} · {}", self.tooltip, conflicts_label(n)));
+        }
+        self
+    }
+}
+
+/// "1 unresolved conflict", "3 unresolved conflicts".
+fn conflicts_label(n: usize) -> String {
+    match n {
+        1 => "1 unresolved conflict".to_owned(),
+        n => format!("{n} unresolved conflicts"),
     }
 }
 
@@ -172,6 +206,7 @@ impl TrayView {
         self.pause_action == other.pause_action
             && self.folders == other.folders
             && self.activity.is_some() == other.activity.is_some()
+            && self.conflicts == other.conflicts
     }
 }
 
@@ -267,6 +302,12 @@ fn menu<R: Runtime>(
     let item = |action: TrayAction, label: &str| {
         MenuItem::with_id(app, action.id(), label, true, None::<&str>)
     };
+    if view.conflicts > 0 {
+        menu.append(&item(
+            TrayAction::ShowConflicts,
+            &format!("{}…", conflicts_label(view.conflicts)),
+        )?)?;
+    }
     menu.append(&item(TrayAction::Open, "Open sber-tunnel")?)?;
     menu.append(&item(TrayAction::SyncNow, "Sync now")?)?;
     let pause_label = match view.pause_action {
@@ -304,6 +345,7 @@ pub fn on_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match action {
         TrayAction::Open => super::window::show_main(app, None),
         TrayAction::ShowActivity => super::window::show_main(app, Some("activity")),
+        TrayAction::ShowConflicts => super::window::show_main(app, Some("conflicts")),
         TrayAction::Quit => app.exit(0),
         TrayAction::SyncNow => {
             tauri::async_runtime::spawn(async move {
@@ -329,10 +371,14 @@ pub fn on_action<R: Runtime>(app: &AppHandle<R>, id: &str) {
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() <= MAX_LABEL_CHARS {
+    shorten_to(s, MAX_LABEL_CHARS)
+}
+
+fn shorten_to(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(MAX_LABEL_CHARS - 1).collect();
+    let mut out: String = s.chars().take(max - 1).collect();
     out.push('…');
     out
 }
@@ -354,6 +400,8 @@ mod tests {
             pending_bytes: 0,
             watch: None,
             in_use: Vec::new(),
+            progress: None,
+            waiting: None,
         }
     }
 
@@ -366,6 +414,7 @@ mod tests {
             TrayAction::Resume,
             TrayAction::OpenFolder(PathBuf::from("/home/a/My Docs")),
             TrayAction::ShowActivity,
+            TrayAction::ShowConflicts,
             TrayAction::Quit,
         ] {
             assert_eq!(
@@ -391,6 +440,7 @@ mod tests {
                 files_total: 10,
                 bytes_done: 50,
                 bytes_total: 200,
+                current: None,
             }),
             ..SyncStatus::default()
         };
@@ -452,5 +502,34 @@ mod tests {
             let image = icon(state).expect("the embedded PNG decodes");
             assert_eq!((image.width(), image.height()), (64, 64), "{state:?}");
         }
+    }
+
+    #[test]
+    fn unresolved_conflicts_show_in_the_tooltip_and_change_the_menu() {
+        let status = SyncStatus {
+            folders: vec![folder("/a", false, None)],
+            ..SyncStatus::default()
+        };
+        let plain = TrayView::from_status(&status, None);
+        assert_eq!(
+            plain.clone().with_conflicts(0),
+            plain,
+            "no conflicts: nothing changes"
+        );
+        let one = plain.clone().with_conflicts(1);
+        assert_eq!(
+            one.tooltip, "sber-tunnel — Up to date · 1 unresolved conflict",
+            "the count is in the tooltip"
+        );
+        let three = plain.clone().with_conflicts(3);
+        assert!(
+            three.tooltip.ends_with("3 unresolved conflicts"),
+            "{}",
+            three.tooltip
+        );
+        assert!(
+            !one.same_shape(&plain) && !three.same_shape(&one),
+            "a new count rebuilds the menu so its conflicts item is right"
+        );
     }
 }

@@ -9,8 +9,9 @@
 //!
 //! This file holds the request (`Req`), `serve`, authentication and the route table; one file
 //! per resource holds its handlers (`content`, `attachments`, `versions`, `properties`,
-//! `users`, `download`), beside the shared pieces: `paging`, `respond`, `request_body`,
-//! `multipart`, `fault_answers` and `counting_body`.
+//! `users`, `download`, `restrictions` — which also enforces content restrictions on every
+//! route), beside the shared pieces: `paging`, `respond`, `request_body`, `multipart`,
+//! `fault_answers` and `counting_body`.
 
 // Handlers return a complete HTTP answer as their error; it is built once per request, so
 // boxing it would only add an allocation.
@@ -23,9 +24,11 @@ mod download;
 mod fault_answers;
 mod multipart;
 mod paging;
+mod pat;
 mod properties;
 mod request_body;
 mod respond;
+mod restrictions;
 mod users;
 mod versions;
 
@@ -171,7 +174,17 @@ pub(crate) async fn serve(
         fields: Vec::new(),
         files: Vec::new(),
     };
-    let resp = if let Some(kind) = &plan.replace {
+    let over_proxy_limit = sh.proxy_body_limit.is_some_and(|limit| {
+        r.headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|len| len > limit)
+    });
+    let resp = if over_proxy_limit {
+        tracing::info!(%path, "proxy: request body over its limit, 413");
+        respond::proxy_too_large()
+    } else if let Some(kind) = &plan.replace {
         fault_response(&sh, kind, plan.retry_after, &path)
     } else if plan.reset_mid_body && has_request_body(&r.headers) {
         // Cut the upload halfway: read about half of it, then drop the connection unanswered.
@@ -313,8 +326,15 @@ async fn route(sh: &Shared, r: &mut Req, rel: &str) -> Response<OutBody> {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let m = r.method.clone();
     let get = m == Method::GET || m == Method::HEAD;
+    if let Some(refused) = restrictions::enforce(sh, r, &s) {
+        return refused;
+    }
     match s.as_slice() {
+        ["rest", "api" | "experimental", "content", id, "restriction", rest @ ..] => {
+            restrictions::route(sh, r, id, rest).await
+        }
         ["rest", "api", "user", "current"] if get => current_user(sh, r),
+        ["rest", "pat", "latest" | "1.0", "tokens"] if get => pat::list_tokens(sh, r),
         ["rest", "api", "content", id] => match m {
             _ if get => get_content(sh, r, id),
             Method::PUT => put_page(sh, r, id).await,

@@ -90,10 +90,15 @@ pub(super) fn too_large(sh: &Shared) -> Response<OutBody> {
             ),
         )
     } else {
-        full(
-            413,
-            Some("text/html"),
-            "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
-        )
+        proxy_too_large()
     }
+}
+
+/// nginx's answer to a body over `client_max_body_size`.
+pub(super) fn proxy_too_large() -> Response<OutBody> {
+    full(
+        413,
+        Some("text/html"),
+        "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    )
 }

@@ -188,3 +188,53 @@ async fn refused_upload_waiting_for_100_continue_is_answered_without_the_body() 
     );
     assert!(text.ends_with("XSRF check failed"));
 }
+
+/// `/rest/pat/latest/tokens` lists the caller's tokens with their expiry (never the secret),
+/// marks the one in use as just accessed; an expired token is served as anonymous (DC does
+/// not answer 401 for it, `confluence-api.md` §1).
+#[tokio::test]
+async fn personal_access_tokens_list_their_expiry_and_expire_to_anonymous() {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let emu = util::builder()
+        .expiring_token("alice", "PAT-SOON", "laptop", now + 3 * 86_400_000)
+        .expiring_token("alice", "PAT-OLD", "old", now - 1000)
+        .spawn()
+        .await
+        .unwrap();
+    let http = util::http();
+    let get = |path: &str, tok: &str| {
+        http.get(format!("{}{path}", emu.base_url()))
+            .bearer_auth(tok)
+            .header("Accept", "application/json")
+            .send()
+    };
+    let r = get("/rest/pat/latest/tokens", "PAT-SOON").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let list: Value = r.json().await.unwrap();
+    let list = list.as_array().expect("a JSON array");
+    assert_eq!(list.len(), 3, "PAT-A, PAT-SOON and PAT-OLD: {list:?}");
+    let soon = list.iter().find(|t| t["name"] == "laptop").expect("listed");
+    assert!(soon["expiringAt"].is_string(), "expiry given: {soon}");
+    assert!(
+        soon["lastAccessedAt"].is_string(),
+        "the token in use: {soon}"
+    );
+    assert!(
+        !list.iter().any(|t| t.to_string().contains("PAT-")),
+        "secrets are never listed"
+    );
+    let forever = list.iter().find(|t| t["expiringAt"].is_null());
+    assert!(
+        forever.is_some(),
+        "a token without expiry has no expiringAt"
+    );
+
+    let r = get("/rest/api/user/current", "PAT-OLD").await.unwrap();
+    assert_eq!(r.status(), 200, "an expired token is not refused…");
+    assert!(
+        r.headers().get("x-ausername").is_none(),
+        "…it is ignored: the request is anonymous"
+    );
+    let r = get("/rest/pat/latest/tokens", "PAT-OLD").await.unwrap();
+    assert_eq!(r.status(), 401, "anonymous callers have no tokens to list");
+}

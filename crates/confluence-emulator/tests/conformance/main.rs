@@ -7,6 +7,7 @@ mod binary;
 mod faults;
 mod pages;
 mod properties;
+mod restrictions;
 mod storage;
 // HTTPS needs the `tls` feature (OpenSSL); a build without it serves plain HTTP only.
 #[cfg(feature = "tls")]

@@ -185,3 +185,45 @@ async fn streams_a_300_mb_body_both_ways_without_buffering() {
         );
     }
 }
+
+/// A reverse proxy's body limit (nginx `client_max_body_size`) in front of the server: a
+/// request whose body is over it gets nginx's 413 HTML page — whatever Confluence's own
+/// attachment limit — and nothing is stored; a smaller one passes to Confluence.
+#[tokio::test]
+async fn a_proxy_body_limit_answers_413_html_before_confluence() {
+    let emu = util::builder()
+        .proxy_body_limit(4096)
+        .spawn()
+        .await
+        .unwrap();
+    let c = C::alice(&emu);
+    let r = c
+        .upload_to(
+            &upload_path(),
+            &[("big.bin", &vec![7u8; 8192])],
+            &[("minorEdit", "true")],
+        )
+        .await;
+    assert_eq!(r.status(), 413, "over the proxy's limit");
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(
+        r.text().await.unwrap().contains("nginx"),
+        "the proxy's page, not Confluence's JSON"
+    );
+    assert!(emu.attachments(PAGE).is_empty(), "nothing reached the page");
+    let r = c
+        .upload_to(
+            &upload_path(),
+            &[("small.bin", &[1u8; 1000])],
+            &[("minorEdit", "true")],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        200,
+        "below the proxy's limit it is Confluence that answers"
+    );
+}

@@ -257,6 +257,7 @@ impl BodyRead<'_> {
             if !chunk.is_empty() {
                 sink.write_all(&chunk).await.map_err(BodyFailure::Sink)?;
                 *written += chunk.len() as u64;
+                tunnel_core::progress::wire::note(chunk.len() as u64);
             }
         }
     }

@@ -3,13 +3,16 @@
 //! `store` (every `RemoteStore` method), `errors` (messages and kinds of failures), `faults`
 //! (scripted server faults and the retry discipline), `not_found` (404 answers that do not
 //! come from Confluence), `tls` (client certificates and trust), `big` (a large streamed upload and download), `quirks` (DC bugs and slow servers through
-//! the scripted `stub` server), `throttle` (bandwidth limits).
+//! the scripted `stub` server), `throttle` (bandwidth limits), `pace` (slowing down on rate-limit
+//! headers), `restrictions` (who may view a page; making it private).
 
 mod big;
 mod errors;
 mod faults;
 mod not_found;
+mod pace;
 mod quirks;
+mod restrictions;
 mod store;
 mod stub;
 mod throttle;

@@ -17,6 +17,8 @@ pub enum TrashReason {
     Deleted,
     /// Another device's edit replaced it: this is the content it had before.
     Replaced,
+    /// A conflict was resolved here: this is the version not kept.
+    Resolved,
 }
 
 impl TrashReason {
@@ -25,6 +27,7 @@ impl TrashReason {
         match self {
             TrashReason::Deleted => "deleted",
             TrashReason::Replaced => "replaced",
+            TrashReason::Resolved => "resolved",
         }
     }
 
@@ -32,6 +35,7 @@ impl TrashReason {
         match s {
             "deleted" => Some(TrashReason::Deleted),
             "replaced" => Some(TrashReason::Replaced),
+            "resolved" => Some(TrashReason::Resolved),
             _ => None,
         }
     }

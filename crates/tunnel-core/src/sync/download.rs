@@ -141,6 +141,7 @@ pub(crate) fn keeps_previous(
 /// The folder of `dest` is reached from `root` without following links (a folder swapped for
 /// a link to somewhere else since the plan stops the download, nothing is written there), and
 /// the temporary file is created, checked and renamed relative to that folder.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn download_file(
     store: &dyn RemoteStore,
     root: &Path,
@@ -149,6 +150,7 @@ pub(crate) async fn download_file(
     expected: Option<&LocalEntry>,
     keep_previous: bool,
     packs: &HashMap<BlobName, Arc<PackCache>>,
+    on_chunk: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Option<String>, DownloadError> {
     let (dir, name) = fs_safe::parent_of(root, dest, true)?;
     let temp = format!(
@@ -156,7 +158,7 @@ pub(crate) async fn download_file(
         uuid::Uuid::new_v4().simple()
     );
     let file = dir.create_new(&temp)?;
-    let result = write_verified(store, file, entry, packs).await;
+    let result = write_verified(store, file, entry, packs, on_chunk).await;
     if let Err(e) = result {
         let _ = dir.remove_file(&temp);
         return Err(e);
@@ -202,6 +204,7 @@ async fn write_verified(
     file: std::fs::File,
     entry: &FileEntry,
     packs: &HashMap<BlobName, Arc<PackCache>>,
+    on_chunk: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<(), DownloadError> {
     let mut file = tokio::fs::File::from_std(file);
     let mut whole = Hasher::new();
@@ -230,6 +233,7 @@ async fn write_verified(
             }
         };
         check_chunk(entry, chunk, n, &digest)?;
+        on_chunk(n);
     }
     let got = whole.finish();
     if Some(got) != entry.sha256 {

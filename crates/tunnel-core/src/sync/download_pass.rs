@@ -99,15 +99,15 @@ impl Syncer {
                 | Action::DeleteRemote { .. } => {}
             }
         }
+        let total_bytes: u64 = jobs.iter().map(|(_, e, _)| e.size).sum();
+        let exact = exec.tally.downloads_are(crate::progress::totals::Amount {
+            files: jobs.len() as u64,
+            bytes: total_bytes,
+        });
         if jobs.is_empty() {
             return Ok(());
         }
-        let total_bytes: u64 = jobs.iter().map(|(_, e, _)| e.size).sum();
-        let mut progress = TransferProgress {
-            files_total: jobs.len() as u64,
-            bytes_total: total_bytes,
-            ..Default::default()
-        };
+        self.emit_progress(folder, exact);
         let packs = self
             .prefetch_packs(folder, store, jobs.iter().map(|(_, e, _)| e))
             .await;
@@ -122,38 +122,54 @@ impl Syncer {
             .filter(|(_, e, x)| download::keeps_previous(x.as_ref(), e, &arriving))
             .map(|(dest, _, _)| dest.clone())
             .collect();
-        let results: Vec<_> = stream::iter(jobs)
-            .map(|(dest, entry, expected)| {
-                let packs = &packs;
-                let root = &root;
-                let keep = keep.contains(&dest);
-                async move {
-                    let fetch = || {
-                        download::download_file(
-                            store,
-                            root,
-                            &dest,
-                            &entry,
-                            expected.as_ref(),
-                            keep,
-                            packs,
-                        )
-                    };
-                    let mut r = fetch().await;
-                    // A damaged body (truncated by a proxy, corrupted) is fetched once more.
-                    if matches!(&r, Err(DownloadError::Remote(RemoteError::Integrity(_)))) {
-                        r = fetch().await;
+        let tally = &exec.tally;
+        let mut results = Vec::with_capacity(jobs.len());
+        {
+            let mut fetched = stream::iter(jobs)
+                .map(|(dest, entry, expected)| {
+                    let packs = &packs;
+                    let root = &root;
+                    let keep = keep.contains(&dest);
+                    async move {
+                        tally.start(&dest);
+                        let on_chunk = |n: u64| {
+                            if let Some(p) = tally.bytes(&dest, n) {
+                                self.emit_progress(folder, p);
+                            }
+                        };
+                        let fetch = || {
+                            download::download_file(
+                                store,
+                                root,
+                                &dest,
+                                &entry,
+                                expected.as_ref(),
+                                keep,
+                                packs,
+                                &on_chunk,
+                            )
+                        };
+                        let mut r = fetch().await;
+                        // A damaged body (truncated by a proxy, corrupted) is fetched once more.
+                        if matches!(&r, Err(DownloadError::Remote(RemoteError::Integrity(_)))) {
+                            tally.restart(&dest);
+                            r = fetch().await;
+                        }
+                        (dest, entry, expected, r)
                     }
-                    (dest, entry, expected, r)
+                })
+                .buffer_unordered(self.settings.parallel_transfers.max(1));
+            while let Some(done) = fetched.next().await {
+                if done.3.is_ok() {
+                    let p = tally.file_done(&done.0, done.1.size);
+                    self.emit_progress(folder, p);
                 }
-            })
-            .buffer_unordered(self.settings.parallel_transfers.max(1))
-            .collect()
-            .await;
+                results.push(done);
+            }
+        }
         // Local I/O failures (a disk filled up by a big file in parallel, say) are tried once
         // more one at a time, smallest first, once the failed transfers' temporary files are
         // gone: what fits still lands.
-        let mut results = results;
         let mut again: Vec<usize> = (0..results.len())
             .filter(|&i| matches!(results[i].3, Err(DownloadError::Io(_))))
             .collect();
@@ -161,9 +177,28 @@ impl Syncer {
         for i in again {
             let (dest, entry, expected, _) = &results[i];
             let keep = keep.contains(dest);
-            let r =
-                download::download_file(store, &root, dest, entry, expected.as_ref(), keep, &packs)
-                    .await;
+            tally.restart(dest);
+            tally.start(dest);
+            let on_chunk = |n: u64| {
+                if let Some(p) = tally.bytes(dest, n) {
+                    self.emit_progress(folder, p);
+                }
+            };
+            let r = download::download_file(
+                store,
+                &root,
+                dest,
+                entry,
+                expected.as_ref(),
+                keep,
+                &packs,
+                &on_chunk,
+            )
+            .await;
+            if r.is_ok() {
+                let p = tally.file_done(dest, entry.size);
+                self.emit_progress(folder, p);
+            }
             results[i].3 = r;
         }
         for pack in packs.values() {
@@ -171,6 +206,10 @@ impl Syncer {
         }
         let mut fatal: Option<SyncError> = None;
         for (dest, entry, expected, r) in results {
+            if r.is_err() {
+                let p = exec.tally.file_failed(&dest, entry.size, false);
+                self.emit_progress(folder, p);
+            }
             if r.is_err() && copies.contains(&dest) {
                 exec.copies_not_here.insert(dest.clone());
             }
@@ -186,8 +225,6 @@ impl Syncer {
                             size: expected.map_or(0, |e| e.size),
                         });
                     }
-                    progress.files_done += 1;
-                    progress.bytes_done += entry.size;
                     exec.summary.downloaded += 1;
                     exec.summary.bytes_down += entry.size;
                     self.emit(SyncEvent::Downloaded {
@@ -216,10 +253,6 @@ impl Syncer {
                     warn!(path = %dest, error = %e, "download failed; retried next sync");
                 }
             }
-            self.emit(SyncEvent::Progress {
-                folder: folder.path.clone(),
-                progress: progress.clone(),
-            });
         }
         match fatal {
             Some(e) => Err(e),

@@ -7,7 +7,7 @@
 //! attempt loop, the scan, the plan and its guards), `local_pass` (conflict moves, deletions,
 //! `trash`; `trash_items` lists, restores and empties it), `download_pass`, `upload_pass`,
 //! `commit` (file list in parts via `file_list`, the head's compare-and-swap, `verify` of new
-//! references, `gc`).
+//! references, `gc`), `usage` (what the page holds; a dry run of `gc`).
 //!
 //! Safety rules kept here:
 //! - a missing folder root or marker is an error, never "everything was deleted";
@@ -26,10 +26,12 @@ mod hashing_writer;
 mod local_pass;
 mod marker;
 mod remote_state;
+mod tally;
 mod trash;
 mod trash_items;
 mod upload;
 mod upload_pass;
+mod usage;
 mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -62,9 +64,11 @@ use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 pub use trash::TRASH_DIR;
+pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
     empty_trash, list_trash, restore_from_trash, restored_name, trash_time, TrashItem,
 };
+pub use usage::PageUsage;
 
 /// Name of the marker file kept in every synced folder's root, holding the folder's id. Its
 /// absence means the folder was unmounted, moved or replaced, and the sync refuses to run; so
@@ -142,6 +146,13 @@ impl Syncer {
         let _ = self.events.send(e);
     }
 
+    fn emit_progress(&self, folder: &FolderRecord, progress: TransferProgress) {
+        self.emit(SyncEvent::Progress {
+            folder: folder.path.clone(),
+            progress,
+        });
+    }
+
     async fn with_journal<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Journal) -> Result<R, crate::journal::JournalError> + Send + 'static,
@@ -155,6 +166,13 @@ impl Syncer {
         })
         .await
         .map_err(|e| SyncError::Internal(format!("journal task failed: {e}")))?
+    }
+
+    /// This syncer with chunks and packs cut no larger than `limit` bytes.
+    fn with_upload_limit(&self, limit: Option<u64>) -> Syncer {
+        let mut s = self.clone();
+        s.settings = crate::upload_limit::limited_settings(&self.settings, limit);
+        s
     }
 
     /// Mark a new folder's root so a vanished folder is never mistaken for an emptied one.
@@ -230,11 +248,24 @@ impl Syncer {
             .await?;
         }
         let mut summary = SyncSummary::default();
-        for attempt in 1..=MAX_COMMIT_ATTEMPTS {
-            match self.sync_once(folder, store, opts, &mut summary).await {
+        // Chunks and packs no larger than what this page's server accepts (learned from an
+        // earlier refusal, see `upload_limit`).
+        let page = folder.page_id.clone();
+        let mut limit = self
+            .with_journal(move |j| crate::upload_limit::stored(j, &page))
+            .await?;
+        let mut active = self.with_upload_limit(limit.map(|l| l.bytes));
+        let mut attempt = 0;
+        let mut shrinks = 0;
+        loop {
+            match active.sync_once(folder, store, opts, &mut summary).await {
                 Ok(()) => return Ok(summary),
                 Err(SyncError::Remote(RemoteError::Conflict { .. })) => {
+                    attempt += 1;
                     summary.commit_retries += 1;
+                    if attempt >= MAX_COMMIT_ATTEMPTS {
+                        break;
+                    }
                     let wait = backoff_ms(attempt);
                     info!(
                         attempt,
@@ -242,6 +273,33 @@ impl Syncer {
                         "another device committed first; re-planning"
                     );
                     tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                }
+                Err(SyncError::Remote(RemoteError::TooLarge {
+                    limit: reported,
+                    message,
+                })) if shrinks < crate::upload_limit::MAX_SHRINKS => {
+                    let current = active.settings.chunk_size;
+                    let Some(mut next) = crate::upload_limit::next_limit(current, reported) else {
+                        return Err(SyncError::Remote(RemoteError::TooLarge {
+                            limit: reported,
+                            message,
+                        }));
+                    };
+                    shrinks += 1;
+                    next.learned_at = unix_now();
+                    warn!(
+                        page = %folder.page_id,
+                        refused_at = current,
+                        upload_limit = next.bytes,
+                        named_by_server = next.reported,
+                        "the server refused an upload as too large ({message}); sending smaller \
+                         chunks and packs from now on (remembered for this page)"
+                    );
+                    let page = folder.page_id.clone();
+                    self.with_journal(move |j| crate::upload_limit::store(j, &page, &next))
+                        .await?;
+                    limit = Some(next);
+                    active = self.with_upload_limit(limit.map(|l| l.bytes));
                 }
                 Err(e) => return Err(e),
             }
@@ -347,6 +405,15 @@ impl Syncer {
 
         // 4. Carry it out.
         let mut exec = Execution::new();
+        let planned = exec
+            .tally
+            .planned(crate::progress::totals::plan_totals(&plan.actions));
+        if planned.files_total > 0 {
+            self.emit(SyncEvent::Progress {
+                folder: folder.path.clone(),
+                progress: planned,
+            });
+        }
         self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
             .await?;
         // Deletions first: a folder replaced by a file (or a case-only rename on a
@@ -590,6 +657,8 @@ struct Execution {
     failed_files: u64,
     /// Files left because another program holds them (counted in `failed_files` too).
     in_use: BTreeSet<RelPath>,
+    /// Transfers to go and done, for progress events.
+    tally: tally::Tally,
 }
 
 impl Execution {
@@ -606,6 +675,7 @@ impl Execution {
             trashed: Vec::new(),
             failed_files: 0,
             in_use: BTreeSet::new(),
+            tally: tally::Tally::default(),
         }
     }
 }
@@ -758,6 +828,8 @@ fn backoff_ms(attempt: u32) -> u64 {
 mod in_use_tests;
 #[cfg(test)]
 mod long_path_tests;
+#[cfg(test)]
+mod progress_tests;
 #[cfg(test)]
 mod test_device;
 

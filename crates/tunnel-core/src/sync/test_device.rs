@@ -14,6 +14,11 @@ pub(super) struct Device {
 
 impl Device {
     pub(super) fn new(id: &str) -> Device {
+        Device::with_settings(id, SyncSettings::default())
+    }
+
+    /// A device whose syncer uses `settings` (deletion guards off, as in [`Device::new`]).
+    pub(super) fn with_settings(id: &str, settings: SyncSettings) -> Device {
         let tmp = tempfile::tempdir().expect("temp dir");
         let root = tmp.path().join("Sync");
         std::fs::create_dir_all(&root).expect("mkdir root");
@@ -24,7 +29,7 @@ impl Device {
         let settings = SyncSettings {
             max_delete_share: 1.0,
             max_delete_min_files: usize::MAX,
-            ..SyncSettings::default()
+            ..settings
         };
         Device {
             syncer: Syncer::new(Arc::new(Mutex::new(journal)), settings, id.into()),

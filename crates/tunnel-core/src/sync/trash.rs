@@ -22,7 +22,7 @@ const TRASH_NAME_TRIES: u32 = 100;
 ///
 /// It never deletes: when the move fails the file stays where it is and the error says why.
 /// A `NotFound` error means the file itself is gone.
-pub(super) fn move_to_trash(root: &Path, rel: &RelPath) -> std::io::Result<String> {
+pub(crate) fn move_to_trash(root: &Path, rel: &RelPath) -> std::io::Result<String> {
     let (src, name) = fs_safe::parent_of(root, rel, false)?;
     let (dir, dest, in_trash) = trash_slot(root, rel)?;
     src.rename(name, &dir, &dest)?;

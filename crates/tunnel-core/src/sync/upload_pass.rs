@@ -203,13 +203,6 @@ impl Syncer {
                 .await?;
         }
 
-        let total_bytes: u64 = files.iter().map(|(f, _)| f.size).sum();
-        let mut progress = TransferProgress {
-            files_total: files.len() as u64 + entries.len() as u64,
-            bytes_total: total_bytes,
-            ..Default::default()
-        };
-
         // Big files: their missing chunks, in parallel.
         let mut chunk_jobs: Vec<(usize, usize)> = Vec::new();
         let mut pack_members: Vec<usize> = Vec::new();
@@ -225,14 +218,38 @@ impl Syncer {
                 }
             }
         }
+        // What each file adds to the page: its missing chunks, or all of it in a pack.
+        let mut need: Vec<u64> = vec![0; files.len()];
+        let mut chunks_left: Vec<usize> = vec![0; files.len()];
+        for &(i, c) in &chunk_jobs {
+            need[i] += files[i].0.chunks.get(c).map_or(0, |c| c.size);
+            chunks_left[i] += 1;
+        }
+        for &i in &pack_members {
+            need[i] = files[i].0.size;
+        }
+        let tally = &exec.tally;
+        let exact = tally.uploads_are(crate::progress::totals::Amount {
+            files: files.len() as u64,
+            bytes: need.iter().sum(),
+        });
+        self.emit_progress(folder, exact);
+        for i in resolved.keys() {
+            // Every chunk is on the page already: nothing to send.
+            let p = tally.file_done(&files[*i].0.path, 0);
+            self.emit_progress(folder, p);
+        }
         let root = folder.path.clone();
         let mut failed: HashSet<usize> = HashSet::new();
         let mut fatal: Option<SyncError> = None;
+        let mut bytes_up = 0;
+        let mut in_use: Vec<RelPath> = Vec::new();
         {
             let files_ref = &files;
             let root_ref = &root;
             let mut sent = stream::iter(chunk_jobs)
                 .map(|(i, c)| async move {
+                    tally.start(&files_ref[i].0.path);
                     let r = upload::send_chunk(store, root_ref, &files_ref[i].0, c).await;
                     (i, r)
                 })
@@ -240,16 +257,19 @@ impl Syncer {
             while let Some((i, r)) = sent.next().await {
                 match r {
                     Ok((info, chunk)) => {
-                        progress.bytes_done += chunk.size;
-                        exec.summary.bytes_up += chunk.size;
+                        let path = &files_ref[i].0.path;
+                        let update = tally.bytes(path, chunk.size);
+                        bytes_up += chunk.size;
                         index.insert(chunk.sha256, chunk);
                         let info2 = info.clone();
                         self.with_journal(move |j| j.add_known_blobs(id, &[info2]))
                             .await?;
-                        self.emit(SyncEvent::Progress {
-                            folder: folder.path.clone(),
-                            progress: progress.clone(),
-                        });
+                        chunks_left[i] = chunks_left[i].saturating_sub(1);
+                        if chunks_left[i] == 0 && !failed.contains(&i) {
+                            self.emit_progress(folder, tally.file_done(path, need[i]));
+                        } else if let Some(p) = update {
+                            self.emit_progress(folder, p);
+                        }
                     }
                     Err(e) if is_fatal(&e) => {
                         fatal.get_or_insert(SyncError::Remote(e));
@@ -257,13 +277,18 @@ impl Syncer {
                     Err(e) => {
                         warn!(path = %files_ref[i].0.path, error = %e, "upload failed; retried next sync");
                         if is_in_use(&e) {
-                            exec.in_use.insert(files_ref[i].0.path.clone());
+                            in_use.push(files_ref[i].0.path.clone());
                         }
-                        failed.insert(i);
+                        if failed.insert(i) {
+                            let p = tally.file_failed(&files_ref[i].0.path, need[i], true);
+                            self.emit_progress(folder, p);
+                        }
                     }
                 }
             }
         }
+        exec.summary.bytes_up += bytes_up;
+        exec.in_use.extend(in_use);
         if let Some(e) = fatal {
             return Err(e);
         }
@@ -274,6 +299,7 @@ impl Syncer {
         let mut pending_packs: Vec<PackBuilder> = Vec::new();
         for &i in &pack_members {
             let f = &files[i].0;
+            exec.tally.start(&f.path);
             match builder.add(&root, f).await {
                 Ok(()) => {}
                 Err(e) => {
@@ -282,36 +308,24 @@ impl Syncer {
                         exec.in_use.insert(f.path.clone());
                     }
                     failed.insert(i);
+                    let p = exec.tally.file_failed(&f.path, need[i], true);
+                    self.emit_progress(folder, p);
                     continue;
                 }
             }
             if builder.len() >= self.settings.pack_target {
                 pending_packs.push(std::mem::take(&mut builder));
                 if pending_packs.len() >= PACKS_IN_FLIGHT {
-                    self.send_packs(
-                        store,
-                        &mut pending_packs,
-                        &mut pack_refs,
-                        exec,
-                        &mut progress,
-                        folder,
-                    )
-                    .await?;
+                    self.send_packs(store, &mut pending_packs, &mut pack_refs, exec, folder)
+                        .await?;
                 }
             }
         }
         if !builder.is_empty() {
             pending_packs.push(builder);
         }
-        self.send_packs(
-            store,
-            &mut pending_packs,
-            &mut pack_refs,
-            exec,
-            &mut progress,
-            folder,
-        )
-        .await?;
+        self.send_packs(store, &mut pending_packs, &mut pack_refs, exec, folder)
+            .await?;
 
         // Assemble the entries.
         for (i, (f, mut entry)) in files.into_iter().enumerate() {
@@ -372,7 +386,6 @@ impl Syncer {
         pending: &mut Vec<PackBuilder>,
         refs: &mut HashMap<RelPath, ChunkRef>,
         exec: &mut Execution,
-        progress: &mut TransferProgress,
         folder: &FolderRecord,
     ) -> Result<(), SyncError> {
         let batch: Vec<PackBuilder> = std::mem::take(pending);
@@ -384,15 +397,14 @@ impl Syncer {
         let id = folder.id;
         for r in results {
             let (info, members) = r.map_err(SyncError::Remote)?;
-            progress.bytes_done += info.size;
             exec.summary.bytes_up += info.size;
             self.with_journal(move |j| j.add_known_blobs(id, &[info]))
                 .await?;
+            for (path, chunk) in &members {
+                let p = exec.tally.file_done(path, chunk.size);
+                self.emit_progress(folder, p);
+            }
             refs.extend(members);
-            self.emit(SyncEvent::Progress {
-                folder: folder.path.clone(),
-                progress: progress.clone(),
-            });
         }
         Ok(())
     }

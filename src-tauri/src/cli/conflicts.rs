@@ -1,0 +1,259 @@
+//! `conflicts`: list every unresolved conflict of the synced folders with both versions
+//! (device, time, size; which is mine and which theirs), and resolve one with
+//! `conflicts resolve PATH --keep mine|theirs|both`. The version not kept goes to the folder's
+//! local trash; the resolution is an ordinary local change that the next sync sends everywhere
+//! (a running service is asked to sync the folder at once).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Subcommand};
+
+use tunnel_core::conflicts::{Conflict, ConflictKind, Keep, Side, Version};
+use tunnel_core::journal::FolderRecord;
+
+use super::output::human_bytes;
+use super::{exit, Context};
+use crate::app::opened_config::OpenedConfig;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ConflictsArgs {
+    #[command(subcommand)]
+    pub action: Option<ConflictsAction>,
+    /// Only this synced folder.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConflictsAction {
+    /// Settle a conflict: keep my version, their version, or both files. The version not kept
+    /// goes to the local trash (`sber-tunnel trash`).
+    Resolve {
+        /// The conflict copy (or the file it copies, when it has one copy): inside a synced
+        /// folder, or relative to one.
+        path: PathBuf,
+        /// mine: my version stays at the file's name; theirs: the other device's does;
+        /// both: both files stay under their names and are no longer a conflict.
+        #[arg(long, value_name = "mine|theirs|both")]
+        keep: Keep,
+    },
+}
+
+pub async fn run(ctx: &Context, args: ConflictsArgs) -> Result<u8> {
+    let (app, _log) = ctx.open()?;
+    match args.action {
+        None => list(ctx, &app, args.path.as_deref()),
+        Some(ConflictsAction::Resolve { path, keep }) => resolve(ctx, &app, &path, keep).await,
+    }
+}
+
+/// The folders asked for (all, or the one given).
+fn chosen(app: &OpenedConfig, only: Option<&Path>) -> Result<Vec<FolderRecord>> {
+    let folders = app.folders()?;
+    let Some(p) = only else {
+        return Ok(folders);
+    };
+    let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let found: Vec<_> = folders.into_iter().filter(|f| f.path == p).collect();
+    if found.is_empty() {
+        bail!("{} is not a synced folder", p.display());
+    }
+    Ok(found)
+}
+
+fn conflicts_of(app: &OpenedConfig, f: &FolderRecord) -> Result<Vec<Conflict>> {
+    let device = app.config.device.id.clone();
+    app.with_journal(|j| {
+        tunnel_core::conflicts::list(j, f, &device)
+            .with_context(|| format!("listing the conflicts of {}", f.path.display()))
+    })
+}
+
+fn side_word(side: Side) -> &'static str {
+    match side {
+        Side::Original => "original",
+        Side::Copy => "copy",
+    }
+}
+
+fn version_line(label: &str, folder: &Path, v: &Version) -> String {
+    format!(
+        "    {label:<7} {}  by {}, {}, {}",
+        folder.join(v.path.as_str()).display(),
+        v.device,
+        tunnel_core::sync::trash_time(v.modified_at),
+        human_bytes(v.size)
+    )
+}
+
+fn list(ctx: &Context, app: &OpenedConfig, only: Option<&Path>) -> Result<u8> {
+    let mut rows = Vec::new();
+    for f in chosen(app, only)? {
+        for c in conflicts_of(app, &f)? {
+            rows.push((f.path.clone(), c));
+        }
+    }
+    if ctx.json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(folder, c)| {
+                serde_json::json!({
+                    "folder": folder,
+                    "kind": c.kind,
+                    "path": folder.join(c.copy.path.as_str()),
+                    "original": c.original,
+                    "copy": c.copy,
+                    "made_at": c.made_at,
+                    "mine": c.mine,
+                    "theirs": c.theirs(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "conflicts": rows }));
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        println!("No unresolved conflicts.");
+        return Ok(exit::OK);
+    }
+    for (folder, c) in &rows {
+        let what = match c.kind {
+            ConflictKind::Copy => "conflict copy of",
+            ConflictKind::CaseClash => "case clash with",
+        };
+        println!(
+            "{}\n    {what} {}",
+            folder.join(c.copy.path.as_str()).display(),
+            c.original.path
+        );
+        println!("{}", version_line("mine", folder, c.version(c.mine)));
+        println!("{}", version_line("theirs", folder, c.version(c.theirs())));
+    }
+    println!("Resolve one with `sber-tunnel conflicts resolve PATH --keep mine|theirs|both`.");
+    Ok(exit::OK)
+}
+
+/// The folder and the path inside it that `path` names: a path inside a synced folder
+/// (absolute or from here), or a path relative to a folder.
+fn locate(app: &OpenedConfig, path: &Path) -> Result<Vec<(FolderRecord, String)>> {
+    let folders = app.folders()?;
+    let abs = std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let resolved = match (abs.parent(), abs.file_name()) {
+        (Some(p), Some(n)) => std::fs::canonicalize(p).map(|p| p.join(n)).unwrap_or(abs),
+        _ => abs,
+    };
+    let inside: Vec<_> = folders
+        .iter()
+        .filter_map(|f| {
+            let rel = resolved.strip_prefix(&f.path).ok()?;
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            (!parts.is_empty()).then(|| (f.clone(), parts.join("/")))
+        })
+        .collect();
+    if !inside.is_empty() || path.is_absolute() {
+        return Ok(inside);
+    }
+    let rel = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(folders.into_iter().map(|f| (f, rel.clone())).collect())
+}
+
+async fn resolve(ctx: &Context, app: &OpenedConfig, path: &Path, keep: Keep) -> Result<u8> {
+    // The folder whose conflicts name this path (as a copy or an original).
+    let mut found = Vec::new();
+    for (f, rel) in locate(app, path)? {
+        let named = conflicts_of(app, &f)?
+            .iter()
+            .any(|c| c.copy.path.as_str() == rel || c.original.path.as_str() == rel);
+        if named {
+            found.push((f, rel));
+        }
+    }
+    let (folder, rel) = match found.len() {
+        0 => bail!(tunnel_core::conflicts::ConflictError::NotAConflict(
+            path.display().to_string()
+        )),
+        1 => found.remove(0),
+        _ => bail!(
+            "{} names a conflict in several folders; give the full path",
+            path.display()
+        ),
+    };
+    let rel = tunnel_core::rel_path::RelPath::new(&rel)
+        .with_context(|| format!("{} is not a valid path", path.display()))?;
+    let device = app.config.device.id.clone();
+    let done = app.with_journal(|j| {
+        Ok(tunnel_core::conflicts::resolve(
+            j, &folder, &device, &rel, keep,
+        )?)
+    })?;
+    // A running service sends the change now; otherwise the next `sync` does.
+    let asked = crate::app::control::request(
+        &app.paths.socket_path(),
+        &crate::app::control::ControlRequest::Sync {
+            path: Some(folder.path.clone()),
+        },
+    )
+    .await
+    .ok()
+    .flatten()
+    .is_some_and(|r| r.ok);
+    let trash = done
+        .in_trash
+        .as_ref()
+        .map(|t| folder.path.join(tunnel_core::sync::TRASH_DIR).join(t));
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "resolved": {
+                    "folder": folder.path,
+                    "copy": folder.path.join(done.conflict.copy.path.as_str()),
+                    "keep": done.keep,
+                    "path": folder.path.join(done.path.as_str()),
+                    "in_trash": trash,
+                    "syncing": asked,
+                }
+            })
+        );
+        return Ok(exit::OK);
+    }
+    let c = &done.conflict;
+    match keep {
+        Keep::Both => println!(
+            "Kept both {} and {}; they are no longer a conflict.",
+            folder.path.join(c.original.path.as_str()).display(),
+            folder.path.join(c.copy.path.as_str()).display()
+        ),
+        Keep::Mine | Keep::Theirs => {
+            let kept = if keep == Keep::Mine {
+                c.mine
+            } else {
+                c.theirs()
+            };
+            println!(
+                "Kept {} (the {} by {}) at {}.",
+                if keep == Keep::Mine { "mine" } else { "theirs" },
+                side_word(kept),
+                c.version(kept).device,
+                folder.path.join(done.path.as_str()).display()
+            );
+            if let Some(t) = &trash {
+                println!("The other version is in the trash: {}", t.display());
+            }
+        }
+    }
+    if !asked {
+        println!("It reaches your other devices with the next sync (`sber-tunnel sync`).");
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,104 @@
+//! Issue 17 item 4, honest progress, end to end: a running service's `status` reports the
+//! bytes and files to go, the speed and the file in transfer while a download crawls through
+//! a slow link (the emulator's bandwidth and latency options), and why the folder waits when
+//! the server rate-limits it.
+
+use std::time::Duration;
+
+use confluence_emulator::FaultConfig;
+
+use test_support::cli::{Device, Server};
+use test_support::seed::bytes;
+use test_support::wait::wait_for;
+
+const FAST: &str = "poll-interval-secs = 1\nchunk-size = 1048576";
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Runs `stop` when dropped, so no service outlives its test.
+struct Running<'a>(&'a Device);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["stop"]);
+    }
+}
+
+fn live(d: &Device) -> serde_json::Value {
+    let out = d.run(&["--json", "status"]);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .map(|mut v| v["service"].take())
+        .unwrap_or_default()
+}
+
+#[test]
+fn status_reports_bytes_to_go_speed_and_file_then_the_rate_limit_it_waits_for() {
+    let server = Server::start();
+    let a = Device::ready_with(&server, FAST);
+    let b = Device::ready_with(&server, FAST);
+    let data = bytes(91, 6 * 1024 * 1024);
+    a.write("big.bin", &data);
+    a.ok(&["sync"]);
+
+    // A slow link: 1 MiB/s with latency, so B's download of 6 MiB takes several seconds.
+    server.emu().set_faults(FaultConfig {
+        latency_ms: 100,
+        bandwidth_bytes_per_sec: Some(1024 * 1024),
+        ..FaultConfig::default()
+    });
+    let out = b.ok(&["start"]);
+    assert!(out.contains("started"), "{out}");
+    let _sb = Running(&b);
+    wait_for(
+        "bytes to go, a speed and the file in the live status",
+        WAIT,
+        || {
+            let s = live(&b);
+            let p = &s["folders"][0]["progress"];
+            s["state"] == "syncing"
+                && p["bytes_to_go"]
+                    .as_u64()
+                    .is_some_and(|n| n > 0 && n < data.len() as u64)
+                && p["files_to_go"].as_u64() == Some(1)
+                && p["current_file"] == "big.bin"
+                && p["bytes_per_sec"].as_u64().is_some_and(|r| r > 0)
+                && s["progress"]["bytes_to_go"] == p["bytes_to_go"]
+        },
+    );
+    wait_for("the same for a person", WAIT, || {
+        let out = b.ok(&["status"]);
+        out.contains("syncing (1 file, ") && out.contains(" to go") && out.contains("big.bin")
+    });
+    wait_for("the download to finish", WAIT, || {
+        b.exists("big.bin") && b.read("big.bin") == data
+    });
+
+    // The server starts answering 429 with a Retry-After longer than the client waits in a
+    // request: the service backs off for that long and says why.
+    server.emu().set_faults(FaultConfig {
+        rate_limit_share: 1.0,
+        retry_after_secs: Some(3600),
+        ..FaultConfig::default()
+    });
+    wait_for(
+        "the rate limit as the reason the folder waits",
+        WAIT,
+        || {
+            let s = live(&b);
+            let w = &s["folders"][0]["waiting"];
+            w["kind"] == "rate-limited"
+                && w["retry_at"].as_i64().is_some_and(|t| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64);
+                    t > now + 3000
+                })
+        },
+    );
+    let out = b.ok(&["status"]);
+    assert!(
+        out.contains("waiting: the server's rate limit, retrying in 59 min")
+            || out.contains("waiting: the server's rate limit, retrying in 1 h"),
+        "a person reads why and until when: {out}"
+    );
+    server.emu().set_faults(FaultConfig::default());
+}

@@ -1,0 +1,80 @@
+// Who may see the synced files: a plain notice under the connection (Connection tab and the
+// wizard) when others can view or edit the page, with a "Make private" button. Everything is
+// decided in Rust (api.pagePrivacy / api.makePagePrivate); this file only shows the answer.
+
+import { api } from './api.js';
+import { h } from './dom.js';
+
+/**
+ * Render the notice into `slot` (an empty element). Returns { refresh() }, which asks about
+ * the connection's page again. `onError(message)` shows failures of the button.
+ */
+export function mountPrivacyNotice(slot, { onError = () => {} } = {}) {
+  async function refresh() {
+    let privacy;
+    try {
+      privacy = await api.pagePrivacy(null);
+    } catch (e) {
+      // Not connected yet, or the server has no restriction API: say so quietly.
+      show({ state: 'unknown', text: `Could not check who may view the page: ${e.message}` });
+      return;
+    }
+    render(privacy);
+  }
+
+  function render(privacy) {
+    if (privacy.private) {
+      show({ state: 'private', text: sentence(privacy) });
+    } else {
+      show({ state: 'shared', text: sentence(privacy), button: true });
+    }
+  }
+
+  function show({ state, text, button = false }) {
+    slot.hidden = false;
+    slot.dataset.privacy = state;
+    const parts = [h('p', { class: 'privacy-text' }, text)];
+    if (state === 'shared') {
+      parts.unshift(h('strong', { class: 'privacy-title' }, 'Others can see your files'));
+    }
+    if (button) {
+      const make = h('button', { type: 'button', class: 'primary make-private' }, 'Make private');
+      make.addEventListener('click', async () => {
+        make.disabled = true;
+        make.textContent = 'Restricting…';
+        try {
+          render(await api.makePagePrivate(null));
+        } catch (e) {
+          make.disabled = false;
+          make.textContent = 'Make private';
+          onError(`Could not make the page private: ${e.message}`);
+        }
+      });
+      parts.push(h('div', { class: 'actions' }, make));
+    }
+    slot.replaceChildren(...parts);
+  }
+
+  slot.classList.add('privacy-notice');
+  slot.hidden = true;
+  return { refresh };
+}
+
+/** The same words as the command line's `sber-tunnel page`. */
+function sentence(p) {
+  const page = `Page ${p.page_id}`;
+  if (p.visible_to_others) {
+    const edit = p.editable_by_others
+      ? (p.editors === p.viewers ? ' They may also change or delete them.' : ` ${cap(p.editors)} may also change or delete them.`)
+      : '';
+    return `${page} is visible to ${p.viewers}: they can download every file you sync through it.${edit}`;
+  }
+  if (p.editable_by_others) {
+    return `Only you can view page ${p.page_id}, but ${p.editors} may edit it (change or delete your synced files).`;
+  }
+  return `${page} is private: only you can view and edit it.`;
+}
+
+function cap(s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
