@@ -236,7 +236,16 @@ fn a_folder_that_is_not_synced_is_refused_input_for_every_command() {
     let a = Device::ready(&server);
     let elsewhere = tempfile::tempdir().unwrap();
     let not_synced = elsewhere.path().to_str().unwrap();
-    for command in ["sync", "pause", "resume", "remove"] {
+    for command in [
+        "sync",
+        "pause",
+        "resume",
+        "remove",
+        "trash",
+        "conflicts",
+        "excluded",
+        "usage",
+    ] {
         let out = a.run(&[command, not_synced]);
         assert_eq!(
             out.status.code(),

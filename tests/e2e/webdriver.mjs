@@ -68,7 +68,18 @@ async function findAll(css) {
   const els = await wd('POST', s('/elements'), { using: 'css selector', value: css });
   return els.map((e) => e[ELEMENT]);
 }
-async function click(css) { await wd('POST', s(`/element/${await find(css)}/click`), {}); }
+// Clicks what `css` names now: the status a sync pushes can redraw part of the screen between
+// finding an element and clicking it, so a stale reference is looked up again (a few times).
+async function click(css) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await wd('POST', s(`/element/${await find(css)}/click`), {});
+      return;
+    } catch (e) {
+      if (attempt >= 3 || !/stale element/.test(e.message)) throw e;
+    }
+  }
+}
 async function type(css, text) {
   const id = await find(css);
   await wd('POST', s(`/element/${id}/clear`), {});

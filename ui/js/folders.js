@@ -79,10 +79,20 @@ export function renderFolders(list, folders, onError) {
       if (card && card.dataset.signature === signature) return card;
       const fresh = folderCard(f, onError);
       fresh.dataset.signature = signature;
+      // While a folder syncs its card changes several times a second: keep the same buttons
+      // when what they do is unchanged, so a click is never lost to a redraw between the
+      // press and the release (and a "Really stop syncing?" stays armed).
+      const kept = card?.querySelector(':scope > .folder-actions');
+      if (kept && kept.dataset.key === actionsKey(f)) {
+        fresh.querySelector(':scope > .folder-actions').replaceWith(kept);
+      }
       return fresh;
     }),
   );
 }
+
+/** What a card's buttons depend on: the same key, the same buttons. */
+const actionsKey = (f) => JSON.stringify([f.path, Boolean(f.paused)]);
 
 function folderCard(f, onError) {
   const act = (fn) => async (event) => {
@@ -122,7 +132,7 @@ function folderCard(f, onError) {
     ),
     h(
       'div',
-      { class: 'folder-actions' },
+      { class: 'folder-actions', dataset: { key: actionsKey(f) } },
       h('button', { class: 'small sync', onclick: act(() => api.syncNow(f.path)) }, 'Sync now'),
       h(
         'button',

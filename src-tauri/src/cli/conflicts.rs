@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use tunnel_core::conflicts::{Conflict, ConflictKind, Keep, Side, Version};
 use tunnel_core::journal::FolderRecord;
 
+use super::folder_args::{paths_in_folders, selected_folders};
 use super::output::human_bytes;
 use super::{exit, Context};
 use crate::app::opened_config::OpenedConfig;
@@ -48,20 +49,6 @@ pub async fn run(ctx: &Context, args: ConflictsArgs) -> Result<u8> {
     }
 }
 
-/// The folders asked for (all, or the one given).
-fn chosen(app: &OpenedConfig, only: Option<&Path>) -> Result<Vec<FolderRecord>> {
-    let folders = app.folders()?;
-    let Some(p) = only else {
-        return Ok(folders);
-    };
-    let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let found: Vec<_> = folders.into_iter().filter(|f| f.path == p).collect();
-    if found.is_empty() {
-        bail!("{} is not a synced folder", p.display());
-    }
-    Ok(found)
-}
-
 fn conflicts_of(app: &OpenedConfig, f: &FolderRecord) -> Result<Vec<Conflict>> {
     let device = app.config.device.id.clone();
     app.with_journal(|j| {
@@ -89,7 +76,7 @@ fn version_line(label: &str, folder: &Path, v: &Version) -> String {
 
 fn list(ctx: &Context, app: &OpenedConfig, only: Option<&Path>) -> Result<u8> {
     let mut rows = Vec::new();
-    for f in chosen(app, only)? {
+    for f in selected_folders(app, only)? {
         for c in conflicts_of(app, &f)? {
             rows.push((f.path.clone(), c));
         }
@@ -134,43 +121,10 @@ fn list(ctx: &Context, app: &OpenedConfig, only: Option<&Path>) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// The folder and the path inside it that `path` names: a path inside a synced folder
-/// (absolute or from here), or a path relative to a folder.
-fn locate(app: &OpenedConfig, path: &Path) -> Result<Vec<(FolderRecord, String)>> {
-    let folders = app.folders()?;
-    let abs = std::env::current_dir()
-        .map(|d| d.join(path))
-        .unwrap_or_else(|_| path.to_path_buf());
-    let resolved = match (abs.parent(), abs.file_name()) {
-        (Some(p), Some(n)) => std::fs::canonicalize(p).map(|p| p.join(n)).unwrap_or(abs),
-        _ => abs,
-    };
-    let inside: Vec<_> = folders
-        .iter()
-        .filter_map(|f| {
-            let rel = resolved.strip_prefix(&f.path).ok()?;
-            let parts: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            (!parts.is_empty()).then(|| (f.clone(), parts.join("/")))
-        })
-        .collect();
-    if !inside.is_empty() || path.is_absolute() {
-        return Ok(inside);
-    }
-    let rel = path
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/");
-    Ok(folders.into_iter().map(|f| (f, rel.clone())).collect())
-}
-
 async fn resolve(ctx: &Context, app: &OpenedConfig, path: &Path, keep: Keep) -> Result<u8> {
     // The folder whose conflicts name this path (as a copy or an original).
     let mut found = Vec::new();
-    for (f, rel) in locate(app, path)? {
+    for (f, rel) in paths_in_folders(app, path)? {
         let named = conflicts_of(app, &f)?
             .iter()
             .any(|c| c.copy.path.as_str() == rel || c.original.path.as_str() == rel);

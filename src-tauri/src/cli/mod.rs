@@ -6,6 +6,7 @@ mod add;
 mod conflicts;
 mod demo;
 pub mod exit;
+mod folder_args;
 mod init;
 mod log;
 mod output;

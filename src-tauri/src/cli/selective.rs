@@ -111,7 +111,7 @@ pub async fn run_include(ctx: &Context, args: PathArgs) -> Result<u8> {
 
 pub async fn run_list(ctx: &Context, args: ExcludedArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
-    let folders = chosen(&app, args.folder.as_deref())?;
+    let folders = super::folder_args::selected_folders(&app, args.folder.as_deref())?;
     let mut rows = Vec::new();
     for f in &folders {
         let choice =
@@ -153,20 +153,6 @@ pub async fn run_list(ctx: &Context, args: ExcludedArgs) -> Result<u8> {
         println!("Nothing is excluded: every subfolder lives on this computer.");
     }
     Ok(exit::OK)
-}
-
-/// The folders asked for (all, or the one given).
-fn chosen(app: &OpenedConfig, only: Option<&Path>) -> Result<Vec<FolderRecord>> {
-    let folders = app.folders()?;
-    let Some(p) = only else {
-        return Ok(folders);
-    };
-    let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let found: Vec<_> = folders.into_iter().filter(|f| f.path == p).collect();
-    if found.is_empty() {
-        return Err(AppError::invalid(format!("{} is not a synced folder", p.display())).into());
-    }
-    Ok(found)
 }
 
 /// The synced folder and the path inside it that `path` names: a path inside a synced folder

@@ -8,7 +8,6 @@ use tunnel_core::error::{ErrorCode, SyncError};
 use tunnel_core::events::SyncSummary;
 use tunnel_core::sync::SyncOptions;
 
-use crate::app::app_error::AppError;
 
 use super::output::{human_bytes, spawn_progress};
 use super::{exit, Context};
@@ -24,18 +23,8 @@ pub struct SyncArgs {
 
 pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
-    let mut folders = app.folders()?;
-    if let Some(p) = &args.path {
-        let p = std::fs::canonicalize(p).unwrap_or(p.clone());
-        folders.retain(|f| f.path == p);
-        if folders.is_empty() {
-            return Err(AppError::invalid(format!(
-                "{} is not a synced folder (see `sber-tunnel status`)",
-                p.display()
-            ))
-            .into());
-        }
-    } else {
+    let mut folders = super::folder_args::selected_folders(&app, args.path.as_deref())?;
+    if args.path.is_none() {
         folders.retain(|f| !f.paused);
     }
     if folders.is_empty() {

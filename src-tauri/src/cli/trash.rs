@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use tunnel_core::journal::{FolderRecord, TrashReason};
 use tunnel_core::sync::TrashItem;
 
+use super::folder_args::{paths_in_folders, selected_folders};
 use super::output::human_bytes;
 use super::{exit, Context};
 use crate::app::opened_config::OpenedConfig;
@@ -55,20 +56,6 @@ pub async fn run(ctx: &Context, args: TrashArgs) -> Result<u8> {
     }
 }
 
-/// The folders asked for (all, or the one given).
-fn chosen(app: &OpenedConfig, only: Option<&Path>) -> Result<Vec<FolderRecord>> {
-    let folders = app.folders()?;
-    let Some(p) = only else {
-        return Ok(folders);
-    };
-    let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let found: Vec<_> = folders.into_iter().filter(|f| f.path == p).collect();
-    if found.is_empty() {
-        bail!("{} is not a synced folder", p.display());
-    }
-    Ok(found)
-}
-
 /// A folder's trash with the journal's records; records of files no longer there forgotten.
 fn items(app: &OpenedConfig, f: &FolderRecord) -> Result<Vec<TrashItem>> {
     let records = app.with_journal(|j| Ok(j.trash_records(f.id)?))?;
@@ -89,7 +76,7 @@ fn reason_text(r: Option<TrashReason>) -> &'static str {
 
 fn list(ctx: &Context, app: &OpenedConfig, only: Option<&Path>) -> Result<u8> {
     let mut rows = Vec::new();
-    for f in chosen(app, only)? {
+    for f in selected_folders(app, only)? {
         for i in items(app, &f)? {
             rows.push((f.path.clone(), i));
         }
@@ -133,43 +120,9 @@ fn list(ctx: &Context, app: &OpenedConfig, only: Option<&Path>) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// The folder and the path inside it that `path` names: a path inside a synced folder
-/// (absolute or from here), or a path relative to a folder whose trash holds it.
-fn locate(app: &OpenedConfig, path: &Path) -> Result<Vec<(FolderRecord, String)>> {
-    let folders = app.folders()?;
-    let abs = std::env::current_dir()
-        .map(|d| d.join(path))
-        .unwrap_or_else(|_| path.to_path_buf());
-    // The parent exists even when the file does not: resolve it for links and `..`.
-    let resolved = match (abs.parent(), abs.file_name()) {
-        (Some(p), Some(n)) => std::fs::canonicalize(p).map(|p| p.join(n)).unwrap_or(abs),
-        _ => abs,
-    };
-    let inside: Vec<_> = folders
-        .iter()
-        .filter_map(|f| {
-            let rel = resolved.strip_prefix(&f.path).ok()?;
-            let parts: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            (!parts.is_empty()).then(|| (f.clone(), parts.join("/")))
-        })
-        .collect();
-    if !inside.is_empty() || path.is_absolute() {
-        return Ok(inside);
-    }
-    let rel = path
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/");
-    Ok(folders.into_iter().map(|f| (f, rel.clone())).collect())
-}
-
 fn restore(ctx: &Context, app: &OpenedConfig, path: &Path, to: Option<&Path>) -> Result<u8> {
     let mut found: Vec<(FolderRecord, TrashItem)> = Vec::new();
-    for (f, rel) in locate(app, path)? {
+    for (f, rel) in paths_in_folders(app, path)? {
         // Items come newest first: the first one is the newest version.
         if let Some(i) = items(app, &f)?.into_iter().find(|i| i.path == rel) {
             found.push((f, i));
@@ -208,7 +161,7 @@ fn empty(
 ) -> Result<u8> {
     let now = tunnel_core::clock::unix_now();
     let mut removed = 0usize;
-    for f in chosen(app, only)? {
+    for f in selected_folders(app, only)? {
         let items = items(app, &f)?;
         let gone = tunnel_core::sync::empty_trash(&f.path, &items, older_than, now)
             .with_context(|| format!("emptying the trash of {}", f.path.display()))?;

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
-use crate::app::app_error::AppError;
 use crate::app::page_care::{self, FolderUsage};
 
 use super::output::human_bytes;
@@ -20,18 +19,7 @@ pub struct UsageArgs {
 
 pub async fn run(ctx: &Context, args: UsageArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
-    let mut folders = app.folders()?;
-    if let Some(p) = &args.path {
-        let p = std::fs::canonicalize(p).unwrap_or(p.clone());
-        folders.retain(|f| f.path == p);
-        if folders.is_empty() {
-            return Err(AppError::invalid(format!(
-                "{} is not a synced folder (see `sber-tunnel status`)",
-                p.display()
-            ))
-            .into());
-        }
-    }
+    let folders = super::folder_args::selected_folders(&app, args.path.as_deref())?;
     let client = app.client().context("preparing the connection")?;
     let rows = page_care::page_usage(&client, &app.syncer(), &folders).await?;
     let notice = page_care::token_notice(&client, app.config.remote.token_expiry_warn_days).await;
