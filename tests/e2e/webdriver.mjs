@@ -68,6 +68,22 @@ async function findAll(css) {
   const els = await wd('POST', s('/elements'), { using: 'css selector', value: css });
   return els.map((e) => e[ELEMENT]);
 }
+// What stands in the way of clicking `css`: its box, what is at its centre, open dialogs.
+async function whyNotInteractable(css) {
+  return JSON.stringify(await js(`
+    const el = document.querySelector(arguments[0]);
+    if (!el) return { missing: true };
+    const r = el.getBoundingClientRect();
+    const at = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+    return {
+      rect: [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)],
+      viewport: [innerWidth, innerHeight],
+      disabled: !!el.disabled, inert: !!el.closest('[inert]'),
+      atCentre: at ? at.tagName + '#' + at.id + '.' + at.className : null,
+      openDialogs: [...document.querySelectorAll('dialog[open]')].map((d) => d.id || d.className),
+    };`, css));
+}
+
 // Clicks what `css` names now: the status a sync pushes can redraw part of the screen between
 // finding an element and clicking it, so a stale reference is looked up again (a few times).
 async function click(css) {
@@ -76,6 +92,7 @@ async function click(css) {
       await wd('POST', s(`/element/${await find(css)}/click`), {});
       return;
     } catch (e) {
+      if (/not interactable/.test(e.message)) throw new Error(`${e.message} ${await whyNotInteractable(css)}`);
       if (attempt >= 3 || !/stale element/.test(e.message)) throw e;
     }
   }
