@@ -34,6 +34,7 @@ use std::sync::Arc;
 use tracing::warn;
 
 pub use rules::{is_temporary_name, SkipRules};
+pub(crate) use rules::name_skip_reason;
 
 use crate::journal::CachedHash;
 use crate::plan::LocalEntry;
