@@ -57,7 +57,13 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "os-junk",
         title: "System files (Thumbs.db, desktop.ini, .DS_Store)",
-        lines: &["Thumbs.db", "ehthumbs.db", "desktop.ini", ".DS_Store", "$RECYCLE.BIN/"],
+        lines: &[
+            "Thumbs.db",
+            "ehthumbs.db",
+            "desktop.ini",
+            ".DS_Store",
+            "$RECYCLE.BIN/",
+        ],
     },
 ];
 
@@ -70,7 +76,11 @@ pub fn preset(name: &str) -> Result<&'static Preset, IgnoreRulesError> {
 }
 
 pub(super) fn names() -> String {
-    PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+    PRESETS
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// True when `text` holds every line of `preset`.

@@ -99,7 +99,8 @@ impl Walk<'_> {
         let native = if dir.is_empty() {
             self.root.to_path_buf()
         } else {
-            dir.split('/').fold(self.root.to_path_buf(), |p, n| p.join(n))
+            dir.split('/')
+                .fold(self.root.to_path_buf(), |p, n| p.join(n))
         };
         let today = std::fs::read_to_string(native.join(IGNORE_FILE)).unwrap_or_default();
         let proposed = match (dir.is_empty(), self.proposed) {

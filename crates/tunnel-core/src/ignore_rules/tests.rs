@@ -22,7 +22,15 @@ fn every_preset_line_is_a_valid_pattern_and_names_are_unique() {
         Err(IgnoreRulesError::UnknownPreset(_))
     ));
     let build = preset("build").expect("build");
-    for l in ["target/", "build/", "dist/", "out/", "__pycache__/", "*.pyc", ".gradle/"] {
+    for l in [
+        "target/",
+        "build/",
+        "dist/",
+        "out/",
+        "__pycache__/",
+        "*.pyc",
+        ".gradle/",
+    ] {
         assert!(build.lines.contains(&l), "{l}");
     }
     assert!(preset("office-locks").expect("p").lines.contains(&"~$*"));
@@ -36,7 +44,11 @@ fn a_preset_is_added_once_and_removed_without_touching_other_lines() {
     assert_eq!(with, "# mine\n*.log\n.git/\n.svn/\n.hg/\n");
     assert!(has_preset(&with, p));
     assert!(!has_preset(text, p));
-    assert_eq!(apply_preset(&with, p), with, "applying twice changes nothing");
+    assert_eq!(
+        apply_preset(&with, p),
+        with,
+        "applying twice changes nothing"
+    );
     assert_eq!(remove_preset(&with, p), "# mine\n*.log\n");
     assert_eq!(remove_preset("", p), "");
 }
@@ -52,7 +64,10 @@ fn patterns_are_added_once_checked_and_removed() {
         add_pattern("", "{unclosed"),
         Err(IgnoreRulesError::BadPattern { .. })
     ));
-    assert_eq!(remove_pattern("a\n*.bak\nb\n", "*.bak").as_deref(), Some("a\nb\n"));
+    assert_eq!(
+        remove_pattern("a\n*.bak\nb\n", "*.bak").as_deref(),
+        Some("a\nb\n")
+    );
     assert_eq!(remove_pattern("a\n", "*.bak"), None);
     assert_eq!(rule_lines("# c\n\n*.o\r\n x\n"), vec!["*.o", " x"]);
     match validate_text("ok\n{bad\n") {
@@ -78,7 +93,11 @@ fn saving_folder_rules_writes_atomically_refuses_bad_text_and_empty_removes() {
         .expect("ls")
         .map(|e| e.expect("e").file_name())
         .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from(IGNORE_FILE)], "no temp left");
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from(IGNORE_FILE)],
+        "no temp left"
+    );
     save_folder_rules(root, "  \n").expect("clear");
     assert!(!root.join(IGNORE_FILE).exists());
     assert!(save_folder_rules(&root.join("missing"), "*.log").is_err());

@@ -33,8 +33,8 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-pub use rules::{is_temporary_name, SkipRules};
 pub(crate) use rules::name_skip_reason;
+pub use rules::{is_temporary_name, SkipRules};
 
 use crate::journal::CachedHash;
 use crate::plan::LocalEntry;

@@ -23,7 +23,11 @@ fn a_newly_ignored_synced_file_is_never_deleted_from_the_page_or_other_devices()
         crate::ignore_rules::save_folder_rules(&a.root, "*.log\n").expect("rules");
         let s = a.sync(&store).await;
         assert_eq!((s.deleted_remote, s.deleted_local), (0, 0), "{s:?}");
-        assert_eq!(a.read("build.log").as_deref(), Some(&b"v0 log"[..]), "stays here");
+        assert_eq!(
+            a.read("build.log").as_deref(),
+            Some(&b"v0 log"[..]),
+            "stays here"
+        );
 
         // Edited here while ignored: not sent. Deleted here while ignored: not deleted there.
         a.write("build.log", b"v1 edited on a, ignored");
