@@ -141,3 +141,53 @@ pub fn presets() -> &'static [rules::Preset] {
 fn invalid(e: rules::IgnoreRulesError) -> anyhow::Error {
     AppError::invalid(e.to_string()).into()
 }
+
+/// What the desktop app's rule editor shows: the rules, every preset, and where they apply.
+#[derive(Clone, Debug, Serialize)]
+pub struct RulesEditor {
+    #[serde(flatten)]
+    pub rules: RuleSet,
+    /// Every preset (name, title, lines).
+    pub available: &'static [rules::Preset],
+}
+
+/// The target `folder` names: `None` for the global patterns, else a tracked folder of `app`.
+#[cfg_attr(not(feature = "gui"), allow(dead_code))] // the desktop app's
+pub fn target_of(
+    app: &super::opened_config::OpenedConfig,
+    folder: Option<PathBuf>,
+) -> Result<Target, AppError> {
+    let Some(folder) = folder else {
+        return Ok(Target::Global);
+    };
+    let tracked = app.folders().map_err(|e| AppError::from_anyhow(&e))?;
+    if tracked.iter().any(|f| f.path == folder) {
+        Ok(Target::Folder(folder))
+    } else {
+        Err(AppError::invalid(format!(
+            "{} is not a synced folder",
+            folder.display()
+        )))
+    }
+}
+
+/// The editor's view of `target`.
+#[cfg_attr(not(feature = "gui"), allow(dead_code))] // the desktop app's
+pub fn editor(config: &Config, target: &Target) -> Result<RulesEditor, AppError> {
+    let rules = read(config, target).map_err(|e| AppError::from_anyhow(&e))?;
+    Ok(RulesEditor {
+        rules,
+        available: presets(),
+    })
+}
+
+/// `config` with the global patterns of `text` (validated).
+#[cfg_attr(not(feature = "gui"), allow(dead_code))] // the desktop app's
+pub fn with_global(config: &Config, text: &str) -> Result<Config, AppError> {
+    let mut config = config.clone();
+    config.sync.ignore = rules::rule_lines(text);
+    config
+        .validate()
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    Ok(config)
+}
