@@ -76,7 +76,7 @@ pub async fn run(ctx: &Context, args: IgnoreArgs) -> Result<u8> {
         None => show(ctx, args.folder.as_deref()),
         Some(IgnoreCommand::Presets) => list_presets(ctx),
         Some(IgnoreCommand::Add(a)) => change(ctx, &a.at, |text| {
-            Ok(rules::add_pattern(text, &a.pattern).map_err(bad)?)
+            rules::add_pattern(text, &a.pattern).map_err(bad)
         }),
         Some(IgnoreCommand::Remove(a)) => change(ctx, &a.at, |text| {
             Ok(rules::remove_pattern(text, &a.pattern))
