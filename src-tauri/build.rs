@@ -38,6 +38,9 @@ const COMMANDS: &[&str] = &[
     "resolve_conflict",
     "page_privacy",
     "make_page_private",
+    "get_ignore_rules",
+    "preview_ignore_rules",
+    "save_ignore_rules",
 ];
 
 #[cfg(feature = "gui")]

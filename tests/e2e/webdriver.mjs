@@ -22,6 +22,7 @@ import { citizenSteps } from './steps/citizen.mjs';
 import { progressSteps } from './steps/progress.mjs';
 import { conflictSteps } from './steps/conflicts.mjs';
 import { privatePage } from './steps/private.mjs';
+import { ignoreSteps } from './steps/ignore.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -286,6 +287,7 @@ async function run() {
   });
 
   await selectiveSteps({ step, click, text, until, js, screenshot, folder, FAKE });
+  await ignoreSteps({ step, click, type, text, until, js, screenshot, folder });
   await progressSteps({ step, until, click, text, texts, js, visible, screenshot, type, fake: FAKE, folder });
 
   if (!FAKE) {

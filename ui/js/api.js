@@ -69,4 +69,7 @@ export const api = {
   resolveConflict: (folder, path, keep) => call('resolve_conflict', { folder, path, keep }),
   pagePrivacy: (pageId) => call('page_privacy', { page_id: pageId || null }),
   makePagePrivate: (pageId) => call('make_page_private', { page_id: pageId || null }),
+  ignoreRules: (folder) => call('get_ignore_rules', { folder: folder || null }),
+  previewIgnoreRules: (folder, text) => call('preview_ignore_rules', { folder: folder || null, text }),
+  saveIgnoreRules: (folder, text) => call('save_ignore_rules', { folder: folder || null, text }),
 };

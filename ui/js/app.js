@@ -11,6 +11,7 @@ import { NAVIGATE, on, SYNC_EVENT, SYNC_STATUS } from './events.js';
 import { mountFolderForm, refreshTimes, renderFolders } from './folders.js';
 import { checkToken, mountUsage } from './citizen.js';
 import { mountPrivacyNotice } from './privacy.js';
+import { mountIgnoreSettings } from './ignore.js';
 import { refreshWaits, statusLine } from './progress.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -191,6 +192,7 @@ async function main() {
     defaultPage: () => (ui.connection ? ui.connection.page_id : ''),
   });
   wireSettings();
+  mountIgnoreSettings($('#settings-form'));
   mountUsage($('#usage-panel'));
   await on(SYNC_EVENT, (event) => { if (event.type === 'finished') checkToken($('#token-banner')); });
   $('#token-banner-connection').addEventListener('click', () => showTab('connection'));

@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { baseName, formatAgo, formatBytes, h, showResult, STATE_LABEL } from './dom.js';
 import { openChooser } from './selective.js';
+import { openIgnoreEditor } from './ignore.js';
 import { folderProgress } from './progress.js';
 
 /** How the folder's own changes are noticed (FolderStatus.watch, mirrored from events.rs). */
@@ -142,6 +143,8 @@ function folderCard(f, onError) {
       h('button', { class: 'small open', onclick: act(() => api.openFolder(f.path)) }, 'Open'),
       h('button', { class: 'small choose-folders', onclick: act(() => openChooser(f.path)) },
         'Choose folders…'),
+      h('button', { class: 'small ignore-rules', onclick: act(() => openIgnoreEditor(f.path)) },
+        'Ignore rules…'),
       remove,
     ),
     h(

@@ -27,6 +27,7 @@ pub mod events;
 pub mod fs_safe;
 pub mod hash;
 pub mod ids;
+pub mod ignore_rules;
 pub mod in_use;
 pub mod journal;
 pub mod manifest;

@@ -16,6 +16,7 @@
 //! - [`runtime`]: the process's tokio runtime.
 //! - [`selective`]: a folder's selective-sync choice, as the desktop app reads and changes it.
 //! - [`page_care`]: the token-expiry warning and what each folder's page holds.
+//! - [`ignore_rules`]: the global and per-folder ignore rules, presets and their preview.
 //!
 //! Nothing here knows about Tauri or clap.
 
@@ -23,6 +24,7 @@ pub mod app_error;
 pub mod connection;
 pub mod control;
 pub mod engine_host;
+pub mod ignore_rules;
 pub mod opened_config;
 pub mod page_care;
 pub mod page_privacy;

@@ -7,6 +7,7 @@ mod conflicts;
 mod demo;
 pub mod exit;
 mod folder_args;
+mod ignore;
 mod init;
 mod log;
 mod output;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Who besides you may view and edit the page(s) your files sync through; --make-private
     /// restricts them to you.
     Page(page::PageArgs),
+    /// Ignore rules: show them, or add/remove a pattern or a preset, globally or in a folder's
+    /// .sbtignore, with a preview of the files it newly excludes or includes (--dry-run).
+    Ignore(ignore::IgnoreArgs),
 }
 
 /// Parse the process arguments and run.
@@ -206,5 +210,6 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Excluded(a) => selective::run_list(ctx, a).await,
         Command::Usage(a) => usage::run(ctx, a).await,
         Command::Page(a) => page::run(ctx, a).await,
+        Command::Ignore(a) => ignore::run(ctx, a).await,
     }
 }

@@ -240,6 +240,26 @@ pub trait DesktopBackend: Send + Sync + 'static {
         path: String,
         keep: tunnel_core::conflicts::Keep,
     ) -> Result<(), AppError>;
+    /// Ignore rules: the global patterns (`folder` None) or a tracked folder's `.sbtignore`,
+    /// with every preset, for the rule editor.
+    async fn ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+    ) -> Result<crate::app::ignore_rules::RulesEditor, AppError>;
+    /// Ignore rules: which existing files `text` would newly exclude or include, compared
+    /// with today's rules (per folder; nothing is saved).
+    async fn preview_ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+        text: String,
+    ) -> Result<Vec<crate::app::ignore_rules::FolderPreview>, AppError>;
+    /// Ignore rules: save `text` (the folder's `.sbtignore` atomically, or the global patterns
+    /// in the configuration, the engine restarted with them); the saved rules.
+    async fn save_ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+        text: String,
+    ) -> Result<crate::app::ignore_rules::RulesEditor, AppError>;
 }
 
 /// An unresolved conflict of a tracked folder, as the Conflicts view shows it.

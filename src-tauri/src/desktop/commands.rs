@@ -387,6 +387,35 @@ pub async fn resolve_conflict<R: Runtime>(
     Ok(())
 }
 
+/// Ignore rules of a folder (`folder` null: the global patterns), with the presets.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn get_ignore_rules(
+    state: State<'_, AppState>,
+    folder: Option<PathBuf>,
+) -> Result<crate::app::ignore_rules::RulesEditor, AppError> {
+    state.backend.ignore_rules(folder).await
+}
+
+/// Which existing files a proposed rule text would newly exclude or include (nothing saved).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn preview_ignore_rules(
+    state: State<'_, AppState>,
+    folder: Option<PathBuf>,
+    text: String,
+) -> Result<Vec<crate::app::ignore_rules::FolderPreview>, AppError> {
+    state.backend.preview_ignore_rules(folder, text).await
+}
+
+/// Save a rule text (a folder's `.sbtignore`, or the global patterns).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_ignore_rules(
+    state: State<'_, AppState>,
+    folder: Option<PathBuf>,
+    text: String,
+) -> Result<crate::app::ignore_rules::RulesEditor, AppError> {
+    state.backend.save_ignore_rules(folder, text).await
+}
+
 /// Who besides the user may view and edit a page (`page_id` empty: the connection's page).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn page_privacy(

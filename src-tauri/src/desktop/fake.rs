@@ -70,6 +70,8 @@ struct Inner {
     log_dir: PathBuf,
     /// Selective sync's choices (see `fake_selective`).
     choices: super::fake_selective::FakeChoices,
+    /// Ignore rules (see `fake_ignore`).
+    ignore: super::fake_ignore::FakeIgnore,
 }
 
 struct FakeState {
@@ -203,6 +205,7 @@ impl FakeBackend {
                 step,
                 log_dir,
                 choices: Default::default(),
+                ignore: Default::default(),
             }),
         }
     }
@@ -948,6 +951,39 @@ impl DesktopBackend for FakeBackend {
     ) -> Result<tunnel_core::selective::FolderChoice, AppError> {
         self.require_tracked(&path)?;
         self.inner.choices.set(&path, &subpath, excluded)
+    }
+
+    async fn ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+    ) -> Result<crate::app::ignore_rules::RulesEditor, AppError> {
+        if let Some(f) = &folder {
+            self.require_tracked(f)?;
+        }
+        self.inner.ignore.editor(folder)
+    }
+
+    async fn preview_ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+        text: String,
+    ) -> Result<Vec<crate::app::ignore_rules::FolderPreview>, AppError> {
+        if let Some(f) = &folder {
+            self.require_tracked(f)?;
+        }
+        let folders: Vec<PathBuf> = self.lock().folders.iter().map(|f| f.path.clone()).collect();
+        self.inner.ignore.preview(&folders, folder, &text)
+    }
+
+    async fn save_ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+        text: String,
+    ) -> Result<crate::app::ignore_rules::RulesEditor, AppError> {
+        if let Some(f) = &folder {
+            self.require_tracked(f)?;
+        }
+        self.inner.ignore.save(folder, &text)
     }
 }
 

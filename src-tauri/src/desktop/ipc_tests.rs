@@ -702,3 +702,72 @@ fn folder_choice_excludes_and_includes_subfolders() {
         .expect_err("an untracked folder");
     assert_eq!(err["code"], "invalid", "{err}");
 }
+
+/// Issue 17 item 2: the rule editor reads a folder's `.sbtignore` and the global patterns with
+/// the presets, previews which existing files a text would newly exclude, and saves it.
+#[test]
+fn ignore_rules_are_read_previewed_and_saved() {
+    let h = harness();
+    h.connect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    folder_with_files(dir.path());
+    std::fs::create_dir_all(dir.path().join("build")).expect("mkdir");
+    std::fs::write(dir.path().join("build").join("app.bin"), b"1234").expect("write");
+    let path = dir.path().to_str().expect("utf-8 temp path").to_owned();
+    h.ok("add_folder", json!({"path": path, "page_id": null}));
+
+    let view = h.ok("get_ignore_rules", json!({"folder": path}));
+    assert_eq!(view["text"], "", "{view}");
+    assert_eq!(view["presets"], json!([]), "{view}");
+    let names: Vec<_> = view["available"]
+        .as_array()
+        .expect("presets")
+        .iter()
+        .map(|p| p["name"].clone())
+        .collect();
+    assert!(names.contains(&json!("build")), "{view}");
+
+    let preview = h.ok(
+        "preview_ignore_rules",
+        json!({"folder": path, "text": "build/\n"}),
+    );
+    assert_eq!(preview[0]["excluded"], json!(["build/"]), "{preview}");
+    assert_eq!(preview[0]["excluded_files"], 1, "{preview}");
+    assert!(
+        !dir.path().join(".sbtignore").exists(),
+        "a preview saves nothing"
+    );
+
+    let saved = h.ok(
+        "save_ignore_rules",
+        json!({"folder": path, "text": "build/\n"}),
+    );
+    assert_eq!(saved["text"], "build/\n", "{saved}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".sbtignore")).expect("saved"),
+        "build/\n"
+    );
+
+    // The global patterns.
+    let global = h.ok(
+        "save_ignore_rules",
+        json!({"folder": null, "text": "*.md\n"}),
+    );
+    assert_eq!(global["folder"], Value::Null, "{global}");
+    assert_eq!(
+        h.ok("get_ignore_rules", json!({"folder": null}))["text"],
+        "*.md\n"
+    );
+
+    let err = h
+        .invoke(
+            "save_ignore_rules",
+            json!({"folder": path, "text": "{unclosed\n"}),
+        )
+        .expect_err("a bad pattern");
+    assert_eq!(err["code"], "invalid", "{err}");
+    let err = h
+        .invoke("get_ignore_rules", json!({"folder": "/not/tracked"}))
+        .expect_err("an untracked folder");
+    assert_eq!(err["code"], "invalid", "{err}");
+}

@@ -17,6 +17,8 @@ pub mod event_bridge;
 /// release build).
 #[cfg(feature = "fake-backend")]
 pub mod fake;
+#[cfg(feature = "fake-backend")]
+mod fake_ignore;
 pub mod fake_progress;
 #[cfg(feature = "fake-backend")]
 mod fake_selective;
@@ -148,5 +150,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::resolve_conflict,
         commands::page_privacy,
         commands::make_page_private,
+        commands::get_ignore_rules,
+        commands::preview_ignore_rules,
+        commands::save_ignore_rules,
     ]
 }

@@ -654,6 +654,81 @@ impl DesktopBackend for RealBackend {
         let app = self.app()?;
         blocking(move || crate::app::selective::set_excluded(&app, &path, &subpath, excluded)).await
     }
+
+    async fn ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+    ) -> Result<crate::app::ignore_rules::RulesEditor, AppError> {
+        let app = self.app()?;
+        blocking(move || {
+            let target = crate::app::ignore_rules::target_of(&app, folder)?;
+            crate::app::ignore_rules::editor(&app.config, &target)
+        })
+        .await
+    }
+
+    async fn preview_ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+        text: String,
+    ) -> Result<Vec<crate::app::ignore_rules::FolderPreview>, AppError> {
+        let app = self.app()?;
+        blocking(move || {
+            let target = crate::app::ignore_rules::target_of(&app, folder)?;
+            let folders: Vec<PathBuf> = app
+                .folders()
+                .map_err(|e| AppError::from_anyhow(&e))?
+                .into_iter()
+                .map(|f| f.path)
+                .collect();
+            crate::app::ignore_rules::preview(&app.config, &folders, &target, &text)
+                .map_err(|e| AppError::from_anyhow(&e))
+        })
+        .await
+    }
+
+    async fn save_ignore_rules(
+        &self,
+        folder: Option<PathBuf>,
+        text: String,
+    ) -> Result<crate::app::ignore_rules::RulesEditor, AppError> {
+        use crate::app::ignore_rules::{self as rules, Target};
+        let old = self.app()?;
+        let target = {
+            let app = Arc::clone(&old);
+            blocking(move || rules::target_of(&app, folder)).await?
+        };
+        if let Target::Folder(root) = &target {
+            // Read at the folder's next sync; nothing to restart.
+            let (root, t) = (root.clone(), text.clone());
+            blocking(move || {
+                tunnel_core::ignore_rules::save_folder_rules(&root, &t)
+                    .map_err(|e| AppError::invalid(e.to_string()))
+            })
+            .await?;
+            return rules::editor(&old.config, &target);
+        }
+        // The global patterns: saved in the configuration, the engine restarted with them
+        // (as the Settings tab's save does).
+        let _lifecycle = self.lifecycle.lock().await;
+        let config = rules::with_global(&old.config, &text)?;
+        let config_file = self.paths.config_file();
+        let app = blocking(move || {
+            config
+                .save(&config_file)
+                .map_err(|e| AppError::internal(e.to_string()))?;
+            Ok(OpenedConfig {
+                paths: old.paths.clone(),
+                config,
+                journal: old.journal.clone(),
+                secrets: old.secrets.clone(),
+            })
+        })
+        .await?;
+        let view = rules::editor(&app.config, &target);
+        self.restart_with(app).await;
+        view
+    }
 }
 
 #[cfg(test)]

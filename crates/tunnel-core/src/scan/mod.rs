@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+pub(crate) use rules::name_skip_reason;
 pub use rules::{is_temporary_name, SkipRules};
 
 use crate::journal::CachedHash;

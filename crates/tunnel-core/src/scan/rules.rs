@@ -60,8 +60,32 @@ impl SkipRules {
     }
 }
 
+impl SkipRules {
+    /// Rules for `root` with the configured `extra` patterns and no `.sbtignore` yet (add them
+    /// with [`SkipRules::add_dir_rules`], parents before children).
+    pub(crate) fn with_extra(root: &Path, extra: &[String]) -> Result<SkipRules, ScanError> {
+        Ok(SkipRules {
+            root: root.to_owned(),
+            by_dir: HashMap::new(),
+            extra: build_extra(root, extra)?.map(Arc::new),
+        })
+    }
+
+    /// Take `text` as the `.sbtignore` of the folder `dir` (`""`: the root).
+    pub(crate) fn add_dir_rules(&mut self, dir: &str, text: &str) -> Result<(), String> {
+        let native = if dir.is_empty() {
+            self.root.clone()
+        } else {
+            dir.split('/').fold(self.root.clone(), |p, n| p.join(n))
+        };
+        let m = parse_ignore_text(&native, text)?;
+        self.by_dir.insert(dir.to_string(), Arc::new(m));
+        Ok(())
+    }
+}
+
 /// Why a name is left out wherever it stands: hidden (leading `.`) or temporary.
-pub(super) fn name_skip_reason(name: &str) -> Option<SkipReason> {
+pub(crate) fn name_skip_reason(name: &str) -> Option<SkipReason> {
     if name.starts_with('.') {
         Some(SkipReason::Hidden)
     } else if is_temporary_name(name) {
@@ -107,16 +131,19 @@ pub(super) fn load_ignore_file(dir: &Path) -> Result<Option<Gitignore>, String> 
             std::fs::read_to_string(&path).map_err(|e| format!("cannot read {IGNORE_FILE}: {e}"))?
         }
     };
+    parse_ignore_text(dir, &text).map(Some)
+}
+
+/// Parse the text of `dir/.sbtignore`.
+pub(crate) fn parse_ignore_text(dir: &Path, text: &str) -> Result<Gitignore, String> {
+    let path = dir.join(IGNORE_FILE);
     let mut builder = GitignoreBuilder::new(dir);
     for (i, line) in text.lines().enumerate() {
         builder
             .add_line(Some(path.clone()), line)
             .map_err(|e| format!("{IGNORE_FILE} line {}: {e}", i + 1))?;
     }
-    builder
-        .build()
-        .map(Some)
-        .map_err(|e| format!("{IGNORE_FILE}: {e}"))
+    builder.build().map_err(|e| format!("{IGNORE_FILE}: {e}"))
 }
 
 pub(super) fn build_extra(

@@ -825,6 +825,8 @@ fn backoff_ms(attempt: u32) -> u64 {
 }
 
 #[cfg(test)]
+mod ignore_tests;
+#[cfg(test)]
 mod in_use_tests;
 #[cfg(test)]
 mod long_path_tests;
