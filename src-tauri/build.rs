@@ -38,6 +38,7 @@ const COMMANDS: &[&str] = &[
     "resolve_conflict",
     "page_privacy",
     "make_page_private",
+    "get_language",
 ];
 
 #[cfg(feature = "gui")]

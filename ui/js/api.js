@@ -69,4 +69,5 @@ export const api = {
   resolveConflict: (folder, path, keep) => call('resolve_conflict', { folder, path, keep }),
   pagePrivacy: (pageId) => call('page_privacy', { page_id: pageId || null }),
   makePagePrivate: (pageId) => call('make_page_private', { page_id: pageId || null }),
+  getLanguage: () => call('get_language'),
 };

@@ -3,6 +3,7 @@
 // pill. The same sentences as the CLI's `status` and the tray tooltip. Display only: every
 // number and reason comes from the backend.
 
+import { t } from './i18n.js';
 import { formatBytes, h, STATE_LABEL } from './dom.js';
 
 /** 75 → "1 min 15 s" (as tunnel_core::progress::text::format_duration). */
@@ -43,15 +44,15 @@ export function describeWait(w, now = Date.now() / 1000) {
 
 /** "3 files, 12 MB to go · 1.2 MB/s · 10 s left" (without the file). */
 export function describeProgress(p) {
-  const parts = [`${p.files_to_go} ${p.files_to_go === 1 ? 'file' : 'files'}, ${formatBytes(p.bytes_to_go)} to go`];
+  const parts = [t('progress.to_go', { files: t('files', { count: p.files_to_go }), size: formatBytes(p.bytes_to_go) })];
   if (p.bytes_per_sec != null) parts.push(`${formatBytes(p.bytes_per_sec)}/s`);
-  if (p.eta_secs != null && p.bytes_to_go > 0) parts.push(`${formatDuration(p.eta_secs)} left`);
+  if (p.eta_secs != null && p.bytes_to_go > 0) parts.push(t('progress.left', { time: formatDuration(p.eta_secs) }));
   return parts.join(' · ');
 }
 
 /** The pill's one line for the whole service. */
 export function statusLine(status, now = Date.now() / 1000) {
-  if (!status.folders.length) return 'No folders yet';
+  if (!status.folders.length) return t('progress.no_folders');
   let line = STATE_LABEL[status.state] || status.state;
   const p = status.progress;
   if (status.state === 'syncing' && p) {

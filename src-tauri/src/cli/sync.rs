@@ -1,5 +1,6 @@
 //! `sync`: sync every folder (or one) once, with progress on a terminal and a summary.
 
+use crate::i18n::{tr, Msg};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
@@ -40,7 +41,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     }
     if folders.is_empty() {
         if !ctx.json {
-            println!("No folders to sync. Add one with `sber-tunnel add <folder>`.");
+            println!("{}", tr(Msg::CliNoFoldersToSync, &[]));
         } else {
             println!("{}", serde_json::json!({"folders": []}));
         }
@@ -59,7 +60,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
                 Some(resp) => {
                     // A refusal exits as if this command had found the error itself.
                     resp.into_result()?;
-                    println!("The running sync service is syncing now; see `sber-tunnel status`.");
+                    println!("{}", tr(Msg::CliServiceSyncing, &[]));
                     return Ok(exit::OK);
                 }
                 None => anyhow::bail!(

@@ -148,5 +148,6 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::resolve_conflict,
         commands::page_privacy,
         commands::make_page_private,
+        commands::get_language,
     ]
 }
