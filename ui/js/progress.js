@@ -9,35 +9,35 @@ import { formatBytes, h, STATE_LABEL } from './dom.js';
 /** 75 → "1 min 15 s" (as tunnel_core::progress::text::format_duration). */
 export function formatDuration(secs) {
   const s = Math.max(0, Math.round(Number(secs) || 0));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const [sec, min, hour] = [t('unit.s'), t('unit.min'), t('unit.h')];
+  if (s < 60) return `${s} ${sec}`;
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} ${min} ${s % 60} ${sec}` : `${s / 60} ${min}`;
   const m = Math.floor((s % 3600) / 60);
-  return m ? `${Math.floor(s / 3600)} h ${m} min` : `${Math.floor(s / 3600)} h`;
+  return m ? `${Math.floor(s / 3600)} ${hour} ${m} ${min}` : `${Math.floor(s / 3600)} ${hour}`;
 }
 
 function retryIn(retryAt, now) {
   const secs = retryAt - now;
-  return secs <= 0 ? 'retrying now' : `retrying in ${formatDuration(secs)}`;
+  return secs <= 0 ? t('wait.retrying_now') : t('wait.retrying_in', { time: formatDuration(secs) });
 }
 
 /** Why a folder waits (WaitReason, tagged by `kind`), at `now` (unix seconds). */
 export function describeWait(w, now = Date.now() / 1000) {
   if (!w) return '';
   switch (w.kind) {
-    case 'paused': return 'paused';
-    case 'offline': return `offline, ${retryIn(w.retry_at, now)}`;
-    case 'rate-limited': return `the server's rate limit, ${retryIn(w.retry_at, now)}`;
-    case 'page-busy': return `another device is writing to the page, ${retryIn(w.retry_at, now)}`;
-    case 'local-error': return `a local file could not be read or written, ${retryIn(w.retry_at, now)}`;
+    case 'paused': return t('wait.paused');
+    case 'offline': return t('wait.offline', { retry: retryIn(w.retry_at, now) });
+    case 'rate-limited': return t('wait.rate_limited', { retry: retryIn(w.retry_at, now) });
+    case 'page-busy': return t('wait.page_busy', { retry: retryIn(w.retry_at, now) });
+    case 'local-error': return t('wait.local_error', { retry: retryIn(w.retry_at, now) });
     case 'files-in-use': {
       const more = w.count - w.files.length;
-      const what = w.count === 1 ? 'file' : 'files';
-      const names = w.files.join(', ') + (more > 0 ? ` and ${more} more` : '');
-      return `${w.count} ${what} in use by another program (${names})`;
+      const names = w.files.join(', ') + (more > 0 ? t('wait.and_more', { more }) : '');
+      return t('wait.in_use', { files: t('files', { count: w.count }), names });
     }
-    case 'waiting-for-lock': return 'waiting for another sber-tunnel to release the configuration';
-    case 'queued': return 'waiting for another folder to finish';
-    case 'stalled': return `stalled: no progress for ${formatDuration(w.for_secs)}`;
+    case 'waiting-for-lock': return t('wait.lock');
+    case 'queued': return t('wait.queued');
+    case 'stalled': return t('wait.stalled', { time: formatDuration(w.for_secs) });
     default: return w.kind;
   }
 }
