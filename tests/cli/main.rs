@@ -12,6 +12,7 @@ mod conflicts;
 mod demo;
 mod errors;
 mod identity;
+mod language;
 mod names;
 mod privacy;
 mod progress;
