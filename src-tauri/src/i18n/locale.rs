@@ -1,7 +1,7 @@
 //! Which language to speak: the setting, a `--lang` flag, the operating system's locale.
 //!
 //! Decisions are pure functions of their inputs; only [`system_language`] reads the process
-//! environment (Linux, macOS) or asks Windows for the user's default UI language.
+//! environment or asks Windows for the user's default UI language.
 
 use tunnel_core::config::LanguageSetting;
 
@@ -37,15 +37,17 @@ pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Option<Lang> {
     Lang::from_code(&locale).or(Some(Lang::En))
 }
 
-/// The operating system's language for this user.
+/// The operating system's language for this user: the POSIX locale variables where they are set
+/// (also on Windows, for terminals that set `LANG`), else on Windows the user's display language.
 pub fn system_language() -> Option<Lang> {
+    let from_vars = from_env(|name| std::env::var(name).ok());
     #[cfg(windows)]
     {
-        windows_ui_language()
+        from_vars.or_else(windows_ui_language)
     }
     #[cfg(not(windows))]
     {
-        from_env(|name| std::env::var(name).ok())
+        from_vars
     }
 }
 
