@@ -35,7 +35,7 @@ catalog! {
     TraySyncing => "Syncing…", "Синхронизация…";
     TrayPaused => "Paused", "Приостановлено";
     TrayNeedsAttention => "Needs attention", "Требуется внимание";
-    TrayOffline => "Offline — will retry", "Нет связи — повторим позже";
+    TrayOffline => "Offline — will retry", "Нет связи — повторная попытка позже";
     TrayError => "Error: {message}", "Ошибка: {message}";
     TrayUnresolvedOne => "{count} unresolved conflict", "{count} неразрешённый конфликт";
     TrayUnresolvedFew => "{count} unresolved conflicts", "{count} неразрешённых конфликта";
