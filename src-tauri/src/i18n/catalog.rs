@@ -67,6 +67,19 @@ catalog! {
     CliNoFoldersToSync => "No folders to sync. Add one with `sber-tunnel add <folder>`.", "Нет папок для синхронизации. Добавить: `sber-tunnel add <папка>`.";
     CliServiceSyncing => "The running sync service is syncing now; see `sber-tunnel status`.", "Запущенная служба синхронизирует сейчас; см. `sber-tunnel status`.";
     CliRecent => "Recent:", "Недавно:";
+    // Command line: init.
+    InitUrl => "Confluence base URL", "Базовый адрес Confluence";
+    InitUser => "User name (leave empty to use a personal access token)", "Имя пользователя (пусто — вход по персональному токену)";
+    InitPassword => "Password (or API token)", "Пароль (или API-токен)";
+    InitApiToken => "API token", "API-токен";
+    InitPat => "Personal access token", "Персональный токен доступа";
+    InitPageId => "Page ID for storing files", "ID страницы для хранения файлов";
+    InitP12 => "Client certificate .p12 file (leave empty for none)", "Файл клиентского сертификата .p12 (пусто — без сертификата)";
+    InitP12Password => "Certificate password", "Пароль сертификата";
+    InitChecking => "Checking {url} …", "Проверка {url}…";
+    InitConnected => "Connected to {url} as {user}. Page {page} (\"{title}\") accepts attachments.", "Подключено к {url} как {user}. Страница {page} («{title}») принимает вложения.";
+    InitDevice => "This device is \"{device}\". Configuration saved in {path}.", "Это устройство: «{device}». Настройки сохранены в {path}.";
+    InitNext => "Next: sber-tunnel add <folder>", "Дальше: sber-tunnel add <папка>";
 }
 
 impl Msg {
