@@ -41,6 +41,7 @@ const COMMANDS: &[&str] = &[
     "get_ignore_rules",
     "preview_ignore_rules",
     "save_ignore_rules",
+    "get_language",
 ];
 
 #[cfg(feature = "gui")]

@@ -13,6 +13,7 @@ mod app;
 mod cli;
 #[cfg(test)]
 mod command_list;
+mod i18n;
 mod logging;
 
 // The real backend and its contract hold no GUI code: tests build them without `gui` too, so

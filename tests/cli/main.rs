@@ -13,6 +13,7 @@ mod demo;
 mod errors;
 mod identity;
 mod ignore;
+mod language;
 mod names;
 mod privacy;
 mod progress;

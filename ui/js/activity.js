@@ -3,6 +3,7 @@
 // history kept in the journal across restarts (`recent_activity`).
 
 import { api } from './api.js';
+import { t } from './i18n.js';
 import { baseName, formatBytes, formatTime, h } from './dom.js';
 
 /** The time of an entry; with the date when it is not today. */
@@ -61,18 +62,18 @@ export class Activity {
         this.drawTransfers();
         break;
       case 'uploaded':
-        this.entry('↑', 'up', event.path, `Sent · ${formatBytes(event.bytes)}`, event, when, live);
+        this.entry('↑', 'up', event.path, t('activity.sent', { size: formatBytes(event.bytes) }), event, when, live);
         break;
       case 'downloaded':
-        this.entry('↓', 'down', event.path, `Received · ${formatBytes(event.bytes)}`, event, when, live);
+        this.entry('↓', 'down', event.path, t('activity.received', { size: formatBytes(event.bytes) }), event, when, live);
         break;
       case 'deleted':
-        this.entry('×', 'del', event.path, event.remote ? 'Deletion sent' : 'Deleted here', event, when, live);
+        this.entry('×', 'del', event.path, event.remote ? t('activity.deletion_sent') : t('activity.deleted_here'), event, when, live);
         break;
       case 'conflict':
         if (live) this.conflictItems.unshift(event);
         else this.conflictItems.push(event);
-        this.entry('!', 'conflict', event.path, `Conflict · other version kept as ${event.copy}`, event, when, live);
+        this.entry('!', 'conflict', event.path, t('activity.conflict', { copy: event.copy }), event, when, live);
         this.drawConflicts();
         break;
       case 'failed':
@@ -80,7 +81,7 @@ export class Activity {
           this.running.delete(event.folder);
           this.drawTransfers();
         }
-        this.entry('!', 'bad', `Sync of ${baseName(event.folder)} failed`, event.message, null, when, live);
+        this.entry('!', 'bad', t('activity.failed', { folder: baseName(event.folder) }), event.message, null, when, live);
         break;
       default:
         break;
@@ -120,7 +121,7 @@ export class Activity {
     );
     if (event && event.type !== 'deleted') {
       item.addEventListener('dblclick', this.reveal(event.folder, event.path));
-      item.title = 'Double-click to show in its folder';
+      item.title = t('activity.reveal_hint');
     }
     if (live) {
       list.prepend(item);
@@ -133,7 +134,7 @@ export class Activity {
 
   drawTransfers() {
     if (!this.running.size) {
-      this.el.transfers.replaceChildren(h('p', { class: 'empty' }, 'Nothing is transferring.'));
+      this.el.transfers.replaceChildren(h('p', { class: 'empty' }, t('activity.no_transfers')));
       return;
     }
     this.el.transfers.replaceChildren(
@@ -143,8 +144,10 @@ export class Activity {
         const bar = h('span');
         bar.style.width = `${Math.round(fraction * 100)}%`;
         const text = p
-          ? `${p.files_done} of ${p.files_total} files · ${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes_total)}`
-          : 'Looking for changes…';
+          ? t('activity.transfer', {
+            done: p.files_done, total: p.files_total, bytes_done: formatBytes(p.bytes_done), bytes_total: formatBytes(p.bytes_total),
+          })
+          : t('activity.looking');
         return h('div', { class: 'transfer', dataset: { folder } },
           h('div', { class: 'transfer-head' }, h('strong', {}, baseName(folder)), h('span', { class: 'muted' }, text)),
           h('div', { class: 'bar' }, bar));
@@ -163,11 +166,11 @@ export class Activity {
           h('span', { class: 'icon conflict' }, '!'),
           h('div', { class: 'what' },
             h('div', {}, c.path),
-            h('div', { class: 'sub' }, `Other version: ${c.copy} · ${baseName(c.folder)}`)),
+            h('div', { class: 'sub' }, t('activity.other_version', { copy: c.copy, folder: baseName(c.folder) }))),
           h('span', { class: 'folder-actions' },
-            h('button', { class: 'small', onclick: this.open(c.folder, c.path) }, 'Open'),
-            h('button', { class: 'small', onclick: this.open(c.folder, c.copy) }, 'Open other version'),
-            h('button', { class: 'small', onclick: this.reveal(c.folder, c.path) }, 'Show in folder'))))),
+            h('button', { class: 'small', onclick: this.open(c.folder, c.path) }, t('action.open')),
+            h('button', { class: 'small', onclick: this.open(c.folder, c.copy) }, t('activity.open_other')),
+            h('button', { class: 'small', onclick: this.reveal(c.folder, c.path) }, t('activity.show_in_folder')))))),
     );
   }
 }

@@ -72,4 +72,5 @@ export const api = {
   ignoreRules: (folder) => call('get_ignore_rules', { folder: folder || null }),
   previewIgnoreRules: (folder, text) => call('preview_ignore_rules', { folder: folder || null, text }),
   saveIgnoreRules: (folder, text) => call('save_ignore_rules', { folder: folder || null, text }),
+  getLanguage: () => call('get_language'),
 };

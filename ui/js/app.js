@@ -13,6 +13,7 @@ import { checkToken, mountUsage } from './citizen.js';
 import { mountPrivacyNotice } from './privacy.js';
 import { mountIgnoreSettings } from './ignore.js';
 import { refreshWaits, statusLine } from './progress.js';
+import { onLanguageChange, setLanguage, t } from './i18n.js';
 
 const $ = (selector) => document.querySelector(selector);
 const TABS = ['folders', 'activity', 'connection', 'settings', 'conflicts'];
@@ -26,6 +27,7 @@ const ui = {
   conflicts: null,
   tabForm: null,
   folderForm: null,
+  info: null,
 };
 
 function toast(message) {
@@ -53,7 +55,7 @@ function applyStatus(status) {
   $('#status-pill').title = $('#status-text').textContent;
   const allPaused = status.folders.length > 0 && status.folders.every((f) => f.paused);
   const pauseAll = $('#pause-all');
-  pauseAll.textContent = allPaused ? 'Resume all' : 'Pause all';
+  pauseAll.textContent = allPaused ? t('action.resume_all') : t('action.pause_all');
   pauseAll.dataset.paused = String(allPaused);
   pauseAll.disabled = status.folders.length === 0;
   $('#sync-all').disabled = status.folders.length === 0;
@@ -80,7 +82,7 @@ function startWizard() {
   wizardStep('welcome');
   $('#wizard-start').onclick = () => wizardStep('connection');
   mountConnectionForm($('.wizard-step[data-step="connection"]'), {
-    saveLabel: 'Save and continue',
+    saveKey: 'wizard.save_continue',
     onSaved: async () => {
       ui.connection = await api.getConnection();
       wizardStep('folder');
@@ -111,6 +113,7 @@ async function loadSettings() {
   // 0 is "unlimited": shown as the empty field with its placeholder.
   form.elements.namedItem('upload_limit_kib_per_sec').value = s.upload_limit_kib_per_sec || '';
   form.elements.namedItem('download_limit_kib_per_sec').value = s.download_limit_kib_per_sec || '';
+  form.elements.namedItem('language').value = s.language || 'system';
 }
 
 function wireSettings() {
@@ -126,10 +129,12 @@ function wireSettings() {
       log_level: form.elements.namedItem('log_level').value,
       upload_limit_kib_per_sec: Number(form.elements.namedItem('upload_limit_kib_per_sec').value || 0),
       download_limit_kib_per_sec: Number(form.elements.namedItem('download_limit_kib_per_sec').value || 0),
+      language: form.elements.namedItem('language').value,
     };
     try {
       await api.saveSettings(settings);
-      showResult(result, 'ok', 'Saved.');
+      setLanguage(await api.getLanguage());
+      showResult(result, 'ok', t('settings.saved'));
     } catch (e) {
       showResult(result, 'error', e.message);
     }
@@ -157,7 +162,34 @@ async function startShell(tab = 'folders') {
   showTab(tab);
 }
 
+function showAppInfo() {
+  const info = ui.info;
+  if (!info) return;
+  $('#version-line').textContent = t('app.version', { version: info.version });
+  $('#about-version').textContent = t('app.about_version', { version: info.version, license: info.license });
+}
+
+/** Redraw what the views composed in the old language (static markup is done by i18n.js). */
+function relabel() {
+  showAppInfo();
+  if (ui.status) {
+    $('#folder-list').replaceChildren(); // cards are cached by their data: draw them afresh
+    applyStatus(ui.status);
+  }
+  if (ui.conflicts) {
+    ui.conflicts.drawn = null;
+    ui.conflicts.draw();
+  }
+  ui.folderForm?.refreshPlaceholder();
+}
+
 async function main() {
+  try {
+    setLanguage(await api.getLanguage());
+  } catch (e) {
+    setLanguage('en'); // an older backend: English, as before
+  }
+  onLanguageChange(relabel);
   ui.activity = new Activity({
     transfers: $('#transfer-list'),
     conflicts: $('#conflict-list'),
@@ -179,7 +211,7 @@ async function main() {
     api.setPaused(null, !paused).catch((e) => toast(e.message));
   });
   ui.tabForm = mountConnectionForm($('#connection-slot'), {
-    saveLabel: 'Save',
+    saveKey: 'common.save',
     onSaved: async () => {
       ui.connection = await api.getConnection();
       ui.folderForm.refreshPlaceholder();
@@ -200,9 +232,9 @@ async function main() {
   setInterval(() => refreshWaits($('#folder-list'), ui.status), WAIT_REFRESH_MS);
 
   const info = await api.appInfo();
-  $('#version-line').textContent = `Version ${info.version}`;
+  ui.info = info;
+  showAppInfo();
   $('#about-name').textContent = info.name;
-  $('#about-version').textContent = `version ${info.version} · ${info.license}`;
   $('#about-logs').textContent = info.log_dir;
 
   const connection = await api.getConnection();
@@ -217,5 +249,5 @@ async function main() {
 
 main().catch((e) => {
   $('#loading').hidden = false;
-  $('#loading').textContent = `sber-tunnel could not start its window: ${e.message || e}`;
+  $('#loading').textContent = t('app.start_failed', { message: e.message || e });
 });

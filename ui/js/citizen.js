@@ -5,6 +5,7 @@
 // finishes (at most once an hour) and after the connection is saved — no polling loop.
 
 import { api } from './api.js';
+import { t } from './i18n.js';
 import { formatBytes, h, showResult } from './dom.js';
 
 const TOKEN_RECHECK_MS = 60 * 60 * 1000;
@@ -38,25 +39,25 @@ function row(label, value) {
 function renderUsage(list, rows) {
   list.replaceChildren();
   if (!rows.length) {
-    list.append(h('p', { class: 'empty' }, 'No folders yet.'));
+    list.append(h('p', { class: 'empty' }, t('progress.no_folders')));
     return;
   }
   for (const r of rows) {
     const u = r.usage;
-    const old = `${u.old_versions} (${formatBytes(u.old_version_bytes)}${u.old_version_bytes_estimated ? ', partly estimated' : ''})`;
+    const old = `${u.old_versions} (${formatBytes(u.old_version_bytes)}${u.old_version_bytes_estimated ? t('usage.partly_estimated') : ''})`;
     list.append(h('div', { class: 'usage-folder', dataset: { path: r.path } },
-      h('div', { class: 'usage-title' }, r.path, h('span', { class: 'muted' }, ` · page ${r.page_id}`)),
-      row('Attachments', `${u.attachments} (${formatBytes(u.current_bytes)})`),
-      row('Old versions', old),
-      row('Total on the page', formatBytes(u.current_bytes + u.old_version_bytes)),
-      row('In use by the file list', `${u.referenced} (${formatBytes(u.referenced_bytes)})`),
-      u.foreign_attachments ? row('Not sber-tunnel\u2019s (never touched)', String(u.foreign_attachments)) : null,
+      h('div', { class: 'usage-title' }, r.path, h('span', { class: 'muted' }, ` · ${t('usage.page', { page: r.page_id })}`)),
+      row(t('usage.attachments'), `${u.attachments} (${formatBytes(u.current_bytes)})`),
+      row(t('usage.old_versions'), old),
+      row(t('usage.total'), formatBytes(u.current_bytes + u.old_version_bytes)),
+      row(t('usage.referenced'), `${u.referenced} (${formatBytes(u.referenced_bytes)})`),
+      u.foreign_attachments ? row(t('usage.foreign'), String(u.foreign_attachments)) : null,
       h('div', { class: 'usage-row gc' },
-        h('span', { class: 'muted' }, 'Garbage collection would free'),
+        h('span', { class: 'muted' }, t('usage.gc_free')),
         h('b', { class: 'gc-free' }, `${u.collectable} (${formatBytes(u.collectable_bytes)})`)),
-      u.waiting ? row('Unreferenced, kept for now', `${u.waiting} (${formatBytes(u.waiting_bytes)})`) : null,
+      u.waiting ? row(t('usage.waiting'), `${u.waiting} (${formatBytes(u.waiting_bytes)})`) : null,
       u.trash_visible ? null : h('p', { class: 'muted small' },
-        'Confluence does not list the space trash: what garbage collection moved there counts until a space admin purges it.')));
+        t('usage.trash_hint'))));
   }
 }
 
@@ -65,7 +66,7 @@ export function mountUsage(panel) {
   const list = panel.querySelector('#usage-list');
   const result = panel.querySelector('#usage-result');
   panel.querySelector('#usage-refresh').addEventListener('click', async () => {
-    showResult(result, 'busy', 'Reading the page…');
+    showResult(result, 'busy', t('usage.reading'));
     try {
       renderUsage(list, await api.pageUsage(null));
       showResult(result, '', '');

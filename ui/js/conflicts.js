@@ -6,6 +6,7 @@
 
 import { api } from './api.js';
 import { baseName, formatBytes, h } from './dom.js';
+import { t } from './i18n.js';
 
 function formatModified(unixSeconds) {
   return new Date(unixSeconds * 1000).toLocaleString();
@@ -57,17 +58,17 @@ export class Conflicts {
   version(c, side, label) {
     const v = side === 'copy' ? c.copy : c.original;
     return h('div', { class: `conflict-version ${label}`, dataset: { side } },
-      h('div', { class: 'version-label' }, label === 'mine' ? 'Mine' : 'Theirs',
-        h('span', { class: 'muted' }, side === 'copy' ? ' · the copy' : ' · at the name')),
+      h('div', { class: 'version-label' }, label === 'mine' ? t('conflicts.mine') : t('conflicts.theirs'),
+        h('span', { class: 'muted' }, side === 'copy' ? ` · ${t('conflicts.the_copy')}` : ` · ${t('conflicts.at_the_name')}`)),
       h('div', { class: 'path', title: v.path }, v.path),
       h('dl', { class: 'version-facts' },
-        h('dt', {}, 'Device'), h('dd', { class: 'device' }, v.device),
-        h('dt', {}, 'Modified'), h('dd', { class: 'modified' }, formatModified(v.modified_at)),
-        h('dt', {}, 'Size'), h('dd', { class: 'size' }, formatBytes(v.size))),
+        h('dt', {}, t('conflicts.device')), h('dd', { class: 'device' }, v.device),
+        h('dt', {}, t('conflicts.modified')), h('dd', { class: 'modified' }, formatModified(v.modified_at)),
+        h('dt', {}, t('conflicts.size')), h('dd', { class: 'size' }, formatBytes(v.size))),
       h('button', {
         class: 'small open',
         onclick: () => api.openFile(c.folder, v.path).catch((e) => this.onError(e.message)),
-      }, 'Open'));
+      }, t('action.open')));
   }
 
   resolveButton(c, keep, label, primary) {
@@ -92,7 +93,7 @@ export class Conflicts {
     this.el.count.hidden = n === 0;
     this.el.count.textContent = String(n);
     if (!n) {
-      this.el.list.replaceChildren(h('p', { class: 'empty' }, 'No unresolved conflicts.'));
+      this.el.list.replaceChildren(h('p', { class: 'empty' }, t('conflicts.none')));
       return;
     }
     this.el.list.replaceChildren(...this.items.map((c) => h('div', {
@@ -101,15 +102,15 @@ export class Conflicts {
     },
     h('div', { class: 'conflict-head' },
       h('strong', { class: 'original' }, c.original.path),
-      h('span', { class: 'muted' }, ` in ${baseName(c.folder)} · `,
-        c.kind === 'case-clash' ? 'two names that differ only in case' : 'changed on two devices')),
+      h('span', { class: 'muted' }, ` ${t('conflicts.in_folder', { folder: baseName(c.folder) })} · `,
+        c.kind === 'case-clash' ? t('conflicts.case_clash') : t('conflicts.two_devices'))),
     h('div', { class: 'conflict-versions' },
       this.version(c, c.mine, 'mine'),
       this.version(c, c.theirs, 'theirs')),
     h('div', { class: 'actions conflict-actions' },
-      this.resolveButton(c, 'mine', 'Keep mine', false),
-      this.resolveButton(c, 'theirs', 'Keep theirs', false),
-      this.resolveButton(c, 'both', 'Keep both', false)),
-    h('p', { class: 'hint' }, 'The version you do not keep goes to the folder’s trash (sber-tunnel trash).'))));
+      this.resolveButton(c, 'mine', t('conflicts.keep_mine'), false),
+      this.resolveButton(c, 'theirs', t('conflicts.keep_theirs'), false),
+      this.resolveButton(c, 'both', t('conflicts.keep_both'), false)),
+    h('p', { class: 'hint' }, t('conflicts.trash_hint')))));
   }
 }

@@ -3,28 +3,29 @@
 
 import { api, ErrorCode } from './api.js';
 import { showResult } from './dom.js';
+import { t } from './i18n.js';
 
 const SECRET_LABEL = {
-  password: 'Password',
-  'api-token': 'API token',
-  pat: 'Personal access token',
+  password: () => t('connection.secret_password'),
+  'api-token': () => t('connection.secret_api_token'),
+  pat: () => t('connection.secret_pat'),
 };
 
 const ERROR_TITLE = {
-  [ErrorCode.AUTH]: 'Sign-in refused',
-  [ErrorCode.CERTIFICATE]: 'Certificate problem',
-  [ErrorCode.PERMISSION]: 'Not allowed',
-  [ErrorCode.NOT_FOUND]: 'Page not found',
-  [ErrorCode.UNREACHABLE]: 'Server unreachable',
-  [ErrorCode.REMOTE_FORMAT]: 'Unexpected answer from the server',
-  [ErrorCode.INVALID]: 'Check the form',
+  [ErrorCode.AUTH]: () => t('error.auth'),
+  [ErrorCode.CERTIFICATE]: () => t('error.certificate'),
+  [ErrorCode.PERMISSION]: () => t('error.permission'),
+  [ErrorCode.NOT_FOUND]: () => t('error.not_found'),
+  [ErrorCode.UNREACHABLE]: () => t('error.unreachable'),
+  [ErrorCode.REMOTE_FORMAT]: () => t('error.remote_format'),
+  [ErrorCode.INVALID]: () => t('error.invalid'),
 };
 
 /**
  * Render the form into `slot`. `onSaved(check)` runs after a successful save.
  * Returns { fill(connectionView) }.
  */
-export function mountConnectionForm(slot, { saveLabel = 'Save', onSaved = () => {} } = {}) {
+export function mountConnectionForm(slot, { saveKey = 'common.save', onSaved = () => {} } = {}) {
   const template = document.getElementById('connection-form-template');
   slot.replaceChildren(template.content.cloneNode(true));
   const form = slot.querySelector('form');
@@ -32,14 +33,17 @@ export function mountConnectionForm(slot, { saveLabel = 'Save', onSaved = () => 
   const result = form.querySelector('.result');
   const save = form.querySelector('.save');
   const test = form.querySelector('.test');
-  save.textContent = saveLabel;
+  save.dataset.i18n = saveKey; // kept by later language changes
+  save.textContent = t(saveKey);
   let hasSecret = false;
 
   function syncAuthFields() {
     const auth = field('auth').value;
-    form.querySelector('.secret-label').textContent = SECRET_LABEL[auth];
+    const label = form.querySelector('.secret-label');
+    label.dataset.i18n = `connection.secret_${auth.replace('-', '_')}`;
+    label.textContent = SECRET_LABEL[auth]();
     form.querySelector('.username-field').hidden = auth === 'pat';
-    field('secret').placeholder = hasSecret ? 'Stored — leave empty to keep it' : '';
+    field('secret').placeholder = hasSecret ? t('connection.secret_stored') : '';
   }
   field('auth').addEventListener('change', syncAuthFields);
 
@@ -59,18 +63,18 @@ export function mountConnectionForm(slot, { saveLabel = 'Save', onSaved = () => 
   }
 
   function showError(e) {
-    const title = ERROR_TITLE[e.code] || 'Something went wrong';
-    showResult(result, 'error', `${title}: ${e.message}`);
+    const title = ERROR_TITLE[e.code] ? ERROR_TITLE[e.code]() : t('error.other');
+    showResult(result, 'error', t('connection.error', { title, message: e.message }));
   }
 
   async function run(action, button) {
     if (!form.reportValidity()) return;
     button.disabled = true;
-    showResult(result, 'busy', 'Checking the connection…');
+    showResult(result, 'busy', t('connection.checking'));
     try {
       const check = await action(read());
-      const write = check.can_write ? 'may add attachments' : 'cannot add attachments';
-      showResult(result, 'ok', `Connected as ${check.user} to “${check.page_title}” (${write}).`);
+      const write = check.can_write ? t('connection.can_write') : t('connection.cannot_write');
+      showResult(result, 'ok', t('connection.connected', { user: check.user, page: check.page_title, write }));
       return check;
     } catch (e) {
       showError(e);

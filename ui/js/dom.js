@@ -1,6 +1,8 @@
 // Small DOM and formatting helpers. Text always goes in through textContent (file names come
 // from disk and must never be parsed as HTML).
 
+import { t } from './i18n.js';
+
 /** Create an element: h('div', {class: 'x', onclick: fn}, child, 'text', ...). */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -41,11 +43,11 @@ export function formatBytes(n) {
 
 /** "just now", "5 min ago", or a date, for a unix time in seconds. */
 export function formatAgo(unixSeconds) {
-  if (!unixSeconds) return 'never';
+  if (!unixSeconds) return t('time.never');
   const seconds = Math.max(0, Date.now() / 1000 - unixSeconds);
-  if (seconds < 45) return 'just now';
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  if (seconds < 45) return t('time.just_now');
+  if (seconds < 3600) return t('time.min_ago', { n: Math.round(seconds / 60) });
+  if (seconds < 86400) return t('time.h_ago', { n: Math.round(seconds / 3600) });
   return new Date(unixSeconds * 1000).toLocaleString();
 }
 
@@ -59,10 +61,11 @@ export function baseName(path) {
   return parts.length ? parts[parts.length - 1] : String(path);
 }
 
+/** The label of a sync state, in the language in use (getters: read at each use). */
 export const STATE_LABEL = Object.freeze({
-  idle: 'Up to date',
-  syncing: 'Syncing',
-  paused: 'Paused',
-  error: 'Error',
-  offline: 'Offline',
+  get idle() { return t('state.idle'); },
+  get syncing() { return t('state.syncing'); },
+  get paused() { return t('state.paused'); },
+  get error() { return t('state.error'); },
+  get offline() { return t('state.offline'); },
 });

@@ -2,6 +2,7 @@
 // folder, drawn from the latest status. Buttons call commands; the status event redraws.
 
 import { api } from './api.js';
+import { t } from './i18n.js';
 import { baseName, formatAgo, formatBytes, h, showResult, STATE_LABEL } from './dom.js';
 import { openChooser } from './selective.js';
 import { openIgnoreEditor } from './ignore.js';
@@ -9,9 +10,9 @@ import { folderProgress } from './progress.js';
 
 /** How the folder's own changes are noticed (FolderStatus.watch, mirrored from events.rs). */
 const WATCH_LABEL = Object.freeze({
-  native: 'seen at once',
-  polling: 'looked for every 15 s',
-  none: 'looked for every 10 min',
+  get native() { return t('folders.watch_native'); },
+  get polling() { return t('folders.watch_polling'); },
+  get none() { return t('folders.watch_none'); },
 });
 
 /** Render the add-folder form into `slot`; `onAdded(folder)` runs after a success. */
@@ -26,7 +27,7 @@ export function mountFolderForm(slot, { defaultPage = () => '', onAdded = () => 
 
   const refreshPlaceholder = () => {
     const fallback = defaultPage();
-    page.placeholder = fallback ? `${fallback} (default)` : '';
+    page.placeholder = fallback ? t('folders.default_page', { page: fallback }) : '';
   };
   refreshPlaceholder();
 
@@ -43,10 +44,10 @@ export function mountFolderForm(slot, { defaultPage = () => '', onAdded = () => 
     event.preventDefault();
     if (!form.reportValidity()) return;
     add.disabled = true;
-    showResult(result, 'busy', 'Adding…');
+    showResult(result, 'busy', t('folders.adding'));
     try {
       const folder = await api.addFolder(path.value.trim(), page.value.trim());
-      showResult(result, 'ok', `Added ${folder.path}. Its first sync has started.`);
+      showResult(result, 'ok', t('folders.added', { path: folder.path }));
       path.value = '';
       page.value = '';
       onAdded(folder);
@@ -66,7 +67,7 @@ export function mountFolderForm(slot, { defaultPage = () => '', onAdded = () => 
 export function renderFolders(list, folders, onError) {
   if (!folders.length) {
     list.replaceChildren(
-      h('div', { class: 'card empty' }, 'No folders yet. Add one above to start syncing.'),
+      h('div', { class: 'card empty' }, t('folders.none')),
     );
     return;
   }
@@ -109,14 +110,14 @@ function folderCard(f, onError) {
   };
   const state = f.paused && f.state !== 'syncing' ? 'paused' : f.state;
   const pending = f.pending_files
-    ? `${f.pending_files} files, ${formatBytes(f.pending_bytes)}`
-    : 'nothing';
+    ? t('folders.pending_files', { files: t('files', { count: f.pending_files }), size: formatBytes(f.pending_bytes) })
+    : t('folders.pending_nothing');
   let removeArmed = false;
-  const remove = h('button', { class: 'small danger remove' }, 'Remove');
+  const remove = h('button', { class: 'small danger remove' }, t('folders.remove'));
   remove.addEventListener('click', act(async () => {
     if (!removeArmed) {
       removeArmed = true;
-      remove.textContent = 'Really stop syncing?';
+      remove.textContent = t('folders.remove_confirm');
       return;
     }
     await api.removeFolder(f.path);
@@ -134,27 +135,27 @@ function folderCard(f, onError) {
     h(
       'div',
       { class: 'folder-actions', dataset: { key: actionsKey(f) } },
-      h('button', { class: 'small sync', onclick: act(() => api.syncNow(f.path)) }, 'Sync now'),
+      h('button', { class: 'small sync', onclick: act(() => api.syncNow(f.path)) }, t('action.sync_now')),
       h(
         'button',
         { class: 'small pause', onclick: act(() => api.setPaused(f.path, !f.paused)) },
-        f.paused ? 'Resume' : 'Pause',
+        f.paused ? t('action.resume') : t('action.pause'),
       ),
-      h('button', { class: 'small open', onclick: act(() => api.openFolder(f.path)) }, 'Open'),
+      h('button', { class: 'small open', onclick: act(() => api.openFolder(f.path)) }, t('action.open')),
       h('button', { class: 'small choose-folders', onclick: act(() => openChooser(f.path)) },
-        'Choose folders…'),
+        t('folders.choose')),
       h('button', { class: 'small ignore-rules', onclick: act(() => openIgnoreEditor(f.path)) },
-        'Ignore rules…'),
+        t('folders.ignore_rules')),
       remove,
     ),
     h(
       'div',
       { class: 'folder-facts' },
-      h('span', {}, 'Page ', h('b', {}, f.page_id)),
-      h('span', { class: 'last-sync' }, 'Last sync ',
+      h('span', {}, `${t('folders.page')} `, h('b', {}, f.page_id)),
+      h('span', { class: 'last-sync' }, `${t('folders.last_sync')} `,
         h('b', { dataset: { at: f.last_sync_at || '' } }, formatAgo(f.last_sync_at))),
-      h('span', { class: 'pending' }, 'Pending ', h('b', {}, pending)),
-      h('span', { class: 'watch', dataset: { watch: f.watch || 'none' } }, 'Local changes ',
+      h('span', { class: 'pending' }, `${t('folders.pending')} `, h('b', {}, pending)),
+      h('span', { class: 'watch', dataset: { watch: f.watch || 'none' } }, `${t('folders.local_changes')} `,
         h('b', {}, WATCH_LABEL[f.watch] || WATCH_LABEL.none)),
     ),
     folderProgress(f),

@@ -3,6 +3,7 @@
 // decided in Rust (api.pagePrivacy / api.makePagePrivate); this file only shows the answer.
 
 import { api } from './api.js';
+import { t } from './i18n.js';
 import { h } from './dom.js';
 
 /**
@@ -16,7 +17,7 @@ export function mountPrivacyNotice(slot, { onError = () => {} } = {}) {
       privacy = await api.pagePrivacy(null);
     } catch (e) {
       // Not connected yet, or the server has no restriction API: say so quietly.
-      show({ state: 'unknown', text: `Could not check who may view the page: ${e.message}` });
+      show({ state: 'unknown', text: t('privacy.check_failed', { message: e.message }) });
       return;
     }
     render(privacy);
@@ -35,19 +36,19 @@ export function mountPrivacyNotice(slot, { onError = () => {} } = {}) {
     slot.dataset.privacy = state;
     const parts = [h('p', { class: 'privacy-text' }, text)];
     if (state === 'shared') {
-      parts.unshift(h('strong', { class: 'privacy-title' }, 'Others can see your files'));
+      parts.unshift(h('strong', { class: 'privacy-title' }, t('privacy.others_see')));
     }
     if (button) {
-      const make = h('button', { type: 'button', class: 'primary make-private' }, 'Make private');
+      const make = h('button', { type: 'button', class: 'primary make-private' }, t('privacy.make_private'));
       make.addEventListener('click', async () => {
         make.disabled = true;
-        make.textContent = 'Restricting…';
+        make.textContent = t('privacy.restricting');
         try {
           render(await api.makePagePrivate(null));
         } catch (e) {
           make.disabled = false;
-          make.textContent = 'Make private';
-          onError(`Could not make the page private: ${e.message}`);
+          make.textContent = t('privacy.make_private');
+          onError(t('privacy.make_failed', { message: e.message }));
         }
       });
       parts.push(h('div', { class: 'actions' }, make));
@@ -62,17 +63,16 @@ export function mountPrivacyNotice(slot, { onError = () => {} } = {}) {
 
 /** The same words as the command line's `sber-tunnel page`. */
 function sentence(p) {
-  const page = `Page ${p.page_id}`;
   if (p.visible_to_others) {
     const edit = p.editable_by_others
-      ? (p.editors === p.viewers ? ' They may also change or delete them.' : ` ${cap(p.editors)} may also change or delete them.`)
+      ? (p.editors === p.viewers ? t('privacy.they_may_edit') : t('privacy.editors_may_edit', { editors: cap(p.editors) }))
       : '';
-    return `${page} is visible to ${p.viewers}: they can download every file you sync through it.${edit}`;
+    return t('privacy.visible', { page: p.page_id, viewers: p.viewers }) + edit;
   }
   if (p.editable_by_others) {
-    return `Only you can view page ${p.page_id}, but ${p.editors} may edit it (change or delete your synced files).`;
+    return t('privacy.editable', { page: p.page_id, editors: p.editors });
   }
-  return `${page} is private: only you can view and edit it.`;
+  return t('privacy.private', { page: p.page_id });
 }
 
 function cap(s) {

@@ -3,55 +3,56 @@
 // pill. The same sentences as the CLI's `status` and the tray tooltip. Display only: every
 // number and reason comes from the backend.
 
+import { t } from './i18n.js';
 import { formatBytes, h, STATE_LABEL } from './dom.js';
 
 /** 75 → "1 min 15 s" (as tunnel_core::progress::text::format_duration). */
 export function formatDuration(secs) {
   const s = Math.max(0, Math.round(Number(secs) || 0));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const [sec, min, hour] = [t('unit.s'), t('unit.min'), t('unit.h')];
+  if (s < 60) return `${s} ${sec}`;
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} ${min} ${s % 60} ${sec}` : `${s / 60} ${min}`;
   const m = Math.floor((s % 3600) / 60);
-  return m ? `${Math.floor(s / 3600)} h ${m} min` : `${Math.floor(s / 3600)} h`;
+  return m ? `${Math.floor(s / 3600)} ${hour} ${m} ${min}` : `${Math.floor(s / 3600)} ${hour}`;
 }
 
 function retryIn(retryAt, now) {
   const secs = retryAt - now;
-  return secs <= 0 ? 'retrying now' : `retrying in ${formatDuration(secs)}`;
+  return secs <= 0 ? t('wait.retrying_now') : t('wait.retrying_in', { time: formatDuration(secs) });
 }
 
 /** Why a folder waits (WaitReason, tagged by `kind`), at `now` (unix seconds). */
 export function describeWait(w, now = Date.now() / 1000) {
   if (!w) return '';
   switch (w.kind) {
-    case 'paused': return 'paused';
-    case 'offline': return `offline, ${retryIn(w.retry_at, now)}`;
-    case 'rate-limited': return `the server's rate limit, ${retryIn(w.retry_at, now)}`;
-    case 'page-busy': return `another device is writing to the page, ${retryIn(w.retry_at, now)}`;
-    case 'local-error': return `a local file could not be read or written, ${retryIn(w.retry_at, now)}`;
+    case 'paused': return t('wait.paused');
+    case 'offline': return t('wait.offline', { retry: retryIn(w.retry_at, now) });
+    case 'rate-limited': return t('wait.rate_limited', { retry: retryIn(w.retry_at, now) });
+    case 'page-busy': return t('wait.page_busy', { retry: retryIn(w.retry_at, now) });
+    case 'local-error': return t('wait.local_error', { retry: retryIn(w.retry_at, now) });
     case 'files-in-use': {
       const more = w.count - w.files.length;
-      const what = w.count === 1 ? 'file' : 'files';
-      const names = w.files.join(', ') + (more > 0 ? ` and ${more} more` : '');
-      return `${w.count} ${what} in use by another program (${names})`;
+      const names = w.files.join(', ') + (more > 0 ? t('wait.and_more', { more }) : '');
+      return t('wait.in_use', { files: t('files', { count: w.count }), names });
     }
-    case 'waiting-for-lock': return 'waiting for another sber-tunnel to release the configuration';
-    case 'queued': return 'waiting for another folder to finish';
-    case 'stalled': return `stalled: no progress for ${formatDuration(w.for_secs)}`;
+    case 'waiting-for-lock': return t('wait.lock');
+    case 'queued': return t('wait.queued');
+    case 'stalled': return t('wait.stalled', { time: formatDuration(w.for_secs) });
     default: return w.kind;
   }
 }
 
 /** "3 files, 12 MB to go · 1.2 MB/s · 10 s left" (without the file). */
 export function describeProgress(p) {
-  const parts = [`${p.files_to_go} ${p.files_to_go === 1 ? 'file' : 'files'}, ${formatBytes(p.bytes_to_go)} to go`];
+  const parts = [t('progress.to_go', { files: t('files', { count: p.files_to_go }), size: formatBytes(p.bytes_to_go) })];
   if (p.bytes_per_sec != null) parts.push(`${formatBytes(p.bytes_per_sec)}/s`);
-  if (p.eta_secs != null && p.bytes_to_go > 0) parts.push(`${formatDuration(p.eta_secs)} left`);
+  if (p.eta_secs != null && p.bytes_to_go > 0) parts.push(t('progress.left', { time: formatDuration(p.eta_secs) }));
   return parts.join(' · ');
 }
 
 /** The pill's one line for the whole service. */
 export function statusLine(status, now = Date.now() / 1000) {
-  if (!status.folders.length) return 'No folders yet';
+  if (!status.folders.length) return t('progress.no_folders');
   let line = STATE_LABEL[status.state] || status.state;
   const p = status.progress;
   if (status.state === 'syncing' && p) {

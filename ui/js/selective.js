@@ -6,6 +6,7 @@
 // folder so the choice is carried out.
 
 import { api } from './api.js';
+import { t } from './i18n.js';
 import { baseName, formatBytes, h, showResult } from './dom.js';
 
 const DIALOG_ID = 'choose-folders';
@@ -20,15 +21,13 @@ export async function openChooser(folderPath) {
   document.getElementById(DIALOG_ID)?.remove();
   const tree = h('ul', { class: 'chooser-tree' });
   const result = h('div', { class: 'result' });
-  const done = h('button', { class: 'primary chooser-done' }, 'Done');
+  const done = h('button', { class: 'primary chooser-done' }, t('chooser.done'));
   const dialog = h(
     'dialog',
     { id: DIALOG_ID, class: 'chooser', dataset: { folder: folderPath } },
-    h('h3', {}, `Choose folders for ${baseName(folderPath)}`),
+    h('h3', {}, t('chooser.title', { folder: baseName(folderPath) })),
     h('p', { class: 'muted' },
-      'Checked folders live on this computer. Unchecked ones stay on the page and on your ' +
-      'other computers only: their copies here are removed at the next sync (anything changed ' +
-      'here is sent first). Checking one again downloads it.'),
+      t('chooser.intro')),
     tree,
     result,
     h('div', { class: 'actions' }, done),
@@ -40,7 +39,7 @@ export async function openChooser(folderPath) {
     const subfolders = choice.subfolders || [];
     if (!subfolders.length) {
       tree.replaceChildren(
-        h('li', { class: 'muted chooser-empty' }, 'The page holds no subfolders yet.'),
+        h('li', { class: 'muted chooser-empty' }, t('chooser.empty')),
       );
       return;
     }
@@ -54,12 +53,12 @@ export async function openChooser(folderPath) {
           !s.excluded && excluded.some((e) => e !== s.path && atOrBelow(s.path, e));
         box.addEventListener('change', async () => {
           tree.querySelectorAll('input').forEach((b) => { b.disabled = true; });
-          showResult(result, 'busy', box.checked ? 'Including…' : 'Excluding…');
+          showResult(result, 'busy', box.checked ? t('chooser.including') : t('chooser.excluding'));
           try {
             draw(await api.setExcluded(folderPath, s.path, !box.checked));
             showResult(result, 'ok', box.checked
-              ? `${s.path} will be downloaded at the next sync.`
-              : `${s.path} will leave this computer at the next sync.`);
+              ? t('chooser.included', { path: s.path })
+              : t('chooser.excluded', { path: s.path }));
           } catch (e) {
             showResult(result, 'error', e.message);
             draw(await api.folderChoice(folderPath));
@@ -70,7 +69,7 @@ export async function openChooser(folderPath) {
           { class: 'chooser-row', dataset: { path: s.path, excluded: String(s.excluded) } },
           h('label', {}, box, h('span', { class: 'chooser-name' }, baseName(s.path)),
             h('span', { class: 'muted chooser-size' },
-              `${s.files} file${s.files === 1 ? '' : 's'}, ${formatBytes(s.bytes)}`)),
+              `${t('files', { count: s.files })}, ${formatBytes(s.bytes)}`)),
         );
         // Through the CSSOM: the content security policy refuses inline style attributes.
         li.style.paddingLeft = `${depth * 22}px`;

@@ -168,6 +168,11 @@ impl Device {
             .env_remove("SBER_TUNNEL_TOKEN")
             .env_remove("SBER_TUNNEL_HOME")
             .env_remove("RUST_LOG")
+            // English messages whatever the machine's locale (tests/cli/language.rs sets one).
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("LANGUAGE")
             .stdin(Stdio::null());
         // The emulator is on loopback: a proxy from the machine's environment stays out of it
         // (tests/cli/proxy.rs sets one on purpose).

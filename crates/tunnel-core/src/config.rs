@@ -108,6 +108,36 @@ pub struct Config {
     pub device: DeviceConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The user interface (written only when it differs from the default).
+    #[serde(skip_serializing_if = "UiConfig::is_default")]
+    pub ui: UiConfig,
+}
+
+/// `[ui]`: how the app, the tray and the command line talk to the user.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UiConfig {
+    /// `system` (the operating system's language), `en` or `ru`.
+    pub language: LanguageSetting,
+}
+
+impl UiConfig {
+    fn is_default(&self) -> bool {
+        *self == UiConfig::default()
+    }
+}
+
+/// `ui.language`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LanguageSetting {
+    /// Follow the operating system's language (Russian when it is Russian, English otherwise).
+    #[default]
+    System,
+    /// English.
+    En,
+    /// Russian.
+    Ru,
 }
 
 /// `[remote]`: where and as whom.

@@ -2,6 +2,7 @@
 //! that it really works — authenticated as a real user, the page readable, attachments
 //! allowed — and only then save it. Secrets go to the secret store, never to the config file.
 
+use crate::i18n::{current, tr, Msg};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -92,7 +93,7 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
         eprintln!("warning: server certificate verification is OFF (--insecure)");
     }
     if !ctx.json {
-        eprintln!("Checking {} …", answers.url);
+        eprintln!("{}", tr(Msg::InitChecking, &[("url", &answers.url)]));
     }
     let identity = connection::check(settings, &answers.page_id)
         .await
@@ -127,15 +128,28 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
         println!("{body}");
     } else {
         println!(
-            "Connected to {} as {}. Page {} (\"{}\") accepts attachments.",
-            answers.url, identity.user, answers.page_id, identity.title
+            "{}",
+            tr(
+                Msg::InitConnected,
+                &[
+                    ("url", &answers.url),
+                    ("user", &identity.user),
+                    ("page", &answers.page_id),
+                    ("title", &identity.title),
+                ]
+            )
         );
         println!(
-            "This device is \"{}\". Configuration saved in {}.",
-            config.device.id,
-            paths.config_dir.display()
+            "{}",
+            tr(
+                Msg::InitDevice,
+                &[
+                    ("device", &config.device.id),
+                    ("path", &paths.config_dir.display())
+                ]
+            )
         );
-        println!("Next: sber-tunnel add <folder>");
+        println!("{}", tr(Msg::InitNext, &[]));
     }
     Ok(exit::OK)
 }
@@ -145,7 +159,7 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     let url = match &args.url {
         Some(u) => u.clone(),
         None => p.ask(
-            "Confluence base URL",
+            Msg::InitUrl.text(current()),
             existing
                 .map(|c| c.remote.url.clone())
                 .filter(|u| !u.is_empty()),
@@ -174,7 +188,7 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
         (Some(u), _, _) => Some(u.clone()),
         (None, AuthKind::Pat, _) => None,
         (None, _, _) => {
-            let u = p.ask_optional("User name (leave empty to use a personal access token)")?;
+            let u = p.ask_optional(Msg::InitUser.text(current()))?;
             u.filter(|s| !s.is_empty())
         }
     };
@@ -184,9 +198,9 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
         auth
     };
     let (env_name, label) = match auth {
-        AuthKind::Password => ("SBER_TUNNEL_PASSWORD", "Password (or API token)"),
-        AuthKind::ApiToken => ("SBER_TUNNEL_TOKEN", "API token"),
-        AuthKind::Pat => ("SBER_TUNNEL_TOKEN", "Personal access token"),
+        AuthKind::Password => ("SBER_TUNNEL_PASSWORD", Msg::InitPassword.text(current())),
+        AuthKind::ApiToken => ("SBER_TUNNEL_TOKEN", Msg::InitApiToken.text(current())),
+        AuthKind::Pat => ("SBER_TUNNEL_TOKEN", Msg::InitPat.text(current())),
     };
     let secret = match std::env::var(env_name).ok().filter(|s| !s.is_empty()) {
         Some(s) => s,
@@ -203,7 +217,7 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
         Some(id) => id.clone(),
         None => PageId::parse(
             &p.ask(
-                "Page ID for storing files",
+                Msg::InitPageId.text(current()),
                 existing
                     .and_then(|c| c.remote.default_page_id.as_ref())
                     .map(PageId::to_string),
@@ -215,14 +229,14 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
         Some(p) => Some(p.clone()),
         None if args.non_interactive || args.url.is_some() => None,
         None => p
-            .ask_optional("Client certificate .p12 file (leave empty for none)")?
+            .ask_optional(Msg::InitP12.text(current()))?
             .filter(|s| !s.is_empty())
             .map(PathBuf::from),
     };
     let p12_password = match &p12 {
         Some(_) => Some(match std::env::var("SBER_TUNNEL_P12_PASSWORD") {
             Ok(s) => s,
-            Err(_) => p.ask_secret("Certificate password")?,
+            Err(_) => p.ask_secret(Msg::InitP12Password.text(current()))?,
         }),
         None => None,
     };

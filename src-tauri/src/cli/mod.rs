@@ -46,6 +46,10 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Language of the messages: en or ru (default: the `ui.language` setting, else the
+    /// system's locale, LC_ALL / LC_MESSAGES / LANG).
+    #[arg(long, global = true, value_name = "LANG", value_parser = ["en", "ru"])]
+    pub lang: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -125,7 +129,12 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
+    let lang_flag = cli.lang.as_deref().and_then(crate::i18n::Lang::from_code);
+    crate::i18n::set_current(lang_flag.unwrap_or_else(|| {
+        crate::i18n::locale::for_setting(tunnel_core::config::LanguageSetting::System)
+    }));
     let ctx = Context {
+        lang_flag,
         config_dir: cli.config_dir.clone(),
         json: cli.json,
         verbose: cli.verbose,
@@ -154,6 +163,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 
 /// What every command gets besides its own arguments.
 pub struct Context {
+    /// `--lang`, which wins over the `ui.language` setting.
+    pub lang_flag: Option<crate::i18n::Lang>,
     pub config_dir: Option<PathBuf>,
     pub json: bool,
     pub verbose: u8,
@@ -174,6 +185,9 @@ impl Context {
     pub fn open(&self) -> anyhow::Result<(OpenedConfig, crate::logging::LogGuard)> {
         let paths = OpenedConfig::resolve_paths(self.config_dir.as_deref())?;
         let app = OpenedConfig::open(paths)?;
+        if self.lang_flag.is_none() {
+            crate::i18n::set_current(crate::i18n::locale::for_setting(app.config.ui.language));
+        }
         let guard = crate::logging::init(
             Some(&app.paths.log_dir()),
             &app.config.log.level,

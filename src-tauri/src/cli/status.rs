@@ -1,5 +1,6 @@
 //! `status`.
 
+use crate::i18n::{tr, Msg};
 use anyhow::Result;
 
 use tunnel_core::events::{SyncEvent, SyncState, WatchMode};
@@ -69,22 +70,31 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         );
         return Ok(exit::OK);
     }
-    println!("Confluence: {}", app.config.remote.url);
+    println!(
+        "{}",
+        tr(Msg::CliConfluence, &[("url", &app.config.remote.url)])
+    );
     if let Some(u) = &app.config.remote.username {
-        println!("User:       {u}");
+        println!("{}", tr(Msg::CliUser, &[("user", u)]));
     }
-    println!("Device:     {}", app.config.device.id);
+    println!(
+        "{}",
+        tr(Msg::CliDevice, &[("device", &app.config.device.id)])
+    );
     if let Some(n) = &token_notice {
         println!("Token:      {}", n.message);
     }
-    println!("Config:     {}", app.paths.config_dir.display());
+    println!(
+        "{}",
+        tr(Msg::CliConfig, &[("path", &app.paths.config_dir.display())])
+    );
     let now = tunnel_core::clock::unix_now();
     match &live {
         Some(s) => println!(
             "Service:    running ({})",
             tunnel_core::progress::text::describe_status(s, now)
         ),
-        None => println!("Service:    not running (start it with `sber-tunnel start`)"),
+        None => println!("{}", tr(Msg::CliServiceStopped, &[])),
     }
     if let Some(t) = live.as_ref().and_then(|s| s.transfer.as_ref()) {
         println!(
@@ -111,7 +121,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         );
     }
     if folders.is_empty() {
-        println!("No folders yet. Add one with `sber-tunnel add <folder>`.");
+        println!("{}", tr(Msg::CliNoFolders, &[]));
     }
     for f in &folders {
         let running = live
@@ -194,7 +204,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         }
     }
     if !recent.is_empty() {
-        println!("Recent:");
+        println!("{}", tr(Msg::CliRecent, &[]));
         for e in &recent {
             println!("  {:>10}  {}", ago(e.at), describe(&e.event));
         }

@@ -1,5 +1,6 @@
 //! `sync`: sync every folder (or one) once, with progress on a terminal and a summary.
 
+use crate::i18n::{tr, Msg};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
@@ -7,7 +8,6 @@ use clap::Args;
 use tunnel_core::error::{ErrorCode, SyncError};
 use tunnel_core::events::SyncSummary;
 use tunnel_core::sync::SyncOptions;
-
 
 use super::output::{human_bytes, spawn_progress};
 use super::{exit, Context};
@@ -29,7 +29,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     }
     if folders.is_empty() {
         if !ctx.json {
-            println!("No folders to sync. Add one with `sber-tunnel add <folder>`.");
+            println!("{}", tr(Msg::CliNoFoldersToSync, &[]));
         } else {
             println!("{}", serde_json::json!({"folders": []}));
         }
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
                 Some(resp) => {
                     // A refusal exits as if this command had found the error itself.
                     resp.into_result()?;
-                    println!("The running sync service is syncing now; see `sber-tunnel status`.");
+                    println!("{}", tr(Msg::CliServiceSyncing, &[]));
                     return Ok(exit::OK);
                 }
                 None => anyhow::bail!(

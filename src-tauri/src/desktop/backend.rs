@@ -131,6 +131,9 @@ pub struct SettingsView {
     /// Download cap in KiB/s, 0 = unlimited.
     #[serde(default)]
     pub download_limit_kib_per_sec: u64,
+    /// Language of the app, the tray and the command line: `system`, `en` or `ru`.
+    #[serde(default)]
+    pub language: tunnel_core::config::LanguageSetting,
 }
 
 impl SettingsView {

@@ -115,7 +115,9 @@ pub async fn save_settings<R: Runtime>(
     settings: SettingsView,
 ) -> Result<(), AppError> {
     let start_at_login = settings.start_at_login;
+    let language = settings.language;
     state.backend.save_settings(settings).await?;
+    crate::i18n::set_current(crate::i18n::locale::for_setting(language));
     // The autostart plugin is registered by `run`; the mock-runtime tests run without it.
     if let Some(autostart) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() {
         let applied = if start_at_login {
@@ -442,4 +444,14 @@ fn optional_page(page_id: Option<String>) -> Result<Option<PageId>, AppError> {
         .filter(|p| !p.trim().is_empty())
         .map(|p| PageId::parse(&p))
         .transpose()?)
+}
+
+/// The language the window speaks: `en` or `ru`, from the Settings' choice or, for `system`,
+/// the operating system's language. The tray and notifications follow the same choice.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn get_language(state: State<'_, AppState>) -> Result<String, AppError> {
+    let setting = state.backend.settings().await?.language;
+    let lang = crate::i18n::locale::for_setting(setting);
+    crate::i18n::set_current(lang);
+    Ok(lang.code().to_owned())
 }

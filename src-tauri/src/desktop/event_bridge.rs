@@ -6,6 +6,7 @@
 //! Invariants: one bridge per app; it never polls (it awaits the broadcast and watch channels);
 //! a lagging receiver skips events and says so in the log, it never blocks the backend.
 
+use crate::i18n::{tr, Msg};
 use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -54,6 +55,13 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, backend: Arc<dyn DesktopBackend>) {
                 None
             }
         };
+        // Speak the language of the Settings (or the system's) from the first tray update on.
+        match backend.settings().await {
+            Ok(settings) => {
+                crate::i18n::set_current(crate::i18n::locale::for_setting(settings.language))
+            }
+            Err(e) => tracing::debug!(error = %e, "no settings for the language; the system's"),
+        }
         super::conflict_count::recount(&app, &*backend).await;
         let first = status.borrow_and_update().clone();
         publish_status(&app, &first, recent.as_deref());
@@ -123,11 +131,11 @@ fn refresh_tray<R: Runtime>(app: &AppHandle<R>, status: &SyncStatus, recent: Opt
 /// One line for the tray's "recent activity" entry.
 fn activity_line(event: &SyncEvent) -> Option<String> {
     match event {
-        SyncEvent::Uploaded { path, .. } => Some(format!("Sent {path}")),
-        SyncEvent::Downloaded { path, .. } => Some(format!("Received {path}")),
-        SyncEvent::Deleted { path, .. } => Some(format!("Deleted {path}")),
-        SyncEvent::Conflict { path, .. } => Some(format!("Conflict in {path}")),
-        SyncEvent::Failed { message, .. } => Some(format!("Failed: {message}")),
+        SyncEvent::Uploaded { path, .. } => Some(tr(Msg::ActivitySent, &[("path", path)])),
+        SyncEvent::Downloaded { path, .. } => Some(tr(Msg::ActivityReceived, &[("path", path)])),
+        SyncEvent::Deleted { path, .. } => Some(tr(Msg::ActivityDeleted, &[("path", path)])),
+        SyncEvent::Conflict { path, .. } => Some(tr(Msg::ActivityConflict, &[("path", path)])),
+        SyncEvent::Failed { message, .. } => Some(tr(Msg::ActivityFailed, &[("message", message)])),
         SyncEvent::Started { .. } | SyncEvent::Progress { .. } | SyncEvent::Finished { .. } => None,
     }
 }
@@ -136,10 +144,14 @@ fn activity_line(event: &SyncEvent) -> Option<String> {
 fn notification_for(event: &SyncEvent) -> Option<(String, String)> {
     match event {
         SyncEvent::Conflict { folder, path, copy } => Some((
-            "Conflict kept as a copy".to_owned(),
-            format!(
-                "{path} in {} changed on two computers; the other version is {copy}.",
-                folder.display()
+            tr(Msg::NoteConflictTitle, &[]),
+            tr(
+                Msg::NoteConflictBody,
+                &[
+                    ("path", path),
+                    ("folder", &folder.display()),
+                    ("copy", copy),
+                ],
             ),
         )),
         SyncEvent::Failed {
@@ -147,7 +159,7 @@ fn notification_for(event: &SyncEvent) -> Option<(String, String)> {
             message,
             code,
         } if needs_the_user(*code) => Some((
-            format!("Sync of {} stopped", folder.display()),
+            tr(Msg::NoteStoppedTitle, &[("folder", &folder.display())]),
             message.clone(),
         )),
         _ => None,

@@ -191,6 +191,7 @@ impl FakeBackend {
                         log_level: "info".to_owned(),
                         upload_limit_kib_per_sec: 0,
                         download_limit_kib_per_sec: 0,
+                        language: Default::default(),
                     },
                     synced: HashMap::new(),
                     running: HashSet::new(),

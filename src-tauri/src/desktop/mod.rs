@@ -153,5 +153,6 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::get_ignore_rules,
         commands::preview_ignore_rules,
         commands::save_ignore_rules,
+        commands::get_language,
     ]
 }

@@ -455,6 +455,7 @@ impl DesktopBackend for RealBackend {
             log_level: config.log.level.clone(),
             upload_limit_kib_per_sec: config.sync.upload_limit_kib_per_sec,
             download_limit_kib_per_sec: config.sync.download_limit_kib_per_sec,
+            language: config.ui.language,
         })
     }
 
@@ -468,6 +469,7 @@ impl DesktopBackend for RealBackend {
         config.log.level = settings.log_level.clone();
         config.sync.upload_limit_kib_per_sec = settings.upload_limit_kib_per_sec;
         config.sync.download_limit_kib_per_sec = settings.download_limit_kib_per_sec;
+        config.ui.language = settings.language;
         let config_file = self.paths.config_file();
         let app = blocking(move || {
             config

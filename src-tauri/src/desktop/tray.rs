@@ -7,6 +7,7 @@
 //! On Linux (AppIndicator) tooltips are not shown, so the status line is also the first, disabled
 //! menu item.
 
+use crate::i18n::{Lang, Msg, Plural};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -98,6 +99,8 @@ pub struct TrayView {
     pub activity: Option<String>,
     /// Unresolved conflicts (see [`TrayView::with_conflicts`]).
     pub conflicts: usize,
+    /// The language of the texts (a change rebuilds the menu).
+    pub lang: Lang,
 }
 
 impl TrayView {
@@ -108,9 +111,16 @@ impl TrayView {
 
     /// [`TrayView::from_status`] at `now` (unix seconds), for "retrying in …".
     pub fn from_status_at(status: &SyncStatus, recent: Option<&str>, now: i64) -> Self {
+        Self::from_status_in(crate::i18n::current(), status, recent, now)
+    }
+
+    /// [`TrayView::from_status_at`] in `lang`.
+    pub fn from_status_in(lang: Lang, status: &SyncStatus, recent: Option<&str>, now: i64) -> Self {
         let headline = match status.state {
-            SyncState::Idle if status.folders.is_empty() => "No folders yet".to_owned(),
-            SyncState::Idle => "Up to date".to_owned(),
+            SyncState::Idle if status.folders.is_empty() => {
+                Msg::TrayNoFolders.text(lang).to_owned()
+            }
+            SyncState::Idle => Msg::TrayUpToDate.text(lang).to_owned(),
             SyncState::Syncing => match &status.transfer {
                 Some(t) if t.files_total > 0 => {
                     // By bytes when there are any; by files for a batch of empty files.
@@ -119,22 +129,26 @@ impl TrayView {
                         .saturating_mul(100)
                         .checked_div(t.bytes_total)
                         .unwrap_or(t.files_done.saturating_mul(100) / t.files_total);
-                    format!(
-                        "Syncing {} of {} files ({percent}%)",
-                        t.files_done, t.files_total
+                    Msg::TraySyncingOf.render(
+                        lang,
+                        &[
+                            ("done", &t.files_done),
+                            ("total", &t.files_total),
+                            ("percent", &percent),
+                        ],
                     )
                 }
-                _ => "Syncing…".to_owned(),
+                _ => Msg::TraySyncing.text(lang).to_owned(),
             },
-            SyncState::Paused => "Paused".to_owned(),
-            SyncState::Error => "Needs attention".to_owned(),
-            SyncState::Offline => "Offline — will retry".to_owned(),
+            SyncState::Paused => Msg::TrayPaused.text(lang).to_owned(),
+            SyncState::Error => Msg::TrayNeedsAttention.text(lang).to_owned(),
+            SyncState::Offline => Msg::TrayOffline.text(lang).to_owned(),
         };
         let headline = super::tray_progress::with_progress(headline, status, now);
         let all_paused = !status.folders.is_empty() && status.folders.iter().all(|f| f.paused);
         let error = status.folders.iter().find_map(|f| f.last_error.as_deref());
         let activity = match (status.state, error) {
-            (SyncState::Error, Some(e)) => Some(format!("Error: {e}")),
+            (SyncState::Error, Some(e)) => Some(Msg::TrayError.render(lang, &[("message", &e)])),
             _ => recent.map(str::to_owned),
         };
         Self {
@@ -153,13 +167,14 @@ impl TrayView {
                 .iter()
                 .map(|f| {
                     (
-                        shorten(&format!("Open {}", f.path.display())),
+                        shorten(&Msg::MenuOpenFolder.render(lang, &[("path", &f.path.display())])),
                         f.path.clone(),
                     )
                 })
                 .collect(),
             activity: activity.map(|a| shorten(&a)),
             conflicts: 0,
+            lang,
         }
     }
 
@@ -176,10 +191,16 @@ impl TrayView {
 
 /// "1 unresolved conflict", "3 unresolved conflicts".
 fn conflicts_label(n: usize) -> String {
-    match n {
-        1 => "1 unresolved conflict".to_owned(),
-        n => format!("{n} unresolved conflicts"),
-    }
+    conflicts_label_in(crate::i18n::current(), n)
+}
+
+fn conflicts_label_in(lang: Lang, n: usize) -> String {
+    let msg = match crate::i18n::plural(lang, n as u64) {
+        Plural::One => Msg::TrayUnresolvedOne,
+        Plural::Few => Msg::TrayUnresolvedFew,
+        Plural::Many => Msg::TrayUnresolvedMany,
+    };
+    msg.render(lang, &[("count", &n)])
 }
 
 /// What the tray shows now, with the menu items whose text changes in place.
@@ -207,6 +228,7 @@ impl TrayView {
             && self.folders == other.folders
             && self.activity.is_some() == other.activity.is_some()
             && self.conflicts == other.conflicts
+            && self.lang == other.lang
     }
 }
 
@@ -308,11 +330,12 @@ fn menu<R: Runtime>(
             &format!("{}…", conflicts_label(view.conflicts)),
         )?)?;
     }
-    menu.append(&item(TrayAction::Open, "Open sber-tunnel")?)?;
-    menu.append(&item(TrayAction::SyncNow, "Sync now")?)?;
+    let lang = view.lang;
+    menu.append(&item(TrayAction::Open, Msg::MenuOpenApp.text(lang))?)?;
+    menu.append(&item(TrayAction::SyncNow, Msg::MenuSyncNow.text(lang))?)?;
     let pause_label = match view.pause_action {
-        TrayAction::Resume => "Resume",
-        _ => "Pause",
+        TrayAction::Resume => Msg::MenuResume.text(lang),
+        _ => Msg::MenuPause.text(lang),
     };
     menu.append(&item(view.pause_action.clone(), pause_label)?)?;
     if !view.folders.is_empty() {
@@ -331,7 +354,7 @@ fn menu<R: Runtime>(
         None => None,
     };
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&item(TrayAction::Quit, "Quit")?)?;
+    menu.append(&item(TrayAction::Quit, Msg::MenuQuit.text(lang))?)?;
     Ok((menu, status_item, activity_item))
 }
 
@@ -455,6 +478,41 @@ mod tests {
             view.folders,
             vec![("Open /a".to_owned(), PathBuf::from("/a"))]
         );
+    }
+
+    #[test]
+    fn russian_tray_speaks_russian() {
+        let status = SyncStatus {
+            state: SyncState::Syncing,
+            folders: vec![folder("/a", false, None)],
+            transfer: Some(TransferProgress {
+                files_done: 3,
+                files_total: 10,
+                bytes_done: 50,
+                bytes_total: 200,
+                current: None,
+            }),
+            ..SyncStatus::default()
+        };
+        let view = TrayView::from_status_in(Lang::Ru, &status, None, 0);
+        assert_eq!(view.tooltip, "sber-tunnel — Синхронизация: 3 из 10 (25%)");
+        assert_eq!(
+            view.folders,
+            vec![("Открыть /a".to_owned(), PathBuf::from("/a"))]
+        );
+        let idle = SyncStatus::default();
+        assert_eq!(
+            TrayView::from_status_in(Lang::Ru, &idle, None, 0).tooltip,
+            "sber-tunnel — Папок пока нет"
+        );
+        assert_eq!(conflicts_label_in(Lang::Ru, 1), "1 неразрешённый конфликт");
+        assert_eq!(conflicts_label_in(Lang::Ru, 3), "3 неразрешённых конфликта");
+        assert_eq!(
+            conflicts_label_in(Lang::Ru, 5),
+            "5 неразрешённых конфликтов"
+        );
+        assert_eq!(conflicts_label_in(Lang::En, 1), "1 unresolved conflict");
+        assert_eq!(conflicts_label_in(Lang::En, 2), "2 unresolved conflicts");
     }
 
     #[test]
