@@ -3249,10 +3249,18 @@ mod tests {
         assert_eq!(left, first, "the same names stay left out\n{}", ctx());
     }
 
-    /// Every combination for one file: base ∈ {none, A}; local ∈ {none, A, B, C, dir};
-    /// remote ∈ {none, tombstone, A, B, C, dir}; with both mtime orders; trusted or not.
-    #[test]
-    fn exhaustive_single_path_combinations_converge_without_loss() {
+    type PathMap<E> = BTreeMap<RelPath, E>;
+    /// Trusted base or not; base, here and the page.
+    type SinglePathCase = (
+        bool,
+        PathMap<FileEntry>,
+        PathMap<LocalEntry>,
+        PathMap<FileEntry>,
+    );
+
+    /// Every combination for one path `f`: base ∈ {none, A, dir}; local ∈ {none, A, B, C,
+    /// dir}; remote ∈ {none, tombstone, A, B, C, dir}; with both mtime orders; trusted or not.
+    fn single_path_cases() -> Vec<SinglePathCase> {
         let contents = [1u8, 2, 3];
         let mut locals: Vec<Option<LocalEntry>> = vec![None, Some(local_dir())];
         let mut remotes: Vec<Option<FileEntry>> = vec![
@@ -3269,19 +3277,28 @@ mod tests {
             Some(remote_file("f", 1, 5, 1, OTHER)),
             Some(remote_dir("f", 1)),
         ];
+        let mut cases = Vec::new();
         for trusted in [true, false] {
             for b in &bases {
                 for l in &locals {
                     for r in &remotes {
-                        let base: BTreeMap<_, _> =
-                            b.iter().map(|e| (e.path.clone(), e.clone())).collect();
-                        let local: BTreeMap<_, _> = l.iter().map(|e| (p("f"), e.clone())).collect();
-                        let remote: BTreeMap<_, _> =
-                            r.iter().map(|e| (e.path.clone(), e.clone())).collect();
-                        check(base, local, remote, trusted, NameRules::EXACT);
+                        let base = b.iter().map(|e| (e.path.clone(), e.clone())).collect();
+                        let local = l.iter().map(|e| (p("f"), e.clone())).collect();
+                        let remote = r.iter().map(|e| (e.path.clone(), e.clone())).collect();
+                        cases.push((trusted, base, local, remote));
                     }
                 }
             }
+        }
+        cases
+    }
+
+    /// Every combination for one file: base ∈ {none, A}; local ∈ {none, A, B, C, dir};
+    /// remote ∈ {none, tombstone, A, B, C, dir}; with both mtime orders; trusted or not.
+    #[test]
+    fn exhaustive_single_path_combinations_converge_without_loss() {
+        for (trusted, base, local, remote) in single_path_cases() {
+            check(base, local, remote, trusted, NameRules::EXACT);
         }
     }
 
@@ -3868,42 +3885,15 @@ mod tests {
     /// contents or a folder; trusted or not.
     #[test]
     fn exhaustive_excluded_single_path_combinations_lose_nothing_and_settle() {
-        let contents = [1u8, 2, 3];
-        let mut locals: Vec<Option<LocalEntry>> = vec![None, Some(local_dir())];
-        let mut remotes: Vec<Option<FileEntry>> = vec![
-            None,
-            Some(gone(&remote_file("f", 1, 5, 1, OTHER))),
-            Some(remote_dir("f", 2)),
-        ];
-        for (i, &c) in contents.iter().enumerate() {
-            locals.push(Some(local_file(c, 10 + i as i64 * 10)));
-            remotes.push(Some(remote_file("f", c, 15 + i as i64 * 10, 2, OTHER)));
-        }
-        let bases = [
-            None,
-            Some(remote_file("f", 1, 5, 1, OTHER)),
-            Some(remote_dir("f", 1)),
-        ];
-        for trusted in [true, false] {
-            for b in &bases {
-                for l in &locals {
-                    for r in &remotes {
-                        let base: BTreeMap<_, _> =
-                            b.iter().map(|e| (e.path.clone(), e.clone())).collect();
-                        let local: BTreeMap<_, _> = l.iter().map(|e| (p("f"), e.clone())).collect();
-                        let remote: BTreeMap<_, _> =
-                            r.iter().map(|e| (e.path.clone(), e.clone())).collect();
-                        check_excluded(
-                            base,
-                            local,
-                            remote,
-                            trusted,
-                            NameRules::EXACT,
-                            [p("f")].into(),
-                        );
-                    }
-                }
-            }
+        for (trusted, base, local, remote) in single_path_cases() {
+            check_excluded(
+                base,
+                local,
+                remote,
+                trusted,
+                NameRules::EXACT,
+                [p("f")].into(),
+            );
         }
     }
 
