@@ -4,10 +4,10 @@
 // include, compared with today's rules, before anything is saved; "Save" writes it (the same
 // core calls as `sber-tunnel ignore`). Files already synced that a new rule ignores are not
 // deleted anywhere: this computer just stops syncing them.
-// Plain English here on purpose: the strings move to the i18n catalogs later.
 
 import { api } from './api.js';
 import { baseName, formatBytes, h, showResult } from './dom.js';
+import { t } from './i18n.js';
 
 const DIALOG_ID = 'ignore-rules';
 
@@ -43,24 +43,28 @@ function previewBlock(p, multiple) {
   const out = [];
   const where = multiple ? `${baseName(p.folder)}: ` : '';
   if (!p.excluded.length && !p.included.length) {
-    out.push(h('p', { class: 'muted ignore-nothing' }, `${where}No existing file changes.`));
+    out.push(h('p', { class: 'muted ignore-nothing' }, `${where}${t('ignore.no_change')}`));
     return out;
   }
   if (p.excluded.length) {
     out.push(h('p', { class: 'ignore-excluded-head' },
-      `${where}Newly excluded: ${p.excluded_files} file${p.excluded_files === 1 ? '' : 's'}, ` +
-      `${formatBytes(p.excluded_bytes)} (kept here and on the page; no longer synced from this computer)`));
+      where + t('ignore.newly_excluded', {
+        files: t('files', { count: p.excluded_files }),
+        size: formatBytes(p.excluded_bytes),
+      })));
     out.push(h('ul', { class: 'ignore-list ignore-excluded' },
       ...p.excluded.map((s) => h('li', {}, s))));
   }
   if (p.included.length) {
     out.push(h('p', { class: 'ignore-included-head' },
-      `${where}Newly included: ${p.included_files} file${p.included_files === 1 ? '' : 's'}, ` +
-      `${formatBytes(p.included_bytes)} (synced at the next sync)`));
+      where + t('ignore.newly_included', {
+        files: t('files', { count: p.included_files }),
+        size: formatBytes(p.included_bytes),
+      })));
     out.push(h('ul', { class: 'ignore-list ignore-included' },
       ...p.included.map((s) => h('li', {}, s))));
   }
-  if (p.truncated) out.push(h('p', { class: 'muted' }, '… and more.'));
+  if (p.truncated) out.push(h('p', { class: 'muted' }, t('ignore.and_more')));
   return out;
 }
 
@@ -71,25 +75,21 @@ export async function openIgnoreEditor(folderPath) {
   const presets = h('div', { class: 'ignore-presets' });
   const preview = h('div', { class: 'ignore-preview-out' });
   const result = h('div', { class: 'result' });
-  const previewBtn = h('button', { class: 'ignore-preview' }, 'Preview');
-  const save = h('button', { class: 'primary ignore-save' }, 'Save');
-  const cancel = h('button', { class: 'ignore-cancel' }, 'Cancel');
+  const previewBtn = h('button', { class: 'ignore-preview' }, t('ignore.preview'));
+  const save = h('button', { class: 'primary ignore-save' }, t('ignore.save'));
+  const cancel = h('button', { class: 'ignore-cancel' }, t('ignore.cancel'));
   const title = folderPath
-    ? `Ignore rules for ${baseName(folderPath)}`
-    : 'Ignore patterns for every folder';
+    ? t('ignore.title_folder', { name: baseName(folderPath) })
+    : t('ignore.title_global');
   const note = folderPath
-    ? 'Saved as .sbtignore in the folder (gitignore syntax). It is a hidden file, so it is not ' +
-      'synced: your other computers keep their own rules.'
-    : 'Saved in this computer\'s settings (gitignore syntax) and applied to every synced folder.';
+    ? t('ignore.note_folder')
+    : t('ignore.note_global');
   const dialog = h(
     'dialog',
     { id: DIALOG_ID, class: 'chooser ignore-editor', dataset: { folder: folderPath || '' } },
     h('h3', {}, title),
     h('p', { class: 'muted' }, note),
-    h('p', { class: 'muted' },
-      'Files already synced that a new rule ignores stay here, on the page and on your other ' +
-      'computers; this computer just stops syncing them. Hidden, temporary and Office lock ' +
-      'files are never synced anyway.'),
+    h('p', { class: 'muted' }, t('ignore.note_synced')),
     presets,
     text,
     preview,
@@ -122,21 +122,21 @@ export async function openIgnoreEditor(folderPath) {
   text.addEventListener('input', () => { syncBoxes(); preview.replaceChildren(); });
 
   previewBtn.addEventListener('click', async () => {
-    showResult(result, 'busy', 'Looking at the files…');
+    showResult(result, 'busy', t('ignore.looking'));
     try {
       const list = await api.previewIgnoreRules(folderPath, text.value);
       preview.replaceChildren(...list.flatMap((p) => previewBlock(p, list.length > 1)));
-      if (!list.length) preview.replaceChildren(h('p', { class: 'muted' }, 'No folder to look at.'));
+      if (!list.length) preview.replaceChildren(h('p', { class: 'muted' }, t('ignore.no_folder')));
       showResult(result, '', '');
     } catch (e) {
       showResult(result, 'error', e.message);
     }
   });
   save.addEventListener('click', async () => {
-    showResult(result, 'busy', 'Saving…');
+    showResult(result, 'busy', t('ignore.saving'));
     try {
       draw(await api.saveIgnoreRules(folderPath, text.value));
-      showResult(result, 'ok', 'Saved. The next sync uses these rules.');
+      showResult(result, 'ok', t('ignore.saved'));
     } catch (e) {
       showResult(result, 'error', e.message);
     }
@@ -154,11 +154,13 @@ export async function openIgnoreEditor(folderPath) {
 export function mountIgnoreSettings(slot) {
   if (!slot) return;
   const card = h('div', { class: 'card ignore-settings' },
-    h('h3', {}, 'Ignore patterns'),
-    h('p', { class: 'muted' },
-      'Files and folders no synced folder should send (build outputs, node_modules …). ' +
-      'Each folder can add its own rules with "Ignore rules…" on its card.'),
-    h('button', { type: 'button', id: 'open-ignore-global', onclick: () => openIgnoreEditor(null) },
-      'Edit ignore patterns…'));
+    h('h3', { dataset: { i18n: 'ignore.settings_title' } }, t('ignore.settings_title')),
+    h('p', { class: 'muted', dataset: { i18n: 'ignore.settings_text' } }, t('ignore.settings_text')),
+    h('button', {
+      type: 'button',
+      id: 'open-ignore-global',
+      dataset: { i18n: 'ignore.settings_edit' },
+      onclick: () => openIgnoreEditor(null),
+    }, t('ignore.settings_edit')));
   slot.after(card);
 }
