@@ -337,8 +337,10 @@ async function run() {
   await step('after a reload the settings and the activity history are still there', async () => {
     // Saving settings restarted the sync engine; a reload rebuilds the window from the backend,
     // so what it shows came from where it is kept (the journal, with the real backend).
-    await js('location.reload()');
-    await until('the window to be ready again', () => js('return document.body.dataset.ready === "true"'));
+    // The old page answers "ready" until the reload replaces it: wait for a new document.
+    await js('window.__beforeReload = true; location.reload()');
+    await until('the window to be ready again', () =>
+      js('return !window.__beforeReload && document.body.dataset.ready === "true"'));
     await click('.tab[data-tab=settings]');
     const limit = await until('the upload limit', async () => {
       const v = await js('return document.querySelector("#settings-form [name=upload_limit_kib_per_sec]").value');
