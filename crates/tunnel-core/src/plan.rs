@@ -1132,12 +1132,14 @@ fn survivors(
     input: &PlanInput,
     kept_remote: &BTreeSet<RelPath>,
 ) -> BTreeSet<RelPath> {
+    let alive_on_page = |path: &RelPath| input.remote.get(path).is_some_and(|e| !e.deleted);
     let deleted: BTreeSet<&RelPath> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::DeleteLocal { path, .. }
-            | Action::DeleteRemote { path, .. }
-            | Action::ForgetBase { path } => Some(path),
+            Action::DeleteLocal { path, .. } | Action::DeleteRemote { path, .. } => Some(path),
+            // Forgetting the base deletes nothing on the page: an entry an excluded subtree
+            // holds there (missing here, so only forgotten) still lives, and keeps its folder.
+            Action::ForgetBase { path } if !alive_on_page(path) => Some(path),
             _ => None,
         })
         .collect();
@@ -3660,6 +3662,45 @@ mod tests {
                 |a| matches!(a, Action::DeleteRemote { path, .. } if path.as_str() == "top/g")
             ),
             "the deletion of an included file still propagates: {plan:?}"
+        );
+    }
+
+    /// Found by the model test (seed 1796554678563030800 at 150 operations): a file made here
+    /// at an excluded folder's path, whose files live on the page but are missing here. Their
+    /// base is only forgotten, so the folder must still win: publishing the file over it made a
+    /// file list with a live file above live entries, which every device then refused.
+    #[test]
+    fn a_file_made_here_at_an_excluded_folder_does_not_replace_it_on_the_page() {
+        let docs = remote_dir("docs", 1);
+        let d = remote_file("docs/d.txt", 1, 10, 1, OTHER);
+        let plan = Case::new()
+            .base(docs.clone())
+            .base(d.clone())
+            .local("docs", local_file(7, 70))
+            .remote(docs)
+            .remote(d)
+            .exclude("docs")
+            .plan();
+        assert!(
+            !plan.actions.iter().any(|a| matches!(
+                a,
+                Action::Upload { path, local, .. }
+                    if path.as_str() == "docs" && local.kind == EntryKind::File
+            )),
+            "the file must not replace the folder on the page: {plan:?}"
+        );
+        assert!(
+            plan.actions.iter().any(|a| matches!(
+                a,
+                Action::ConflictRemoteWins { path, .. } if path.as_str() == "docs"
+            )),
+            "the folder wins and the file here is kept as a conflict copy: {plan:?}"
+        );
+        assert!(
+            !plan.actions.iter().any(
+                |a| matches!(a, Action::DeleteRemote { path, .. } if path.as_str() == "docs/d.txt")
+            ),
+            "{plan:?}"
         );
     }
 
