@@ -104,7 +104,10 @@ export async function progressSteps({ step, until, click, text, js, visible, scr
       const m = line.match(/^(\d+) files?, ([\d.]+) (B|KB|MB) to go/);
       if (!m) throw new Error(`a progress line reads "${line}"`);
       const bytes = Number(m[2]) * { B: 1, KB: 1024, MB: 1024 * 1024 }[m[3]];
-      if (Number(m[1]) > sizes.length || bytes > written * 1.05) throw new Error(`more to go than was written: "${line}"`);
+      // Bytes, not files: the steps before this one (ignore rules, selective sync) can leave
+      // a few small files of this folder for the same sync, so the file count may exceed the
+      // three written here while their bytes stay far below the margin.
+      if (bytes > written * 1.05) throw new Error(`more to go than was written: "${line}"`);
     }
     const stale = await mainText('.folder-progress');
     if (stale) throw new Error(`an up-to-date folder shows "${stale}"`);
