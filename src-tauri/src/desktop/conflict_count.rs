@@ -12,14 +12,19 @@ use tunnel_core::events::SyncEvent;
 
 use super::backend::DesktopBackend;
 
-/// The last count (app state).
+/// The last count (app state), and the lock that keeps counts in order: a recount lists and
+/// stores under it, so a slow listing begun before a resolution cannot store its older count
+/// after the resolution's (the event bridge and the command both recount).
 #[derive(Default)]
-pub struct ConflictCount(AtomicUsize);
+pub struct ConflictCount {
+    count: AtomicUsize,
+    counting: tokio::sync::Mutex<()>,
+}
 
 /// The last count; 0 before the first one.
 pub fn get<R: Runtime>(app: &AppHandle<R>) -> usize {
     app.try_state::<ConflictCount>()
-        .map_or(0, |c| c.0.load(Ordering::Relaxed))
+        .map_or(0, |c| c.count.load(Ordering::Relaxed))
 }
 
 /// Whether `event` may change the count.
@@ -49,12 +54,12 @@ pub async fn recount<R: Runtime>(app: &AppHandle<R>, backend: &dyn DesktopBacken
     if app.try_state::<ConflictCount>().is_none() {
         app.manage(ConflictCount::default());
     }
+    let Some(state) = app.try_state::<ConflictCount>() else {
+        return;
+    };
+    let _in_order = state.counting.lock().await;
     match backend.conflicts().await {
-        Ok(list) => {
-            if let Some(c) = app.try_state::<ConflictCount>() {
-                c.0.store(list.len(), Ordering::Relaxed);
-            }
-        }
+        Ok(list) => state.count.store(list.len(), Ordering::Relaxed),
         Err(e) => tracing::debug!(error = %e, "could not count the conflicts"),
     }
 }
