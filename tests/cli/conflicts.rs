@@ -5,21 +5,11 @@
 
 use test_support::cli::{Device, Server};
 
-/// The device id `init` gave `d` (its `[device]` section).
-fn device_id(d: &Device) -> String {
-    let text = std::fs::read_to_string(d.config.join("config.toml")).expect("config");
-    let device = text.split("[device]").nth(1).expect("[device] section");
-    let line = device
-        .lines()
-        .find(|l| l.trim_start().starts_with("id ="))
-        .expect("device id");
-    line.split('"').nth(1).expect("quoted id").to_string()
-}
-
 fn listed(d: &Device) -> Vec<serde_json::Value> {
-    let out = d.ok(&["--json", "conflicts"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("conflicts --json is JSON");
-    v["conflicts"].as_array().expect("a list").clone()
+    d.json(&["conflicts"])["conflicts"]
+        .as_array()
+        .expect("a list")
+        .clone()
 }
 
 /// Both devices edit `name` at once; `a` syncs first, so `b`'s later edit wins and `a`'s
@@ -57,7 +47,7 @@ fn conflicts_list_both_versions_and_resolve_each_way_on_every_device() {
     let server = Server::start();
     let a = Device::ready(&server);
     let b = Device::ready(&server);
-    let (a_id, b_id) = (device_id(&a), device_id(&b));
+    let (a_id, b_id) = (a.id(), b.id());
     assert!(a.ok(&["conflicts"]).contains("No unresolved conflicts."));
 
     // --- keep mine, on the device whose version lost (a): a's edit takes the name back.

@@ -5,13 +5,6 @@
 
 use test_support::cli::{Device, Server};
 
-fn json(d: &Device, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = d.ok(&all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{out}: {e}"))
-}
-
 #[test]
 fn ignore_previews_saves_and_never_deletes_elsewhere() {
     let server = Server::start();
@@ -28,7 +21,7 @@ fn ignore_previews_saves_and_never_deletes_elsewhere() {
     assert!(shown.contains("(none)"), "{shown}");
 
     // A dry run previews and saves nothing.
-    let out = json(&a, &["ignore", "preset", "build", "--dry-run"]);
+    let out = a.json(&["ignore", "preset", "build", "--dry-run"]);
     assert_eq!(out["changed"], true, "{out}");
     assert_eq!(out["saved"], false);
     let preview = &out["preview"][0];
@@ -42,7 +35,7 @@ fn ignore_previews_saves_and_never_deletes_elsewhere() {
     assert!(text.contains("target/"), "{text}");
     let saved = String::from_utf8(a.read(".sbtignore")).expect("utf-8");
     assert!(saved.lines().any(|l| l == "target/"), "{saved}");
-    let shown = json(&a, &["ignore"]);
+    let shown = a.json(&["ignore"]);
     assert_eq!(
         shown["folders"][0]["presets"],
         serde_json::json!(["build"]),
@@ -50,7 +43,7 @@ fn ignore_previews_saves_and_never_deletes_elsewhere() {
     );
 
     // A global pattern, previewed over every folder, saved in the configuration.
-    let out = json(&a, &["ignore", "add", "node_modules/", "--global"]);
+    let out = a.json(&["ignore", "add", "node_modules/", "--global"]);
     assert_eq!(out["saved"], true, "{out}");
     assert_eq!(
         out["preview"][0]["excluded"],
@@ -59,7 +52,7 @@ fn ignore_previews_saves_and_never_deletes_elsewhere() {
     );
     let config = std::fs::read_to_string(a.config.join("config.toml")).expect("config");
     assert!(config.contains("node_modules/"), "{config}");
-    assert_eq!(json(&a, &["ignore"])["global"]["text"], "node_modules/\n");
+    assert_eq!(a.json(&["ignore"])["global"]["text"], "node_modules/\n");
 
     // Syncing with the new rules deletes nothing on the page or the other device.
     a.write("target/debug/app", b"rebuilt here, not sent");
@@ -73,7 +66,7 @@ fn ignore_previews_saves_and_never_deletes_elsewhere() {
     );
 
     // Removing a pattern previews what comes back; a bad pattern is refused (exit 2).
-    let out = json(&a, &["ignore", "remove", "target/", "--dry-run"]);
+    let out = a.json(&["ignore", "remove", "target/", "--dry-run"]);
     assert_eq!(
         out["preview"][0]["included"],
         serde_json::json!(["target/"]),

@@ -4,11 +4,6 @@
 
 use test_support::cli::{Device, Server};
 
-fn excluded_json(d: &Device) -> serde_json::Value {
-    let out = d.ok(&["--json", "excluded"]);
-    serde_json::from_str(&out).expect("excluded --json is JSON")
-}
-
 #[test]
 fn exclude_keeps_a_subfolder_off_this_computer_and_include_brings_it_back() {
     let server = Server::start();
@@ -39,7 +34,7 @@ fn exclude_keeps_a_subfolder_off_this_computer_and_include_brings_it_back() {
     );
     assert!(b.exists("notes.txt"));
 
-    let listed = excluded_json(&b);
+    let listed = b.json(&["excluded"]);
     let folder = &listed["folders"][0];
     assert_eq!(
         folder["excluded"],
@@ -84,7 +79,7 @@ fn exclude_keeps_a_subfolder_off_this_computer_and_include_brings_it_back() {
     b.sync();
     assert_eq!(a.tree(), b.tree(), "including again downloads the folder");
     assert_eq!(
-        excluded_json(&b)["folders"][0]["excluded"],
+        b.json(&["excluded"])["folders"][0]["excluded"],
         serde_json::json!([])
     );
 }

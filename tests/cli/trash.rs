@@ -4,21 +4,11 @@
 
 use test_support::cli::{Device, Server};
 
-/// The device id `init` gave `d` (its `[device]` section).
-fn device_id(d: &Device) -> String {
-    let text = std::fs::read_to_string(d.config.join("config.toml")).expect("config");
-    let device = text.split("[device]").nth(1).expect("[device] section");
-    let line = device
-        .lines()
-        .find(|l| l.trim_start().starts_with("id ="))
-        .expect("device id");
-    line.split('"').nth(1).expect("quoted id").to_string()
-}
-
 fn listed(d: &Device) -> Vec<serde_json::Value> {
-    let out = d.ok(&["--json", "trash"]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("trash --json is JSON");
-    v["trash"].as_array().expect("a list").clone()
+    d.json(&["trash"])["trash"]
+        .as_array()
+        .expect("a list")
+        .clone()
 }
 
 #[test]
@@ -26,7 +16,7 @@ fn trash_lists_restores_and_empties_what_other_devices_changed() {
     let server = Server::start();
     let a = Device::ready(&server);
     let b = Device::ready(&server);
-    let a_id = device_id(&a);
+    let a_id = a.id();
     a.write("notes/plan.txt", b"version 1");
     a.write("gone.txt", b"deleted on a");
     a.sync();

@@ -192,6 +192,26 @@ impl Device {
         succeeded(args, self.run(args))
     }
 
+    /// `--json` and `args`, required to succeed; its output parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{all:?} printed no JSON ({e}): {out}"))
+    }
+
+    /// The device id `init` gave this device (its config's `[device]` section).
+    pub fn id(&self) -> String {
+        let text = std::fs::read_to_string(self.config.join("config.toml")).expect("config");
+        let device = text.split("[device]").nth(1).expect("[device] section");
+        let line = device
+            .lines()
+            .find(|l| l.trim_start().starts_with("id ="))
+            .expect("device id");
+        line.split('"').nth(1).expect("quoted id").to_string()
+    }
+
     /// `sync`, required to succeed.
     pub fn sync(&self) -> String {
         self.ok(&["sync"])
