@@ -7,21 +7,12 @@ use std::time::Duration;
 
 use confluence_emulator::FaultConfig;
 
-use test_support::cli::{Device, Server};
+use test_support::cli::{Device, RunningService, Server};
 use test_support::seed::bytes;
 use test_support::wait::wait_for;
 
 const FAST: &str = "poll-interval-secs = 1\nchunk-size = 1048576";
 const WAIT: Duration = Duration::from_secs(90);
-
-/// Runs `stop` when dropped, so no service outlives its test.
-struct Running<'a>(&'a Device);
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["stop"]);
-    }
-}
 
 fn live(d: &Device) -> serde_json::Value {
     let out = d.run(&["--json", "status"]);
@@ -45,9 +36,7 @@ fn status_reports_bytes_to_go_speed_and_file_then_the_rate_limit_it_waits_for() 
         bandwidth_bytes_per_sec: Some(512 * 1024),
         ..FaultConfig::default()
     });
-    let out = b.ok(&["start"]);
-    assert!(out.contains("started"), "{out}");
-    let _sb = Running(&b);
+    let _sb = RunningService::start(&b);
     // Both views are watched in one loop: the download lasts a few seconds only, and a busy
     // machine answers each `status` slowly, so waiting for one view and then the other could
     // miss the window.

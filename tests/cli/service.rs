@@ -6,32 +6,12 @@ use std::time::{Duration, Instant};
 
 use confluence_emulator::FaultConfig;
 
-use test_support::cli::{Device, Server};
+use test_support::cli::{Device, RunningService, Server};
 use test_support::seed::bytes;
 use test_support::wait::wait_for;
 
 /// Fast polling so a test does not wait 30 s for the remote side.
 const FAST: &str = "poll-interval-secs = 1";
-
-/// Runs `stop` when dropped, so no service outlives its test.
-struct Running<'a>(&'a Device);
-
-impl<'a> Running<'a> {
-    fn start(d: &'a Device) -> Running<'a> {
-        let out = d.ok(&["start"]);
-        assert!(
-            out.contains("started") || out.contains("already running"),
-            "{out}"
-        );
-        Running(d)
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["stop"]);
-    }
-}
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -40,8 +20,8 @@ fn two_running_services_exchange_changes_by_themselves() {
     let server = Server::start();
     let a = Device::ready_with(&server, FAST);
     let b = Device::ready_with(&server, FAST);
-    let _sa = Running::start(&a);
-    let _sb = Running::start(&b);
+    let _sa = RunningService::start(&a);
+    let _sb = RunningService::start(&b);
 
     a.write("from-a.txt", b"hello from A");
     wait_for("A's new file on B", WAIT, || {
@@ -65,7 +45,7 @@ fn status_comes_from_the_running_service_and_a_second_one_is_refused() {
     let a = Device::ready_with(&server, FAST);
     let out = a.ok(&["status"]);
     assert!(out.contains("not running"), "no service yet: {out}");
-    let _s = Running::start(&a);
+    let _s = RunningService::start(&a);
     let out = a.ok(&["--json", "status"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(
@@ -100,16 +80,16 @@ fn pause_and_resume_are_obeyed_and_remembered() {
     let server = Server::start();
     let a = Device::ready_with(&server, FAST);
     let b = Device::ready_with(&server, FAST);
-    let _sb = Running::start(&b);
+    let _sb = RunningService::start(&b);
     {
-        let _sa = Running::start(&a);
+        let _sa = RunningService::start(&a);
         a.ok(&["pause"]);
         let out = a.ok(&["--json", "status"]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["service"]["state"], "paused", "{out}");
     }
     // Restarted: still paused (remembered in the journal).
-    let _sa = Running::start(&a);
+    let _sa = RunningService::start(&a);
     let out = a.ok(&["--json", "status"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -143,7 +123,7 @@ fn a_refusal_from_the_running_service_exits_with_the_code_of_its_error() {
         stderr(&alone)
     );
 
-    let _s = Running::start(&a);
+    let _s = RunningService::start(&a);
     let asked = a.run(&["pause", not_synced]);
     assert_eq!(
         asked.status.code(),
@@ -184,7 +164,7 @@ fn a_service_stopped_mid_upload_finishes_after_a_restart() {
         ..FaultConfig::default()
     });
     {
-        let _sa = Running::start(&a);
+        let _sa = RunningService::start(&a);
         a.write("big.bin", &data);
         wait_for("a chunk upload to begin", WAIT, || {
             server
@@ -196,8 +176,8 @@ fn a_service_stopped_mid_upload_finishes_after_a_restart() {
         // Dropping the guard runs `stop` in the middle of the upload.
     }
     server.emu().set_faults(FaultConfig::default());
-    let _sa = Running::start(&a);
-    let _sb = Running::start(&b);
+    let _sa = RunningService::start(&a);
+    let _sb = RunningService::start(&b);
     wait_for("the whole file on B", WAIT, || {
         b.exists("big.bin") && b.read("big.bin") == data
     });
@@ -213,7 +193,7 @@ fn the_live_status_shows_a_transfer_while_it_runs() {
         latency_ms: 300,
         ..FaultConfig::default()
     });
-    let _sa = Running::start(&a);
+    let _sa = RunningService::start(&a);
     a.write("big.bin", &data);
     wait_for("progress in the live status", WAIT, || {
         let out = a.ok(&["--json", "status"]);
@@ -258,7 +238,7 @@ fn a_service_says_offline_while_the_server_is_down_and_recovers_by_itself() {
     let mut server = Server::start_with(|b| b.data_dir(data.path()));
     let a = Device::ready_with(&server, FAST);
     let b = Device::ready_with(&server, FAST);
-    let _sa = Running::start(&a);
+    let _sa = RunningService::start(&a);
     a.write("before.txt", b"synced while the server was up");
     wait_for("A's first file on the server", WAIT, || {
         b.run(&["sync"]).status.success() && b.exists("before.txt")
@@ -303,8 +283,8 @@ fn a_folder_watched_by_polling_says_so_and_still_syncs_its_changes() {
     // watches is reached (which a test cannot bring about without root).
     let a = Device::ready_with(&server, &format!("{FAST}\nwatch = \"poll\""));
     let b = Device::ready_with(&server, FAST);
-    let _sa = Running::start(&a);
-    let _sb = Running::start(&b);
+    let _sa = RunningService::start(&a);
+    let _sb = RunningService::start(&b);
     wait_for("A's catch-up sync, watched by polling", WAIT, || {
         let f = &live(&a)["folders"][0];
         f["watch"] == "polling" && f["state"] == "idle" && f["last_sync_at"].is_i64()
@@ -368,7 +348,7 @@ fn two_services_under_steady_work_on_both_sides_end_with_exactly_what_the_users_
         Device::ready_with(&server, FAST),
         Device::ready_with(&server, FAST),
     ];
-    let _running: Vec<Running> = devices.iter().map(Running::start).collect();
+    let _running: Vec<RunningService> = devices.iter().map(RunningService::start).collect();
     let mut expected: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
     // A new sequence of operations each run; SBER_TUNNEL_SEED replays one.
     let seed: u64 = std::env::var("SBER_TUNNEL_SEED")
@@ -461,7 +441,7 @@ fn a_folder_that_was_unmounted_and_mounted_again_is_watched_again() {
     let server = Server::start();
     let a = Device::ready_with(&server, FAST);
     let b = Device::ready(&server);
-    let _sa = Running::start(&a);
+    let _sa = RunningService::start(&a);
     let folder_state = |d: &Device| live(d)["folders"][0]["state"].clone();
     a.write("sub/before.txt", b"synced before the unmount");
     wait_for("A's first file on B", WAIT, || {

@@ -241,6 +241,34 @@ impl Device {
     }
 }
 
+/// A service `start`ed for a device; `stop` when dropped, so no service outlives its test.
+pub struct RunningService<'a>(&'a Device);
+
+impl<'a> RunningService<'a> {
+    /// `start` the device's service (it may already run).
+    pub fn start(d: &'a Device) -> RunningService<'a> {
+        RunningService::start_as(d, d.cmd(&["start"]))
+    }
+
+    /// `start` run as `start` (the device's `start` command with more environment, say).
+    pub fn start_as(d: &'a Device, mut start: Command) -> RunningService<'a> {
+        let out = start.output().expect("binary runs");
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success()
+                && (printed.contains("started") || printed.contains("already running")),
+            "start: {out:?}"
+        );
+        RunningService(d)
+    }
+}
+
+impl Drop for RunningService<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["stop"]);
+    }
+}
+
 /// Set `key = value` lines in `[section]`, replacing keys that are already there.
 pub fn insert_into_section(toml: &str, section: &str, lines: &str) -> String {
     let header = format!("[{section}]");
