@@ -5,7 +5,10 @@
 
 use tunnel_core::name_rules::TEST_NAME_RULES_ENV;
 
-use test_support::cli::{Device, Server};
+use std::time::Duration;
+
+use test_support::cli::{Device, RunningService, Server};
+use test_support::wait::wait_for;
 
 #[test]
 #[cfg_attr(
@@ -49,6 +52,26 @@ fn status_lists_names_that_cannot_be_stored_on_this_computer() {
         v["folders"][0]["cannot_store"][0]["path"], "CON.txt",
         "status --json lists it: {json}"
     );
+    assert_eq!(
+        v["folders"][0]["cannot_store"][0]["kind"], "reserved-device-name",
+        "with a machine word for the reason: {json}"
+    );
+
+    // The running service (what the app shows) lists it too, from its first status on.
+    {
+        let mut start = win.cmd(&["start"]);
+        start.env(TEST_NAME_RULES_ENV, "windows-reserved");
+        let _service = RunningService::start_as(&win, start);
+        wait_for(
+            "the live status to list CON.txt",
+            Duration::from_secs(60),
+            || {
+                let v = win.json(&["status"]);
+                v["service"]["folders"][0]["unstorable"][0]["path"] == "CON.txt"
+                    && v["service"]["folders"][0]["unstorable"][0]["kind"] == "reserved-device-name"
+            },
+        );
+    }
 
     // Missing there is not a deletion: the Linux device keeps it after the other syncs again.
     win.write("mine.txt", b"from windows");

@@ -24,6 +24,7 @@ import { conflictSteps } from './steps/conflicts.mjs';
 import { privatePage } from './steps/private.mjs';
 import { ignoreSteps } from './steps/ignore.mjs';
 import { i18nSteps } from './steps/i18n.mjs';
+import { unstorableSteps } from './steps/unstorable.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -290,6 +291,7 @@ async function run() {
   await selectiveSteps({ step, click, text, until, js, screenshot, folder, FAKE });
   await ignoreSteps({ step, click, type, text, until, js, screenshot, folder });
   await progressSteps({ step, until, click, text, texts, js, visible, screenshot, type, fake: FAKE, folder });
+  await unstorableSteps({ step, until, click, type, js, visible, screenshot, fake: FAKE });
 
   if (!FAKE) {
     const attachments = async (page) => {

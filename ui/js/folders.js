@@ -160,6 +160,40 @@ function folderCard(f, onError) {
     ),
     folderProgress(f),
     f.last_error ? h('div', { class: 'folder-error' }, f.last_error) : null,
+    unstorableNames(f),
+  );
+}
+
+/** Why a name cannot be stored here, in the window's language (the backend's words otherwise). */
+const UNSTORABLE_REASON = Object.freeze({
+  'control-character': () => t('folders.unstorable_reason.control'),
+  'forbidden-character': () => t('folders.unstorable_reason.forbidden'),
+  'trailing-dot-or-space': () => t('folders.unstorable_reason.trailing'),
+  'reserved-device-name': () => t('folders.unstorable_reason.device'),
+  'case-conflict': () => t('folders.unstorable_reason.case'),
+});
+
+/**
+ * Names from other devices this computer cannot store (Windows' reserved names and the like):
+ * one line, the names and why on demand. They stay on the page and on the other devices.
+ */
+function unstorableNames(f) {
+  const list = f.unstorable || [];
+  if (!list.length) return null;
+  return h(
+    'details',
+    { class: 'folder-unstorable' },
+    h('summary', {}, t('folders.unstorable', { names: t('names', { count: list.length }) })),
+    h(
+      'ul',
+      {},
+      ...list.map((u) => h(
+        'li',
+        { dataset: { kind: u.kind || '' } },
+        h('code', {}, u.path),
+        ` — ${UNSTORABLE_REASON[u.kind]?.() ?? u.reason}`,
+      )),
+    ),
   );
 }
 

@@ -25,7 +25,7 @@ use tracing::{debug, info, warn};
 
 use crate::clock::unix_now;
 use crate::error::SyncError;
-use crate::events::{FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary};
+use crate::events::{FolderStatus, SyncEvent, SyncState, SyncStatus, SyncSummary, UnstorableName};
 use crate::ids::FolderId;
 use crate::journal::FolderRecord;
 use crate::manifest::{Head, Limits};
@@ -228,6 +228,9 @@ struct FolderRuntime {
     watcher: Option<FolderWatcher>,
     /// Files the last sync left because another program holds them open.
     in_use: Vec<String>,
+    /// Names from other devices the last full sync could not store here (the journal's
+    /// list, read when the folder is added and after each sync).
+    unstorable: Vec<UnstorableName>,
 }
 
 impl FolderRuntime {
@@ -469,6 +472,7 @@ impl Actor {
                         retry: None,
                         watcher: None,
                         in_use: Vec::new(),
+                        unstorable: stored_unstorable(&self.syncer, id),
                     };
                     rt.ensure_watched(&self.settings, &self.dirty_tx);
                     rt
@@ -577,6 +581,7 @@ impl Actor {
                 if let Ok(Some(rec)) = refresh(&self.syncer, id) {
                     f.record = rec;
                 }
+                f.unstorable = stored_unstorable(&self.syncer, id);
                 f.ensure_watched(&self.settings, &self.dirty_tx);
             }
             Err(e) if e.is_retryable() => {
@@ -662,6 +667,7 @@ impl Actor {
                     pending_bytes: progress.as_ref().map_or(0, |p| p.bytes_to_go),
                     watch: f.watcher.as_ref().map(|w| w.mode),
                     in_use: f.in_use.clone(),
+                    unstorable: f.unstorable.clone(),
                     waiting: self.wait_reason(f, now, unix),
                     progress,
                 }
@@ -735,6 +741,19 @@ async fn wait_running(running: &mut Option<RunningSync>) -> Result<Option<SyncSu
             .unwrap_or_else(|e| Err(SyncError::Internal(format!("sync task failed: {e}")))),
         None => std::future::pending().await,
     }
+}
+
+/// The folder's last list of names this computer cannot store (empty when it cannot be read:
+/// the list is advice, the sync does not depend on it).
+fn stored_unstorable(syncer: &Syncer, id: FolderId) -> Vec<UnstorableName> {
+    let journal = syncer.journal();
+    let Ok(guard) = journal.lock() else {
+        return Vec::new();
+    };
+    crate::name_rules::stored_unstorable(&guard, id).unwrap_or_else(|e| {
+        debug!(error = %e, "could not read the names this computer cannot store");
+        Vec::new()
+    })
 }
 
 fn refresh(syncer: &Syncer, id: FolderId) -> Result<Option<FolderRecord>, SyncError> {

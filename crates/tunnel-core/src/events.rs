@@ -89,6 +89,10 @@ pub struct FolderStatus {
     /// use, queued, stalled), when it does.
     #[serde(default)]
     pub waiting: Option<crate::progress::WaitReason>,
+    /// Names from other devices the last sync could not store here (see
+    /// [`crate::name_rules`]); they are left alone, never deleted elsewhere.
+    #[serde(default)]
+    pub unstorable: Vec<UnstorableName>,
 }
 
 /// The whole picture, published whenever it changes.
@@ -164,6 +168,11 @@ pub struct UnstorableName {
     pub path: String,
     /// Why, for a person ("a device name Windows reserves", "the name ends with a dot …").
     pub reason: String,
+    /// Why, for a program (a translation, `--json`): `control-character`,
+    /// `forbidden-character`, `trailing-dot-or-space`, `reserved-device-name` or
+    /// `case-conflict`; empty in a list an older version stored.
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// Something that happened, pushed to listeners as it happens.

@@ -113,25 +113,42 @@ const WINDOWS_DEVICES: [&str; 28] = [
 /// trailing dot or space, one of `<>:"|?*\`, or a control character.
 pub fn windows_reserved_reason(name: &str) -> Option<&'static str> {
     if name.chars().any(|c| c.is_control()) {
-        return Some("a control character in the name");
+        return Some(CONTROL_CHARACTER);
     }
     if name
         .chars()
         .any(|c| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*' | '\\'))
     {
-        return Some(r#"one of < > : " | ? * \ in the name"#);
+        return Some(FORBIDDEN_CHARACTER);
     }
     if name.ends_with('.') || name.ends_with(' ') {
-        return Some("the name ends with a dot or a space");
+        return Some(TRAILING_DOT_OR_SPACE);
     }
     // The device part is what comes before the first dot, trailing spaces ignored
     // (`con .txt` is CON too).
     let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
     let upper = stem.to_uppercase();
     if WINDOWS_DEVICES.contains(&upper.as_str()) || upper == "CONIN$" || upper == "CONOUT$" {
-        return Some("a device name Windows reserves");
+        return Some(RESERVED_DEVICE_NAME);
     }
     None
+}
+
+const CONTROL_CHARACTER: &str = "a control character in the name";
+const FORBIDDEN_CHARACTER: &str = r#"one of < > : " | ? * \ in the name"#;
+const TRAILING_DOT_OR_SPACE: &str = "the name ends with a dot or a space";
+const RESERVED_DEVICE_NAME: &str = "a device name Windows reserves";
+
+/// The machine word for a reason [`windows_reserved_reason`] gave (what a translation and
+/// `--json` key on; see [`crate::events::UnstorableName::kind`]).
+pub fn reserved_reason_kind(reason: &str) -> &'static str {
+    match reason {
+        CONTROL_CHARACTER => "control-character",
+        FORBIDDEN_CHARACTER => "forbidden-character",
+        TRAILING_DOT_OR_SPACE => "trailing-dot-or-space",
+        RESERVED_DEVICE_NAME => "reserved-device-name",
+        _ => "other",
+    }
 }
 
 /// Files the probe creates start with this (a hidden temporary name the scanner skips and
@@ -292,6 +309,23 @@ mod tests {
         for ok in [".hidden", "a.b", " a", "é", "a b", "a'b", "a#b"] {
             assert_eq!(windows_reserved_reason(ok), None, "{ok:?} is storable");
         }
+    }
+
+    #[test]
+    fn every_reason_has_its_own_machine_word() {
+        let kinds: Vec<&str> = ["a\u{1}b", "a?b", "a.", "NUL.txt"]
+            .into_iter()
+            .map(|name| reserved_reason_kind(windows_reserved_reason(name).expect("refused")))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "control-character",
+                "forbidden-character",
+                "trailing-dot-or-space",
+                "reserved-device-name"
+            ]
+        );
     }
 
     #[test]

@@ -217,6 +217,7 @@ mod tests {
             unstorable: vec![tunnel_core::events::UnstorableName {
                 path: "CON.txt".into(),
                 reason: "a device name Windows reserves".into(),
+                kind: "reserved-device-name".into(),
             }],
             ..SyncSummary::default()
         };

@@ -382,6 +382,19 @@ impl FakeBackend {
             .into_iter()
             .partition(|(rel, _, _)| rel.contains("in-use"));
         let held: Vec<String> = held.into_iter().map(|(rel, _, _)| rel).collect();
+        // A name containing "cannot-store" stands for a name another device published that
+        // this computer refuses (Windows' reserved names): listed, never sent.
+        let (refused, todo): (Vec<_>, Vec<_>) = todo
+            .into_iter()
+            .partition(|(rel, _, _)| rel.contains("cannot-store"));
+        let unstorable: Vec<tunnel_core::events::UnstorableName> = refused
+            .into_iter()
+            .map(|(rel, _, _)| tunnel_core::events::UnstorableName {
+                path: rel,
+                reason: "a device name Windows reserves".into(),
+                kind: "reserved-device-name".into(),
+            })
+            .collect();
         let mut progress = TransferProgress {
             files_done: 0,
             files_total: todo.len() as u64,
@@ -448,6 +461,7 @@ impl FakeBackend {
             f.pending_files = remaining_files;
             f.pending_bytes = remaining_bytes;
             f.in_use = held;
+            f.unstorable = unstorable.clone();
             f.progress = None;
             if !paused {
                 f.last_sync_at = Some(unix_now());
@@ -613,6 +627,7 @@ fn idle_folder(path: PathBuf, page_id: PageId) -> FolderStatus {
         in_use: Vec::new(),
         progress: None,
         waiting: None,
+        unstorable: Vec::new(),
     }
 }
 

@@ -425,6 +425,7 @@ mod tests {
             in_use: Vec::new(),
             progress: None,
             waiting: None,
+            unstorable: Vec::new(),
         }
     }
 

@@ -747,6 +747,13 @@ fn report_unstorable(list: &[crate::plan::Unstorable]) -> Vec<UnstorableName> {
         .map(|u| UnstorableName {
             path: u.path.to_string(),
             reason: u.reason.to_string(),
+            kind: match &u.reason {
+                crate::plan::UnstorableReason::Reserved(why) => {
+                    crate::name_rules::reserved_reason_kind(why)
+                }
+                crate::plan::UnstorableReason::CaseConflict { .. } => "case-conflict",
+            }
+            .to_owned(),
         })
         .collect()
 }
