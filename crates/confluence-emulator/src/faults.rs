@@ -30,6 +30,11 @@ pub struct FaultConfig {
     pub latency_ms: u64,
     /// Throttles response bodies to this many bytes per second.
     pub bandwidth_bytes_per_sec: Option<u64>,
+    /// Throttles request bodies (uploads) to this many bytes per second.
+    pub upload_bandwidth_bytes_per_sec: Option<u64>,
+    /// The two bandwidth caps are one link shared by all connections (each direction its
+    /// own), instead of a cap per request and per response.
+    pub shared_bandwidth: bool,
     /// Share of requests whose connection is cut mid-body (the upload while it is read, or
     /// the response after half of it).
     pub reset_mid_body_share: f64,
@@ -129,6 +134,10 @@ pub struct FaultPlan {
     pub drop_after_store: bool,
     /// Response throttle.
     pub bandwidth: Option<u64>,
+    /// Request body throttle.
+    pub upload_bandwidth: Option<u64>,
+    /// The throttles are links shared by all connections.
+    pub shared_bandwidth: bool,
     /// `Retry-After` for a replacing 503 (seeded faults only).
     pub retry_after: Option<u64>,
 }
@@ -194,6 +203,11 @@ impl Faults {
         let mut plan = FaultPlan {
             latency_ms: self.config.latency_ms,
             bandwidth: self.config.bandwidth_bytes_per_sec.filter(|b| *b > 0),
+            upload_bandwidth: self
+                .config
+                .upload_bandwidth_bytes_per_sec
+                .filter(|b| *b > 0),
+            shared_bandwidth: self.config.shared_bandwidth,
             ..FaultPlan::default()
         };
         // Always draw the same number of values so the sequence only depends on request order.

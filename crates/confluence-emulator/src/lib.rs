@@ -31,6 +31,7 @@
 
 pub mod auth;
 pub mod faults;
+mod link;
 pub mod model;
 pub mod render;
 pub mod restrictions;
@@ -42,6 +43,7 @@ pub mod testcerts;
 pub mod tls;
 
 pub use faults::{FaultConfig, FaultKind, ForeignBody, RateLimit, ScriptedFault};
+pub use link::LinkStats;
 pub use spawn::{
     AttachmentSnapshot, Emulator, EmulatorBuilder, EmulatorError, EmulatorHandle, LoggedRequest,
     Notification, NotificationKind, VersionSnapshot,

@@ -66,6 +66,16 @@ struct Args {
     /// Throttle response bodies to this many bytes per second.
     #[arg(long)]
     bandwidth: Option<u64>,
+    /// Throttle request bodies (uploads) to this many bytes per second.
+    #[arg(long)]
+    upload_bandwidth: Option<u64>,
+    /// The bandwidth caps are one link shared by all connections (each direction its own)
+    /// instead of a cap per request and per response — a WAN link.
+    #[arg(long)]
+    shared_bandwidth: bool,
+    /// Write every request as it arrives to this file (one `METHOD PATH?QUERY` line each).
+    #[arg(long)]
+    request_log: Option<PathBuf>,
     /// DC rate limit: requests per second per user (token bucket).
     #[arg(long)]
     rate_limit: Option<u64>,
@@ -126,8 +136,13 @@ async fn main() -> anyhow::Result<()> {
             error_5xx_share: args.fault_5xx,
             latency_ms: args.latency_ms,
             bandwidth_bytes_per_sec: args.bandwidth,
+            upload_bandwidth_bytes_per_sec: args.upload_bandwidth,
+            shared_bandwidth: args.shared_bandwidth,
             ..FaultConfig::default()
         });
+    if let Some(path) = &args.request_log {
+        b = b.request_log(path);
+    }
     for u in &args.users {
         let (n, p) = pair(u, "--user")?;
         b = b.user(&n, &p);

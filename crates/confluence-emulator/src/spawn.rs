@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Users;
 use crate::faults::{FaultConfig, Faults, RateLimit, RateLimiter, ScriptedFault};
+use crate::link::{LinkStats, Wire};
 use crate::model::{limits, Model, Status};
 use crate::render::Links;
 use crate::restrictions::{Operation, PageRestrictions};
@@ -47,6 +48,7 @@ impl Emulator {
             rate_limit: None,
             proxy_body_limit: None,
             restrictions: Vec::new(),
+            request_log: None,
         }
     }
 }
@@ -67,6 +69,7 @@ pub struct EmulatorBuilder {
     rate_limit: Option<RateLimit>,
     proxy_body_limit: Option<u64>,
     restrictions: Vec<(String, Operation, Subject)>,
+    request_log: Option<PathBuf>,
 }
 
 /// Who a restriction given to the builder names.
@@ -95,6 +98,15 @@ pub enum EmulatorError {
     /// The data dir could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The request log file could not be created.
+    #[error("cannot create the request log {path}: {source}")]
+    RequestLog {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl EmulatorBuilder {
@@ -204,6 +216,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Also write every request, as it arrives, to this file (created or truncated): one
+    /// line `METHOD PATH?QUERY` each, for benchmarks that count requests from outside.
+    pub fn request_log(mut self, path: impl Into<PathBuf>) -> Self {
+        self.request_log = Some(path.into());
+        self
+    }
+
     /// Seeded fault injection.
     pub fn faults(mut self, f: FaultConfig) -> Self {
         self.faults = f;
@@ -246,6 +265,16 @@ impl EmulatorBuilder {
     /// Binds, loads state and starts serving.
     pub async fn spawn(self) -> Result<EmulatorHandle, EmulatorError> {
         let acceptor = self.tls.as_ref().map(build_acceptor).transpose()?;
+        let log_file =
+            match &self.request_log {
+                Some(path) => Some(std::fs::File::create(path).map_err(|source| {
+                    EmulatorError::RequestLog {
+                        path: path.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
         let (store, saved) = Store::open(self.data_dir.as_deref())?;
         let mut model = saved.unwrap_or_default();
         let author = "admin";
@@ -305,8 +334,12 @@ impl EmulatorBuilder {
             faults: Mutex::new(Faults::new(self.faults)),
             rate: self.rate_limit.map(|r| Mutex::new(RateLimiter::new(r))),
             proxy_body_limit: self.proxy_body_limit,
-            log: Mutex::new(RequestLog::default()),
+            log: Mutex::new(RequestLog {
+                file: log_file,
+                ..RequestLog::default()
+            }),
             notifications: Mutex::new(Vec::new()),
+            wire: Wire::default(),
         });
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -349,6 +382,8 @@ pub(crate) struct Shared {
     pub(crate) proxy_body_limit: Option<u64>,
     pub(crate) log: Mutex<RequestLog>,
     pub(crate) notifications: Mutex<Vec<Notification>>,
+    /// The bandwidth caps and what they did.
+    pub(crate) wire: Wire,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicked handler must not wedge the server).
@@ -409,12 +444,23 @@ impl LoggedRequest {
 pub(crate) struct RequestLog {
     entries: Vec<(u64, LoggedRequest)>,
     next: u64,
+    /// Where each request is also written (`--request-log`).
+    file: Option<std::fs::File>,
 }
 
 impl RequestLog {
     pub(crate) fn push(&mut self, r: LoggedRequest) -> u64 {
         let seq = self.next;
         self.next += 1;
+        if let Some(f) = self.file.as_mut() {
+            use std::io::Write as _;
+            let sep = if r.query.is_empty() { "" } else { "?" };
+            let line = format!("{} {}{sep}{}\n", r.method, r.path, r.query);
+            if let Err(e) = f.write_all(line.as_bytes()) {
+                tracing::warn!(error = %e, "cannot write the request log; it stops here");
+                self.file = None;
+            }
+        }
         self.entries.push((seq, r));
         seq
     }
@@ -542,6 +588,17 @@ impl EmulatorHandle {
     /// Queues a deterministic fault.
     pub fn fail_next(&self, rule: ScriptedFault) {
         lock(&self.shared.faults).push_scripted(rule);
+    }
+
+    /// What the upload bandwidth caps did so far: request body bytes through them and the
+    /// waits they imposed.
+    pub fn upload_cap_stats(&self) -> LinkStats {
+        self.shared.wire.upload_stats()
+    }
+
+    /// What the download bandwidth caps did so far.
+    pub fn download_cap_stats(&self) -> LinkStats {
+        self.shared.wire.download_stats()
     }
 
     /// Number of faults injected so far (seeded and scripted).

@@ -131,7 +131,9 @@ where
 /// The SHA-256 the upload is expected to have: given for files, computed for in-memory bytes.
 pub(crate) fn source_digest(source: &BlobSource) -> Digest {
     match source {
-        BlobSource::File { sha256, .. } | BlobSource::Open { sha256, .. } => *sha256,
+        BlobSource::File { sha256, .. }
+        | BlobSource::Open { sha256, .. }
+        | BlobSource::HashedBytes { sha256, .. } => *sha256,
         BlobSource::Bytes(b) => Digest::of(b),
     }
 }
@@ -148,7 +150,7 @@ pub(crate) fn file_part(
     let check = SourceCheck::default();
     let progress = Progress::new();
     let part = match source {
-        BlobSource::Bytes(bytes) => {
+        BlobSource::Bytes(bytes) | BlobSource::HashedBytes { bytes, .. } => {
             // Slices of the same buffer (no copy), so that progress is seen per chunk.
             let slices: Vec<Bytes> = (0..bytes.len())
                 .step_by(CHUNK_BYTES)

@@ -153,6 +153,14 @@ pub enum BlobSource {
     },
     /// Bytes already in memory (packs of small files, manifest deltas).
     Bytes(Bytes),
+    /// Bytes in memory whose SHA-256 the caller computed while gathering them (a pack): sent
+    /// like `Bytes`, without hashing them once more.
+    HashedBytes {
+        /// The bytes.
+        bytes: Bytes,
+        /// Their SHA-256.
+        sha256: Digest,
+    },
 }
 
 impl BlobSource {
@@ -160,7 +168,7 @@ impl BlobSource {
     pub fn len(&self) -> u64 {
         match self {
             BlobSource::File { len, .. } | BlobSource::Open { len, .. } => *len,
-            BlobSource::Bytes(b) => b.len() as u64,
+            BlobSource::Bytes(b) | BlobSource::HashedBytes { bytes: b, .. } => b.len() as u64,
         }
     }
     /// A reader of the slice and the file's path, for the two file sources (`None` for
@@ -174,7 +182,7 @@ impl BlobSource {
             BlobSource::Open {
                 file, path, offset, ..
             } => (Ok(Arc::clone(file)), path, *offset),
-            BlobSource::Bytes(_) => return None,
+            BlobSource::Bytes(_) | BlobSource::HashedBytes { .. } => return None,
         };
         Some(file.map(|file| (SliceReader { file, pos: offset }, path.as_path())))
     }

@@ -1,6 +1,7 @@
 //! The HTTP surface: one `serve` function per request that logs it, applies faults, checks
 //! XSRF, authentication and rate limits, dispatches to the endpoint handlers and wraps the
-//! response body (byte counting, truncation/reset faults, bandwidth throttling).
+//! response body (byte counting, truncation/reset faults, bandwidth throttling) and the request
+//! body (the upload bandwidth cap).
 //!
 //! Invariants: uploads stream to a temp file and are refused as soon as a limit is crossed
 //! (never buffered whole); a request body the handler did not read is drained (bounded) before
@@ -18,6 +19,7 @@
 #![allow(clippy::result_large_err)]
 
 mod attachments;
+mod capped_body;
 mod content;
 mod counting_body;
 mod download;
@@ -44,6 +46,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 
+use capped_body::CappedBody;
 pub(crate) use counting_body::CountingBody;
 
 use crate::auth::{is_browser_agent, xsrf_header_ok, AuthOutcome, Identity};
@@ -61,6 +64,8 @@ use versions::{delete_version, get_version, list_versions};
 
 /// Boxed response body produced by handlers.
 pub(crate) type OutBody = BoxBody<Bytes, io::Error>;
+/// A request body as handlers read it: through the upload cap.
+pub(crate) type InBody = CappedBody<Incoming>;
 
 /// At most this many unread request bytes are drained before answering; beyond, the
 /// connection is closed after the answer.
@@ -80,7 +85,7 @@ struct Req {
     /// Path after the context path (`None` when outside it).
     rel: Option<String>,
     query: Vec<(String, String)>,
-    body: Option<Incoming>,
+    body: Option<InBody>,
     /// Whether a handler started reading the body.
     body_read: bool,
     who: Identity,
@@ -167,7 +172,11 @@ pub(crate) async fn serve(
         query: url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect(),
-        body: Some(body),
+        body: Some(CappedBody::new(
+            body,
+            sh.wire
+                .upload_cap(plan.upload_bandwidth, plan.shared_bandwidth),
+        )),
         body_read: false,
         who: Identity::Anonymous,
         bytes_in: 0,
@@ -256,7 +265,14 @@ pub(crate) async fn serve(
     };
     Ok(Response::from_parts(
         parts,
-        CountingBody::new(body, sh.clone(), seq, limit, reset, plan.bandwidth),
+        CountingBody::new(
+            body,
+            sh.clone(),
+            seq,
+            limit,
+            reset,
+            sh.wire.download_cap(plan.bandwidth, plan.shared_bandwidth),
+        ),
     ))
 }
 

@@ -3,11 +3,10 @@
 use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::respond::{error_msg, html};
-use super::{OutBody, Req};
+use super::{InBody, OutBody, Req};
 
 /// Largest JSON request body (`@LimitRequestSize(0x500000)`).
 const JSON_BODY_MAX: u64 = 5 * 1024 * 1024;
@@ -20,7 +19,7 @@ pub(super) fn has_request_body(h: &HeaderMap) -> bool {
     len.is_some_and(|l| l > 0) || h.contains_key("transfer-encoding")
 }
 
-pub(super) async fn drain(body: &mut Incoming, cap: u64) -> u64 {
+pub(super) async fn drain(body: &mut InBody, cap: u64) -> u64 {
     let mut n = 0u64;
     while let Some(frame) = body.frame().await {
         match frame {

@@ -3,6 +3,7 @@
 
 mod attachments;
 mod auth;
+mod bandwidth;
 mod binary;
 mod faults;
 mod pages;

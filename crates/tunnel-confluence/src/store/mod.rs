@@ -214,7 +214,7 @@ impl ConfluenceStore {
             BlobSource::File { path, .. } | BlobSource::Open { path, .. } => {
                 Some((check, path.clone()))
             }
-            BlobSource::Bytes(_) => None,
+            BlobSource::Bytes(_) | BlobSource::HashedBytes { .. } => None,
         };
         Ok(Prepared {
             req,

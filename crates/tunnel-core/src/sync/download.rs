@@ -80,9 +80,9 @@ pub(crate) async fn prefetch_pack(
         uuid::Uuid::new_v4().simple()
     ));
     let mut f = tokio::fs::File::create(&file).await?;
-    let mut ignored = Hasher::new();
-    // At most the range reaches the disk, whatever the server sends.
-    let mut w = HashingWriter::with_limit(&mut f, &mut ignored, end.saturating_sub(start));
+    // At most the range reaches the disk, whatever the server sends. Not hashed here: each
+    // file cut out of it is checked against its own digest when it is copied out.
+    let mut w = HashingWriter::limited(&mut f, end.saturating_sub(start));
     let n = store
         .get_blob(blob, None, Some(start..end), &mut w)
         .await
@@ -207,16 +207,26 @@ async fn write_verified(
     on_chunk: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<(), DownloadError> {
     let mut file = tokio::fs::File::from_std(file);
+    // A file of one chunk has that chunk's digest as its own (checked below against the
+    // entry's): its bytes are hashed once.
+    let single = entry.chunks.len() == 1;
     let mut whole = Hasher::new();
+    let mut single_digest = None;
     for chunk in &entry.chunks {
         let (n, digest) = match packs.get(&chunk.blob) {
-            Some(cache) => copy_from_cache(&mut file, &mut whole, cache, chunk).await?,
+            Some(cache) => {
+                copy_from_cache(&mut file, (!single).then_some(&mut whole), cache, chunk).await?
+            }
             None => {
                 // Never more than the chunk's own size reaches the disk: the request asks for
                 // exactly its byte range (a chunk blob holds it from 0), and the writer refuses
                 // anything past it, whatever the server sends (an oversized attachment behind a
                 // 1-byte chunk is cut at the first surplus byte, not written whole).
-                let mut w = HashingWriter::with_limit(&mut file, &mut whole, chunk.size);
+                let mut w = HashingWriter::with_limit(
+                    &mut file,
+                    (!single).then_some(&mut whole),
+                    chunk.size,
+                );
                 let range = chunk.offset..chunk.offset.saturating_add(chunk.size);
                 match store.get_blob(&chunk.blob, None, Some(range), &mut w).await {
                     Ok(_) => {}
@@ -233,9 +243,12 @@ async fn write_verified(
             }
         };
         check_chunk(entry, chunk, n, &digest)?;
+        if single {
+            single_digest = Some(digest);
+        }
         on_chunk(n);
     }
-    let got = whole.finish();
+    let got = single_digest.unwrap_or_else(|| whole.finish());
     if Some(got) != entry.sha256 {
         return Err(RemoteError::Integrity(format!(
             "{}: the assembled file does not match its SHA-256",
@@ -269,7 +282,7 @@ fn check_chunk(
 
 async fn copy_from_cache(
     out: &mut tokio::fs::File,
-    whole: &mut Hasher,
+    whole: Option<&mut Hasher>,
     cache: &PackCache,
     chunk: &ChunkRef,
 ) -> Result<(u64, Digest), DownloadError> {

@@ -8,14 +8,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use std::io::Read as _;
+
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncReadExt;
 
 use tracing::debug;
 
 use crate::chunk::ChunkHash;
 use crate::fs_safe;
-use crate::hash::Digest;
+use crate::hash::{Digest, Hasher};
 use crate::manifest::{chunk_blob_name, pack_blob_name, ChunkRef};
 use crate::rel_path::RelPath;
 use crate::remote::{BlobInfo, BlobSource, RemoteError, RemoteStore};
@@ -129,10 +130,14 @@ pub(crate) async fn send_chunk(
     ))
 }
 
-/// Small files gathered into one pack blob.
+/// Small files gathered into one pack blob. Each member is read, checked against the hash the
+/// scan saw and added to the pack's running hash on a blocking thread, so the async task only
+/// appends bytes, and sending the pack does not hash it once more.
 #[derive(Default)]
 pub(crate) struct PackBuilder {
     buf: BytesMut,
+    /// SHA-256 of `buf` so far.
+    hasher: Hasher,
     members: Vec<(RelPath, Digest, u64, u64)>,
 }
 
@@ -147,20 +152,30 @@ impl PackBuilder {
     }
 
     /// Read `f` (a single-chunk file) into the pack. Returns `SourceChanged` when its bytes no
-    /// longer hash to what the scan saw.
+    /// longer hash to what the scan saw; the pack is then unchanged.
     pub(crate) async fn add(&mut self, root: &Path, f: &FileToSend) -> Result<(), RemoteError> {
         let native = f.path.to_native(root);
-        let mut file = tokio::fs::File::from_std(open_scanned(root, f)?);
-        let mut data = Vec::with_capacity(f.size as usize);
-        (&mut file)
-            .take(f.size.saturating_add(1))
-            .read_to_end(&mut data)
-            .await?;
-        if data.len() as u64 != f.size || Digest::of(&data) != f.sha256 {
+        let file = open_scanned(root, f)?;
+        let (size, expected) = (f.size, f.sha256);
+        let pack = self.hasher.clone();
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            file.take(size.saturating_add(1)).read_to_end(&mut data)?;
+            if data.len() as u64 != size || Digest::of(&data) != expected {
+                return Ok(None);
+            }
+            let mut pack = pack;
+            pack.update(&data);
+            Ok(Some((data, pack)))
+        })
+        .await
+        .map_err(|e| RemoteError::Io(std::io::Error::other(e)))??;
+        let Some((data, pack)) = read else {
             return Err(RemoteError::SourceChanged(native));
-        }
+        };
         let offset = self.buf.len() as u64;
         self.buf.extend_from_slice(&data);
+        self.hasher = pack;
         self.members
             .push((f.path.clone(), f.sha256, offset, f.size));
         Ok(())
@@ -172,8 +187,11 @@ impl PackBuilder {
         store: &dyn RemoteStore,
     ) -> Result<(BlobInfo, Vec<(RelPath, ChunkRef)>), RemoteError> {
         let bytes: Bytes = self.buf.freeze();
-        let name = pack_blob_name(&Digest::of(&bytes));
-        let info = store.put_blob(&name, BlobSource::Bytes(bytes)).await?;
+        let sha256 = self.hasher.finish();
+        let name = pack_blob_name(&sha256);
+        let info = store
+            .put_blob(&name, BlobSource::HashedBytes { bytes, sha256 })
+            .await?;
         let refs = self
             .members
             .into_iter()

@@ -1,7 +1,10 @@
 //! The upload pass: what the plan publishes, chunks and packs sent (re-using what the page
 //! already holds), and the entries for the commit.
 
+use futures::stream::FuturesUnordered;
+
 use super::*;
+use crate::remote::BlobInfo;
 
 impl Syncer {
     /// Send what the plan publishes; returns the entries for the commit.
@@ -293,39 +296,54 @@ impl Syncer {
             return Err(e);
         }
 
-        // Small files: packs.
+        // Small files: packs. Members are read and checked on blocking threads; a full pack
+        // goes on its way while the next one is read (at most PACKS_IN_FLIGHT sent at once),
+        // so reading, hashing and sending overlap.
         let mut pack_refs: HashMap<RelPath, ChunkRef> = HashMap::new();
         let mut builder = PackBuilder::default();
-        let mut pending_packs: Vec<PackBuilder> = Vec::new();
+        let mut in_flight = FuturesUnordered::new();
+        let mut sent = Vec::new();
         for &i in &pack_members {
             let f = &files[i].0;
             exec.tally.start(&f.path);
-            match builder.add(&root, f).await {
-                Ok(()) => {}
-                Err(e) => {
-                    info!(path = %f.path, error = %e, "not packed this time");
-                    if is_in_use(&e) {
-                        exec.in_use.insert(f.path.clone());
+            let added = {
+                let add = builder.add(&root, f);
+                tokio::pin!(add);
+                loop {
+                    tokio::select! {
+                        r = &mut add => break r,
+                        Some(done) = in_flight.next(), if !in_flight.is_empty() => sent.push(done),
                     }
-                    failed.insert(i);
-                    let p = exec.tally.file_failed(&f.path, need[i], true);
-                    self.emit_progress(folder, p);
-                    continue;
                 }
+            };
+            for r in sent.drain(..) {
+                self.pack_sent(r, &mut pack_refs, exec, folder).await?;
+            }
+            if let Err(e) = added {
+                info!(path = %f.path, error = %e, "not packed this time");
+                if is_in_use(&e) {
+                    exec.in_use.insert(f.path.clone());
+                }
+                failed.insert(i);
+                let p = exec.tally.file_failed(&f.path, need[i], true);
+                self.emit_progress(folder, p);
+                continue;
             }
             if builder.len() >= self.settings.pack_target {
-                pending_packs.push(std::mem::take(&mut builder));
-                if pending_packs.len() >= PACKS_IN_FLIGHT {
-                    self.send_packs(store, &mut pending_packs, &mut pack_refs, exec, folder)
-                        .await?;
+                in_flight.push(std::mem::take(&mut builder).send(store));
+                while in_flight.len() > PACKS_IN_FLIGHT {
+                    if let Some(r) = in_flight.next().await {
+                        self.pack_sent(r, &mut pack_refs, exec, folder).await?;
+                    }
                 }
             }
         }
         if !builder.is_empty() {
-            pending_packs.push(builder);
+            in_flight.push(builder.send(store));
         }
-        self.send_packs(store, &mut pending_packs, &mut pack_refs, exec, folder)
-            .await?;
+        while let Some(r) = in_flight.next().await {
+            self.pack_sent(r, &mut pack_refs, exec, folder).await?;
+        }
 
         // Assemble the entries.
         for (i, (f, mut entry)) in files.into_iter().enumerate() {
@@ -379,33 +397,24 @@ impl Syncer {
         Ok(entries)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn send_packs(
+    /// Record a pack that was sent (or fail the sync with its error).
+    async fn pack_sent(
         &self,
-        store: &dyn RemoteStore,
-        pending: &mut Vec<PackBuilder>,
+        result: Result<(BlobInfo, Vec<(RelPath, ChunkRef)>), RemoteError>,
         refs: &mut HashMap<RelPath, ChunkRef>,
         exec: &mut Execution,
         folder: &FolderRecord,
     ) -> Result<(), SyncError> {
-        let batch: Vec<PackBuilder> = std::mem::take(pending);
-        let results: Vec<_> = stream::iter(batch)
-            .map(|p| async move { p.send(store).await })
-            .buffer_unordered(PACKS_IN_FLIGHT)
-            .collect()
-            .await;
+        let (info, members) = result.map_err(SyncError::Remote)?;
         let id = folder.id;
-        for r in results {
-            let (info, members) = r.map_err(SyncError::Remote)?;
-            exec.summary.bytes_up += info.size;
-            self.with_journal(move |j| j.add_known_blobs(id, &[info]))
-                .await?;
-            for (path, chunk) in &members {
-                let p = exec.tally.file_done(path, chunk.size);
-                self.emit_progress(folder, p);
-            }
-            refs.extend(members);
+        exec.summary.bytes_up += info.size;
+        self.with_journal(move |j| j.add_known_blobs(id, &[info]))
+            .await?;
+        for (path, chunk) in &members {
+            let p = exec.tally.file_done(path, chunk.size);
+            self.emit_progress(folder, p);
         }
+        refs.extend(members);
         Ok(())
     }
 }
