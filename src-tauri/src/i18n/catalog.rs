@@ -272,6 +272,28 @@ catalog! {
     CtxFindingBinary => "finding the sber-tunnel binary", "поиск программы sber-tunnel";
     CtxStartingService => "starting the sync service", "запуск службы синхронизации";
     CtxWatchingService => "watching the sync service", "наблюдение за службой синхронизации";
+    // Command line: --help (the about line and each command's summary).
+    HelpAbout => "Keeps folders in sync between machines through a Confluence page", "Синхронизирует папки между компьютерами через страницу Confluence";
+    HelpInit => "Set up the connection to Confluence (asks for what flags do not give).", "Настроить подключение к Confluence (спросит то, что не задано флагами).";
+    HelpAdd => "Start syncing a folder.", "Начать синхронизацию папки.";
+    HelpRemove => "Stop syncing a folder (its files stay where they are).", "Прекратить синхронизацию папки (её файлы остаются на месте).";
+    HelpSync => "Sync now, once: every folder, or the one given.", "Синхронизировать сейчас, один раз: все папки или указанную.";
+    HelpStatus => "Show the configuration and every folder's state.", "Показать настройки и состояние каждой папки.";
+    HelpConflicts => "Conflicts: list them with both versions, or resolve one (keep mine, theirs or both).", "Конфликты: список с обеими версиями или разрешение одного (оставить мою, чужую или обе).";
+    HelpTrash => "The local trash: list, restore or empty what other devices' changes deleted or replaced.", "Локальная корзина: список, восстановление или очистка того, что удалили или заменили изменения с других устройств.";
+    HelpDemo => "See it work: a built-in Confluence emulator and two devices that sync.", "Посмотреть в работе: встроенный эмулятор Confluence и два синхронизирующихся устройства.";
+    HelpLog => "Where the logs are (or print the newest one).", "Где журналы (или вывести самый новый).";
+    HelpStart => "Start the sync service in the background (syncs on every change and every 30 s).", "Запустить службу синхронизации в фоне (синхронизирует при каждом изменении и каждые 30 с).";
+    HelpRun => "Run the sync service in the foreground (for systemd and containers).", "Запустить службу синхронизации на переднем плане (для systemd и контейнеров).";
+    HelpStop => "Stop the background sync service.", "Остановить фоновую службу синхронизации.";
+    HelpPause => "Pause syncing (one folder or all); remembered across restarts.", "Приостановить синхронизацию (одной папки или всех); сохраняется после перезапуска.";
+    HelpResume => "Resume syncing (one folder or all).", "Возобновить синхронизацию (одной папки или всех).";
+    HelpExclude => "Keep a subfolder off this computer (selective sync): its copies here leave at the next sync, the page and other devices keep it.", "Не держать подпапку на этом компьютере (выборочная синхронизация): её копии здесь уберёт следующая синхронизация, страница и другие устройства её сохранят.";
+    HelpInclude => "Bring an excluded subfolder back to this computer (downloaded at the next sync).", "Вернуть исключённую подпапку на этот компьютер (скачается при следующей синхронизации).";
+    HelpExcluded => "List what this computer excludes (every folder, or the one given).", "Показать, что исключено на этом компьютере (во всех папках или в указанной).";
+    HelpUsage => "What the Confluence page holds (attachments, old versions) and what garbage collection would free.", "Что хранит страница Confluence (вложения, старые версии) и что освободит сборка мусора.";
+    HelpPage => "Who besides you may view and edit the page(s) your files sync through; --make-private restricts them to you.", "Кто кроме вас может просматривать и редактировать страницы, через которые синхронизируются ваши файлы; --make-private оставляет доступ только вам.";
+    HelpIgnore => "Ignore rules: show them, or add/remove a pattern or a preset, globally or in a folder's .sbtignore, with a preview of the files it newly excludes or includes (--dry-run).", "Правила игнорирования: показать, добавить или убрать шаблон или набор, общий или в .sbtignore папки, с предпросмотром файлов, которые станут исключены или включены (--dry-run).";
     // Errors as a person reads them (the library's own words stay the detail).
     ErrAuth => "authentication failed: {detail}", "ошибка входа: {detail}";
     ErrPermission => "permission denied: {detail}", "доступ запрещён: {detail}";
