@@ -44,7 +44,8 @@ pub fn localize(mut cmd: Command, lang: Lang) -> Command {
     }
     cmd = cmd.about(Msg::HelpAbout.text(lang));
     for (name, msg) in SUMMARIES {
-        let text = msg.text(lang);
+        // Without the final period, as clap shows a doc comment's first sentence.
+        let text = msg.text(lang).trim_end_matches('.');
         cmd = cmd.mut_subcommand(*name, |c| c.about(text).long_about(None));
     }
     cmd
@@ -98,7 +99,7 @@ mod tests {
             let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
             assert_eq!(
                 about,
-                msg.text(Lang::En),
+                msg.text(Lang::En).trim_end_matches('.'),
                 "{name}: the doc comment and the row differ"
             );
         }
@@ -111,7 +112,7 @@ mod tests {
         assert!(help.contains(Msg::HelpAbout.text(Lang::Ru)), "{help}");
         for (_, msg) in SUMMARIES {
             assert!(
-                !help.contains(msg.text(Lang::En)),
+                !help.contains(msg.text(Lang::En).trim_end_matches('.')),
                 "{:?} is still English in --help",
                 msg
             );
