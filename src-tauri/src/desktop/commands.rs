@@ -362,7 +362,12 @@ pub async fn page_usage(
 pub async fn token_notice(
     state: State<'_, AppState>,
 ) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError> {
-    state.backend.token_notice().await
+    let lang = crate::i18n::current();
+    Ok(state
+        .backend
+        .token_notice()
+        .await?
+        .map(|n| crate::i18n::token::localized(n, lang)))
 }
 
 /// Every unresolved conflict of the tracked folders, with both versions (the Conflicts view).
@@ -425,7 +430,8 @@ pub async fn page_privacy(
     page_id: Option<String>,
 ) -> Result<super::backend::PagePrivacy, AppError> {
     let page_id = optional_page(page_id)?;
-    state.backend.page_privacy(page_id).await
+    let privacy = state.backend.page_privacy(page_id).await?;
+    Ok(privacy.localized(crate::i18n::current()))
 }
 
 /// Restrict viewing and editing of a page (`page_id` empty: the connection's) to the user.
@@ -435,7 +441,8 @@ pub async fn make_page_private(
     page_id: Option<String>,
 ) -> Result<super::backend::PagePrivacy, AppError> {
     let page_id = optional_page(page_id)?;
-    state.backend.make_page_private(page_id).await
+    let privacy = state.backend.make_page_private(page_id).await?;
+    Ok(privacy.localized(crate::i18n::current()))
 }
 
 /// An optional page field: empty means the connection's page.

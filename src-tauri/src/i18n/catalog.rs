@@ -40,6 +40,9 @@ catalog! {
     TrayUnresolvedOne => "{count} unresolved conflict", "{count} неразрешённый конфликт";
     TrayUnresolvedFew => "{count} unresolved conflicts", "{count} неразрешённых конфликта";
     TrayUnresolvedMany => "{count} unresolved conflicts", "{count} неразрешённых конфликтов";
+    TipToGo => "{size} to go", "осталось {size}";
+    TipRate => "{rate}/s", "{rate}/с";
+    TipLeft => "{time} left", "ещё {time}";
     // Tray menu.
     MenuOpenApp => "Open sber-tunnel", "Открыть sber-tunnel";
     MenuOpenFolder => "Open {path}", "Открыть {path}";
