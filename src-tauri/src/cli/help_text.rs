@@ -2,8 +2,8 @@
 //! catalogue when the language is not English (clap takes them at run time, before parsing).
 //! The language is known before parsing: `--lang`, else `[ui] language` of the configuration
 //! that `--config-dir` / SBER_TUNNEL_HOME names, else the system's locale — the same order the
-//! commands use. Flag descriptions, clap's own words ("Usage", "Options") and the exit-code
-//! table stay English.
+//! commands use. Flag descriptions and clap's own words ("Usage", "Options", its usage errors)
+//! stay English.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -37,12 +37,38 @@ pub const SUMMARIES: &[(&str, Msg)] = &[
     ("ignore", Msg::HelpIgnore),
 ];
 
-/// `cmd` with its about and command summaries in `lang` (English: unchanged).
+/// The exit codes' meanings, in the order of [`super::exit::MEANINGS`] (a test compares the
+/// English rows with that table, which the README's table is compared with).
+pub const EXIT_MEANINGS: &[Msg] = &[
+    Msg::Exit0,
+    Msg::Exit1,
+    Msg::Exit2,
+    Msg::Exit3,
+    Msg::Exit4,
+    Msg::Exit5,
+    Msg::Exit6,
+    Msg::Exit7,
+    Msg::Exit8,
+    Msg::Exit9,
+];
+
+/// The exit-code table of `--help` in `lang`.
+fn exit_codes(lang: Lang) -> String {
+    let mut out = format!("{}\n", Msg::HelpExitCodes.text(lang));
+    for ((code, _), msg) in super::exit::MEANINGS.iter().zip(EXIT_MEANINGS) {
+        out.push_str(&format!("  {code}  {}\n", msg.text(lang)));
+    }
+    out
+}
+
+/// `cmd` with its about, command summaries and exit codes in `lang` (English: unchanged).
 pub fn localize(mut cmd: Command, lang: Lang) -> Command {
     if lang == Lang::En {
         return cmd;
     }
-    cmd = cmd.about(Msg::HelpAbout.text(lang));
+    cmd = cmd
+        .about(Msg::HelpAbout.text(lang))
+        .after_long_help(exit_codes(lang));
     for (name, msg) in SUMMARIES {
         // Without the final period, as clap shows a doc comment's first sentence.
         let text = msg.text(lang).trim_end_matches('.');
@@ -103,6 +129,12 @@ mod tests {
                 "{name}: the doc comment and the row differ"
             );
         }
+    }
+
+    #[test]
+    fn the_exit_code_rows_are_the_table() {
+        assert_eq!(exit_codes(Lang::En), super::super::exit::help_text());
+        assert!(exit_codes(Lang::Ru).contains("  8  ещё не настроено: выполните `init`"));
     }
 
     #[test]

@@ -297,6 +297,17 @@ catalog! {
     HelpUsage => "What the Confluence page holds (attachments, old versions) and what garbage collection would free.", "Что хранит страница Confluence (вложения, старые версии) и что освободит сборка мусора.";
     HelpPage => "Who besides you may view and edit the page(s) your files sync through; --make-private restricts them to you.", "Кто кроме вас может просматривать и редактировать страницы, через которые синхронизируются ваши файлы; --make-private оставляет доступ только вам.";
     HelpIgnore => "Ignore rules: show them, or add/remove a pattern or a preset, globally or in a folder's .sbtignore, with a preview of the files it newly excludes or includes (--dry-run).", "Правила игнорирования: показать, добавить или убрать шаблон или набор, общий или в .sbtignore папки, с предпросмотром файлов, которые станут исключены или включены (--dry-run).";
+    HelpExitCodes => "Exit codes:", "Коды выхода:";
+    Exit0 => "success", "успех";
+    Exit1 => "failure not covered below", "сбой, не описанный ниже";
+    Exit2 => "bad command-line usage, or a folder that is not synced or cannot be added", "неверный вызов или папка, которая не синхронизируется или не может быть добавлена";
+    Exit3 => "authentication, certificate or permission problem, or page not found: fix the configuration", "проблема входа, сертификата или прав, или страница не найдена: исправьте настройки";
+    Exit4 => "server unreachable, rate limited or busy: try again later", "сервер недоступен, ограничил частоту запросов или занят: попробуйте позже";
+    Exit5 => "the sync would delete many files: re-run with `--confirm-deletions` if intended", "синхронизация удалила бы много файлов: если так и задумано, повторите с `--confirm-deletions`";
+    Exit6 => "a synced folder is missing, unmounted, or replaced by another folder", "синхронизируемая папка отсутствует, не смонтирована или заменена другой папкой";
+    Exit7 => "the remote data is invalid or written by a newer sber-tunnel", "данные на странице неверны или записаны более новой версией sber-tunnel";
+    Exit8 => "not set up yet: run `init`", "ещё не настроено: выполните `init`";
+    Exit9 => "synced, but some files could not be synced this time (the rest was; they are retried next sync)", "синхронизировано, но часть файлов в этот раз не удалось синхронизировать (остальные синхронизированы; эти повторятся при следующей синхронизации)";
     // Errors as a person reads them (the library's own words stay the detail).
     ErrAuth => "authentication failed: {detail}", "ошибка входа: {detail}";
     ErrPermission => "permission denied: {detail}", "доступ запрещён: {detail}";
