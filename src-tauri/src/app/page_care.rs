@@ -78,10 +78,9 @@ pub async fn page_usage(
     let mut out = Vec::new();
     for f in folders {
         let store = client.store(f.page_id.as_str());
-        let usage = syncer
-            .page_usage(f.id, &store)
-            .await
-            .with_context(|| format!("while reading page {} of {}", f.page_id, f.path.display()))?;
+        let usage = syncer.page_usage(f.id, &store).await.with_context(|| {
+            crate::i18n::t!(CtxPageOf, page = f.page_id, path = f.path.display())
+        })?;
         out.push(FolderUsage {
             path: f.path.clone(),
             page_id: f.page_id.to_string(),

@@ -308,6 +308,36 @@ catalog! {
     Exit7 => "the remote data is invalid or written by a newer sber-tunnel", "данные на странице неверны или записаны более новой версией sber-tunnel";
     Exit8 => "not set up yet: run `init`", "ещё не настроено: выполните `init`";
     Exit9 => "synced, but some files could not be synced this time (the rest was; they are retried next sync)", "синхронизировано, но часть файлов в этот раз не удалось синхронизировать (остальные синхронизированы; эти повторятся при следующей синхронизации)";
+    // The desktop app's own refusals and the shared edge's contexts.
+    DeskStartAtLogin => "Could not change start at login: {error}", "Не удалось изменить автозапуск: {error}";
+    DeskUnknownKind => "unknown file kind “{kind}”", "неизвестный вид файла «{kind}»";
+    DeskGone => "{path} is no longer there.", "{path} больше нет.";
+    DeskCouldNotShow => "Could not show {path}: {error}", "Не удалось показать {path}: {error}";
+    DeskCouldNotCreate => "Could not create {path}: {error}", "Не удалось создать {path}: {error}";
+    DeskNoPicker => "The file picker is not available.", "Окно выбора файла недоступно.";
+    DeskPickerClosed => "The file picker closed unexpectedly.", "Окно выбора файла неожиданно закрылось.";
+    DeskNotLocal => "Not a local path: {error}", "Не локальный путь: {error}";
+    DeskNotTracked => "{path} is not a tracked folder.", "{path} — не синхронизируемая папка.";
+    DeskCouldNotOpen => "Could not open {path}: {error}", "Не удалось открыть {path}: {error}";
+    DeskNotInside => "“{path}” is not a path inside the folder.", "«{path}» — не путь внутри папки.";
+    DeskWhichPage => "which page? The connection has none.", "какая страница? В подключении её нет.";
+    DeskConnectFirst => "connect to Confluence first", "сначала подключитесь к Confluence";
+    DeskWhichPageFolder => "which page should store this folder?", "на какой странице хранить эту папку?";
+    DeskNotListed => "the folder was added but is not listed", "папка добавлена, но не появилась в списке";
+    DeskNotSyncedDot => "{path} is not a synced folder.", "{path} — не синхронизируемая папка.";
+    DeskNotAPath => "{path} is not a path in the folder: {error}", "{path} — не путь в папке: {error}";
+    CtxCreating => "creating {path}", "создание {path}";
+    CtxResolving => "resolving {path}", "определение пути {path}";
+    CtxSavingSecret => "saving the secret", "сохранение секрета";
+    CtxSavingCertPassword => "saving the certificate password", "сохранение пароля сертификата";
+    CtxSavingConfig => "saving the configuration", "сохранение настроек";
+    CtxLocking => "locking {path}", "блокировка {path}";
+    CtxOpening => "opening {path}", "открытие {path}";
+    CtxOpeningJournal => "opening the journal {path}", "открытие журнала {path}";
+    CtxWriting => "writing {path}", "запись {path}";
+    CtxCwd => "reading the current directory", "чтение текущего каталога";
+    CtxConfigFolder => "finding the configuration folder", "поиск папки настроек";
+    CtxPageOf => "while reading page {page} of {path}", "при чтении страницы {page} папки {path}";
     // Errors as a person reads them (the library's own words stay the detail).
     ErrAuth => "authentication failed: {detail}", "ошибка входа: {detail}";
     ErrPermission => "permission denied: {detail}", "доступ запрещён: {detail}";
