@@ -44,7 +44,9 @@ pub async fn token_notice(
             let now = tunnel_core::clock::unix_now();
             let n = token_notice::notice(&name, unix_secs, now, warn_days);
             if let Some(n) = &n {
-                tracing::warn!(days_left = n.days_left, "{}", n.message);
+                // Shown on the terminal too: in the reader's language.
+                let said = crate::i18n::token::message(n, crate::i18n::current());
+                tracing::warn!(days_left = n.days_left, "{said}");
             }
             n
         }
