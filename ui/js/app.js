@@ -181,6 +181,7 @@ function relabel() {
     ui.conflicts.draw();
   }
   ui.folderForm?.refreshPlaceholder();
+  ui.activity?.relabel();
   // Words the backend puts in the reader's language: ask again in the new one.
   if (ui.connection) {
     ui.privacy?.refresh();
