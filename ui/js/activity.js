@@ -62,18 +62,14 @@ export class Activity {
         this.drawTransfers();
         break;
       case 'uploaded':
-        this.entry('↑', 'up', event.path, t('activity.sent', { size: formatBytes(event.bytes) }), event, when, live);
-        break;
       case 'downloaded':
-        this.entry('↓', 'down', event.path, t('activity.received', { size: formatBytes(event.bytes) }), event, when, live);
-        break;
       case 'deleted':
-        this.entry('×', 'del', event.path, event.remote ? t('activity.deletion_sent') : t('activity.deleted_here'), event, when, live);
+        this.show(event, when, live);
         break;
       case 'conflict':
         if (live) this.conflictItems.unshift(event);
         else this.conflictItems.push(event);
-        this.entry('!', 'conflict', event.path, t('activity.conflict', { copy: event.copy }), event, when, live);
+        this.show(event, when, live);
         this.drawConflicts();
         break;
       case 'failed':
@@ -81,11 +77,46 @@ export class Activity {
           this.running.delete(event.folder);
           this.drawTransfers();
         }
-        this.entry('!', 'bad', t('activity.failed', { folder: baseName(event.folder) }), event.message, null, when, live);
+        this.show(event, when, live);
         break;
       default:
         break;
     }
+  }
+
+  /** The list's line for `event`: [icon, kind, title, detail, event it opens or null]. */
+  line(event) {
+    switch (event.type) {
+      case 'uploaded':
+        return ['↑', 'up', event.path, t('activity.sent', { size: formatBytes(event.bytes) }), event];
+      case 'downloaded':
+        return ['↓', 'down', event.path, t('activity.received', { size: formatBytes(event.bytes) }), event];
+      case 'deleted':
+        return ['×', 'del', event.path, event.remote ? t('activity.deletion_sent') : t('activity.deleted_here'), event];
+      case 'conflict':
+        return ['!', 'conflict', event.path, t('activity.conflict', { copy: event.copy }), event];
+      case 'failed':
+        return ['!', 'bad', t('activity.failed', { folder: baseName(event.folder) }), event.message, null];
+      default:
+        return null;
+    }
+  }
+
+  /** Add `event`'s line, remembering the event so that `relabel` can word it again. */
+  show(event, when, live) {
+    const line = this.line(event);
+    const item = line && this.entry(...line, when, live);
+    if (item) item.source = { event, when };
+  }
+
+  /** Draw every line again in the language now in use (after a language change). */
+  relabel() {
+    const sources = [...this.el.recent.children].map((li) => li.source).filter(Boolean);
+    this.el.recent.replaceChildren();
+    for (const { event, when } of sources) this.show(event, when, false);
+    this.el.recentEmpty.hidden = sources.length > 0;
+    this.drawTransfers();
+    this.drawConflicts();
   }
 
   reveal(folder, path) {
@@ -106,10 +137,11 @@ export class Activity {
     };
   }
 
-  /** One line of the list: on top when live, else below the others (older history). */
+  /** One line of the list: on top when live, else below the others (older history); the
+   * element, or null when the list is full. */
   entry(icon, kind, title, detail, event, when, live) {
     const list = this.el.recent;
-    if (!live && list.children.length >= MAX_RECENT) return;
+    if (!live && list.children.length >= MAX_RECENT) return null;
     const item = h(
       'li',
       { class: `event ${kind}` },
@@ -130,6 +162,7 @@ export class Activity {
       list.append(item);
     }
     this.el.recentEmpty.hidden = true;
+    return item;
   }
 
   drawTransfers() {

@@ -181,6 +181,12 @@ function relabel() {
     ui.conflicts.draw();
   }
   ui.folderForm?.refreshPlaceholder();
+  ui.activity?.relabel();
+  // Words the backend puts in the reader's language: ask again in the new one.
+  if (ui.connection) {
+    ui.privacy?.refresh();
+    checkToken($('#token-banner'), { force: true });
+  }
 }
 
 async function main() {

@@ -29,7 +29,7 @@ export function showResult(el, kind, text) {
   el.textContent = kind ? text : '';
 }
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
+const UNITS = ['unit.b', 'unit.kb', 'unit.mb', 'unit.gb', 'unit.tb'];
 
 export function formatBytes(n) {
   let value = Number(n) || 0;
@@ -38,7 +38,10 @@ export function formatBytes(n) {
     value /= 1024;
     unit += 1;
   }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
+  let number = unit === 0 ? String(value) : value.toFixed(value < 10 ? 1 : 0);
+  // Russian writes a decimal comma.
+  if (t('unit.decimal') === ',') number = number.replace('.', ',');
+  return `${number} ${t(UNITS[unit])}`;
 }
 
 /** "just now", "5 min ago", or a date, for a unix time in seconds. */

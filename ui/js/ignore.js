@@ -7,7 +7,7 @@
 
 import { api } from './api.js';
 import { baseName, formatBytes, h, showResult } from './dom.js';
-import { t } from './i18n.js';
+import { language, t } from './i18n.js';
 
 const DIALOG_ID = 'ignore-rules';
 
@@ -115,7 +115,7 @@ export async function openIgnoreEditor(folderPath) {
         preview.replaceChildren();
         syncBoxes();
       });
-      return h('label', { class: 'check', title: p.lines.join('  ') }, box, ` ${p.title}`);
+      return h('label', { class: 'check', title: p.lines.join('  ') }, box, ` ${language() === 'ru' && p.title_ru ? p.title_ru : p.title}`);
     }));
     syncBoxes();
   };

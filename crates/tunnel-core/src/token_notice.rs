@@ -25,6 +25,14 @@ pub struct TokenNotice {
     pub message: String,
 }
 
+/// The expiry day as `YYYY-MM-DD` (UTC); empty when out of range. The front ends word the
+/// notice in the reader's language from the notice's fields and this date.
+pub fn expiry_date(expires_at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(expires_at)
+        .map(|t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
+        .unwrap_or_default()
+}
+
 /// The notice for a token named `name` expiring at `expires_at`, seen at `now` (Unix
 /// seconds), when it is due: within `warn_days` days of the expiry, or past it.
 pub fn notice(name: &str, expires_at: i64, now: i64, warn_days: u32) -> Option<TokenNotice> {
@@ -37,9 +45,7 @@ pub fn notice(name: &str, expires_at: i64, now: i64, warn_days: u32) -> Option<T
     }
     let days_left = left.div_euclid(86_400);
     let expired = left <= 0;
-    let date = time::OffsetDateTime::from_unix_timestamp(expires_at)
-        .map(|t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
-        .unwrap_or_default();
+    let date = expiry_date(expires_at);
     let label = if name.is_empty() {
         "The personal access token".to_string()
     } else {

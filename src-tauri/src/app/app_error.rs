@@ -51,9 +51,12 @@ impl AppError {
     }
 
     /// Any error that reached the top: its code (see [`code_of`]) and its whole chain as the
-    /// message.
+    /// message, in the language the process speaks (see [`crate::i18n::errors`]).
     pub fn from_anyhow(e: &anyhow::Error) -> Self {
-        Self::new(code_of(e), format!("{e:#}"))
+        Self::new(
+            code_of(e),
+            crate::i18n::errors::chain_text(e, crate::i18n::current()),
+        )
     }
 }
 
@@ -64,7 +67,10 @@ macro_rules! errors_with_a_code {
         $(
             impl From<$error> for AppError {
                 fn from(e: $error) -> Self {
-                    Self::new(e.code(), e.to_string())
+                    Self::new(
+                        e.code(),
+                        crate::i18n::errors::error_text(&e, crate::i18n::current()),
+                    )
                 }
             }
         )+

@@ -129,21 +129,21 @@ impl ConnectionInput {
             config.device = DeviceConfig::generate();
         }
         std::fs::create_dir_all(&paths.config_dir)
-            .with_context(|| format!("creating {}", paths.config_dir.display()))?;
+            .with_context(|| crate::i18n::t!(CtxCreating, path = paths.config_dir.display()))?;
         let secrets = SecretStore::new(paths);
         if let Some(s) = self.secret.as_ref().filter(|s| !s.is_empty()) {
             secrets
                 .set(self.auth.secret_kind(), s)
-                .context("saving the secret")?;
+                .with_context(|| crate::i18n::t!(CtxSavingSecret))?;
         }
         if let Some(p) = &self.p12_password {
             secrets
                 .set(SecretKind::P12Password, p)
-                .context("saving the certificate password")?;
+                .with_context(|| crate::i18n::t!(CtxSavingCertPassword))?;
         }
         config
             .save(&paths.config_file())
-            .context("saving the configuration")?;
+            .with_context(|| crate::i18n::t!(CtxSavingConfig))?;
         Ok(config)
     }
 }

@@ -33,7 +33,7 @@ pub fn lock_instance(app: &OpenedConfig) -> Result<InstanceLock> {
             bail!(AlreadyRunning(app.paths.config_dir.clone()))
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
+            Err(e).with_context(|| crate::i18n::t!(CtxLocking, path = path.display()))
         }
     }
 }
@@ -63,7 +63,7 @@ pub async fn wait_for_lock(paths: &AppPaths) -> Result<InstanceLock> {
         .context("starting the thread that waits for the lock")?;
     rx.await
         .context("the thread waiting for the lock ended")?
-        .with_context(|| format!("locking {}", path.display()))
+        .with_context(|| crate::i18n::t!(CtxLocking, path = path.display()))
 }
 
 /// The lock file of `paths`, created (with its folder) when missing.
@@ -77,7 +77,7 @@ fn open_lock_file(paths: &AppPaths) -> Result<(PathBuf, File)> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
+        .with_context(|| crate::i18n::t!(CtxOpening, path = path.display()))?;
     Ok((path, file))
 }
 
@@ -111,7 +111,9 @@ pub fn start_engine(
 /// The remote store of each folder of `app`: its page through the saved connection. Blocks:
 /// it reads the secrets (perhaps from the OS keyring) and the client certificate.
 pub fn store_factory(app: &OpenedConfig) -> Result<StoreFactory> {
-    let client = app.client().context("preparing the connection")?;
+    let client = app
+        .client()
+        .with_context(|| crate::i18n::t!(CtxPreparing))?;
     Ok(Arc::new(move |f| {
         let store: Arc<dyn RemoteStore> = Arc::new(client.store(f.page_id.as_str()));
         Ok(store)

@@ -119,15 +119,15 @@ pub fn save(paths: &AppPaths, target: &Target, text: &str) -> Result<RuleSet> {
         }
         Target::Global => {
             let file = paths.config_file();
-            let mut config =
-                Config::load(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mut config = Config::load(&file)
+                .with_context(|| crate::i18n::t!(CtxReading, path = file.display()))?;
             config.sync.ignore = rules::rule_lines(text);
             config
                 .validate()
                 .map_err(|e| AppError::invalid(e.to_string()))?;
             config
                 .save(&file)
-                .with_context(|| format!("writing {}", file.display()))?;
+                .with_context(|| crate::i18n::t!(CtxWriting, path = file.display()))?;
             read(&config, target)
         }
     }
@@ -164,9 +164,9 @@ pub fn target_of(
     if tracked.iter().any(|f| f.path == folder) {
         Ok(Target::Folder(folder))
     } else {
-        Err(AppError::invalid(format!(
-            "{} is not a synced folder",
-            folder.display()
+        Err(AppError::invalid(crate::i18n::t!(
+            ErrUnknownFolder,
+            path = folder.display()
         )))
     }
 }

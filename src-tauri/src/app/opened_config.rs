@@ -26,9 +26,9 @@ impl OpenedConfig {
     /// Resolve where the configuration lives (flag > SBER_TUNNEL_HOME > ./.sber-tunnel > platform).
     pub fn resolve_paths(flag: Option<&Path>) -> Result<AppPaths> {
         let env_home = std::env::var_os("SBER_TUNNEL_HOME").map(PathBuf::from);
-        let cwd = std::env::current_dir().context("reading the current directory")?;
+        let cwd = std::env::current_dir().with_context(|| crate::i18n::t!(CtxCwd))?;
         AppPaths::resolve(flag, env_home.as_deref(), &cwd)
-            .context("finding the configuration folder")
+            .with_context(|| crate::i18n::t!(CtxConfigFolder))
     }
 
     /// Open an initialised configuration.
@@ -38,17 +38,17 @@ impl OpenedConfig {
             anyhow::bail!(NotConfigured(config_file));
         }
         let config = Config::load(&config_file)
-            .with_context(|| format!("reading {}", config_file.display()))?;
+            .with_context(|| crate::i18n::t!(CtxReading, path = config_file.display()))?;
         Self::with_config(paths, config)
     }
 
     /// Open with a given config (used by `init` before the file exists).
     pub fn with_config(paths: AppPaths, config: Config) -> Result<OpenedConfig> {
         std::fs::create_dir_all(&paths.data_dir)
-            .with_context(|| format!("creating {}", paths.data_dir.display()))?;
+            .with_context(|| crate::i18n::t!(CtxCreating, path = paths.data_dir.display()))?;
         let journal_file = paths.journal_file();
         let journal = Journal::open(&journal_file)
-            .with_context(|| format!("opening the journal {}", journal_file.display()))?;
+            .with_context(|| crate::i18n::t!(CtxOpeningJournal, path = journal_file.display()))?;
         let secrets = SecretStore::new(&paths);
         Ok(OpenedConfig {
             paths,
@@ -92,8 +92,10 @@ impl OpenedConfig {
     /// Start tracking the folder at `path` (created when missing) with page `page_id`: the
     /// journal's record and the folder's marker. A running engine picks it up on `reload`.
     pub fn track_folder(&self, path: &Path, page_id: &PageId) -> Result<FolderRecord, TrackError> {
-        std::fs::create_dir_all(path).map_err(|e| TrackError::io("creating", path, e))?;
-        let path = std::fs::canonicalize(path).map_err(|e| TrackError::io("resolving", path, e))?;
+        std::fs::create_dir_all(path)
+            .map_err(|e| TrackError::io(crate::i18n::Msg::CtxCreating, path, e))?;
+        let path = std::fs::canonicalize(path)
+            .map_err(|e| TrackError::io(crate::i18n::Msg::CtxResolving, path, e))?;
         let record = self
             .with_journal(|j| Ok(j.add_folder(&path, page_id)?))
             .map_err(TrackError::Refused)?;
@@ -140,8 +142,9 @@ pub enum TrackError {
 }
 
 impl TrackError {
-    fn io(what: &str, path: &Path, e: std::io::Error) -> Self {
-        TrackError::Io(anyhow::Error::new(e).context(format!("{what} {}", path.display())))
+    fn io(what: crate::i18n::Msg, path: &Path, e: std::io::Error) -> Self {
+        let context = crate::i18n::tr(what, &[("path", &path.display())]);
+        TrackError::Io(anyhow::Error::new(e).context(context))
     }
 }
 

@@ -44,7 +44,9 @@ pub async fn token_notice(
             let now = tunnel_core::clock::unix_now();
             let n = token_notice::notice(&name, unix_secs, now, warn_days);
             if let Some(n) = &n {
-                tracing::warn!(days_left = n.days_left, "{}", n.message);
+                // Shown on the terminal too: in the reader's language.
+                let said = crate::i18n::token::message(n, crate::i18n::current());
+                tracing::warn!(days_left = n.days_left, "{said}");
             }
             n
         }
@@ -78,10 +80,9 @@ pub async fn page_usage(
     let mut out = Vec::new();
     for f in folders {
         let store = client.store(f.page_id.as_str());
-        let usage = syncer
-            .page_usage(f.id, &store)
-            .await
-            .with_context(|| format!("while reading page {} of {}", f.page_id, f.path.display()))?;
+        let usage = syncer.page_usage(f.id, &store).await.with_context(|| {
+            crate::i18n::t!(CtxPageOf, page = f.page_id, path = f.path.display())
+        })?;
         out.push(FolderUsage {
             path: f.path.clone(),
             page_id: f.page_id.to_string(),

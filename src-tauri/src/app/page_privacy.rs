@@ -4,9 +4,11 @@
 //! the desktop app (Connection view, wizard) both ask here and show the same words.
 
 use serde::Serialize;
-use tunnel_confluence::{ConfluenceClient, PageAccess};
+use tunnel_confluence::{Audience, ConfluenceClient, PageAccess};
 use tunnel_core::ids::PageId;
 use tunnel_core::remote::RemoteError;
+
+use crate::i18n::{Lang, Msg};
 
 /// Who besides the user may view and edit a page, for people and for JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -26,6 +28,12 @@ pub struct PagePrivacy {
     pub viewers: String,
     /// Who may edit, in words.
     pub editors: String,
+    /// Who may view, as read (to word it in another language).
+    #[serde(skip)]
+    pub viewer_audience: Audience,
+    /// Who may edit, as read.
+    #[serde(skip)]
+    pub editor_audience: Audience,
 }
 
 impl PagePrivacy {
@@ -41,36 +49,71 @@ impl PagePrivacy {
             editable_by_others: editors.includes_others(),
             viewers: viewers.describe(),
             editors: editors.describe(),
+            viewer_audience: viewers,
+            editor_audience: editors,
         }
     }
 
+    /// The same answer with `viewers` and `editors` worded in `lang` (what the app shows; the
+    /// command line's `--json` keeps the English words).
+    #[cfg_attr(not(feature = "gui"), allow(dead_code))] // used by the desktop shell
+    pub fn localized(mut self, lang: Lang) -> Self {
+        self.viewers = describe_audience(&self.viewer_audience, lang);
+        self.editors = describe_audience(&self.editor_audience, lang);
+        self
+    }
+
     /// One plain sentence: the warning when others may see the files, else reassurance.
+    #[cfg(test)]
     pub fn sentence(&self) -> String {
-        let page = &self.page_id;
+        self.sentence_in(Lang::En)
+    }
+
+    /// [`Self::sentence`] in `lang`.
+    pub fn sentence_in(&self, lang: Lang) -> String {
+        let page: &dyn std::fmt::Display = &self.page_id;
+        let viewers = describe_audience(&self.viewer_audience, lang);
+        let editors = describe_audience(&self.editor_audience, lang);
         if self.visible_to_others {
-            let editors = if self.editable_by_others && self.editors != self.viewers {
-                format!(
-                    " {} may also change or delete them.",
-                    capitalise(&self.editors)
-                )
+            let also = if self.editable_by_others && self.editor_audience != self.viewer_audience {
+                Msg::PrivacyEditorsToo.render(lang, &[("editors", &capitalise(&editors))])
             } else if self.editable_by_others {
-                " They may also change or delete them.".to_string()
+                Msg::PrivacyTheyEditToo.text(lang).to_string()
             } else {
                 String::new()
             };
-            format!(
-                "Page {page} is visible to {}: they can download every file you sync \
-                 through it.{editors}",
-                self.viewers
-            )
+            let head = Msg::PrivacyVisible.render(lang, &[("page", page), ("viewers", &viewers)]);
+            format!("{head}{also}")
         } else if self.editable_by_others {
-            format!(
-                "Only you can view page {page}, but {} may edit it (change or delete your \
-                 synced files).",
-                self.editors
-            )
+            Msg::PrivacyEditable.render(lang, &[("page", page), ("editors", &editors)])
         } else {
-            format!("Page {page} is private: only you can view and edit it.")
+            Msg::PrivacyPrivate.render(lang, &[("page", page)])
+        }
+    }
+}
+
+/// Who an audience is, in `lang`: "only you", "everyone with access to the space", "bob and
+/// group devs" (English: the client's own words).
+pub fn describe_audience(a: &Audience, lang: Lang) -> String {
+    match (lang, a) {
+        (Lang::En, a) => a.describe(),
+        (_, Audience::OnlyMe) => Msg::AudienceOnlyYou.text(lang).to_string(),
+        (_, Audience::Space) => Msg::AudienceSpace.text(lang).to_string(),
+        (_, Audience::Listed { users, groups }) => {
+            let mut parts: Vec<String> = users.clone();
+            parts.extend(
+                groups
+                    .iter()
+                    .map(|g| Msg::AudienceGroup.render(lang, &[("name", g)])),
+            );
+            match parts.len() {
+                0 => Msg::AudienceOnlyYou.text(lang).to_string(),
+                1 => parts.remove(0),
+                _ => {
+                    let last = parts.pop().unwrap_or_default();
+                    Msg::AudienceAnd.render(lang, &[("list", &parts.join(", ")), ("last", &last)])
+                }
+            }
         }
     }
 }
@@ -151,6 +194,35 @@ mod tests {
         assert_eq!(
             private.sentence(),
             "Page 12345 is private: only you can view and edit it."
+        );
+    }
+
+    #[test]
+    fn the_sentence_in_russian_words_who_too() {
+        let open = privacy(Subjects::default(), Subjects::default());
+        assert_eq!(
+            open.sentence_in(Lang::Ru),
+            "Страницу 12345 видят все, у кого есть доступ к пространству: они могут скачать \
+             любой файл, который вы через неё синхронизируете. Они также могут изменять и \
+             удалять их."
+        );
+        let shared = privacy(
+            subjects(&["alice", "bob"], &[]),
+            subjects(&["alice"], &["devs", "ops"]),
+        );
+        assert!(
+            shared
+                .sentence_in(Lang::Ru)
+                .ends_with(" Группа devs и группа ops также могут изменять и удалять их."),
+            "{}",
+            shared.sentence_in(Lang::Ru)
+        );
+        let ru = shared.clone().localized(Lang::Ru);
+        assert_eq!(ru.editors, "группа devs и группа ops");
+        assert_eq!(ru.viewers, "bob");
+        assert_eq!(
+            shared.editors, "group devs and group ops",
+            "English kept for --json"
         );
     }
 }

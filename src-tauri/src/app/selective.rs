@@ -16,7 +16,7 @@ fn tracked(app: &OpenedConfig, path: &Path) -> Result<FolderRecord, AppError> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     app.with_journal(|j| Ok(j.folder_by_path(&path)?))
         .map_err(|e| AppError::from_anyhow(&e))?
-        .ok_or_else(|| AppError::invalid(format!("{} is not a synced folder.", path.display())))
+        .ok_or_else(|| AppError::invalid(crate::i18n::t!(DeskNotSyncedDot, path = path.display())))
 }
 
 /// What the folder at `path` excludes on this computer, and the page's subfolders.
@@ -35,8 +35,13 @@ pub fn set_excluded(
     excluded: bool,
 ) -> Result<FolderChoice, AppError> {
     let folder = tracked(app, path)?;
-    let rel = RelPath::new(subpath)
-        .map_err(|e| AppError::invalid(format!("{subpath:?} is not a path in the folder: {e}")))?;
+    let rel = RelPath::new(subpath).map_err(|e| {
+        AppError::invalid(crate::i18n::t!(
+            DeskNotAPath,
+            path = format!("{subpath:?}"),
+            error = e
+        ))
+    })?;
     app.with_journal(|j| {
         if excluded {
             selective::exclude_path(j, &folder, &rel)?;

@@ -9,6 +9,7 @@ use tunnel_core::ids::PageId;
 use tunnel_core::remote::RemoteStore;
 
 use crate::app::app_error::AppError;
+use crate::i18n::t;
 
 use super::{exit, Context};
 
@@ -40,11 +41,7 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
         .or_else(|| app.config.remote.default_page_id.clone())
     {
         Some(p) => p,
-        None => {
-            return Err(
-                AppError::invalid("no page ID: pass --page-id or run `sber-tunnel init`").into(),
-            )
-        }
+        None => return Err(AppError::invalid(t!(AddNoPage)).into()),
     };
     // The page must be reachable before we promise to sync into it.
     let client = app.client()?;
@@ -52,7 +49,7 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
         .store(page_id.as_str())
         .probe()
         .await
-        .with_context(|| format!("checking page {page_id}"))?;
+        .with_context(|| t!(CtxCheckingPage, page = page_id))?;
     let may_ask = !args.non_interactive && std::io::stdin().is_terminal();
     let privacy = super::page::check_and_offer(&client, &page_id, &args.privacy, may_ask).await?;
     let path = app.track_folder(&args.path, &page_id)?.path;
@@ -65,10 +62,13 @@ pub async fn run_add(ctx: &Context, args: AddArgs) -> Result<u8> {
         );
     } else {
         println!(
-            "Syncing {} with page {} (\"{}\"). Run `sber-tunnel sync` to sync now.",
-            path.display(),
-            page_id,
-            identity.title
+            "{}",
+            t!(
+                AddSyncing,
+                path = path.display(),
+                page = page_id,
+                title = identity.title
+            )
         );
     }
     Ok(exit::OK)
@@ -81,10 +81,7 @@ pub async fn run_remove(ctx: &Context, args: RemoveArgs) -> Result<u8> {
     if ctx.json {
         println!("{}", serde_json::json!({"removed": path}));
     } else {
-        println!(
-            "No longer syncing {}. Its files are untouched.",
-            path.display()
-        );
+        println!("{}", t!(RemoveDone, path = path.display()));
     }
     Ok(exit::OK)
 }

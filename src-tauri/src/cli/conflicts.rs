@@ -16,6 +16,7 @@ use super::folder_args::{paths_in_folders, selected_folders};
 use super::output::human_bytes;
 use super::{exit, Context};
 use crate::app::opened_config::OpenedConfig;
+use crate::i18n::t;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -53,24 +54,25 @@ fn conflicts_of(app: &OpenedConfig, f: &FolderRecord) -> Result<Vec<Conflict>> {
     let device = app.config.device.id.clone();
     app.with_journal(|j| {
         tunnel_core::conflicts::list(j, f, &device)
-            .with_context(|| format!("listing the conflicts of {}", f.path.display()))
+            .with_context(|| t!(CtxListConflicts, path = f.path.display()))
     })
 }
 
-fn side_word(side: Side) -> &'static str {
+fn side_word(side: Side) -> String {
     match side {
-        Side::Original => "original",
-        Side::Copy => "copy",
+        Side::Original => t!(SideOriginal),
+        Side::Copy => t!(SideCopy),
     }
 }
 
 fn version_line(label: &str, folder: &Path, v: &Version) -> String {
-    format!(
-        "    {label:<7} {}  by {}, {}, {}",
-        folder.join(v.path.as_str()).display(),
-        v.device,
-        tunnel_core::sync::trash_time(v.modified_at),
-        human_bytes(v.size)
+    t!(
+        ConflictVersion,
+        label = format!("{label:<7}"),
+        path = folder.join(v.path.as_str()).display(),
+        device = v.device,
+        time = tunnel_core::sync::trash_time(v.modified_at),
+        size = human_bytes(v.size)
     )
 }
 
@@ -101,23 +103,25 @@ fn list(ctx: &Context, app: &OpenedConfig, only: Option<&Path>) -> Result<u8> {
         return Ok(exit::OK);
     }
     if rows.is_empty() {
-        println!("No unresolved conflicts.");
+        println!("{}", t!(ConflictsNone));
         return Ok(exit::OK);
     }
     for (folder, c) in &rows {
         let what = match c.kind {
-            ConflictKind::Copy => "conflict copy of",
-            ConflictKind::CaseClash => "case clash with",
+            ConflictKind::Copy => t!(ConflictCopyOf, path = c.original.path),
+            ConflictKind::CaseClash => t!(ConflictCaseClash, path = c.original.path),
         };
+        println!("{}\n{what}", folder.join(c.copy.path.as_str()).display());
         println!(
-            "{}\n    {what} {}",
-            folder.join(c.copy.path.as_str()).display(),
-            c.original.path
+            "{}",
+            version_line(&t!(ConflictMine), folder, c.version(c.mine))
         );
-        println!("{}", version_line("mine", folder, c.version(c.mine)));
-        println!("{}", version_line("theirs", folder, c.version(c.theirs())));
+        println!(
+            "{}",
+            version_line(&t!(ConflictTheirs), folder, c.version(c.theirs()))
+        );
     }
-    println!("Resolve one with `sber-tunnel conflicts resolve PATH --keep mine|theirs|both`.");
+    println!("{}", t!(ConflictsHint));
     Ok(exit::OK)
 }
 
@@ -137,13 +141,10 @@ async fn resolve(ctx: &Context, app: &OpenedConfig, path: &Path, keep: Keep) -> 
             path.display().to_string()
         )),
         1 => found.remove(0),
-        _ => bail!(
-            "{} names a conflict in several folders; give the full path",
-            path.display()
-        ),
+        _ => bail!(t!(ConflictSeveral, path = path.display())),
     };
     let rel = tunnel_core::rel_path::RelPath::new(&rel)
-        .with_context(|| format!("{} is not a valid path", path.display()))?;
+        .with_context(|| t!(InvalidPath, path = path.display()))?;
     let device = app.config.device.id.clone();
     let done = app.with_journal(|j| {
         Ok(tunnel_core::conflicts::resolve(
@@ -184,9 +185,12 @@ async fn resolve(ctx: &Context, app: &OpenedConfig, path: &Path, keep: Keep) -> 
     let c = &done.conflict;
     match keep {
         Keep::Both => println!(
-            "Kept both {} and {}; they are no longer a conflict.",
-            folder.path.join(c.original.path.as_str()).display(),
-            folder.path.join(c.copy.path.as_str()).display()
+            "{}",
+            t!(
+                ConflictKeptBoth,
+                original = folder.path.join(c.original.path.as_str()).display(),
+                copy = folder.path.join(c.copy.path.as_str()).display()
+            )
         ),
         Keep::Mine | Keep::Theirs => {
             let kept = if keep == Keep::Mine {
@@ -194,20 +198,29 @@ async fn resolve(ctx: &Context, app: &OpenedConfig, path: &Path, keep: Keep) -> 
             } else {
                 c.theirs()
             };
+            let msg = if keep == Keep::Mine {
+                crate::i18n::Msg::ConflictKeptMine
+            } else {
+                crate::i18n::Msg::ConflictKeptTheirs
+            };
             println!(
-                "Kept {} (the {} by {}) at {}.",
-                if keep == Keep::Mine { "mine" } else { "theirs" },
-                side_word(kept),
-                c.version(kept).device,
-                folder.path.join(done.path.as_str()).display()
+                "{}",
+                crate::i18n::tr(
+                    msg,
+                    &[
+                        ("side", &side_word(kept)),
+                        ("device", &c.version(kept).device),
+                        ("path", &folder.path.join(done.path.as_str()).display()),
+                    ]
+                )
             );
-            if let Some(t) = &trash {
-                println!("The other version is in the trash: {}", t.display());
+            if let Some(in_trash) = &trash {
+                println!("{}", t!(ConflictOtherInTrash, path = in_trash.display()));
             }
         }
     }
     if !asked {
-        println!("It reaches your other devices with the next sync (`sber-tunnel sync`).");
+        println!("{}", t!(ConflictNextSync));
     }
     Ok(exit::OK)
 }

@@ -21,11 +21,7 @@ pub fn selected_folders(app: &OpenedConfig, only: Option<&Path>) -> Result<Vec<F
     let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let found: Vec<_> = folders.into_iter().filter(|f| f.path == p).collect();
     if found.is_empty() {
-        return Err(AppError::invalid(format!(
-            "{} is not a synced folder (see `sber-tunnel status`)",
-            p.display()
-        ))
-        .into());
+        return Err(AppError::invalid(crate::i18n::t!(NotSyncedFolder, path = p.display())).into());
     }
     Ok(found)
 }

@@ -16,6 +16,7 @@ use super::{exit, Context};
 use crate::app::app_error::AppError;
 use crate::app::ignore_rules::{self as app_rules, FolderPreview, Target};
 use crate::app::opened_config::OpenedConfig;
+use crate::i18n::{lang, t};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -117,24 +118,27 @@ fn show(ctx: &Context, only: Option<&Path>) -> Result<u8> {
         );
         return Ok(exit::OK);
     }
-    println!("Global patterns (sync.ignore, every folder):");
+    println!("{}", t!(IgnGlobalHeader));
     print_rules(&global.text);
     for s in &sets {
         let path = s.folder.as_deref().unwrap_or(Path::new(""));
         println!(
-            "{} (stays on this computer):",
-            path.join(tunnel_core::scan::IGNORE_FILE).display()
+            "{}",
+            t!(
+                IgnFolderHeader,
+                path = path.join(tunnel_core::scan::IGNORE_FILE).display()
+            )
         );
         print_rules(&s.text);
     }
-    println!("Always left out: hidden names (.git, .DS_Store …), temporary and lock files (~$…, .~lock.…#, *.tmp), links.");
+    println!("{}", t!(IgnAlways));
     Ok(exit::OK)
 }
 
 fn print_rules(text: &str) {
     let lines = rules::rule_lines(text);
     if lines.is_empty() {
-        println!("  (none)");
+        println!("{}", t!(IgnNone));
     }
     for l in lines {
         println!("  {l}");
@@ -147,7 +151,7 @@ fn list_presets(ctx: &Context) -> Result<u8> {
         return Ok(exit::OK);
     }
     for p in app_rules::presets() {
-        println!("{:<14} {}", p.name, p.title);
+        println!("{:<14} {}", p.name, p.title_in(lang()));
         println!("{:<14} {}", "", p.lines.join("  "));
     }
     Ok(exit::OK)
@@ -189,19 +193,19 @@ fn change(
         return Ok(exit::OK);
     }
     let name = match &target {
-        Target::Global => "the global patterns (sync.ignore)".to_string(),
+        Target::Global => t!(IgnGlobalName),
         Target::Folder(p) => p.join(tunnel_core::scan::IGNORE_FILE).display().to_string(),
     };
     match (&edited, at.dry_run) {
-        (None, _) => println!("No change to {name}."),
-        (Some(_), true) => println!("Would change {name} (dry run, nothing saved):"),
-        (Some(_), false) => println!("Saved {name}:"),
+        (None, _) => println!("{}", t!(IgnNoChange, name = name)),
+        (Some(_), true) => println!("{}", t!(IgnWouldChange, name = name)),
+        (Some(_), false) => println!("{}", t!(IgnSaved, name = name)),
     }
     if edited.is_some() {
         print_rules(&text);
         print_previews(&previews);
         if !at.dry_run && target == Target::Global {
-            println!("A running service takes the global patterns when it restarts (sber-tunnel stop, start).");
+            println!("{}", t!(IgnRestartHint));
         }
     }
     Ok(exit::OK)
@@ -215,15 +219,18 @@ fn print_previews(previews: &[FolderPreview]) {
             && p.excluded.is_empty()
             && p.included.is_empty()
         {
-            println!("{}: no existing file changes.", fp.folder.display());
+            println!("{}", t!(IgnNoFileChanges, folder = fp.folder.display()));
             continue;
         }
         if !p.excluded.is_empty() {
             println!(
-                "{}: newly excluded {} file(s), {} (kept here and on the page; no longer synced from this computer):",
-                fp.folder.display(),
-                p.excluded_files,
-                human_bytes(p.excluded_bytes)
+                "{}",
+                t!(
+                    IgnNewlyExcluded,
+                    folder = fp.folder.display(),
+                    count = p.excluded_files,
+                    size = human_bytes(p.excluded_bytes)
+                )
             );
             for s in &p.excluded {
                 println!("  - {s}");
@@ -231,20 +238,20 @@ fn print_previews(previews: &[FolderPreview]) {
         }
         if !p.included.is_empty() {
             println!(
-                "{}: newly included {} file(s), {} (synced at the next sync):",
-                fp.folder.display(),
-                p.included_files,
-                human_bytes(p.included_bytes)
+                "{}",
+                t!(
+                    IgnNewlyIncluded,
+                    folder = fp.folder.display(),
+                    count = p.included_files,
+                    size = human_bytes(p.included_bytes)
+                )
             );
             for s in &p.included {
                 println!("  + {s}");
             }
         }
         if p.truncated {
-            println!(
-                "  … and more (only the first {} of each are listed)",
-                rules::PREVIEW_LIMIT
-            );
+            println!("{}", t!(IgnAndMore, limit = rules::PREVIEW_LIMIT));
         }
     }
 }
@@ -259,17 +266,15 @@ fn folder_of(app: &OpenedConfig, given: Option<&Path>) -> Result<PathBuf> {
     match given {
         Some(p) => {
             let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-            folders.into_iter().find(|f| *f == p).ok_or_else(|| {
-                AppError::invalid(format!("{} is not a synced folder", p.display())).into()
-            })
+            folders
+                .into_iter()
+                .find(|f| *f == p)
+                .ok_or_else(|| AppError::invalid(t!(IgnNotSynced, path = p.display())).into())
         }
         None => match folders.as_slice() {
             [only] => Ok(only.clone()),
-            [] => Err(AppError::invalid("no folder is synced yet (sber-tunnel add FOLDER)").into()),
-            _ => Err(AppError::invalid(
-                "several folders are synced: name one with --folder, or use --global",
-            )
-            .into()),
+            [] => Err(AppError::invalid(t!(IgnNoFolder)).into()),
+            _ => Err(AppError::invalid(t!(IgnSeveral)).into()),
         },
     }
 }

@@ -2,7 +2,7 @@
 //! that it really works — authenticated as a real user, the page readable, attachments
 //! allowed — and only then save it. Secrets go to the secret store, never to the config file.
 
-use crate::i18n::{current, tr, Msg};
+use crate::i18n::{current, t, tr, Msg};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -88,9 +88,9 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
     };
     let settings = input
         .settings(&SecretStore::new(&paths))
-        .context("preparing the connection")?;
+        .context(t!(CtxPreparing))?;
     if args.insecure {
-        eprintln!("warning: server certificate verification is OFF (--insecure)");
+        eprintln!("{}", t!(InitInsecure));
     }
     if !ctx.json {
         eprintln!("{}", tr(Msg::InitChecking, &[("url", &answers.url)]));
@@ -99,12 +99,11 @@ pub async fn run(ctx: &Context, args: InitArgs) -> Result<u8> {
         .await
         .map_err(|f| {
             let what = match f.stage {
-                CheckStage::Prepare => "preparing the connection".to_string(),
-                CheckStage::Connect => "checking the connection".to_string(),
-                CheckStage::Write { user } => format!(
-                    "checking that {user} may add attachments to page {}",
-                    answers.page_id
-                ),
+                CheckStage::Prepare => t!(CtxPreparing),
+                CheckStage::Connect => t!(CtxCheckingConnection),
+                CheckStage::Write { user } => {
+                    t!(CtxCheckingWrite, user = user, page = answers.page_id)
+                }
             };
             anyhow::Error::new(f.error).context(what)
         })?;
@@ -167,9 +166,7 @@ fn collect(args: &InitArgs, existing: Option<&Config>) -> Result<Answers> {
     };
     let url = url.trim().trim_end_matches('/').to_string();
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(refused(format!(
-            "the URL must start with https:// (or http:// for a test server): {url}"
-        )));
+        return Err(refused(t!(InitUrlScheme, url = url)));
     }
     let auth = match args.auth {
         Some(AuthArg::Password) => AuthKind::Password,
@@ -274,9 +271,7 @@ impl Prompter {
 
     fn read_line(&mut self, question: &str) -> Result<Option<String>> {
         if self.never {
-            return Err(refused(format!(
-                "missing value for \"{question}\" (and --non-interactive was given)"
-            )));
+            return Err(refused(t!(InitMissing, question = question)));
         }
         eprint!("{question}: ");
         let _ = std::io::stderr().flush();
@@ -290,7 +285,7 @@ impl Prompter {
                 }
                 Ok(Some(l.trim().to_string()))
             }
-            Some(Err(e)) => Err(e).context("reading standard input"),
+            Some(Err(e)) => Err(e).context(t!(CtxStdin)),
             None => Ok(None),
         }
     }
@@ -303,7 +298,7 @@ impl Prompter {
         match (self.read_line(&q)?, default) {
             (Some(a), _) if !a.is_empty() => Ok(a),
             (_, Some(d)) => Ok(d),
-            _ => Err(refused(format!("no answer for \"{question}\""))),
+            _ => Err(refused(t!(InitNoAnswer, question = question))),
         }
     }
 
@@ -313,15 +308,15 @@ impl Prompter {
 
     fn ask_secret(&mut self, question: &str) -> Result<String> {
         if self.never {
-            return Err(refused(format!("missing value for \"{question}\": set it in the environment (SBER_TUNNEL_PASSWORD, SBER_TUNNEL_TOKEN or SBER_TUNNEL_P12_PASSWORD)")));
+            return Err(refused(t!(InitMissingSecret, question = question)));
         }
         let answer = if self.tty {
-            rpassword::prompt_password(format!("{question}: ")).context("reading the secret")?
+            rpassword::prompt_password(format!("{question}: ")).context(t!(CtxReadingSecret))?
         } else {
             self.read_line(question)?.unwrap_or_default()
         };
         if answer.is_empty() {
-            return Err(refused(format!("no answer for \"{question}\"")));
+            return Err(refused(t!(InitNoAnswer, question = question)));
         }
         Ok(answer)
     }

@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::{exit, Context};
 use crate::app::opened_config::OpenedConfig;
+use crate::i18n::t;
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
@@ -28,16 +29,16 @@ pub async fn run(ctx: &Context, args: LogArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     let newest = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
+        .with_context(|| t!(CtxReading, path = dir.display()))?
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("sber-tunnel"))
         .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok());
     let Some(newest) = newest else {
-        println!("No log files in {} yet.", dir.display());
+        println!("{}", t!(LogNone, path = dir.display()));
         return Ok(exit::OK);
     };
     let text = std::fs::read_to_string(newest.path())
-        .with_context(|| format!("reading {}", newest.path().display()))?;
+        .with_context(|| t!(CtxReading, path = newest.path().display()))?;
     let lines: Vec<&str> = text.lines().collect();
     for l in &lines[lines.len().saturating_sub(args.lines)..] {
         println!("{l}");

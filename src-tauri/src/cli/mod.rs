@@ -7,6 +7,7 @@ mod conflicts;
 mod demo;
 pub mod exit;
 mod folder_args;
+mod help_text;
 mod ignore;
 mod init;
 mod log;
@@ -105,7 +106,15 @@ pub enum Command {
 /// Parse the process arguments and run.
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().filter(|a| a != "--cli").collect();
-    let cli = match Cli::try_parse_from(args) {
+    // The language is needed before parsing, for --help and usage errors.
+    crate::i18n::set_current(help_text::language_before_parsing(&args));
+    let parsed = {
+        use clap::{CommandFactory, FromArgMatches};
+        help_text::localize(Cli::command(), crate::i18n::current())
+            .try_get_matches_from(args)
+            .and_then(|m| Cli::from_arg_matches(&m))
+    };
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -119,7 +128,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     };
     let Some(command) = cli.command else {
         use clap::CommandFactory;
-        let _ = Cli::command().print_help();
+        let _ = help_text::localize(Cli::command(), crate::i18n::current()).print_help();
         return ExitCode::from(exit::USAGE);
     };
     let runtime = match crate::app::runtime::build() {
@@ -129,7 +138,12 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    let lang_flag = cli.lang.as_deref().and_then(crate::i18n::Lang::from_code);
+    // `--json` is for scripts: its messages stay English whatever the language.
+    let lang_flag = if cli.json {
+        Some(crate::i18n::Lang::En)
+    } else {
+        cli.lang.as_deref().and_then(crate::i18n::Lang::from_code)
+    };
     crate::i18n::set_current(lang_flag.unwrap_or_else(|| {
         crate::i18n::locale::for_setting(tunnel_core::config::LanguageSetting::System)
     }));
@@ -163,7 +177,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 
 /// What every command gets besides its own arguments.
 pub struct Context {
-    /// `--lang`, which wins over the `ui.language` setting.
+    /// `--lang`, which wins over the `ui.language` setting (English under `--json`).
     pub lang_flag: Option<crate::i18n::Lang>,
     pub config_dir: Option<PathBuf>,
     pub json: bool,

@@ -41,8 +41,12 @@ pub fn spawn_progress(
                         .map(|c| format!(" · {c}"))
                         .unwrap_or_default();
                     bar.set_message(format!(
-                        "{} of {} files{current}",
-                        progress.files_done, progress.files_total
+                        "{}{current}",
+                        crate::i18n::t!(
+                            ProgressFiles,
+                            done = progress.files_done,
+                            total = progress.files_total
+                        )
                     ));
                 }
                 Ok(SyncEvent::Finished { .. }) | Ok(SyncEvent::Failed { .. }) => {
@@ -57,17 +61,20 @@ pub fn spawn_progress(
     })
 }
 
-/// 1536 → "1.5 KiB" (the same words as the progress lines).
+/// 1536 → "1.5 KiB" ("1,5 КБ" in Russian; the same words as the progress lines).
 pub fn human_bytes(n: u64) -> String {
-    tunnel_core::progress::text::format_bytes(n)
+    tunnel_core::progress::text::format_bytes_in(crate::i18n::lang(), n)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn human_bytes_reads_well() {
-        assert_eq!(super::human_bytes(0), "0 B");
-        assert_eq!(super::human_bytes(1536), "1.5 KiB");
-        assert_eq!(super::human_bytes(3 * 1024 * 1024), "3.0 MiB");
+        use tunnel_core::lang::Lang;
+        use tunnel_core::progress::text::format_bytes_in;
+        assert_eq!(format_bytes_in(Lang::En, 0), "0 B");
+        assert_eq!(format_bytes_in(Lang::En, 1536), "1.5 KiB");
+        assert_eq!(format_bytes_in(Lang::En, 3 * 1024 * 1024), "3.0 MiB");
+        assert_eq!(format_bytes_in(Lang::Ru, 3 * 1024 * 1024), "3,0 МБ");
     }
 }

@@ -16,9 +16,17 @@ use tunnel_core::ids::PageId;
 use super::{exit, Context};
 use crate::app::app_error::AppError;
 use crate::app::page_privacy::{self, PagePrivacy};
+use crate::i18n::{lang, t};
 
 /// The hint shown wherever a page is left visible to others.
-pub const HINT: &str = "To restrict it to you later: sber-tunnel page --make-private";
+fn hint() -> String {
+    t!(PageHint)
+}
+
+/// An error from the page's restrictions, in the reader's language.
+fn said(e: &tunnel_core::remote::RemoteError) -> String {
+    crate::i18n::errors::error_text(e, lang())
+}
 
 /// What `init` and `add` do when others can view the page.
 #[derive(Debug, Default, Args)]
@@ -54,30 +62,27 @@ pub async fn run(ctx: &Context, args: PageArgs) -> Result<u8> {
         }
     };
     if pages.is_empty() {
-        return Err(AppError::invalid(
-            "no page to check: pass --page-id or run `sber-tunnel init`",
-        )
-        .into());
+        return Err(AppError::invalid(t!(PageNone)).into());
     }
     let client = app.client()?;
     let mut out = Vec::new();
     for page in &pages {
         let mut privacy = page_privacy::read(&client, page)
             .await
-            .with_context(|| format!("reading who may view page {page}"))?;
+            .with_context(|| t!(CtxReadPrivacy, page = page))?;
         let was_private = privacy.private;
         if args.make_private && !privacy.private {
             privacy = page_privacy::make_private(&client, page)
                 .await
-                .with_context(|| format!("making page {page} private"))?;
+                .with_context(|| t!(CtxMakePrivate, page = page))?;
         }
         if !ctx.json {
             if args.make_private && !was_private {
-                println!("Page {page} is now private: only you can view and edit it.");
+                println!("{}", t!(PageNowPrivate, page = page));
             } else {
-                println!("{}", privacy.sentence());
+                println!("{}", privacy.sentence_in(lang()));
                 if !privacy.private {
-                    println!("{HINT}");
+                    println!("{}", hint());
                 }
             }
         }
@@ -102,28 +107,31 @@ pub async fn check_and_offer(
     let privacy = match page_privacy::read(client, page).await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("warning: could not check who may view page {page}: {e}");
+            eprintln!("{}", t!(PageCheckFailed, page = page, error = said(&e)));
             return Ok(None);
         }
     };
     if privacy.private {
-        eprintln!("{}", privacy.sentence());
+        eprintln!("{}", privacy.sentence_in(lang()));
         return Ok(Some(privacy));
     }
-    eprintln!("warning: {}", privacy.sentence());
+    eprintln!(
+        "{}",
+        t!(WarningLower, message = privacy.sentence_in(lang()))
+    );
     let make_private = if flags.make_private {
         true
     } else if flags.keep_sharing {
-        eprintln!("Left as it is (--keep-sharing). {HINT}");
+        eprintln!("{}", t!(PageLeftFlag, hint = hint()));
         false
     } else if may_ask {
-        let yes = ask_yes_no("Restrict the page so that only you can view and edit it? [y/N]")?;
+        let yes = ask_yes_no(&t!(PageAsk))?;
         if !yes {
-            eprintln!("Left as it is. {HINT}");
+            eprintln!("{}", t!(PageLeft, hint = hint()));
         }
         yes
     } else {
-        eprintln!("Not changed (--non-interactive). {HINT}");
+        eprintln!("{}", t!(PageNotChanged, hint = hint()));
         false
     };
     if !make_private {
@@ -131,14 +139,17 @@ pub async fn check_and_offer(
     }
     match page_privacy::make_private(client, page).await {
         Ok(p) => {
-            eprintln!("Page {page} is now private: only you can view and edit it.");
+            eprintln!("{}", t!(PageNowPrivate, page = page));
             Ok(Some(p))
         }
         Err(e) if flags.make_private => {
-            Err(anyhow::Error::new(e).context(format!("making page {page} private")))
+            Err(anyhow::Error::new(e).context(t!(CtxMakePrivate, page = page)))
         }
         Err(e) => {
-            eprintln!("warning: could not make page {page} private: {e}");
+            eprintln!(
+                "{}",
+                t!(PageMakePrivateFailed, page = page, error = said(&e))
+            );
             Ok(Some(privacy))
         }
     }
@@ -152,7 +163,7 @@ fn ask_yes_no(question: &str) -> Result<bool> {
     let n = std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .context("reading standard input")?;
+        .context(t!(CtxStdin))?;
     if n == 0 {
         eprintln!();
     }

@@ -17,6 +17,7 @@ use super::output::human_bytes;
 use super::{exit, Context};
 use crate::app::app_error::AppError;
 use crate::app::opened_config::OpenedConfig;
+use crate::i18n::t;
 
 #[derive(Debug, Args)]
 pub struct PathArgs {
@@ -35,7 +36,7 @@ pub async fn run_exclude(ctx: &Context, args: PathArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let (folder, rel) = locate(&app, &args.path)?;
     let outcome = app.with_journal(|j| {
-        selective::exclude_path(j, &folder, &rel).context("storing the excluded path")
+        selective::exclude_path(j, &folder, &rel).context(t!(CtxStoreExcluded))
     })?;
     let changed = matches!(outcome, ExcludeOutcome::Excluded { .. });
     if ctx.json {
@@ -55,12 +56,16 @@ pub async fn run_exclude(ctx: &Context, args: PathArgs) -> Result<u8> {
     }
     match outcome {
         ExcludeOutcome::Excluded { .. } => println!(
-            "Excluded {} on this computer: the next sync removes its copies here (the page keeps them; changes made here are sent first).",
-            folder.path.join(rel.as_str()).display()
+            "{}",
+            t!(SelExcluded, path = folder.path.join(rel.as_str()).display())
         ),
         ExcludeOutcome::AlreadyExcluded { by } => println!(
-            "{} is already excluded (by {by}).",
-            folder.path.join(rel.as_str()).display()
+            "{}",
+            t!(
+                SelAlreadyExcluded,
+                path = folder.path.join(rel.as_str()).display(),
+                by = by
+            )
         ),
     }
     Ok(exit::OK)
@@ -70,7 +75,7 @@ pub async fn run_include(ctx: &Context, args: PathArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let (folder, rel) = locate(&app, &args.path)?;
     let outcome = app.with_journal(|j| {
-        selective::include_path(j, &folder, &rel).context("storing the included path")
+        selective::include_path(j, &folder, &rel).context(t!(CtxStoreIncluded))
     })?;
     if ctx.json {
         let (changed, still_excluded) = match &outcome {
@@ -91,20 +96,21 @@ pub async fn run_include(ctx: &Context, args: PathArgs) -> Result<u8> {
     }
     let shown = folder.path.join(rel.as_str());
     match outcome {
-        IncludeOutcome::Included { .. } => println!(
-            "Included {} again: the next sync downloads it.",
-            shown.display()
-        ),
+        IncludeOutcome::Included { .. } => {
+            println!("{}", t!(SelIncluded, path = shown.display()))
+        }
         IncludeOutcome::Split { from, excluded } => {
             println!(
-                "Included {} again: the next sync downloads it. The rest of {from} stays excluded:",
-                shown.display()
+                "{}",
+                t!(SelIncludedSplit, path = shown.display(), from = from)
             );
             for p in excluded {
                 println!("  {p}");
             }
         }
-        IncludeOutcome::NotExcluded => println!("{} is not excluded.", shown.display()),
+        IncludeOutcome::NotExcluded => {
+            println!("{}", t!(SelNotExcluded, path = shown.display()))
+        }
     }
     Ok(exit::OK)
 }
@@ -115,7 +121,7 @@ pub async fn run_list(ctx: &Context, args: ExcludedArgs) -> Result<u8> {
     let mut rows = Vec::new();
     for f in &folders {
         let choice =
-            app.with_journal(|j| selective::folder_choice(j, f).context("reading the choice"))?;
+            app.with_journal(|j| selective::folder_choice(j, f).context(t!(CtxReadChoice)))?;
         rows.push((f, choice));
     }
     if ctx.json {
@@ -141,7 +147,7 @@ pub async fn run_list(ctx: &Context, args: ExcludedArgs) -> Result<u8> {
                 .subfolders
                 .iter()
                 .find(|s| &s.path == p)
-                .map(|s| format!("{} file(s), {}", s.files, human_bytes(s.bytes)))
+                .map(|s| t!(SelSize, files = s.files, size = human_bytes(s.bytes)))
                 .unwrap_or_default();
             println!(
                 "{:<60}  {size}",
@@ -150,7 +156,7 @@ pub async fn run_list(ctx: &Context, args: ExcludedArgs) -> Result<u8> {
         }
     }
     if !any {
-        println!("Nothing is excluded: every subfolder lives on this computer.");
+        println!("{}", t!(SelNothing));
     }
     Ok(exit::OK)
 }
@@ -189,26 +195,16 @@ fn locate(app: &OpenedConfig, path: &Path) -> Result<(FolderRecord, RelPath)> {
     let (folder, rel) = match inside {
         Some((f, rel)) => (f.clone(), rel.to_path_buf()),
         None if path.is_relative() && folders.len() == 1 => (folders[0].clone(), path.into()),
-        None => {
-            return Err(AppError::invalid(format!(
-                "{} is not inside a synced folder (see `sber-tunnel status`)",
-                path.display()
-            ))
-            .into())
-        }
+        None => return Err(AppError::invalid(t!(SelNotInside, path = path.display())).into()),
     };
     let parts: Vec<String> = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     if parts.is_empty() {
-        return Err(AppError::invalid(format!(
-            "{} is a whole synced folder: to stop syncing it use `sber-tunnel remove`",
-            folder.path.display()
-        ))
-        .into());
+        return Err(AppError::invalid(t!(SelWholeFolder, path = folder.path.display())).into());
     }
     let rel = RelPath::new(&parts.join("/"))
-        .map_err(|e| AppError::invalid(format!("{} cannot be synced: {e}", path.display())))?;
+        .map_err(|e| AppError::invalid(t!(SelCannotSync, path = path.display(), error = e)))?;
     Ok((folder, rel))
 }

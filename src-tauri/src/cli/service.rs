@@ -9,6 +9,7 @@ use clap::Args;
 use super::{exit, Context};
 use crate::app::app_error::AppError;
 use crate::app::control::{request, ControlRequest};
+use crate::i18n::t;
 
 #[derive(Debug, Args)]
 pub struct PauseArgs {
@@ -28,10 +29,10 @@ pub async fn start(ctx: &Context) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let socket = app.paths.socket_path();
     if request(&socket, &ControlRequest::Status).await?.is_some() {
-        println!("The sync service is already running.");
+        println!("{}", t!(SvcAlreadyRunning));
         return Ok(exit::OK);
     }
-    let exe = std::env::current_exe().context("finding the sber-tunnel binary")?;
+    let exe = std::env::current_exe().context(t!(CtxFindingBinary))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--cli")
         .arg("--config-dir")
@@ -41,7 +42,7 @@ pub async fn start(ctx: &Context) -> Result<u8> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     detach(&mut cmd);
-    let mut child = cmd.spawn().context("starting the sync service")?;
+    let mut child = cmd.spawn().context(t!(CtxStartingService))?;
     // The detached service has no way back to this process but its control channel (a pipe to
     // it would outlive us and break its next write), so ask that channel until it answers —
     // and stop asking at once when the service ends first, exiting as it did.
@@ -56,30 +57,34 @@ pub async fn start(ctx: &Context) -> Result<u8> {
                 );
             } else {
                 println!(
-                    "Sync service started (pid {}). Logs: {}",
-                    child.id(),
-                    app.paths.log_dir().display()
+                    "{}",
+                    t!(
+                        SvcStarted,
+                        pid = child.id(),
+                        path = app.paths.log_dir().display()
+                    )
                 );
             }
             return Ok(exit::OK);
         }
-        if let Some(ended) = child.try_wait().context("watching the sync service")? {
+        if let Some(ended) = child.try_wait().context(t!(CtxWatchingService))? {
             let code = ended
                 .code()
                 .and_then(|c| u8::try_from(c).ok())
                 .filter(|c| *c != exit::OK)
                 .unwrap_or(exit::FAILURE);
             eprintln!(
-                "sber-tunnel: the sync service stopped at once (exit code {code}); see the logs in {}",
-                app.paths.log_dir().display()
+                "{}",
+                t!(
+                    SvcStoppedAtOnce,
+                    code = code,
+                    path = app.paths.log_dir().display()
+                )
             );
             return Ok(code);
         }
         if tokio::time::Instant::now() >= deadline {
-            bail!(
-                "the sync service did not come up; see the logs in {}",
-                app.paths.log_dir().display()
-            )
+            bail!(t!(SvcNotUp, path = app.paths.log_dir().display()))
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(200));
@@ -123,7 +128,7 @@ pub async fn stop(ctx: &Context) -> Result<u8> {
     let socket = app.paths.socket_path();
     match request(&socket, &ControlRequest::Stop).await? {
         None => {
-            println!("No sync service is running.");
+            println!("{}", t!(SvcNoneRunning));
             Ok(exit::OK)
         }
         Some(_) => {
@@ -132,12 +137,10 @@ pub async fn stop(ctx: &Context) -> Result<u8> {
             match tokio::time::timeout(Duration::from_secs(30), gone).await {
                 Ok(lock) => {
                     drop(lock?);
-                    println!("Sync service stopped.");
+                    println!("{}", t!(SvcStopped));
                     Ok(exit::OK)
                 }
-                Err(_) => bail!(
-                    "the sync service is still finishing; it stops after the current transfer"
-                ),
+                Err(_) => bail!(t!(SvcStillFinishing)),
             }
         }
     }
@@ -163,7 +166,7 @@ pub async fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<u8> {
                 match &path {
                     Some(p) => {
                         let f = j.folder_by_path(p)?.ok_or_else(|| {
-                            AppError::invalid(format!("{} is not a synced folder", p.display()))
+                            AppError::invalid(t!(IgnNotSynced, path = p.display()))
                         })?;
                         j.set_paused(f.id, paused)?;
                     }
@@ -173,9 +176,12 @@ pub async fn pause(ctx: &Context, args: PauseArgs, paused: bool) -> Result<u8> {
             })?;
         }
     }
-    let what = path
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "all folders".into());
-    println!("{} {what}.", if paused { "Paused" } else { "Resumed" });
+    let said = match (&path, paused) {
+        (None, true) => t!(SvcPausedAll),
+        (None, false) => t!(SvcResumedAll),
+        (Some(p), true) => t!(SvcPaused, path = p.display()),
+        (Some(p), false) => t!(SvcResumed, path = p.display()),
+    };
+    println!("{said}");
     Ok(exit::OK)
 }

@@ -1,11 +1,11 @@
 //! `status`.
 
-use crate::i18n::{tr, Msg};
+use crate::i18n::{lang, t, tr, Lang, Msg};
 use anyhow::Result;
 
 use tunnel_core::events::{SyncEvent, SyncState, WatchMode};
 
-use tunnel_core::progress::text::{describe_progress, describe_wait};
+use tunnel_core::progress::text::{describe_progress_in, describe_status_in, describe_wait_in};
 
 use super::output::human_bytes;
 use super::{exit, Context};
@@ -82,7 +82,13 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         tr(Msg::CliDevice, &[("device", &app.config.device.id)])
     );
     if let Some(n) = &token_notice {
-        println!("Token:      {}", n.message);
+        println!(
+            "{}",
+            t!(
+                StatusToken,
+                message = crate::i18n::token::message(n, lang())
+            )
+        );
     }
     println!(
         "{}",
@@ -91,33 +97,42 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
     let now = tunnel_core::clock::unix_now();
     match &live {
         Some(s) => println!(
-            "Service:    running ({})",
-            tunnel_core::progress::text::describe_status(s, now)
+            "{}",
+            t!(
+                StatusServiceRunning,
+                status = describe_status_in(lang(), s, now)
+            )
         ),
         None => println!("{}", tr(Msg::CliServiceStopped, &[])),
     }
     if let Some(t) = live.as_ref().and_then(|s| s.transfer.as_ref()) {
         println!(
-            "Transfer:   {} of {} files, {} of {}",
-            t.files_done,
-            t.files_total,
-            human_bytes(t.bytes_done),
-            human_bytes(t.bytes_total)
+            "{}",
+            t!(
+                StatusTransfer,
+                files_done = t.files_done,
+                files_total = t.files_total,
+                bytes_done = human_bytes(t.bytes_done),
+                bytes_total = human_bytes(t.bytes_total)
+            )
         );
     }
     if let Some(at) = live.as_ref().and_then(|s| s.next_poll_at) {
-        println!("Next check: {}", until(at));
+        println!("{}", t!(StatusNextCheck, when = until(lang(), at)));
     }
     let sync = &app.config.sync;
     if sync.upload_limit_kib_per_sec > 0 || sync.download_limit_kib_per_sec > 0 {
         let rate = |kib: u64| match kib {
-            0 => "unlimited".to_string(),
-            k => format!("{k} KiB/s"),
+            0 => t!(StatusUnlimited),
+            k => t!(StatusRate, kib = k),
         };
         println!(
-            "Limits:     upload {}, download {}",
-            rate(sync.upload_limit_kib_per_sec),
-            rate(sync.download_limit_kib_per_sec)
+            "{}",
+            t!(
+                StatusLimits,
+                up = rate(sync.upload_limit_kib_per_sec),
+                down = rate(sync.download_limit_kib_per_sec)
+            )
         );
     }
     if folders.is_empty() {
@@ -128,77 +143,91 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
             .as_ref()
             .and_then(|s| s.folders.iter().find(|l| l.path == f.path));
         let state = if !f.path.is_dir() {
-            "MISSING".to_string()
+            t!(FolderMissing)
         } else if let Some(l) = running.filter(|l| l.state == SyncState::Syncing) {
             match l
                 .progress
                 .as_ref()
                 .filter(|p| p.files_to_go + p.bytes_to_go > 0)
             {
-                None => "syncing".to_string(),
-                Some(p) => format!("syncing ({})", describe_progress(p)),
+                None => t!(FolderSyncing),
+                Some(p) => t!(
+                    FolderSyncingProgress,
+                    progress = describe_progress_in(lang(), p)
+                ),
             }
         } else if let Some(e) = running.and_then(|l| l.last_error.as_ref()) {
-            format!("error: {e}")
+            t!(FolderError, message = e)
         } else if f.paused {
-            "paused".to_string()
+            t!(FolderPaused)
         } else if let Some(e) = &f.last_error {
-            format!("error: {e}")
-        } else if let Some(t) = f.last_sync_at {
-            format!("synced {}", ago(t))
+            t!(FolderError, message = e)
+        } else if let Some(at) = f.last_sync_at {
+            t!(FolderSynced, ago = ago(lang(), at))
         } else {
-            "not synced yet".to_string()
+            t!(FolderNotSynced)
         };
         let watch = match running.map(|l| l.watch) {
-            Some(Some(WatchMode::Polling)) => format!(
-                "  [local changes found by polling every {} s]",
-                tunnel_core::watch::POLL_FALLBACK_INTERVAL.as_secs()
+            Some(Some(WatchMode::Polling)) => t!(
+                FolderPolling,
+                secs = tunnel_core::watch::POLL_FALLBACK_INTERVAL.as_secs()
             ),
-            Some(None) if f.path.is_dir() => {
-                "  [not watched: local changes found by the periodic rescan]".to_string()
-            }
+            Some(None) if f.path.is_dir() => t!(FolderNotWatched),
             _ => String::new(),
         };
         println!(
-            "  {}  (page {})  {}{watch}",
-            f.path.display(),
-            f.page_id,
-            state
+            "{}",
+            t!(
+                FolderLine,
+                path = f.path.display(),
+                page = f.page_id,
+                state = state,
+                watch = watch
+            )
         );
         if let Some(w) = running.and_then(|l| l.waiting.as_ref()) {
-            println!("    waiting: {}", describe_wait(w, now));
+            println!(
+                "{}",
+                t!(FolderWaiting, reason = describe_wait_in(lang(), w, now))
+            );
         }
         if let Some(l) = running.filter(|l| !l.in_use.is_empty()) {
             println!(
-                "    {} file(s) in use by another program, tried again at the next check: {}",
-                l.in_use.len(),
-                l.in_use.join(", ")
+                "{}",
+                t!(
+                    FolderInUse,
+                    count = l.in_use.len(),
+                    files = l.in_use.join(", ")
+                )
             );
         }
         if let Some(l) = upload_limit(f) {
             println!(
-                "    upload size limit: {} ({}); chunks and packs are cut to fit",
-                human_bytes(l.bytes),
-                if l.reported {
-                    "named by the server"
-                } else {
-                    "learned from a proxy's refusals"
-                }
+                "{}",
+                t!(
+                    FolderUploadLimit,
+                    size = human_bytes(l.bytes),
+                    source = if l.reported {
+                        t!(LimitNamed)
+                    } else {
+                        t!(LimitLearned)
+                    }
+                )
             );
         }
         let unstorable = cannot_store(f.id);
         if !unstorable.is_empty() {
-            println!(
-                "    {} item(s) from other devices cannot be stored on this computer (left alone, not deleted):",
-                unstorable.len()
-            );
+            println!("{}", t!(FolderUnstorable, count = unstorable.len()));
             for u in unstorable.iter().take(UNSTORABLE_SHOWN) {
                 println!("      {}  ({})", u.path, u.reason);
             }
             if unstorable.len() > UNSTORABLE_SHOWN {
                 println!(
-                    "      … and {} more (status --json lists them all)",
-                    unstorable.len() - UNSTORABLE_SHOWN
+                    "{}",
+                    t!(
+                        FolderUnstorableMore,
+                        count = unstorable.len() - UNSTORABLE_SHOWN
+                    )
                 );
             }
         }
@@ -206,7 +235,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
     if !recent.is_empty() {
         println!("{}", tr(Msg::CliRecent, &[]));
         for e in &recent {
-            println!("  {:>10}  {}", ago(e.at), describe(&e.event));
+            println!("  {:>10}  {}", ago(lang(), e.at), describe(&e.event));
         }
     }
     Ok(exit::OK)
@@ -231,54 +260,62 @@ fn describe(event: &SyncEvent) -> String {
             folder,
             path,
             bytes,
-        } => {
-            format!("sent {}/{path} ({})", name(folder), human_bytes(*bytes))
-        }
+        } => t!(
+            RecentSent,
+            path = format!("{}/{path}", name(folder)),
+            size = human_bytes(*bytes)
+        ),
         SyncEvent::Downloaded {
             folder,
             path,
             bytes,
-        } => {
-            format!("received {}/{path} ({})", name(folder), human_bytes(*bytes))
-        }
+        } => t!(
+            RecentReceived,
+            path = format!("{}/{path}", name(folder)),
+            size = human_bytes(*bytes)
+        ),
         SyncEvent::Deleted {
             folder,
             path,
             remote: true,
-        } => format!("deletion of {}/{path} sent", name(folder)),
+        } => t!(
+            RecentDeletionSent,
+            path = format!("{}/{path}", name(folder))
+        ),
         SyncEvent::Deleted { folder, path, .. } => {
-            format!("deleted {}/{path} here", name(folder))
+            t!(RecentDeletedHere, path = format!("{}/{path}", name(folder)))
         }
-        SyncEvent::Conflict { folder, path, copy } => {
-            format!(
-                "conflict on {}/{path}; other version kept as {copy}",
-                name(folder)
-            )
-        }
+        SyncEvent::Conflict { folder, path, copy } => t!(
+            RecentConflict,
+            path = format!("{}/{path}", name(folder)),
+            copy = copy
+        ),
         SyncEvent::Failed {
             folder, message, ..
-        } => format!("sync of {} failed: {message}", name(folder)),
+        } => t!(RecentFailed, folder = name(folder), message = message),
         other => format!("{other:?}"),
     }
 }
 
-fn until(unix: i64) -> String {
-    match unix - tunnel_core::clock::unix_now() {
-        ..=0 => "now".to_string(),
-        s @ 1..=119 => format!("in {s} s"),
-        s => format!("in {} min", s / 60),
-    }
+fn until(lang: Lang, unix: i64) -> String {
+    let (msg, n) = match unix - tunnel_core::clock::unix_now() {
+        ..=0 => return Msg::TimeNow.text(lang).to_string(),
+        s @ 1..=119 => (Msg::TimeInSecs, s),
+        s => (Msg::TimeInMin, s / 60),
+    };
+    msg.render(lang, &[("n", &n)])
 }
 
-fn ago(unix: i64) -> String {
+fn ago(lang: Lang, unix: i64) -> String {
     let now = tunnel_core::clock::unix_now();
     let s = (now - unix).max(0);
-    match s {
-        0..=59 => format!("{s} s ago"),
-        60..=3599 => format!("{} min ago", s / 60),
-        3600..=86399 => format!("{} h ago", s / 3600),
-        _ => format!("{} days ago", s / 86400),
-    }
+    let (msg, n) = match s {
+        0..=59 => (Msg::AgoSecs, s),
+        60..=3599 => (Msg::AgoMin, s / 60),
+        3600..=86399 => (Msg::AgoHours, s / 3600),
+        _ => (Msg::AgoDays, s / 86400),
+    };
+    msg.render(lang, &[("n", &n)])
 }
 
 #[cfg(test)]
@@ -288,8 +325,11 @@ mod tests {
     #[test]
     fn times_to_come_read_naturally() {
         let now = tunnel_core::clock::unix_now();
-        assert_eq!(until(now - 5), "now");
-        assert!(until(now + 30).starts_with("in "), "{}", until(now + 30));
-        assert_eq!(until(now + 600), "in 10 min");
+        assert_eq!(until(Lang::En, now - 5), "now");
+        let soon = until(Lang::En, now + 30);
+        assert!(soon.starts_with("in "), "{soon}");
+        assert_eq!(until(Lang::En, now + 600), "in 10 min");
+        assert_eq!(until(Lang::Ru, now + 600), "через 10 мин");
+        assert_eq!(ago(Lang::Ru, now - 7200), "2 ч назад");
     }
 }

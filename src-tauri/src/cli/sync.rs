@@ -1,6 +1,6 @@
 //! `sync`: sync every folder (or one) once, with progress on a terminal and a summary.
 
-use crate::i18n::{tr, Msg};
+use crate::i18n::{lang, t, tr, Lang, Msg};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
@@ -9,7 +9,7 @@ use tunnel_core::error::{ErrorCode, SyncError};
 use tunnel_core::events::SyncSummary;
 use tunnel_core::sync::SyncOptions;
 
-use super::output::{human_bytes, spawn_progress};
+use super::output::spawn_progress;
 use super::{exit, Context};
 
 #[derive(Debug, Args)]
@@ -51,13 +51,11 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
                     println!("{}", tr(Msg::CliServiceSyncing, &[]));
                     return Ok(exit::OK);
                 }
-                None => anyhow::bail!(
-                    "another sber-tunnel is syncing this configuration; try again in a moment"
-                ),
+                None => anyhow::bail!(t!(SyncBusy)),
             }
         }
     };
-    let client = app.client().context("preparing the connection")?;
+    let client = app.client().context(t!(CtxPreparing))?;
     let syncer = app.syncer();
     let progress = spawn_progress(syncer.subscribe(), !ctx.json && !ctx.quiet);
     // The history `status` and the desktop app's Activity tab show, as the service keeps it.
@@ -108,7 +106,11 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
                 if ctx.json {
                     json_rows.push(serde_json::json!({"path": path, "ok": false, "error": e.to_string(), "code": e.code()}));
                 } else {
-                    eprintln!("{}: {e}", path.display());
+                    eprintln!(
+                        "{}: {}",
+                        path.display(),
+                        crate::i18n::errors::error_text(e, lang())
+                    );
                 }
             }
         }
@@ -125,69 +127,62 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     Ok(code)
 }
 
-/// "up to date" or "3 sent (1.2 MiB), 2 received, 1 conflict".
+/// "up to date" or "3 sent (1.2 MiB), 2 received, 1 conflict", in the current language.
 pub fn describe_summary(s: &SyncSummary) -> String {
+    describe_summary_in(lang(), s)
+}
+
+/// [`describe_summary`] in `lang`.
+pub fn describe_summary_in(lang: Lang, s: &SyncSummary) -> String {
+    let say = |msg: Msg, count: &dyn std::fmt::Display| msg.render(lang, &[("count", count)]);
+    let bytes = |n: u64| tunnel_core::progress::text::format_bytes_in(lang, n);
     let mut parts = Vec::new();
     if s.uploaded > 0 {
-        parts.push(format!("{} sent ({})", s.uploaded, human_bytes(s.bytes_up)));
+        parts.push(Msg::SumSent.render(
+            lang,
+            &[("count", &s.uploaded), ("size", &bytes(s.bytes_up))],
+        ));
     }
     if s.downloaded > 0 {
-        parts.push(format!(
-            "{} received ({})",
-            s.downloaded,
-            human_bytes(s.bytes_down)
+        parts.push(Msg::SumReceived.render(
+            lang,
+            &[("count", &s.downloaded), ("size", &bytes(s.bytes_down))],
         ));
     }
     if s.deleted_local > 0 {
-        parts.push(format!("{} deleted here", s.deleted_local));
+        parts.push(say(Msg::SumDeletedHere, &s.deleted_local));
     }
     if s.deleted_remote > 0 {
-        parts.push(format!("{} deletions sent", s.deleted_remote));
+        parts.push(say(Msg::SumDeletionsSent, &s.deleted_remote));
     }
     if s.conflicts > 0 {
-        parts.push(format!("{} conflict(s) kept as copies", s.conflicts));
+        parts.push(say(Msg::SumConflicts, &s.conflicts));
     }
     if s.case_renamed > 0 {
-        parts.push(format!(
-            "renamed {} name(s) that clash on this disk (kept as \"(Case Conflict)\" copies)",
-            s.case_renamed
-        ));
+        parts.push(say(Msg::SumCaseRenamed, &s.case_renamed));
     }
     if s.evicted > 0 {
-        parts.push(format!(
-            "{} excluded item(s) removed from this computer (kept on the page)",
-            s.evicted
-        ));
+        parts.push(say(Msg::SumEvicted, &s.evicted));
     }
     if s.skipped_unreadable > 0 {
-        parts.push(format!(
-            "{} file(s) skipped this time (unreadable or changing)",
-            s.skipped_unreadable
-        ));
+        parts.push(say(Msg::SumSkipped, &s.skipped_unreadable));
     }
     if !s.in_use.is_empty() {
-        parts.push(format!(
-            "{} in use by another program, tried again next sync: {}",
-            s.in_use.len(),
-            s.in_use.join(", ")
+        parts.push(Msg::SumInUse.render(
+            lang,
+            &[("count", &s.in_use.len()), ("files", &s.in_use.join(", "))],
         ));
     }
     let mut text = if parts.is_empty() {
-        "up to date".to_string()
+        Msg::SumUpToDate.text(lang).to_string()
     } else {
         parts.join(", ")
     };
     if s.skipped_remote > 0 {
-        text.push_str(&format!(
-            "; {} file(s) from other devices not stored here (hidden or ignored on this computer)",
-            s.skipped_remote
-        ));
+        text.push_str(&say(Msg::SumSkippedRemote, &s.skipped_remote));
     }
     if !s.unstorable.is_empty() {
-        text.push_str(&format!(
-            "; {} item(s) from other devices cannot be stored on this computer (see `status`)",
-            s.unstorable.len()
-        ));
+        text.push_str(&say(Msg::SumUnstorable, &s.unstorable.len()));
     }
     text
 }
@@ -198,14 +193,17 @@ mod tests {
 
     #[test]
     fn the_summary_names_what_moved_and_what_is_not_stored_here() {
-        assert_eq!(describe_summary(&SyncSummary::default()), "up to date");
+        assert_eq!(
+            describe_summary_in(Lang::En, &SyncSummary::default()),
+            "up to date"
+        );
         let s = SyncSummary {
             uploaded: 2,
             bytes_up: 2048,
             skipped_remote: 3,
             ..SyncSummary::default()
         };
-        let text = describe_summary(&s);
+        let text = describe_summary_in(Lang::En, &s);
         assert!(text.starts_with("2 sent ("), "{text}");
         assert!(
             text.ends_with(
@@ -222,7 +220,7 @@ mod tests {
             ..SyncSummary::default()
         };
         assert_eq!(
-            describe_summary(&s),
+            describe_summary_in(Lang::En, &s),
             "up to date; 1 item(s) from other devices cannot be stored on this computer (see `status`)",
             "issue 14: names this computer cannot store are named in the summary"
         );
@@ -232,18 +230,18 @@ mod tests {
             ..SyncSummary::default()
         };
         assert!(
-            describe_summary(&s).ends_with(
+            describe_summary_in(Lang::En, &s).ends_with(
                 "renamed 1 name(s) that clash on this disk (kept as \"(Case Conflict)\" copies)"
             ),
             "issue 14: a case-conflict copy is named in the summary: {}",
-            describe_summary(&s)
+            describe_summary_in(Lang::En, &s)
         );
         let s = SyncSummary {
             evicted: 3,
             ..SyncSummary::default()
         };
         assert_eq!(
-            describe_summary(&s),
+            describe_summary_in(Lang::En, &s),
             "3 excluded item(s) removed from this computer (kept on the page)",
             "issue 17: what selective sync removed here is named in the summary"
         );
@@ -253,9 +251,24 @@ mod tests {
             ..SyncSummary::default()
         };
         assert_eq!(
-            describe_summary(&s),
+            describe_summary_in(Lang::En, &s),
             "1 file(s) skipped this time (unreadable or changing), 1 in use by another program, tried again next sync: report.docx",
             "issue 14: a file held open by another program is named in the summary"
+        );
+        let s = SyncSummary {
+            uploaded: 3,
+            bytes_up: 1536,
+            conflicts: 1,
+            ..SyncSummary::default()
+        };
+        assert_eq!(
+            describe_summary_in(Lang::Ru, &s),
+            "отправлено: 3 (1,5 КБ), конфликтов сохранено как копии: 1",
+            "issue 17: the summary in Russian"
+        );
+        assert_eq!(
+            describe_summary_in(Lang::Ru, &SyncSummary::default()),
+            "всё синхронизировано"
         );
     }
 }

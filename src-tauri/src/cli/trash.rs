@@ -14,6 +14,7 @@ use super::folder_args::{paths_in_folders, selected_folders};
 use super::output::human_bytes;
 use super::{exit, Context};
 use crate::app::opened_config::OpenedConfig;
+use crate::i18n::t;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -60,17 +61,17 @@ pub async fn run(ctx: &Context, args: TrashArgs) -> Result<u8> {
 fn items(app: &OpenedConfig, f: &FolderRecord) -> Result<Vec<TrashItem>> {
     let records = app.with_journal(|j| Ok(j.trash_records(f.id)?))?;
     let (items, stale) = tunnel_core::sync::list_trash(&f.path, &records)
-        .with_context(|| format!("reading the trash of {}", f.path.display()))?;
+        .with_context(|| t!(CtxReadTrash, path = f.path.display()))?;
     app.with_journal(|j| Ok(j.forget_trashed(f.id, &stale)?))?;
     Ok(items)
 }
 
-fn reason_text(r: Option<TrashReason>) -> &'static str {
+/// Why an item is in the trash and whose change put it there; `None` without a record.
+fn reason_text(r: TrashReason, device: &str) -> String {
     match r {
-        Some(TrashReason::Deleted) => "deleted by",
-        Some(TrashReason::Replaced) => "replaced by",
-        Some(TrashReason::Resolved) => "conflict resolved, version of",
-        None => "trashed",
+        TrashReason::Deleted => t!(TrashDeletedBy, device = device),
+        TrashReason::Replaced => t!(TrashReplacedBy, device = device),
+        TrashReason::Resolved => t!(TrashResolvedBy, device = device),
     }
 }
 
@@ -100,14 +101,14 @@ fn list(ctx: &Context, app: &OpenedConfig, only: Option<&Path>) -> Result<u8> {
         return Ok(exit::OK);
     }
     if rows.is_empty() {
-        println!("The trash is empty.");
+        println!("{}", t!(TrashEmpty));
         return Ok(exit::OK);
     }
     for (folder, i) in &rows {
         let who = match (i.reason, &i.device) {
-            (None, _) => "trashed (no record)".to_string(),
-            (r, Some(d)) => format!("{} {d}", reason_text(r)),
-            (r, None) => format!("{} another device", reason_text(r)),
+            (None, _) => t!(TrashNoRecord),
+            (Some(r), Some(d)) => reason_text(r, d),
+            (Some(r), None) => reason_text(r, &t!(TrashAnotherDevice)),
         };
         println!(
             "{}  {:<28}  {:>10}  {}",
@@ -129,18 +130,12 @@ fn restore(ctx: &Context, app: &OpenedConfig, path: &Path, to: Option<&Path>) ->
         }
     }
     let (folder, item) = match found.len() {
-        0 => bail!(
-            "{} is not in the trash (see `sber-tunnel trash`)",
-            path.display()
-        ),
+        0 => bail!(t!(TrashNotIn, path = path.display())),
         1 => found.remove(0),
-        _ => bail!(
-            "{} is in the trash of several folders; give the full path",
-            path.display()
-        ),
+        _ => bail!(t!(TrashSeveral, path = path.display())),
     };
     let placed = tunnel_core::sync::restore_from_trash(&folder.path, &item, to)
-        .with_context(|| format!("restoring {}", folder.path.join(&item.path).display()))?;
+        .with_context(|| t!(CtxRestoring, path = folder.path.join(&item.path).display()))?;
     app.with_journal(|j| Ok(j.forget_trashed(folder.id, std::slice::from_ref(&item.in_trash))?))?;
     if ctx.json {
         println!(
@@ -148,7 +143,7 @@ fn restore(ctx: &Context, app: &OpenedConfig, path: &Path, to: Option<&Path>) ->
             serde_json::json!({ "restored": folder.path.join(&item.path), "to": placed })
         );
     } else {
-        println!("Restored {}", placed.display());
+        println!("{}", t!(TrashRestored, path = placed.display()));
     }
     Ok(exit::OK)
 }
@@ -164,14 +159,14 @@ fn empty(
     for f in selected_folders(app, only)? {
         let items = items(app, &f)?;
         let gone = tunnel_core::sync::empty_trash(&f.path, &items, older_than, now)
-            .with_context(|| format!("emptying the trash of {}", f.path.display()))?;
+            .with_context(|| t!(CtxEmptyTrash, path = f.path.display()))?;
         app.with_journal(|j| Ok(j.forget_trashed(f.id, &gone)?))?;
         removed += gone.len();
     }
     if ctx.json {
         println!("{}", serde_json::json!({ "removed": removed }));
     } else {
-        println!("Removed {removed} file(s) from the trash.");
+        println!("{}", t!(TrashRemoved, count = removed));
     }
     Ok(exit::OK)
 }

@@ -10,6 +10,7 @@ use crate::app::page_care::{self, FolderUsage};
 
 use super::output::human_bytes;
 use super::{exit, Context};
+use crate::i18n::{lang, t};
 
 #[derive(Debug, Args)]
 pub struct UsageArgs {
@@ -20,7 +21,7 @@ pub struct UsageArgs {
 pub async fn run(ctx: &Context, args: UsageArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let folders = super::folder_args::selected_folders(&app, args.path.as_deref())?;
-    let client = app.client().context("preparing the connection")?;
+    let client = app.client().context(t!(CtxPreparing))?;
     let rows = page_care::page_usage(&client, &app.syncer(), &folders).await?;
     let notice = page_care::token_notice(&client, app.config.remote.token_expiry_warn_days).await;
     if ctx.json {
@@ -31,64 +32,82 @@ pub async fn run(ctx: &Context, args: UsageArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if rows.is_empty() {
-        println!("No folders yet. Add one with `sber-tunnel add <folder>`.");
+        println!("{}", t!(CliNoFolders));
     }
     for r in &rows {
         print_usage(r);
     }
     if let Some(n) = notice {
-        eprintln!("Warning: {}", n.message);
+        eprintln!(
+            "{}",
+            t!(
+                WarningCapital,
+                message = crate::i18n::token::message(&n, lang())
+            )
+        );
     }
     Ok(exit::OK)
 }
 
 fn print_usage(r: &FolderUsage) {
     let u = &r.usage;
-    println!("{}  (page {})", r.path.display(), r.page_id);
     println!(
-        "  Attachments:      {} ({} in current versions)",
-        u.attachments,
-        human_bytes(u.current_bytes)
+        "{}",
+        t!(UsageHeader, path = r.path.display(), page = r.page_id)
     );
     println!(
-        "  Old versions:     {} ({}{})",
-        u.old_versions,
-        human_bytes(u.old_version_bytes),
-        if u.old_version_bytes_estimated {
-            ", partly estimated"
-        } else {
-            ""
-        }
+        "{}",
+        t!(
+            UsageAttachments,
+            count = u.attachments,
+            size = human_bytes(u.current_bytes)
+        )
     );
-    println!("  Total on page:    {}", human_bytes(u.total_bytes()));
     println!(
-        "  In use:           {} attachment(s), {}",
-        u.referenced,
-        human_bytes(u.referenced_bytes)
+        "{}",
+        t!(
+            UsageOldVersions,
+            count = u.old_versions,
+            size = human_bytes(u.old_version_bytes),
+            estimated = if u.old_version_bytes_estimated {
+                t!(UsageEstimated)
+            } else {
+                String::new()
+            }
+        )
+    );
+    println!("{}", t!(UsageTotal, size = human_bytes(u.total_bytes())));
+    println!(
+        "{}",
+        t!(
+            UsageInUse,
+            count = u.referenced,
+            size = human_bytes(u.referenced_bytes)
+        )
     );
     if u.foreign_attachments > 0 {
-        println!(
-            "  Not sber-tunnel's: {} attachment(s) (never touched)",
-            u.foreign_attachments
-        );
+        println!("{}", t!(UsageForeign, count = u.foreign_attachments));
     }
     println!(
-        "  Garbage collection would free: {} attachment(s), {} (moved to the space trash)",
-        u.collectable,
-        human_bytes(u.collectable_bytes)
+        "{}",
+        t!(
+            UsageCollectable,
+            count = u.collectable,
+            size = human_bytes(u.collectable_bytes)
+        )
     );
     if u.waiting > 0 {
         println!(
-            "  Unreferenced but kept for now: {} attachment(s), {} (younger than {} h)",
-            u.waiting,
-            human_bytes(u.waiting_bytes),
-            u.grace_secs / 3600
+            "{}",
+            t!(
+                UsageWaiting,
+                count = u.waiting,
+                size = human_bytes(u.waiting_bytes),
+                hours = u.grace_secs / 3600
+            )
         );
     }
     if !u.trash_visible {
-        println!(
-            "  The space trash is not shown: Confluence's API does not list trashed \
-             attachments; they count against the space until a space admin purges them."
-        );
+        println!("{}", t!(UsageNoTrash));
     }
 }

@@ -125,7 +125,7 @@ pub async fn save_settings<R: Runtime>(
         } else {
             autostart.disable()
         };
-        applied.map_err(|e| AppError::internal(format!("Could not change start at login: {e}")))?;
+        applied.map_err(|e| AppError::internal(crate::i18n::t!(DeskStartAtLogin, error = e)))?;
     }
     Ok(())
 }
@@ -188,7 +188,12 @@ pub async fn pick_file<R: Runtime>(
         "ca" => dialog
             .set_title("Choose the CA certificate")
             .add_filter("PEM certificates", &["pem", "crt", "cer"]),
-        other => return Err(AppError::invalid(format!("unknown file kind “{other}”"))),
+        other => {
+            return Err(AppError::invalid(crate::i18n::t!(
+                DeskUnknownKind,
+                kind = other
+            )))
+        }
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     dialog.pick_file(move |picked| {
@@ -212,9 +217,9 @@ pub async fn open_file(
 ) -> Result<(), AppError> {
     let (_, target) = file_of_tracked_folder(&state, &folder, &path).await?;
     if !target.is_file() {
-        return Err(AppError::invalid(format!(
-            "{} is no longer there.",
-            target.display()
+        return Err(AppError::invalid(crate::i18n::t!(
+            DeskGone,
+            path = target.display()
         )));
     }
     open_path(&target)
@@ -229,16 +234,26 @@ pub async fn reveal_file(
 ) -> Result<(), AppError> {
     let (folder, target) = file_of_tracked_folder(&state, &folder, &path).await?;
     let shown = if target.exists() { target } else { folder };
-    tauri_plugin_opener::reveal_item_in_dir(&shown)
-        .map_err(|e| AppError::internal(format!("Could not show {}: {e}", shown.display())))
+    tauri_plugin_opener::reveal_item_in_dir(&shown).map_err(|e| {
+        AppError::internal(crate::i18n::t!(
+            DeskCouldNotShow,
+            path = shown.display(),
+            error = e
+        ))
+    })
 }
 
 /// Open the log folder in the file manager.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn open_log_folder(state: State<'_, AppState>) -> Result<(), AppError> {
     let dir = state.backend.log_dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| AppError::internal(format!("Could not create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        AppError::internal(crate::i18n::t!(
+            DeskCouldNotCreate,
+            path = dir.display(),
+            error = e
+        ))
+    })?;
     open_path(&dir)
 }
 
@@ -248,18 +263,18 @@ fn file_dialog<R: Runtime>(
     // The dialog plugin is registered by `run`; without it there is no picker to show.
     let dialog = app
         .try_state::<tauri_plugin_dialog::Dialog<R>>()
-        .ok_or_else(|| AppError::internal("The file picker is not available."))?;
+        .ok_or_else(|| AppError::internal(crate::i18n::t!(DeskNoPicker)))?;
     Ok(dialog.file())
 }
 
 fn picked_path(
     picked: Result<Option<tauri_plugin_dialog::FilePath>, tokio::sync::oneshot::error::RecvError>,
 ) -> Result<Option<PathBuf>, AppError> {
-    let picked = picked.map_err(|_| AppError::internal("The file picker closed unexpectedly."))?;
+    let picked = picked.map_err(|_| AppError::internal(crate::i18n::t!(DeskPickerClosed)))?;
     picked
         .map(|p| {
             p.into_path()
-                .map_err(|e| AppError::internal(format!("Not a local path: {e}")))
+                .map_err(|e| AppError::internal(crate::i18n::t!(DeskNotLocal, error = e)))
         })
         .transpose()
 }
@@ -271,7 +286,7 @@ async fn tracked_folder(state: &State<'_, AppState>, path: &Path) -> Result<Path
         .into_iter()
         .map(|f| f.path)
         .find(|p| p == path)
-        .ok_or_else(|| AppError::invalid(format!("{} is not a tracked folder.", path.display())))
+        .ok_or_else(|| AppError::invalid(crate::i18n::t!(DeskNotTracked, path = path.display())))
 }
 
 /// A file of the tracked folder `folder`: the folder and the file's full path (which may not
@@ -288,8 +303,13 @@ async fn file_of_tracked_folder(
 
 /// Open `path` with the system's default application (a folder: in the file manager).
 fn open_path(path: &Path) -> Result<(), AppError> {
-    tauri_plugin_opener::open_path(path, None::<&str>)
-        .map_err(|e| AppError::internal(format!("Could not open {}: {e}", path.display())))
+    tauri_plugin_opener::open_path(path, None::<&str>).map_err(|e| {
+        AppError::internal(crate::i18n::t!(
+            DeskCouldNotOpen,
+            path = path.display(),
+            error = e
+        ))
+    })
 }
 
 /// `path` as a relative path that stays inside its folder (no root, no `..`).
@@ -301,8 +321,9 @@ fn relative_inside(path: &str) -> Result<PathBuf, AppError> {
     if stays_inside {
         Ok(rel)
     } else {
-        Err(AppError::invalid(format!(
-            "“{path}” is not a path inside the folder."
+        Err(AppError::invalid(crate::i18n::t!(
+            DeskNotInside,
+            path = path
         )))
     }
 }
@@ -362,7 +383,12 @@ pub async fn page_usage(
 pub async fn token_notice(
     state: State<'_, AppState>,
 ) -> Result<Option<tunnel_core::token_notice::TokenNotice>, AppError> {
-    state.backend.token_notice().await
+    let lang = crate::i18n::current();
+    Ok(state
+        .backend
+        .token_notice()
+        .await?
+        .map(|n| crate::i18n::token::localized(n, lang)))
 }
 
 /// Every unresolved conflict of the tracked folders, with both versions (the Conflicts view).
@@ -425,7 +451,8 @@ pub async fn page_privacy(
     page_id: Option<String>,
 ) -> Result<super::backend::PagePrivacy, AppError> {
     let page_id = optional_page(page_id)?;
-    state.backend.page_privacy(page_id).await
+    let privacy = state.backend.page_privacy(page_id).await?;
+    Ok(privacy.localized(crate::i18n::current()))
 }
 
 /// Restrict viewing and editing of a page (`page_id` empty: the connection's) to the user.
@@ -435,7 +462,8 @@ pub async fn make_page_private(
     page_id: Option<String>,
 ) -> Result<super::backend::PagePrivacy, AppError> {
     let page_id = optional_page(page_id)?;
-    state.backend.make_page_private(page_id).await
+    let privacy = state.backend.make_page_private(page_id).await?;
+    Ok(privacy.localized(crate::i18n::current()))
 }
 
 /// An optional page field: empty means the connection's page.

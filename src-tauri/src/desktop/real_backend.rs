@@ -236,7 +236,7 @@ impl RealBackend {
         blocking(move || {
             let page = page_id
                 .or_else(|| app.config.remote.default_page_id.clone())
-                .ok_or_else(|| AppError::invalid("which page? The connection has none."))?;
+                .ok_or_else(|| AppError::invalid(crate::i18n::t!(DeskWhichPage)))?;
             Ok((app.client().map_err(AppError::from)?, page))
         })
         .await
@@ -328,7 +328,7 @@ fn connection_input(form: &ConnectionForm) -> Result<ConnectionInput, AppError> 
 
 /// What a request that needs a connection gets before there is one.
 fn not_configured() -> AppError {
-    AppError::new(ErrorCode::NotConfigured, "connect to Confluence first")
+    AppError::new(ErrorCode::NotConfigured, crate::i18n::t!(DeskConnectFirst))
 }
 
 #[async_trait]
@@ -394,7 +394,7 @@ impl DesktopBackend for RealBackend {
         let path = blocking(move || {
             let page = page_id
                 .or_else(|| app.config.remote.default_page_id.clone())
-                .ok_or_else(|| AppError::invalid("which page should store this folder?"))?;
+                .ok_or_else(|| AppError::invalid(crate::i18n::t!(DeskWhichPageFolder)))?;
             Ok(app.track_folder(&path, &page).map_err(AppError::from)?.path)
         })
         .await?;
@@ -407,7 +407,7 @@ impl DesktopBackend for RealBackend {
             .iter()
             .find(|f| f.path == path)
             .cloned();
-        status.ok_or_else(|| AppError::internal("the folder was added but is not listed"))
+        status.ok_or_else(|| AppError::internal(crate::i18n::t!(DeskNotListed)))
     }
 
     async fn remove_folder(&self, path: PathBuf) -> Result<(), AppError> {
@@ -606,7 +606,7 @@ impl DesktopBackend for RealBackend {
                 .into_iter()
                 .find(|f| f.path == folder)
                 .ok_or_else(|| {
-                    AppError::invalid(format!("{} is not a synced folder", folder.display()))
+                    AppError::invalid(crate::i18n::t!(ErrUnknownFolder, path = folder.display()))
                 })?;
             let device = app.config.device.id.clone();
             app.with_journal(|j| {

@@ -144,7 +144,7 @@ impl TrayView {
             SyncState::Error => Msg::TrayNeedsAttention.text(lang).to_owned(),
             SyncState::Offline => Msg::TrayOffline.text(lang).to_owned(),
         };
-        let headline = super::tray_progress::with_progress(headline, status, now);
+        let headline = super::tray_progress::with_progress(lang, headline, status, now);
         let all_paused = !status.folders.is_empty() && status.folders.iter().all(|f| f.paused);
         let error = status.folders.iter().find_map(|f| f.last_error.as_deref());
         let activity = match (status.state, error) {

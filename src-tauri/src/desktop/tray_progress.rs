@@ -5,14 +5,19 @@
 //! ([`tunnel_core::progress::text`]).
 
 use tunnel_core::events::{SyncState, SyncStatus};
-use tunnel_core::progress::text::{describe_wait, format_bytes, format_duration};
+use tunnel_core::progress::text::{describe_wait_in, format_bytes_in, format_duration_in};
 use tunnel_core::progress::WaitReason;
+
+use crate::i18n::{Lang, Msg};
 
 /// Longest tooltip (tooltips wrap or cut long text on every desktop; menu lines are shorter).
 pub const MAX_TOOLTIP_CHARS: usize = 120;
 
-/// `headline` with what the status adds about progress and waiting, at `now` (unix seconds).
-pub fn with_progress(headline: String, status: &SyncStatus, now: i64) -> String {
+/// `headline` with what the status adds about progress and waiting, at `now` (unix seconds),
+/// in `lang`.
+pub fn with_progress(lang: Lang, headline: String, status: &SyncStatus, now: i64) -> String {
+    let describe_wait = |w: &WaitReason, now: i64| describe_wait_in(lang, w, now);
+    let format_bytes = |n: u64| format_bytes_in(lang, n);
     let mut line = match (status.state, &status.waiting) {
         // The reason says more than "Offline — will retry": which limit, and until when.
         (SyncState::Offline, Some(w)) => capitalized(&describe_wait(w, now)),
@@ -26,13 +31,25 @@ pub fn with_progress(headline: String, status: &SyncStatus, now: i64) -> String 
     }
     if let (SyncState::Syncing, Some(p)) = (status.state, &status.progress) {
         if p.bytes_to_go > 0 {
-            line.push_str(&format!(" · {} to go", format_bytes(p.bytes_to_go)));
+            let size = format_bytes(p.bytes_to_go);
+            line.push_str(&format!(
+                " · {}",
+                Msg::TipToGo.render(lang, &[("size", &size)])
+            ));
         }
         if let Some(r) = p.bytes_per_sec.filter(|r| *r > 0) {
-            line.push_str(&format!(" · {}/s", format_bytes(r)));
+            let rate = format_bytes(r);
+            line.push_str(&format!(
+                " · {}",
+                Msg::TipRate.render(lang, &[("rate", &rate)])
+            ));
         }
         if let Some(eta) = p.eta_secs.filter(|_| p.bytes_to_go > 0) {
-            line.push_str(&format!(" · {} left", format_duration(eta)));
+            let time = format_duration_in(lang, eta);
+            line.push_str(&format!(
+                " · {}",
+                Msg::TipLeft.render(lang, &[("time", &time)])
+            ));
         }
         if let Some(f) = &p.current_file {
             line.push_str(&format!(" · {f}"));
@@ -137,8 +154,26 @@ mod tests {
             ..SyncStatus::default()
         };
         assert_eq!(
-            with_progress("Up to date".into(), &s, 0),
+            with_progress(Lang::En, "Up to date".into(), &s, 0),
             "Up to date — 1 file in use by another program (a.docx)"
+        );
+    }
+
+    #[test]
+    fn the_russian_tooltip_has_no_english_word() {
+        let view = TrayView::from_status_in(Lang::Ru, &syncing(), None, 0);
+        assert_eq!(
+            view.tooltip,
+            "sber-tunnel — Синхронизация: 1 из 4 (25%) · осталось 3,0 МБ · 1,0 МБ/с · ещё 3 с · report.pdf"
+        );
+        let s = SyncStatus {
+            state: SyncState::Offline,
+            waiting: Some(WaitReason::RateLimited { retry_at: 1_090 }),
+            ..SyncStatus::default()
+        };
+        assert_eq!(
+            TrayView::from_status_in(Lang::Ru, &s, None, 1_000).tooltip,
+            "sber-tunnel — Ограничение частоты запросов сервера, повтор через 1 мин 30 с"
         );
     }
 }

@@ -7,7 +7,9 @@
 //! placeholders that differ).
 
 mod catalog;
+pub mod errors;
 pub mod locale;
+pub mod token;
 #[cfg(test)]
 mod ui_catalog;
 
@@ -15,38 +17,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use catalog::Msg;
 
-/// A language the program speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Ru,
-}
-
-impl Lang {
-    /// The code the UI and the flags use: `en` or `ru`.
-    #[cfg_attr(not(feature = "gui"), allow(dead_code))] // used by the desktop shell
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Ru => "ru",
-        }
-    }
-
-    /// `en` / `ru` (also `en-US`, `ru_RU.UTF-8`…); `None` for anything else.
-    pub fn from_code(code: &str) -> Option<Lang> {
-        let primary = code
-            .trim()
-            .split(['_', '-', '.', '@'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Some(Lang::En),
-            "ru" => Some(Lang::Ru),
-            _ => None,
-        }
-    }
-}
+/// A language the program speaks: the core's, so the core's words (progress lines, units,
+/// preset titles) take the same value.
+pub use tunnel_core::lang::Lang;
 
 static CURRENT: AtomicU8 = AtomicU8::new(0);
 
@@ -67,6 +40,23 @@ pub fn set_current(lang: Lang) {
         },
         Ordering::Relaxed,
     );
+}
+
+/// `t!(Name)` or `t!(Name, key = value, …)`: the catalogue's message `Name` in the current
+/// language with its `{key}` placeholders filled.
+macro_rules! t {
+    ($msg:ident $(, $k:ident = $v:expr)* $(,)?) => {
+        $crate::i18n::tr(
+            $crate::i18n::Msg::$msg,
+            &[$((stringify!($k), &$v as &dyn ::std::fmt::Display)),*],
+        )
+    };
+}
+pub(crate) use t;
+
+/// The language the process speaks now, for the core's `*_in(lang, …)` texts.
+pub fn lang() -> Lang {
+    current()
 }
 
 /// The message in the current language, `{name}` placeholders filled from `params`.

@@ -10,8 +10,10 @@ use super::{add_pattern, remove_pattern, IgnoreRulesError};
 pub struct Preset {
     /// Stable name (CLI argument, UI id).
     pub name: &'static str,
-    /// What it covers, in a few words.
+    /// What it covers, in a few words (English).
     pub title: &'static str,
+    /// The same in Russian (the app shows it to a Russian reader).
+    pub title_ru: &'static str,
     /// Its gitignore lines.
     pub lines: &'static [&'static str],
 }
@@ -21,6 +23,8 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "build",
         title: "Build outputs (target/, build/, dist/, out/, __pycache__/, *.pyc, .gradle/ …)",
+        title_ru:
+            "Результаты сборки (target/, build/, dist/, out/, __pycache__/, *.pyc, .gradle/ …)",
         lines: &[
             "target/",
             "build/",
@@ -42,21 +46,25 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "node-modules",
         title: "node_modules/",
+        title_ru: "Модули Node.js (node_modules/)",
         lines: &["node_modules/"],
     },
     Preset {
         name: "vcs",
         title: "Version control (.git/, .svn/, .hg/)",
+        title_ru: "Системы контроля версий (.git/, .svn/, .hg/)",
         lines: &[".git/", ".svn/", ".hg/"],
     },
     Preset {
         name: "office-locks",
         title: "Office lock files (~$*, .~lock.*#)",
+        title_ru: "Файлы блокировки Office (~$*, .~lock.*#)",
         lines: &["~$*", ".~lock.*#"],
     },
     Preset {
         name: "os-junk",
         title: "System files (Thumbs.db, desktop.ini, .DS_Store)",
+        title_ru: "Системные файлы (Thumbs.db, desktop.ini, .DS_Store)",
         lines: &[
             "Thumbs.db",
             "ehthumbs.db",
@@ -66,6 +74,13 @@ pub const PRESETS: &[Preset] = &[
         ],
     },
 ];
+
+impl Preset {
+    /// What it covers, in `lang`.
+    pub fn title_in(&self, lang: crate::lang::Lang) -> &'static str {
+        lang.pick(self.title, self.title_ru)
+    }
+}
 
 /// The preset called `name`.
 pub fn preset(name: &str) -> Result<&'static Preset, IgnoreRulesError> {

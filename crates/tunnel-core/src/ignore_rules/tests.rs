@@ -13,6 +13,12 @@ fn every_preset_line_is_a_valid_pattern_and_names_are_unique() {
         assert!(names.insert(p.name), "duplicate preset {}", p.name);
         validate_lines(p.lines).unwrap_or_else(|e| panic!("{}: {e}", p.name));
         assert!(!p.lines.is_empty());
+        assert!(
+            p.title_ru.chars().any(|c| ('а'..='я').contains(&c)) && p.title_ru != p.title,
+            "{}: the Russian title is missing or English",
+            p.name
+        );
+        assert_eq!(p.title_in(crate::lang::Lang::Ru), p.title_ru);
     }
     for wanted in ["build", "node-modules", "vcs", "office-locks", "os-junk"] {
         assert!(preset(wanted).is_ok(), "{wanted}");
