@@ -219,7 +219,7 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         if !unstorable.is_empty() {
             println!("{}", t!(FolderUnstorable, count = unstorable.len()));
             for u in unstorable.iter().take(UNSTORABLE_SHOWN) {
-                println!("      {}  ({})", u.path, u.reason);
+                println!("      {}  ({})", u.path, unstorable_reason(lang(), u));
             }
             if unstorable.len() > UNSTORABLE_SHOWN {
                 println!(
@@ -318,9 +318,49 @@ fn ago(lang: Lang, unix: i64) -> String {
     msg.render(lang, &[("n", &n)])
 }
 
+/// Why a name cannot be stored here, in `lang` where its kind is known (the core's English
+/// words otherwise: a case clash names the other path).
+fn unstorable_reason(lang: Lang, u: &tunnel_core::events::UnstorableName) -> String {
+    let msg = match u.kind.as_str() {
+        "control-character" => Msg::UnstorableControl,
+        "forbidden-character" => Msg::UnstorableForbidden,
+        "trailing-dot-or-space" => Msg::UnstorableTrailing,
+        "reserved-device-name" => Msg::UnstorableDevice,
+        _ => return u.reason.clone(),
+    };
+    msg.render(lang, &[])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_a_name_cannot_be_stored_are_the_cores_words_in_english_and_russian_in_russian() {
+        for name in ["a\u{1}b", "a?b", "a.", "NUL.txt"] {
+            let why = tunnel_core::name_rules::windows_reserved_reason(name).expect("refused");
+            let u = tunnel_core::events::UnstorableName {
+                path: name.into(),
+                reason: why.into(),
+                kind: tunnel_core::name_rules::reserved_reason_kind(why).into(),
+            };
+            assert_eq!(unstorable_reason(Lang::En, &u), why, "{name:?}");
+            let ru = unstorable_reason(Lang::Ru, &u);
+            assert!(
+                ru != why && ru.chars().any(|c| ('а'..='я').contains(&c)),
+                "{ru}"
+            );
+        }
+        let older = tunnel_core::events::UnstorableName {
+            path: "x".into(),
+            reason: "stored by an older version".into(),
+            kind: String::new(),
+        };
+        assert_eq!(
+            unstorable_reason(Lang::Ru, &older),
+            "stored by an older version"
+        );
+    }
 
     #[test]
     fn times_to_come_read_naturally() {

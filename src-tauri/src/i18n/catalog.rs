@@ -121,6 +121,10 @@ catalog! {
     LimitLearned => "learned from a proxy's refusals", "выяснен по отказам прокси";
     FolderUnstorable => "    {count} item(s) from other devices cannot be stored on this computer (left alone, not deleted):", "    объектов с других устройств, которые нельзя сохранить на этом компьютере: {count} (оставлены как есть, не удалены):";
     FolderUnstorableMore => "      … and {count} more (status --json lists them all)", "      … и ещё {count} (все перечисляет status --json)";
+    UnstorableControl => "a control character in the name", "в имени управляющий символ";
+    UnstorableForbidden => "one of < > : \" | ? * \\ in the name", "в имени один из символов < > : \" | ? * \\";
+    UnstorableTrailing => "the name ends with a dot or a space", "имя оканчивается точкой или пробелом";
+    UnstorableDevice => "a device name Windows reserves", "имя устройства, зарезервированное Windows";
     RecentSent => "sent {path} ({size})", "отправлен {path} ({size})";
     RecentReceived => "received {path} ({size})", "получен {path} ({size})";
     RecentDeletionSent => "deletion of {path} sent", "удаление {path} отправлено";
