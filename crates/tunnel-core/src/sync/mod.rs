@@ -23,6 +23,8 @@ mod download_pass;
 mod file_list;
 mod gc;
 mod hashing_writer;
+mod history;
+mod history_ops;
 mod local_pass;
 mod marker;
 mod remote_state;
@@ -69,6 +71,8 @@ pub use trash_items::{
     empty_trash, list_trash, restore_from_trash, restored_name, trash_time, TrashItem,
 };
 pub use usage::PageUsage;
+pub use history::PathVersion;
+pub use history_ops::{RestoreChange, RestoreReport, RestoreTarget, VersionPick};
 
 /// Name of the marker file kept in every synced folder's root, holding the folder's id. Its
 /// absence means the folder was unmounted, moved or replaced, and the sync refuses to run; so
@@ -103,6 +107,8 @@ pub struct Syncer {
     name_rules: Arc<Mutex<HashMap<PathBuf, NameRules>>>,
     /// Test-only: name rules used instead of probing.
     name_rules_for_tests: Option<NameRules>,
+    /// Test-only: history retention in ms instead of `history-keep-days`.
+    history_keep_ms_for_tests: Option<i64>,
 }
 
 impl Syncer {
@@ -122,6 +128,7 @@ impl Syncer {
             gc_timing_for_tests: None,
             name_rules: Arc::new(Mutex::new(HashMap::new())),
             name_rules_for_tests: None,
+            history_keep_ms_for_tests: None,
         }
     }
 

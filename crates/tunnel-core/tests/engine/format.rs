@@ -316,10 +316,12 @@ fn a_million_entries_fit_a_100_mb_attachment_limit() {
     let parts = writer.encode(&plan);
     let total: u64 = parts.iter().map(|p| p.part.size).sum();
     let head = Head {
+        history: None,
         format: FORMAT_VERSION,
         generation: "big".into(),
         seq: 1,
         snapshot: Some(SnapshotRef {
+            time_ms: None,
             seq: 1,
             parts: parts.iter().map(|p| p.part.clone()).collect(),
             manifest_version: None,
