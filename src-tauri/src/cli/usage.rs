@@ -66,6 +66,13 @@ fn print_usage(r: &FolderUsage) {
         u.referenced,
         human_bytes(u.referenced_bytes)
     );
+    if u.history_attachments > 0 {
+        println!(
+            "  Kept for history: {} attachment(s), {} (see `sber-tunnel history`)",
+            u.history_attachments,
+            human_bytes(u.history_bytes)
+        );
+    }
     if u.foreign_attachments > 0 {
         println!(
             "  Not sber-tunnel's: {} attachment(s) (never touched)",

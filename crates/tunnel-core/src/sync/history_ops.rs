@@ -84,6 +84,17 @@ pub(crate) fn history_bytes_key(id: FolderId) -> String {
     format!("history-bytes:{id}")
 }
 
+/// The bytes only the history keeps on a folder's page, as last measured (by garbage
+/// collection or `usage`); `None` before the first measurement. For `status`.
+pub fn stored_history_bytes(
+    j: &crate::journal::Journal,
+    id: FolderId,
+) -> Result<Option<u64>, crate::journal::JournalError> {
+    Ok(j
+        .get_config(&history_bytes_key(id))?
+        .and_then(|s| s.parse().ok()))
+}
+
 impl Syncer {
     /// Test-only: keep history for `ms` instead of `history-keep-days`.
     pub fn with_history_keep_ms_for_tests(mut self, ms: i64) -> Self {

@@ -72,7 +72,9 @@ pub use trash_items::{
 };
 pub use usage::PageUsage;
 pub use history::PathVersion;
-pub use history_ops::{RestoreChange, RestoreReport, RestoreTarget, VersionPick};
+pub use history_ops::{
+    stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
+};
 
 /// Name of the marker file kept in every synced folder's root, holding the folder's id. Its
 /// absence means the folder was unmounted, moved or replaced, and the sync refuses to run; so
