@@ -30,6 +30,7 @@ pub mod ids;
 pub mod ignore_rules;
 pub mod in_use;
 pub mod journal;
+pub mod local_time;
 pub mod manifest;
 pub mod name_rules;
 pub mod paths;
