@@ -102,6 +102,13 @@ impl Syncer {
         self
     }
 
+    /// Test-only: read no format newer than `format`, like an older build (which reads the
+    /// head's `format` first and refuses a newer one).
+    pub fn with_max_format_for_tests(mut self, format: u32) -> Self {
+        self.limits.max_format = format;
+        self
+    }
+
     /// How long this device keeps replaced file lists of the folder at `path` (ms).
     pub(crate) fn history_keep_ms(&self, path: &Path) -> i64 {
         self.history_keep_ms_for_tests.unwrap_or_else(|| {
@@ -201,9 +208,18 @@ impl Syncer {
         let past = history::tree_at(store, &head.generation, &segments, seq, &self.limits)
             .await?
             .ok_or_else(|| SyncError::NotInHistory(format!("commit {seq} is not retained")))?;
+        // Into place, what this device excludes (selective sync) stays off it.
+        let excluded = match target {
+            RestoreTarget::InPlace => {
+                self.with_journal(move |j| j.excluded_paths(folder_id))
+                    .await?
+            }
+            RestoreTarget::Into(_) => Default::default(),
+        };
+        let kept_off = |p: &RelPath| excluded.iter().any(|x| is_under(p, Some(x)));
         let wanted: Vec<&FileEntry> = past
             .live()
-            .filter(|e| is_under(&e.path, path))
+            .filter(|e| is_under(&e.path, path) && !kept_off(&e.path))
             .collect();
         if let Some(p) = path {
             if wanted.is_empty() {
@@ -279,7 +295,7 @@ impl Syncer {
             let then: std::collections::HashSet<&RelPath> =
                 wanted.iter().map(|e| &e.path).collect();
             for e in now_tree.live() {
-                if is_under(&e.path, path) && !then.contains(&e.path) {
+                if is_under(&e.path, path) && !then.contains(&e.path) && !kept_off(&e.path) {
                     if let Ok(Some(_)) = fs_safe::stat(&root, &e.path) {
                         removals.push(e.path.clone());
                         changes.push(RestoreChange {
