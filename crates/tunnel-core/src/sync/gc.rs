@@ -54,6 +54,11 @@ pub(crate) fn referenced(head: &Head, tree: &RemoteTree) -> HashSet<BlobName> {
     for p in head.parts() {
         out.insert(p.name.clone());
     }
+    // Format 3: the history document the head names (what it names in turn is kept through
+    // `history::referenced_by_history`).
+    if let Some(h) = &head.history {
+        out.insert(h.name.clone());
+    }
     out
 }
 
