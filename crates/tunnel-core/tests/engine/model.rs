@@ -678,7 +678,7 @@ fn three_devices_converge_without_losing_content() {
                 let tree = m.converge().await;
                 m.check_contents(&tree);
                 m.record_past(tree);
-                if m.rng.gen_bool(0.25) {
+                if m.rng.gen_bool(0.5) {
                     m.restore_in_place().await;
                     let tree = m.converge().await;
                     m.check_contents(&tree);
