@@ -250,28 +250,48 @@ impl Syncer {
         let in_place = matches!(target, RestoreTarget::InPlace);
         let mut changes = Vec::new();
         let mut writes: Vec<(RelPath, FileEntry, Option<LocalEntry>)> = Vec::new();
+        // Into place, what the page lists now below the path but did not then goes to the
+        // local trash, and so does what is in the way of a past entry of another type (a file
+        // where a folder was, a folder — emptied by the first rule — where a file was).
+        let mut removals: Vec<RelPath> = Vec::new();
+        let remove_change = |p: &RelPath, size: u64| RestoreChange {
+            path: p.to_string(),
+            target: p.to_native(&root),
+            change: "remove".into(),
+            size,
+            version: None,
+            device: None,
+        };
         for e in &wanted {
             let dest = dest_of(&e.path)?;
-            let found = fs_safe::stat(&root, &dest)
-                .map_err(|err| SyncError::io(format!("reading {}", dest), err))?;
+            // A path below a file that gives way to a folder cannot be looked at yet: it is
+            // not there.
+            let found = fs_safe::stat(&root, &dest).ok().flatten();
+            let in_the_way = match (e.kind, &found) {
+                (EntryKind::Dir, Some(m)) => m.kind != fs_safe::Kind::Dir,
+                (EntryKind::File, Some(m)) => m.kind != fs_safe::Kind::File,
+                (_, None) => false,
+            };
             let change = match (e.kind, &found) {
-                (EntryKind::Dir, Some(m)) if m.kind == fs_safe::Kind::Dir => "skip",
+                (_, Some(_)) if in_the_way && !in_place => "exists",
+                (EntryKind::Dir, Some(_)) if in_the_way => "create-folder",
+                (EntryKind::Dir, Some(_)) => "skip",
                 (EntryKind::Dir, None) => "create-folder",
-                (_, Some(_)) if !in_place => "exists",
-                (EntryKind::Dir, Some(_)) => "exists",
+                (EntryKind::File, Some(_)) if in_the_way => "write",
+                (EntryKind::File, Some(_)) if !in_place => "exists",
                 (EntryKind::File, Some(m))
-                    if m.kind == fs_safe::Kind::File
-                        && m.len == e.size
-                        && local_sha256(&root, &dest) == e.sha256 =>
+                    if m.len == e.size && local_sha256(&root, &dest) == e.sha256 =>
                 {
                     "skip"
                 }
-                (EntryKind::File, Some(m)) if m.kind == fs_safe::Kind::File => "write",
-                (EntryKind::File, Some(_)) => "exists",
-                (EntryKind::File, None) => "write",
+                (EntryKind::File, _) => "write",
             };
+            if in_place && in_the_way {
+                removals.push(dest.clone());
+                changes.push(remove_change(&dest, 0));
+            }
             if change == "write" {
-                let expected = found.as_ref().map(|m| LocalEntry {
+                let expected = found.filter(|_| !in_the_way).map(|m| LocalEntry {
                     kind: EntryKind::File,
                     size: m.len,
                     mtime_ns: m.mtime_ns,
@@ -288,9 +308,6 @@ impl Syncer {
                 device: (e.kind == EntryKind::File).then(|| e.device.clone()),
             });
         }
-        // Into place, what the page lists now below the path but did not then goes to the
-        // local trash (deepest first, so a folder is emptied before it is looked at).
-        let mut removals: Vec<RelPath> = Vec::new();
         if in_place {
             let then: std::collections::HashSet<&RelPath> =
                 wanted.iter().map(|e| &e.path).collect();
@@ -298,20 +315,36 @@ impl Syncer {
                 if is_under(&e.path, path) && !then.contains(&e.path) && !kept_off(&e.path) {
                     if let Ok(Some(_)) = fs_safe::stat(&root, &e.path) {
                         removals.push(e.path.clone());
-                        changes.push(RestoreChange {
-                            path: e.path.to_string(),
-                            target: e.path.to_native(&root),
-                            change: "remove".into(),
-                            size: e.size,
-                            version: None,
-                            device: None,
-                        });
+                        changes.push(remove_change(&e.path, e.size));
                     }
                 }
             }
         }
         changes.sort_by(|a, b| a.path.cmp(&b.path));
         if !dry_run {
+            // Deepest first, so a folder is emptied before it is looked at.
+            removals.sort_by(|a, b| b.depth().cmp(&a.depth()).then_with(|| a.cmp(b)));
+            removals.dedup();
+            for rel in &removals {
+                match fs_safe::stat(&root, rel) {
+                    Ok(Some(m)) if m.kind == fs_safe::Kind::Dir => {
+                        // Only an empty folder goes; one that still holds files the page
+                        // never had stays (a file restored there then fails, saying so).
+                        if std::fs::read_dir(rel.to_native(&root))
+                            .map(|mut d| d.next().is_none())
+                            .unwrap_or(false)
+                        {
+                            super::move_to_trash(&root, rel)
+                                .map_err(|err| SyncError::io(format!("removing {rel}"), err))?;
+                        }
+                    }
+                    Ok(Some(_)) => {
+                        super::move_to_trash(&root, rel)
+                            .map_err(|err| SyncError::io(format!("removing {rel}"), err))?;
+                    }
+                    _ => {}
+                }
+            }
             for e in wanted.iter().filter(|e| e.kind == EntryKind::Dir) {
                 let dest = dest_of(&e.path)?;
                 if let Ok(None) = fs_safe::stat(&root, &dest) {
@@ -333,27 +366,6 @@ impl Syncer {
                 )
                 .await
                 .map_err(|err| SyncError::Internal(format!("restoring {dest}: {err}")))?;
-            }
-            removals.sort_by(|a, b| b.as_str().len().cmp(&a.as_str().len()));
-            for rel in &removals {
-                match fs_safe::stat(&root, rel) {
-                    Ok(Some(m)) if m.kind == fs_safe::Kind::Dir => {
-                        // Only an empty folder goes; one that still holds files the page
-                        // never had stays.
-                        if std::fs::read_dir(rel.to_native(&root))
-                            .map(|mut d| d.next().is_none())
-                            .unwrap_or(false)
-                        {
-                            super::move_to_trash(&root, rel)
-                                .map_err(|err| SyncError::io(format!("removing {rel}"), err))?;
-                        }
-                    }
-                    Ok(Some(_)) => {
-                        super::move_to_trash(&root, rel)
-                            .map_err(|err| SyncError::io(format!("removing {rel}"), err))?;
-                    }
-                    _ => {}
-                }
             }
             info!(seq, changes = changes.len(), "restored");
         }
