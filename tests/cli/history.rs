@@ -80,28 +80,47 @@ fn three_devices_history_and_a_folder_restored_at_a_time_between_commits() {
         vec![(1, "created"), (2, "modified"), (3, "modified")],
         "{h}"
     );
-    let sizes: Vec<u64> = versions.iter().map(|v| v["size"].as_u64().unwrap()).collect();
+    let sizes: Vec<u64> = versions
+        .iter()
+        .map(|v| v["size"].as_u64().unwrap())
+        .collect();
     assert_eq!(sizes, vec![2, 9, 2]);
-    let devices: Vec<&str> = versions.iter().map(|v| v["device"].as_str().unwrap()).collect();
+    let devices: Vec<&str> = versions
+        .iter()
+        .map(|v| v["device"].as_str().unwrap())
+        .collect();
     assert!(
         devices[0] != devices[1] && devices[1] != devices[2] && devices[0] != devices[2],
         "three devices: {devices:?}"
     );
     let text = a.ok(&["history", &path_of(&a, "report.txt")]);
-    assert!(text.contains("modified") && text.contains(devices[1]), "{text}");
+    assert!(
+        text.contains("modified") && text.contains(devices[1]),
+        "{text}"
+    );
 
     let (t2, t3) = (
         versions[1]["time_ms"].as_i64().unwrap(),
         versions[2]["time_ms"].as_i64().unwrap(),
     );
-    assert!(t2 < t3, "separate processes commit at separate milliseconds");
+    assert!(
+        t2 < t3,
+        "separate processes commit at separate milliseconds"
+    );
     let between = rfc3339(t2 + (t3 - t2) / 2);
     let folder = a.folder.to_str().expect("utf-8").to_string();
 
     // A dry run lists what would change and changes nothing.
     let dry = json(
         &a,
-        &["restore", "--folder", &folder, "--at", &between, "--dry-run"],
+        &[
+            "restore",
+            "--folder",
+            &folder,
+            "--at",
+            &between,
+            "--dry-run",
+        ],
     );
     let changes: Vec<(&str, &str)> = dry["changes"]
         .as_array()
@@ -110,14 +129,20 @@ fn three_devices_history_and_a_folder_restored_at_a_time_between_commits() {
         .map(|c| (c["path"].as_str().unwrap(), c["change"].as_str().unwrap()))
         .filter(|(_, c)| *c != "skip")
         .collect();
-    assert_eq!(changes, vec![("new.txt", "remove"), ("report.txt", "write")]);
+    assert_eq!(
+        changes,
+        vec![("new.txt", "remove"), ("report.txt", "write")]
+    );
     assert_eq!(a.read("report.txt"), b"c3", "the dry run wrote nothing");
     assert!(a.exists("new.txt"));
 
     let out = a.ok(&["restore", "--folder", &folder, "--at", &between]);
     assert!(out.contains("report.txt"), "{out}");
     assert_eq!(a.read("report.txt"), b"b2 longer");
-    assert!(!a.exists("new.txt"), "made after that time: moved to the local trash");
+    assert!(
+        !a.exists("new.txt"),
+        "made after that time: moved to the local trash"
+    );
     a.sync();
     for d in [&b, &c] {
         d.sync();
@@ -136,7 +161,12 @@ fn three_devices_history_and_a_folder_restored_at_a_time_between_commits() {
     assert_eq!(a.read("report.txt"), b"c3");
 
     // Nothing that old is kept: refused input.
-    let r = a.run(&["restore", &path_of(&a, "report.txt"), "--at", "2001-01-01 10:00"]);
+    let r = a.run(&[
+        "restore",
+        &path_of(&a, "report.txt"),
+        "--at",
+        "2001-01-01 10:00",
+    ]);
     assert_eq!(r.status.code(), Some(2), "{r:?}");
     let r = a.run(&["restore", &path_of(&a, "report.txt"), "--at", "not a time"]);
     assert_eq!(r.status.code(), Some(2), "{r:?}");
@@ -163,7 +193,14 @@ fn a_deleted_folder_comes_back_and_status_says_what_history_costs() {
 
     let elsewhere = tempfile::tempdir().expect("temp");
     let to = elsewhere.path().to_str().expect("utf-8");
-    b.ok(&["restore", &path_of(&b, "docs"), "--version", &before, "--to", to]);
+    b.ok(&[
+        "restore",
+        &path_of(&b, "docs"),
+        "--version",
+        &before,
+        "--to",
+        to,
+    ]);
     assert_eq!(
         std::fs::read(elsewhere.path().join("docs/sub/b.txt")).expect("restored elsewhere"),
         b"beta"

@@ -20,9 +20,7 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
     let day = format_description!("[year]-[month]-[day]");
     let local = PrimitiveDateTime::parse(&normal, with_seconds)
         .or_else(|_| PrimitiveDateTime::parse(&normal, minutes))
-        .or_else(|_| {
-            time::Date::parse(&normal, day).map(|d| d.with_time(time::Time::MIDNIGHT))
-        })
+        .or_else(|_| time::Date::parse(&normal, day).map(|d| d.with_time(time::Time::MIDNIGHT)))
         .map_err(|_| {
             format!(
                 "cannot read the time {text:?}: write it as 2026-03-01T14:30:00+03:00 (RFC 3339) \
@@ -78,10 +76,7 @@ mod tests {
             1_772_375_400_000,
             "a local time is shifted by this machine's offset"
         );
-        assert_eq!(
-            parse_time("2026-03-01 14:30:59").unwrap(),
-            local + 59_000
-        );
+        assert_eq!(parse_time("2026-03-01 14:30:59").unwrap(), local + 59_000);
         assert!(parse_time("yesterday").is_err());
         assert!(parse_time("2026-13-01 10:00").is_err());
     }

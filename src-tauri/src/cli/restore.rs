@@ -24,7 +24,12 @@ pub struct RestoreArgs {
     pub folder: Option<PathBuf>,
     /// As it was at this time: RFC 3339 (2026-03-01T14:30:00+03:00) or local
     /// "2026-03-01 14:30".
-    #[arg(long, value_name = "TIME", required_unless_present = "version", conflicts_with = "version")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        required_unless_present = "version",
+        conflicts_with = "version"
+    )]
     pub at: Option<String>,
     /// This version as `history` lists it (a file's version, or a folder's commit).
     #[arg(long, value_name = "N")]
@@ -60,10 +65,9 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<u8> {
     let target = match &args.to {
         None => RestoreTarget::InPlace,
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-            let dir = std::fs::canonicalize(dir)
-                .with_context(|| format!("reading {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let dir =
+                std::fs::canonicalize(dir).with_context(|| format!("reading {}", dir.display()))?;
             if dir.starts_with(&folder.path) {
                 return Err(AppError::invalid(format!(
                     "--to {} is inside the synced folder; restore into place instead",
@@ -92,7 +96,11 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<u8> {
 fn print_report(r: &RestoreReport, in_place: bool) {
     println!(
         "{} the state of commit {} ({}):",
-        if r.dry_run { "Would restore" } else { "Restored" },
+        if r.dry_run {
+            "Would restore"
+        } else {
+            "Restored"
+        },
         r.seq,
         local_time_text(r.time_ms)
     );
@@ -111,6 +119,8 @@ fn print_report(r: &RestoreReport, in_place: bool) {
     if changed == 0 {
         println!("  nothing to change: it is already as it was");
     } else if in_place && !r.dry_run {
-        println!("The next sync sends this to every device; what it replaced is in the local trash.");
+        println!(
+            "The next sync sends this to every device; what it replaced is in the local trash."
+        );
     }
 }

@@ -281,7 +281,11 @@ mod tests {
     fn a_history_reads_back_what_was_written() {
         let h = History {
             generation: "g-1".into(),
-            segments: vec![segment(1, 3, 1000), segment(4, 4, 2000), segment(5, 9, 3000)],
+            segments: vec![
+                segment(1, 3, 1000),
+                segment(4, 4, 2000),
+                segment(5, 9, 3000),
+            ],
         };
         let bytes = h.to_bytes();
         let text = String::from_utf8(bytes.clone()).unwrap();
@@ -399,7 +403,14 @@ mod tests {
             "snapshot": {"seq": 1, "parts": [{"sha256": s, "size": 10, "entries": 1}]},
             "deltas": []});
         let old = Head::parse(&v2, &Limits::default()).expect("format 2 is still read");
-        assert!(old.needs_compaction(), "the next commit upgrades it to format 3");
-        assert_eq!(old.to_value(), v2, "and it is written back unchanged until then");
+        assert!(
+            old.needs_compaction(),
+            "the next commit upgrades it to format 3"
+        );
+        assert_eq!(
+            old.to_value(),
+            v2,
+            "and it is written back unchanged until then"
+        );
     }
 }

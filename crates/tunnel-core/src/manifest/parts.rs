@@ -110,10 +110,7 @@ pub struct EncodedPart {
     pub bytes: Vec<u8>,
 }
 
-pub(super) fn wire_to_part(
-    p: PartWire,
-    name: fn(&Digest) -> crate::remote::BlobName,
-) -> PartRef {
+pub(super) fn wire_to_part(p: PartWire, name: fn(&Digest) -> crate::remote::BlobName) -> PartRef {
     PartRef {
         name: name(&p.sha256),
         sha256: p.sha256,

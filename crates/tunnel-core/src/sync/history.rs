@@ -214,10 +214,16 @@ pub(crate) async fn referenced_by_history(
             out.insert(c.blob.clone());
         }
     };
-    walk(store, &head.generation, &segments, limits, |step| match step {
-        Step::Snapshot { tree, .. } => tree.live().for_each(&mut add),
-        Step::Delta { delta, .. } => delta.entries.iter().for_each(&mut add),
-    })
+    walk(
+        store,
+        &head.generation,
+        &segments,
+        limits,
+        |step| match step {
+            Step::Snapshot { tree, .. } => tree.live().for_each(&mut add),
+            Step::Delta { delta, .. } => delta.entries.iter().for_each(&mut add),
+        },
+    )
     .await?;
     Ok(out)
 }
@@ -296,7 +302,11 @@ impl PathTracker {
                     .collect();
                 (seq, time_ms, next, None)
             }
-            Step::Delta { seq, time_ms, delta } => {
+            Step::Delta {
+                seq,
+                time_ms,
+                delta,
+            } => {
                 let mut next = self.live.clone();
                 for e in delta
                     .entries

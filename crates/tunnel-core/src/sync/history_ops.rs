@@ -90,8 +90,7 @@ pub fn stored_history_bytes(
     j: &crate::journal::Journal,
     id: FolderId,
 ) -> Result<Option<u64>, crate::journal::JournalError> {
-    Ok(j
-        .get_config(&history_bytes_key(id))?
+    Ok(j.get_config(&history_bytes_key(id))?
         .and_then(|s| s.parse().ok()))
 }
 
@@ -326,18 +325,15 @@ impl Syncer {
             removals.sort_by(|a, b| b.depth().cmp(&a.depth()).then_with(|| a.cmp(b)));
             removals.dedup();
             for rel in &removals {
+                let empty_dir = |rel: &RelPath| {
+                    std::fs::read_dir(rel.to_native(&root))
+                        .map(|mut d| d.next().is_none())
+                        .unwrap_or(false)
+                };
                 match fs_safe::stat(&root, rel) {
-                    Ok(Some(m)) if m.kind == fs_safe::Kind::Dir => {
-                        // Only an empty folder goes; one that still holds files the page
-                        // never had stays (a file restored there then fails, saying so).
-                        if std::fs::read_dir(rel.to_native(&root))
-                            .map(|mut d| d.next().is_none())
-                            .unwrap_or(false)
-                        {
-                            super::move_to_trash(&root, rel)
-                                .map_err(|err| SyncError::io(format!("removing {rel}"), err))?;
-                        }
-                    }
+                    // Only an empty folder goes; one that still holds files the page never had
+                    // stays (a file restored there then fails, saying so).
+                    Ok(Some(m)) if m.kind == fs_safe::Kind::Dir && !empty_dir(rel) => {}
                     Ok(Some(_)) => {
                         super::move_to_trash(&root, rel)
                             .map_err(|err| SyncError::io(format!("removing {rel}"), err))?;

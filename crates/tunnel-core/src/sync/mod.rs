@@ -65,16 +65,16 @@ use download::{DownloadError, PackCache};
 use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
+pub use history::PathVersion;
+pub use history_ops::{
+    stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
+};
 pub use trash::TRASH_DIR;
 pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
     empty_trash, list_trash, restore_from_trash, restored_name, trash_time, TrashItem,
 };
 pub use usage::PageUsage;
-pub use history::PathVersion;
-pub use history_ops::{
-    stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
-};
 
 /// Name of the marker file kept in every synced folder's root, holding the folder's id. Its
 /// absence means the folder was unmounted, moved or replaced, and the sync refuses to run; so

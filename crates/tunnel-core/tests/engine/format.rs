@@ -242,7 +242,10 @@ fn a_format_1_page_is_read_then_upgraded_by_the_next_commit_and_devices_converge
         a.write("new.txt", b"written by a");
         a.sync(&store).await.expect("a commits");
         let head = head_of(&store);
-        assert_eq!(head.format, FORMAT_VERSION, "the commit wrote the current format");
+        assert_eq!(
+            head.format, FORMAT_VERSION,
+            "the commit wrote the current format"
+        );
         assert_eq!(
             head.generation, "old-page",
             "same history, upgraded in place"

@@ -111,8 +111,14 @@ fn three_devices_versions_and_a_restore_at_a_time_between_their_commits() {
             .filter(|c| c.change != "skip")
             .map(|c| (c.path.as_str(), c.change.as_str()))
             .collect();
-        assert_eq!(changes, vec![("new.txt", "remove"), ("report.txt", "write")]);
-        assert_eq!(a.tree().get("report.txt").map(|v| v.as_slice()), Some(&b"c3"[..]));
+        assert_eq!(
+            changes,
+            vec![("new.txt", "remove"), ("report.txt", "write")]
+        );
+        assert_eq!(
+            a.tree().get("report.txt").map(|v| v.as_slice()),
+            Some(&b"c3"[..])
+        );
 
         a.syncer
             .restore(
@@ -288,7 +294,10 @@ fn the_retention_boundary_decides_what_survives_compaction() {
         let first = edits(&d, &store, DELTAS_BEFORE_COMPACTION + 1, "short").await;
         // The first compaction folded the first segment into the history just now.
         let replaced_at = first.last().expect("edits").0;
-        assert_eq!(&state_at(&d, &store, first[0].0).await["f.txt"], &first[0].1);
+        assert_eq!(
+            &state_at(&d, &store, first[0].0).await["f.txt"],
+            &first[0].1
+        );
         after(replaced_at + keep_ms + 50);
         let second = edits(&d, &store, DELTAS_BEFORE_COMPACTION + 1, "short2").await;
         let err = d
@@ -381,7 +390,9 @@ fn a_format_2_page_is_upgraded_and_a_format_2_device_refuses_it_without_damage()
         }
         head.as_object_mut().expect("head").remove("history");
         store.force_head(head.clone());
-        old.sync(&store).await.expect("a format 2 device reads the format 2 page");
+        old.sync(&store)
+            .await
+            .expect("a format 2 device reads the format 2 page");
         assert_eq!(old.tree()["one.txt"], b"1");
 
         // The first commit of this build upgrades the page in place.
@@ -396,7 +407,11 @@ fn a_format_2_page_is_upgraded_and_a_format_2_device_refuses_it_without_damage()
         let blobs_before = store.blob_names();
         let err = old.sync(&store).await.expect_err("refused");
         assert!(err.to_string().contains("upgrade sber-tunnel"), "{err}");
-        assert_eq!(store.head().expect("head").value, upgraded, "head untouched");
+        assert_eq!(
+            store.head().expect("head").value,
+            upgraded,
+            "head untouched"
+        );
         assert_eq!(store.blob_names(), blobs_before, "nothing uploaded");
         assert_eq!(old.tree()["mine.txt"], b"not sent", "its files untouched");
 
