@@ -11,6 +11,7 @@ mod citizen_usage;
 mod conflicts;
 mod demo;
 mod errors;
+mod history;
 mod identity;
 mod ignore;
 mod language;

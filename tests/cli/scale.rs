@@ -10,6 +10,9 @@ use test_support::seed::bytes;
 
 const SMALL_CHUNKS: &str = "chunk-size = 1048576";
 
+/// History off: deleted content is garbage at once (issue 16 keeps it for 30 days by default).
+const NO_HISTORY: &str = "history-keep-days = 0";
+
 #[test]
 fn a_multi_chunk_file_syncs_and_a_small_edit_resends_one_chunk() {
     let server = Server::start();
@@ -194,7 +197,8 @@ fn a_file_over_100_mb_uses_the_default_chunk_size() {
 #[test]
 fn unreferenced_attachments_go_to_the_trash_only_after_the_grace_period() {
     let server = Server::start();
-    let patient = Device::ready(&server); // default grace: a day
+    // Default grace (a day); no history, which would keep the deleted file's chunk on purpose.
+    let patient = Device::ready_with(&server, NO_HISTORY);
     patient.write("big.bin", &bytes(3, 5_000_000));
     patient.sync();
     std::fs::remove_file(patient.folder.join("big.bin")).unwrap();
@@ -213,7 +217,7 @@ fn unreferenced_attachments_go_to_the_trash_only_after_the_grace_period() {
         "within the grace period the chunk stays"
     );
 
-    let eager = Device::ready(&server);
+    let eager = Device::ready_with(&server, NO_HISTORY);
     eager.write("other.bin", &bytes(4, 5_000_000));
     sync_collecting_at_once(&eager);
     std::fs::remove_file(eager.folder.join("other.bin")).unwrap();
@@ -329,7 +333,7 @@ fn attachments_a_person_added_to_the_page_survive_garbage_collection() {
     for name in &by_hand {
         attach_by_hand(&server, name, b"a person's own file");
     }
-    let d = Device::ready(&server);
+    let d = Device::ready_with(&server, NO_HISTORY);
     d.write("big.bin", &bytes(5, 3_000_000));
     d.write("small.txt", b"small");
     sync_collecting_at_once(&d);

@@ -201,9 +201,25 @@ pub struct SyncSettings {
     /// Days a file deleted or replaced by another device's change stays in the folder's local
     /// trash (`.sber-tunnel-trash`) before a sync empties it (at least 1).
     pub trash_keep_days: u64,
+    /// Days every replaced file list stays on the page as history, so that any file or the
+    /// whole folder can be restored as it was (0 = keep only the current state). Applied by
+    /// the device that compacts the file list; see docs/remote-format.md, "History".
+    pub history_keep_days: u64,
+    /// Per-folder overrides of `history-keep-days`, by the folder's absolute path.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub folder_history_keep_days: std::collections::BTreeMap<PathBuf, u64>,
 }
 
 impl SyncSettings {
+    /// The history retention of the folder at `path`, in days (its override, else
+    /// `history-keep-days`).
+    pub fn history_keep_days_for(&self, path: &std::path::Path) -> u64 {
+        self.folder_history_keep_days
+            .get(path)
+            .copied()
+            .unwrap_or(self.history_keep_days)
+    }
+
     /// The grace period garbage collection uses: `gc_grace_secs`, never below
     /// [`MIN_GC_GRACE_SECS`] (a file written by hand is not validated by every caller). Debug
     /// builds take [`TEST_GC_GRACE_ENV`] instead when it is set, so tests of the binary can
@@ -247,6 +263,8 @@ impl Default for SyncSettings {
             download_limit_kib_per_sec: 0,
             watch: WatchSetting::Auto,
             trash_keep_days: 30,
+            history_keep_days: 30,
+            folder_history_keep_days: std::collections::BTreeMap::new(),
         }
     }
 }

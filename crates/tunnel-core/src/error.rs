@@ -168,6 +168,9 @@ pub enum SyncError {
     /// A background task failed unexpectedly.
     #[error("internal error: {0}")]
     Internal(String),
+    /// What a history or restore asked for is not in the page's retained history.
+    #[error("{0}")]
+    NotInHistory(String),
 }
 
 impl SyncError {
@@ -192,6 +195,7 @@ impl SyncError {
             // A folder that is not (or no longer) synced is refused input, as for the engine.
             SyncError::UnknownFolder(_) => ErrorCode::Invalid,
             SyncError::Internal(_) => ErrorCode::Internal,
+            SyncError::NotInHistory(_) => ErrorCode::Invalid,
         }
     }
 

@@ -31,6 +31,7 @@ pub mod ignore_rules;
 pub mod in_use;
 pub mod journal;
 pub mod lang;
+pub mod local_time;
 pub mod manifest;
 pub mod name_rules;
 pub mod paths;

@@ -9,6 +9,7 @@
 //! format version is refused before anything else is looked at, and every entry is
 //! validated (paths through [`RelPath`], sizes, chunk lists, duplicates).
 
+pub mod history;
 pub mod parts;
 
 use std::collections::{BTreeMap, HashSet};
@@ -19,8 +20,14 @@ use crate::hash::Digest;
 use crate::rel_path::RelPath;
 use crate::remote::BlobName;
 
-/// The format version this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this build writes (and the newest it reads). Format 3 is format 2 with
+/// history: commit times in the head and a history document it names (see
+/// [`history`]); its snapshot and delta parts are unchanged ([`PART_FORMAT`]).
+pub const FORMAT_VERSION: u32 = 3;
+/// Format 2: the file list in parts, no history. Still read; the next commit upgrades it.
+pub const FORMAT_V2: u32 = 2;
+/// The format of snapshot and delta parts, the same in formats 2 and 3.
+pub const PART_FORMAT: u32 = FORMAT_V2;
 /// The first format: one mutable `manifest.json` snapshot, single-blob deltas. Still read.
 pub const FORMAT_V1: u32 = 1;
 /// Key of the content property holding the head.
@@ -103,6 +110,9 @@ pub struct SnapshotRef {
     pub parts: Vec<PartRef>,
     /// Format 1 only: the attachment version of `manifest.json` holding it.
     pub manifest_version: Option<u64>,
+    /// Format 3: when the commit that wrote it happened (the committing device's clock, ms
+    /// since the Unix epoch).
+    pub time_ms: Option<i64>,
 }
 
 /// Points at one commit's delta.
@@ -112,6 +122,9 @@ pub struct DeltaRef {
     pub seq: u64,
     /// Its parts in order (format 1: exactly one).
     pub parts: Vec<PartRef>,
+    /// Format 3: when the commit happened (the committing device's clock, ms since the Unix
+    /// epoch).
+    pub time_ms: Option<i64>,
 }
 
 impl SnapshotRef {
@@ -142,6 +155,9 @@ pub struct Head {
     pub snapshot: Option<SnapshotRef>,
     /// Deltas after the snapshot, in order: seq snapshot.seq+1 ..= seq.
     pub deltas: Vec<DeltaRef>,
+    /// Format 3: the history document (`h-<sha256>.json`) naming the retained file lists
+    /// older than the snapshot; `None` when nothing older is kept.
+    pub history: Option<PartRef>,
 }
 
 /// Format 1 wire shape of the snapshot pointer.
@@ -552,10 +568,12 @@ impl Head {
 
     fn from_v1(h: HeadV1) -> Head {
         Head {
+            history: None,
             format: FORMAT_V1,
             generation: h.generation,
             seq: h.seq,
             snapshot: h.snapshot.map(|s| SnapshotRef {
+                time_ms: None,
                 seq: s.seq,
                 parts: vec![PartRef {
                     name: s.name,
@@ -569,6 +587,7 @@ impl Head {
                 .deltas
                 .into_iter()
                 .map(|d| DeltaRef {
+                    time_ms: None,
                     seq: d.seq,
                     parts: vec![PartRef {
                         name: d.name,
@@ -1038,8 +1057,8 @@ mod tests {
         );
         assert!(
             matches!(
-                refused(r#"{"format":3,"generation":"g","seq":1,"files":[],"new_field":1}"#),
-                ManifestError::UnsupportedFormat { found: 3, .. }
+                refused(r#"{"format":4,"generation":"g","seq":1,"files":[],"new_field":1}"#),
+                ManifestError::UnsupportedFormat { found: 4, .. }
             ),
             "newer format first"
         );
@@ -1094,15 +1113,18 @@ mod tests {
             entries: None,
         };
         let d = |seq| DeltaRef {
+            time_ms: None,
             seq,
             parts: vec![part(delta_blob_name(&Digest::of(&[seq as u8])))],
         };
         let snap = SnapshotRef {
+            time_ms: None,
             seq: 5,
             parts: vec![part(snapshot_blob_name())],
             manifest_version: Some(2),
         };
         let head = Head {
+            history: None,
             format: 1,
             generation: "g".into(),
             seq: 7,
@@ -1114,6 +1136,7 @@ mod tests {
             head
         );
         let gap = Head {
+            history: None,
             deltas: vec![d(7)],
             ..head.clone()
         };
@@ -1131,9 +1154,11 @@ mod tests {
             "a format 1 head is compacted into format 2 by the next commit"
         );
         let v2 = |deltas: Vec<DeltaRef>| Head {
+            history: None,
             format: FORMAT_VERSION,
             seq: 5 + deltas.len() as u64,
             snapshot: Some(SnapshotRef {
+                time_ms: None,
                 seq: 5,
                 parts: vec![PartRef {
                     entries: Some(1),
@@ -1420,13 +1445,13 @@ mod format_tests {
             Err(ManifestError::SeqGap { .. })
         ));
         // A newer format is refused before its (unknown) shape is looked at.
-        let newer = serde_json::json!({"format":3,"whatever":{"new":true}});
+        let newer = serde_json::json!({"format":4,"whatever":{"new":true}});
         let err = Head::parse(&newer, &limits).unwrap_err();
         assert!(matches!(
             err,
             ManifestError::UnsupportedFormat {
-                found: 3,
-                supported: 2
+                found: 4,
+                supported: 3
             }
         ));
         assert!(err.to_string().contains("upgrade"), "{err}");
@@ -1447,6 +1472,7 @@ mod format_tests {
     #[test]
     fn compaction_is_due_after_32_deltas() {
         let mut head = Head {
+            history: None,
             format: FORMAT_VERSION,
             generation: "g".into(),
             seq: 0,
@@ -1457,6 +1483,7 @@ mod format_tests {
             let h = Digest::of(&i.to_le_bytes());
             head.seq = i;
             head.deltas.push(DeltaRef {
+                time_ms: None,
                 seq: i,
                 parts: vec![PartRef {
                     name: delta_blob_name(&h),

@@ -8,11 +8,13 @@ mod demo;
 pub mod exit;
 mod folder_args;
 mod help_text;
+mod history;
 mod ignore;
 mod init;
 mod log;
 mod output;
 mod page;
+mod restore;
 mod selective;
 mod service;
 mod status;
@@ -101,6 +103,10 @@ pub enum Command {
     /// Ignore rules: show them, or add/remove a pattern or a preset, globally or in a folder's
     /// .sbtignore, with a preview of the files it newly excludes or includes (--dry-run).
     Ignore(ignore::IgnoreArgs),
+    /// The retained versions of a file or folder on the page (time, device, size, change).
+    History(history::HistoryArgs),
+    /// Restore a file, a folder or a whole synced folder as it was at a time or version.
+    Restore(restore::RestoreArgs),
 }
 
 /// Parse the process arguments and run.
@@ -239,5 +245,7 @@ async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Usage(a) => usage::run(ctx, a).await,
         Command::Page(a) => page::run(ctx, a).await,
         Command::Ignore(a) => ignore::run(ctx, a).await,
+        Command::History(a) => history::run(ctx, a).await,
+        Command::Restore(a) => restore::run(ctx, a).await,
     }
 }

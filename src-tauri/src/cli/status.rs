@@ -35,6 +35,12 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
             .ok()
             .flatten()
     };
+    // What the page's history costs (bytes only history keeps), as last measured.
+    let history_bytes = |f: &tunnel_core::journal::FolderRecord| {
+        app.with_journal(|j| Ok(tunnel_core::sync::stored_history_bytes(j, f.id)?))
+            .ok()
+            .flatten()
+    };
     // Ahead of the personal access token's expiry, where the server says when.
     let token_notice = crate::app::page_care::token_notice_for(&app).await;
     // What the running service says about a folder (progress, why it waits).
@@ -54,6 +60,8 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                     "upload_limit": upload_limit(f),
                     "progress": live_folder(f).and_then(|l| l.progress.clone()),
                     "waiting": live_folder(f).and_then(|l| l.waiting.clone()),
+                    "history_bytes": history_bytes(f),
+                    "history_keep_days": app.config.sync.history_keep_days_for(&f.path),
                 })
             })
             .collect();
@@ -213,6 +221,13 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
                         t!(LimitLearned)
                     }
                 )
+            );
+        }
+        if let Some(b) = history_bytes(f) {
+            println!(
+                "    history on the page: {} kept only for restores ({} days)",
+                human_bytes(b),
+                app.config.sync.history_keep_days_for(&f.path)
             );
         }
         let unstorable = cannot_store(f.id);

@@ -85,6 +85,13 @@ fn print_usage(r: &FolderUsage) {
             size = human_bytes(u.referenced_bytes)
         )
     );
+    if u.history_attachments > 0 {
+        println!(
+            "  Kept for history: {} attachment(s), {} (see `sber-tunnel history`)",
+            u.history_attachments,
+            human_bytes(u.history_bytes)
+        );
+    }
     if u.foreign_attachments > 0 {
         println!("{}", t!(UsageForeign, count = u.foreign_attachments));
     }

@@ -14,34 +14,40 @@ use serde::{Deserialize, Serialize};
 use super::{
     check_generation, delta_blob_name, invalid, parse_bounded, snapshot_part_blob_name,
     validate_entries, Delta, DeltaRef, FileEntry, Head, Limits, ManifestError, PartRef, RemoteTree,
-    Snapshot, SnapshotRef, FORMAT_VERSION,
+    Snapshot, SnapshotRef, FORMAT_V2, PART_FORMAT,
 };
 use crate::hash::Digest;
 
 /// One part as the head lists it (the blob name follows from the digest).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PartWire {
-    sha256: Digest,
-    size: u64,
-    entries: u64,
+pub(super) struct PartWire {
+    pub(super) sha256: Digest,
+    pub(super) size: u64,
+    pub(super) entries: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SnapshotWire {
-    seq: u64,
-    parts: Vec<PartWire>,
+pub(super) struct SnapshotWire {
+    pub(super) seq: u64,
+    /// Format 3 only (required there): when the commit that wrote it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) time_ms: Option<i64>,
+    pub(super) parts: Vec<PartWire>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeltaWire {
-    seq: u64,
-    parts: Vec<PartWire>,
+pub(super) struct DeltaWire {
+    pub(super) seq: u64,
+    /// Format 3 only (required there): when the commit happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) time_ms: Option<i64>,
+    pub(super) parts: Vec<PartWire>,
 }
 
-/// Format 2 wire shape of the head.
+/// Format 2 and 3 wire shape of the head (format 3 adds the times and `history`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HeadV2 {
@@ -52,6 +58,9 @@ struct HeadV2 {
     snapshot: Option<SnapshotWire>,
     #[serde(default)]
     deltas: Vec<DeltaWire>,
+    /// Format 3 only: the history document (`h-<sha256>.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    history: Option<PartWire>,
 }
 
 /// One part of a format 2 snapshot (`s-<sha256>.json`).
@@ -101,7 +110,7 @@ pub struct EncodedPart {
     pub bytes: Vec<u8>,
 }
 
-fn wire_to_part(p: PartWire, name: fn(&Digest) -> crate::remote::BlobName) -> PartRef {
+pub(super) fn wire_to_part(p: PartWire, name: fn(&Digest) -> crate::remote::BlobName) -> PartRef {
     PartRef {
         name: name(&p.sha256),
         sha256: p.sha256,
@@ -110,7 +119,7 @@ fn wire_to_part(p: PartWire, name: fn(&Digest) -> crate::remote::BlobName) -> Pa
     }
 }
 
-fn part_to_wire(p: &PartRef) -> PartWire {
+pub(super) fn part_to_wire(p: &PartRef) -> PartWire {
     PartWire {
         sha256: p.sha256,
         size: p.size,
@@ -119,7 +128,7 @@ fn part_to_wire(p: &PartRef) -> PartWire {
 }
 
 /// Check the part list of one snapshot or delta as the head names it.
-fn check_part_list(
+pub(super) fn check_part_list(
     what: &str,
     parts: &[PartWire],
     snapshot: bool,
@@ -158,6 +167,14 @@ pub(super) fn head_from_value(
     limits: &Limits,
 ) -> Result<Head, ManifestError> {
     let h: HeadV2 = serde_json::from_value(value.clone())?;
+    check_times(
+        h.format,
+        h.snapshot.as_ref().map(|s| s.time_ms),
+        h.deltas.iter().map(|d| d.time_ms),
+    )?;
+    if h.format == FORMAT_V2 && h.history.is_some() {
+        return Err(invalid("head", "a format 2 head names a history document"));
+    }
     let count = h.snapshot.as_ref().map_or(0, |s| s.parts.len())
         + h.deltas.iter().map(|d| d.parts.len()).sum::<usize>();
     if count > limits.max_parts {
@@ -184,6 +201,7 @@ pub(super) fn head_from_value(
                 .map(|p| wire_to_part(p, snapshot_part_blob_name))
                 .collect(),
             manifest_version: None,
+            time_ms: s.time_ms,
         }),
         deltas: h
             .deltas
@@ -195,9 +213,30 @@ pub(super) fn head_from_value(
                     .into_iter()
                     .map(|p| wire_to_part(p, delta_blob_name))
                     .collect(),
+                time_ms: d.time_ms,
             })
             .collect(),
+        history: h
+            .history
+            .map(|p| wire_to_part(p, super::history::history_blob_name)),
     })
+}
+
+/// Format 3 names the time of every commit it lists; format 2 none.
+pub(super) fn check_times(
+    format: u32,
+    snapshot: Option<Option<i64>>,
+    deltas: impl Iterator<Item = Option<i64>>,
+) -> Result<(), ManifestError> {
+    let mut times = snapshot.into_iter().chain(deltas);
+    if format == FORMAT_V2 {
+        if times.any(|t| t.is_some()) {
+            return Err(invalid("head", "a format 2 head with commit times"));
+        }
+    } else if times.any(|t| t.is_none()) {
+        return Err(invalid("head", "a commit without its time"));
+    }
+    Ok(())
 }
 
 /// Serialise a format 2 head.
@@ -208,6 +247,7 @@ pub(super) fn head_to_value(head: &Head) -> serde_json::Value {
         seq: head.seq,
         snapshot: head.snapshot.as_ref().map(|s| SnapshotWire {
             seq: s.seq,
+            time_ms: s.time_ms,
             parts: s.parts.iter().map(part_to_wire).collect(),
         }),
         deltas: head
@@ -215,9 +255,11 @@ pub(super) fn head_to_value(head: &Head) -> serde_json::Value {
             .iter()
             .map(|d| DeltaWire {
                 seq: d.seq,
+                time_ms: d.time_ms,
                 parts: d.parts.iter().map(part_to_wire).collect(),
             })
             .collect(),
+        history: head.history.as_ref().map(part_to_wire),
     };
     serde_json::to_value(wire).expect("a head has only string keys and plain values")
 }
@@ -249,7 +291,7 @@ impl SnapshotPart {
     /// Parse and validate one snapshot part on its own (its place in the whole is checked by
     /// [`assemble_snapshot`]).
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<SnapshotPart, ManifestError> {
-        let s: SnapshotPart = parse_bounded(bytes, FORMAT_VERSION, limits)?;
+        let s: SnapshotPart = parse_bounded(bytes, PART_FORMAT, limits)?;
         check_generation(&s.generation)?;
         check_position(s.part, s.parts, s.files.len())?;
         validate_entries(&s.files, limits)?;
@@ -261,7 +303,7 @@ impl SnapshotPart {
 impl DeltaPart {
     /// Parse and validate one delta part on its own.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<DeltaPart, ManifestError> {
-        let d: DeltaPart = parse_bounded(bytes, FORMAT_VERSION, limits)?;
+        let d: DeltaPart = parse_bounded(bytes, PART_FORMAT, limits)?;
         check_generation(&d.generation)?;
         if d.device.is_empty() {
             return Err(invalid("device", "empty device id"));
@@ -419,7 +461,7 @@ pub fn assemble_delta(
     }
     validate_entries(&entries, limits)?;
     Ok(Delta {
-        format: FORMAT_VERSION,
+        format: PART_FORMAT,
         generation: generation.to_string(),
         seq: delta.seq,
         device: device.unwrap_or_default(),
@@ -513,7 +555,7 @@ impl PartWriter {
             doc: Box::new(move |part, parts, lines| {
                 body(
                     format!(
-                        "{{\"format\":{FORMAT_VERSION},\"generation\":{generation},\"seq\":{seq},\"part\":{part},\"parts\":{parts},\"files\":["
+                        "{{\"format\":{PART_FORMAT},\"generation\":{generation},\"seq\":{seq},\"part\":{part},\"parts\":{parts},\"files\":["
                     ),
                     lines,
                     "\n]}\n",
@@ -533,7 +575,7 @@ impl PartWriter {
             doc: Box::new(move |part, parts, lines| {
                 body(
                     format!(
-                        "{{\"format\":{FORMAT_VERSION},\"generation\":{generation},\"seq\":{seq},\"device\":{device},\"part\":{part},\"parts\":{parts},\"entries\":["
+                        "{{\"format\":{PART_FORMAT},\"generation\":{generation},\"seq\":{seq},\"device\":{device},\"part\":{part},\"parts\":{parts},\"entries\":["
                     ),
                     lines,
                     "\n]}\n",
@@ -658,7 +700,8 @@ mod tests {
 
     fn v2_head(snapshot: SnapshotRef) -> Head {
         Head {
-            format: FORMAT_VERSION,
+            history: None,
+            format: FORMAT_V2,
             generation: "gen-1".into(),
             seq: snapshot.seq,
             snapshot: Some(snapshot),
@@ -677,6 +720,7 @@ mod tests {
             assert!(p.part.size <= limit, "{} > {limit}", p.part.size);
         }
         let r = SnapshotRef {
+            time_ms: None,
             seq: s.seq,
             parts: parts.iter().map(|p| p.part.clone()).collect(),
             manifest_version: None,
@@ -756,6 +800,7 @@ mod tests {
         // A part of another seq or generation.
         let docs = parse_all(&parts);
         let other_seq = SnapshotRef {
+            time_ms: None,
             seq: 8,
             ..r.clone()
         };
@@ -773,7 +818,7 @@ mod tests {
             .into_iter()
             .enumerate()
             .map(|(i, files)| SnapshotPart {
-                format: FORMAT_VERSION,
+                format: PART_FORMAT,
                 generation: "gen-1".into(),
                 seq: 7,
                 part: i as u32,
@@ -782,6 +827,7 @@ mod tests {
             })
             .collect();
         let r = SnapshotRef {
+            time_ms: None,
             seq: 7,
             parts: docs
                 .iter()
@@ -935,7 +981,7 @@ mod tests {
             .map(|i| file(&format!("f{i:04}"), format!("{i}").as_bytes()))
             .collect();
         let d = Delta {
-            format: FORMAT_VERSION,
+            format: PART_FORMAT,
             generation: "gen-1".into(),
             seq: 8,
             device: "laptop".into(),
@@ -946,6 +992,7 @@ mod tests {
         let parts = w.encode(&plan);
         assert!(parts.len() > 3);
         let r = DeltaRef {
+            time_ms: None,
             seq: 8,
             parts: parts.iter().map(|p| p.part.clone()).collect(),
         };

@@ -38,6 +38,7 @@ impl Syncer {
         let mut head = match &view.head {
             Some(h) if !fresh_generation => h.clone(),
             _ => Head {
+                history: None,
                 format: FORMAT_VERSION,
                 generation: generation.clone(),
                 seq: 0,
@@ -67,6 +68,10 @@ impl Syncer {
                 hard: self.limits.max_bytes,
                 head_bytes: self.limits.max_head_bytes,
                 max_parts: self.limits.max_parts,
+            },
+            file_list::HistoryPolicy {
+                now_ms: unix_now_ns() / 1_000_000,
+                keep_ms: self.history_keep_ms(&folder.path),
             },
         )
         .await?;
@@ -217,10 +222,29 @@ impl Syncer {
         if now.saturating_sub(last) < every {
             return;
         }
-        match gc::collect(store, head, head_version, tree, grace).await {
-            Ok(_) => {
+        // What the page's history needs stays too; when it cannot be read, nothing is
+        // collected this time.
+        let history = if history::history_matters(head, self.history_keep_ms(&folder.path)) {
+            match history::referenced_by_history(store, head, &self.limits).await {
+                Ok(h) => h,
+                Err(e) => {
+                    warn!(error = %e, "garbage collection skipped: the history could not be read");
+                    return;
+                }
+            }
+        } else {
+            HashSet::new()
+        };
+        match gc::collect(store, head, head_version, tree, &history, grace).await {
+            Ok(c) => {
+                debug!(trashed = c.trashed, "garbage collection done");
+                let history_key = history_ops::history_bytes_key(id);
+                let history_bytes = c.history_only_bytes.to_string();
                 let _ = self
-                    .with_journal(move |j| j.set_config(&last_key, &now.to_string()))
+                    .with_journal(move |j| {
+                        j.set_config(&history_key, &history_bytes)?;
+                        j.set_config(&last_key, &now.to_string())
+                    })
                     .await;
             }
             Err(e) => warn!(error = %e, "garbage collection skipped"),

@@ -26,6 +26,15 @@ pub(crate) struct PartLimits {
     pub max_parts: usize,
 }
 
+/// What the commit keeps of older file lists (format 3 history).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HistoryPolicy {
+    /// This commit's time (the device's clock, ms since the Unix epoch).
+    pub now_ms: i64,
+    /// How long a replaced file list stays retrievable (ms); 0 keeps none.
+    pub keep_ms: i64,
+}
+
 /// The file list written for a commit: the head to swap in and whether it compacted.
 pub(crate) struct Written {
     pub head: Head,
@@ -46,10 +55,21 @@ pub(crate) async fn write_file_list(
     tree: &RemoteTree,
     drop_tombstones_before_ns: i64,
     mut limits: PartLimits,
+    history: HistoryPolicy,
 ) -> Result<Written, SyncError> {
     let mut learned = false;
     loop {
-        match attempt(store, head, delta, tree, drop_tombstones_before_ns, &limits).await {
+        match attempt(
+            store,
+            head,
+            delta,
+            tree,
+            drop_tombstones_before_ns,
+            &limits,
+            history,
+        )
+        .await
+        {
             Err(SyncError::Remote(RemoteError::TooLarge { limit: Some(l), .. }))
                 if !learned && l < limits.hard =>
             {
@@ -73,12 +93,14 @@ async fn attempt(
     tree: &RemoteTree,
     drop_tombstones_before_ns: i64,
     limits: &PartLimits,
+    history: HistoryPolicy,
 ) -> Result<Written, SyncError> {
     let writer = PartWriter::delta(delta);
     let plan = writer.plan(limits.preferred, limits.hard)?;
     let mut next = head.clone();
     next.seq = delta.seq;
     next.deltas.push(DeltaRef {
+        time_ms: Some(history.now_ms),
         seq: delta.seq,
         parts: plan.placeholder_refs(),
     });
@@ -103,7 +125,14 @@ async fn attempt(
     // quarter of the head, so deltas keep room after it.
     let snapshot = tree.to_snapshot(Some(drop_tombstones_before_ns));
     let writer = PartWriter::snapshot(&snapshot);
+    // The file lists this compaction replaces go to the history (format 3), written first:
+    // the new head names it.
+    let mut parts_written = Vec::new();
+    let history_ref =
+        super::history::carry_history(store, head, history, limits.hard, &mut parts_written)
+            .await?;
     let with_parts = |parts: Vec<PartRef>| Head {
+        history: history_ref.clone(),
         format: FORMAT_VERSION,
         generation: next.generation.clone(),
         seq: delta.seq,
@@ -111,6 +140,7 @@ async fn attempt(
             seq: delta.seq,
             parts,
             manifest_version: None,
+            time_ms: Some(history.now_ms),
         }),
         deltas: Vec::new(),
     };
@@ -138,10 +168,11 @@ async fn attempt(
         "writing a new snapshot of the file list"
     );
     let (refs, parts) = upload(store, &writer, &plan).await?;
+    parts_written.extend(parts);
     Ok(Written {
         head: with_parts(refs),
         compacted: true,
-        parts,
+        parts: parts_written,
     })
 }
 
@@ -174,6 +205,11 @@ mod tests {
     use crate::rel_path::RelPath;
     use crate::remote::memory::MemoryStore;
 
+    const NO_HISTORY: HistoryPolicy = HistoryPolicy {
+        now_ms: 0,
+        keep_ms: 0,
+    };
+
     fn dir(i: usize) -> FileEntry {
         FileEntry {
             path: RelPath::new(&format!("folder-{i:05}")).unwrap(),
@@ -199,6 +235,7 @@ mod tests {
         let mut tree = RemoteTree::empty("g".into());
         tree.apply_delta(delta.clone()).unwrap();
         let head = Head {
+            history: None,
             format: FORMAT_VERSION,
             generation: "g".into(),
             seq: 1,
@@ -218,7 +255,7 @@ mod tests {
             head_bytes: 4000,
             max_parts: 1000,
         };
-        let err = write_file_list(&store, &head, &delta, &tree, 0, limits)
+        let err = write_file_list(&store, &head, &delta, &tree, 0, limits, NO_HISTORY)
             .await
             .err()
             .expect("refused");
@@ -246,7 +283,7 @@ mod tests {
             head_bytes: 4000,
             max_parts: 1000,
         };
-        let w = write_file_list(&store, &head, &delta, &tree, 0, limits)
+        let w = write_file_list(&store, &head, &delta, &tree, 0, limits, NO_HISTORY)
             .await
             .unwrap();
         assert!(w.compacted, "the first commit writes a snapshot");

@@ -25,7 +25,8 @@ use crate::remote::{BlobInfo, BlobName, RemoteError, RemoteStore};
 pub(crate) const MAX_DELETIONS_PER_RUN: usize = 200;
 
 /// Whether `name` is exactly one of our content-addressed blob names: `c-<hex>`, `p-<hex>`,
-/// `d-<hex>.json` or `s-<hex>.json` (format 2 snapshot parts), `<hex>` being 64 lower-case
+/// `d-<hex>.json`, `s-<hex>.json` (format 2 snapshot parts) or `h-<hex>.json` (format 3
+/// history documents), `<hex>` being 64 lower-case
 /// hex digits. Everything else on the page belongs to someone else.
 pub(crate) fn is_collectable(name: &BlobName) -> bool {
     let n = name.as_str();
@@ -35,6 +36,7 @@ pub(crate) fn is_collectable(name: &BlobName) -> bool {
     }
     n.strip_prefix("d-")
         .or_else(|| n.strip_prefix("s-"))
+        .or_else(|| n.strip_prefix("h-"))
         .and_then(|r| r.strip_suffix(".json"))
         .is_some_and(hex)
 }
@@ -51,6 +53,11 @@ pub(crate) fn referenced(head: &Head, tree: &RemoteTree) -> HashSet<BlobName> {
     // single-blob deltas).
     for p in head.parts() {
         out.insert(p.name.clone());
+    }
+    // Format 3: the history document the head names (what it names in turn is kept through
+    // `history::referenced_by_history`).
+    if let Some(h) = &head.history {
+        out.insert(h.name.clone());
     }
     out
 }
@@ -80,17 +87,33 @@ pub(crate) fn candidates(
     out
 }
 
+/// What one collection pass did.
+pub(crate) struct Collected {
+    /// Blobs trashed.
+    pub trashed: usize,
+    /// Bytes of the blobs only the history keeps (see `history::referenced_by_history`).
+    pub history_only_bytes: u64,
+}
+
 /// One collection pass for the head this device just committed (`head`, at property version
-/// `head_version`, describing `tree`). Returns how many blobs were trashed.
+/// `head_version`, describing `tree`); `history` is what the retained history needs besides.
 pub(crate) async fn collect(
     store: &dyn RemoteStore,
     head: &Head,
     head_version: u64,
     tree: &RemoteTree,
+    history: &HashSet<BlobName>,
     grace_secs: u64,
-) -> Result<usize, RemoteError> {
-    let keep = referenced(head, tree);
+) -> Result<Collected, RemoteError> {
+    let current = referenced(head, tree);
     let listed = store.list_blobs().await?;
+    let history_only_bytes = listed
+        .iter()
+        .filter(|b| history.contains(&b.name) && !current.contains(&b.name))
+        .map(|b| b.size)
+        .sum();
+    let mut keep = current;
+    keep.extend(history.iter().cloned());
     let doomed = candidates(listed, &keep, grace_secs);
     let mut trashed = 0;
     for blob in doomed.into_iter().take(MAX_DELETIONS_PER_RUN) {
@@ -119,7 +142,10 @@ pub(crate) async fn collect(
             "garbage collection moved unreferenced attachments to the trash"
         );
     }
-    Ok(trashed)
+    Ok(Collected {
+        trashed,
+        history_only_bytes,
+    })
 }
 
 #[cfg(test)]

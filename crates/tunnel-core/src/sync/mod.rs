@@ -23,6 +23,8 @@ mod download_pass;
 mod file_list;
 mod gc;
 mod hashing_writer;
+mod history;
+mod history_ops;
 mod local_pass;
 mod marker;
 mod remote_state;
@@ -63,6 +65,10 @@ use download::{DownloadError, PackCache};
 use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
+pub use history::PathVersion;
+pub use history_ops::{
+    stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
+};
 pub use trash::TRASH_DIR;
 pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
@@ -103,6 +109,8 @@ pub struct Syncer {
     name_rules: Arc<Mutex<HashMap<PathBuf, NameRules>>>,
     /// Test-only: name rules used instead of probing.
     name_rules_for_tests: Option<NameRules>,
+    /// Test-only: history retention in ms instead of `history-keep-days`.
+    history_keep_ms_for_tests: Option<i64>,
 }
 
 impl Syncer {
@@ -122,6 +130,7 @@ impl Syncer {
             gc_timing_for_tests: None,
             name_rules: Arc::new(Mutex::new(HashMap::new())),
             name_rules_for_tests: None,
+            history_keep_ms_for_tests: None,
         }
     }
 

@@ -153,7 +153,7 @@ fn deltas_cover(head: &Head, seq: u64) -> bool {
     snapshot_seq <= seq
 }
 
-async fn fetch_full(
+pub(crate) async fn fetch_full(
     store: &dyn RemoteStore,
     head: &Head,
     limits: &Limits,
@@ -230,6 +230,21 @@ async fn fetch_delta(
         parts.push(DeltaPart::parse(&bytes, limits)?);
     }
     Ok(assemble_delta(&head.generation, d, parts, limits)?)
+}
+
+/// Download and join one delta of a format 2 or 3 head of `generation` (history reads).
+pub(crate) async fn fetch_delta_of(
+    store: &dyn RemoteStore,
+    generation: &str,
+    d: &DeltaRef,
+    limits: &Limits,
+) -> Result<Delta, SyncError> {
+    let mut parts = Vec::with_capacity(d.parts.len());
+    for p in &d.parts {
+        let bytes = fetch_verified(store, &p.name, None, p.size, &p.sha256, limits).await?;
+        parts.push(DeltaPart::parse(&bytes, limits)?);
+    }
+    Ok(assemble_delta(generation, d, parts, limits)?)
 }
 
 async fn apply_deltas(

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{gc, remote_state, Syncer};
+use super::{gc, history, history_ops, remote_state, Syncer};
 use crate::error::SyncError;
 use crate::ids::FolderId;
 use crate::remote::{BlobInfo, BlobName, RemoteStore};
@@ -43,12 +43,34 @@ impl Syncer {
             .with_journal(move |j| j.remote_cache(folder_id))
             .await?;
         let view = remote_state::load_remote(store, &folder, cached, None, &self.limits).await?;
-        let keep = match &view.head {
+        let mut keep = match &view.head {
             Some(head) => gc::referenced(head, &view.tree),
             None => HashSet::new(),
         };
+        // What only the retained history needs (format 3): kept by garbage collection too.
+        let history = match &view.head {
+            Some(head) if history::history_matters(head, self.history_keep_ms(&folder.path)) => {
+                history::referenced_by_history(store, head, &self.limits).await?
+            }
+            _ => HashSet::new(),
+        };
         let listed = store.list_blobs().await?;
-        Ok(summarize(listed, &keep, self.gc_grace_secs()))
+        let (history_attachments, history_bytes) = listed
+            .iter()
+            .filter(|b| history.contains(&b.name) && !keep.contains(&b.name))
+            .fold((0u64, 0u64), |(n, bytes), b| {
+                (n + 1, bytes.saturating_add(b.size))
+            });
+        keep.extend(history);
+        let key = history_ops::history_bytes_key(folder_id);
+        let text = history_bytes.to_string();
+        self.with_journal(move |j| j.set_config(&key, &text))
+            .await?;
+        Ok(PageUsage {
+            history_attachments,
+            history_bytes,
+            ..summarize(listed, &keep, self.gc_grace_secs())
+        })
     }
 }
 
@@ -83,6 +105,12 @@ pub struct PageUsage {
     pub grace_secs: u64,
     /// Whether the trash is included (Confluence's attachment API does not list it).
     pub trash_visible: bool,
+    /// Attachments only the retained history needs (counted in `referenced` too).
+    #[serde(default)]
+    pub history_attachments: u64,
+    /// Their bytes (current versions): what the history costs on the page.
+    #[serde(default)]
+    pub history_bytes: u64,
 }
 
 impl PageUsage {

@@ -242,7 +242,10 @@ fn a_format_1_page_is_read_then_upgraded_by_the_next_commit_and_devices_converge
         a.write("new.txt", b"written by a");
         a.sync(&store).await.expect("a commits");
         let head = head_of(&store);
-        assert_eq!(head.format, FORMAT_VERSION, "the commit wrote format 2");
+        assert_eq!(
+            head.format, FORMAT_VERSION,
+            "the commit wrote the current format"
+        );
         assert_eq!(
             head.generation, "old-page",
             "same history, upgraded in place"
@@ -316,10 +319,12 @@ fn a_million_entries_fit_a_100_mb_attachment_limit() {
     let parts = writer.encode(&plan);
     let total: u64 = parts.iter().map(|p| p.part.size).sum();
     let head = Head {
+        history: None,
         format: FORMAT_VERSION,
         generation: "big".into(),
         seq: 1,
         snapshot: Some(SnapshotRef {
+            time_ms: Some(1),
             seq: 1,
             parts: parts.iter().map(|p| p.part.clone()).collect(),
             manifest_version: None,

@@ -40,7 +40,12 @@ fn attachments_added_by_hand_are_never_collected() {
     runtime().block_on(async {
         let store = MemoryStore::new();
         let mut a = Device::new("a");
-        a.syncer = a.syncer.clone().with_gc_timing_for_tests(0, 0);
+        // No history: the deleted files' blobs are collected at once, next to the foreign ones.
+        a.syncer = a
+            .syncer
+            .clone()
+            .with_gc_timing_for_tests(0, 0)
+            .with_history_keep_ms_for_tests(0);
         // Names a person may well choose, next to ours. (The Confluence store lists `P-1.jpg`
         // as no blob at all; the memory store keeps names as given, so lower-case here.)
         let hex = "ab".repeat(32);

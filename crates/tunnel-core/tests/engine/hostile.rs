@@ -80,7 +80,8 @@ pub(crate) async fn append_delta(store: &MemoryStore, bytes: Vec<u8>) {
     let mut head = head;
     head["seq"] = json!(seq + 1);
     let deltas = head["deltas"].as_array_mut().expect("deltas");
-    deltas.push(json!({"seq": seq + 1,
+    // Format 3 heads name every commit's time.
+    deltas.push(json!({"seq": seq + 1, "time_ms": 1_700_000_000_000i64,
         "parts": [{"sha256": sha, "size": bytes.len(), "entries": entries}]}));
     store.force_head(head);
 }
@@ -264,7 +265,7 @@ fn broken_documents_are_refused() {
         // A delta from a newer format.
         let s = setup().await;
         let mut doc: Value = serde_json::from_slice(&delta_doc(&s.store, vec![])).expect("json");
-        doc["format"] = json!(3);
+        doc["format"] = json!(4);
         append_delta(&s.store, serde_json::to_vec(&doc).expect("json")).await;
         let err = victim_refuses(&s, "newer delta", &["newer", "upgrade", "format"]).await;
         assert!(err.contains("upgrade") || err.contains("newer"), "{err}");
@@ -298,7 +299,7 @@ fn enormous_or_mis_sized_documents_are_refused_without_reading_them_whole() {
         head["deltas"]
             .as_array_mut()
             .expect("deltas")
-            .push(json!({"seq": seq + 1,
+            .push(json!({"seq": seq + 1, "time_ms": 1_700_000_000_000i64,
                          "parts": [{"sha256": sha, "size": 1u64 << 40, "entries": 1}]}));
         s.store.force_head(head);
         victim_refuses(&s, "1 TiB delta", &["large", "size", "limit", "file list"]).await;

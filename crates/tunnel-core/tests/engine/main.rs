@@ -32,6 +32,7 @@ mod format;
 mod fs_edges;
 mod fuzz;
 mod gc;
+mod history;
 mod hostile;
 mod identity;
 mod local;

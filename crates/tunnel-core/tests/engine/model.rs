@@ -22,6 +22,12 @@
 //! - once converged, another round of syncs changes nothing, and a new device receives the
 //!   same tree.
 //!
+//! - history (issue 16): at random moments while the devices work, a random recorded past
+//!   state of the whole folder is restored into another folder by a random device and must be
+//!   exactly the tree recorded then (the first device collects garbage at once, so a retained
+//!   version whose blobs were collected would show); at some checkpoints the first device
+//!   restores a past state into place, and once converged every device holds that state.
+//!
 //! `SBER_TUNNEL_MODEL_OPS` sets the number of user operations (default 1,000);
 //! `SBER_TUNNEL_SEED` replays a seed.
 
@@ -35,6 +41,7 @@ use tunnel_core::name_rules::NameRules;
 use tunnel_core::rel_path::RelPath;
 use tunnel_core::remote::memory::MemoryStore;
 use tunnel_core::selective;
+use tunnel_core::sync::{RestoreTarget, VersionPick};
 
 use crate::util::{env_num, runtime, seed, stray_hidden, Device};
 
@@ -71,6 +78,8 @@ struct Stats {
     excludes: u64,
     includes: u64,
     evicted: u64,
+    past_states: u64,
+    restores_in_place: u64,
 }
 
 struct Model {
@@ -85,6 +94,15 @@ struct Model {
     stats: Stats,
     /// Each device's excluded subtrees (the first device's stays empty: the full tree).
     excluded: Vec<BTreeSet<RelPath>>,
+    /// Converged trees with the time they were current (ms), to restore later.
+    past: Vec<(i64, BTreeMap<String, Vec<u8>>)>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64
 }
 
 /// The `<device#n>` tag at the start of `bytes`.
@@ -506,6 +524,84 @@ impl Model {
         self.stats.rule_checks += 1;
     }
 
+    /// Remember the converged `tree` as the state current now; the next commit comes later
+    /// (commit times are ms).
+    fn record_past(&mut self, tree: BTreeMap<String, Vec<u8>>) {
+        let t = now_ms();
+        while now_ms() <= t {
+            std::thread::yield_now();
+        }
+        self.past.push((t, tree));
+    }
+
+    /// A random device restores a random recorded state into another folder: exactly what
+    /// the folder held then.
+    async fn check_past_state(&mut self) {
+        let Some((t, tree)) = self.past.choose(&mut self.rng).cloned() else {
+            return;
+        };
+        let dev = self.rng.gen_range(0..self.devs.len());
+        let out = tempfile::tempdir().expect("temp dir");
+        let d = &self.devs[dev];
+        d.syncer
+            .restore(
+                d.folder,
+                &self.store,
+                None,
+                VersionPick::At(t),
+                &RestoreTarget::Into(out.path().to_path_buf()),
+                false,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{} could not restore the state at {t}: {e}", d.id));
+        let got = crate::util::tree_of(out.path());
+        if got != tree {
+            let a: BTreeSet<_> = tree.iter().map(|(k, v)| (k, tag_of(v))).collect();
+            let b: BTreeSet<_> = got.iter().map(|(k, v)| (k, tag_of(v))).collect();
+            panic!(
+                "the state at {t} restored by {} differs:\nmissing: {:?}\nextra: {:?}",
+                d.id,
+                a.difference(&b).collect::<Vec<_>>(),
+                b.difference(&a).collect::<Vec<_>>()
+            );
+        }
+        self.stats.past_states += 1;
+    }
+
+    /// The first device (which excludes nothing) puts the whole folder back as it was at a
+    /// recorded time; it syncs everywhere as ordinary changes.
+    async fn restore_in_place(&mut self) {
+        let Some((t, past)) = self.past.choose(&mut self.rng).cloned() else {
+            return;
+        };
+        let now = self.converge().await;
+        let d = &self.devs[0];
+        d.syncer
+            .restore(
+                d.folder,
+                &self.store,
+                None,
+                VersionPick::At(t),
+                &RestoreTarget::InPlace,
+                false,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("restoring the state at {t} into place failed: {e}"));
+        // What the restore replaced is the user's choice to drop (it waits in the trash).
+        let kept: BTreeSet<Option<String>> = past.values().map(|v| tag_of(v)).collect();
+        for v in now.values() {
+            if let Some(tag) = tag_of(v).filter(|t| !kept.contains(&Some(t.clone()))) {
+                self.discarded.insert(tag);
+            }
+        }
+        let after = self.converge().await;
+        assert!(
+            after == past,
+            "after restoring the state at {t} into place the devices hold another tree"
+        );
+        self.stats.restores_in_place += 1;
+    }
+
     /// Every file is intact content some device wrote; nothing not discarded is missing.
     fn check_contents(&self, tree: &BTreeMap<String, Vec<u8>>) {
         let mut present = BTreeSet::new();
@@ -549,7 +645,13 @@ fn three_devices_converge_without_losing_content() {
             rng: StdRng::seed_from_u64(seed),
             store: MemoryStore::new(),
             devs: vec![
-                Device::new("dev-a"),
+                // The first device collects garbage after every commit, at once: a retained
+                // version it collected would fail the restores below.
+                {
+                    let mut d = Device::new("dev-a");
+                    d.syncer = d.syncer.clone().with_gc_timing_for_tests(0, 0);
+                    d
+                },
                 Device::new("dev-b"),
                 Device::new("dev-c"),
             ],
@@ -558,6 +660,7 @@ fn three_devices_converge_without_losing_content() {
             counter: 0,
             stats: Stats::default(),
             excluded: vec![BTreeSet::new(); 3],
+            past: Vec::new(),
         };
         let mut next_checkpoint = 150;
         while m.stats.ops < target_ops {
@@ -567,12 +670,20 @@ fn three_devices_converge_without_losing_content() {
                     let d = m.rng.gen_range(0..m.devs.len());
                     m.sync(d).await;
                 }
-                _ => m.sync_concurrently().await,
+                93..=98 => m.sync_concurrently().await,
+                _ => m.check_past_state().await,
             }
             if m.stats.ops >= next_checkpoint {
                 next_checkpoint += 150;
                 let tree = m.converge().await;
                 m.check_contents(&tree);
+                m.record_past(tree);
+                if m.rng.gen_bool(0.5) {
+                    m.restore_in_place().await;
+                    let tree = m.converge().await;
+                    m.check_contents(&tree);
+                    m.record_past(tree);
+                }
                 if m.rng.gen_bool(0.5) {
                     m.check_last_write_wins().await;
                 } else {
@@ -582,6 +693,10 @@ fn three_devices_converge_without_losing_content() {
         }
         let tree = m.converge().await;
         m.check_contents(&tree);
+        // Every recorded past state is still retained and intact.
+        for _ in 0..m.past.len() {
+            m.check_past_state().await;
+        }
         // Stable: nothing moves any more.
         for d in 0..m.devs.len() {
             let s = m.devs[d].sync(&m.store).await.expect("quiet sync");
