@@ -197,6 +197,21 @@ fn every_main_command_speaks_russian_with_lang_ru() {
         &["Удалено из корзины файлов: 1."],
     );
 
+    let plan = a.folder.join("notes/plan.txt");
+    let plan = plan.to_str().expect("utf-8 path");
+    check(
+        &a,
+        &["history", plan],
+        true,
+        &["Версия", "Устройство", "создан", "Восстановить версию:"],
+    );
+    check(
+        &a,
+        &["restore", plan, "--version", "1", "--dry-run"],
+        true,
+        &["Будет восстановлено состояние фиксации", "записать"],
+    );
+
     let status = check(
         &a,
         &["status"],

@@ -35,6 +35,8 @@ pub const SUMMARIES: &[(&str, Msg)] = &[
     ("usage", Msg::HelpUsage),
     ("page", Msg::HelpPage),
     ("ignore", Msg::HelpIgnore),
+    ("history", Msg::HelpHistory),
+    ("restore", Msg::HelpRestore),
 ];
 
 /// The exit codes' meanings, in the order of [`super::exit::MEANINGS`] (a test compares the

@@ -16,6 +16,7 @@ use super::output::human_bytes;
 use super::{exit, Context};
 use crate::app::app_error::AppError;
 use crate::app::opened_config::OpenedConfig;
+use crate::i18n::t;
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -26,13 +27,13 @@ pub struct HistoryArgs {
 pub async fn run(ctx: &Context, args: HistoryArgs) -> Result<u8> {
     let (app, _log) = ctx.open()?;
     let (folder, rel) = resolve_path(&app, &args.path)?;
-    let client = app.client().context("preparing the connection")?;
+    let client = app.client().context(t!(CtxPreparing))?;
     let store = client.store(folder.page_id.as_str());
     let versions = app
         .syncer()
         .path_history(folder.id, &store, rel.as_ref())
         .await
-        .with_context(|| format!("while reading the history of {}", args.path.display()))?;
+        .with_context(|| t!(HistCtxReading, path = args.path.display()))?;
     if ctx.json {
         println!(
             "{}",
@@ -45,25 +46,27 @@ pub async fn run(ctx: &Context, args: HistoryArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if versions.is_empty() {
-        println!("No retained versions of {}.", args.path.display());
+        println!("{}", t!(HistNone, path = args.path.display()));
         return Ok(exit::OK);
     }
     let is_file = versions.iter().any(|v| v.version.is_some());
     println!(
-        "{:>8}  {:<20}  {:<16}  {:<9}  {:>10}  Details",
-        if is_file { "Version" } else { "Commit" },
-        "Time",
-        "Device",
-        "Change",
-        "Size"
+        "{:>8}  {:<20}  {:<16}  {:<9}  {:>10}  {}",
+        if is_file {
+            t!(HistColVersion)
+        } else {
+            t!(HistColCommit)
+        },
+        t!(HistColTime),
+        t!(HistColDevice),
+        t!(HistColChange),
+        t!(HistColSize),
+        t!(HistColDetails),
     );
     for v in &versions {
         print_row(v, is_file);
     }
-    println!(
-        "Restore one with `sber-tunnel restore {} --version N` or `--at TIME`.",
-        args.path.display()
-    );
+    println!("{}", t!(HistHint, path = args.path.display()));
     Ok(exit::OK)
 }
 
@@ -76,9 +79,12 @@ fn print_row(v: &PathVersion, is_file: bool) {
     let details = if is_file {
         String::new()
     } else {
-        format!(
-            "{} file(s); +{} ~{} -{}",
-            v.files, v.created, v.modified, v.deleted
+        t!(
+            HistFolderDetails,
+            files = v.files,
+            created = v.created,
+            modified = v.modified,
+            deleted = v.deleted
         )
     };
     println!(
@@ -86,10 +92,21 @@ fn print_row(v: &PathVersion, is_file: bool) {
         number,
         local_time_text(v.time_ms),
         v.device,
-        v.action,
+        action_text(&v.action),
         human_bytes(v.size),
         details
     );
+}
+
+/// A version's change in the reader's language (the machine word for an unknown one).
+fn action_text(action: &str) -> String {
+    match action {
+        "changed" => t!(HistActChanged),
+        "created" => t!(HistActCreated),
+        "deleted" => t!(HistActDeleted),
+        "modified" => t!(HistActModified),
+        other => other.to_owned(),
+    }
 }
 
 /// The synced folder and the path inside it (`None`: the folder itself) that `path` names.
@@ -102,22 +119,14 @@ pub fn resolve_path(app: &OpenedConfig, path: &Path) -> Result<(FolderRecord, Op
     }
     let mut found = paths_in_folders(app, path)?;
     match found.len() {
-        0 => Err(AppError::invalid(format!(
-            "{} is not inside a synced folder (see `sber-tunnel status`)",
-            path.display()
-        ))
-        .into()),
+        0 => Err(AppError::invalid(t!(SelNotInside, path = path.display())).into()),
         1 => {
             let (f, rel) = found.remove(0);
             let rel = RelPath::new(&rel)
                 .map_err(|e| AppError::invalid(format!("{}: {e}", path.display())))?;
             Ok((f, Some(rel)))
         }
-        _ => Err(AppError::invalid(format!(
-            "{} names a path in several synced folders; give its full path",
-            path.display()
-        ))
-        .into()),
+        _ => Err(AppError::invalid(t!(HistSeveral, path = path.display())).into()),
     }
 }
 

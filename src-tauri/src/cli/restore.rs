@@ -13,6 +13,7 @@ use tunnel_core::sync::{RestoreReport, RestoreTarget, VersionPick};
 use super::history::{local_time_text, parse_time, resolve_path};
 use super::{exit, Context};
 use crate::app::app_error::AppError;
+use crate::i18n::t;
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
@@ -48,43 +49,35 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<u8> {
         .folder
         .as_ref()
         .or(args.path.as_ref())
-        .ok_or_else(|| AppError::invalid("give a PATH or --folder"))?;
+        .ok_or_else(|| AppError::invalid(t!(RestGiveWhat)))?;
     let (folder, rel) = resolve_path(&app, named)?;
     if args.folder.is_some() && rel.is_some() {
-        return Err(AppError::invalid(format!(
-            "{} is not a synced folder; restore a path inside one without --folder",
-            named.display()
-        ))
-        .into());
+        return Err(AppError::invalid(t!(RestNotFolder, path = named.display())).into());
     }
     let pick = match (&args.at, args.version) {
         (Some(t), _) => VersionPick::At(parse_time(t)?),
         (None, Some(n)) => VersionPick::Version(n),
-        (None, None) => return Err(AppError::invalid("give --at TIME or --version N").into()),
+        (None, None) => return Err(AppError::invalid(t!(RestGiveWhen)).into()),
     };
     let target = match &args.to {
         None => RestoreTarget::InPlace,
         Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| t!(CtxCreating, path = dir.display()))?;
             let dir =
-                std::fs::canonicalize(dir).with_context(|| format!("reading {}", dir.display()))?;
+                std::fs::canonicalize(dir).with_context(|| t!(CtxReading, path = dir.display()))?;
             if dir.starts_with(&folder.path) {
-                return Err(AppError::invalid(format!(
-                    "--to {} is inside the synced folder; restore into place instead",
-                    dir.display()
-                ))
-                .into());
+                return Err(AppError::invalid(t!(RestToInside, path = dir.display())).into());
             }
             RestoreTarget::Into(dir)
         }
     };
-    let client = app.client().context("preparing the connection")?;
+    let client = app.client().context(t!(CtxPreparing))?;
     let store = client.store(folder.page_id.as_str());
     let report = app
         .syncer()
         .restore(folder.id, &store, rel.as_ref(), pick, &target, args.dry_run)
         .await
-        .with_context(|| format!("while restoring {}", named.display()))?;
+        .with_context(|| t!(RestCtx, path = named.display()))?;
     if ctx.json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(exit::OK);
@@ -94,33 +87,27 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<u8> {
 }
 
 fn print_report(r: &RestoreReport, in_place: bool) {
-    println!(
-        "{} the state of commit {} ({}):",
-        if r.dry_run {
-            "Would restore"
-        } else {
-            "Restored"
-        },
-        r.seq,
-        local_time_text(r.time_ms)
-    );
+    let time = local_time_text(r.time_ms);
+    if r.dry_run {
+        println!("{}", t!(RestWould, seq = r.seq, time = time));
+    } else {
+        println!("{}", t!(RestDone, seq = r.seq, time = time));
+    }
     let mut changed = 0;
     for c in &r.changes {
         let what = match c.change.as_str() {
-            "write" => "write",
-            "create-folder" => "create folder",
-            "remove" => "to local trash",
-            "exists" => "exists, left alone",
+            "write" => t!(RestWrite),
+            "create-folder" => t!(RestCreateFolder),
+            "remove" => t!(RestToTrash),
+            "exists" => t!(RestExists),
             _ => continue,
         };
         changed += 1;
         println!("  {:<20} {}", what, c.target.display());
     }
     if changed == 0 {
-        println!("  nothing to change: it is already as it was");
+        println!("{}", t!(RestNothing));
     } else if in_place && !r.dry_run {
-        println!(
-            "The next sync sends this to every device; what it replaced is in the local trash."
-        );
+        println!("{}", t!(RestNext));
     }
 }

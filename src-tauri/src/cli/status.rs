@@ -225,9 +225,12 @@ pub async fn run_status(ctx: &Context) -> Result<u8> {
         }
         if let Some(b) = history_bytes(f) {
             println!(
-                "    history on the page: {} kept only for restores ({} days)",
-                human_bytes(b),
-                app.config.sync.history_keep_days_for(&f.path)
+                "{}",
+                t!(
+                    StatusHistoryCost,
+                    size = human_bytes(b),
+                    days = app.config.sync.history_keep_days_for(&f.path)
+                )
             );
         }
         let unstorable = cannot_store(f.id);

@@ -87,9 +87,12 @@ fn print_usage(r: &FolderUsage) {
     );
     if u.history_attachments > 0 {
         println!(
-            "  Kept for history: {} attachment(s), {} (see `sber-tunnel history`)",
-            u.history_attachments,
-            human_bytes(u.history_bytes)
+            "{}",
+            t!(
+                UsageHistory,
+                count = u.history_attachments,
+                size = human_bytes(u.history_bytes)
+            )
         );
     }
     if u.foreign_attachments > 0 {
