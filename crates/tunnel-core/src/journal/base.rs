@@ -66,7 +66,9 @@ pub(super) fn read_entries(
     let rows = stmt.query_map([folder], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })?;
-    let mut out = BTreeMap::new();
+    // Gathered first and built in one go: a map built from a list has full nodes, one grown
+    // entry by entry about half-full ones (issue 15: a third less memory for the tree).
+    let mut out = Vec::new();
     let mut names = BlobNames::default();
     for row in rows {
         let (path, json) = row?;
@@ -81,9 +83,9 @@ pub(super) fn read_entries(
             ));
         }
         // The key shares the entry's path text.
-        out.insert(entry.path.clone(), entry);
+        out.push((entry.path.clone(), entry));
     }
-    Ok(out)
+    Ok(out.into_iter().collect())
 }
 
 /// `table` is `files` or `remote_files` (same shape). `upserts` is borrowed (a slice, or a
