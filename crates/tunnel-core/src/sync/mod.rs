@@ -81,6 +81,10 @@ const MAX_COMMIT_ATTEMPTS: u32 = 8;
 const TOMBSTONE_KEEP_NS: i64 = 30 * 24 * 3600 * 1_000_000_000;
 /// Packs sent at once (each holds up to `pack_target` bytes in memory).
 const PACKS_IN_FLIGHT: usize = 2;
+/// Files cut out of packs already fetched, written at once (no request; each one's time is
+/// mostly the disk's flush, which overlaps: issue 15, a new device receiving 100,000 small
+/// files).
+const LOCAL_WRITES_IN_FLIGHT: usize = 16;
 
 /// Options of one sync run.
 #[derive(Debug, Clone, Default)]
