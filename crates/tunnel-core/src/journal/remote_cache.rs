@@ -157,18 +157,18 @@ mod tests {
         // Advancing needs the cache at exactly the generation and seq it starts from.
         let b2 = entry("b", b"b2");
         assert!(
-            !j.advance_remote_cache(f.id, "gen-a", 3, 5, &[b2.clone()])
+            !j.advance_remote_cache(f.id, "gen-a", 3, 5, std::slice::from_ref(&b2))
                 .expect("advance"),
             "the cache is at 4, not 3: nothing written"
         );
         assert!(
-            !j.advance_remote_cache(f.id, "gen-x", 4, 5, &[b2.clone()])
+            !j.advance_remote_cache(f.id, "gen-x", 4, 5, std::slice::from_ref(&b2))
                 .expect("advance"),
             "another generation: nothing written"
         );
         assert_eq!(j.remote_cache(f.id).expect("read"), Some(got.clone()));
         assert!(j
-            .advance_remote_cache(f.id, "gen-a", 4, 5, &[b2.clone()])
+            .advance_remote_cache(f.id, "gen-a", 4, 5, std::slice::from_ref(&b2))
             .expect("advance"));
         let advanced = j.remote_cache(f.id).expect("read").expect("exists");
         assert_eq!(advanced.seq, 5);
