@@ -309,9 +309,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn progress_says_what_is_known_only() {
-        let p = ProgressReport {
+    /// Three files and 12 MiB to go at 1 MiB/s, `docs/report.pdf` in transfer.
+    fn three_files_in_transfer() -> ProgressReport {
+        ProgressReport {
             files_to_go: 3,
             bytes_to_go: 12 << 20,
             files_done: 1,
@@ -319,7 +319,12 @@ mod tests {
             bytes_per_sec: Some(1 << 20),
             eta_secs: Some(12),
             current_file: Some("docs/report.pdf".into()),
-        };
+        }
+    }
+
+    #[test]
+    fn progress_says_what_is_known_only() {
+        let p = three_files_in_transfer();
         assert_eq!(
             describe_progress(&p),
             "3 files, 12.0 MiB to go · 1.0 MiB/s · 12 s left · docs/report.pdf"
@@ -419,15 +424,7 @@ mod tests {
         for (w, want) in cases {
             assert_eq!(describe_wait_in(ru, &w, now), want);
         }
-        let p = ProgressReport {
-            files_to_go: 3,
-            bytes_to_go: 12 << 20,
-            files_done: 1,
-            bytes_done: 1,
-            bytes_per_sec: Some(1 << 20),
-            eta_secs: Some(12),
-            current_file: Some("docs/report.pdf".into()),
-        };
+        let p = three_files_in_transfer();
         assert_eq!(
             describe_progress_in(ru, &p),
             "осталось 3 файла, 12,0 МБ · 1,0 МБ/с · ещё 12 с · docs/report.pdf"

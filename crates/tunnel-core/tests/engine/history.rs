@@ -260,19 +260,7 @@ fn the_retention_boundary_decides_what_survives_compaction() {
         let states = edits(&d, &store, DELTAS_BEFORE_COMPACTION + 2, "none").await;
         let head = store.head().expect("head").value;
         assert!(head.get("history").is_none(), "no history document: {head}");
-        let err = d
-            .syncer
-            .restore(
-                d.folder,
-                &store,
-                None,
-                VersionPick::At(states[0].0),
-                &RestoreTarget::InPlace,
-                true,
-            )
-            .await
-            .expect_err("compacted away");
-        assert!(matches!(err, SyncError::NotInHistory(_)), "{err}");
+        assert_not_in_history(&d, &store, states[0].0, "compacted away").await;
 
         // An hour: every state survives two compactions.
         let store = MemoryStore::new();
@@ -300,19 +288,13 @@ fn the_retention_boundary_decides_what_survives_compaction() {
         );
         after(replaced_at + keep_ms + 50);
         let second = edits(&d, &store, DELTAS_BEFORE_COMPACTION + 1, "short2").await;
-        let err = d
-            .syncer
-            .restore(
-                d.folder,
-                &store,
-                None,
-                VersionPick::At(first[0].0),
-                &RestoreTarget::InPlace,
-                true,
-            )
-            .await
-            .expect_err("replaced longer ago than the retention");
-        assert!(matches!(err, SyncError::NotInHistory(_)), "{err}");
+        assert_not_in_history(
+            &d,
+            &store,
+            first[0].0,
+            "replaced longer ago than the retention",
+        )
+        .await;
         // What the second compaction replaced a moment ago is still there.
         let (t, content) = &second[second.len() / 2];
         assert_eq!(&state_at(&d, &store, *t).await["f.txt"], content);
@@ -421,4 +403,21 @@ fn a_format_2_page_is_upgraded_and_a_format_2_device_refuses_it_without_damage()
         a.sync(&store).await.expect("a");
         assert_eq!(a.tree(), old.tree());
     });
+}
+
+/// A dry-run restore of the whole folder at `time_ms` is refused as no longer in the history.
+async fn assert_not_in_history(d: &Device, store: &MemoryStore, time_ms: i64, why: &str) {
+    let err = d
+        .syncer
+        .restore(
+            d.folder,
+            store,
+            None,
+            VersionPick::At(time_ms),
+            &RestoreTarget::InPlace,
+            true,
+        )
+        .await
+        .expect_err(why);
+    assert!(matches!(err, SyncError::NotInHistory(_)), "{why}: {err}");
 }
