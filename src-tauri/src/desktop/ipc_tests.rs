@@ -83,13 +83,20 @@ impl Harness {
             let _ = tx.send(payload);
         });
         trigger();
+        // The last payloads seen, for the failure message.
+        let mut seen: Vec<Value> = Vec::new();
         loop {
-            let payload = rx
-                .recv_timeout(EVENT_TIMEOUT)
-                .unwrap_or_else(|_| panic!("no matching {event} within {EVENT_TIMEOUT:?}"));
+            let payload = rx.recv_timeout(EVENT_TIMEOUT).unwrap_or_else(|_| {
+                let last = &seen[seen.len().saturating_sub(3)..];
+                panic!(
+                    "no matching {event} within {EVENT_TIMEOUT:?}; {} seen, the last: {last:#?}",
+                    seen.len()
+                )
+            });
             if done(&payload) {
                 break;
             }
+            seen.push(payload);
         }
         self.app.unlisten(id);
     }
