@@ -10,7 +10,6 @@ use super::{corrupt, decode_rel, Journal, Result};
 use crate::ids::FolderId;
 use crate::manifest::FileEntry;
 use crate::rel_path::RelPath;
-use crate::remote::BlobNames;
 
 impl Journal {
     /// The merge base (synced tree) of a folder.
@@ -66,15 +65,11 @@ pub(super) fn read_entries(
     let rows = stmt.query_map([folder], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })?;
-    // Gathered first and built in one go: a map built from a list has full nodes, one grown
-    // entry by entry about half-full ones (issue 15: a third less memory for the tree).
-    let mut out = Vec::new();
-    let mut names = BlobNames::default();
+    let mut out = BTreeMap::new();
     for row in rows {
         let (path, json) = row?;
         let rel = decode_rel(table, folder, &path)?;
-        let mut entry = decode_entry(table, folder, &path, &json)?;
-        entry.share_blob_names(&mut names);
+        let entry = decode_entry(table, folder, &path, &json)?;
         if entry.path != rel {
             return Err(corrupt(
                 table,
@@ -82,19 +77,17 @@ pub(super) fn read_entries(
                 "row key and entry path differ",
             ));
         }
-        // The key shares the entry's path text.
-        out.push((entry.path.clone(), entry));
+        out.insert(rel, entry);
     }
-    Ok(out.into_iter().collect())
+    Ok(out)
 }
 
-/// `table` is `files` or `remote_files` (same shape). `upserts` is borrowed (a slice, or a
-/// whole tree's values without a copy of them).
-pub(super) fn write_entries<'a>(
+/// `table` is `files` or `remote_files` (same shape).
+pub(super) fn write_entries(
     tx: &Connection,
     table: &'static str,
     folder: FolderId,
-    upserts: impl IntoIterator<Item = &'a FileEntry>,
+    upserts: &[FileEntry],
     removals: &[RelPath],
 ) -> Result<()> {
     let mut del = tx.prepare_cached(&format!(
