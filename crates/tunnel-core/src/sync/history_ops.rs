@@ -17,7 +17,7 @@ use tracing::info;
 
 use super::download::download_file;
 use super::history::{self, is_under, PathTracker, PathVersion};
-use super::{remote_state, Syncer};
+use super::Syncer;
 use crate::error::SyncError;
 use crate::fs_safe;
 use crate::ids::FolderId;
@@ -129,14 +129,7 @@ impl Syncer {
         folder_id: FolderId,
         store: &dyn RemoteStore,
     ) -> Result<(FolderRecord, Head, RemoteTree), SyncError> {
-        let folder = self
-            .with_journal(move |j| j.folder(folder_id))
-            .await?
-            .ok_or_else(|| SyncError::UnknownFolder(folder_id.to_string()))?;
-        let cached = self
-            .with_journal(move |j| j.remote_cache(folder_id))
-            .await?;
-        let view = remote_state::load_remote(store, &folder, cached, None, &self.limits).await?;
+        let (folder, view) = self.folder_and_remote(folder_id, store).await?;
         let Some(head) = view.head else {
             return Err(SyncError::NotInHistory(
                 "the page holds no file list yet".into(),

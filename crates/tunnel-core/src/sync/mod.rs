@@ -189,6 +189,28 @@ impl Syncer {
         marker::write(root, folder_uuid)
     }
 
+    /// The journal's record of `folder_id` (an unknown id is an error).
+    async fn folder_record(&self, folder_id: FolderId) -> Result<FolderRecord, SyncError> {
+        self.with_journal(move |j| j.folder(folder_id))
+            .await?
+            .ok_or_else(|| SyncError::UnknownFolder(folder_id.to_string()))
+    }
+
+    /// The folder's record and the page as it is now: the cached file list brought up to date
+    /// with the head (what `history`, `restore` and `usage` read).
+    pub(crate) async fn folder_and_remote(
+        &self,
+        folder_id: FolderId,
+        store: &dyn RemoteStore,
+    ) -> Result<(FolderRecord, remote_state::RemoteView), SyncError> {
+        let folder = self.folder_record(folder_id).await?;
+        let cached = self
+            .with_journal(move |j| j.remote_cache(folder_id))
+            .await?;
+        let view = remote_state::load_remote(store, &folder, cached, None, &self.limits).await?;
+        Ok((folder, view))
+    }
+
     /// Sync one folder with its remote store.
     #[instrument(skip_all, fields(folder = folder_id.as_i64()), err(level = "debug"))]
     pub async fn sync_folder(
@@ -197,10 +219,7 @@ impl Syncer {
         store: &dyn RemoteStore,
         opts: &SyncOptions,
     ) -> Result<SyncSummary, SyncError> {
-        let folder = self
-            .with_journal(move |j| j.folder(folder_id))
-            .await?
-            .ok_or_else(|| SyncError::UnknownFolder(folder_id.to_string()))?;
+        let folder = self.folder_record(folder_id).await?;
         self.emit(SyncEvent::Started {
             folder: folder.path.clone(),
         });

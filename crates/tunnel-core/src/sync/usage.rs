@@ -21,7 +21,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{gc, history, history_ops, remote_state, Syncer};
+use super::{gc, history, history_ops, Syncer};
 use crate::error::SyncError;
 use crate::ids::FolderId;
 use crate::remote::{BlobInfo, BlobName, RemoteStore};
@@ -35,14 +35,7 @@ impl Syncer {
         folder_id: FolderId,
         store: &dyn RemoteStore,
     ) -> Result<PageUsage, SyncError> {
-        let folder = self
-            .with_journal(move |j| j.folder(folder_id))
-            .await?
-            .ok_or_else(|| SyncError::UnknownFolder(folder_id.to_string()))?;
-        let cached = self
-            .with_journal(move |j| j.remote_cache(folder_id))
-            .await?;
-        let view = remote_state::load_remote(store, &folder, cached, None, &self.limits).await?;
+        let (folder, view) = self.folder_and_remote(folder_id, store).await?;
         let mut keep = match &view.head {
             Some(head) => gc::referenced(head, &view.tree),
             None => HashSet::new(),
