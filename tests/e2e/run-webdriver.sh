@@ -29,4 +29,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-WEBDRIVER_URL="http://127.0.0.1:$port" node "$here/webdriver.mjs" "$app"
+status=0
+WEBDRIVER_URL="http://127.0.0.1:$port" node "$here/webdriver.mjs" "$app" || status=$?
+if [ "$status" != 0 ]; then
+  # What the app logged, for the failed steps (its throwaway HOME goes with this run).
+  for log in "$XDG_DATA_HOME"/sber-tunnel/logs/*.log; do
+    [ -f "$log" ] || continue
+    echo "== the app's log ($log), last 80 lines"
+    tail -n 80 "$log"
+  done
+fi
+exit "$status"

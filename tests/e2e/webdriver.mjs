@@ -169,6 +169,26 @@ async function step(name, fn) {
     results.push([name, e]);
     console.log(`FAIL ${name}: ${e.message}`);
     try { await screenshot(`failed-${name.replace(/\W+/g, '-')}`); } catch { /* no picture */ }
+    if (results.filter(([, err]) => err).length === 1) dumpAppThreads(name);
+  }
+}
+
+/**
+ * After the first failed step: what every thread of the app was doing (gdb, when installed),
+ * next to the screenshots — a step that times out because the app hangs says where it hangs.
+ */
+function dumpAppThreads(name) {
+  try {
+    const pids = execFileSync('pgrep', ['-f', '-d', ' ', `^${APP}( |$)`], { encoding: 'utf8' }).trim();
+    const pid = pids.split(' ').filter(Boolean).pop();
+    if (!pid) return;
+    const out = execFileSync('gdb', ['-p', pid, '-batch', '-ex', 'thread apply all bt 30'],
+      { encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const file = join(SHOTS, `app-threads-after-${name.replace(/\W+/g, '-')}.txt`);
+    writeFileSync(file, out);
+    console.log(`     the app's threads (pid ${pid}) at that moment: ${file}`);
+  } catch (e) {
+    console.log(`     (no thread dump of the app: ${e.message.split('\n')[0]})`);
   }
 }
 
