@@ -25,6 +25,7 @@ mod gc;
 mod hashing_writer;
 mod history;
 mod history_ops;
+mod history_paths;
 mod local_pass;
 mod marker;
 mod remote_state;
@@ -66,6 +67,7 @@ use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 pub use history::PathVersion;
+pub use history_paths::HistoryPath;
 pub use history_ops::{
     stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
 };
