@@ -38,7 +38,7 @@ impl RestorePick {
             RestorePick::Version(n) => Ok(VersionPick::Version(*n)),
             RestorePick::At(text) => tunnel_core::local_time::parse_time(text)
                 .map(VersionPick::At)
-                .map_err(|error| AppError::invalid(t!(VerBadTime, text = text, error = error))),
+                .map_err(|_| AppError::invalid(t!(VerBadTime, text = text))),
         }
     }
 }

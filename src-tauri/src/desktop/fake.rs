@@ -18,6 +18,8 @@
 //!
 //! - page privacy: every page is visible to the whole space until made private; page `403`
 //!   cannot be made private (`permission`).
+//! - versions: the history tells a fixed story about the files on disk, plus a deleted
+//!   `old-notes.txt` (see `fake_versions`); restores write files for real.
 //!
 //! Invariants: the status published on the watch channel is always recomputed from the folder
 //! list after a change (never edited piecemeal); no lock is held across an `.await`.
