@@ -170,8 +170,10 @@ export async function openVersions(folderPath) {
     showResult(result, 'busy', t('versions.restoring'));
     try {
       await api.restoreVersion(folderPath, path, { version: n }, null, false);
-      showResult(result, 'ok', t('versions.restored', { version: n, path }));
+      // Read again (the restore is a new version once it has synced), then say what was done.
       await loadPaths();
+      await showVersions(path);
+      showResult(result, 'ok', t('versions.restored', { version: n, path }));
     } catch (e) {
       showResult(result, 'error', e.message);
     } finally {
