@@ -123,5 +123,7 @@ fn the_readers_see_a_difference() {
     assert!(handler().contains("get_status") && command_functions().contains("get_status"));
     assert!(capability().contains("open_log_folder") && build_script().contains("pick_file"));
     // The Versions view's commands live in their own file; both files are read.
-    assert!(handler().contains("restore_version") && command_functions().contains("restore_version"));
+    assert!(
+        handler().contains("restore_version") && command_functions().contains("restore_version")
+    );
 }

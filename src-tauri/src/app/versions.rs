@@ -65,15 +65,12 @@ fn subject(app: &OpenedConfig, folder: &Path, path: Option<&str>) -> Result<Subj
     let record = app
         .with_journal(|j| Ok(j.folder_by_path(&canonical)?))
         .map_err(|e| AppError::from_anyhow(&e))?
-        .ok_or_else(|| {
-            AppError::invalid(t!(DeskNotSyncedDot, path = folder.display()))
-        })?;
+        .ok_or_else(|| AppError::invalid(t!(DeskNotSyncedDot, path = folder.display())))?;
     let rel = path
         .map(|p| p.trim_matches('/'))
         .filter(|p| !p.is_empty())
         .map(|p| {
-            RelPath::new(p)
-                .map_err(|e| AppError::invalid(t!(DeskNotAPath, path = p, error = e)))
+            RelPath::new(p).map_err(|e| AppError::invalid(t!(DeskNotAPath, path = p, error = e)))
         })
         .transpose()?;
     Ok(Subject {
@@ -111,7 +108,10 @@ pub(crate) fn copy_target(folder: &Path, to: &Path) -> Result<PathBuf, AppError>
 }
 
 /// Every path the retained history of the folder at `folder` knows, by path.
-pub async fn history_paths(app: &Arc<OpenedConfig>, folder: &Path) -> Result<Vec<HistoryPath>, AppError> {
+pub async fn history_paths(
+    app: &Arc<OpenedConfig>,
+    folder: &Path,
+) -> Result<Vec<HistoryPath>, AppError> {
     let (s, client) = prepare(app, folder, None).await?;
     let store = client.store(s.folder.page_id.as_str());
     app.syncer()
@@ -213,17 +213,26 @@ mod tests {
             .to_core()
             .expect_err("not a time");
         assert_eq!(refused.code, tunnel_core::error::ErrorCode::Invalid);
-        assert!(refused.message.contains("yesterday-ish"), "{}", refused.message);
+        assert!(
+            refused.message.contains("yesterday-ish"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]
     fn a_copy_goes_only_to_a_full_path_outside_the_synced_folder() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let synced = std::fs::canonicalize(dir.path()).expect("canonical").join("synced");
+        let synced = std::fs::canonicalize(dir.path())
+            .expect("canonical")
+            .join("synced");
         std::fs::create_dir_all(&synced).expect("mkdir");
         let inside = copy_target(&synced, &synced.join("sub")).expect_err("inside");
         assert_eq!(inside.code, tunnel_core::error::ErrorCode::Invalid);
-        assert!(!synced.join("sub").exists(), "nothing is made inside the synced folder");
+        assert!(
+            !synced.join("sub").exists(),
+            "nothing is made inside the synced folder"
+        );
         let relative = copy_target(&synced, Path::new("copies")).expect_err("relative");
         assert_eq!(relative.code, tunnel_core::error::ErrorCode::Invalid);
         let outside = synced.parent().expect("parent").join("copies");

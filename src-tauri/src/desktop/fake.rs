@@ -1033,13 +1033,10 @@ impl DesktopBackend for FakeBackend {
         dry_run: bool,
     ) -> Result<tunnel_core::sync::RestoreReport, AppError> {
         self.require_tracked(&folder)?;
-        let report = self.inner.versions.restore(
-            &folder,
-            path.as_deref(),
-            &pick,
-            to.as_deref(),
-            dry_run,
-        )?;
+        let report =
+            self.inner
+                .versions
+                .restore(&folder, path.as_deref(), &pick, to.as_deref(), dry_run)?;
         if to.is_none() && !dry_run {
             self.sync_now(Some(folder)).await?;
         }

@@ -72,7 +72,9 @@ impl FakeVersions {
     /// The versions of one file, oldest first (empty: the history does not know it).
     fn file_versions(&self, folder: &Path, path: &str, now: i64) -> Vec<PathVersion> {
         let [(s1, t1), (s2, t2), (s3, t3), (s4, t4)] = commits(now);
-        let on_disk = std::fs::metadata(folder.join(path)).ok().filter(|m| m.is_file());
+        let on_disk = std::fs::metadata(folder.join(path))
+            .ok()
+            .filter(|m| m.is_file());
         let mut out = if path == DELETED_FILE {
             vec![
                 version(s1, t1, OTHER_DEVICE, "created", 1, 120),
@@ -148,7 +150,11 @@ impl FakeVersions {
     }
 
     /// The versions of `path` (`None`: the folder), newest first.
-    pub fn versions(&self, folder: &Path, path: Option<&str>) -> Result<Vec<PathVersion>, AppError> {
+    pub fn versions(
+        &self,
+        folder: &Path,
+        path: Option<&str>,
+    ) -> Result<Vec<PathVersion>, AppError> {
         let now = now_ms();
         let mut out = match path {
             Some(p) if !is_dir(folder, p) => self.file_versions(folder, p, now),
@@ -277,7 +283,11 @@ impl FakeVersions {
         })?;
         let root = to.unwrap_or(folder);
         let mut changes = Vec::new();
-        for p in self.paths(folder)?.into_iter().filter(|p| p.kind == EntryKind::File) {
+        for p in self
+            .paths(folder)?
+            .into_iter()
+            .filter(|p| p.kind == EntryKind::File)
+        {
             let rel = p.path.as_str().to_owned();
             let versions = self.file_versions(folder, &rel, now);
             let then = versions.iter().rev().find(|v| v.seq <= seq);
@@ -378,12 +388,24 @@ mod tests {
             .restore(folder, None, &RestorePick::Version(3), None, true)
             .expect("preview");
         assert!(
-            preview.changes.iter().any(|c| c.path == DELETED_FILE && c.change == "write"),
+            preview
+                .changes
+                .iter()
+                .any(|c| c.path == DELETED_FILE && c.change == "write"),
             "before the deletion the file was there: {preview:?}"
         );
-        assert!(!folder.join(DELETED_FILE).exists(), "a preview writes nothing");
-        fake.restore(folder, Some(DELETED_FILE), &RestorePick::Version(2), None, false)
-            .expect("restore");
+        assert!(
+            !folder.join(DELETED_FILE).exists(),
+            "a preview writes nothing"
+        );
+        fake.restore(
+            folder,
+            Some(DELETED_FILE),
+            &RestorePick::Version(2),
+            None,
+            false,
+        )
+        .expect("restore");
         assert!(folder.join(DELETED_FILE).is_file());
         let versions = fake.versions(folder, Some(DELETED_FILE)).expect("versions");
         assert_eq!(
@@ -391,7 +413,13 @@ mod tests {
             ("created", Some(2))
         );
         let copy = fake
-            .restore(folder, Some(DELETED_FILE), &RestorePick::Version(2), Some(folder), false)
+            .restore(
+                folder,
+                Some(DELETED_FILE),
+                &RestorePick::Version(2),
+                Some(folder),
+                false,
+            )
             .expect_err("not into the synced folder");
         assert_eq!(copy.code, tunnel_core::error::ErrorCode::Invalid);
     }

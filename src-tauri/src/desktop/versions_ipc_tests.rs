@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use confluence_emulator::Emulator;
+use confluence_emulator::{Emulator, EmulatorHandle};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
@@ -20,6 +20,7 @@ use tunnel_core::ids::PageId;
 use tunnel_core::paths::AppPaths;
 use tunnel_core::secrets::SecretKind;
 
+use super::backend::DesktopBackend as _;
 use super::real_backend::RealBackend;
 use crate::app::opened_config::OpenedConfig;
 
@@ -27,7 +28,7 @@ use crate::app::opened_config::OpenedConfig;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 struct Harness {
-    _emulator: Emulator,
+    _emulator: EmulatorHandle,
     backend: Arc<RealBackend>,
     _app: App<MockRuntime>,
     webview: WebviewWindow<MockRuntime>,
@@ -44,8 +45,7 @@ impl Harness {
                 .spawn(),
         )
         .expect("emulator");
-        let paths =
-            AppPaths::resolve(Some(&home.join("config")), None, home).expect("paths");
+        let paths = AppPaths::resolve(Some(&home.join("config")), None, home).expect("paths");
         let mut config = Config::default();
         config.remote.url = emulator.base_url();
         config.remote.auth = AuthKind::Password;
@@ -67,9 +67,10 @@ impl Harness {
             .build(tauri::generate_context!(test = true))
             .expect("the mock app builds");
         super::start(app.handle(), backend.clone(), false).expect("the shell starts");
-        let webview = WebviewWindowBuilder::new(&app, super::window::MAIN_WINDOW, Default::default())
-            .build()
-            .expect("the main webview builds");
+        let webview =
+            WebviewWindowBuilder::new(&app, super::window::MAIN_WINDOW, Default::default())
+                .build()
+                .expect("the main webview builds");
         Harness {
             _emulator: emulator,
             backend,
@@ -184,7 +185,11 @@ fn a_deleted_file_is_listed_with_its_versions_and_restored() {
             .unwrap_or_else(|| panic!("{p} listed: {paths}"))
             .clone()
     };
-    assert_eq!(row("notes.txt")["live"], false, "deleted on the page: {paths}");
+    assert_eq!(
+        row("notes.txt")["live"],
+        false,
+        "deleted on the page: {paths}"
+    );
     assert_eq!(row("notes.txt")["changes"], 4, "{paths}");
     assert_eq!(row("keep.txt")["live"], true, "{paths}");
     assert_eq!(row("later.txt")["live"], true, "{paths}");
@@ -193,11 +198,21 @@ fn a_deleted_file_is_listed_with_its_versions_and_restored() {
     let versions = h.versions(&folder, "notes.txt");
     let seen: Vec<(&str, u64)> = versions
         .iter()
-        .map(|v| (v["action"].as_str().unwrap_or(""), v["size"].as_u64().unwrap_or(99)))
+        .map(|v| {
+            (
+                v["action"].as_str().unwrap_or(""),
+                v["size"].as_u64().unwrap_or(99),
+            )
+        })
         .collect();
     assert_eq!(
         seen,
-        [("deleted", 0), ("modified", 17), ("modified", 7), ("created", 3)],
+        [
+            ("deleted", 0),
+            ("modified", 17),
+            ("modified", 7),
+            ("created", 3)
+        ],
         "{versions:#?}"
     );
     assert!(
@@ -220,14 +235,21 @@ fn a_deleted_file_is_listed_with_its_versions_and_restored() {
     );
     assert_eq!(preview["dry_run"], true);
     let listed = changes(&preview);
-    for want in [("keep.txt", "skip"), ("later.txt", "remove"), ("notes.txt", "write")] {
+    for want in [
+        ("keep.txt", "skip"),
+        ("later.txt", "remove"),
+        ("notes.txt", "write"),
+    ] {
         assert!(
             listed.contains(&(want.0.to_owned(), want.1.to_owned())),
             "{want:?} in the preview: {listed:?}"
         );
     }
     assert!(!notes.exists(), "a preview does not bring the file back");
-    assert!(synced.join("later.txt").exists(), "a preview removes nothing");
+    assert!(
+        synced.join("later.txt").exists(),
+        "a preview removes nothing"
+    );
 
     let refused = h
         .invoke(
@@ -237,7 +259,9 @@ fn a_deleted_file_is_listed_with_its_versions_and_restored() {
         .expect_err("a time that cannot be read");
     assert_eq!(refused["code"], "invalid", "{refused}");
     assert!(
-        refused["message"].as_str().is_some_and(|m| m.contains("not a time")),
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not a time")),
         "{refused}"
     );
 
@@ -246,7 +270,10 @@ fn a_deleted_file_is_listed_with_its_versions_and_restored() {
         "restore_version",
         json!({"folder": folder, "path": null, "pick": pick, "to": null, "dry_run": false}),
     );
-    assert_eq!(done["seq"], preview["seq"], "the state previewed is the one restored");
+    assert_eq!(
+        done["seq"], preview["seq"],
+        "the state previewed is the one restored"
+    );
     assert_eq!(read(&notes), "two two");
     assert!(
         !synced.join("later.txt").exists(),
@@ -268,7 +295,10 @@ fn a_deleted_file_is_listed_with_its_versions_and_restored() {
         "restore_version",
         json!({"folder": folder, "path": "notes.txt", "pick": {"version": first}, "to": null, "dry_run": false}),
     );
-    assert_eq!(changes(&report), [("notes.txt".to_owned(), "write".to_owned())]);
+    assert_eq!(
+        changes(&report),
+        [("notes.txt".to_owned(), "write".to_owned())]
+    );
     assert_eq!(read(&notes), "one");
 
     // "Save a copy…": into another folder, never over what is there, never inside the folder.
@@ -279,7 +309,10 @@ fn a_deleted_file_is_listed_with_its_versions_and_restored() {
     assert_eq!(read(&copies.join("notes.txt")), "three three three");
     std::fs::write(copies.join("notes.txt"), "mine").expect("write");
     let again = h.ok("restore_version", copy);
-    assert_eq!(changes(&again), [("notes.txt".to_owned(), "exists".to_owned())]);
+    assert_eq!(
+        changes(&again),
+        [("notes.txt".to_owned(), "exists".to_owned())]
+    );
     assert_eq!(read(&copies.join("notes.txt")), "mine", "left alone");
     let inside: PathBuf = synced.join("copies");
     let refused = h

@@ -150,7 +150,9 @@ mod tests {
             deleted: false,
             size,
             mtime_ns: 0,
-            sha256: Some(crate::hash::Digest::of(format!("{path}{version}").as_bytes())),
+            sha256: Some(crate::hash::Digest::of(
+                format!("{path}{version}").as_bytes(),
+            )),
             version,
             device: device.into(),
             chunks: Vec::new(),
@@ -192,7 +194,10 @@ mod tests {
     #[test]
     fn a_deleted_file_stays_listed_with_its_deletion() {
         let mut index = PathIndex::default();
-        let first = tree(vec![file("a.txt", 1, 10, "laptop"), file("b.txt", 1, 5, "laptop")]);
+        let first = tree(vec![
+            file("a.txt", 1, 10, "laptop"),
+            file("b.txt", 1, 5, "laptop"),
+        ]);
         index.step(Step::Snapshot {
             seq: 1,
             time_ms: 1_000,
@@ -212,18 +217,34 @@ mod tests {
         });
         let paths = index.into_paths();
         let a = row(&paths, "a.txt");
-        assert!(!a.live, "a.txt was deleted: it is listed as such, not dropped");
-        assert_eq!((a.time_ms, a.device.as_str()), (3_000, "phone"), "the deletion is its last change");
-        assert_eq!(a.size, 12, "the size of the last version, the one a restore brings back");
+        assert!(
+            !a.live,
+            "a.txt was deleted: it is listed as such, not dropped"
+        );
+        assert_eq!(
+            (a.time_ms, a.device.as_str()),
+            (3_000, "phone"),
+            "the deletion is its last change"
+        );
+        assert_eq!(
+            a.size, 12,
+            "the size of the last version, the one a restore brings back"
+        );
         assert_eq!(a.changes, 3, "created, edited, deleted");
         let b = row(&paths, "b.txt");
-        assert!(b.live && b.changes == 1, "b.txt never changed after the snapshot: {b:?}");
+        assert!(
+            b.live && b.changes == 1,
+            "b.txt never changed after the snapshot: {b:?}"
+        );
     }
 
     #[test]
     fn a_path_missing_from_the_next_snapshot_was_deleted_and_one_unchanged_is_no_change() {
         let mut index = PathIndex::default();
-        let first = tree(vec![file("a.txt", 1, 10, "laptop"), file("b.txt", 1, 5, "laptop")]);
+        let first = tree(vec![
+            file("a.txt", 1, 10, "laptop"),
+            file("b.txt", 1, 5, "laptop"),
+        ]);
         index.step(Step::Snapshot {
             seq: 1,
             time_ms: 1_000,
@@ -237,7 +258,10 @@ mod tests {
             tree: &second,
         });
         let paths = index.into_paths();
-        assert!(!row(&paths, "b.txt").live, "b.txt is not in the newer snapshot");
+        assert!(
+            !row(&paths, "b.txt").live,
+            "b.txt is not in the newer snapshot"
+        );
         assert_eq!(row(&paths, "b.txt").time_ms, 9_000);
         let a = row(&paths, "a.txt");
         assert!(a.live && a.changes == 1 && a.time_ms == 1_000, "{a:?}");

@@ -67,10 +67,10 @@ use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 pub use history::PathVersion;
-pub use history_paths::HistoryPath;
 pub use history_ops::{
     stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
 };
+pub use history_paths::HistoryPath;
 pub use trash::TRASH_DIR;
 pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
