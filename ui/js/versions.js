@@ -53,10 +53,11 @@ export async function openVersions(folderPath) {
   const files = h('ul', { class: 'versions-files' });
   const heading = h('div', { class: 'versions-path' }, t('versions.pick_a_path'));
   const list = h('ul', { class: 'versions-list' });
-  const result = h('div', { class: 'result versions-result', role: 'status' });
+  // Found by id: showResult sets the class to the kind of result.
+  const result = h('div', { id: 'versions-result', class: 'result', role: 'status' });
   const atField = h('input', { class: 'restore-at', value: nowText(), placeholder: '2026-03-01 14:30' });
   const preview = h('div', { class: 'restore-preview', hidden: true });
-  const folderResult = h('div', { class: 'result restore-result', role: 'status' });
+  const folderResult = h('div', { id: 'restore-result', class: 'result', role: 'status' });
   const close = h('button', { class: 'versions-close' }, t('versions.close'));
   const dialog = h(
     'dialog',

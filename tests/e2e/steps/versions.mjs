@@ -97,7 +97,7 @@ export async function versionsSteps({ step, click, type, text, texts, js, until,
     await click(`${dialog} .version-row[data-action="created"] .save-copy`);
     await type(`${dialog} .version-row[data-action="created"] .copy-to`, copies);
     await click(`${dialog} .version-row[data-action="created"] .copy-save`);
-    await until('the saved message', async () => (await text(`${dialog} .versions-result`)).startsWith('Saved version'));
+    await until('the saved message', async () => (await text(`#versions-result`)).startsWith('Saved version'));
     const copy = join(copies, name);
     const got = existsSync(copy) ? readFileSync(copy, 'utf8') : '<missing>';
     if (got !== contents[1]) throw new Error(`the copy holds ${JSON.stringify(got)}`);
@@ -106,7 +106,7 @@ export async function versionsSteps({ step, click, type, text, texts, js, until,
 
   await step('versions: Restore brings the deleted file back into the folder', async () => {
     await click(`${dialog} .version-row[data-action="modified"] .restore`);
-    await until('the restored message', async () => (await text(`${dialog} .versions-result`)).startsWith('Restored version'));
+    await until('the restored message', async () => (await text(`#versions-result`)).startsWith('Restored version'));
     await until(`${name} back on disk`, () => existsSync(file) && readFileSync(file, 'utf8') === contents[2]);
     if (!FAKE) {
       // The restore syncs as an ordinary change: the page lists the file again.
@@ -136,7 +136,7 @@ export async function versionsSteps({ step, click, type, text, texts, js, until,
     if (!(await text(`${dialog} .restore-summary`)).includes('Nothing has changed yet')) throw new Error('no summary line');
     await screenshot('versions-folder-preview');
     await click(`${dialog} .restore-cancel`);
-    await until('the cancelled message', async () => (await text(`${dialog} .restore-result`)) === 'Nothing was changed.');
+    await until('the cancelled message', async () => (await text(`#restore-result`)) === 'Nothing was changed.');
     const after = readdirSync(folder).sort().join('\n');
     if (after !== before) throw new Error(`the folder changed:\n${before}\n---\n${after}`);
     if (readFileSync(file, 'utf8') !== contents[2]) throw new Error(`${name} changed`);
