@@ -42,6 +42,10 @@ const COMMANDS: &[&str] = &[
     "preview_ignore_rules",
     "save_ignore_rules",
     "get_language",
+    "list_history_paths",
+    "list_path_versions",
+    "restore_version",
+    "pick_copy_folder",
 ];
 
 #[cfg(feature = "gui")]

@@ -1,6 +1,7 @@
 //! The desktop app's command list is written in five places that Tauri's design keeps apart:
 //! the build script (one `allow-<name>` permission per command), the handler list in
-//! `desktop/mod.rs`, the `#[tauri::command]` functions in `desktop/commands.rs`, the
+//! `desktop/mod.rs`, the `#[tauri::command]` functions in `desktop/commands.rs` (and the
+//! Versions view's in `desktop/version_commands.rs`), the
 //! capability that grants them (`capabilities/default.json`) and the UI's only caller
 //! (`ui/js/api.js`). This test reads all five as text — so it runs in the headless build too —
 //! and fails, naming the command and the file, when one of them lists a command the others do
@@ -11,6 +12,7 @@ use std::collections::BTreeSet;
 const BUILD_RS: &str = include_str!("../build.rs");
 const HANDLER: &str = include_str!("desktop/mod.rs");
 const COMMANDS: &str = include_str!("desktop/commands.rs");
+const VERSION_COMMANDS: &str = include_str!("desktop/version_commands.rs");
 const CAPABILITY: &str = include_str!("../capabilities/default.json");
 const API_JS: &str = include_str!("../../ui/js/api.js");
 
@@ -48,14 +50,15 @@ fn list_items(text: &str) -> impl Iterator<Item = &str> {
 
 fn handler() -> BTreeSet<String> {
     list_items(between(HANDLER, "generate_handler![", "]"))
-        .map(|s| s.trim_start_matches("commands::").to_string())
+        // `commands::name`, `version_commands::name`: the function's own name.
+        .map(|s| s.rsplit("::").next().unwrap_or(s).to_string())
         .collect()
 }
 
 fn command_functions() -> BTreeSet<String> {
-    COMMANDS
-        .split("#[tauri::command")
-        .skip(1)
+    [COMMANDS, VERSION_COMMANDS]
+        .iter()
+        .flat_map(|text| text.split("#[tauri::command").skip(1))
         .filter_map(|rest| {
             let after = rest.split("pub async fn ").nth(1)?;
             let name: String = after
@@ -119,4 +122,8 @@ fn the_readers_see_a_difference() {
     assert_ne!(quoted(&with_extra, "call('", '\''), ui_calls());
     assert!(handler().contains("get_status") && command_functions().contains("get_status"));
     assert!(capability().contains("open_log_folder") && build_script().contains("pick_file"));
+    // The Versions view's commands live in their own file; both files are read.
+    assert!(
+        handler().contains("restore_version") && command_functions().contains("restore_version")
+    );
 }

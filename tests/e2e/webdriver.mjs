@@ -26,6 +26,7 @@ import { ignoreSteps } from './steps/ignore.mjs';
 import { i18nSteps } from './steps/i18n.mjs';
 import { unstorableSteps } from './steps/unstorable.mjs';
 import { i18nCliSteps } from './steps/i18n-cli.mjs';
+import { versionsSteps } from './steps/versions.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -383,6 +384,7 @@ async function run() {
   await i18nCliSteps({ step, click, text, js, until, select, screenshot });
   await citizenSteps({ step, click, type, text, texts, js, until, visible, select, screenshot, FAKE, CONF });
   await conflictSteps({ step, find, findAll, click, type, text, texts, js, until, visible, screenshot, FAKE, CONF, APP, folder });
+  await versionsSteps({ step, click, type, text, texts, js, until, screenshot, FAKE, APP, folder });
 
   if (!FAKE) {
     // The app hosts the sync service the command line talks to (same HOME, same configuration).

@@ -73,4 +73,10 @@ export const api = {
   previewIgnoreRules: (folder, text) => call('preview_ignore_rules', { folder: folder || null, text }),
   saveIgnoreRules: (folder, text) => call('save_ignore_rules', { folder: folder || null, text }),
   getLanguage: () => call('get_language'),
+  listHistoryPaths: (folder) => call('list_history_paths', { folder }),
+  listPathVersions: (folder, path) => call('list_path_versions', { folder, path: path || null }),
+  restoreVersion: (folder, path, pick, to, dryRun) => call('restore_version', {
+    folder, path: path || null, pick, to: to || null, dry_run: dryRun,
+  }),
+  pickCopyFolder: () => call('pick_copy_folder'),
 };

@@ -6,6 +6,7 @@ import { t } from './i18n.js';
 import { baseName, formatAgo, formatBytes, h, showResult, STATE_LABEL } from './dom.js';
 import { openChooser } from './selective.js';
 import { openIgnoreEditor } from './ignore.js';
+import { openVersions } from './versions.js';
 import { folderProgress } from './progress.js';
 
 /** How the folder's own changes are noticed (FolderStatus.watch, mirrored from events.rs). */
@@ -146,6 +147,8 @@ function folderCard(f, onError) {
         t('folders.choose')),
       h('button', { class: 'small ignore-rules', onclick: act(() => openIgnoreEditor(f.path)) },
         t('folders.ignore_rules')),
+      h('button', { class: 'small versions', onclick: act(() => openVersions(f.path)) },
+        t('folders.versions')),
       remove,
     ),
     h(

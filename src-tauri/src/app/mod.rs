@@ -17,6 +17,7 @@
 //! - [`selective`]: a folder's selective-sync choice, as the desktop app reads and changes it.
 //! - [`page_care`]: the token-expiry warning and what each folder's page holds.
 //! - [`ignore_rules`]: the global and per-folder ignore rules, presets and their preview.
+//! - [`versions`]: the desktop's Versions view over the page's history, and its restores.
 //!
 //! Nothing here knows about Tauri or clap.
 
@@ -33,3 +34,6 @@ pub mod runtime;
 // test build compiles the real backend, which calls it, without the shell.
 #[cfg_attr(not(feature = "gui"), allow(dead_code))]
 pub mod selective;
+// The desktop app's Versions view (the command line has its own `history` and `restore`).
+#[cfg_attr(not(feature = "gui"), allow(dead_code))]
+pub mod versions;

@@ -263,6 +263,30 @@ pub trait DesktopBackend: Send + Sync + 'static {
         folder: Option<PathBuf>,
         text: String,
     ) -> Result<crate::app::ignore_rules::RulesEditor, AppError>;
+    /// Versions view: every path the retained history of the tracked folder `folder` knows —
+    /// on the page now or deleted — by path, with its last change.
+    async fn history_paths(
+        &self,
+        folder: PathBuf,
+    ) -> Result<Vec<tunnel_core::sync::HistoryPath>, AppError>;
+    /// Versions view: the retained versions of `path` (relative to `folder`; `None`: the whole
+    /// folder), newest first.
+    async fn path_versions(
+        &self,
+        folder: PathBuf,
+        path: Option<String>,
+    ) -> Result<Vec<tunnel_core::sync::PathVersion>, AppError>;
+    /// Versions view: restore `path` of `folder` (`None`: the whole folder) as `pick` says,
+    /// into place (then it syncs as an ordinary change) or into the folder `to`; with
+    /// `dry_run` nothing is written and the report says what would change.
+    async fn restore_version(
+        &self,
+        folder: PathBuf,
+        path: Option<String>,
+        pick: crate::app::versions::RestorePick,
+        to: Option<PathBuf>,
+        dry_run: bool,
+    ) -> Result<tunnel_core::sync::RestoreReport, AppError>;
 }
 
 /// An unresolved conflict of a tracked folder, as the Conflicts view shows it.

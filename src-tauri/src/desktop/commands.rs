@@ -257,7 +257,7 @@ pub async fn open_log_folder(state: State<'_, AppState>) -> Result<(), AppError>
     open_path(&dir)
 }
 
-fn file_dialog<R: Runtime>(
+pub(super) fn file_dialog<R: Runtime>(
     app: &AppHandle<R>,
 ) -> Result<tauri_plugin_dialog::FileDialogBuilder<R>, AppError> {
     // The dialog plugin is registered by `run`; without it there is no picker to show.
@@ -267,7 +267,7 @@ fn file_dialog<R: Runtime>(
     Ok(dialog.file())
 }
 
-fn picked_path(
+pub(super) fn picked_path(
     picked: Result<Option<tauri_plugin_dialog::FilePath>, tokio::sync::oneshot::error::RecvError>,
 ) -> Result<Option<PathBuf>, AppError> {
     let picked = picked.map_err(|_| AppError::internal(crate::i18n::t!(DeskPickerClosed)))?;

@@ -18,6 +18,8 @@
 //!
 //! - page privacy: every page is visible to the whole space until made private; page `403`
 //!   cannot be made private (`permission`).
+//! - versions: the history tells a fixed story about the files on disk, plus a deleted
+//!   `old-notes.txt` (see `fake_versions`); restores write files for real.
 //!
 //! Invariants: the status published on the watch channel is always recomputed from the folder
 //! list after a change (never edited piecemeal); no lock is held across an `.await`.
@@ -72,6 +74,8 @@ struct Inner {
     choices: super::fake_selective::FakeChoices,
     /// Ignore rules (see `fake_ignore`).
     ignore: super::fake_ignore::FakeIgnore,
+    /// The Versions view's history (see `fake_versions`).
+    versions: super::fake_versions::FakeVersions,
 }
 
 struct FakeState {
@@ -207,6 +211,7 @@ impl FakeBackend {
                 log_dir,
                 choices: Default::default(),
                 ignore: Default::default(),
+                versions: Default::default(),
             }),
         }
     }
@@ -1001,6 +1006,42 @@ impl DesktopBackend for FakeBackend {
         }
         self.inner.ignore.save(folder, &text)
     }
+
+    async fn history_paths(
+        &self,
+        folder: PathBuf,
+    ) -> Result<Vec<tunnel_core::sync::HistoryPath>, AppError> {
+        self.require_tracked(&folder)?;
+        self.inner.versions.paths(&folder)
+    }
+
+    async fn path_versions(
+        &self,
+        folder: PathBuf,
+        path: Option<String>,
+    ) -> Result<Vec<tunnel_core::sync::PathVersion>, AppError> {
+        self.require_tracked(&folder)?;
+        self.inner.versions.versions(&folder, path.as_deref())
+    }
+
+    async fn restore_version(
+        &self,
+        folder: PathBuf,
+        path: Option<String>,
+        pick: crate::app::versions::RestorePick,
+        to: Option<PathBuf>,
+        dry_run: bool,
+    ) -> Result<tunnel_core::sync::RestoreReport, AppError> {
+        self.require_tracked(&folder)?;
+        let report =
+            self.inner
+                .versions
+                .restore(&folder, path.as_deref(), &pick, to.as_deref(), dry_run)?;
+        if to.is_none() && !dry_run {
+            self.sync_now(Some(folder)).await?;
+        }
+        Ok(report)
+    }
 }
 
 /// The device the fake calls itself: conflict copies named after it are "mine".
@@ -1126,7 +1167,7 @@ fn compute_status(state: &FakeState) -> SyncStatus {
 }
 
 /// Every regular file under `root` (hidden entries skipped), sorted, with size and mtime.
-fn list_files(root: &Path) -> std::io::Result<Vec<(String, u64, Option<SystemTime>)>> {
+pub(super) fn list_files(root: &Path) -> std::io::Result<Vec<(String, u64, Option<SystemTime>)>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {

@@ -22,14 +22,19 @@ mod fake_ignore;
 pub mod fake_progress;
 #[cfg(feature = "fake-backend")]
 mod fake_selective;
+#[cfg(feature = "fake-backend")]
+mod fake_versions;
 pub mod real_backend;
 pub mod state;
 pub mod tray;
 pub mod tray_progress;
+pub mod version_commands;
 pub mod window;
 
 #[cfg(all(test, feature = "ipc-test"))]
 mod ipc_tests;
+#[cfg(all(test, feature = "ipc-test"))]
+mod versions_ipc_tests;
 
 use std::sync::Arc;
 
@@ -154,5 +159,9 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::preview_ignore_rules,
         commands::save_ignore_rules,
         commands::get_language,
+        version_commands::list_history_paths,
+        version_commands::list_path_versions,
+        version_commands::restore_version,
+        version_commands::pick_copy_folder,
     ]
 }

@@ -731,6 +731,48 @@ impl DesktopBackend for RealBackend {
         self.restart_with(app).await;
         view
     }
+
+    async fn history_paths(
+        &self,
+        folder: PathBuf,
+    ) -> Result<Vec<tunnel_core::sync::HistoryPath>, AppError> {
+        crate::app::versions::history_paths(&self.app()?, &folder).await
+    }
+
+    async fn path_versions(
+        &self,
+        folder: PathBuf,
+        path: Option<String>,
+    ) -> Result<Vec<tunnel_core::sync::PathVersion>, AppError> {
+        crate::app::versions::versions(&self.app()?, &folder, path.as_deref()).await
+    }
+
+    async fn restore_version(
+        &self,
+        folder: PathBuf,
+        path: Option<String>,
+        pick: crate::app::versions::RestorePick,
+        to: Option<PathBuf>,
+        dry_run: bool,
+    ) -> Result<tunnel_core::sync::RestoreReport, AppError> {
+        let app = self.app()?;
+        let report = crate::app::versions::restore(
+            &app,
+            &folder,
+            path.as_deref(),
+            &pick,
+            to.as_deref(),
+            dry_run,
+        )
+        .await?;
+        // Into place it is a local change: send it now (a paused folder sends it on resume).
+        if to.is_none() && !dry_run {
+            if let Err(e) = self.sync_now(Some(folder)).await {
+                tracing::info!(error = %e, "the restored files sync later");
+            }
+        }
+        Ok(report)
+    }
 }
 
 #[cfg(test)]

@@ -403,6 +403,11 @@ catalog! {
     ErrConflictChanged => "{path} changed since the last sync; sync first, then resolve", "{path} изменился после последней синхронизации; сначала синхронизируйте, потом разрешайте";
     ErrInternal => "internal error: {detail}", "внутренняя ошибка: {detail}";
     ErrAlreadyRunning => "a sync service is already running for {path} (stop it with `sber-tunnel stop`)", "для {path} уже работает служба синхронизации (остановить: `sber-tunnel stop`)";
+    // The desktop's Versions view (issue 16 item 3).
+    VerPickCopyTitle => "Choose where to save the copy", "Выберите, куда сохранить копию";
+    VerCopyNotFull => "{path} is not a full path: choose a folder for the copy", "{path} — не полный путь: выберите папку для копии";
+    VerCopyInside => "{path} is inside the synced folder: save the copy outside it, or restore into place", "{path} внутри синхронизируемой папки: сохраните копию вне её или восстановите на место";
+    VerBadTime => "“{text}” is not a time: write it as 2026-03-01 14:30 (local time) or 2026-03-01T14:30:00+03:00", "«{text}» — не время: напишите его как 2026-03-01 14:30 (местное время) или 2026-03-01T14:30:00+03:00";
 }
 
 impl Msg {

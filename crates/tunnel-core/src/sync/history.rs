@@ -258,6 +258,10 @@ pub struct PathVersion {
     pub modified: u64,
     /// See `created`.
     pub deleted: u64,
+    /// A file whose content after the change is that of an earlier version (not the one it
+    /// replaced): that version's counter — a restore, or an edit back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<u64>,
 }
 
 /// Whether `p` is `root` or below it (`None` root: the whole folder).
@@ -277,6 +281,8 @@ pub(crate) fn is_under(p: &RelPath, root: Option<&RelPath>) -> bool {
 pub(crate) struct PathTracker {
     root: Option<RelPath>,
     live: BTreeMap<RelPath, FileEntry>,
+    /// Each content the tracked file had and the version counter that first had it.
+    contents: Vec<(crate::hash::Digest, u64)>,
     /// The versions found, oldest first.
     pub versions: Vec<PathVersion>,
 }
@@ -287,6 +293,7 @@ impl PathTracker {
         PathTracker {
             root,
             live: BTreeMap::new(),
+            contents: Vec::new(),
             versions: Vec::new(),
         }
     }
@@ -367,6 +374,11 @@ impl PathTracker {
             } else {
                 None
             };
+            let restored_from = if is_file {
+                self.earlier_content(next.get(self.root.as_ref().expect("a file is a path")))
+            } else {
+                None
+            };
             let files = next
                 .values()
                 .filter(|e| e.kind == crate::manifest::EntryKind::File)
@@ -383,9 +395,30 @@ impl PathTracker {
                 created,
                 modified,
                 deleted,
+                restored_from,
             });
         }
         self.live = next;
+    }
+
+    /// For the tracked file's new state: the version that first had this content, when that
+    /// is not the version it replaces (so an ordinary edit is not called a restore); then
+    /// remember the content.
+    fn earlier_content(&mut self, now: Option<&FileEntry>) -> Option<u64> {
+        let e = now.filter(|e| e.kind == crate::manifest::EntryKind::File)?;
+        let sha = e.sha256?;
+        let replaced = self.root.as_ref().and_then(|r| self.live.get(r));
+        let same_as_replaced = replaced.is_some_and(|old| old.sha256 == Some(sha));
+        let earlier = self
+            .contents
+            .iter()
+            .find(|(c, _)| *c == sha)
+            .map(|(_, v)| *v)
+            .filter(|_| !same_as_replaced);
+        if !self.contents.iter().any(|(c, _)| *c == sha) {
+            self.contents.push((sha, e.version));
+        }
+        earlier
     }
 }
 

@@ -124,7 +124,7 @@ impl Syncer {
         Ok(v.and_then(|s| s.parse().ok()))
     }
 
-    async fn head_and_tree(
+    pub(super) async fn head_and_tree(
         &self,
         folder_id: FolderId,
         store: &dyn RemoteStore,

@@ -25,6 +25,7 @@ mod gc;
 mod hashing_writer;
 mod history;
 mod history_ops;
+mod history_paths;
 mod local_pass;
 mod marker;
 mod remote_state;
@@ -69,6 +70,7 @@ pub use history::PathVersion;
 pub use history_ops::{
     stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
 };
+pub use history_paths::HistoryPath;
 pub use trash::TRASH_DIR;
 pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
