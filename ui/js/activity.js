@@ -21,6 +21,9 @@ export class Activity {
     this.onError = onError;
     this.running = new Map(); // folder -> TransferProgress
     this.conflictItems = [];
+    // Lines that arrived live, as JSON: the history asked for at start-up may hold them too
+    // (recorded between the window's subscription and the history's answer).
+    this.liveSeen = [];
   }
 
   /** Show the syncs already running when the window opens (their events came before it). */
@@ -33,6 +36,10 @@ export class Activity {
 
   /** Take one live SyncEvent. */
   add(event) {
+    if (this.line(event)) {
+      this.liveSeen.push(JSON.stringify(event));
+      if (this.liveSeen.length > MAX_RECENT) this.liveSeen.shift();
+    }
     this.take(event, new Date(), true);
   }
 
@@ -41,7 +48,17 @@ export class Activity {
    * arrived live since the window opened.
    */
   addHistory(entries) {
-    for (const { at, event } of entries) this.take(event, new Date(at * 1000), false);
+    const seen = new Map();
+    for (const key of this.liveSeen) seen.set(key, (seen.get(key) || 0) + 1);
+    for (const { at, event } of entries) {
+      const key = JSON.stringify(event);
+      const left = seen.get(key) || 0;
+      if (left > 0) {
+        seen.set(key, left - 1); // shown already, as it arrived
+        continue;
+      }
+      this.take(event, new Date(at * 1000), false);
+    }
   }
 
   take(event, when, live) {
