@@ -116,15 +116,22 @@ impl Syncer {
             });
         }
         let g = generation.clone();
-        let tree_for_gc = tree.clone();
         let seen_text = head_value.to_string();
-        self.with_journal(move |j| {
-            j.apply_base(id, &upserts, &removals)?;
-            j.store_remote_cache(id, &tree)?;
-            j.set_remote_position(id, &g, seq)?;
-            j.set_config(&format!("seen-head:{id}"), &seen_text)
-        })
-        .await?;
+        // The cache moves by this commit's rows when it holds the tree this commit starts
+        // from; else (a new generation, a first commit) it is stored whole. The tree is lent
+        // to the journal thread and handed back, not copied.
+        let from_seq = view.tree.seq;
+        let tree_for_gc = self
+            .with_journal(move |j| {
+                j.apply_base(id, &upserts, &removals)?;
+                if !j.advance_remote_cache(id, &g, from_seq, seq, &entries)? {
+                    j.store_remote_cache(id, &tree)?;
+                }
+                j.set_remote_position(id, &g, seq)?;
+                j.set_config(&format!("seen-head:{id}"), &seen_text)?;
+                Ok(tree)
+            })
+            .await?;
         self.check_introduced(folder, store, &head, &tree_for_gc, introduced, &known_bytes)
             .await;
         if compacting || removes_references {
