@@ -28,6 +28,8 @@ pub mod tray;
 pub mod tray_progress;
 pub mod window;
 
+#[cfg(test)]
+mod chooser_tests;
 #[cfg(all(test, feature = "ipc-test"))]
 mod ipc_tests;
 
