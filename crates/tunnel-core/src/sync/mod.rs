@@ -500,7 +500,7 @@ impl Syncer {
             self.commit(
                 folder,
                 store,
-                &view,
+                view,
                 to_publish,
                 &exec.copies_not_here,
                 &exec.renamed_remote,
