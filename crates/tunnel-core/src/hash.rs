@@ -56,8 +56,19 @@ impl Serialize for Digest {
 
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Digest::from_hex(&s).map_err(serde::de::Error::custom)
+        // Read in place (no String per digest: a file list of 100,000 entries holds twice as
+        // many digests).
+        struct HexVisitor;
+        impl serde::de::Visitor<'_> for HexVisitor {
+            type Value = Digest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a SHA-256 digest in 64 hex characters")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Digest, E> {
+                Digest::from_hex(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(HexVisitor)
     }
 }
 

@@ -83,8 +83,34 @@ pub struct FileEntry {
     /// Device that wrote this version.
     pub device: String,
     /// Where the bytes are (live files only; empty for an empty file).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "exact_vec"
+    )]
     pub chunks: Vec<ChunkRef>,
+}
+
+/// A list read without spare capacity: most files have one chunk, and a vector grown while
+/// parsing holds room for four (issue 15: 216 bytes per entry, per tree held).
+fn exact_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let mut v = Vec::<T>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
+}
+
+impl FileEntry {
+    /// This entry's blob names as the copies `names` keeps (see
+    /// [`crate::remote::BlobNames`]).
+    pub fn share_blob_names(&mut self, names: &mut crate::remote::BlobNames) {
+        for c in &mut self.chunks {
+            names.share(&mut c.blob);
+        }
+    }
 }
 
 /// One blob of a snapshot or delta: its name, SHA-256 and size (checked before parsing),

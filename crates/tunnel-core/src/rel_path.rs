@@ -8,8 +8,14 @@
 //! - each component at most 255 bytes, the whole path at most 4096 bytes.
 //!
 //! So [`RelPath::to_native`] can never name anything outside the root.
+//!
+//! Storage (issue 15): the text is shared (`Arc<str>`), so the copies of one path that the
+//! base, the scan, the remote list and the plan hold are one allocation, and a clone costs a
+//! reference count instead of a copy of the text. A path of ASCII text is NFC already and is
+//! not run through the normaliser.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -45,7 +51,7 @@ fn invalid(path: &str, reason: &'static str) -> PathError {
 /// A validated relative path; see the module docs for its invariants.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct RelPath(String);
+pub struct RelPath(Arc<str>);
 
 impl TryFrom<String> for RelPath {
     type Error = PathError;
@@ -55,7 +61,7 @@ impl TryFrom<String> for RelPath {
 }
 impl From<RelPath> for String {
     fn from(p: RelPath) -> String {
-        p.0
+        p.0.to_string()
     }
 }
 
@@ -87,7 +93,13 @@ impl RelPath {
         if s.len() > MAX_PATH_BYTES * 4 {
             return Err(invalid(s, "longer than 4096 bytes"));
         }
-        let s: String = s.nfc().collect();
+        // ASCII text has one normal form: skip the normaliser (most paths, and every path a
+        // large folder is read back with from the journal and the file list).
+        let s: String = if s.is_ascii() {
+            s.to_owned()
+        } else {
+            s.nfc().collect()
+        };
         if s.len() > MAX_PATH_BYTES {
             return Err(invalid(&s, "longer than 4096 bytes"));
         }
@@ -118,7 +130,7 @@ impl RelPath {
                 return Err(invalid(&s, "drive letter or ':' in the first component"));
             }
         }
-        Ok(RelPath(s))
+        Ok(RelPath(Arc::from(s)))
     }
 
     /// The path text (`a/b/c.txt`).
@@ -165,7 +177,7 @@ impl RelPath {
 
     /// The containing folder, `None` at the top level.
     pub fn parent(&self) -> Option<RelPath> {
-        self.0.rfind('/').map(|i| RelPath(self.0[..i].to_string()))
+        self.0.rfind('/').map(|i| RelPath(Arc::from(&self.0[..i])))
     }
 
     /// The last component.
@@ -194,14 +206,14 @@ impl RelPath {
     /// True when `other` is strictly inside `self`.
     pub fn is_ancestor_of(&self, other: &RelPath) -> bool {
         other.0.len() > self.0.len()
-            && other.0.starts_with(&self.0)
+            && other.0.starts_with(&*self.0)
             && other.0.as_bytes()[self.0.len()] == b'/'
     }
 
     /// The folders above this path, deepest first (`a/b` then `a` for `a/b/c`), as slices of
     /// it: no copy, so walking every ancestor is linear in the path's length.
     pub fn ancestors(&self) -> impl Iterator<Item = &str> {
-        let s = self.0.as_str();
+        let s: &str = &self.0;
         s.rmatch_indices('/').map(move |(i, _)| &s[..i])
     }
 
@@ -214,7 +226,7 @@ impl RelPath {
         keys: &std::hash::RandomState,
     ) -> impl Iterator<Item = (u64, &'a str)> + 'a {
         use std::hash::{BuildHasher, Hasher};
-        let s = self.0.as_str();
+        let s: &str = &self.0;
         let mut h = keys.build_hasher();
         let mut end = 0usize;
         self.0.split('/').map(move |part| {

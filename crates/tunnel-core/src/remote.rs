@@ -29,10 +29,12 @@ use crate::hash::Digest;
 pub mod memory;
 
 /// Name of a blob (an attachment on the page): 1..=200 characters of `[a-z0-9._-]`,
-/// not starting with `.`.
+/// not starting with `.`. The text is shared (`Arc<str>`): the many chunks of one pack name
+/// the same blob, and a file list read in bulk keeps one copy of each name (see
+/// [`BlobNames`]).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct BlobName(String);
+pub struct BlobName(std::sync::Arc<str>);
 
 /// The text is not a valid [`BlobName`].
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +51,7 @@ impl BlobName {
             && s.bytes()
                 .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
         if ok {
-            Ok(BlobName(s))
+            Ok(BlobName(s.into()))
         } else {
             Err(BadBlobName(s.chars().take(220).collect()))
         }
@@ -68,7 +70,25 @@ impl TryFrom<String> for BlobName {
 }
 impl From<BlobName> for String {
     fn from(b: BlobName) -> String {
-        b.0
+        b.0.to_string()
+    }
+}
+
+/// Keeps one copy of each blob name met: entries read in bulk (a file list, the journal's
+/// base) name the same pack blob from thousands of chunks, and would otherwise hold one
+/// copy of the text per chunk.
+#[derive(Default)]
+pub struct BlobNames(std::collections::HashSet<BlobName>);
+
+impl BlobNames {
+    /// `name` as the copy already kept (or kept from now on).
+    pub fn share(&mut self, name: &mut BlobName) {
+        match self.0.get(name) {
+            Some(kept) => *name = kept.clone(),
+            None => {
+                self.0.insert(name.clone());
+            }
+        }
     }
 }
 impl std::fmt::Debug for BlobName {

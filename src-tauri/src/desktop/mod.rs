@@ -31,6 +31,8 @@ pub mod tray_progress;
 pub mod version_commands;
 pub mod window;
 
+#[cfg(test)]
+mod chooser_tests;
 #[cfg(all(test, feature = "ipc-test"))]
 mod ipc_tests;
 #[cfg(all(test, feature = "ipc-test"))]

@@ -20,20 +20,48 @@ const RACY_MTIME: i64 = i64::MIN;
 /// How close to "now" an mtime must be to count as racy (covers 1–2 s timestamp granularity).
 const RACY_WINDOW_NS: i64 = 3_000_000_000;
 
+/// The scan cache a scan reads: borrowed (its rows are copied into the scan) or lent (the
+/// rows that still fit are moved out of it, so 100,000 rows are never held twice; what is
+/// left are the rows of files gone or hashed again).
+pub(super) enum Cache<'a> {
+    Borrowed(&'a HashMap<RelPath, CachedHash>),
+    Lent(&'a mut HashMap<RelPath, CachedHash>),
+}
+
+impl Cache<'_> {
+    fn get(&self, rel: &RelPath) -> Option<&CachedHash> {
+        match self {
+            Cache::Borrowed(m) => m.get(rel),
+            Cache::Lent(m) => m.get(rel),
+        }
+    }
+
+    /// The row of `rel`, known to be there: moved out when lent.
+    fn take(&mut self, rel: &RelPath) -> Option<CachedHash> {
+        match self {
+            Cache::Borrowed(m) => m.get(rel).cloned(),
+            Cache::Lent(m) => m.remove(rel),
+        }
+    }
+}
+
 /// Record in `scan` the files whose cached hash still fits; return the others, to be hashed,
 /// in listing order.
 pub(super) fn reuse_cached(
     files: Vec<ListedFile>,
-    cache: &HashMap<RelPath, CachedHash>,
+    mut cache: Cache<'_>,
     chunk_size: u64,
     scan: &mut LocalScan,
 ) -> Vec<Job> {
     let mut jobs = Vec::new();
     for file in files {
-        match cache.get(&file.rel) {
-            Some(c) if cache_fits(c, &file.meta, chunk_size) => {
-                scan.entries.insert(file.rel.clone(), file_entry(c));
-                scan.hashes.insert(file.rel, c.clone());
+        let fits = cache
+            .get(&file.rel)
+            .is_some_and(|c| cache_fits(c, &file.meta, chunk_size));
+        match fits.then(|| cache.take(&file.rel)).flatten() {
+            Some(c) => {
+                scan.entries.insert(file.rel.clone(), file_entry(&c));
+                scan.hashes.insert(file.rel, c);
             }
             _ => jobs.push(Job {
                 rel: file.rel,
@@ -48,6 +76,7 @@ pub(super) fn reuse_cached(
 /// Record a file just hashed in `scan`: its entry, and its cache row for the next scan.
 pub(super) fn record_fresh(scan: &mut LocalScan, rel: RelPath, h: FileHashes) {
     scan.hashed += 1;
+    scan.fresh.push(rel.clone());
     let cached = CachedHash {
         size: h.size,
         mtime_ns: h.mtime_ns,

@@ -95,6 +95,9 @@ pub struct LocalScan {
     pub excluded: Vec<RelPath>,
     /// How many files were actually read and hashed (the rest came from the cache).
     pub hashed: u64,
+    /// The files read and hashed (their rows in `hashes` are new, the others came from the
+    /// cache), in no particular order.
+    pub fresh: Vec<RelPath>,
     /// The rules the scan applied, to judge paths that are not here (remote entries).
     pub rules: SkipRules,
     /// Nothing was scanned but something was ignored: the ignore rules exclude everything
@@ -145,11 +148,39 @@ pub fn scan_folder(
     scan_folder_observed(root, cache, opts, &|_| {}, &|_| {})
 }
 
+/// [`scan_folder`] that moves the rows it reuses out of `cache` instead of copying them (a
+/// large folder's cache is never held twice). Returns the scan and the rows left: those of
+/// files that are gone or were hashed again.
+pub fn scan_folder_reusing(
+    root: &Path,
+    mut cache: HashMap<RelPath, CachedHash>,
+    opts: &ScanOptions,
+) -> Result<(LocalScan, HashMap<RelPath, CachedHash>), ScanError> {
+    let scan = scan_with(root, cache::Cache::Lent(&mut cache), opts, &|_| {}, &|_| {})?;
+    Ok((scan, cache))
+}
+
 /// [`scan_folder`] with hooks run just before each file is opened to be hashed and after its
 /// first read (tests).
 pub(crate) fn scan_folder_observed(
     root: &Path,
     cache: &HashMap<RelPath, CachedHash>,
+    opts: &ScanOptions,
+    after_first_read: &(dyn Fn(&Path) + Sync),
+    before_open: &(dyn Fn(&Path) + Sync),
+) -> Result<LocalScan, ScanError> {
+    scan_with(
+        root,
+        cache::Cache::Borrowed(cache),
+        opts,
+        after_first_read,
+        before_open,
+    )
+}
+
+fn scan_with(
+    root: &Path,
+    cache: cache::Cache<'_>,
     opts: &ScanOptions,
     after_first_read: &(dyn Fn(&Path) + Sync),
     before_open: &(dyn Fn(&Path) + Sync),

@@ -122,6 +122,48 @@ fn cache_hits_are_not_rehashed() {
 }
 
 #[test]
+fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_keeps_the_rest() {
+    // Issue 15: the rows that still fit move into the scan (never held twice); what is left
+    // are the rows of files gone or hashed again, from which the sync writes the changes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "same", b"ssss");
+    put(root, "edited", b"eeee");
+    put(root, "gone", b"gggg");
+    let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    let mut fresh_first = first.fresh.clone();
+    fresh_first.sort();
+    assert_eq!(
+        fresh_first,
+        [rel("edited"), rel("gone"), rel("same")],
+        "every file of a first scan is hashed fresh"
+    );
+    put(root, "edited", b"eeeee");
+    std::fs::remove_file(root.join("gone")).expect("remove");
+    put(root, "new", b"nnnn");
+
+    let (lent, left) = scan_folder_reusing(root, first.hashes.clone(), &opts()).expect("scan");
+    let borrowed = scan_folder(root, &first.hashes, &opts()).expect("scan");
+    assert_eq!(
+        lent.entries, borrowed.entries,
+        "lending changes nothing seen"
+    );
+    assert_eq!(lent.hashes, borrowed.hashes, "lending changes no row");
+    let mut fresh = lent.fresh.clone();
+    fresh.sort();
+    assert_eq!(fresh, [rel("edited"), rel("new")], "only these were read");
+    let mut left_keys: Vec<&RelPath> = left.keys().collect();
+    left_keys.sort();
+    assert_eq!(
+        left_keys,
+        [&rel("edited"), &rel("gone")],
+        "the reused row of `same` moved into the scan; the old rows of the edited and the \
+         deleted file stay behind"
+    );
+    assert_eq!(left[&rel("edited")], first.hashes[&rel("edited")]);
+}
+
+#[test]
 fn cache_rows_survive_the_journal_round_trip() {
     // What the engine does between two syncs: store the hashes, read them back, rescan.
     let dir = tempfile::tempdir().expect("tempdir");

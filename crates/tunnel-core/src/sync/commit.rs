@@ -5,11 +5,15 @@ use super::*;
 
 impl Syncer {
     /// Publish `entries` as the next delta and move the head with a compare-and-swap.
+    ///
+    /// `view` is taken whole: its tree becomes the tree after this commit in place (issue 15:
+    /// a copy of a 100,000-entry tree per commit was most of a one-change sync's peak). A head
+    /// that moved meanwhile fails the compare-and-swap, and the caller reads the page again.
     pub(super) async fn commit(
         &self,
         folder: &FolderRecord,
         store: &dyn RemoteStore,
-        view: &remote_state::RemoteView,
+        view: remote_state::RemoteView,
         entries: Vec<FileEntry>,
         not_here: &HashSet<RelPath>,
         renamed: &HashMap<RelPath, RelPath>,
@@ -18,22 +22,32 @@ impl Syncer {
         // start a new generation with a full snapshot, so every other device notices and
         // re-reads instead of applying our delta on top of a different past.
         let fresh_generation = view.head.is_some() && !view.base_trusted;
-        let mut base_tree = view.tree.clone();
+        // What this commit adds to the page's references (checked after the head moved), and
+        // whether it drops any: judged against the tree before it.
+        let mut introduced = verify::introduced(&entries, &view.tree);
+        let removes_references = entries.iter().any(|e| {
+            view.tree
+                .files
+                .get(&e.path)
+                .is_some_and(|old| !old.chunks.is_empty() && old.chunks != e.chunks)
+        });
+        let from_seq = view.tree.seq;
+        let seq = from_seq + 1;
+        let mut tree = view.tree;
         if fresh_generation {
-            base_tree.generation = uuid::Uuid::new_v4().to_string();
+            tree.generation = uuid::Uuid::new_v4().to_string();
             info!("starting a new remote generation after a rewritten history");
         }
-        let generation = base_tree.generation.clone();
-        let seq = view.tree.seq + 1;
+        let generation = tree.generation.clone();
         let delta = Delta {
             format: FORMAT_VERSION,
             generation: generation.clone(),
             seq,
             device: self.device.clone(),
-            entries: entries.clone(),
+            entries,
         };
-        let mut tree = base_tree;
         tree.apply_delta(delta.clone())?;
+        let entries = &delta.entries;
 
         let mut head = match &view.head {
             Some(h) if !fresh_generation => h.clone(),
@@ -47,14 +61,6 @@ impl Syncer {
             },
         };
         head.seq = seq;
-        // What this commit adds to the page's references: checked after the head moved.
-        let mut introduced = verify::introduced(&entries, &view.tree);
-        let removes_references = entries.iter().any(|e| {
-            view.tree
-                .files
-                .get(&e.path)
-                .is_some_and(|old| !old.chunks.is_empty() && old.chunks != e.chunks)
-        });
         // The delta in parts, or a new snapshot in parts (format 2): every part below the
         // chunk size the server accepts and the readers' cap, the head below its limit.
         let written = file_list::write_file_list(
@@ -116,15 +122,22 @@ impl Syncer {
             });
         }
         let g = generation.clone();
-        let tree_for_gc = tree.clone();
         let seen_text = head_value.to_string();
-        self.with_journal(move |j| {
-            j.apply_base(id, &upserts, &removals)?;
-            j.store_remote_cache(id, &tree)?;
-            j.set_remote_position(id, &g, seq)?;
-            j.set_config(&format!("seen-head:{id}"), &seen_text)
-        })
-        .await?;
+        // The cache moves by this commit's rows when it holds the tree this commit starts
+        // from; else (a new generation, a first commit) it is stored whole. The tree is lent
+        // to the journal thread and handed back, not copied.
+        let changed = delta.entries;
+        let tree_for_gc = self
+            .with_journal(move |j| {
+                j.apply_base(id, &upserts, &removals)?;
+                if !j.advance_remote_cache(id, &g, from_seq, seq, &changed)? {
+                    j.store_remote_cache(id, &tree)?;
+                }
+                j.set_remote_position(id, &g, seq)?;
+                j.set_config(&format!("seen-head:{id}"), &seen_text)?;
+                Ok(tree)
+            })
+            .await?;
         self.check_introduced(folder, store, &head, &tree_for_gc, introduced, &known_bytes)
             .await;
         if compacting || removes_references {

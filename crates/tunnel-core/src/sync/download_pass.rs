@@ -124,41 +124,60 @@ impl Syncer {
             .collect();
         let tally = &exec.tally;
         let mut results = Vec::with_capacity(jobs.len());
+        // Files cut out of packs already here need no request: they are written more at once
+        // (their time is the disk's flush of each file, which the disk overlaps), then the
+        // others with the configured number of transfers. One transfer means one file at a
+        // time everywhere.
+        let parallel = self.settings.parallel_transfers.max(1);
+        let local_parallel = if parallel == 1 {
+            1
+        } else {
+            LOCAL_WRITES_IN_FLIGHT.max(parallel)
+        };
+        let (local_jobs, remote_jobs): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .partition(|(_, e, _)| e.chunks.iter().all(|c| packs.contains_key(&c.blob)));
         {
-            let mut fetched = stream::iter(jobs)
-                .map(|(dest, entry, expected)| {
-                    let packs = &packs;
-                    let root = &root;
-                    let keep = keep.contains(&dest);
-                    async move {
-                        tally.start(&dest);
-                        let on_chunk = |n: u64| {
-                            if let Some(p) = tally.bytes(&dest, n) {
-                                self.emit_progress(folder, p);
-                            }
-                        };
-                        let fetch = || {
-                            download::download_file(
-                                store,
-                                root,
-                                &dest,
-                                &entry,
-                                expected.as_ref(),
-                                keep,
-                                packs,
-                                &on_chunk,
-                            )
-                        };
-                        let mut r = fetch().await;
-                        // A damaged body (truncated by a proxy, corrupted) is fetched once more.
-                        if matches!(&r, Err(DownloadError::Remote(RemoteError::Integrity(_)))) {
-                            tally.restart(&dest);
-                            r = fetch().await;
+            let run = |(dest, entry, expected): (RelPath, FileEntry, Option<LocalEntry>)| {
+                let packs = &packs;
+                let root = &root;
+                let keep = keep.contains(&dest);
+                async move {
+                    tally.start(&dest);
+                    let on_chunk = |n: u64| {
+                        if let Some(p) = tally.bytes(&dest, n) {
+                            self.emit_progress(folder, p);
                         }
-                        (dest, entry, expected, r)
+                    };
+                    let fetch = || {
+                        download::download_file(
+                            store,
+                            root,
+                            &dest,
+                            &entry,
+                            expected.as_ref(),
+                            keep,
+                            packs,
+                            &on_chunk,
+                        )
+                    };
+                    let mut r = fetch().await;
+                    // A damaged body (truncated by a proxy, corrupted) is fetched once more.
+                    if matches!(&r, Err(DownloadError::Remote(RemoteError::Integrity(_)))) {
+                        tally.restart(&dest);
+                        r = fetch().await;
                     }
-                })
-                .buffer_unordered(self.settings.parallel_transfers.max(1));
+                    (dest, entry, expected, r)
+                }
+            };
+            let mut fetched = stream::iter(local_jobs)
+                .map(&run)
+                .buffer_unordered(local_parallel)
+                .chain(
+                    stream::iter(remote_jobs)
+                        .map(&run)
+                        .buffer_unordered(parallel),
+                );
             while let Some(done) = fetched.next().await {
                 if done.3.is_ok() {
                     let p = tally.file_done(&done.0, done.1.size);
@@ -204,6 +223,13 @@ impl Syncer {
         for pack in packs.values() {
             let _ = tokio::fs::remove_file(&pack.file).await;
         }
+        // The renames made durable before the base records them (one flush per folder).
+        let placed: Vec<RelPath> = results
+            .iter()
+            .filter(|r| r.3.is_ok())
+            .map(|r| r.0.clone())
+            .collect();
+        download::sync_folders(&root, placed).await;
         let mut fatal: Option<SyncError> = None;
         for (dest, entry, expected, r) in results {
             if r.is_err() {

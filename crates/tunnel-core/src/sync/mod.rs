@@ -60,7 +60,7 @@ use crate::name_rules::NameRules;
 use crate::plan::{reconcile, Action, LocalEntry, PlanInput};
 use crate::rel_path::RelPath;
 use crate::remote::{BlobName, RemoteError, RemoteStore};
-use crate::scan::{scan_folder, LocalScan, ScanOptions, SkipReason};
+use crate::scan::{scan_folder_reusing, LocalScan, ScanOptions, SkipReason};
 
 use download::{DownloadError, PackCache};
 use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
@@ -89,6 +89,10 @@ const MAX_COMMIT_ATTEMPTS: u32 = 8;
 const TOMBSTONE_KEEP_NS: i64 = 30 * 24 * 3600 * 1_000_000_000;
 /// Packs sent at once (each holds up to `pack_target` bytes in memory).
 const PACKS_IN_FLIGHT: usize = 2;
+/// Files cut out of packs already fetched, written at once (no request; each one's time is
+/// mostly the disk's flush, which overlaps: issue 15, a new device receiving 100,000 small
+/// files).
+const LOCAL_WRITES_IN_FLIGHT: usize = 16;
 
 /// Options of one sync run.
 #[derive(Debug, Clone, Default)]
@@ -357,12 +361,28 @@ impl Syncer {
             .with_journal(move |j| j.get_config(&sk))
             .await?
             .and_then(|t| serde_json::from_str(&t).ok());
-        let view =
+        let mut view =
             remote_state::load_remote(store, &folder_now, cached, seen.as_ref(), &self.limits)
                 .await?;
         if view.fetched {
-            let tree = view.tree.clone();
-            self.with_journal(move |j| j.store_remote_cache(id, &tree))
+            // Only what the new deltas changed is written when the cache can be advanced;
+            // otherwise the whole tree (lent to the journal thread and handed back, not
+            // copied).
+            let delta = view.delta_since_cache.take();
+            let tree = std::mem::replace(&mut view.tree, RemoteTree::empty(String::new()));
+            view.tree = self
+                .with_journal(move |j| {
+                    let advanced = match &delta {
+                        Some((from, entries)) => {
+                            j.advance_remote_cache(id, &tree.generation, *from, tree.seq, entries)?
+                        }
+                        None => false,
+                    };
+                    if !advanced {
+                        j.store_remote_cache(id, &tree)?;
+                    }
+                    Ok(tree)
+                })
                 .await?;
         }
 
@@ -482,7 +502,7 @@ impl Syncer {
             self.commit(
                 folder,
                 store,
-                &view,
+                view,
                 to_publish,
                 &exec.copies_not_here,
                 &exec.renamed_remote,
@@ -541,26 +561,27 @@ impl Syncer {
             chunk_size: self.settings.chunk_size,
             extra_ignores: self.settings.ignore.clone(),
         };
-        let (scan, cache) = tokio::task::spawn_blocking(move || {
-            let scan = scan_folder(&root, &cache, &opts);
-            (scan, cache)
-        })
-        .await
-        .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))?;
-        let scan = scan?;
+        // The rows that still fit move into the scan; `left` holds the others (files gone or
+        // hashed again).
+        let (scan, left) =
+            tokio::task::spawn_blocking(move || scan_folder_reusing(&root, cache, &opts))
+                .await
+                .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))??;
         // Only rows that changed are written back: an unchanged folder of 100,000 files costs
         // no journal writes.
         let upserts: Vec<(RelPath, crate::journal::CachedHash)> = scan
-            .hashes
+            .fresh
             .iter()
-            .filter(|(p, h)| cache.get(*p) != Some(*h))
+            .filter_map(|p| scan.hashes.get_key_value(p))
+            .filter(|(p, h)| left.get(*p) != Some(*h))
             .map(|(p, h)| (p.clone(), h.clone()))
             .collect();
-        let stale: Vec<RelPath> = cache
+        let stale: Vec<RelPath> = left
             .keys()
             .filter(|p| !scan.hashes.contains_key(*p))
             .cloned()
             .collect();
+        drop(left);
         if !upserts.is_empty() || !stale.is_empty() {
             self.with_journal(move |j| j.update_scan_cache(id, &upserts, &stale))
                 .await?;
@@ -861,6 +882,8 @@ fn backoff_ms(attempt: u32) -> u64 {
     rand::thread_rng().gen_range(cap / 2..=cap)
 }
 
+#[cfg(test)]
+mod chooser_tests;
 #[cfg(test)]
 mod ignore_tests;
 #[cfg(test)]

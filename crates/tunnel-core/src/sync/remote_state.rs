@@ -29,6 +29,10 @@ pub(crate) struct RemoteView {
     pub base_trusted: bool,
     /// Whether `tree` was (partly) downloaded rather than taken from the cache.
     pub fetched: bool,
+    /// When `tree` is the journal's cached tree at seq `.0` plus newer deltas: the entries
+    /// those deltas brought, in order, so the cache is brought up to date by writing only
+    /// them ([`crate::journal::Journal::advance_remote_cache`]).
+    pub delta_since_cache: Option<(u64, Vec<crate::manifest::FileEntry>)>,
 }
 
 /// Read the head and bring `cached` (the journal's copy) up to date.
@@ -51,6 +55,7 @@ pub(crate) async fn load_remote(
             tree: RemoteTree::empty(uuid::Uuid::new_v4().to_string()),
             base_trusted: trusted,
             fetched: false,
+            delta_since_cache: None,
         });
     };
     let head = Head::parse(&state.value, limits)?;
@@ -79,20 +84,24 @@ pub(crate) async fn load_remote(
     }
     let cached = if forked { None } else { cached };
     let loaded = match cached {
-        Some(c) if c.generation == head.generation && c.seq == head.seq => Ok((c, false)),
+        Some(c) if c.generation == head.generation && c.seq == head.seq => Ok((c, false, None)),
         Some(c)
             if c.generation == head.generation
                 && c.seq < head.seq
                 && deltas_cover(&head, c.seq) =>
         {
             debug!(from = c.seq, to = head.seq, "fetching new deltas only");
-            apply_deltas(store, c, &head, limits)
+            let from = c.seq;
+            let mut changed = Vec::new();
+            apply_deltas(store, c, &head, limits, Some(&mut changed))
                 .await
-                .map(|t| (t, true))
+                .map(|t| (t, true, Some((from, changed))))
         }
-        _ => fetch_full(store, &head, limits).await.map(|t| (t, true)),
+        _ => fetch_full(store, &head, limits)
+            .await
+            .map(|t| (t, true, None)),
     };
-    let (tree, fetched) = match loaded {
+    let (mut tree, fetched, delta_since_cache) = match loaded {
         Ok(l) => l,
         // A file-list blob vanished under us: another device compacted and collected the
         // old deltas (or manifest versions) since we read the head. Read afresh, like after a
@@ -107,6 +116,13 @@ pub(crate) async fn load_remote(
         }
         Err(e) => return Err(e),
     };
+    if fetched {
+        // One copy of each blob name for the whole tree (a pack holds many files).
+        let mut names = crate::remote::BlobNames::default();
+        for e in tree.files.values_mut() {
+            e.share_blob_names(&mut names);
+        }
+    }
     if tree.seq != head.seq {
         return Err(SyncError::Manifest(
             crate::manifest::ManifestError::SeqGap {
@@ -121,6 +137,7 @@ pub(crate) async fn load_remote(
         tree,
         base_trusted,
         fetched,
+        delta_since_cache,
     })
 }
 
@@ -196,7 +213,7 @@ pub(crate) async fn fetch_full(
         }
         None => RemoteTree::empty(head.generation.clone()),
     };
-    apply_deltas(store, tree, head, limits).await
+    apply_deltas(store, tree, head, limits, None).await
 }
 
 /// The one blob of a format 1 snapshot or delta.
@@ -247,15 +264,21 @@ pub(crate) async fn fetch_delta_of(
     Ok(assemble_delta(generation, d, parts, limits)?)
 }
 
+/// `tree` with the head's deltas after its seq applied; the entries they brought are added
+/// to `changed` when it is given.
 async fn apply_deltas(
     store: &dyn RemoteStore,
     mut tree: RemoteTree,
     head: &Head,
     limits: &Limits,
+    mut changed: Option<&mut Vec<crate::manifest::FileEntry>>,
 ) -> Result<RemoteTree, SyncError> {
     let from = tree.seq;
     for d in head.deltas.iter().filter(|d| d.seq > from) {
         let delta = fetch_delta(store, head, d, limits).await?;
+        if let Some(changed) = changed.as_deref_mut() {
+            changed.extend(delta.entries.iter().cloned());
+        }
         tree.apply_delta(delta)?;
     }
     Ok(tree)
