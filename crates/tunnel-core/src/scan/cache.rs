@@ -8,7 +8,7 @@ use std::fs::Metadata;
 use super::hashing::Job;
 use super::walk::ListedFile;
 use super::LocalScan;
-use crate::chunk::{self, ChunkHash, FileHashes};
+use crate::chunk::{self, FileHashes};
 use crate::fs_safe;
 use crate::journal::CachedHash;
 use crate::manifest::EntryKind;
@@ -25,13 +25,13 @@ const RACY_WINDOW_NS: i64 = 3_000_000_000;
 pub(super) fn reuse_cached(
     files: Vec<ListedFile>,
     cache: &HashMap<RelPath, CachedHash>,
-    chunk_size: u64,
+    chunking: &chunk::Chunking,
     scan: &mut LocalScan,
 ) -> Vec<Job> {
     let mut jobs = Vec::new();
     for file in files {
         match cache.get(&file.rel) {
-            Some(c) if cache_fits(c, &file.meta, chunk_size) => {
+            Some(c) if cache_fits(c, &file.meta, chunking) => {
                 scan.entries.insert(file.rel.clone(), file_entry(c));
                 scan.hashes.insert(file.rel, c.clone());
             }
@@ -84,18 +84,10 @@ fn is_racy(mtime_ns: i64) -> bool {
     now.saturating_sub(mtime_ns) < RACY_WINDOW_NS
 }
 
-/// The cache row still describes this file, and its chunks were cut with `chunk_size`.
-fn cache_fits(c: &CachedHash, meta: &Metadata, chunk_size: u64) -> bool {
-    if c.size != meta.len() || c.mtime_ns != chunk::mtime_ns(meta) || c.inode != chunk::inode(meta)
-    {
-        return false;
-    }
-    let expected_chunks = c.size.div_ceil(chunk_size);
-    c.chunks.len() as u64 == expected_chunks
-        && c.chunks.iter().map(|ch: &ChunkHash| ch.size).sum::<u64>() == c.size
-        && c.chunks
-            .iter()
-            .rev()
-            .skip(1)
-            .all(|ch| ch.size == chunk_size)
+/// The cache row still describes this file, and its chunks could have been cut by `chunking`.
+fn cache_fits(c: &CachedHash, meta: &Metadata, chunking: &chunk::Chunking) -> bool {
+    c.size == meta.len()
+        && c.mtime_ns == chunk::mtime_ns(meta)
+        && c.inode == chunk::inode(meta)
+        && chunking.fits(&c.chunks, c.size)
 }

@@ -537,6 +537,7 @@ impl Syncer {
         let root = folder.path.clone();
         let opts = ScanOptions {
             chunk_size: self.settings.chunk_size,
+            delta_chunk_size: self.settings.delta_chunk_size,
             extra_ignores: self.settings.ignore.clone(),
         };
         let (scan, cache) = tokio::task::spawn_blocking(move || {
