@@ -28,6 +28,7 @@ mod history_ops;
 mod local_pass;
 mod marker;
 mod remote_state;
+mod run_writer;
 mod tally;
 mod trash;
 mod trash_items;
