@@ -27,6 +27,7 @@ mod history;
 mod history_ops;
 mod local_pass;
 mod marker;
+mod packed_chunks;
 mod remote_state;
 mod run_writer;
 mod tally;

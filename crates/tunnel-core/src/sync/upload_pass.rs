@@ -205,6 +205,13 @@ impl Syncer {
             self.with_journal(move |j| j.forget_blobs(id, &gone))
                 .await?;
         }
+        // Chunks of big files packed in an earlier, interrupted sync: resumed, not sent again.
+        let resumed = self
+            .reuse_packed_chunks(id, store, &index, &wanted)
+            .await?;
+        for r in resumed {
+            index.entry(r.sha256).or_insert(r);
+        }
 
         // Big files: their missing chunks, in parallel (cut at the chunk size), or in packs
         // (cut by content). Pack members: small files whole (`None`) or one chunk (`Some`).
@@ -488,6 +495,7 @@ impl Syncer {
         let (info, members) = result.map_err(SyncError::Remote)?;
         let id = folder.id;
         exec.summary.bytes_up += info.size;
+        self.remember_packed_chunks(id, &info, &members).await?;
         self.with_journal(move |j| j.add_known_blobs(id, &[info]))
             .await?;
         let mut chunks = Vec::new();
