@@ -82,19 +82,13 @@ impl Chunking {
                 Some((last, body)) => {
                     last.size >= 1
                         && last.size <= c.max()
-                        && body
-                            .iter()
-                            .all(|ch| (c.min()..=c.max()).contains(&ch.size))
+                        && body.iter().all(|ch| (c.min()..=c.max()).contains(&ch.size))
                 }
                 None => false,
             },
             None => {
                 chunks.len() as u64 == size.div_ceil(self.fixed.max(1))
-                    && chunks
-                        .iter()
-                        .rev()
-                        .skip(1)
-                        .all(|ch| ch.size == self.fixed)
+                    && chunks.iter().rev().skip(1).all(|ch| ch.size == self.fixed)
             }
         }
     }

@@ -141,7 +141,12 @@ async fn a_one_byte_edit_of_a_big_file_uploads_one_small_pack_in_a_few_requests(
     };
     let data = data_uploads(&log);
     let data_bytes: u64 = data.iter().map(|r| r.bytes_in).sum();
-    assert_eq!(data.len(), 1, "one pack holds the changed chunks:\n{}", show());
+    assert_eq!(
+        data.len(),
+        1,
+        "one pack holds the changed chunks:\n{}",
+        show()
+    );
     assert!(
         data_bytes <= 2 * MAX_CHUNK + 4096,
         "at most two chunks (and the multipart envelope) go up: {data_bytes} bytes\n{}",

@@ -145,7 +145,8 @@ impl Cutter {
                 true => (p.mask_small, p.avg),
                 false => (p.mask_large, p.max),
             };
-            let room = usize::try_from(limit - self.pos).map_or(data.len() - i, |r| r.min(data.len() - i));
+            let room =
+                usize::try_from(limit - self.pos).map_or(data.len() - i, |r| r.min(data.len() - i));
             let start = i;
             let end = i + room;
             while i < end {
@@ -211,7 +212,11 @@ mod tests {
             }
             current += piece.len() as u64;
         }
-        assert_eq!(cutter.pending().unwrap_or(0), current, "pending = bytes since last cut");
+        assert_eq!(
+            cutter.pending().unwrap_or(0),
+            current,
+            "pending = bytes since last cut"
+        );
         if current > 0 {
             chunks.push(current);
         }
@@ -224,7 +229,11 @@ mod tests {
         // the seed, computed independently).
         assert_eq!(
             GEAR[..3],
-            [0x008d_9be5_9c4c_8ec0, 0x6183_e832_228c_4220, 0xbf10_3504_ef09_26ca]
+            [
+                0x008d_9be5_9c4c_8ec0,
+                0x6183_e832_228c_4220,
+                0xbf10_3504_ef09_26ca
+            ]
         );
         let distinct: std::collections::HashSet<u64> = GEAR.iter().copied().collect();
         assert_eq!(distinct.len(), 256, "every byte has its own gear value");
@@ -239,7 +248,11 @@ mod tests {
     #[test]
     fn sizes_follow_min_avg_max() {
         let c = ContentChunking::with_average(3000).expect("params");
-        assert_eq!((c.min(), c.avg(), c.max()), (1024, 2048, 4096), "rounded to 2^11");
+        assert_eq!(
+            (c.min(), c.avg(), c.max()),
+            (1024, 2048, 4096),
+            "rounded to 2^11"
+        );
         assert!(ContentChunking::with_average(MIN_AVG - 1).is_none());
         let big = ContentChunking::with_average(2 * 1024 * 1024).expect("params");
         assert_eq!(
@@ -290,13 +303,19 @@ mod tests {
         edited[100_000] ^= 0xff;
         let after = chunk_hashes(&c, &edited);
         let new = after.iter().filter(|h| !before.contains(h)).count();
-        assert!(new <= 2, "an in-place edit makes at most 2 new chunks, got {new}");
+        assert!(
+            new <= 2,
+            "an in-place edit makes at most 2 new chunks, got {new}"
+        );
 
         let mut inserted = noise(1000, 99);
         inserted.extend_from_slice(&data);
         let after = chunk_hashes(&c, &inserted);
         let new = after.iter().filter(|h| !before.contains(h)).count();
-        assert!(new <= 2, "1000 bytes inserted at the start: {new} new chunks");
+        assert!(
+            new <= 2,
+            "1000 bytes inserted at the start: {new} new chunks"
+        );
 
         let mut appended = data.clone();
         appended.extend_from_slice(&noise(1000, 5));

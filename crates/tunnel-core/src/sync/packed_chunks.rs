@@ -91,7 +91,10 @@ impl Syncer {
         wanted: &HashSet<Digest>,
     ) -> Result<Vec<ChunkRef>, SyncError> {
         let mut found_refs = Vec::new();
-        let records = parse(self.with_journal(move |j| j.get_config(&key(folder))).await?);
+        let records = parse(
+            self.with_journal(move |j| j.get_config(&key(folder)))
+                .await?,
+        );
         if records.is_empty() {
             return Ok(found_refs);
         }
@@ -150,6 +153,9 @@ mod tests {
         records.insert("p-1".into(), rec);
         let text = serde_json::to_string(&records).expect("json");
         assert_eq!(parse(Some(text)), records, "round trip");
-        assert!(parse(Some("not json".into())).is_empty(), "a bad record is no record");
+        assert!(
+            parse(Some("not json".into())).is_empty(),
+            "a bad record is no record"
+        );
     }
 }

@@ -343,7 +343,11 @@ mod tests {
         }
         match plan_send(&big, &index, 2, true) {
             SendPlan::PackChunks { missing } => {
-                assert_eq!(missing, vec![1], "cut by content: the changed chunk is packed")
+                assert_eq!(
+                    missing,
+                    vec![1],
+                    "cut by content: the changed chunk is packed"
+                )
             }
             other => panic!("expected PackChunks, got {other:?}"),
         }

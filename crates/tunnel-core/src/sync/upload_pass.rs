@@ -206,19 +206,15 @@ impl Syncer {
                 .await?;
         }
         // Chunks of big files packed in an earlier, interrupted sync: resumed, not sent again.
-        let resumed = self
-            .reuse_packed_chunks(id, store, &index, &wanted)
-            .await?;
+        let resumed = self.reuse_packed_chunks(id, store, &index, &wanted).await?;
         for r in resumed {
             index.entry(r.sha256).or_insert(r);
         }
 
         // Big files: their missing chunks, in parallel (cut at the chunk size), or in packs
         // (cut by content). Pack members: small files whole (`None`) or one chunk (`Some`).
-        let chunking = crate::chunk::Chunking::new(
-            self.settings.chunk_size,
-            self.settings.delta_chunk_size,
-        );
+        let chunking =
+            crate::chunk::Chunking::new(self.settings.chunk_size, self.settings.delta_chunk_size);
         let mut chunk_jobs: Vec<(usize, usize)> = Vec::new();
         let mut pack_members: Vec<(usize, Option<usize>)> = Vec::new();
         let mut resolved: HashMap<usize, Vec<ChunkRef>> = HashMap::new();
@@ -413,7 +409,16 @@ impl Syncer {
             }
             // Chunks of big files count as they are sent; a file is done with its last one.
             for (path, n) in chunks_sent.drain(..) {
-                self.chunk_packed(&path, n, &file_of, &mut chunks_left, &need, &failed, exec, folder);
+                self.chunk_packed(
+                    &path,
+                    n,
+                    &file_of,
+                    &mut chunks_left,
+                    &need,
+                    &failed,
+                    exec,
+                    folder,
+                );
             }
         }
         if !builder.is_empty() {
@@ -426,7 +431,16 @@ impl Syncer {
             chunks_sent.extend(done);
         }
         for (path, n) in chunks_sent.drain(..) {
-            self.chunk_packed(&path, n, &file_of, &mut chunks_left, &need, &failed, exec, folder);
+            self.chunk_packed(
+                &path,
+                n,
+                &file_of,
+                &mut chunks_left,
+                &need,
+                &failed,
+                exec,
+                folder,
+            );
         }
 
         // Assemble the entries.
@@ -531,6 +545,8 @@ impl Syncer {
         if failed.contains(&i) {
             return;
         }
+        // Its bytes were on the wire in the pack just sent: it is the file in transfer.
+        exec.tally.start(path);
         if chunks_left[i] == 0 {
             self.emit_progress(folder, exec.tally.file_done(path, need[i]));
         } else if let Some(p) = exec.tally.bytes(path, n) {

@@ -60,10 +60,8 @@ fn remote_entry(dev: &Device, path: &str) -> FileEntry {
         .remote_cache(dev.folder)
         .expect("remote cache readable")
         .expect("a remote cache");
-    tree.live()
-        .find(|e| e.path.as_str() == path)
-        .cloned()
-        .unwrap_or_else(|| panic!("{path} is on the page"))
+    let found = tree.live().find(|e| e.path.as_str() == path).cloned();
+    found.unwrap_or_else(|| panic!("{path} is on the page"))
 }
 
 /// Data blobs (chunks and packs) on the page, with their sizes.
@@ -184,17 +182,28 @@ fn a_device_cutting_at_the_chunk_size_reads_files_cut_by_content_and_back() {
         );
 
         old.sync(&store).await.expect("the fixed-size device syncs");
-        assert_eq!(old.tree(), a.tree(), "it downloads the file cut by content whole");
+        assert_eq!(
+            old.tree(),
+            a.tree(),
+            "it downloads the file cut by content whole"
+        );
         assert!(stray_hidden(&old.root).is_empty(), "no temporary file left");
 
         // Its own edit goes up in chunk-size pieces, and the first device reads those.
         let mut edited = big.clone();
         edited[1000] ^= 1;
         old.write("big.bin", &edited);
-        old.sync(&store).await.expect("the fixed-size device uploads");
+        old.sync(&store)
+            .await
+            .expect("the fixed-size device uploads");
         let entry = remote_entry(&old, "big.bin");
         assert!(
-            entry.chunks.iter().rev().skip(1).all(|c| c.size == 64 * 1024),
+            entry
+                .chunks
+                .iter()
+                .rev()
+                .skip(1)
+                .all(|c| c.size == 64 * 1024),
             "cut at the chunk size"
         );
         a.sync(&store).await.expect("a downloads");
@@ -230,7 +239,10 @@ fn a_damaged_chunk_inside_a_pack_is_refused() {
             "a file with a damaged chunk is never put in place"
         );
         if !other_damaged {
-            assert!(tree.contains_key("other.bin"), "the rest of the sync goes on");
+            assert!(
+                tree.contains_key("other.bin"),
+                "the rest of the sync goes on"
+            );
         }
         assert!(stray_hidden(&b.root).is_empty(), "no temporary file left");
     });
@@ -326,7 +338,9 @@ fn an_interrupted_upload_of_a_big_file_resumes_with_the_packs_already_sent() {
                 log.lock().expect("lock").push(name.clone());
             }
         })));
-        a.sync(&store).await.expect("the next sync completes the upload");
+        a.sync(&store)
+            .await
+            .expect("the next sync completes the upload");
         store.set_on_put(None);
         let put = put.lock().expect("lock").clone();
         let resent: u64 = put
@@ -343,7 +357,10 @@ fn an_interrupted_upload_of_a_big_file_resumes_with_the_packs_already_sent() {
         );
         let entry = remote_entry(&a, "big.bin");
         assert!(
-            entry.chunks.iter().any(|c| sent_before.contains_key(&c.blob)),
+            entry
+                .chunks
+                .iter()
+                .any(|c| sent_before.contains_key(&c.blob)),
             "the file's chunks include those of the packs sent before the cut"
         );
         let b = Device::with_settings("b", delta_settings());

@@ -226,9 +226,7 @@ impl Model {
         let big: Vec<String> = self
             .files(dev)
             .into_iter()
-            .filter(|f| {
-                std::fs::metadata(self.devs[dev].path(f)).is_ok_and(|m| m.len() > 4096)
-            })
+            .filter(|f| std::fs::metadata(self.devs[dev].path(f)).is_ok_and(|m| m.len() > 4096))
             .collect();
         let Some(rel) = big.choose(&mut self.rng).cloned() else {
             return;
