@@ -141,6 +141,12 @@ async fn a_one_byte_edit_of_a_big_file_uploads_one_small_pack_in_a_few_requests(
     };
     let data = data_uploads(&log);
     let data_bytes: u64 = data.iter().map(|r| r.bytes_in).sum();
+    eprintln!(
+        "1-byte edit: {} data upload(s) of {data_bytes} bytes; {} writing requests of {}",
+        data.len(),
+        writes(&log).len(),
+        log.len()
+    );
     assert_eq!(
         data.len(),
         1,
