@@ -4,6 +4,8 @@
 //! a 1 GiB upload cut short at 900 MB resumes at 900 MB, as it does for `c-` chunk blobs
 //! (which need no record: their name is the chunk's hash).
 //!
+//! A pack is re-used only when this sync wants every chunk in it, so that the commit references
+//! all its bytes (and the committer's check after the commit can rebuild it from the files).
 //! The record (journal `config` key [`key`]) only grows while packs are sent and shrinks at the
 //! start of each upload pass: a pack all of whose chunks the page's file list references is
 //! committed (no longer needed here), one that is gone from the page was collected.
@@ -107,7 +109,10 @@ impl Syncer {
                 continue;
             };
             let useful = refs_for(&blob, rec, wanted);
-            if useful.is_empty() {
+            // Only a pack all of whose chunks this sync wants is re-used: the commit then
+            // references every byte of it, so should a collector trash it before the commit
+            // lands, the committer's check can rebuild it from the files (`verify.rs`).
+            if useful.len() != rec.chunks.len() {
                 keep.insert(name.clone(), rec.clone());
                 continue;
             }
