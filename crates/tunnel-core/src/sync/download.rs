@@ -244,7 +244,8 @@ async fn fetch_run(
         return Ok(());
     };
     let range = first.offset..last.offset.saturating_add(last.size);
-    let mut w = RunWriter::new(file, whole, chunks.iter().map(|c| c.size).collect());
+    let sizes = chunks.iter().map(|c| c.size).collect();
+    let mut w = RunWriter::new(file, whole, sizes, on_chunk);
     match store.get_blob(&first.blob, None, Some(range), &mut w).await {
         Ok(_) => {}
         Err(_) if w.overflowed() => {
@@ -262,7 +263,6 @@ async fn fetch_run(
     for (k, chunk) in chunks.iter().enumerate() {
         let (n, digest) = got.get(k).copied().unwrap_or((0, Hasher::new().finish()));
         check_chunk(entry, chunk, n, &digest)?;
-        on_chunk(n);
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! file cut by content, packed in order — are fetched with one ranged request: this writer
 //! passes the bytes on to the file, cuts them at the chunk boundaries and hashes each chunk on
 //! its own (and every byte into the whole file's hasher), so each is checked against its
-//! SHA-256 as if it had come alone. No more than the run's bytes are ever written.
+//! SHA-256 as if it had come alone, and reports each chunk's bytes as soon as they landed (the
+//! progress of a long run). No more than the run's bytes are ever written.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,6 +16,8 @@ use crate::hash::{Digest, Hasher};
 pub(crate) struct RunWriter<'a, W> {
     inner: &'a mut W,
     whole: &'a mut Hasher,
+    /// Told the size of each chunk once all its bytes landed.
+    on_chunk: &'a (dyn Fn(u64) + Send + Sync),
     /// The chunk sizes, in order.
     sizes: Vec<u64>,
     /// Finished chunks: bytes and digest.
@@ -26,11 +29,18 @@ pub(crate) struct RunWriter<'a, W> {
 }
 
 impl<'a, W: AsyncWrite + Unpin> RunWriter<'a, W> {
-    /// A writer for chunks of `sizes` bytes (each at least 1), in order.
-    pub(crate) fn new(inner: &'a mut W, whole: &'a mut Hasher, sizes: Vec<u64>) -> Self {
+    /// A writer for chunks of `sizes` bytes (each at least 1), in order, telling `on_chunk`
+    /// as each one is complete.
+    pub(crate) fn new(
+        inner: &'a mut W,
+        whole: &'a mut Hasher,
+        sizes: Vec<u64>,
+        on_chunk: &'a (dyn Fn(u64) + Send + Sync),
+    ) -> Self {
         RunWriter {
             inner,
             whole,
+            on_chunk,
             sizes,
             done: Vec::new(),
             current: Hasher::new(),
@@ -83,6 +93,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for RunWriter<'_, W> {
                     let digest = std::mem::take(&mut this.current).finish();
                     this.done.push((size, digest));
                     this.in_current = 0;
+                    (this.on_chunk)(size);
                 }
                 Poll::Ready(Ok(n))
             }
@@ -111,7 +122,9 @@ mod tests {
         for step in [1usize, 3, 7, 19] {
             let mut out: Vec<u8> = Vec::new();
             let mut whole = Hasher::new();
-            let mut w = RunWriter::new(&mut out, &mut whole, sizes.clone());
+            let landed = std::sync::Mutex::new(Vec::new());
+            let note = |n: u64| landed.lock().expect("lock").push(n);
+            let mut w = RunWriter::new(&mut out, &mut whole, sizes.clone(), &note);
             for piece in data.chunks(step) {
                 w.write_all(piece).await.expect("within the run");
             }
@@ -122,6 +135,11 @@ mod tests {
                 .map(|s| (s.len() as u64, Digest::of(s.as_bytes())))
                 .collect();
             assert_eq!(got, expected, "writes of {step} bytes");
+            assert_eq!(
+                *landed.lock().expect("lock"),
+                sizes,
+                "each chunk told as it landed"
+            );
             assert_eq!(whole.finish(), Digest::of(data));
             assert_eq!(out, data);
         }
@@ -131,7 +149,7 @@ mod tests {
     async fn more_than_the_run_is_refused_and_a_short_body_shows() {
         let mut out: Vec<u8> = Vec::new();
         let mut whole = Hasher::new();
-        let mut w = RunWriter::new(&mut out, &mut whole, vec![2, 2]);
+        let mut w = RunWriter::new(&mut out, &mut whole, vec![2, 2], &|_| {});
         let err = w.write_all(b"abcdE").await.expect_err("one byte too many");
         assert!(w.overflowed(), "{err}");
         assert_eq!(w.finish().len(), 2);
@@ -139,7 +157,7 @@ mod tests {
 
         let mut out: Vec<u8> = Vec::new();
         let mut whole = Hasher::new();
-        let mut w = RunWriter::new(&mut out, &mut whole, vec![2, 2]);
+        let mut w = RunWriter::new(&mut out, &mut whole, vec![2, 2], &|_| {});
         w.write_all(b"abc").await.expect("short");
         let got = w.finish();
         assert_eq!(got.len(), 2);
