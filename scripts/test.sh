@@ -39,6 +39,7 @@ cargo test --locked --workspace --all-targets --features sber-tunnel/demo
 step "benchmark at a small size (figures only, never pass/fail on speed)"
 python3 scripts/bench --small --profile debug --no-write
 python3 scripts/bench --wan --small --profile debug --no-write
+python3 scripts/bench --delta --small --profile debug --no-write
 step "service benchmark at a small size (latency between two running services, idle cost)"
 python3 scripts/bench-service --small --profile debug --no-write
 

@@ -9,8 +9,9 @@ fn json(out: &str) -> serde_json::Value {
 #[test]
 fn usage_shows_what_the_page_holds_and_what_gc_would_free() {
     let server = Server::start();
-    // No history: the replaced chunk is garbage (history would keep it on purpose).
-    let d = Device::ready_with(&server, "history-keep-days = 0");
+    // No history: the replaced chunk is garbage (history would keep it on purpose). Files cut
+    // at the chunk size: the uniform bytes below would be one repeated content-defined chunk.
+    let d = Device::ready_with(&server, "history-keep-days = 0\ndelta-chunk-size = 0");
     // Over the pack threshold (4 MiB): a chunk of its own, not packed with b.txt.
     const BIG: usize = 5 * 1024 * 1024;
     d.write("a.bin", &vec![1u8; BIG]);

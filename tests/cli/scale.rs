@@ -8,10 +8,14 @@ use confluence_emulator::FaultConfig;
 use test_support::cli::{Device, Server};
 use test_support::seed::bytes;
 
-const SMALL_CHUNKS: &str = "chunk-size = 1048576";
+/// Chunks of 1 MiB cut at the chunk size (content-defined chunking off: these tests count
+/// `c-` chunk blobs; big files cut by content are tested in tunnel-core's `delta` tests, the
+/// client's `delta` test and `scripts/bench --delta`).
+const SMALL_CHUNKS: &str = "chunk-size = 1048576\ndelta-chunk-size = 0";
 
-/// History off: deleted content is garbage at once (issue 16 keeps it for 30 days by default).
-const NO_HISTORY: &str = "history-keep-days = 0";
+/// History off: deleted content is garbage at once (issue 16 keeps it for 30 days by default);
+/// files cut at the chunk size (the tests count `c-` chunk blobs).
+const NO_HISTORY: &str = "history-keep-days = 0\ndelta-chunk-size = 0";
 
 #[test]
 fn a_multi_chunk_file_syncs_and_a_small_edit_resends_one_chunk() {
@@ -175,7 +179,8 @@ fn a_sync_killed_half_way_resumes_without_resending_chunks() {
 #[test]
 fn a_file_over_100_mb_uses_the_default_chunk_size() {
     let server = Server::start();
-    let a = Device::ready(&server);
+    // Content-defined chunking off: the file is cut at the default chunk size.
+    let a = Device::ready_with(&server, "delta-chunk-size = 0");
     let b = Device::ready(&server);
     let data = bytes(100, 100_000_000 + 4096);
     a.write("disk.img", &data);

@@ -167,11 +167,13 @@ fn a_service_stopped_mid_upload_finishes_after_a_restart() {
         let _sa = RunningService::start(&a);
         a.write("big.bin", &data);
         wait_for("a chunk upload to begin", WAIT, || {
-            server
-                .emu()
-                .requests()
-                .iter()
-                .any(|r| r.method == "POST" && r.file_names.iter().any(|n| n.starts_with("c-")))
+            server.emu().requests().iter().any(|r| {
+                // A chunk blob, or a pack of the chunks of a file cut by content.
+                r.method == "POST"
+                    && r.file_names
+                        .iter()
+                        .any(|n| n.starts_with("c-") || n.starts_with("p-"))
+            })
         });
         // Dropping the guard runs `stop` in the middle of the upload.
     }

@@ -1,11 +1,15 @@
-//! Fixed-size chunking and hashing of local files.
+//! Chunking and hashing of local files.
 //!
-//! A file is cut into pieces of `chunk_size` bytes (the last one shorter); each piece and the
-//! whole file are hashed with SHA-256 in one read pass through a bounded buffer.
+//! A file is cut into pieces ([`Chunking`]): of `chunk_size` bytes (the last one shorter), or —
+//! a file larger than the largest content-defined chunk, when content-defined chunking is on —
+//! where its content says ([`cdc`]), so that an edit of a big file changes only the chunks
+//! around it. Each piece and the whole file are hashed with SHA-256 in one read pass through a
+//! bounded buffer; the cut points are found in the same pass.
 //!
 //! Invariants:
-//! - an empty file has zero chunks; a file of at most `chunk_size` bytes has exactly one chunk
-//!   whose hash equals the whole-file hash; the chunk sizes always add up to the file size;
+//! - an empty file has zero chunks; a file of at most `chunk_size` bytes that is not cut by
+//!   content has exactly one chunk whose hash equals the whole-file hash; the chunk sizes
+//!   always add up to the file size;
 //! - [`hash_file`] never returns hashes of a torn file: size and mtime are compared before and
 //!   after reading, and the byte count read must equal the size; otherwise it fails with
 //!   [`FileChanged`] (find it with [`is_file_changed`]).
@@ -21,6 +25,74 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{Digest, Hasher};
+
+pub mod cdc;
+
+pub use cdc::ContentChunking;
+
+/// How files are cut into chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunking {
+    /// Pieces of this many bytes (at least 1), for files not cut by content.
+    pub fixed: u64,
+    /// Content-defined chunking for files larger than its largest chunk (`None`: off).
+    pub content: Option<ContentChunking>,
+}
+
+impl Chunking {
+    /// Fixed-size pieces of `chunk_size` bytes only.
+    pub fn fixed(chunk_size: u64) -> Chunking {
+        Chunking {
+            fixed: chunk_size,
+            content: None,
+        }
+    }
+
+    /// Pieces of `chunk_size` bytes, and content-defined chunks of `avg` bytes on average for
+    /// big files (`avg` 0: none). The largest content-defined chunk never passes `chunk_size`
+    /// (which the server accepts): `avg` is lowered to fit, and content-defined chunking is
+    /// off when not even [`cdc::MIN_AVG`] fits.
+    pub fn new(chunk_size: u64, avg: u64) -> Chunking {
+        let content = match avg {
+            0 => None,
+            a => ContentChunking::with_average(a.min(chunk_size / 2)),
+        };
+        Chunking {
+            fixed: chunk_size,
+            content,
+        }
+    }
+
+    /// The content-defined chunking a file of `size` bytes is cut with, if any.
+    pub fn content_for(&self, size: u64) -> Option<ContentChunking> {
+        self.content.filter(|c| size > c.max())
+    }
+
+    /// Whether `chunks` (of a file of `size` bytes, from an earlier hash) could have been cut by
+    /// this chunking: the right number of fixed pieces, or — for a file cut by content — every
+    /// chunk but the last `min..=max` bytes and the last at most `max`. Content-defined cut
+    /// points cannot be checked without reading the file; chunks of the right sizes are valid
+    /// chunks whatever the parameters that cut them.
+    pub fn fits(&self, chunks: &[ChunkHash], size: u64) -> bool {
+        if chunks.iter().map(|c| c.size).sum::<u64>() != size {
+            return false;
+        }
+        match self.content_for(size) {
+            Some(c) => match chunks.split_last() {
+                Some((last, body)) => {
+                    last.size >= 1
+                        && last.size <= c.max()
+                        && body.iter().all(|ch| (c.min()..=c.max()).contains(&ch.size))
+                }
+                None => false,
+            },
+            None => {
+                chunks.len() as u64 == size.div_ceil(self.fixed.max(1))
+                    && chunks.iter().rev().skip(1).all(|ch| ch.size == self.fixed)
+            }
+        }
+    }
+}
 
 /// Size of the read buffer used while hashing (bounded memory per file).
 const READ_BUFFER: usize = 1024 * 1024;
@@ -105,18 +177,23 @@ pub fn inode(meta: &Metadata) -> u64 {
 /// Fails with [`FileChanged`] (inside an `io::Error`, see [`is_file_changed`]) when the file
 /// is modified while it is read. `chunk_size` must be at least 1.
 pub fn hash_file(path: &Path, chunk_size: u64) -> io::Result<FileHashes> {
-    hash_file_observed(path, chunk_size, &|_| {})
+    hash_file_observed(path, &Chunking::fixed(chunk_size), &|_| {})
+}
+
+/// [`hash_file`] cutting with `chunking` (content-defined chunks for big files, if it says so).
+pub fn hash_file_with(path: &Path, chunking: &Chunking) -> io::Result<FileHashes> {
+    hash_file_observed(path, chunking, &|_| {})
 }
 
 /// [`hash_file`] calling `after_first_read` once the first buffer was read (tests use it to
 /// change the file mid-read, deterministically).
 pub(crate) fn hash_file_observed(
     path: &Path,
-    chunk_size: u64,
+    chunking: &Chunking,
     after_first_read: &(dyn Fn(&Path) + Sync),
 ) -> io::Result<FileHashes> {
     let file = File::open(path)?;
-    hash_open_file(file, path, chunk_size, after_first_read)
+    hash_open_file(file, path, chunking, after_first_read)
 }
 
 /// [`hash_file_observed`] on a file the caller opened (the scanner opens it without following
@@ -125,9 +202,10 @@ pub(crate) fn hash_file_observed(
 pub(crate) fn hash_open_file(
     mut file: File,
     path: &Path,
-    chunk_size: u64,
+    chunking: &Chunking,
     after_first_read: &(dyn Fn(&Path) + Sync),
 ) -> io::Result<FileHashes> {
+    let chunk_size = chunking.fixed;
     if chunk_size == 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -143,17 +221,19 @@ pub(crate) fn hash_open_file(
     }
     let size = before.len();
     let mtime = mtime_ns(&before);
+    let content = chunking.content_for(size);
 
     // A file of one chunk has the chunk's digest as its own: hash its bytes once, not twice.
     // A bigger one needs a second digest over the same bytes: it runs on its own thread, fed
-    // the buffers this one has read, so hashing a big file takes the time of one pass.
-    let single = size <= chunk_size;
+    // the buffers this one has read, so hashing a big file takes the time of one pass. (A file
+    // cut by content is larger than its largest chunk: never one chunk.)
+    let single = size <= chunk_size && content.is_none();
     std::thread::scope(|scope| {
         let mut whole = (!single).then(|| WholeFileHasher::spawn(scope));
         let result = read_and_hash(
             &mut file,
             path,
-            chunk_size,
+            Cut::new(chunk_size, content),
             after_first_read,
             whole.as_mut(),
         );
@@ -180,12 +260,43 @@ pub(crate) fn hash_open_file(
     })
 }
 
-/// Reads `file` to its end, hashing `chunk_size` pieces here and handing every buffer to
+/// Where the next chunk ends: after a fixed number of bytes, or where the content says.
+enum Cut {
+    Fixed(u64),
+    Content(cdc::Cutter),
+}
+
+impl Cut {
+    fn new(chunk_size: u64, content: Option<ContentChunking>) -> Cut {
+        match content {
+            Some(c) => Cut::Content(c.cutter()),
+            None => Cut::Fixed(chunk_size),
+        }
+    }
+
+    /// How many bytes of `rest` belong to the current chunk (`piece_len` bytes long so far),
+    /// and whether the chunk ends after them.
+    fn take(&mut self, rest: &[u8], piece_len: u64) -> (usize, bool) {
+        match self {
+            Cut::Fixed(size) => {
+                let room = *size - piece_len;
+                let take = usize::try_from(room).map_or(rest.len(), |r| r.min(rest.len()));
+                (take, piece_len + take as u64 == *size)
+            }
+            Cut::Content(cutter) => match cutter.next_cut(rest) {
+                Some(n) => (n, true),
+                None => (rest.len(), false),
+            },
+        }
+    }
+}
+
+/// Reads `file` to its end, hashing the pieces `cut` says here and handing every buffer to
 /// `whole` (when given); returns the bytes read and the chunk hashes.
 fn read_and_hash(
     file: &mut File,
     path: &Path,
-    chunk_size: u64,
+    mut cut: Cut,
     after_first_read: &(dyn Fn(&Path) + Sync),
     mut whole: Option<&mut WholeFileHasher>,
 ) -> io::Result<(u64, Vec<ChunkHash>)> {
@@ -210,12 +321,11 @@ fn read_and_hash(
         let data = &buf[..n];
         let mut rest = data;
         while !rest.is_empty() {
-            let room = chunk_size - piece_len;
-            let take = usize::try_from(room).map_or(rest.len(), |r| r.min(rest.len()));
+            let (take, ends) = cut.take(rest, piece_len);
             piece.update(&rest[..take]);
             piece_len += take as u64;
             rest = &rest[take..];
-            if piece_len == chunk_size {
+            if ends {
                 let done = std::mem::take(&mut piece);
                 chunks.push(ChunkHash {
                     sha256: done.finish(),
@@ -475,7 +585,7 @@ mod tests {
     fn file_written_during_hash_is_reported_as_changed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = write(dir.path(), "g", &vec![0u8; READ_BUFFER * 2]);
-        let res = hash_file_observed(&p, 1 << 20, &|path| {
+        let res = hash_file_observed(&p, &Chunking::fixed(1 << 20), &|path| {
             let mut f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(path)

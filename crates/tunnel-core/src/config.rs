@@ -208,6 +208,11 @@ pub struct SyncSettings {
     /// Per-folder overrides of `history-keep-days`, by the folder's absolute path.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub folder_history_keep_days: std::collections::BTreeMap<PathBuf, u64>,
+    /// Files larger than twice this are cut where their content says, into chunks of this
+    /// size on average (half to twice it), so that an edit uploads only the chunks around it
+    /// (bytes, rounded down to a power of two; 0 = files are cut at `chunk-size` only). Never
+    /// above half of `chunk-size` (lowered to fit). See docs/remote-format.md, "File entries".
+    pub delta_chunk_size: u64,
 }
 
 impl SyncSettings {
@@ -265,9 +270,13 @@ impl Default for SyncSettings {
             trash_keep_days: 30,
             history_keep_days: 30,
             folder_history_keep_days: std::collections::BTreeMap::new(),
+            delta_chunk_size: DEFAULT_DELTA_CHUNK_SIZE,
         }
     }
 }
+
+/// Default of `sync.delta-chunk-size`: chunks of 1 to 4 MiB, 2 MiB on average.
+pub const DEFAULT_DELTA_CHUNK_SIZE: u64 = 2 * 1024 * 1024;
 
 /// `[device]`: who this machine is in the manifest.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -380,6 +389,16 @@ impl Config {
         }
         if s.poll_interval_secs == 0 {
             return invalid("sync.poll-interval-secs", "must be at least 1".into());
+        }
+        if s.delta_chunk_size != 0 && s.delta_chunk_size < crate::chunk::cdc::MIN_AVG {
+            return invalid(
+                "sync.delta-chunk-size",
+                format!(
+                    "{} is below {} bytes (0 turns content-defined chunking off)",
+                    s.delta_chunk_size,
+                    crate::chunk::cdc::MIN_AVG
+                ),
+            );
         }
         if !(s.max_delete_share.is_finite() && (0.0..=1.0).contains(&s.max_delete_share)) {
             return invalid(

@@ -2,11 +2,12 @@
 //! on `127.0.0.1:0` (plain HTTP and mutual TLS). One test binary; areas are modules:
 //! `store` (every `RemoteStore` method), `errors` (messages and kinds of failures), `faults`
 //! (scripted server faults and the retry discipline), `not_found` (404 answers that do not
-//! come from Confluence), `tls` (client certificates and trust), `big` (a large streamed upload and download), `quirks` (DC bugs and slow servers through
+//! come from Confluence), `tls` (client certificates and trust), `big` (a large streamed upload and download), `delta` (the sync engine's delta upload of a big file, counted by the request log), `quirks` (DC bugs and slow servers through
 //! the scripted `stub` server), `throttle` (bandwidth limits), `pace` (slowing down on rate-limit
 //! headers), `restrictions` (who may view a page; making it private).
 
 mod big;
+mod delta;
 mod errors;
 mod faults;
 mod not_found;

@@ -8,7 +8,7 @@ use std::fs::Metadata;
 use super::hashing::Job;
 use super::walk::ListedFile;
 use super::LocalScan;
-use crate::chunk::{self, ChunkHash, FileHashes};
+use crate::chunk::{self, FileHashes};
 use crate::fs_safe;
 use crate::journal::CachedHash;
 use crate::manifest::EntryKind;
@@ -50,14 +50,14 @@ impl Cache<'_> {
 pub(super) fn reuse_cached(
     files: Vec<ListedFile>,
     mut cache: Cache<'_>,
-    chunk_size: u64,
+    chunking: &chunk::Chunking,
     scan: &mut LocalScan,
 ) -> Vec<Job> {
     let mut jobs = Vec::new();
     for file in files {
         let fits = cache
             .get(&file.rel)
-            .is_some_and(|c| cache_fits(c, &file.meta, chunk_size));
+            .is_some_and(|c| cache_fits(c, &file.meta, chunking));
         match fits.then(|| cache.take(&file.rel)).flatten() {
             Some(c) => {
                 scan.entries.insert(file.rel.clone(), file_entry(&c));
@@ -113,18 +113,10 @@ fn is_racy(mtime_ns: i64) -> bool {
     now.saturating_sub(mtime_ns) < RACY_WINDOW_NS
 }
 
-/// The cache row still describes this file, and its chunks were cut with `chunk_size`.
-fn cache_fits(c: &CachedHash, meta: &Metadata, chunk_size: u64) -> bool {
-    if c.size != meta.len() || c.mtime_ns != chunk::mtime_ns(meta) || c.inode != chunk::inode(meta)
-    {
-        return false;
-    }
-    let expected_chunks = c.size.div_ceil(chunk_size);
-    c.chunks.len() as u64 == expected_chunks
-        && c.chunks.iter().map(|ch: &ChunkHash| ch.size).sum::<u64>() == c.size
-        && c.chunks
-            .iter()
-            .rev()
-            .skip(1)
-            .all(|ch| ch.size == chunk_size)
+/// The cache row still describes this file, and its chunks could have been cut by `chunking`.
+fn cache_fits(c: &CachedHash, meta: &Metadata, chunking: &chunk::Chunking) -> bool {
+    c.size == meta.len()
+        && c.mtime_ns == chunk::mtime_ns(meta)
+        && c.inode == chunk::inode(meta)
+        && chunking.fits(&c.chunks, c.size)
 }

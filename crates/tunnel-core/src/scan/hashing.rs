@@ -41,10 +41,10 @@ pub(super) fn hash_into(
     scan: &mut LocalScan,
     root: &Path,
     jobs: Vec<Job>,
-    chunk_size: u64,
+    chunking: &chunk::Chunking,
     hooks: &Hooks<'_>,
 ) {
-    for (rel, result) in hash_all(root, jobs, chunk_size, hooks) {
+    for (rel, result) in hash_all(root, jobs, chunking, hooks) {
         match result {
             Ok(h) => record_fresh(scan, rel, h),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -72,7 +72,7 @@ pub(super) fn hash_into(
 fn hash_job(
     root: &Path,
     job: &Job,
-    chunk_size: u64,
+    chunking: &chunk::Chunking,
     hooks: &Hooks<'_>,
 ) -> std::io::Result<chunk::FileHashes> {
     (hooks.before_open)(&job.native);
@@ -95,14 +95,14 @@ fn hash_job(
             path: job.native.clone(),
         }));
     }
-    chunk::hash_open_file(file, &job.native, chunk_size, hooks.after_first_read)
+    chunk::hash_open_file(file, &job.native, chunking, hooks.after_first_read)
 }
 
 /// Hash every job on a few threads; results come back in job order.
 fn hash_all(
     root: &Path,
     jobs: Vec<Job>,
-    chunk_size: u64,
+    chunking: &chunk::Chunking,
     hooks: &Hooks<'_>,
 ) -> Vec<(RelPath, std::io::Result<chunk::FileHashes>)> {
     if jobs.is_empty() {
@@ -120,7 +120,7 @@ fn hash_all(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(i) else { break };
-                let r = hash_job(root, job, chunk_size, hooks);
+                let r = hash_job(root, job, chunking, hooks);
                 // Each slot is written by exactly one thread.
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(r);

@@ -8,7 +8,7 @@
 //!   goes on. A file another program holds open (a Windows sharing or lock violation, see
 //!   [`crate::in_use`]) is one of them, and also listed in [`LocalScan::in_use`];
 //! - a file is hashed only when its (size, mtime, inode) differ from the cache or its cached
-//!   chunks were cut with another chunk size;
+//!   chunks could not have been cut with the current chunking (`Chunking::fits`);
 //! - skipped, never synced: hidden names (leading `.`, which covers our own `.sbt-*.partial`
 //!   downloads, `.sbtignore` and LibreOffice `.~lock.*#`) and, on Windows, files and folders
 //!   with the hidden or system attribute, temporary and editor files (`~` prefix or suffix,
@@ -49,6 +49,9 @@ pub const IGNORE_FILE: &str = ".sbtignore";
 pub struct ScanOptions {
     /// Chunk size used to cut files (bytes, at least 1).
     pub chunk_size: u64,
+    /// Average size of content-defined chunks for big files (bytes; 0: files are cut at
+    /// `chunk_size` only). See [`crate::chunk::Chunking::new`].
+    pub delta_chunk_size: u64,
     /// Extra ignore patterns (gitignore syntax) relative to the root.
     pub extra_ignores: Vec<String>,
 }
@@ -190,12 +193,13 @@ fn scan_with(
     scan.rules.root = root.to_owned();
     scan.rules.extra = rules::build_extra(root, &opts.extra_ignores)?.map(Arc::new);
     let listed = walk::walk(root, &mut scan)?;
-    let jobs = cache::reuse_cached(listed, cache, opts.chunk_size, &mut scan);
+    let chunking = crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size);
+    let jobs = cache::reuse_cached(listed, cache, &chunking, &mut scan);
     let hooks = Hooks {
         after_first_read,
         before_open,
     };
-    hashing::hash_into(&mut scan, root, jobs, opts.chunk_size, &hooks);
+    hashing::hash_into(&mut scan, root, jobs, &chunking, &hooks);
     finish(&mut scan, root);
     Ok(scan)
 }

@@ -12,6 +12,7 @@ fn rel(s: &str) -> RelPath {
 fn opts() -> ScanOptions {
     ScanOptions {
         chunk_size: 4,
+        delta_chunk_size: 0,
         extra_ignores: Vec::new(),
     }
 }
@@ -112,6 +113,7 @@ fn cache_hits_are_not_rehashed() {
     // Another chunk size invalidates the cached chunks.
     let other = ScanOptions {
         chunk_size: 2,
+        delta_chunk_size: 0,
         ..opts()
     };
     let fourth = scan_folder(root, &third.hashes, &other).expect("scan");
@@ -341,6 +343,7 @@ fn skip_rules_judge_paths_that_are_not_here() {
     put(root, "src/main.rs", b"x");
     let o = ScanOptions {
         chunk_size: 4,
+        delta_chunk_size: 0,
         extra_ignores: vec!["*.bak".into()],
     };
     let scan = scan_folder(root, &HashMap::new(), &o).expect("scan");
@@ -387,12 +390,14 @@ fn extra_ignores_apply_and_bad_patterns_are_errors() {
     put(root, "keep", b"x");
     let o = ScanOptions {
         chunk_size: 4,
+        delta_chunk_size: 0,
         extra_ignores: vec!["*.bak".into(), "node_modules/".into()],
     };
     let scan = scan_folder(root, &HashMap::new(), &o).expect("scan");
     assert_eq!(keys(&scan), vec!["keep"]);
     let bad = ScanOptions {
         chunk_size: 4,
+        delta_chunk_size: 0,
         extra_ignores: vec!["[z-a]".into()],
     };
     assert!(matches!(

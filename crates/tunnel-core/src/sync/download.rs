@@ -4,7 +4,10 @@
 //! target is still what the plan saw (a file the user changed meanwhile is left alone).
 //!
 //! Small files packed together in one blob are fetched with one ranged request per pack into a
-//! hidden cache file, then cut out locally, so a thousand small files cost a few requests.
+//! hidden cache file, then cut out locally, so a thousand small files cost a few requests. The
+//! chunks of a big file cut by content that lie one after another in one pack (a *run*) are
+//! fetched with one ranged request straight into the file, each chunk checked on its own
+//! ([`RunWriter`]): no cache file, no second copy on disk.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,7 @@ use crate::rel_path::RelPath;
 use crate::remote::{BlobName, RemoteError, RemoteStore};
 
 use super::hashing_writer::HashingWriter;
+use super::run_writer::RunWriter;
 
 /// Prefix of every temporary file we create in a synced folder (hidden, so never synced).
 pub const TEMP_PREFIX: &str = ".sbt-";
@@ -47,18 +51,22 @@ pub(crate) struct PackCache {
     pub end: u64,
 }
 
-/// Decide which pack blobs are worth one ranged fetch for several files.
+/// Decide which pack blobs are worth one ranged fetch for several files. A run of chunks of one
+/// file (see [`runs`]) counts as one use: it is fetched with one request anyway.
 pub(crate) fn packs_to_prefetch<'a>(
     entries: impl Iterator<Item = &'a FileEntry>,
 ) -> HashMap<BlobName, (u64, u64)> {
     let mut uses: HashMap<BlobName, (u64, u64, usize)> = HashMap::new();
     for e in entries {
-        for c in &e.chunks {
+        for (i, c) in e.chunks.iter().enumerate() {
             let end = c.offset.saturating_add(c.size);
             let slot = uses.entry(c.blob.clone()).or_insert((c.offset, end, 0));
             slot.0 = slot.0.min(c.offset);
             slot.1 = slot.1.max(end);
-            slot.2 += 1;
+            let continues = i > 0 && follows(&e.chunks[i - 1], c);
+            if !continues {
+                slot.2 += 1;
+            }
         }
     }
     uses.into_iter()
@@ -224,6 +232,66 @@ pub(crate) async fn sync_folders(root: &Path, files: Vec<RelPath>) {
     .await;
 }
 
+/// Whether chunk `next` lies right after `prev` in the same blob.
+fn follows(prev: &ChunkRef, next: &ChunkRef) -> bool {
+    prev.blob == next.blob && prev.offset.checked_add(prev.size) == Some(next.offset)
+}
+
+/// The file's chunks in runs: `[start, end)` index ranges of chunks that lie one after another
+/// in one blob, each fetched with one request (a chunk alone is a run of one). Chunks of a
+/// prefetched pack are cut out of its cache file one by one instead.
+fn runs(chunks: &[ChunkRef], packs: &HashMap<BlobName, Arc<PackCache>>) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (i, c) in chunks.iter().enumerate() {
+        match out.last_mut() {
+            Some((_, end))
+                if *end == i && !packs.contains_key(&c.blob) && follows(&chunks[i - 1], c) =>
+            {
+                *end = i + 1
+            }
+            _ => out.push((i, i + 1)),
+        }
+    }
+    out
+}
+
+/// Fetch the run `chunks` (two or more, one after another in one blob) with one ranged request
+/// into `file`, each chunk checked against its SHA-256.
+async fn fetch_run(
+    store: &dyn RemoteStore,
+    file: &mut tokio::fs::File,
+    whole: &mut Hasher,
+    entry: &FileEntry,
+    chunks: &[ChunkRef],
+    on_chunk: &(dyn Fn(u64) + Send + Sync),
+) -> Result<(), DownloadError> {
+    let (Some(first), Some(last)) = (chunks.first(), chunks.last()) else {
+        return Ok(());
+    };
+    let range = first.offset..last.offset.saturating_add(last.size);
+    let sizes = chunks.iter().map(|c| c.size).collect();
+    let mut w = RunWriter::new(file, whole, sizes, on_chunk);
+    match store.get_blob(&first.blob, None, Some(range), &mut w).await {
+        Ok(_) => {}
+        Err(_) if w.overflowed() => {
+            return Err(RemoteError::Integrity(format!(
+                "{}: {} sent more than the {} chunks asked for",
+                entry.path,
+                first.blob,
+                chunks.len()
+            ))
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let got = w.finish();
+    for (k, chunk) in chunks.iter().enumerate() {
+        let (n, digest) = got.get(k).copied().unwrap_or((0, Hasher::new().finish()));
+        check_chunk(entry, chunk, n, &digest)?;
+    }
+    Ok(())
+}
+
 async fn write_verified(
     store: &dyn RemoteStore,
     file: std::fs::File,
@@ -237,7 +305,13 @@ async fn write_verified(
     let single = entry.chunks.len() == 1;
     let mut whole = Hasher::new();
     let mut single_digest = None;
-    for chunk in &entry.chunks {
+    for (start, end) in runs(&entry.chunks, packs) {
+        if end - start > 1 {
+            let run = &entry.chunks[start..end];
+            fetch_run(store, &mut file, &mut whole, entry, run, on_chunk).await?;
+            continue;
+        }
+        let chunk = &entry.chunks[start];
         let (n, digest) = match packs.get(&chunk.blob) {
             Some(cache) => {
                 copy_from_cache(&mut file, (!single).then_some(&mut whole), cache, chunk).await?
@@ -390,6 +464,52 @@ mod tests {
             mtime_ns: 1,
             sha256: Some(Digest::of(content)),
         }
+    }
+
+    fn at(blob: &str, offset: u64, size: u64) -> ChunkRef {
+        ChunkRef {
+            sha256: Digest::of(blob.as_bytes()),
+            size,
+            blob: BlobName::new(blob).expect("name"),
+            offset,
+        }
+    }
+
+    #[test]
+    fn chunks_one_after_another_in_one_blob_are_one_run_and_one_use() {
+        let chunks = vec![
+            at("p-1", 0, 10),
+            at("p-1", 10, 5),
+            at("p-1", 15, 7), // run 0..3
+            at("p-2", 0, 4),  // another blob
+            at("p-2", 9, 4),  // a gap
+            at("p-2", 13, 2), // follows the previous: run 4..6
+            at("c-3", 0, 8),
+        ];
+        assert_eq!(
+            runs(&chunks, &HashMap::new()),
+            vec![(0, 3), (3, 4), (4, 6), (6, 7)]
+        );
+        let mut e = file("big", b"x");
+        e.chunks = chunks.clone();
+        let prefetch = packs_to_prefetch([&e].into_iter());
+        assert_eq!(
+            prefetch.keys().map(|b| b.as_str()).collect::<Vec<_>>(),
+            vec!["p-2"],
+            "p-1 is one run (one request, no cache file); p-2 is used twice"
+        );
+        // A prefetched pack: its chunks are cut out of the cache one by one.
+        let cached: HashMap<BlobName, Arc<PackCache>> = [(
+            BlobName::new("p-1").expect("name"),
+            Arc::new(PackCache {
+                file: PathBuf::from("x"),
+                start: 0,
+                end: 22,
+            }),
+        )]
+        .into_iter()
+        .collect();
+        assert_eq!(runs(&chunks[..3], &cached), vec![(0, 1), (1, 2), (2, 3)]);
     }
 
     #[test]

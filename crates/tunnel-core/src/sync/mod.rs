@@ -28,7 +28,9 @@ mod history_ops;
 mod history_paths;
 mod local_pass;
 mod marker;
+mod packed_chunks;
 mod remote_state;
+mod run_writer;
 mod tally;
 mod trash;
 mod trash_items;
@@ -559,6 +561,7 @@ impl Syncer {
         let root = folder.path.clone();
         let opts = ScanOptions {
             chunk_size: self.settings.chunk_size,
+            delta_chunk_size: self.settings.delta_chunk_size,
             extra_ignores: self.settings.ignore.clone(),
         };
         // The rows that still fit move into the scan; `left` holds the others (files gone or

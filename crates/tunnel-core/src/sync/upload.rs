@@ -1,9 +1,10 @@
 //! Sending local files: each file becomes a list of chunk references. A chunk the remote (or
 //! this device, in an earlier interrupted sync) already has is referenced, not sent again —
-//! this is what makes renames, copies and resumed uploads free. Large files go up chunk by
-//! chunk as `c-<sha256>` blobs, streamed from disk and re-hashed while they are sent; small
-//! files are packed together into `p-<sha256>` blobs so a folder of many small files costs a
-//! few requests.
+//! this is what makes renames, copies and resumed uploads free. Large files cut at the chunk
+//! size go up chunk by chunk as `c-<sha256>` blobs, streamed from disk and re-hashed while they
+//! are sent; small files — and the missing chunks of big files cut by content (`chunk::cdc`,
+//! 1 to 4 MiB each) — are packed together into `p-<sha256>` blobs, so a folder of many small
+//! files, or the few chunks an edit of a big file changed, cost a few requests.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -71,10 +72,18 @@ pub(crate) enum SendPlan {
     Pack,
     /// Large file: these chunk indexes must be uploaded as chunk blobs.
     Chunks { missing: Vec<usize> },
+    /// Large file cut by content: these chunk indexes go into packs.
+    PackChunks { missing: Vec<usize> },
 }
 
-/// Decide how to send `f`.
-pub(crate) fn plan_send(f: &FileToSend, index: &ChunkIndex, pack_threshold: u64) -> SendPlan {
+/// Decide how to send `f`; `content_defined`: its chunks were cut by content (small chunks
+/// that are packed, not sent one request each).
+pub(crate) fn plan_send(
+    f: &FileToSend,
+    index: &ChunkIndex,
+    pack_threshold: u64,
+    content_defined: bool,
+) -> SendPlan {
     let refs: Option<Vec<ChunkRef>> = f
         .chunks
         .iter()
@@ -93,7 +102,15 @@ pub(crate) fn plan_send(f: &FileToSend, index: &ChunkIndex, pack_threshold: u64)
         .filter(|(_, c)| !index.contains_key(&c.sha256))
         .map(|(i, _)| i)
         .collect();
-    SendPlan::Chunks { missing }
+    match content_defined {
+        true => SendPlan::PackChunks { missing },
+        false => SendPlan::Chunks { missing },
+    }
+}
+
+/// Where chunk `i` of `f` starts in the file.
+pub(crate) fn chunk_offset(f: &FileToSend, i: usize) -> u64 {
+    f.chunks[..i].iter().map(|c| c.size).sum()
 }
 
 /// Upload chunk `i` of `f` as its own blob. Returns the blob and the reference.
@@ -104,7 +121,7 @@ pub(crate) async fn send_chunk(
     i: usize,
 ) -> Result<(BlobInfo, ChunkRef), RemoteError> {
     let c = &f.chunks[i];
-    let offset: u64 = f.chunks[..i].iter().map(|c| c.size).sum();
+    let offset = chunk_offset(f, i);
     let name = chunk_blob_name(&c.sha256);
     let file = open_scanned(root, f)?;
     let info = store
@@ -130,15 +147,27 @@ pub(crate) async fn send_chunk(
     ))
 }
 
-/// Small files gathered into one pack blob. Each member is read, checked against the hash the
-/// scan saw and added to the pack's running hash on a blocking thread, so the async task only
-/// appends bytes, and sending the pack does not hash it once more.
+/// Small files, and chunks of big files cut by content, gathered into one pack blob. Each
+/// member is read, checked against the hash the scan saw and added to the pack's running hash
+/// on a blocking thread, so the async task only appends bytes, and sending the pack does not
+/// hash it once more.
 #[derive(Default)]
 pub(crate) struct PackBuilder {
     buf: BytesMut,
     /// SHA-256 of `buf` so far.
     hasher: Hasher,
-    members: Vec<(RelPath, Digest, u64, u64)>,
+    members: Vec<Packed>,
+}
+
+/// One member of a pack and where it lies in it.
+#[derive(Debug, Clone)]
+pub(crate) struct Packed {
+    /// The file it comes from.
+    pub path: RelPath,
+    /// Its bytes in the pack (once sent, the pack is `chunk.blob`).
+    pub chunk: ChunkRef,
+    /// The whole file (a small one), or one chunk of a big file.
+    pub whole_file: bool,
 }
 
 impl PackBuilder {
@@ -154,13 +183,43 @@ impl PackBuilder {
     /// Read `f` (a single-chunk file) into the pack. Returns `SourceChanged` when its bytes no
     /// longer hash to what the scan saw; the pack is then unchanged.
     pub(crate) async fn add(&mut self, root: &Path, f: &FileToSend) -> Result<(), RemoteError> {
+        self.add_slice(root, f, 0, f.size, f.sha256, true).await
+    }
+
+    /// Read chunk `i` of `f` (a big file cut by content) into the pack, checked against the
+    /// chunk's hash like [`PackBuilder::add`].
+    pub(crate) async fn add_chunk(
+        &mut self,
+        root: &Path,
+        f: &FileToSend,
+        i: usize,
+    ) -> Result<(), RemoteError> {
+        let c = f.chunks[i];
+        self.add_slice(root, f, chunk_offset(f, i), c.size, c.sha256, false)
+            .await
+    }
+
+    async fn add_slice(
+        &mut self,
+        root: &Path,
+        f: &FileToSend,
+        offset: u64,
+        size: u64,
+        expected: Digest,
+        whole_file: bool,
+    ) -> Result<(), RemoteError> {
         let native = f.path.to_native(root);
-        let file = open_scanned(root, f)?;
-        let (size, expected) = (f.size, f.sha256);
+        let mut file = open_scanned(root, f)?;
         let pack = self.hasher.clone();
         let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            use std::io::Seek as _;
             let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            file.seek(std::io::SeekFrom::Start(offset))?;
             file.take(size.saturating_add(1)).read_to_end(&mut data)?;
+            // Past the end of a chunk come the next chunk's bytes: keep only this one's.
+            if !whole_file {
+                data.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+            }
             if data.len() as u64 != size || Digest::of(&data) != expected {
                 return Ok(None);
             }
@@ -173,41 +232,43 @@ impl PackBuilder {
         let Some((data, pack)) = read else {
             return Err(RemoteError::SourceChanged(native));
         };
-        let offset = self.buf.len() as u64;
+        let at = self.buf.len() as u64;
         self.buf.extend_from_slice(&data);
         self.hasher = pack;
-        self.members
-            .push((f.path.clone(), f.sha256, offset, f.size));
+        self.members.push(Packed {
+            path: f.path.clone(),
+            chunk: ChunkRef {
+                sha256: expected,
+                size,
+                // Named once the pack is complete (see `send`).
+                blob: pack_blob_name(&Digest([0; 32])),
+                offset: at,
+            },
+            whole_file,
+        });
         Ok(())
     }
 
-    /// Upload the pack; returns the blob and, per member path, its chunk reference.
+    /// Upload the pack; returns the blob and its members, each with its chunk reference.
     pub(crate) async fn send(
         self,
         store: &dyn RemoteStore,
-    ) -> Result<(BlobInfo, Vec<(RelPath, ChunkRef)>), RemoteError> {
+    ) -> Result<(BlobInfo, Vec<Packed>), RemoteError> {
         let bytes: Bytes = self.buf.freeze();
         let sha256 = self.hasher.finish();
         let name = pack_blob_name(&sha256);
         let info = store
             .put_blob(&name, BlobSource::HashedBytes { bytes, sha256 })
             .await?;
-        let refs = self
+        let members = self
             .members
             .into_iter()
-            .map(|(path, sha256, offset, size)| {
-                (
-                    path,
-                    ChunkRef {
-                        sha256,
-                        size,
-                        blob: name.clone(),
-                        offset,
-                    },
-                )
+            .map(|mut m| {
+                m.chunk.blob = name.clone();
+                m
             })
             .collect();
-        Ok((info, refs))
+        Ok((info, members))
     }
 }
 
@@ -249,7 +310,7 @@ mod tests {
                 },
             );
         }
-        match plan_send(&f, &index, 1 << 20) {
+        match plan_send(&f, &index, 1 << 20, false) {
             SendPlan::Ready(refs) => assert_eq!(refs.len(), 2, "both chunks come from the index"),
             other => panic!("expected Ready, got {other:?}"),
         }
@@ -259,7 +320,7 @@ mod tests {
     fn small_unknown_files_are_packed_and_big_ones_send_only_missing_chunks() {
         let small = file(3, &[b"abc"]);
         assert!(matches!(
-            plan_send(&small, &ChunkIndex::new(), 1 << 20),
+            plan_send(&small, &ChunkIndex::new(), 1 << 20, false),
             SendPlan::Pack
         ));
         let big = file(6, &[b"abc", b"def"]);
@@ -274,11 +335,21 @@ mod tests {
                 offset: 0,
             },
         );
-        match plan_send(&big, &index, 2) {
+        match plan_send(&big, &index, 2, false) {
             SendPlan::Chunks { missing } => {
                 assert_eq!(missing, vec![1], "only the changed chunk is sent")
             }
             other => panic!("expected Chunks, got {other:?}"),
+        }
+        match plan_send(&big, &index, 2, true) {
+            SendPlan::PackChunks { missing } => {
+                assert_eq!(
+                    missing,
+                    vec![1],
+                    "cut by content: the changed chunk is packed"
+                )
+            }
+            other => panic!("expected PackChunks, got {other:?}"),
         }
     }
 }

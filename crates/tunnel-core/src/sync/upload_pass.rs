@@ -205,19 +205,44 @@ impl Syncer {
             self.with_journal(move |j| j.forget_blobs(id, &gone))
                 .await?;
         }
+        // Chunks of big files packed in an earlier, interrupted sync: resumed, not sent again.
+        let resumed = self.reuse_packed_chunks(id, store, &index, &wanted).await?;
+        for r in resumed {
+            index.entry(r.sha256).or_insert(r);
+        }
 
-        // Big files: their missing chunks, in parallel.
+        // Big files: their missing chunks, in parallel (cut at the chunk size), or in packs
+        // (cut by content). Pack members: small files whole (`None`) or one chunk (`Some`).
+        let chunking =
+            crate::chunk::Chunking::new(self.settings.chunk_size, self.settings.delta_chunk_size);
         let mut chunk_jobs: Vec<(usize, usize)> = Vec::new();
-        let mut pack_members: Vec<usize> = Vec::new();
+        let mut pack_members: Vec<(usize, Option<usize>)> = Vec::new();
         let mut resolved: HashMap<usize, Vec<ChunkRef>> = HashMap::new();
+        // A chunk that repeats (in one file or in several) is packed once.
+        let mut packed_chunks: HashSet<Digest> = HashSet::new();
+        let mut resolved_later: Vec<usize> = Vec::new();
         for (i, (f, _)) in files.iter().enumerate() {
-            match upload::plan_send(f, &index, self.settings.pack_threshold) {
+            let by_content = chunking.content_for(f.size).is_some();
+            match upload::plan_send(f, &index, self.settings.pack_threshold, by_content) {
                 SendPlan::Ready(refs) => {
                     resolved.insert(i, refs);
                 }
-                SendPlan::Pack => pack_members.push(i),
+                SendPlan::Pack => pack_members.push((i, None)),
                 SendPlan::Chunks { missing } => {
                     chunk_jobs.extend(missing.into_iter().map(|c| (i, c)));
+                }
+                SendPlan::PackChunks { missing } => {
+                    let before = pack_members.len();
+                    pack_members.extend(
+                        missing
+                            .into_iter()
+                            .filter(|&c| packed_chunks.insert(f.chunks[c].sha256))
+                            .map(|c| (i, Some(c))),
+                    );
+                    if pack_members.len() == before {
+                        // Every missing chunk is packed for another file already.
+                        resolved_later.push(i);
+                    }
                 }
             }
         }
@@ -228,17 +253,29 @@ impl Syncer {
             need[i] += files[i].0.chunks.get(c).map_or(0, |c| c.size);
             chunks_left[i] += 1;
         }
-        for &i in &pack_members {
-            need[i] = files[i].0.size;
+        for &(i, c) in &pack_members {
+            match c {
+                None => need[i] = files[i].0.size,
+                Some(c) => {
+                    need[i] += files[i].0.chunks.get(c).map_or(0, |c| c.size);
+                    chunks_left[i] += 1;
+                }
+            }
         }
+        let file_of: HashMap<&RelPath, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (f, _))| (&f.path, i))
+            .collect();
         let tally = &exec.tally;
         let exact = tally.uploads_are(crate::progress::totals::Amount {
             files: files.len() as u64,
             bytes: need.iter().sum(),
         });
         self.emit_progress(folder, exact);
-        for i in resolved.keys() {
-            // Every chunk is on the page already: nothing to send.
+        for i in resolved.keys().chain(&resolved_later) {
+            // Every chunk is on the page already (or on its way for another file): nothing
+            // to send.
             let p = tally.file_done(&files[*i].0.path, 0);
             self.emit_progress(folder, p);
         }
@@ -296,18 +333,44 @@ impl Syncer {
             return Err(e);
         }
 
-        // Small files: packs. Members are read and checked on blocking threads; a full pack
-        // goes on its way while the next one is read (at most PACKS_IN_FLIGHT sent at once),
-        // so reading, hashing and sending overlap.
+        // Small files and the chunks of big files cut by content: packs. Members are read
+        // and checked on blocking threads; a full pack goes on its way while the next one is
+        // read (at most PACKS_IN_FLIGHT sent at once), so reading, hashing and sending overlap.
         let mut pack_refs: HashMap<RelPath, ChunkRef> = HashMap::new();
         let mut builder = PackBuilder::default();
         let mut in_flight = FuturesUnordered::new();
         let mut sent = Vec::new();
-        for &i in &pack_members {
+        let mut chunks_sent: Vec<(RelPath, u64)> = Vec::new();
+        for &(i, c) in &pack_members {
+            if c.is_some() && failed.contains(&i) {
+                continue; // an earlier chunk of this file changed: the file waits for next sync
+            }
             let f = &files[i].0;
+            // A pack of chunks stays within the pack target (each chunk is at most half the
+            // chunk size, the pack target at most the chunk size the server takes).
+            let size = c.and_then(|c| f.chunks.get(c)).map_or(0, |c| c.size);
+            if c.is_some()
+                && !builder.is_empty()
+                && builder.len() + size > self.settings.pack_target
+            {
+                in_flight.push(std::mem::take(&mut builder).send(store));
+                while in_flight.len() > PACKS_IN_FLIGHT {
+                    if let Some(r) = in_flight.next().await {
+                        let done = self
+                            .pack_sent(r, &mut pack_refs, &mut index, exec, folder)
+                            .await?;
+                        chunks_sent.extend(done);
+                    }
+                }
+            }
             exec.tally.start(&f.path);
             let added = {
-                let add = builder.add(&root, f);
+                let add = async {
+                    match c {
+                        None => builder.add(&root, f).await,
+                        Some(c) => builder.add_chunk(&root, f, c).await,
+                    }
+                };
                 tokio::pin!(add);
                 loop {
                     tokio::select! {
@@ -317,32 +380,67 @@ impl Syncer {
                 }
             };
             for r in sent.drain(..) {
-                self.pack_sent(r, &mut pack_refs, exec, folder).await?;
+                let done = self
+                    .pack_sent(r, &mut pack_refs, &mut index, exec, folder)
+                    .await?;
+                chunks_sent.extend(done);
             }
             if let Err(e) = added {
                 info!(path = %f.path, error = %e, "not packed this time");
                 if is_in_use(&e) {
                     exec.in_use.insert(f.path.clone());
                 }
-                failed.insert(i);
-                let p = exec.tally.file_failed(&f.path, need[i], true);
-                self.emit_progress(folder, p);
+                if failed.insert(i) {
+                    let p = exec.tally.file_failed(&f.path, need[i], true);
+                    self.emit_progress(folder, p);
+                }
                 continue;
             }
             if builder.len() >= self.settings.pack_target {
                 in_flight.push(std::mem::take(&mut builder).send(store));
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
-                        self.pack_sent(r, &mut pack_refs, exec, folder).await?;
+                        let done = self
+                            .pack_sent(r, &mut pack_refs, &mut index, exec, folder)
+                            .await?;
+                        chunks_sent.extend(done);
                     }
                 }
+            }
+            // Chunks of big files count as they are sent; a file is done with its last one.
+            for (path, n) in chunks_sent.drain(..) {
+                self.chunk_packed(
+                    &path,
+                    n,
+                    &file_of,
+                    &mut chunks_left,
+                    &need,
+                    &failed,
+                    exec,
+                    folder,
+                );
             }
         }
         if !builder.is_empty() {
             in_flight.push(builder.send(store));
         }
         while let Some(r) = in_flight.next().await {
-            self.pack_sent(r, &mut pack_refs, exec, folder).await?;
+            let done = self
+                .pack_sent(r, &mut pack_refs, &mut index, exec, folder)
+                .await?;
+            chunks_sent.extend(done);
+        }
+        for (path, n) in chunks_sent.drain(..) {
+            self.chunk_packed(
+                &path,
+                n,
+                &file_of,
+                &mut chunks_left,
+                &need,
+                &failed,
+                exec,
+                folder,
+            );
         }
 
         // Assemble the entries.
@@ -397,25 +495,63 @@ impl Syncer {
         Ok(entries)
     }
 
-    /// Record a pack that was sent (or fail the sync with its error).
+    /// Record a pack that was sent (or fail the sync with its error): whole small files go to
+    /// `refs` (and are done), chunks of big files to `index`; returns those chunks (path and
+    /// size) for [`Syncer::chunk_packed`].
     async fn pack_sent(
         &self,
-        result: Result<(BlobInfo, Vec<(RelPath, ChunkRef)>), RemoteError>,
+        result: Result<(BlobInfo, Vec<upload::Packed>), RemoteError>,
         refs: &mut HashMap<RelPath, ChunkRef>,
+        index: &mut upload::ChunkIndex,
         exec: &mut Execution,
         folder: &FolderRecord,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Vec<(RelPath, u64)>, SyncError> {
         let (info, members) = result.map_err(SyncError::Remote)?;
         let id = folder.id;
         exec.summary.bytes_up += info.size;
+        self.remember_packed_chunks(id, &info, &members).await?;
         self.with_journal(move |j| j.add_known_blobs(id, &[info]))
             .await?;
-        for (path, chunk) in &members {
-            let p = exec.tally.file_done(path, chunk.size);
+        let mut chunks = Vec::new();
+        for m in members {
+            if m.whole_file {
+                let p = exec.tally.file_done(&m.path, m.chunk.size);
+                self.emit_progress(folder, p);
+                refs.insert(m.path, m.chunk);
+            } else {
+                chunks.push((m.path, m.chunk.size));
+                index.insert(m.chunk.sha256, m.chunk);
+            }
+        }
+        Ok(chunks)
+    }
+
+    /// A chunk of `path` (`n` bytes) was sent in a pack: its bytes count, and the file is done
+    /// with its last chunk.
+    #[allow(clippy::too_many_arguments)]
+    fn chunk_packed(
+        &self,
+        path: &RelPath,
+        n: u64,
+        file_of: &HashMap<&RelPath, usize>,
+        chunks_left: &mut [usize],
+        need: &[u64],
+        failed: &HashSet<usize>,
+        exec: &Execution,
+        folder: &FolderRecord,
+    ) {
+        let Some(&i) = file_of.get(path) else { return };
+        chunks_left[i] = chunks_left[i].saturating_sub(1);
+        if failed.contains(&i) {
+            return;
+        }
+        // Its bytes were on the wire in the pack just sent: it is the file in transfer.
+        exec.tally.start(path);
+        if chunks_left[i] == 0 {
+            self.emit_progress(folder, exec.tally.file_done(path, need[i]));
+        } else if let Some(p) = exec.tally.bytes(path, n) {
             self.emit_progress(folder, p);
         }
-        refs.extend(members);
-        Ok(())
     }
 }
 

@@ -290,12 +290,23 @@ fn a_collector_racing_a_restoring_device_loses_nothing() {
 }
 
 /// The committer's later check: blobs of a commit that vanish after its first check (a trash
-/// request that was already on its way) are put back by its next sync, the delta included.
+/// request that was already on its way) are put back by its next sync, the delta included —
+/// chunk blobs of a file cut at the chunk size, and packs of the chunks of a file cut by
+/// content (issue 16 item 5), each rebuilt from the file's slices.
 #[test]
 fn blobs_trashed_after_the_commits_own_check_are_restored_by_its_next_sync() {
+    let fixed = tunnel_core::config::SyncSettings {
+        delta_chunk_size: 0,
+        ..crate::util::settings()
+    };
+    trashed_blobs_are_restored(fixed, true);
+    trashed_blobs_are_restored(crate::util::settings(), false);
+}
+
+fn trashed_blobs_are_restored(settings: tunnel_core::config::SyncSettings, fixed: bool) {
     runtime().block_on(async {
         let store = MemoryStore::new();
-        let mut a = Device::new("a");
+        let mut a = Device::with_settings("a", settings);
         // No collection of its own; the later check runs on the very next sync.
         a.syncer = a.syncer.clone().with_gc_timing_for_tests(u64::MAX / 4, 0);
         a.write("first.txt", b"the first commit compacts the list");
@@ -320,7 +331,14 @@ fn blobs_trashed_after_the_commits_own_check_are_restored_by_its_next_sync() {
             .filter(|n| n.as_str().starts_with("c-") || n.as_str().starts_with("p-"))
             .filter(|n| !before.contains(n))
             .collect();
-        assert_eq!(gone.len(), 4, "three chunks and a pack: {gone:?}");
+        if fixed {
+            assert_eq!(gone.len(), 4, "three chunks and a pack: {gone:?}");
+        } else {
+            assert!(
+                !gone.is_empty() && gone.iter().all(|n| n.as_str().starts_with("p-")),
+                "cut by content: the chunks are packed: {gone:?}"
+            );
+        }
         gone.push(BlobName::new(delta).expect("name"));
         for n in &gone {
             assert!(store.remove_blob(n), "{n} was there");

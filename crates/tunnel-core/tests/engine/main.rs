@@ -7,6 +7,9 @@
 //! - `hostile`: broken or malicious remote data written straight into the store;
 //! - `fs_edges`: files and folders swapped for links between check and use, the local trash
 //!   when it cannot take a file, names never synced here arriving from elsewhere;
+//! - `delta`: big files cut by content (issue 16, item 5): an edit sends only the chunks
+//!   around it, a device cutting at the chunk size reads them, a damaged chunk in a pack is
+//!   refused, a pack stays while any chunk in it is referenced;
 //! - `format`: the remote format's documents against the server's attachment limit (file
 //!   lists cut into parts) and a format 1 page read and upgraded;
 //! - `identity`: a synced folder replaced by another one, a head missing for one read, a
@@ -28,6 +31,7 @@
 //!
 //! Every randomised test prints its seed when it fails; set `SBER_TUNNEL_SEED` to replay one.
 
+mod delta;
 mod format;
 mod fs_edges;
 mod fuzz;

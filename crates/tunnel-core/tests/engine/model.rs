@@ -28,6 +28,11 @@
 //!   version whose blobs were collected would show); at some checkpoints the first device
 //!   restores a past state into place, and once converged every device holds that state.
 //!
+//! - delta upload (issue 16, item 5): files above 4 KiB are cut by content (the test settings'
+//!   chunk size of 4 KiB makes content-defined chunks of 1 to 4 KiB); now and then such a file
+//!   is edited the way big files are — one byte changed in place, 1 KiB inserted at its start
+//!   or appended — so its new version shares most chunks with the page's, on every device.
+//!
 //! `SBER_TUNNEL_MODEL_OPS` sets the number of user operations (default 1,000);
 //! `SBER_TUNNEL_SEED` replays a seed.
 
@@ -80,6 +85,7 @@ struct Stats {
     evicted: u64,
     past_states: u64,
     restores_in_place: u64,
+    big_edits: u64,
 }
 
 struct Model {
@@ -213,6 +219,51 @@ impl Model {
         self.stats.type_changes += 1;
     }
 
+    /// A file of `dev` larger than 4 KiB (cut by content) edited the way big files are: its
+    /// tag renewed and one byte changed in place, 1 KiB inserted at its start or 1 KiB
+    /// appended. The rest of its bytes stay, so most of its chunks are on the page already.
+    fn edit_big(&mut self, dev: usize) {
+        let big: Vec<String> = self
+            .files(dev)
+            .into_iter()
+            .filter(|f| std::fs::metadata(self.devs[dev].path(f)).is_ok_and(|m| m.len() > 4096))
+            .collect();
+        let Some(rel) = big.choose(&mut self.rng).cloned() else {
+            return;
+        };
+        let Ok(old) = std::fs::read(self.devs[dev].path(&rel)) else {
+            return;
+        };
+        let Some(old_tag) = tag_of(&old) else {
+            return;
+        };
+        self.discarded.insert(old_tag.clone());
+        self.counter += 1;
+        let tag = format!("<{}#{}>", self.devs[dev].id, self.counter);
+        let mut body = old[old_tag.len()..].to_vec();
+        let letters = |rng: &mut StdRng, n: usize| -> Vec<u8> {
+            (0..n).map(|_| rng.gen_range(b'a'..=b'z')).collect()
+        };
+        match self.rng.gen_range(0..3) {
+            0 if !body.is_empty() => {
+                let i = self.rng.gen_range(0..body.len());
+                body[i] = body[i].wrapping_add(1);
+            }
+            1 => {
+                let mut front = letters(&mut self.rng, 1024);
+                front.extend_from_slice(&body);
+                body = front;
+            }
+            _ => body.extend(letters(&mut self.rng, 1024)),
+        }
+        let mut bytes = tag.clone().into_bytes();
+        bytes.extend_from_slice(&body);
+        self.written.insert(tag, bytes.clone());
+        self.devs[dev].write(&rel, &bytes);
+        self.stats.ops += 1;
+        self.stats.big_edits += 1;
+    }
+
     fn discard(&mut self, dev: usize, rel: &str) {
         if let Ok(bytes) = std::fs::read(self.devs[dev].path(rel)) {
             if let Some(t) = tag_of(&bytes) {
@@ -291,6 +342,11 @@ impl Model {
     fn user_op(&mut self) {
         if self.rng.gen_bool(0.04) {
             self.toggle_exclusion();
+            return;
+        }
+        if self.rng.gen_bool(0.06) {
+            let dev = self.rng.gen_range(0..self.devs.len());
+            self.edit_big(dev);
             return;
         }
         let dev = self.rng.gen_range(0..self.devs.len());
