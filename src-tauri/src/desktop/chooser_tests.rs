@@ -8,15 +8,10 @@ use std::time::{Duration, Instant};
 
 use confluence_emulator::Emulator;
 use test_support::wait::wait_for_async;
-use tunnel_core::config::{AuthKind, Config, DeviceConfig};
 use tunnel_core::events::SyncState;
-use tunnel_core::ids::PageId;
-use tunnel_core::paths::AppPaths;
-use tunnel_core::secrets::SecretKind;
 
 use super::backend::DesktopBackend;
 use super::real_backend::RealBackend;
-use crate::app::opened_config::OpenedConfig;
 
 /// How long a test waits for the app to react.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -38,21 +33,9 @@ async fn the_chooser_answers_during_a_sync_and_lists_what_it_sent() {
         .await
         .expect("emulator");
     let dir = tempfile::tempdir().expect("tempdir");
-    let paths =
-        AppPaths::resolve(Some(&dir.path().join("config")), None, dir.path()).expect("paths");
-    let mut config = Config::default();
-    config.remote.url = emulator.base_url();
-    config.remote.auth = AuthKind::Password;
-    config.remote.username = Some("alice".into());
-    config.remote.default_page_id = PageId::parse("4242").ok();
-    config.device = DeviceConfig::generate();
-    std::fs::create_dir_all(&paths.config_dir).expect("config dir");
-    config.save(&paths.config_file()).expect("config");
-    let app = OpenedConfig::with_config(paths.clone(), config).expect("app");
-    app.secrets
-        .set(SecretKind::Password, "s3cret")
-        .expect("secret");
-    drop(app);
+    let paths = super::emulator_app::configured(emulator.base_url(), dir.path())
+        .paths
+        .clone();
 
     let backend = RealBackend::new(paths.clone()).await;
     let folder = dir.path().join("Docs");

@@ -33,6 +33,8 @@ pub mod window;
 
 #[cfg(test)]
 mod chooser_tests;
+#[cfg(test)]
+mod emulator_app;
 #[cfg(all(test, feature = "ipc-test"))]
 mod ipc_tests;
 #[cfg(all(test, feature = "ipc-test"))]

@@ -784,8 +784,7 @@ mod tests {
     use crate::app::engine_host::lock_instance;
     use confluence_emulator::Emulator;
     use test_support::wait::wait_for_async;
-    use tunnel_core::config::{AuthKind as CoreAuth, DeviceConfig};
-    use tunnel_core::secrets::SecretKind;
+    use tunnel_core::config::DeviceConfig;
 
     /// How long a test waits for the app to react.
     const PATIENCE: Duration = Duration::from_secs(30);
@@ -802,20 +801,8 @@ mod tests {
             .await
             .expect("emulator");
         let dir = tempfile::tempdir().expect("tempdir");
-        let paths =
-            AppPaths::resolve(Some(&dir.path().join("config")), None, dir.path()).expect("paths");
-        let mut config = Config::default();
-        config.remote.url = emulator.base_url();
-        config.remote.auth = CoreAuth::Password;
-        config.remote.username = Some("alice".into());
-        config.remote.default_page_id = PageId::parse("4242").ok();
-        config.device = DeviceConfig::generate();
-        std::fs::create_dir_all(&paths.config_dir).expect("config dir");
-        config.save(&paths.config_file()).expect("config");
-        let app = OpenedConfig::with_config(paths.clone(), config).expect("app");
-        app.secrets
-            .set(SecretKind::Password, "s3cret")
-            .expect("secret");
+        let app = super::super::emulator_app::configured(emulator.base_url(), dir.path());
+        let paths = app.paths.clone();
         let socket = paths.socket_path();
 
         // A headless service (`--cli start`) holds the configuration.

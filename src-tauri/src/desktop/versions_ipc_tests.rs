@@ -15,14 +15,9 @@ use tauri::webview::InvokeRequest;
 use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 use test_support::time_text::rfc3339;
 use test_support::wait::wait_for;
-use tunnel_core::config::{AuthKind, Config, DeviceConfig};
-use tunnel_core::ids::PageId;
-use tunnel_core::paths::AppPaths;
-use tunnel_core::secrets::SecretKind;
 
 use super::backend::DesktopBackend as _;
 use super::real_backend::RealBackend;
-use crate::app::opened_config::OpenedConfig;
 
 /// How long a test waits for the engine to sync (a generous bound for a busy CI machine).
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -45,21 +40,8 @@ impl Harness {
                 .spawn(),
         )
         .expect("emulator");
-        let paths = AppPaths::resolve(Some(&home.join("config")), None, home).expect("paths");
-        let mut config = Config::default();
-        config.remote.url = emulator.base_url();
-        config.remote.auth = AuthKind::Password;
-        config.remote.username = Some("alice".into());
-        config.remote.default_page_id = PageId::parse("4242").ok();
-        config.device = DeviceConfig::generate();
-        let device = config.device.id.clone();
-        std::fs::create_dir_all(&paths.config_dir).expect("config dir");
-        config.save(&paths.config_file()).expect("config");
-        let opened = OpenedConfig::with_config(paths.clone(), config).expect("app");
-        opened
-            .secrets
-            .set(SecretKind::Password, "s3cret")
-            .expect("secret");
+        let opened = super::emulator_app::configured(emulator.base_url(), home);
+        let (paths, device) = (opened.paths.clone(), opened.config.device.id.clone());
         drop(opened);
         // On Tauri's runtime, where the commands run: the engine's tasks live there.
         let backend = tauri::async_runtime::block_on(RealBackend::new(paths));
