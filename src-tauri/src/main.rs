@@ -23,6 +23,7 @@ mod logging;
 #[allow(dead_code)]
 mod desktop {
     pub mod backend;
+    mod emulator_app;
     pub mod real_backend;
 }
 
