@@ -386,7 +386,7 @@ async function run() {
   await citizenSteps({ step, click, type, text, texts, js, until, visible, select, screenshot, FAKE, CONF });
   await conflictSteps({ step, find, findAll, click, type, text, texts, js, until, visible, screenshot, FAKE, CONF, APP, folder });
   await versionsSteps({ step, click, type, text, texts, js, until, screenshot, FAKE, APP, folder });
-  await trashSteps({ step, click, text, texts, js, until, screenshot, FAKE, folder, folder2 });
+  await trashSteps({ step, click, text, js, until, screenshot, FAKE, folder, folder2 });
 
   if (!FAKE) {
     // The app hosts the sync service the command line talks to (same HOME, same configuration).
