@@ -32,13 +32,18 @@ function localTime(seconds) {
 /** Mount the Trash tab's list into `list`; it reads itself when the tab opens. */
 export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=trash]') } = {}) {
   let folders = null; // the last listing
+  let drawn = null; // the listing as last drawn (JSON)
+  let force = false; // redraw even when the listing did not change
   const results = new Map(); // folder -> [kind, text]: the result line survives a redraw
   let loading = null;
   let again = false;
 
   const shown = () => document.body.dataset.tab === 'trash';
 
-  async function refresh() {
+  /** Read the list again (coalesced); redrawn only when it changed (or `redraw`), so a sync's
+   * events do not swap the buttons — or close a confirmation — under the person's pointer. */
+  async function refresh(redraw = false) {
+    force = force || redraw;
     if (loading) {
       again = true;
       return loading;
@@ -46,7 +51,11 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
     loading = (async () => {
       try {
         folders = await api.listTrash();
-        draw();
+        const seen = JSON.stringify(folders);
+        if (force || seen !== drawn) {
+          force = false;
+          draw();
+        }
       } catch (e) {
         list.replaceChildren(h('p', { class: 'result error' }, e.message));
       } finally {
@@ -68,6 +77,7 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
 
   function draw() {
     if (!folders) return;
+    drawn = JSON.stringify(folders);
     if (!folders.length) {
       list.replaceChildren(h('p', { class: 'empty' }, t('trash.no_folders')));
       return;
@@ -158,7 +168,7 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
     yes.focus();
   }
 
-  tab?.addEventListener('click', () => { results.clear(); refresh(); });
+  tab?.addEventListener('click', () => { results.clear(); refresh(true); });
   on(SYNC_EVENT, (event) => { if (event.type === 'finished' && shown()) refresh(); });
   onLanguageChange(draw);
   return { refresh };

@@ -68,7 +68,7 @@ pub fn list(app: &OpenedConfig) -> Result<Vec<FolderTrash>, AppError> {
     let folders = app.folders().map_err(|e| AppError::from_anyhow(&e))?;
     folders
         .iter()
-        .map(|f| {
+        .map(|f| -> Result<FolderTrash, AppError> {
             Ok(FolderTrash {
                 folder: f.path.clone(),
                 keep_days,
