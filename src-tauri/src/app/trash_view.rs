@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Serialize;
 use tunnel_core::journal::FolderRecord;
+use tunnel_core::rel_path::RelPath;
 use tunnel_core::sync::TrashItem;
 
 use super::app_error::AppError;
@@ -88,7 +89,10 @@ pub fn put_back(app: &OpenedConfig, folder: &Path, in_trash: &str) -> Result<Put
         .into_iter()
         .find(|i| i.in_trash == in_trash)
         .ok_or_else(|| AppError::invalid(t!(TrashItemGone, path = in_trash)))?;
-    let original = f.path.join(&item.path);
+    // In the platform's separators (the listing's paths use `/`).
+    let original = RelPath::new(&item.path)
+        .map(|r| r.to_native(&f.path))
+        .unwrap_or_else(|_| f.path.join(&item.path));
     let placed = tunnel_core::sync::restore_from_trash(&f.path, &item, None)
         .with_context(|| t!(CtxRestoring, path = original.display()))
         .map_err(|e| AppError::from_anyhow(&e))?;
