@@ -109,9 +109,10 @@ pub fn put_back(app: &OpenedConfig, folder: &Path, in_trash: &str) -> Result<Put
 pub fn empty(app: &OpenedConfig, folder: &Path) -> Result<Emptied, AppError> {
     let f = tracked(app, folder)?;
     let items = folder_items(app, &f).map_err(|e| AppError::from_anyhow(&e))?;
-    let gone = tunnel_core::sync::empty_trash(&f.path, &items, None, tunnel_core::clock::unix_now())
-        .with_context(|| t!(CtxEmptyTrash, path = f.path.display()))
-        .map_err(|e| AppError::from_anyhow(&e))?;
+    let gone =
+        tunnel_core::sync::empty_trash(&f.path, &items, None, tunnel_core::clock::unix_now())
+            .with_context(|| t!(CtxEmptyTrash, path = f.path.display()))
+            .map_err(|e| AppError::from_anyhow(&e))?;
     app.with_journal(|j| Ok(j.forget_trashed(f.id, &gone)?))
         .map_err(|e| AppError::from_anyhow(&e))?;
     Ok(Emptied {
@@ -169,10 +170,18 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].folder, synced);
         assert_eq!(listed[0].keep_days, 12, "the configured retention");
-        let names: Vec<&str> = listed[0].items.iter().map(|i| i.in_trash.as_str()).collect();
+        let names: Vec<&str> = listed[0]
+            .items
+            .iter()
+            .map(|i| i.in_trash.as_str())
+            .collect();
         assert_eq!(
             names,
-            ["2026-01-03/docs/a.txt", "2026-01-03/b.txt", "2026-01-02/docs/a.txt"],
+            [
+                "2026-01-03/docs/a.txt",
+                "2026-01-03/b.txt",
+                "2026-01-02/docs/a.txt"
+            ],
             "newest first"
         );
 
@@ -203,6 +212,9 @@ mod tests {
         let emptied = empty(&app, &synced).expect("empty");
         assert_eq!(emptied.removed, 1, "b.txt only");
         assert!(list(&app).expect("list")[0].items.is_empty());
-        assert!(synced.join("b.txt").symlink_metadata().is_err(), "deleted, not put back");
+        assert!(
+            synced.join("b.txt").symlink_metadata().is_err(),
+            "deleted, not put back"
+        );
     }
 }

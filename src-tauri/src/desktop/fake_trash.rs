@@ -69,7 +69,12 @@ impl FakeTrash {
                 let now = unix_now();
                 [
                     seed_one(folder, DELETED_FILE, now - 2 * 3600, TrashReason::Deleted),
-                    seed_one(folder, REPLACED_FILE, now - 24 * 3600, TrashReason::Replaced),
+                    seed_one(
+                        folder,
+                        REPLACED_FILE,
+                        now - 24 * 3600,
+                        TrashReason::Replaced,
+                    ),
                 ]
                 .into_iter()
                 .flatten()

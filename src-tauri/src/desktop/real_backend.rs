@@ -789,8 +789,7 @@ impl DesktopBackend for RealBackend {
     ) -> Result<crate::app::trash_view::PutBack, AppError> {
         let app = self.app()?;
         let at = folder.clone();
-        let done =
-            blocking(move || crate::app::trash_view::put_back(&app, &at, &in_trash)).await?;
+        let done = blocking(move || crate::app::trash_view::put_back(&app, &at, &in_trash)).await?;
         // A put-back file is a local change: send it now (a paused folder sends it on resume).
         if let Err(e) = self.sync_now(Some(folder)).await {
             tracing::info!(error = %e, "the file put back syncs later");

@@ -31,9 +31,6 @@ pub async fn put_back_from_trash(
 
 /// Delete everything in `folder`'s trash for good.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn empty_trash(
-    state: State<'_, AppState>,
-    folder: PathBuf,
-) -> Result<Emptied, AppError> {
+pub async fn empty_trash(state: State<'_, AppState>, folder: PathBuf) -> Result<Emptied, AppError> {
     state.backend.empty_trash(folder).await
 }

@@ -147,9 +147,15 @@ fn what_another_device_deleted_or_replaced_is_listed_put_back_and_emptied() {
     assert_eq!(gone["size"], 3);
     let now = tunnel_core::clock::unix_now();
     let at = gone["at"].as_i64().expect("a time");
-    assert!(now - at < 600 && at <= now, "when it went to the trash: {at} (now {now})");
+    assert!(
+        now - at < 600 && at <= now,
+        "when it went to the trash: {at} (now {now})"
+    );
     let ats: Vec<i64> = items.iter().filter_map(|i| i["at"].as_i64()).collect();
-    assert!(ats.windows(2).all(|w| w[0] >= w[1]), "newest first: {ats:?}");
+    assert!(
+        ats.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {ats:?}"
+    );
 
     // The previous content comes back beside the edited file, never over it.
     let back = h.ok(
@@ -157,7 +163,10 @@ fn what_another_device_deleted_or_replaced_is_listed_put_back_and_emptied() {
         json!({"folder": folder, "in_trash": plan["in_trash"]}),
     );
     assert_eq!(back["beside"], true, "{back}");
-    assert_eq!(back["original"], synced.join("plan.txt").to_str().expect("utf-8"));
+    assert_eq!(
+        back["original"],
+        synced.join("plan.txt").to_str().expect("utf-8")
+    );
     let beside = synced.join("plan (restored).txt");
     assert_eq!(back["placed"], beside.to_str().expect("utf-8"), "{back}");
     assert_eq!(read(&beside), "version 1");
@@ -178,7 +187,11 @@ fn what_another_device_deleted_or_replaced_is_listed_put_back_and_emptied() {
     assert_eq!(err["code"], "invalid", "{err}");
     let (items, _) = trash(&h, &folder);
     let left: Vec<&Value> = items.iter().map(|i| &i["path"]).collect();
-    assert_eq!(left, [&json!("spare.txt")], "put-back items leave the trash");
+    assert_eq!(
+        left,
+        [&json!("spare.txt")],
+        "put-back items leave the trash"
+    );
 
     // What was put back is an ordinary local change: it reaches the other device.
     wait_for("the put-back files on the other device", PATIENCE, || {
