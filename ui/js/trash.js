@@ -57,6 +57,7 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
           draw();
         }
       } catch (e) {
+        drawn = null;
         list.replaceChildren(h('p', { class: 'result error' }, e.message));
       } finally {
         loading = null;
@@ -131,6 +132,7 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
         : t('trash.put_back_done', { path: item.path });
       results.set(folder, ['ok', text]);
       await refresh();
+      say(folder, 'ok', text); // also when another read drew the new list first
     } catch (e) {
       say(folder, 'error', e.message);
       button.disabled = false;
@@ -151,8 +153,10 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
       say(f.folder, 'busy', t('trash.emptying'));
       try {
         const done = await api.emptyTrash(f.folder);
-        results.set(f.folder, ['ok', t('trash.emptied', { files: t('files', { count: done.removed }) })]);
+        const text = t('trash.emptied', { files: t('files', { count: done.removed }) });
+        results.set(f.folder, ['ok', text]);
         await refresh();
+        say(f.folder, 'ok', text);
       } catch (e) {
         say(f.folder, 'error', e.message);
         yes.disabled = false;
