@@ -140,8 +140,10 @@ mod tests {
     /// An opened configuration in `home` tracking `home/synced`.
     fn tracking(home: &Path) -> (OpenedConfig, PathBuf) {
         let paths = AppPaths::resolve(Some(&home.join("config")), None, home).expect("paths");
-        let mut config = Config::default();
-        config.device = DeviceConfig::generate();
+        let mut config = Config {
+            device: DeviceConfig::generate(),
+            ..Config::default()
+        };
         config.sync.trash_keep_days = 12;
         std::fs::create_dir_all(&paths.config_dir).expect("config dir");
         let app = OpenedConfig::with_config(paths, config).expect("opened");

@@ -23,15 +23,15 @@ pub mod fake_progress;
 #[cfg(feature = "fake-backend")]
 mod fake_selective;
 #[cfg(feature = "fake-backend")]
-mod fake_versions;
-#[cfg(feature = "fake-backend")]
 mod fake_trash;
+#[cfg(feature = "fake-backend")]
+mod fake_versions;
 pub mod real_backend;
 pub mod state;
+pub mod trash_commands;
 pub mod tray;
 pub mod tray_progress;
 pub mod version_commands;
-pub mod trash_commands;
 pub mod window;
 
 #[cfg(test)]
@@ -39,9 +39,9 @@ mod chooser_tests;
 #[cfg(all(test, feature = "ipc-test"))]
 mod ipc_tests;
 #[cfg(all(test, feature = "ipc-test"))]
-mod versions_ipc_tests;
-#[cfg(all(test, feature = "ipc-test"))]
 mod trash_ipc_tests;
+#[cfg(all(test, feature = "ipc-test"))]
+mod versions_ipc_tests;
 
 use std::sync::Arc;
 
