@@ -73,7 +73,7 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
   function say(folder, kind, text) {
     results.set(folder, [kind, text]);
     const el = [...list.querySelectorAll('.trash-folder')].find((c) => c.dataset.folder === folder);
-    if (el) showResult(el.querySelector('.trash-result'), kind, text);
+    if (el) showResult(el.querySelector('.trash-result .result'), kind, text);
   }
 
   function draw() {
@@ -87,14 +87,16 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
   }
 
   function drawFolder(f) {
-    const result = h('div', { class: 'result trash-result', role: 'status' });
+    // Found through its wrapper: showResult sets the element's class to the kind of result.
+    const result = h('div', { class: 'result', role: 'status' });
     const [kind, text] = results.get(f.folder) || ['', ''];
     showResult(result, kind, text);
     const confirmRow = h('div', { class: 'trash-confirm', hidden: true });
     const empty = h('button', { class: 'small danger empty-trash', disabled: !f.items.length }, t('trash.empty_button'));
     empty.addEventListener('click', () => openConfirm(confirmRow, f, empty));
     return h('article', { class: 'card trash-folder', dataset: { folder: f.folder } },
-      h('h3', {}, baseName(f.folder), ' ', h('span', { class: 'muted trash-folder-path' }, f.folder)),
+      h('h3', {}, baseName(f.folder)),
+      h('div', { class: 'muted trash-folder-path' }, f.folder),
       h('p', { class: 'muted trash-keep', dataset: { days: String(f.keep_days) } },
         t('trash.keep_days', { days: f.keep_days })),
       f.items.length
@@ -102,7 +104,7 @@ export function mountTrash(list, { tab = document.querySelector('.tab[data-tab=t
         : h('p', { class: 'empty trash-none' }, t('trash.folder_empty')),
       h('div', { class: 'actions' }, empty),
       confirmRow,
-      result);
+      h('div', { class: 'trash-result' }, result));
   }
 
   function drawItem(folder, item) {
