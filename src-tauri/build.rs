@@ -46,6 +46,9 @@ const COMMANDS: &[&str] = &[
     "list_path_versions",
     "restore_version",
     "pick_copy_folder",
+    "list_trash",
+    "put_back_from_trash",
+    "empty_trash",
 ];
 
 #[cfg(feature = "gui")]

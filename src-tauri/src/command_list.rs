@@ -1,7 +1,8 @@
 //! The desktop app's command list is written in five places that Tauri's design keeps apart:
 //! the build script (one `allow-<name>` permission per command), the handler list in
 //! `desktop/mod.rs`, the `#[tauri::command]` functions in `desktop/commands.rs` (and the
-//! Versions view's in `desktop/version_commands.rs`), the
+//! Versions view's in `desktop/version_commands.rs`, the Trash view's in
+//! `desktop/trash_commands.rs`), the
 //! capability that grants them (`capabilities/default.json`) and the UI's only caller
 //! (`ui/js/api.js`). This test reads all five as text — so it runs in the headless build too —
 //! and fails, naming the command and the file, when one of them lists a command the others do
@@ -13,6 +14,7 @@ const BUILD_RS: &str = include_str!("../build.rs");
 const HANDLER: &str = include_str!("desktop/mod.rs");
 const COMMANDS: &str = include_str!("desktop/commands.rs");
 const VERSION_COMMANDS: &str = include_str!("desktop/version_commands.rs");
+const TRASH_COMMANDS: &str = include_str!("desktop/trash_commands.rs");
 const CAPABILITY: &str = include_str!("../capabilities/default.json");
 const API_JS: &str = include_str!("../../ui/js/api.js");
 
@@ -56,7 +58,7 @@ fn handler() -> BTreeSet<String> {
 }
 
 fn command_functions() -> BTreeSet<String> {
-    [COMMANDS, VERSION_COMMANDS]
+    [COMMANDS, VERSION_COMMANDS, TRASH_COMMANDS]
         .iter()
         .flat_map(|text| text.split("#[tauri::command").skip(1))
         .filter_map(|rest| {
@@ -126,4 +128,6 @@ fn the_readers_see_a_difference() {
     assert!(
         handler().contains("restore_version") && command_functions().contains("restore_version")
     );
+    // So do the Trash view's.
+    assert!(handler().contains("empty_trash") && command_functions().contains("empty_trash"));
 }

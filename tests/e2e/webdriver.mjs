@@ -27,6 +27,7 @@ import { i18nSteps } from './steps/i18n.mjs';
 import { unstorableSteps } from './steps/unstorable.mjs';
 import { i18nCliSteps } from './steps/i18n-cli.mjs';
 import { versionsSteps } from './steps/versions.mjs';
+import { trashSteps } from './steps/trash.mjs';
 
 const DRIVER = process.env.WEBDRIVER_URL || 'http://127.0.0.1:4444';
 const APP = resolve(process.argv[2] || 'target/debug/sber-tunnel');
@@ -385,6 +386,7 @@ async function run() {
   await citizenSteps({ step, click, type, text, texts, js, until, visible, select, screenshot, FAKE, CONF });
   await conflictSteps({ step, find, findAll, click, type, text, texts, js, until, visible, screenshot, FAKE, CONF, APP, folder });
   await versionsSteps({ step, click, type, text, texts, js, until, screenshot, FAKE, APP, folder });
+  await trashSteps({ step, click, text, js, until, screenshot, FAKE, folder, folder2 });
 
   if (!FAKE) {
     // The app hosts the sync service the command line talks to (same HOME, same configuration).

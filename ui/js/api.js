@@ -79,4 +79,7 @@ export const api = {
     folder, path: path || null, pick, to: to || null, dry_run: dryRun,
   }),
   pickCopyFolder: () => call('pick_copy_folder'),
+  listTrash: () => call('list_trash'),
+  putBackFromTrash: (folder, inTrash) => call('put_back_from_trash', { folder, in_trash: inTrash }),
+  emptyTrash: (folder) => call('empty_trash', { folder }),
 };

@@ -14,9 +14,10 @@ import { mountPrivacyNotice } from './privacy.js';
 import { mountIgnoreSettings } from './ignore.js';
 import { refreshWaits, statusLine } from './progress.js';
 import { onLanguageChange, setLanguage, t } from './i18n.js';
+import { mountTrash } from './trash.js';
 
 const $ = (selector) => document.querySelector(selector);
-const TABS = ['folders', 'activity', 'connection', 'settings', 'conflicts'];
+const TABS = ['folders', 'activity', 'connection', 'settings', 'conflicts', 'trash'];
 const TIME_REFRESH_MS = 30000; // how often "5 min ago" texts are re-worded (display only)
 const WAIT_REFRESH_MS = 1000; // how often "retrying in 30 s" counts down (display only)
 
@@ -232,6 +233,7 @@ async function main() {
   wireSettings();
   mountIgnoreSettings($('#settings-form'));
   mountUsage($('#usage-panel'));
+  mountTrash($('#trash-list'));
   await on(SYNC_EVENT, (event) => { if (event.type === 'finished') checkToken($('#token-banner')); });
   $('#token-banner-connection').addEventListener('click', () => showTab('connection'));
   setInterval(() => refreshTimes($('#folder-list')), TIME_REFRESH_MS);

@@ -18,6 +18,8 @@
 //! - [`page_care`]: the token-expiry warning and what each folder's page holds.
 //! - [`ignore_rules`]: the global and per-folder ignore rules, presets and their preview.
 //! - [`versions`]: the desktop's Versions view over the page's history, and its restores.
+//! - [`trash_view`]: the desktop's Trash view over each folder's local trash (shared with the
+//!   command line's `trash`).
 //!
 //! Nothing here knows about Tauri or clap.
 
@@ -37,3 +39,6 @@ pub mod selective;
 // The desktop app's Versions view (the command line has its own `history` and `restore`).
 #[cfg_attr(not(feature = "gui"), allow(dead_code))]
 pub mod versions;
+// The desktop app's Trash view; `folder_items` is the command line's too.
+#[cfg_attr(not(feature = "gui"), allow(dead_code))]
+pub mod trash_view;

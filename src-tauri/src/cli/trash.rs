@@ -14,6 +14,7 @@ use super::folder_args::{paths_in_folders, selected_folders};
 use super::output::human_bytes;
 use super::{exit, Context};
 use crate::app::opened_config::OpenedConfig;
+use crate::app::trash_view::folder_items as items;
 use crate::i18n::t;
 
 #[derive(Debug, Args)]
@@ -55,15 +56,6 @@ pub async fn run(ctx: &Context, args: TrashArgs) -> Result<u8> {
             empty(ctx, &app, folder.as_deref(), older_than)
         }
     }
-}
-
-/// A folder's trash with the journal's records; records of files no longer there forgotten.
-fn items(app: &OpenedConfig, f: &FolderRecord) -> Result<Vec<TrashItem>> {
-    let records = app.with_journal(|j| Ok(j.trash_records(f.id)?))?;
-    let (items, stale) = tunnel_core::sync::list_trash(&f.path, &records)
-        .with_context(|| t!(CtxReadTrash, path = f.path.display()))?;
-    app.with_journal(|j| Ok(j.forget_trashed(f.id, &stale)?))?;
-    Ok(items)
 }
 
 /// Why an item is in the trash and whose change put it there; `None` without a record.

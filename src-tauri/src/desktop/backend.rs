@@ -287,6 +287,22 @@ pub trait DesktopBackend: Send + Sync + 'static {
         to: Option<PathBuf>,
         dry_run: bool,
     ) -> Result<tunnel_core::sync::RestoreReport, AppError>;
+    /// Trash view: every tracked folder's local trash (what another device's deletion or edit
+    /// took away here), newest first, with the retention in days (empty when not set up).
+    async fn trash(&self) -> Result<Vec<crate::app::trash_view::FolderTrash>, AppError>;
+    /// Trash view: put the item `in_trash` (its place in `folder`'s trash, as listed) back at
+    /// its original path, or beside it as `name (restored).ext` when that is taken; it then
+    /// syncs as an ordinary change.
+    async fn put_back_from_trash(
+        &self,
+        folder: PathBuf,
+        in_trash: String,
+    ) -> Result<crate::app::trash_view::PutBack, AppError>;
+    /// Trash view: delete everything in `folder`'s trash for good.
+    async fn empty_trash(
+        &self,
+        folder: PathBuf,
+    ) -> Result<crate::app::trash_view::Emptied, AppError>;
 }
 
 /// An unresolved conflict of a tracked folder, as the Conflicts view shows it.

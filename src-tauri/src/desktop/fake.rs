@@ -20,6 +20,8 @@
 //!   cannot be made private (`permission`).
 //! - versions: the history tells a fixed story about the files on disk, plus a deleted
 //!   `old-notes.txt` (see `fake_versions`); restores write files for real.
+//! - trash: each folder's trash holds two canned items, one deleted and one replaced by another
+//!   device (see `fake_trash`); putting one back writes the file for real.
 //!
 //! Invariants: the status published on the watch channel is always recomputed from the folder
 //! list after a change (never edited piecemeal); no lock is held across an `.await`.
@@ -76,6 +78,8 @@ struct Inner {
     ignore: super::fake_ignore::FakeIgnore,
     /// The Versions view's history (see `fake_versions`).
     versions: super::fake_versions::FakeVersions,
+    /// The Trash view's canned items (see `fake_trash`).
+    trash: super::fake_trash::FakeTrash,
 }
 
 struct FakeState {
@@ -212,6 +216,7 @@ impl FakeBackend {
                 choices: Default::default(),
                 ignore: Default::default(),
                 versions: Default::default(),
+                trash: Default::default(),
             }),
         }
     }
@@ -1041,6 +1046,30 @@ impl DesktopBackend for FakeBackend {
             self.sync_now(Some(folder)).await?;
         }
         Ok(report)
+    }
+
+    async fn trash(&self) -> Result<Vec<crate::app::trash_view::FolderTrash>, AppError> {
+        let folders: Vec<PathBuf> = self.lock().folders.iter().map(|f| f.path.clone()).collect();
+        Ok(self.inner.trash.list(&folders))
+    }
+
+    async fn put_back_from_trash(
+        &self,
+        folder: PathBuf,
+        in_trash: String,
+    ) -> Result<crate::app::trash_view::PutBack, AppError> {
+        self.require_tracked(&folder)?;
+        let done = self.inner.trash.put_back(&folder, &in_trash)?;
+        self.sync_now(Some(folder)).await?;
+        Ok(done)
+    }
+
+    async fn empty_trash(
+        &self,
+        folder: PathBuf,
+    ) -> Result<crate::app::trash_view::Emptied, AppError> {
+        self.require_tracked(&folder)?;
+        self.inner.trash.empty(&folder)
     }
 }
 

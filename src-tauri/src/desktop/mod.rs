@@ -23,9 +23,12 @@ pub mod fake_progress;
 #[cfg(feature = "fake-backend")]
 mod fake_selective;
 #[cfg(feature = "fake-backend")]
+mod fake_trash;
+#[cfg(feature = "fake-backend")]
 mod fake_versions;
 pub mod real_backend;
 pub mod state;
+pub mod trash_commands;
 pub mod tray;
 pub mod tray_progress;
 pub mod version_commands;
@@ -37,6 +40,8 @@ mod chooser_tests;
 mod emulator_app;
 #[cfg(all(test, feature = "ipc-test"))]
 mod ipc_tests;
+#[cfg(all(test, feature = "ipc-test"))]
+mod trash_ipc_tests;
 #[cfg(all(test, feature = "ipc-test"))]
 mod versions_ipc_tests;
 
@@ -167,5 +172,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         version_commands::list_path_versions,
         version_commands::restore_version,
         version_commands::pick_copy_folder,
+        trash_commands::list_trash,
+        trash_commands::put_back_from_trash,
+        trash_commands::empty_trash,
     ]
 }

@@ -773,6 +773,37 @@ impl DesktopBackend for RealBackend {
         }
         Ok(report)
     }
+
+    async fn trash(&self) -> Result<Vec<crate::app::trash_view::FolderTrash>, AppError> {
+        let Some(app) = self.state().app.clone() else {
+            return Ok(Vec::new());
+        };
+        // SQLite and a walk of each trash folder: blocking.
+        blocking(move || crate::app::trash_view::list(&app)).await
+    }
+
+    async fn put_back_from_trash(
+        &self,
+        folder: PathBuf,
+        in_trash: String,
+    ) -> Result<crate::app::trash_view::PutBack, AppError> {
+        let app = self.app()?;
+        let at = folder.clone();
+        let done = blocking(move || crate::app::trash_view::put_back(&app, &at, &in_trash)).await?;
+        // A put-back file is a local change: send it now (a paused folder sends it on resume).
+        if let Err(e) = self.sync_now(Some(folder)).await {
+            tracing::info!(error = %e, "the file put back syncs later");
+        }
+        Ok(done)
+    }
+
+    async fn empty_trash(
+        &self,
+        folder: PathBuf,
+    ) -> Result<crate::app::trash_view::Emptied, AppError> {
+        let app = self.app()?;
+        blocking(move || crate::app::trash_view::empty(&app, &folder)).await
+    }
 }
 
 #[cfg(test)]

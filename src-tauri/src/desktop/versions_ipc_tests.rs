@@ -22,7 +22,8 @@ use super::real_backend::RealBackend;
 /// How long a test waits for the engine to sync (a generous bound for a busy CI machine).
 const PATIENCE: Duration = Duration::from_secs(60);
 
-struct Harness {
+/// The app over the real backend and an emulator (the Trash view's tests use it too).
+pub(super) struct Harness {
     _emulator: EmulatorHandle,
     backend: Arc<RealBackend>,
     _app: App<MockRuntime>,
@@ -32,7 +33,7 @@ struct Harness {
 
 impl Harness {
     /// The app over a real backend configured for a fresh emulator page (no folder yet).
-    fn start(home: &Path) -> Harness {
+    pub(super) fn start(home: &Path) -> Harness {
         let emulator = tauri::async_runtime::block_on(
             Emulator::builder()
                 .user("alice", "s3cret")
@@ -62,7 +63,7 @@ impl Harness {
         }
     }
 
-    fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
+    pub(super) fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
         let request = InvokeRequest {
             cmd: cmd.to_owned(),
             callback: CallbackFn(0),
@@ -76,9 +77,14 @@ impl Harness {
             .map(|body| body.deserialize::<Value>().expect("responses are JSON"))
     }
 
-    fn ok(&self, cmd: &str, body: Value) -> Value {
+    pub(super) fn ok(&self, cmd: &str, body: Value) -> Value {
         self.invoke(cmd, body)
             .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    /// The emulator's address (for a second device on the same page).
+    pub(super) fn emulator_url(&self) -> String {
+        self._emulator.base_url()
     }
 
     /// The versions of `path` in `folder` (newest first), or none while the page has no
@@ -94,7 +100,7 @@ impl Harness {
     }
 
     /// Sync the folder now and wait until `path` has `count` versions on the page.
-    fn sync_until(&self, folder: &str, path: &str, count: usize) {
+    pub(super) fn sync_until(&self, folder: &str, path: &str, count: usize) {
         self.ok("sync_now", json!({"path": folder}));
         wait_for(
             &format!("{path} to have {count} versions on the page"),

@@ -194,6 +194,8 @@ catalog! {
     CtxReadTrash => "reading the trash of {path}", "чтение корзины папки {path}";
     CtxRestoring => "restoring {path}", "восстановление {path}";
     CtxEmptyTrash => "emptying the trash of {path}", "очистка корзины папки {path}";
+    // Desktop app: the Trash view.
+    TrashItemGone => "{path} is no longer in the trash.", "{path} больше нет в корзине.";
     // Command line: usage.
     UsageHeader => "{path}  (page {page})", "{path}  (страница {page})";
     UsageAttachments => "  Attachments:      {count} ({size} in current versions)", "  Вложения:         {count} ({size} в текущих версиях)";
