@@ -327,7 +327,7 @@ impl Actor {
                 }
                 result = wait_running(&mut self.running), if self.running.is_some() => {
                     let (id, _) = self.running.take().expect("checked above");
-                    self.on_finished(id, result);
+                    self.on_finished(id, result).await;
                     self.publish();
                 }
                 ev = events.recv(), if events_open => match ev {
@@ -368,7 +368,7 @@ impl Actor {
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
                 Ok(r) => {
                     let r = r.unwrap_or_else(|e| Err(SyncError::Internal(e.to_string())));
-                    self.on_finished(id, r);
+                    self.on_finished(id, r).await;
                 }
                 Err(_) => {
                     task.abort();
@@ -472,7 +472,7 @@ impl Actor {
                         retry: None,
                         watcher: None,
                         in_use: Vec::new(),
-                        unstorable: stored_unstorable(&self.syncer, id),
+                        unstorable: stored_unstorable(&self.syncer, id).await,
                     };
                     rt.ensure_watched(&self.settings, &self.dirty_tx);
                     rt
@@ -553,11 +553,22 @@ impl Actor {
         self.publish();
     }
 
-    fn on_finished(&mut self, id: FolderId, result: Result<Option<SyncSummary>, SyncError>) {
+    async fn on_finished(
+        &mut self,
+        id: FolderId,
+        result: Result<Option<SyncSummary>, SyncError>,
+    ) {
         if let (Some(hook), false) = (self.settings.after_sync, matches!(result, Ok(None))) {
             // A sync ran (a cheap poll that found nothing allocates next to nothing).
             drop(tokio::task::spawn_blocking(hook));
         }
+        // What the sync left in the journal, read before the folder's state is borrowed.
+        let after = if result.is_ok() && self.folders.contains_key(&id) {
+            let record = refresh(&self.syncer, id).await;
+            Some((record, stored_unstorable(&self.syncer, id).await))
+        } else {
+            None
+        };
         let Some(f) = self.folders.get_mut(&id) else {
             return;
         };
@@ -578,10 +589,12 @@ impl Actor {
                 }
                 f.state = SyncState::Idle;
                 f.last_error = None;
-                if let Ok(Some(rec)) = refresh(&self.syncer, id) {
-                    f.record = rec;
+                if let Some((record, unstorable)) = after {
+                    if let Ok(Some(rec)) = record {
+                        f.record = rec;
+                    }
+                    f.unstorable = unstorable;
                 }
-                f.unstorable = stored_unstorable(&self.syncer, id);
                 f.ensure_watched(&self.settings, &self.dirty_tx);
             }
             Err(e) if e.is_retryable() => {
@@ -744,24 +757,23 @@ async fn wait_running(running: &mut Option<RunningSync>) -> Result<Option<SyncSu
 }
 
 /// The folder's last list of names this computer cannot store (empty when it cannot be read:
-/// the list is advice, the sync does not depend on it).
-fn stored_unstorable(syncer: &Syncer, id: FolderId) -> Vec<UnstorableName> {
-    let journal = syncer.journal();
-    let Ok(guard) = journal.lock() else {
-        return Vec::new();
-    };
-    crate::name_rules::stored_unstorable(&guard, id).unwrap_or_else(|e| {
+/// the list is advice, the sync does not depend on it). Read on a blocking thread, as every
+/// journal access of the engine is: the journal's lock may be held by a sync's long write, and
+/// the actor must never wait for it on one of the runtime's workers.
+async fn stored_unstorable(syncer: &Syncer, id: FolderId) -> Vec<UnstorableName> {
+    run_journal(syncer.journal(), move |j| {
+        crate::name_rules::stored_unstorable(j, id)
+    })
+    .await
+    .unwrap_or_else(|e| {
         debug!(error = %e, "could not read the names this computer cannot store");
         Vec::new()
     })
 }
 
-fn refresh(syncer: &Syncer, id: FolderId) -> Result<Option<FolderRecord>, SyncError> {
-    let journal = syncer.journal();
-    let guard = journal
-        .lock()
-        .map_err(|_| SyncError::Internal("journal lock poisoned".into()))?;
-    Ok(guard.folder(id)?)
+/// The folder's record as the journal has it now.
+async fn refresh(syncer: &Syncer, id: FolderId) -> Result<Option<FolderRecord>, EngineError> {
+    run_journal(syncer.journal(), move |j| j.folder(id)).await
 }
 
 async fn run_journal<R: Send + 'static>(

@@ -547,12 +547,15 @@ impl DesktopBackend for RealBackend {
             return Ok(Vec::new());
         };
         let reader = app.clone();
-        let mut folders =
-            blocking(move || reader.folders().map_err(|e| AppError::from_anyhow(&e))).await?;
+        // The journal, and the secret perhaps in the OS keyring: blocking calls.
+        let (mut folders, client) = blocking(move || {
+            let folders = reader.folders().map_err(|e| AppError::from_anyhow(&e))?;
+            Ok((folders, reader.client().map_err(AppError::from)?))
+        })
+        .await?;
         if let Some(p) = &path {
             folders.retain(|f| &f.path == p);
         }
-        let client = app.client().map_err(AppError::from)?;
         crate::app::page_care::page_usage(&client, &app.syncer(), &folders)
             .await
             .map_err(|e| AppError::from_anyhow(&e))
@@ -564,7 +567,14 @@ impl DesktopBackend for RealBackend {
         let Some(app) = self.state().app.clone() else {
             return Ok(None);
         };
-        Ok(crate::app::page_care::token_notice_for(&app).await)
+        // The secret may live in the OS keyring (a D-Bus call that can wait for its timeout):
+        // built on a blocking thread, never on one of the workers that answer the window.
+        let opened = app.clone();
+        let Ok(client) = blocking(move || opened.client().map_err(AppError::from)).await else {
+            return Ok(None);
+        };
+        let warn_days = app.config.remote.token_expiry_warn_days;
+        Ok(crate::app::page_care::token_notice(&client, warn_days).await)
     }
 
     async fn conflicts(&self) -> Result<Vec<FolderConflict>, AppError> {
