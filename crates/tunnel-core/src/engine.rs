@@ -553,11 +553,7 @@ impl Actor {
         self.publish();
     }
 
-    async fn on_finished(
-        &mut self,
-        id: FolderId,
-        result: Result<Option<SyncSummary>, SyncError>,
-    ) {
+    async fn on_finished(&mut self, id: FolderId, result: Result<Option<SyncSummary>, SyncError>) {
         if let (Some(hook), false) = (self.settings.after_sync, matches!(result, Ok(None))) {
             // A sync ran (a cheap poll that found nothing allocates next to nothing).
             drop(tokio::task::spawn_blocking(hook));
