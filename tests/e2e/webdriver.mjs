@@ -164,6 +164,13 @@ writeFileSync(join(folder, 'plan conflict.md'), '# plan\n');
 const results = [];
 async function step(name, fn) {
   try {
+    // A dialog a failed step left open (or that opened late, after its step gave up) is modal:
+    // it would fail every later step too. Once a step has failed, close such leftovers first,
+    // so the report names the step that failed, not the dozen after it.
+    if (results.some(([, err]) => err)) {
+      await js("document.querySelectorAll('dialog[open]').forEach((d) => d.close()); return true")
+        .catch(() => { /* no window to clean up */ });
+    }
     await fn();
     results.push([name, null]);
     console.log(`ok   ${name}`);
