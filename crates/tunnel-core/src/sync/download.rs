@@ -8,6 +8,11 @@
 //! chunks of a big file cut by content that lie one after another in one pack (a *run*) are
 //! fetched with one ranged request straight into the file, each chunk checked on its own
 //! ([`RunWriter`]): no cache file, no second copy on disk.
+//!
+//! The pieces of one file (runs, single chunks) are fetched up to `sync.parallel-transfers` at
+//! a time, each written at its own offset ([`AtWriter`]); the whole file's SHA-256 is computed
+//! on its own thread from the file as the pieces land, in order ([`WholeDigest`]), so a big
+//! file's two digests run on two cores while the next pieces are on their way (issue 15).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

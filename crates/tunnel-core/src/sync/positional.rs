@@ -16,7 +16,8 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use tokio::task::JoinHandle;
 
-/// Largest write handed to one blocking task (bigger buffers are taken in parts).
+/// Bytes gathered before they are handed to a blocking task to be written (fewer, larger
+/// writes: a task per network read would cost more than the write).
 const MAX_WRITE: usize = 1024 * 1024;
 
 /// Write all of `buf` at `offset` of `file`.
@@ -62,12 +63,15 @@ fn write_at(file: &File, buf: &[u8], offset: u64) -> io::Result<usize> {
     }
 }
 
-/// Writes into a shared file from a given offset on. Each write is copied and written on a
-/// blocking thread; the next write (or a flush) waits for it and reports its error. After
-/// `flush` returned, every byte accepted is in the file.
+/// Writes into a shared file from a given offset on. Bytes are gathered up to [`MAX_WRITE`] and
+/// then written on a blocking thread while the next ones are gathered (one write in flight);
+/// the next full buffer (or a flush) waits for it and reports its error. After `flush`
+/// returned, every byte accepted is in the file.
 pub(crate) struct AtWriter {
     file: Arc<File>,
+    /// Where `gathered` goes.
     pos: u64,
+    gathered: Vec<u8>,
     op: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -77,6 +81,7 @@ impl AtWriter {
         AtWriter {
             file,
             pos: offset,
+            gathered: Vec::new(),
             op: None,
         }
     }
@@ -94,6 +99,23 @@ impl AtWriter {
         self.op = None;
         Poll::Ready(r)
     }
+
+    /// Start writing what was gathered (once the write before it is done).
+    fn poll_start(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_op(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
+        if !self.gathered.is_empty() {
+            let data = std::mem::take(&mut self.gathered);
+            let (file, at) = (Arc::clone(&self.file), self.pos);
+            self.pos += data.len() as u64;
+            self.op = Some(tokio::task::spawn_blocking(move || {
+                write_all_at(&file, &data, at)
+            }));
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl AsyncWrite for AtWriter {
@@ -103,30 +125,37 @@ impl AsyncWrite for AtWriter {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match this.poll_op(cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
+        if this.gathered.len() >= MAX_WRITE {
+            match this.poll_start(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
         }
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
+        if this.gathered.capacity() == 0 {
+            this.gathered.reserve(MAX_WRITE);
         }
-        let data = buf[..buf.len().min(MAX_WRITE)].to_vec();
-        let n = data.len();
-        let (file, at) = (Arc::clone(&this.file), this.pos);
-        this.op = Some(tokio::task::spawn_blocking(move || {
-            write_all_at(&file, &data, at)
-        }));
-        this.pos += n as u64;
+        let n = buf.len().min(MAX_WRITE - this.gathered.len());
+        this.gathered.extend_from_slice(&buf[..n]);
         Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_op(cx)
+        let this = self.get_mut();
+        loop {
+            match this.poll_start(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            if this.gathered.is_empty() {
+                // Started the last write, or nothing was left: wait for it.
+                return this.poll_op(cx);
+            }
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_op(cx)
+        self.poll_flush(cx)
     }
 }
 
