@@ -72,7 +72,9 @@ pub(crate) struct AtWriter {
     /// Where `gathered` goes.
     pos: u64,
     gathered: Vec<u8>,
-    op: Option<JoinHandle<io::Result<()>>>,
+    /// A buffer back from its write, gathered into next (two buffers per writer at most).
+    spare: Vec<u8>,
+    op: Option<JoinHandle<(Vec<u8>, io::Result<()>)>>,
 }
 
 impl AtWriter {
@@ -82,6 +84,7 @@ impl AtWriter {
             file,
             pos: offset,
             gathered: Vec::new(),
+            spare: Vec::new(),
             op: None,
         }
     }
@@ -93,7 +96,11 @@ impl AtWriter {
         };
         let r = match Pin::new(op).poll(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(r)) => r,
+            Poll::Ready(Ok((mut buf, r))) => {
+                buf.clear();
+                self.spare = buf;
+                r
+            }
             Poll::Ready(Err(e)) => Err(io::Error::other(e)),
         };
         self.op = None;
@@ -107,11 +114,12 @@ impl AtWriter {
             other => return other,
         }
         if !self.gathered.is_empty() {
-            let data = std::mem::take(&mut self.gathered);
+            let data = std::mem::replace(&mut self.gathered, std::mem::take(&mut self.spare));
             let (file, at) = (Arc::clone(&self.file), self.pos);
             self.pos += data.len() as u64;
             self.op = Some(tokio::task::spawn_blocking(move || {
-                write_all_at(&file, &data, at)
+                let r = write_all_at(&file, &data, at);
+                (data, r)
             }));
         }
         Poll::Ready(Ok(()))
