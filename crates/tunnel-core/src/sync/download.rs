@@ -315,7 +315,8 @@ async fn fetch_piece(
     packs: &HashMap<BlobName, Arc<PackCache>>,
     on_chunk: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Option<Digest>, DownloadError> {
-    let mut out = AtWriter::new(Arc::clone(file), offset);
+    let len: u64 = chunks.iter().map(|c| c.size).sum();
+    let mut out = AtWriter::new(Arc::clone(file), offset, len);
     let [chunk] = chunks else {
         fetch_run(store, &mut out, entry, chunks, on_chunk).await?;
         out.flush().await?;

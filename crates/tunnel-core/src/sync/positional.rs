@@ -78,12 +78,14 @@ pub(crate) struct AtWriter {
 }
 
 impl AtWriter {
-    /// A writer whose first byte lands at `offset` of `file`.
-    pub(crate) fn new(file: Arc<File>, offset: u64) -> Self {
+    /// A writer whose first byte lands at `offset` of `file`, for about `len` bytes (its
+    /// buffer is no bigger: a small file costs a small buffer).
+    pub(crate) fn new(file: Arc<File>, offset: u64, len: u64) -> Self {
+        let room = usize::try_from(len).map_or(MAX_WRITE, |l| l.clamp(1, MAX_WRITE));
         AtWriter {
             file,
             pos: offset,
-            gathered: Vec::new(),
+            gathered: Vec::with_capacity(room),
             spare: Vec::new(),
             op: None,
         }
@@ -141,6 +143,7 @@ impl AsyncWrite for AtWriter {
             }
         }
         if this.gathered.capacity() == 0 {
+            // The first buffer went to be written and none came back yet.
             this.gathered.reserve(MAX_WRITE);
         }
         let n = buf.len().min(MAX_WRITE - this.gathered.len());
@@ -188,10 +191,10 @@ mod tests {
         let cut = MAX_WRITE + 5;
         // The second piece first, in one write larger than MAX_WRITE; then the first in small
         // writes.
-        let mut second = AtWriter::new(Arc::clone(&file), cut as u64);
+        let mut second = AtWriter::new(Arc::clone(&file), cut as u64, (data.len() - cut) as u64);
         second.write_all(&data[cut..]).await.expect("write");
         second.flush().await.expect("flush");
-        let mut first = AtWriter::new(Arc::clone(&file), 0);
+        let mut first = AtWriter::new(Arc::clone(&file), 0, 10);
         for piece in data[..cut].chunks(1000) {
             first.write_all(piece).await.expect("write");
         }
