@@ -8,6 +8,11 @@
 //! chunks of a big file cut by content that lie one after another in one pack (a *run*) are
 //! fetched with one ranged request straight into the file, each chunk checked on its own
 //! ([`RunWriter`]): no cache file, no second copy on disk.
+//!
+//! The pieces of one file (runs, single chunks) are fetched up to `sync.parallel-transfers` at
+//! a time, each written at its own offset ([`AtWriter`]); the whole file's SHA-256 is computed
+//! on its own thread from the file as the pieces land, in order ([`WholeDigest`]), so a big
+//! file's two digests run on two cores while the next pieces are on their way (issue 15).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,14 +23,20 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tracing::debug;
 
 use crate::fs_safe;
+use futures::stream;
+
 use crate::hash::{Digest, Hasher};
 use crate::manifest::{ChunkRef, FileEntry};
 use crate::plan::LocalEntry;
 use crate::rel_path::RelPath;
 use crate::remote::{BlobName, RemoteError, RemoteStore};
 
+use futures::StreamExt as _;
+
 use super::hashing_writer::HashingWriter;
+use super::positional::AtWriter;
 use super::run_writer::RunWriter;
+use super::whole_digest::WholeDigest;
 
 /// Prefix of every temporary file we create in a synced folder (hidden, so never synced).
 pub const TEMP_PREFIX: &str = ".sbt-";
@@ -161,6 +172,7 @@ pub(crate) async fn download_file(
     keep_previous: bool,
     packs: &HashMap<BlobName, Arc<PackCache>>,
     on_chunk: &(dyn Fn(u64) + Send + Sync),
+    parallel: usize,
 ) -> Result<Option<String>, DownloadError> {
     let (dir, name) = fs_safe::parent_of(root, dest, true)?;
     let temp = format!(
@@ -168,7 +180,7 @@ pub(crate) async fn download_file(
         uuid::Uuid::new_v4().simple()
     );
     let file = dir.create_new(&temp)?;
-    let result = write_verified(store, file, entry, packs, on_chunk).await;
+    let result = write_verified(store, file, entry, packs, on_chunk, parallel).await;
     if let Err(e) = result {
         let _ = dir.remove_file(&temp);
         return Err(e);
@@ -256,11 +268,10 @@ fn runs(chunks: &[ChunkRef], packs: &HashMap<BlobName, Arc<PackCache>>) -> Vec<(
 }
 
 /// Fetch the run `chunks` (two or more, one after another in one blob) with one ranged request
-/// into `file`, each chunk checked against its SHA-256.
+/// into `out`, each chunk checked against its SHA-256.
 async fn fetch_run(
     store: &dyn RemoteStore,
-    file: &mut tokio::fs::File,
-    whole: &mut Hasher,
+    out: &mut AtWriter,
     entry: &FileEntry,
     chunks: &[ChunkRef],
     on_chunk: &(dyn Fn(u64) + Send + Sync),
@@ -270,7 +281,7 @@ async fn fetch_run(
     };
     let range = first.offset..last.offset.saturating_add(last.size);
     let sizes = chunks.iter().map(|c| c.size).collect();
-    let mut w = RunWriter::new(file, whole, sizes, on_chunk);
+    let mut w = RunWriter::new(out, sizes, on_chunk);
     match store.get_blob(&first.blob, None, Some(range), &mut w).await {
         Ok(_) => {}
         Err(_) if w.overflowed() => {
@@ -292,62 +303,124 @@ async fn fetch_run(
     Ok(())
 }
 
+/// Fetch one piece of the file (a run of chunks, or one chunk: from its blob or a prefetched
+/// pack) into `file` at `offset`, every chunk checked; once this returns, its bytes are in the
+/// file. Returns the digest of a piece of one chunk.
+async fn fetch_piece(
+    store: &dyn RemoteStore,
+    file: &Arc<std::fs::File>,
+    offset: u64,
+    entry: &FileEntry,
+    chunks: &[ChunkRef],
+    packs: &HashMap<BlobName, Arc<PackCache>>,
+    on_chunk: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Option<Digest>, DownloadError> {
+    let len: u64 = chunks.iter().map(|c| c.size).sum();
+    let mut out = AtWriter::new(Arc::clone(file), offset, len);
+    let [chunk] = chunks else {
+        fetch_run(store, &mut out, entry, chunks, on_chunk).await?;
+        out.flush().await?;
+        return Ok(None);
+    };
+    let (n, digest) = match packs.get(&chunk.blob) {
+        Some(cache) => copy_from_cache(&mut out, cache, chunk).await?,
+        None => {
+            // Never more than the chunk's own size reaches the disk: the request asks for
+            // exactly its byte range (a chunk blob holds it from 0), and the writer refuses
+            // anything past it, whatever the server sends (an oversized attachment behind a
+            // 1-byte chunk is cut at the first surplus byte, not written whole).
+            let mut w = HashingWriter::with_limit(&mut out, None, chunk.size);
+            let range = chunk.offset..chunk.offset.saturating_add(chunk.size);
+            match store.get_blob(&chunk.blob, None, Some(range), &mut w).await {
+                Ok(_) => {}
+                Err(_) if w.overflowed() => {
+                    return Err(RemoteError::Integrity(format!(
+                        "{}: {} sent more than the {} bytes of chunk {}",
+                        entry.path, chunk.blob, chunk.size, chunk.sha256
+                    ))
+                    .into())
+                }
+                Err(e) => return Err(e.into()),
+            }
+            w.finish()
+        }
+    };
+    out.flush().await?;
+    check_chunk(entry, chunk, n, &digest)?;
+    on_chunk(n);
+    Ok(Some(digest))
+}
+
+/// Write `entry` into `file`, checked: its pieces (runs of chunks, single chunks) are fetched
+/// up to `parallel` at a time, each written at its offset with every chunk checked against its
+/// SHA-256; the whole file's SHA-256 is computed on its own thread from the bytes as they lie
+/// in the file ([`WholeDigest`]), except for a file of one chunk, whose chunk digest is its
+/// own (its bytes are hashed once). Then the file is flushed to disk and its mtime set.
 async fn write_verified(
     store: &dyn RemoteStore,
     file: std::fs::File,
     entry: &FileEntry,
     packs: &HashMap<BlobName, Arc<PackCache>>,
     on_chunk: &(dyn Fn(u64) + Send + Sync),
+    parallel: usize,
 ) -> Result<(), DownloadError> {
-    let mut file = tokio::fs::File::from_std(file);
-    // A file of one chunk has that chunk's digest as its own (checked below against the
-    // entry's): its bytes are hashed once.
+    let file = Arc::new(file);
+    let pieces = runs(&entry.chunks, packs);
+    let mut at = 0u64;
+    let placed: Vec<(u64, u64)> = pieces
+        .iter()
+        .map(|&(start, end)| {
+            let len: u64 = entry.chunks[start..end].iter().map(|c| c.size).sum();
+            at = at.saturating_add(len);
+            (at - len, len)
+        })
+        .collect();
     let single = entry.chunks.len() == 1;
-    let mut whole = Hasher::new();
+    let whole = (!single).then(|| WholeDigest::start(Arc::clone(&file), placed.clone()));
     let mut single_digest = None;
-    for (start, end) in runs(&entry.chunks, packs) {
-        if end - start > 1 {
-            let run = &entry.chunks[start..end];
-            fetch_run(store, &mut file, &mut whole, entry, run, on_chunk).await?;
-            continue;
-        }
-        let chunk = &entry.chunks[start];
-        let (n, digest) = match packs.get(&chunk.blob) {
-            Some(cache) => {
-                copy_from_cache(&mut file, (!single).then_some(&mut whole), cache, chunk).await?
+    let fetched: Result<(), DownloadError> = async {
+        let jobs: Vec<(usize, usize, usize, u64)> = pieces
+            .iter()
+            .zip(&placed)
+            .enumerate()
+            .map(|(k, (&(start, end), &(offset, _)))| (k, start, end, offset))
+            .collect();
+        let file = &file;
+        let mut fetches = stream::iter(jobs)
+            .map(|(k, start, end, offset)| async move {
+                let chunks = &entry.chunks[start..end];
+                let r = fetch_piece(store, file, offset, entry, chunks, packs, on_chunk).await;
+                (k, r)
+            })
+            .buffer_unordered(parallel.max(1));
+        while let Some((k, r)) = fetches.next().await {
+            let digest = r?;
+            if let Some(w) = &whole {
+                w.landed(k);
             }
-            None => {
-                // Never more than the chunk's own size reaches the disk: the request asks for
-                // exactly its byte range (a chunk blob holds it from 0), and the writer refuses
-                // anything past it, whatever the server sends (an oversized attachment behind a
-                // 1-byte chunk is cut at the first surplus byte, not written whole).
-                let mut w = HashingWriter::with_limit(
-                    &mut file,
-                    (!single).then_some(&mut whole),
-                    chunk.size,
-                );
-                let range = chunk.offset..chunk.offset.saturating_add(chunk.size);
-                match store.get_blob(&chunk.blob, None, Some(range), &mut w).await {
-                    Ok(_) => {}
-                    Err(_) if w.overflowed() => {
-                        return Err(RemoteError::Integrity(format!(
-                            "{}: {} sent more than the {} bytes of chunk {}",
-                            entry.path, chunk.blob, chunk.size, chunk.sha256
-                        ))
-                        .into())
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-                w.finish()
+            if single {
+                single_digest = digest;
             }
-        };
-        check_chunk(entry, chunk, n, &digest)?;
-        if single {
-            single_digest = Some(digest);
         }
-        on_chunk(n);
+        Ok(())
     }
-    let got = single_digest.unwrap_or_else(|| whole.finish());
+    .await;
+    // The hashing thread stops (and lets go of the file) before anything else happens to it.
+    let whole_digest = match whole {
+        Some(w) => w.finish().await,
+        None => Ok(None),
+    };
+    fetched?;
+    let got = match (single_digest, whole_digest?) {
+        (Some(d), _) | (None, Some(d)) => d,
+        (None, None) => {
+            return Err(RemoteError::Integrity(format!(
+                "{}: not every piece of the file arrived",
+                entry.path
+            ))
+            .into())
+        }
+    };
     if Some(got) != entry.sha256 {
         return Err(RemoteError::Integrity(format!(
             "{}: the assembled file does not match its SHA-256",
@@ -355,11 +428,13 @@ async fn write_verified(
         ))
         .into());
     }
-    file.flush().await?;
-    file.sync_all().await?;
-    let std_file = file.into_std().await;
     let mtime = mtime_from_ns(entry.mtime_ns);
-    std_file.set_modified(mtime)?;
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        file.sync_all()?;
+        file.set_modified(mtime)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
     Ok(())
 }
 
@@ -380,8 +455,7 @@ fn check_chunk(
 }
 
 async fn copy_from_cache(
-    out: &mut tokio::fs::File,
-    whole: Option<&mut Hasher>,
+    out: &mut AtWriter,
     cache: &PackCache,
     chunk: &ChunkRef,
 ) -> Result<(u64, Digest), DownloadError> {
@@ -397,7 +471,7 @@ async fn copy_from_cache(
     src.seek(std::io::SeekFrom::Start(chunk.offset - cache.start))
         .await?;
     let mut limited = src.take(chunk.size);
-    let mut w = HashingWriter::with_limit(out, whole, chunk.size);
+    let mut w = HashingWriter::with_limit(out, None, chunk.size);
     tokio::io::copy(&mut limited, &mut w).await?;
     Ok(w.finish())
 }
@@ -510,6 +584,148 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(runs(&chunks[..3], &cached), vec![(0, 1), (1, 2), (2, 3)]);
+    }
+
+    /// `data` cut in pieces of `cut` bytes, put into `packs` packs (chunks one after another
+    /// in each, so each pack is one run) of a memory store; returns the entry.
+    async fn stored(
+        store: &crate::remote::memory::MemoryStore,
+        data: &[u8],
+        cut: usize,
+        packs: usize,
+    ) -> FileEntry {
+        use crate::remote::{BlobSource, RemoteStore};
+        let chunks: Vec<&[u8]> = data.chunks(cut).collect();
+        let per_pack = chunks.len().div_ceil(packs);
+        let mut refs = Vec::new();
+        for group in chunks.chunks(per_pack) {
+            let bytes: Vec<u8> = group.concat();
+            let name = crate::manifest::pack_blob_name(&Digest::of(&bytes));
+            store
+                .put_blob(&name, BlobSource::Bytes(bytes::Bytes::from(bytes)))
+                .await
+                .expect("put");
+            let mut offset = 0;
+            for c in group {
+                refs.push(ChunkRef {
+                    sha256: Digest::of(c),
+                    size: c.len() as u64,
+                    blob: name.clone(),
+                    offset,
+                });
+                offset += c.len() as u64;
+            }
+        }
+        let mut e = file("big.bin", data);
+        e.chunks = refs;
+        e
+    }
+
+    fn noise(len: usize) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_u32;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn pieces_fetched_at_once_make_the_file_and_a_wrong_whole_digest_is_refused() {
+        let store = crate::remote::memory::MemoryStore::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Seven packs of runs, more than the pieces fetched at once: they land out of order.
+        let data = noise(700_001);
+        let entry = stored(&store, &data, 33_333, 7).await;
+        let dest = RelPath::new("big.bin").expect("path");
+        let landed = std::sync::atomic::AtomicU64::new(0);
+        let note = |n: u64| {
+            landed.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        for parallel in [1, 3] {
+            let _ = std::fs::remove_file(dir.path().join("big.bin"));
+            landed.store(0, std::sync::atomic::Ordering::Relaxed);
+            download_file(
+                &store,
+                dir.path(),
+                &dest,
+                &entry,
+                None,
+                false,
+                &HashMap::new(),
+                &note,
+                parallel,
+            )
+            .await
+            .expect("download");
+            assert_eq!(
+                std::fs::read(dir.path().join("big.bin")).expect("read"),
+                data
+            );
+            assert_eq!(
+                landed.load(std::sync::atomic::Ordering::Relaxed),
+                data.len() as u64,
+                "every chunk told once"
+            );
+        }
+        // Every chunk right, but the file list says another whole file: never put in place.
+        let mut lying = entry.clone();
+        lying.path = RelPath::new("lying.bin").expect("path");
+        lying.sha256 = Some(Digest::of(b"something else"));
+        let err = download_file(
+            &store,
+            dir.path(),
+            &lying.path,
+            &lying,
+            None,
+            false,
+            &HashMap::new(),
+            &|_| {},
+            4,
+        )
+        .await
+        .expect_err("the whole file does not match");
+        assert!(err.to_string().contains("SHA-256"), "{err}");
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["big.bin".to_string()], "no temporary file left");
+    }
+
+    #[tokio::test]
+    async fn a_damaged_piece_among_several_fetched_at_once_is_refused() {
+        let store = crate::remote::memory::MemoryStore::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = noise(400_000);
+        let entry = stored(&store, &data, 50_000, 4).await;
+        // One byte of the third pack changes; its size stays.
+        let victim = &entry.chunks[5];
+        let mut bytes = store.blob_bytes(&victim.blob).expect("pack").to_vec();
+        bytes[victim.offset as usize + 10] ^= 1;
+        assert!(store.corrupt_blob(&victim.blob, bytes::Bytes::from(bytes)));
+        let err = download_file(
+            &store,
+            dir.path(),
+            &entry.path,
+            &entry,
+            None,
+            false,
+            &HashMap::new(),
+            &|_| {},
+            4,
+        )
+        .await
+        .expect_err("a damaged chunk");
+        assert!(err.to_string().contains(&victim.sha256.to_hex()), "{err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("list").count(),
+            0,
+            "nothing put in place, no temporary file left"
+        );
     }
 
     #[test]

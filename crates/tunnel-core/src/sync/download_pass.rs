@@ -159,6 +159,7 @@ impl Syncer {
                             keep,
                             packs,
                             &on_chunk,
+                            parallel,
                         )
                     };
                     let mut r = fetch().await;
@@ -212,6 +213,7 @@ impl Syncer {
                 keep,
                 &packs,
                 &on_chunk,
+                1,
             )
             .await;
             if r.is_ok() {

@@ -352,6 +352,7 @@ impl Syncer {
                     in_place,
                     &no_packs,
                     &|_| {},
+                    self.settings.parallel_transfers.max(1),
                 )
                 .await
                 .map_err(|err| SyncError::Internal(format!("restoring {dest}: {err}")))?;

@@ -29,6 +29,7 @@ mod history_paths;
 mod local_pass;
 mod marker;
 mod packed_chunks;
+mod positional;
 mod remote_state;
 mod run_writer;
 mod tally;
@@ -38,6 +39,7 @@ mod upload;
 mod upload_pass;
 mod usage;
 mod verify;
+mod whole_digest;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};

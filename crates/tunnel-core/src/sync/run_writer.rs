@@ -1,8 +1,8 @@
 //! Several chunks of one file that lie one after another in one blob — the chunks of a big
 //! file cut by content, packed in order — are fetched with one ranged request: this writer
 //! passes the bytes on to the file, cuts them at the chunk boundaries and hashes each chunk on
-//! its own (and every byte into the whole file's hasher), so each is checked against its
-//! SHA-256 as if it had come alone, and reports each chunk's bytes as soon as they landed (the
+//! its own, so each is checked against its SHA-256 as if it had come alone (the whole file's
+//! digest is computed elsewhere, on its own thread: `whole_digest.rs`), and reports each chunk's bytes as soon as they landed (the
 //! progress of a long run). No more than the run's bytes are ever written.
 
 use std::pin::Pin;
@@ -15,7 +15,6 @@ use crate::hash::{Digest, Hasher};
 /// See the module docs.
 pub(crate) struct RunWriter<'a, W> {
     inner: &'a mut W,
-    whole: &'a mut Hasher,
     /// Told the size of each chunk once all its bytes landed.
     on_chunk: &'a (dyn Fn(u64) + Send + Sync),
     /// The chunk sizes, in order.
@@ -33,13 +32,11 @@ impl<'a, W: AsyncWrite + Unpin> RunWriter<'a, W> {
     /// as each one is complete.
     pub(crate) fn new(
         inner: &'a mut W,
-        whole: &'a mut Hasher,
         sizes: Vec<u64>,
         on_chunk: &'a (dyn Fn(u64) + Send + Sync),
     ) -> Self {
         RunWriter {
             inner,
-            whole,
             on_chunk,
             sizes,
             done: Vec::new(),
@@ -87,7 +84,6 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for RunWriter<'_, W> {
         match Pin::new(&mut *this.inner).poll_write(cx, buf) {
             Poll::Ready(Ok(n)) => {
                 this.current.update(&buf[..n]);
-                this.whole.update(&buf[..n]);
                 this.in_current += n as u64;
                 if this.in_current == size {
                     let digest = std::mem::take(&mut this.current).finish();
@@ -121,10 +117,9 @@ mod tests {
         let sizes = vec![5, 4, 5, 5];
         for step in [1usize, 3, 7, 19] {
             let mut out: Vec<u8> = Vec::new();
-            let mut whole = Hasher::new();
             let landed = std::sync::Mutex::new(Vec::new());
             let note = |n: u64| landed.lock().expect("lock").push(n);
-            let mut w = RunWriter::new(&mut out, &mut whole, sizes.clone(), &note);
+            let mut w = RunWriter::new(&mut out, sizes.clone(), &note);
             for piece in data.chunks(step) {
                 w.write_all(piece).await.expect("within the run");
             }
@@ -140,7 +135,6 @@ mod tests {
                 sizes,
                 "each chunk told as it landed"
             );
-            assert_eq!(whole.finish(), Digest::of(data));
             assert_eq!(out, data);
         }
     }
@@ -148,16 +142,14 @@ mod tests {
     #[tokio::test]
     async fn more_than_the_run_is_refused_and_a_short_body_shows() {
         let mut out: Vec<u8> = Vec::new();
-        let mut whole = Hasher::new();
-        let mut w = RunWriter::new(&mut out, &mut whole, vec![2, 2], &|_| {});
+        let mut w = RunWriter::new(&mut out, vec![2, 2], &|_| {});
         let err = w.write_all(b"abcdE").await.expect_err("one byte too many");
         assert!(w.overflowed(), "{err}");
         assert_eq!(w.finish().len(), 2);
         assert_eq!(out, b"abcd", "nothing past the run reaches the file");
 
         let mut out: Vec<u8> = Vec::new();
-        let mut whole = Hasher::new();
-        let mut w = RunWriter::new(&mut out, &mut whole, vec![2, 2], &|_| {});
+        let mut w = RunWriter::new(&mut out, vec![2, 2], &|_| {});
         w.write_all(b"abc").await.expect("short");
         let got = w.finish();
         assert_eq!(got.len(), 2);

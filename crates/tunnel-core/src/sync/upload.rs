@@ -11,7 +11,7 @@ use std::path::Path;
 
 use std::io::Read as _;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use tracing::debug;
 
@@ -21,6 +21,10 @@ use crate::hash::{Digest, Hasher};
 use crate::manifest::{chunk_blob_name, pack_blob_name, ChunkRef};
 use crate::rel_path::RelPath;
 use crate::remote::{BlobInfo, BlobSource, RemoteError, RemoteStore};
+
+/// A pack member at least this big is checked on a second thread while the pack's digest
+/// grows (below it a thread costs more than it saves).
+const TWO_THREADS_FROM: usize = 256 * 1024;
 
 /// Where each chunk hash can already be found remotely.
 pub(crate) type ChunkIndex = HashMap<Digest, ChunkRef>;
@@ -153,10 +157,13 @@ pub(crate) async fn send_chunk(
 /// hash it once more.
 #[derive(Default)]
 pub(crate) struct PackBuilder {
-    buf: BytesMut,
+    buf: Vec<u8>,
     /// SHA-256 of `buf` so far.
     hasher: Hasher,
     members: Vec<Packed>,
+    /// Bytes reserved for `buf` when its first member comes (a pack's expected size: the
+    /// buffer then never moves while it grows; untouched memory costs no RSS).
+    reserve: usize,
 }
 
 /// One member of a pack and where it lies in it.
@@ -171,6 +178,14 @@ pub(crate) struct Packed {
 }
 
 impl PackBuilder {
+    /// An empty pack that will hold about `target` bytes.
+    pub(crate) fn with_target(target: u64) -> PackBuilder {
+        PackBuilder {
+            reserve: usize::try_from(target).unwrap_or(0),
+            ..PackBuilder::default()
+        }
+    }
+
     /// Bytes gathered so far.
     pub(crate) fn len(&self) -> u64 {
         self.buf.len() as u64
@@ -211,29 +226,38 @@ impl PackBuilder {
         let native = f.path.to_native(root);
         let mut file = open_scanned(root, f)?;
         let pack = self.hasher.clone();
-        let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-            use std::io::Seek as _;
-            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            file.seek(std::io::SeekFrom::Start(offset))?;
-            file.take(size.saturating_add(1)).read_to_end(&mut data)?;
-            // Past the end of a chunk come the next chunk's bytes: keep only this one's.
-            if !whole_file {
-                data.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        // The member is read straight into the pack's buffer (no copy), which travels to the
+        // blocking thread and back; a member that does not match is cut off again.
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.capacity() == 0 {
+            buf.reserve(self.reserve.max(usize::try_from(size).unwrap_or(0)));
+        }
+        let at = buf.len();
+        let read = tokio::task::spawn_blocking(move || {
+            let r = read_checked(
+                &mut file, &mut buf, offset, size, expected, whole_file, pack,
+            );
+            if !matches!(r, Ok(Some(_))) {
+                buf.truncate(at);
             }
-            if data.len() as u64 != size || Digest::of(&data) != expected {
-                return Ok(None);
-            }
-            let mut pack = pack;
-            pack.update(&data);
-            Ok(Some((data, pack)))
+            (buf, r)
         })
-        .await
-        .map_err(|e| RemoteError::Io(std::io::Error::other(e)))??;
-        let Some((data, pack)) = read else {
+        .await;
+        let (buf, read) = match read {
+            Ok(done) => done,
+            Err(e) => {
+                // The thread panicked: the bytes gathered so far are lost with it, and so are
+                // the members (none of them is sent; their files wait for the next sync).
+                self.members.clear();
+                self.hasher = Hasher::new();
+                return Err(RemoteError::Io(std::io::Error::other(e)));
+            }
+        };
+        self.buf = buf;
+        let Some(pack) = read? else {
             return Err(RemoteError::SourceChanged(native));
         };
-        let at = self.buf.len() as u64;
-        self.buf.extend_from_slice(&data);
+        let at = at as u64;
         self.hasher = pack;
         self.members.push(Packed {
             path: f.path.clone(),
@@ -254,7 +278,7 @@ impl PackBuilder {
         self,
         store: &dyn RemoteStore,
     ) -> Result<(BlobInfo, Vec<Packed>), RemoteError> {
-        let bytes: Bytes = self.buf.freeze();
+        let bytes = Bytes::from(self.buf);
         let sha256 = self.hasher.finish();
         let name = pack_blob_name(&sha256);
         let info = store
@@ -270,6 +294,46 @@ impl PackBuilder {
             .collect();
         Ok((info, members))
     }
+}
+
+/// Append `size` bytes of `file` from `offset` to `buf` and check them against `expected`;
+/// returns the pack's digest grown by them, or `None` when they are not what the scan saw (the
+/// file is shorter, longer — for a whole file — or different). The caller cuts `buf` back.
+fn read_checked(
+    file: &mut std::fs::File,
+    buf: &mut Vec<u8>,
+    offset: u64,
+    size: u64,
+    expected: Digest,
+    whole_file: bool,
+    mut pack: Hasher,
+) -> std::io::Result<Option<Hasher>> {
+    use std::io::Seek as _;
+    let at = buf.len();
+    buf.reserve(usize::try_from(size).unwrap_or(0));
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    // One byte more than the member: a whole file that grew is seen.
+    file.take(size.saturating_add(1)).read_to_end(buf)?;
+    // Past the end of a chunk come the next chunk's bytes: keep only this one's.
+    if !whole_file {
+        buf.truncate(at.saturating_add(usize::try_from(size).unwrap_or(usize::MAX)));
+    }
+    let data = &buf[at..];
+    if data.len() as u64 != size {
+        return Ok(None);
+    }
+    // Two digests of the same bytes — the member's check and the pack's name — on two
+    // threads: the pack's grows while the member is checked (and is dropped when the member
+    // does not match: the pack then is unchanged).
+    let same = std::thread::scope(|s| {
+        let member = (data.len() >= TWO_THREADS_FROM).then(|| s.spawn(|| Digest::of(data)));
+        pack.update(data);
+        match member {
+            Some(m) => m.join().ok() == Some(expected),
+            None => Digest::of(data) == expected,
+        }
+    });
+    Ok(same.then_some(pack))
 }
 
 #[cfg(test)]
@@ -293,6 +357,73 @@ mod tests {
             inode: 0,
             chunks,
         }
+    }
+
+    /// `name` written with `bytes` in `root`, as the scan saw it (one chunk).
+    fn scanned(root: &Path, name: &str, bytes: &[u8]) -> FileToSend {
+        let path = root.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let h = crate::chunk::hash_file(&path, 1 << 30).expect("hash");
+        FileToSend {
+            path: RelPath::new(name).expect("path"),
+            size: h.size,
+            sha256: h.sha256,
+            mtime_ns: h.mtime_ns,
+            inode: h.inode,
+            chunks: h.chunks,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_member_changed_since_the_scan_leaves_the_pack_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        // Big enough for the member's check on its own thread, and a small one.
+        let a: Vec<u8> = (0..TWO_THREADS_FROM * 2).map(|i| (i % 241) as u8).collect();
+        let fa = scanned(root, "a.bin", &a);
+        let fb = scanned(root, "b.bin", b"bee");
+        let big: Vec<u8> = (0..TWO_THREADS_FROM + 9).map(|i| (i % 239) as u8).collect();
+        let fc = scanned(root, "c.bin", &big);
+        let fd = scanned(root, "d.bin", b"dee");
+        // c and d change after the scan: same size, mtime put back (only the bytes tell).
+        for (name, f, bytes) in [("c.bin", &fc, &big[..]), ("d.bin", &fd, &b"dee"[..])] {
+            let mut other = bytes.to_vec();
+            other[1] ^= 0x55;
+            std::fs::write(root.join(name), &other).expect("rewrite");
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(f.mtime_ns as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(root.join(name))
+                .expect("open")
+                .set_modified(t)
+                .expect("mtime");
+        }
+        let mut pack = PackBuilder::with_target(1 << 20);
+        pack.add(root, &fa).await.expect("a as scanned");
+        for f in [&fc, &fd] {
+            let err = pack.add(root, f).await.expect_err("changed since the scan");
+            assert!(matches!(err, RemoteError::SourceChanged(_)), "{err}");
+            assert_eq!(pack.len(), a.len() as u64, "the pack is unchanged");
+        }
+        pack.add(root, &fb).await.expect("b as scanned");
+        let mut want = a.clone();
+        want.extend_from_slice(b"bee");
+        assert_eq!(pack.buf, want, "exactly the members that matched, in order");
+        assert_eq!(
+            pack.hasher.clone().finish(),
+            Digest::of(&want),
+            "the pack's name"
+        );
+        assert_eq!(
+            pack.members
+                .iter()
+                .map(|m| (m.path.to_string(), m.chunk.offset, m.chunk.size))
+                .collect::<Vec<_>>(),
+            vec![
+                ("a.bin".to_string(), 0, a.len() as u64),
+                ("b.bin".to_string(), a.len() as u64, 3)
+            ]
+        );
     }
 
     #[test]

@@ -337,7 +337,8 @@ impl Syncer {
         // and checked on blocking threads; a full pack goes on its way while the next one is
         // read (at most PACKS_IN_FLIGHT sent at once), so reading, hashing and sending overlap.
         let mut pack_refs: HashMap<RelPath, ChunkRef> = HashMap::new();
-        let mut builder = PackBuilder::default();
+        let pack_target = self.settings.pack_target;
+        let mut builder = PackBuilder::with_target(pack_target);
         let mut in_flight = FuturesUnordered::new();
         let mut sent = Vec::new();
         let mut chunks_sent: Vec<(RelPath, u64)> = Vec::new();
@@ -353,7 +354,10 @@ impl Syncer {
                 && !builder.is_empty()
                 && builder.len() + size > self.settings.pack_target
             {
-                in_flight.push(std::mem::take(&mut builder).send(store));
+                in_flight.push(
+                    std::mem::replace(&mut builder, PackBuilder::with_target(pack_target))
+                        .send(store),
+                );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
                         let done = self
@@ -397,7 +401,10 @@ impl Syncer {
                 continue;
             }
             if builder.len() >= self.settings.pack_target {
-                in_flight.push(std::mem::take(&mut builder).send(store));
+                in_flight.push(
+                    std::mem::replace(&mut builder, PackBuilder::with_target(pack_target))
+                        .send(store),
+                );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
                         let done = self
