@@ -105,6 +105,28 @@ struct State {
     sources_read: Vec<Bytes>,
     /// Run when a `put_blob` starts (tests: change the disk between scan and upload).
     on_put: Option<PutHook>,
+    /// Downloads (`get_blob`) under way now, and the most there ever were at once.
+    gets_open: u64,
+    gets_open_max: u64,
+}
+
+/// One download under way, counted in [`MemoryStore::max_open_downloads`] until dropped.
+struct OpenDownload<'a>(&'a MemoryStore);
+
+impl<'a> OpenDownload<'a> {
+    fn start(store: &'a MemoryStore) -> Self {
+        let mut st = store.lock();
+        st.gets_open += 1;
+        st.gets_open_max = st.gets_open_max.max(st.gets_open);
+        OpenDownload(store)
+    }
+}
+
+impl Drop for OpenDownload<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.gets_open = st.gets_open.saturating_sub(1);
+    }
 }
 
 /// See [`MemoryStore::set_on_put`].
@@ -251,6 +273,12 @@ impl MemoryStore {
     }
 
     /// Count the call and pop an injected failure for `op`.
+    /// The most downloads (`get_blob`) that were ever under way at once: each one yields to
+    /// the runtime before it answers, so downloads started together overlap.
+    pub fn max_open_downloads(&self) -> u64 {
+        self.lock().gets_open_max
+    }
+
     fn enter(&self, op: MemOp) -> Result<(), RemoteError> {
         let mut st = self.lock();
         *st.counts.entry(op).or_insert(0) += 1;
@@ -428,6 +456,9 @@ impl RemoteStore for MemoryStore {
         sink: BlobSink<'_>,
     ) -> Result<u64, RemoteError> {
         self.enter(MemOp::GetBlob)?;
+        let _open = OpenDownload::start(self);
+        // A real server answers later: let the other downloads started together begin first.
+        tokio::task::yield_now().await;
         let bytes = {
             let st = self.lock();
             let (_, blob) = st

@@ -38,6 +38,38 @@ use super::positional::AtWriter;
 use super::run_writer::RunWriter;
 use super::whole_digest::WholeDigest;
 
+/// The downloads a pass may have under way at once (`sync.parallel-transfers`), shared by
+/// every file it fetches: the pieces of one big file go out side by side only as far as the
+/// other files leave room, so a folder never has more requests open on the server than the
+/// setting says, however many big files it receives at once.
+pub(crate) struct RequestSlots {
+    open: tokio::sync::Semaphore,
+    width: usize,
+}
+
+impl RequestSlots {
+    /// Room for `width` requests at once (at least one).
+    pub(crate) fn new(width: usize) -> Self {
+        let width = width.max(1);
+        RequestSlots {
+            open: tokio::sync::Semaphore::new(width),
+            width,
+        }
+    }
+
+    /// How many requests may be under way at once.
+    pub(crate) fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Wait for room for one more request; the room is given back when the permit drops.
+    async fn take(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed; were it, the request would go ahead unlimited
+        // rather than never.
+        self.open.acquire().await.ok()
+    }
+}
+
 /// Prefix of every temporary file we create in a synced folder (hidden, so never synced).
 pub const TEMP_PREFIX: &str = ".sbt-";
 /// Suffix of every temporary file we create in a synced folder.
@@ -172,7 +204,7 @@ pub(crate) async fn download_file(
     keep_previous: bool,
     packs: &HashMap<BlobName, Arc<PackCache>>,
     on_chunk: &(dyn Fn(u64) + Send + Sync),
-    parallel: usize,
+    slots: &RequestSlots,
 ) -> Result<Option<String>, DownloadError> {
     let (dir, name) = fs_safe::parent_of(root, dest, true)?;
     let temp = format!(
@@ -180,7 +212,7 @@ pub(crate) async fn download_file(
         uuid::Uuid::new_v4().simple()
     );
     let file = dir.create_new(&temp)?;
-    let result = write_verified(store, file, entry, packs, on_chunk, parallel).await;
+    let result = write_verified(store, file, entry, packs, on_chunk, slots).await;
     if let Err(e) = result {
         let _ = dir.remove_file(&temp);
         return Err(e);
@@ -314,10 +346,12 @@ async fn fetch_piece(
     chunks: &[ChunkRef],
     packs: &HashMap<BlobName, Arc<PackCache>>,
     on_chunk: &(dyn Fn(u64) + Send + Sync),
+    slots: &RequestSlots,
 ) -> Result<Option<Digest>, DownloadError> {
     let len: u64 = chunks.iter().map(|c| c.size).sum();
     let mut out = AtWriter::new(Arc::clone(file), offset, len);
     let [chunk] = chunks else {
+        let _slot = slots.take().await;
         fetch_run(store, &mut out, entry, chunks, on_chunk).await?;
         out.flush().await?;
         return Ok(None);
@@ -329,6 +363,7 @@ async fn fetch_piece(
             // exactly its byte range (a chunk blob holds it from 0), and the writer refuses
             // anything past it, whatever the server sends (an oversized attachment behind a
             // 1-byte chunk is cut at the first surplus byte, not written whole).
+            let _slot = slots.take().await;
             let mut w = HashingWriter::with_limit(&mut out, None, chunk.size);
             let range = chunk.offset..chunk.offset.saturating_add(chunk.size);
             match store.get_blob(&chunk.blob, None, Some(range), &mut w).await {
@@ -352,7 +387,7 @@ async fn fetch_piece(
 }
 
 /// Write `entry` into `file`, checked: its pieces (runs of chunks, single chunks) are fetched
-/// up to `parallel` at a time, each written at its offset with every chunk checked against its
+/// as many at a time as `slots` allow, each written at its offset with every chunk checked against its
 /// SHA-256; the whole file's SHA-256 is computed on its own thread from the bytes as they lie
 /// in the file ([`WholeDigest`]), except for a file of one chunk, whose chunk digest is its
 /// own (its bytes are hashed once). Then the file is flushed to disk and its mtime set.
@@ -362,7 +397,7 @@ async fn write_verified(
     entry: &FileEntry,
     packs: &HashMap<BlobName, Arc<PackCache>>,
     on_chunk: &(dyn Fn(u64) + Send + Sync),
-    parallel: usize,
+    slots: &RequestSlots,
 ) -> Result<(), DownloadError> {
     let file = Arc::new(file);
     let pieces = runs(&entry.chunks, packs);
@@ -389,10 +424,11 @@ async fn write_verified(
         let mut fetches = stream::iter(jobs)
             .map(|(k, start, end, offset)| async move {
                 let chunks = &entry.chunks[start..end];
-                let r = fetch_piece(store, file, offset, entry, chunks, packs, on_chunk).await;
+                let r =
+                    fetch_piece(store, file, offset, entry, chunks, packs, on_chunk, slots).await;
                 (k, r)
             })
-            .buffer_unordered(parallel.max(1));
+            .buffer_unordered(slots.width());
         while let Some((k, r)) = fetches.next().await {
             let digest = r?;
             if let Some(w) = &whole {
@@ -657,7 +693,7 @@ mod tests {
                 false,
                 &HashMap::new(),
                 &note,
-                parallel,
+                &RequestSlots::new(parallel),
             )
             .await
             .expect("download");
@@ -684,7 +720,7 @@ mod tests {
             false,
             &HashMap::new(),
             &|_| {},
-            4,
+            &RequestSlots::new(4),
         )
         .await
         .expect_err("the whole file does not match");
@@ -694,6 +730,65 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, vec!["big.bin".to_string()], "no temporary file left");
+    }
+
+    /// Two big files fetched at once, as the download pass runs them, never have more requests
+    /// under way than the pass's slots (pieces × files would be 6 here), while one file alone
+    /// still gets its pieces side by side.
+    #[tokio::test]
+    async fn the_files_of_a_pass_share_its_requests() {
+        use crate::remote::memory::MemoryStore;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = noise(700_001);
+        let b: Vec<u8> = a.iter().rev().copied().collect();
+        let put = |store: &MemoryStore, data: Vec<u8>, name: &'static str| {
+            let store = store.clone();
+            async move {
+                let mut e = stored(&store, &data, 33_333, 7).await;
+                e.path = RelPath::new(name).expect("path");
+                e
+            }
+        };
+        async fn fetch(store: MemoryStore, root: &Path, entry: FileEntry, slots: &RequestSlots) {
+            download_file(
+                &store,
+                root,
+                &entry.path,
+                &entry,
+                None,
+                false,
+                &HashMap::new(),
+                &|_| {},
+                slots,
+            )
+            .await
+            .expect("download");
+        }
+        let root = dir.path();
+
+        let alone = MemoryStore::new();
+        let e = put(&alone, a.clone(), "alone.bin").await;
+        fetch(alone.clone(), root, e, &RequestSlots::new(3)).await;
+        assert!(
+            alone.max_open_downloads() >= 2,
+            "pieces of one file side by side"
+        );
+
+        let shared = MemoryStore::new();
+        let (ea, eb) = (
+            put(&shared, a, "a.bin").await,
+            put(&shared, b, "b.bin").await,
+        );
+        let slots = RequestSlots::new(3);
+        tokio::join!(
+            fetch(shared.clone(), root, ea, &slots),
+            fetch(shared.clone(), root, eb, &slots)
+        );
+        assert!(
+            (2..=3).contains(&shared.max_open_downloads()),
+            "{} requests at once, for 3 slots",
+            shared.max_open_downloads()
+        );
     }
 
     #[tokio::test]
@@ -716,7 +811,7 @@ mod tests {
             false,
             &HashMap::new(),
             &|_| {},
-            4,
+            &RequestSlots::new(4),
         )
         .await
         .expect_err("a damaged chunk");

@@ -134,6 +134,8 @@ impl Syncer {
         } else {
             LOCAL_WRITES_IN_FLIGHT.max(parallel)
         };
+        // Every request of the pass, whichever file it is for, takes one of these.
+        let slots = &download::RequestSlots::new(parallel);
         let (local_jobs, remote_jobs): (Vec<_>, Vec<_>) = jobs
             .into_iter()
             .partition(|(_, e, _)| e.chunks.iter().all(|c| packs.contains_key(&c.blob)));
@@ -159,7 +161,7 @@ impl Syncer {
                             keep,
                             packs,
                             &on_chunk,
-                            parallel,
+                            slots,
                         )
                     };
                     let mut r = fetch().await;
@@ -213,7 +215,7 @@ impl Syncer {
                 keep,
                 &packs,
                 &on_chunk,
-                1,
+                &download::RequestSlots::new(1),
             )
             .await;
             if r.is_ok() {

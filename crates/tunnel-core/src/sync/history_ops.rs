@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use super::download::download_file;
+use super::download::{download_file, RequestSlots};
 use super::history::{self, is_under, PathTracker, PathVersion};
 use super::Syncer;
 use crate::error::SyncError;
@@ -342,6 +342,7 @@ impl Syncer {
                 }
             }
             let no_packs = HashMap::new();
+            let slots = RequestSlots::new(self.settings.parallel_transfers);
             for (dest, entry, expected) in &writes {
                 download_file(
                     store,
@@ -352,7 +353,7 @@ impl Syncer {
                     in_place,
                     &no_packs,
                     &|_| {},
-                    self.settings.parallel_transfers.max(1),
+                    &slots,
                 )
                 .await
                 .map_err(|err| SyncError::Internal(format!("restoring {dest}: {err}")))?;
