@@ -336,20 +336,17 @@ async fn fetch_run(
 }
 
 /// Fetch one piece of the file (a run of chunks, or one chunk: from its blob or a prefetched
-/// pack) into `file` at `offset`, every chunk checked; once this returns, its bytes are in the
-/// file. Returns the digest of a piece of one chunk.
+/// pack) through `out` (the file at the piece's offset), every chunk checked; once this
+/// returns, its bytes are in the file. Returns the digest of a piece of one chunk.
 async fn fetch_piece(
     store: &dyn RemoteStore,
-    file: &Arc<std::fs::File>,
-    offset: u64,
+    mut out: AtWriter,
     entry: &FileEntry,
     chunks: &[ChunkRef],
     packs: &HashMap<BlobName, Arc<PackCache>>,
     on_chunk: &(dyn Fn(u64) + Send + Sync),
     slots: &RequestSlots,
 ) -> Result<Option<Digest>, DownloadError> {
-    let len: u64 = chunks.iter().map(|c| c.size).sum();
-    let mut out = AtWriter::new(Arc::clone(file), offset, len);
     let [chunk] = chunks else {
         let _slot = slots.take().await;
         fetch_run(store, &mut out, entry, chunks, on_chunk).await?;
@@ -424,8 +421,9 @@ async fn write_verified(
         let mut fetches = stream::iter(jobs)
             .map(|(k, start, end, offset)| async move {
                 let chunks = &entry.chunks[start..end];
-                let r =
-                    fetch_piece(store, file, offset, entry, chunks, packs, on_chunk, slots).await;
+                let len = chunks.iter().map(|c| c.size).sum();
+                let out = AtWriter::new(Arc::clone(file), offset, len);
+                let r = fetch_piece(store, out, entry, chunks, packs, on_chunk, slots).await;
                 (k, r)
             })
             .buffer_unordered(slots.width());
