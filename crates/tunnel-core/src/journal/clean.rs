@@ -26,14 +26,17 @@ pub(super) fn forget(c: &Connection, folder: FolderId) -> Result<()> {
 impl Journal {
     /// The folder's clean-sync mark, when the last sync left one and nothing removed it since.
     pub fn clean_mark(&self, folder: FolderId) -> Result<Option<String>> {
-        self.read(&format!("reading the clean-sync mark of folder {folder}"), |c| {
-            Ok(c.query_row(
-                "SELECT value FROM config WHERE key = ?1",
-                [key(folder)],
-                |r| r.get(0),
-            )
-            .optional()?)
-        })
+        self.read(
+            &format!("reading the clean-sync mark of folder {folder}"),
+            |c| {
+                Ok(c.query_row(
+                    "SELECT value FROM config WHERE key = ?1",
+                    [key(folder)],
+                    |r| r.get(0),
+                )
+                .optional()?)
+            },
+        )
     }
 
     /// Leave a clean-sync mark on the folder (an unknown folder is an error).
@@ -79,7 +82,11 @@ mod tests {
         j.set_clean_mark(other, "other mark").expect("mark other");
         assert_eq!(j.clean_mark(f).expect("read").as_deref(), Some("mark"));
         write(&j, f);
-        assert_eq!(j.clean_mark(f).expect("read"), None, "{what} keeps the mark");
+        assert_eq!(
+            j.clean_mark(f).expect("read"),
+            None,
+            "{what} keeps the mark"
+        );
         assert_eq!(
             j.clean_mark(other).expect("read").as_deref(),
             Some("other mark"),
@@ -118,7 +125,9 @@ mod tests {
 
     #[test]
     fn clearing_the_mark_removes_it() {
-        clears("clear_clean_mark", |j, f| j.clear_clean_mark(f).expect("clear"));
+        clears("clear_clean_mark", |j, f| {
+            j.clear_clean_mark(f).expect("clear")
+        });
     }
 
     #[test]
@@ -156,7 +165,8 @@ mod tests {
                 .expect("scan cache")
         });
         clears("update_scan_cache (removal)", |j, f| {
-            j.update_scan_cache(f, &[], &[rel("a")]).expect("scan cache")
+            j.update_scan_cache(f, &[], &[rel("a")])
+                .expect("scan cache")
         });
     }
 

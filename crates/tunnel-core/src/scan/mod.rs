@@ -253,7 +253,10 @@ struct ScanSink<'a> {
 
 impl Sink for ScanSink<'_> {
     fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>) {
-        self.scan.rules.by_dir.insert(at.to_string(), Arc::clone(rules));
+        self.scan
+            .rules
+            .by_dir
+            .insert(at.to_string(), Arc::clone(rules));
     }
 
     fn unreadable(&mut self, rel: RelPath, reason: String, in_use: bool) {

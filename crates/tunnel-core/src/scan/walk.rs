@@ -225,7 +225,12 @@ fn visit(
         return None;
     }
     if !is_dir {
-        listing.file(&rel, meta.len(), chunk::mtime_ns(&meta), chunk::inode(&meta));
+        listing.file(
+            &rel,
+            meta.len(),
+            chunk::mtime_ns(&meta),
+            chunk::inode(&meta),
+        );
         sink.file(ListedFile { rel, native, meta });
         return None;
     }

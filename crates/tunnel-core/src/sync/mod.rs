@@ -74,6 +74,7 @@ pub use history_ops::{
     stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
 };
 pub use history_paths::HistoryPath;
+pub use no_change::NoChangeTries;
 pub use trash::TRASH_DIR;
 pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
@@ -123,6 +124,8 @@ pub struct Syncer {
     /// Test-only: check every "nothing to do" of the no-change path against the full path
     /// (see `no_change`).
     check_no_change: bool,
+    /// How often the no-change path was tried and answered (tests).
+    no_change_tries: Arc<no_change::Tries>,
 }
 
 impl Syncer {
@@ -144,6 +147,7 @@ impl Syncer {
             name_rules_for_tests: None,
             history_keep_ms_for_tests: None,
             check_no_change: false,
+            no_change_tries: Arc::default(),
         }
     }
 

@@ -28,6 +28,8 @@
 //! Tests can have every "nothing to do" checked against the full path
 //! ([`Syncer::with_no_change_check_for_tests`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
@@ -100,6 +102,23 @@ impl CleanMark {
     }
 }
 
+/// How often the no-change path was tried with a mark and how often it answered (tests read
+/// them to show which path a sync took).
+#[derive(Debug, Default)]
+pub(super) struct Tries {
+    with_mark: AtomicU64,
+    answered: AtomicU64,
+}
+
+/// [`Tries`] as read by a test.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoChangeTries {
+    /// Syncs that found a clean mark and compared against it.
+    pub with_mark: u64,
+    /// Of those, the ones answered "nothing to do" without a plan.
+    pub answered: u64,
+}
+
 impl Syncer {
     /// The scan options of this syncer (the full scan's and the no-change walk's).
     pub(super) fn scan_options(&self) -> ScanOptions {
@@ -160,15 +179,28 @@ impl Syncer {
         let Some(mark) = mark.as_deref().and_then(CleanMark::parse) else {
             return Ok(None);
         };
+        self.no_change_tries
+            .with_mark
+            .fetch_add(1, Ordering::Relaxed);
         if mark.head != head.value || mark.head_version != head.version {
             debug!("the page's head moved since the last clean sync");
             return Ok(None);
         }
-        // Late checks of a commit's blobs are due on some sync: the full path runs them.
-        let pending: Vec<serde_json::Value> = pending
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        if !pending.is_empty() {
+        // A late check of a commit's blobs that is due now is the full path's to run (one
+        // not yet due is left for a later sync either way). A list that cannot be read: the
+        // full path decides.
+        let pending: Option<Vec<super::verify::Pending>> = match pending {
+            None => Some(Vec::new()),
+            Some(text) => serde_json::from_str(&text).ok(),
+        };
+        let now = crate::clock::unix_now();
+        let window = self.verify_window_secs();
+        let due = pending.is_none_or(|list| {
+            list.iter()
+                .any(|p| now.saturating_sub(p.committed) >= window)
+        });
+        if due {
+            debug!("a late check of a commit's blobs is due");
             return Ok(None);
         }
         let Some(record) = record else {
@@ -205,6 +237,9 @@ impl Syncer {
             );
         }
         debug!("nothing changed since the last clean sync");
+        self.no_change_tries
+            .answered
+            .fetch_add(1, Ordering::Relaxed);
         Ok(Some(mark.summary()))
     }
 
@@ -214,6 +249,16 @@ impl Syncer {
     pub fn with_no_change_check_for_tests(mut self) -> Self {
         self.check_no_change = true;
         self
+    }
+
+    /// Tests only: how often this syncer (and its clones) tried the no-change path with a
+    /// mark, and how often it answered.
+    #[doc(hidden)]
+    pub fn no_change_tries_for_tests(&self) -> NoChangeTries {
+        NoChangeTries {
+            with_mark: self.no_change_tries.with_mark.load(Ordering::Relaxed),
+            answered: self.no_change_tries.answered.load(Ordering::Relaxed),
+        }
     }
 }
 
