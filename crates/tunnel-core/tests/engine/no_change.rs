@@ -129,30 +129,28 @@ fn an_edit_that_keeps_size_and_time_is_seen_after_its_racy_hash() {
         let store = MemoryStore::new();
         let a = settled("dev-a", &store).await;
         let b = settled("dev-b", &store).await;
-        // Written now: hashed while its time is too recent to vouch for it.
-        a.write("a.txt", b"FIRST FILE");
+        // The same bytes written again now: hashed while its time is too recent to vouch for
+        // it; nothing to send, and no mark left.
+        a.write("a.txt", b"first file");
         let s = planned_in_full(&a, &store).await;
-        assert_eq!(s.uploaded, 1, "{s:?}");
-        let before = tries(&a);
-        // The same size and modification time, other bytes: only a new hash can tell.
+        assert_eq!(moved(&s), (0, 0, 0, 0, 0), "{s:?}");
+        // Other bytes of the same size with the same modification time (an edit within the
+        // file system's timestamp granularity): only a new hash can tell.
         let mtime = std::fs::metadata(a.path("a.txt"))
             .expect("stat")
             .modified()
             .expect("mtime");
-        std::fs::write(a.path("a.txt"), b"Third File").expect("rewrite");
+        std::fs::write(a.path("a.txt"), b"FIRST FILE").expect("rewrite");
         std::fs::OpenOptions::new()
             .write(true)
             .open(a.path("a.txt"))
             .expect("open")
             .set_modified(mtime)
             .expect("same time");
+        let before = tries(&a);
         let s = a.sync(&store).await.expect("sync");
-        assert_eq!(
-            tries(&a).answered,
-            before.answered,
-            "a racy hash leaves no mark"
-        );
-        assert_eq!(s.uploaded, 1, "the second edit is sent: {s:?}");
+        assert_eq!(tries(&a), before, "a racy hash leaves no mark");
+        assert_eq!(s.uploaded, 1, "the edit is sent: {s:?}");
         b.sync(&store).await.expect("b");
         assert_eq!(b.tree(), a.tree());
     });
@@ -347,5 +345,47 @@ fn a_vanished_root_is_an_error_never_an_answer() {
         let b = Device::new("dev-b");
         b.sync(&store).await.expect("b");
         assert_eq!(b.tree().len(), 2, "nothing was deleted on the page");
+    });
+}
+
+#[test]
+fn a_due_check_of_a_commits_blobs_is_planned_in_full() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let mut a = Device::new("dev-a");
+        // No check against the full path here: it would run the late check itself. Blobs are
+        // checked once more four seconds after their commit (the clean sync below must come
+        // before that); no collection of its own.
+        a.syncer = Syncer::new(a.syncer.journal(), settings(), a.id.clone())
+            .with_gc_timing_for_tests(u64::MAX / 4, 4);
+        write_old(&a, "first.txt", b"the first commit");
+        a.sync(&store).await.expect("first commit");
+        let before = store.blob_names();
+        write_old(&a, "second.txt", b"the second commit, packed");
+        a.sync(&store).await.expect("second commit");
+        let introduced: Vec<_> = store
+            .blob_names()
+            .into_iter()
+            .filter(|n| n.as_str().starts_with("c-") || n.as_str().starts_with("p-"))
+            .filter(|n| !before.contains(n))
+            .collect();
+        assert!(!introduced.is_empty());
+        // A clean sync before the late check is due leaves a mark.
+        a.sync(&store).await.expect("clean");
+        // A collector elsewhere trashes what the second commit introduced.
+        for n in &introduced {
+            assert!(store.remove_blob(n), "{n} was there");
+        }
+        tokio::time::sleep(Duration::from_millis(4100)).await;
+        let t = tries(&a);
+        a.sync(&store).await.expect("the late check");
+        assert_eq!(
+            (tries(&a).with_mark, tries(&a).answered),
+            (t.with_mark + 1, t.answered),
+            "a due check is not answered from the mark"
+        );
+        for n in &introduced {
+            assert!(store.blob_bytes(n).is_some(), "{n} was put back");
+        }
     });
 }
