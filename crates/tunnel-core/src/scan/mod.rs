@@ -19,8 +19,10 @@
 //!   parsed makes its folder unreadable rather than letting excluded files through;
 //! - the output does not depend on listing order or thread timing.
 //!
-//! The passes, one file each: `walk` lists the folder under the skip `rules`, `cache` takes
-//! what it can from the scan cache, `hashing` reads the rest.
+//! The passes, one file each: `walk` lists the folder under the skip `rules` (feeding the
+//! `listing` digest on the way), `cache` takes what it can from the scan cache, `hashing`
+//! reads the rest. [`listing_digest`] runs the walk alone, holding nothing: the no-change
+//! check of a sync (`crate::sync`'s `no_change`).
 
 mod cache;
 mod hashing;

@@ -3,9 +3,11 @@
 //! the head. When another device wins the race, everything is re-read and re-planned
 //! (uploaded chunks are content-addressed, so nothing is sent twice).
 //!
-//! Where each step lives: `remote_state` (read the head and the file list), this file (the
-//! attempt loop, the scan, the plan and its guards), `local_pass` (conflict moves, deletions,
-//! `trash`; `trash_items` lists, restores and empties it), `download_pass`, `upload_pass`,
+//! Where each step lives: `no_change` (a sync after a clean one, answered from its mark
+//! without building any tree when nothing can have changed), `remote_state` (read the head
+//! and the file list), this file (the attempt loop, the scan, the plan and its guards),
+//! `local_pass` (conflict moves, deletions, `trash`; `trash_items` lists, restores and
+//! empties it), `download_pass`, `upload_pass`,
 //! `commit` (file list in parts via `file_list`, the head's compare-and-swap, `verify` of new
 //! references, `gc`), `usage` (what the page holds; a dry run of `gc`).
 //!
