@@ -29,6 +29,7 @@ impl Journal {
     ) -> Result<()> {
         self.write(&format!("apply_base (folder {folder})"), |tx| {
             ensure_folder(tx, folder)?;
+            super::clean::forget(tx, folder)?;
             write_entries(tx, "files", folder, upserts, removals)
         })
     }
@@ -37,7 +38,7 @@ impl Journal {
     pub fn reset_base(&self, folder: FolderId) -> Result<()> {
         self.write(&format!("reset_base (folder {folder})"), |tx| {
             tx.execute("DELETE FROM files WHERE folder_id = ?1", [folder])?;
-            Ok(())
+            super::clean::forget(tx, folder)
         })
     }
 }

@@ -27,6 +27,7 @@ impl Journal {
     /// Replace `folder`'s excluded paths by `paths`, in one transaction.
     pub fn set_excluded_paths(&self, folder: FolderId, paths: &BTreeSet<RelPath>) -> Result<()> {
         self.write("storing the excluded paths", |tx| {
+            super::clean::forget(tx, folder)?;
             tx.execute("DELETE FROM excluded WHERE folder_id = ?1", [folder])?;
             let mut insert =
                 tx.prepare_cached("INSERT INTO excluded (folder_id, path) VALUES (?1, ?2)")?;

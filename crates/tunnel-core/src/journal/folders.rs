@@ -80,7 +80,7 @@ impl Journal {
             if n == 0 {
                 return Err(JournalError::UnknownFolder(id));
             }
-            Ok(())
+            super::clean::forget(tx, id)
         })
     }
 
@@ -133,12 +133,16 @@ impl Journal {
     /// Record the remote generation and sequence number the folder is synced with.
     pub fn set_remote_position(&self, id: FolderId, generation: &str, seq: u64) -> Result<()> {
         let seq = to_i64("seq", seq)?;
-        self.update_folder(
-            id,
-            "set_remote_position",
-            "UPDATE dirs SET generation = ?1, seq = ?2 WHERE id = ?3",
-            &[&generation, &seq],
-        )
+        self.write(&format!("set_remote_position (folder {id})"), |tx| {
+            let n = tx.execute(
+                "UPDATE dirs SET generation = ?1, seq = ?2 WHERE id = ?3",
+                rusqlite::params![generation, seq, id],
+            )?;
+            if n == 0 {
+                return Err(JournalError::UnknownFolder(id));
+            }
+            super::clean::forget(tx, id)
+        })
     }
 
     /// Record the end of a sync (`error: None` clears the last error).

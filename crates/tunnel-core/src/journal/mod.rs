@@ -28,6 +28,7 @@
 
 mod activity;
 mod base;
+mod clean;
 mod config;
 mod error;
 mod excluded;

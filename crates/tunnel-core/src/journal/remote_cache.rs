@@ -38,6 +38,7 @@ impl Journal {
         let seq = to_i64("seq", tree.seq)?;
         self.write(&format!("store_remote_cache (folder {folder})"), |tx| {
             ensure_folder(tx, folder)?;
+            super::clean::forget(tx, folder)?;
             tx.execute("DELETE FROM remote_files WHERE folder_id = ?1", [folder])?;
             tx.execute(
                 "INSERT OR REPLACE INTO remote_meta (folder_id, generation, seq) VALUES (?1, ?2, ?3)",
@@ -76,6 +77,7 @@ impl Journal {
                     })
                 }
             }
+            super::clean::forget(tx, folder)?;
             tx.execute(
                 "UPDATE remote_meta SET seq = ?1 WHERE folder_id = ?2",
                 params![seq, folder],
@@ -110,6 +112,7 @@ impl Journal {
             if cached.as_ref() != Some(&(generation.to_string(), from)) {
                 return Ok(false);
             }
+            super::clean::forget(tx, folder)?;
             tx.execute(
                 "UPDATE remote_meta SET seq = ?1 WHERE folder_id = ?2",
                 params![to, folder],

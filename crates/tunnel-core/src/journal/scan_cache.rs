@@ -75,6 +75,7 @@ impl Journal {
     ) -> Result<()> {
         self.write(&format!("update_scan_cache (folder {folder})"), |tx| {
             ensure_folder(tx, folder)?;
+            super::clean::forget(tx, folder)?;
             let mut put = tx.prepare_cached(
                 "INSERT OR REPLACE INTO scan_cache (folder_id, path, size, mtime_ns, inode, sha256, chunks) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -105,6 +105,12 @@ fn file_entry(c: &CachedHash) -> LocalEntry {
     }
 }
 
+/// Whether a cache row with this modification time can match a file (not one made never to
+/// match because its file was modified just before it was hashed).
+pub(super) fn may_match(mtime_ns: i64) -> bool {
+    mtime_ns != RACY_MTIME
+}
+
 fn is_racy(mtime_ns: i64) -> bool {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

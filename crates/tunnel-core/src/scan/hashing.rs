@@ -37,17 +37,24 @@ pub(super) struct Hooks<'a> {
 
 /// Hash `jobs` and record the outcome in `scan`: a fresh entry and cache row, nothing for a
 /// file that vanished, an unreadable path for one that could not be read or changed meanwhile.
+/// Returns whether every file hashed was still what the listing saw (same size and
+/// modification time): when not, the listing's digest does not describe the scan.
 pub(super) fn hash_into(
     scan: &mut LocalScan,
     root: &Path,
     jobs: Vec<Job>,
     chunking: &chunk::Chunking,
     hooks: &Hooks<'_>,
-) {
-    for (rel, result) in hash_all(root, jobs, chunking, hooks) {
+) -> bool {
+    let mut as_listed = true;
+    for (rel, listed, result) in hash_all(root, jobs, chunking, hooks) {
         match result {
-            Ok(h) => record_fresh(scan, rel, h),
+            Ok(h) => {
+                as_listed &= h.size == listed.len && h.mtime_ns == listed.mtime_ns;
+                record_fresh(scan, rel, h)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                as_listed = false;
                 debug!(path = %rel, "vanished while scanning");
             }
             Err(e) => {
@@ -64,6 +71,7 @@ pub(super) fn hash_into(
             }
         }
     }
+    as_listed
 }
 
 /// Open a listed file without following any link below `root`, check it is the very file the
@@ -98,13 +106,14 @@ fn hash_job(
     chunk::hash_open_file(file, &job.native, chunking, hooks.after_first_read)
 }
 
-/// Hash every job on a few threads; results come back in job order.
+/// Hash every job on a few threads; results come back in job order, with what the listing
+/// saw of each file.
 fn hash_all(
     root: &Path,
     jobs: Vec<Job>,
     chunking: &chunk::Chunking,
     hooks: &Hooks<'_>,
-) -> Vec<(RelPath, std::io::Result<chunk::FileHashes>)> {
+) -> Vec<(RelPath, fs_safe::Meta, std::io::Result<chunk::FileHashes>)> {
     if jobs.is_empty() {
         return Vec::new();
     }
@@ -136,7 +145,7 @@ fn hash_all(
                 .ok()
                 .flatten()
                 .unwrap_or_else(|| Err(std::io::Error::other("hashing thread failed")));
-            (job.rel, r)
+            (job.rel, job.listed, r)
         })
         .collect()
 }

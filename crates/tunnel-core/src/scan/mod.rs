@@ -19,11 +19,14 @@
 //!   parsed makes its folder unreadable rather than letting excluded files through;
 //! - the output does not depend on listing order or thread timing.
 //!
-//! The passes, one file each: `walk` lists the folder under the skip `rules`, `cache` takes
-//! what it can from the scan cache, `hashing` reads the rest.
+//! The passes, one file each: `walk` lists the folder under the skip `rules` (feeding the
+//! `listing` digest on the way), `cache` takes what it can from the scan cache, `hashing`
+//! reads the rest. [`listing_digest`] runs the walk alone, holding nothing: the no-change
+//! check of a sync (`crate::sync`'s `no_change`).
 
 mod cache;
 mod hashing;
+mod listing;
 mod rules;
 mod walk;
 
@@ -31,15 +34,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ignore::gitignore::Gitignore;
 use tracing::warn;
 
 pub(crate) use rules::name_skip_reason;
 pub use rules::{is_temporary_name, SkipRules};
 
+use crate::hash::Digest;
 use crate::journal::CachedHash;
+use crate::manifest::EntryKind;
 use crate::plan::LocalEntry;
 use crate::rel_path::RelPath;
 use hashing::Hooks;
+use listing::Listing;
+use walk::{ListedFile, Sink};
 
 /// Name of the per-folder ignore file.
 pub const IGNORE_FILE: &str = ".sbtignore";
@@ -106,6 +114,11 @@ pub struct LocalScan {
     /// Nothing was scanned but something was ignored: the ignore rules exclude everything
     /// (a `.sbtignore` holding `*`, say), so nothing is uploaded. Logged as a warning.
     pub everything_ignored: bool,
+    /// The digest of what the listing saw (see [`listing_digest`]), when this scan is fully
+    /// described by it: nothing unreadable or in use, every file hashed still as listed, no
+    /// cache row made never to match (a just-modified file). A later walk with the same
+    /// digest would scan to the same entries.
+    pub listing: Option<Digest>,
 }
 
 /// The scan could not be done at all.
@@ -192,16 +205,107 @@ fn scan_with(
     let mut scan = LocalScan::default();
     scan.rules.root = root.to_owned();
     scan.rules.extra = rules::build_extra(root, &opts.extra_ignores)?.map(Arc::new);
-    let listed = walk::walk(root, &mut scan)?;
+    let extra = scan.rules.extra.clone();
+    let mut listing = Listing::default();
+    let mut sink = ScanSink {
+        scan: &mut scan,
+        files: Vec::new(),
+    };
+    walk::walk(root, extra.as_deref(), &mut sink, &mut listing)?;
+    let listed = sink.files;
     let chunking = crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size);
     let jobs = cache::reuse_cached(listed, cache, &chunking, &mut scan);
     let hooks = Hooks {
         after_first_read,
         before_open,
     };
-    hashing::hash_into(&mut scan, root, jobs, &chunking, &hooks);
+    let as_listed = hashing::hash_into(&mut scan, root, jobs, &chunking, &hooks);
+    let settled = as_listed
+        && scan.unreadable.is_empty()
+        && scan.in_use.is_empty()
+        && !scan.fresh.iter().any(|p| {
+            scan.hashes
+                .get(p)
+                .is_some_and(|h| !cache::may_match(h.mtime_ns))
+        });
+    scan.listing = listing.finish().filter(|_| settled);
     finish(&mut scan, root);
     Ok(scan)
+}
+
+/// The digest of a walk of `root` under `opts`' ignore patterns, holding nothing but the
+/// walk's pending folders (no entry, no hash, no cache row): what [`LocalScan::listing`]
+/// records, so that a folder whose digest is unchanged needs no scan. `None` when something
+/// could not be read. The root is checked as the scan checks it (a missing root is an error,
+/// never an empty folder).
+pub fn listing_digest(root: &Path, opts: &ScanOptions) -> Result<Option<Digest>, ScanError> {
+    check_root(root, opts)?;
+    let extra = rules::build_extra(root, &opts.extra_ignores)?;
+    let mut listing = Listing::default();
+    walk::walk(root, extra.as_ref(), &mut DigestOnly, &mut listing)?;
+    Ok(listing.finish())
+}
+
+/// The full scan's sink: folders and what is left out recorded in the scan, files collected
+/// to be taken from the cache or hashed.
+struct ScanSink<'a> {
+    scan: &'a mut LocalScan,
+    files: Vec<ListedFile>,
+}
+
+impl Sink for ScanSink<'_> {
+    fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>) {
+        self.scan
+            .rules
+            .by_dir
+            .insert(at.to_string(), Arc::clone(rules));
+    }
+
+    fn unreadable(&mut self, rel: RelPath, reason: String, in_use: bool) {
+        if in_use {
+            self.scan.in_use.push(rel.clone());
+        }
+        self.scan.unreadable.push((rel, reason));
+    }
+
+    fn skipped(&mut self, native: PathBuf, reason: SkipReason, excluded: Option<RelPath>) {
+        if let Some(rel) = excluded {
+            self.scan.excluded.push(rel);
+        }
+        self.scan.skipped.push((native, reason));
+    }
+
+    fn folder(&mut self, rel: &RelPath, meta: &std::fs::Metadata) {
+        self.scan.entries.insert(
+            rel.clone(),
+            LocalEntry {
+                kind: EntryKind::Dir,
+                size: 0,
+                mtime_ns: crate::chunk::mtime_ns(meta),
+                sha256: None,
+            },
+        );
+    }
+
+    fn file(&mut self, file: ListedFile) {
+        self.files.push(file);
+    }
+}
+
+/// The digest-only walk's sink: holds nothing; warns of names that cannot be synced as a
+/// sync does after its scan.
+struct DigestOnly;
+
+impl Sink for DigestOnly {
+    fn ignore_rules(&mut self, _: &str, _: &Arc<Gitignore>) {}
+    fn unreadable(&mut self, _: RelPath, _: String, _: bool) {}
+    fn skipped(&mut self, native: PathBuf, reason: SkipReason, _: Option<RelPath>) {
+        if let SkipReason::InvalidName(why) = reason {
+            warn!(path = %native.display(), "not synced: {why}; rename it to sync it");
+        }
+    }
+    fn folder(&mut self, _: &RelPath, _: &std::fs::Metadata) {}
+    fn file(&mut self, _: ListedFile) {}
 }
 
 /// Refuse a zero chunk size, and a root that is missing, not a folder or not listable: an

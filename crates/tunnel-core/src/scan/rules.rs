@@ -120,8 +120,9 @@ pub fn is_temporary_name(name: &str) -> bool {
         || (name.starts_with(".sbt-") && name.ends_with(".partial"))
 }
 
-/// Read `dir/.sbtignore` when it exists. Errors are reasons to treat the folder as unreadable.
-pub(super) fn load_ignore_file(dir: &Path) -> Result<Option<Gitignore>, String> {
+/// Read `dir/.sbtignore` when it exists: its rules and its text. Errors are reasons to treat
+/// the folder as unreadable.
+pub(super) fn load_ignore_file(dir: &Path) -> Result<Option<(Gitignore, String)>, String> {
     let path = dir.join(IGNORE_FILE);
     let text = match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -131,7 +132,8 @@ pub(super) fn load_ignore_file(dir: &Path) -> Result<Option<Gitignore>, String> 
             std::fs::read_to_string(&path).map_err(|e| format!("cannot read {IGNORE_FILE}: {e}"))?
         }
     };
-    parse_ignore_text(dir, &text).map(Some)
+    let rules = parse_ignore_text(dir, &text)?;
+    Ok(Some((rules, text)))
 }
 
 /// Parse the text of `dir/.sbtignore`.

@@ -3,9 +3,11 @@
 //! the head. When another device wins the race, everything is re-read and re-planned
 //! (uploaded chunks are content-addressed, so nothing is sent twice).
 //!
-//! Where each step lives: `remote_state` (read the head and the file list), this file (the
-//! attempt loop, the scan, the plan and its guards), `local_pass` (conflict moves, deletions,
-//! `trash`; `trash_items` lists, restores and empties it), `download_pass`, `upload_pass`,
+//! Where each step lives: `no_change` (a sync after a clean one, answered from its mark
+//! without building any tree when nothing can have changed), `remote_state` (read the head
+//! and the file list), this file (the attempt loop, the scan, the plan and its guards),
+//! `local_pass` (conflict moves, deletions, `trash`; `trash_items` lists, restores and
+//! empties it), `download_pass`, `upload_pass`,
 //! `commit` (file list in parts via `file_list`, the head's compare-and-swap, `verify` of new
 //! references, `gc`), `usage` (what the page holds; a dry run of `gc`).
 //!
@@ -28,6 +30,7 @@ mod history_ops;
 mod history_paths;
 mod local_pass;
 mod marker;
+mod no_change;
 mod packed_chunks;
 mod positional;
 mod remote_state;
@@ -64,7 +67,7 @@ use crate::name_rules::NameRules;
 use crate::plan::{reconcile, Action, LocalEntry, PlanInput};
 use crate::rel_path::RelPath;
 use crate::remote::{BlobName, RemoteError, RemoteStore};
-use crate::scan::{scan_folder_reusing, LocalScan, ScanOptions, SkipReason};
+use crate::scan::{scan_folder_reusing, LocalScan, SkipReason};
 
 use download::{DownloadError, PackCache};
 use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
@@ -75,6 +78,7 @@ pub use history_ops::{
     stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
 };
 pub use history_paths::HistoryPath;
+pub use no_change::NoChangeTries;
 pub use trash::TRASH_DIR;
 pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
 pub use trash_items::{
@@ -121,6 +125,11 @@ pub struct Syncer {
     name_rules_for_tests: Option<NameRules>,
     /// Test-only: history retention in ms instead of `history-keep-days`.
     history_keep_ms_for_tests: Option<i64>,
+    /// Test-only: check every "nothing to do" of the no-change path against the full path
+    /// (see `no_change`).
+    check_no_change: bool,
+    /// How often the no-change path was tried and answered (tests).
+    no_change_tries: Arc<no_change::Tries>,
 }
 
 impl Syncer {
@@ -141,6 +150,8 @@ impl Syncer {
             name_rules: Arc::new(Mutex::new(HashMap::new())),
             name_rules_for_tests: None,
             history_keep_ms_for_tests: None,
+            check_no_change: false,
+            no_change_tries: Arc::default(),
         }
     }
 
@@ -353,6 +364,47 @@ impl Syncer {
         summary: &mut SyncSummary,
     ) -> Result<(), SyncError> {
         let id = folder.id;
+        // The head first: with the folder's clean mark it may show that nothing can have
+        // changed, and then no tree is built at all (see `no_change`).
+        let head = store.read_head().await?;
+        if let Some(quick) = self.no_change(folder, head.as_ref()).await? {
+            if self.check_no_change {
+                let mut full = SyncSummary::default();
+                let planned = self.sync_full(folder, store, opts, &mut full, head).await?;
+                assert_eq!(
+                    planned, 0,
+                    "the no-change path answered \"nothing to do\" but the full path planned {planned} action(s)"
+                );
+                assert_eq!(
+                    full, quick,
+                    "the no-change path's summary differs from the full path's"
+                );
+            }
+            summary.skipped_unreadable = 0;
+            summary.in_use = Vec::new();
+            summary.skipped_remote = quick.skipped_remote;
+            summary.unstorable = quick.unstorable;
+            return Ok(());
+        }
+        // The mark described the last clean sync; this one plans in full and leaves a new
+        // mark only if it ends clean.
+        self.with_journal(move |j| j.clear_clean_mark(id)).await?;
+        self.sync_full(folder, store, opts, summary, head)
+            .await
+            .map(|_| ())
+    }
+
+    /// The full path of one attempt, from the head read (`head`); returns the number of
+    /// actions it planned.
+    async fn sync_full(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        opts: &SyncOptions,
+        summary: &mut SyncSummary,
+        head: Option<crate::remote::HeadState>,
+    ) -> Result<usize, SyncError> {
+        let id = folder.id;
         // 1. The remote side.
         let cached = self.with_journal(move |j| j.remote_cache(id)).await?;
         let folder_now = self
@@ -365,9 +417,16 @@ impl Syncer {
             .with_journal(move |j| j.get_config(&sk))
             .await?
             .and_then(|t| serde_json::from_str(&t).ok());
-        let mut view =
-            remote_state::load_remote(store, &folder_now, cached, seen.as_ref(), &self.limits)
-                .await?;
+        let head_read = head.clone();
+        let mut view = remote_state::load_remote_at(
+            store,
+            &folder_now,
+            head,
+            cached,
+            seen.as_ref(),
+            &self.limits,
+        )
+        .await?;
         if view.fetched {
             // Only what the new deltas changed is written when the cache can be advanced;
             // otherwise the whole tree (lent to the journal thread and handed back, not
@@ -520,6 +579,15 @@ impl Syncer {
         } else if let Some(head) = &view.head {
             let (g, s) = (view.tree.generation.clone(), view.tree.seq);
             let text = head.to_value().to_string();
+            // Nothing planned, nothing left over, every local file vouched for by its stat:
+            // the next sync may answer from the mark alone (see `no_change`).
+            let clean = plan.actions.is_empty()
+                && view.base_trusted
+                && stale_base.is_empty()
+                && !scan.everything_ignored
+                && scan.in_use.is_empty()
+                && exec.failed_files == 0
+                && exec.in_use.is_empty();
             let stale: Vec<RelPath> = stale_base.into_iter().collect();
             self.with_journal(move |j| {
                 if !stale.is_empty() {
@@ -538,6 +606,13 @@ impl Syncer {
                 &HashMap::new(),
             )
             .await;
+            if let (true, Some(listing), Some(read)) = (clean, scan.listing, &head_read) {
+                let record = self.folder_record(folder.id).await?;
+                let shape = self.plan_shape(&record, names, &excluded);
+                let mark = no_change::CleanMark::new(read, shape, listing, summary).to_text();
+                self.with_journal(move |j| j.set_clean_mark(id, &mark))
+                    .await?;
+            }
         }
         summary.uploaded += exec.summary.uploaded;
         summary.downloaded += exec.summary.downloaded;
@@ -554,18 +629,14 @@ impl Syncer {
         if !summary.in_use.is_empty() {
             warn!(files = ?summary.in_use, "{}", crate::in_use::IN_USE_REASON);
         }
-        Ok(())
+        Ok(plan.actions.len())
     }
 
     async fn scan(&self, folder: &FolderRecord) -> Result<LocalScan, SyncError> {
         let id = folder.id;
         let cache = self.with_journal(move |j| j.scan_cache(id)).await?;
         let root = folder.path.clone();
-        let opts = ScanOptions {
-            chunk_size: self.settings.chunk_size,
-            delta_chunk_size: self.settings.delta_chunk_size,
-            extra_ignores: self.settings.ignore.clone(),
-        };
+        let opts = self.scan_options();
         // The rows that still fit move into the scan; `left` holds the others (files gone or
         // hashed again).
         let (scan, left) =

@@ -13,7 +13,7 @@ use crate::hash::Digest;
 use crate::journal::FolderRecord;
 use crate::manifest::parts::{assemble_delta, assemble_snapshot, DeltaPart, SnapshotPart};
 use crate::manifest::{Delta, DeltaRef, Head, Limits, PartRef, RemoteTree, Snapshot, FORMAT_V1};
-use crate::remote::{BlobName, RemoteError, RemoteStore};
+use crate::remote::{BlobName, HeadState, RemoteError, RemoteStore};
 
 /// The remote as this sync sees it.
 #[derive(Debug, Clone)]
@@ -43,7 +43,20 @@ pub(crate) async fn load_remote(
     seen: Option<&serde_json::Value>,
     limits: &Limits,
 ) -> Result<RemoteView, SyncError> {
-    let Some(state) = store.read_head().await? else {
+    let state = store.read_head().await?;
+    load_remote_at(store, folder, state, cached, seen, limits).await
+}
+
+/// [`load_remote`] with the head already read (`state`).
+pub(crate) async fn load_remote_at(
+    store: &dyn RemoteStore,
+    folder: &FolderRecord,
+    state: Option<HeadState>,
+    cached: Option<RemoteTree>,
+    seen: Option<&serde_json::Value>,
+    limits: &Limits,
+) -> Result<RemoteView, SyncError> {
+    let Some(state) = state else {
         // Never initialised, or wiped since we last synced.
         let trusted = folder.generation.is_none();
         if !trusted {

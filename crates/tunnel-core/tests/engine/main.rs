@@ -20,6 +20,8 @@
 //!   normalisation and timestamp-granularity traps;
 //! - `names`: names Windows refuses, reaching a device whose disk cannot hold them, and names
 //!   that differ only in case, renamed on the page to a `(Case Conflict)` copy (issue 14);
+//! - `no_change`: the no-change path (issue 15) answers only while nothing that shapes a plan
+//!   changed; each reason to plan in full again, and its result;
 //! - `restart`: an engine restarted with new settings publishes on the status and event
 //!   channels its host created once, so readers subscribed before keep receiving;
 //! - `selective`: excluded subtrees (issue 17): never downloaded or deleted remotely, copies
@@ -42,6 +44,7 @@ mod identity;
 mod local;
 mod model;
 mod names;
+mod no_change;
 mod restart;
 mod selective;
 mod trash;

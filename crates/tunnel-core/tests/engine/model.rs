@@ -33,6 +33,10 @@
 //!   is edited the way big files are — one byte changed in place, 1 KiB inserted at its start
 //!   or appended — so its new version shares most chunks with the page's, on every device.
 //!
+//! - the no-change path (issue 15): every device checks each "nothing to do" it answers
+//!   from its clean mark against the full path's plan (`util::Device`); the stats count how
+//!   often a mark was compared and how often it answered.
+//!
 //! `SBER_TUNNEL_MODEL_OPS` sets the number of user operations (default 1,000);
 //! `SBER_TUNNEL_SEED` replays a seed.
 
@@ -86,6 +90,10 @@ struct Stats {
     past_states: u64,
     restores_in_place: u64,
     big_edits: u64,
+    /// Syncs that found the previous sync's clean mark, and those of them answered "nothing
+    /// to do" without a plan (each checked against the full path: see `util::Device`).
+    no_change_tries: u64,
+    no_change_answers: u64,
 }
 
 struct Model {
@@ -787,6 +795,11 @@ fn three_devices_converge_without_losing_content() {
                 "{} includes everything again but lacks files",
                 d.id
             );
+        }
+        for d in &m.devs {
+            let t = d.syncer.no_change_tries_for_tests();
+            m.stats.no_change_tries += t.with_mark;
+            m.stats.no_change_answers += t.answered;
         }
         eprintln!(
             "model seed {seed}: {:?}; {} files at the end, {} contents written, {} discarded, files lost: 0",

@@ -58,7 +58,9 @@ impl Device {
         let page = tunnel_core::ids::PageId::parse("12345").expect("page id");
         let rec = journal.add_folder(&root, &page).expect("folder added");
         Syncer::mark_folder(&root, &rec.folder_uuid).expect("marker");
-        let syncer = Syncer::new(Arc::new(Mutex::new(journal)), settings, id.to_string());
+        // Every "nothing to do" of the no-change path is checked against the full path.
+        let syncer = Syncer::new(Arc::new(Mutex::new(journal)), settings, id.to_string())
+            .with_no_change_check_for_tests();
         Device {
             id: id.to_string(),
             _tmp: tmp,
