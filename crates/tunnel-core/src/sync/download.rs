@@ -655,6 +655,29 @@ mod tests {
         e
     }
 
+    /// `entry` fetched into `root` as a new file (nothing there before, no pack cache).
+    async fn fetch(
+        store: &crate::remote::memory::MemoryStore,
+        root: &Path,
+        entry: &FileEntry,
+        on_chunk: &(dyn Fn(u64) + Send + Sync),
+        slots: &RequestSlots,
+    ) -> Result<Option<String>, DownloadError> {
+        let packs = HashMap::new();
+        download_file(
+            store,
+            root,
+            &entry.path,
+            entry,
+            None,
+            false,
+            &packs,
+            on_chunk,
+            slots,
+        )
+        .await
+    }
+
     fn noise(len: usize) -> Vec<u8> {
         let mut x = 0x9e37_79b9_u32;
         (0..len)
@@ -682,14 +705,11 @@ mod tests {
         for parallel in [1, 3] {
             let _ = std::fs::remove_file(dir.path().join("big.bin"));
             landed.store(0, std::sync::atomic::Ordering::Relaxed);
-            download_file(
+            assert_eq!(entry.path, dest);
+            fetch(
                 &store,
                 dir.path(),
-                &dest,
                 &entry,
-                None,
-                false,
-                &HashMap::new(),
                 &note,
                 &RequestSlots::new(parallel),
             )
@@ -709,19 +729,9 @@ mod tests {
         let mut lying = entry.clone();
         lying.path = RelPath::new("lying.bin").expect("path");
         lying.sha256 = Some(Digest::of(b"something else"));
-        let err = download_file(
-            &store,
-            dir.path(),
-            &lying.path,
-            &lying,
-            None,
-            false,
-            &HashMap::new(),
-            &|_| {},
-            &RequestSlots::new(4),
-        )
-        .await
-        .expect_err("the whole file does not match");
+        let err = fetch(&store, dir.path(), &lying, &|_| {}, &RequestSlots::new(4))
+            .await
+            .expect_err("the whole file does not match");
         assert!(err.to_string().contains("SHA-256"), "{err}");
         let left: Vec<String> = std::fs::read_dir(dir.path())
             .expect("list")
@@ -747,26 +757,13 @@ mod tests {
                 e
             }
         };
-        async fn fetch(store: MemoryStore, root: &Path, entry: FileEntry, slots: &RequestSlots) {
-            download_file(
-                &store,
-                root,
-                &entry.path,
-                &entry,
-                None,
-                false,
-                &HashMap::new(),
-                &|_| {},
-                slots,
-            )
-            .await
-            .expect("download");
-        }
         let root = dir.path();
 
         let alone = MemoryStore::new();
         let e = put(&alone, a.clone(), "alone.bin").await;
-        fetch(alone.clone(), root, e, &RequestSlots::new(3)).await;
+        fetch(&alone, root, &e, &|_| {}, &RequestSlots::new(3))
+            .await
+            .expect("download");
         assert!(
             alone.max_open_downloads() >= 2,
             "pieces of one file side by side"
@@ -778,10 +775,12 @@ mod tests {
             put(&shared, b, "b.bin").await,
         );
         let slots = RequestSlots::new(3);
-        tokio::join!(
-            fetch(shared.clone(), root, ea, &slots),
-            fetch(shared.clone(), root, eb, &slots)
+        let (ra, rb) = tokio::join!(
+            fetch(&shared, root, &ea, &|_| {}, &slots),
+            fetch(&shared, root, &eb, &|_| {}, &slots)
         );
+        ra.expect("download a.bin");
+        rb.expect("download b.bin");
         assert!(
             (2..=3).contains(&shared.max_open_downloads()),
             "{} requests at once, for 3 slots",
@@ -800,19 +799,9 @@ mod tests {
         let mut bytes = store.blob_bytes(&victim.blob).expect("pack").to_vec();
         bytes[victim.offset as usize + 10] ^= 1;
         assert!(store.corrupt_blob(&victim.blob, bytes::Bytes::from(bytes)));
-        let err = download_file(
-            &store,
-            dir.path(),
-            &entry.path,
-            &entry,
-            None,
-            false,
-            &HashMap::new(),
-            &|_| {},
-            &RequestSlots::new(4),
-        )
-        .await
-        .expect_err("a damaged chunk");
+        let err = fetch(&store, dir.path(), &entry, &|_| {}, &RequestSlots::new(4))
+            .await
+            .expect_err("a damaged chunk");
         assert!(err.to_string().contains(&victim.sha256.to_hex()), "{err}");
         assert_eq!(
             std::fs::read_dir(dir.path()).expect("list").count(),
