@@ -30,6 +30,17 @@ pub struct AppError {
     pub message: String,
 }
 
+/// Run blocking work (SQLite, configuration and secret files, perhaps the OS keyring) on a
+/// blocking thread, never on one of the runtime's workers that answer the window and run the
+/// engine.
+pub async fn blocking<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R, AppError> + Send + 'static,
+) -> Result<R, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+}
+
 impl AppError {
     /// A failure of kind `code`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {

@@ -17,7 +17,7 @@ use tunnel_core::journal::FolderRecord;
 use tunnel_core::rel_path::RelPath;
 use tunnel_core::sync::{HistoryPath, PathVersion, RestoreReport, RestoreTarget, VersionPick};
 
-use super::app_error::AppError;
+use super::app_error::{blocking, AppError};
 use super::opened_config::OpenedConfig;
 use crate::i18n::t;
 
@@ -185,14 +185,6 @@ async fn prepare(
         Ok((s, client))
     })
     .await
-}
-
-async fn blocking<R: Send + 'static>(
-    work: impl FnOnce() -> Result<R, AppError> + Send + 'static,
-) -> Result<R, AppError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
 }
 
 #[cfg(test)]

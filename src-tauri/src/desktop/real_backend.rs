@@ -24,7 +24,7 @@ use tunnel_core::ids::PageId;
 use tunnel_core::paths::AppPaths;
 use tunnel_core::secrets::SecretStore;
 
-use crate::app::app_error::{AppError, ErrorCode};
+use crate::app::app_error::{blocking, AppError, ErrorCode};
 use crate::app::connection::{self, ConnectionInput};
 use crate::app::control::ControlServer;
 use crate::app::engine_host::{self, AlreadyRunning, InstanceLock};
@@ -299,15 +299,6 @@ async fn take_over_when_free(me: Weak<RealBackend>, paths: AppPaths) {
             tracing::info!("the other sync service is gone; this app syncs now");
         }
     }
-}
-
-/// Run blocking work (SQLite, config and secret files) on a blocking thread, off the reactor.
-async fn blocking<R: Send + 'static>(
-    work: impl FnOnce() -> Result<R, AppError> + Send + 'static,
-) -> Result<R, AppError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
 }
 
 /// The wizard's form as the application layer's connection input. The form has no "do not
