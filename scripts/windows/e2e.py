@@ -82,6 +82,26 @@ class Device:
         env["SBER_TUNNEL_PASSWORD"] = PASSWORD
         cmd = self.argv0 + ["--cli", "--config-dir", self.path_arg(self.config), *args]
         started = time.time()
+        out = self._once(cmd, env)
+        took = time.time() - started
+        if self.windows and out.returncode != 0 and not out.stdout and not out.stderr:
+            # Every way sber-tunnel fails prints why (an error, a panic's message): a failure
+            # with no output at all, in a few milliseconds, is Wine not starting the program
+            # (seen once in CI, a `status` between two that ran). Said, and tried once more.
+            print(f"[{self.name}] {' '.join(args)}  (exit {out.returncode} with no output in "
+                  f"{took:.2f}s: Wine did not run the program; once more)")
+            started = time.time()
+            out = self._once(cmd, env)
+            took = time.time() - started
+        print(f"[{self.name}] {' '.join(args)}  (exit {out.returncode}, {took:.1f}s)")
+        if check and out.returncode != 0:
+            print(out.stdout)
+            print(out.stderr, file=sys.stderr)
+            sys.exit(f"[{self.name}] `{' '.join(args)}` failed")
+        return out
+
+    @staticmethod
+    def _once(cmd: list, env: dict) -> subprocess.CompletedProcess:
         # Output through files, not pipes: a service that `start` leaves running may hold
         # inherited pipe ends open, and reading to their end would wait for the service.
         with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
@@ -89,15 +109,8 @@ class Device:
                                 stdin=subprocess.DEVNULL).returncode
             so.seek(0)
             se.seek(0)
-            out = subprocess.CompletedProcess(cmd, rc, so.read().decode(errors="replace"),
-                                              se.read().decode(errors="replace"))
-        took = time.time() - started
-        print(f"[{self.name}] {' '.join(args)}  (exit {out.returncode}, {took:.1f}s)")
-        if check and out.returncode != 0:
-            print(out.stdout)
-            print(out.stderr, file=sys.stderr)
-            sys.exit(f"[{self.name}] `{' '.join(args)}` failed")
-        return out
+            return subprocess.CompletedProcess(cmd, rc, so.read().decode(errors="replace"),
+                                               se.read().decode(errors="replace"))
 
     def write(self, rel: str, data: bytes):
         p = self.folder / rel
