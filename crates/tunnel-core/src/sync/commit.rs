@@ -69,12 +69,12 @@ impl Syncer {
             &delta,
             &tree,
             unix_now_ns() - TOMBSTONE_KEEP_NS,
-            file_list::PartLimits {
-                preferred: self.settings.chunk_size,
-                hard: self.limits.max_bytes,
-                head_bytes: self.limits.max_head_bytes,
-                max_parts: self.limits.max_parts,
-            },
+            file_list::PartLimits::for_commit(
+                self.settings.chunk_size,
+                self.limits.max_bytes,
+                self.limits.max_head_bytes,
+                self.limits.max_parts,
+            ),
             file_list::HistoryPolicy {
                 now_ms: unix_now_ns() / 1_000_000,
                 keep_ms: self.history_keep_ms(&folder.path),
