@@ -288,7 +288,7 @@ fn an_edit_during_its_download_is_left_alone() {
         let hooked = crate::util::Intercept {
             inner: store.clone(),
             on_get: Box::new(move |name| {
-                let content = name.as_str().starts_with("p-") || name.as_str().starts_with("c-");
+                let content = name.as_str().starts_with("m-") || name.as_str().starts_with("c-");
                 if content && !done.swap(true, Ordering::SeqCst) {
                     std::fs::write(&target, b"<b1>typed on b during the download")
                         .expect("user edit");
@@ -428,7 +428,7 @@ fn a_conflict_copy_whose_download_failed_is_fetched_later_not_deleted() {
             inner: store.clone(),
             on_get: Box::new(|name| {
                 let n = name.as_str();
-                if n.starts_with("p-") || n.starts_with("c-") {
+                if n.starts_with("m-") || n.starts_with("c-") {
                     Err(tunnel_core::remote::RemoteError::Integrity(
                         "injected: the body arrived damaged".into(),
                     ))
