@@ -8,7 +8,7 @@
 
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use super::{ChunkHash, Cut, READ_BUFFER};
@@ -30,7 +30,7 @@ struct Piece {
 pub(super) fn read_cut_and_hash(
     file: &mut std::fs::File,
     path: &Path,
-    mut cut: Cut,
+    cut: Cut,
     after_first_read: &(dyn Fn(&Path) + Sync),
 ) -> io::Result<(u64, Vec<ChunkHash>, Digest)> {
     let stopped = || io::Error::other("a hashing thread stopped");
@@ -45,49 +45,62 @@ pub(super) fn read_cut_and_hash(
             returned,
             allocated: 0,
         };
-        let read = (|| {
-            let mut total: u64 = 0;
-            let mut piece_len: u64 = 0;
-            let mut first = true;
-            loop {
-                let mut buf = pool.take().ok_or_else(stopped)?;
-                let n = loop {
-                    match file.read(&mut buf) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        read => break read?,
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                if first {
-                    first = false;
-                    after_first_read(path);
-                }
-                total += n as u64;
-                let mut cuts = Vec::new();
-                let mut at = 0;
-                while at < n {
-                    let (take, ends) = cut.take(&buf[at..n], piece_len);
-                    piece_len += take as u64;
-                    at += take;
-                    if ends {
-                        cuts.push(at);
-                        piece_len = 0;
-                    }
-                }
-                let piece = Arc::new(Piece { buf, len: n, cuts });
-                to_chunks.send(Arc::clone(&piece)).map_err(|_| stopped())?;
-                to_whole.send(piece).map_err(|_| stopped())?;
-            }
-            Ok(total)
-        })();
+        let read = feed(file, path, cut, after_first_read, &mut pool, &to_chunks, &to_whole);
         // The hashers end when their channels close.
         drop((to_chunks, to_whole));
         let chunks = chunks.join().map_err(|_| stopped());
         let whole = whole.join().map_err(|_| stopped());
         Ok((read?, chunks?, whole?))
     })
+}
+
+/// Reads `file` to its end on this thread, finding the cut points of each buffer, and hands
+/// every buffer to both hashers; returns the bytes read.
+fn feed(
+    file: &mut std::fs::File,
+    path: &Path,
+    mut cut: Cut,
+    after_first_read: &(dyn Fn(&Path) + Sync),
+    pool: &mut Pool,
+    to_chunks: &SyncSender<Arc<Piece>>,
+    to_whole: &SyncSender<Arc<Piece>>,
+) -> io::Result<u64> {
+    let stopped = || io::Error::other("a hashing thread stopped");
+    let mut total: u64 = 0;
+    let mut piece_len: u64 = 0;
+    let mut first = true;
+    loop {
+        let mut buf = pool.take().ok_or_else(stopped)?;
+        let n = loop {
+            match file.read(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                read => break read?,
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if first {
+            first = false;
+            after_first_read(path);
+        }
+        total += n as u64;
+        let mut cuts = Vec::new();
+        let mut at = 0;
+        while at < n {
+            let (take, ends) = cut.take(&buf[at..n], piece_len);
+            piece_len += take as u64;
+            at += take;
+            if ends {
+                cuts.push(at);
+                piece_len = 0;
+            }
+        }
+        let piece = Arc::new(Piece { buf, len: n, cuts });
+        to_chunks.send(Arc::clone(&piece)).map_err(|_| stopped())?;
+        to_whole.send(piece).map_err(|_| stopped())?;
+    }
+    Ok(total)
 }
 
 /// Buffers that came back from the hashers, and how many were made.
