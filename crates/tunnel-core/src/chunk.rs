@@ -233,7 +233,7 @@ pub(crate) fn hash_open_file(
     let cut = Cut::new(chunk_size, content);
     let (total, chunks, whole) = match single {
         true => {
-            let (total, chunks) = read_and_hash(&mut file, path, cut, after_first_read)?;
+            let (total, chunks) = read_and_hash(&mut file, path, cut, after_first_read, size)?;
             (total, chunks, None)
         }
         false => {
@@ -293,18 +293,26 @@ impl Cut {
     }
 }
 
-/// Reads `file` to its end, hashing the pieces `cut` says on this thread; returns the bytes
-/// read and the chunk hashes.
+/// Reads `file` (`size` bytes when it was opened) to its end, hashing the pieces `cut` says on
+/// this thread; returns the bytes read and the chunk hashes.
 fn read_and_hash(
     file: &mut File,
     path: &Path,
     mut cut: Cut,
     after_first_read: &(dyn Fn(&Path) + Sync),
+    size: u64,
 ) -> io::Result<(u64, Vec<ChunkHash>)> {
     let mut piece = Hasher::new();
     let mut piece_len: u64 = 0;
     let mut chunks = Vec::new();
-    let mut buf = vec![0u8; READ_BUFFER];
+    // A small file gets a buffer of its size and one byte more (a byte more read is a file
+    // that grew), not a zeroed 1 MiB each (its memset alone was 3 % of the client's CPU on
+    // the first upload of 1,000 small files).
+    let mut buf = vec![
+        0u8;
+        usize::try_from(size)
+            .map_or(READ_BUFFER, |s| s.saturating_add(1).min(READ_BUFFER))
+    ];
     let mut total: u64 = 0;
     let mut first = true;
     loop {

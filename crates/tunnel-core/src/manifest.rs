@@ -10,8 +10,8 @@
 //! validated (paths through [`RelPath`], sizes, chunk lists, duplicates).
 
 pub mod history;
-pub mod parts;
 pub mod pack_name;
+pub mod parts;
 
 use std::collections::{BTreeMap, HashSet};
 

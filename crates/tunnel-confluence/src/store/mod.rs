@@ -771,23 +771,29 @@ mod tests {
         let recorded = source_digest(&pack);
         let comment = format!("members-sha256={}", members.to_hex());
         assert_eq!(recorded.comment(), comment);
-        assert!(ConfluenceStore::holds(&att(5, Some(comment)), &pack, &recorded));
-        assert!(ConfluenceStore::holds(&att(5, None), &pack, &recorded));
-        assert!(!ConfluenceStore::holds(
-            &att(5, Some(format!("sha256={}", members.to_hex()))),
+        assert!(ConfluenceStore::holds(
+            &att(5, Some(comment)),
             &pack,
             &recorded
-        ), "the same hex of the other kind records other bytes");
+        ));
+        assert!(ConfluenceStore::holds(&att(5, None), &pack, &recorded));
+        assert!(
+            !ConfluenceStore::holds(
+                &att(5, Some(format!("sha256={}", members.to_hex()))),
+                &pack,
+                &recorded
+            ),
+            "the same hex of the other kind records other bytes"
+        );
         assert!(!ConfluenceStore::holds(
             &att(5, Some(format!("members-sha256={}", "0".repeat(64)))),
             &pack,
             &recorded
         ));
-        assert!(ConfluenceStore::holds(
-            &att(5, Some("uploaded by hand".into())),
-            &pack,
-            &recorded
-        ), "a comment that records no digest of ours leaves the size to decide");
+        assert!(
+            ConfluenceStore::holds(&att(5, Some("uploaded by hand".into())), &pack, &recorded),
+            "a comment that records no digest of ours leaves the size to decide"
+        );
     }
 
     #[test]

@@ -45,7 +45,15 @@ pub(super) fn read_cut_and_hash(
             returned,
             allocated: 0,
         };
-        let read = feed(file, path, cut, after_first_read, &mut pool, &to_chunks, &to_whole);
+        let read = feed(
+            file,
+            path,
+            cut,
+            after_first_read,
+            &mut pool,
+            &to_chunks,
+            &to_whole,
+        );
         // The hashers end when their channels close.
         drop((to_chunks, to_whole));
         let chunks = chunks.join().map_err(|_| stopped());
@@ -200,7 +208,9 @@ mod tests {
         let p = dir.path().join("big");
         std::fs::write(&p, &data).expect("write");
         let chunking = Chunking::new(8 << 20, 64 << 10);
-        let content = chunking.content_for(data.len() as u64).expect("cut by content");
+        let content = chunking
+            .content_for(data.len() as u64)
+            .expect("cut by content");
         let h = hash_file_with(&p, &chunking).expect("hash");
         let mut at = 0usize;
         let want: Vec<ChunkHash> = content
@@ -215,7 +225,11 @@ mod tests {
                 }
             })
             .collect();
-        assert!(want.len() > 100, "many chunks, across buffers: {}", want.len());
+        assert!(
+            want.len() > 100,
+            "many chunks, across buffers: {}",
+            want.len()
+        );
         assert_eq!(h.chunks, want, "every chunk where the cutter says, hashed");
         assert_eq!(h.sha256, Digest::of(&data), "the whole file, in order");
         assert_eq!(h.size, data.len() as u64);

@@ -176,7 +176,11 @@ mod tests {
         assert!(!nm.matches(&members[..1], b"alphabe"));
         assert!(!nm.matches(&members, b"alphab"));
         for other in ["c-00", "x", "m-zz", "d-0.json"] {
-            assert_eq!(PackNaming::of(&BlobName::new(other).unwrap()), None, "{other}");
+            assert_eq!(
+                PackNaming::of(&BlobName::new(other).unwrap()),
+                None,
+                "{other}"
+            );
         }
         let c = crate::manifest::chunk_blob_name(&Digest::of(b"x"));
         assert_eq!(PackNaming::of(&c), None, "a chunk blob is not a pack");
