@@ -412,6 +412,71 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_chunk_changed_since_the_scan_is_not_packed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let mut x: u64 = 7;
+        let data: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        let path = root.join("big.bin");
+        std::fs::write(&path, &data).expect("write");
+        let chunking = crate::chunk::Chunking::new(64 * 1024, 4096);
+        let h = crate::chunk::hash_file_with(&path, &chunking).expect("hash");
+        assert!(h.chunks.len() > 3, "cut by content: {}", h.chunks.len());
+        let f = FileToSend {
+            path: RelPath::new("big.bin").expect("path"),
+            size: h.size,
+            sha256: h.sha256,
+            mtime_ns: h.mtime_ns,
+            inode: h.inode,
+            chunks: h.chunks,
+        };
+        // One byte of the second chunk changes after the scan; size and mtime as they were.
+        let mut other = data.clone();
+        let at = usize::try_from(f.chunks[0].size).expect("size") + 1;
+        other[at] ^= 0x55;
+        std::fs::write(&path, &other).expect("rewrite");
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(f.mtime_ns as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(t)
+            .expect("mtime");
+        let mut pack = PackBuilder::with_target(1 << 20);
+        pack.add_chunk(root, &f, 0)
+            .await
+            .expect("the first chunk is as scanned");
+        let err = pack.add_chunk(root, &f, 1).await.expect_err("changed");
+        assert!(matches!(err, RemoteError::SourceChanged(_)), "{err}");
+        pack.add_chunk(root, &f, 2)
+            .await
+            .expect("the third is as scanned");
+        let (c0, c2) = (f.chunks[0].size as usize, f.chunks[2].size as usize);
+        let c2_at = usize::try_from(chunk_offset(&f, 2)).expect("offset");
+        let mut want = data[..c0].to_vec();
+        want.extend_from_slice(&data[c2_at..c2_at + c2]);
+        assert_eq!(pack.buf, want, "the changed chunk left nothing in the pack");
+        let mut list = MemberList::new();
+        list.push(&f.chunks[0].sha256, f.chunks[0].size);
+        list.push(&f.chunks[2].sha256, f.chunks[2].size);
+        assert_eq!(pack.list.clone().finish(), list.finish());
+        assert_eq!(
+            pack.members
+                .iter()
+                .map(|m| m.chunk.offset)
+                .collect::<Vec<_>>(),
+            vec![0, c0 as u64]
+        );
+    }
+
     #[test]
     fn known_chunks_are_referenced_not_sent() {
         let f = file(6, &[b"abc", b"def"]);
