@@ -15,7 +15,7 @@ use super::{ChunkHash, Cut, READ_BUFFER};
 use crate::hash::{Digest, Hasher};
 
 /// Read buffers in use at once (1 MiB each), shared by the reader and both hashers.
-pub(super) const BUFFERS: usize = 6;
+pub(super) const BUFFERS: usize = 4;
 
 /// A read buffer, its first `len` bytes the file's next bytes, and where chunks end in them
 /// (offsets into the buffer, ascending, each at most `len`).
