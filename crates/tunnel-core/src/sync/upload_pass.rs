@@ -337,8 +337,13 @@ impl Syncer {
         // and checked on blocking threads; a full pack goes on its way while the next one is
         // read (at most PACKS_IN_FLIGHT sent at once), so reading, hashing and sending overlap.
         let mut pack_refs: HashMap<RelPath, ChunkRef> = HashMap::new();
-        let pack_target = self.settings.pack_target;
-        let mut builder = PackBuilder::with_target(pack_target);
+        // A pack is closed once it reaches its target; a whole file (at most the pack
+        // threshold) may take it past.
+        let pack_room = self
+            .settings
+            .pack_target
+            .saturating_add(self.settings.pack_threshold);
+        let mut builder = PackBuilder::with_room(pack_room);
         let mut in_flight = FuturesUnordered::new();
         let mut sent = Vec::new();
         let mut chunks_sent: Vec<(RelPath, u64)> = Vec::new();
@@ -355,8 +360,7 @@ impl Syncer {
                 && builder.len() + size > self.settings.pack_target
             {
                 in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_target(pack_target))
-                        .send(store),
+                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room)).send(store),
                 );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
@@ -402,8 +406,7 @@ impl Syncer {
             }
             if builder.len() >= self.settings.pack_target {
                 in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_target(pack_target))
-                        .send(store),
+                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room)).send(store),
                 );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
