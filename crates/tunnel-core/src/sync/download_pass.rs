@@ -28,7 +28,7 @@ impl Syncer {
             .iter()
             .filter_map(|a| match a {
                 Action::ConflictLocalWins { copy, entry, .. } => {
-                    let mut as_copy = entry.clone();
+                    let mut as_copy = (**entry).clone();
                     as_copy.path = copy.clone();
                     Some(as_copy)
                 }
@@ -81,7 +81,7 @@ impl Syncer {
                         // now, before the files inside it are fetched.
                         let native = path.to_native(&folder.path);
                         match tokio::fs::create_dir_all(&native).await {
-                            Ok(()) => exec.base_upserts.push(entry.clone()),
+                            Ok(()) => exec.base_upserts.push((**entry).clone()),
                             Err(e) => {
                                 exec.failed_files += 1;
                                 warn!(path = %path, error = %e, "could not create folder");

@@ -96,7 +96,7 @@ impl Syncer {
                     let mut kept = entry.clone();
                     kept.path = copy.clone();
                     kept.version = 1;
-                    entries.push(kept);
+                    entries.push(*kept);
                     exec.summary.conflicts += 1;
                     self.emit(SyncEvent::Conflict {
                         folder: folder.path.clone(),
@@ -115,7 +115,7 @@ impl Syncer {
                     let live_there = remote.files.get(path).is_some_and(|e| !e.deleted);
                     if exec.moved.contains_key(copy) && entry.kind == EntryKind::Dir && !live_there
                     {
-                        entries.push(entry.clone());
+                        entries.push((**entry).clone());
                     }
                     if exec.moved.contains_key(copy) {
                         add_upload(
@@ -143,10 +143,10 @@ impl Syncer {
                 } => {
                     // The same entry (same blobs) under the new name, and the old name gone:
                     // a rename on the page, nothing sent again.
-                    entries.push(entry.clone());
+                    entries.push((**entry).clone());
                     let mut t = tombstone.clone();
                     t.mtime_ns = now_ns;
-                    entries.push(t);
+                    entries.push(*t);
                     exec.renamed_remote.insert(from.clone(), path.clone());
                     info!(from = %from, to = %path, "renamed on the page: the name clashes with another on this disk");
                 }
