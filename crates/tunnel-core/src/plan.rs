@@ -375,7 +375,7 @@ fn version_of(e: Option<&FileEntry>) -> u64 {
 }
 
 /// Longest prefix of `s` that is at most `max` bytes and ends on a character boundary.
-fn truncate_bytes(s: &str, max: usize) -> &str {
+pub(crate) fn truncate_bytes(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

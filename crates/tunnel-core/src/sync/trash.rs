@@ -106,15 +106,22 @@ fn trash_slot(root: &Path, rel: &RelPath) -> std::io::Result<(fs_safe::Dir, Stri
     Ok((dir, dest, in_trash.join("/")))
 }
 
-/// `name`, then `name (2)`, `name (3)`… (before the extension of a file name).
+/// `name`, then `name (2)`, `name (3)`… (before the extension of a file name), never longer
+/// than a file name may be: the stem gives way (a name of 255 bytes, such as a conflict copy
+/// of a conflict copy, put in the trash twice in one day; the caller tries the next number
+/// when a shortened name is taken).
 pub(super) fn numbered(name: &str, n: u32) -> String {
     if n <= 1 {
         return name.to_string();
     }
-    match name.rfind('.') {
-        Some(i) if i > 0 => format!("{} ({n}){}", &name[..i], &name[i..]),
-        _ => format!("{name} ({n})"),
-    }
+    let mark = format!(" ({n})");
+    let max = crate::rel_path::MAX_COMPONENT_BYTES;
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 && name.len() - i + mark.len() < max => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    let room = max - mark.len() - ext.len();
+    format!("{}{mark}{ext}", crate::plan::truncate_bytes(stem, room))
 }
 
 /// The folder `name` in `dir` (made when missing), or a numbered one when a file or a link
@@ -193,6 +200,43 @@ mod tests {
     /// The previous content gets a second name in the trash while the file stays in place —
     /// the state a crash between this step and the rename of the new content leaves behind:
     /// nothing missing, nothing a restart could read as a local deletion.
+    #[test]
+    fn numbered_names_stay_within_a_file_name_s_limit() {
+        assert_eq!(numbered("a.txt", 1), "a.txt");
+        assert_eq!(numbered("a.txt", 2), "a (2).txt");
+        assert_eq!(numbered("notes", 3), "notes (3)");
+        let long = "x".repeat(255);
+        let second = numbered(&long, 2);
+        assert_eq!(second.len(), 255);
+        assert!(second.ends_with("x (2)"), "{second}");
+        let long_ext = format!("{}.md", "y".repeat(252));
+        let second = numbered(&long_ext, 12);
+        assert_eq!(second.len(), 255);
+        assert!(second.ends_with("y (12).md"), "{second}");
+        // A dot far to the left is no extension to keep whole.
+        let dotted = format!("a.{}", "z".repeat(253));
+        assert!(numbered(&dotted, 2).len() <= 255);
+        assert!(numbered("é".repeat(127).as_str(), 2).len() <= 255);
+    }
+
+    #[test]
+    fn a_name_of_255_bytes_goes_to_the_trash_twice_in_one_day() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        let name = "c".repeat(255);
+        std::fs::write(root.join(&name), b"first").expect("write");
+        let r = rel(&name);
+        let (dir, n) = fs_safe::parent_of(root, &r, false).expect("parent");
+        let first = keep_previous(root, &r, &dir, n).expect("kept once");
+        std::fs::write(root.join(&name), b"second").expect("write");
+        let second = keep_previous(root, &r, &dir, n).expect("kept again, under a shortened name");
+        assert_ne!(first, second);
+        assert_eq!(
+            std::fs::read(root.join(TRASH_DIR).join(&second)).expect("in the trash"),
+            b"second"
+        );
+    }
+
     #[test]
     fn keep_previous_links_the_file_into_the_trash_and_leaves_it_in_place() {
         let tmp = tempfile::tempdir().expect("tmp");
