@@ -380,3 +380,41 @@ fn a_compacted_page_plans_in_full() {
         assert_eq!(a.tree(), b.tree());
     });
 }
+
+/// A delta that puts an entry below a live file, or turns a folder with live entries into a
+/// file, is refused by the full path (the tree's rule: a live file is nobody's parent). The
+/// narrow tree holds what is above and below every changed path, so the narrow path finds
+/// the same fault and leaves the sync to the full path, which refuses it.
+#[test]
+fn a_delta_breaking_the_tree_is_refused_as_the_full_path_refuses_it() {
+    use crate::hostile::{append_delta, delta_doc, file_entry};
+    runtime().block_on(async {
+        // Below a live file: the file is above the changed path.
+        let store = MemoryStore::new();
+        let a = settled("dev-a", &store).await;
+        let child = file_entry(&store, "a.txt/child.txt", b"child").await;
+        let doc = delta_doc(&store, vec![child]);
+        append_delta(&store, doc).await;
+        let before = narrow(&a);
+        let err = a.sync(&store).await.expect_err("refused");
+        assert!(err.to_string().contains("parent"), "{err}");
+        assert_eq!(
+            narrow(&a).fallbacks[before.fallbacks.len()..],
+            [NarrowFallback::Remote]
+        );
+        // A folder turned into a file without its contents' tombstones: they are below.
+        let store = MemoryStore::new();
+        let a = settled("dev-a", &store).await;
+        let docs = file_entry(&store, "docs/deep", b"now a file").await;
+        let doc = delta_doc(&store, vec![docs]);
+        append_delta(&store, doc).await;
+        let before = narrow(&a);
+        let err = a.sync(&store).await.expect_err("refused");
+        assert!(err.to_string().contains("parent"), "{err}");
+        assert_eq!(
+            narrow(&a).fallbacks[before.fallbacks.len()..],
+            [NarrowFallback::Remote]
+        );
+        assert_eq!(a.tree().len(), 5, "nothing changed here");
+    });
+}
