@@ -229,6 +229,10 @@ impl Sink for WalkSink<'_> {
     }
 
     fn skipped(&mut self, native: PathBuf, reason: SkipReason, excluded: Option<RelPath>) {
+        // Named once per walk, as the full scan's caller names them.
+        if let SkipReason::InvalidName(why) = &reason {
+            tracing::warn!(path = %native.display(), "not synced: {why}; rename it to sync it");
+        }
         if let Some(rel) = excluded {
             self.shell.excluded.push(rel);
         }

@@ -4,7 +4,9 @@
 //! (uploaded chunks are content-addressed, so nothing is sent twice).
 //!
 //! Where each step lives: `no_change` (a sync after a clean one, answered from its mark
-//! without building any tree when nothing can have changed), `remote_state` (read the head
+//! without building any tree when nothing can have changed), `narrow` (a sync after a clean
+//! one that plans over the few paths changed since, reading the journal for those paths
+//! only), `remote_state` (read the head
 //! and the file list), this file (the attempt loop, the scan, the plan and its guards),
 //! `local_pass` (conflict moves, deletions, `trash`; `trash_items` lists, restores and
 //! empties it), `download_pass`, `upload_pass`,

@@ -352,7 +352,8 @@ impl Syncer {
         }
 
         // 6. Narrow it is: the caches move as the full path would move them.
-        report_skipped(&scan);
+        // Our own leftovers go, as after a full scan (the walk named invalid names).
+        remove_stale_temp_files(&scan.skipped);
         let (g, to) = (tree.generation.clone(), tree.seq);
         let upserts: Vec<(RelPath, crate::journal::CachedHash)> = scan
             .fresh
@@ -360,9 +361,12 @@ impl Syncer {
             .filter_map(|p| scan.hashes.get_key_value(p))
             .map(|(p, h)| (p.clone(), h.clone()))
             .collect();
+        // Rows of files gone, and of files that were to be hashed and were not (unreadable,
+        // vanished): the full scan drops both.
         let stale: Vec<RelPath> = diff
             .stale_rows
             .iter()
+            .chain(&diff.rehash)
             .filter(|p| !scan.hashes.contains_key(*p))
             .cloned()
             .collect();
@@ -515,4 +519,153 @@ pub struct NarrowTries {
     pub planned: u64,
     /// Why the others planned in full, in order.
     pub fallbacks: Vec<Fallback>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs_safe::{Kind, Meta};
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).expect("valid path")
+    }
+
+    fn file(rel: &str, len: u64, mtime_ns: i64, ino: u64) -> Walked {
+        Walked {
+            rel: p(rel),
+            meta: Meta {
+                kind: Kind::File,
+                len,
+                mtime_ns,
+                dev: 1,
+                ino,
+            },
+            dir: false,
+        }
+    }
+
+    fn dir(rel: &str) -> Walked {
+        Walked {
+            rel: p(rel),
+            meta: Meta {
+                kind: Kind::Dir,
+                len: 0,
+                mtime_ns: 9,
+                dev: 1,
+                ino: 0,
+            },
+            dir: true,
+        }
+    }
+
+    /// The diff of `listed` (sorted here) against scan-cache rows and base paths.
+    fn diff(mut listed: Vec<Walked>, rows: &[(&str, CachedStat)], base: &[&str]) -> LocalDiff {
+        listed.sort_by(|a, b| a.rel.as_str().cmp(b.rel.as_str()));
+        let mut rows: Vec<(&str, CachedStat)> = rows.to_vec();
+        rows.sort();
+        let mut base: Vec<&str> = base.to_vec();
+        base.sort();
+        local_diff(
+            &listed,
+            |mut c, step| {
+                for (path, stat) in &rows {
+                    step(&mut c, path, *stat);
+                }
+                Ok(c)
+            },
+            |mut c, step| {
+                for path in &base {
+                    step(&mut c, path);
+                }
+                Ok(c)
+            },
+        )
+        .expect("diff")
+    }
+
+    fn set(v: &[&str]) -> BTreeSet<RelPath> {
+        v.iter().map(|s| p(s)).collect()
+    }
+
+    #[test]
+    fn an_unchanged_folder_has_no_changes() {
+        let d = diff(
+            vec![dir("d"), file("d/a", 1, 5, 7), file("a-b", 2, 5, 8)],
+            &[("d/a", (1, 5, 7)), ("a-b", (2, 5, 8))],
+            &["d", "d/a", "a-b"],
+        );
+        assert_eq!(d, LocalDiff::default());
+    }
+
+    #[test]
+    fn a_stat_that_differs_in_size_time_or_inode_is_hashed_again() {
+        let d = diff(
+            vec![file("a", 1, 5, 7), file("b", 1, 5, 7), file("c", 1, 5, 7)],
+            &[("a", (2, 5, 7)), ("b", (1, 6, 7)), ("c", (1, 5, 8))],
+            &["a", "b", "c"],
+        );
+        assert_eq!(d.rehash, set(&["a", "b", "c"]));
+        assert_eq!(d.changed, set(&["a", "b", "c"]));
+        assert!(d.stale_rows.is_empty());
+    }
+
+    #[test]
+    fn new_gone_and_retyped_names_are_changes() {
+        let d = diff(
+            vec![
+                dir("new"),               // a new folder: not in the base
+                file("new/x", 1, 1, 1),   // a new file: no row, not in the base
+                dir("was-file"),          // a file replaced by a folder: its row is stale
+                file("was-dir", 3, 3, 3), // a folder replaced by a file: no row
+                file("same", 4, 4, 4),
+            ],
+            &[
+                ("was-file", (1, 1, 1)),
+                ("same", (4, 4, 4)),
+                ("gone", (5, 5, 5)),
+            ],
+            &[
+                "was-file",
+                "was-dir",
+                "was-dir/inner",
+                "same",
+                "gone",
+                "gone-dir",
+            ],
+        );
+        assert_eq!(
+            d.changed,
+            set(&[
+                "new",
+                "new/x",
+                "was-file",
+                "was-dir",
+                "was-dir/inner",
+                "gone",
+                "gone-dir"
+            ])
+        );
+        assert_eq!(d.rehash, set(&["new/x", "was-dir"]));
+        assert_eq!(d.stale_rows, vec![p("gone"), p("was-file")]);
+    }
+
+    #[test]
+    fn a_file_with_its_row_but_not_in_the_base_is_a_change() {
+        let d = diff(vec![file("a", 1, 1, 1)], &[("a", (1, 1, 1))], &[]);
+        assert_eq!(d.changed, set(&["a"]));
+        assert!(d.rehash.is_empty(), "its row still vouches for its content");
+    }
+
+    #[test]
+    fn relevant_paths_add_every_folder_above_and_what_is_below() {
+        let changed = set(&["a/b/c.txt", "d"]);
+        let out = relevant_paths(&changed, |c| {
+            Ok(match c.as_str() {
+                "d" => vec![p("d/x"), p("d/y/z")],
+                _ => Vec::new(),
+            })
+        })
+        .expect("paths");
+        assert_eq!(out, set(&["a", "a/b", "a/b/c.txt", "d", "d/x", "d/y/z"]));
+    }
 }

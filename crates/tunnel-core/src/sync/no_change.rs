@@ -10,7 +10,6 @@
 //! devices not synced here, names this disk cannot store). The next sync reads the head (its
 //! one request, as before), and answers "nothing to do" when the head, the plan's shape and a
 //! fresh walk's digest all equal the mark's and no late check of a commit's blobs is due.
-//! The walk holds only its pending folders: memory does not grow with the folder.
 //!
 //! Why that is the full path's answer: the plan is a pure function of the base, the remote
 //! tree, the scan and the shape. The journal removes the mark whenever it writes the base,
@@ -21,8 +20,11 @@
 //! unchanged; a file modified just before it was hashed leaves no mark), under the same
 //! ignore rules. So the full path would plan from the same inputs: the same empty plan.
 //!
-//! Anything else — no mark, another head, a changed setting, a listing that differs or could
-//! not be read entirely — takes the full path, unchanged. A missing or replaced root is the
+//! Another head or a listing that differs (with the mark otherwise holding: same shape, no
+//! late check due) hands the mark and the walk's rows to the narrow path (`narrow`), which
+//! plans over the paths that changed; anything else — no mark, a changed setting, a due check
+//! — takes the full path, unchanged. The walk keeps one compact row per name (path and stat
+//! data) so that the narrow path needs no second walk. A missing or replaced root is the
 //! same error as on the full path (checked before and after the walk), never "no change".
 //!
 //! Tests can have every "nothing to do" checked against the full path
