@@ -240,6 +240,7 @@ impl Syncer {
     /// and those of earlier commits once their verification window has passed; restore any
     /// that a collector trashed meanwhile (see [`verify`]). Failures are logged: the list stays
     /// in the journal and is tried again next sync.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn check_introduced(
         &self,
         folder: &FolderRecord,
