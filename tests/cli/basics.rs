@@ -63,7 +63,7 @@ fn two_devices_exchange_creates_edits_deletes_and_renames() {
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/child/attachment"))
         .flat_map(|r| r.file_names.clone())
-        .filter(|n| n.starts_with("c-") || n.starts_with("p-"))
+        .filter(|n| n.starts_with("c-") || n.starts_with("m-"))
         .count();
     // hello (A), report, file.bin, then hello edited (B) — at most one pack per sync that had new content.
     assert!(

@@ -348,7 +348,7 @@ fn attachments_a_person_added_to_the_page_survive_garbage_collection() {
     let atts = server.emu().attachments(test_support::cli::PAGE);
     assert!(
         atts.iter()
-            .any(|a| a.title.starts_with("p-") && a.status == "trashed"),
+            .any(|a| a.title.starts_with("m-") && a.status == "trashed"),
         "the collector ran and trashed our own pack: {atts:?}"
     );
     for name in &by_hand {

@@ -172,7 +172,7 @@ fn a_service_stopped_mid_upload_finishes_after_a_restart() {
                 r.method == "POST"
                     && r.file_names
                         .iter()
-                        .any(|n| n.starts_with("c-") || n.starts_with("p-"))
+                        .any(|n| n.starts_with("c-") || n.starts_with("m-"))
             })
         });
         // Dropping the guard runs `stop` in the middle of the upload.

@@ -165,9 +165,11 @@ const results = [];
 async function step(name, fn) {
   try {
     // A dialog a failed step left open (or that opened late, after its step gave up) is modal:
-    // it would fail every later step too. Once a step has failed, close such leftovers first,
-    // so the report names the step that failed, not the dozen after it.
-    if (results.some(([, err]) => err)) {
+    // it would fail every later step too. Right after a failed step, close such leftovers
+    // first, so the report names the step that failed, not the dozen after it. Only then:
+    // later steps may hand an open dialog on to the next on purpose (the Versions steps).
+    const previous = results[results.length - 1];
+    if (previous && previous[1]) {
       await js("document.querySelectorAll('dialog[open]').forEach((d) => d.close()); return true")
         .catch(() => { /* no window to clean up */ });
     }

@@ -128,14 +128,40 @@ where
     .fuse()
 }
 
-/// The SHA-256 the upload is expected to have: given for files, computed for in-memory bytes.
-pub(crate) fn source_digest(source: &BlobSource) -> Digest {
-    match source {
-        BlobSource::File { sha256, .. }
-        | BlobSource::Open { sha256, .. }
-        | BlobSource::HashedBytes { sha256, .. } => *sha256,
-        BlobSource::Bytes(b) => Digest::of(b),
+/// The digest an upload records in its comment: `sha256=<hex>` of its bytes (given for files,
+/// computed for in-memory bytes), or `members-sha256=<hex>` of the member list of a pack named
+/// by its members (whose bytes are never hashed as a whole; its name says the same digest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Recorded {
+    key: &'static str,
+    digest: Digest,
+}
+
+impl Recorded {
+    /// The attachment's comment.
+    pub(crate) fn comment(&self) -> String {
+        format!("{}={}", self.key, self.digest.to_hex())
     }
+
+    /// Whether an attachment's `comment` records other bytes: a digest of ours of another
+    /// kind or value. `None` when it records none (another tool's, or no comment).
+    pub(crate) fn differs_from(&self, comment: &str) -> Option<bool> {
+        let (key, hex) = comment.trim().split_once('=')?;
+        if key != "sha256" && key != "members-sha256" {
+            return None;
+        }
+        Some(key != self.key || !hex.eq_ignore_ascii_case(&self.digest.to_hex()))
+    }
+}
+
+/// What the upload of `source` records of it (see [`Recorded`]).
+pub(crate) fn source_digest(source: &BlobSource) -> Recorded {
+    let (key, digest) = match source {
+        BlobSource::File { sha256, .. } | BlobSource::Open { sha256, .. } => ("sha256", *sha256),
+        BlobSource::Bytes(b) => ("sha256", Digest::of(b)),
+        BlobSource::Members { members, .. } => ("members-sha256", *members),
+    };
+    Recorded { key, digest }
 }
 
 /// The multipart `file` part for `source`, named `filename`, with its hash check and progress
@@ -150,7 +176,7 @@ pub(crate) fn file_part(
     let check = SourceCheck::default();
     let progress = Progress::new();
     let part = match source {
-        BlobSource::Bytes(bytes) | BlobSource::HashedBytes { bytes, .. } => {
+        BlobSource::Bytes(bytes) | BlobSource::Members { bytes, .. } => {
             // Slices of the same buffer (no copy), so that progress is seen per chunk.
             let slices: Vec<Bytes> = (0..bytes.len())
                 .step_by(CHUNK_BYTES)

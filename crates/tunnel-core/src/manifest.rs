@@ -10,6 +10,7 @@
 //! validated (paths through [`RelPath`], sizes, chunk lists, duplicates).
 
 pub mod history;
+pub mod pack_name;
 pub mod parts;
 
 use std::collections::{BTreeMap, HashSet};
@@ -903,7 +904,8 @@ pub fn chunk_blob_name(d: &Digest) -> BlobName {
     BlobName::new(format!("c-{}", d.to_hex())).expect("hex is a valid blob name")
 }
 
-/// `p-<hex>`: a pack of small files, named by the hash of its bytes.
+/// `p-<hex>`: a pack named by the hash of its bytes (written until 2026-12; read still; new
+/// packs are `m-`, see [`pack_name`]).
 pub fn pack_blob_name(d: &Digest) -> BlobName {
     BlobName::new(format!("p-{}", d.to_hex())).expect("hex is a valid blob name")
 }

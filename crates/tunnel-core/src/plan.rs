@@ -199,8 +199,9 @@ pub enum Action {
         path: RelPath,
         /// Where the local version is kept.
         copy: RelPath,
-        /// The winning remote state.
-        entry: FileEntry,
+        /// The winning remote state (boxed, as in the other rare variants: an `Action` is as
+        /// large as its largest variant, and a plan of 100,000 downloads is a vector of them).
+        entry: Box<FileEntry>,
         /// The losing local state.
         local: LocalEntry,
     },
@@ -212,7 +213,7 @@ pub enum Action {
         /// Where the remote version is kept.
         copy: RelPath,
         /// The losing remote state.
-        entry: FileEntry,
+        entry: Box<FileEntry>,
         /// The winning local state.
         local: LocalEntry,
         /// Version for the upload at `path`.
@@ -241,9 +242,9 @@ pub enum Action {
         /// The remote name that gives way.
         from: RelPath,
         /// The entry to publish at `path`: the remote entry of `from` with its new path.
-        entry: FileEntry,
+        entry: Box<FileEntry>,
         /// The tombstone to publish at `from`.
-        tombstone: FileEntry,
+        tombstone: Box<FileEntry>,
         /// The content is here already under `path` (a copy an earlier attempt downloaded
         /// before its commit failed): nothing to download.
         here: bool,
@@ -690,9 +691,9 @@ fn as_renames(
             Action::Download { path, entry } => match moved.get(&path) {
                 Some(original) => Action::RenameRemote {
                     from: original.path.clone(),
-                    tombstone: tombstone(original, input.device, input.now_utc),
+                    tombstone: Box::new(tombstone(original, input.device, input.now_utc)),
                     path,
-                    entry,
+                    entry: Box::new(entry),
                     here: false,
                 },
                 None => Action::Download { path, entry },
@@ -700,9 +701,9 @@ fn as_renames(
             Action::RecordBase { path, entry } => match moved.get(&path) {
                 Some(original) => Action::RenameRemote {
                     from: original.path.clone(),
-                    tombstone: tombstone(original, input.device, input.now_utc),
+                    tombstone: Box::new(tombstone(original, input.device, input.now_utc)),
                     path,
-                    entry,
+                    entry: Box::new(entry),
                     here: true,
                 },
                 None => Action::RecordBase { path, entry },
@@ -1111,7 +1112,7 @@ fn conflict(
         Action::ConflictLocalWins {
             path: path.clone(),
             copy,
-            entry: r.clone(),
+            entry: Box::new(r.clone()),
             local: l.clone(),
             version,
         }
@@ -1119,7 +1120,7 @@ fn conflict(
         Action::ConflictRemoteWins {
             path: path.clone(),
             copy,
-            entry: r.clone(),
+            entry: Box::new(r.clone()),
             local: l.clone(),
         }
     }
@@ -1240,7 +1241,7 @@ fn folders_win_over_files(
                 *a = Action::ConflictLocalWins {
                     path,
                     copy,
-                    entry: entry.clone(),
+                    entry: Box::new(entry.clone()),
                     local: l.clone(),
                     version: next_version,
                 };
@@ -1272,7 +1273,7 @@ fn folders_win_over_files(
                 *a = Action::ConflictRemoteWins {
                     path,
                     copy,
-                    entry,
+                    entry: Box::new(entry),
                     local: local.clone(),
                 };
             }
@@ -3967,5 +3968,23 @@ mod tests {
             let names = NameRules { case_insensitive, ..NameRules::EXACT };
             check_excluded(base, local, remote, trusted, names, excluded);
         }
+    }
+}
+
+#[cfg(test)]
+mod action_size {
+    use super::*;
+
+    /// A plan of 100,000 downloads is a vector of 100,000 actions, each as large as the largest
+    /// variant: the rare ones (conflicts, case renames) box their entries so an action stays
+    /// about a download's size (it was 296 bytes with them inline, 152 since).
+    #[test]
+    fn an_action_is_about_the_size_of_a_download() {
+        let download = std::mem::size_of::<RelPath>() + std::mem::size_of::<FileEntry>();
+        assert!(
+            std::mem::size_of::<Action>() <= download + 8,
+            "Action is {} bytes, a download's fields {download}",
+            std::mem::size_of::<Action>()
+        );
     }
 }

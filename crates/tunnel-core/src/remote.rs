@@ -173,13 +173,14 @@ pub enum BlobSource {
     },
     /// Bytes already in memory (packs of small files, manifest deltas).
     Bytes(Bytes),
-    /// Bytes in memory whose SHA-256 the caller computed while gathering them (a pack): sent
-    /// like `Bytes`, without hashing them once more.
-    HashedBytes {
+    /// A pack named by its member list (`manifest::pack_name`): its bytes are never hashed
+    /// as a whole (each member was checked against its own digest while it was gathered);
+    /// the store records the list's digest with it instead of the bytes'.
+    Members {
         /// The bytes.
         bytes: Bytes,
-        /// Their SHA-256.
-        sha256: Digest,
+        /// SHA-256 of the pack's member list (what its `m-` name holds).
+        members: Digest,
     },
 }
 
@@ -188,7 +189,7 @@ impl BlobSource {
     pub fn len(&self) -> u64 {
         match self {
             BlobSource::File { len, .. } | BlobSource::Open { len, .. } => *len,
-            BlobSource::Bytes(b) | BlobSource::HashedBytes { bytes: b, .. } => b.len() as u64,
+            BlobSource::Bytes(b) | BlobSource::Members { bytes: b, .. } => b.len() as u64,
         }
     }
     /// A reader of the slice and the file's path, for the two file sources (`None` for
@@ -202,7 +203,7 @@ impl BlobSource {
             BlobSource::Open {
                 file, path, offset, ..
             } => (Ok(Arc::clone(file)), path, *offset),
-            BlobSource::Bytes(_) | BlobSource::HashedBytes { .. } => return None,
+            BlobSource::Bytes(_) | BlobSource::Members { .. } => return None,
         };
         Some(file.map(|file| (SliceReader { file, pos: offset }, path.as_path())))
     }

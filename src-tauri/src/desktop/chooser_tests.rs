@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use confluence_emulator::Emulator;
 use test_support::wait::wait_for_async;
 use tunnel_core::events::SyncState;
 
@@ -26,12 +25,7 @@ fn write(root: &Path, rel: &str, bytes: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chooser_answers_during_a_sync_and_lists_what_it_sent() {
-    let emulator = Emulator::builder()
-        .user("alice", "s3cret")
-        .page("4242")
-        .spawn()
-        .await
-        .expect("emulator");
+    let emulator = super::emulator_app::spawn().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let paths = super::emulator_app::configured(emulator.base_url(), dir.path())
         .paths

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use confluence_emulator::{Emulator, EmulatorHandle};
 use tunnel_core::config::{AuthKind, Config, DeviceConfig};
 use tunnel_core::ids::PageId;
 use tunnel_core::paths::AppPaths;
@@ -16,6 +17,16 @@ pub(crate) const USER: &str = "alice";
 pub(crate) const PASSWORD: &str = "s3cret";
 /// The configuration's default page.
 pub(crate) const PAGE: &str = "4242";
+
+/// A fresh emulator with [`USER`] (her [`PASSWORD`]) and the empty page [`PAGE`].
+pub(crate) async fn spawn() -> EmulatorHandle {
+    Emulator::builder()
+        .user(USER, PASSWORD)
+        .page(PAGE)
+        .spawn()
+        .await
+        .expect("emulator")
+}
 
 /// Save under `home` (configuration in `home/config`) a connection to the emulator at
 /// `base_url` as [`USER`] with [`PASSWORD`] and [`PAGE`], and a new device; returns it opened

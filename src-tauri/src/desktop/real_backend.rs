@@ -814,7 +814,6 @@ mod tests {
     use super::*;
     use crate::app::control::{request, ControlRequest};
     use crate::app::engine_host::lock_instance;
-    use confluence_emulator::Emulator;
     use test_support::wait::wait_for_async;
     use tunnel_core::config::DeviceConfig;
 
@@ -826,12 +825,7 @@ mod tests {
     /// on the control socket, and quits on `stop` releasing the lock and the socket.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_app_takes_over_from_a_headless_service_and_serves_the_control_socket() {
-        let emulator = Emulator::builder()
-            .user("alice", "s3cret")
-            .page("4242")
-            .spawn()
-            .await
-            .expect("emulator");
+        let emulator = super::super::emulator_app::spawn().await;
         let dir = tempfile::tempdir().expect("tempdir");
         let app = super::super::emulator_app::configured(emulator.base_url(), dir.path());
         let paths = app.paths.clone();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use confluence_emulator::{Emulator, EmulatorHandle};
+use confluence_emulator::EmulatorHandle;
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
@@ -34,13 +34,7 @@ pub(super) struct Harness {
 impl Harness {
     /// The app over a real backend configured for a fresh emulator page (no folder yet).
     pub(super) fn start(home: &Path) -> Harness {
-        let emulator = tauri::async_runtime::block_on(
-            Emulator::builder()
-                .user("alice", "s3cret")
-                .page("4242")
-                .spawn(),
-        )
-        .expect("emulator");
+        let emulator = tauri::async_runtime::block_on(super::emulator_app::spawn());
         let opened = super::emulator_app::configured(emulator.base_url(), home);
         let (paths, device) = (opened.paths.clone(), opened.config.device.id.clone());
         drop(opened);

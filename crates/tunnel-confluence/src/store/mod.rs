@@ -27,7 +27,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::multipart::Form;
 use tracing::{debug, instrument, warn};
-use tunnel_core::hash::Digest;
 use tunnel_core::remote::{
     BlobInfo, BlobName, BlobSink, BlobSource, HeadState, RemoteError, RemoteIdentity, RemoteStore,
 };
@@ -38,7 +37,7 @@ use crate::error::{map_status, Answer, Ctx};
 use crate::exchange::{Prepared, Reply, Step, Success};
 use crate::paging::Pager;
 use crate::retry::{Retrier, Transient};
-use crate::upload::{file_part, source_digest};
+use crate::upload::{file_part, source_digest, Recorded};
 
 /// Key of the content property holding the head pointer.
 pub const HEAD_PROPERTY_KEY: &str = "sber-tunnel.head";
@@ -198,12 +197,12 @@ impl ConfluenceStore {
         url: &url::Url,
         filename: &str,
         source: &BlobSource,
-        digest: &Digest,
+        digest: &Recorded,
     ) -> Result<Prepared, RemoteError> {
         let (part, check, progress) = file_part(source, filename, self.client.upload_throttle())?;
         let form = Form::new()
             .part("file", part)
-            .text("comment", format!("sha256={}", digest.to_hex()))
+            .text("comment", digest.comment())
             .text("minorEdit", "true");
         let req = self
             .client
@@ -214,7 +213,7 @@ impl ConfluenceStore {
             BlobSource::File { path, .. } | BlobSource::Open { path, .. } => {
                 Some((check, path.clone()))
             }
-            BlobSource::Bytes(_) | BlobSource::HashedBytes { .. } => None,
+            BlobSource::Bytes(_) | BlobSource::Members { .. } => None,
         };
         Ok(Prepared {
             req,
@@ -253,17 +252,14 @@ impl ConfluenceStore {
 
     /// Whether an existing attachment already holds `source` (same size; same hash when the
     /// comment records one).
-    fn holds(att: &Attachment, source: &BlobSource, digest: &Digest) -> bool {
+    fn holds(att: &Attachment, source: &BlobSource, digest: &Recorded) -> bool {
         let size_ok = att.extensions.file_size == Some(source.len());
-        let hash_ok = match att
+        let hash_ok = !att
             .extensions
             .comment
             .as_deref()
-            .and_then(|c| c.trim().strip_prefix("sha256="))
-        {
-            Some(hex) => hex.eq_ignore_ascii_case(&digest.to_hex()),
-            None => true,
-        };
+            .and_then(|c| digest.differs_from(c))
+            .unwrap_or(false);
         size_ok && hash_ok
     }
 
@@ -273,7 +269,7 @@ impl ConfluenceStore {
         att: Attachment,
         name: &BlobName,
         source: &BlobSource,
-        digest: &Digest,
+        digest: &Recorded,
         on_existing: OnExisting,
     ) -> Result<BlobInfo, RemoteError> {
         if on_existing == OnExisting::KeepIfSame && Self::holds(&att, source, digest) {
@@ -756,7 +752,7 @@ mod tests {
         };
         assert!(ConfluenceStore::holds(&att(5, None), &data, &digest));
         assert!(ConfluenceStore::holds(
-            &att(5, Some(format!("sha256={}", digest.to_hex()))),
+            &att(5, Some(digest.comment())),
             &data,
             &digest
         ));
@@ -766,6 +762,38 @@ mod tests {
             &data,
             &digest
         ));
+        // A pack named by its members records its member list's digest, not its bytes'.
+        let members = tunnel_core::hash::Digest::of(b"the member list");
+        let pack = BlobSource::Members {
+            bytes: Bytes::from_static(b"hello"),
+            members,
+        };
+        let recorded = source_digest(&pack);
+        let comment = format!("members-sha256={}", members.to_hex());
+        assert_eq!(recorded.comment(), comment);
+        assert!(ConfluenceStore::holds(
+            &att(5, Some(comment)),
+            &pack,
+            &recorded
+        ));
+        assert!(ConfluenceStore::holds(&att(5, None), &pack, &recorded));
+        assert!(
+            !ConfluenceStore::holds(
+                &att(5, Some(format!("sha256={}", members.to_hex()))),
+                &pack,
+                &recorded
+            ),
+            "the same hex of the other kind records other bytes"
+        );
+        assert!(!ConfluenceStore::holds(
+            &att(5, Some(format!("members-sha256={}", "0".repeat(64)))),
+            &pack,
+            &recorded
+        ));
+        assert!(
+            ConfluenceStore::holds(&att(5, Some("uploaded by hand".into())), &pack, &recorded),
+            "a comment that records no digest of ours leaves the size to decide"
+        );
     }
 
     #[test]

@@ -95,7 +95,7 @@ fn data_uploads(log: &[LoggedRequest]) -> Vec<&LoggedRequest> {
         .filter(|r| {
             r.file_names
                 .iter()
-                .any(|n| n.starts_with("p-") || n.starts_with("c-"))
+                .any(|n| n.starts_with("m-") || n.starts_with("c-"))
         })
         .collect()
 }

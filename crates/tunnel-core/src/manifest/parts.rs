@@ -473,16 +473,25 @@ pub fn assemble_delta(
 /// upper bounds.
 const WIDE_INDEX: u32 = u32::MAX;
 
-/// Builds the bytes of part `part` of `parts` from its entry lines.
-type DocFn = Box<dyn Fn(u32, u32, &[&str]) -> Vec<u8> + Send + Sync>;
+/// The opening of part `part` of `parts`, up to the `[` of its entry list.
+type HeaderFn = Box<dyn Fn(u32, u32) -> String + Send + Sync>;
+
+/// What closes every part after its last entry line.
+const TAIL: &str = "\n]}\n";
 
 /// Cuts a sorted entry list into parts: [`PartWriter::plan`] decides where to cut for a
 /// given size limit (cheaply, so a writer can try several), [`PartWriter::encode`] builds
 /// the bytes.
-pub struct PartWriter {
-    /// One JSON line per entry, sorted by path, with the entry's path.
-    lines: Vec<(String, String)>,
-    doc: DocFn,
+///
+/// It holds no copy of the entries' text (issue 15: at 100,000 entries the lines, kept as
+/// strings, cost 50 MB per writer): only each entry's line length, for the plan; a part's
+/// lines are written again, straight into its buffer, when it is encoded.
+pub struct PartWriter<'a> {
+    /// The entries, sorted by path.
+    entries: Vec<&'a FileEntry>,
+    /// The length of each entry's JSON line (in `entries`' order).
+    line_lens: Vec<usize>,
+    header: HeaderFn,
     name: fn(&Digest) -> crate::remote::BlobName,
 }
 
@@ -521,44 +530,40 @@ impl PartPlan {
     }
 }
 
-fn body(head: String, lines: &[&str], tail: &str) -> Vec<u8> {
-    let mut out = head;
-    for (i, l) in lines.iter().enumerate() {
-        out.push_str(if i == 0 { "\n" } else { ",\n" });
-        out.push_str(l);
-    }
-    out.push_str(tail);
-    out.into_bytes()
-}
-
-fn sorted_lines(entries: &[FileEntry]) -> Vec<(String, String)> {
+/// `entries` sorted by path, with the length of each one's line.
+fn sorted_entries(entries: &[FileEntry]) -> (Vec<&FileEntry>, Vec<usize>) {
     let mut refs: Vec<&FileEntry> = entries.iter().collect();
     refs.sort_by(|a, b| a.path.cmp(&b.path));
-    refs.into_iter()
+    let mut line = Vec::new();
+    let lens = refs
+        .iter()
         .map(|e| {
-            (
-                serde_json::to_string(e).expect("an entry serialises"),
-                e.path.to_string(),
-            )
+            line.clear();
+            write_line(&mut line, e);
+            line.len()
         })
-        .collect()
+        .collect();
+    (refs, lens)
 }
 
-impl PartWriter {
+/// One entry's line: its compact JSON (which escapes every newline inside it).
+fn write_line(out: &mut Vec<u8>, e: &FileEntry) {
+    serde_json::to_writer(out, e).expect("an entry serialises");
+}
+
+impl<'a> PartWriter<'a> {
     /// The parts of a snapshot (the whole file list at its seq), one entry per line so a
     /// part stays readable.
-    pub fn snapshot(s: &Snapshot) -> PartWriter {
+    pub fn snapshot(s: &'a Snapshot) -> PartWriter<'a> {
         let generation = serde_json::Value::String(s.generation.clone()).to_string();
         let seq = s.seq;
+        let (entries, line_lens) = sorted_entries(&s.files);
         PartWriter {
-            lines: sorted_lines(&s.files),
-            doc: Box::new(move |part, parts, lines| {
-                body(
-                    format!(
-                        "{{\"format\":{PART_FORMAT},\"generation\":{generation},\"seq\":{seq},\"part\":{part},\"parts\":{parts},\"files\":["
-                    ),
-                    lines,
-                    "\n]}\n",
+            entries,
+            line_lens,
+            header: Box::new(move |part, parts| {
+                format!(
+                    "{{\"format\":{PART_FORMAT},\"generation\":{generation},\"seq\":{seq},\"part\":{part},\"parts\":{parts},\"files\":["
                 )
             }),
             name: snapshot_part_blob_name,
@@ -566,23 +571,26 @@ impl PartWriter {
     }
 
     /// The parts of one commit's delta.
-    pub fn delta(d: &Delta) -> PartWriter {
+    pub fn delta(d: &'a Delta) -> PartWriter<'a> {
         let generation = serde_json::Value::String(d.generation.clone()).to_string();
         let device = serde_json::Value::String(d.device.clone()).to_string();
         let seq = d.seq;
+        let (entries, line_lens) = sorted_entries(&d.entries);
         PartWriter {
-            lines: sorted_lines(&d.entries),
-            doc: Box::new(move |part, parts, lines| {
-                body(
-                    format!(
-                        "{{\"format\":{PART_FORMAT},\"generation\":{generation},\"seq\":{seq},\"device\":{device},\"part\":{part},\"parts\":{parts},\"entries\":["
-                    ),
-                    lines,
-                    "\n]}\n",
+            entries,
+            line_lens,
+            header: Box::new(move |part, parts| {
+                format!(
+                    "{{\"format\":{PART_FORMAT},\"generation\":{generation},\"seq\":{seq},\"device\":{device},\"part\":{part},\"parts\":{parts},\"entries\":["
                 )
             }),
             name: delta_blob_name,
         }
+    }
+
+    /// The bytes around part `part` of `parts`'s lines (header and tail).
+    fn frame_len(&self, part: u32, parts: u32) -> u64 {
+        ((self.header)(part, parts).len() + TAIL.len()) as u64
     }
 
     /// Cut into parts of at most `limit` bytes each, as few as possible (greedy, in path
@@ -590,16 +598,16 @@ impl PartWriter {
     /// `hard` bytes. An entry too large even for that is an error naming it.
     pub fn plan(&self, limit: u64, hard: u64) -> Result<PartPlan, ManifestError> {
         let limit = limit.min(hard);
-        let overhead = (self.doc)(WIDE_INDEX, WIDE_INDEX, &[]).len() as u64;
+        let overhead = self.frame_len(WIDE_INDEX, WIDE_INDEX);
         let mut ranges = Vec::new();
         let mut start = 0usize;
         let mut size = overhead;
-        for (i, (line, path)) in self.lines.iter().enumerate() {
+        for (i, (len, entry)) in self.line_lens.iter().zip(&self.entries).enumerate() {
             // The line and its separator ("\n" or ",\n").
-            let add = line.len() as u64 + 2;
+            let add = *len as u64 + 2;
             if overhead + add > hard {
                 return Err(ManifestError::EntryTooLarge {
-                    path: path.clone(),
+                    path: entry.path.to_string(),
                     size: overhead + add,
                     limit: hard,
                 });
@@ -611,8 +619,8 @@ impl PartWriter {
             }
             size += add;
         }
-        if start < self.lines.len() || ranges.is_empty() {
-            ranges.push(start..self.lines.len());
+        if start < self.entries.len() || ranges.is_empty() {
+            ranges.push(start..self.entries.len());
         }
         if ranges.len() >= WIDE_INDEX as usize {
             return Err(invalid("parts", "too many parts"));
@@ -622,13 +630,12 @@ impl PartWriter {
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let frame = (self.doc)(i as u32, n, &[]).len() as u64;
-                let lines: u64 = self.lines[r.clone()]
+                let lines: u64 = self.line_lens[r.clone()]
                     .iter()
-                    .map(|(l, _)| l.len() as u64 + 2)
+                    .map(|l| *l as u64 + 2)
                     .sum();
                 // The first line's separator is one byte ("\n"), not two.
-                frame + lines - u64::from(!r.is_empty())
+                self.frame_len(i as u32, n) + lines - u64::from(!r.is_empty())
             })
             .collect();
         Ok(PartPlan { ranges, sizes })
@@ -640,14 +647,17 @@ impl PartWriter {
     }
 
     /// Build part `i` of `plan` alone (a writer uploads parts one at a time, so only one is
-    /// in memory).
+    /// in memory), in a buffer of exactly its planned size.
     pub fn encode_part(&self, plan: &PartPlan, i: usize) -> EncodedPart {
         let r = plan.ranges[i].clone();
-        let texts: Vec<&str> = self.lines[r.clone()]
-            .iter()
-            .map(|(l, _)| l.as_str())
-            .collect();
-        let bytes = (self.doc)(i as u32, plan.ranges.len() as u32, &texts);
+        let mut bytes = Vec::with_capacity(usize::try_from(plan.sizes[i]).unwrap_or(0));
+        bytes.extend_from_slice((self.header)(i as u32, plan.ranges.len() as u32).as_bytes());
+        for (n, e) in self.entries[r.clone()].iter().enumerate() {
+            bytes.extend_from_slice(if n == 0 { b"\n" } else { b",\n" });
+            write_line(&mut bytes, e);
+        }
+        bytes.extend_from_slice(TAIL.as_bytes());
+        debug_assert_eq!(bytes.len() as u64, plan.sizes[i], "the planned size");
         let sha256 = Digest::of(&bytes);
         EncodedPart {
             part: PartRef {
@@ -759,6 +769,35 @@ mod tests {
             )),
             "{text}"
         );
+    }
+
+    #[test]
+    fn each_entry_is_one_line_of_its_own_json_in_path_order() {
+        let s = Snapshot {
+            files: vec![file("b/x", b"2"), file("a", b"1"), file("b", b"3")],
+            ..snapshot(0)
+        };
+        let w = PartWriter::snapshot(&s);
+        let parts = w.encode(&w.plan(1 << 20, 1 << 20).unwrap());
+        assert_eq!(parts.len(), 1);
+        let text = String::from_utf8(parts[0].bytes.clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut sorted = s.files.clone();
+        sorted.sort_by(|a, b| a.path.cmp(&b.path));
+        let want: Vec<String> = sorted
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let json = serde_json::to_string(e).unwrap();
+                if i + 1 < sorted.len() {
+                    json + ","
+                } else {
+                    json
+                }
+            })
+            .collect();
+        assert_eq!(lines[1..lines.len() - 1], want[..], "{text}");
+        assert_eq!(lines.last(), Some(&"]}"));
     }
 
     #[test]

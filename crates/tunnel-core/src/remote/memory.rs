@@ -28,7 +28,7 @@ use tokio::io::AsyncWriteExt;
 use super::{
     BlobInfo, BlobName, BlobSink, BlobSource, HeadState, RemoteError, RemoteIdentity, RemoteStore,
 };
-use crate::hash::{Digest, Hasher};
+use crate::hash::Hasher;
 
 /// The store's operations, for failure injection and request counting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -334,10 +334,7 @@ impl MemoryStore {
     async fn read_source(&self, source: &BlobSource) -> Result<Bytes, RemoteError> {
         match source {
             BlobSource::Bytes(b) => Ok(b.clone()),
-            BlobSource::HashedBytes { bytes, sha256 } => {
-                debug_assert_eq!(Digest::of(bytes), *sha256, "a pack's digest is its bytes'");
-                Ok(bytes.clone())
-            }
+            BlobSource::Members { bytes, .. } => Ok(bytes.clone()),
             BlobSource::File { len, sha256, .. } | BlobSource::Open { len, sha256, .. } => {
                 let (len, sha256) = (*len, *sha256);
                 let Some(opened) = source.reader() else {

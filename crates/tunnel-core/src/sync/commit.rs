@@ -215,14 +215,15 @@ impl Syncer {
         file_list::compacts(&next, &delta, self.part_limits(), unix_now_ns() / 1_000_000)
     }
 
-    /// The part limits of this syncer's file lists.
+    /// The part limits of this syncer's file lists (a commit's, and what decides whether a
+    /// commit compacts).
     fn part_limits(&self) -> file_list::PartLimits {
-        file_list::PartLimits {
-            preferred: self.settings.chunk_size,
-            hard: self.limits.max_bytes,
-            head_bytes: self.limits.max_head_bytes,
-            max_parts: self.limits.max_parts,
-        }
+        file_list::PartLimits::for_commit(
+            self.settings.chunk_size,
+            self.limits.max_bytes,
+            self.limits.max_head_bytes,
+            self.limits.max_parts,
+        )
     }
 
     /// Whether garbage collection would run now (at most once per `min(grace, 1 h)`).

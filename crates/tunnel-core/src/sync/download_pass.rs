@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// One file to fetch: where it goes, what the page holds, what the plan saw there. Borrowed
+/// from the plan (issue 15: a new device receiving 100,000 files held each entry cloned twice
+/// over, about 50 MB).
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    dest: &'a RelPath,
+    entry: &'a FileEntry,
+    expected: Option<&'a LocalEntry>,
+}
+
 impl Syncer {
     pub(super) async fn download_all(
         &self,
@@ -12,8 +22,21 @@ impl Syncer {
         local: &BTreeMap<RelPath, LocalEntry>,
         exec: &mut Execution,
     ) -> Result<(), SyncError> {
-        // (destination, entry to fetch, what we expect to find at the destination)
-        let mut jobs: Vec<(RelPath, FileEntry, Option<LocalEntry>)> = Vec::new();
+        // A losing remote version kept as a conflict copy is fetched under the copy's name:
+        // its entries, renamed, are made first, so the jobs below can borrow them.
+        let renamed_copies: Vec<FileEntry> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::ConflictLocalWins { copy, entry, .. } => {
+                    let mut as_copy = (**entry).clone();
+                    as_copy.path = copy.clone();
+                    Some(as_copy)
+                }
+                _ => None,
+            })
+            .collect();
+        let mut renamed_copies = renamed_copies.iter();
+        let mut jobs: Vec<Job<'_>> = Vec::new();
         // Conflict copies of the remote version: their base is recorded only after the commit
         // that publishes them, or a lost commit race would read them as deleted remotely.
         let mut copies: HashSet<RelPath> = HashSet::new();
@@ -44,9 +67,11 @@ impl Syncer {
                         exec.base_upserts.push(entry.clone());
                         exec.summary.downloaded += 1;
                     }
-                    EntryKind::File => {
-                        jobs.push((path.clone(), entry.clone(), local.get(path).cloned()))
-                    }
+                    EntryKind::File => jobs.push(Job {
+                        dest: path,
+                        entry,
+                        expected: local.get(path),
+                    }),
                 },
                 Action::ConflictRemoteWins {
                     path, copy, entry, ..
@@ -56,21 +81,29 @@ impl Syncer {
                         // now, before the files inside it are fetched.
                         let native = path.to_native(&folder.path);
                         match tokio::fs::create_dir_all(&native).await {
-                            Ok(()) => exec.base_upserts.push(entry.clone()),
+                            Ok(()) => exec.base_upserts.push((**entry).clone()),
                             Err(e) => {
                                 exec.failed_files += 1;
                                 warn!(path = %path, error = %e, "could not create folder");
                             }
                         }
                     } else {
-                        jobs.push((path.clone(), entry.clone(), None));
+                        jobs.push(Job {
+                            dest: path,
+                            entry,
+                            expected: None,
+                        });
                     }
                 }
-                Action::ConflictLocalWins { copy, entry, .. } => {
-                    let mut as_copy = entry.clone();
-                    as_copy.path = copy.clone();
-                    copies.insert(copy.clone());
-                    jobs.push((copy.clone(), as_copy, None));
+                Action::ConflictLocalWins { copy, .. } => {
+                    if let Some(as_copy) = renamed_copies.next() {
+                        copies.insert(copy.clone());
+                        jobs.push(Job {
+                            dest: copy,
+                            entry: as_copy,
+                            expected: None,
+                        });
+                    }
                 }
                 // A remote name renamed to a case-conflict copy: brought here under the new
                 // name; like a conflict copy its base is recorded by the commit that publishes
@@ -87,7 +120,11 @@ impl Syncer {
                     }
                     EntryKind::File => {
                         copies.insert(path.clone());
-                        jobs.push((path.clone(), entry.clone(), None));
+                        jobs.push(Job {
+                            dest: path,
+                            entry,
+                            expected: None,
+                        });
                     }
                 },
                 Action::RecordBase { entry, .. } => exec.base_upserts.push(entry.clone()),
@@ -99,7 +136,7 @@ impl Syncer {
                 | Action::DeleteRemote { .. } => {}
             }
         }
-        let total_bytes: u64 = jobs.iter().map(|(_, e, _)| e.size).sum();
+        let total_bytes: u64 = jobs.iter().map(|j| j.entry.size).sum();
         let exact = exec.tally.downloads_are(crate::progress::totals::Amount {
             files: jobs.len() as u64,
             bytes: total_bytes,
@@ -109,18 +146,18 @@ impl Syncer {
         }
         self.emit_progress(folder, exact);
         let packs = self
-            .prefetch_packs(folder, store, jobs.iter().map(|(_, e, _)| e))
+            .prefetch_packs(folder, store, jobs.iter().map(|j| j.entry))
             .await;
         let packs = match packs {
             Ok(p) => p,
             Err(e) => return Err(e),
         };
         let root = folder.path.clone();
-        let arriving: Vec<&FileEntry> = jobs.iter().map(|(_, e, _)| e).collect();
-        let keep: HashSet<RelPath> = jobs
+        let arriving: Vec<&FileEntry> = jobs.iter().map(|j| j.entry).collect();
+        let keep: HashSet<&RelPath> = jobs
             .iter()
-            .filter(|(_, e, x)| download::keeps_previous(x.as_ref(), e, &arriving))
-            .map(|(dest, _, _)| dest.clone())
+            .filter(|j| download::keeps_previous(j.expected, j.entry, &arriving))
+            .map(|j| j.dest)
             .collect();
         let tally = &exec.tally;
         let mut results = Vec::with_capacity(jobs.len());
@@ -136,41 +173,45 @@ impl Syncer {
         };
         // Every request of the pass, whichever file it is for, takes one of these.
         let slots = &download::RequestSlots::new(parallel);
-        let (local_jobs, remote_jobs): (Vec<_>, Vec<_>) = jobs
-            .into_iter()
-            .partition(|(_, e, _)| e.chunks.iter().all(|c| packs.contains_key(&c.blob)));
+        // Jobs go by their index: a closure over borrowed jobs would not be `Send` for every
+        // lifetime, as the spawned sync needs.
+        let (local_jobs, remote_jobs): (Vec<usize>, Vec<usize>) = (0..jobs.len()).partition(|&i| {
+            jobs[i]
+                .entry
+                .chunks
+                .iter()
+                .all(|c| packs.contains_key(&c.blob))
+        });
         {
-            let run = |(dest, entry, expected): (RelPath, FileEntry, Option<LocalEntry>)| {
+            let jobs = &jobs;
+            let run = |i: usize| {
+                let Job {
+                    dest,
+                    entry,
+                    expected,
+                } = jobs[i];
                 let packs = &packs;
                 let root = &root;
-                let keep = keep.contains(&dest);
+                let keep = keep.contains(dest);
                 async move {
-                    tally.start(&dest);
+                    tally.start(dest);
                     let on_chunk = |n: u64| {
-                        if let Some(p) = tally.bytes(&dest, n) {
+                        if let Some(p) = tally.bytes(dest, n) {
                             self.emit_progress(folder, p);
                         }
                     };
                     let fetch = || {
                         download::download_file(
-                            store,
-                            root,
-                            &dest,
-                            &entry,
-                            expected.as_ref(),
-                            keep,
-                            packs,
-                            &on_chunk,
-                            slots,
+                            store, root, dest, entry, expected, keep, packs, &on_chunk, slots,
                         )
                     };
                     let mut r = fetch().await;
                     // A damaged body (truncated by a proxy, corrupted) is fetched once more.
                     if matches!(&r, Err(DownloadError::Remote(RemoteError::Integrity(_)))) {
-                        tally.restart(&dest);
+                        tally.restart(dest);
                         r = fetch().await;
                     }
-                    (dest, entry, expected, r)
+                    (i, r)
                 }
             };
             let mut fetched = stream::iter(local_jobs)
@@ -182,8 +223,8 @@ impl Syncer {
                         .buffer_unordered(parallel),
                 );
             while let Some(done) = fetched.next().await {
-                if done.3.is_ok() {
-                    let p = tally.file_done(&done.0, done.1.size);
+                if done.1.is_ok() {
+                    let p = tally.file_done(jobs[done.0].dest, jobs[done.0].entry.size);
                     self.emit_progress(folder, p);
                 }
                 results.push(done);
@@ -193,11 +234,15 @@ impl Syncer {
         // more one at a time, smallest first, once the failed transfers' temporary files are
         // gone: what fits still lands.
         let mut again: Vec<usize> = (0..results.len())
-            .filter(|&i| matches!(results[i].3, Err(DownloadError::Io(_))))
+            .filter(|&i| matches!(results[i].1, Err(DownloadError::Io(_))))
             .collect();
-        again.sort_by_key(|&i| results[i].1.size);
+        again.sort_by_key(|&i| jobs[results[i].0].entry.size);
         for i in again {
-            let (dest, entry, expected, _) = &results[i];
+            let Job {
+                dest,
+                entry,
+                expected,
+            } = jobs[results[i].0];
             let keep = keep.contains(dest);
             tally.restart(dest);
             tally.start(dest);
@@ -211,7 +256,7 @@ impl Syncer {
                 &root,
                 dest,
                 entry,
-                expected.as_ref(),
+                expected,
                 keep,
                 &packs,
                 &on_chunk,
@@ -222,7 +267,7 @@ impl Syncer {
                 let p = tally.file_done(dest, entry.size);
                 self.emit_progress(folder, p);
             }
-            results[i].3 = r;
+            results[i].1 = r;
         }
         for pack in packs.values() {
             let _ = tokio::fs::remove_file(&pack.file).await;
@@ -230,17 +275,22 @@ impl Syncer {
         // The renames made durable before the base records them (one flush per folder).
         let placed: Vec<RelPath> = results
             .iter()
-            .filter(|r| r.3.is_ok())
-            .map(|r| r.0.clone())
+            .filter(|r| r.1.is_ok())
+            .map(|r| jobs[r.0].dest.clone())
             .collect();
         download::sync_folders(&root, placed).await;
         let mut fatal: Option<SyncError> = None;
-        for (dest, entry, expected, r) in results {
+        for (i, r) in results {
+            let Job {
+                dest,
+                entry,
+                expected,
+            } = jobs[i];
             if r.is_err() {
-                let p = exec.tally.file_failed(&dest, entry.size, false);
+                let p = exec.tally.file_failed(dest, entry.size, false);
                 self.emit_progress(folder, p);
             }
-            if r.is_err() && copies.contains(&dest) {
+            if r.is_err() && copies.contains(dest) {
                 exec.copies_not_here.insert(dest.clone());
             }
             match r {
@@ -262,8 +312,8 @@ impl Syncer {
                         path: dest.to_string(),
                         bytes: entry.size,
                     });
-                    if !copies.contains(&dest) {
-                        exec.base_upserts.push(entry);
+                    if !copies.contains(dest) {
+                        exec.base_upserts.push(entry.clone());
                     }
                 }
                 Err(DownloadError::LocalChanged(p)) => {

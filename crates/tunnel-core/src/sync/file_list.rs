@@ -12,11 +12,16 @@ use crate::manifest::{
 };
 use crate::remote::{BlobName, BlobSource, RemoteError, RemoteStore};
 
+/// The part size a file list is cut at when the head has room (issue 15): a part is built
+/// whole in memory before it is sent, so at 100,000 files one part of the whole list (35 MB)
+/// was a third of a first sync's peak. Readers fetch the parts one after the other too.
+pub(crate) const PREFERRED_PART_BYTES: u64 = 8 << 20;
+
 /// How large parts and the head may be.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PartLimits {
-    /// Parts are cut at this size when the head has room for them (the chunk size, which the
-    /// server accepts for chunks too).
+    /// Parts are cut at this size when the head has room for them (at most
+    /// [`PREFERRED_PART_BYTES`], and the chunk size, which the server accepts for chunks too).
     pub preferred: u64,
     /// Never larger than this (what every reader accepts).
     pub hard: u64,
@@ -24,6 +29,24 @@ pub(crate) struct PartLimits {
     pub head_bytes: usize,
     /// Most parts one head may name.
     pub max_parts: usize,
+}
+
+impl PartLimits {
+    /// A commit's limits: parts cut at the chunk size the page accepts, never above
+    /// [`PREFERRED_PART_BYTES`]; `hard`, `head_bytes` and `max_parts` are the readers' caps.
+    pub(crate) fn for_commit(
+        chunk_size: u64,
+        hard: u64,
+        head_bytes: usize,
+        max_parts: usize,
+    ) -> Self {
+        PartLimits {
+            preferred: chunk_size.min(PREFERRED_PART_BYTES),
+            hard,
+            head_bytes,
+            max_parts,
+        }
+    }
 }
 
 /// What the commit keeps of older file lists (format 3 history).
@@ -210,7 +233,7 @@ pub(crate) fn compacts(
 /// time); returns their references and their names, with the bytes of the small ones.
 async fn upload(
     store: &dyn RemoteStore,
-    writer: &PartWriter,
+    writer: &PartWriter<'_>,
     plan: &PartPlan,
 ) -> Result<(Vec<PartRef>, Vec<(BlobName, Option<bytes::Bytes>)>), SyncError> {
     let mut refs = Vec::with_capacity(plan.len());
@@ -273,6 +296,17 @@ mod tests {
             deltas: vec![],
         };
         (head, delta, tree)
+    }
+
+    #[test]
+    fn a_commit_cuts_its_file_list_at_the_chunk_size_or_8_mib_whichever_is_smaller() {
+        let default_chunks = PartLimits::for_commit(100_000_000, 256 << 20, 1 << 20, 1000);
+        assert_eq!(default_chunks.preferred, 8 << 20);
+        assert_eq!(default_chunks.hard, 256 << 20);
+        assert_eq!(
+            PartLimits::for_commit(1 << 20, 256 << 20, 1 << 20, 1000).preferred,
+            1 << 20
+        );
     }
 
     #[tokio::test]

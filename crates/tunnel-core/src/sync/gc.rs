@@ -25,13 +25,18 @@ use crate::remote::{BlobInfo, BlobName, RemoteError, RemoteStore};
 pub(crate) const MAX_DELETIONS_PER_RUN: usize = 200;
 
 /// Whether `name` is exactly one of our content-addressed blob names: `c-<hex>`, `p-<hex>`,
+/// `m-<hex>` (a pack named by its member list),
 /// `d-<hex>.json`, `s-<hex>.json` (format 2 snapshot parts) or `h-<hex>.json` (format 3
 /// history documents), `<hex>` being 64 lower-case
 /// hex digits. Everything else on the page belongs to someone else.
 pub(crate) fn is_collectable(name: &BlobName) -> bool {
     let n = name.as_str();
     let hex = |h: &str| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if let Some(h) = n.strip_prefix("c-").or_else(|| n.strip_prefix("p-")) {
+    if let Some(h) = n
+        .strip_prefix("c-")
+        .or_else(|| n.strip_prefix("p-"))
+        .or_else(|| n.strip_prefix("m-"))
+    {
         return hex(h);
     }
     n.strip_prefix("d-")
@@ -172,6 +177,7 @@ mod tests {
         for ours in [
             format!("c-{h}"),
             format!("p-{h}"),
+            format!("m-{h}"),
             format!("d-{h}.json"),
             format!("s-{h}.json"),
         ] {
@@ -188,6 +194,8 @@ mod tests {
             format!("c-{h}0"),
             format!("d-{h}"),
             format!("p-{h}.json"),
+            format!("m-{h}.json"),
+            "m-1.jpg".to_string(),
             format!("x-{h}"),
             format!("c-{}", "g".repeat(64)),
             "manifest.json".to_string(),

@@ -597,8 +597,10 @@ impl Syncer {
         for p in exec.base_upserts.iter().map(|e| &e.path) {
             stale_base.remove(p);
         }
-        let base_updates = exec.base_upserts.clone();
-        let base_removals = exec.base_removals.clone();
+        // Handed to the journal, not copied (a new device's 100,000 entries, issue 15); an
+        // error ends this attempt, whose execution is dropped with them.
+        let base_updates = std::mem::take(&mut exec.base_upserts);
+        let base_removals = std::mem::take(&mut exec.base_removals);
         let mut trashed = std::mem::take(&mut exec.trashed);
         for t in trashed.iter_mut().filter(|t| t.device.is_none()) {
             t.device = view.tree.files.get(&t.path).map(|e| e.device.clone());
@@ -608,8 +610,6 @@ impl Syncer {
             j.apply_base(id, &base_updates, &base_removals)
         })
         .await?;
-        exec.base_upserts.clear();
-        exec.base_removals.clear();
 
         let to_publish = self
             .upload_all(folder, store, &plan.actions, scan, &view.tree, &mut exec)

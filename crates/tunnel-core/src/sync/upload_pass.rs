@@ -96,7 +96,7 @@ impl Syncer {
                     let mut kept = entry.clone();
                     kept.path = copy.clone();
                     kept.version = 1;
-                    entries.push(kept);
+                    entries.push(*kept);
                     exec.summary.conflicts += 1;
                     self.emit(SyncEvent::Conflict {
                         folder: folder.path.clone(),
@@ -115,7 +115,7 @@ impl Syncer {
                     let live_there = remote.files.get(path).is_some_and(|e| !e.deleted);
                     if exec.moved.contains_key(copy) && entry.kind == EntryKind::Dir && !live_there
                     {
-                        entries.push(entry.clone());
+                        entries.push((**entry).clone());
                     }
                     if exec.moved.contains_key(copy) {
                         add_upload(
@@ -143,10 +143,10 @@ impl Syncer {
                 } => {
                     // The same entry (same blobs) under the new name, and the old name gone:
                     // a rename on the page, nothing sent again.
-                    entries.push(entry.clone());
+                    entries.push((**entry).clone());
                     let mut t = tombstone.clone();
                     t.mtime_ns = now_ns;
-                    entries.push(t);
+                    entries.push(*t);
                     exec.renamed_remote.insert(from.clone(), path.clone());
                     info!(from = %from, to = %path, "renamed on the page: the name clashes with another on this disk");
                 }
@@ -337,8 +337,13 @@ impl Syncer {
         // and checked on blocking threads; a full pack goes on its way while the next one is
         // read (at most PACKS_IN_FLIGHT sent at once), so reading, hashing and sending overlap.
         let mut pack_refs: HashMap<RelPath, ChunkRef> = HashMap::new();
-        let pack_target = self.settings.pack_target;
-        let mut builder = PackBuilder::with_target(pack_target);
+        // A pack is closed once it reaches its target; a whole file (at most the pack
+        // threshold) may take it past.
+        let pack_room = self
+            .settings
+            .pack_target
+            .saturating_add(self.settings.pack_threshold);
+        let mut builder = PackBuilder::with_room(pack_room);
         let mut in_flight = FuturesUnordered::new();
         let mut sent = Vec::new();
         let mut chunks_sent: Vec<(RelPath, u64)> = Vec::new();
@@ -355,8 +360,7 @@ impl Syncer {
                 && builder.len() + size > self.settings.pack_target
             {
                 in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_target(pack_target))
-                        .send(store),
+                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room)).send(store),
                 );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
@@ -402,8 +406,7 @@ impl Syncer {
             }
             if builder.len() >= self.settings.pack_target {
                 in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_target(pack_target))
-                        .send(store),
+                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room)).send(store),
                 );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {

@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::hash::Digest;
 use crate::ids::FolderId;
+use crate::manifest::pack_name::PackNaming;
 use crate::manifest::{FileEntry, RemoteTree};
 use crate::remote::{BlobName, BlobSource, RemoteError, RemoteStore};
 
@@ -118,14 +119,15 @@ pub(crate) async fn ensure_present(
 /// bytes assembled from every member, each checked against its hash, the whole against the
 /// pack's name. Empty when the local files cannot give it back.
 async fn local_sources(root: &Path, tree: &RemoteTree, name: &BlobName) -> Vec<BlobSource> {
-    let n = name.as_str();
-    let (is_chunk, hex) = match (n.strip_prefix("c-"), n.strip_prefix("p-")) {
-        (Some(h), _) => (true, h),
-        (_, Some(h)) => (false, h),
-        _ => return Vec::new(),
-    };
-    let Ok(want) = Digest::from_hex(hex) else {
-        return Vec::new();
+    let (want, pack) = match (
+        name.as_str()
+            .strip_prefix("c-")
+            .and_then(|h| Digest::from_hex(h).ok()),
+        PackNaming::of(name),
+    ) {
+        (Some(want), _) => (want, None),
+        (None, Some(pack)) => (Digest([0; 32]), Some(pack)),
+        (None, None) => return Vec::new(),
     };
     // Offset in the blob → (size, hash, file, offset in the file); several files may hold
     // the same piece.
@@ -144,7 +146,7 @@ async fn local_sources(root: &Path, tree: &RemoteTree, name: &BlobName) -> Vec<B
             at = at.saturating_add(c.size);
         }
     }
-    if is_chunk {
+    let Some(pack) = pack else {
         return pieces
             .remove(&0)
             .unwrap_or_default()
@@ -157,8 +159,9 @@ async fn local_sources(root: &Path, tree: &RemoteTree, name: &BlobName) -> Vec<B
                 sha256,
             })
             .collect();
-    }
+    };
     let mut buf: Vec<u8> = Vec::new();
+    let mut members: Vec<(Digest, u64)> = Vec::new();
     for (offset, copies) in pieces {
         if offset != buf.len() as u64 {
             // A gap (a member nobody references any more) or an overlap: not rebuildable.
@@ -169,6 +172,7 @@ async fn local_sources(root: &Path, tree: &RemoteTree, name: &BlobName) -> Vec<B
             if let Some(bytes) = read_slice(&path, at, size).await {
                 if Digest::of(&bytes) == sha {
                     buf.extend_from_slice(&bytes);
+                    members.push((sha, size));
                     found = true;
                     break;
                 }
@@ -178,10 +182,15 @@ async fn local_sources(root: &Path, tree: &RemoteTree, name: &BlobName) -> Vec<B
             return Vec::new();
         }
     }
-    if buf.is_empty() || Digest::of(&buf) != want {
+    // The whole against the pack's name: its bytes' digest (`p-`) or its member list (`m-`).
+    if buf.is_empty() || !pack.matches(&members, &buf) {
         return Vec::new();
     }
-    vec![BlobSource::Bytes(Bytes::from(buf))]
+    let bytes = Bytes::from(buf);
+    match pack {
+        PackNaming::Bytes(_) => vec![BlobSource::Bytes(bytes)],
+        PackNaming::Members(members) => vec![BlobSource::Members { bytes, members }],
+    }
 }
 
 async fn read_slice(path: &Path, offset: u64, len: u64) -> Option<Vec<u8>> {
@@ -228,44 +237,60 @@ mod tests {
 
     #[tokio::test]
     async fn a_trashed_pack_is_rebuilt_from_its_members_and_a_partial_one_is_not() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("a"), b"alpha").expect("write");
-        std::fs::write(dir.path().join("b"), b"beta").expect("write");
-        let pack = pack_blob_name(&Digest::of(b"alphabeta"));
-        let tree = tree_of(vec![
-            entry("a", b"alpha", &pack, 0),
-            entry("b", b"beta", &pack, 5),
-        ]);
-        let store = MemoryStore::new();
-        let wanted: BTreeSet<BlobName> = [pack.clone()].into_iter().collect();
-        let lost = ensure_present(&store, dir.path(), &tree, &wanted, &HashMap::new())
-            .await
-            .expect("checked");
-        assert!(lost.is_empty(), "rebuilt: {lost:?}");
-        assert_eq!(
-            store.blob_bytes(&pack).expect("restored"),
-            Bytes::from_static(b"alphabeta")
-        );
+        // Both namings: the old `p-` (its bytes' digest) and `m-` (its member list).
+        let mut list = crate::manifest::pack_name::MemberList::new();
+        list.push(&Digest::of(b"alpha"), 5);
+        list.push(&Digest::of(b"beta"), 4);
+        for pack in [pack_blob_name(&Digest::of(b"alphabeta")), list.name()] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(dir.path().join("a"), b"alpha").expect("write");
+            std::fs::write(dir.path().join("b"), b"beta").expect("write");
+            let tree = tree_of(vec![
+                entry("a", b"alpha", &pack, 0),
+                entry("b", b"beta", &pack, 5),
+            ]);
+            let store = MemoryStore::new();
+            let wanted: BTreeSet<BlobName> = [pack.clone()].into_iter().collect();
+            let lost = ensure_present(&store, dir.path(), &tree, &wanted, &HashMap::new())
+                .await
+                .expect("checked");
+            assert!(lost.is_empty(), "{pack} rebuilt: {lost:?}");
+            assert_eq!(
+                store.blob_bytes(&pack).expect("restored"),
+                Bytes::from_static(b"alphabeta")
+            );
 
-        // Only one member referenced any more: the pack cannot be rebuilt.
-        let store = MemoryStore::new();
-        let tree = tree_of(vec![entry("b", b"beta", &pack, 5)]);
-        let lost = ensure_present(&store, dir.path(), &tree, &wanted, &HashMap::new())
-            .await
-            .expect("checked");
-        assert_eq!(lost, vec![pack.clone()]);
-        assert!(store.blob_names().is_empty(), "nothing made up");
+            // Only one member referenced any more: the pack cannot be rebuilt.
+            let store = MemoryStore::new();
+            let tree = tree_of(vec![entry("b", b"beta", &pack, 5)]);
+            let lost = ensure_present(&store, dir.path(), &tree, &wanted, &HashMap::new())
+                .await
+                .expect("checked");
+            assert_eq!(lost, vec![pack.clone()]);
+            assert!(store.blob_names().is_empty(), "nothing made up");
 
-        // A member changed on disk: not rebuilt either.
-        std::fs::write(dir.path().join("a"), b"ALPHA").expect("write");
-        let tree = tree_of(vec![
-            entry("a", b"alpha", &pack, 0),
-            entry("b", b"beta", &pack, 5),
-        ]);
-        let lost = ensure_present(&store, dir.path(), &tree, &wanted, &HashMap::new())
-            .await
-            .expect("checked");
-        assert_eq!(lost, vec![pack]);
+            // Members that are not the pack's (another member list, in the entries as on
+            // disk): their bytes check out one by one, but not against the pack's name.
+            std::fs::write(dir.path().join("a"), b"ALPHA").expect("write");
+            let tree = tree_of(vec![
+                entry("a", b"ALPHA", &pack, 0),
+                entry("b", b"beta", &pack, 5),
+            ]);
+            let lost = ensure_present(&store, dir.path(), &tree, &wanted, &HashMap::new())
+                .await
+                .expect("checked");
+            assert_eq!(lost, vec![pack.clone()], "{pack}: another pack's members");
+
+            // A member changed on disk: not rebuilt either.
+            let tree = tree_of(vec![
+                entry("a", b"alpha", &pack, 0),
+                entry("b", b"beta", &pack, 5),
+            ]);
+            let lost = ensure_present(&store, dir.path(), &tree, &wanted, &HashMap::new())
+                .await
+                .expect("checked");
+            assert_eq!(lost, vec![pack]);
+        }
     }
 
     #[test]

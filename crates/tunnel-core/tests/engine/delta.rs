@@ -69,7 +69,7 @@ fn data_blobs(store: &MemoryStore) -> BTreeMap<BlobName, u64> {
     store
         .blob_names()
         .into_iter()
-        .filter(|n| n.as_str().starts_with("p-") || n.as_str().starts_with("c-"))
+        .filter(|n| n.as_str().starts_with("m-") || n.as_str().starts_with("c-"))
         .map(|n| {
             let size = store.blob_bytes(&n).map_or(0, |b| b.len() as u64);
             (n, size)
@@ -112,7 +112,7 @@ fn edits_of_a_big_file_send_only_the_chunks_around_them() {
             entry
                 .chunks
                 .iter()
-                .all(|c| c.blob.as_str().starts_with("p-") && c.size <= MAX_CHUNK),
+                .all(|c| c.blob.as_str().starts_with("m-") && c.size <= MAX_CHUNK),
             "every chunk is packed and at most the largest chunk size"
         );
         let sizes: BTreeSet<u64> = entry.chunks.iter().map(|c| c.size).collect();
@@ -312,7 +312,7 @@ fn an_interrupted_upload_of_a_big_file_resumes_with_the_packs_already_sent() {
         let packs = Arc::new(AtomicUsize::new(0));
         let (s2, seen) = (store.clone(), packs.clone());
         store.set_on_put(Some(Arc::new(move |name: &BlobName| {
-            if name.as_str().starts_with("p-") && seen.fetch_add(1, Ordering::SeqCst) == 5 {
+            if name.as_str().starts_with("m-") && seen.fetch_add(1, Ordering::SeqCst) == 5 {
                 s2.fail_next(
                     MemOp::PutBlob,
                     || RemoteError::Unreachable("connection reset".into()),
@@ -334,7 +334,7 @@ fn an_interrupted_upload_of_a_big_file_resumes_with_the_packs_already_sent() {
         let put: Arc<std::sync::Mutex<Vec<BlobName>>> = Arc::default();
         let log = put.clone();
         store.set_on_put(Some(Arc::new(move |name: &BlobName| {
-            if name.as_str().starts_with("p-") {
+            if name.as_str().starts_with("m-") {
                 log.lock().expect("lock").push(name.clone());
             }
         })));

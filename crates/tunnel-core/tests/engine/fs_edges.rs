@@ -178,7 +178,7 @@ fn a_folder_swapped_for_a_link_before_a_download_gets_nothing_written_through_it
         let hooked = Intercept {
             inner: store.clone(),
             on_get: Box::new(move |name| {
-                let content = name.as_str().starts_with("p-") || name.as_str().starts_with("c-");
+                let content = name.as_str().starts_with("m-") || name.as_str().starts_with("c-");
                 if content && !f.swap(true, Ordering::SeqCst) {
                     std::fs::rename(&dd, &aw).expect("move the folder aside");
                     std::os::unix::fs::symlink(&target, &dd).expect("symlink");

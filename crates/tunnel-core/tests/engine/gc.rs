@@ -328,14 +328,14 @@ fn trashed_blobs_are_restored(settings: tunnel_core::config::SyncSettings, fixed
         let mut gone: Vec<BlobName> = store
             .blob_names()
             .into_iter()
-            .filter(|n| n.as_str().starts_with("c-") || n.as_str().starts_with("p-"))
+            .filter(|n| n.as_str().starts_with("c-") || n.as_str().starts_with("m-"))
             .filter(|n| !before.contains(n))
             .collect();
         if fixed {
             assert_eq!(gone.len(), 4, "three chunks and a pack: {gone:?}");
         } else {
             assert!(
-                !gone.is_empty() && gone.iter().all(|n| n.as_str().starts_with("p-")),
+                !gone.is_empty() && gone.iter().all(|n| n.as_str().starts_with("m-")),
                 "cut by content: the chunks are packed: {gone:?}"
             );
         }

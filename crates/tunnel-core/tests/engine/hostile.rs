@@ -334,7 +334,7 @@ fn a_chunk_whose_hash_does_not_match_never_lands() {
         let packs: Vec<BlobName> = store
             .blob_names()
             .into_iter()
-            .filter(|n| n.as_str().starts_with("p-"))
+            .filter(|n| n.as_str().starts_with("m-"))
             .collect();
         for p in &packs {
             let len = store.blob_bytes(p).map(|b| b.len()).unwrap_or(0);

@@ -288,7 +288,7 @@ fn a_download_that_failed_leaves_no_mark_and_is_fetched_next_time() {
             inner: store.clone(),
             // Content (chunks and packs) fails; the file list reads.
             on_get: Box::new(|name| {
-                let content = name.as_str().starts_with("p-") || name.as_str().starts_with("c-");
+                let content = name.as_str().starts_with("m-") || name.as_str().starts_with("c-");
                 if content {
                     Err(RemoteError::Integrity("damaged on the way".into()))
                 } else {
@@ -367,7 +367,7 @@ fn a_due_check_of_a_commits_blobs_is_planned_in_full() {
         let introduced: Vec<_> = store
             .blob_names()
             .into_iter()
-            .filter(|n| n.as_str().starts_with("c-") || n.as_str().starts_with("p-"))
+            .filter(|n| n.as_str().starts_with("c-") || n.as_str().starts_with("m-"))
             .filter(|n| !before.contains(n))
             .collect();
         assert!(!introduced.is_empty());
