@@ -43,7 +43,7 @@ impl Journal {
     }
 }
 
-fn decode_entry(
+pub(super) fn decode_entry(
     table: &'static str,
     folder: FolderId,
     path: &str,

@@ -27,6 +27,7 @@
 mod cache;
 mod hashing;
 mod listing;
+mod narrow;
 mod rules;
 mod walk;
 
@@ -37,6 +38,7 @@ use std::sync::Arc;
 use ignore::gitignore::Gitignore;
 use tracing::warn;
 
+pub(crate) use narrow::{narrow_scan, walk_folder, FolderWalk, Walked};
 pub(crate) use rules::name_skip_reason;
 pub use rules::{is_temporary_name, SkipRules};
 
@@ -119,6 +121,9 @@ pub struct LocalScan {
     /// cache row made never to match (a just-modified file). A later walk with the same
     /// digest would scan to the same entries.
     pub listing: Option<Digest>,
+    /// A digest of every `.sbtignore` read (its folder and text): the ignore rules a later
+    /// narrow sync must find unchanged (they judge remote names too).
+    pub ignores: Option<Digest>,
 }
 
 /// The scan could not be done at all.
@@ -210,9 +215,12 @@ fn scan_with(
     let mut sink = ScanSink {
         scan: &mut scan,
         files: Vec::new(),
+        ignores: narrow::IgnoreTexts::default(),
     };
     walk::walk(root, extra.as_deref(), &mut sink, &mut listing)?;
+    let ignores = sink.ignores.digest();
     let listed = sink.files;
+    scan.ignores = Some(ignores);
     let chunking = crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size);
     let jobs = cache::reuse_cached(listed, cache, &chunking, &mut scan);
     let hooks = Hooks {
@@ -251,14 +259,16 @@ pub fn listing_digest(root: &Path, opts: &ScanOptions) -> Result<Option<Digest>,
 struct ScanSink<'a> {
     scan: &'a mut LocalScan,
     files: Vec<ListedFile>,
+    ignores: narrow::IgnoreTexts,
 }
 
 impl Sink for ScanSink<'_> {
-    fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>) {
+    fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>, text: &str) {
         self.scan
             .rules
             .by_dir
             .insert(at.to_string(), Arc::clone(rules));
+        self.ignores.add(at, text);
     }
 
     fn unreadable(&mut self, rel: RelPath, reason: String, in_use: bool) {
@@ -297,7 +307,7 @@ impl Sink for ScanSink<'_> {
 struct DigestOnly;
 
 impl Sink for DigestOnly {
-    fn ignore_rules(&mut self, _: &str, _: &Arc<Gitignore>) {}
+    fn ignore_rules(&mut self, _: &str, _: &Arc<Gitignore>, _: &str) {}
     fn unreadable(&mut self, _: RelPath, _: String, _: bool) {}
     fn skipped(&mut self, native: PathBuf, reason: SkipReason, _: Option<RelPath>) {
         if let SkipReason::InvalidName(why) = reason {

@@ -27,8 +27,8 @@ pub(super) struct ListedFile {
 
 /// What the walk found, name by name, in walk order.
 pub(super) trait Sink {
-    /// The `.sbtignore` of the folder `at` (`""`: the root), parsed.
-    fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>);
+    /// The `.sbtignore` of the folder `at` (`""`: the root), parsed, and its `text`.
+    fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>, text: &str);
     /// A path that could not be read (a folder: everything below it); `in_use` when another
     /// program holds it.
     fn unreadable(&mut self, rel: RelPath, reason: String, in_use: bool);
@@ -94,7 +94,7 @@ fn folder_matchers(
             let gi = Arc::new(gi);
             let at = frame.rel.as_ref().map_or("", RelPath::as_str);
             listing.ignore_file(at, &text);
-            sink.ignore_rules(at, &gi);
+            sink.ignore_rules(at, &gi, &text);
             matchers.push(gi);
         }
         Ok(None) => {}

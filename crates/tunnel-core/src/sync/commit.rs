@@ -9,11 +9,19 @@ impl Syncer {
     /// `view` is taken whole: its tree becomes the tree after this commit in place (issue 15:
     /// a copy of a 100,000-entry tree per commit was most of a one-change sync's peak). A head
     /// that moved meanwhile fails the compare-and-swap, and the caller reads the page again.
+    ///
+    /// `whole_tree` false: `view.tree` holds only a narrow sync's paths (see `narrow`). The
+    /// delta, the references it introduces and whether it drops any are judged on those
+    /// paths alone (every entry published is among them); what needs every entry — a new
+    /// snapshot, garbage collection, the late check of earlier commits' blobs — reads the
+    /// whole tree from the journal's cache when it runs, and only then.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn commit(
         &self,
         folder: &FolderRecord,
         store: &dyn RemoteStore,
-        view: remote_state::RemoteView,
+        mut view: remote_state::RemoteView,
+        mut whole_tree: bool,
         entries: Vec<FileEntry>,
         not_here: &HashSet<RelPath>,
         renamed: &HashMap<RelPath, RelPath>,
@@ -22,6 +30,25 @@ impl Syncer {
         // start a new generation with a full snapshot, so every other device notices and
         // re-reads instead of applying our delta on top of a different past.
         let fresh_generation = view.head.is_some() && !view.base_trusted;
+        let id = folder.id;
+        if !whole_tree && self.commit_compacts(&view, &entries)? {
+            // A new snapshot lists every entry: the whole tree, from the cache the narrow
+            // sync brought to this very head.
+            let (g, s) = (view.tree.generation.clone(), view.tree.seq);
+            let cached = self.with_journal(move |j| j.remote_cache(id)).await?;
+            match cached {
+                Some(t) if t.generation == g && t.seq == s => {
+                    view.tree = t;
+                    whole_tree = true;
+                }
+                // Another sync moved the cache: plan again (in full).
+                _ => {
+                    self.with_journal(move |j| j.forget_remote_cache(id))
+                        .await?;
+                    return Err(RemoteError::Conflict { current: None }.into());
+                }
+            }
+        }
         // What this commit adds to the page's references (checked after the head moved), and
         // whether it drops any: judged against the tree before it.
         let mut introduced = verify::introduced(&entries, &view.tree);
@@ -67,14 +94,9 @@ impl Syncer {
             store,
             &head,
             &delta,
-            &tree,
+            whole_tree.then_some(&tree),
             unix_now_ns() - TOMBSTONE_KEEP_NS,
-            file_list::PartLimits::for_commit(
-                self.settings.chunk_size,
-                self.limits.max_bytes,
-                self.limits.max_head_bytes,
-                self.limits.max_parts,
-            ),
+            self.part_limits(),
             file_list::HistoryPolicy {
                 now_ms: unix_now_ns() / 1_000_000,
                 keep_ms: self.history_keep_ms(&folder.path),
@@ -96,7 +118,6 @@ impl Syncer {
         let head_version = store.write_head(&head_value, view.head_version).await?;
         info!(seq, entries = entries.len(), "committed");
 
-        let id = folder.id;
         // The base is what this folder holds: a published entry that is not here (a conflict
         // copy whose download failed) stays out of it and is downloaded next time.
         let upserts: Vec<FileEntry> = entries
@@ -131,32 +152,103 @@ impl Syncer {
             .with_journal(move |j| {
                 j.apply_base(id, &upserts, &removals)?;
                 if !j.advance_remote_cache(id, &g, from_seq, seq, &changed)? {
-                    j.store_remote_cache(id, &tree)?;
+                    if whole_tree {
+                        j.store_remote_cache(id, &tree)?;
+                    } else {
+                        // Never a narrow tree as the cache: read in full next time.
+                        j.forget_remote_cache(id)?;
+                    }
                 }
                 j.set_remote_position(id, &g, seq)?;
                 j.set_config(&format!("seen-head:{id}"), &seen_text)?;
                 Ok(tree)
             })
             .await?;
-        self.check_introduced(folder, store, &head, &tree_for_gc, introduced, &known_bytes)
-            .await;
+        self.check_introduced(
+            folder,
+            store,
+            &head,
+            &tree_for_gc,
+            whole_tree,
+            introduced,
+            &known_bytes,
+        )
+        .await;
         if compacting || removes_references {
-            self.maybe_collect_garbage(folder, store, &head, head_version, &tree_for_gc)
-                .await;
+            if whole_tree {
+                self.maybe_collect_garbage(folder, store, &head, head_version, &tree_for_gc)
+                    .await;
+            } else if self.gc_due(id).await {
+                let whole = self
+                    .with_journal(move |j| j.remote_cache(id))
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|t| t.generation == tree_for_gc.generation && t.seq == seq);
+                if let Some(whole) = whole {
+                    self.maybe_collect_garbage(folder, store, &head, head_version, &whole)
+                        .await;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Whether publishing `entries` on `view`'s head writes a new snapshot of the file list.
+    fn commit_compacts(
+        &self,
+        view: &remote_state::RemoteView,
+        entries: &[FileEntry],
+    ) -> Result<bool, SyncError> {
+        let Some(head) = view.head.as_ref().filter(|_| view.base_trusted) else {
+            return Ok(true);
+        };
+        let delta = Delta {
+            format: FORMAT_VERSION,
+            generation: view.tree.generation.clone(),
+            seq: view.tree.seq + 1,
+            device: self.device.clone(),
+            entries: entries.to_vec(),
+        };
+        let mut next = head.clone();
+        next.seq = delta.seq;
+        file_list::compacts(&next, &delta, self.part_limits(), unix_now_ns() / 1_000_000)
+    }
+
+    /// The part limits of this syncer's file lists (a commit's, and what decides whether a
+    /// commit compacts).
+    fn part_limits(&self) -> file_list::PartLimits {
+        file_list::PartLimits::for_commit(
+            self.settings.chunk_size,
+            self.limits.max_bytes,
+            self.limits.max_head_bytes,
+            self.limits.max_parts,
+        )
+    }
+
+    /// Whether garbage collection would run now (at most once per `min(grace, 1 h)`).
+    async fn gc_due(&self, id: FolderId) -> bool {
+        let every = self.gc_grace_secs().min(3600) as i64;
+        let key = format!("gc-last-run:{id}");
+        let Ok(last) = self.with_journal(move |j| j.get_config(&key)).await else {
+            return false;
+        };
+        let last: i64 = last.and_then(|s| s.parse().ok()).unwrap_or(0);
+        unix_now().saturating_sub(last) >= every
     }
 
     /// Check the blobs a commit introduced (`fresh`, empty after a sync without a commit) now,
     /// and those of earlier commits once their verification window has passed; restore any
     /// that a collector trashed meanwhile (see [`verify`]). Failures are logged: the list stays
     /// in the journal and is tried again next sync.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn check_introduced(
         &self,
         folder: &FolderRecord,
         store: &dyn RemoteStore,
         head: &Head,
         tree: &RemoteTree,
+        whole_tree: bool,
         fresh: std::collections::BTreeSet<BlobName>,
         known: &HashMap<BlobName, bytes::Bytes>,
     ) {
@@ -174,12 +266,34 @@ impl Syncer {
         }
         let now = unix_now();
         let window = self.verify_window_secs();
-        // What no head references any more needs nothing.
-        let needed = gc::referenced(head, tree);
-        pending.retain(|p| needed.contains(&p.blob));
+        let is_due = |p: &verify::Pending| now.saturating_sub(p.committed) >= window;
+        // Earlier commits' blobs are judged against the whole tree: a narrow sync's tree
+        // (`whole_tree` false) leaves them for later, unless one is due now, when the whole
+        // tree is read.
+        let loaded;
+        let (tree, whole_tree) = if !whole_tree && pending.iter().any(is_due) {
+            let (g, s) = (tree.generation.clone(), tree.seq);
+            loaded = self
+                .with_journal(move |j| j.remote_cache(id))
+                .await
+                .ok()
+                .flatten()
+                .filter(|t| t.generation == g && t.seq == s);
+            match &loaded {
+                Some(t) => (t, true),
+                None => (tree, false),
+            }
+        } else {
+            (tree, whole_tree)
+        };
+        if whole_tree {
+            // What no head references any more needs nothing.
+            let needed = gc::referenced(head, tree);
+            pending.retain(|p| needed.contains(&p.blob));
+        }
         let due: std::collections::BTreeSet<BlobName> = pending
             .iter()
-            .filter(|p| now.saturating_sub(p.committed) >= window)
+            .filter(|p| whole_tree && is_due(p))
             .map(|p| p.blob.clone())
             .chain(fresh.iter().cloned())
             .collect();

@@ -75,7 +75,7 @@ pub(crate) async fn write_file_list(
     store: &dyn RemoteStore,
     head: &Head,
     delta: &Delta,
-    tree: &RemoteTree,
+    tree: Option<&RemoteTree>,
     drop_tombstones_before_ns: i64,
     mut limits: PartLimits,
     history: HistoryPolicy,
@@ -113,24 +113,14 @@ async fn attempt(
     store: &dyn RemoteStore,
     head: &Head,
     delta: &Delta,
-    tree: &RemoteTree,
+    tree: Option<&RemoteTree>,
     drop_tombstones_before_ns: i64,
     limits: &PartLimits,
     history: HistoryPolicy,
 ) -> Result<Written, SyncError> {
     let writer = PartWriter::delta(delta);
     let plan = writer.plan(limits.preferred, limits.hard)?;
-    let mut next = head.clone();
-    next.seq = delta.seq;
-    next.deltas.push(DeltaRef {
-        time_ms: Some(history.now_ms),
-        seq: delta.seq,
-        parts: plan.placeholder_refs(),
-    });
-    let compacting = next.snapshot.is_none()
-        || next.needs_compaction()
-        || next.byte_len() > limits.head_bytes
-        || next.parts().count() > limits.max_parts;
+    let (mut next, compacting) = with_delta(head, delta, &plan, limits, Some(history.now_ms));
     if !compacting {
         let (refs, parts) = upload(store, &writer, &plan).await?;
         if let Some(last) = next.deltas.last_mut() {
@@ -145,7 +135,12 @@ async fn attempt(
 
     // A new snapshot, in as few parts as the head comfortably holds: parts are cut at the
     // preferred size, larger (up to the hard limit) while the list would fill more than a
-    // quarter of the head, so deltas keep room after it.
+    // quarter of the head, so deltas keep room after it. It lists every entry: a caller
+    // holding only some of the tree (a narrow sync that did not foresee this, after a
+    // server's lower part limit) plans again, in full.
+    let Some(tree) = tree else {
+        return Err(RemoteError::Conflict { current: None }.into());
+    };
     let snapshot = tree.to_snapshot(Some(drop_tombstones_before_ns));
     let writer = PartWriter::snapshot(&snapshot);
     // The file lists this compaction replaces go to the history (format 3), written first:
@@ -197,6 +192,41 @@ async fn attempt(
         compacted: true,
         parts: parts_written,
     })
+}
+
+/// `head` with `delta`'s reference (parts as `plan` cuts them) added, and whether that head
+/// must be compacted into a new snapshot instead.
+fn with_delta(
+    head: &Head,
+    delta: &Delta,
+    plan: &PartPlan,
+    limits: &PartLimits,
+    time_ms: Option<i64>,
+) -> (Head, bool) {
+    let mut next = head.clone();
+    next.seq = delta.seq;
+    next.deltas.push(DeltaRef {
+        time_ms,
+        seq: delta.seq,
+        parts: plan.placeholder_refs(),
+    });
+    let compacting = next.snapshot.is_none()
+        || next.needs_compaction()
+        || next.byte_len() > limits.head_bytes
+        || next.parts().count() > limits.max_parts;
+    (next, compacting)
+}
+
+/// Whether writing `delta` on `head` (with `seq` already the new one) writes a new snapshot
+/// rather than the delta, under `limits` (which needs the whole tree).
+pub(crate) fn compacts(
+    head: &Head,
+    delta: &Delta,
+    limits: PartLimits,
+    now_ms: i64,
+) -> Result<bool, SyncError> {
+    let plan = PartWriter::delta(delta).plan(limits.preferred, limits.hard)?;
+    Ok(with_delta(head, delta, &plan, &limits, Some(now_ms)).1)
 }
 
 /// Build and upload the parts one after the other (only one large part in memory at a
@@ -289,7 +319,7 @@ mod tests {
             head_bytes: 4000,
             max_parts: 1000,
         };
-        let err = write_file_list(&store, &head, &delta, &tree, 0, limits, NO_HISTORY)
+        let err = write_file_list(&store, &head, &delta, Some(&tree), 0, limits, NO_HISTORY)
             .await
             .err()
             .expect("refused");
@@ -317,7 +347,7 @@ mod tests {
             head_bytes: 4000,
             max_parts: 1000,
         };
-        let w = write_file_list(&store, &head, &delta, &tree, 0, limits, NO_HISTORY)
+        let w = write_file_list(&store, &head, &delta, Some(&tree), 0, limits, NO_HISTORY)
             .await
             .unwrap();
         assert!(w.compacted, "the first commit writes a snapshot");

@@ -4,7 +4,9 @@
 //! (uploaded chunks are content-addressed, so nothing is sent twice).
 //!
 //! Where each step lives: `no_change` (a sync after a clean one, answered from its mark
-//! without building any tree when nothing can have changed), `remote_state` (read the head
+//! without building any tree when nothing can have changed), `narrow` (a sync after a clean
+//! one that plans over the few paths changed since, reading the journal for those paths
+//! only), `remote_state` (read the head
 //! and the file list), this file (the attempt loop, the scan, the plan and its guards),
 //! `local_pass` (conflict moves, deletions, `trash`; `trash_items` lists, restores and
 //! empties it), `download_pass`, `upload_pass`,
@@ -30,6 +32,7 @@ mod history_ops;
 mod history_paths;
 mod local_pass;
 mod marker;
+mod narrow;
 mod no_change;
 mod packed_chunks;
 mod positional;
@@ -78,6 +81,7 @@ pub use history_ops::{
     stored_history_bytes, RestoreChange, RestoreReport, RestoreTarget, VersionPick,
 };
 pub use history_paths::HistoryPath;
+pub use narrow::{Fallback as NarrowFallback, NarrowTries};
 pub use no_change::NoChangeTries;
 pub use trash::TRASH_DIR;
 pub(crate) use trash::{forget_kept, keep_previous, move_to_trash};
@@ -130,6 +134,10 @@ pub struct Syncer {
     check_no_change: bool,
     /// How often the no-change path was tried and answered (tests).
     no_change_tries: Arc<no_change::Tries>,
+    /// Test-only: check every narrow plan against the full path's (see `narrow`).
+    check_narrow: bool,
+    /// How often the narrow path was tried, planned, and why it fell back (tests).
+    narrow_tries: Arc<narrow::Tries>,
 }
 
 impl Syncer {
@@ -152,6 +160,8 @@ impl Syncer {
             history_keep_ms_for_tests: None,
             check_no_change: false,
             no_change_tries: Arc::default(),
+            check_narrow: false,
+            narrow_tries: Arc::default(),
         }
     }
 
@@ -367,28 +377,41 @@ impl Syncer {
         // The head first: with the folder's clean mark it may show that nothing can have
         // changed, and then no tree is built at all (see `no_change`).
         let head = store.read_head().await?;
-        if let Some(quick) = self.no_change(folder, head.as_ref()).await? {
-            if self.check_no_change {
-                let mut full = SyncSummary::default();
-                let planned = self.sync_full(folder, store, opts, &mut full, head).await?;
-                assert_eq!(
-                    planned, 0,
-                    "the no-change path answered \"nothing to do\" but the full path planned {planned} action(s)"
-                );
-                assert_eq!(
-                    full, quick,
-                    "the no-change path's summary differs from the full path's"
-                );
+        let start = match self.no_change(folder, head.as_ref()).await? {
+            no_change::Quick::Answered(quick) => {
+                if self.check_no_change {
+                    let mut full = SyncSummary::default();
+                    let planned = self.sync_full(folder, store, opts, &mut full, head).await?;
+                    assert_eq!(
+                        planned, 0,
+                        "the no-change path answered \"nothing to do\" but the full path planned {planned} action(s)"
+                    );
+                    assert_eq!(
+                        full, quick,
+                        "the no-change path's summary differs from the full path's"
+                    );
+                }
+                summary.skipped_unreadable = 0;
+                summary.in_use = Vec::new();
+                summary.skipped_remote = quick.skipped_remote;
+                summary.unstorable = quick.unstorable;
+                return Ok(());
             }
-            summary.skipped_unreadable = 0;
-            summary.in_use = Vec::new();
-            summary.skipped_remote = quick.skipped_remote;
-            summary.unstorable = quick.unstorable;
-            return Ok(());
-        }
-        // The mark described the last clean sync; this one plans in full and leaves a new
-        // mark only if it ends clean.
+            no_change::Quick::Narrow(start) => Some(start),
+            no_change::Quick::Full => None,
+        };
+        // The mark described the last clean sync; this one plans (narrowly or in full) and
+        // leaves a new mark only if it ends clean.
         self.with_journal(move |j| j.clear_clean_mark(id)).await?;
+        if let Some(start) = start {
+            if let Some(planned) = self
+                .sync_narrow(folder, store, opts, summary, head.clone(), *start)
+                .await?
+            {
+                debug!(actions = planned, "narrow sync");
+                return Ok(());
+            }
+        }
         self.sync_full(folder, store, opts, summary, head)
             .await
             .map(|_| ())
@@ -405,19 +428,77 @@ impl Syncer {
         head: Option<crate::remote::HeadState>,
     ) -> Result<usize, SyncError> {
         let id = folder.id;
+        let head_read = head.clone();
+        let (view, scan, base) = self.read_full(folder, store, head).await?;
+        // An untrusted base (remote wiped, replaced, gone back in time) is not planned with.
+        // Its entries are dropped only when a new remote state is adopted (step 5), never
+        // before: a head "gone" for one request must not cost the base its record of
+        // deletions and edits. Entries this sync records again are not stale.
+        let stale_base: HashSet<RelPath> = if view.base_trusted {
+            HashSet::new()
+        } else {
+            base.keys().cloned().collect()
+        };
+        let names = self.name_rules(folder).await;
+        let excluded = self.with_journal(move |j| j.excluded_paths(id)).await?;
+        let planned = plan_trees(
+            &scan,
+            &base,
+            &view.tree,
+            &PlanShape {
+                base_trusted: view.base_trusted,
+                names,
+                excluded: &excluded,
+                device: &self.device,
+                now_utc: time::OffsetDateTime::now_utc(),
+            },
+        );
+        self.carry_out(
+            folder,
+            store,
+            opts,
+            summary,
+            Carry {
+                planned,
+                scan: &scan,
+                view,
+                stale_base,
+                names,
+                excluded: &excluded,
+                head_read,
+                whole_tree: true,
+            },
+        )
+        .await
+    }
+
+    /// Steps 1 and 2 of the full path: the remote tree (the cache brought up to date with
+    /// the head read, `head`), the scan, and the base.
+    async fn read_full(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        head: Option<crate::remote::HeadState>,
+    ) -> Result<
+        (
+            remote_state::RemoteView,
+            LocalScan,
+            BTreeMap<RelPath, FileEntry>,
+        ),
+        SyncError,
+    > {
+        let id = folder.id;
         // 1. The remote side.
         let cached = self.with_journal(move |j| j.remote_cache(id)).await?;
         let folder_now = self
             .with_journal(move |j| j.folder(id))
             .await?
             .ok_or_else(|| SyncError::UnknownFolder(id.to_string()))?;
-        let seen_key = format!("seen-head:{id}");
-        let sk = seen_key.clone();
+        let sk = format!("seen-head:{id}");
         let seen: Option<serde_json::Value> = self
             .with_journal(move |j| j.get_config(&sk))
             .await?
             .and_then(|t| serde_json::from_str(&t).ok());
-        let head_read = head.clone();
         let mut view = remote_state::load_remote_at(
             store,
             &folder_now,
@@ -453,62 +534,41 @@ impl Syncer {
         // unmounted while it was being read looks exactly like "every file deleted".
         let scan = self.scan(folder).await?;
         check_root(folder)?;
-        // The scan passed our own leftovers (hidden names) by; no download runs now.
-        remove_stale_temp_files(&scan.skipped);
-        for (path, reason) in &scan.skipped {
-            if let SkipReason::InvalidName(why) = reason {
-                warn!(path = %path.display(), "not synced: {why}; rename it to sync it");
-            }
-        }
+        report_skipped(&scan);
         let base = self.with_journal(move |j| j.base(id)).await?;
-        // An untrusted base (remote wiped, replaced, gone back in time) is not planned with.
-        // Its entries are dropped only when a new remote state is adopted (step 5), never
-        // before: a head "gone" for one request must not cost the base its record of
-        // deletions and edits. Entries this sync records again are not stale.
-        let mut stale_base: HashSet<RelPath> = if view.base_trusted {
-            HashSet::new()
-        } else {
-            base.keys().cloned().collect()
-        };
+        Ok((view, scan, base))
+    }
 
-        // 3. The plan, without anything we could not read.
-        let mut unreadable: Vec<RelPath> = scan.unreadable.iter().map(|(p, _)| p.clone()).collect();
-        summary.skipped_unreadable = unreadable.len() as u64;
-        // Ignored, hidden and temporary paths and symlinks are neither ours to delete
-        // remotely nor to overwrite locally.
-        unreadable.extend(scan.excluded.iter().cloned());
-        // Remote entries this device would never upload (hidden, temporary or ignored names,
-        // e.g. a `.sbtignore` or `.envrc` from a device with other rules, or hostile) are not
-        // written here, and left out on every side like the local ones.
-        let foreign = names_not_synced_here(&view.tree, &scan);
-        summary.skipped_remote = foreign.iter().filter(|(_, live)| *live).count() as u64;
-        unreadable.extend(foreign.into_iter().map(|(p, _)| p));
-        let local = without(&scan.entries, &unreadable);
-        let base = without(&base, &unreadable);
-        let remote = without(&view.tree.files, &unreadable);
-        // Folders holding what is left out (not our stale downloads, removed above): a remote
-        // file never takes their place.
-        let holding_unsynced: BTreeSet<RelPath> = unreadable
-            .iter()
-            .filter(|p| {
-                let name = p.file_name();
-                !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
-            })
-            .flat_map(|p| std::iter::successors(p.parent(), |a| a.parent()))
-            .collect();
-        let names = self.name_rules(folder).await;
-        let excluded = self.with_journal(move |j| j.excluded_paths(id)).await?;
-        let plan = reconcile(&PlanInput {
-            base: &base,
-            local: &local,
-            remote: &remote,
-            device: &self.device,
-            now_utc: time::OffsetDateTime::now_utc(),
-            base_trusted: view.base_trusted,
-            holding_unsynced: &holding_unsynced,
+    /// Steps 4 and 5 of an attempt, narrow or full: carry out the plan, publish, and leave a
+    /// clean mark when it ends clean; returns the number of actions planned.
+    async fn carry_out(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        opts: &SyncOptions,
+        summary: &mut SyncSummary,
+        carry: Carry<'_>,
+    ) -> Result<usize, SyncError> {
+        let id = folder.id;
+        let Carry {
+            planned,
+            scan,
+            view,
+            mut stale_base,
             names,
-            excluded: &excluded,
-        });
+            excluded,
+            head_read,
+            whole_tree,
+        } = carry;
+        let Planned {
+            plan,
+            local,
+            base,
+            skipped_unreadable,
+            skipped_remote,
+        } = planned;
+        summary.skipped_unreadable = skipped_unreadable;
+        summary.skipped_remote = skipped_remote;
         summary.unstorable = report_unstorable(&plan.unstorable);
         let listed = summary.unstorable.clone();
         self.with_journal(move |j| crate::name_rules::store_unstorable(j, id, &listed))
@@ -527,7 +587,7 @@ impl Syncer {
                 progress: planned,
             });
         }
-        self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
+        self.apply_local_conflict_moves(folder, &plan.actions, scan, &mut exec)
             .await?;
         // Deletions first: a folder replaced by a file (or a case-only rename on a
         // case-insensitive disk) needs the old entry gone before the new one lands.
@@ -543,7 +603,7 @@ impl Syncer {
         let base_removals = std::mem::take(&mut exec.base_removals);
         let mut trashed = std::mem::take(&mut exec.trashed);
         for t in trashed.iter_mut().filter(|t| t.device.is_none()) {
-            t.device = remote.get(&t.path).map(|e| e.device.clone());
+            t.device = view.tree.files.get(&t.path).map(|e| e.device.clone());
         }
         self.with_journal(move |j| {
             j.record_trashed(id, &trashed)?;
@@ -552,7 +612,7 @@ impl Syncer {
         .await?;
 
         let to_publish = self
-            .upload_all(folder, store, &plan.actions, &scan, &view.tree, &mut exec)
+            .upload_all(folder, store, &plan.actions, scan, &view.tree, &mut exec)
             .await?;
 
         // 5. Publish (the root checked once more: deletions are only published for a folder
@@ -566,6 +626,7 @@ impl Syncer {
                 folder,
                 store,
                 view,
+                whole_tree,
                 to_publish,
                 &exec.copies_not_here,
                 &exec.renamed_remote,
@@ -579,6 +640,7 @@ impl Syncer {
         } else if let Some(head) = &view.head {
             let (g, s) = (view.tree.generation.clone(), view.tree.seq);
             let text = head.to_value().to_string();
+            let seen_key = format!("seen-head:{id}");
             // Nothing planned, nothing left over, every local file vouched for by its stat:
             // the next sync may answer from the mark alone (see `no_change`).
             let clean = plan.actions.is_empty()
@@ -602,14 +664,16 @@ impl Syncer {
                 store,
                 head,
                 &view.tree,
+                whole_tree,
                 Default::default(),
                 &HashMap::new(),
             )
             .await;
             if let (true, Some(listing), Some(read)) = (clean, scan.listing, &head_read) {
                 let record = self.folder_record(folder.id).await?;
-                let shape = self.plan_shape(&record, names, &excluded);
-                let mark = no_change::CleanMark::new(read, shape, listing, summary).to_text();
+                let shape = self.plan_shape(&record, names, excluded);
+                let mark = no_change::CleanMark::new(read, shape, listing, scan.ignores, summary)
+                    .to_text();
                 self.with_journal(move |j| j.set_clean_mark(id, &mark))
                     .await?;
             }
@@ -950,6 +1014,102 @@ fn has_descendant<V>(map: &BTreeMap<RelPath, V>, dir: &RelPath) -> bool {
     ))
     .next()
     .is_some_and(|(p, _)| dir.is_ancestor_of(p))
+}
+
+/// What shapes a plan besides the three trees.
+struct PlanShape<'a> {
+    base_trusted: bool,
+    names: NameRules,
+    excluded: &'a BTreeSet<RelPath>,
+    device: &'a str,
+    now_utc: time::OffsetDateTime,
+}
+
+/// A plan with the trees it was made from (without what is left out).
+struct Planned<'s, 'b> {
+    plan: crate::plan::Plan,
+    local: std::borrow::Cow<'s, BTreeMap<RelPath, LocalEntry>>,
+    base: std::borrow::Cow<'b, BTreeMap<RelPath, FileEntry>>,
+    /// Files that could not be read.
+    skipped_unreadable: u64,
+    /// Live remote entries with names not synced here.
+    skipped_remote: u64,
+}
+
+/// What [`Syncer::carry_out`] works from.
+struct Carry<'a> {
+    planned: Planned<'a, 'a>,
+    scan: &'a LocalScan,
+    view: remote_state::RemoteView,
+    stale_base: HashSet<RelPath>,
+    names: NameRules,
+    excluded: &'a BTreeSet<RelPath>,
+    head_read: Option<crate::remote::HeadState>,
+    /// `view.tree` is the whole remote tree (a narrow sync's holds only its paths).
+    whole_tree: bool,
+}
+
+/// Step 3 of an attempt: the plan, without anything we could not read. The same for a full
+/// and a narrow sync (whose trees hold only the paths it plans over).
+fn plan_trees<'s, 'b>(
+    scan: &'s LocalScan,
+    base: &'b BTreeMap<RelPath, FileEntry>,
+    tree: &RemoteTree,
+    shape: &PlanShape<'_>,
+) -> Planned<'s, 'b> {
+    let mut unreadable: Vec<RelPath> = scan.unreadable.iter().map(|(p, _)| p.clone()).collect();
+    let skipped_unreadable = unreadable.len() as u64;
+    // Ignored, hidden and temporary paths and symlinks are neither ours to delete
+    // remotely nor to overwrite locally.
+    unreadable.extend(scan.excluded.iter().cloned());
+    // Remote entries this device would never upload (hidden, temporary or ignored names,
+    // e.g. a `.sbtignore` or `.envrc` from a device with other rules, or hostile) are not
+    // written here, and left out on every side like the local ones.
+    let foreign = names_not_synced_here(tree, scan);
+    let skipped_remote = foreign.iter().filter(|(_, live)| *live).count() as u64;
+    unreadable.extend(foreign.into_iter().map(|(p, _)| p));
+    let local = without(&scan.entries, &unreadable);
+    let base = without(base, &unreadable);
+    let remote = without(&tree.files, &unreadable);
+    // Folders holding what is left out (not our stale downloads, removed by the scan's
+    // caller): a remote file never takes their place.
+    let holding_unsynced: BTreeSet<RelPath> = unreadable
+        .iter()
+        .filter(|p| {
+            let name = p.file_name();
+            !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
+        })
+        .flat_map(|p| std::iter::successors(p.parent(), |a| a.parent()))
+        .collect();
+    let plan = reconcile(&PlanInput {
+        base: &base,
+        local: &local,
+        remote: &remote,
+        device: shape.device,
+        now_utc: shape.now_utc,
+        base_trusted: shape.base_trusted,
+        holding_unsynced: &holding_unsynced,
+        names: shape.names,
+        excluded: shape.excluded,
+    });
+    Planned {
+        plan,
+        local,
+        base,
+        skipped_unreadable,
+        skipped_remote,
+    }
+}
+
+/// After a scan: our own leftovers (hidden names) removed — no download runs now — and
+/// names that cannot be synced named.
+fn report_skipped(scan: &LocalScan) {
+    remove_stale_temp_files(&scan.skipped);
+    for (path, reason) in &scan.skipped {
+        if let SkipReason::InvalidName(why) = reason {
+            warn!(path = %path.display(), "not synced: {why}; rename it to sync it");
+        }
+    }
 }
 
 fn backoff_ms(attempt: u32) -> u64 {

@@ -10,7 +10,6 @@
 //! devices not synced here, names this disk cannot store). The next sync reads the head (its
 //! one request, as before), and answers "nothing to do" when the head, the plan's shape and a
 //! fresh walk's digest all equal the mark's and no late check of a commit's blobs is due.
-//! The walk holds only its pending folders: memory does not grow with the folder.
 //!
 //! Why that is the full path's answer: the plan is a pure function of the base, the remote
 //! tree, the scan and the shape. The journal removes the mark whenever it writes the base,
@@ -21,8 +20,11 @@
 //! unchanged; a file modified just before it was hashed leaves no mark), under the same
 //! ignore rules. So the full path would plan from the same inputs: the same empty plan.
 //!
-//! Anything else — no mark, another head, a changed setting, a listing that differs or could
-//! not be read entirely — takes the full path, unchanged. A missing or replaced root is the
+//! Another head or a listing that differs (with the mark otherwise holding: same shape, no
+//! late check due) hands the mark and the walk's rows to the narrow path (`narrow`), which
+//! plans over the paths that changed; anything else — no mark, a changed setting, a due check
+//! — takes the full path, unchanged. The walk keeps one compact row per name (path and stat
+//! data) so that the narrow path needs no second walk. A missing or replaced root is the
 //! same error as on the full path (checked before and after the walk), never "no change".
 //!
 //! Tests can have every "nothing to do" checked against the full path
@@ -44,7 +46,7 @@ use crate::remote::HeadState;
 use crate::scan::ScanOptions;
 
 /// Bumped whenever what a mark means changes: an older mark then never matches.
-const MARK_FORMAT: u32 = 1;
+const MARK_FORMAT: u32 = 2;
 
 /// What the last clean sync of a folder saw (stored as JSON by `Journal::set_clean_mark`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,9 +60,12 @@ pub(super) struct CleanMark {
     /// The folder's listing digest.
     listing: Digest,
     /// What the sync reported: live entries from other devices with names not synced here.
-    skipped_remote: u64,
+    pub(super) skipped_remote: u64,
     /// What the sync reported: names this disk cannot store.
-    unstorable: Vec<UnstorableName>,
+    pub(super) unstorable: Vec<UnstorableName>,
+    /// The digest of the folder's `.sbtignore` files ([`crate::scan::LocalScan::ignores`]):
+    /// a narrow sync needs the ignore rules unchanged (they judge remote names too).
+    pub(super) ignores: Option<Digest>,
 }
 
 impl CleanMark {
@@ -69,6 +74,7 @@ impl CleanMark {
         head: &HeadState,
         shape: Digest,
         listing: Digest,
+        ignores: Option<Digest>,
         summary: &SyncSummary,
     ) -> CleanMark {
         CleanMark {
@@ -79,6 +85,7 @@ impl CleanMark {
             listing,
             skipped_remote: summary.skipped_remote,
             unstorable: summary.unstorable.clone(),
+            ignores,
         }
     }
 
@@ -100,6 +107,16 @@ impl CleanMark {
             ..SyncSummary::default()
         }
     }
+}
+
+/// What the no-change check found.
+pub(super) enum Quick {
+    /// Nothing can have changed: the summary the full path would give.
+    Answered(SyncSummary),
+    /// Something changed since a clean sync whose mark still holds: try a narrow sync.
+    Narrow(Box<super::narrow::NarrowStart>),
+    /// Plan in full.
+    Full,
 }
 
 /// How often the no-change path was tried with a mark and how often it answered (tests read
@@ -155,14 +172,16 @@ impl Syncer {
     }
 
     /// The summary of a sync that has nothing to do, when the folder's clean mark shows that
-    /// nothing can have changed since (see the module docs); `None`: plan in full.
+    /// nothing can have changed since (see the module docs); else the mark and the walk of
+    /// the folder for a narrow sync (see `narrow`) when the mark still describes the state
+    /// the journal holds; else plan in full.
     pub(super) async fn no_change(
         &self,
         folder: &FolderRecord,
         head: Option<&HeadState>,
-    ) -> Result<Option<SyncSummary>, SyncError> {
+    ) -> Result<Quick, SyncError> {
         let Some(head) = head else {
-            return Ok(None);
+            return Ok(Quick::Full);
         };
         let id = folder.id;
         let verify_key = super::verify::pending_key(id);
@@ -177,15 +196,12 @@ impl Syncer {
             })
             .await?;
         let Some(mark) = mark.as_deref().and_then(CleanMark::parse) else {
-            return Ok(None);
+            return Ok(Quick::Full);
         };
         self.no_change_tries
             .with_mark
             .fetch_add(1, Ordering::Relaxed);
-        if mark.head != head.value || mark.head_version != head.version {
-            debug!("the page's head moved since the last clean sync");
-            return Ok(None);
-        }
+        let head_moved = mark.head != head.value || mark.head_version != head.version;
         // A late check of a commit's blobs that is due now is the full path's to run (one
         // not yet due is left for a later sync either way). A list that cannot be read: the
         // full path decides.
@@ -201,7 +217,7 @@ impl Syncer {
         });
         if due {
             debug!("a late check of a commit's blobs is due");
-            return Ok(None);
+            return Ok(Quick::Full);
         }
         let Some(record) = record else {
             return Err(SyncError::UnknownFolder(id.to_string()));
@@ -209,20 +225,27 @@ impl Syncer {
         let names = self.name_rules(folder).await;
         if self.plan_shape(&record, names, &excluded) != mark.shape {
             debug!("a setting that shapes the plan changed since the last clean sync");
-            return Ok(None);
+            return Ok(Quick::Full);
         }
         let root = folder.path.clone();
         let opts = self.scan_options();
-        let listing =
-            tokio::task::spawn_blocking(move || crate::scan::listing_digest(&root, &opts))
-                .await
-                .map_err(|e| SyncError::Internal(format!("listing task failed: {e}")))??;
+        // One walk serves both answers: its digest for "no change", its rows for a narrow
+        // sync.
+        let walk = tokio::task::spawn_blocking(move || crate::scan::walk_folder(&root, &opts))
+            .await
+            .map_err(|e| SyncError::Internal(format!("listing task failed: {e}")))??;
         // Checked again after the walk, as after a scan: a folder removed or unmounted while
         // it was walked is an error, never "no change".
         super::check_root(folder)?;
-        if listing != Some(mark.listing) {
-            debug!("the folder's listing changed since the last clean sync");
-            return Ok(None);
+        if head_moved || walk.listing() != Some(mark.listing) {
+            debug!(
+                head_moved,
+                "the page's head or the folder's listing changed since the last clean sync"
+            );
+            return Ok(Quick::Narrow(Box::new(super::narrow::NarrowStart {
+                mark,
+                walk,
+            })));
         }
         if mark.skipped_remote > 0 {
             warn!(
@@ -240,7 +263,7 @@ impl Syncer {
         self.no_change_tries
             .answered
             .fetch_add(1, Ordering::Relaxed);
-        Ok(Some(mark.summary()))
+        Ok(Quick::Answered(mark.summary()))
     }
 
     /// Tests only: whenever the no-change path answers "nothing to do", run the full path
@@ -284,7 +307,13 @@ mod tests {
             }],
             ..SyncSummary::default()
         };
-        let mark = CleanMark::new(&head(3), Digest::of(b"s"), Digest::of(b"l"), &summary);
+        let mark = CleanMark::new(
+            &head(3),
+            Digest::of(b"s"),
+            Digest::of(b"l"),
+            Some(Digest::of(b"i")),
+            &summary,
+        );
         assert_eq!(CleanMark::parse(&mark.to_text()), Some(mark.clone()));
         assert_eq!(mark.summary(), summary, "the summary the full path gave");
         let mut older = mark.clone();

@@ -154,6 +154,42 @@ pub(crate) async fn load_remote_at(
     })
 }
 
+/// The seq a narrow sync reads the new deltas from: the journal's cached tree's (`cached`),
+/// when the base can be trusted on `head` (same generation, not back in time, the same
+/// history as the head last seen, `seen`) and the head still lists every delta after it.
+/// `None`: read the file list as [`load_remote_at`] does.
+pub(crate) fn narrow_from(
+    folder: &FolderRecord,
+    cached: Option<&(String, u64)>,
+    seen: Option<&serde_json::Value>,
+    head: &Head,
+    limits: &Limits,
+) -> Option<u64> {
+    let (generation, seq) = cached?;
+    let trusted = folder.generation.as_ref() == Some(&head.generation)
+        && folder.seq.unwrap_or(0) <= head.seq
+        && *generation == head.generation
+        && *seq <= head.seq
+        && deltas_cover(head, *seq);
+    let seen = seen.and_then(|v| Head::parse(v, limits).ok())?;
+    (trusted && seen.generation == head.generation && same_history(&seen, head)).then_some(*seq)
+}
+
+/// The deltas of `head` after seq `from`, in order, each checked against the head and
+/// parsed within `limits`.
+pub(crate) async fn deltas_after(
+    store: &dyn RemoteStore,
+    head: &Head,
+    from: u64,
+    limits: &Limits,
+) -> Result<Vec<Delta>, SyncError> {
+    let mut out = Vec::new();
+    for d in head.deltas.iter().filter(|d| d.seq > from) {
+        out.push(fetch_delta(store, head, d, limits).await?);
+    }
+    Ok(out)
+}
+
 /// The digest naming commit `seq` in `head`, when the head still lists it.
 fn commit_id(head: &Head, seq: u64) -> Option<Digest> {
     if let Some(d) = head.deltas.iter().find(|d| d.seq == seq) {

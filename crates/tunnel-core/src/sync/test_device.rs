@@ -34,7 +34,8 @@ impl Device {
         Device {
             // Every "nothing to do" of the no-change path is checked against the full path.
             syncer: Syncer::new(Arc::new(Mutex::new(journal)), settings, id.into())
-                .with_no_change_check_for_tests(),
+                .with_no_change_check_for_tests()
+                .with_narrow_check_for_tests(),
             _tmp: tmp,
             root,
             folder: rec.id,

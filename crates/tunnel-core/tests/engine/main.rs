@@ -44,6 +44,7 @@ mod identity;
 mod local;
 mod model;
 mod names;
+mod narrow;
 mod no_change;
 mod restart;
 mod selective;

@@ -236,7 +236,8 @@ fn a_changed_setting_is_planned_in_full() {
         // The setting goes (a new syncer over the same journal, as after a restart): nothing
         // else changed, and the file arrives.
         a.syncer = Syncer::new(a.syncer.journal(), settings(), a.id.clone())
-            .with_no_change_check_for_tests();
+            .with_no_change_check_for_tests()
+            .with_narrow_check_for_tests();
         let s = planned_in_full(&a, &store).await;
         assert_eq!(s.downloaded, 1, "{s:?}");
         assert_eq!(a.tree(), b.tree());

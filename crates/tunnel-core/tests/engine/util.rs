@@ -60,7 +60,8 @@ impl Device {
         Syncer::mark_folder(&root, &rec.folder_uuid).expect("marker");
         // Every "nothing to do" of the no-change path is checked against the full path.
         let syncer = Syncer::new(Arc::new(Mutex::new(journal)), settings, id.to_string())
-            .with_no_change_check_for_tests();
+            .with_no_change_check_for_tests()
+            .with_narrow_check_for_tests();
         Device {
             id: id.to_string(),
             _tmp: tmp,
