@@ -115,6 +115,10 @@ async fn fell_back(d: &Device, store: &dyn RemoteStore, why: NarrowFallback) -> 
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "a new name arriving on a disk that folds case plans in full (as a_new_name_on_a_disk_that_folds_case_plans_in_full shows with case-folding rules)"
+)]
 fn one_edit_here_and_one_on_the_page_are_planned_narrowly() {
     runtime().block_on(async {
         let store = MemoryStore::new();
@@ -139,6 +143,10 @@ fn one_edit_here_and_one_on_the_page_are_planned_narrowly() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "a new name arriving on a disk that folds case plans in full (as a_new_name_on_a_disk_that_folds_case_plans_in_full shows with case-folding rules)"
+)]
 fn a_move_is_planned_narrowly_and_sends_no_content_again() {
     runtime().block_on(async {
         let store = MemoryStore::new();
@@ -303,6 +311,10 @@ fn names_not_synced_here_plan_in_full() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "the writer device must store two names that differ in case"
+)]
 fn a_new_name_on_a_disk_that_folds_case_plans_in_full() {
     runtime().block_on(async {
         let store = MemoryStore::new();
