@@ -126,6 +126,21 @@ pub struct LocalScan {
     pub ignores: Option<Digest>,
 }
 
+impl LocalScan {
+    /// The `.sbtignore` rules of folder `at`, as a walk found them.
+    pub(crate) fn note_ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>) {
+        self.rules.by_dir.insert(at.to_string(), Arc::clone(rules));
+    }
+
+    /// A name the walk could not read (and whether another program holds it).
+    pub(crate) fn note_unreadable(&mut self, rel: RelPath, reason: String, in_use: bool) {
+        if in_use {
+            self.in_use.push(rel.clone());
+        }
+        self.unreadable.push((rel, reason));
+    }
+}
+
 /// The scan could not be done at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -264,18 +279,12 @@ struct ScanSink<'a> {
 
 impl Sink for ScanSink<'_> {
     fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>, text: &str) {
-        self.scan
-            .rules
-            .by_dir
-            .insert(at.to_string(), Arc::clone(rules));
+        self.scan.note_ignore_rules(at, rules);
         self.ignores.add(at, text);
     }
 
     fn unreadable(&mut self, rel: RelPath, reason: String, in_use: bool) {
-        if in_use {
-            self.scan.in_use.push(rel.clone());
-        }
-        self.scan.unreadable.push((rel, reason));
+        self.scan.note_unreadable(rel, reason, in_use);
     }
 
     fn skipped(&mut self, native: PathBuf, reason: SkipReason, excluded: Option<RelPath>) {

@@ -214,18 +214,12 @@ struct WalkSink<'a> {
 
 impl Sink for WalkSink<'_> {
     fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>, text: &str) {
-        self.shell
-            .rules
-            .by_dir
-            .insert(at.to_string(), Arc::clone(rules));
+        self.shell.note_ignore_rules(at, rules);
         self.ignores.add(at, text);
     }
 
     fn unreadable(&mut self, rel: RelPath, reason: String, in_use: bool) {
-        if in_use {
-            self.shell.in_use.push(rel.clone());
-        }
-        self.shell.unreadable.push((rel, reason));
+        self.shell.note_unreadable(rel, reason, in_use);
     }
 
     fn skipped(&mut self, native: PathBuf, reason: SkipReason, excluded: Option<RelPath>) {
