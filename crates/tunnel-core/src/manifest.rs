@@ -14,6 +14,7 @@ pub mod pack_name;
 pub mod parts;
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,35 +82,80 @@ pub struct FileEntry {
     pub sha256: Option<Digest>,
     /// Per-path change counter.
     pub version: u64,
-    /// Device that wrote this version.
-    pub device: String,
-    /// Where the bytes are (live files only; empty for an empty file).
+    /// Device that wrote this version: one shared copy of the name per device (see
+    /// [`device_name`]).
+    #[serde(deserialize_with = "shared_device_name")]
+    pub device: Arc<str>,
+    /// Where the bytes are (live files only; empty for an empty file). Shared by the copies
+    /// of an entry: the base, the remote tree, the plan, the delta and the journal's writes
+    /// each hold one copy of an entry, and a copy costs no allocation (issue 15).
     #[serde(
         default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "exact_vec"
+        skip_serializing_if = "no_chunks",
+        deserialize_with = "chunk_list"
     )]
-    pub chunks: Vec<ChunkRef>,
+    pub chunks: Chunks,
 }
 
-/// A list read without spare capacity: most files have one chunk, and a vector grown while
-/// parsing holds room for four (issue 15: 216 bytes per entry, per tree held).
-fn exact_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+/// A file's chunks (see [`FileEntry::chunks`]).
+pub type Chunks = Arc<[ChunkRef]>;
+
+fn no_chunks(c: &Chunks) -> bool {
+    c.is_empty()
+}
+
+/// A list read into one allocation of its exact size.
+fn chunk_list<'de, D>(d: D) -> Result<Chunks, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
 {
-    let mut v = Vec::<T>::deserialize(d)?;
-    v.shrink_to_fit();
-    Ok(v)
+    Ok(Vec::<ChunkRef>::deserialize(d)?.into())
+}
+
+fn shared_device_name<'de, D>(d: D) -> Result<Arc<str>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+    Ok(device_name(&name))
+}
+
+/// How many names [`device_name`] keeps per thread before it starts afresh: a page has a
+/// handful of devices; a hostile list of a million names costs this many at most.
+const DEVICE_NAMES_KEPT: usize = 256;
+
+thread_local! {
+    static DEVICE_NAMES: std::cell::RefCell<HashSet<Arc<str>>> =
+        std::cell::RefCell::new(HashSet::new());
+}
+
+/// `name` as a shared copy: the entries of a tree read from the page or the journal hold one
+/// copy of each device's name between them, not one each (issue 15: 100,000 entries held
+/// 100,000 copies of a few names, in every tree and plan).
+pub fn device_name(name: &str) -> Arc<str> {
+    DEVICE_NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(kept) = names.get(name) {
+            return kept.clone();
+        }
+        if names.len() >= DEVICE_NAMES_KEPT {
+            names.clear();
+        }
+        let kept: Arc<str> = Arc::from(name);
+        names.insert(kept.clone());
+        kept
+    })
 }
 
 impl FileEntry {
     /// This entry's blob names as the copies `names` keeps (see
-    /// [`crate::remote::BlobNames`]).
+    /// [`crate::remote::BlobNames`]). Only an entry whose chunk list is its own (as it is
+    /// right after parsing) is changed.
     pub fn share_blob_names(&mut self, names: &mut crate::remote::BlobNames) {
-        for c in &mut self.chunks {
-            names.share(&mut c.blob);
+        if let Some(chunks) = Arc::get_mut(&mut self.chunks) {
+            for c in chunks {
+                names.share(&mut c.blob);
+            }
         }
     }
 }
@@ -460,7 +506,7 @@ pub fn validate_entry(e: &FileEntry, limits: &Limits) -> Result<(), ManifestErro
         return Err(invalid(p, "too many chunks"));
     }
     let mut total: u64 = 0;
-    for c in &e.chunks {
+    for c in e.chunks.iter() {
         if c.size == 0 {
             return Err(invalid(p, "empty chunk"));
         }
@@ -767,36 +813,57 @@ impl RemoteTree {
     /// Apply the next delta: its entries replace the tree's per path. On error the tree is
     /// left as it was.
     pub fn apply_delta(&mut self, d: Delta) -> Result<(), ManifestError> {
-        if d.generation != self.generation {
+        self.apply_entries(&d.generation, d.seq, d.entries)
+    }
+
+    /// [`RemoteTree::apply_delta`] of a delta this device keeps: its entries are copied in
+    /// one by one, never as a second list (issue 15).
+    pub fn apply_delta_ref(&mut self, d: &Delta) -> Result<(), ManifestError> {
+        self.apply_entries(&d.generation, d.seq, d.entries.iter().cloned())
+    }
+
+    fn apply_entries(
+        &mut self,
+        generation: &str,
+        seq: u64,
+        entries: impl IntoIterator<Item = FileEntry>,
+    ) -> Result<(), ManifestError> {
+        let entries = entries.into_iter();
+        if generation != self.generation {
             return Err(ManifestError::GenerationMismatch);
         }
         let expected = self.seq.checked_add(1).ok_or(ManifestError::SeqGap {
             expected: self.seq,
-            found: d.seq,
+            found: seq,
         })?;
-        if d.seq != expected {
+        if seq != expected {
             return Err(ManifestError::SeqGap {
                 expected,
-                found: d.seq,
+                found: seq,
             });
         }
-        let mut previous: Vec<(RelPath, Option<FileEntry>)> = Vec::with_capacity(d.entries.len());
-        let mut touched: Vec<RelPath> = Vec::with_capacity(d.entries.len());
-        for e in d.entries {
+        // What the delta replaced, to undo it if it breaks the tree's rule: only the
+        // replaced entries are kept (a first upload replaces none).
+        let mut touched: Vec<RelPath> = Vec::with_capacity(entries.size_hint().0);
+        let mut replaced: Vec<(usize, FileEntry)> = Vec::new();
+        for e in entries {
             touched.push(e.path.clone());
-            let old = self.files.insert(e.path.clone(), e);
-            previous.push((touched[touched.len() - 1].clone(), old));
+            if let Some(old) = self.files.insert(e.path.clone(), e) {
+                replaced.push((touched.len() - 1, old));
+            }
         }
         if let Err(e) = self.check_no_file_parents(&touched) {
-            for (path, old) in previous.into_iter().rev() {
-                match old {
-                    Some(old) => self.files.insert(path, old),
+            // In reverse order, so a path the delta named twice gets its first old entry.
+            let mut replaced = replaced.into_iter().rev().peekable();
+            for (i, path) in touched.into_iter().enumerate().rev() {
+                match replaced.next_if(|(at, _)| *at == i) {
+                    Some((_, old)) => self.files.insert(path, old),
                     None => self.files.remove(&path),
                 };
             }
             return Err(e);
         }
-        self.seq = d.seq;
+        self.seq = seq;
         Ok(())
     }
 
@@ -942,7 +1009,7 @@ mod tests {
             version: 1,
             device: "dev-1".into(),
             chunks: if content.is_empty() {
-                vec![]
+                Default::default()
             } else {
                 vec![ChunkRef {
                     sha256: sha,
@@ -950,6 +1017,7 @@ mod tests {
                     blob: pack_blob_name(&Digest::of(b"pack")),
                     offset: 7,
                 }]
+                .into()
             },
         }
     }
@@ -1234,7 +1302,7 @@ mod tests {
         gone.deleted = true;
         gone.sha256 = None;
         gone.size = 0;
-        gone.chunks.clear();
+        gone.chunks = Default::default();
         gone.version = 2;
         tree.apply_delta(delta(2, vec![gone])).unwrap();
         assert_eq!(tree.live().count(), 0);
@@ -1307,7 +1375,7 @@ mod format_tests {
             version,
             device: "laptop".into(),
             chunks: if content.is_empty() {
-                Vec::new()
+                Default::default()
             } else {
                 vec![ChunkRef {
                     sha256: sha,
@@ -1315,6 +1383,7 @@ mod format_tests {
                     blob: chunk_blob_name(&sha),
                     offset: 0,
                 }]
+                .into()
             },
         }
     }
@@ -1328,7 +1397,7 @@ mod format_tests {
             sha256: None,
             version: 1,
             device: "laptop".into(),
-            chunks: Vec::new(),
+            chunks: Default::default(),
         }
     }
     fn tomb(path: &str) -> FileEntry {
@@ -1336,7 +1405,7 @@ mod format_tests {
             deleted: true,
             size: 0,
             sha256: None,
-            chunks: Vec::new(),
+            chunks: Default::default(),
             version: 2,
             ..file(path, b"x", 1)
         }
@@ -1380,7 +1449,8 @@ mod format_tests {
                     blob: chunk_blob_name(&d(WORLD)),
                     offset: 0,
                 },
-            ],
+            ]
+            .into(),
         };
         // Given out of order: written sorted by path.
         let s = snapshot(vec![
@@ -1593,28 +1663,26 @@ mod format_tests {
         );
 
         let mut overflow = file("o", b"hello", 1);
-        overflow.chunks[0].offset = u64::MAX - 2;
+        Arc::make_mut(&mut overflow.chunks)[0].offset = u64::MAX - 2;
         let (path, reason) = invalid_reason(parse(vec![overflow]));
         assert_eq!(path, "o");
         assert!(reason.contains("overflow"), "{reason}");
         let mut sum_overflow = file("so", b"hello", 1);
         sum_overflow.size = 0;
-        sum_overflow.chunks = vec![
-            sum_overflow.chunks[0].clone(),
-            sum_overflow.chunks[0].clone(),
-        ];
-        sum_overflow.chunks[0].size = u64::MAX;
+        let mut overflowing = sum_overflow.chunks[0].clone();
+        overflowing.size = u64::MAX;
+        sum_overflow.chunks = vec![overflowing, sum_overflow.chunks[0].clone()].into();
         assert_eq!(invalid_reason(parse(vec![sum_overflow])).0, "so");
 
         let mut no_device = file("nd", b"hello", 1);
-        no_device.device = String::new();
+        no_device.device = String::new().into();
         assert_eq!(invalid_reason(parse(vec![no_device])).0, "nd");
 
         let mut empty_bad = file("e", b"", 1);
         empty_bad.sha256 = Some(d(HELLO));
         assert_eq!(invalid_reason(parse(vec![empty_bad])).0, "e");
         let mut one_chunk_bad = file("oc", b"hello", 1);
-        one_chunk_bad.chunks[0].sha256 = d(WORLD);
+        Arc::make_mut(&mut one_chunk_bad.chunks)[0].sha256 = d(WORLD);
         assert_eq!(invalid_reason(parse(vec![one_chunk_bad])).0, "oc");
         let mut zero_version = file("z", b"hello", 1);
         zero_version.version = 0;
@@ -1880,7 +1948,7 @@ mod format_tests {
                     path: path.clone(),
                     mtime_ns,
                     version,
-                    device,
+                    device: device.into(),
                     ..file("x", &content, 1)
                 };
                 match kind {
@@ -1888,13 +1956,13 @@ mod format_tests {
                         e.kind = EntryKind::Dir;
                         e.size = 0;
                         e.sha256 = None;
-                        e.chunks.clear();
+                        e.chunks = Default::default();
                     }
                     1 => {
                         e.deleted = true;
                         e.size = 0;
                         e.sha256 = None;
-                        e.chunks.clear();
+                        e.chunks = Default::default();
                     }
                     _ if content.len() >= parts && parts > 1 => {
                         let step = content.len() / parts;

@@ -1064,8 +1064,8 @@ fn tombstone(r: &FileEntry, device: &str, now: OffsetDateTime) -> FileEntry {
         mtime_ns: now_ns,
         sha256: None,
         version: r.version + 1,
-        device: device.to_string(),
-        chunks: Vec::new(),
+        device: crate::manifest::device_name(device),
+        chunks: Default::default(),
     }
 }
 
@@ -1098,15 +1098,10 @@ fn conflict(
         (EntryKind::File, EntryKind::Dir) => false,
         (EntryKind::Dir, EntryKind::Dir) => true,
         (EntryKind::File, EntryKind::File) => {
-            l.mtime_ns > r.mtime_ns
-                || (l.mtime_ns == r.mtime_ns && input.device > r.device.as_str())
+            l.mtime_ns > r.mtime_ns || (l.mtime_ns == r.mtime_ns && input.device > &*r.device)
         }
     };
-    let loser_device = if local_wins {
-        r.device.as_str()
-    } else {
-        input.device
-    };
+    let loser_device = if local_wins { &*r.device } else { input.device };
     let copy = free_copy_name(path, loser_device, input, taken);
     if local_wins {
         Action::ConflictLocalWins {
@@ -1265,8 +1260,8 @@ fn folders_win_over_files(
                             .unwrap_or(i64::MAX),
                         sha256: None,
                         version: next_version,
-                        device: input.device.to_string(),
-                        chunks: Vec::new(),
+                        device: crate::manifest::device_name(input.device),
+                        chunks: Default::default(),
                     },
                 };
                 let copy = free_copy_name(&path, input.device, input, taken);
@@ -1310,7 +1305,7 @@ mod tests {
             sha256: Some(Digest::of(&[content])),
             version,
             device: device.into(),
-            chunks: Vec::new(),
+            chunks: Default::default(),
         }
     }
 
@@ -1324,7 +1319,7 @@ mod tests {
             sha256: None,
             version,
             device: OTHER.into(),
-            chunks: Vec::new(),
+            chunks: Default::default(),
         }
     }
 
@@ -2249,7 +2244,7 @@ mod tests {
                 assert_eq!(entry.kind, EntryKind::Dir);
                 assert!(!entry.deleted);
                 assert_eq!(entry.version, 3, "past the tombstone");
-                assert_eq!(entry.device, ME);
+                assert_eq!(&*entry.device, ME);
             }
             a => panic!("unexpected {a:?}"),
         }
@@ -2317,7 +2312,7 @@ mod tests {
                     tombstone.deleted && tombstone.sha256.is_none() && tombstone.chunks.is_empty()
                 );
                 assert_eq!(tombstone.version, 5);
-                assert_eq!(tombstone.device, ME);
+                assert_eq!(&*tombstone.device, ME);
                 assert_eq!(i128::from(tombstone.mtime_ns), now().unix_timestamp_nanos());
             }
             a => panic!("unexpected {a:?}"),
@@ -3206,7 +3201,7 @@ mod tests {
             sha256: *d,
             version: 1,
             device: ME.into(),
-            chunks: vec![],
+            chunks: Default::default(),
         };
         let new_base: BTreeMap<RelPath, FileEntry> =
             l2.iter().map(|(p, v)| (p.clone(), entry(p, v))).collect();
@@ -3802,7 +3797,7 @@ mod tests {
             sha256: *d,
             version: 1,
             device: ME.into(),
-            chunks: vec![],
+            chunks: Default::default(),
         };
         let as_local = |(k, d): &(EntryKind, Option<Digest>)| LocalEntry {
             kind: *k,

@@ -488,7 +488,7 @@ mod tests {
             sha256: None,
             version: 1,
             device: "d".into(),
-            chunks: vec![],
+            chunks: Default::default(),
         };
         let dir = |path: &str| FileEntry {
             kind: EntryKind::Dir,

@@ -122,7 +122,7 @@ impl Version {
     fn of(e: &FileEntry) -> Version {
         Version {
             path: e.path.clone(),
-            device: e.device.clone(),
+            device: e.device.to_string(),
             modified_at: e.mtime_ns.div_euclid(1_000_000_000),
             size: e.size,
             sha256: e.sha256.as_ref().map(|d| d.to_hex()),
@@ -385,7 +385,7 @@ pub fn find_conflicts(
         let Some((kind, original, made_at)) = found else {
             continue;
         };
-        let mine = if copy.device == this_device {
+        let mine = if *copy.device == *this_device {
             Side::Copy
         } else {
             Side::Original

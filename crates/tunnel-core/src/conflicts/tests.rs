@@ -16,7 +16,7 @@ fn file(path: &str, content: &[u8], device: &str) -> FileEntry {
         sha256: Some(Digest::of(content)),
         version: 1,
         device: device.into(),
-        chunks: Vec::new(),
+        chunks: Default::default(),
     }
 }
 

@@ -416,7 +416,7 @@ mod fixtures {
             sha256: Some(Digest::of(content)),
             version: 1,
             device: "dev-1".into(),
-            chunks: Vec::new(),
+            chunks: Default::default(),
         }
     }
 

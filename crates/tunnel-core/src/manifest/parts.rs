@@ -534,6 +534,12 @@ impl PartPlan {
 fn sorted_entries(entries: &[FileEntry]) -> (Vec<&FileEntry>, Vec<usize>) {
     let mut refs: Vec<&FileEntry> = entries.iter().collect();
     refs.sort_by(|a, b| a.path.cmp(&b.path));
+    let lens = line_lengths(&refs);
+    (refs, lens)
+}
+
+/// The length of each entry's line.
+fn line_lengths(refs: &[&FileEntry]) -> Vec<usize> {
     let mut line = Vec::new();
     let lens = refs
         .iter()
@@ -543,7 +549,7 @@ fn sorted_entries(entries: &[FileEntry]) -> (Vec<&FileEntry>, Vec<usize>) {
             line.len()
         })
         .collect();
-    (refs, lens)
+    lens
 }
 
 /// One entry's line: its compact JSON (which escapes every newline inside it).
@@ -568,6 +574,40 @@ impl<'a> PartWriter<'a> {
             }),
             name: snapshot_part_blob_name,
         }
+    }
+
+    /// The parts of a snapshot of `tree` without the tombstones older than
+    /// `drop_tombstones_before_ns`: the same parts as [`PartWriter::snapshot`] of
+    /// [`RemoteTree::to_snapshot`], from the tree's own entries (a copy of a large tree is
+    /// not made for them).
+    pub fn snapshot_of_tree(
+        tree: &'a RemoteTree,
+        drop_tombstones_before_ns: i64,
+    ) -> PartWriter<'a> {
+        let generation = serde_json::Value::String(tree.generation.clone()).to_string();
+        let seq = tree.seq;
+        // A tree's map is in path order already.
+        let entries: Vec<&FileEntry> = tree
+            .files
+            .values()
+            .filter(|e| !(e.deleted && e.mtime_ns < drop_tombstones_before_ns))
+            .collect();
+        let line_lens = line_lengths(&entries);
+        PartWriter {
+            entries,
+            line_lens,
+            header: Box::new(move |part, parts| {
+                format!(
+                    "{{\"format\":{PART_FORMAT},\"generation\":{generation},\"seq\":{seq},\"part\":{part},\"parts\":{parts},\"files\":["
+                )
+            }),
+            name: snapshot_part_blob_name,
+        }
+    }
+
+    /// How many entries the parts hold.
+    pub fn entry_count(&self) -> usize {
+        self.entries.len()
     }
 
     /// The parts of one commit's delta.
@@ -693,7 +733,8 @@ mod tests {
                 size: content.len() as u64,
                 blob: crate::manifest::chunk_blob_name(&sha),
                 offset: 0,
-            }],
+            }]
+            .into(),
         }
     }
 
@@ -769,6 +810,38 @@ mod tests {
             )),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_tree_s_snapshot_is_written_from_its_own_entries_as_a_copy_of_it_would_be() {
+        let mut s = snapshot(120);
+        // Names whose string order differs from a naive one ('-' < '/' < 'a'), and two
+        // tombstones: one older than the cut-off (dropped), one newer (kept).
+        s.files.push(file("dir-a", b"dash"));
+        s.files.push(file("dir/a-b", b"slash"));
+        let mut old = file("gone-old", b"");
+        old.deleted = true;
+        old.mtime_ns = 10;
+        let mut recent = file("gone-recent", b"");
+        recent.deleted = true;
+        recent.mtime_ns = 1_000;
+        s.files.extend([old, recent]);
+        let tree = RemoteTree::from_snapshot(s);
+        let copied = tree.to_snapshot(Some(500));
+        let from_copy = PartWriter::snapshot(&copied);
+        let lent = PartWriter::snapshot_of_tree(&tree, 500);
+        assert_eq!(lent.entry_count(), copied.files.len());
+        assert_eq!(
+            lent.entry_count(),
+            120 + 2 + 1,
+            "the old tombstone is dropped"
+        );
+        for limit in [1024, 1 << 20] {
+            let a = from_copy.encode(&from_copy.plan(limit, limit).unwrap());
+            let b = lent.encode(&lent.plan(limit, limit).unwrap());
+            let bytes = |p: &[EncodedPart]| p.iter().map(|p| p.bytes.clone()).collect::<Vec<_>>();
+            assert_eq!(bytes(&a), bytes(&b), "limit {limit}");
+        }
     }
 
     #[test]

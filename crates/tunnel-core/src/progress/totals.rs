@@ -94,7 +94,7 @@ mod tests {
             sha256: None,
             version: 1,
             device: "other".into(),
-            chunks: Vec::new(),
+            chunks: Default::default(),
         }
     }
 

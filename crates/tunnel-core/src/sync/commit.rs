@@ -2,6 +2,7 @@
 //! base recorded, the commit's new references checked, and garbage collection.
 
 use super::*;
+use crate::remote::HeadState;
 
 impl Syncer {
     /// Publish `entries` as the next delta and move the head with a compare-and-swap.
@@ -25,7 +26,7 @@ impl Syncer {
         entries: Vec<FileEntry>,
         not_here: &HashSet<RelPath>,
         renamed: &HashMap<RelPath, RelPath>,
-    ) -> Result<(), SyncError> {
+    ) -> Result<HeadState, SyncError> {
         // Committing on a history we could not trust (restored page, rewritten history):
         // start a new generation with a full snapshot, so every other device notices and
         // re-reads instead of applying our delta on top of a different past.
@@ -73,7 +74,7 @@ impl Syncer {
             device: self.device.clone(),
             entries,
         };
-        tree.apply_delta(delta.clone())?;
+        tree.apply_delta_ref(&delta)?;
         let entries = &delta.entries;
 
         let mut head = match &view.head {
@@ -117,6 +118,10 @@ impl Syncer {
         let head_value = head.to_value();
         let head_version = store.write_head(&head_value, view.head_version).await?;
         info!(seq, entries = entries.len(), "committed");
+        let written_head = HeadState {
+            value: head_value.clone(),
+            version: head_version,
+        };
 
         // The base is what this folder holds: a published entry that is not here (a conflict
         // copy whose download failed) stays out of it and is downloaded next time.
@@ -191,7 +196,7 @@ impl Syncer {
                 }
             }
         }
-        Ok(())
+        Ok(written_head)
     }
 
     /// Whether publishing `entries` on `view`'s head writes a new snapshot of the file list.

@@ -561,7 +561,7 @@ mod tests {
             sha256: Some(Digest::of(content)),
             version: 2,
             device: "dev-a".into(),
-            chunks: Vec::new(),
+            chunks: Default::default(),
         }
     }
 
@@ -599,7 +599,7 @@ mod tests {
             vec![(0, 3), (3, 4), (4, 6), (6, 7)]
         );
         let mut e = file("big", b"x");
-        e.chunks = chunks.clone();
+        e.chunks = chunks.clone().into();
         let prefetch = packs_to_prefetch([&e].into_iter());
         assert_eq!(
             prefetch.keys().map(|b| b.as_str()).collect::<Vec<_>>(),
@@ -651,7 +651,7 @@ mod tests {
             }
         }
         let mut e = file("big.bin", data);
-        e.chunks = refs;
+        e.chunks = refs.into();
         e
     }
 

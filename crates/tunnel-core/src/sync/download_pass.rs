@@ -301,7 +301,7 @@ impl Syncer {
                             in_trash,
                             at: unix_now(),
                             reason: crate::journal::TrashReason::Replaced,
-                            device: Some(entry.device.clone()),
+                            device: Some(entry.device.to_string()),
                             size: expected.map_or(0, |e| e.size),
                         });
                     }

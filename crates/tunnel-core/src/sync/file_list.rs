@@ -141,8 +141,7 @@ async fn attempt(
     let Some(tree) = tree else {
         return Err(RemoteError::Conflict { current: None }.into());
     };
-    let snapshot = tree.to_snapshot(Some(drop_tombstones_before_ns));
-    let writer = PartWriter::snapshot(&snapshot);
+    let writer = PartWriter::snapshot_of_tree(tree, drop_tombstones_before_ns);
     // The file lists this compaction replaces go to the history (format 3), written first:
     // the new head names it.
     let mut parts_written = Vec::new();
@@ -181,7 +180,7 @@ async fn attempt(
         .into());
     }
     info!(
-        entries = snapshot.files.len(),
+        entries = writer.entry_count(),
         parts = plan.len(),
         "writing a new snapshot of the file list"
     );
@@ -273,7 +272,7 @@ mod tests {
             sha256: None,
             version: 1,
             device: "d".into(),
-            chunks: vec![],
+            chunks: Default::default(),
         }
     }
 

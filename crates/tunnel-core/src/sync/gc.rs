@@ -50,7 +50,7 @@ pub(crate) fn is_collectable(name: &BlobName) -> bool {
 pub(crate) fn referenced(head: &Head, tree: &RemoteTree) -> HashSet<BlobName> {
     let mut out: HashSet<BlobName> = HashSet::new();
     for e in tree.live() {
-        for c in &e.chunks {
+        for c in e.chunks.iter() {
             out.insert(c.blob.clone());
         }
     }

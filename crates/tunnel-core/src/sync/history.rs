@@ -210,7 +210,7 @@ pub(crate) async fn referenced_by_history(
         }
     }
     let mut add = |e: &FileEntry| {
-        for c in &e.chunks {
+        for c in e.chunks.iter() {
             out.insert(c.blob.clone());
         }
     };
@@ -357,7 +357,7 @@ impl PathTracker {
                     .is_some_and(|e| e.kind == crate::manifest::EntryKind::File)
             });
             let device = device
-                .or_else(|| changer.map(|e| e.device.clone()))
+                .or_else(|| changer.map(|e| e.device.to_string()))
                 .unwrap_or_default();
             let action = match (is_file, created, deleted) {
                 (false, _, _) => "changed",

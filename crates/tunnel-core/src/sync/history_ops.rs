@@ -297,7 +297,7 @@ impl Syncer {
                 change: change.into(),
                 size: e.size,
                 version: (e.kind == EntryKind::File).then_some(e.version),
-                device: (e.kind == EntryKind::File).then(|| e.device.clone()),
+                device: (e.kind == EntryKind::File).then(|| e.device.to_string()),
             });
         }
         if in_place {

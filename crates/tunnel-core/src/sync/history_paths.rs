@@ -58,7 +58,7 @@ impl PathIndex {
                     .cloned()
                     .collect();
                 for e in gone {
-                    let device = e.device.clone();
+                    let device = e.device.to_string();
                     self.deleted(&e, time_ms, device);
                 }
                 for e in next.values() {
@@ -66,7 +66,7 @@ impl PathIndex {
                         old.version != e.version || old.sha256 != e.sha256 || old.kind != e.kind
                     });
                     if changed {
-                        self.written(e, time_ms, e.device.clone());
+                        self.written(e, time_ms, e.device.to_string());
                     }
                 }
                 self.live = next;
@@ -155,7 +155,7 @@ mod tests {
             )),
             version,
             device: device.into(),
-            chunks: Vec::new(),
+            chunks: Default::default(),
         }
     }
 

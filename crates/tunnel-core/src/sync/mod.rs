@@ -603,7 +603,7 @@ impl Syncer {
         let base_removals = std::mem::take(&mut exec.base_removals);
         let mut trashed = std::mem::take(&mut exec.trashed);
         for t in trashed.iter_mut().filter(|t| t.device.is_none()) {
-            t.device = view.tree.files.get(&t.path).map(|e| e.device.clone());
+            t.device = view.tree.files.get(&t.path).map(|e| e.device.to_string());
         }
         self.with_journal(move |j| {
             j.record_trashed(id, &trashed)?;
@@ -622,20 +622,51 @@ impl Syncer {
             for e in &to_publish {
                 stale_base.remove(&e.path);
             }
-            self.commit(
-                folder,
-                store,
-                view,
-                whole_tree,
-                to_publish,
-                &exec.copies_not_here,
-                &exec.renamed_remote,
-            )
-            .await?;
+            // A sync that only sent what changed here (new, edited and deleted files, each
+            // one published) leaves the folder as its scan listed it and the page at the
+            // head it wrote: the next sync plans from the same inputs as after a clean one,
+            // so it may answer from a mark (see `no_change`) — the sync after a first
+            // upload of 100,000 files need not plan them all again (issue 15).
+            let clean = plan
+                .actions
+                .iter()
+                .all(|a| matches!(a, Action::Upload { .. } | Action::DeleteRemote { .. }))
+                && view.base_trusted
+                && stale_base.is_empty()
+                && !scan.everything_ignored
+                && scan.in_use.is_empty()
+                && exec.failed_files == 0
+                && exec.in_use.is_empty()
+                && exec.copies_not_here.is_empty()
+                && exec.renamed_remote.is_empty()
+                && to_publish.len() == plan.actions.len();
+            let written = self
+                .commit(
+                    folder,
+                    store,
+                    view,
+                    whole_tree,
+                    to_publish,
+                    &exec.copies_not_here,
+                    &exec.renamed_remote,
+                )
+                .await?;
             if !stale_base.is_empty() {
                 let stale: Vec<RelPath> = stale_base.into_iter().collect();
                 self.with_journal(move |j| j.apply_base(id, &[], &stale))
                     .await?;
+            }
+            if let (true, Some(listing)) = (clean, scan.listing) {
+                self.leave_clean_mark(
+                    folder,
+                    names,
+                    excluded,
+                    &written,
+                    listing,
+                    scan.ignores,
+                    summary,
+                )
+                .await?;
             }
         } else if let Some(head) = &view.head {
             let (g, s) = (view.tree.generation.clone(), view.tree.seq);
@@ -670,12 +701,16 @@ impl Syncer {
             )
             .await;
             if let (true, Some(listing), Some(read)) = (clean, scan.listing, &head_read) {
-                let record = self.folder_record(folder.id).await?;
-                let shape = self.plan_shape(&record, names, excluded);
-                let mark = no_change::CleanMark::new(read, shape, listing, scan.ignores, summary)
-                    .to_text();
-                self.with_journal(move |j| j.set_clean_mark(id, &mark))
-                    .await?;
+                self.leave_clean_mark(
+                    folder,
+                    names,
+                    excluded,
+                    read,
+                    listing,
+                    scan.ignores,
+                    summary,
+                )
+                .await?;
             }
         }
         summary.uploaded += exec.summary.uploaded;

@@ -20,6 +20,12 @@
 //! unchanged; a file modified just before it was hashed leaves no mark), under the same
 //! ignore rules. So the full path would plan from the same inputs: the same empty plan.
 //!
+//! A sync that only sent changes — every action an upload or a deletion published, all of
+//! them committed, nothing else written here — leaves a mark too, with the head it wrote:
+//! the folder is as its scan listed it, and base, remote tree and page are what that commit
+//! made them, so a full plan from them is empty as well (the sync after a first upload of
+//! 100,000 files is answered instead of planning them all again).
+//!
 //! Another head or a listing that differs (with the mark otherwise holding: same shape, no
 //! late check due) hands the mark and the walk's rows to the narrow path (`narrow`), which
 //! plans over the paths that changed; anything else — no mark, a changed setting, a due check
@@ -169,6 +175,27 @@ impl Syncer {
             self.limits,
         );
         Digest::of(text.as_bytes())
+    }
+
+    /// Leave the mark of a sync that ended clean: the folder as its scan listed it
+    /// (`listing`, `ignores`), the page at `head` (the one it read, or the one it wrote).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn leave_clean_mark(
+        &self,
+        folder: &FolderRecord,
+        names: NameRules,
+        excluded: &std::collections::BTreeSet<RelPath>,
+        head: &HeadState,
+        listing: Digest,
+        ignores: Option<Digest>,
+        summary: &SyncSummary,
+    ) -> Result<(), SyncError> {
+        let id = folder.id;
+        let record = self.folder_record(id).await?;
+        let shape = self.plan_shape(&record, names, excluded);
+        let mark = CleanMark::new(head, shape, listing, ignores, summary).to_text();
+        self.with_journal(move |j| j.set_clean_mark(id, &mark))
+            .await
     }
 
     /// The summary of a sync that has nothing to do, when the folder's clean mark shows that

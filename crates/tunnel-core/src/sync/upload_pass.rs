@@ -42,8 +42,8 @@ impl Syncer {
                     None
                 },
                 version,
-                device: self.device.clone(),
-                chunks: Vec::new(),
+                device: crate::manifest::device_name(&self.device),
+                chunks: Default::default(),
             };
             match (local.kind, local.sha256, hashes) {
                 (EntryKind::Dir, _, _) => entries.push(entry),
@@ -162,7 +162,7 @@ impl Syncer {
         // in an earlier, interrupted sync.
         let mut index: ChunkIndex = HashMap::new();
         for e in remote.files.values().filter(|e| !e.deleted) {
-            for c in &e.chunks {
+            for c in e.chunks.iter() {
                 index.entry(c.sha256).or_insert_with(|| c.clone());
             }
         }
@@ -477,7 +477,7 @@ impl Syncer {
                     }
                 }
             };
-            entry.chunks = refs;
+            entry.chunks = refs.into();
             entries.push(entry);
         }
         // Names renamed, counted once per folder moved with everything in it.

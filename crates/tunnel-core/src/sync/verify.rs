@@ -134,7 +134,7 @@ async fn local_sources(root: &Path, tree: &RemoteTree, name: &BlobName) -> Vec<B
     let mut pieces: BTreeMap<u64, Vec<(u64, Digest, PathBuf, u64)>> = BTreeMap::new();
     for e in tree.live() {
         let mut at = 0u64;
-        for c in &e.chunks {
+        for c in e.chunks.iter() {
             if &c.blob == name {
                 pieces.entry(c.offset).or_default().push((
                     c.size,
@@ -223,7 +223,8 @@ mod tests {
                 size: content.len() as u64,
                 blob: blob.clone(),
                 offset,
-            }],
+            }]
+            .into(),
         }
     }
 

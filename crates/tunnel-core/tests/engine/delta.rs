@@ -274,7 +274,7 @@ fn garbage_collection_keeps_a_pack_while_any_chunk_in_it_is_referenced() {
             .collect();
         assert!(!dropped.is_empty(), "the edit replaced a chunk");
         let live: BTreeSet<BlobName> = store.blob_names().into_iter().collect();
-        for c in &after.chunks {
+        for c in after.chunks.iter() {
             assert!(
                 live.contains(&c.blob),
                 "{} holds a referenced chunk and was collected",
@@ -295,7 +295,7 @@ fn garbage_collection_keeps_a_pack_while_any_chunk_in_it_is_referenced() {
         std::fs::remove_file(a.path("big.bin")).expect("rm");
         a.sync(&store).await.expect("delete; collects");
         let trashed: BTreeSet<BlobName> = store.trashed_names().into_iter().collect();
-        for c in &after.chunks {
+        for c in after.chunks.iter() {
             assert!(trashed.contains(&c.blob), "{} was collected", c.blob);
         }
     });

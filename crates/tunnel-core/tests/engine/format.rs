@@ -149,7 +149,8 @@ fn live_file(path: &str, content: &[u8], device: &str) -> FileEntry {
             size: content.len() as u64,
             blob: chunk_blob_name(&sha),
             offset: 0,
-        }],
+        }]
+        .into(),
     }
 }
 
@@ -186,7 +187,7 @@ async fn format_1_page(store: &MemoryStore) {
                 sha256: None,
                 version: 1,
                 device: "old".into(),
-                chunks: vec![],
+                chunks: Default::default(),
             },
             live_file("docs/b.txt", b"bravo", "old"),
         ],
@@ -299,8 +300,10 @@ fn a_million_entries_fit_a_100_mb_attachment_limit() {
                 format!("{i}").as_bytes(),
                 "desk",
             );
-            e.chunks[0].blob = pack.clone();
-            e.chunks[0].offset = i as u64 * 8;
+            let mut chunk = e.chunks[0].clone();
+            chunk.blob = pack.clone();
+            chunk.offset = i as u64 * 8;
+            e.chunks = vec![chunk].into();
             e
         })
         .collect();

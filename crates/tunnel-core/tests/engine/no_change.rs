@@ -390,3 +390,52 @@ fn a_due_check_of_a_commits_blobs_is_planned_in_full() {
         }
     });
 }
+
+#[test]
+fn the_sync_after_one_that_only_sent_changes_is_answered_from_its_mark() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        write_old(&a, "a.txt", b"first file");
+        write_old(&a, "docs/b.txt", b"second file");
+        // The first upload: everything sent, nothing else done.
+        let s = a.sync(&store).await.expect("first sync");
+        assert_eq!(moved(&s), (3, 0, 0, 0, 0), "two files and a folder");
+        let before = tries(&a);
+        let s = a.sync(&store).await.expect("sync");
+        assert_eq!(
+            tries(&a).answered,
+            before.answered + 1,
+            "the upload left a mark: {:?}",
+            tries(&a)
+        );
+        assert_eq!(s, SyncSummary::default());
+        // An edit and a deletion sent (through the narrow path): the same.
+        write_old(&a, "a.txt", b"first file, edited");
+        std::fs::remove_file(a.path("docs/b.txt")).expect("remove");
+        let s = a.sync(&store).await.expect("sync");
+        assert_eq!(moved(&s), (1, 0, 0, 1, 0));
+        let before = tries(&a);
+        a.sync(&store).await.expect("sync");
+        assert_eq!(tries(&a).answered, before.answered + 1, "{:?}", tries(&a));
+        // What was sent is what another device gets.
+        let b = Device::new("dev-b");
+        let s = b.sync(&store).await.expect("sync");
+        assert_eq!(s.downloaded, 2, "a.txt and the folder docs");
+        assert_eq!(
+            std::fs::read(b.path("a.txt")).expect("read"),
+            b"first file, edited"
+        );
+        assert!(!b.path("docs/b.txt").exists());
+        // A sync that wrote here (a download) leaves no mark: the next one plans.
+        let before = tries(&b);
+        b.sync(&store).await.expect("sync");
+        assert_eq!(tries(&b).answered, before.answered, "{:?}", tries(&b));
+        // A change on the page after the sender's mark: planned, received.
+        write_old(&b, "c.txt", b"from b");
+        b.sync(&store).await.expect("sync");
+        let s = a.sync(&store).await.expect("sync");
+        assert_eq!(s.downloaded, 1);
+        assert_eq!(std::fs::read(a.path("c.txt")).expect("read"), b"from b");
+    });
+}
