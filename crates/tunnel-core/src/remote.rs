@@ -445,4 +445,18 @@ pub trait RemoteStore: Send + Sync {
 
     /// Delete one old version of a mutable blob.
     async fn delete_blob_version(&self, blob: &BlobInfo, version: u64) -> Result<(), RemoteError>;
+
+    /// [`RemoteStore::put_blob`], telling also whether this very call created the blob's
+    /// attachment (`true`): then its first version, and so every time a listing shows for
+    /// it, is no older than the moment this call began. `false` when the blob was there
+    /// already, or when the store cannot tell (the default: never a wrong `true`). The commit
+    /// relies on it to spare the immediate existence check of what it has just written
+    /// itself (`sync/verify.rs`, docs/remote-format.md "The committer's side").
+    async fn put_blob_created(
+        &self,
+        name: &BlobName,
+        source: BlobSource,
+    ) -> Result<(BlobInfo, bool), RemoteError> {
+        self.put_blob(name, source).await.map(|info| (info, false))
+    }
 }

@@ -289,13 +289,16 @@ impl ConfluenceStore {
     }
 
     /// Create an attachment (`POST …/child/attachment`), reconciling with what is already on
-    /// the page when the name exists or an earlier attempt may have landed.
+    /// the page when the name exists or an earlier attempt may have landed. The flag is
+    /// `true` only when a POST of this call created the attachment (its first version is
+    /// then no older than the call); an attachment found on the page, even one an earlier
+    /// attempt of this call may have made, is `false`.
     async fn create_attachment(
         &self,
         name: &BlobName,
         source: &BlobSource,
         on_existing: OnExisting,
-    ) -> Result<BlobInfo, RemoteError> {
+    ) -> Result<(BlobInfo, bool), RemoteError> {
         let url = self.endpoints().attachments(&self.page_id);
         let digest = source_digest(source);
         let ctx = self.upload_ctx();
@@ -308,11 +311,12 @@ impl ConfluenceStore {
                 if let Some(att) = self.find_attachment(name.as_str()).await? {
                     if Self::holds(&att, source, &digest) {
                         debug!(id = %att.id, "the blob is already on the page");
-                        return Self::required_info(&att, name);
+                        return Ok((Self::required_info(&att, name)?, false));
                     }
                     return self
                         .settle_existing(att, name, source, &digest, on_existing)
-                        .await;
+                        .await
+                        .map(|info| (info, false));
                 }
             }
             let prepared = self.upload_request(&url, name.as_str(), source, &digest)?;
@@ -324,7 +328,7 @@ impl ConfluenceStore {
                             "the server accepted the upload but returned no attachment".into(),
                         )
                     })?;
-                    return Self::required_info(att, name);
+                    return Ok((Self::required_info(att, name)?, true));
                 }
                 Step::Done(Reply::Handled(ans)) => {
                     if !ans.message.to_ascii_lowercase().contains("same file name") {
@@ -339,7 +343,8 @@ impl ConfluenceStore {
                     })?;
                     return self
                         .settle_existing(att, name, source, &digest, on_existing)
-                        .await;
+                        .await
+                        .map(|info| (info, false));
                 }
                 Step::Retry(t) => {
                     maybe_landed |= matches!(
@@ -595,6 +600,17 @@ impl RemoteStore for ConfluenceStore {
     async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
         self.create_attachment(name, &source, OnExisting::KeepIfSame)
             .await
+            .map(|(info, _)| info)
+    }
+
+    #[instrument(skip_all, fields(page = %self.page_id, blob = %name, size = source.len()), err(level = "debug"))]
+    async fn put_blob_created(
+        &self,
+        name: &BlobName,
+        source: BlobSource,
+    ) -> Result<(BlobInfo, bool), RemoteError> {
+        self.create_attachment(name, &source, OnExisting::KeepIfSame)
+            .await
     }
 
     #[instrument(skip_all, fields(page = %self.page_id, blob = %name, size = data.len()), err(level = "debug"))]
@@ -602,10 +618,10 @@ impl RemoteStore for ConfluenceStore {
         let source = BlobSource::Bytes(data);
         match self.find_attachment(name.as_str()).await? {
             Some(att) => self.upload_data(&att, name, &source).await,
-            None => {
-                self.create_attachment(name, &source, OnExisting::NewVersion)
-                    .await
-            }
+            None => self
+                .create_attachment(name, &source, OnExisting::NewVersion)
+                .await
+                .map(|(info, _)| info),
         }
     }
     #[instrument(skip_all, fields(page = %self.page_id, blob = %name, version = ?version, range = ?range), err(level = "debug"))]

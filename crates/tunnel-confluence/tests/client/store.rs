@@ -530,3 +530,38 @@ async fn list_blobs_keeps_hand_attached_files_out_and_tells_each_blobs_time() {
         "the upload's answer says the same"
     );
 }
+
+/// `put_blob_created` is `true` only when the call's own POST created the attachment (the
+/// commit spares the look-up right after it of such blobs: `tunnel-core/src/sync/
+/// fresh_blobs.rs`); a blob found on the page — small (the server refuses the name) or big
+/// (looked up before sending) — is `false`, and so is one re-created after a trash, seen
+/// again: the attachment behind the name is then a new one (a new id), never the trashed one.
+#[tokio::test]
+async fn put_blob_created_says_whether_the_call_created_the_attachment() {
+    let emu = emulator().await;
+    let s = store(&emu);
+    for (n, size) in [("small.bin", 10), ("big.bin", 1_000_000)] {
+        let data = bytes_of(size, 7);
+        let (first, created) = s
+            .put_blob_created(&name(n), BlobSource::Bytes(data.clone()))
+            .await
+            .unwrap();
+        assert!(created, "{n}: created by this call");
+        let (again, created) = s
+            .put_blob_created(&name(n), BlobSource::Bytes(data.clone()))
+            .await
+            .unwrap();
+        assert!(!created, "{n}: found on the page");
+        assert_eq!(first, again);
+        s.delete_blob(&first).await.unwrap();
+        let (renewed, created) = s
+            .put_blob_created(&name(n), BlobSource::Bytes(data))
+            .await
+            .unwrap();
+        assert!(created, "{n}: created again after the trash");
+        assert_ne!(
+            renewed.id, first.id,
+            "{n}: a new attachment, not the trashed one"
+        );
+    }
+}

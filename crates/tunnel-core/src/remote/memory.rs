@@ -417,6 +417,16 @@ impl RemoteStore for MemoryStore {
     }
 
     async fn put_blob(&self, name: &BlobName, source: BlobSource) -> Result<BlobInfo, RemoteError> {
+        self.put_blob_created(name, source)
+            .await
+            .map(|(info, _)| info)
+    }
+
+    async fn put_blob_created(
+        &self,
+        name: &BlobName,
+        source: BlobSource,
+    ) -> Result<(BlobInfo, bool), RemoteError> {
         self.enter(MemOp::PutBlob)?;
         let hook = self.lock().on_put.clone();
         if let Some(hook) = hook {
@@ -428,14 +438,16 @@ impl RemoteStore for MemoryStore {
             if let Some((stored_name, blob)) = st.blobs.get(&key(name)) {
                 if let Some(info) = blob.info(stored_name) {
                     if info.size == source.len() {
-                        return Ok(info);
+                        return Ok((info, false));
                     }
                 }
             }
         }
         let data = self.read_source(&source).await?;
         let mut st = self.lock();
-        Ok(Self::store_version(&mut st, name, data))
+        // Created only when no attachment of that name was there (else a new version).
+        let created = !st.blobs.contains_key(&key(name));
+        Ok((Self::store_version(&mut st, name, data), created))
     }
 
     async fn put_mutable(&self, name: &BlobName, data: Bytes) -> Result<BlobInfo, RemoteError> {

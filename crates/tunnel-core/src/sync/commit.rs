@@ -16,11 +16,15 @@ impl Syncer {
     /// paths alone (every entry published is among them); what needs every entry — a new
     /// snapshot, garbage collection, the late check of earlier commits' blobs — reads the
     /// whole tree from the journal's cache when it runs, and only then.
+    ///
+    /// `store` is the attempt's [`fresh_blobs::Recording`]: what its uploads (and this
+    /// commit's file-list parts) created is spared the check right after the commit when the
+    /// compare-and-swap follows the upload closely enough (see [`fresh_blobs`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn commit(
         &self,
         folder: &FolderRecord,
-        store: &dyn RemoteStore,
+        store: &fresh_blobs::Recording<'_>,
         mut view: remote_state::RemoteView,
         mut whole_tree: bool,
         entries: Vec<FileEntry>,
@@ -122,6 +126,23 @@ impl Syncer {
             value: head_value.clone(),
             version: head_version,
         };
+        // What no collector can have trashed yet: blobs this attempt's own uploads created,
+        // the upload begun less than the shortest grace (less a margin) before now. Their
+        // check waits for the late one; everything else introduced is checked at once.
+        let committed = fresh_blobs::Stamp::now();
+        let spared = fresh_blobs::spared(
+            &introduced,
+            &store.created(),
+            &committed,
+            fresh_blobs::spare_window_secs(self.gc_grace_secs()),
+        );
+        if !spared.is_empty() {
+            debug!(
+                spared = spared.len(),
+                checked = introduced.len() - spared.len(),
+                "blobs this sync just created are not looked up again now"
+            );
+        }
 
         // The base is what this folder holds: a published entry that is not here (a conflict
         // copy whose download failed) stays out of it and is downloaded next time.
@@ -169,13 +190,14 @@ impl Syncer {
                 Ok(tree)
             })
             .await?;
-        self.check_introduced(
+        self.check_introduced_sparing(
             folder,
             store,
             &head,
             &tree_for_gc,
             whole_tree,
             introduced,
+            &spared,
             &known_bytes,
         )
         .await;
@@ -257,6 +279,26 @@ impl Syncer {
         fresh: std::collections::BTreeSet<BlobName>,
         known: &HashMap<BlobName, bytes::Bytes>,
     ) {
+        let none = std::collections::BTreeSet::new();
+        self.check_introduced_sparing(folder, store, head, tree, whole_tree, fresh, &none, known)
+            .await
+    }
+
+    /// [`Syncer::check_introduced`], sparing the blobs of `fresh` that are in `spared` the
+    /// check now (no collector can have trashed them yet: see [`fresh_blobs`]); they are
+    /// checked late like every other.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn check_introduced_sparing(
+        &self,
+        folder: &FolderRecord,
+        store: &dyn RemoteStore,
+        head: &Head,
+        tree: &RemoteTree,
+        whole_tree: bool,
+        fresh: std::collections::BTreeSet<BlobName>,
+        spared: &std::collections::BTreeSet<BlobName>,
+        known: &HashMap<BlobName, bytes::Bytes>,
+    ) {
         let id = folder.id;
         let key = verify::pending_key(id);
         let k = key.clone();
@@ -300,7 +342,7 @@ impl Syncer {
             .iter()
             .filter(|p| whole_tree && is_due(p))
             .map(|p| p.blob.clone())
-            .chain(fresh.iter().cloned())
+            .chain(fresh.iter().filter(|b| !spared.contains(*b)).cloned())
             .collect();
         let mut known = known.clone();
         for p in &pending {
@@ -308,6 +350,9 @@ impl Syncer {
                 known.entry(p.blob.clone()).or_insert_with(|| b.into());
             }
         }
+        // A spared blob an earlier commit introduced too: its late check counts from this
+        // commit (it is added again below), as for one checked now.
+        pending.retain(|p| !spared.contains(&p.blob));
         match verify::ensure_present(store, &folder.path, tree, &due, &known).await {
             // Checked late enough, present, restored or (logged) lost for good: done.
             Ok(_) => pending.retain(|p| !due.contains(&p.blob)),

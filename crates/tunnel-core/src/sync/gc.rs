@@ -12,7 +12,8 @@
 //!   a commit that landed since the references were computed may need what we would trash.
 //!
 //! The committing side of the argument (a device that re-uses an existing blob checks, after
-//! its commit, that the blob is still there and restores it) lives in `verify.rs`.
+//! its commit, that the blob is still there and restores it) lives in `verify.rs`; why the
+//! blobs a sync has just created need no look-up right after its commit, in `fresh_blobs.rs`.
 
 use std::collections::HashSet;
 

@@ -25,6 +25,7 @@ mod commit;
 mod download;
 mod download_pass;
 mod file_list;
+mod fresh_blobs;
 mod gc;
 mod hashing_writer;
 mod history;
@@ -611,8 +612,17 @@ impl Syncer {
         })
         .await?;
 
+        // Notes what the uploads create: the commit spares the immediate check of it.
+        let recording = fresh_blobs::Recording::new(store);
         let to_publish = self
-            .upload_all(folder, store, &plan.actions, scan, &view.tree, &mut exec)
+            .upload_all(
+                folder,
+                &recording,
+                &plan.actions,
+                scan,
+                &view.tree,
+                &mut exec,
+            )
             .await?;
 
         // 5. Publish (the root checked once more: deletions are only published for a folder
@@ -643,7 +653,7 @@ impl Syncer {
             let written = self
                 .commit(
                     folder,
-                    store,
+                    &recording,
                     view,
                     whole_tree,
                     to_publish,

@@ -5,10 +5,11 @@
 //! from local bytes: blob names are content hashes, so the restored blob is exactly the one
 //! the commit references.
 //!
-//! Each introduced blob is checked right after the commit and once more on the first sync at
-//! least [`VERIFY_WINDOW_SECS`] later, which covers a collector whose trash request was
-//! already on its way when we first looked. The journal keeps the list
-//! ([`pending_key`]) until then.
+//! Each introduced blob is checked right after the commit — unless this very sync's upload
+//! created it moments before, when no collector can have trashed it (`fresh_blobs.rs` has the
+//! rule and the argument) — and every one once more on the first sync at least
+//! [`VERIFY_WINDOW_SECS`] later, which covers a collector whose trash request was already on
+//! its way when we first looked. The journal keeps the list ([`pending_key`]) until then.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -368,3 +368,60 @@ fn an_interrupted_upload_of_a_big_file_resumes_with_the_packs_already_sent() {
         assert_eq!(b.tree().get("big.bin"), Some(&big));
     });
 }
+
+/// Every request a sync makes, by kind, counted on the store.
+fn all_requests(store: &MemoryStore) -> BTreeMap<&'static str, u64> {
+    [
+        ("probe", MemOp::Probe),
+        ("probe_write", MemOp::ProbeWrite),
+        ("read_head", MemOp::ReadHead),
+        ("write_head", MemOp::WriteHead),
+        ("put_blob", MemOp::PutBlob),
+        ("put_mutable", MemOp::PutMutable),
+        ("get_blob", MemOp::GetBlob),
+        ("find_blob", MemOp::FindBlob),
+        ("list_blobs", MemOp::ListBlobs),
+        ("delete_blob", MemOp::DeleteBlob),
+        ("delete_blob_version", MemOp::DeleteBlobVersion),
+    ]
+    .into_iter()
+    .map(|(name, op)| (name, store.request_count(op)))
+    .filter(|(_, n)| *n > 0)
+    .collect()
+}
+
+/// Issue 16 item 5: the sync of a 1-byte in-place edit of a big file makes at most 5
+/// requests in all — the head read, the pack with the changed chunks, the delta part of the
+/// file list, the head's compare-and-swap, and nothing else that a proof does not need: the
+/// blobs the commit introduced were all written by this very sync moments before its
+/// compare-and-swap, so no collector can have trashed them (`sync/verify.rs`, `fresh`).
+#[test]
+fn the_sync_of_a_one_byte_edit_of_a_big_file_makes_at_most_five_requests() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::with_settings("a", delta_settings());
+        let original = noise(512 * 1024, 4);
+        a.write("big.bin", &original);
+        a.sync(&store).await.expect("first sync");
+        let mut edited = original.clone();
+        edited[200_000] ^= 0x01;
+        a.write("big.bin", &edited);
+        let before = all_requests(&store);
+        a.sync(&store).await.expect("the edit syncs");
+        let after = all_requests(&store);
+        let made: BTreeMap<&str, u64> = after
+            .iter()
+            .map(|(k, n)| (*k, n - before.get(k).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let total: u64 = made.values().sum();
+        eprintln!("requests of the edit's sync: {made:?}");
+        assert!(total <= 5, "at most 5 requests in all: {total} ({made:?})");
+        assert_eq!(made.get("write_head"), Some(&1), "one commit: {made:?}");
+        assert_eq!(
+            made.get("put_blob"),
+            Some(&2),
+            "the pack and the delta part: {made:?}"
+        );
+    });
+}

@@ -355,3 +355,76 @@ fn trashed_blobs_are_restored(settings: tunnel_core::config::SyncSettings, fixed
         assert_eq!(fresh.tree(), a.tree(), "and receives every file intact");
     });
 }
+
+/// The check right after a commit is spared only for what the sync's own uploads created
+/// moments before (`sync/fresh_blobs.rs`): a blob the commit re-uses from the page — one an
+/// upload found already there, or a chunk this device sent earlier and found again — may be
+/// old enough for a collector, so it is still looked up at once, and put back when a trash
+/// landed between the look and the commit. Here the "collector" removes the re-used blobs
+/// right before the commit's file list is written; the late check cannot step in (its window
+/// is the real hour), so only the immediate check can restore them.
+#[test]
+fn a_blob_re_used_from_the_page_is_still_checked_right_after_the_commit() {
+    // Packed (an upload that finds the pack there) and cut at the chunk size (chunks this
+    // device sent before, found again by name).
+    let packed = crate::util::settings();
+    let chunked = tunnel_core::config::SyncSettings {
+        delta_chunk_size: 0,
+        ..crate::util::settings()
+    };
+    for (settings, prefix, other_device) in [(packed, "m-", true), (chunked, "c-", false)] {
+        runtime().block_on(async {
+            let store = MemoryStore::new();
+            let a = Device::with_settings("a", settings.clone());
+            let content: Vec<u8> = if prefix == "c-" {
+                (0..10_000u32).map(|i| (i % 251) as u8).collect()
+            } else {
+                b"small content, packed alone".to_vec()
+            };
+            a.write("x.bin", &content);
+            a.sync(&store).await.expect("a uploads");
+            std::fs::remove_file(a.path("x.bin")).expect("rm");
+            a.sync(&store).await.expect("a deletes");
+            // Unreferenced now, but still on the page (nobody collected yet).
+            let reused: Vec<BlobName> = store
+                .blob_names()
+                .into_iter()
+                .filter(|n| n.as_str().starts_with(prefix))
+                .collect();
+            assert!(!reused.is_empty(), "{prefix}: the old blobs are there");
+
+            let writer = if other_device {
+                Device::with_settings("b", settings.clone())
+            } else {
+                a
+            };
+            writer.write("again.bin", &content);
+            // A collector's trash lands after the sync found the blobs, before its commit.
+            let s = store.clone();
+            let gone = reused.clone();
+            store.set_on_put(Some(Arc::new(move |name: &BlobName| {
+                if name.as_str().starts_with("d-") {
+                    for n in &gone {
+                        s.remove_blob(n);
+                    }
+                }
+            })));
+            let finds = store.request_count(tunnel_core::remote::memory::MemOp::FindBlob);
+            writer.sync(&store).await.expect("the content comes back");
+            store.set_on_put(None);
+            assert!(
+                store.request_count(tunnel_core::remote::memory::MemOp::FindBlob) > finds,
+                "{prefix}: looked up after the commit"
+            );
+            for n in &reused {
+                assert!(
+                    store.blob_bytes(n).is_some(),
+                    "{prefix}: {n} was re-used, so checked at once and put back by the same sync"
+                );
+            }
+            let fresh = Device::new("fresh");
+            fresh.sync(&store).await.expect("a fresh device syncs");
+            assert_eq!(fresh.tree().get("again.bin"), Some(&content));
+        });
+    }
+}
