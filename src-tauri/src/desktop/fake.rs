@@ -1104,8 +1104,8 @@ fn disk_conflicts(
                 mtime_ns,
                 sha256: None,
                 version: 1,
-                device,
-                chunks: Vec::new(),
+                device: device.into(),
+                chunks: Default::default(),
             };
             Some((path, entry))
         })

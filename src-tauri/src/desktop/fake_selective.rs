@@ -115,8 +115,8 @@ fn page_of(root: &Path) -> Vec<FileEntry> {
                 mtime_ns: 0,
                 sha256: None,
                 version: 1,
-                device: "fake".to_owned(),
-                chunks: Vec::new(),
+                device: "fake".into(),
+                chunks: Default::default(),
             });
         }
     }
