@@ -632,11 +632,13 @@ impl Syncer {
             for e in &to_publish {
                 stale_base.remove(&e.path);
             }
-            // A sync that only sent what changed here (new, edited and deleted files, each
-            // one published) leaves the folder as its scan listed it and the page at the
-            // head it wrote: the next sync plans from the same inputs as after a clean one,
-            // so it may answer from a mark (see `no_change`) — the sync after a first
-            // upload of 100,000 files need not plan them all again (issue 15).
+            // A full sync that only sent what changed here (new, edited and deleted files,
+            // each one published) leaves the folder as its scan listed it and the page at
+            // the head it wrote: the next sync plans from the same inputs as after a clean
+            // one, so it may answer from a mark (see `no_change`) — the sync after a first
+            // upload of 100,000 files need not plan them all again (issue 15). Not after a
+            // narrow sync's commit: the model test found devices that disagreed when those
+            // left a mark too (seed 23, 2,000 steps; not understood yet, see issue 15's note).
             let clean = plan
                 .actions
                 .iter()
@@ -666,7 +668,7 @@ impl Syncer {
                 self.with_journal(move |j| j.apply_base(id, &[], &stale))
                     .await?;
             }
-            if let (true, Some(listing)) = (clean, scan.listing) {
+            if let (true, Some(listing)) = (clean && whole_tree, scan.listing) {
                 self.leave_clean_mark(
                     folder,
                     names,

@@ -20,8 +20,8 @@
 //! unchanged; a file modified just before it was hashed leaves no mark), under the same
 //! ignore rules. So the full path would plan from the same inputs: the same empty plan.
 //!
-//! A sync that only sent changes — every action an upload or a deletion published, all of
-//! them committed, nothing else written here — leaves a mark too, with the head it wrote:
+//! A full sync that only sent changes — every action an upload or a deletion published, all
+//! of them committed, nothing else written here — leaves a mark too, with the head it wrote:
 //! the folder is as its scan listed it, and base, remote tree and page are what that commit
 //! made them, so a full plan from them is empty as well (the sync after a first upload of
 //! 100,000 files is answered instead of planning them all again).
