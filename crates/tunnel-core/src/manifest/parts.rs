@@ -561,9 +561,18 @@ impl<'a> PartWriter<'a> {
     /// The parts of a snapshot (the whole file list at its seq), one entry per line so a
     /// part stays readable.
     pub fn snapshot(s: &'a Snapshot) -> PartWriter<'a> {
-        let generation = serde_json::Value::String(s.generation.clone()).to_string();
-        let seq = s.seq;
         let (entries, line_lens) = sorted_entries(&s.files);
+        PartWriter::snapshot_parts(&s.generation, s.seq, entries, line_lens)
+    }
+
+    /// A snapshot's parts of `entries` (in path order, with their line lengths).
+    fn snapshot_parts(
+        generation: &str,
+        seq: u64,
+        entries: Vec<&'a FileEntry>,
+        line_lens: Vec<usize>,
+    ) -> PartWriter<'a> {
+        let generation = serde_json::Value::String(generation.to_owned()).to_string();
         PartWriter {
             entries,
             line_lens,
@@ -584,8 +593,6 @@ impl<'a> PartWriter<'a> {
         tree: &'a RemoteTree,
         drop_tombstones_before_ns: i64,
     ) -> PartWriter<'a> {
-        let generation = serde_json::Value::String(tree.generation.clone()).to_string();
-        let seq = tree.seq;
         // A tree's map is in path order already.
         let entries: Vec<&FileEntry> = tree
             .files
@@ -593,16 +600,7 @@ impl<'a> PartWriter<'a> {
             .filter(|e| !(e.deleted && e.mtime_ns < drop_tombstones_before_ns))
             .collect();
         let line_lens = line_lengths(&entries);
-        PartWriter {
-            entries,
-            line_lens,
-            header: Box::new(move |part, parts| {
-                format!(
-                    "{{\"format\":{PART_FORMAT},\"generation\":{generation},\"seq\":{seq},\"part\":{part},\"parts\":{parts},\"files\":["
-                )
-            }),
-            name: snapshot_part_blob_name,
-        }
+        PartWriter::snapshot_parts(&tree.generation, tree.seq, entries, line_lens)
     }
 
     /// How many entries the parts hold.
