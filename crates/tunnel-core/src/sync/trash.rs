@@ -114,7 +114,12 @@ pub(super) fn numbered(name: &str, n: u32) -> String {
     if n <= 1 {
         return name.to_string();
     }
-    let mark = format!(" ({n})");
+    marked(name, &format!(" ({n})"))
+}
+
+/// `name` with `mark` before the extension of a file name, the stem shortened so that the
+/// whole stays within a file name's limit (see [`numbered`]).
+pub(super) fn marked(name: &str, mark: &str) -> String {
     let max = crate::rel_path::MAX_COMPONENT_BYTES;
     let (stem, ext) = match name.rfind('.') {
         Some(i) if i > 0 && name.len() - i + mark.len() < max => (&name[..i], &name[i..]),

@@ -123,15 +123,14 @@ pub fn trash_time(at: i64) -> String {
 }
 
 /// `name (restored).ext`, then `name (restored 2).ext`…
+/// (a name at the file name limit, such as a conflict copy of a conflict copy, gives way in
+/// its stem).
 pub fn restored_name(name: &str, n: u32) -> String {
     let tag = match n {
         0 | 1 => "restored".to_string(),
         n => format!("restored {n}"),
     };
-    match name.rfind('.') {
-        Some(i) if i > 0 => format!("{} ({tag}){}", &name[..i], &name[i..]),
-        _ => format!("{name} ({tag})"),
-    }
+    super::trash::marked(name, &format!(" ({tag})"))
 }
 
 /// The folder of the trash holding `in_trash`, and its name there (no link followed).
@@ -341,6 +340,26 @@ mod tests {
         assert_eq!(restored_name(".hidden", 2), ".hidden (restored 2)");
         assert_eq!(restored_name("a.tar.gz", 1), "a.tar (restored).gz");
         assert!(list_trash(root, &[]).expect("list").0.is_empty());
+    }
+
+    #[test]
+    fn a_name_at_the_limit_is_put_back_beside_itself_under_a_shortened_name() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        let name = format!("{}.txt", "n".repeat(251));
+        assert_eq!(name.len(), 255);
+        put(root, &format!("2026-01-02/{name}"), b"old");
+        std::fs::write(root.join(&name), b"new").expect("write");
+        let (items, _) = list_trash(root, &[]).expect("list");
+        let p =
+            restore_from_trash(root, &items[0], None).expect("restored beside, not ENAMETOOLONG");
+        let beside = p.file_name().expect("name").to_str().expect("utf-8");
+        assert_eq!(beside.len(), 255, "{beside}");
+        assert!(beside.ends_with("n (restored).txt"), "{beside}");
+        assert_eq!(std::fs::read(&p).expect("beside"), b"old");
+        assert_eq!(std::fs::read(root.join(&name)).expect("kept"), b"new");
+        assert!(restored_name(&name, 7).len() <= 255);
+        assert!(restored_name(&"é".repeat(127), 2).len() <= 255);
     }
 
     #[test]
