@@ -15,6 +15,18 @@ export async function selectiveSteps({ step, click, text, until, js, screenshot,
   const row = (path) => `${dialog} .chooser-row[data-path="${path}"]`;
   // A modal <dialog> sits in the top layer (no offsetParent): ask whether it is open.
   const visible = (css) => js('return !!document.querySelector(arguments[0])?.open', css);
+  // Click "Choose folders…" and give the dialog 3 s to open; false when it did not (a click
+  // that lands while the card is redrawn by a status update is lost: the caller, inside an
+  // `until`, clicks again — one click waited on for the whole step failed CI twice).
+  const opened = async () => {
+    if (await visible(dialog)) return true;
+    await click(`${card} .choose-folders`);
+    for (let i = 0; i < 30; i += 1) {
+      if (await visible(dialog)) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  };
   const idle = async () => {
     const state = await js('return document.querySelector(arguments[0]).dataset.state', card);
     return state === 'idle';
@@ -31,10 +43,7 @@ export async function selectiveSteps({ step, click, text, until, js, screenshot,
     // The list is the page's (with the real backend, once the sync has sent them): open the
     // chooser until it shows them.
     await until('Big, Big/inner and Keep in the chooser', async () => {
-      if (!(await visible(dialog))) {
-        await click(`${card} .choose-folders`);
-        await until('the chooser', () => visible(dialog));
-      }
+      if (!(await opened())) return null;
       const paths = await js(`return [...document.querySelectorAll('${dialog} .chooser-row')].map((r) => r.dataset.path)`);
       if (['Big', 'Big/inner', 'Keep'].every((p) => paths.includes(p))) return paths;
       await js('document.querySelector(arguments[0]).close()', dialog);
@@ -67,8 +76,7 @@ export async function selectiveSteps({ step, click, text, until, js, screenshot,
 
   await step('choose folders: checking it again brings it back', async () => {
     await until('the folder to be idle', idle);
-    await click(`${card} .choose-folders`);
-    await until('the chooser', () => visible(dialog));
+    await until('the chooser', opened);
     await until('Big unchecked', async () =>
       (await js('return document.querySelector(arguments[0])?.checked', box('Big'))) === false);
     await click(box('Big'));
