@@ -947,9 +947,7 @@ impl RemoteTree {
     /// The snapshot of this tree; tombstones older than `drop_tombstones_before_ns` are left out.
     pub fn to_snapshot(&self, drop_tombstones_before_ns: Option<i64>) -> Snapshot {
         let files = self
-            .files
-            .values()
-            .filter(|e| !(e.deleted && drop_tombstones_before_ns.is_some_and(|t| e.mtime_ns < t)))
+            .snapshot_entries(drop_tombstones_before_ns)
             .cloned()
             .collect();
         Snapshot {
@@ -958,6 +956,17 @@ impl RemoteTree {
             seq: self.seq,
             files,
         }
+    }
+
+    /// The entries a snapshot of this tree lists, in path order: all but the tombstones older
+    /// than `drop_tombstones_before_ns`.
+    pub fn snapshot_entries(
+        &self,
+        drop_tombstones_before_ns: Option<i64>,
+    ) -> impl Iterator<Item = &FileEntry> {
+        self.files.values().filter(move |e| {
+            !(e.deleted && drop_tombstones_before_ns.is_some_and(|t| e.mtime_ns < t))
+        })
     }
 
     /// Live entries (no tombstones).

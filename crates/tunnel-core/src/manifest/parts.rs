@@ -593,11 +593,8 @@ impl<'a> PartWriter<'a> {
         tree: &'a RemoteTree,
         drop_tombstones_before_ns: i64,
     ) -> PartWriter<'a> {
-        // A tree's map is in path order already.
         let entries: Vec<&FileEntry> = tree
-            .files
-            .values()
-            .filter(|e| !(e.deleted && e.mtime_ns < drop_tombstones_before_ns))
+            .snapshot_entries(Some(drop_tombstones_before_ns))
             .collect();
         let line_lens = line_lengths(&entries);
         PartWriter::snapshot_parts(&tree.generation, tree.seq, entries, line_lens)

@@ -190,7 +190,7 @@ impl Syncer {
                 Ok(tree)
             })
             .await?;
-        self.check_introduced_sparing(
+        self.check_introduced(
             folder,
             store,
             &head,
@@ -266,29 +266,12 @@ impl Syncer {
 
     /// Check the blobs a commit introduced (`fresh`, empty after a sync without a commit) now,
     /// and those of earlier commits once their verification window has passed; restore any
-    /// that a collector trashed meanwhile (see [`verify`]). Failures are logged: the list stays
-    /// in the journal and is tried again next sync.
+    /// that a collector trashed meanwhile (see [`verify`]). The blobs of `fresh` that are in
+    /// `spared` are not looked up now (no collector can have trashed them yet: see
+    /// [`fresh_blobs`]); they are checked late like every other. Failures are logged: the list
+    /// stays in the journal and is tried again next sync.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn check_introduced(
-        &self,
-        folder: &FolderRecord,
-        store: &dyn RemoteStore,
-        head: &Head,
-        tree: &RemoteTree,
-        whole_tree: bool,
-        fresh: std::collections::BTreeSet<BlobName>,
-        known: &HashMap<BlobName, bytes::Bytes>,
-    ) {
-        let none = std::collections::BTreeSet::new();
-        self.check_introduced_sparing(folder, store, head, tree, whole_tree, fresh, &none, known)
-            .await
-    }
-
-    /// [`Syncer::check_introduced`], sparing the blobs of `fresh` that are in `spared` the
-    /// check now (no collector can have trashed them yet: see [`fresh_blobs`]); they are
-    /// checked late like every other.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn check_introduced_sparing(
         &self,
         folder: &FolderRecord,
         store: &dyn RemoteStore,

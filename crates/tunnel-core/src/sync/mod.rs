@@ -639,19 +639,15 @@ impl Syncer {
             // upload of 100,000 files need not plan them all again (issue 15). Not after a
             // narrow sync's commit: the model test found devices that disagreed when those
             // left a mark too (seed 23, 2,000 steps; not understood yet, see issue 15's note).
-            let clean = plan
-                .actions
-                .iter()
-                .all(|a| matches!(a, Action::Upload { .. } | Action::DeleteRemote { .. }))
-                && view.base_trusted
-                && stale_base.is_empty()
-                && !scan.everything_ignored
-                && scan.in_use.is_empty()
-                && exec.failed_files == 0
-                && exec.in_use.is_empty()
+            let clean = whole_tree
+                && plan
+                    .actions
+                    .iter()
+                    .all(|a| matches!(a, Action::Upload { .. } | Action::DeleteRemote { .. }))
+                && to_publish.len() == plan.actions.len()
                 && exec.copies_not_here.is_empty()
                 && exec.renamed_remote.is_empty()
-                && to_publish.len() == plan.actions.len();
+                && left_nothing_over(view.base_trusted, &stale_base, scan, &exec);
             let written = self
                 .commit(
                     folder,
@@ -668,7 +664,7 @@ impl Syncer {
                 self.with_journal(move |j| j.apply_base(id, &[], &stale))
                     .await?;
             }
-            if let (true, Some(listing)) = (clean && whole_tree, scan.listing) {
+            if let (true, Some(listing)) = (clean, scan.listing) {
                 self.leave_clean_mark(
                     folder,
                     names,
@@ -687,12 +683,7 @@ impl Syncer {
             // Nothing planned, nothing left over, every local file vouched for by its stat:
             // the next sync may answer from the mark alone (see `no_change`).
             let clean = plan.actions.is_empty()
-                && view.base_trusted
-                && stale_base.is_empty()
-                && !scan.everything_ignored
-                && scan.in_use.is_empty()
-                && exec.failed_files == 0
-                && exec.in_use.is_empty();
+                && left_nothing_over(view.base_trusted, &stale_base, scan, &exec);
             let stale: Vec<RelPath> = stale_base.into_iter().collect();
             self.with_journal(move |j| {
                 if !stale.is_empty() {
@@ -709,6 +700,7 @@ impl Syncer {
                 &view.tree,
                 whole_tree,
                 Default::default(),
+                &Default::default(),
                 &HashMap::new(),
             )
             .await;
@@ -1146,6 +1138,24 @@ fn plan_trees<'s, 'b>(
         skipped_unreadable,
         skipped_remote,
     }
+}
+
+/// Whether a sync that carried out its plan left nothing over for the next one: its base was
+/// trusted, no stale base entry is left, nothing here was unreadable, in use or failed, and
+/// the ignore rules do not leave everything out (the condition of a clean mark besides what
+/// was planned; see `no_change`).
+fn left_nothing_over(
+    base_trusted: bool,
+    stale_base: &HashSet<RelPath>,
+    scan: &LocalScan,
+    exec: &Execution,
+) -> bool {
+    base_trusted
+        && stale_base.is_empty()
+        && !scan.everything_ignored
+        && scan.in_use.is_empty()
+        && exec.failed_files == 0
+        && exec.in_use.is_empty()
 }
 
 /// After a scan: our own leftovers (hidden names) removed — no download runs now — and
