@@ -385,7 +385,7 @@ impl Syncer {
         // What the page's history needs stays too; when it cannot be read, nothing is
         // collected this time.
         let history = if history::history_matters(head, self.history_keep_ms(&folder.path)) {
-            match history::referenced_by_history(store, head, &self.limits).await {
+            match history::referenced_by_history(store, head, Some(tree), &self.limits).await {
                 Ok(h) => h,
                 Err(e) => {
                     warn!(error = %e, "garbage collection skipped: the history could not be read");

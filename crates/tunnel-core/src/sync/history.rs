@@ -193,16 +193,22 @@ pub(crate) fn seq_at_time(segments: &[Segment], time_ms: i64) -> Option<u64> {
 /// Every blob a retained past file list needs: the history document, every part of every
 /// segment, and the chunks and packs of every file version any of them lists (the head's own
 /// deltas included: the versions they replaced are history too).
+///
+/// `held` is the whole file list at the head, when the caller holds it: a snapshot of that
+/// very seq (the one a commit that compacted has just written) lists the same live entries,
+/// so its chunks are taken from `held` instead of reading the snapshot back — after a first
+/// upload of 100,000 files, a second copy of them all (issue 15).
 pub(crate) async fn referenced_by_history(
     store: &dyn RemoteStore,
     head: &Head,
+    held: Option<&RemoteTree>,
     limits: &Limits,
 ) -> Result<HashSet<BlobName>, SyncError> {
     let mut out = HashSet::new();
     if let Some(p) = &head.history {
         out.insert(p.name.clone());
     }
-    let segments = timeline(store, head, limits).await?;
+    let mut segments = timeline(store, head, limits).await?;
     for s in &segments {
         out.extend(s.snapshot.parts.iter().map(|p| p.name.clone()));
         for d in &s.deltas {
@@ -214,6 +220,13 @@ pub(crate) async fn referenced_by_history(
             out.insert(c.blob.clone());
         }
     };
+    if let Some(tree) = held.filter(|t| t.generation == head.generation && t.seq == head.seq) {
+        let before = segments.len();
+        segments.retain(|s| !(s.snapshot.seq == tree.seq && s.deltas.is_empty()));
+        if segments.len() < before {
+            tree.live().for_each(&mut add);
+        }
+    }
     walk(
         store,
         &head.generation,

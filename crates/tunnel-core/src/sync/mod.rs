@@ -1178,6 +1178,8 @@ fn backoff_ms(attempt: u32) -> u64 {
 #[cfg(test)]
 mod chooser_tests;
 #[cfg(test)]
+mod gc_history_tests;
+#[cfg(test)]
 mod ignore_tests;
 #[cfg(test)]
 mod in_use_tests;

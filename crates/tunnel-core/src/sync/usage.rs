@@ -43,7 +43,7 @@ impl Syncer {
         // What only the retained history needs (format 3): kept by garbage collection too.
         let history = match &view.head {
             Some(head) if history::history_matters(head, self.history_keep_ms(&folder.path)) => {
-                history::referenced_by_history(store, head, &self.limits).await?
+                history::referenced_by_history(store, head, Some(&view.tree), &self.limits).await?
             }
             _ => HashSet::new(),
         };
