@@ -526,19 +526,11 @@ pub fn case_conflict_name(
 /// reads the collapse as an edit or a deletion.
 pub fn reconcile(input: &PlanInput) -> Plan {
     let rules = input.names;
-    let mut taken: BTreeSet<String> = BTreeSet::new();
-    for p in input
-        .base
-        .keys()
-        .chain(input.local.keys())
-        .chain(input.remote.keys())
-    {
-        // Folders above a name are names in use too, even when no entry lists them.
-        taken.insert(rules.key(p.as_str()).into_owned());
-        for a in p.ancestors() {
-            taken.insert(rules.key(a).into_owned());
-        }
-    }
+    // Names in use, read from the three lists only when a copy name must be chosen (most
+    // plans choose none), and never copied: each round starts from them and the renames of
+    // the rounds before (issue 15: 100,000 names, twice, at a new device's peak).
+    let in_use = NamesInUse::of(input);
+    let mut renamed_keys: BTreeSet<String> = BTreeSet::new();
     let mut unstorable: BTreeMap<RelPath, UnstorableReason> = BTreeMap::new();
     for e in input.remote.values().filter(|e| !e.deleted) {
         if let Some((prefix, why)) = rules.unstorable_prefix(&e.path) {
@@ -577,7 +569,12 @@ pub fn reconcile(input: &PlanInput) -> Plan {
             .filter(|(p, e)| !e.deleted && !storable_remote.contains_key(*p))
             .map(|(p, _)| p.clone())
             .collect();
-        let actions = reconcile_storable(&storable, taken.clone(), &kept_remote);
+        let mut added = renamed_keys.clone();
+        let taken = Taken {
+            in_use: &in_use,
+            added: &mut added,
+        };
+        let actions = reconcile_storable(&storable, taken, &kept_remote);
         let mut losers = if rules.folds_names() && rounds <= input.remote.len() + 1 {
             colliding_arrivals(&storable, &actions)
         } else {
@@ -621,6 +618,10 @@ pub fn reconcile(input: &PlanInput) -> Plan {
                         && !input.remote.contains_key(c)
                 })
             };
+            let taken = Taken {
+                in_use: &in_use,
+                added: &mut renamed_keys,
+            };
             let copy = case_conflict_name(&path, is_dir, |c| {
                 !left_here(c)
                     && (taken.contains(rules.key(c.as_str()).as_ref())
@@ -647,9 +648,9 @@ pub fn reconcile(input: &PlanInput) -> Plan {
                     continue;
                 };
                 let original = moved.remove(&old).unwrap_or_else(|| e.clone());
-                taken.insert(rules.key(new.as_str()).into_owned());
+                renamed_keys.insert(rules.key(new.as_str()).into_owned());
                 for a in new.ancestors() {
-                    taken.insert(rules.key(a).into_owned());
+                    renamed_keys.insert(rules.key(a).into_owned());
                 }
                 e.path = new.clone();
                 remote.insert(new.clone(), e);
@@ -811,11 +812,64 @@ fn colliding_arrivals(input: &PlanInput, actions: &[Action]) -> Vec<(RelPath, Re
     losers
 }
 
+/// The keys ([`NameRules::key`]) of every name in use in a plan's three lists, folders
+/// above a name included (even when no entry lists them): built on first use.
+struct NamesInUse<'i> {
+    input: &'i PlanInput<'i>,
+    keys: std::cell::OnceCell<BTreeSet<String>>,
+}
+
+impl<'i> NamesInUse<'i> {
+    fn of(input: &'i PlanInput<'i>) -> Self {
+        NamesInUse {
+            input,
+            keys: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.keys
+            .get_or_init(|| {
+                let (input, rules) = (self.input, self.input.names);
+                let mut keys = BTreeSet::new();
+                for p in input
+                    .base
+                    .keys()
+                    .chain(input.local.keys())
+                    .chain(input.remote.keys())
+                {
+                    keys.insert(rules.key(p.as_str()).into_owned());
+                    for a in p.ancestors() {
+                        keys.insert(rules.key(a).into_owned());
+                    }
+                }
+                keys
+            })
+            .contains(key)
+    }
+}
+
+/// The names a plan may not give a copy: those in use, and those it has given already.
+struct Taken<'t, 'i> {
+    in_use: &'t NamesInUse<'i>,
+    added: &'t mut BTreeSet<String>,
+}
+
+impl Taken<'_, '_> {
+    fn contains(&self, key: &str) -> bool {
+        self.added.contains(key) || self.in_use.contains(key)
+    }
+
+    fn insert(&mut self, key: String) {
+        self.added.insert(key);
+    }
+}
+
 /// The plan for names this disk can all hold (see [`reconcile`]); `taken` holds the keys of
 /// every name in use, so conflict copies never take a name that is already one here.
 fn reconcile_storable(
     input: &PlanInput,
-    mut taken: BTreeSet<String>,
+    mut taken: Taken,
     kept_remote: &BTreeSet<RelPath>,
 ) -> Vec<Action> {
     let empty = BTreeMap::new();
@@ -840,7 +894,10 @@ fn reconcile_storable(
         .iter()
         .map(|e| input.names.key(e.as_str()).into_owned())
         .collect();
-    let mut actions: Vec<Action> = Vec::new();
+    // At most one action per path: room for all of them at once (untouched room costs no
+    // memory) instead of a vector that doubles — a copy of up to 100,000 actions beside the
+    // next one while it grows — and is given back below (issue 15).
+    let mut actions: Vec<Action> = Vec::with_capacity(paths.len());
     for &path in &paths {
         let b = base.get(path);
         let l = input.local.get(path);
@@ -940,11 +997,12 @@ fn reconcile_storable(
             actions.push(a);
         }
     }
+    actions.shrink_to_fit();
     keep_evicted_folders_with_survivors(&mut actions, input);
     keep_folders_with_survivors(&mut actions, input, kept_remote);
     folders_win_over_files(&mut actions, input, base, &mut taken, kept_remote);
     remove_excluded_downloads(&mut actions, input, &excluded_keys);
-    actions.sort_by(|a, b| {
+    sort_stably_in_place(&mut actions, |a, b| {
         a.phase().cmp(&b.phase()).then_with(|| {
             if a.phase() == 1 {
                 b.path().cmp(a.path()) // children before their folders
@@ -954,6 +1012,25 @@ fn reconcile_storable(
         })
     });
     actions
+}
+
+/// `v` sorted as a stable sort would, without its scratch copy of half the elements (8 MB
+/// for a plan of 100,000 downloads, at a new device's peak; issue 15): the positions are
+/// sorted, then the elements moved to theirs by swaps.
+fn sort_stably_in_place<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| cmp(&v[a], &v[b]));
+    // Element `order[k]` belongs at `k`: each cycle of the permutation is walked once.
+    for start in 0..v.len() {
+        let mut at = start;
+        while order[at] != start {
+            let from = order[at];
+            v.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
+    }
 }
 
 /// Whether `path` lies in a subtree this device leaves out (`keys`: the excluded paths as this
@@ -1075,7 +1152,7 @@ fn free_copy_name(
     path: &RelPath,
     loser_device: &str,
     input: &PlanInput,
-    taken: &mut BTreeSet<String>,
+    taken: &mut Taken,
 ) -> RelPath {
     let copy = conflict_copy_name(path, loser_device, input.now_utc, |c| {
         taken.contains(input.names.key(c.as_str()).as_ref())
@@ -1090,7 +1167,7 @@ fn conflict(
     r: &FileEntry,
     input: &PlanInput,
     version: u64,
-    taken: &mut BTreeSet<String>,
+    taken: &mut Taken,
 ) -> Action {
     // A file/folder clash keeps the folder at the path and the file as a copy.
     let local_wins = match (l.kind, r.kind) {
@@ -1216,7 +1293,7 @@ fn folders_win_over_files(
     actions: &mut [Action],
     input: &PlanInput,
     base: &BTreeMap<RelPath, FileEntry>,
-    taken: &mut BTreeSet<String>,
+    taken: &mut Taken,
     kept_remote: &BTreeSet<RelPath>,
 ) {
     let survivors = survivors(actions, input, kept_remote);
@@ -1285,6 +1362,20 @@ mod tests {
 
     const ME: &str = "me-0001";
     const OTHER: &str = "other-0002";
+
+    proptest! {
+        /// The in-place sort leaves elements exactly where a stable sort puts them, equal
+        /// keys in their first order included.
+        #[test]
+        fn the_in_place_sort_is_the_stable_sort(keys in proptest::collection::vec(0u8..6, 0..200)) {
+            let tagged: Vec<(u8, usize)> = keys.iter().copied().zip(0..).collect();
+            let mut stable = tagged.clone();
+            stable.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut in_place = tagged;
+            sort_stably_in_place(&mut in_place, |a, b| a.0.cmp(&b.0));
+            prop_assert_eq!(in_place, stable);
+        }
+    }
 
     fn p(s: &str) -> RelPath {
         RelPath::new(s).unwrap()

@@ -280,6 +280,10 @@ impl Syncer {
             .collect();
         download::sync_folders(&root, placed).await;
         let mut fatal: Option<SyncError> = None;
+        // Room for every file at once: a new device's 100,000 entries would otherwise leave
+        // the vector at up to twice their size, copied while it grows, at the sync's peak
+        // (issue 15).
+        exec.base_upserts.reserve(results.len());
         for (i, r) in results {
             let Job {
                 dest,

@@ -164,6 +164,13 @@ pub(crate) struct PackBuilder {
     reserve: usize,
 }
 
+/// The name a member carries until its pack is complete: one shared copy (a pack of 100,000
+/// tiny files held 100,000 copies of it while it was gathered, issue 15).
+fn unnamed_pack() -> crate::remote::BlobName {
+    static NAME: std::sync::OnceLock<crate::remote::BlobName> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| MemberList::new().name()).clone()
+}
+
 /// One member of a pack and where it lies in it.
 #[derive(Debug, Clone)]
 pub(crate) struct Packed {
@@ -264,7 +271,7 @@ impl PackBuilder {
                 sha256: expected,
                 size,
                 // Named once the pack is complete (see `send`).
-                blob: MemberList::new().name(),
+                blob: unnamed_pack(),
                 offset: at,
             },
             whole_file,

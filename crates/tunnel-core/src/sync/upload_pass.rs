@@ -19,7 +19,20 @@ impl Syncer {
     ) -> Result<Vec<FileEntry>, SyncError> {
         let now_ns = unix_now_ns();
         let mut entries: Vec<FileEntry> = Vec::new();
-        let mut files: Vec<(FileToSend, FileEntry)> = Vec::new();
+        // Sized once: 100,000 new files would otherwise leave the vector at up to twice
+        // their size, and copy it while it grows (issue 15).
+        let sending = actions
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Action::Upload { .. }
+                        | Action::ConflictLocalWins { .. }
+                        | Action::ConflictRemoteWins { .. }
+                )
+            })
+            .count();
+        let mut files: Vec<(FileToSend, FileEntry)> = Vec::with_capacity(sending);
         let add_upload = |path: &RelPath,
                           local: &LocalEntry,
                           version: u64,
