@@ -27,10 +27,22 @@ impl Journal {
         upserts: &[FileEntry],
         removals: &[RelPath],
     ) -> Result<()> {
+        self.apply_base_from(folder, upserts, removals)
+    }
+
+    /// [`Journal::apply_base`] for entries held elsewhere (a plan's downloads, lent to the
+    /// journal thread: 100,000 of them are not copied into a list of their own, issue 15).
+    /// `upserts` is gone through again if the write is retried.
+    pub fn apply_base_from<'e>(
+        &self,
+        folder: FolderId,
+        upserts: impl IntoIterator<Item = &'e FileEntry> + Clone,
+        removals: &[RelPath],
+    ) -> Result<()> {
         self.write(&format!("apply_base (folder {folder})"), |tx| {
             ensure_folder(tx, folder)?;
             super::clean::forget(tx, folder)?;
-            write_entries(tx, "files", folder, upserts, removals)
+            write_entries(tx, "files", folder, upserts.clone(), removals)
         })
     }
 

@@ -11,6 +11,8 @@ struct Job<'a> {
     dest: &'a RelPath,
     entry: &'a FileEntry,
     expected: Option<&'a LocalEntry>,
+    /// The plan's download whose entry this is (not a conflict copy's renamed entry).
+    action: Option<usize>,
 }
 
 impl Syncer {
@@ -40,7 +42,7 @@ impl Syncer {
         // Conflict copies of the remote version: their base is recorded only after the commit
         // that publishes them, or a lost commit race would read them as deleted remotely.
         let mut copies: HashSet<RelPath> = HashSet::new();
-        for a in actions {
+        for (k, a) in actions.iter().enumerate() {
             match a {
                 Action::Download { path, entry } => match entry.kind {
                     EntryKind::Dir => {
@@ -71,6 +73,7 @@ impl Syncer {
                         dest: path,
                         entry,
                         expected: local.get(path),
+                        action: Some(k),
                     }),
                 },
                 Action::ConflictRemoteWins {
@@ -92,6 +95,7 @@ impl Syncer {
                             dest: path,
                             entry,
                             expected: None,
+                            action: None,
                         });
                     }
                 }
@@ -102,6 +106,7 @@ impl Syncer {
                             dest: copy,
                             entry: as_copy,
                             expected: None,
+                            action: None,
                         });
                     }
                 }
@@ -124,6 +129,7 @@ impl Syncer {
                             dest: path,
                             entry,
                             expected: None,
+                            action: None,
                         });
                     }
                 },
@@ -189,6 +195,7 @@ impl Syncer {
                     dest,
                     entry,
                     expected,
+                    ..
                 } = jobs[i];
                 let packs = &packs;
                 let root = &root;
@@ -242,6 +249,7 @@ impl Syncer {
                 dest,
                 entry,
                 expected,
+                ..
             } = jobs[results[i].0];
             let keep = keep.contains(dest);
             tally.restart(dest);
@@ -280,15 +288,13 @@ impl Syncer {
             .collect();
         download::sync_folders(&root, placed).await;
         let mut fatal: Option<SyncError> = None;
-        // Room for every file at once: a new device's 100,000 entries would otherwise leave
-        // the vector at up to twice their size, copied while it grows, at the sync's peak
-        // (issue 15).
-        exec.base_upserts.reserve(results.len());
+        exec.base_from_plan.reserve(results.len());
         for (i, r) in results {
             let Job {
                 dest,
                 entry,
                 expected,
+                action,
             } = jobs[i];
             if r.is_err() {
                 let p = exec.tally.file_failed(dest, entry.size, false);
@@ -317,7 +323,10 @@ impl Syncer {
                         bytes: entry.size,
                     });
                     if !copies.contains(dest) {
-                        exec.base_upserts.push(entry.clone());
+                        match action {
+                            Some(k) => exec.base_from_plan.push(k),
+                            None => exec.base_upserts.push(entry.clone()),
+                        }
                     }
                 }
                 Err(DownloadError::LocalChanged(p)) => {

@@ -562,7 +562,7 @@ impl Syncer {
             whole_tree,
         } = carry;
         let Planned {
-            plan,
+            mut plan,
             local,
             base,
             skipped_unreadable,
@@ -595,22 +595,35 @@ impl Syncer {
         self.delete_local(folder, &plan.actions, &mut exec).await?;
         self.download_all(folder, store, &plan.actions, &local, &mut exec)
             .await?;
-        for p in exec.base_upserts.iter().map(|e| &e.path) {
+        let from_plan = std::mem::take(&mut exec.base_from_plan);
+        for p in exec.base_upserts.iter().map(|e| &e.path).chain(
+            from_plan
+                .iter()
+                .filter_map(|&k| plan.actions.get(k).map(Action::path)),
+        ) {
             stale_base.remove(p);
         }
-        // Handed to the journal, not copied (a new device's 100,000 entries, issue 15); an
-        // error ends this attempt, whose execution is dropped with them.
+        // Handed to the journal, not copied (a new device's 100,000 entries, issue 15): the
+        // plan's actions are lent to the journal thread and handed back. An error ends this
+        // attempt, whose execution and plan are dropped with them.
         let base_updates = std::mem::take(&mut exec.base_upserts);
         let base_removals = std::mem::take(&mut exec.base_removals);
         let mut trashed = std::mem::take(&mut exec.trashed);
         for t in trashed.iter_mut().filter(|t| t.device.is_none()) {
             t.device = view.tree.files.get(&t.path).map(|e| e.device.to_string());
         }
-        self.with_journal(move |j| {
-            j.record_trashed(id, &trashed)?;
-            j.apply_base(id, &base_updates, &base_removals)
-        })
-        .await?;
+        let actions = std::mem::take(&mut plan.actions);
+        plan.actions = self
+            .with_journal(move |j| {
+                j.record_trashed(id, &trashed)?;
+                let downloaded = from_plan.iter().filter_map(|&k| match actions.get(k) {
+                    Some(Action::Download { entry, .. }) => Some(entry),
+                    _ => None,
+                });
+                j.apply_base_from(id, base_updates.iter().chain(downloaded), &base_removals)?;
+                Ok(actions)
+            })
+            .await?;
 
         // Notes what the uploads create: the commit spares the immediate check of it.
         let recording = fresh_blobs::Recording::new(store);
@@ -868,6 +881,9 @@ impl Syncer {
 struct Execution {
     summary: SyncSummary,
     base_upserts: Vec<FileEntry>,
+    /// Downloads carried out whose entry, as the plan holds it, becomes the base: their
+    /// positions in the plan's actions (the entries are not copied, issue 15).
+    base_from_plan: Vec<usize>,
     base_removals: Vec<RelPath>,
     /// Conflict copies made by moving the local version aside: copy → original path.
     moved: HashMap<RelPath, RelPath>,
@@ -896,6 +912,7 @@ impl Execution {
         Execution {
             summary: SyncSummary::default(),
             base_upserts: Vec::new(),
+            base_from_plan: Vec::new(),
             base_removals: Vec::new(),
             moved: HashMap::new(),
             moved_hashes: HashMap::new(),

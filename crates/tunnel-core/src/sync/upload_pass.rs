@@ -172,20 +172,26 @@ impl Syncer {
         }
 
         // Where each chunk can already be found: the remote tree, then blobs this device sent
-        // in an earlier, interrupted sync.
+        // in an earlier, interrupted sync. Only the chunks of the files to send are looked
+        // for: an index of every chunk on the page cost 13 MB at 100,000 files, for a sync
+        // that sends one file or none (issue 15).
+        let mut needed: HashSet<Digest> = files
+            .iter()
+            .flat_map(|(f, _)| f.chunks.iter().map(|c| c.sha256))
+            .collect();
         let mut index: ChunkIndex = HashMap::new();
-        for e in remote.files.values().filter(|e| !e.deleted) {
-            for c in e.chunks.iter() {
-                index.entry(c.sha256).or_insert_with(|| c.clone());
+        if !needed.is_empty() {
+            for e in remote.files.values().filter(|e| !e.deleted) {
+                for c in e.chunks.iter().filter(|c| needed.contains(&c.sha256)) {
+                    index.entry(c.sha256).or_insert_with(|| c.clone());
+                }
             }
         }
         let id = folder.id;
         let known = self.with_journal(move |j| j.known_blobs(id)).await?;
-        let wanted: HashSet<Digest> = files
-            .iter()
-            .flat_map(|(f, _)| f.chunks.iter().map(|c| c.sha256))
-            .filter(|d| !index.contains_key(d))
-            .collect();
+        // What the index does not hold must be sent (or found among earlier uploads).
+        needed.retain(|d| !index.contains_key(d));
+        let wanted = needed;
         let mut gone: Vec<BlobName> = Vec::new();
         for (name, info) in &known {
             let Some(d) = name
