@@ -1370,7 +1370,7 @@ mod tests {
         fn the_in_place_sort_is_the_stable_sort(keys in proptest::collection::vec(0u8..6, 0..200)) {
             let tagged: Vec<(u8, usize)> = keys.iter().copied().zip(0..).collect();
             let mut stable = tagged.clone();
-            stable.sort_by(|a, b| a.0.cmp(&b.0));
+            stable.sort_by_key(|a| a.0);
             let mut in_place = tagged;
             sort_stably_in_place(&mut in_place, |a, b| a.0.cmp(&b.0));
             prop_assert_eq!(in_place, stable);

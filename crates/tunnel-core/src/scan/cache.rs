@@ -45,32 +45,30 @@ impl Cache<'_> {
     }
 }
 
-/// Record in `scan` the files whose cached hash still fits; return the others, to be hashed,
-/// in listing order.
-pub(super) fn reuse_cached(
-    files: Vec<ListedFile>,
-    mut cache: Cache<'_>,
+/// Record `file` in `scan` when its cached hash still fits; otherwise it is a job, to be
+/// hashed. Called for each file as the walk lists it, so a listing of 100,000 files (each
+/// with its path and metadata) is never held whole (issue 15).
+pub(super) fn reuse_or_hash(
+    file: ListedFile,
+    cache: &mut Cache<'_>,
     chunking: &chunk::Chunking,
     scan: &mut LocalScan,
-) -> Vec<Job> {
-    let mut jobs = Vec::new();
-    for file in files {
-        let fits = cache
-            .get(&file.rel)
-            .is_some_and(|c| cache_fits(c, &file.meta, chunking));
-        match fits.then(|| cache.take(&file.rel)).flatten() {
-            Some(c) => {
-                scan.entries.insert(file.rel.clone(), file_entry(&c));
-                scan.hashes.insert(file.rel, c);
-            }
-            _ => jobs.push(Job {
-                rel: file.rel,
-                native: file.native,
-                listed: fs_safe::Meta::of(&file.meta),
-            }),
+) -> Option<Job> {
+    let fits = cache
+        .get(&file.rel)
+        .is_some_and(|c| cache_fits(c, &file.meta, chunking));
+    match fits.then(|| cache.take(&file.rel)).flatten() {
+        Some(c) => {
+            scan.entries.insert(file.rel.clone(), file_entry(&c));
+            scan.hashes.insert(file.rel, c);
+            None
         }
+        None => Some(Job {
+            rel: file.rel,
+            native: file.native,
+            listed: fs_safe::Meta::of(&file.meta),
+        }),
     }
-    jobs
 }
 
 /// Record a file just hashed in `scan`: its entry, and its cache row for the next scan.

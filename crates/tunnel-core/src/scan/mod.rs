@@ -227,17 +227,18 @@ fn scan_with(
     scan.rules.extra = rules::build_extra(root, &opts.extra_ignores)?.map(Arc::new);
     let extra = scan.rules.extra.clone();
     let mut listing = Listing::default();
+    let chunking = crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size);
     let mut sink = ScanSink {
         scan: &mut scan,
-        files: Vec::new(),
+        cache,
+        chunking: &chunking,
+        jobs: Vec::new(),
         ignores: narrow::IgnoreTexts::default(),
     };
     walk::walk(root, extra.as_deref(), &mut sink, &mut listing)?;
     let ignores = sink.ignores.digest();
-    let listed = sink.files;
+    let jobs = sink.jobs;
     scan.ignores = Some(ignores);
-    let chunking = crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size);
-    let jobs = cache::reuse_cached(listed, cache, &chunking, &mut scan);
     let hooks = Hooks {
         after_first_read,
         before_open,
@@ -269,15 +270,17 @@ pub fn listing_digest(root: &Path, opts: &ScanOptions) -> Result<Option<Digest>,
     Ok(listing.finish())
 }
 
-/// The full scan's sink: folders and what is left out recorded in the scan, files collected
-/// to be taken from the cache or hashed.
-struct ScanSink<'a> {
+/// The full scan's sink: folders and what is left out recorded in the scan, files taken
+/// from the cache as they are listed, or collected to be hashed (in listing order).
+struct ScanSink<'a, 'c> {
     scan: &'a mut LocalScan,
-    files: Vec<ListedFile>,
+    cache: cache::Cache<'c>,
+    chunking: &'a crate::chunk::Chunking,
+    jobs: Vec<hashing::Job>,
     ignores: narrow::IgnoreTexts,
 }
 
-impl Sink for ScanSink<'_> {
+impl Sink for ScanSink<'_, '_> {
     fn ignore_rules(&mut self, at: &str, rules: &Arc<Gitignore>, text: &str) {
         self.scan.note_ignore_rules(at, rules);
         self.ignores.add(at, text);
@@ -307,7 +310,9 @@ impl Sink for ScanSink<'_> {
     }
 
     fn file(&mut self, file: ListedFile) {
-        self.files.push(file);
+        if let Some(job) = cache::reuse_or_hash(file, &mut self.cache, self.chunking, self.scan) {
+            self.jobs.push(job);
+        }
     }
 }
 
