@@ -235,7 +235,7 @@ impl Syncer {
         let chunking =
             crate::chunk::Chunking::new(self.settings.chunk_size, self.settings.delta_chunk_size);
         let mut chunk_jobs: Vec<(usize, usize)> = Vec::new();
-        let mut pack_members: Vec<(usize, Option<usize>)> = Vec::new();
+        let mut pack_members: Vec<(usize, Option<usize>)> = Vec::with_capacity(files.len());
         let mut resolved: HashMap<usize, Vec<ChunkRef>> = HashMap::new();
         // A chunk that repeats (in one file or in several) is packed once.
         let mut packed_chunks: HashSet<Digest> = HashSet::new();
