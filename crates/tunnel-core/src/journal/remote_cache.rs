@@ -1,17 +1,29 @@
 //! The `remote_meta` and `remote_files` tables: the remote tree at the last seen sequence
 //! number, so a sync fetches only newer deltas.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{params, OptionalExtension};
 
-use super::base::{read_entries, write_entries};
+use super::base::{read_entries_sharing, write_entries};
 use super::folders::ensure_folder;
 use super::{to_i64, u64_col, Journal, JournalError, Result};
 use crate::ids::FolderId;
 use crate::manifest::{FileEntry, RemoteTree};
+use crate::rel_path::RelPath;
 
 impl Journal {
     /// The cached remote tree of a folder, if any.
     pub fn remote_cache(&self, folder: FolderId) -> Result<Option<RemoteTree>> {
+        self.remote_cache_like(folder, None)
+    }
+
+    /// [`Journal::remote_cache`], its entries sharing paths and chunk lists with `like`'s.
+    pub(super) fn remote_cache_like(
+        &self,
+        folder: FolderId,
+        like: Option<&BTreeMap<RelPath, FileEntry>>,
+    ) -> Result<Option<RemoteTree>> {
         self.read(
             &format!("reading the remote cache of folder {folder}"),
             |c| {
@@ -27,7 +39,7 @@ impl Journal {
                 };
                 let mut tree = RemoteTree::empty(generation);
                 tree.seq = u64_col("remote_meta", &folder.to_string(), "seq", seq)?;
-                tree.files = read_entries(c, "remote_files", folder)?;
+                tree.files = read_entries_sharing(c, "remote_files", folder, like)?;
                 Ok(Some(tree))
             },
         )

@@ -1,7 +1,7 @@
 //! The `scan_cache` table: hashes of local files keyed by (size, mtime, inode), so unchanged
 //! files are never re-read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::params;
 
@@ -30,7 +30,23 @@ pub struct CachedHash {
 impl Journal {
     /// The scan cache of a folder.
     pub fn scan_cache(&self, folder: FolderId) -> Result<HashMap<RelPath, CachedHash>> {
+        self.scan_cache_sharing(folder, &BTreeMap::<RelPath, ()>::new())
+    }
+
+    /// [`Journal::scan_cache`], each row's path sharing its text with the key of the same
+    /// path in `paths` (the base: a full sync holds both, issue 15).
+    pub fn scan_cache_sharing<V>(
+        &self,
+        folder: FolderId,
+        paths: &BTreeMap<RelPath, V>,
+    ) -> Result<HashMap<RelPath, CachedHash>> {
         self.read(&format!("reading the scan cache of folder {folder}"), |c| {
+            // Sized once (a table grown by doubling holds the old one beside the new while
+            // it grows).
+            let rows: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM scan_cache WHERE folder_id = ?1")?
+                .query_row([folder], |r| r.get(0))?;
+            let mut out = HashMap::with_capacity(usize::try_from(rows).unwrap_or(0));
             let mut stmt = c.prepare_cached(
                 "SELECT path, size, mtime_ns, inode, sha256, chunks FROM scan_cache WHERE folder_id = ?1",
             )?;
@@ -44,7 +60,6 @@ impl Journal {
                     r.get::<_, String>(5)?,
                 ))
             })?;
-            let mut out = HashMap::new();
             for row in rows {
                 let (path, size, mtime_ns, inode, sha, chunks) = row?;
                 let key = format!("folder {folder}, {path:?}");
@@ -60,6 +75,7 @@ impl Journal {
                 // No spare room (a parsed list of one chunk holds room for four).
                 let mut hash = hash;
                 hash.chunks.shrink_to_fit();
+                let rel = paths.get_key_value(&rel).map_or(rel, |(k, _)| k.clone());
                 out.insert(rel, hash);
             }
             Ok(out)

@@ -20,55 +20,76 @@ const RACY_MTIME: i64 = i64::MIN;
 /// How close to "now" an mtime must be to count as racy (covers 1–2 s timestamp granularity).
 const RACY_WINDOW_NS: i64 = 3_000_000_000;
 
-/// The scan cache a scan reads: borrowed (its rows are copied into the scan) or lent (the
-/// rows that still fit are moved out of it, so 100,000 rows are never held twice; what is
-/// left are the rows of files gone or hashed again).
+/// The scan cache a scan reads: borrowed (its rows are copied into the scan) or lent. A lent
+/// cache's rows become the scan's own `hashes` when the walk begins ([`Cache::lend_to`]):
+/// the rows that still fit stay where they are, so 100,000 rows are never held twice, nor in
+/// two tables (issue 15). The lent map then collects what is left over: the rows of files
+/// hashed again, and at the end ([`Cache::take_back`]) those of files gone.
 pub(super) enum Cache<'a> {
     Borrowed(&'a HashMap<RelPath, CachedHash>),
     Lent(&'a mut HashMap<RelPath, CachedHash>),
 }
 
 impl Cache<'_> {
-    fn get(&self, rel: &RelPath) -> Option<&CachedHash> {
-        match self {
-            Cache::Borrowed(m) => m.get(rel),
-            Cache::Lent(m) => m.get(rel),
+    /// Before the walk: a lent cache's rows move into `scan.hashes` (the table itself, not
+    /// row by row).
+    pub(super) fn lend_to(&mut self, scan: &mut LocalScan) {
+        if let Cache::Lent(m) = self {
+            std::mem::swap(*m, &mut scan.hashes);
         }
     }
 
-    /// The row of `rel`, known to be there: moved out when lent.
-    fn take(&mut self, rel: &RelPath) -> Option<CachedHash> {
-        match self {
-            Cache::Borrowed(m) => m.get(rel).cloned(),
-            Cache::Lent(m) => m.remove(rel),
+    /// After the hashing: the rows of a lent cache that no file of the scan took (files gone,
+    /// now folders, or not read) go back to the lent map.
+    pub(super) fn take_back(&mut self, scan: &mut LocalScan) {
+        if let Cache::Lent(m) = self {
+            let entries = &scan.entries;
+            m.extend(
+                scan.hashes
+                    .extract_if(|p, _| entries.get(p).is_none_or(|e| e.kind != EntryKind::File)),
+            );
         }
     }
 }
 
 /// Record `file` in `scan` when its cached hash still fits; otherwise it is a job, to be
 /// hashed. Called for each file as the walk lists it, so a listing of 100,000 files (each
-/// with its path and metadata) is never held whole (issue 15).
+/// with its path and metadata) is never held whole (issue 15). A row that fits keeps its own
+/// path (shared with the base's, see `Journal::scan_cache_sharing`); the walk's is dropped.
 pub(super) fn reuse_or_hash(
     file: ListedFile,
     cache: &mut Cache<'_>,
     chunking: &chunk::Chunking,
     scan: &mut LocalScan,
 ) -> Option<Job> {
-    let fits = cache
-        .get(&file.rel)
-        .is_some_and(|c| cache_fits(c, &file.meta, chunking));
-    match fits.then(|| cache.take(&file.rel)).flatten() {
-        Some(c) => {
-            scan.entries.insert(file.rel.clone(), file_entry(&c));
-            scan.hashes.insert(file.rel, c);
-            None
-        }
-        None => Some(Job {
-            rel: file.rel,
-            native: file.native,
-            listed: fs_safe::Meta::of(&file.meta),
-        }),
+    match cache {
+        Cache::Borrowed(m) => match m.get(&file.rel) {
+            Some(c) if cache_fits(c, &file.meta, chunking) => {
+                scan.entries.insert(file.rel.clone(), file_entry(c));
+                scan.hashes.insert(file.rel, c.clone());
+                return None;
+            }
+            _ => {}
+        },
+        Cache::Lent(left) => match scan.hashes.get_key_value(&file.rel) {
+            Some((rel, c)) if cache_fits(c, &file.meta, chunking) => {
+                scan.entries.insert(rel.clone(), file_entry(c));
+                return None;
+            }
+            // Hashed again: the old row is left over (its fresh one takes its place).
+            Some(_) => {
+                if let Some((rel, old)) = scan.hashes.remove_entry(&file.rel) {
+                    left.insert(rel, old);
+                }
+            }
+            None => {}
+        },
     }
+    Some(Job {
+        rel: file.rel,
+        native: file.native,
+        listed: fs_safe::Meta::of(&file.meta),
+    })
 }
 
 /// Record a file just hashed in `scan`: its entry, and its cache row for the next scan.

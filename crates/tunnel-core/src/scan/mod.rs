@@ -228,6 +228,8 @@ fn scan_with(
     let extra = scan.rules.extra.clone();
     let mut listing = Listing::default();
     let chunking = crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size);
+    let mut cache = cache;
+    cache.lend_to(&mut scan);
     let mut sink = ScanSink {
         scan: &mut scan,
         cache,
@@ -238,12 +240,16 @@ fn scan_with(
     walk::walk(root, extra.as_deref(), &mut sink, &mut listing)?;
     let ignores = sink.ignores.digest();
     let jobs = sink.jobs;
+    let mut cache = sink.cache;
     scan.ignores = Some(ignores);
+    // The fresh rows' room, made once (a table grown by doubling holds both while it grows).
+    scan.hashes.reserve(jobs.len());
     let hooks = Hooks {
         after_first_read,
         before_open,
     };
     let as_listed = hashing::hash_into(&mut scan, root, jobs, &chunking, &hooks);
+    cache.take_back(&mut scan);
     let settled = as_listed
         && scan.unreadable.is_empty()
         && scan.in_use.is_empty()

@@ -132,19 +132,32 @@ fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_keeps_the_rest() {
     put(root, "same", b"ssss");
     put(root, "edited", b"eeee");
     put(root, "gone", b"gggg");
+    put(root, "now-a-folder", b"ffff");
     let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
     let mut fresh_first = first.fresh.clone();
     fresh_first.sort();
     assert_eq!(
         fresh_first,
-        [rel("edited"), rel("gone"), rel("same")],
+        [rel("edited"), rel("gone"), rel("now-a-folder"), rel("same")],
         "every file of a first scan is hashed fresh"
     );
     put(root, "edited", b"eeeee");
     std::fs::remove_file(root.join("gone")).expect("remove");
+    std::fs::remove_file(root.join("now-a-folder")).expect("remove");
+    put(root, "now-a-folder/inside", b"iiii");
     put(root, "new", b"nnnn");
 
-    let (lent, left) = scan_folder_reusing(root, first.hashes.clone(), &opts()).expect("scan");
+    // The cache as the journal gives it: its own copy of each path.
+    let cache: HashMap<RelPath, CachedHash> = first
+        .hashes
+        .iter()
+        .map(|(p, h)| (rel(p.as_str()), h.clone()))
+        .collect();
+    let cached_same = cache
+        .get_key_value(&rel("same"))
+        .map(|(k, _)| k.as_str().as_ptr())
+        .expect("row");
+    let (lent, left) = scan_folder_reusing(root, cache, &opts()).expect("scan");
     let borrowed = scan_folder(root, &first.hashes, &opts()).expect("scan");
     assert_eq!(
         lent.entries, borrowed.entries,
@@ -153,15 +166,36 @@ fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_keeps_the_rest() {
     assert_eq!(lent.hashes, borrowed.hashes, "lending changes no row");
     let mut fresh = lent.fresh.clone();
     fresh.sort();
-    assert_eq!(fresh, [rel("edited"), rel("new")], "only these were read");
+    assert_eq!(
+        fresh,
+        [rel("edited"), rel("new"), rel("now-a-folder/inside")],
+        "only these were read"
+    );
     let mut left_keys: Vec<&RelPath> = left.keys().collect();
     left_keys.sort();
     assert_eq!(
         left_keys,
-        [&rel("edited"), &rel("gone")],
+        [&rel("edited"), &rel("gone"), &rel("now-a-folder")],
         "the reused row of `same` moved into the scan; the old rows of the edited and the \
-         deleted file stay behind"
+         deleted file, and of the file that is a folder now, stay behind"
     );
+    for (p, e) in &lent.entries {
+        if e.kind == EntryKind::File {
+            assert!(lent.hashes.contains_key(p), "{p} has its row");
+        } else {
+            assert!(!lent.hashes.contains_key(p), "{p} is a folder: no row");
+        }
+    }
+    for key in [
+        lent.entries.get_key_value(&rel("same")).map(|(k, _)| k),
+        lent.hashes.get_key_value(&rel("same")).map(|(k, _)| k),
+    ] {
+        assert_eq!(
+            key.map(|k| k.as_str().as_ptr()),
+            Some(cached_same),
+            "a reused row keeps its path: the scan's entry and row share the cache's text"
+        );
+    }
     assert_eq!(left[&rel("edited")], first.hashes[&rel("edited")]);
 }
 

@@ -426,7 +426,8 @@ impl Syncer {
             summary,
             Carry {
                 planned,
-                scan: &scan,
+                scan,
+                base,
                 view,
                 stale_base: HashSet::new(),
                 names,
@@ -442,7 +443,7 @@ impl Syncer {
     /// Why the full path must plan instead of `planned` (see the module docs), if it must.
     fn narrow_refusal(
         &self,
-        planned: &Planned<'_, '_>,
+        planned: &Planned,
         base: &BTreeMap<RelPath, FileEntry>,
         names: NameRules,
     ) -> Option<Fallback> {

@@ -8,12 +8,16 @@ use crate::remote::BlobInfo;
 
 impl Syncer {
     /// Send what the plan publishes; returns the entries for the commit.
+    ///
+    /// `actions` (the plan) and `hashes` (the scan's) are the pass's own: each file to send
+    /// takes its chunk list from its scan row, and both are let go once the files to send are
+    /// listed, before anything is read or sent (issue 15).
     pub(super) async fn upload_all(
         &self,
         folder: &FolderRecord,
         store: &dyn RemoteStore,
-        actions: &[Action],
-        scan: &LocalScan,
+        actions: Vec<Action>,
+        mut hashes: HashMap<RelPath, crate::journal::CachedHash>,
         remote: &RemoteTree,
         exec: &mut Execution,
     ) -> Result<Vec<FileEntry>, SyncError> {
@@ -32,34 +36,28 @@ impl Syncer {
                 )
             })
             .count();
-        let mut files: Vec<(FileToSend, FileEntry)> = Vec::with_capacity(sending);
+        // Each file with the version it is published at (its entry is made from both once
+        // its chunks are on the page).
+        let mut files: Vec<(FileToSend, u64)> = Vec::with_capacity(sending);
+        let device = crate::manifest::device_name(&self.device);
         let add_upload = |path: &RelPath,
                           local: &LocalEntry,
                           version: u64,
-                          hashes: Option<&crate::journal::CachedHash>,
+                          hashes: Option<crate::journal::CachedHash>,
                           entries: &mut Vec<FileEntry>,
-                          files: &mut Vec<(FileToSend, FileEntry)>| {
-            let entry = FileEntry {
-                path: path.clone(),
-                kind: local.kind,
-                deleted: false,
-                size: if local.kind == EntryKind::File {
-                    local.size
-                } else {
-                    0
-                },
-                mtime_ns: local.mtime_ns,
-                sha256: if local.kind == EntryKind::File {
-                    local.sha256
-                } else {
-                    None
-                },
-                version,
-                device: crate::manifest::device_name(&self.device),
-                chunks: Default::default(),
-            };
+                          files: &mut Vec<(FileToSend, u64)>| {
             match (local.kind, local.sha256, hashes) {
-                (EntryKind::Dir, _, _) => entries.push(entry),
+                (EntryKind::Dir, _, _) => entries.push(FileEntry {
+                    path: path.clone(),
+                    kind: EntryKind::Dir,
+                    deleted: false,
+                    size: 0,
+                    mtime_ns: local.mtime_ns,
+                    sha256: None,
+                    version,
+                    device: device.clone(),
+                    chunks: Default::default(),
+                }),
                 (EntryKind::File, Some(sha256), Some(h)) => files.push((
                     FileToSend {
                         path: path.clone(),
@@ -67,16 +65,16 @@ impl Syncer {
                         sha256,
                         mtime_ns: local.mtime_ns,
                         inode: h.inode,
-                        chunks: h.chunks.clone(),
+                        chunks: h.chunks,
                     },
-                    entry,
+                    version,
                 )),
                 (EntryKind::File, _, _) => {
                     warn!(path = %path, "no hashes for a file to upload; next sync");
                 }
             }
         };
-        for a in actions {
+        for a in &actions {
             match a {
                 Action::Upload {
                     path,
@@ -86,7 +84,7 @@ impl Syncer {
                     path,
                     local,
                     *version,
-                    scan.hashes.get(path),
+                    hashes.remove(path),
                     &mut entries,
                     &mut files,
                 ),
@@ -101,7 +99,7 @@ impl Syncer {
                         path,
                         local,
                         *version,
-                        scan.hashes.get(path),
+                        hashes.remove(path),
                         &mut entries,
                         &mut files,
                     );
@@ -135,7 +133,7 @@ impl Syncer {
                             copy,
                             local,
                             1,
-                            exec.moved_hashes.get(copy),
+                            exec.moved_hashes.get(copy).cloned(),
                             &mut entries,
                             &mut files,
                         );
@@ -170,6 +168,7 @@ impl Syncer {
                 | Action::ForgetBase { .. } => {}
             }
         }
+        drop((actions, hashes));
 
         // Where each chunk can already be found: the remote tree, then blobs this device sent
         // in an earlier, interrupted sync. Only the chunks of the files to send are looked
@@ -473,7 +472,7 @@ impl Syncer {
         }
 
         // Assemble the entries.
-        for (i, (f, mut entry)) in files.into_iter().enumerate() {
+        for (i, (f, version)) in files.into_iter().enumerate() {
             if failed.contains(&i) {
                 exec.failed_files += 1;
                 continue;
@@ -496,8 +495,17 @@ impl Syncer {
                     }
                 }
             };
-            entry.chunks = refs.into();
-            entries.push(entry);
+            entries.push(FileEntry {
+                kind: EntryKind::File,
+                deleted: false,
+                size: f.size,
+                mtime_ns: f.mtime_ns,
+                sha256: Some(f.sha256),
+                version,
+                device: device.clone(),
+                chunks: refs.into(),
+                path: f.path,
+            });
         }
         // Names renamed, counted once per folder moved with everything in it.
         exec.summary.case_renamed = exec
