@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::folders::ensure_folder;
 use super::{corrupt, decode_rel, to_i64, u64_col, Journal, Result};
@@ -50,36 +50,44 @@ impl Journal {
             let mut stmt = c.prepare_cached(
                 "SELECT path, size, mtime_ns, inode, sha256, chunks FROM scan_cache WHERE folder_id = ?1",
             )?;
-            let rows = stmt.query_map([folder], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })?;
+            let rows = stmt.query_map([folder], read_row)?;
             for row in rows {
-                let (path, size, mtime_ns, inode, sha, chunks) = row?;
-                let key = format!("folder {folder}, {path:?}");
-                let rel = decode_rel("scan_cache", folder, &path)?;
-                let hash = CachedHash {
-                    size: u64_col("scan_cache", &key, "size", size)?,
-                    mtime_ns,
-                    // Stored as the same 64 bits.
-                    inode: inode as u64,
-                    sha256: Digest::from_hex(&sha).map_err(|e| corrupt("scan_cache", key.clone(), e))?,
-                    chunks: serde_json::from_str(&chunks).map_err(|e| corrupt("scan_cache", key, e))?,
-                };
-                // No spare room (a parsed list of one chunk holds room for four).
-                let mut hash = hash;
-                hash.chunks.shrink_to_fit();
+                let (rel, hash) = decode_row(folder, row?)?;
                 let rel = paths.get_key_value(&rel).map_or(rel, |(k, _)| k.clone());
                 out.insert(rel, hash);
             }
             Ok(out)
         })
+    }
+
+    /// The rows of `paths` (those the cache holds), each looked up alone: a sync reads the
+    /// rows of the files it sends when it sends them, not the whole cache beside its plan
+    /// (issue 15).
+    pub fn scan_cache_rows(
+        &self,
+        folder: FolderId,
+        paths: &[RelPath],
+    ) -> Result<HashMap<RelPath, CachedHash>> {
+        self.read(
+            &format!("reading scan-cache rows of folder {folder}"),
+            |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT path, size, mtime_ns, inode, sha256, chunks FROM scan_cache \
+                 WHERE folder_id = ?1 AND path = ?2",
+                )?;
+                let mut out = HashMap::with_capacity(paths.len());
+                for p in paths {
+                    if let Some(row) = stmt
+                        .query_row(params![folder, p.as_str()], read_row)
+                        .optional()?
+                    {
+                        let (_, hash) = decode_row(folder, row)?;
+                        out.insert(p.clone(), hash);
+                    }
+                }
+                Ok(out)
+            },
+        )
     }
 
     /// Upsert and remove scan-cache rows in one transaction.
@@ -89,6 +97,18 @@ impl Journal {
         upserts: &[(RelPath, CachedHash)],
         removals: &[RelPath],
     ) -> Result<()> {
+        self.update_scan_cache_from(folder, upserts.iter().map(|(p, h)| (p, h)), removals)
+    }
+
+    /// [`Journal::update_scan_cache`] for rows held elsewhere (a scan's, lent to the journal
+    /// thread: not copied into a list of their own). `upserts` is gone through again if the
+    /// write is retried.
+    pub fn update_scan_cache_from<'r>(
+        &self,
+        folder: FolderId,
+        upserts: impl IntoIterator<Item = (&'r RelPath, &'r CachedHash)> + Clone,
+        removals: &[RelPath],
+    ) -> Result<()> {
         self.write(&format!("update_scan_cache (folder {folder})"), |tx| {
             ensure_folder(tx, folder)?;
             super::clean::forget(tx, folder)?;
@@ -96,7 +116,7 @@ impl Journal {
                 "INSERT OR REPLACE INTO scan_cache (folder_id, path, size, mtime_ns, inode, sha256, chunks) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            for (path, h) in upserts {
+            for (path, h) in upserts.clone() {
                 let chunks = serde_json::to_string(&h.chunks)
                     .map_err(|e| corrupt("scan_cache", path.to_string(), e))?;
                 put.execute(params![
@@ -118,6 +138,37 @@ impl Journal {
             Ok(())
         })
     }
+}
+
+/// A row's columns as stored: path, size, mtime, inode, SHA-256 (hex), chunks (JSON).
+type Row = (String, i64, i64, i64, String, String);
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn decode_row(folder: FolderId, row: Row) -> Result<(RelPath, CachedHash)> {
+    let (path, size, mtime_ns, inode, sha, chunks) = row;
+    let key = format!("folder {folder}, {path:?}");
+    let rel = decode_rel("scan_cache", folder, &path)?;
+    let mut hash = CachedHash {
+        size: u64_col("scan_cache", &key, "size", size)?,
+        mtime_ns,
+        // Stored as the same 64 bits.
+        inode: inode as u64,
+        sha256: Digest::from_hex(&sha).map_err(|e| corrupt("scan_cache", key.clone(), e))?,
+        chunks: serde_json::from_str(&chunks).map_err(|e| corrupt("scan_cache", key, e))?,
+    };
+    // No spare room (a parsed list of one chunk holds room for four).
+    hash.chunks.shrink_to_fit();
+    Ok((rel, hash))
 }
 
 #[cfg(test)]
@@ -157,5 +208,18 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![rel("b")]
         );
+        let mut other = h.clone();
+        other.size = 11;
+        j.update_scan_cache(f.id, &[(rel("c"), other.clone())], &[])
+            .expect("update");
+        let rows = j
+            .scan_cache_rows(f.id, &[rel("c"), rel("a"), rel("b")])
+            .expect("rows");
+        assert_eq!(
+            rows,
+            HashMap::from([(rel("b"), h), (rel("c"), other)]),
+            "the rows asked for that the cache holds, each as stored"
+        );
+        assert!(j.scan_cache_rows(f.id, &[]).expect("rows").is_empty());
     }
 }

@@ -9,9 +9,23 @@ impl Syncer {
         &self,
         folder: &FolderRecord,
         actions: &[Action],
-        scan: &LocalScan,
         exec: &mut Execution,
     ) -> Result<(), SyncError> {
+        // The scan's rows of the files moved aside (the scan cache holds this scan's rows).
+        let losers: Vec<RelPath> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::ConflictRemoteWins { path, .. } => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
+        if losers.is_empty() {
+            return Ok(());
+        }
+        let id = folder.id;
+        let rows = self
+            .with_journal(move |j| j.scan_cache_rows(id, &losers))
+            .await?;
         for a in actions {
             let Action::ConflictRemoteWins {
                 path, copy, local, ..
@@ -42,7 +56,7 @@ impl Syncer {
                 copy: copy.to_string(),
             });
             // The scan's hashes of `path` now describe `copy`.
-            if let Some(h) = scan.hashes.get(path) {
+            if let Some(h) = rows.get(path) {
                 exec.moved_hashes.insert(copy.clone(), h.clone());
             }
         }

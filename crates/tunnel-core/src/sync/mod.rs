@@ -602,7 +602,7 @@ impl Syncer {
                 progress: planned,
             });
         }
-        self.apply_local_conflict_moves(folder, &plan.actions, &scan, &mut exec)
+        self.apply_local_conflict_moves(folder, &plan.actions, &mut exec)
             .await?;
         // Deletions first: a folder replaced by a file (or a case-only rename on a
         // case-insensitive disk) needs the old entry gone before the new one lands.
@@ -615,11 +615,32 @@ impl Syncer {
             &mut exec,
         )
         .await?;
-        // What the scan listed is not needed past the downloads: only its hashes are (moved
-        // into the upload pass), and what the clean mark records.
+        // What the scan listed is not needed past the downloads: only what the clean mark
+        // records is. The files to send take their rows from the scan cache, which holds
+        // this scan's (see `scan`).
         drop(local);
         scan.entries = BTreeMap::new();
         scan.fresh = Vec::new();
+        scan.hashes = HashMap::new();
+        let sent: Vec<RelPath> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Upload { path, local, .. }
+                | Action::ConflictLocalWins { path, local, .. }
+                    if local.kind == EntryKind::File =>
+                {
+                    Some(path.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        let rows = if sent.is_empty() {
+            HashMap::new()
+        } else {
+            self.with_journal(move |j| j.scan_cache_rows(id, &sent))
+                .await?
+        };
         let from_plan = std::mem::take(&mut exec.base_from_plan);
         for p in exec.base_upserts.iter().map(|e| &e.path).chain(
             from_plan
@@ -664,7 +685,7 @@ impl Syncer {
                 folder,
                 &recording,
                 std::mem::take(&mut plan.actions),
-                std::mem::take(&mut scan.hashes),
+                rows,
                 &view.tree,
                 &mut exec,
             )
@@ -800,24 +821,31 @@ impl Syncer {
                 .await
                 .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))??;
         // Only rows that changed are written back: an unchanged folder of 100,000 files costs
-        // no journal writes.
-        let upserts: Vec<(RelPath, crate::journal::CachedHash)> = scan
-            .fresh
-            .iter()
-            .filter_map(|p| scan.hashes.get_key_value(p))
-            .filter(|(p, h)| left.get(*p) != Some(*h))
-            .map(|(p, h)| (p.clone(), h.clone()))
-            .collect();
-        let stale: Vec<RelPath> = left
-            .keys()
-            .filter(|p| !scan.hashes.contains_key(*p))
-            .cloned()
-            .collect();
-        drop(left);
-        if !upserts.is_empty() || !stale.is_empty() {
-            self.with_journal(move |j| j.update_scan_cache(id, &upserts, &stale))
-                .await?;
-        }
+        // no journal writes. The rows are lent to the journal thread, not copied, and stay
+        // there: once written, the journal's scan cache holds exactly this scan's rows, and
+        // the few a sync needs later (the files it sends, the local side of a conflict) are
+        // read back from it, so that the plan is made without 100,000 rows beside it
+        // (issue 15). `scan.hashes` is empty from here on.
+        let mut scan = scan;
+        let hashes = std::mem::take(&mut scan.hashes);
+        let fresh = std::mem::take(&mut scan.fresh);
+        scan.fresh = self
+            .with_journal(move |j| {
+                let upserts = fresh
+                    .iter()
+                    .filter_map(|p| hashes.get_key_value(p))
+                    .filter(|(p, h)| left.get(*p) != Some(*h));
+                let stale: Vec<RelPath> = left
+                    .keys()
+                    .filter(|p| !hashes.contains_key(*p))
+                    .cloned()
+                    .collect();
+                if upserts.clone().next().is_some() || !stale.is_empty() {
+                    j.update_scan_cache_from(id, upserts, &stale)?;
+                }
+                Ok(fresh)
+            })
+            .await?;
         Ok((scan, base))
     }
 
