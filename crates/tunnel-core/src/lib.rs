@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+mod bulk_map;
 pub mod chunk;
 pub mod clock;
 pub mod config;

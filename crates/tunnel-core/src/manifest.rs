@@ -544,24 +544,49 @@ pub(crate) fn validate_entries(
     entries: &[FileEntry],
     limits: &Limits,
 ) -> Result<(), ManifestError> {
-    if entries.len() > limits.max_entries {
+    check_entries(entries.iter(), entries.len(), limits, true)
+}
+
+/// [`validate_entries`] for entries known to be strictly sorted by path (a tree's, or a
+/// snapshot's whose parts were checked in place): no path can be listed twice, so none is
+/// looked for (a set of 1,000,000 paths, issue 15).
+pub(crate) fn validate_sorted_entries<'a>(
+    entries: impl Iterator<Item = &'a FileEntry> + Clone,
+    count: usize,
+    limits: &Limits,
+) -> Result<(), ManifestError> {
+    check_entries(entries, count, limits, false)
+}
+
+fn check_entries<'a>(
+    entries: impl Iterator<Item = &'a FileEntry> + Clone,
+    count: usize,
+    limits: &Limits,
+    may_repeat: bool,
+) -> Result<(), ManifestError> {
+    if count > limits.max_entries {
         return Err(ManifestError::TooLarge {
-            size: entries.len() as u64,
+            size: count as u64,
             limit: limits.max_entries as u64,
         });
     }
-    let mut seen: HashSet<&str> = HashSet::with_capacity(entries.len());
-    let mut live_files = LiveFiles::default();
-    for e in entries {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(if may_repeat { count } else { 0 });
+    let live = entries
+        .clone()
+        .filter(|e| !e.deleted && e.kind == EntryKind::File)
+        .count();
+    let mut live_files = LiveFiles::with_capacity(live);
+    for e in entries.clone() {
         validate_entry(e, limits)?;
-        if !seen.insert(e.path.as_str()) {
+        if may_repeat && !seen.insert(e.path.as_str()) {
             return Err(invalid(e.path.as_str(), "listed twice"));
         }
         if !e.deleted && e.kind == EntryKind::File {
             live_files.insert(&e.path);
         }
     }
-    for e in entries.iter().filter(|e| !e.deleted) {
+    drop(seen);
+    for e in entries.filter(|e| !e.deleted) {
         if let Some(p) = live_files.file_above(&e.path) {
             return Err(invalid(
                 e.path.as_str(),
@@ -578,13 +603,35 @@ pub(crate) fn validate_entries(
 #[derive(Default)]
 struct LiveFiles<'a> {
     keys: std::hash::RandomState,
-    by_hash: std::collections::HashMap<u64, Vec<&'a str>>,
+    /// The first path of each hash, held inline (a list per path was about 100 bytes per
+    /// live file: 100 MB at 1,000,000 files, issue 15)…
+    by_hash: std::collections::HashMap<u64, &'a str>,
+    /// …and the other paths of a hash that several share.
+    collided: std::collections::HashMap<u64, Vec<&'a str>>,
 }
 
 impl<'a> LiveFiles<'a> {
+    /// Room for `n` paths.
+    fn with_capacity(n: usize) -> Self {
+        LiveFiles {
+            keys: std::hash::RandomState::new(),
+            by_hash: std::collections::HashMap::with_capacity(n),
+            collided: std::collections::HashMap::new(),
+        }
+    }
+
     fn insert(&mut self, path: &'a RelPath) {
         if let Some((h, _)) = path.prefix_hashes(&self.keys).last() {
-            self.by_hash.entry(h).or_default().push(path.as_str());
+            match self.by_hash.entry(h) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(path.as_str());
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    if *o.get() != path.as_str() {
+                        self.collided.entry(h).or_default().push(path.as_str());
+                    }
+                }
+            }
         }
     }
 
@@ -594,9 +641,11 @@ impl<'a> LiveFiles<'a> {
         path.prefix_hashes(&self.keys)
             .take(depth - 1)
             .find(|(h, prefix)| {
-                self.by_hash
-                    .get(h)
-                    .is_some_and(|paths| paths.contains(prefix))
+                self.by_hash.get(h) == Some(prefix)
+                    || self
+                        .collided
+                        .get(h)
+                        .is_some_and(|paths| paths.contains(prefix))
             })
             .map(|(_, prefix)| prefix)
     }
@@ -842,6 +891,23 @@ impl RemoteTree {
                 found: seq,
             });
         }
+        if self.files.is_empty() {
+            // A first upload (or a new generation's first delta): the tree is built in
+            // batches, with full nodes (see `crate::bulk_map`; entry by entry, the tree of a
+            // first upload of 100,000 files was half again its size, at that sync's peak).
+            let mut files = crate::bulk_map::BulkMap::with_expected(entries.size_hint().0);
+            for e in entries {
+                files.push(e.path.clone(), e);
+            }
+            self.files = files.finish();
+            let touched: Vec<RelPath> = self.files.keys().cloned().collect();
+            if let Err(e) = self.check_no_file_parents(&touched) {
+                self.files.clear();
+                return Err(e);
+            }
+            self.seq = seq;
+            return Ok(());
+        }
         // What the delta replaced, to undo it if it breaks the tree's rule: only the
         // replaced entries are kept (a first upload replaces none).
         let mut touched: Vec<RelPath> = Vec::with_capacity(entries.size_hint().0);
@@ -1038,6 +1104,27 @@ mod tests {
             seq: 3,
             files,
         }
+    }
+
+    #[test]
+    fn live_files_find_a_path_that_shares_its_hash_with_another() {
+        // Two live files whose hashes collide (forced: the first slot of the hash holds
+        // another path): the second is kept beside it, found, and not confused with it.
+        let a = RelPath::new("a/b").expect("path");
+        let other = RelPath::new("zz").expect("path");
+        let mut live = LiveFiles::default();
+        let (h, _) = a.prefix_hashes(&live.keys).last().expect("a hash");
+        live.by_hash.insert(h, other.as_str());
+        live.insert(&a);
+        assert_eq!(
+            live.collided.get(&h),
+            Some(&vec!["a/b"]),
+            "kept beside the other"
+        );
+        let below = RelPath::new("a/b/c").expect("path");
+        assert_eq!(live.file_above(&below), Some("a/b"));
+        let beside = RelPath::new("a/x").expect("path");
+        assert_eq!(live.file_above(&beside), None);
     }
 
     #[test]

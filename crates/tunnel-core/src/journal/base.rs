@@ -102,21 +102,14 @@ pub(super) fn read_entries_sharing(
     folder: FolderId,
     like: Option<&BTreeMap<RelPath, FileEntry>>,
 ) -> Result<BTreeMap<RelPath, FileEntry>> {
-    // Built from lists, not entry by entry: a map built from a list has full nodes, one grown
-    // entry by entry about half-full ones (issue 15: a third less memory for the tree). Not
-    // from one list of every row, though: that list, and the room the map's sort of it takes,
-    // were half again the map's size beside it, at the peak of a full sync. Rows come in
-    // batches of an eighth, each merged into the map (`append` rebuilds it with full nodes,
-    // letting go of the old ones as it goes): a few passes over the map for a transient of
-    // an eighth of it.
+    // Built in batches (see `crate::bulk_map`): full nodes, without a list of every row and
+    // its sort's room beside the map (half again its size, at the peak of a full sync).
     let rows: i64 = c
         .prepare_cached(&format!(
             "SELECT COUNT(*) FROM {table} WHERE folder_id = ?1"
         ))?
         .query_row([folder], |r| r.get(0))?;
-    let batch = (usize::try_from(rows).unwrap_or(0) / 8).max(4096);
-    let mut map = BTreeMap::new();
-    let mut out = Vec::with_capacity(batch);
+    let mut out = crate::bulk_map::BulkMap::with_expected(usize::try_from(rows).unwrap_or(0));
     let sql = format!("SELECT path, entry FROM {table} WHERE folder_id = ?1");
     let mut stmt = c.prepare_cached(&sql)?;
     let rows = stmt.query_map([folder], |r| {
@@ -146,17 +139,9 @@ pub(super) fn read_entries_sharing(
             None => entry.share_blob_names(&mut names),
         }
         // The key shares the entry's path text.
-        out.push((entry.path.clone(), entry));
-        if out.len() == batch {
-            let mut part: BTreeMap<RelPath, FileEntry> =
-                std::mem::take(&mut out).into_iter().collect();
-            map.append(&mut part);
-            out.reserve_exact(batch);
-        }
+        out.push(entry.path.clone(), entry);
     }
-    let mut part: BTreeMap<RelPath, FileEntry> = out.into_iter().collect();
-    map.append(&mut part);
-    Ok(map)
+    Ok(out.finish())
 }
 
 /// `table` is `files` or `remote_files` (same shape). `upserts` is borrowed (a slice, or a

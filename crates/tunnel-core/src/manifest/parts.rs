@@ -387,29 +387,43 @@ pub fn assemble_snapshot(
             ),
         ));
     }
-    let mut files: Vec<FileEntry> = Vec::new();
-    for (i, p) in parts.into_iter().enumerate() {
+    // Every part checked in place first (each is sorted, and comes after the one before it:
+    // the whole list is strictly sorted, so no path is listed twice).
+    let mut total = 0usize;
+    let mut previous: Option<&FileEntry> = None;
+    for (i, p) in parts.iter().enumerate() {
         check_in_place(
             i,
             &snapshot.parts,
             (&p.generation, p.seq, p.part, p.parts),
             (generation, snapshot.seq),
             &p.files,
-            files.last(),
+            previous,
         )?;
-        if files.len() + p.files.len() > limits.max_entries {
+        total += p.files.len();
+        if total > limits.max_entries {
             return Err(ManifestError::TooLarge {
-                size: (files.len() + p.files.len()) as u64,
+                size: total as u64,
                 limit: limits.max_entries as u64,
             });
         }
-        files.extend(p.files);
+        previous = p.files.last().or(previous);
     }
-    validate_entries(&files, limits)?;
+    // Then the tree, each part let go of as its entries move in (see `crate::bulk_map`: a
+    // list of every entry, then a list of pairs and the room to sort it, were more than twice
+    // the tree beside it: a new device's peak, issue 15), and every rule checked on the tree.
+    let mut files = crate::bulk_map::BulkMap::with_expected(total);
+    for p in parts {
+        for e in p.files {
+            files.push(e.path.clone(), e);
+        }
+    }
+    let files = files.finish();
+    crate::manifest::validate_sorted_entries(files.values(), files.len(), limits)?;
     Ok(RemoteTree {
         generation: generation.to_string(),
         seq: snapshot.seq,
-        files: files.into_iter().map(|e| (e.path.clone(), e)).collect(),
+        files,
     })
 }
 
