@@ -23,30 +23,36 @@ const RACY_WINDOW_NS: i64 = 3_000_000_000;
 /// The scan cache a scan reads: borrowed (its rows are copied into the scan) or lent. A lent
 /// cache's rows become the scan's own `hashes` when the walk begins ([`Cache::lend_to`]):
 /// the rows that still fit stay where they are, so 100,000 rows are never held twice, nor in
-/// two tables (issue 15). The lent map then collects what is left over: the rows of files
-/// hashed again, and at the end ([`Cache::take_back`]) those of files gone.
+/// two tables (issue 15). A row that no longer fits is let go at once, its path noted in
+/// `left` (its file is hashed again, or was not read); so are, at the end
+/// ([`Cache::take_back`]), the rows of files gone. The caller drops the rows of the paths in
+/// `left` that the scan did not hash again.
 pub(super) enum Cache<'a> {
     Borrowed(&'a HashMap<RelPath, CachedHash>),
-    Lent(&'a mut HashMap<RelPath, CachedHash>),
+    Lent {
+        rows: HashMap<RelPath, CachedHash>,
+        left: &'a mut Vec<RelPath>,
+    },
 }
 
 impl Cache<'_> {
     /// Before the walk: a lent cache's rows move into `scan.hashes` (the table itself, not
     /// row by row).
     pub(super) fn lend_to(&mut self, scan: &mut LocalScan) {
-        if let Cache::Lent(m) = self {
-            std::mem::swap(*m, &mut scan.hashes);
+        if let Cache::Lent { rows, .. } = self {
+            scan.hashes = std::mem::take(rows);
         }
     }
 
-    /// After the hashing: the rows of a lent cache that no file of the scan took (files gone,
-    /// now folders, or not read) go back to the lent map.
+    /// After the hashing: the rows that no file of the scan took (files gone, now folders,
+    /// or not read) are let go, their paths noted in `left`.
     pub(super) fn take_back(&mut self, scan: &mut LocalScan) {
-        if let Cache::Lent(m) = self {
+        if let Cache::Lent { left, .. } = self {
             let entries = &scan.entries;
-            m.extend(
+            left.extend(
                 scan.hashes
-                    .extract_if(|p, _| entries.get(p).is_none_or(|e| e.kind != EntryKind::File)),
+                    .extract_if(|p, _| entries.get(p).is_none_or(|e| e.kind != EntryKind::File))
+                    .map(|(p, _)| p),
             );
         }
     }
@@ -71,15 +77,18 @@ pub(super) fn reuse_or_hash(
             }
             _ => {}
         },
-        Cache::Lent(left) => match scan.hashes.get_key_value(&file.rel) {
+        Cache::Lent { left, .. } => match scan.hashes.get_key_value(&file.rel) {
             Some((rel, c)) if cache_fits(c, &file.meta, chunking) => {
                 scan.entries.insert(rel.clone(), file_entry(c));
                 return None;
             }
-            // Hashed again: the old row is left over (its fresh one takes its place).
+            // Hashed again: the old row goes (its fresh one takes its place). Not kept to be
+            // compared with the fresh one: a row that did not fit differs from it, and after
+            // a first sync of files written just before it (racy rows, every one hashed
+            // again) 100,000 old rows were held beside the new ones (issue 15).
             Some(_) => {
-                if let Some((rel, old)) = scan.hashes.remove_entry(&file.rel) {
-                    left.insert(rel, old);
+                if let Some((rel, _old)) = scan.hashes.remove_entry(&file.rel) {
+                    left.push(rel);
                 }
             }
             None => {}

@@ -184,16 +184,22 @@ pub fn scan_folder(
     scan_folder_observed(root, cache, opts, &|_| {}, &|_| {})
 }
 
-/// [`scan_folder`] that moves the rows it reuses out of `cache` instead of copying them (a
-/// large folder's cache is never held twice). Returns the scan and the rows left: those of
-/// files that are gone or were hashed again.
+/// [`scan_folder`] that takes `cache` and keeps the rows it reuses as they are instead of
+/// copying them (a large folder's cache is never held twice). Returns the scan and the paths
+/// whose rows it let go: files that are gone, are no longer files, were hashed again or could
+/// not be read (the rows of those not in the scan's `hashes` are stale).
 pub fn scan_folder_reusing(
     root: &Path,
-    mut cache: HashMap<RelPath, CachedHash>,
+    cache: HashMap<RelPath, CachedHash>,
     opts: &ScanOptions,
-) -> Result<(LocalScan, HashMap<RelPath, CachedHash>), ScanError> {
-    let scan = scan_with(root, cache::Cache::Lent(&mut cache), opts, &|_| {}, &|_| {})?;
-    Ok((scan, cache))
+) -> Result<(LocalScan, Vec<RelPath>), ScanError> {
+    let mut left = Vec::new();
+    let lent = cache::Cache::Lent {
+        rows: cache,
+        left: &mut left,
+    };
+    let scan = scan_with(root, lent, opts, &|_| {}, &|_| {})?;
+    Ok((scan, left))
 }
 
 /// [`scan_folder`] with hooks run just before each file is opened to be hashed and after its

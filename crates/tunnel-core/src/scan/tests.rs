@@ -124,9 +124,10 @@ fn cache_hits_are_not_rehashed() {
 }
 
 #[test]
-fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_keeps_the_rest() {
-    // Issue 15: the rows that still fit move into the scan (never held twice); what is left
-    // are the rows of files gone or hashed again, from which the sync writes the changes.
+fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_names_the_rest() {
+    // Issue 15: the rows that still fit become the scan's (never held twice); the others are
+    // let go and their paths named (files gone, no longer files, or hashed again), from which
+    // the sync writes the changes.
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     put(root, "same", b"ssss");
@@ -171,13 +172,13 @@ fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_keeps_the_rest() {
         [rel("edited"), rel("new"), rel("now-a-folder/inside")],
         "only these were read"
     );
-    let mut left_keys: Vec<&RelPath> = left.keys().collect();
-    left_keys.sort();
+    let mut left = left;
+    left.sort();
     assert_eq!(
-        left_keys,
-        [&rel("edited"), &rel("gone"), &rel("now-a-folder")],
-        "the reused row of `same` moved into the scan; the old rows of the edited and the \
-         deleted file, and of the file that is a folder now, stay behind"
+        left,
+        [rel("edited"), rel("gone"), rel("now-a-folder")],
+        "the reused row of `same` stays the scan's; the old rows of the edited and the \
+         deleted file, and of the file that is a folder now, are let go"
     );
     for (p, e) in &lent.entries {
         if e.kind == EntryKind::File {
@@ -196,7 +197,11 @@ fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_keeps_the_rest() {
             "a reused row keeps its path: the scan's entry and row share the cache's text"
         );
     }
-    assert_eq!(left[&rel("edited")], first.hashes[&rel("edited")]);
+    assert_ne!(
+        lent.hashes[&rel("edited")],
+        first.hashes[&rel("edited")],
+        "the edited file's fresh row took the old one's place"
+    );
 }
 
 #[test]

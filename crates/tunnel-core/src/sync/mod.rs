@@ -831,14 +831,10 @@ impl Syncer {
         let fresh = std::mem::take(&mut scan.fresh);
         scan.fresh = self
             .with_journal(move |j| {
-                let upserts = fresh
-                    .iter()
-                    .filter_map(|p| hashes.get_key_value(p))
-                    .filter(|(p, h)| left.get(*p) != Some(*h));
+                let upserts = fresh.iter().filter_map(|p| hashes.get_key_value(p));
                 let stale: Vec<RelPath> = left
-                    .keys()
-                    .filter(|p| !hashes.contains_key(*p))
-                    .cloned()
+                    .into_iter()
+                    .filter(|p| !hashes.contains_key(p))
                     .collect();
                 if upserts.clone().next().is_some() || !stale.is_empty() {
                     j.update_scan_cache_from(id, upserts, &stale)?;
