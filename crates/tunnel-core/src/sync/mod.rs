@@ -814,14 +814,14 @@ impl Syncer {
             .await?;
         let root = folder.path.clone();
         let opts = self.scan_options();
-        // The rows that still fit move into the scan; `left` holds the others (files gone or
-        // hashed again).
+        // The rows that still fit become the scan's; `left` names the paths of the others
+        // (files gone, no longer files, hashed again or not read).
         let (scan, left) =
             tokio::task::spawn_blocking(move || scan_folder_reusing(&root, cache, &opts))
                 .await
                 .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))??;
-        // Only rows that changed are written back: an unchanged folder of 100,000 files costs
-        // no journal writes. The rows are lent to the journal thread, not copied, and stay
+        // Only the rows of files hashed again are written back, and the rows of files gone
+        // removed: an unchanged folder of 100,000 files costs no journal writes. The rows are lent to the journal thread, not copied, and stay
         // there: once written, the journal's scan cache holds exactly this scan's rows, and
         // the few a sync needs later (the files it sends, the local side of a conflict) are
         // read back from it, so that the plan is made without 100,000 rows beside it
