@@ -167,3 +167,43 @@ fn an_edit_here_racing_an_edit_there_inside_an_excluded_folder_keeps_both() {
         );
     });
 }
+
+#[test]
+fn content_made_inside_an_excluded_folder_is_published_then_removed_by_the_very_next_sync() {
+    // The sync that publishes it must not leave a clean mark: the next one has the removal to
+    // do, and a mark would answer it "nothing to do" (found by the model test; every device
+    // here also checks each such answer against the full path, which panics on a wrong one).
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        let b = Device::new("dev-b");
+        set_excluded(&a, &["Private"]);
+        a.write("Private/notes.txt", b"made here while excluded");
+        a.write("open.txt", b"synced");
+        // Written well before the sync (no racy timestamps): the sync could leave a mark.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        for rel in ["Private/notes.txt", "open.txt"] {
+            std::fs::File::options()
+                .write(true)
+                .open(a.path(rel))
+                .and_then(|f| f.set_modified(old))
+                .expect("set mtime");
+        }
+        a.sync(&store).await.expect("a publishes");
+        b.sync(&store).await.expect("b");
+        assert_eq!(names(&b), ["Private/notes.txt", "open.txt"], "published");
+        let s = a.sync(&store).await.expect("a again");
+        assert_eq!(
+            s.evicted, 2,
+            "the very next sync removes this device's copy (the file, its folder)"
+        );
+        assert_eq!(names(&a), ["open.txt"]);
+        b.sync(&store).await.expect("b again");
+        assert_eq!(
+            names(&b),
+            ["Private/notes.txt", "open.txt"],
+            "still on the page"
+        );
+    });
+}
