@@ -104,12 +104,7 @@ pub(super) fn read_entries_sharing(
 ) -> Result<BTreeMap<RelPath, FileEntry>> {
     // Built in batches (see `crate::bulk_map`): full nodes, without a list of every row and
     // its sort's room beside the map (half again its size, at the peak of a full sync).
-    let rows: i64 = c
-        .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM {table} WHERE folder_id = ?1"
-        ))?
-        .query_row([folder], |r| r.get(0))?;
-    let mut out = crate::bulk_map::BulkMap::with_expected(usize::try_from(rows).unwrap_or(0));
+    let mut out = crate::bulk_map::BulkMap::with_expected(super::folder_rows(c, table, folder)?);
     let sql = format!("SELECT path, entry FROM {table} WHERE folder_id = ?1");
     let mut stmt = c.prepare_cached(&sql)?;
     let rows = stmt.query_map([folder], |r| {

@@ -97,6 +97,16 @@ fn decode_rel(table: &'static str, folder: FolderId, text: &str) -> Result<RelPa
     RelPath::new(text).map_err(|e| corrupt(table, format!("folder {folder}, {text:?}"), e))
 }
 
+/// How many rows of `folder` `table` holds: the room to make before reading them all.
+fn folder_rows(c: &rusqlite::Connection, table: &'static str, folder: FolderId) -> Result<usize> {
+    let n: i64 = c
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE folder_id = ?1"
+        ))?
+        .query_row([folder], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 fn u64_col(table: &'static str, key: &str, what: &str, v: i64) -> Result<u64> {
     u64::try_from(v).map_err(|_| corrupt(table, key.to_string(), format!("negative {what} {v}")))
 }

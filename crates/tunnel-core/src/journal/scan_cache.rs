@@ -43,13 +43,10 @@ impl Journal {
         self.read(&format!("reading the scan cache of folder {folder}"), |c| {
             // Sized once (a table grown by doubling holds the old one beside the new while
             // it grows).
-            let rows: i64 = c
-                .prepare_cached("SELECT COUNT(*) FROM scan_cache WHERE folder_id = ?1")?
-                .query_row([folder], |r| r.get(0))?;
-            let mut out = HashMap::with_capacity(usize::try_from(rows).unwrap_or(0));
-            let mut stmt = c.prepare_cached(
-                "SELECT path, size, mtime_ns, inode, sha256, chunks FROM scan_cache WHERE folder_id = ?1",
-            )?;
+            let mut out = HashMap::with_capacity(super::folder_rows(c, "scan_cache", folder)?);
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM scan_cache WHERE folder_id = ?1"
+            ))?;
             let rows = stmt.query_map([folder], read_row)?;
             for row in rows {
                 let (rel, hash) = decode_row(folder, row?)?;
@@ -71,10 +68,9 @@ impl Journal {
         self.read(
             &format!("reading scan-cache rows of folder {folder}"),
             |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT path, size, mtime_ns, inode, sha256, chunks FROM scan_cache \
-                 WHERE folder_id = ?1 AND path = ?2",
-                )?;
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {ROW_COLUMNS} FROM scan_cache WHERE folder_id = ?1 AND path = ?2"
+                ))?;
                 let mut out = HashMap::with_capacity(paths.len());
                 for p in paths {
                     if let Some(row) = stmt
@@ -142,6 +138,9 @@ impl Journal {
 
 /// A row's columns as stored: path, size, mtime, inode, SHA-256 (hex), chunks (JSON).
 type Row = (String, i64, i64, i64, String, String);
+
+/// The columns [`read_row`] reads, in its order.
+const ROW_COLUMNS: &str = "path, size, mtime_ns, inode, sha256, chunks";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
