@@ -18,6 +18,8 @@ pub struct BulkMap<K: Ord, V> {
     map: BTreeMap<K, V>,
     batch: Vec<(K, V)>,
     size: usize,
+    #[cfg(test)]
+    merges: usize,
 }
 
 impl<K: Ord, V> BulkMap<K, V> {
@@ -28,6 +30,8 @@ impl<K: Ord, V> BulkMap<K, V> {
             map: BTreeMap::new(),
             batch: Vec::with_capacity(size.min(expected.max(1))),
             size,
+            #[cfg(test)]
+            merges: 0,
         }
     }
 
@@ -44,6 +48,14 @@ impl<K: Ord, V> BulkMap<K, V> {
         // Collected in place (the batch's own buffer), sorted, built with full nodes.
         let mut part: BTreeMap<K, V> = std::mem::take(&mut self.batch).into_iter().collect();
         self.map.append(&mut part);
+        // A map that outgrows what was expected (a scan without a cache to count its files
+        // by) takes batches of an eighth of itself: each merge passes over the whole map, so
+        // batches of a fixed size would cost passes in proportion to the square of its size.
+        self.size = self.size.max(self.map.len() / 8);
+        #[cfg(test)]
+        {
+            self.merges += 1;
+        }
     }
 
     /// The map.
@@ -72,5 +84,20 @@ mod tests {
             }
             assert_eq!(bulk.finish(), plain, "{n} keys");
         }
+    }
+
+    #[test]
+    fn a_map_far_larger_than_expected_is_merged_in_growing_batches() {
+        // No count to go by (a scan without a cache): 300,000 entries in batches of the
+        // smallest size would be 73 merges, each a pass over the whole map.
+        let n = 300_000u64;
+        let mut bulk = BulkMap::with_expected(0);
+        for i in 0..n {
+            bulk.push((i * 7_919) % n, i);
+        }
+        assert!(bulk.merges < 30, "{} merges", bulk.merges);
+        let map = bulk.finish();
+        assert_eq!(map.len(), n as usize);
+        assert!(map.iter().all(|(k, v)| (v * 7_919) % n == *k));
     }
 }

@@ -29,12 +29,12 @@ use crate::hash::Digest;
 pub mod memory;
 
 /// Name of a blob (an attachment on the page): 1..=200 characters of `[a-z0-9._-]`,
-/// not starting with `.`. The text is shared (`Arc<str>`): the many chunks of one pack name
-/// the same blob, and a file list read in bulk keeps one copy of each name (see
-/// [`BlobNames`]).
+/// not starting with `.`. The text is shared (an [`arcstr::ArcStr`], one pointer): the many
+/// chunks of one pack name the same blob, and a file list read in bulk keeps one copy of
+/// each name (see [`BlobNames`]); each chunk reference holds 8 bytes of it.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct BlobName(std::sync::Arc<str>);
+pub struct BlobName(arcstr::ArcStr);
 
 /// The text is not a valid [`BlobName`].
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::fs::Metadata;
 
 use super::hashing::Job;
 use super::walk::ListedFile;
-use super::LocalScan;
+use super::{Entries, LocalScan};
 use crate::chunk::{self, FileHashes};
 use crate::fs_safe;
 use crate::journal::CachedHash;
@@ -36,6 +36,14 @@ pub(super) enum Cache<'a> {
 }
 
 impl Cache<'_> {
+    /// How many rows it holds (a lent cache: until [`Cache::lend_to`]).
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Cache::Borrowed(m) => m.len(),
+            Cache::Lent { rows, .. } => rows.len(),
+        }
+    }
+
     /// Before the walk: a lent cache's rows move into `scan.hashes` (the table itself, not
     /// row by row).
     pub(super) fn lend_to(&mut self, scan: &mut LocalScan) {
@@ -67,11 +75,12 @@ pub(super) fn reuse_or_hash(
     cache: &mut Cache<'_>,
     chunking: &chunk::Chunking,
     scan: &mut LocalScan,
+    entries: &mut Entries,
 ) -> Option<Job> {
     match cache {
         Cache::Borrowed(m) => match m.get(&file.rel) {
             Some(c) if cache_fits(c, &file.meta, chunking) => {
-                scan.entries.insert(file.rel.clone(), file_entry(c));
+                entries.push(file.rel.clone(), file_entry(c));
                 scan.hashes.insert(file.rel, c.clone());
                 return None;
             }
@@ -79,7 +88,7 @@ pub(super) fn reuse_or_hash(
         },
         Cache::Lent { left, .. } => match scan.hashes.get_key_value(&file.rel) {
             Some((rel, c)) if cache_fits(c, &file.meta, chunking) => {
-                scan.entries.insert(rel.clone(), file_entry(c));
+                entries.push(rel.clone(), file_entry(c));
                 return None;
             }
             // Hashed again: the old row goes (its fresh one takes its place). Not kept to be
@@ -102,7 +111,12 @@ pub(super) fn reuse_or_hash(
 }
 
 /// Record a file just hashed in `scan`: its entry, and its cache row for the next scan.
-pub(super) fn record_fresh(scan: &mut LocalScan, rel: RelPath, h: FileHashes) {
+pub(super) fn record_fresh(
+    scan: &mut LocalScan,
+    entries: &mut Entries,
+    rel: RelPath,
+    h: FileHashes,
+) {
     scan.hashed += 1;
     scan.fresh.push(rel.clone());
     let cached = CachedHash {
@@ -112,7 +126,7 @@ pub(super) fn record_fresh(scan: &mut LocalScan, rel: RelPath, h: FileHashes) {
         sha256: h.sha256,
         chunks: h.chunks,
     };
-    scan.entries.insert(rel.clone(), file_entry(&cached));
+    entries.push(rel.clone(), file_entry(&cached));
     // Racy timestamps (as in git): a file modified within the file system's
     // timestamp granularity of this hash could change again without its (size,
     // mtime) changing. Such a cache row never matches, so it is hashed again

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use tracing::{debug, warn};
 
 use super::cache::record_fresh;
-use super::LocalScan;
+use super::{Entries, LocalScan};
 use crate::chunk;
 use crate::fs_safe;
 use crate::in_use::{self, IN_USE_REASON};
@@ -41,6 +41,7 @@ pub(super) struct Hooks<'a> {
 /// modification time): when not, the listing's digest does not describe the scan.
 pub(super) fn hash_into(
     scan: &mut LocalScan,
+    entries: &mut Entries,
     root: &Path,
     jobs: Vec<Job>,
     chunking: &chunk::Chunking,
@@ -51,7 +52,7 @@ pub(super) fn hash_into(
         match result {
             Ok(h) => {
                 as_listed &= h.size == listed.len && h.mtime_ns == listed.mtime_ns;
-                record_fresh(scan, rel, h)
+                record_fresh(scan, entries, rel, h)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 as_listed = false;

@@ -42,6 +42,7 @@ pub(crate) use narrow::{narrow_scan, walk_folder, FolderWalk, Walked};
 pub(crate) use rules::name_skip_reason;
 pub use rules::{is_temporary_name, SkipRules};
 
+use crate::bulk_map::BulkMap;
 use crate::hash::Digest;
 use crate::journal::CachedHash;
 use crate::manifest::EntryKind;
@@ -84,6 +85,9 @@ pub enum SkipReason {
     /// Matched by `.sbtignore` or the configured ignore patterns.
     Ignored,
 }
+
+/// A scan's entries while they are gathered.
+type Entries = BulkMap<RelPath, LocalEntry>;
 
 /// The scanned local tree.
 #[derive(Clone, Debug, Default)]
@@ -236,8 +240,13 @@ fn scan_with(
     let chunking = crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size);
     let mut cache = cache;
     cache.lend_to(&mut scan);
+    // Entries are gathered in batches into full nodes (see `bulk_map`): inserted one by one
+    // in listing order, each node of the map was about half full (issue 15). The cache's
+    // rows are the count to expect.
+    let expected = cache.len().max(scan.hashes.len());
     let mut sink = ScanSink {
         scan: &mut scan,
+        entries: BulkMap::with_expected(expected),
         cache,
         chunking: &chunking,
         jobs: Vec::new(),
@@ -246,6 +255,7 @@ fn scan_with(
     walk::walk(root, extra.as_deref(), &mut sink, &mut listing)?;
     let ignores = sink.ignores.digest();
     let jobs = sink.jobs;
+    let mut entries = sink.entries;
     let mut cache = sink.cache;
     scan.ignores = Some(ignores);
     // The fresh rows' room, made once (a table grown by doubling holds both while it grows).
@@ -254,7 +264,8 @@ fn scan_with(
         after_first_read,
         before_open,
     };
-    let as_listed = hashing::hash_into(&mut scan, root, jobs, &chunking, &hooks);
+    let as_listed = hashing::hash_into(&mut scan, &mut entries, root, jobs, &chunking, &hooks);
+    scan.entries = entries.finish();
     cache.take_back(&mut scan);
     let settled = as_listed
         && scan.unreadable.is_empty()
@@ -286,6 +297,8 @@ pub fn listing_digest(root: &Path, opts: &ScanOptions) -> Result<Option<Digest>,
 /// from the cache as they are listed, or collected to be hashed (in listing order).
 struct ScanSink<'a, 'c> {
     scan: &'a mut LocalScan,
+    /// The scan's entries, gathered (`scan.entries` once the files are hashed).
+    entries: Entries,
     cache: cache::Cache<'c>,
     chunking: &'a crate::chunk::Chunking,
     jobs: Vec<hashing::Job>,
@@ -310,7 +323,7 @@ impl Sink for ScanSink<'_, '_> {
     }
 
     fn folder(&mut self, rel: &RelPath, meta: &std::fs::Metadata) {
-        self.scan.entries.insert(
+        self.entries.push(
             rel.clone(),
             LocalEntry {
                 kind: EntryKind::Dir,
@@ -322,7 +335,13 @@ impl Sink for ScanSink<'_, '_> {
     }
 
     fn file(&mut self, file: ListedFile) {
-        if let Some(job) = cache::reuse_or_hash(file, &mut self.cache, self.chunking, self.scan) {
+        if let Some(job) = cache::reuse_or_hash(
+            file,
+            &mut self.cache,
+            self.chunking,
+            self.scan,
+            &mut self.entries,
+        ) {
             self.jobs.push(job);
         }
     }

@@ -175,7 +175,9 @@ pub(crate) fn narrow_scan(
         after_first_read: &|_| {},
         before_open: &|_| {},
     };
-    let as_listed = hashing::hash_into(&mut shell, &root, jobs, &chunking, &hooks);
+    let mut hashed = super::Entries::with_expected(jobs.len());
+    let as_listed = hashing::hash_into(&mut shell, &mut hashed, &root, jobs, &chunking, &hooks);
+    shell.entries.append(&mut hashed.finish());
     let settled = as_listed
         && shell.unreadable.is_empty()
         && shell.in_use.is_empty()
