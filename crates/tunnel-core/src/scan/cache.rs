@@ -105,7 +105,6 @@ pub(super) fn reuse_or_hash(
     }
     Some(Job {
         rel: file.rel,
-        native: file.native,
         listed: fs_safe::Meta::of(&file.meta),
     })
 }

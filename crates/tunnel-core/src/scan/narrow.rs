@@ -164,7 +164,6 @@ pub(crate) fn narrow_scan(
                 shell.hashes.insert(w.rel, c);
             }
             None => jobs.push(Job {
-                native: native_path(&root, &w.rel),
                 rel: w.rel,
                 listed: w.meta,
             }),
@@ -197,14 +196,6 @@ pub(crate) fn narrow_scan(
             .iter()
             .any(|(_, r)| matches!(r, SkipReason::Ignored));
     shell
-}
-
-fn native_path(root: &Path, rel: &RelPath) -> PathBuf {
-    let mut p = root.to_owned();
-    for c in rel.components() {
-        p.push(c);
-    }
-    p
 }
 
 /// The narrow walk's sink: a compact row per name kept; the rest as the full scan records it.

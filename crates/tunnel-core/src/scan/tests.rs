@@ -205,6 +205,41 @@ fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_names_the_rest() {
 }
 
 #[test]
+fn a_lent_cache_whose_every_row_is_hashed_again_is_not_grown_twice_its_size() {
+    // Issue 15: after a first sync of files written just before it every row is made never
+    // to match, and the next scan hashes every file again. The rows taken out leave room
+    // `reserve` cannot see: it made a table for twice the files (23 MB at 100,000) beside
+    // the old one. The fresh rows must fit a table of their own size.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let n = 3_000;
+    for i in 0..n {
+        put(root, &format!("d{}/f{i}", i % 7), format!("{i}").as_bytes());
+    }
+    let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    // Every row stale (as a racy row is): each file is read again.
+    let cache: HashMap<RelPath, CachedHash> = first
+        .hashes
+        .iter()
+        .map(|(p, h)| {
+            let mut h = h.clone();
+            h.mtime_ns -= 1;
+            (rel(p.as_str()), h)
+        })
+        .collect();
+    let (again, left) = scan_folder_reusing(root, cache, &opts()).expect("scan");
+    assert_eq!(again.hashed, n as u64, "every file hashed again");
+    assert_eq!(left.len(), n, "every old row let go");
+    assert_eq!(again.hashes, first.hashes, "the same rows, read again");
+    assert!(
+        again.hashes.capacity() < 2 * n,
+        "{} rows in a table for {}",
+        again.hashes.len(),
+        again.hashes.capacity()
+    );
+}
+
+#[test]
 fn cache_rows_survive_the_journal_round_trip() {
     // What the engine does between two syncs: store the hashes, read them back, rescan.
     let dir = tempfile::tempdir().expect("tempdir");

@@ -21,7 +21,6 @@ use crate::rel_path::RelPath;
 /// A regular file the listing kept, with what the listing saw of it.
 pub(super) struct ListedFile {
     pub(super) rel: RelPath,
-    pub(super) native: PathBuf,
     pub(super) meta: Metadata,
 }
 
@@ -231,7 +230,7 @@ fn visit(
             chunk::mtime_ns(&meta),
             chunk::inode(&meta),
         );
-        sink.file(ListedFile { rel, native, meta });
+        sink.file(ListedFile { rel, meta });
         return None;
     }
     listing.folder(&rel, chunk::mtime_ns(&meta));
