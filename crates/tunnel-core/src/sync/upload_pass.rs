@@ -228,6 +228,9 @@ impl Syncer {
         for r in resumed {
             index.entry(r.sha256).or_insert(r);
         }
+        // Each list below is let go as soon as its step is done: the entries are assembled
+        // beside the files to send, where a first sync of 100,000 files peaked (issue 15).
+        drop(wanted);
 
         // Big files: their missing chunks, in parallel (cut at the chunk size), or in packs
         // (cut by content). Pack members: small files whole (`None`) or one chunk (`Some`).
@@ -264,6 +267,7 @@ impl Syncer {
                 }
             }
         }
+        drop(packed_chunks);
         // What each file adds to the page: its missing chunks, or all of it in a pack.
         let mut need: Vec<u64> = vec![0; files.len()];
         let mut chunks_left: Vec<usize> = vec![0; files.len()];
@@ -354,7 +358,12 @@ impl Syncer {
         // Small files and the chunks of big files cut by content: packs. Members are read
         // and checked on blocking threads; a full pack goes on its way while the next one is
         // read (at most PACKS_IN_FLIGHT sent at once), so reading, hashing and sending overlap.
-        let mut pack_refs: HashMap<RelPath, ChunkRef> = HashMap::new();
+        // Each whole file's place in its pack, by file (a table keyed by path was half again
+        // its size, and grew by doubling while 100,000 members came in, issue 15).
+        let mut pack_refs: Vec<Option<ChunkRef>> = Vec::new();
+        if pack_members.iter().any(|(_, c)| c.is_none()) {
+            pack_refs.resize(files.len(), None);
+        }
         // A pack is closed once it reaches its target; a whole file (at most the pack
         // threshold) may take it past.
         let pack_room = self
@@ -383,7 +392,7 @@ impl Syncer {
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
                         let done = self
-                            .pack_sent(r, &mut pack_refs, &mut index, exec, folder)
+                            .pack_sent(r, &mut pack_refs, &file_of, &mut index, exec, folder)
                             .await?;
                         chunks_sent.extend(done);
                     }
@@ -407,7 +416,7 @@ impl Syncer {
             };
             for r in sent.drain(..) {
                 let done = self
-                    .pack_sent(r, &mut pack_refs, &mut index, exec, folder)
+                    .pack_sent(r, &mut pack_refs, &file_of, &mut index, exec, folder)
                     .await?;
                 chunks_sent.extend(done);
             }
@@ -429,7 +438,7 @@ impl Syncer {
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
                         let done = self
-                            .pack_sent(r, &mut pack_refs, &mut index, exec, folder)
+                            .pack_sent(r, &mut pack_refs, &file_of, &mut index, exec, folder)
                             .await?;
                         chunks_sent.extend(done);
                     }
@@ -454,7 +463,7 @@ impl Syncer {
         }
         while let Some(r) = in_flight.next().await {
             let done = self
-                .pack_sent(r, &mut pack_refs, &mut index, exec, folder)
+                .pack_sent(r, &mut pack_refs, &file_of, &mut index, exec, folder)
                 .await?;
             chunks_sent.extend(done);
         }
@@ -471,6 +480,8 @@ impl Syncer {
             );
         }
 
+        drop((pack_members, file_of, need, chunks_left));
+
         // Assemble the entries (room made once: grown by doubling, 100,000 entries left the
         // list a third larger than them, into the commit, issue 15).
         entries.reserve_exact(files.len());
@@ -481,7 +492,7 @@ impl Syncer {
             }
             let refs = if let Some(r) = resolved.remove(&i) {
                 r
-            } else if let Some(r) = pack_refs.remove(&f.path) {
+            } else if let Some(r) = pack_refs.get_mut(i).and_then(Option::take) {
                 vec![r]
             } else {
                 let refs: Option<Vec<ChunkRef>> = f
@@ -540,7 +551,8 @@ impl Syncer {
     async fn pack_sent(
         &self,
         result: Result<(BlobInfo, Vec<upload::Packed>), RemoteError>,
-        refs: &mut HashMap<RelPath, ChunkRef>,
+        refs: &mut [Option<ChunkRef>],
+        file_of: &HashMap<&RelPath, usize>,
         index: &mut upload::ChunkIndex,
         exec: &mut Execution,
         folder: &FolderRecord,
@@ -556,7 +568,9 @@ impl Syncer {
             if m.whole_file {
                 let p = exec.tally.file_done(&m.path, m.chunk.size);
                 self.emit_progress(folder, p);
-                refs.insert(m.path, m.chunk);
+                if let Some(slot) = file_of.get(&m.path).and_then(|&i| refs.get_mut(i)) {
+                    *slot = Some(m.chunk);
+                }
             } else {
                 chunks.push((m.path, m.chunk.size));
                 index.insert(m.chunk.sha256, m.chunk);
