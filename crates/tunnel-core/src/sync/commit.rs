@@ -71,7 +71,7 @@ impl Syncer {
             info!("starting a new remote generation after a rewritten history");
         }
         let generation = tree.generation.clone();
-        let delta = Delta {
+        let mut delta = Delta {
             format: FORMAT_VERSION,
             generation: generation.clone(),
             seq,
@@ -79,7 +79,6 @@ impl Syncer {
             entries,
         };
         tree.apply_delta_ref(&delta)?;
-        let entries = &delta.entries;
 
         let mut head = match &view.head {
             Some(h) if !fresh_generation => h.clone(),
@@ -93,6 +92,18 @@ impl Syncer {
             },
         };
         head.seq = seq;
+        // A commit that writes the page's first snapshot (a first upload, a new generation:
+        // no snapshot on the page yet) lists the tree, which holds every entry of the delta
+        // now, and never writes the delta itself: the delta's list is let go before the parts
+        // are made, and what the journal needs of it is read from the tree by path (issue 15:
+        // a first sync of 100,000 files held them twice at its peak).
+        let first_snapshot: Option<Vec<RelPath>> =
+            (whole_tree && head.snapshot.is_none()).then(|| {
+                std::mem::take(&mut delta.entries)
+                    .into_iter()
+                    .map(|e| e.path)
+                    .collect()
+            });
         // The delta in parts, or a new snapshot in parts (format 2): every part below the
         // chunk size the server accepts and the readers' cap, the head below its limit.
         let written = file_list::write_file_list(
@@ -121,6 +132,11 @@ impl Syncer {
         }
         let head_value = head.to_value();
         let head_version = store.write_head(&head_value, view.head_version).await?;
+        // The entries published: the delta's, or those the first snapshot holds at its paths.
+        let entries: Vec<&FileEntry> = match &first_snapshot {
+            Some(paths) => paths.iter().filter_map(|p| tree.files.get(p)).collect(),
+            None => delta.entries.iter().collect(),
+        };
         info!(seq, entries = entries.len(), "committed");
         let written_head = HeadState {
             value: head_value.clone(),
@@ -171,19 +187,33 @@ impl Syncer {
         // The cache moves by this commit's rows when it holds the tree this commit starts
         // from; else (a new generation, a first commit) it is stored whole. The tree is lent
         // to the journal thread and handed back, not copied.
+        drop(entries);
         let changed = delta.entries;
         let tree_for_gc = self
             .with_journal(move |j| {
-                let upserts = changed
-                    .iter()
-                    .filter(|e| !e.deleted && !not_here.contains(&e.path));
-                j.apply_base_from(id, upserts, &removals)?;
-                if !j.advance_remote_cache(id, &g, from_seq, seq, &changed)? {
-                    if whole_tree {
+                match &first_snapshot {
+                    // The tree is the first snapshot's list: the cache is stored whole.
+                    Some(paths) => {
+                        let upserts = paths
+                            .iter()
+                            .filter_map(|p| tree.files.get(p))
+                            .filter(|e| !e.deleted && !not_here.contains(&e.path));
+                        j.apply_base_from(id, upserts, &removals)?;
                         j.store_remote_cache(id, &tree)?;
-                    } else {
-                        // Never a narrow tree as the cache: read in full next time.
-                        j.forget_remote_cache(id)?;
+                    }
+                    None => {
+                        let upserts = changed
+                            .iter()
+                            .filter(|e| !e.deleted && !not_here.contains(&e.path));
+                        j.apply_base_from(id, upserts, &removals)?;
+                        if !j.advance_remote_cache(id, &g, from_seq, seq, &changed)? {
+                            if whole_tree {
+                                j.store_remote_cache(id, &tree)?;
+                            } else {
+                                // Never a narrow tree as the cache: read in full next time.
+                                j.forget_remote_cache(id)?;
+                            }
+                        }
                     }
                 }
                 j.set_remote_position(id, &g, seq)?;

@@ -9,13 +9,15 @@
 //! - `SBER_TUNNEL_FORMAT_MILLION=1`: 1,000,000 entries cut for a 100 MB attachment limit keep
 //!   the head under its 32,000-byte limit (a benchmark-sized check, not run by default).
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use tunnel_core::config::SyncSettings;
 use tunnel_core::hash::Digest;
 use tunnel_core::manifest::parts::{assemble_snapshot, PartWriter, SnapshotPart};
 use tunnel_core::manifest::{
     chunk_blob_name, delta_blob_name, ChunkRef, Delta, EntryKind, FileEntry, Head, Limits,
-    Snapshot, SnapshotRef, FORMAT_V1, FORMAT_VERSION,
+    RemoteTree, Snapshot, SnapshotRef, FORMAT_V1, FORMAT_VERSION,
 };
 use tunnel_core::rel_path::RelPath;
 use tunnel_core::remote::memory::MemoryStore;
@@ -105,6 +107,59 @@ fn a_file_list_larger_than_the_attachment_limit_is_committed_in_parts_and_read_e
         b.sync(&store).await.expect("b commits");
         a.sync(&store).await.expect("a reads b");
         assert_eq!(b.tree(), a.tree());
+    });
+}
+
+/// `dev`'s journal: its base and its cached remote tree.
+fn journal_state(dev: &Device) -> (BTreeMap<RelPath, FileEntry>, Option<RemoteTree>) {
+    let journal = dev.syncer.journal();
+    let j = journal.lock().expect("journal lock");
+    (
+        j.base(dev.folder).expect("base readable"),
+        j.remote_cache(dev.folder).expect("cache readable"),
+    )
+}
+
+#[test]
+fn a_first_snapshot_records_the_base_and_the_cache_from_its_tree() {
+    // Issue 15: the commit that writes a page's first snapshot lets the delta's own list go
+    // and records the base and the remote cache from the tree. They must be exactly what a
+    // device reading the page finds, and the next commit a delta on top of them.
+    let rt = runtime();
+    rt.block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::new("a");
+        let b = Device::new("b");
+        write_many(&a, 300, "first");
+        a.write("one-more/keep.txt", b"x");
+        a.sync(&store).await.expect("first commit");
+        assert!(head_of(&store).snapshot.is_some(), "a first snapshot");
+        let (base, cache) = journal_state(&a);
+        let cache = cache.expect("the first commit leaves a cache");
+        b.sync(&store).await.expect("b reads the page");
+        let (b_base, b_cache) = journal_state(&b);
+        assert_eq!(
+            Some(&cache),
+            b_cache.as_ref(),
+            "a's cache is the page's tree"
+        );
+        let live: BTreeMap<RelPath, FileEntry> =
+            cache.live().map(|e| (e.path.clone(), e.clone())).collect();
+        assert_eq!(live.len(), 300 + 37 + 2, "the files and their folders");
+        assert_eq!(base, live, "a's base is every entry it published");
+        assert_eq!(b_base, live, "and b's, having downloaded them all");
+
+        // The next commit is a delta on the cache the first one left.
+        a.write("after.txt", b"next");
+        a.sync(&store).await.expect("second commit");
+        assert_eq!(
+            head_of(&store).deltas.len(),
+            1,
+            "a delta, not a new snapshot"
+        );
+        b.sync(&store).await.expect("b reads the delta");
+        assert_eq!(b.tree(), a.tree());
+        assert_eq!(journal_state(&a).1, journal_state(&b).1);
     });
 }
 
