@@ -52,7 +52,7 @@ pub use error::{JournalError, Result};
 pub use folders::FolderRecord;
 pub use narrow::{CachedStat, StoredTree};
 pub use ops::PendingOp;
-pub use scan_cache::CachedHash;
+pub use scan_cache::{CachedHash, ScanRows};
 pub use trash::{TrashReason, TrashRecord};
 
 use crate::ids::FolderId;

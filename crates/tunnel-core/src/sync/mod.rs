@@ -636,7 +636,7 @@ impl Syncer {
             })
             .collect();
         let rows = if sent.is_empty() {
-            HashMap::new()
+            crate::journal::ScanRows::default()
         } else {
             self.with_journal(move |j| j.scan_cache_rows(id, &sent))
                 .await?

@@ -17,7 +17,7 @@ impl Syncer {
         folder: &FolderRecord,
         store: &dyn RemoteStore,
         actions: Vec<Action>,
-        mut hashes: HashMap<RelPath, crate::journal::CachedHash>,
+        mut hashes: crate::journal::ScanRows,
         remote: &RemoteTree,
         exec: &mut Execution,
     ) -> Result<Vec<FileEntry>, SyncError> {
@@ -84,7 +84,7 @@ impl Syncer {
                     path,
                     local,
                     *version,
-                    hashes.remove(path),
+                    hashes.take(path),
                     &mut entries,
                     &mut files,
                 ),
@@ -99,7 +99,7 @@ impl Syncer {
                         path,
                         local,
                         *version,
-                        hashes.remove(path),
+                        hashes.take(path),
                         &mut entries,
                         &mut files,
                     );
