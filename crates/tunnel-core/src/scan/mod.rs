@@ -261,12 +261,11 @@ fn scan_with(
     // The fresh rows' room, made once (a table grown by doubling holds both while it grows).
     // A lent table whose rows did not fit (every file hashed again: written just before the
     // last sync) has room that `reserve` cannot see, left by the rows taken out: it would
-    // make a table twice the size beside it (23 MB at 100,000 files, issue 15). It is built
-    // again at the size wanted instead.
+    // make a table twice the size beside it (23 MB at 100,000 files, issue 15). It is first
+    // cut to the rows it still holds (let go whole when it holds none), then grown once.
     if jobs.len() > scan.hashes.capacity() - scan.hashes.len() {
-        let mut rows = HashMap::with_capacity(scan.hashes.len() + jobs.len());
-        rows.extend(scan.hashes.drain());
-        scan.hashes = rows;
+        scan.hashes.shrink_to_fit();
+        scan.hashes.reserve(jobs.len());
     }
     let hooks = Hooks {
         after_first_read,

@@ -38,7 +38,9 @@ impl Syncer {
             })
             .collect();
         let mut renamed_copies = renamed_copies.iter();
-        let mut jobs: Vec<Job<'_>> = Vec::new();
+        // Room for one job per action, made once (untouched room costs no memory): grown by
+        // doubling, a new device's 100,000 jobs were copied at each of 15 doublings.
+        let mut jobs: Vec<Job<'_>> = Vec::with_capacity(actions.len());
         // Conflict copies of the remote version: their base is recorded only after the commit
         // that publishes them, or a lost commit race would read them as deleted remotely.
         let mut copies: HashSet<RelPath> = HashSet::new();
