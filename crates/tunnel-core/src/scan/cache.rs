@@ -23,10 +23,10 @@ const RACY_WINDOW_NS: i64 = 3_000_000_000;
 /// The scan cache a scan reads: borrowed (its rows are copied into the scan) or lent. A lent
 /// cache's rows become the scan's own `hashes` when the walk begins ([`Cache::lend_to`]):
 /// the rows that still fit stay where they are, so 100,000 rows are never held twice, nor in
-/// two tables (issue 15). A row that no longer fits is let go at once, its path noted in
-/// `left` (its file is hashed again, or was not read); so are, at the end
-/// ([`Cache::take_back`]), the rows of files gone. The caller drops the rows of the paths in
-/// `left` that the scan did not hash again.
+/// two tables (issue 15). A row that no longer fits is replaced in place by its file's fresh
+/// row; at the end ([`Cache::take_back`]) the rows no file of the scan took (files gone, now
+/// folders, not read) are let go, their paths noted in `left`. The caller drops the rows of
+/// the paths in `left`.
 pub(super) enum Cache<'a> {
     Borrowed(&'a HashMap<RelPath, CachedHash>),
     Lent {
@@ -86,21 +86,17 @@ pub(super) fn reuse_or_hash(
             }
             _ => {}
         },
-        Cache::Lent { left, .. } => match scan.hashes.get_key_value(&file.rel) {
+        // A row that does not fit stays where it is until the file's fresh row replaces it (a
+        // file that cannot be read again has no entry, and its row goes with the others in
+        // `take_back`). Taken out at once, the rows left room the table could not reuse: after
+        // a first sync of files written just before it (racy rows, every one hashed again)
+        // the fresh rows made a table of twice the size beside it (issue 15).
+        Cache::Lent { .. } => match scan.hashes.get_key_value(&file.rel) {
             Some((rel, c)) if cache_fits(c, &file.meta, chunking) => {
                 entries.push(rel.clone(), file_entry(c));
                 return None;
             }
-            // Hashed again: the old row goes (its fresh one takes its place). Not kept to be
-            // compared with the fresh one: a row that did not fit differs from it, and after
-            // a first sync of files written just before it (racy rows, every one hashed
-            // again) 100,000 old rows were held beside the new ones (issue 15).
-            Some(_) => {
-                if let Some((rel, _old)) = scan.hashes.remove_entry(&file.rel) {
-                    left.push(rel);
-                }
-            }
-            None => {}
+            _ => {}
         },
     }
     Some(Job {

@@ -189,9 +189,9 @@ pub fn scan_folder(
 }
 
 /// [`scan_folder`] that takes `cache` and keeps the rows it reuses as they are instead of
-/// copying them (a large folder's cache is never held twice). Returns the scan and the paths
-/// whose rows it let go: files that are gone, are no longer files, were hashed again or could
-/// not be read (the rows of those not in the scan's `hashes` are stale).
+/// copying them (a large folder's cache is never held twice; a file hashed again has its row
+/// replaced in place). Returns the scan and the paths whose rows it let go: files that are
+/// gone, are no longer files or could not be read (their rows are stale).
 pub fn scan_folder_reusing(
     root: &Path,
     cache: HashMap<RelPath, CachedHash>,
@@ -258,15 +258,13 @@ fn scan_with(
     let mut entries = sink.entries;
     let mut cache = sink.cache;
     scan.ignores = Some(ignores);
-    // The fresh rows' room, made once (a table grown by doubling holds both while it grows).
-    // A lent table whose rows did not fit (every file hashed again: written just before the
-    // last sync) has room that `reserve` cannot see, left by the rows taken out: it would
-    // make a table twice the size beside it (23 MB at 100,000 files, issue 15). It is first
-    // cut to the rows it still holds (let go whole when it holds none), then grown once.
-    if jobs.len() > scan.hashes.capacity() - scan.hashes.len() {
-        scan.hashes.shrink_to_fit();
-        scan.hashes.reserve(jobs.len());
-    }
+    // The fresh rows' room, made once (a table grown by doubling holds both while it grows):
+    // room for the files without a row; a file hashed again replaces its row in place.
+    let new_rows = jobs
+        .iter()
+        .filter(|j| !scan.hashes.contains_key(&j.rel))
+        .count();
+    scan.hashes.reserve(new_rows);
     let hooks = Hooks {
         after_first_read,
         before_open,

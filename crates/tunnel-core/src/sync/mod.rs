@@ -821,8 +821,8 @@ impl Syncer {
             .await?;
         let root = folder.path.clone();
         let opts = self.scan_options();
-        // The rows that still fit become the scan's; `left` names the paths of the others
-        // (files gone, no longer files, hashed again or not read).
+        // The rows that still fit become the scan's, files hashed again replace theirs in
+        // place; `left` names the paths of the others (files gone, no longer files, not read).
         let (scan, left) =
             tokio::task::spawn_blocking(move || scan_folder_reusing(&root, cache, &opts))
                 .await
