@@ -13,8 +13,7 @@
 //! whose length lives beside the text), so the copies of one path that the base, the scan,
 //! the remote list and the plan hold are one allocation, a clone costs a reference count
 //! instead of a copy of the text, and each copy — a map key, an entry's own path — takes
-//! 8 bytes. A path of ASCII text is NFC already and is
-//! not run through the normaliser.
+//! 8 bytes. A path of ASCII text is NFC already and is not run through the normaliser.
 
 use arcstr::ArcStr;
 use std::path::{Component, Path, PathBuf};

@@ -36,7 +36,7 @@ pub(super) enum Cache<'a> {
 }
 
 impl Cache<'_> {
-    /// How many rows it holds (a lent cache: until [`Cache::lend_to`]).
+    /// How many rows it holds (a lent cache: until [`Cache::lend_to`] moves them).
     pub(super) fn len(&self) -> usize {
         match self {
             Cache::Borrowed(m) => m.len(),
@@ -91,13 +91,14 @@ pub(super) fn reuse_or_hash(
         // `take_back`). Taken out at once, the rows left room the table could not reuse: after
         // a first sync of files written just before it (racy rows, every one hashed again)
         // the fresh rows made a table of twice the size beside it (issue 15).
-        Cache::Lent { .. } => match scan.hashes.get_key_value(&file.rel) {
-            Some((rel, c)) if cache_fits(c, &file.meta, chunking) => {
-                entries.push(rel.clone(), file_entry(c));
-                return None;
+        Cache::Lent { .. } => {
+            if let Some((rel, c)) = scan.hashes.get_key_value(&file.rel) {
+                if cache_fits(c, &file.meta, chunking) {
+                    entries.push(rel.clone(), file_entry(c));
+                    return None;
+                }
             }
-            _ => {}
-        },
+        }
     }
     Some(Job {
         rel: file.rel,

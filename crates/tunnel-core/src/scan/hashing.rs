@@ -122,7 +122,6 @@ fn hash_all(
         .clamp(1, MAX_HASH_THREADS)
         .min(jobs.len());
     let next = AtomicUsize::new(0);
-    let mut recorded = vec![false; jobs.len()];
     std::thread::scope(|s| {
         let (done, results) = mpsc::sync_channel(threads * 4);
         for _ in 0..threads {
@@ -140,15 +139,12 @@ fn hash_all(
             });
         }
         drop(done);
+        // Every job is answered: a worker that panicked makes `scope` panic once the
+        // others are joined, so no job is left without a result.
         for (i, r) in results {
-            if let (Some(job), Some(seen)) = (jobs.get(i), recorded.get_mut(i)) {
-                *seen = true;
+            if let Some(job) = jobs.get(i) {
                 record(job, r);
             }
         }
     });
-    // A job whose thread ended without an answer is not taken as read.
-    for (job, _) in jobs.iter().zip(&recorded).filter(|(_, seen)| !**seen) {
-        record(job, Err(std::io::Error::other("hashing thread failed")));
-    }
 }

@@ -238,12 +238,12 @@ fn scan_with(
     let extra = scan.rules.extra.clone();
     let mut listing = Listing::default();
     let chunking = crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size);
-    let mut cache = cache;
-    cache.lend_to(&mut scan);
     // Entries are gathered in batches into full nodes (see `bulk_map`): inserted one by one
     // in listing order, each node of the map was about half full (issue 15). The cache's
     // rows are the count to expect.
-    let expected = cache.len().max(scan.hashes.len());
+    let expected = cache.len();
+    let mut cache = cache;
+    cache.lend_to(&mut scan);
     let mut sink = ScanSink {
         scan: &mut scan,
         entries: BulkMap::with_expected(expected),

@@ -679,14 +679,11 @@ impl Syncer {
         // Content made here inside a subtree this device excludes is published, and the next
         // sync removes it here (an `Evict`): such a sync does not end clean (the model test
         // found the next sync answered "nothing to do" from the mark, the eviction never done).
-        let sends_only = plan
-            .actions
-            .iter()
-            .all(|a| matches!(a, Action::Upload { .. } | Action::DeleteRemote { .. }))
-            && !plan.actions.iter().any(|a| {
-                matches!(a, Action::Upload { path, .. }
-                    if crate::selective::is_excluded(excluded, path, names))
-            });
+        let sends_only = plan.actions.iter().all(|a| match a {
+            Action::Upload { path, .. } => !crate::selective::is_excluded(excluded, path, names),
+            Action::DeleteRemote { .. } => true,
+            _ => false,
+        });
         let to_publish = self
             .upload_all(
                 folder,
@@ -828,8 +825,8 @@ impl Syncer {
                 .await
                 .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))??;
         // Only the rows of files hashed again are written back, and the rows of files gone
-        // removed: an unchanged folder of 100,000 files costs no journal writes. The rows are lent to the journal thread, not copied, and stay
-        // there: once written, the journal's scan cache holds exactly this scan's rows, and
+        // removed: an unchanged folder of 100,000 files costs no journal writes. The rows are
+        // lent to the journal thread, not copied, and stay there: once written, the journal's scan cache holds exactly this scan's rows, and
         // the few a sync needs later (the files it sends, the local side of a conflict) are
         // read back from it, so that the plan is made without 100,000 rows beside it
         // (issue 15). `scan.hashes` is empty from here on.
@@ -839,12 +836,9 @@ impl Syncer {
         scan.fresh = self
             .with_journal(move |j| {
                 let upserts = fresh.iter().filter_map(|p| hashes.get_key_value(p));
-                let stale: Vec<RelPath> = left
-                    .into_iter()
-                    .filter(|p| !hashes.contains_key(p))
-                    .collect();
-                if upserts.clone().next().is_some() || !stale.is_empty() {
-                    j.update_scan_cache_from(id, upserts, &stale)?;
+                // `left` holds only rows the scan took out of `hashes`: all of them stale.
+                if upserts.clone().next().is_some() || !left.is_empty() {
+                    j.update_scan_cache_from(id, upserts, &left)?;
                 }
                 Ok(fresh)
             })
