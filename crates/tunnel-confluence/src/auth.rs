@@ -121,7 +121,7 @@ pub struct ClientIdentity {
 impl ClientIdentity {
     /// Read the file and build the TLS identity. Errors are [`RemoteError::Certificate`] with a
     /// message saying what to do (wrong password, expired, not a PKCS#12 file, …).
-    pub(crate) fn load(&self) -> Result<LoadedIdentity, RemoteError> {
+    pub(crate) fn load(&self) -> Result<native_tls::Identity, RemoteError> {
         let path = &self.p12_path;
         let der = std::fs::read(path).map_err(|e| {
             RemoteError::Certificate(format!(
@@ -130,24 +130,10 @@ impl ClientIdentity {
             ))
         })?;
         check_p12(path, &der, self.password.expose())?;
-        let for_http =
-            reqwest::Identity::from_pkcs12_der(&der, self.password.expose()).map_err(|e| {
-                RemoteError::Certificate(describe_p12_error(path, &crate::error::chain_text(&e)))
-            })?;
-        let for_diagnosis = native_tls::Identity::from_pkcs12(&der, self.password.expose()).ok();
-        Ok(LoadedIdentity {
-            for_http,
-            for_diagnosis,
+        native_tls::Identity::from_pkcs12(&der, self.password.expose()).map_err(|e| {
+            RemoteError::Certificate(describe_p12_error(path, &crate::error::chain_text(&e)))
         })
     }
-}
-
-/// A client identity ready for the HTTP client and for TLS diagnosis.
-pub(crate) struct LoadedIdentity {
-    /// For reqwest.
-    pub for_http: reqwest::Identity,
-    /// For [`crate::tls::TlsDiagnosis`].
-    pub for_diagnosis: Option<native_tls::Identity>,
 }
 
 /// Turn an error text from the PKCS#12 parser into a sentence for a person.
@@ -214,11 +200,10 @@ fn check_p12(_path: &Path, _der: &[u8], _password: &str) -> Result<(), RemoteErr
     Ok(())
 }
 
-/// Read a PEM file of one or more trusted root certificates: for reqwest, and for TLS
-/// diagnosis.
-pub(crate) fn load_ca_file(
-    path: &Path,
-) -> Result<(Vec<reqwest::Certificate>, Vec<native_tls::Certificate>), RemoteError> {
+/// Read a PEM file of one or more trusted root certificates, for the one TLS connector the
+/// HTTP clients and the TLS diagnosis share. The whole bundle must parse (a garbled block is an
+/// error, not skipped) and hold at least one certificate.
+pub(crate) fn load_ca_file(path: &Path) -> Result<Vec<native_tls::Certificate>, RemoteError> {
     let pem = std::fs::read(path).map_err(|e| {
         RemoteError::Certificate(format!(
             "cannot read the CA certificate file {}: {e}",
@@ -238,7 +223,16 @@ pub(crate) fn load_ca_file(
             path.display()
         )));
     }
-    Ok((certs, crate::tls::native_roots(&pem)))
+    let roots = crate::tls::native_roots(&pem);
+    if roots.len() != certs.len() {
+        return Err(RemoteError::Certificate(format!(
+            "the CA certificate file {} holds a certificate that cannot be read ({} of {} read)",
+            path.display(),
+            roots.len(),
+            certs.len()
+        )));
+    }
+    Ok(roots)
 }
 
 #[cfg(test)]

@@ -175,16 +175,13 @@ impl ConfluenceClient {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(AUTHORIZATION, settings.auth.header_value()?);
-        let mut identity = None;
-        let mut diagnosis_identity = None;
-        if let Some(id) = &settings.client_identity {
-            let loaded = id.load()?;
-            identity = Some(loaded.for_http);
-            diagnosis_identity = loaded.for_diagnosis;
-        }
-        let (roots, diagnosis_roots) = match &settings.ca_file {
+        let identity = match &settings.client_identity {
+            Some(id) => Some(id.load()?),
+            None => None,
+        };
+        let roots = match &settings.ca_file {
             Some(ca) => load_ca_file(ca)?,
-            None => (Vec::new(), Vec::new()),
+            None => Vec::new(),
         };
         if settings.accept_invalid_certs {
             warn!(
@@ -194,36 +191,33 @@ impl ConfluenceClient {
                  included. Use a CA file instead. !!!"
             );
         }
-        // Two clients from the same material: attachment bodies get no read timeout. For
+        let tls_failure = |chain: String| {
+            let host = url::Url::parse(endpoints.base())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            RemoteError::Certificate(
+                describe_tls_failure(&chain, &host, true)
+                    .unwrap_or_else(|| format!("cannot set up TLS: {}", shorten(&chain))),
+            )
+        };
+        let connector = crate::tls::connector(identity, &roots, settings.accept_invalid_certs)
+            .map_err(|e| tls_failure(chain_text(&e)))?;
+        // Two clients on the same connector: attachment bodies get no read timeout. For
         // uploads it would run from the start of the request and cut slow big uploads (they
         // are watched for stalls instead); for downloads it would also run while we wait in
         // the bandwidth limiter between reads (the download times its own reads instead).
         let build = |read_timeout: Option<Duration>| {
             let mut b = reqwest::Client::builder()
-                .tls_backend_native()
+                .tls_backend_preconfigured(connector.clone())
                 .user_agent(USER_AGENT)
                 .default_headers(headers.clone())
                 .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(settings.timeout)
-                .tls_certs_merge(roots.clone())
-                .tls_danger_accept_invalid_certs(settings.accept_invalid_certs);
+                .connect_timeout(settings.timeout);
             if let Some(t) = read_timeout {
                 b = b.read_timeout(t);
             }
-            if let Some(id) = &identity {
-                b = b.identity(id.clone());
-            }
-            b.build().map_err(|e| {
-                let chain = chain_text(&e);
-                let host = url::Url::parse(endpoints.base())
-                    .ok()
-                    .and_then(|u| u.host_str().map(str::to_owned))
-                    .unwrap_or_default();
-                RemoteError::Certificate(
-                    describe_tls_failure(&chain, &host, true)
-                        .unwrap_or_else(|| format!("cannot set up TLS: {}", shorten(&chain))),
-                )
-            })
+            b.build().map_err(|e| tls_failure(chain_text(&e)))
         };
         let http = build(Some(settings.timeout))?;
         let stream_http = build(None)?;
@@ -233,16 +227,10 @@ impl ConfluenceClient {
             client_cert = settings.client_identity.is_some(),
             "Confluence client ready"
         );
-        let diagnosis = if endpoints.base().starts_with("https://") {
-            TlsDiagnosis::new(
-                diagnosis_identity,
-                &diagnosis_roots,
-                settings.accept_invalid_certs,
-                settings.timeout,
-            )
-        } else {
-            None
-        };
+        let diagnosis = endpoints
+            .base()
+            .starts_with("https://")
+            .then(|| TlsDiagnosis::new(connector, settings.timeout));
         Ok(ConfluenceClient {
             inner: Arc::new(Inner {
                 http,
