@@ -74,7 +74,7 @@ use crate::remote::{BlobName, RemoteError, RemoteStore};
 use crate::scan::{scan_folder_reusing, LocalScan, SkipReason};
 
 use download::{DownloadError, PackCache};
-use upload::{ChunkIndex, FileToSend, PackBuilder, SendPlan};
+use upload::{ChunkIndex, FileToSend, PackBuffers, PackBuilder, SendPlan};
 
 pub use download::{TEMP_PREFIX, TEMP_SUFFIX};
 pub use history::PathVersion;

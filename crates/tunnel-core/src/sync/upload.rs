@@ -156,12 +156,55 @@ pub(crate) async fn send_chunk(
 #[derive(Default)]
 pub(crate) struct PackBuilder {
     buf: Vec<u8>,
+    /// Where `buf` goes once the pack is sent, for a later pack.
+    buffers: PackBuffers,
     /// The members' digests and sizes so far: the pack's name.
     list: MemberList,
     members: Vec<Packed>,
     /// Bytes reserved for `buf` when its first member comes (a pack's expected size: the
     /// buffer then never moves while it grows; untouched memory costs no RSS).
     reserve: usize,
+}
+
+/// Pack buffers back from sent packs, for the next packs of the same upload pass. A pack's
+/// buffer is its target size (16 MiB and more); a fresh one is memory the kernel faults in
+/// and zeroes page by page as the members are read into it — with an allocator that hands
+/// freed memory back at once, once per pack: about a quarter of the client's CPU for one
+/// 1 GiB file (issue 15). At most [`PackBuffers::KEEP`] are kept, and only while the pass runs.
+#[derive(Clone, Default)]
+pub(crate) struct PackBuffers(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl PackBuffers {
+    /// Buffers kept at most. The next pack takes a kept buffer when its first member comes,
+    /// which is after the packs in flight went down to `PACKS_IN_FLIGHT`: so the buffers
+    /// resident at once are still those in flight and the one being filled (a kept buffer
+    /// is resident whole, where a fresh one grew page by page).
+    pub(crate) const KEEP: usize = 1;
+
+    /// A buffer to fill (empty; a kept one has its room already).
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut kept| kept.pop())
+            .unwrap_or_default()
+    }
+
+    /// Keep `buf` for a later pack, unless enough are kept.
+    fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.len() < Self::KEEP {
+                kept.push(buf);
+            }
+        }
+    }
+
+    /// Buffers kept now.
+    #[cfg(test)]
+    pub(crate) fn kept(&self) -> usize {
+        self.0.lock().map_or(0, |kept| kept.len())
+    }
 }
 
 /// The name a member carries until its pack is complete: one shared copy (a pack of 100,000
@@ -187,9 +230,11 @@ impl PackBuilder {
     /// when the first member comes, so that it never moves while it grows. (A pack of whole
     /// files passes its target by up to one file: reserved at the target alone, the last file
     /// of nearly every pack copied the pack into a buffer twice its size — about 6 % of the
-    /// client's CPU for 1,000 small files.)
-    pub(crate) fn with_room(room: u64) -> PackBuilder {
+    /// client's CPU for 1,000 small files.) Its buffer is taken from `buffers` when the first
+    /// member comes, if one is kept there, and goes back there once the pack is sent.
+    pub(crate) fn with_room(room: u64, buffers: &PackBuffers) -> PackBuilder {
         PackBuilder {
+            buffers: buffers.clone(),
             reserve: usize::try_from(room).unwrap_or(0),
             ..PackBuilder::default()
         }
@@ -238,6 +283,10 @@ impl PackBuilder {
         // blocking thread and back; a member that does not match is cut off again.
         let mut buf = std::mem::take(&mut self.buf);
         if buf.capacity() == 0 {
+            buf = self.buffers.take();
+        }
+        if buf.is_empty() {
+            // A kept buffer has this room already (reserve is then a no-op).
             buf.reserve(self.reserve.max(usize::try_from(size).unwrap_or(0)));
         }
         let at = buf.len();
@@ -285,11 +334,17 @@ impl PackBuilder {
         store: &dyn RemoteStore,
     ) -> Result<(BlobInfo, Vec<Packed>), RemoteError> {
         let bytes = Bytes::from(self.buf);
+        let mine = bytes.clone();
         let members = self.list.finish();
         let name = crate::manifest::pack_name::member_pack_blob_name(&members);
         let info = store
             .put_blob(&name, BlobSource::Members { bytes, members })
-            .await?;
+            .await;
+        // The store holds no copy once it answered (else the buffer is simply let go).
+        if let Ok(buf) = mine.try_into_mut() {
+            self.buffers.give(buf.into());
+        }
+        let info = info?;
         let members = self
             .members
             .into_iter()
@@ -392,7 +447,7 @@ mod tests {
                 .set_modified(t)
                 .expect("mtime");
         }
-        let mut pack = PackBuilder::with_room(1 << 20);
+        let mut pack = PackBuilder::with_room(1 << 20, &PackBuffers::default());
         pack.add(root, &fa).await.expect("a as scanned");
         for f in [&fc, &fd] {
             let err = pack.add(root, f).await.expect_err("changed since the scan");
@@ -421,6 +476,48 @@ mod tests {
                 ("b.bin".to_string(), a.len() as u64, 3)
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_sent_packs_buffer_serves_the_next_pack_only_once_nobody_holds_its_bytes() {
+        use crate::remote::memory::MemoryStore;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let fa = scanned(root, "a.bin", b"alpha");
+        let fb = scanned(root, "b.bin", b"beta");
+        let store = MemoryStore::new();
+        let buffers = PackBuffers::default();
+        const ROOM: u64 = 1 << 20;
+
+        // The store keeps the bytes it was sent: that buffer must never be written again.
+        let mut first = PackBuilder::with_room(ROOM, &buffers);
+        first.add(root, &fa).await.expect("a");
+        let (info, _) = first.send(&store).await.expect("sent");
+        assert_eq!(buffers.kept(), 0, "a buffer the store still holds is not reused");
+
+        // The same pack again: the store answers from the blob it has and lets our bytes go.
+        let mut again = PackBuilder::with_room(ROOM, &buffers);
+        again.add(root, &fa).await.expect("a again");
+        again.send(&store).await.expect("sent again");
+        assert_eq!(buffers.kept(), 1, "a buffer nobody holds is kept");
+
+        // The next pack takes it with its first member, and holds only its own members.
+        let kept_at = buffers.0.lock().expect("lock")[0].as_ptr();
+        let mut next = PackBuilder::with_room(ROOM, &buffers);
+        assert_eq!(buffers.kept(), 1, "taken when the first member comes, not before");
+        next.add(root, &fb).await.expect("b");
+        assert_eq!(buffers.kept(), 0);
+        assert_eq!(next.buf, b"beta");
+        assert_eq!(next.buf.as_ptr(), kept_at, "the kept buffer itself, not a new one");
+        assert!(next.buf.capacity() >= ROOM as usize);
+
+        // What the store received first is untouched.
+        let mut stored: Vec<u8> = Vec::new();
+        store
+            .get_blob(&info.name, None, None, &mut stored)
+            .await
+            .expect("read back");
+        assert_eq!(stored, b"alpha");
     }
 
     #[tokio::test]
@@ -461,7 +558,7 @@ mod tests {
             .expect("open")
             .set_modified(t)
             .expect("mtime");
-        let mut pack = PackBuilder::with_room(1 << 20);
+        let mut pack = PackBuilder::with_room(1 << 20, &PackBuffers::default());
         pack.add_chunk(root, &f, 0)
             .await
             .expect("the first chunk is as scanned");

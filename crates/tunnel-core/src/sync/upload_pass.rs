@@ -370,7 +370,8 @@ impl Syncer {
             .settings
             .pack_target
             .saturating_add(self.settings.pack_threshold);
-        let mut builder = PackBuilder::with_room(pack_room);
+        let buffers = PackBuffers::default();
+        let mut builder = PackBuilder::with_room(pack_room, &buffers);
         let mut in_flight = FuturesUnordered::new();
         let mut sent = Vec::new();
         let mut chunks_sent: Vec<(RelPath, u64)> = Vec::new();
@@ -387,7 +388,7 @@ impl Syncer {
                 && builder.len() + size > self.settings.pack_target
             {
                 in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room)).send(store),
+                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room, &buffers)).send(store),
                 );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
@@ -433,7 +434,7 @@ impl Syncer {
             }
             if builder.len() >= self.settings.pack_target {
                 in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room)).send(store),
+                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room, &buffers)).send(store),
                 );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
