@@ -493,7 +493,11 @@ mod tests {
         let mut first = PackBuilder::with_room(ROOM, &buffers);
         first.add(root, &fa).await.expect("a");
         let (info, _) = first.send(&store).await.expect("sent");
-        assert_eq!(buffers.kept(), 0, "a buffer the store still holds is not reused");
+        assert_eq!(
+            buffers.kept(),
+            0,
+            "a buffer the store still holds is not reused"
+        );
 
         // The same pack again: the store answers from the blob it has and lets our bytes go.
         let mut again = PackBuilder::with_room(ROOM, &buffers);
@@ -504,11 +508,19 @@ mod tests {
         // The next pack takes it with its first member, and holds only its own members.
         let kept_at = buffers.0.lock().expect("lock")[0].as_ptr();
         let mut next = PackBuilder::with_room(ROOM, &buffers);
-        assert_eq!(buffers.kept(), 1, "taken when the first member comes, not before");
+        assert_eq!(
+            buffers.kept(),
+            1,
+            "taken when the first member comes, not before"
+        );
         next.add(root, &fb).await.expect("b");
         assert_eq!(buffers.kept(), 0);
         assert_eq!(next.buf, b"beta");
-        assert_eq!(next.buf.as_ptr(), kept_at, "the kept buffer itself, not a new one");
+        assert_eq!(
+            next.buf.as_ptr(),
+            kept_at,
+            "the kept buffer itself, not a new one"
+        );
         assert!(next.buf.capacity() >= ROOM as usize);
 
         // What the store received first is untouched.

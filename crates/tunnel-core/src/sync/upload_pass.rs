@@ -388,7 +388,8 @@ impl Syncer {
                 && builder.len() + size > self.settings.pack_target
             {
                 in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room, &buffers)).send(store),
+                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room, &buffers))
+                        .send(store),
                 );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
@@ -434,7 +435,8 @@ impl Syncer {
             }
             if builder.len() >= self.settings.pack_target {
                 in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room, &buffers)).send(store),
+                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room, &buffers))
+                        .send(store),
                 );
                 while in_flight.len() > PACKS_IN_FLIGHT {
                     if let Some(r) = in_flight.next().await {
