@@ -305,21 +305,32 @@ fn read_and_hash(
     after_first_read: &(dyn Fn(&Path) + Sync),
     size: u64,
 ) -> io::Result<(u64, Vec<ChunkHash>)> {
-    // Read through this thread's buffer, grown to the file's size and one byte more (a byte
-    // more read is a file that grew) up to SMALL_READ, and kept for the thread's next file. A
-    // heap buffer per file was fresh memory each time — faulted in and zeroed page by page,
-    // since the allocator hands freed memory back at once: about a tenth of the client's CPU
-    // on the first upload of 1,000 small files (issue 15); one on the stack would be zeroed
-    // whole for every file, 20-byte ones included.
+    // A byte more than the file is a file that grew.
+    let want = usize::try_from(size).map_or(SMALL_READ, |s| s.saturating_add(1).min(SMALL_READ));
+    with_thread_buffer(want, |buf| {
+        read_and_hash_with(file, path, cut, after_first_read, buf)
+    })
+}
+
+/// Run `f` with this thread's read buffer, `want` bytes long (at most [`SMALL_READ`]); the
+/// buffer is kept for the thread's next file. A heap buffer per file was fresh memory each
+/// time — faulted in and zeroed page by page, since the allocator hands freed memory back at
+/// once: about a tenth of the client's CPU on the first upload of 1,000 small files (issue 15);
+/// and one on the stack is zeroed whole for every file, 20-byte ones included.
+fn with_thread_buffer<R>(want: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let want = usize::try_from(size).map_or(SMALL_READ, |s| s.saturating_add(1).min(SMALL_READ));
-    BUF.with_borrow_mut(|buf| {
-        if buf.len() < want {
-            buf.resize(want, 0);
+    let want = want.min(SMALL_READ);
+    BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < want {
+                buf.resize(want, 0);
+            }
+            f(&mut buf[..want])
         }
-        read_and_hash_with(file, path, cut, after_first_read, &mut buf[..want])
+        // Called from inside `f` on the same thread: a buffer of its own.
+        Err(_) => f(&mut vec![0u8; want]),
     })
 }
 
@@ -443,6 +454,24 @@ impl ChunkVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_threads_read_buffer_is_kept_sized_as_asked_and_safe_to_ask_for_within() {
+        let first = with_thread_buffer(100, |buf| {
+            assert_eq!(buf.len(), 100);
+            buf.fill(7);
+            buf.as_ptr() as usize
+        });
+        let again = with_thread_buffer(50, |buf| {
+            assert_eq!(buf.len(), 50);
+            // Asked for again from inside: another buffer, no panic.
+            let inner = with_thread_buffer(10, |b| b.as_ptr() as usize);
+            assert_ne!(inner, buf.as_ptr() as usize);
+            buf.as_ptr() as usize
+        });
+        assert_eq!(first, again, "the thread's buffer is kept, not made anew");
+        assert_eq!(with_thread_buffer(usize::MAX, |b| b.len()), SMALL_READ);
+    }
     use std::io::Write;
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
