@@ -94,6 +94,21 @@ pub(crate) struct PackCache {
     pub end: u64,
 }
 
+impl PackCache {
+    /// Where `chunk` starts in the cache file; an error when it lies outside the range fetched.
+    fn place_of(&self, chunk: &ChunkRef) -> Result<u64, DownloadError> {
+        let end = chunk.offset.saturating_add(chunk.size);
+        if chunk.offset < self.start || end > self.end {
+            return Err(RemoteError::Integrity(format!(
+                "{}: chunk outside the fetched range",
+                chunk.blob
+            ))
+            .into());
+        }
+        Ok(chunk.offset - self.start)
+    }
+}
+
 /// Decide which pack blobs are worth one ranged fetch for several files. A run of chunks of one
 /// file (see [`runs`]) counts as one use: it is fetched with one request anyway.
 pub(crate) fn packs_to_prefetch<'a>(
@@ -494,21 +509,9 @@ async fn write_one_from_cache(
     chunk: &ChunkRef,
     on_chunk: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<(), DownloadError> {
-    let end = chunk.offset.saturating_add(chunk.size);
-    if chunk.offset < cache.start || end > cache.end {
-        return Err(RemoteError::Integrity(format!(
-            "{}: chunk outside the fetched range",
-            chunk.blob
-        ))
-        .into());
-    }
-    let (cache, from, size, want_chunk, want_file) = (
-        Arc::clone(cache),
-        chunk.offset - cache.start,
-        chunk.size,
-        chunk.sha256,
-        entry.sha256,
-    );
+    let from = cache.place_of(chunk)?;
+    let (cache, size, want_chunk, want_file) =
+        (Arc::clone(cache), chunk.size, chunk.sha256, entry.sha256);
     let mtime = mtime_from_ns(entry.mtime_ns);
     let (n, digest) = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Digest)> {
         let src = std::fs::File::open(&cache.file)?;
@@ -567,17 +570,9 @@ async fn copy_from_cache(
     cache: &PackCache,
     chunk: &ChunkRef,
 ) -> Result<(u64, Digest), DownloadError> {
-    let end = chunk.offset.saturating_add(chunk.size);
-    if chunk.offset < cache.start || end > cache.end {
-        return Err(RemoteError::Integrity(format!(
-            "{}: chunk outside the fetched range",
-            chunk.blob
-        ))
-        .into());
-    }
+    let from = cache.place_of(chunk)?;
     let mut src = tokio::fs::File::open(&cache.file).await?;
-    src.seek(std::io::SeekFrom::Start(chunk.offset - cache.start))
-        .await?;
+    src.seek(std::io::SeekFrom::Start(from)).await?;
     let mut limited = src.take(chunk.size);
     let mut w = HashingWriter::with_limit(out, None, chunk.size);
     tokio::io::copy(&mut limited, &mut w).await?;
