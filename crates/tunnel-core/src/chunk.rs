@@ -306,7 +306,7 @@ fn read_and_hash(
     size: u64,
 ) -> io::Result<(u64, Vec<ChunkHash>)> {
     // A byte more than the file is a file that grew.
-    let want = usize::try_from(size).map_or(SMALL_READ, |s| s.saturating_add(1).min(SMALL_READ));
+    let want = usize::try_from(size).map_or(usize::MAX, |s| s.saturating_add(1));
     with_thread_buffer(want, |buf| {
         read_and_hash_with(file, path, cut, after_first_read, buf)
     })
@@ -454,6 +454,13 @@ impl ChunkVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).expect("write test file");
+        p
+    }
 
     #[test]
     fn a_threads_read_buffer_is_kept_sized_as_asked_and_safe_to_ask_for_within() {
@@ -471,13 +478,6 @@ mod tests {
         });
         assert_eq!(first, again, "the thread's buffer is kept, not made anew");
         assert_eq!(with_thread_buffer(usize::MAX, |b| b.len()), SMALL_READ);
-    }
-    use std::io::Write;
-
-    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).expect("write test file");
-        p
     }
 
     #[test]

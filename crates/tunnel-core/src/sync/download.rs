@@ -475,13 +475,7 @@ async fn write_verified(
             .into())
         }
     };
-    if Some(got) != entry.sha256 {
-        return Err(RemoteError::Integrity(format!(
-            "{}: the assembled file does not match its SHA-256",
-            entry.path
-        ))
-        .into());
-    }
+    check_file(entry, &got)?;
     let mtime = mtime_from_ns(entry.mtime_ns);
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         file.sync_all()?;
@@ -538,14 +532,20 @@ async fn write_one_from_cache(
     .await
     .map_err(std::io::Error::other)??;
     check_chunk(entry, chunk, n, &digest)?;
-    if Some(digest) != entry.sha256 {
+    check_file(entry, &digest)?;
+    on_chunk(n);
+    Ok(())
+}
+
+/// The whole file, once assembled, must hash to the digest its entry lists.
+fn check_file(entry: &FileEntry, digest: &Digest) -> Result<(), DownloadError> {
+    if Some(*digest) != entry.sha256 {
         return Err(RemoteError::Integrity(format!(
             "{}: the assembled file does not match its SHA-256",
             entry.path
         ))
         .into());
     }
-    on_chunk(n);
     Ok(())
 }
 

@@ -826,10 +826,10 @@ impl Syncer {
                 .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))??;
         // Only the rows of files hashed again are written back, and the rows of files gone
         // removed: an unchanged folder of 100,000 files costs no journal writes. The rows are
-        // lent to the journal thread, not copied, and stay there: once written, the journal's scan cache holds exactly this scan's rows, and
-        // the few a sync needs later (the files it sends, the local side of a conflict) are
-        // read back from it, so that the plan is made without 100,000 rows beside it
-        // (issue 15). `scan.hashes` is empty from here on.
+        // lent to the journal thread, not copied, and stay there: once written, the journal's
+        // scan cache holds exactly this scan's rows, and the few a sync needs later (the files
+        // it sends, the local side of a conflict) are read back from it, so that the plan is
+        // made without 100,000 rows beside it (issue 15). `scan.hashes` is empty from here on.
         let mut scan = scan;
         let hashes = std::mem::take(&mut scan.hashes);
         let fresh = std::mem::take(&mut scan.fresh);
