@@ -110,6 +110,40 @@ pub(crate) fn plan_send(
     }
 }
 
+/// The pack members, `(file, None)` for a whole file or `(file, Some(chunk))`, grouped into
+/// packs in their order by `size_of` each: each pack as the range of `members` it takes. A
+/// pack is closed once it reaches `target`, and a chunk that would take a pack with members
+/// past `target` opens the next one (a whole file, at most the pack threshold, may take it
+/// past; chunks keep packs within what the server takes). Ranges, not copies: 1,000,000 tiny
+/// files are a few packs of hundreds of thousands of members each.
+pub(crate) fn group_into_packs(
+    members: &[(usize, Option<usize>)],
+    target: u64,
+    size_of: impl Fn(usize, Option<usize>) -> u64,
+) -> Vec<std::ops::Range<usize>> {
+    let mut packs = Vec::new();
+    let mut start = 0;
+    let mut len: u64 = 0;
+    for (k, &(i, c)) in members.iter().enumerate() {
+        let size = size_of(i, c);
+        if c.is_some() && k > start && len.saturating_add(size) > target {
+            packs.push(start..k);
+            start = k;
+            len = 0;
+        }
+        len = len.saturating_add(size);
+        if len >= target {
+            packs.push(start..k + 1);
+            start = k + 1;
+            len = 0;
+        }
+    }
+    if start < members.len() {
+        packs.push(start..members.len());
+    }
+    packs
+}
+
 /// Where chunk `i` of `f` starts in the file.
 pub(crate) fn chunk_offset(f: &FileToSend, i: usize) -> u64 {
     f.chunks[..i].iter().map(|c| c.size).sum()
@@ -175,10 +209,10 @@ pub(crate) struct PackBuilder {
 pub(crate) struct PackBuffers(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 
 impl PackBuffers {
-    /// Buffers kept at most. The next pack takes a kept buffer when its first member comes,
-    /// which is after the packs in flight went down to `PACKS_IN_FLIGHT`: so the buffers
-    /// resident at once are still those in flight and the one being filled (a kept buffer
-    /// is resident whole, where a fresh one grew page by page).
+    /// Buffers kept at most. The next pack takes a kept buffer when it starts reading, which
+    /// the upload pass does only while fewer than `PACKS_IN_FLIGHT + 1` packs are being read
+    /// or sent: so the buffers resident at once are still those (a kept buffer is resident
+    /// whole, where a fresh one grew page by page).
     pub(crate) const KEEP: usize = 1;
 
     /// A buffer to fill (empty; a kept one has its room already).
@@ -241,6 +275,7 @@ impl PackBuilder {
     }
 
     /// Bytes gathered so far.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
         self.buf.len() as u64
     }
@@ -251,35 +286,44 @@ impl PackBuilder {
 
     /// Read `f` (a single-chunk file) into the pack. Returns `SourceChanged` when its bytes no
     /// longer hash to what the scan saw; the pack is then unchanged.
+    #[cfg(test)]
     pub(crate) async fn add(&mut self, root: &Path, f: &FileToSend) -> Result<(), RemoteError> {
-        self.add_slice(root, f, 0, f.size, f.sha256, true).await
+        self.add_one(root, MemberRead::whole(0, f)).await
     }
 
     /// Read chunk `i` of `f` (a big file cut by content) into the pack, checked against the
     /// chunk's hash like [`PackBuilder::add`].
+    #[cfg(test)]
     pub(crate) async fn add_chunk(
         &mut self,
         root: &Path,
         f: &FileToSend,
         i: usize,
     ) -> Result<(), RemoteError> {
-        let c = f.chunks[i];
-        self.add_slice(root, f, chunk_offset(f, i), c.size, c.sha256, false)
+        self.add_one(root, MemberRead::chunk(0, f, i, chunk_offset(f, i)))
             .await
     }
 
-    async fn add_slice(
-        &mut self,
+    #[cfg(test)]
+    async fn add_one(&mut self, root: &Path, read: MemberRead) -> Result<(), RemoteError> {
+        let (pack, mut refused) = std::mem::take(self).fill(root, vec![read]).await;
+        *self = pack;
+        refused.pop().map_or(Ok(()), |(_, e)| Err(e))
+    }
+
+    /// Read `reads` into the pack, in order, on one blocking thread (one hand-off per pack,
+    /// not one per member: 1,000 small files were 1,000 round trips to a blocking thread, the
+    /// upload's bound, issue 15). Each member is checked against the hash the scan saw; one
+    /// that does not match (or cannot be opened as the file that was scanned) is left out
+    /// and the others keep their order. Returns the pack and the members left out, each by
+    /// its `job` with the reason.
+    pub(crate) async fn fill(
+        mut self,
         root: &Path,
-        f: &FileToSend,
-        offset: u64,
-        size: u64,
-        expected: Digest,
-        whole_file: bool,
-    ) -> Result<(), RemoteError> {
-        let native = f.path.to_native(root);
-        let mut file = open_scanned(root, f)?;
-        // The member is read straight into the pack's buffer (no copy), which travels to the
+        reads: Vec<MemberRead>,
+    ) -> (PackBuilder, Vec<(usize, RemoteError)>) {
+        let room: u64 = reads.iter().map(|r| r.size).sum();
+        // The members are read straight into the pack's buffer (no copy), which travels to the
         // blocking thread and back; a member that does not match is cut off again.
         let mut buf = std::mem::take(&mut self.buf);
         if buf.capacity() == 0 {
@@ -287,45 +331,51 @@ impl PackBuilder {
         }
         if buf.is_empty() {
             // A kept buffer has this room already (reserve is then a no-op).
-            buf.reserve(self.reserve.max(usize::try_from(size).unwrap_or(0)));
+            buf.reserve(self.reserve.max(usize::try_from(room).unwrap_or(0)));
         }
-        let at = buf.len();
+        let root_owned = root.to_path_buf();
+        let jobs: Vec<usize> = reads.iter().map(|r| r.job).collect();
         let read = tokio::task::spawn_blocking(move || {
-            let r = read_checked(&mut file, &mut buf, offset, size, expected, whole_file);
-            if !matches!(r, Ok(true)) {
-                buf.truncate(at);
-            }
-            (buf, r)
+            let placed = read_members(&root_owned, &reads, &mut buf);
+            (buf, reads, placed)
         })
         .await;
-        let (buf, read) = match read {
+        let (buf, reads, placed) = match read {
             Ok(done) => done,
             Err(e) => {
                 // The thread panicked: the bytes gathered so far are lost with it, and so are
                 // the members (none of them is sent; their files wait for the next sync).
                 self.members.clear();
                 self.list = MemberList::new();
-                return Err(RemoteError::Io(std::io::Error::other(e)));
+                let refused = jobs
+                    .into_iter()
+                    .map(|job| (job, RemoteError::Io(std::io::Error::other(e.to_string()))))
+                    .collect();
+                return (self, refused);
             }
         };
         self.buf = buf;
-        if !read? {
-            return Err(RemoteError::SourceChanged(native));
+        let mut refused = Vec::new();
+        for (r, place) in reads.into_iter().zip(placed) {
+            match place {
+                Ok(at) => {
+                    self.list.push(&r.expected, r.size);
+                    self.members.push(Packed {
+                        path: r.file.path,
+                        chunk: ChunkRef {
+                            sha256: r.expected,
+                            size: r.size,
+                            // Named once the pack is complete (see `send`).
+                            blob: unnamed_pack(),
+                            offset: at,
+                        },
+                        whole_file: r.whole_file,
+                    });
+                }
+                Err(e) => refused.push((r.job, e)),
+            }
         }
-        let at = at as u64;
-        self.list.push(&expected, size);
-        self.members.push(Packed {
-            path: f.path.clone(),
-            chunk: ChunkRef {
-                sha256: expected,
-                size,
-                // Named once the pack is complete (see `send`).
-                blob: unnamed_pack(),
-                offset: at,
-            },
-            whole_file,
-        });
-        Ok(())
+        (self, refused)
     }
 
     /// Upload the pack; returns the blob and its members, each with its chunk reference.
@@ -355,6 +405,102 @@ impl PackBuilder {
             .collect();
         Ok((info, members))
     }
+}
+
+/// One member to read into a pack: a whole small file, or one chunk of a big file cut by
+/// content. `job` is the caller's own number for it (its outcome comes back under it).
+#[derive(Debug)]
+pub(crate) struct MemberRead {
+    pub job: usize,
+    /// The file as the scan saw it (identity, size and mtime; without its chunk list).
+    pub file: FileToSend,
+    pub offset: u64,
+    pub size: u64,
+    pub expected: Digest,
+    pub whole_file: bool,
+}
+
+impl MemberRead {
+    /// All of `f`, a file of one chunk.
+    pub(crate) fn whole(job: usize, f: &FileToSend) -> MemberRead {
+        MemberRead {
+            job,
+            file: f.without_chunks(),
+            offset: 0,
+            size: f.size,
+            expected: f.sha256,
+            whole_file: true,
+        }
+    }
+
+    /// Chunk `i` of `f`, which starts at `offset` of it.
+    pub(crate) fn chunk(job: usize, f: &FileToSend, i: usize, offset: u64) -> MemberRead {
+        let c = f.chunks[i];
+        MemberRead {
+            job,
+            file: f.without_chunks(),
+            offset,
+            size: c.size,
+            expected: c.sha256,
+            whole_file: false,
+        }
+    }
+}
+
+impl FileToSend {
+    /// The file's identity and size, without its chunk list.
+    fn without_chunks(&self) -> FileToSend {
+        FileToSend {
+            path: self.path.clone(),
+            size: self.size,
+            sha256: self.sha256,
+            mtime_ns: self.mtime_ns,
+            inode: self.inode,
+            chunks: Vec::new(),
+        }
+    }
+}
+
+/// Append each member of `reads` to `buf` in order, each checked as it was scanned: where
+/// each landed in `buf`, or why it was left out. A file is opened once for consecutive
+/// members of it (the chunks of one big file).
+fn read_members(
+    root: &Path,
+    reads: &[MemberRead],
+    buf: &mut Vec<u8>,
+) -> Vec<Result<u64, RemoteError>> {
+    let mut placed = Vec::with_capacity(reads.len());
+    let mut open: Option<(&RelPath, std::fs::File)> = None;
+    for r in reads {
+        if open.as_ref().is_none_or(|(p, _)| **p != r.file.path) {
+            open = None;
+            match open_scanned(root, &r.file) {
+                Ok(file) => open = Some((&r.file.path, file)),
+                Err(e) => {
+                    placed.push(Err(e));
+                    continue;
+                }
+            }
+        }
+        let Some((_, file)) = open.as_mut() else {
+            // Not reached (opened just above); said rather than assumed.
+            placed.push(Err(RemoteError::SourceChanged(r.file.path.to_native(root))));
+            continue;
+        };
+        let at = buf.len();
+        match read_checked(file, buf, r.offset, r.size, r.expected, r.whole_file) {
+            Ok(true) => placed.push(Ok(at as u64)),
+            Ok(false) => {
+                buf.truncate(at);
+                placed.push(Err(RemoteError::SourceChanged(r.file.path.to_native(root))));
+            }
+            Err(e) => {
+                buf.truncate(at);
+                placed.push(Err(e.into()));
+            }
+        }
+    }
+    placed
 }
 
 /// Append `size` bytes of `file` from `offset` to `buf` and check them against `expected`;
@@ -595,6 +741,102 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![0, c0 as u64]
         );
+    }
+
+    #[tokio::test]
+    async fn a_pack_filled_at_once_keeps_the_members_that_match_in_order_and_refuses_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let fa = scanned(root, "a.bin", b"alpha");
+        let fb = scanned(root, "b.bin", b"bravo!");
+        let fc = scanned(root, "c.bin", b"charlie");
+        let fd = scanned(root, "d.bin", b"delta");
+        let fe = scanned(root, "e.bin", b"echo");
+        // b changes after the scan (same size, mtime put back: only the bytes tell), c is
+        // swapped for a link to a file outside, d is gone.
+        std::fs::write(root.join("b.bin"), b"BRAVO!").expect("rewrite");
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(fb.mtime_ns as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(root.join("b.bin"))
+            .expect("open")
+            .set_modified(t)
+            .expect("mtime");
+        let outside = tempfile::tempdir().expect("outside");
+        std::fs::write(outside.path().join("secret"), b"charlie").expect("secret");
+        std::fs::remove_file(root.join("c.bin")).expect("rm c");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.join("c.bin"))
+            .expect("link");
+        std::fs::remove_file(root.join("d.bin")).expect("rm d");
+
+        let reads = [&fa, &fb, &fc, &fd, &fe]
+            .iter()
+            .enumerate()
+            .map(|(job, f)| MemberRead::whole(10 + job, f))
+            .collect();
+        let pack = PackBuilder::with_room(1 << 20, &PackBuffers::default());
+        let (pack, refused) = pack.fill(root, reads).await;
+        let refused_jobs: Vec<usize> = refused.iter().map(|(job, _)| *job).collect();
+        assert_eq!(refused_jobs, vec![11, 12, 13], "b, c and d are left out");
+        assert!(
+            matches!(refused[0].1, RemoteError::SourceChanged(_)),
+            "{}",
+            refused[0].1
+        );
+        assert_eq!(pack.buf, b"alphaecho", "only what matched, in order");
+        assert_eq!(
+            pack.members
+                .iter()
+                .map(|m| (m.path.to_string(), m.chunk.offset, m.chunk.size))
+                .collect::<Vec<_>>(),
+            vec![("a.bin".to_string(), 0, 5), ("e.bin".to_string(), 5, 4)]
+        );
+        let mut list = MemberList::new();
+        list.push(&Digest::of(b"alpha"), 5);
+        list.push(&Digest::of(b"echo"), 4);
+        assert_eq!(pack.list.clone().finish(), list.finish());
+    }
+
+    #[test]
+    fn members_are_grouped_into_packs_by_size_as_they_come() {
+        // (file, chunk) with sizes: whole files may take a pack past the target, a chunk
+        // that would opens the next pack.
+        let sizes = |i: usize, c: Option<usize>| match (i, c) {
+            (0, None) => 6,
+            (1, None) => 6,
+            (2, Some(0)) => 3,
+            (2, Some(1)) => 3,
+            (3, None) => 2,
+            (4, Some(0)) => 9,
+            _ => 1,
+        };
+        let members = [
+            (0, None),
+            (1, None),
+            (2, Some(0)),
+            (2, Some(1)),
+            (3, None),
+            (4, Some(0)),
+            (5, None),
+        ];
+        let packs = group_into_packs(&members, 10, sizes);
+        assert_eq!(
+            packs,
+            vec![
+                // 6 + 6 = 12 ≥ 10: closed (a whole file may take it past).
+                0..2,
+                // 3 + 3 + 2 = 8; the chunk of 9 would take it past: the next pack.
+                2..5,
+                5..7,
+            ]
+        );
+        assert!(group_into_packs(&[], 10, sizes).is_empty());
+        // A first chunk bigger than the target still gets a pack (of its own).
+        assert_eq!(group_into_packs(&[(4, Some(0))], 5, sizes), vec![0..1]);
+        // Every member lands in exactly one pack, in order.
+        let flat: Vec<_> = packs.into_iter().flatten().collect();
+        assert_eq!(flat, (0..members.len()).collect::<Vec<_>>());
     }
 
     #[test]

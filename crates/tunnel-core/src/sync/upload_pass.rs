@@ -6,6 +6,11 @@ use futures::stream::FuturesUnordered;
 use super::*;
 use crate::remote::BlobInfo;
 
+/// Packs read at once, each on its own blocking thread.
+const PACK_BUILDERS: usize = 2;
+/// Members a pack reads in one blocking task (a pack of 100,000 tiny files reads in several).
+const FILL_BATCH: usize = 1024;
+
 impl Syncer {
     /// Send what the plan publishes; returns the entries for the commit.
     ///
@@ -355,9 +360,11 @@ impl Syncer {
             return Err(e);
         }
 
-        // Small files and the chunks of big files cut by content: packs. Members are read
-        // and checked on blocking threads; a full pack goes on its way while the next one is
-        // read (at most PACKS_IN_FLIGHT sent at once), so reading, hashing and sending overlap.
+        // Small files and the chunks of big files cut by content: packs, grouped by the sizes
+        // the scan saw. Each pack's members are read and checked on one blocking thread; up
+        // to PACK_BUILDERS packs are read at once (on two cores, reading and hashing one pack
+        // at a time was the bound of 1,000 small files and of a 1 GiB file, issue 15) while
+        // full ones go on their way, at most PACKS_IN_FLIGHT + 1 buffers resident.
         // Each whole file's place in its pack, by file (a table keyed by path was half again
         // its size, and grew by doubling while 100,000 members came in, issue 15).
         let mut pack_refs: Vec<Option<ChunkRef>> = Vec::new();
@@ -370,117 +377,106 @@ impl Syncer {
             .settings
             .pack_target
             .saturating_add(self.settings.pack_threshold);
-        let buffers = PackBuffers::default();
-        let mut builder = PackBuilder::with_room(pack_room, &buffers);
-        let mut in_flight = FuturesUnordered::new();
-        let mut sent = Vec::new();
-        let mut chunks_sent: Vec<(RelPath, u64)> = Vec::new();
-        for &(i, c) in &pack_members {
-            if c.is_some() && failed.contains(&i) {
-                continue; // an earlier chunk of this file changed: the file waits for next sync
-            }
+        let groups = upload::group_into_packs(&pack_members, self.settings.pack_target, |i, c| {
             let f = &files[i].0;
-            // A pack of chunks stays within the pack target (each chunk is at most half the
-            // chunk size, the pack target at most the chunk size the server takes).
-            let size = c.and_then(|c| f.chunks.get(c)).map_or(0, |c| c.size);
-            if c.is_some()
-                && !builder.is_empty()
-                && builder.len() + size > self.settings.pack_target
-            {
-                in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room, &buffers))
-                        .send(store),
-                );
-                while in_flight.len() > PACKS_IN_FLIGHT {
-                    if let Some(r) = in_flight.next().await {
+            c.and_then(|c| f.chunks.get(c)).map_or(f.size, |c| c.size)
+        });
+        {
+            let buffers = PackBuffers::default();
+            let mut groups = groups.into_iter();
+            let mut building = FuturesUnordered::new();
+            let mut in_flight = FuturesUnordered::new();
+            let mut chunks_sent: Vec<(RelPath, u64)> = Vec::new();
+            loop {
+                while building.len() < PACK_BUILDERS
+                    && building.len() + in_flight.len() <= PACKS_IN_FLIGHT
+                {
+                    let Some(group) = groups.next() else { break };
+                    let members = &pack_members[group];
+                    // The chunks of a file whose earlier chunk changed wait with it (next sync).
+                    let skip: HashSet<usize> = members
+                        .iter()
+                        .filter(|&&(i, c)| c.is_some() && failed.contains(&i))
+                        .map(|&(i, _)| i)
+                        .collect();
+                    let Some(&(first, _)) = members.first() else {
+                        continue;
+                    };
+                    exec.tally.start(&files[first].0.path);
+                    let (files, root, buffers) = (&files, &root, &buffers);
+                    building.push(async move {
+                        // Read in batches: 100,000 tiny files make one pack, and their reads
+                        // described all at once were 17 MB.
+                        let mut pack = PackBuilder::with_room(pack_room, buffers);
+                        let mut refused = Vec::new();
+                        for batch in members.chunks(FILL_BATCH) {
+                            let reads: Vec<_> = batch
+                                .iter()
+                                .filter(|(i, c)| c.is_none() || !skip.contains(i))
+                                .map(|&(i, c)| {
+                                    let f = &files[i].0;
+                                    match c {
+                                        None => upload::MemberRead::whole(i, f),
+                                        Some(c) => upload::MemberRead::chunk(
+                                            i,
+                                            f,
+                                            c,
+                                            upload::chunk_offset(f, c),
+                                        ),
+                                    }
+                                })
+                                .collect();
+                            if reads.is_empty() {
+                                continue;
+                            }
+                            let (filled, r) = pack.fill(root, reads).await;
+                            pack = filled;
+                            refused.extend(r);
+                        }
+                        (pack, refused)
+                    });
+                }
+                if building.is_empty() && in_flight.is_empty() {
+                    break;
+                }
+                tokio::select! {
+                    Some((pack, refused)) = building.next(), if !building.is_empty() => {
+                        for (i, e) in refused {
+                            let f = &files[i].0;
+                            info!(path = %f.path, error = %e, "not packed this time");
+                            if is_in_use(&e) {
+                                exec.in_use.insert(f.path.clone());
+                            }
+                            if failed.insert(i) {
+                                let p = exec.tally.file_failed(&f.path, need[i], true);
+                                self.emit_progress(folder, p);
+                            }
+                        }
+                        if !pack.is_empty() {
+                            in_flight.push(pack.send(store));
+                        }
+                    }
+                    Some(r) = in_flight.next(), if !in_flight.is_empty() => {
                         let done = self
                             .pack_sent(r, &mut pack_refs, &file_of, &mut index, exec, folder)
                             .await?;
                         chunks_sent.extend(done);
                     }
                 }
-            }
-            exec.tally.start(&f.path);
-            let added = {
-                let add = async {
-                    match c {
-                        None => builder.add(&root, f).await,
-                        Some(c) => builder.add_chunk(&root, f, c).await,
-                    }
-                };
-                tokio::pin!(add);
-                loop {
-                    tokio::select! {
-                        r = &mut add => break r,
-                        Some(done) = in_flight.next(), if !in_flight.is_empty() => sent.push(done),
-                    }
-                }
-            };
-            for r in sent.drain(..) {
-                let done = self
-                    .pack_sent(r, &mut pack_refs, &file_of, &mut index, exec, folder)
-                    .await?;
-                chunks_sent.extend(done);
-            }
-            if let Err(e) = added {
-                info!(path = %f.path, error = %e, "not packed this time");
-                if is_in_use(&e) {
-                    exec.in_use.insert(f.path.clone());
-                }
-                if failed.insert(i) {
-                    let p = exec.tally.file_failed(&f.path, need[i], true);
-                    self.emit_progress(folder, p);
-                }
-                continue;
-            }
-            if builder.len() >= self.settings.pack_target {
-                in_flight.push(
-                    std::mem::replace(&mut builder, PackBuilder::with_room(pack_room, &buffers))
-                        .send(store),
-                );
-                while in_flight.len() > PACKS_IN_FLIGHT {
-                    if let Some(r) = in_flight.next().await {
-                        let done = self
-                            .pack_sent(r, &mut pack_refs, &file_of, &mut index, exec, folder)
-                            .await?;
-                        chunks_sent.extend(done);
-                    }
+                // Chunks of big files count as they are sent; a file is done with its last one.
+                for (path, n) in chunks_sent.drain(..) {
+                    self.chunk_packed(
+                        &path,
+                        n,
+                        &file_of,
+                        &mut chunks_left,
+                        &need,
+                        &failed,
+                        exec,
+                        folder,
+                    );
                 }
             }
-            // Chunks of big files count as they are sent; a file is done with its last one.
-            for (path, n) in chunks_sent.drain(..) {
-                self.chunk_packed(
-                    &path,
-                    n,
-                    &file_of,
-                    &mut chunks_left,
-                    &need,
-                    &failed,
-                    exec,
-                    folder,
-                );
-            }
-        }
-        if !builder.is_empty() {
-            in_flight.push(builder.send(store));
-        }
-        while let Some(r) = in_flight.next().await {
-            let done = self
-                .pack_sent(r, &mut pack_refs, &file_of, &mut index, exec, folder)
-                .await?;
-            chunks_sent.extend(done);
-        }
-        for (path, n) in chunks_sent.drain(..) {
-            self.chunk_packed(
-                &path,
-                n,
-                &file_of,
-                &mut chunks_left,
-                &need,
-                &failed,
-                exec,
-                folder,
-            );
         }
 
         drop((pack_members, file_of, need, chunks_left));
