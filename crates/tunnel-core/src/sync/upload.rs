@@ -568,6 +568,20 @@ mod tests {
         }
     }
 
+    /// Put `bytes` in `f`'s place with the modification time the scan saw: a change only
+    /// its bytes tell.
+    fn rewrite_as_scanned(root: &Path, f: &FileToSend, bytes: &[u8]) {
+        let path = f.path.to_native(root);
+        std::fs::write(&path, bytes).expect("rewrite");
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(f.mtime_ns as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(t)
+            .expect("mtime");
+    }
+
     #[tokio::test]
     async fn a_member_changed_since_the_scan_leaves_the_pack_as_it_was() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -581,17 +595,10 @@ mod tests {
         let fc = scanned(root, "c.bin", &big);
         let fd = scanned(root, "d.bin", b"dee");
         // c and d change after the scan: same size, mtime put back (only the bytes tell).
-        for (name, f, bytes) in [("c.bin", &fc, &big[..]), ("d.bin", &fd, &b"dee"[..])] {
+        for (f, bytes) in [(&fc, &big[..]), (&fd, &b"dee"[..])] {
             let mut other = bytes.to_vec();
             other[1] ^= 0x55;
-            std::fs::write(root.join(name), &other).expect("rewrite");
-            let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(f.mtime_ns as u64);
-            std::fs::File::options()
-                .write(true)
-                .open(root.join(name))
-                .expect("open")
-                .set_modified(t)
-                .expect("mtime");
+            rewrite_as_scanned(root, f, &other);
         }
         let mut pack = PackBuilder::with_room(1 << 20, &PackBuffers::default());
         pack.add(root, &fa).await.expect("a as scanned");
@@ -708,14 +715,7 @@ mod tests {
         let mut other = data.clone();
         let at = usize::try_from(f.chunks[0].size).expect("size") + 1;
         other[at] ^= 0x55;
-        std::fs::write(&path, &other).expect("rewrite");
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(f.mtime_ns as u64);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .expect("open")
-            .set_modified(t)
-            .expect("mtime");
+        rewrite_as_scanned(root, &f, &other);
         let mut pack = PackBuilder::with_room(1 << 20, &PackBuffers::default());
         pack.add_chunk(root, &f, 0)
             .await
@@ -733,7 +733,7 @@ mod tests {
         let mut list = MemberList::new();
         list.push(&f.chunks[0].sha256, f.chunks[0].size);
         list.push(&f.chunks[2].sha256, f.chunks[2].size);
-        assert_eq!(pack.list.clone().finish(), list.finish());
+        assert_eq!(pack.list.clone().finish(), list.clone().finish());
         assert_eq!(
             pack.members
                 .iter()
@@ -741,6 +741,21 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![0, c0 as u64]
         );
+
+        // The same three chunks read in one go (the file opened once for its run of chunks):
+        // the same pack, the changed chunk refused under its own number.
+        let reads = (0..3)
+            .map(|i| MemberRead::chunk(100 + i, &f, i, chunk_offset(&f, i)))
+            .collect();
+        let (at_once, refused) = PackBuilder::with_room(1 << 20, &PackBuffers::default())
+            .fill(root, reads)
+            .await;
+        assert_eq!(
+            refused.iter().map(|(job, _)| *job).collect::<Vec<_>>(),
+            vec![101]
+        );
+        assert_eq!(at_once.buf, want);
+        assert_eq!(at_once.list.clone().finish(), list.finish());
     }
 
     #[tokio::test]
@@ -754,14 +769,7 @@ mod tests {
         let fe = scanned(root, "e.bin", b"echo");
         // b changes after the scan (same size, mtime put back: only the bytes tell), c is
         // swapped for a link to a file outside, d is gone.
-        std::fs::write(root.join("b.bin"), b"BRAVO!").expect("rewrite");
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(fb.mtime_ns as u64);
-        std::fs::File::options()
-            .write(true)
-            .open(root.join("b.bin"))
-            .expect("open")
-            .set_modified(t)
-            .expect("mtime");
+        rewrite_as_scanned(root, &fb, b"BRAVO!");
         let outside = tempfile::tempdir().expect("outside");
         std::fs::write(outside.path().join("secret"), b"charlie").expect("secret");
         std::fs::remove_file(root.join("c.bin")).expect("rm c");
