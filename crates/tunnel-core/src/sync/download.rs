@@ -34,7 +34,7 @@ use crate::remote::{BlobName, RemoteError, RemoteStore};
 use futures::StreamExt as _;
 
 use super::hashing_writer::HashingWriter;
-use super::positional::AtWriter;
+use super::positional::{AtWriter, WriteBuffers};
 use super::run_writer::RunWriter;
 use super::whole_digest::WholeDigest;
 
@@ -438,11 +438,12 @@ async fn write_verified(
             .map(|(k, (&(start, end), &(offset, _)))| (k, start, end, offset))
             .collect();
         let file = &file;
+        let buffers = &WriteBuffers::default();
         let mut fetches = stream::iter(jobs)
             .map(|(k, start, end, offset)| async move {
                 let chunks = &entry.chunks[start..end];
                 let len = chunks.iter().map(|c| c.size).sum();
-                let out = AtWriter::new(Arc::clone(file), offset, len);
+                let out = AtWriter::new(Arc::clone(file), offset, len, buffers);
                 let r = fetch_piece(store, out, entry, chunks, packs, on_chunk, slots).await;
                 (k, r)
             })
