@@ -21,6 +21,7 @@
 //! - the base is updated only for what is verified on both sides: downloads after their
 //!   rename, our uploads after the head commit succeeded.
 
+mod buffer_pool;
 mod commit;
 mod download;
 mod download_pass;

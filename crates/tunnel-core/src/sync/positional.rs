@@ -10,7 +10,7 @@ use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
@@ -63,42 +63,11 @@ fn write_at(file: &File, buf: &[u8], offset: u64) -> io::Result<usize> {
     }
 }
 
-/// Write buffers of one file's pieces, handed from a finished piece's writer to the next one.
-/// With an allocator that gives freed memory back at once, each writer's two fresh 1 MiB
-/// buffers were memory the kernel faulted in and zeroed page by page: 32,000 of the 47,000
-/// page faults of a 1 GiB download (issue 15). At most [`WriteBuffers::KEEP`] are kept.
-#[derive(Clone, Default)]
-pub(crate) struct WriteBuffers(Arc<Mutex<Vec<Vec<u8>>>>);
-
-impl WriteBuffers {
-    /// Buffers kept at most (two per piece written at once is the most that is ever in use).
-    const KEEP: usize = 16;
-
-    /// A kept buffer (empty, [`MAX_WRITE`] of room), if there is one.
-    fn take(&self) -> Option<Vec<u8>> {
-        self.0.lock().ok().and_then(|mut kept| kept.pop())
-    }
-
-    /// Keep `buf` for a later writer: only a full-size one, and only while fewer than
-    /// [`WriteBuffers::KEEP`] are kept.
-    fn give(&self, mut buf: Vec<u8>) {
-        if buf.capacity() != MAX_WRITE {
-            return;
-        }
-        buf.clear();
-        if let Ok(mut kept) = self.0.lock() {
-            if kept.len() < Self::KEEP {
-                kept.push(buf);
-            }
-        }
-    }
-
-    /// Buffers kept now.
-    #[cfg(test)]
-    fn kept(&self) -> usize {
-        self.0.lock().map_or(0, |kept| kept.len())
-    }
-}
+/// Write buffers of one file's pieces, handed from a finished piece's writer to the next one
+/// (two fresh 1 MiB buffers per writer were 32,000 of the 47,000 page faults of a 1 GiB
+/// download, issue 15). Only full-size ones are kept, at most 16: two per piece written at
+/// once is the most that is ever in use.
+pub(crate) type WriteBuffers = super::buffer_pool::BufferPool<16>;
 
 /// Writes into a shared file from a given offset on. Bytes are gathered up to [`MAX_WRITE`] and
 /// then written on a blocking thread while the next ones are gathered (one write in flight);
@@ -223,9 +192,15 @@ impl AsyncWrite for AtWriter {
 impl Drop for AtWriter {
     fn drop(&mut self) {
         // A buffer still being written (a writer dropped before its flush) is let go with its
-        // task; the others serve the next piece.
-        self.buffers.give(std::mem::take(&mut self.gathered));
-        self.buffers.give(std::mem::take(&mut self.spare));
+        // task; the others, if full-size, serve the next piece.
+        for buf in [
+            std::mem::take(&mut self.gathered),
+            std::mem::take(&mut self.spare),
+        ] {
+            if buf.capacity() == MAX_WRITE {
+                self.buffers.give(buf);
+            }
+        }
     }
 }
 
@@ -288,13 +263,7 @@ mod tests {
         first.write_all(&a).await.expect("write a");
         first.flush().await.expect("flush a");
         drop(first);
-        let kept: Vec<*const u8> = buffers
-            .0
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|b| b.as_ptr())
-            .collect();
+        let kept = buffers.kept_at();
         assert_eq!(kept.len(), 2);
         // The next piece writes from the kept buffers, and only its own bytes.
         let mut second = AtWriter::new(Arc::clone(&file), a.len() as u64, b.len() as u64, &buffers);

@@ -201,45 +201,12 @@ pub(crate) struct PackBuilder {
 }
 
 /// Pack buffers back from sent packs, for the next packs of the same upload pass. A pack's
-/// buffer is its target size (16 MiB and more); a fresh one is memory the kernel faults in
-/// and zeroes page by page as the members are read into it — with an allocator that hands
-/// freed memory back at once, once per pack: about a quarter of the client's CPU for one
-/// 1 GiB file (issue 15). At most [`PackBuffers::KEEP`] are kept, and only while the pass runs.
-#[derive(Clone, Default)]
-pub(crate) struct PackBuffers(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
-
-impl PackBuffers {
-    /// Buffers kept at most. The next pack takes a kept buffer when it starts reading, which
-    /// the upload pass does only while fewer than `PACKS_IN_FLIGHT + 1` packs are being read
-    /// or sent: so the buffers resident at once are still those (a kept buffer is resident
-    /// whole, where a fresh one grew page by page).
-    pub(crate) const KEEP: usize = 1;
-
-    /// A buffer to fill (empty; a kept one has its room already).
-    fn take(&self) -> Vec<u8> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|mut kept| kept.pop())
-            .unwrap_or_default()
-    }
-
-    /// Keep `buf` for a later pack, unless enough are kept.
-    fn give(&self, mut buf: Vec<u8>) {
-        buf.clear();
-        if let Ok(mut kept) = self.0.lock() {
-            if kept.len() < Self::KEEP {
-                kept.push(buf);
-            }
-        }
-    }
-
-    /// Buffers kept now.
-    #[cfg(test)]
-    pub(crate) fn kept(&self) -> usize {
-        self.0.lock().map_or(0, |kept| kept.len())
-    }
-}
+/// buffer is its target size (16 MiB and more), a fresh one faulted in page by page as the
+/// members are read into it. At most one is kept: the next pack takes it when it starts
+/// reading, which the upload pass does only while fewer than `PACKS_IN_FLIGHT + 1` packs are
+/// being read or sent, so the buffers resident at once are still those (a kept buffer is
+/// resident whole, where a fresh one grew page by page).
+pub(crate) type PackBuffers = super::buffer_pool::BufferPool<1>;
 
 /// The name a member carries until its pack is complete: one shared copy (a pack of 100,000
 /// tiny files held 100,000 copies of it while it was gathered, issue 15).
@@ -327,7 +294,7 @@ impl PackBuilder {
         // blocking thread and back; a member that does not match is cut off again.
         let mut buf = std::mem::take(&mut self.buf);
         if buf.capacity() == 0 {
-            buf = self.buffers.take();
+            buf = self.buffers.take().unwrap_or_default();
         }
         if buf.is_empty() {
             // A kept buffer has this room already (reserve is then a no-op).
@@ -472,20 +439,15 @@ fn read_members(
     let mut placed = Vec::with_capacity(reads.len());
     let mut open: Option<(&RelPath, std::fs::File)> = None;
     for r in reads {
-        if open.as_ref().is_none_or(|(p, _)| **p != r.file.path) {
-            open = None;
-            match open_scanned(root, &r.file) {
-                Ok(file) => open = Some((&r.file.path, file)),
+        let (_, file) = match open.take() {
+            Some((path, file)) if *path == r.file.path => open.insert((path, file)),
+            _ => match open_scanned(root, &r.file) {
+                Ok(file) => open.insert((&r.file.path, file)),
                 Err(e) => {
                     placed.push(Err(e));
                     continue;
                 }
-            }
-        }
-        let Some((_, file)) = open.as_mut() else {
-            // Not reached (opened just above); said rather than assumed.
-            placed.push(Err(RemoteError::SourceChanged(r.file.path.to_native(root))));
-            continue;
+            },
         };
         let at = buf.len();
         match read_checked(file, buf, r.offset, r.size, r.expected, r.whole_file) {
@@ -659,7 +621,7 @@ mod tests {
         assert_eq!(buffers.kept(), 1, "a buffer nobody holds is kept");
 
         // The next pack takes it with its first member, and holds only its own members.
-        let kept_at = buffers.0.lock().expect("lock")[0].as_ptr();
+        let kept_at = buffers.kept_at()[0];
         let mut next = PackBuilder::with_room(ROOM, &buffers);
         assert_eq!(
             buffers.kept(),
