@@ -134,6 +134,29 @@ pub(super) fn record_fresh(
     scan.hashes.insert(rel, cached);
 }
 
+/// The cache row of a file left unhashed by the scan and hashed by its upload, from what the
+/// upload read (the file as listed: `size`, `mtime_ns`, `inode`): made as [`record_fresh`]
+/// makes a row, a just-modified file's never to match.
+pub(crate) fn row_hashed_later(
+    size: u64,
+    mtime_ns: i64,
+    inode: u64,
+    sha256: crate::hash::Digest,
+    chunks: Vec<chunk::ChunkHash>,
+) -> CachedHash {
+    CachedHash {
+        size,
+        mtime_ns: if is_racy(mtime_ns) {
+            RACY_MTIME
+        } else {
+            mtime_ns
+        },
+        inode,
+        sha256,
+        chunks,
+    }
+}
+
 fn file_entry(c: &CachedHash) -> LocalEntry {
     LocalEntry {
         kind: EntryKind::File,
@@ -149,7 +172,7 @@ pub(super) fn may_match(mtime_ns: i64) -> bool {
     mtime_ns != RACY_MTIME
 }
 
-fn is_racy(mtime_ns: i64) -> bool {
+pub(crate) fn is_racy(mtime_ns: i64) -> bool {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)

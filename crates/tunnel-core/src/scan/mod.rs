@@ -26,6 +26,7 @@
 
 mod cache;
 mod hashing;
+mod later;
 mod listing;
 mod narrow;
 mod rules;
@@ -38,6 +39,7 @@ use std::sync::Arc;
 use ignore::gitignore::Gitignore;
 use tracing::warn;
 
+pub(crate) use cache::row_hashed_later;
 pub(crate) use narrow::{narrow_scan, walk_folder, FolderWalk, Walked};
 pub(crate) use rules::name_skip_reason;
 pub use rules::{is_temporary_name, SkipRules};
@@ -110,8 +112,13 @@ pub struct LocalScan {
     /// that ignoring a synced file never deletes it elsewhere and a remote file never
     /// overwrites a local link or ignored file.
     pub excluded: Vec<RelPath>,
-    /// How many files were actually read and hashed (the rest came from the cache).
+    /// How many files were actually read and hashed (the rest came from the cache or were
+    /// left to the upload, see `unhashed`).
     pub hashed: u64,
+    /// How many new files were left unhashed because the sync said they may wait (see
+    /// [`HashLater`]): their entries have no `sha256` and no row in `hashes`; the upload
+    /// hashes the bytes it sends.
+    pub unhashed: u64,
     /// The files read and hashed (their rows in `hashes` are new, the others came from the
     /// cache), in no particular order.
     pub fresh: Vec<RelPath>,
@@ -179,6 +186,13 @@ pub enum ScanError {
     BadChunkSize,
 }
 
+/// Asked once the walk is done, with the files no cache row describes (path and size as
+/// listed): for each, whether it may be left unhashed. The caller answers yes only for files
+/// whose hash the plan cannot need — no other side knows anything at or around their path or
+/// of their size — and that its upload sends whole, hashing the bytes it sends (one read of
+/// a new file, not two: the scan's and the upload's, issue 15).
+pub type HashLater<'a> = &'a (dyn Fn(&[(&RelPath, u64)]) -> Vec<bool> + Sync);
+
 /// Scan `root` into a [`LocalScan`], reusing `cache` for unchanged files.
 pub fn scan_folder(
     root: &Path,
@@ -191,18 +205,20 @@ pub fn scan_folder(
 /// [`scan_folder`] that takes `cache` and keeps the rows it reuses as they are instead of
 /// copying them (a large folder's cache is never held twice; a file hashed again has its row
 /// replaced in place). Returns the scan and the paths whose rows it let go: files that are
-/// gone, are no longer files or could not be read (their rows are stale).
+/// gone, are no longer files or could not be read (their rows are stale). New files `later`
+/// allows are left unhashed ([`HashLater`]).
 pub fn scan_folder_reusing(
     root: &Path,
     cache: HashMap<RelPath, CachedHash>,
     opts: &ScanOptions,
+    later: Option<HashLater<'_>>,
 ) -> Result<(LocalScan, Vec<RelPath>), ScanError> {
     let mut left = Vec::new();
     let lent = cache::Cache::Lent {
         rows: cache,
         left: &mut left,
     };
-    let scan = scan_with(root, lent, opts, &|_| {}, &|_| {})?;
+    let scan = scan_with(root, lent, opts, later, &|_| {}, &|_| {})?;
     Ok((scan, left))
 }
 
@@ -219,6 +235,7 @@ pub(crate) fn scan_folder_observed(
         root,
         cache::Cache::Borrowed(cache),
         opts,
+        None,
         after_first_read,
         before_open,
     )
@@ -228,6 +245,7 @@ fn scan_with(
     root: &Path,
     cache: cache::Cache<'_>,
     opts: &ScanOptions,
+    later: Option<HashLater<'_>>,
     after_first_read: &(dyn Fn(&Path) + Sync),
     before_open: &(dyn Fn(&Path) + Sync),
 ) -> Result<LocalScan, ScanError> {
@@ -257,6 +275,10 @@ fn scan_with(
     let jobs = sink.jobs;
     let mut entries = sink.entries;
     let mut cache = sink.cache;
+    let (jobs, later_settled) = match later {
+        Some(later) => later::leave_unhashed(&mut scan, &mut entries, jobs, later),
+        None => (jobs, true),
+    };
     scan.ignores = Some(ignores);
     // The fresh rows' room, made once (a table grown by doubling holds both while it grows):
     // room for the files without a row; a file hashed again replaces its row in place.
@@ -273,6 +295,7 @@ fn scan_with(
     scan.entries = entries.finish();
     cache.take_back(&mut scan);
     let settled = as_listed
+        && later_settled
         && scan.unreadable.is_empty()
         && scan.in_use.is_empty()
         && !scan.fresh.iter().any(|p| {

@@ -158,7 +158,7 @@ fn a_lent_cache_gives_its_fitting_rows_to_the_scan_and_names_the_rest() {
         .get_key_value(&rel("same"))
         .map(|(k, _)| k.as_str().as_ptr())
         .expect("row");
-    let (lent, left) = scan_folder_reusing(root, cache, &opts()).expect("scan");
+    let (lent, left) = scan_folder_reusing(root, cache, &opts(), None).expect("scan");
     let borrowed = scan_folder(root, &first.hashes, &opts()).expect("scan");
     assert_eq!(
         lent.entries, borrowed.entries,
@@ -229,7 +229,7 @@ fn a_lent_cache_whose_every_row_is_hashed_again_is_not_grown() {
         })
         .collect();
     let capacity = cache.capacity();
-    let (again, left) = scan_folder_reusing(root, cache, &opts()).expect("scan");
+    let (again, left) = scan_folder_reusing(root, cache, &opts(), None).expect("scan");
     assert_eq!(again.hashed, n as u64, "every file hashed again");
     assert!(left.is_empty(), "each old row replaced in place: {left:?}");
     assert_eq!(again.hashes, first.hashes, "the same rows, read again");
@@ -837,4 +837,61 @@ fn a_file_open_without_sharing_is_in_use_not_deleted_on_windows() {
     let again = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
     assert!(again.entries.contains_key(&rel("report.docx")));
     assert!(again.in_use.is_empty());
+}
+
+#[test]
+fn new_files_the_sync_lets_wait_are_listed_unhashed_and_the_others_hashed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    put(root, "kept", b"kept");
+    put(root, "edited", b"v1");
+    let first = scan_folder(root, &HashMap::new(), &opts()).expect("scan");
+    put(root, "edited", b"v2 longer");
+    put(root, "new/wait", b"waits");
+    put(root, "new/hash", b"hashed");
+    put(root, "empty", b"");
+    let asked = std::sync::Mutex::new(Vec::new());
+    let later = |new: &[(&RelPath, u64)]| {
+        let mut asked = asked.lock().expect("lock");
+        asked.extend(new.iter().map(|(p, size)| (p.as_str().to_string(), *size)));
+        new.iter().map(|(p, _)| p.as_str() == "new/wait").collect()
+    };
+    let (scan, _) =
+        scan_folder_reusing(root, first.hashes.clone(), &opts(), Some(&later)).expect("scan");
+    let mut asked = asked.into_inner().expect("lock");
+    asked.sort();
+    // Only files without a row are offered (an edited file has one), empty ones are not.
+    assert_eq!(
+        asked,
+        vec![("new/hash".to_string(), 6), ("new/wait".to_string(), 5)]
+    );
+    let waiting = &scan.entries[&rel("new/wait")];
+    assert_eq!(
+        (waiting.kind, waiting.size, waiting.sha256),
+        (EntryKind::File, 5, None)
+    );
+    assert!(
+        !scan.hashes.contains_key(&rel("new/wait")),
+        "no row until it is sent"
+    );
+    assert_eq!(scan.unhashed, 1);
+    assert_eq!(scan.hashed, 3, "edited, new/hash and the empty file");
+    assert!(scan.entries[&rel("new/hash")].sha256.is_some());
+    assert!(
+        scan.listing.is_some(),
+        "files in the past: the listing describes the scan"
+    );
+
+    // A file left unhashed that was modified just now: the listing does not describe the
+    // scan (its row, made once it is sent, never matches).
+    std::fs::write(root.join("new/now"), b"just now").expect("write");
+    let (scan, _) = scan_folder_reusing(
+        root,
+        scan.hashes,
+        &opts(),
+        Some(&|new: &[(&RelPath, u64)]| vec![true; new.len()]),
+    )
+    .expect("scan");
+    assert_eq!(scan.unhashed, 2, "new/wait and new/now");
+    assert!(scan.listing.is_none());
 }

@@ -28,6 +28,7 @@ mod download_pass;
 mod file_list;
 mod fresh_blobs;
 mod gc;
+mod hash_later;
 mod hashing_writer;
 mod history;
 mod history_ops;
@@ -140,6 +141,8 @@ pub struct Syncer {
     check_narrow: bool,
     /// How often the narrow path was tried, planned, and why it fell back (tests).
     narrow_tries: Arc<narrow::Tries>,
+    /// How many new files the scans left for their uploads to hash (tests).
+    left_unhashed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Syncer {
@@ -164,7 +167,16 @@ impl Syncer {
             no_change_tries: Arc::default(),
             check_narrow: false,
             narrow_tries: Arc::default(),
+            left_unhashed: Arc::default(),
         }
+    }
+
+    /// Tests only: how many new files this syncer's scans (and its clones') left for their
+    /// uploads to hash (see `hash_later`).
+    #[doc(hidden)]
+    pub fn left_unhashed_for_tests(&self) -> u64 {
+        self.left_unhashed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Live events of every sync run by this syncer.
@@ -541,7 +553,10 @@ impl Syncer {
 
         // 2. The local side. The root is checked again after the scan: a folder removed or
         // unmounted while it was being read looks exactly like "every file deleted".
-        let (scan, base) = self.scan(folder, base).await?;
+        let names = self.name_rules(folder).await;
+        let tree = std::mem::replace(&mut view.tree, RemoteTree::empty(String::new()));
+        let (scan, base, tree) = self.scan(folder, base, tree, names).await?;
+        view.tree = tree;
         check_root(folder)?;
         report_skipped(&scan);
         Ok((view, scan, base))
@@ -804,12 +819,15 @@ impl Syncer {
     }
 
     /// The scan of `folder`, its paths shared with `base`'s (lent to the journal thread and
-    /// handed back).
+    /// handed back). New files whose hash the plan cannot need (see `hash_later`) are left
+    /// for their upload to hash; `tree` (the page's) and `base` say which, and are handed back.
     async fn scan(
         &self,
         folder: &FolderRecord,
         base: BTreeMap<RelPath, FileEntry>,
-    ) -> Result<(LocalScan, BTreeMap<RelPath, FileEntry>), SyncError> {
+        tree: RemoteTree,
+        names: NameRules,
+    ) -> Result<(LocalScan, BTreeMap<RelPath, FileEntry>, RemoteTree), SyncError> {
         let id = folder.id;
         let (cache, base) = self
             .with_journal(move |j| {
@@ -821,10 +839,20 @@ impl Syncer {
         let opts = self.scan_options();
         // The rows that still fit become the scan's, files hashed again replace theirs in
         // place; `left` names the paths of the others (files gone, no longer files, not read).
-        let (scan, left) =
-            tokio::task::spawn_blocking(move || scan_folder_reusing(&root, cache, &opts))
-                .await
-                .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))??;
+        let largest = upload::sent_whole_up_to(
+            &crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size),
+            self.settings.pack_threshold,
+        );
+        let (scanned, base, tree) = tokio::task::spawn_blocking(move || {
+            let later = |new: &[(&RelPath, u64)]| {
+                hash_later::may_wait(&base, &tree.files, names, largest, new)
+            };
+            let scanned = scan_folder_reusing(&root, cache, &opts, Some(&later));
+            (scanned, base, tree)
+        })
+        .await
+        .map_err(|e| SyncError::Internal(format!("scan task failed: {e}")))?;
+        let (scan, left) = scanned?;
         // Only the rows of files hashed again are written back, and the rows of files gone
         // removed: an unchanged folder of 100,000 files costs no journal writes. The rows are
         // lent to the journal thread, not copied, and stay there: once written, the journal's
@@ -844,7 +872,15 @@ impl Syncer {
                 Ok(fresh)
             })
             .await?;
-        Ok((scan, base))
+        if scan.unhashed > 0 {
+            debug!(
+                files = scan.unhashed,
+                "new files left for their upload to hash"
+            );
+            self.left_unhashed
+                .fetch_add(scan.unhashed, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok((scan, base, tree))
     }
 
     fn guard_deletions(
@@ -1276,6 +1312,8 @@ fn backoff_ms(attempt: u32) -> u64 {
 mod chooser_tests;
 #[cfg(test)]
 mod gc_history_tests;
+#[cfg(test)]
+mod hash_later_tests;
 #[cfg(test)]
 mod ignore_tests;
 #[cfg(test)]

@@ -27,12 +27,17 @@ use crate::remote::{BlobInfo, BlobSource, RemoteError, RemoteStore};
 /// Where each chunk hash can already be found remotely.
 pub(crate) type ChunkIndex = HashMap<Digest, ChunkRef>;
 
-/// One file to publish, with the chunk hashes the scanner computed.
+/// One file to publish, with the chunk hashes the scanner computed — or, for a new file the
+/// scan left unhashed (`hashed` false), none yet: it is sent whole in a pack, hashed from the
+/// bytes sent.
 #[derive(Debug, Clone)]
 pub(crate) struct FileToSend {
     pub path: RelPath,
     pub size: u64,
+    /// The whole file's hash (meaningless while `hashed` is false).
     pub sha256: Digest,
+    /// Whether the scan hashed it (`sha256` and `chunks` are what it saw).
+    pub hashed: bool,
     /// Modification time the scan saw.
     pub mtime_ns: i64,
     /// Inode the scan saw (0 where the platform has none).
@@ -76,6 +81,16 @@ pub(crate) enum SendPlan {
     Chunks { missing: Vec<usize> },
     /// Large file cut by content: these chunk indexes go into packs.
     PackChunks { missing: Vec<usize> },
+}
+
+/// The largest file sent whole, as one member of a pack: a file of one chunk (not cut by
+/// content) up to the pack threshold. Such a file may be left unhashed by the scan (see
+/// `hash_later`); its pack hashes it.
+pub(crate) fn sent_whole_up_to(chunking: &crate::chunk::Chunking, pack_threshold: u64) -> u64 {
+    let one_chunk = chunking
+        .content
+        .map_or(chunking.fixed, |c| c.max().min(chunking.fixed));
+    one_chunk.min(pack_threshold)
 }
 
 /// Decide how to send `f`; `content_defined`: its chunks were cut by content (small chunks
@@ -220,6 +235,9 @@ fn unnamed_pack() -> crate::remote::BlobName {
 pub(crate) struct Packed {
     /// The file it comes from.
     pub path: RelPath,
+    /// The scan-cache row of a file the scan left unhashed, made from what was read (for
+    /// the next scan; `None` for the others).
+    pub row: Option<crate::journal::CachedHash>,
     /// Its bytes in the pack (once sent, the pack is `chunk.blob`).
     pub chunk: ChunkRef,
     /// The whole file (a small one), or one chunk of a big file.
@@ -325,16 +343,30 @@ impl PackBuilder {
         let mut refused = Vec::new();
         for (r, place) in reads.into_iter().zip(placed) {
             match place {
-                Ok(at) => {
-                    self.list.push(&r.expected, r.size);
+                Ok(read) => {
+                    self.list.push(&read.sha256, r.size);
+                    let row = r.expected.is_none().then(|| {
+                        let chunk = crate::chunk::ChunkHash {
+                            sha256: read.sha256,
+                            size: r.size,
+                        };
+                        crate::scan::row_hashed_later(
+                            r.size,
+                            r.file.mtime_ns,
+                            read.inode,
+                            read.sha256,
+                            vec![chunk],
+                        )
+                    });
                     self.members.push(Packed {
                         path: r.file.path,
+                        row,
                         chunk: ChunkRef {
-                            sha256: r.expected,
+                            sha256: read.sha256,
                             size: r.size,
                             // Named once the pack is complete (see `send`).
                             blob: unnamed_pack(),
-                            offset: at,
+                            offset: read.at,
                         },
                         whole_file: r.whole_file,
                     });
@@ -383,7 +415,9 @@ pub(crate) struct MemberRead {
     pub file: FileToSend,
     pub offset: u64,
     pub size: u64,
-    pub expected: Digest,
+    /// What its bytes must hash to; `None` for a file the scan left unhashed: what is read is
+    /// its content, provided the file is still as listed once read.
+    pub expected: Option<Digest>,
     pub whole_file: bool,
 }
 
@@ -395,7 +429,7 @@ impl MemberRead {
             file: f.without_chunks(),
             offset: 0,
             size: f.size,
-            expected: f.sha256,
+            expected: f.hashed.then_some(f.sha256),
             whole_file: true,
         }
     }
@@ -408,7 +442,7 @@ impl MemberRead {
             file: f.without_chunks(),
             offset,
             size: c.size,
-            expected: c.sha256,
+            expected: Some(c.sha256),
             whole_file: false,
         }
     }
@@ -421,11 +455,21 @@ impl FileToSend {
             path: self.path.clone(),
             size: self.size,
             sha256: self.sha256,
+            hashed: self.hashed,
             mtime_ns: self.mtime_ns,
             inode: self.inode,
             chunks: Vec::new(),
         }
     }
+}
+
+/// Where a member landed in its pack, and what was read.
+#[derive(Debug)]
+struct Placed {
+    at: u64,
+    sha256: Digest,
+    /// The inode of the file read (0 where none).
+    inode: u64,
 }
 
 /// Append each member of `reads` to `buf` in order, each checked as it was scanned: where
@@ -435,7 +479,7 @@ fn read_members(
     root: &Path,
     reads: &[MemberRead],
     buf: &mut Vec<u8>,
-) -> Vec<Result<u64, RemoteError>> {
+) -> Vec<Result<Placed, RemoteError>> {
     let mut placed = Vec::with_capacity(reads.len());
     let mut open: Option<(&RelPath, std::fs::File)> = None;
     for r in reads {
@@ -450,9 +494,21 @@ fn read_members(
             },
         };
         let at = buf.len();
-        match read_checked(file, buf, r.offset, r.size, r.expected, r.whole_file) {
-            Ok(true) => placed.push(Ok(at as u64)),
-            Ok(false) => {
+        let read = read_checked(file, buf, r.offset, r.size, r.expected, r.whole_file).and_then(
+            |d| match (d, r.expected) {
+                // Unhashed by the scan: the bytes are its content only if the file did not
+                // change while they were read (as the scan judges a file it hashes).
+                (Some(d), None) => still_as_listed(file, &r.file).map(|ino| ino.map(|i| (d, i))),
+                (d, _) => Ok(d.map(|d| (d, r.file.inode))),
+            },
+        );
+        match read {
+            Ok(Some((sha256, inode))) => placed.push(Ok(Placed {
+                at: at as u64,
+                sha256,
+                inode,
+            })),
+            Ok(None) => {
                 buf.truncate(at);
                 placed.push(Err(RemoteError::SourceChanged(r.file.path.to_native(root))));
             }
@@ -465,17 +521,24 @@ fn read_members(
     placed
 }
 
-/// Append `size` bytes of `file` from `offset` to `buf` and check them against `expected`;
-/// false when they are not what the scan saw (the file is shorter, longer — for a whole
-/// file — or different). The caller cuts `buf` back.
+/// The inode of `file` when it is still the size and modification time `f` says (after a
+/// read), `None` when it changed.
+fn still_as_listed(file: &std::fs::File, f: &FileToSend) -> std::io::Result<Option<u64>> {
+    let m = fs_safe::Meta::of(&file.metadata()?);
+    Ok((m.len == f.size && m.mtime_ns == f.mtime_ns).then_some(m.ino))
+}
+
+/// Append `size` bytes of `file` from `offset` to `buf` and check them against `expected`
+/// (if any); returns their hash, `None` when they are not what the scan saw (the file is
+/// shorter, longer — for a whole file — or different). The caller cuts `buf` back.
 fn read_checked(
     file: &mut std::fs::File,
     buf: &mut Vec<u8>,
     offset: u64,
     size: u64,
-    expected: Digest,
+    expected: Option<Digest>,
     whole_file: bool,
-) -> std::io::Result<bool> {
+) -> std::io::Result<Option<Digest>> {
     use std::io::Seek as _;
     let at = buf.len();
     buf.reserve(usize::try_from(size).unwrap_or(0));
@@ -489,7 +552,11 @@ fn read_checked(
     let data = &buf[at..];
     // The bytes sent are the bytes hashed here: what is committed under `expected` is what
     // matched it, whatever the file does afterwards.
-    Ok(data.len() as u64 == size && Digest::of(data) == expected)
+    if data.len() as u64 != size {
+        return Ok(None);
+    }
+    let got = Digest::of(data);
+    Ok(expected.is_none_or(|e| e == got).then_some(got))
 }
 
 #[cfg(test)]
@@ -509,6 +576,7 @@ mod tests {
             path: RelPath::new("a.bin").unwrap(),
             size,
             sha256: Digest::of(b"whole"),
+            hashed: true,
             mtime_ns: 0,
             inode: 0,
             chunks,
@@ -524,6 +592,7 @@ mod tests {
             path: RelPath::new(name).expect("path"),
             size: h.size,
             sha256: h.sha256,
+            hashed: true,
             mtime_ns: h.mtime_ns,
             inode: h.inode,
             chunks: h.chunks,
@@ -542,6 +611,57 @@ mod tests {
             .expect("open")
             .set_modified(t)
             .expect("mtime");
+    }
+
+    #[tokio::test]
+    async fn a_file_the_scan_left_unhashed_is_hashed_as_it_is_packed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let scanned = scanned(root, "new.txt", b"fresh bytes");
+        // As the upload pass makes it for a file without a hash: size and mtime as listed.
+        let f = FileToSend {
+            sha256: Digest([0; 32]),
+            hashed: false,
+            inode: 0,
+            chunks: Vec::new(),
+            ..scanned.clone()
+        };
+        let (pack, refused) = PackBuilder::with_room(1 << 20, &PackBuffers::default())
+            .fill(root, vec![MemberRead::whole(7, &f)])
+            .await;
+        assert!(refused.is_empty(), "{refused:?}");
+        let m = &pack.members[0];
+        assert_eq!(m.chunk.sha256, Digest::of(b"fresh bytes"));
+        let row = m.row.as_ref().expect("its cache row");
+        assert_eq!(
+            (row.size, row.inode, row.sha256, &row.chunks),
+            (scanned.size, scanned.inode, scanned.sha256, &scanned.chunks)
+        );
+        // Written just now: its row never matches (racy timestamps), as the scan makes it.
+        assert_eq!(row.mtime_ns, i64::MIN);
+        // The pack is named by what was read.
+        let mut list = MemberList::new();
+        list.push(&Digest::of(b"fresh bytes"), 11);
+        assert_eq!(pack.list.finish(), list.finish());
+
+        // Changed since it was listed (another modification time): not read, not packed.
+        std::fs::write(root.join("new.txt"), b"fresh BYTES").expect("rewrite");
+        let later = std::time::UNIX_EPOCH
+            + std::time::Duration::from_nanos(scanned.mtime_ns as u64 + 1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(root.join("new.txt"))
+            .expect("open")
+            .set_modified(later)
+            .expect("mtime");
+        let (pack, refused) = PackBuilder::with_room(1 << 20, &PackBuffers::default())
+            .fill(root, vec![MemberRead::whole(7, &f)])
+            .await;
+        assert!(pack.is_empty());
+        assert!(
+            matches!(refused.as_slice(), [(7, RemoteError::SourceChanged(_))]),
+            "{refused:?}"
+        );
     }
 
     #[tokio::test]
@@ -669,6 +789,7 @@ mod tests {
             path: RelPath::new("big.bin").expect("path"),
             size: h.size,
             sha256: h.sha256,
+            hashed: true,
             mtime_ns: h.mtime_ns,
             inode: h.inode,
             chunks: h.chunks,

@@ -45,6 +45,9 @@ impl Syncer {
         // its chunks are on the page).
         let mut files: Vec<(FileToSend, u64)> = Vec::with_capacity(sending);
         let device = crate::manifest::device_name(&self.device);
+        let chunking =
+            crate::chunk::Chunking::new(self.settings.chunk_size, self.settings.delta_chunk_size);
+        let sent_whole = upload::sent_whole_up_to(&chunking, self.settings.pack_threshold);
         let add_upload = |path: &RelPath,
                           local: &LocalEntry,
                           version: u64,
@@ -68,12 +71,27 @@ impl Syncer {
                         path: path.clone(),
                         size: local.size,
                         sha256,
+                        hashed: true,
                         mtime_ns: local.mtime_ns,
                         inode: h.inode,
                         chunks: h.chunks,
                     },
                     version,
                 )),
+                // Left unhashed by the scan (see `hash_later`): sent whole, hashed as read.
+                (EntryKind::File, None, None) if (1..=sent_whole).contains(&local.size) => files
+                    .push((
+                        FileToSend {
+                            path: path.clone(),
+                            size: local.size,
+                            sha256: Digest([0; 32]),
+                            hashed: false,
+                            mtime_ns: local.mtime_ns,
+                            inode: 0,
+                            chunks: Vec::new(),
+                        },
+                        version,
+                    )),
                 (EntryKind::File, _, _) => {
                     warn!(path = %path, "no hashes for a file to upload; next sync");
                 }
@@ -239,8 +257,6 @@ impl Syncer {
 
         // Big files: their missing chunks, in parallel (cut at the chunk size), or in packs
         // (cut by content). Pack members: small files whole (`None`) or one chunk (`Some`).
-        let chunking =
-            crate::chunk::Chunking::new(self.settings.chunk_size, self.settings.delta_chunk_size);
         let mut chunk_jobs: Vec<(usize, usize)> = Vec::new();
         let mut pack_members: Vec<(usize, Option<usize>)> = Vec::with_capacity(files.len());
         let mut resolved: HashMap<usize, Vec<ChunkRef>> = HashMap::new();
@@ -248,6 +264,11 @@ impl Syncer {
         let mut packed_chunks: HashSet<Digest> = HashSet::new();
         let mut resolved_later: Vec<usize> = Vec::new();
         for (i, (f, _)) in files.iter().enumerate() {
+            if !f.hashed {
+                // No file on the page has its size (`hash_later`): nothing to re-use.
+                pack_members.push((i, None));
+                continue;
+            }
             let by_content = chunking.content_for(f.size).is_some();
             match upload::plan_send(f, &index, self.settings.pack_threshold, by_content) {
                 SendPlan::Ready(refs) => {
@@ -507,12 +528,22 @@ impl Syncer {
                     }
                 }
             };
+            let sha256 = match (f.hashed, refs.as_slice()) {
+                (true, _) => f.sha256,
+                // Hashed as it was packed, whole: its one chunk is the file.
+                (false, [only]) if only.size == f.size => only.sha256,
+                (false, _) => {
+                    warn!(path = %f.path, "a file hashed on upload was not sent whole; next sync");
+                    exec.failed_files += 1;
+                    continue;
+                }
+            };
             entries.push(FileEntry {
                 kind: EntryKind::File,
                 deleted: false,
                 size: f.size,
                 mtime_ns: f.mtime_ns,
-                sha256: Some(f.sha256),
+                sha256: Some(sha256),
                 version,
                 device: device.clone(),
                 chunks: refs.into(),
@@ -556,10 +587,22 @@ impl Syncer {
         exec: &mut Execution,
         folder: &FolderRecord,
     ) -> Result<Vec<(RelPath, u64)>, SyncError> {
-        let (info, members) = result.map_err(SyncError::Remote)?;
+        let (info, mut members) = result.map_err(SyncError::Remote)?;
         let id = folder.id;
         exec.summary.bytes_up += info.size;
         self.remember_packed_chunks(id, &info, &members).await?;
+        // The files the scan left unhashed, hashed as they were packed: their cache rows, so
+        // that the next scan finds them (written pack by pack, never all of them held).
+        let rows: Vec<(RelPath, crate::journal::CachedHash)> = members
+            .iter_mut()
+            .filter_map(|m| m.row.take().map(|r| (m.path.clone(), r)))
+            .collect();
+        if !rows.is_empty() {
+            self.with_journal(move |j| {
+                j.update_scan_cache_from(id, rows.iter().map(|(p, r)| (p, r)), &[])
+            })
+            .await?;
+        }
         self.with_journal(move |j| j.add_known_blobs(id, &[info]))
             .await?;
         let mut chunks = Vec::new();

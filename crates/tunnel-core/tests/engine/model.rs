@@ -33,6 +33,11 @@
 //!   is edited the way big files are — one byte changed in place, 1 KiB inserted at its start
 //!   or appended — so its new version shares most chunks with the page's, on every device.
 //!
+//! - new files left unhashed by the scan (issue 15, `hash_later`): most new files are hashed
+//!   by their upload; now and then the same new file is saved on two devices before either
+//!   syncs, and 64-byte writes share their size with most files, so the rules that make the
+//!   scan hash a file (a name or a size the other sides know) are exercised too.
+//!
 //! - the no-change path (issue 15): every device checks each "nothing to do" it answers
 //!   from its clean mark against the full path's plan (`util::Device`); the stats count how
 //!   often a mark was compared and how often it answered.
@@ -90,6 +95,10 @@ struct Stats {
     past_states: u64,
     restores_in_place: u64,
     big_edits: u64,
+    /// The same new file saved on two devices before either synced.
+    same_adds: u64,
+    /// New files the scans left for their uploads to hash (issue 15: `hash_later`).
+    left_unhashed: u64,
     /// Syncs that found the previous sync's clean mark, and those of them answered "nothing
     /// to do" without a plan (each checked against the full path: see `util::Device`).
     no_change_tries: u64,
@@ -361,9 +370,37 @@ impl Model {
     }
 
     /// One random user operation on a random device.
+    /// The same file saved on two devices before either syncs (an attachment saved on the
+    /// office desktop and on the laptop), at a name the first may already use or at a new
+    /// one: the plan must compare the two (equal: no conflict), so neither scan may leave it
+    /// unhashed once the other's is on the page.
+    fn write_same(&mut self) {
+        let dev = self.rng.gen_range(0..self.devs.len());
+        let other = (dev + self.rng.gen_range(1..self.devs.len())) % self.devs.len();
+        self.counter += 1;
+        let rel = match self.rng.gen_bool(0.5) {
+            true => POOL.choose(&mut self.rng).expect("pool").to_string(),
+            false => format!("saved/s{}.txt", self.counter),
+        };
+        if !self.make_room(dev, &rel) || !self.make_room(other, &rel) {
+            return;
+        }
+        self.discard(dev, &rel);
+        self.discard(other, &rel);
+        let bytes = self.content(dev);
+        self.devs[dev].write(&rel, &bytes);
+        self.devs[other].write(&rel, &bytes);
+        self.stats.same_adds += 1;
+        self.stats.ops += 1;
+    }
+
     fn user_op(&mut self) {
         if self.rng.gen_bool(0.04) {
             self.toggle_exclusion();
+            return;
+        }
+        if self.rng.gen_bool(0.03) {
+            self.write_same();
             return;
         }
         if self.rng.gen_bool(0.06) {
@@ -823,6 +860,7 @@ fn three_devices_converge_without_losing_content() {
             m.stats.narrow_tries += n.tried;
             m.stats.narrow_plans += n.planned;
             m.stats.narrow_fallbacks += n.fallbacks.len() as u64;
+            m.stats.left_unhashed += d.syncer.left_unhashed_for_tests();
         }
         eprintln!(
             "model seed {seed}: {:?}; {} files at the end, {} contents written, {} discarded, files lost: 0",

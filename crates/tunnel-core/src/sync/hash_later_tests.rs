@@ -1,0 +1,126 @@
+//! New files the scan leaves for their upload to hash (`hash_later`, issue 15): they arrive
+//! intact with the hash of the bytes sent, the next scan finds them in its cache, and a file
+//! whose hash the plan needs (the same path added elsewhere, a possible copy) is hashed by
+//! the scan as before.
+
+use super::test_device::{runtime, Device};
+use super::*;
+use crate::remote::memory::MemoryStore;
+
+/// A file's bytes, `len` long, unique to `seed`.
+fn bytes(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| seed.wrapping_mul(31).wrapping_add((i % 251) as u8))
+        .collect()
+}
+
+#[test]
+fn new_files_hashed_by_their_upload_arrive_intact_and_are_cached() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let (a, b) = (Device::new("dev-a"), Device::new("dev-b"));
+        std::fs::create_dir_all(a.root.join("docs")).expect("mkdir");
+        let files = [
+            ("docs/one.txt", bytes(1, 300)),
+            ("docs/two.txt", bytes(2, 301)),
+            ("three.bin", bytes(3, 70_000)),
+        ];
+        for (rel, data) in &files {
+            a.write(rel, data);
+        }
+        let s = a.sync(&store).await;
+        assert_eq!(s.uploaded, 4, "three files and a folder: {s:?}");
+        assert_eq!(
+            a.syncer.left_unhashed_for_tests(),
+            3,
+            "none was read by the scan"
+        );
+
+        // The page holds the right hashes: the other device verifies each file it receives.
+        let s = b.sync(&store).await;
+        assert_eq!(s.downloaded, 4, "{s:?}");
+        for (rel, data) in &files {
+            assert_eq!(b.read(rel).as_deref(), Some(&data[..]), "{rel}");
+        }
+
+        // Each file's cache row is what hashing it gives: the next scan reads none of them.
+        let rows = a
+            .syncer
+            .journal()
+            .lock()
+            .expect("journal")
+            .scan_cache(a.folder)
+            .expect("rows");
+        for (rel, _) in &files {
+            let row = rows.get(&RelPath::new(rel).expect("path")).expect("a row");
+            let h = crate::chunk::hash_file(&a.root.join(rel), a.syncer.settings.chunk_size)
+                .expect("hash");
+            assert_eq!(
+                (row.size, row.mtime_ns, row.inode, row.sha256, &row.chunks),
+                (h.size, h.mtime_ns, h.inode, h.sha256, &h.chunks),
+                "{rel}"
+            );
+        }
+        let (scan, _) = crate::scan::scan_folder_reusing(
+            &a.root,
+            rows,
+            &a.syncer.scan_options(),
+            Some(&|new: &[(&RelPath, u64)]| vec![true; new.len()]),
+        )
+        .expect("scan");
+        assert_eq!((scan.hashed, scan.unhashed), (0, 0));
+    });
+}
+
+#[test]
+fn the_same_file_added_on_two_devices_is_compared_not_conflicted() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let (a, b) = (Device::new("dev-a"), Device::new("dev-b"));
+        let same = bytes(7, 4_000);
+        a.write("report.pdf", &same);
+        b.write("report.pdf", &same);
+        a.sync(&store).await;
+        assert_eq!(a.syncer.left_unhashed_for_tests(), 1);
+        // B's new file has the page's name: the scan hashes it, the plan finds it the same.
+        let s = b.sync(&store).await;
+        assert_eq!(b.syncer.left_unhashed_for_tests(), 0);
+        assert_eq!((s.conflicts, s.uploaded, s.downloaded), (0, 0, 0), "{s:?}");
+        let names: Vec<_> = std::fs::read_dir(&b.root)
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        assert_eq!(names, vec!["report.pdf".to_string()], "no conflict copy");
+
+        // Different content under one new name on both: a conflict, both kept.
+        a.write("notes.txt", &bytes(8, 500));
+        b.write("notes.txt", &bytes(9, 600));
+        a.sync(&store).await;
+        let s = b.sync(&store).await;
+        assert_eq!(s.conflicts, 1, "{s:?}");
+    });
+}
+
+#[test]
+fn a_copy_of_a_file_on_the_page_is_hashed_by_the_scan_and_not_sent_again() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let (a, b) = (Device::new("dev-a"), Device::new("dev-b"));
+        let data = bytes(5, 9_000);
+        a.write("original.dat", &data);
+        a.sync(&store).await;
+        // B's first sync (the full path): a copy of the page's file, and a new file. A file
+        // of a size the page holds may be a copy, so the scan hashes it and the upload
+        // re-uses the page's bytes; the other waits for its upload.
+        b.write("copy.dat", &data);
+        b.write("fresh.dat", &bytes(6, 9_001));
+        let s = b.sync(&store).await;
+        assert_eq!(b.syncer.left_unhashed_for_tests(), 1);
+        assert_eq!((s.uploaded, s.bytes_up), (2, 9_001), "{s:?}");
+        a.sync(&store).await;
+        assert_eq!(a.read("copy.dat").as_deref(), Some(&data[..]));
+        assert_eq!(a.read("fresh.dat").as_deref(), Some(&bytes(6, 9_001)[..]));
+    });
+}
