@@ -235,13 +235,33 @@ fn unnamed_pack() -> crate::remote::BlobName {
 pub(crate) struct Packed {
     /// The file it comes from.
     pub path: RelPath,
-    /// The scan-cache row of a file the scan left unhashed, made from what was read (for
-    /// the next scan; `None` for the others).
-    pub row: Option<crate::journal::CachedHash>,
+    /// For a file the scan left unhashed, what was read: its modification time and inode
+    /// (with `chunk`, its scan-cache row, see [`Packed::cache_row`]); `None` for the others.
+    pub read_as: Option<(i64, u64)>,
     /// Its bytes in the pack (once sent, the pack is `chunk.blob`).
     pub chunk: ChunkRef,
     /// The whole file (a small one), or one chunk of a big file.
     pub whole_file: bool,
+}
+
+impl Packed {
+    /// The scan-cache row of a whole file the scan left unhashed, from what was read (for
+    /// the next scan); `None` for the others.
+    pub(crate) fn cache_row(&self) -> Option<crate::journal::CachedHash> {
+        let (mtime_ns, inode) = self.read_as?;
+        let c = &self.chunk;
+        let one = crate::chunk::ChunkHash {
+            sha256: c.sha256,
+            size: c.size,
+        };
+        Some(crate::scan::row_hashed_later(
+            c.size,
+            mtime_ns,
+            inode,
+            c.sha256,
+            vec![one],
+        ))
+    }
 }
 
 impl PackBuilder {
@@ -345,22 +365,12 @@ impl PackBuilder {
             match place {
                 Ok(read) => {
                     self.list.push(&read.sha256, r.size);
-                    let row = r.expected.is_none().then(|| {
-                        let chunk = crate::chunk::ChunkHash {
-                            sha256: read.sha256,
-                            size: r.size,
-                        };
-                        crate::scan::row_hashed_later(
-                            r.size,
-                            r.file.mtime_ns,
-                            read.inode,
-                            read.sha256,
-                            vec![chunk],
-                        )
-                    });
                     self.members.push(Packed {
                         path: r.file.path,
-                        row,
+                        read_as: r
+                            .expected
+                            .is_none()
+                            .then_some((r.file.mtime_ns, read.inode)),
                         chunk: ChunkRef {
                             sha256: read.sha256,
                             size: r.size,
@@ -632,7 +642,7 @@ mod tests {
         assert!(refused.is_empty(), "{refused:?}");
         let m = &pack.members[0];
         assert_eq!(m.chunk.sha256, Digest::of(b"fresh bytes"));
-        let row = m.row.as_ref().expect("its cache row");
+        let row = m.cache_row().expect("its cache row");
         assert_eq!(
             (row.size, row.inode, row.sha256, &row.chunks),
             (scanned.size, scanned.inode, scanned.sha256, &scanned.chunks)
