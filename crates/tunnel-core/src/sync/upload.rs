@@ -674,6 +674,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_file_written_while_it_was_read_is_not_as_listed_after_the_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let listed = scanned(root, "doc.txt", b"first");
+        let file = open_scanned(root, &listed).expect("as listed when opened");
+        assert_eq!(
+            still_as_listed(&file, &listed).expect("stat"),
+            Some(listed.inode),
+            "unchanged: its inode"
+        );
+        // Written by another program between the open and the end of the read: the same
+        // size, a later modification time.
+        rewrite_as_scanned(root, &listed, b"other");
+        let later = std::time::UNIX_EPOCH
+            + std::time::Duration::from_nanos(listed.mtime_ns as u64 + 1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(root.join("doc.txt"))
+            .expect("open")
+            .set_modified(later)
+            .expect("mtime");
+        assert_eq!(still_as_listed(&file, &listed).expect("stat"), None);
+        // Grown: another size.
+        rewrite_as_scanned(root, &listed, b"first, then more");
+        assert_eq!(still_as_listed(&file, &listed).expect("stat"), None);
+    }
+
     #[tokio::test]
     async fn a_member_changed_since_the_scan_leaves_the_pack_as_it_was() {
         let dir = tempfile::tempdir().expect("tempdir");
