@@ -124,3 +124,42 @@ fn a_copy_of_a_file_on_the_page_is_hashed_by_the_scan_and_not_sent_again() {
         assert_eq!(a.read("fresh.dat").as_deref(), Some(&bytes(6, 9_001)[..]));
     });
 }
+
+#[test]
+fn on_a_disk_that_folds_case_a_new_name_the_page_has_in_another_case_is_hashed() {
+    runtime().block_on(async {
+        let folding = crate::name_rules::NameRules {
+            case_insensitive: true,
+            normalization_insensitive: false,
+            windows_reserved: false,
+        };
+        let store = MemoryStore::new();
+        let a = Device::new("dev-a");
+        let mut b = Device::new("dev-b");
+        b.syncer = b.syncer.clone().with_name_rules_for_tests(folding);
+        let theirs = bytes(4, 4_096);
+        let mine = bytes(5, 5_000);
+        a.write("Report.txt", &theirs);
+        a.sync(&store).await;
+        // B's report.txt (another size) is the page's Report.txt on its disk: the plan
+        // settles the two names, so the scan hashes it rather than leave it to its upload.
+        b.write("report.txt", &mine);
+        b.sync(&store).await;
+        assert_eq!(b.syncer.left_unhashed_for_tests(), 0);
+        // Both contents live on, on both devices.
+        a.sync(&store).await;
+        for d in [&a, &b] {
+            let held: Vec<Vec<u8>> = std::fs::read_dir(&d.root)
+                .expect("list")
+                .filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_map(|e| std::fs::read(e.path()).ok())
+                .collect();
+            assert!(
+                held.contains(&theirs) && held.contains(&mine),
+                "{}",
+                d.root.display()
+            );
+        }
+    });
+}
