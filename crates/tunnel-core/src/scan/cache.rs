@@ -123,37 +123,40 @@ pub(super) fn record_fresh(
         chunks: h.chunks,
     };
     entries.push(rel.clone(), file_entry(&cached));
-    // Racy timestamps (as in git): a file modified within the file system's
-    // timestamp granularity of this hash could change again without its (size,
-    // mtime) changing. Such a cache row never matches, so it is hashed again
-    // next time, until its mtime is safely in the past.
-    let mut cached = cached;
-    if is_racy(cached.mtime_ns) {
-        cached.mtime_ns = RACY_MTIME;
-    }
+    let cached = CachedHash {
+        mtime_ns: row_mtime(cached.mtime_ns),
+        ..cached
+    };
     scan.hashes.insert(rel, cached);
 }
 
-/// The cache row of a file left unhashed by the scan and hashed by its upload, from what the
-/// upload read (the file as listed: `size`, `mtime_ns`, `inode`): made as [`record_fresh`]
-/// makes a row, a just-modified file's never to match.
+/// The cache row of a file of one chunk left unhashed by the scan and hashed by its upload,
+/// from what the upload read (the file as listed: `size`, `mtime_ns`, `inode`; its digest):
+/// made as [`record_fresh`] makes a row, a just-modified file's never to match.
 pub(crate) fn row_hashed_later(
     size: u64,
     mtime_ns: i64,
     inode: u64,
     sha256: crate::hash::Digest,
-    chunks: Vec<chunk::ChunkHash>,
 ) -> CachedHash {
     CachedHash {
         size,
-        mtime_ns: if is_racy(mtime_ns) {
-            RACY_MTIME
-        } else {
-            mtime_ns
-        },
+        mtime_ns: row_mtime(mtime_ns),
         inode,
         sha256,
-        chunks,
+        chunks: vec![chunk::ChunkHash { sha256, size }],
+    }
+}
+
+/// The modification time a cache row records for a file hashed now. Racy timestamps (as in
+/// git): a file modified within the file system's timestamp granularity of its hash could
+/// change again without its (size, mtime) changing. Such a row never matches, so the file is
+/// hashed again next time, until its mtime is safely in the past.
+fn row_mtime(mtime_ns: i64) -> i64 {
+    if is_racy(mtime_ns) {
+        RACY_MTIME
+    } else {
+        mtime_ns
     }
 }
 

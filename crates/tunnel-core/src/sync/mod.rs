@@ -839,10 +839,7 @@ impl Syncer {
         let opts = self.scan_options();
         // The rows that still fit become the scan's, files hashed again replace theirs in
         // place; `left` names the paths of the others (files gone, no longer files, not read).
-        let largest = upload::sent_whole_up_to(
-            &crate::chunk::Chunking::new(opts.chunk_size, opts.delta_chunk_size),
-            self.settings.pack_threshold,
-        );
+        let largest = upload::sent_whole_up_to(&self.settings);
         let (scanned, base, tree) = tokio::task::spawn_blocking(move || {
             let later = |new: &[(&RelPath, u64)]| {
                 hash_later::may_wait(&base, &tree.files, names, largest, new)

@@ -83,14 +83,16 @@ pub(crate) enum SendPlan {
     PackChunks { missing: Vec<usize> },
 }
 
-/// The largest file sent whole, as one member of a pack: a file of one chunk (not cut by
-/// content) up to the pack threshold. Such a file may be left unhashed by the scan (see
-/// `hash_later`); its pack hashes it.
-pub(crate) fn sent_whole_up_to(chunking: &crate::chunk::Chunking, pack_threshold: u64) -> u64 {
+/// The largest file `settings` send whole, as one member of a pack: a file of one chunk (not
+/// cut by content) up to the pack threshold. Such a file may be left unhashed by the scan (see
+/// `hash_later`) and its pack hashes it: the scan and the upload both ask here, so that they
+/// never disagree on which files those are.
+pub(crate) fn sent_whole_up_to(settings: &crate::config::SyncSettings) -> u64 {
+    let chunking = crate::chunk::Chunking::new(settings.chunk_size, settings.delta_chunk_size);
     let one_chunk = chunking
         .content
         .map_or(chunking.fixed, |c| c.max().min(chunking.fixed));
-    one_chunk.min(pack_threshold)
+    one_chunk.min(settings.pack_threshold)
 }
 
 /// Decide how to send `f`; `content_defined`: its chunks were cut by content (small chunks
@@ -249,17 +251,11 @@ impl Packed {
     /// the next scan); `None` for the others.
     pub(crate) fn cache_row(&self) -> Option<crate::journal::CachedHash> {
         let (mtime_ns, inode) = self.read_as?;
-        let c = &self.chunk;
-        let one = crate::chunk::ChunkHash {
-            sha256: c.sha256,
-            size: c.size,
-        };
         Some(crate::scan::row_hashed_later(
-            c.size,
+            self.chunk.size,
             mtime_ns,
             inode,
-            c.sha256,
-            vec![one],
+            self.chunk.sha256,
         ))
     }
 }

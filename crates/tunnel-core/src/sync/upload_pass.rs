@@ -47,9 +47,7 @@ impl Syncer {
         // its chunks are on the page).
         let mut files: Vec<(FileToSend, u64)> = Vec::with_capacity(sending);
         let device = crate::manifest::device_name(&self.device);
-        let chunking =
-            crate::chunk::Chunking::new(self.settings.chunk_size, self.settings.delta_chunk_size);
-        let sent_whole = upload::sent_whole_up_to(&chunking, self.settings.pack_threshold);
+        let sent_whole = upload::sent_whole_up_to(&self.settings);
         let add_upload = |path: &RelPath,
                           local: &LocalEntry,
                           version: u64,
@@ -259,6 +257,8 @@ impl Syncer {
 
         // Big files: their missing chunks, in parallel (cut at the chunk size), or in packs
         // (cut by content). Pack members: small files whole (`None`) or one chunk (`Some`).
+        let chunking =
+            crate::chunk::Chunking::new(self.settings.chunk_size, self.settings.delta_chunk_size);
         let mut chunk_jobs: Vec<(usize, usize)> = Vec::new();
         let mut pack_members: Vec<(usize, Option<usize>)> = Vec::with_capacity(files.len());
         let mut resolved: HashMap<usize, Vec<ChunkRef>> = HashMap::new();
