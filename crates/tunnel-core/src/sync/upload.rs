@@ -608,9 +608,14 @@ mod tests {
     /// Put `bytes` in `f`'s place with the modification time the scan saw: a change only
     /// its bytes tell.
     fn rewrite_as_scanned(root: &Path, f: &FileToSend, bytes: &[u8]) {
+        rewrite_at(root, f, bytes, f.mtime_ns);
+    }
+
+    /// Put `bytes` in `f`'s place with modification time `mtime_ns`.
+    fn rewrite_at(root: &Path, f: &FileToSend, bytes: &[u8], mtime_ns: i64) {
         let path = f.path.to_native(root);
         std::fs::write(&path, bytes).expect("rewrite");
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(f.mtime_ns as u64);
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(mtime_ns as u64);
         std::fs::File::options()
             .write(true)
             .open(&path)
@@ -651,15 +656,7 @@ mod tests {
         assert_eq!(pack.list.finish(), list.finish());
 
         // Changed since it was listed (another modification time): not read, not packed.
-        std::fs::write(root.join("new.txt"), b"fresh BYTES").expect("rewrite");
-        let later = std::time::UNIX_EPOCH
-            + std::time::Duration::from_nanos(scanned.mtime_ns as u64 + 1_000_000_000);
-        std::fs::File::options()
-            .write(true)
-            .open(root.join("new.txt"))
-            .expect("open")
-            .set_modified(later)
-            .expect("mtime");
+        rewrite_at(root, &f, b"fresh BYTES", scanned.mtime_ns + 1_000_000_000);
         let (pack, refused) = PackBuilder::with_room(1 << 20, &PackBuffers::default())
             .fill(root, vec![MemberRead::whole(7, &f)])
             .await;
@@ -683,15 +680,7 @@ mod tests {
         );
         // Written by another program between the open and the end of the read: the same
         // size, a later modification time.
-        rewrite_as_scanned(root, &listed, b"other");
-        let later = std::time::UNIX_EPOCH
-            + std::time::Duration::from_nanos(listed.mtime_ns as u64 + 1_000_000_000);
-        std::fs::File::options()
-            .write(true)
-            .open(root.join("doc.txt"))
-            .expect("open")
-            .set_modified(later)
-            .expect("mtime");
+        rewrite_at(root, &listed, b"other", listed.mtime_ns + 1_000_000_000);
         assert_eq!(still_as_listed(&file, &listed).expect("stat"), None);
         // Grown: another size.
         rewrite_as_scanned(root, &listed, b"first, then more");
