@@ -216,8 +216,7 @@ impl RelPath {
     /// The folders above this path, deepest first (`a/b` then `a` for `a/b/c`), as slices of
     /// it: no copy, so walking every ancestor is linear in the path's length.
     pub fn ancestors(&self) -> impl Iterator<Item = &str> {
-        let s: &str = &self.0;
-        s.rmatch_indices('/').map(move |(i, _)| &s[..i])
+        folders_above(&self.0)
     }
 
     /// A keyed hash of the path and of each folder above it (top first), computed in one pass:
@@ -246,6 +245,12 @@ impl RelPath {
     pub fn to_lowercase_key(&self) -> String {
         self.0.to_lowercase()
     }
+}
+
+/// The folders above `path` (a relative path's text, or a key made from one, such as
+/// [`crate::name_rules::NameRules::key`]), deepest first, as slices of it.
+pub(crate) fn folders_above(path: &str) -> impl Iterator<Item = &str> {
+    path.rmatch_indices('/').map(move |(i, _)| &path[..i])
 }
 
 /// Whether `root`'s text ends with a path separator (`/`, or `\` on Windows).

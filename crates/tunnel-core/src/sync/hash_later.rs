@@ -22,7 +22,7 @@ use std::hash::BuildHasher;
 
 use crate::manifest::{EntryKind, FileEntry};
 use crate::name_rules::NameRules;
-use crate::rel_path::RelPath;
+use crate::rel_path::{folders_above, RelPath};
 
 /// For each candidate (a new file's path and size), whether it may be left unhashed; see the
 /// module's rules. `base` holds live entries, `remote` the page's (deletions too).
@@ -103,11 +103,6 @@ pub(crate) fn may_wait(
         }
     }
     ok
-}
-
-/// The folders above `key` (a path), as slices of it.
-fn folders_above(key: &str) -> impl Iterator<Item = &str> {
-    key.rmatch_indices('/').map(move |(i, _)| &key[..i])
 }
 
 #[cfg(test)]
