@@ -30,6 +30,7 @@ pub mod cdc;
 mod pipeline;
 
 pub use cdc::ContentChunking;
+pub(crate) use pipeline::ChunkSink;
 
 /// How files are cut into chunks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,10 +205,24 @@ pub(crate) fn hash_file_observed(
 /// links and checks it is the file it listed); `path` names it in errors and for the hook.
 /// "Changed while read" is judged on the open file itself, not on whatever the path names now.
 pub(crate) fn hash_open_file(
+    file: File,
+    path: &Path,
+    chunking: &Chunking,
+    after_first_read: &(dyn Fn(&Path) + Sync),
+) -> io::Result<FileHashes> {
+    hash_open_file_into(file, path, chunking, after_first_read, &mut ())
+}
+
+/// [`hash_open_file`] showing every byte read, and each chunk once hashed, to `sink` (on the
+/// thread that hashes the chunks): the bytes it sees are the bytes hashed. The hashes are
+/// returned only when the whole file was read unchanged; the sink may have seen a file that
+/// changed while it was read (it then gets an error back, and must not trust the whole).
+pub(crate) fn hash_open_file_into<S: ChunkSink>(
     mut file: File,
     path: &Path,
     chunking: &Chunking,
     after_first_read: &(dyn Fn(&Path) + Sync),
+    sink: &mut S,
 ) -> io::Result<FileHashes> {
     let chunk_size = chunking.fixed;
     if chunk_size == 0 {
@@ -232,7 +247,7 @@ pub(crate) fn hash_open_file(
     // the whole file are hashed on two threads while this one reads and cuts (`pipeline`), so
     // hashing a big file takes the time of one pass. (A file cut by content is larger than its
     // largest chunk: never one chunk.)
-    let single = size <= chunk_size && content.is_none();
+    let single = size <= chunk_size && content.is_none() && !S::SEES_BYTES;
     let cut = Cut::new(chunk_size, content);
     let (total, chunks, whole) = match single {
         true => {
@@ -241,7 +256,7 @@ pub(crate) fn hash_open_file(
         }
         false => {
             let (total, chunks, whole) =
-                pipeline::read_cut_and_hash(&mut file, path, cut, after_first_read)?;
+                pipeline::read_cut_and_hash(&mut file, path, cut, after_first_read, sink)?;
             (total, chunks, Some(whole))
         }
     };

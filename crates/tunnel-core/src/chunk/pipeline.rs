@@ -5,6 +5,10 @@
 //!
 //! Before, the reader also hashed the chunks: reading, cutting and one SHA-256 pass on one
 //! thread were the scan's bound on a big file (docs/benchmarks.md, 2026-12-06, second section).
+//!
+//! A [`ChunkSink`] sees the bytes on the chunk-hashing thread, in order, and the end of each
+//! chunk with its digest as soon as it is known: the upload of a new big file packs its chunks
+//! from the very bytes that were hashed, in the one read (`sync/upload_stream.rs`).
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -25,13 +29,39 @@ struct Piece {
     cuts: Vec<usize>,
 }
 
+/// What sees a file's bytes as they are hashed: every byte in order, and the end of each
+/// chunk with its digest (after that chunk's last byte, before the next chunk's first). An
+/// error stops the read; the hashing fails with it.
+pub(crate) trait ChunkSink: Send {
+    /// Whether [`ChunkSink::bytes`] wants the bytes (`false`: a file of one chunk may be
+    /// hashed on the reading thread alone).
+    const SEES_BYTES: bool = true;
+    /// The file's next bytes.
+    fn bytes(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// The chunk that the bytes so far end.
+    fn chunk_end(&mut self, chunk: ChunkHash) -> io::Result<()>;
+}
+
+/// No sink: only the hashes are wanted.
+impl ChunkSink for () {
+    const SEES_BYTES: bool = false;
+    fn bytes(&mut self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn chunk_end(&mut self, _: ChunkHash) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Reads `file` to its end, cutting it where `cut` says; returns the bytes read, the chunk
-/// hashes and the whole file's digest.
-pub(super) fn read_cut_and_hash(
+/// hashes and the whole file's digest. `sink` sees the bytes and the chunks on the
+/// chunk-hashing thread.
+pub(super) fn read_cut_and_hash<S: ChunkSink>(
     file: &mut std::fs::File,
     path: &Path,
     cut: Cut,
     after_first_read: &(dyn Fn(&Path) + Sync),
+    sink: &mut S,
 ) -> io::Result<(u64, Vec<ChunkHash>, Digest)> {
     let stopped = || io::Error::other("a hashing thread stopped");
     std::thread::scope(|scope| {
@@ -39,7 +69,7 @@ pub(super) fn read_cut_and_hash(
         let (to_whole, whole_rx) = sync_channel::<Arc<Piece>>(BUFFERS);
         let (give_back, returned) = channel::<Arc<Piece>>();
         let back = give_back.clone();
-        let chunks = scope.spawn(move || hash_chunks(chunk_rx, back));
+        let chunks = scope.spawn(move || hash_chunks(chunk_rx, back, sink));
         let whole = scope.spawn(move || hash_whole(whole_rx, give_back));
         let mut pool = Pool {
             returned,
@@ -56,9 +86,10 @@ pub(super) fn read_cut_and_hash(
         );
         // The hashers end when their channels close.
         drop((to_chunks, to_whole));
-        let chunks = chunks.join().map_err(|_| stopped());
+        // The sink's own error first: it is why the reader stopped.
+        let chunks = chunks.join().map_err(|_| stopped())??;
         let whole = whole.join().map_err(|_| stopped());
-        Ok((read?, chunks?, whole?))
+        Ok((read?, chunks, whole?))
     })
 }
 
@@ -140,8 +171,12 @@ impl Pool {
     }
 }
 
-/// The chunk hashes, from the pieces in order.
-fn hash_chunks(pieces: Receiver<Arc<Piece>>, back: Sender<Arc<Piece>>) -> Vec<ChunkHash> {
+/// The chunk hashes, from the pieces in order, each byte and chunk shown to `sink` too.
+fn hash_chunks<S: ChunkSink>(
+    pieces: Receiver<Arc<Piece>>,
+    back: Sender<Arc<Piece>>,
+    sink: &mut S,
+) -> io::Result<Vec<ChunkHash>> {
     let mut chunks = Vec::new();
     let mut hasher = Hasher::new();
     let mut len: u64 = 0;
@@ -149,26 +184,32 @@ fn hash_chunks(pieces: Receiver<Arc<Piece>>, back: Sender<Arc<Piece>>) -> Vec<Ch
         let mut from = 0;
         for &to in &p.cuts {
             hasher.update(&p.buf[from..to]);
+            sink.bytes(&p.buf[from..to])?;
             len += (to - from) as u64;
-            chunks.push(ChunkHash {
+            let chunk = ChunkHash {
                 sha256: std::mem::take(&mut hasher).finish(),
                 size: len,
-            });
+            };
+            chunks.push(chunk);
+            sink.chunk_end(chunk)?;
             len = 0;
             from = to;
         }
         hasher.update(&p.buf[from..p.len]);
+        sink.bytes(&p.buf[from..p.len])?;
         len += (p.len - from) as u64;
         // The reader may have stopped already; the buffer is then just dropped.
         let _ = back.send(p);
     }
     if len > 0 {
-        chunks.push(ChunkHash {
+        let chunk = ChunkHash {
             sha256: hasher.finish(),
             size: len,
-        });
+        };
+        chunks.push(chunk);
+        sink.chunk_end(chunk)?;
     }
-    chunks
+    Ok(chunks)
 }
 
 /// The whole file's digest, from the pieces in order.

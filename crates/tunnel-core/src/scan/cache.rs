@@ -148,6 +148,18 @@ pub(crate) fn row_hashed_later(
     }
 }
 
+/// The cache row of a big file left unhashed by the scan and hashed by its upload as it was
+/// read (`sync/upload_stream.rs`): made as [`record_fresh`] makes a row.
+pub(crate) fn row_hashed_on_upload(h: chunk::FileHashes) -> CachedHash {
+    CachedHash {
+        size: h.size,
+        mtime_ns: row_mtime(h.mtime_ns),
+        inode: h.inode,
+        sha256: h.sha256,
+        chunks: h.chunks,
+    }
+}
+
 /// The modification time a cache row records for a file hashed now. Racy timestamps (as in
 /// git): a file modified within the file system's timestamp granularity of its hash could
 /// change again without its (size, mtime) changing. Such a row never matches, so the file is

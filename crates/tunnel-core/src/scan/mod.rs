@@ -39,7 +39,7 @@ use std::sync::Arc;
 use ignore::gitignore::Gitignore;
 use tracing::warn;
 
-pub(crate) use cache::row_hashed_later;
+pub(crate) use cache::{row_hashed_later, row_hashed_on_upload};
 pub(crate) use narrow::{narrow_scan, walk_folder, FolderWalk, Walked};
 pub(crate) use rules::name_skip_reason;
 pub use rules::{is_temporary_name, SkipRules};

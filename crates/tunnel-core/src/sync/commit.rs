@@ -191,6 +191,9 @@ impl Syncer {
         let changed = delta.entries;
         let tree_for_gc = self
             .with_journal(move |j| {
+                // A commit landed: the packs on record are no interrupted upload's to resume
+                // (this one's are committed; any other's file changed since).
+                super::packed_chunks::mark_committed(j, id)?;
                 match &first_snapshot {
                     // The tree is the first snapshot's list: the cache is stored whole.
                     Some(paths) => {

@@ -4,7 +4,8 @@
 //! file's hash only with entries of the base and the page: at its own path (unchanged? the
 //! same content added on both sides?) and, for a conflict copy, with a remote file whose copy
 //! it may be. So a file may wait when
-//! - it is not empty and the upload sends it whole (at most `largest` bytes);
+//! - the upload can hash it (`takes`, by its size: a file sent whole in a pack, a big one cut
+//!   by content and packed as it is read);
 //! - neither the base nor the page has an entry at its path, or below it (a folder there),
 //!   nor a file, a deletion or a folder the page no longer holds at a folder above it (a type
 //!   change or a deleted folder, where the plan may move it aside) — all compared as this
@@ -30,12 +31,12 @@ pub(crate) fn may_wait(
     base: &BTreeMap<RelPath, FileEntry>,
     remote: &BTreeMap<RelPath, FileEntry>,
     names: NameRules,
-    largest: u64,
+    takes: impl Fn(u64) -> bool,
     candidates: &[(&RelPath, u64)],
 ) -> Vec<bool> {
     let mut ok: Vec<bool> = candidates
         .iter()
-        .map(|&(_, size)| (1..=largest).contains(&size))
+        .map(|&(_, size)| size > 0 && takes(size))
         .collect();
     if base.is_empty() && remote.is_empty() {
         return ok;
@@ -166,7 +167,7 @@ mod tests {
         let base: BTreeMap<_, _> = base.iter().cloned().collect();
         let remote: BTreeMap<_, _> = remote.iter().cloned().collect();
         let path = p(path);
-        may_wait(&base, &remote, names, 100, &[(&path, size)])[0]
+        may_wait(&base, &remote, names, |s| s <= 100, &[(&path, size)])[0]
     }
 
     #[test]
@@ -178,10 +179,23 @@ mod tests {
     }
 
     #[test]
-    fn empty_and_big_files_are_hashed_by_the_scan() {
+    fn empty_files_and_those_the_upload_cannot_hash_are_hashed_by_the_scan() {
         assert!(!waits(&[], &[], SENSITIVE, "empty", 0));
         assert!(!waits(&[], &[], SENSITIVE, "big", 101));
         assert!(waits(&[], &[], SENSITIVE, "just", 100));
+        // The upload says which sizes it hashes: small ones and big ones, say, not between.
+        let new = [p("small"), p("middle"), p("big"), p("empty")];
+        let asked: Vec<(&RelPath, u64)> = new.iter().zip([10, 500, 5_000, 0]).collect();
+        let takes = |size: u64| size <= 100 || size > 1_000;
+        let got = may_wait(&BTreeMap::new(), &BTreeMap::new(), SENSITIVE, takes, &asked);
+        assert_eq!(got, vec![true, false, true, false]);
+        let synced: BTreeMap<_, _> = [dir("d")].into_iter().collect();
+        let got = may_wait(&synced, &synced, SENSITIVE, takes, &asked);
+        assert_eq!(
+            got,
+            vec![true, false, true, false],
+            "with a base and a page too"
+        );
     }
 
     #[test]
@@ -254,7 +268,7 @@ mod tests {
             &BTreeMap::new(),
             &remote,
             SENSITIVE,
-            100,
+            |s| s <= 100,
             &[(&a, 1), (&b, 2), (&c, 3), (&d, 5)],
         );
         assert_eq!(got, vec![false, true, true, false]);

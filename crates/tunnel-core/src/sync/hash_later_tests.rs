@@ -163,3 +163,161 @@ fn on_a_disk_that_folds_case_a_new_name_the_page_has_in_another_case_is_hashed()
         }
     });
 }
+
+/// Chunks of 2 to 8 KiB cut by content above 8 KiB, small files whole in packs up to 1 KiB,
+/// packs of 32 KiB.
+fn delta_settings() -> SyncSettings {
+    SyncSettings {
+        chunk_size: 64 * 1024,
+        delta_chunk_size: 4096,
+        pack_threshold: 1024,
+        pack_target: 32 * 1024,
+        ..SyncSettings::default()
+    }
+}
+
+/// Bytes that do not repeat (content-defined cuts fall at varied places).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_big_file_is_read_once_by_its_upload_cut_as_the_scan_would_and_cached() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::with_settings("dev-a", delta_settings());
+        let b = Device::with_settings("dev-b", delta_settings());
+        let big = noise(300 * 1024, 1);
+        let small = bytes(2, 500);
+        a.write("big.bin", &big);
+        a.write("small.txt", &small);
+        let s = a.sync(&store).await;
+        assert_eq!(s.uploaded, 2, "{s:?}");
+        assert_eq!(
+            a.syncer.left_unhashed_for_tests(),
+            2,
+            "the scan read neither"
+        );
+        assert_eq!(s.bytes_up, (big.len() + small.len()) as u64, "{s:?}");
+
+        // Its entry on the page is what hashing it gives, chunk by chunk.
+        let chunking = crate::chunk::Chunking::new(64 * 1024, 4096);
+        let h = crate::chunk::hash_file_with(&a.root.join("big.bin"), &chunking).expect("hash");
+        let tree = a
+            .syncer
+            .journal()
+            .lock()
+            .expect("journal")
+            .remote_cache(a.folder)
+            .expect("cache")
+            .expect("a tree");
+        let e = tree
+            .files
+            .get(&RelPath::new("big.bin").expect("path"))
+            .expect("its entry");
+        assert_eq!(e.sha256, Some(h.sha256));
+        let chunks: Vec<(Digest, u64)> = e.chunks.iter().map(|c| (c.sha256, c.size)).collect();
+        let want: Vec<(Digest, u64)> = h.chunks.iter().map(|c| (c.sha256, c.size)).collect();
+        assert!(want.len() > 30, "cut by content: {} chunks", want.len());
+        assert_eq!(chunks, want);
+
+        // Another device verifies and receives it.
+        b.sync(&store).await;
+        assert_eq!(b.read("big.bin").as_deref(), Some(&big[..]));
+        assert_eq!(b.read("small.txt").as_deref(), Some(&small[..]));
+
+        // Its cache row is the scan's: the next scan reads nothing.
+        let rows = a
+            .syncer
+            .journal()
+            .lock()
+            .expect("journal")
+            .scan_cache(a.folder)
+            .expect("rows");
+        let row = rows
+            .get(&RelPath::new("big.bin").expect("path"))
+            .expect("a row");
+        assert_eq!(
+            (row.size, row.mtime_ns, row.inode, row.sha256, &row.chunks),
+            (h.size, h.mtime_ns, h.inode, h.sha256, &h.chunks)
+        );
+        let s = a.sync(&store).await;
+        assert_eq!((s.uploaded, s.bytes_up), (0, 0), "{s:?}");
+        let (scan, _) = crate::scan::scan_folder_reusing(
+            &a.root,
+            rows,
+            &a.syncer.scan_options(),
+            Some(&|new: &[(&RelPath, u64)]| vec![true; new.len()]),
+        )
+        .expect("scan");
+        assert_eq!((scan.hashed, scan.unhashed), (0, 0));
+    });
+}
+
+#[test]
+fn an_edited_copy_of_a_big_file_on_the_page_sends_only_the_chunks_it_changed() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::with_settings("dev-a", delta_settings());
+        let original = noise(300 * 1024, 4);
+        a.write("film.mov", &original);
+        a.sync(&store).await;
+        // Another device holds an edited copy, saved under another name with 1 KiB inserted
+        // at its start, when it first syncs (the full path): another size, so no plan needs
+        // its hash, and its upload finds the page's chunks as it reads.
+        let b = Device::with_settings("dev-b", delta_settings());
+        let mut edited = noise(1024, 5);
+        edited.extend_from_slice(&original);
+        b.write("film (edited).mov", &edited);
+        let s = b.sync(&store).await;
+        assert_eq!(
+            b.syncer.left_unhashed_for_tests(),
+            1,
+            "the scan did not read it"
+        );
+        assert_eq!((s.uploaded, s.downloaded), (1, 1), "{s:?}");
+        assert!(
+            s.bytes_up <= 3 * 8192,
+            "only the chunks around the insertion: {} bytes of {}",
+            s.bytes_up,
+            edited.len()
+        );
+        a.sync(&store).await;
+        assert_eq!(a.read("film (edited).mov").as_deref(), Some(&edited[..]));
+        assert_eq!(b.read("film.mov").as_deref(), Some(&original[..]));
+    });
+}
+
+#[test]
+fn two_new_big_files_sharing_content_send_it_once() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let a = Device::with_settings("dev-a", delta_settings());
+        let one = noise(200 * 1024, 6);
+        let mut two = one.clone();
+        two.extend_from_slice(&noise(20 * 1024, 7));
+        a.write("one.bin", &one);
+        a.write("two.bin", &two);
+        let s = a.sync(&store).await;
+        assert_eq!(a.syncer.left_unhashed_for_tests(), 2);
+        assert!(
+            s.bytes_up <= (two.len() + 2 * 8192) as u64,
+            "the shared bytes once: {} bytes for {} + {}",
+            s.bytes_up,
+            one.len(),
+            two.len()
+        );
+        let b = Device::with_settings("dev-b", delta_settings());
+        b.sync(&store).await;
+        assert_eq!(b.read("one.bin").as_deref(), Some(&one[..]));
+        assert_eq!(b.read("two.bin").as_deref(), Some(&two[..]));
+    });
+}

@@ -46,6 +46,7 @@ mod trash;
 mod trash_items;
 mod upload;
 mod upload_pass;
+mod upload_stream;
 mod usage;
 mod verify;
 mod whole_digest;
@@ -143,6 +144,8 @@ pub struct Syncer {
     narrow_tries: Arc<narrow::Tries>,
     /// How many new files the scans left for their uploads to hash (tests).
     left_unhashed: Arc<std::sync::atomic::AtomicU64>,
+    /// How many of those were big files read, hashed and packed in one pass (tests).
+    streamed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Syncer {
@@ -168,6 +171,7 @@ impl Syncer {
             check_narrow: false,
             narrow_tries: Arc::default(),
             left_unhashed: Arc::default(),
+            streamed: Arc::default(),
         }
     }
 
@@ -177,6 +181,13 @@ impl Syncer {
     pub fn left_unhashed_for_tests(&self) -> u64 {
         self.left_unhashed
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Tests only: how many new big files this syncer's uploads (and its clones') read,
+    /// hashed and packed in one pass (see `upload_stream`).
+    #[doc(hidden)]
+    pub fn streamed_for_tests(&self) -> u64 {
+        self.streamed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Live events of every sync run by this syncer.
@@ -829,20 +840,23 @@ impl Syncer {
         names: NameRules,
     ) -> Result<(LocalScan, BTreeMap<RelPath, FileEntry>, RemoteTree), SyncError> {
         let id = folder.id;
-        let (cache, base) = self
+        let grace = self.gc_grace_secs();
+        let (cache, base, interrupted) = self
             .with_journal(move |j| {
                 let cache = j.scan_cache_sharing(id, &base)?;
-                Ok((cache, base))
+                let now = crate::clock::unix_now();
+                let interrupted = packed_chunks::settle(j, id, now, grace)?;
+                Ok((cache, base, interrupted))
             })
             .await?;
         let root = folder.path.clone();
         let opts = self.scan_options();
         // The rows that still fit become the scan's, files hashed again replace theirs in
         // place; `left` names the paths of the others (files gone, no longer files, not read).
-        let largest = upload::sent_whole_up_to(&self.settings);
+        let by_upload = upload::HashedOnUpload::new(&self.settings, !interrupted);
         let (scanned, base, tree) = tokio::task::spawn_blocking(move || {
             let later = |new: &[(&RelPath, u64)]| {
-                hash_later::may_wait(&base, &tree.files, names, largest, new)
+                hash_later::may_wait(&base, &tree.files, names, |size| by_upload.takes(size), new)
             };
             let scanned = scan_folder_reusing(&root, cache, &opts, Some(&later));
             (scanned, base, tree)

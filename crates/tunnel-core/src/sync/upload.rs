@@ -95,6 +95,54 @@ pub(crate) fn sent_whole_up_to(settings: &crate::config::SyncSettings) -> u64 {
     one_chunk.min(settings.pack_threshold)
 }
 
+/// Which new files the upload hashes itself, by size, when the scan left them unhashed (see
+/// `hash_later`): a file sent whole in a pack (up to [`sent_whole_up_to`]), and — when
+/// `streaming` — a big file cut by content, read once by its upload (`upload_stream.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HashedOnUpload {
+    whole_up_to: u64,
+    streamed: Option<crate::chunk::ContentChunking>,
+}
+
+impl HashedOnUpload {
+    pub(crate) fn new(settings: &crate::config::SyncSettings, streaming: bool) -> HashedOnUpload {
+        let chunking = crate::chunk::Chunking::new(settings.chunk_size, settings.delta_chunk_size);
+        HashedOnUpload {
+            whole_up_to: sent_whole_up_to(settings),
+            streamed: chunking.content.filter(|_| streaming),
+        }
+    }
+
+    /// Sent whole in a pack, hashed from the bytes packed.
+    pub(crate) fn sent_whole(&self, size: u64) -> bool {
+        (1..=self.whole_up_to).contains(&size)
+    }
+
+    /// Cut by content and packed as it is read.
+    pub(crate) fn streamed(&self, size: u64) -> bool {
+        self.streamed.is_some_and(|c| size > c.max())
+    }
+
+    /// Either.
+    pub(crate) fn takes(&self, size: u64) -> bool {
+        self.sent_whole(size) || self.streamed(size)
+    }
+}
+
+/// Add to `index` where the page holds each chunk in `wanted` (the first live file that
+/// references it).
+pub(crate) fn index_page_chunks(
+    remote: &crate::manifest::RemoteTree,
+    wanted: &std::collections::HashSet<Digest>,
+    index: &mut ChunkIndex,
+) {
+    for e in remote.files.values().filter(|e| !e.deleted) {
+        for c in e.chunks.iter().filter(|c| wanted.contains(&c.sha256)) {
+            index.entry(c.sha256).or_insert_with(|| c.clone());
+        }
+    }
+}
+
 /// Decide how to send `f`; `content_defined`: its chunks were cut by content (small chunks
 /// that are packed, not sent one request each).
 pub(crate) fn plan_send(
@@ -276,13 +324,55 @@ impl PackBuilder {
     }
 
     /// Bytes gathered so far.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
         self.buf.len() as u64
     }
 
+    /// Append `bytes`, the next bytes of a chunk being streamed in (see
+    /// [`PackBuilder::seal_chunk`]); the buffer is taken or reserved with the first bytes.
+    pub(crate) fn append(&mut self, bytes: &[u8]) {
+        if self.buf.capacity() == 0 {
+            self.buf = self.buffers.take().unwrap_or_default();
+            self.buf.reserve(self.reserve);
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The bytes from `at` to the end, appended since, are chunk `chunk` of `path` (a big file
+    /// cut by content, hashed from those very bytes): a member of the pack.
+    pub(crate) fn seal_chunk(&mut self, path: &RelPath, at: u64, chunk: ChunkHash) {
+        debug_assert_eq!(self.len() - at, chunk.size);
+        self.list.push(&chunk.sha256, chunk.size);
+        self.members.push(Packed {
+            path: path.clone(),
+            read_as: None,
+            chunk: ChunkRef {
+                sha256: chunk.sha256,
+                size: chunk.size,
+                blob: unnamed_pack(),
+                offset: at,
+            },
+            whole_file: false,
+        });
+    }
+
+    /// Drop the bytes appended from `at` on (a chunk not to be sent after all).
+    pub(crate) fn cut_back(&mut self, at: u64) {
+        self.buf.truncate(usize::try_from(at).unwrap_or(usize::MAX));
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn members_for_tests(&self) -> &[Packed] {
+        &self.members
+    }
+
+    #[cfg(test)]
+    pub(crate) fn bytes_for_tests(&self) -> &[u8] {
+        &self.buf
     }
 
     /// Read `f` (a single-chunk file) into the pack. Returns `SourceChanged` when its bytes no

@@ -47,7 +47,8 @@ impl Syncer {
         // its chunks are on the page).
         let mut files: Vec<(FileToSend, u64)> = Vec::with_capacity(sending);
         let device = crate::manifest::device_name(&self.device);
-        let sent_whole = upload::sent_whole_up_to(&self.settings);
+        // Which files the scan may have left unhashed: those the upload can hash.
+        let by_upload = upload::HashedOnUpload::new(&self.settings, true);
         let add_upload = |path: &RelPath,
                           local: &LocalEntry,
                           version: u64,
@@ -78,20 +79,20 @@ impl Syncer {
                     },
                     version,
                 )),
-                // Left unhashed by the scan (see `hash_later`): sent whole, hashed as read.
-                (EntryKind::File, None, None) if (1..=sent_whole).contains(&local.size) => files
-                    .push((
-                        FileToSend {
-                            path: path.clone(),
-                            size: local.size,
-                            sha256: Digest([0; 32]),
-                            hashed: false,
-                            mtime_ns: local.mtime_ns,
-                            inode: 0,
-                            chunks: Vec::new(),
-                        },
-                        version,
-                    )),
+                // Left unhashed by the scan (see `hash_later`): sent whole or streamed,
+                // hashed as read.
+                (EntryKind::File, None, None) if by_upload.takes(local.size) => files.push((
+                    FileToSend {
+                        path: path.clone(),
+                        size: local.size,
+                        sha256: Digest([0; 32]),
+                        hashed: false,
+                        mtime_ns: local.mtime_ns,
+                        inode: 0,
+                        chunks: Vec::new(),
+                    },
+                    version,
+                )),
                 (EntryKind::File, _, _) => {
                     warn!(path = %path, "no hashes for a file to upload; next sync");
                 }
@@ -203,11 +204,7 @@ impl Syncer {
             .collect();
         let mut index: ChunkIndex = HashMap::new();
         if !needed.is_empty() {
-            for e in remote.files.values().filter(|e| !e.deleted) {
-                for c in e.chunks.iter().filter(|c| needed.contains(&c.sha256)) {
-                    index.entry(c.sha256).or_insert_with(|| c.clone());
-                }
-            }
+            upload::index_page_chunks(remote, &needed, &mut index);
         }
         let id = folder.id;
         let known = self.with_journal(move |j| j.known_blobs(id)).await?;
@@ -265,10 +262,17 @@ impl Syncer {
         // A chunk that repeats (in one file or in several) is packed once.
         let mut packed_chunks: HashSet<Digest> = HashSet::new();
         let mut resolved_later: Vec<usize> = Vec::new();
+        // New big files the scan left unhashed: read, hashed and packed in one pass each,
+        // once the other packs are sent (`upload_stream.rs`).
+        let mut streamed: Vec<usize> = Vec::new();
         for (i, (f, _)) in files.iter().enumerate() {
             if !f.hashed {
-                // No file on the page has its size (`hash_later`): nothing to re-use.
-                pack_members.push((i, None));
+                // No file on the page has its size (`hash_later`): a small one has nothing to
+                // re-use; a big one's chunks are looked up as it is read.
+                match by_upload.sent_whole(f.size) {
+                    true => pack_members.push((i, None)),
+                    false => streamed.push(i),
+                }
                 continue;
             }
             let by_content = chunking.content_for(f.size).is_some();
@@ -302,6 +306,9 @@ impl Syncer {
         for &(i, c) in &chunk_jobs {
             need[i] += files[i].0.chunks.get(c).map_or(0, |c| c.size);
             chunks_left[i] += 1;
+        }
+        for &i in &streamed {
+            need[i] = files[i].0.size;
         }
         for &(i, c) in &pack_members {
             match c {
@@ -527,7 +534,85 @@ impl Syncer {
             }
         }
 
+        // The new big files, one at a time (each reads on three threads).
+        let mut hashed_now: Vec<(usize, crate::chunk::FileHashes)> = Vec::new();
+        if !streamed.is_empty() {
+            let mut have = self.chunks_not_to_stream(remote, &index);
+            for &i in &streamed {
+                let f = &files[i].0;
+                let read = self
+                    .send_streamed(
+                        folder,
+                        store,
+                        f,
+                        std::sync::Arc::clone(&have),
+                        &mut pack_refs,
+                        &file_of,
+                        &mut index,
+                        exec,
+                    )
+                    .await?;
+                match read {
+                    Ok(h) => {
+                        self.streamed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        // Its chunks are on the page now: the next file need not send them.
+                        std::sync::Arc::make_mut(&mut have)
+                            .extend(h.chunks.iter().map(|c| c.sha256));
+                        let p = exec.tally.file_done(&f.path, need[i]);
+                        self.emit_progress(folder, p);
+                        hashed_now.push((i, h));
+                    }
+                    Err(e) => {
+                        info!(path = %f.path, error = %e, "not sent this time");
+                        if is_in_use(&e) {
+                            exec.in_use.insert(f.path.clone());
+                        }
+                        if failed.insert(i) {
+                            let p = exec.tally.file_failed(&f.path, need[i], true);
+                            self.emit_progress(folder, p);
+                        }
+                    }
+                }
+            }
+        }
+
         drop((pack_members, file_of, need, chunks_left, chunk_starts));
+
+        // The streamed files' hashes: theirs from now on, in their scan-cache rows (the next
+        // scan finds them), and the page's chunks they re-use in the index.
+        if !hashed_now.is_empty() {
+            let mut missing: HashSet<Digest> = HashSet::new();
+            for (i, h) in &hashed_now {
+                let f = &mut files[*i].0;
+                f.sha256 = h.sha256;
+                f.chunks = h.chunks.clone();
+                f.inode = h.inode;
+                f.hashed = true;
+                missing.extend(
+                    h.chunks
+                        .iter()
+                        .map(|c| c.sha256)
+                        .filter(|d| !index.contains_key(d)),
+                );
+            }
+            if !missing.is_empty() {
+                upload::index_page_chunks(remote, &missing, &mut index);
+            }
+            let rows: Vec<(RelPath, crate::journal::CachedHash)> = hashed_now
+                .into_iter()
+                .map(|(i, h)| {
+                    (
+                        files[i].0.path.clone(),
+                        crate::scan::row_hashed_on_upload(h),
+                    )
+                })
+                .collect();
+            self.with_journal(move |j| {
+                j.update_scan_cache_from(id, rows.iter().map(|(p, r)| (p, r)), &[])
+            })
+            .await?;
+        }
 
         // Assemble the entries (room made once: grown by doubling, 100,000 entries left the
         // list a third larger than them, into the commit, issue 15).
@@ -605,7 +690,7 @@ impl Syncer {
     /// Record a pack that was sent (or fail the sync with its error): whole small files go to
     /// `refs` (and are done), chunks of big files to `index`; returns those chunks (path and
     /// size) for [`Syncer::chunk_packed`].
-    async fn pack_sent(
+    pub(super) async fn pack_sent(
         &self,
         result: Result<(BlobInfo, Vec<upload::Packed>), RemoteError>,
         refs: &mut [Option<ChunkRef>],
@@ -649,6 +734,26 @@ impl Syncer {
             }
         }
         Ok(chunks)
+    }
+
+    /// The chunks a streamed file need not send: those of the page's files cut in several
+    /// (an edited copy of a big file shares most of them; a file of one chunk is no content
+    /// a new big file's chunk is likely to have, and 100,000 small files would cost an entry
+    /// each), and those this pass placed already.
+    fn chunks_not_to_stream(
+        &self,
+        remote: &RemoteTree,
+        index: &ChunkIndex,
+    ) -> std::sync::Arc<HashSet<Digest>> {
+        let mut have: HashSet<Digest> = index.keys().copied().collect();
+        for e in remote
+            .files
+            .values()
+            .filter(|e| !e.deleted && e.chunks.len() > 1)
+        {
+            have.extend(e.chunks.iter().map(|c| c.sha256));
+        }
+        std::sync::Arc::new(have)
     }
 
     /// A chunk of `path` (`n` bytes) was sent in a pack: its bytes count, and the file is done

@@ -321,6 +321,8 @@ fn an_interrupted_upload_of_a_big_file_resumes_with_the_packs_already_sent() {
             }
         })));
         assert!(a.sync(&store).await.is_err(), "the sync is cut short");
+        // A new file: its upload read, cut and hashed it as it sent its packs.
+        assert_eq!(a.syncer.left_unhashed_for_tests(), 1);
         store.set_on_put(None);
         let sent_before = data_blobs(&store);
         assert!(
@@ -341,6 +343,9 @@ fn an_interrupted_upload_of_a_big_file_resumes_with_the_packs_already_sent() {
         a.sync(&store)
             .await
             .expect("the next sync completes the upload");
+        // With packs of an interrupted upload on record, the scan hashes the file first: the
+        // upload then knows every chunk it wants, and re-uses those packs whole.
+        assert_eq!(a.syncer.left_unhashed_for_tests(), 1);
         store.set_on_put(None);
         let put = put.lock().expect("lock").clone();
         let resent: u64 = put

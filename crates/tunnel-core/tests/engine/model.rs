@@ -36,7 +36,10 @@
 //! - new files left unhashed by the scan (issue 15, `hash_later`): most new files are hashed
 //!   by their upload; now and then the same new file is saved on two devices before either
 //!   syncs, and 64-byte writes share their size with most files, so the rules that make the
-//!   scan hash a file (a name or a size the other sides know) are exercised too.
+//!   scan hash a file (a name or a size the other sides know) are exercised too. A new file
+//!   cut by content (over 4 KiB) is read, hashed and packed by its upload in one pass
+//!   (`upload_stream`, counted in `streamed`): now and then a big file is saved under a new
+//!   name, often an edited copy of another, whose chunks the upload finds on the page.
 //!
 //! - the no-change path (issue 15): every device checks each "nothing to do" it answers
 //!   from its clean mark against the full path's plan (`util::Device`); the stats count how
@@ -95,10 +98,13 @@ struct Stats {
     past_states: u64,
     restores_in_place: u64,
     big_edits: u64,
+    /// Big files saved under new names (`save_big_copy`).
+    big_copies: u64,
     /// The same new file saved on two devices before either synced.
     same_adds: u64,
     /// New files the scans left for their uploads to hash (issue 15: `hash_later`).
     left_unhashed: u64,
+    streamed: u64,
     /// Syncs that found the previous sync's clean mark, and those of them answered "nothing
     /// to do" without a plan (each checked against the full path: see `util::Device`).
     no_change_tries: u64,
@@ -286,6 +292,60 @@ impl Model {
         self.stats.big_edits += 1;
     }
 
+    /// A big file saved under a name never used before: half the time an edited copy of a
+    /// big file of `dev` (its tag renewed, 1 KiB inserted at its start or appended: another
+    /// size, most chunks those of a file on the page), else new content. No other side
+    /// knows the name, so its upload reads, hashes and packs it in one pass, and looks each
+    /// of its chunks up on the page as it goes (`upload_stream`).
+    fn save_big_copy(&mut self, dev: usize) {
+        let big: Vec<String> = self
+            .files(dev)
+            .into_iter()
+            .filter(|f| std::fs::metadata(self.devs[dev].path(f)).is_ok_and(|m| m.len() > 4096))
+            .collect();
+        self.counter += 1;
+        let rel = format!("imports/i{}.bin", self.counter);
+        if !self.make_room(dev, &rel) {
+            return;
+        }
+        let old = match big.choose(&mut self.rng) {
+            Some(from) if self.rng.gen_bool(0.5) => std::fs::read(self.devs[dev].path(from)).ok(),
+            _ => None,
+        };
+        let bytes = match old.as_deref().and_then(|o| tag_of(o).map(|t| (o, t))) {
+            Some((old, old_tag)) => {
+                let tag = format!("<{}#{}>", self.devs[dev].id, self.counter);
+                let body = &old[old_tag.len()..];
+                let extra: Vec<u8> = (0..1024).map(|_| self.rng.gen_range(b'a'..=b'z')).collect();
+                let mut bytes = tag.clone().into_bytes();
+                match self.rng.gen_bool(0.5) {
+                    true => {
+                        bytes.extend_from_slice(&extra);
+                        bytes.extend_from_slice(body);
+                    }
+                    false => {
+                        bytes.extend_from_slice(body);
+                        bytes.extend_from_slice(&extra);
+                    }
+                }
+                self.written.insert(tag, bytes.clone());
+                bytes
+            }
+            None => loop {
+                let bytes = self.content(dev);
+                if bytes.len() > 4096 {
+                    break bytes;
+                }
+                if let Some(t) = tag_of(&bytes) {
+                    self.written.remove(&t);
+                }
+            },
+        };
+        self.devs[dev].write(&rel, &bytes);
+        self.stats.ops += 1;
+        self.stats.big_copies += 1;
+    }
+
     fn discard(&mut self, dev: usize, rel: &str) {
         if let Ok(bytes) = std::fs::read(self.devs[dev].path(rel)) {
             if let Some(t) = tag_of(&bytes) {
@@ -406,6 +466,11 @@ impl Model {
         if self.rng.gen_bool(0.06) {
             let dev = self.rng.gen_range(0..self.devs.len());
             self.edit_big(dev);
+            return;
+        }
+        if self.rng.gen_bool(0.03) {
+            let dev = self.rng.gen_range(0..self.devs.len());
+            self.save_big_copy(dev);
             return;
         }
         let dev = self.rng.gen_range(0..self.devs.len());
@@ -861,6 +926,7 @@ fn three_devices_converge_without_losing_content() {
             m.stats.narrow_plans += n.planned;
             m.stats.narrow_fallbacks += n.fallbacks.len() as u64;
             m.stats.left_unhashed += d.syncer.left_unhashed_for_tests();
+            m.stats.streamed += d.syncer.streamed_for_tests();
         }
         eprintln!(
             "model seed {seed}: {:?}; {} files at the end, {} contents written, {} discarded, files lost: 0",
