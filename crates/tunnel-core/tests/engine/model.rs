@@ -294,9 +294,10 @@ impl Model {
 
     /// A big file saved under a name never used before: half the time an edited copy of a
     /// big file of `dev` (its tag renewed, 1 KiB inserted at its start or appended: another
-    /// size, most chunks those of a file on the page), else new content. No other side
-    /// knows the name, so its upload reads, hashes and packs it in one pass, and looks each
-    /// of its chunks up on the page as it goes (`upload_stream`).
+    /// size, most chunks those of a file on the page), else new content of two packs or
+    /// more. No other side knows the name, so a file of two packs or more is read, hashed
+    /// and packed by its upload in one pass, which looks each of its chunks up on the page as
+    /// it goes (`upload_stream`); a smaller one is hashed by the scan.
     fn save_big_copy(&mut self, dev: usize) {
         let big: Vec<String> = self
             .files(dev)
@@ -331,15 +332,17 @@ impl Model {
                 self.written.insert(tag, bytes.clone());
                 bytes
             }
-            None => loop {
-                let bytes = self.content(dev);
-                if bytes.len() > 4096 {
-                    break bytes;
+            // Two packs or more (the test settings' packs are 16 KiB): streamed.
+            None => {
+                let tag = format!("<{}#{}>", self.devs[dev].id, self.counter);
+                let len = self.rng.gen_range(33_000..80_000);
+                let mut bytes = tag.clone().into_bytes();
+                while bytes.len() < len {
+                    bytes.push(self.rng.gen_range(b'a'..=b'z'));
                 }
-                if let Some(t) = tag_of(&bytes) {
-                    self.written.remove(&t);
-                }
-            },
+                self.written.insert(tag, bytes.clone());
+                bytes
+            }
         };
         self.devs[dev].write(&rel, &bytes);
         self.stats.ops += 1;
