@@ -52,6 +52,31 @@ struct StreamPacker {
 }
 
 impl StreamPacker {
+    /// Packs of at most `target` bytes (or one chunk, when a chunk may be bigger) of the
+    /// chunks of `path` (at most `max_chunk` bytes each) that `have` does not hold, each full
+    /// one sent to `out`.
+    fn new(
+        path: &RelPath,
+        target: u64,
+        max_chunk: u64,
+        have: Arc<HashSet<Digest>>,
+        out: tokio::sync::mpsc::Sender<PackBuilder>,
+    ) -> StreamPacker {
+        let room = target.max(max_chunk);
+        let buffers = PackBuffers::default();
+        StreamPacker {
+            path: path.clone(),
+            pack: PackBuilder::with_room(room, &buffers),
+            room,
+            close_at: close_at(target, max_chunk),
+            buffers,
+            chunk_at: 0,
+            have,
+            packed: HashSet::new(),
+            out,
+        }
+    }
+
     /// Send the pack gathered so far (if it holds anything) and start the next.
     fn flush(&mut self) -> io::Result<()> {
         let next = PackBuilder::with_room(self.room, &self.buffers);
@@ -118,21 +143,8 @@ impl Syncer {
                 f.path
             )));
         };
-        let target = self.settings.pack_target;
-        let room = target.max(content.max());
         let (tx, mut rx) = tokio::sync::mpsc::channel::<PackBuilder>(PACKS_WAITING);
-        let buffers = PackBuffers::default();
-        let packer = StreamPacker {
-            path: f.path.clone(),
-            pack: PackBuilder::with_room(room, &buffers),
-            room,
-            close_at: close_at(target, content.max()),
-            buffers,
-            chunk_at: 0,
-            have,
-            packed: HashSet::new(),
-            out: tx,
-        };
+        let packer = StreamPacker::new(&f.path, self.settings.pack_target, content.max(), have, tx);
         let root = folder.path.clone();
         let listed = f.clone();
         let reading = tokio::task::spawn_blocking(move || {
@@ -204,19 +216,6 @@ mod tests {
     use super::*;
     use crate::chunk::Chunking;
 
-    /// Bytes that do not repeat (content-defined cuts fall at varied places).
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
-
     /// Chunks of 2 to 8 KiB.
     fn chunking() -> Chunking {
         Chunking::new(64 * 1024, 4096)
@@ -249,19 +248,7 @@ mod tests {
     ) -> (Vec<PackBuilder>, Result<FileHashes, RemoteError>) {
         let c = chunking().content_for(f.size).expect("cut by content");
         let (tx, mut rx) = tokio::sync::mpsc::channel(10_000);
-        let buffers = PackBuffers::default();
-        let room = target.max(c.max());
-        let packer = StreamPacker {
-            path: f.path.clone(),
-            pack: PackBuilder::with_room(room, &buffers),
-            room,
-            close_at: close_at(target, c.max()),
-            buffers,
-            chunk_at: 0,
-            have: Arc::new(have),
-            packed: HashSet::new(),
-            out: tx,
-        };
+        let packer = StreamPacker::new(&f.path, target, c.max(), Arc::new(have), tx);
         let got = read_into_packs(root, f, chunking(), packer, after_first_read);
         let mut packs = Vec::new();
         while let Ok(p) = rx.try_recv() {
@@ -290,7 +277,7 @@ mod tests {
     #[test]
     fn a_streamed_file_is_packed_chunk_by_chunk_within_the_target_and_hashed_as_the_scan_does() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let data = noise(400 * 1024, 3);
+        let data = test_support::seed::bytes(3, 400 * 1024);
         let f = listed(dir.path(), "big.bin", &data);
         const TARGET: u64 = 32 * 1024;
         let (packs, got) = stream(dir.path(), &f, TARGET, HashSet::new(), &|_| {});
@@ -314,12 +301,12 @@ mod tests {
     fn chunks_the_page_has_or_that_repeat_are_not_packed() {
         let dir = tempfile::tempdir().expect("tempdir");
         // A block that repeats, between other bytes: cut alike each time.
-        let block = noise(40 * 1024, 9);
-        let mut data = noise(30 * 1024, 10);
+        let block = test_support::seed::bytes(9, 40 * 1024);
+        let mut data = test_support::seed::bytes(10, 30 * 1024);
         for _ in 0..4 {
             data.extend_from_slice(&block);
         }
-        data.extend_from_slice(&noise(30 * 1024, 11));
+        data.extend_from_slice(&test_support::seed::bytes(11, 30 * 1024));
         let f = listed(dir.path(), "big.bin", &data);
         let want =
             crate::chunk::hash_file_with(&dir.path().join("big.bin"), &chunking()).expect("hash");
@@ -339,7 +326,7 @@ mod tests {
     #[test]
     fn a_file_changed_while_streamed_or_since_it_was_listed_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let data = noise(3 * 1024 * 1024, 5);
+        let data = test_support::seed::bytes(5, 3 * 1024 * 1024);
         let f = listed(dir.path(), "big.bin", &data);
         // Grown while it is read (after its first megabyte).
         let (packs, got) = stream(dir.path(), &f, 32 * 1024, HashSet::new(), &|path| {
@@ -356,7 +343,11 @@ mod tests {
         members_checked(&packs);
 
         // Rewritten since the scan listed it (another modification time): not read at all.
-        let g = listed(dir.path(), "other.bin", &noise(100 * 1024, 6));
+        let g = listed(
+            dir.path(),
+            "other.bin",
+            &test_support::seed::bytes(6, 100 * 1024),
+        );
         let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
         std::fs::File::options()
             .write(true)
