@@ -1,7 +1,8 @@
-//! The upload of a new big file the scan left unhashed (`hash_later`): read once. The file is
-//! cut by content as it is read, each chunk hashed and — unless the page or this upload has
-//! it already — appended to a pack from the very bytes that were hashed, and the whole file
-//! hashed beside (`chunk::hash_open_file_into`, three threads). Full packs go on their way
+//! The upload of a new big file (cut by content, two packs or more) the scan left unhashed
+//! (`hash_later`, `upload::HashedOnUpload`): read once. The file is cut by content as it is
+//! read, each chunk hashed and — unless the page or this upload has it already — appended to
+//! a pack from the very bytes that were hashed, and the whole file hashed beside
+//! (`chunk::hash_open_file_into`, three threads). Full packs go on their way
 //! while the file is still being read, at most [`PACKS_IN_FLIGHT`] at once.
 //!
 //! Before, such a file was read and hashed twice by the scan (each chunk, the whole file), and
@@ -16,9 +17,9 @@
 //!   member list), verified on download;
 //! - chunks the page holds already (an edited copy of a big file) are referenced, not sent:
 //!   the chunks of the page's files cut in several are looked up as each chunk is hashed;
-//! - an interrupted upload resumes: each pack sent is recorded (`packed_chunks`), and while a
-//!   folder holds such records the scan hashes its new big files, so that the next upload
-//!   knows which chunks it wants and re-uses those packs.
+//! - an interrupted upload resumes: each pack sent is recorded (`packed_chunks`), and from a
+//!   pack recorded to the next commit that lands the scan hashes new big files, so that the
+//!   next upload knows which chunks it wants and re-uses those packs.
 
 use std::collections::HashSet;
 use std::io;
