@@ -497,15 +497,8 @@ impl Syncer {
                 tokio::select! {
                     Some((pack, refused)) = building.next(), if !building.is_empty() => {
                         for (i, e) in refused {
-                            let f = &files[i].0;
-                            info!(path = %f.path, error = %e, "not packed this time");
-                            if is_in_use(&e) {
-                                exec.in_use.insert(f.path.clone());
-                            }
-                            if failed.insert(i) {
-                                let p = exec.tally.file_failed(&f.path, need[i], true);
-                                self.emit_progress(folder, p);
-                            }
+                            let first = failed.insert(i);
+                            self.left_for_next_sync(&files[i].0.path, &e, first, need[i], exec, folder);
                         }
                         if !pack.is_empty() {
                             in_flight.push(pack.send(store));
@@ -537,7 +530,7 @@ impl Syncer {
         // The new big files, one at a time (each reads on three threads).
         let mut hashed_now: Vec<(usize, crate::chunk::FileHashes)> = Vec::new();
         if !streamed.is_empty() {
-            let mut have = self.chunks_not_to_stream(remote, &index);
+            let mut have = chunks_not_to_stream(remote, &index);
             for &i in &streamed {
                 let f = &files[i].0;
                 let read = self
@@ -564,14 +557,8 @@ impl Syncer {
                         hashed_now.push((i, h));
                     }
                     Err(e) => {
-                        info!(path = %f.path, error = %e, "not sent this time");
-                        if is_in_use(&e) {
-                            exec.in_use.insert(f.path.clone());
-                        }
-                        if failed.insert(i) {
-                            let p = exec.tally.file_failed(&f.path, need[i], true);
-                            self.emit_progress(folder, p);
-                        }
+                        let first = failed.insert(i);
+                        self.left_for_next_sync(&f.path, &e, first, need[i], exec, folder);
                     }
                 }
             }
@@ -736,24 +723,26 @@ impl Syncer {
         Ok(chunks)
     }
 
-    /// The chunks a streamed file need not send: those of the page's files cut in several
-    /// (an edited copy of a big file shares most of them; a file of one chunk is no content
-    /// a new big file's chunk is likely to have, and 100,000 small files would cost an entry
-    /// each), and those this pass placed already.
-    fn chunks_not_to_stream(
+    /// A file whose bytes were not sent this time (changed since the scan, in use, gone):
+    /// said in the log, and — `first` time it fails in this pass — counted as failed with
+    /// the `need` bytes it will not send; a file another program holds is reported.
+    fn left_for_next_sync(
         &self,
-        remote: &RemoteTree,
-        index: &ChunkIndex,
-    ) -> std::sync::Arc<HashSet<Digest>> {
-        let mut have: HashSet<Digest> = index.keys().copied().collect();
-        for e in remote
-            .files
-            .values()
-            .filter(|e| !e.deleted && e.chunks.len() > 1)
-        {
-            have.extend(e.chunks.iter().map(|c| c.sha256));
+        path: &RelPath,
+        e: &RemoteError,
+        first: bool,
+        need: u64,
+        exec: &mut Execution,
+        folder: &FolderRecord,
+    ) {
+        info!(path = %path, error = %e, "not sent this time");
+        if is_in_use(e) {
+            exec.in_use.insert(path.clone());
         }
-        std::sync::Arc::new(have)
+        if first {
+            let p = exec.tally.file_failed(path, need, true);
+            self.emit_progress(folder, p);
+        }
     }
 
     /// A chunk of `path` (`n` bytes) was sent in a pack: its bytes count, and the file is done
@@ -783,6 +772,25 @@ impl Syncer {
             self.emit_progress(folder, p);
         }
     }
+}
+
+/// The chunks a streamed file need not send: those of the page's files cut in several (an
+/// edited copy of a big file shares most of them; a file of one chunk is no content a new big
+/// file's chunk is likely to have, and 100,000 small files would cost an entry each), and
+/// those this pass placed already.
+fn chunks_not_to_stream(
+    remote: &RemoteTree,
+    index: &ChunkIndex,
+) -> std::sync::Arc<HashSet<Digest>> {
+    let mut have: HashSet<Digest> = index.keys().copied().collect();
+    for e in remote
+        .files
+        .values()
+        .filter(|e| !e.deleted && e.chunks.len() > 1)
+    {
+        have.extend(e.chunks.iter().map(|c| c.sha256));
+    }
+    std::sync::Arc::new(have)
 }
 
 /// A local read failed because another program holds the file.

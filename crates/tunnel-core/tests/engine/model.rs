@@ -247,15 +247,19 @@ impl Model {
         self.stats.type_changes += 1;
     }
 
+    /// The files of `dev` larger than 4 KiB (cut by content).
+    fn big_files(&self, dev: usize) -> Vec<String> {
+        self.files(dev)
+            .into_iter()
+            .filter(|f| std::fs::metadata(self.devs[dev].path(f)).is_ok_and(|m| m.len() > 4096))
+            .collect()
+    }
+
     /// A file of `dev` larger than 4 KiB (cut by content) edited the way big files are: its
     /// tag renewed and one byte changed in place, 1 KiB inserted at its start or 1 KiB
     /// appended. The rest of its bytes stay, so most of its chunks are on the page already.
     fn edit_big(&mut self, dev: usize) {
-        let big: Vec<String> = self
-            .files(dev)
-            .into_iter()
-            .filter(|f| std::fs::metadata(self.devs[dev].path(f)).is_ok_and(|m| m.len() > 4096))
-            .collect();
+        let big = self.big_files(dev);
         let Some(rel) = big.choose(&mut self.rng).cloned() else {
             return;
         };
@@ -299,11 +303,7 @@ impl Model {
     /// and packed by its upload in one pass, which looks each of its chunks up on the page as
     /// it goes (`upload_stream`); a smaller one is hashed by the scan.
     fn save_big_copy(&mut self, dev: usize) {
-        let big: Vec<String> = self
-            .files(dev)
-            .into_iter()
-            .filter(|f| std::fs::metadata(self.devs[dev].path(f)).is_ok_and(|m| m.len() > 4096))
-            .collect();
+        let big = self.big_files(dev);
         self.counter += 1;
         let rel = format!("imports/i{}.bin", self.counter);
         if !self.make_room(dev, &rel) {
