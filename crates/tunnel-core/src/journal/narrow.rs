@@ -3,7 +3,7 @@
 //! scan-cache rows of a few paths or below a folder — indexed lookups on the tables' primary
 //! key `(folder_id, path)`, never the whole map.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -11,7 +11,7 @@ use super::base::decode_entry;
 use super::{corrupt, decode_rel, u64_col, CachedHash, Journal, Result};
 use crate::hash::Digest;
 use crate::ids::FolderId;
-use crate::manifest::FileEntry;
+use crate::manifest::{ChunkRef, FileEntry};
 use crate::rel_path::RelPath;
 
 /// One of the two trees the journal keeps with the same row shape.
@@ -195,6 +195,57 @@ impl Journal {
         })
     }
 
+    /// Where the folder's cached remote tree holds each chunk of `wanted`: the first live
+    /// file in path order that lists it. A pass over every row (only the chunk lists are
+    /// decoded), stopped once all are found: for a narrow sync's upload, whose tree holds
+    /// only its own paths, to find a copy of a file that lives elsewhere on the page.
+    pub fn remote_chunks_among(
+        &self,
+        folder: FolderId,
+        wanted: &HashSet<Digest>,
+    ) -> Result<HashMap<Digest, ChunkRef>> {
+        /// What of an entry the pass reads (other fields skipped, not checked).
+        #[derive(serde::Deserialize)]
+        struct Located {
+            #[serde(default)]
+            deleted: bool,
+            #[serde(default)]
+            chunks: Vec<ChunkRef>,
+        }
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.read(
+            &format!("looking for chunks in the remote cache of folder {folder}"),
+            |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT path, entry FROM remote_files WHERE folder_id = ?1 ORDER BY path",
+                )?;
+                let mut rows = stmt.query([folder])?;
+                let mut found = HashMap::new();
+                while let Some(r) = rows.next()? {
+                    let json: String = r.get(1)?;
+                    let e: Located = serde_json::from_str(&json).map_err(|e| {
+                        let path: String = r.get(0).unwrap_or_default();
+                        corrupt("remote_files", format!("folder {folder}, {path:?}"), e)
+                    })?;
+                    if e.deleted {
+                        continue;
+                    }
+                    for c in e.chunks {
+                        if wanted.contains(&c.sha256) {
+                            found.entry(c.sha256).or_insert(c);
+                        }
+                    }
+                    if found.len() == wanted.len() {
+                        break;
+                    }
+                }
+                Ok(found)
+            },
+        )
+    }
+
     /// The cached remote tree's generation and seq, when there is one.
     pub fn remote_cache_position(&self, folder: FolderId) -> Result<Option<(String, u64)>> {
         self.read(
@@ -319,5 +370,56 @@ mod tests {
         let rows = j.scan_rows_at(f, &set(&["b", "c"])).expect("rows");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[&rel("b")], row(2));
+    }
+
+    #[test]
+    fn chunks_are_found_in_live_remote_entries_the_first_in_path_order() {
+        use crate::remote::BlobName;
+        let j = Journal::open_in_memory().expect("open");
+        let f = folder(&j, "/w").id;
+        let chunk = |bytes: &[u8], blob: &str, offset| ChunkRef {
+            sha256: Digest::of(bytes),
+            size: bytes.len() as u64,
+            blob: BlobName::new(blob).expect("name"),
+            offset,
+        };
+        let with = |path: &str, chunks: Vec<ChunkRef>| {
+            let mut e = entry(path, b"whatever");
+            e.chunks = chunks.into();
+            e
+        };
+        let mut gone = with("a-gone", vec![chunk(b"one", "p-gone", 0)]);
+        gone.deleted = true;
+        let mut tree = RemoteTree::empty("g".into());
+        for e in [
+            gone,
+            with(
+                "b",
+                vec![chunk(b"one", "p-1", 10), chunk(b"two", "p-1", 13)],
+            ),
+            with(
+                "c",
+                vec![chunk(b"one", "p-2", 0), chunk(b"three", "p-2", 3)],
+            ),
+        ] {
+            tree.files.insert(e.path.clone(), e);
+        }
+        j.store_remote_cache(f, &tree).expect("store");
+        let wanted: HashSet<Digest> = [b"one".as_slice(), b"three", b"nowhere"]
+            .iter()
+            .map(|b| Digest::of(b))
+            .collect();
+        let found = j.remote_chunks_among(f, &wanted).expect("pass");
+        assert_eq!(found.len(), 2, "what no live entry lists is not found");
+        assert_eq!(
+            found[&Digest::of(b"one")],
+            chunk(b"one", "p-1", 10),
+            "the first live file's, not the tombstone's"
+        );
+        assert_eq!(found[&Digest::of(b"three")], chunk(b"three", "p-2", 3));
+        assert!(j
+            .remote_chunks_among(f, &HashSet::new())
+            .expect("nothing wanted")
+            .is_empty());
     }
 }

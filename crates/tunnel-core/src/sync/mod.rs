@@ -142,6 +142,9 @@ pub struct Syncer {
     check_narrow: bool,
     /// How often the narrow path was tried, planned, and why it fell back (tests).
     narrow_tries: Arc<narrow::Tries>,
+    /// A narrow sync's upload looks for chunks outside its tree from this many bytes to send
+    /// (see `upload_pass`; tests lower it).
+    narrow_lookup_from: u64,
     /// How many new files the scans left for their uploads to hash (tests).
     left_unhashed: Arc<std::sync::atomic::AtomicU64>,
     /// How many of those were big files read, hashed and packed in one pass (tests).
@@ -170,6 +173,7 @@ impl Syncer {
             no_change_tries: Arc::default(),
             check_narrow: false,
             narrow_tries: Arc::default(),
+            narrow_lookup_from: upload_pass::NARROW_LOOKUP_FROM,
             left_unhashed: Arc::default(),
             streamed: Arc::default(),
         }
@@ -718,6 +722,7 @@ impl Syncer {
                 std::mem::take(&mut plan.actions),
                 rows,
                 &view.tree,
+                whole_tree,
                 &mut exec,
             )
             .await?;

@@ -20,7 +20,9 @@
 //! left out (ignored, hidden, unreadable) is reported by the walk for the whole folder, as a
 //! full scan reports it. A local move is a path gone and a path new: both are changed, and the
 //! gone path's remote entry (its chunks) is among the narrow tree's entries, so the upload
-//! finds them there.
+//! finds them there. A copy of a file elsewhere on the page is not: when a narrow upload has
+//! more than a mebibyte left to send, it looks its chunks up in the journal's whole remote
+//! cache (one pass over it; `Journal::remote_chunks_among`), so a copy is not sent again.
 //!
 //! Anything the narrow plan cannot prove equal to the full plan goes to the full path before
 //! anything is carried out: more than [`MAX_CHANGED`] changed paths or [`MAX_PATHS`] paths to
@@ -486,6 +488,14 @@ impl Syncer {
         self
     }
 
+    /// Tests only: a narrow sync's upload looks for chunks outside its tree from `bytes` to
+    /// send (0: whenever it sends anything), not from a mebibyte.
+    #[doc(hidden)]
+    pub fn with_narrow_lookup_from_for_tests(mut self, bytes: u64) -> Self {
+        self.narrow_lookup_from = bytes;
+        self
+    }
+
     /// Tests only: how many syncs this syncer (and its clones) tried narrowly and planned
     /// narrowly, and why the others fell back.
     #[doc(hidden)]
@@ -499,6 +509,7 @@ impl Syncer {
                 .lock()
                 .map(|v| v.clone())
                 .unwrap_or_default(),
+            found_outside: self.narrow_tries.found_outside.load(Ordering::Relaxed),
         }
     }
 }
@@ -509,6 +520,8 @@ pub(super) struct Tries {
     tried: std::sync::atomic::AtomicU64,
     planned: std::sync::atomic::AtomicU64,
     fallbacks: std::sync::Mutex<Vec<Fallback>>,
+    /// Narrow uploads that found chunks on the page outside their tree.
+    pub(super) found_outside: std::sync::atomic::AtomicU64,
 }
 
 /// [`Tries`] as read by a test.
@@ -520,6 +533,8 @@ pub struct NarrowTries {
     pub planned: u64,
     /// Why the others planned in full, in order.
     pub fallbacks: Vec<Fallback>,
+    /// Narrow uploads that found chunks to re-use outside their tree (see `upload_pass`).
+    pub found_outside: u64,
 }
 
 #[cfg(test)]

@@ -113,6 +113,9 @@ struct Stats {
     narrow_tries: u64,
     narrow_plans: u64,
     narrow_fallbacks: u64,
+    /// Narrow uploads that found chunks on the page outside their tree (a copy of a file
+    /// that lives elsewhere).
+    narrow_found_outside: u64,
     no_change_answers: u64,
 }
 
@@ -928,6 +931,7 @@ fn three_devices_converge_without_losing_content() {
             m.stats.narrow_tries += n.tried;
             m.stats.narrow_plans += n.planned;
             m.stats.narrow_fallbacks += n.fallbacks.len() as u64;
+            m.stats.narrow_found_outside += n.found_outside;
             m.stats.left_unhashed += d.syncer.left_unhashed_for_tests();
             m.stats.streamed += d.syncer.streamed_for_tests();
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use tunnel_core::events::SyncSummary;
 use tunnel_core::name_rules::NameRules;
 use tunnel_core::rel_path::RelPath;
-use tunnel_core::remote::memory::MemoryStore;
+use tunnel_core::remote::memory::{MemOp, MemoryStore};
 use tunnel_core::remote::RemoteStore;
 use tunnel_core::sync::{NarrowFallback, NarrowTries};
 
@@ -168,6 +168,62 @@ fn a_move_is_planned_narrowly_and_sends_no_content_again() {
         );
         let s = planned_narrowly(&b, &store).await;
         assert_eq!((s.downloaded, s.deleted_local), (2, 1), "{s:?}");
+        assert_eq!(a.tree(), b.tree());
+    });
+}
+
+/// Bytes that do not repeat within a file (so every chunk of it is its own).
+fn varied(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_copy_of_a_file_from_another_device_is_planned_narrowly_and_sends_no_content_again() {
+    runtime().block_on(async {
+        let store = MemoryStore::new();
+        let a = settled("dev-a", &store).await;
+        let talk = varied(3 << 19, 7);
+        write_old(&a, "videos/talk.bin", &talk);
+        until_clean(&a, &store).await;
+        let b = joined("dev-b", &store).await;
+        // b copies the file a sent: the narrow tree holds only the copy's path, the page
+        // holds every chunk of it under the original's.
+        let puts = || store.request_count(MemOp::PutBlob);
+        let before = puts();
+        write_old(&b, "videos/talk (copy).bin", &talk);
+        let s = planned_narrowly(&b, &store).await;
+        assert_eq!(moved(&s), (1, 0, 0, 0, 0), "{s:?}");
+        assert_eq!(narrow(&b).found_outside, 1);
+        assert_eq!(
+            puts() - before,
+            1,
+            "only the delta of the file list is sent: the content is found under the original"
+        );
+        // An edited copy (bytes inserted in the middle) sends a few chunks, not the file.
+        until_clean(&b, &store).await;
+        let mut edited = talk.clone();
+        edited.splice(700_000..700_000, varied(1000, 9));
+        write_old(&b, "videos/talk (edited).bin", &edited);
+        let before = puts();
+        planned_narrowly(&b, &store).await;
+        let sent = puts() - before;
+        assert!(
+            sent <= 4,
+            "the delta and the chunks around the insertion, not {sent} blobs"
+        );
+        let s = planned_narrowly(&a, &store).await;
+        assert_eq!(s.downloaded, 2, "{s:?}");
+        let got = a.tree();
+        assert_eq!(got.get("videos/talk (copy).bin"), Some(&talk));
+        assert_eq!(got.get("videos/talk (edited).bin"), Some(&edited));
         assert_eq!(a.tree(), b.tree());
     });
 }

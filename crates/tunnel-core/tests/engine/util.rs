@@ -58,10 +58,13 @@ impl Device {
         let page = tunnel_core::ids::PageId::parse("12345").expect("page id");
         let rec = journal.add_folder(&root, &page).expect("folder added");
         Syncer::mark_folder(&root, &rec.folder_uuid).expect("marker");
-        // Every "nothing to do" of the no-change path is checked against the full path.
+        // Every "nothing to do" of the no-change path is checked against the full path; every
+        // narrow upload looks for its chunks on the whole page (the model test's files are
+        // small).
         let syncer = Syncer::new(Arc::new(Mutex::new(journal)), settings, id.to_string())
             .with_no_change_check_for_tests()
-            .with_narrow_check_for_tests();
+            .with_narrow_check_for_tests()
+            .with_narrow_lookup_from_for_tests(0);
         Device {
             id: id.to_string(),
             _tmp: tmp,
