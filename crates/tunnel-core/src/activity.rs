@@ -3,9 +3,12 @@
 //! and the tray show them after a restart, whichever ran the syncs (the desktop app or the
 //! headless service).
 //!
-//! The recorder subscribes to the engine's events and writes the history ones in small
-//! batches (one transaction per batch); the journal keeps the newest
-//! [`crate::journal::ACTIVITY_KEEP`]. Progress, start and finish events are not history.
+//! The recorder subscribes to the history events of a syncer or an engine (a channel of their
+//! own, [`crate::sync::Syncer::subscribe_history`], holding [`HISTORY_BUFFER`]: as many as
+//! the journal keeps) and writes them in small batches (one transaction per batch); the
+//! journal keeps the newest [`crate::journal::ACTIVITY_KEEP`]. Progress, start and finish
+//! events are not history. A recorder that falls behind by more than the channel holds misses
+//! the oldest of the burst: events the journal would have dropped for the newer ones anyway.
 //! A row that cannot be decoded (written by a newer version, damaged) is skipped on reading.
 
 use std::sync::{Arc, Mutex};
@@ -30,6 +33,10 @@ pub struct ActivityEntry {
 
 /// Most rows written in one transaction.
 const BATCH: usize = 256;
+
+/// History events a history channel holds for a recorder that falls behind: as many as the
+/// journal keeps, so what it misses would not have been kept.
+pub const HISTORY_BUFFER: usize = crate::journal::ACTIVITY_KEEP;
 
 /// True for the events that belong in the history.
 pub fn is_history(event: &SyncEvent) -> bool {
@@ -94,10 +101,7 @@ pub fn spawn_recorder_until(
             let first = match received {
                 Ok(e) => e,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    warn!(
-                        missed = n,
-                        "activity history missed events (a very busy sync)"
-                    );
+                    lagged(n);
                     continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -108,12 +112,7 @@ pub fn spawn_recorder_until(
             while rows.len() < BATCH {
                 match events.try_recv() {
                     Ok(e) => rows.extend(to_row(&e, now)),
-                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                        warn!(
-                            missed = n,
-                            "activity history missed events (a very busy sync)"
-                        );
-                    }
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => lagged(n),
                     Err(_) => break,
                 }
             }
@@ -135,6 +134,15 @@ pub fn spawn_recorder_until(
             }
         }
     })
+}
+
+/// The recorder fell `n` events behind. On a history channel (see the module note) those are
+/// older than the newest [`HISTORY_BUFFER`] events, which the journal keeps instead.
+fn lagged(n: u64) {
+    debug!(
+        missed = n,
+        "activity recorder behind: older history events skipped"
+    );
 }
 
 #[cfg(test)]

@@ -78,6 +78,8 @@ const EVENTS_BUFFER: usize = 1024;
 pub struct EngineChannels {
     status: watch::Sender<SyncStatus>,
     events: broadcast::Sender<SyncEvent>,
+    /// The history events alone (see [`crate::sync::Syncer::subscribe_history`]).
+    history: broadcast::Sender<SyncEvent>,
 }
 
 impl EngineChannels {
@@ -85,7 +87,12 @@ impl EngineChannels {
     pub fn new() -> EngineChannels {
         let (status, _) = watch::channel(SyncStatus::default());
         let (events, _) = broadcast::channel(EVENTS_BUFFER);
-        EngineChannels { status, events }
+        let (history, _) = broadcast::channel(crate::activity::HISTORY_BUFFER);
+        EngineChannels {
+            status,
+            events,
+            history,
+        }
     }
 
     /// Live status: the running engine's, or what the host published while none runs.
@@ -96,6 +103,12 @@ impl EngineChannels {
     /// Live events of every engine started on these channels.
     pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
         self.events.subscribe()
+    }
+
+    /// The history events of every engine started on these channels (what the activity
+    /// recorder reads: see [`crate::sync::Syncer::subscribe_history`]).
+    pub fn subscribe_history(&self) -> broadcast::Receiver<SyncEvent> {
+        self.history.subscribe()
     }
 
     /// Publish a status while no engine runs (why not: not configured, another service holds
@@ -137,7 +150,7 @@ impl EngineHandle {
         channels.publish_status(SyncStatus::default());
         let stopped = CancellationToken::new();
         let actor = Actor {
-            syncer: syncer.with_events(channels.events.clone()),
+            syncer: syncer.with_events(channels.events.clone(), channels.history.clone()),
             stores,
             settings,
             folders: HashMap::new(),
@@ -197,6 +210,11 @@ impl EngineHandle {
     /// Live events (of the engine's [`EngineChannels`]).
     pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
         self.channels.subscribe()
+    }
+
+    /// The history events (of the engine's [`EngineChannels`]).
+    pub fn subscribe_history(&self) -> broadcast::Receiver<SyncEvent> {
+        self.channels.subscribe_history()
     }
 
     /// Resolves once the engine has stopped (after [`EngineHandle::shutdown`], or when every

@@ -131,7 +131,7 @@ pub fn spawn_engine(
     // per engine, ending with it (the channels live on).
     tunnel_core::activity::spawn_recorder_until(
         app.journal.clone(),
-        engine.subscribe(),
+        engine.subscribe_history(),
         engine.stopped(),
     );
     (engine, task)

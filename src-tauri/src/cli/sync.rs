@@ -59,7 +59,8 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<u8> {
     let syncer = app.syncer();
     let progress = spawn_progress(syncer.subscribe(), !ctx.json && !ctx.quiet);
     // The history `status` and the desktop app's Activity tab show, as the service keeps it.
-    let recorder = tunnel_core::activity::spawn_recorder(app.journal.clone(), syncer.subscribe());
+    let recorder =
+        tunnel_core::activity::spawn_recorder(app.journal.clone(), syncer.subscribe_history());
     let opts = SyncOptions {
         confirm_deletions: args.confirm_deletions,
     };

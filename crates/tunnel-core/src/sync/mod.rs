@@ -124,6 +124,8 @@ pub struct Syncer {
     settings: SyncSettings,
     device: String,
     events: broadcast::Sender<SyncEvent>,
+    /// The history events alone (see [`Syncer::subscribe_history`]).
+    history: broadcast::Sender<SyncEvent>,
     limits: Limits,
     /// Test-only garbage-collection timing: (grace, verification window), in seconds.
     gc_timing_for_tests: Option<(u64, i64)>,
@@ -155,6 +157,7 @@ impl Syncer {
     /// A syncer over `journal` for device `device`.
     pub fn new(journal: Arc<Mutex<Journal>>, settings: SyncSettings, device: String) -> Self {
         let (events, _) = broadcast::channel(1024);
+        let (history, _) = broadcast::channel(crate::activity::HISTORY_BUFFER);
         let limits = Limits {
             max_bytes: 256 << 20,
             ..Limits::default()
@@ -164,6 +167,7 @@ impl Syncer {
             settings,
             device,
             events,
+            history,
             limits,
             gc_timing_for_tests: None,
             name_rules: Arc::new(Mutex::new(HashMap::new())),
@@ -199,10 +203,26 @@ impl Syncer {
         self.events.subscribe()
     }
 
-    /// This syncer, publishing its events on `events` instead of its own channel (an engine
-    /// host's channel, which outlives this syncer; receivers taken before do not see them).
-    pub fn with_events(mut self, events: broadcast::Sender<SyncEvent>) -> Syncer {
+    /// The history events alone (files sent, received, deleted, conflicts, failures: see
+    /// [`crate::activity::is_history`]), on a channel of their own: the live channel also
+    /// carries every progress event, and a burst of those made the activity recorder miss
+    /// history (83 of a first sync's 1,000 files). This one holds as many as the journal keeps
+    /// ([`crate::activity::HISTORY_BUFFER`]), so a recorder that falls behind misses only
+    /// events older than everything the history keeps.
+    pub fn subscribe_history(&self) -> broadcast::Receiver<SyncEvent> {
+        self.history.subscribe()
+    }
+
+    /// This syncer, publishing its events on `events` and its history events on `history`
+    /// instead of its own channels (an engine host's channels, which outlive this syncer;
+    /// receivers taken before do not see them).
+    pub fn with_events(
+        mut self,
+        events: broadcast::Sender<SyncEvent>,
+        history: broadcast::Sender<SyncEvent>,
+    ) -> Syncer {
         self.events = events;
+        self.history = history;
         self
     }
 
@@ -212,6 +232,9 @@ impl Syncer {
     }
 
     fn emit(&self, e: SyncEvent) {
+        if crate::activity::is_history(&e) {
+            let _ = self.history.send(e.clone());
+        }
         let _ = self.events.send(e);
     }
 
