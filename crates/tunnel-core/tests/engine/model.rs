@@ -45,6 +45,12 @@
 //!   from its clean mark against the full path's plan (`util::Device`); the stats count how
 //!   often a mark was compared and how often it answered.
 //!
+//! - the narrow path (issue 15): every narrow plan is checked against the full path's plan
+//!   (`util::Device`); now and then a device its service keeps in sync (files not modified
+//!   just now, synced until nothing is left) saves a big file, often an edited copy of one
+//!   another device sent, and syncs narrowly: its upload finds the copied chunks outside the
+//!   narrow tree (`narrow_found_outside`).
+//!
 //! `SBER_TUNNEL_MODEL_OPS` sets the number of user operations (default 1,000);
 //! `SBER_TUNNEL_SEED` replays a seed.
 
@@ -348,6 +354,16 @@ impl Model {
             }
         };
         self.devs[dev].write(&rel, &bytes);
+        // Mostly looking old, as `write` does: then the sync that sends it can leave a clean
+        // mark, and the next copy is sent by a narrow sync, whose tree holds only the copy's
+        // path: its upload finds the chunks of a file it copies (often one another device
+        // sent) in the journal's remote cache (`narrow_found_outside`).
+        if self.rng.gen_bool(0.85) {
+            self.counter += 1;
+            let t = SystemTime::now() - std::time::Duration::from_secs(3600)
+                + std::time::Duration::from_millis(self.counter);
+            set_mtime(&self.devs[dev].path(&rel), t);
+        }
         self.stats.ops += 1;
         self.stats.big_copies += 1;
     }
@@ -562,6 +578,33 @@ impl Model {
         self.stats.conflicts += s.conflicts;
         self.stats.commit_retries += s.commit_retries;
         self.stats.evicted += s.evicted;
+    }
+
+    /// A device whose service keeps it in sync (synced until nothing is left, so its last
+    /// sync left a clean mark) gets a big file saved under a new name, often an edited copy
+    /// of a file another device sent, and syncs: a narrow sync, whose upload finds the copied
+    /// chunks outside its tree, in the journal's remote cache (`narrow_found_outside`).
+    async fn copy_on_a_settled_device(&mut self) {
+        let dev = self.rng.gen_range(0..self.devs.len());
+        // Time has passed: no file was modified just now (the scan cache could not vouch
+        // for one, and no sync would leave a mark).
+        let now = SystemTime::now();
+        for rel in self.files(dev) {
+            let path = self.devs[dev].path(&rel);
+            let recent = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t + std::time::Duration::from_secs(60) > now);
+            if recent {
+                self.counter += 1;
+                let t = now - std::time::Duration::from_secs(3600)
+                    + std::time::Duration::from_millis(self.counter);
+                set_mtime(&path, t);
+            }
+        }
+        self.sync(dev).await;
+        self.sync(dev).await;
+        self.save_big_copy(dev);
+        self.sync(dev).await;
     }
 
     /// Two or three devices sync at the same time.
@@ -851,7 +894,8 @@ fn three_devices_converge_without_losing_content() {
         let mut next_checkpoint = 150;
         while m.stats.ops < target_ops {
             match m.rng.gen_range(0..100) {
-                0..=77 => m.user_op(),
+                0..=75 => m.user_op(),
+                76..=77 => m.copy_on_a_settled_device().await,
                 78..=92 => {
                     let d = m.rng.gen_range(0..m.devs.len());
                     m.sync(d).await;
