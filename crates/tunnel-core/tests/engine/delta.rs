@@ -19,7 +19,7 @@ use tunnel_core::manifest::FileEntry;
 use tunnel_core::remote::memory::{MemOp, MemoryStore};
 use tunnel_core::remote::{BlobName, RemoteError};
 
-use crate::util::{runtime, settings, stray_hidden, Device};
+use crate::util::{noise, runtime, settings, stray_hidden, Device};
 
 /// Chunks of 2 / 4 / 8 KiB (min / avg / max), packs of 32 KiB.
 fn delta_settings() -> SyncSettings {
@@ -36,19 +36,6 @@ fn delta_settings() -> SyncSettings {
 const MAX_CHUNK: u64 = 8192;
 /// The pack target of [`delta_settings`].
 const PACK_TARGET: u64 = 32 * 1024;
-
-/// Pseudo-random bytes: content-defined chunking needs content to cut at.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
-}
 
 /// The live entry of `path` as `dev` last saw the page.
 fn remote_entry(dev: &Device, path: &str) -> FileEntry {

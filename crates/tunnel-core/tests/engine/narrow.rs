@@ -16,7 +16,7 @@ use tunnel_core::remote::memory::{MemOp, MemoryStore};
 use tunnel_core::remote::RemoteStore;
 use tunnel_core::sync::{NarrowFallback, NarrowTries};
 
-use crate::util::{runtime, settings, Device};
+use crate::util::{noise, runtime, settings, Device};
 
 /// Write `rel` with a modification time a minute ago (the scan cache vouches for it at once,
 /// so a sync can leave a clean mark).
@@ -172,25 +172,12 @@ fn a_move_is_planned_narrowly_and_sends_no_content_again() {
     });
 }
 
-/// Bytes that do not repeat within a file (so every chunk of it is its own).
-fn varied(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn a_copy_of_a_file_from_another_device_is_planned_narrowly_and_sends_no_content_again() {
     runtime().block_on(async {
         let store = MemoryStore::new();
         let a = settled("dev-a", &store).await;
-        let talk = varied(3 << 19, 7);
+        let talk = noise(3 << 19, 7);
         write_old(&a, "videos/talk.bin", &talk);
         until_clean(&a, &store).await;
         let b = joined("dev-b", &store).await;
@@ -210,7 +197,7 @@ fn a_copy_of_a_file_from_another_device_is_planned_narrowly_and_sends_no_content
         // An edited copy (bytes inserted in the middle) sends a few chunks, not the file.
         until_clean(&b, &store).await;
         let mut edited = talk.clone();
-        edited.splice(700_000..700_000, varied(1000, 9));
+        edited.splice(700_000..700_000, noise(1000, 9));
         write_old(&b, "videos/talk (edited).bin", &edited);
         let before = puts();
         planned_narrowly(&b, &store).await;

@@ -107,6 +107,20 @@ pub fn stray_hidden(root: &Path) -> Vec<PathBuf> {
     test_support::tree::stray_hidden(root, tunnel_core::sync::FOLDER_MARKER)
 }
 
+/// Pseudo-random bytes: content-defined chunking needs content to cut at, and a chunk of it
+/// does not repeat within a file.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
 /// A multi-threaded runtime for one test.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
