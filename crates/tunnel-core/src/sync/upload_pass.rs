@@ -291,8 +291,9 @@ impl Syncer {
         // A chunk that repeats (in one file or in several) is packed once.
         let mut packed_chunks: HashSet<Digest> = HashSet::new();
         let mut resolved_later: Vec<usize> = Vec::new();
-        // New big files the scan left unhashed: read, hashed and packed in one pass each,
-        // once the other packs are sent (`upload_stream.rs`).
+        // New files cut by content the scan left unhashed: read, hashed and packed in one
+        // pass each, into packs of their own once the other packs are sent
+        // (`upload_stream.rs`).
         let mut streamed: Vec<usize> = Vec::new();
         for (i, (f, _)) in files.iter().enumerate() {
             if !f.hashed {
@@ -556,31 +557,30 @@ impl Syncer {
             }
         }
 
-        // The new big files, one at a time (each reads on three threads).
+        // The new files cut by content, one after another into shared packs (each reads on
+        // three threads).
         let mut hashed_now: Vec<(usize, crate::chunk::FileHashes)> = Vec::new();
         if !streamed.is_empty() {
-            let mut have = chunks_not_to_stream(remote, &index);
-            for &i in &streamed {
+            let have = chunks_not_to_stream(remote, &index);
+            let to_read: Vec<FileToSend> = streamed.iter().map(|&i| files[i].0.clone()).collect();
+            let read = self
+                .send_streamed(
+                    folder,
+                    store,
+                    to_read,
+                    have,
+                    &mut pack_refs,
+                    &file_of,
+                    &mut index,
+                    exec,
+                )
+                .await?;
+            for (&i, read) in streamed.iter().zip(read) {
                 let f = &files[i].0;
-                let read = self
-                    .send_streamed(
-                        folder,
-                        store,
-                        f,
-                        std::sync::Arc::clone(&have),
-                        &mut pack_refs,
-                        &file_of,
-                        &mut index,
-                        exec,
-                    )
-                    .await?;
                 match read {
                     Ok(h) => {
                         self.streamed
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        // Its chunks are on the page now: the next file need not send them.
-                        std::sync::Arc::make_mut(&mut have)
-                            .extend(h.chunks.iter().map(|c| c.sha256));
                         let p = exec.tally.file_done(&f.path, need[i]);
                         self.emit_progress(folder, p);
                         hashed_now.push((i, h));

@@ -3,7 +3,10 @@
 //! read, each chunk hashed and — unless the page or this upload has it already — appended to
 //! a pack from the very bytes that were hashed, and the whole file hashed beside
 //! (`chunk::hash_open_file_into`, three threads). Full packs go on their way
-//! while the file is still being read, at most [`PACKS_IN_FLIGHT`] at once.
+//! while the file is still being read, at most [`PACKS_IN_FLIGHT`] at once. The new files of
+//! one upload are read one after another into shared packs: a pack closes when it is full, not
+//! where a file ends, and no file waits for the packs of the one before to land (each file
+//! alone, with packs of its own, left a part-filled pack and a pause per file).
 //!
 //! Before, such a file was read and hashed twice by the scan (each chunk, the whole file), and
 //! read and hashed once more by the upload's check of each chunk against the scan: a 1 GiB
@@ -36,7 +39,8 @@ const PACKS_WAITING: usize = 1;
 
 /// Sees the file's bytes and chunks as they are hashed, and packs the chunks to send.
 struct StreamPacker {
-    path: RelPath,
+    /// The file being read.
+    path: Option<RelPath>,
     pack: PackBuilder,
     /// The room each pack reserves.
     room: u64,
@@ -47,17 +51,17 @@ struct StreamPacker {
     chunk_at: u64,
     /// Chunks not to send: on the page already, or sent by this upload.
     have: Arc<HashSet<Digest>>,
-    /// Chunks of this file packed so far (a chunk that repeats goes once).
+    /// Chunks packed so far, of every file (a chunk that repeats goes once).
     packed: HashSet<Digest>,
     out: tokio::sync::mpsc::Sender<PackBuilder>,
 }
 
 impl StreamPacker {
     /// Packs of at most `target` bytes (or one chunk, when a chunk may be bigger) of the
-    /// chunks of `path` (at most `max_chunk` bytes each) that `have` does not hold, each full
-    /// one sent to `out`.
+    /// chunks (at most `max_chunk` bytes each) that `have` does not hold, of the files read
+    /// through it one after another (see [`StreamPacker::start_file`]), each full one sent to
+    /// `out`. The files share packs: a pack closes when full, not when a file ends.
     fn new(
-        path: &RelPath,
         target: u64,
         max_chunk: u64,
         have: Arc<HashSet<Digest>>,
@@ -66,7 +70,7 @@ impl StreamPacker {
         let room = target.max(max_chunk);
         let buffers = PackBuffers::default();
         StreamPacker {
-            path: path.clone(),
+            path: None,
             pack: PackBuilder::with_room(room, &buffers),
             room,
             close_at: close_at(target, max_chunk),
@@ -76,6 +80,20 @@ impl StreamPacker {
             packed: HashSet::new(),
             out,
         }
+    }
+
+    /// The bytes that follow are `path`'s, from its first.
+    fn start_file(&mut self, path: &RelPath) {
+        self.path = Some(path.clone());
+        self.chunk_at = self.pack.len();
+    }
+
+    /// The file being read stopped part-way: the bytes of its chunk in progress go (its
+    /// chunks sealed before stay: each is true to its bytes, and what no commit references
+    /// is left for the collector).
+    fn abandon_file(&mut self) {
+        self.pack.cut_back(self.chunk_at);
+        self.path = None;
     }
 
     /// Send the pack gathered so far (if it holds anything) and start the next.
@@ -99,10 +117,13 @@ impl ChunkSink for StreamPacker {
     }
 
     fn chunk_end(&mut self, chunk: ChunkHash) -> io::Result<()> {
+        let Some(path) = &self.path else {
+            return Err(io::Error::other("a chunk without its file"));
+        };
         if self.have.contains(&chunk.sha256) || !self.packed.insert(chunk.sha256) {
             self.pack.cut_back(self.chunk_at);
         } else {
-            self.pack.seal_chunk(&self.path, self.chunk_at, chunk);
+            self.pack.seal_chunk(path, self.chunk_at, chunk);
         }
         self.chunk_at = self.pack.len();
         if self.pack.len() >= self.close_at {
@@ -120,38 +141,50 @@ pub(super) fn close_at(target: u64, max_chunk: u64) -> u64 {
 }
 
 impl Syncer {
-    /// Read, hash and send `f` (a new big file cut by content, unhashed by the scan) in one
-    /// pass; `have` holds the chunks not to send. Its packs are recorded as they land
-    /// (`pack_sent`: the index gains their chunks). Returns the file's hashes, or why it
-    /// waits for the next sync (the sync fails with a remote error a pack could not beat).
+    /// Read, hash and send `files` (new files cut by content, unhashed by the scan) in one
+    /// pass each, one after another into shared packs; `have` holds the chunks not to send.
+    /// The packs are recorded as they land (`pack_sent`: the index gains their chunks).
+    /// Returns each file's hashes, or why it waits for the next sync, in order (the sync
+    /// fails with a remote error a pack could not beat).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn send_streamed(
         &self,
         folder: &FolderRecord,
         store: &dyn RemoteStore,
-        f: &FileToSend,
+        files: Vec<FileToSend>,
         have: Arc<HashSet<Digest>>,
         refs: &mut [Option<ChunkRef>],
         file_of: &HashMap<&RelPath, usize>,
         index: &mut upload::ChunkIndex,
         exec: &mut Execution,
-    ) -> Result<Result<FileHashes, RemoteError>, SyncError> {
+    ) -> Result<Vec<Result<FileHashes, RemoteError>>, SyncError> {
         let chunking =
             crate::chunk::Chunking::new(self.settings.chunk_size, self.settings.delta_chunk_size);
-        let Some(content) = chunking.content_for(f.size) else {
+        let Some(content) = chunking.content else {
+            return Err(SyncError::Internal(
+                "no content-defined chunking: nothing can be streamed".into(),
+            ));
+        };
+        if let Some(f) = files
+            .iter()
+            .find(|f| chunking.content_for(f.size).is_none())
+        {
             return Err(SyncError::Internal(format!(
                 "{} is not cut by content; it cannot be streamed",
                 f.path
             )));
+        }
+        let Some(first) = files.first() else {
+            return Ok(Vec::new());
         };
+        exec.tally.start(&first.path);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<PackBuilder>(PACKS_WAITING);
-        let packer = StreamPacker::new(&f.path, self.settings.pack_target, content.max(), have, tx);
+        let packer = StreamPacker::new(self.settings.pack_target, content.max(), have, tx);
         let root = folder.path.clone();
-        let listed = f.clone();
+        let count = files.len();
         let reading = tokio::task::spawn_blocking(move || {
-            read_into_packs(&root, &listed, chunking, packer, &|_| {})
+            read_into_packs(&root, &files, chunking, packer, &|_| {})
         });
-        exec.tally.start(&f.path);
         let mut in_flight = FuturesUnordered::new();
         let mut reading_done = false;
         while !reading_done || !in_flight.is_empty() {
@@ -167,6 +200,7 @@ impl Syncer {
                     // stops the reader at its next pack.
                     let sent = self.pack_sent(r, refs, file_of, index, exec, folder).await?;
                     for (path, n) in sent {
+                        exec.tally.start(&path);
                         if let Some(p) = exec.tally.bytes(&path, n) {
                             self.emit_progress(folder, p);
                         }
@@ -176,28 +210,67 @@ impl Syncer {
         }
         match reading.await {
             Ok(read) => Ok(read),
-            Err(e) => Ok(Err(RemoteError::Io(io::Error::other(format!(
-                "the reading thread of {} stopped: {e}",
-                f.path
-            ))))),
+            Err(e) => Ok((0..count)
+                .map(|_| {
+                    Err(RemoteError::Io(io::Error::other(format!(
+                        "the reading thread stopped: {e}"
+                    ))))
+                })
+                .collect()),
         }
     }
 }
 
-/// Open `f` as listed, read it to its end through `packer`; its hashes when it was read
-/// unchanged.
-/// (`after_first_read`: see `chunk::hash_open_file_into`; tests change the file there.)
+/// Open each of `files` as listed and read it to its end through `packer`, one after another;
+/// each one's hashes when it was read unchanged, else why not. Every pack that holds a chunk
+/// of a file given its hashes was handed on: a file read before the upload stopped (its packs
+/// could not all be handed on) is given that error instead.
+/// (`after_first_read`: see `chunk::hash_open_file_into`; tests change a file there.)
 fn read_into_packs(
+    root: &std::path::Path,
+    files: &[FileToSend],
+    chunking: crate::chunk::Chunking,
+    mut packer: StreamPacker,
+    after_first_read: &(dyn Fn(&std::path::Path) + Sync),
+) -> Vec<Result<FileHashes, RemoteError>> {
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        if packer.out.is_closed() {
+            out.push(Err(upload_stopped()));
+            continue;
+        }
+        packer.start_file(&f.path);
+        let read = read_one(root, f, chunking, &mut packer, after_first_read);
+        if read.is_err() {
+            packer.abandon_file();
+        }
+        out.push(read);
+    }
+    if let Err(e) = packer.flush() {
+        for r in out.iter_mut().filter(|r| r.is_ok()) {
+            *r = Err(RemoteError::Io(io::Error::new(e.kind(), e.to_string())));
+        }
+    }
+    out
+}
+
+fn upload_stopped() -> RemoteError {
+    RemoteError::Io(io::Error::other("the upload stopped"))
+}
+
+/// Open `f` as listed and read it to its end through `packer`; its hashes when it was read
+/// unchanged.
+fn read_one(
     root: &std::path::Path,
     f: &FileToSend,
     chunking: crate::chunk::Chunking,
-    mut packer: StreamPacker,
+    packer: &mut StreamPacker,
     after_first_read: &(dyn Fn(&std::path::Path) + Sync),
 ) -> Result<FileHashes, RemoteError> {
     let file = upload::open_scanned(root, f)?;
     let native = f.path.to_native(root);
     let hashes =
-        crate::chunk::hash_open_file_into(file, &native, &chunking, after_first_read, &mut packer)
+        crate::chunk::hash_open_file_into(file, &native, &chunking, after_first_read, packer)
             .map_err(|e| match crate::chunk::is_file_changed(&e) {
                 true => RemoteError::SourceChanged(native.clone()),
                 false => RemoteError::Io(e),
@@ -208,7 +281,6 @@ fn read_into_packs(
     if hashes.size != f.size || hashes.mtime_ns != f.mtime_ns {
         return Err(RemoteError::SourceChanged(native));
     }
-    packer.flush()?;
     Ok(hashes)
 }
 
@@ -247,10 +319,28 @@ mod tests {
         have: HashSet<Digest>,
         after_first_read: &(dyn Fn(&std::path::Path) + Sync),
     ) -> (Vec<PackBuilder>, Result<FileHashes, RemoteError>) {
-        let c = chunking().content_for(f.size).expect("cut by content");
+        let (packs, mut got) = stream_files(
+            root,
+            std::slice::from_ref(f),
+            target,
+            have,
+            after_first_read,
+        );
+        (packs, got.remove(0))
+    }
+
+    /// [`stream`] for several files, one after another.
+    fn stream_files(
+        root: &std::path::Path,
+        files: &[FileToSend],
+        target: u64,
+        have: HashSet<Digest>,
+        after_first_read: &(dyn Fn(&std::path::Path) + Sync),
+    ) -> (Vec<PackBuilder>, Vec<Result<FileHashes, RemoteError>>) {
+        let c = chunking().content.expect("cut by content");
         let (tx, mut rx) = tokio::sync::mpsc::channel(10_000);
-        let packer = StreamPacker::new(&f.path, target, c.max(), Arc::new(have), tx);
-        let got = read_into_packs(root, f, chunking(), packer, after_first_read);
+        let packer = StreamPacker::new(target, c.max(), Arc::new(have), tx);
+        let got = read_into_packs(root, files, chunking(), packer, after_first_read);
         let mut packs = Vec::new();
         while let Ok(p) = rx.try_recv() {
             packs.push(p);
@@ -359,6 +449,108 @@ mod tests {
         let (packs, got) = stream(dir.path(), &g, 32 * 1024, HashSet::new(), &|_| {});
         assert!(matches!(got, Err(RemoteError::SourceChanged(_))), "{got:?}");
         assert!(packs.is_empty(), "nothing of it was packed");
+    }
+
+    #[test]
+    fn files_streamed_one_after_another_share_full_packs_and_one_changed_is_left_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = test_support::seed::bytes(20, 24 * 1024);
+        let mut a_bytes = test_support::seed::bytes(21, 90 * 1024);
+        a_bytes.extend_from_slice(&shared);
+        let a = listed(dir.path(), "a.bin", &a_bytes);
+        let b = listed(dir.path(), "b.bin", &test_support::seed::bytes(22, 2 << 20));
+        // c ends with the block a holds: those chunks go once.
+        let mut c_bytes = test_support::seed::bytes(23, 40 * 1024);
+        c_bytes.extend_from_slice(&shared);
+        let c = listed(dir.path(), "c.bin", &c_bytes);
+        const TARGET: u64 = 32 * 1024;
+        // b grows while it is read: refused, the bytes of its chunk in progress cut back.
+        let grow_b = |path: &std::path::Path| {
+            if path.ends_with("b.bin") {
+                use std::io::Write as _;
+                let mut w = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(path)
+                    .expect("open");
+                w.write_all(b"more").expect("append");
+            }
+        };
+        let files = [a.clone(), b, c.clone()];
+        let (packs, got) = stream_files(dir.path(), &files, TARGET, HashSet::new(), &grow_b);
+        assert_eq!(got.len(), 3);
+        assert!(
+            matches!(got[1], Err(RemoteError::SourceChanged(_))),
+            "{:?}",
+            got[1]
+        );
+        let want_a =
+            crate::chunk::hash_file_with(&dir.path().join("a.bin"), &chunking()).expect("hash");
+        let want_c =
+            crate::chunk::hash_file_with(&dir.path().join("c.bin"), &chunking()).expect("hash");
+        assert_eq!(got[0].as_ref().expect("a read"), &want_a);
+        assert_eq!(got[2].as_ref().expect("c read"), &want_c);
+        // Every pack holds members true to their bytes and nothing else (b's chunk in
+        // progress is not left in one), within the target, and all but the last are full:
+        // a pack does not close where a file ends.
+        let members = members_checked(&packs);
+        for (k, p) in packs.iter().enumerate() {
+            assert!(p.len() <= TARGET, "a pack of {} bytes", p.len());
+            if k + 1 < packs.len() {
+                assert!(p.len() > TARGET - 8192, "packs are filled: {}", p.len());
+            }
+        }
+        let sent: HashSet<Digest> = members.iter().map(|m| m.0).collect();
+        assert_eq!(sent.len(), members.len(), "no chunk twice");
+        for want in [&want_a, &want_c] {
+            for ch in &want.chunks {
+                assert!(sent.contains(&ch.sha256), "every chunk of a and c is sent");
+            }
+        }
+        let a_chunks: HashSet<Digest> = want_a.chunks.iter().map(|c| c.sha256).collect();
+        assert!(
+            want_c.chunks.iter().any(|ch| a_chunks.contains(&ch.sha256)),
+            "c shares chunks with a (sent once, with a)"
+        );
+        let first_pack_paths: HashSet<&str> = packs[0]
+            .members_for_tests()
+            .iter()
+            .map(|m| m.path.as_str())
+            .collect();
+        assert!(first_pack_paths.contains("a.bin"));
+        assert!(
+            packs.iter().any(|p| p
+                .members_for_tests()
+                .iter()
+                .any(|m| m.path.as_str() == "c.bin")),
+            "c's own chunks follow"
+        );
+    }
+
+    /// A file that stops part-way (a read error) leaves no bytes of its chunk in progress
+    /// between the next file's chunks.
+    #[test]
+    fn a_file_abandoned_part_way_leaves_nothing_of_its_chunk_in_progress() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let mut packer = StreamPacker::new(1 << 20, 4096, Arc::new(HashSet::new()), tx);
+        let chunk = |bytes: &[u8]| ChunkHash {
+            sha256: Digest::of(bytes),
+            size: bytes.len() as u64,
+        };
+        packer.start_file(&RelPath::new("x").expect("path"));
+        packer.bytes(&[1; 100]).expect("bytes");
+        packer.chunk_end(chunk(&[1; 100])).expect("chunk");
+        packer.bytes(&[2; 50]).expect("bytes");
+        packer.abandon_file();
+        packer.start_file(&RelPath::new("y").expect("path"));
+        packer.bytes(&[3; 70]).expect("bytes");
+        packer.chunk_end(chunk(&[3; 70])).expect("chunk");
+        packer.flush().expect("flush");
+        let pack = rx.try_recv().expect("a pack");
+        let members = members_checked(std::slice::from_ref(&pack));
+        assert_eq!(
+            members,
+            [(Digest::of(&[1; 100]), 100), (Digest::of(&[3; 70]), 70)]
+        );
     }
 
     #[test]
