@@ -100,8 +100,10 @@ pub(crate) fn sent_whole_up_to(settings: &crate::config::SyncSettings) -> u64 {
 /// `streaming` — a big file cut by content that fills two packs or more, read once by its
 /// upload (`upload_stream.rs`). A smaller one is hashed by the scan, beside the other files,
 /// and packed with them: streamed one after another, each alone, the few files of 4 to 8 MiB
-/// in a folder of 1,000 made its upload a quarter slower (issue 15), where a file of two
-/// packs or more keeps its reading and its sending side by side.
+/// in a folder of 1,000 made its upload a quarter slower (issue 15), and streamed into shared
+/// packs no faster than hashed by the scan (their hashing only moves into the upload, where
+/// both cores are busy already); a file of two packs or more keeps its reading and its
+/// sending side by side.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HashedOnUpload {
     whole_up_to: u64,
