@@ -108,17 +108,9 @@ pub fn stray_hidden(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Pseudo-random bytes: content-defined chunking needs content to cut at, and a chunk of it
-/// does not repeat within a file.
+/// does not repeat within a file (`test_support::seed::bytes`, length first).
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
+    test_support::seed::bytes(seed, len)
 }
 
 /// A multi-threaded runtime for one test.
