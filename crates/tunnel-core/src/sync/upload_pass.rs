@@ -292,7 +292,7 @@ impl Syncer {
         let mut packed_chunks: HashSet<Digest> = HashSet::new();
         let mut resolved_later: Vec<usize> = Vec::new();
         // New files cut by content the scan left unhashed: read, hashed and packed in one
-        // pass each, into packs of their own once the other packs are sent
+        // pass each, once the other packs are sent, into packs they share with each other
         // (`upload_stream.rs`).
         let mut streamed: Vec<usize> = Vec::new();
         for (i, (f, _)) in files.iter().enumerate() {
@@ -807,10 +807,7 @@ impl Syncer {
 /// edited copy of a big file shares most of them; a file of one chunk is no content a new big
 /// file's chunk is likely to have, and 100,000 small files would cost an entry each), and
 /// those this pass placed already.
-fn chunks_not_to_stream(
-    remote: &RemoteTree,
-    index: &ChunkIndex,
-) -> std::sync::Arc<HashSet<Digest>> {
+fn chunks_not_to_stream(remote: &RemoteTree, index: &ChunkIndex) -> HashSet<Digest> {
     let mut have: HashSet<Digest> = index.keys().copied().collect();
     for e in remote
         .files
@@ -819,7 +816,7 @@ fn chunks_not_to_stream(
     {
         have.extend(e.chunks.iter().map(|c| c.sha256));
     }
-    std::sync::Arc::new(have)
+    have
 }
 
 /// A local read failed because another program holds the file.

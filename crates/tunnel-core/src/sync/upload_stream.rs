@@ -26,7 +26,6 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::sync::Arc;
 
 use futures::stream::FuturesUnordered;
 
@@ -50,7 +49,7 @@ struct StreamPacker {
     /// Where the chunk being read starts in `pack`.
     chunk_at: u64,
     /// Chunks not to send: on the page already, or sent by this upload.
-    have: Arc<HashSet<Digest>>,
+    have: HashSet<Digest>,
     /// Chunks packed so far, of every file (a chunk that repeats goes once).
     packed: HashSet<Digest>,
     out: tokio::sync::mpsc::Sender<PackBuilder>,
@@ -64,7 +63,7 @@ impl StreamPacker {
     fn new(
         target: u64,
         max_chunk: u64,
-        have: Arc<HashSet<Digest>>,
+        have: HashSet<Digest>,
         out: tokio::sync::mpsc::Sender<PackBuilder>,
     ) -> StreamPacker {
         let room = target.max(max_chunk);
@@ -152,7 +151,7 @@ impl Syncer {
         folder: &FolderRecord,
         store: &dyn RemoteStore,
         files: Vec<FileToSend>,
-        have: Arc<HashSet<Digest>>,
+        have: HashSet<Digest>,
         refs: &mut [Option<ChunkRef>],
         file_of: &HashMap<&RelPath, usize>,
         index: &mut upload::ChunkIndex,
@@ -339,7 +338,7 @@ mod tests {
     ) -> (Vec<PackBuilder>, Vec<Result<FileHashes, RemoteError>>) {
         let c = chunking().content.expect("cut by content");
         let (tx, mut rx) = tokio::sync::mpsc::channel(10_000);
-        let packer = StreamPacker::new(target, c.max(), Arc::new(have), tx);
+        let packer = StreamPacker::new(target, c.max(), have, tx);
         let got = read_into_packs(root, files, chunking(), packer, after_first_read);
         let mut packs = Vec::new();
         while let Ok(p) = rx.try_recv() {
@@ -531,7 +530,7 @@ mod tests {
     #[test]
     fn a_file_abandoned_part_way_leaves_nothing_of_its_chunk_in_progress() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let mut packer = StreamPacker::new(1 << 20, 4096, Arc::new(HashSet::new()), tx);
+        let mut packer = StreamPacker::new(1 << 20, 4096, HashSet::new(), tx);
         let chunk = |bytes: &[u8]| ChunkHash {
             sha256: Digest::of(bytes),
             size: bytes.len() as u64,
