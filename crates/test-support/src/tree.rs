@@ -64,6 +64,18 @@ pub fn stray_hidden(root: &Path, marker: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Append a few bytes to the file at `path`: a file that changes while a test reads it (the
+/// readers' "changed while read" checks).
+pub fn grow(path: &Path) {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open for append")
+        .write_all(b"more")
+        .expect("append");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

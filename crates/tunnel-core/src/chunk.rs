@@ -469,7 +469,6 @@ impl ChunkVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(name);
@@ -602,11 +601,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = write(dir.path(), "g", &vec![0u8; READ_BUFFER * 2]);
         let res = hash_file_observed(&p, &Chunking::fixed(1 << 20), &|path| {
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .expect("open for append");
-            f.write_all(b"more").expect("append");
+            test_support::tree::grow(path)
         });
         let err = res.expect_err("the file grew while it was read");
         assert!(is_file_changed(&err), "unexpected error {err}");

@@ -282,14 +282,7 @@ mod tests {
         let p = dir.path().join("big");
         std::fs::write(&p, noise(READ_BUFFER * 3)).expect("write");
         let chunking = Chunking::new(8 << 20, 64 << 10);
-        let res = hash_file_observed(&p, &chunking, &|path| {
-            use std::io::Write as _;
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .expect("open for append");
-            f.write_all(b"more").expect("append");
-        });
+        let res = hash_file_observed(&p, &chunking, &|path| test_support::tree::grow(path));
         let err = res.expect_err("the file grew while it was read");
         assert!(is_file_changed(&err), "unexpected error {err}");
     }

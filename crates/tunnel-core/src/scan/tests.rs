@@ -1,7 +1,5 @@
 //! Tests of the whole scan: listing, skip rules, cache reuse and hashing together.
 
-use std::io::Write;
-
 use super::*;
 use crate::manifest::EntryKind;
 
@@ -527,11 +525,7 @@ fn file_changing_during_hash_is_unreadable_not_deleted() {
         &opts(),
         &|p| {
             if p.ends_with("growing.log.txt") {
-                let mut f = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(p)
-                    .expect("open");
-                f.write_all(b"more").expect("append");
+                test_support::tree::grow(p);
             }
         },
         &|_| {},

@@ -420,12 +420,7 @@ mod tests {
         let f = listed(dir.path(), "big.bin", &data);
         // Grown while it is read (after its first megabyte).
         let (packs, got) = stream(dir.path(), &f, 32 * 1024, HashSet::new(), &|path| {
-            use std::io::Write as _;
-            let mut w = std::fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .expect("open");
-            w.write_all(b"more").expect("append");
+            test_support::tree::grow(path)
         });
         assert!(matches!(got, Err(RemoteError::SourceChanged(_))), "{got:?}");
         // What went out before it was noticed is chunks true to their bytes (left for the
@@ -466,12 +461,7 @@ mod tests {
         // b grows while it is read: refused, the bytes of its chunk in progress cut back.
         let grow_b = |path: &std::path::Path| {
             if path.ends_with("b.bin") {
-                use std::io::Write as _;
-                let mut w = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(path)
-                    .expect("open");
-                w.write_all(b"more").expect("append");
+                test_support::tree::grow(path);
             }
         };
         let files = [a.clone(), b, c.clone()];
